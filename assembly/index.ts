@@ -1,0 +1,44 @@
+// The only export surface of the kernel module. Every export takes and returns numbers only
+// (i32 / f32; pointers are usize byte addresses into the host's imported memory); the host
+// side of this ABI, with one comment per argument, is src/wasm/abi.ts.
+import { gemmNN, gemmNT } from "./f32-gemm/f32-gemm";
+import { softmaxRows } from "./f32-softmax/f32-softmax-simd";
+import { attention } from "./f32-attention/f32-attention-4x64-simd";
+
+export {
+  ALIGN, ATTENTION_QUERY_TILE, ATTENTION_KEY_BLOCK, ATTENTION_SCRATCH_BYTES,
+} from "./layout";
+
+/** C[m, n] = A[m, k]·B[k, n] (+ bias[n]); see f32-gemm/f32-gemm.ts for the memory contract. */
+export function f32_gemm_nn(
+  m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, bias: usize, c: usize, ldc: i32,
+): void {
+  gemmNN(m, n, k, a, lda, b, ldb, bias, c, ldc, false);
+}
+
+/** C[m, n] = alpha·A[m, k]·B[n, k]ᵀ (+ bias[n]); nn.Linear is alpha = 1, B = W[out, in]. */
+export function f32_gemm_nt(
+  m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, bias: usize, c: usize, ldc: i32,
+  alpha: f32,
+): void {
+  gemmNT(m, n, k, a, lda, b, ldb, bias, c, ldc, alpha);
+}
+
+/** Row softmax of x[rows, cols] (row stride ldx) into y (row stride ldy); y may be x. */
+export function f32_softmax(rows: i32, cols: i32, x: usize, ldx: i32, y: usize, ldy: i32): void {
+  softmaxRows(rows, cols, x, ldx, y, ldy);
+}
+
+/** Fused masked attention of query rows q0..q1 of one (batch, head) slice; contract in
+ * f32-attention/f32-attention-4x64-simd.ts. */
+export function f32_attention(
+  q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32, o: usize, ldo: i32,
+  headDim: i32, headDimV: i32, q0: i32, q1: i32, k0: i32, k1: i32, scale: f32,
+  causal: i32, addMask: usize, ldAdd: i32, boolMask: usize, ldBool: i32, boolInvert: i32,
+  keyMask: usize, keyInvert: i32, validLens: usize, ldValid: i32,
+  weights: usize, ldw: i32, scratch: usize,
+): void {
+  attention(q, ldq, k, ldk, v, ldv, o, ldo, headDim, headDimV, q0, q1, k0, k1, scale,
+    causal, addMask, ldAdd, boolMask, ldBool, boolInvert, keyMask, keyInvert, validLens, ldValid,
+    weights, ldw, scratch);
+}

@@ -1,0 +1,26 @@
+// The kernel side of the memory map. The host owns all of linear memory (an arena of 16-byte
+// aligned buffers); the kernels own nothing but the scratch layout below, which lives in a
+// slot the host hands them. src/wasm/layout.ts mirrors these numbers and a test checks that
+// the exported globals agree.
+
+/** Alignment, in bytes, of every buffer the host places. */
+export const ALIGN: i32 = 16;
+
+/** Query rows one attention tile computes at once. */
+export const ATTENTION_QUERY_TILE: i32 = 4;
+
+/** Keys one attention step streams (one online-softmax update). */
+export const ATTENTION_KEY_BLOCK: i32 = 64;
+
+// Scratch slot of f32_attention, in f32 elements from its start:
+//   P [QUERY_TILE, KEY_BLOCK]  probabilities of the current key block
+//   S [QUERY_TILE, KEY_BLOCK]  scaled, masked logits (unused when weights are written out)
+//   M [QUERY_TILE]             running row maximum
+//   L [QUERY_TILE]             running row sum
+export const ATTENTION_SCRATCH_P: i32 = 0;
+export const ATTENTION_SCRATCH_S: i32 = ATTENTION_SCRATCH_P + ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK;
+export const ATTENTION_SCRATCH_M: i32 = ATTENTION_SCRATCH_S + ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK;
+export const ATTENTION_SCRATCH_L: i32 = ATTENTION_SCRATCH_M + ATTENTION_QUERY_TILE;
+
+/** Bytes of one f32_attention scratch slot. */
+export const ATTENTION_SCRATCH_BYTES: i32 = (ATTENTION_SCRATCH_L + ATTENTION_QUERY_TILE) * 4;

@@ -1,0 +1,38 @@
+// npm run build: the four kernel builds (asc, two at a time), the ESM bundle (esbuild) and the
+// type declarations (tsc). Outputs go to dist/, which is not committed.
+import { spawn } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
+import { build } from 'esbuild';
+
+const TARGETS = ['simd', 'relaxed', 'simd-unshared', 'relaxed-unshared'];
+
+function run(command, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}`))));
+  });
+}
+
+const asc = (target) => run(process.execPath, ['node_modules/assemblyscript/bin/asc.js', '--config', 'asconfig.json', '--target', target]);
+
+await rm('dist', { recursive: true, force: true });
+await mkdir('dist');
+const started = performance.now();
+await Promise.all([
+  (async () => { for (const t of TARGETS.slice(0, 2)) await asc(t); })(),
+  (async () => { for (const t of TARGETS.slice(2)) await asc(t); })(),
+  build({
+    entryPoints: ['src/index.ts'],
+    outfile: 'dist/index.js',
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    external: ['node:*'],
+    sourcemap: true,
+    logLevel: 'warning',
+  }),
+  run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']),
+]);
+console.log(`build: dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -1,0 +1,31 @@
+// Every error the library throws is made here, so messages share one form:
+// "<op>: <argument> <what is wrong> (<the rule>)".
+
+/** Short description of a value for messages: its type and, for arrays, its length. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (ArrayBuffer.isView(value)) {
+    const tag = (value as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag] ?? 'DataView';
+    return `${tag}(${(value as unknown as { length?: number }).length ?? value.byteLength})`;
+  }
+  if (Array.isArray(value)) return `Array(${value.length})`;
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  return typeof value;
+}
+
+/** A value of the wrong type (wrong array class, a string where a number belongs, …). */
+export function typeError(op: string, arg: string, expected: string, value: unknown): TypeError {
+  return new TypeError(`${op}: ${arg} must be ${expected}, got ${describe(value)}`);
+}
+
+/** A value of the right type outside its allowed range or of the wrong length. */
+export function rangeError(op: string, arg: string, problem: string): RangeError {
+  return new RangeError(`${op}: ${arg} ${problem}`);
+}
+
+/** The engine cannot do what was asked (disposed, unsupported feature, not yet built). */
+export function stateError(message: string): Error {
+  return new Error(`wasm-attention: ${message}`);
+}

@@ -1,0 +1,7 @@
+// wasm-attention: transformer attention on WebAssembly SIMD with PyTorch semantics.
+export { createEngine } from './engine.js';
+export { positionalEncoding } from './ops/positional-encoding.js';
+export type {
+  AttentionOptions, AttentionResult, Engine, EngineOptions, Features, KernelVariant,
+  MultiHeadAttention, MultiHeadAttentionConfig, MultiHeadAttentionForwardOptions, MultiHeadAttentionWeights,
+} from './types.js';

@@ -1,0 +1,143 @@
+// engine.attention: F.scaled_dot_product_attention on [batch, heads, seq, dim] tensors.
+// Validate everything, place inputs and outputs in the arena, run every (batch, head) slice,
+// copy the results out.
+import type { AttentionOptions, AttentionResult } from '../types.js';
+import type { KernelExports } from '../wasm/abi.js';
+import type { Arena } from '../wasm/arena.js';
+import { ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
+import { array, dim, elements, finite, flag, isArrayOf, optionalDim, options } from '../validate.js';
+import { rangeError, typeError } from '../errors.js';
+import { runAllSlices, type SliceProblem } from './attention-slices.js';
+
+const OP = 'attention';
+
+/** A validated attention call. */
+export interface AttentionPlan {
+  batch: number;
+  heads: number;
+  seqQ: number;
+  seqK: number;
+  headDim: number;
+  headDimV: number;
+  scale: number;
+  causal: boolean;
+  returnWeights: boolean;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  /** The mask and whether it has one [seqQ, seqK] per (batch, head) slice. */
+  mask?: { data: Uint8Array | Float32Array; perSlice: boolean };
+  /** validLens and whether it has one length per query row. */
+  validLens?: { data: Int32Array; perQuery: boolean };
+}
+
+/** Checks every argument of engine.attention; throws TypeError / RangeError naming it. */
+export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown): AttentionPlan {
+  const o = options(OP, 'options', opts, false) as Partial<AttentionOptions>;
+  const batch = dim(OP, 'options.batch', o.batch);
+  const heads = dim(OP, 'options.heads', o.heads);
+  const seqQ = dim(OP, 'options.seqQ', o.seqQ);
+  const seqK = dim(OP, 'options.seqK', o.seqK);
+  const headDim = dim(OP, 'options.headDim', o.headDim);
+  const headDimV = optionalDim(OP, 'options.headDimV', o.headDimV, headDim);
+  const scale = finite(OP, 'options.scale', o.scale, 1 / Math.sqrt(headDim));
+  const causal = flag(OP, 'options.causal', o.causal, false);
+  const returnWeights = flag(OP, 'options.returnWeights', o.returnWeights, false);
+  const plan: AttentionPlan = {
+    batch, heads, seqQ, seqK, headDim, headDimV, scale, causal, returnWeights,
+    q: array<Float32Array>(OP, 'q', q, 'Float32Array', elements(OP, 'q', batch, heads, seqQ, headDim),
+      `batch·heads·seqQ·headDim = ${batch}·${heads}·${seqQ}·${headDim}`),
+    k: array<Float32Array>(OP, 'k', k, 'Float32Array', elements(OP, 'k', batch, heads, seqK, headDim),
+      `batch·heads·seqK·headDim = ${batch}·${heads}·${seqK}·${headDim}`),
+    v: array<Float32Array>(OP, 'v', v, 'Float32Array', elements(OP, 'v', batch, heads, seqK, headDimV),
+      `batch·heads·seqK·headDimV = ${batch}·${heads}·${seqK}·${headDimV}`),
+  };
+  elements(OP, 'weights', batch, heads, seqQ, seqK);
+
+  if (o.attnMask !== undefined) {
+    const mask = o.attnMask as unknown;
+    if (!isArrayOf(mask, 'Uint8Array') && !isArrayOf(mask, 'Float32Array')) {
+      throw typeError(OP, 'options.attnMask', 'a Uint8Array (1 = attend) or a Float32Array (added)', mask);
+    }
+    const len = (mask as Uint8Array | Float32Array).length;
+    const plane = seqQ * seqK;
+    if (len !== plane && len !== batch * heads * plane) {
+      throw rangeError(OP, 'options.attnMask', `has length ${len}, expected seqQ·seqK = ${plane} ` +
+        `or batch·heads·seqQ·seqK = ${batch * heads * plane}`);
+    }
+    plan.mask = { data: mask as Uint8Array | Float32Array, perSlice: len !== plane };
+  }
+
+  if (o.validLens !== undefined) {
+    const lens = o.validLens as unknown;
+    if (!isArrayOf(lens, 'Int32Array')) throw typeError(OP, 'options.validLens', 'an Int32Array', lens);
+    const data = lens as Int32Array;
+    if (data.length !== batch && data.length !== batch * seqQ) {
+      throw rangeError(OP, 'options.validLens', `has length ${data.length}, expected batch = ${batch} ` +
+        `or batch·seqQ = ${batch * seqQ}`);
+    }
+    for (let i = 0; i < data.length; i++) {
+      if (data[i] < 0 || data[i] > seqK) {
+        throw rangeError(OP, 'options.validLens', `[${i}] is ${data[i]}, outside 0..seqK = 0..${seqK}`);
+      }
+    }
+    plan.validLens = { data, perQuery: data.length !== batch };
+  }
+  return plan;
+}
+
+/** Runs a validated attention call on the calling thread. */
+export function runAttention(kernels: KernelExports, arena: Arena, plan: AttentionPlan): AttentionResult {
+  const { batch, heads, seqQ, seqK, headDim, headDimV } = plan;
+  arena.reset();
+  const qPtr = arena.place(plan.q.byteLength);
+  const kPtr = arena.place(plan.k.byteLength);
+  const vPtr = arena.place(plan.v.byteLength);
+  const outLength = batch * heads * seqQ * headDimV;
+  const oPtr = arena.place(outLength * 4);
+  const weightsLength = batch * heads * seqQ * seqK;
+  const wPtr = plan.returnWeights ? arena.place(weightsLength * 4) : 0;
+  const maskPtr = plan.mask ? arena.place(plan.mask.data.byteLength) : 0;
+  const lensPtr = plan.validLens ? arena.place(plan.validLens.data.byteLength) : 0;
+  const scratch = arena.place(ATTENTION_SCRATCH_BYTES);
+  arena.commit();
+
+  arena.writeF32(qPtr, plan.q);
+  arena.writeF32(kPtr, plan.k);
+  arena.writeF32(vPtr, plan.v);
+  const p: SliceProblem = {
+    batch, heads, seqQ, seqK, headDim, headDimV, scale: plan.scale, causal: plan.causal,
+    q: { ptr: qPtr, batch: heads * seqQ * headDim, head: seqQ * headDim, row: headDim },
+    k: { ptr: kPtr, batch: heads * seqK * headDim, head: seqK * headDim, row: headDim },
+    v: { ptr: vPtr, batch: heads * seqK * headDimV, head: seqK * headDimV, row: headDimV },
+    o: { ptr: oPtr, batch: heads * seqQ * headDimV, head: seqQ * headDimV, row: headDimV },
+  };
+  if (plan.mask) {
+    const plane = seqQ * seqK;
+    const view = {
+      ptr: maskPtr, row: seqK,
+      batch: plan.mask.perSlice ? heads * plane : 0,
+      head: plan.mask.perSlice ? plane : 0,
+    };
+    if (isArrayOf(plan.mask.data, 'Float32Array')) {
+      arena.writeF32(maskPtr, plan.mask.data as Float32Array);
+      p.addMask = view;
+    } else {
+      arena.writeU8(maskPtr, plan.mask.data as Uint8Array);
+      p.boolMask = { ...view, invert: false };
+    }
+  }
+  if (plan.validLens) {
+    arena.writeI32(lensPtr, plan.validLens.data);
+    p.validLens = plan.validLens.perQuery
+      ? { ptr: lensPtr, batch: seqQ, row: 1 }
+      : { ptr: lensPtr, batch: 1, row: 0 };
+  }
+  if (wPtr !== 0) p.weights = { ptr: wPtr, batch: heads * seqQ * seqK, head: seqQ * seqK, row: seqK };
+
+  runAllSlices(kernels, p, scratch);
+
+  const result: AttentionResult = { output: arena.readF32(oPtr, outLength) };
+  if (wPtr !== 0) result.weights = arena.readF32(wPtr, weightsLength);
+  return result;
+}

@@ -1,0 +1,266 @@
+// engine.multiHeadAttention: nn.MultiheadAttention(batch_first=True) with torch's parameter
+// names and [out, in] layouts.
+//
+// forward, for query [B, Lq, E], key [B, Lk, kdim], value [B, Lk, vdim]:
+//   Q = query·Wqᵀ + bq, K = key·Wkᵀ + bk, V = value·Wvᵀ + bv     [B, L, E]  (one GEMM when
+//        query, key and value are the same array: Wq, Wk, Wv are stored stacked, [3E, E])
+//   head h of every row is the column range h·d .. (h+1)·d, d = E / numHeads (no split copy)
+//   ctx[:, :, h·d..] = softmax(Q_h·K_hᵀ/√d + masks)·V_h            (written in place: no concat)
+//   out = ctx·Woᵀ + bo
+import type {
+  AttentionResult, MultiHeadAttention, MultiHeadAttentionConfig, MultiHeadAttentionForwardOptions,
+} from '../types.js';
+import type { KernelExports } from '../wasm/abi.js';
+import type { Arena } from '../wasm/arena.js';
+import { ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
+import { array, dim, elements, flag, isArrayOf, optionalDim, options } from '../validate.js';
+import { rangeError, typeError } from '../errors.js';
+import { runAllSlices, type SliceProblem } from './attention-slices.js';
+
+const OP = 'multiHeadAttention';
+const FORWARD = 'MultiHeadAttention.forward';
+
+/** Validated parameters, copied into one array: Wq [E, E] · Wk [E, kdim] · Wv [E, vdim] ·
+ * Wo [E, E] · bq bk bv [E each] · bo [E] (biases absent when bias is false). */
+export interface MultiHeadAttentionParams {
+  embedDim: number;
+  numHeads: number;
+  headDim: number;
+  kdim: number;
+  vdim: number;
+  bias: boolean;
+  packed: Float32Array;
+  /** Element offsets into `packed`. */
+  at: { wq: number; wk: number; wv: number; wo: number; bq: number; bk: number; bv: number; bo: number };
+}
+
+/** Checks the configuration (TypeError / RangeError naming the argument) and copies the weights. */
+export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParams {
+  const c = options(OP, 'config', config, false) as Partial<MultiHeadAttentionConfig>;
+  const E = dim(OP, 'config.embedDim', c.embedDim);
+  const H = dim(OP, 'config.numHeads', c.numHeads);
+  if (E % H !== 0) throw rangeError(OP, 'config.numHeads', `(${H}) must divide config.embedDim (${E})`);
+  const kdim = optionalDim(OP, 'config.kdim', c.kdim, E);
+  const vdim = optionalDim(OP, 'config.vdim', c.vdim, E);
+  const bias = flag(OP, 'config.bias', c.bias, true);
+  const w = options(OP, 'config.weights', c.weights, false);
+  const f32 = (name: string, length: number, shape: string): Float32Array =>
+    array<Float32Array>(OP, `config.weights.${name}`, w[name], 'Float32Array', length, shape);
+
+  const at = { wq: 0, wk: E * E, wv: E * E + E * kdim, wo: 0, bq: 0, bk: 0, bv: 0, bo: 0 };
+  at.wo = at.wv + E * vdim;
+  at.bq = at.wo + E * E;
+  at.bk = at.bq + E;
+  at.bv = at.bk + E;
+  at.bo = at.bv + E;
+  const packed = new Float32Array(bias ? at.bo + E : at.bq);
+
+  const separate = ['qProjWeight', 'kProjWeight', 'vProjWeight'].filter((n) => w[n] !== undefined);
+  if (w.inProjWeight !== undefined) {
+    if (separate.length > 0) {
+      throw rangeError(OP, 'config.weights', `has both inProjWeight and ${separate.join(', ')}; give one form`);
+    }
+    if (kdim !== E || vdim !== E) {
+      throw rangeError(OP, 'config.weights.inProjWeight', `needs kdim = vdim = embedDim (got kdim ${kdim}, ` +
+        `vdim ${vdim}, embedDim ${E}); give qProjWeight, kProjWeight and vProjWeight instead`);
+    }
+    packed.set(f32('inProjWeight', 3 * E * E, `[3·embedDim, embedDim] = [${3 * E}, ${E}]`), at.wq);
+  } else {
+    packed.set(f32('qProjWeight', E * E, `[embedDim, embedDim] = [${E}, ${E}]`), at.wq);
+    packed.set(f32('kProjWeight', E * kdim, `[embedDim, kdim] = [${E}, ${kdim}]`), at.wk);
+    packed.set(f32('vProjWeight', E * vdim, `[embedDim, vdim] = [${E}, ${vdim}]`), at.wv);
+  }
+  packed.set(f32('outProjWeight', E * E, `[embedDim, embedDim] = [${E}, ${E}]`), at.wo);
+  if (bias) {
+    packed.set(f32('inProjBias', 3 * E, `[3·embedDim] = [${3 * E}]`), at.bq);
+    packed.set(f32('outProjBias', E, `[embedDim] = [${E}]`), at.bo);
+  } else {
+    for (const name of ['inProjBias', 'outProjBias']) {
+      if (w[name] !== undefined) throw rangeError(OP, `config.weights.${name}`, 'is given but config.bias is false');
+    }
+  }
+  return { embedDim: E, numHeads: H, headDim: E / H, kdim, vdim, bias, packed, at };
+}
+
+/** A validated forward call. */
+export interface ForwardPlan {
+  batch: number;
+  seqQ: number;
+  seqK: number;
+  query: Float32Array;
+  key: Float32Array;
+  value: Float32Array;
+  keyPaddingMask?: Uint8Array;
+  attnMask?: { data: Uint8Array | Float32Array; perSlice: boolean };
+  causal: boolean;
+  needWeights: boolean;
+  averageWeights: boolean;
+}
+
+export function planForward(
+  params: MultiHeadAttentionParams, query: unknown, key: unknown, value: unknown, opts: unknown,
+): ForwardPlan {
+  const o = options(FORWARD, 'options', opts, false) as Partial<MultiHeadAttentionForwardOptions>;
+  const { embedDim: E, numHeads: H, kdim, vdim } = params;
+  const batch = dim(FORWARD, 'options.batch', o.batch);
+  const seqQ = dim(FORWARD, 'options.seqQ', o.seqQ);
+  const seqK = dim(FORWARD, 'options.seqK', o.seqK);
+  const plan: ForwardPlan = {
+    batch, seqQ, seqK,
+    query: array<Float32Array>(FORWARD, 'query', query, 'Float32Array', elements(FORWARD, 'query', batch, seqQ, E),
+      `batch·seqQ·embedDim = ${batch}·${seqQ}·${E}`),
+    key: array<Float32Array>(FORWARD, 'key', key, 'Float32Array', elements(FORWARD, 'key', batch, seqK, kdim),
+      `batch·seqK·kdim = ${batch}·${seqK}·${kdim}`),
+    value: array<Float32Array>(FORWARD, 'value', value, 'Float32Array', elements(FORWARD, 'value', batch, seqK, vdim),
+      `batch·seqK·vdim = ${batch}·${seqK}·${vdim}`),
+    causal: flag(FORWARD, 'options.causal', o.causal, false),
+    needWeights: flag(FORWARD, 'options.needWeights', o.needWeights, true),
+    averageWeights: flag(FORWARD, 'options.averageWeights', o.averageWeights, true),
+  };
+  elements(FORWARD, 'weights', batch, H, seqQ, seqK);
+  if (o.keyPaddingMask !== undefined) {
+    plan.keyPaddingMask = array<Uint8Array>(FORWARD, 'options.keyPaddingMask', o.keyPaddingMask, 'Uint8Array',
+      batch * seqK, `batch·seqK = ${batch}·${seqK}`);
+  }
+  if (o.attnMask !== undefined) {
+    const mask = o.attnMask as unknown;
+    if (!isArrayOf(mask, 'Uint8Array') && !isArrayOf(mask, 'Float32Array')) {
+      throw typeError(FORWARD, 'options.attnMask', 'a Uint8Array (1 = not allowed) or a Float32Array (added)', mask);
+    }
+    const len = (mask as Uint8Array).length;
+    const plane = seqQ * seqK;
+    if (len !== plane && len !== batch * H * plane) {
+      throw rangeError(FORWARD, 'options.attnMask', `has length ${len}, expected seqQ·seqK = ${plane} ` +
+        `or batch·numHeads·seqQ·seqK = ${batch * H * plane}`);
+    }
+    plan.attnMask = { data: mask as Uint8Array | Float32Array, perSlice: len !== plane };
+  }
+  return plan;
+}
+
+/** Runs a validated forward call on the calling thread. */
+export function runForward(
+  kernels: KernelExports, arena: Arena, params: MultiHeadAttentionParams, plan: ForwardPlan,
+): AttentionResult {
+  const { embedDim: E, numHeads: H, headDim: d, kdim, vdim, at } = params;
+  const { batch: B, seqQ: Lq, seqK: Lk } = plan;
+  const selfAttention = plan.query === plan.key && plan.key === plan.value;
+  const sharedKeyValue = plan.key === plan.value && kdim === vdim;
+
+  arena.reset();
+  const wPtr = arena.place(params.packed.byteLength);
+  const f32At = (offset: number): number => wPtr + offset * 4;
+  const queryPtr = arena.place(plan.query.byteLength);
+  const keyPtr = selfAttention ? queryPtr : arena.place(plan.key.byteLength);
+  const valuePtr = selfAttention || sharedKeyValue ? keyPtr : arena.place(plan.value.byteLength);
+  // Projections: one [B·Lq, 3E] block for self-attention, else Q [B·Lq, E] and K, V [B·Lk, E]
+  // (K and V side by side in one [B·Lk, 2E] block when key and value are the same array).
+  const qkvPtr = selfAttention ? arena.place(B * Lq * 3 * E * 4) : 0;
+  const qPtr = selfAttention ? qkvPtr : arena.place(B * Lq * E * 4);
+  const kvPtr = !selfAttention && sharedKeyValue ? arena.place(B * Lk * 2 * E * 4) : 0;
+  const kPtr = selfAttention ? qkvPtr + E * 4 : sharedKeyValue ? kvPtr : arena.place(B * Lk * E * 4);
+  const vPtr = selfAttention ? qkvPtr + 2 * E * 4 : sharedKeyValue ? kvPtr + E * 4 : arena.place(B * Lk * E * 4);
+  const ldq = selfAttention ? 3 * E : E;
+  const ldkv = selfAttention ? 3 * E : sharedKeyValue ? 2 * E : E;
+  const ctxPtr = arena.place(B * Lq * E * 4);
+  const outPtr = arena.place(B * Lq * E * 4);
+  const headWeightsLength = B * H * Lq * Lk;
+  const weightsPtr = plan.needWeights ? arena.place(headWeightsLength * 4) : 0;
+  const paddingPtr = plan.keyPaddingMask ? arena.place(plan.keyPaddingMask.byteLength) : 0;
+  const maskPtr = plan.attnMask ? arena.place(plan.attnMask.data.byteLength) : 0;
+  const scratch = arena.place(ATTENTION_SCRATCH_BYTES);
+  arena.commit();
+
+  arena.writeF32(wPtr, params.packed);
+  arena.writeF32(queryPtr, plan.query);
+  if (keyPtr !== queryPtr) arena.writeF32(keyPtr, plan.key);
+  if (valuePtr !== keyPtr) arena.writeF32(valuePtr, plan.value);
+  const bias = (offset: number): number => (params.bias ? f32At(offset) : 0);
+
+  // In-projections (nn.Linear: x·Wᵀ + b). Wq, Wk, Wv (and bq, bk, bv) are adjacent in `packed`.
+  if (selfAttention) {
+    kernels.f32_gemm_nt(B * Lq, 3 * E, E, queryPtr, E, f32At(at.wq), E, bias(at.bq), qkvPtr, 3 * E, 1);
+  } else {
+    kernels.f32_gemm_nt(B * Lq, E, E, queryPtr, E, f32At(at.wq), E, bias(at.bq), qPtr, E, 1);
+    if (sharedKeyValue) {
+      kernels.f32_gemm_nt(B * Lk, 2 * E, kdim, keyPtr, kdim, f32At(at.wk), kdim, bias(at.bk), kvPtr, 2 * E, 1);
+    } else {
+      kernels.f32_gemm_nt(B * Lk, E, kdim, keyPtr, kdim, f32At(at.wk), kdim, bias(at.bk), kPtr, E, 1);
+      kernels.f32_gemm_nt(B * Lk, E, vdim, valuePtr, vdim, f32At(at.wv), vdim, bias(at.bv), vPtr, E, 1);
+    }
+  }
+
+  const p: SliceProblem = {
+    batch: B, heads: H, seqQ: Lq, seqK: Lk, headDim: d, headDimV: d, scale: 1 / Math.sqrt(d),
+    causal: plan.causal,
+    q: { ptr: qPtr, batch: Lq * ldq, head: d, row: ldq },
+    k: { ptr: kPtr, batch: Lk * ldkv, head: d, row: ldkv },
+    v: { ptr: vPtr, batch: Lk * ldkv, head: d, row: ldkv },
+    o: { ptr: ctxPtr, batch: Lq * E, head: d, row: E },
+  };
+  if (plan.keyPaddingMask) {
+    arena.writeU8(paddingPtr, plan.keyPaddingMask);
+    p.keyMask = { ptr: paddingPtr, batch: Lk, invert: true };
+  }
+  if (plan.attnMask) {
+    const plane = Lq * Lk;
+    const view = { ptr: maskPtr, row: Lk, batch: plan.attnMask.perSlice ? H * plane : 0, head: plan.attnMask.perSlice ? plane : 0 };
+    if (isArrayOf(plan.attnMask.data, 'Float32Array')) {
+      arena.writeF32(maskPtr, plan.attnMask.data as Float32Array);
+      p.addMask = view;
+    } else {
+      arena.writeU8(maskPtr, plan.attnMask.data as Uint8Array);
+      p.boolMask = { ...view, invert: true };
+    }
+  }
+  if (weightsPtr !== 0) p.weights = { ptr: weightsPtr, batch: H * Lq * Lk, head: Lq * Lk, row: Lk };
+
+  runAllSlices(kernels, p, scratch);
+  kernels.f32_gemm_nt(B * Lq, E, E, ctxPtr, E, f32At(at.wo), E, bias(at.bo), outPtr, E, 1);
+
+  const result: AttentionResult = { output: arena.readF32(outPtr, B * Lq * E) };
+  if (weightsPtr !== 0) {
+    result.weights = plan.averageWeights
+      ? averageHeads(arena.f32, weightsPtr >>> 2, B, H, Lq * Lk)
+      : arena.readF32(weightsPtr, headWeightsLength);
+  }
+  return result;
+}
+
+/** mean over heads of w [B, H, plane] (at element offset `from`) → [B, plane]. */
+function averageHeads(w: Float32Array, from: number, B: number, H: number, plane: number): Float32Array {
+  const out = new Float32Array(B * plane);
+  const acc = new Float64Array(plane);
+  for (let b = 0; b < B; b++) {
+    acc.fill(0);
+    for (let h = 0; h < H; h++) {
+      const src = from + (b * H + h) * plane;
+      for (let j = 0; j < plane; j++) acc[j] += w[src + j];
+    }
+    for (let j = 0; j < plane; j++) out[b * plane + j] = acc[j] / H;
+  }
+  return out;
+}
+
+/** The layer object handed to users; `run` serialises calls onto the engine. */
+export function createMultiHeadAttention(
+  params: MultiHeadAttentionParams,
+  run: (work: () => AttentionResult) => Promise<AttentionResult>,
+  core: () => { kernels: KernelExports; arena: Arena },
+): MultiHeadAttention {
+  return Object.freeze({
+    embedDim: params.embedDim,
+    numHeads: params.numHeads,
+    kdim: params.kdim,
+    vdim: params.vdim,
+    forward(query: Float32Array, key: Float32Array, value: Float32Array, opts: MultiHeadAttentionForwardOptions) {
+      return run(() => {
+        const plan = planForward(params, query, key, value, opts);
+        const { kernels, arena } = core();
+        return runForward(kernels, arena, params, plan);
+      });
+    },
+  });
+}
+
+

@@ -1,0 +1,131 @@
+// Public types. Every tensor is a row-major Float32Array (masks: Uint8Array / Float32Array,
+// lengths: Int32Array); shapes are given in the comments as [dim, ...] in element counts.
+
+/** Which kernel build an engine runs. */
+export type KernelVariant = 'simd' | 'relaxed';
+
+/** What the host WebAssembly engine offers, detected once when an engine is created. */
+export interface Features {
+  /** Fixed-width 128-bit SIMD (required). */
+  readonly simd: boolean;
+  /** Relaxed SIMD (`f32x4.relaxed_madd`): Node 22+, Chrome 114+, Deno; Node 20 with a flag. */
+  readonly relaxedSimd: boolean;
+  /** A shared `WebAssembly.Memory` can be created here (needs `SharedArrayBuffer`, and in
+   * browsers cross-origin isolation). The engine's memory is shared exactly when this is true. */
+  readonly sharedMemory: boolean;
+}
+
+export interface EngineOptions {
+  /** Worker threads. 1 runs on the calling thread; `'auto'` takes what the runtime allows
+   * (1 until the worker pool lands). Default 1. */
+  threads?: number | 'auto';
+  /** Kernel build: `'auto'` (default) picks relaxed SIMD where the engine validates it. */
+  kernels?: 'auto' | KernelVariant;
+}
+
+/** Options of {@link Engine.attention}: `F.scaled_dot_product_attention` semantics. */
+export interface AttentionOptions {
+  batch: number;
+  heads: number;
+  seqQ: number;
+  seqK: number;
+  headDim: number;
+  /** Head size of v and of the output; default headDim. */
+  headDimV?: number;
+  /** Logit scale; default 1/sqrt(headDim). */
+  scale?: number;
+  /** Top-left aligned causal mask, as torch's is_causal: query i sees keys j <= i. */
+  causal?: boolean;
+  /** [seqQ, seqK] or [batch, heads, seqQ, seqK]. Uint8Array: non-zero = attend.
+   * Float32Array: added to the scaled logits (may hold -Infinity). */
+  attnMask?: Uint8Array | Float32Array;
+  /** [batch] or [batch, seqQ]: keys at index >= len are masked (0 <= len <= seqK). */
+  validLens?: Int32Array;
+  /** Also return the normalised weights [batch, heads, seqQ, seqK]. */
+  returnWeights?: boolean;
+}
+
+export interface AttentionResult {
+  /** [batch, heads, seqQ, headDimV] (attention), [batch, seqQ, embedDim] (multi-head). */
+  output: Float32Array;
+  /** Normalised attention weights, when asked for. */
+  weights?: Float32Array;
+}
+
+/** `nn.MultiheadAttention` parameters, torch's names and layouts (`[out, in]`). */
+export interface MultiHeadAttentionWeights {
+  /** [3·embedDim, embedDim]: q, k, v projections stacked (only when kdim = vdim = embedDim). */
+  inProjWeight?: Float32Array;
+  /** [embedDim, embedDim] */
+  qProjWeight?: Float32Array;
+  /** [embedDim, kdim] */
+  kProjWeight?: Float32Array;
+  /** [embedDim, vdim] */
+  vProjWeight?: Float32Array;
+  /** [3·embedDim]; required when bias is true. */
+  inProjBias?: Float32Array;
+  /** [embedDim, embedDim] */
+  outProjWeight: Float32Array;
+  /** [embedDim]; required when bias is true. */
+  outProjBias?: Float32Array;
+}
+
+export interface MultiHeadAttentionConfig {
+  embedDim: number;
+  numHeads: number;
+  /** Key feature size; default embedDim. */
+  kdim?: number;
+  /** Value feature size; default embedDim. */
+  vdim?: number;
+  /** Projections carry biases; default true. */
+  bias?: boolean;
+  weights: MultiHeadAttentionWeights;
+}
+
+/** Options of {@link MultiHeadAttention.forward}: `nn.MultiheadAttention(batch_first=True)`. */
+export interface MultiHeadAttentionForwardOptions {
+  batch: number;
+  seqQ: number;
+  seqK: number;
+  /** [batch, seqK]: non-zero = ignore that key. */
+  keyPaddingMask?: Uint8Array;
+  /** [seqQ, seqK] or [batch·numHeads, seqQ, seqK]. Uint8Array: non-zero = NOT allowed.
+   * Float32Array: added to the scaled logits. */
+  attnMask?: Uint8Array | Float32Array;
+  /** Query i sees keys j <= i (applied together with any mask). */
+  causal?: boolean;
+  /** Return attention weights; default true, as torch. */
+  needWeights?: boolean;
+  /** Weights averaged over heads [batch, seqQ, seqK] (default true) or per head
+   * [batch, numHeads, seqQ, seqK]. */
+  averageWeights?: boolean;
+}
+
+export interface MultiHeadAttention {
+  readonly embedDim: number;
+  readonly numHeads: number;
+  readonly kdim: number;
+  readonly vdim: number;
+  /** query [batch, seqQ, embedDim], key [batch, seqK, kdim], value [batch, seqK, vdim]
+   * → output [batch, seqQ, embedDim]. */
+  forward(
+    query: Float32Array, key: Float32Array, value: Float32Array,
+    options: MultiHeadAttentionForwardOptions,
+  ): Promise<AttentionResult>;
+}
+
+export interface Engine {
+  /** Threads the engine computes with (1: the calling thread). */
+  readonly threads: number;
+  readonly features: Features;
+  /** The kernel build in use. */
+  readonly kernels: KernelVariant;
+  /** Scaled dot-product attention: q [batch, heads, seqQ, headDim], k [batch, heads, seqK,
+   * headDim], v [batch, heads, seqK, headDimV] → output [batch, heads, seqQ, headDimV]. */
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, options: AttentionOptions): Promise<AttentionResult>;
+  /** A multi-head attention layer with fixed weights (copied now; later changes to the
+   * caller's arrays do not affect it). */
+  multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention;
+  /** Releases the engine; later calls reject. Idempotent. */
+  dispose(): Promise<void>;
+}

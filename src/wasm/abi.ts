@@ -1,0 +1,76 @@
+// The host side of the kernel ABI (assembly/index.ts): numbers only. Pointers are byte
+// addresses into the engine's memory, strides and sizes are in ELEMENTS, 0 means "absent".
+
+export interface KernelExports {
+  /** C = A·B (+ bias). */
+  f32_gemm_nn(
+    m: number,    // rows of A and C
+    n: number,    // columns of B and C
+    k: number,    // columns of A, rows of B
+    a: number,    // f32 [m, k]
+    lda: number,  // row stride of A
+    b: number,    // f32 [k, n]
+    ldb: number,  // row stride of B
+    bias: number, // f32 [n] added to every row, or 0
+    c: number,    // f32 [m, n] output, overlapping no input
+    ldc: number,  // row stride of C
+  ): void;
+  /** C = alpha·A·Bᵀ (+ bias); nn.Linear with B = weight [out, in]. */
+  f32_gemm_nt(
+    m: number,     // rows of A and C
+    n: number,     // rows of B, columns of C
+    k: number,     // columns of A and B
+    a: number,     // f32 [m, k]
+    lda: number,   // row stride of A
+    b: number,     // f32 [n, k]
+    ldb: number,   // row stride of B
+    bias: number,  // f32 [n] added after scaling, or 0
+    c: number,     // f32 [m, n] output, overlapping no input
+    ldc: number,   // row stride of C
+    alpha: number, // scale of A·Bᵀ
+  ): void;
+  /** Row softmax (a row of -Infinity gives zeros). */
+  f32_softmax(
+    rows: number, // rows
+    cols: number, // elements per row
+    x: number,    // f32 [rows, cols] input
+    ldx: number,  // row stride of x
+    y: number,    // f32 [rows, cols] output; may equal x (with ldy = ldx)
+    ldy: number,  // row stride of y
+  ): void;
+  /** Fused masked attention of query rows q0..q1, keys k0..k1 of one (batch, head) slice. */
+  f32_attention(
+    q: number,          // f32 [seqQ, headDim], row 0 of the slice
+    ldq: number,        // row stride of q
+    k: number,          // f32 [seqK, headDim], row 0 of the slice
+    ldk: number,        // row stride of k
+    v: number,          // f32 [seqK, headDimV], row 0 of the slice
+    ldv: number,        // row stride of v
+    o: number,          // f32 [seqQ, headDimV] output, row 0 of the slice
+    ldo: number,        // row stride of o
+    headDim: number,    // q/k features
+    headDimV: number,   // v/o features
+    q0: number,         // first query row
+    q1: number,         // one past the last query row
+    k0: number,         // first key
+    k1: number,         // one past the last key
+    scale: number,      // logit scale
+    causal: number,     // 1: key j > query i is masked
+    addMask: number,    // f32 [seqQ, ldAdd] added to the logits, or 0
+    ldAdd: number,      // row stride of addMask (0: one row for every query)
+    boolMask: number,   // u8 [seqQ, ldBool], or 0
+    ldBool: number,     // row stride of boolMask
+    boolInvert: number, // 0: non-zero = attend (SDPA); 1: non-zero = masked (MultiheadAttention)
+    keyMask: number,    // u8 [seqK] per-key flags (key padding), or 0
+    keyInvert: number,  // as boolInvert, for keyMask
+    validLens: number,  // i32 valid key count per query row, or 0
+    ldValid: number,    // stride of validLens between query rows (0: one length for all)
+    weights: number,    // f32 [seqQ, ldw] normalised weights output, or 0
+    ldw: number,        // row stride of weights
+    scratch: number,    // ATTENTION_SCRATCH_BYTES bytes owned by this call
+  ): void;
+  readonly ALIGN: WebAssembly.Global;
+  readonly ATTENTION_QUERY_TILE: WebAssembly.Global;
+  readonly ATTENTION_KEY_BLOCK: WebAssembly.Global;
+  readonly ATTENTION_SCRATCH_BYTES: WebAssembly.Global;
+}

@@ -1,0 +1,95 @@
+// A bump arena over the engine's one WebAssembly.Memory. A call first places all its buffers
+// (place: offsets only, nothing touched), then commits (one grow if the call needs more
+// memory), then writes and runs; reset() frees everything for the next call. Views are
+// re-created whenever the memory's buffer changed (grow detaches or replaces it).
+import { ALIGN, MAX_PAGES, NULL_GUARD, PAGE_BYTES } from './layout.js';
+import { stateError } from '../errors.js';
+
+export class Arena {
+  readonly memory: WebAssembly.Memory;
+  private top = NULL_GUARD;
+  private buffer: ArrayBuffer | SharedArrayBuffer | undefined;
+  private f32View = new Float32Array(0);
+  private u8View = new Uint8Array(0);
+  private i32View = new Int32Array(0);
+
+  constructor(memory: WebAssembly.Memory) {
+    this.memory = memory;
+  }
+
+  /** Reserves `bytes` (16-byte aligned) and returns its address; memory is not grown yet. */
+  place(bytes: number): number {
+    const at = this.top;
+    this.top = at + Math.ceil(bytes / ALIGN) * ALIGN;
+    return at;
+  }
+
+  /** Bytes placed so far (including the null guard). */
+  get used(): number {
+    return this.top;
+  }
+
+  /** Grows the memory (once) so every placed buffer exists. */
+  commit(): void {
+    const have = this.memory.buffer.byteLength;
+    if (this.top <= have) return;
+    const pages = Math.ceil((this.top - have) / PAGE_BYTES);
+    if (have / PAGE_BYTES + pages > MAX_PAGES) {
+      throw new RangeError(
+        `wasm-attention: this call needs ${this.top} bytes of working memory, more than the ` +
+        `${MAX_PAGES * PAGE_BYTES} bytes the engine can address; split the batch`);
+    }
+    try {
+      this.memory.grow(pages);
+    } catch (cause) {
+      throw stateError(`could not grow memory to ${this.top} bytes: ${String(cause)}`);
+    }
+  }
+
+  /** Frees every placed buffer. */
+  reset(): void {
+    this.top = NULL_GUARD;
+  }
+
+  private refresh(): void {
+    const buffer = this.memory.buffer;
+    if (buffer === this.buffer) return;
+    this.buffer = buffer;
+    this.f32View = new Float32Array(buffer);
+    this.u8View = new Uint8Array(buffer);
+    this.i32View = new Int32Array(buffer);
+  }
+
+  get f32(): Float32Array {
+    this.refresh();
+    return this.f32View;
+  }
+
+  get u8(): Uint8Array {
+    this.refresh();
+    return this.u8View;
+  }
+
+  get i32(): Int32Array {
+    this.refresh();
+    return this.i32View;
+  }
+
+  /** Copies `src` to address `at` (a placed buffer of the right type and size). */
+  writeF32(at: number, src: Float32Array): void {
+    this.f32.set(src, at >>> 2);
+  }
+
+  writeU8(at: number, src: Uint8Array): void {
+    this.u8.set(src, at);
+  }
+
+  writeI32(at: number, src: Int32Array): void {
+    this.i32.set(src, at >>> 2);
+  }
+
+  /** A copy (not a view) of `length` f32 at `at`, safe to keep after reset or grow. */
+  readF32(at: number, length: number): Float32Array {
+    return this.f32.slice(at >>> 2, (at >>> 2) + length);
+  }
+}

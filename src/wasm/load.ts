@@ -1,0 +1,63 @@
+// Finding, compiling and instantiating the kernel module. The builds sit next to the bundled
+// dist/index.js and are located only through static `new URL('./x.wasm', import.meta.url)`
+// forms, which bundlers rewrite. A module is compiled once per (variant, memory kind) and
+// may be instantiated many times on one memory (one instance per worker, later).
+import type { KernelVariant } from '../types.js';
+import type { KernelExports } from './abi.js';
+import { MAX_PAGES } from './layout.js';
+import { stateError } from '../errors.js';
+
+/** Where a build lives. Shared builds import a shared memory; unshared ones a plain one. */
+export function kernelUrl(variant: KernelVariant, shared: boolean): URL {
+  if (variant === 'relaxed') {
+    return shared
+      ? new URL('./kernels-relaxed.wasm', import.meta.url)
+      : new URL('./kernels-relaxed-unshared.wasm', import.meta.url);
+  }
+  return shared
+    ? new URL('./kernels-simd.wasm', import.meta.url)
+    : new URL('./kernels-simd-unshared.wasm', import.meta.url);
+}
+
+/** The bytes at a URL: file: through node:fs (Node, Deno, Bun), anything else through fetch. */
+export async function fetchBytes(url: URL): Promise<ArrayBuffer> {
+  if (url.protocol === 'file:') {
+    const fs = 'node:fs/promises';
+    const { readFile } = (await import(/* @vite-ignore */ fs)) as typeof import('node:fs/promises');
+    const bytes = await readFile(url);
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+  const response = await fetch(url);
+  if (!response.ok) throw stateError(`could not load ${url.href}: HTTP ${response.status}`);
+  return response.arrayBuffer();
+}
+
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
+
+/** The compiled module of a build (compiled once per process). */
+export function compileKernels(variant: KernelVariant, shared: boolean): Promise<WebAssembly.Module> {
+  const key = `${variant}/${shared ? 'shared' : 'unshared'}`;
+  let module = compiled.get(key);
+  if (module === undefined) {
+    const url = kernelUrl(variant, shared);
+    module = fetchBytes(url).then((bytes) => WebAssembly.compile(bytes)).catch((cause: unknown) => {
+      compiled.delete(key);
+      throw stateError(`could not compile the ${variant} kernels (${url.href}): ${String(cause)}`);
+    });
+    compiled.set(key, module);
+  }
+  return module;
+}
+
+/** A memory the kernels accept: `initialPages`, growable to MAX_PAGES. */
+export function createMemory(shared: boolean, initialPages = 16): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared });
+}
+
+/** Instantiates the kernels on `memory` (their only import). */
+export async function instantiateKernels(
+  module: WebAssembly.Module, memory: WebAssembly.Memory,
+): Promise<KernelExports> {
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  return instance.exports as unknown as KernelExports;
+}

@@ -1,0 +1,65 @@
+// Direct access to a kernel build for the kernel tests: one memory, the raw exports, and a
+// bump allocator. Builds are read from dist/ (npm test builds first).
+import { readFileSync } from 'node:fs';
+import type { KernelExports } from '../../src/wasm/abi.js';
+import { detectFeatures } from '../../src/features.js';
+import type { KernelVariant } from '../../src/types.js';
+
+export interface KernelHarness {
+  variant: KernelVariant;
+  wasm: KernelExports;
+  memory: WebAssembly.Memory;
+  /** Places a copy of `data` (or `length` zeros) and returns its byte address. */
+  f32(data: ArrayLike<number> | number): number;
+  u8(data: ArrayLike<number>): number;
+  i32(data: ArrayLike<number>): number;
+  read(ptr: number, length: number): Float32Array;
+  reset(): void;
+}
+
+/** The kernel builds this process can run: baseline always, relaxed under the V8 flag. */
+export function kernelVariants(): KernelVariant[] {
+  return detectFeatures().relaxedSimd ? ['simd', 'relaxed'] : ['simd'];
+}
+
+export function loadKernels(variant: KernelVariant, shared = true): KernelHarness {
+  const file = `dist/kernels-${variant}${shared ? '' : '-unshared'}.wasm`;
+  const module = new WebAssembly.Module(readFileSync(file));
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 32768, shared });
+  const wasm = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+  let top = 64;
+  const place = (bytes: number): number => {
+    const at = top;
+    top += Math.ceil(bytes / 16) * 16 + 16; // a 16-byte gap between buffers catches overruns
+    const need = top - memory.buffer.byteLength;
+    if (need > 0) memory.grow(Math.ceil(need / 65536));
+    return at;
+  };
+  return {
+    variant, wasm, memory,
+    f32(data) {
+      const length = typeof data === 'number' ? data : data.length;
+      const at = place(length * 4);
+      const view = new Float32Array(memory.buffer, at, length);
+      if (typeof data === 'number') view.fill(0); else view.set(data);
+      return at;
+    },
+    u8(data) {
+      const at = place(data.length);
+      new Uint8Array(memory.buffer, at, data.length).set(data);
+      return at;
+    },
+    i32(data) {
+      const at = place(data.length * 4);
+      new Int32Array(memory.buffer, at, data.length).set(data);
+      return at;
+    },
+    read(ptr, length) {
+      return new Float32Array(memory.buffer, ptr, length).slice();
+    },
+    reset() {
+      new Uint8Array(memory.buffer).fill(0);
+      top = 64;
+    },
+  };
+}

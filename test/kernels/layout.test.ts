@@ -1,0 +1,29 @@
+// The memory map is defined once per side; the two must agree.
+import { describe, expect, it } from 'vitest';
+import { kernelVariants, loadKernels } from '../helpers/kernels.js';
+import * as layout from '../../src/wasm/layout.js';
+
+describe.each(kernelVariants())('layout (%s)', (variant) => {
+  it('the kernel globals equal the host mirror', () => {
+    const { wasm } = loadKernels(variant);
+    expect(wasm.ALIGN.value).toBe(layout.ALIGN);
+    expect(wasm.ATTENTION_QUERY_TILE.value).toBe(layout.ATTENTION_QUERY_TILE);
+    expect(wasm.ATTENTION_KEY_BLOCK.value).toBe(layout.ATTENTION_KEY_BLOCK);
+    expect(wasm.ATTENTION_SCRATCH_BYTES.value).toBe(layout.ATTENTION_SCRATCH_BYTES);
+  });
+
+  it('both memory kinds load: shared and unshared builds', () => {
+    expect(loadKernels(variant, true).memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(loadKernels(variant, false).memory.buffer).toBeInstanceOf(ArrayBuffer);
+  });
+
+  it('the module imports only env.memory and writes no data at instantiation', async () => {
+    const { readFileSync } = await import('node:fs');
+    const module = new WebAssembly.Module(readFileSync(`dist/kernels-${variant}.wasm`));
+    expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 32768, shared: true });
+    new Uint8Array(memory.buffer).fill(0xab);
+    new WebAssembly.Instance(module, { env: { memory } });
+    expect(new Uint8Array(memory.buffer).every((x) => x === 0xab)).toBe(true);
+  });
+});
