@@ -39,7 +39,7 @@ export interface AttentionOptions {
   /** [seqQ, seqK] or [batch, heads, seqQ, seqK]. Uint8Array: non-zero = attend.
    * Float32Array: added to the scaled logits (may hold -Infinity). */
   attnMask?: Uint8Array | Float32Array;
-  /** [batch] or [batch, seqQ]: keys at index >= len are masked (0 <= len <= seqK). */
+  /** [batch] or [batch, seqQ]: keys at index >= len are masked (len >= 0; len >= seqK masks none). */
   validLens?: Int32Array;
   /** Also return the normalised weights [batch, heads, seqQ, seqK]. */
   returnWeights?: boolean;

@@ -1,0 +1,137 @@
+// engine.attention against the float64 reference: sizes across the query tile (4) and key
+// block (64), every mask kind, causal with seqQ != seqK, fully masked rows, large logits.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type AttentionOptions, type Engine } from '../../dist/index.js';
+import { kernelVariants } from '../helpers/kernels.js';
+import { randomF32, randomInts, randomMask } from '../helpers/random.js';
+import { referenceAttention, type RefAttention } from '../reference/attention.js';
+import { expectClose } from '../helpers/compare.js';
+
+interface Case {
+  o: AttentionOptions;
+  seed?: number;
+  magnitude?: number;
+}
+
+function inputs(o: AttentionOptions, seed: number, magnitude = 1) {
+  const dv = o.headDimV ?? o.headDim;
+  return {
+    q: randomF32(o.batch * o.heads * o.seqQ * o.headDim, seed, magnitude),
+    k: randomF32(o.batch * o.heads * o.seqK * o.headDim, seed + 1, magnitude),
+    v: randomF32(o.batch * o.heads * o.seqK * dv, seed + 2),
+  };
+}
+
+/** The reference's view of the options: which (b, h, i, j) attend, what is added. */
+function referenceOptions(o: AttentionOptions): RefAttention {
+  const plane = o.seqQ * o.seqK;
+  const maskIndex = (b: number, h: number, i: number, j: number) =>
+    (o.attnMask!.length === plane ? 0 : (b * o.heads + h) * plane) + i * o.seqK + j;
+  const lens = o.validLens;
+  return {
+    batch: o.batch, heads: o.heads, seqQ: o.seqQ, seqK: o.seqK, headDim: o.headDim,
+    headDimV: o.headDimV ?? o.headDim, scale: o.scale ?? 1 / Math.sqrt(o.headDim),
+    attend: (b, h, i, j) => {
+      if (o.causal && j > i) return false;
+      if (o.attnMask instanceof Uint8Array && o.attnMask[maskIndex(b, h, i, j)] === 0) return false;
+      if (lens && j >= (lens.length === o.batch ? lens[b] : lens[b * o.seqQ + i])) return false;
+      return true;
+    },
+    bias: o.attnMask instanceof Float32Array ? (b, h, i, j) => (o.attnMask as Float32Array)[maskIndex(b, h, i, j)] : undefined,
+  };
+}
+
+async function check(engine: Engine, { o, seed = 1, magnitude = 1 }: Case): Promise<void> {
+  const { q, k, v } = inputs(o, seed, magnitude);
+  const copies = [q.slice(), k.slice(), v.slice(), o.attnMask?.slice(), o.validLens?.slice()];
+  const result = await engine.attention(q, k, v, { ...o, returnWeights: true });
+  const expected = referenceAttention(q, k, v, referenceOptions(o));
+  const name = JSON.stringify({ ...o, attnMask: o.attnMask?.constructor.name, validLens: o.validLens?.length });
+  // Logits of size L lose ~L·2^-24 absolute precision in f32 before the exp.
+  const logitError = 3e-7 * Math.max(1, magnitude * magnitude * o.headDim * (o.scale ?? 1 / Math.sqrt(o.headDim)));
+  expectClose(result.weights!, expected.weights, 2e-6 + logitError, 1e-5, `weights ${name}`);
+  expectClose(result.output, expected.output, 2e-6 + logitError, 1e-5, `output ${name}`);
+  expect([q, k, v, o.attnMask, o.validLens]).toEqual(copies); // inputs untouched
+  const plain = await engine.attention(q, k, v, { ...o, returnWeights: false });
+  expect(plain.weights).toBeUndefined();
+  expect(plain.output).toEqual(result.output); // the weights write-out changes nothing
+}
+
+describe.each(kernelVariants())('attention (%s)', (variant) => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await createEngine({ threads: 1, kernels: variant });
+    return () => engine.dispose();
+  });
+
+  it('sizes across the query tile and the key block', async () => {
+    let seed = 1;
+    for (const seqQ of [1, 2, 3, 4, 5, 7, 9, 17]) {
+      for (const seqK of [1, 3, 4, 5, 63, 64, 65, 129]) {
+        await check(engine, { o: { batch: 1, heads: 2, seqQ, seqK, headDim: 8 }, seed: seed++ });
+      }
+    }
+  });
+
+  it('head sizes across the vector edges, headDimV != headDim, custom scale', async () => {
+    for (const headDim of [1, 3, 4, 5, 7, 8, 9, 16, 17, 33, 64]) {
+      await check(engine, { o: { batch: 2, heads: 3, seqQ: 5, seqK: 7, headDim }, seed: headDim });
+      await check(engine, { o: { batch: 1, heads: 2, seqQ: 6, seqK: 9, headDim, headDimV: headDim + 3, scale: 0.3 } });
+    }
+  });
+
+  it('causal, top-left aligned, with seqQ < seqK, seqQ = seqK and seqQ > seqK', async () => {
+    for (const [seqQ, seqK] of [[5, 5], [3, 9], [9, 3], [70, 130], [130, 70], [1, 1], [4, 200]]) {
+      await check(engine, { o: { batch: 2, heads: 2, seqQ, seqK, headDim: 8, causal: true } });
+    }
+  });
+
+  it('boolean masks [seqQ, seqK] and [batch, heads, seqQ, seqK], with fully masked rows', async () => {
+    for (const [seqQ, seqK] of [[5, 7], [9, 65], [4, 4]]) {
+      const two = randomMask(seqQ * seqK, seqQ, 0.6);
+      two.fill(0, 0, seqK); // row 0: no key may be seen
+      await check(engine, { o: { batch: 2, heads: 3, seqQ, seqK, headDim: 5, attnMask: two } });
+      const four = randomMask(2 * 3 * seqQ * seqK, seqK, 0.5);
+      four.fill(0, seqQ * seqK, 2 * seqQ * seqK); // a whole (batch 0, head 1) slice masked
+      await check(engine, { o: { batch: 2, heads: 3, seqQ, seqK, headDim: 5, attnMask: four } });
+      await check(engine, { o: { batch: 2, heads: 3, seqQ, seqK, headDim: 5, attnMask: four, causal: true } });
+    }
+  });
+
+  it('float masks (added, may hold -inf) in both shapes', async () => {
+    const seqQ = 6, seqK = 67;
+    const two = randomF32(seqQ * seqK, 3, 2);
+    for (let j = 0; j < seqK; j += 3) two[seqK + j] = -Infinity;
+    two.fill(-Infinity, 2 * seqK, 3 * seqK); // row 2: all -inf
+    await check(engine, { o: { batch: 1, heads: 2, seqQ, seqK, headDim: 8, attnMask: two } });
+    const four = randomF32(2 * 2 * seqQ * seqK, 4, 3);
+    await check(engine, { o: { batch: 2, heads: 2, seqQ, seqK, headDim: 8, attnMask: four, causal: true } });
+  });
+
+  it('validLens per batch and per (batch, query), 0 included, with other masks', async () => {
+    const perBatch = new Int32Array([3, 0, 70]);
+    await check(engine, { o: { batch: 3, heads: 2, seqQ: 5, seqK: 70, headDim: 4, validLens: perBatch } });
+    const perQuery = randomInts(3 * 6, 9, 0, 70);
+    await check(engine, { o: { batch: 3, heads: 2, seqQ: 6, seqK: 70, headDim: 4, validLens: perQuery } });
+    await check(engine, {
+      o: { batch: 3, heads: 2, seqQ: 6, seqK: 70, headDim: 4, validLens: perQuery, causal: true,
+        attnMask: randomMask(6 * 70, 2, 0.8) },
+    });
+  });
+
+  it('logits around ±1e3 stay finite and exact', async () => {
+    // magnitude 8 over headDim 16 with scale 1: logits up to ~1e3
+    await check(engine, { o: { batch: 1, heads: 2, seqQ: 9, seqK: 70, headDim: 16, scale: 1 }, magnitude: 8 });
+    await check(engine, { o: { batch: 1, heads: 1, seqQ: 5, seqK: 5, headDim: 16, scale: -1, causal: true }, magnitude: 8 });
+  });
+
+  it('a fully masked row gives zeros in output and weights', async () => {
+    const o = { batch: 1, heads: 1, seqQ: 2, seqK: 3, headDim: 2, attnMask: new Uint8Array([0, 0, 0, 1, 1, 0]), returnWeights: true };
+    const { q, k, v } = inputs(o, 3);
+    const r = await engine.attention(q, k, v, o);
+    expect(Array.from(r.output.subarray(0, 2))).toEqual([0, 0]);
+    expect(Array.from(r.weights!.subarray(0, 3))).toEqual([0, 0, 0]);
+    expect(r.weights![5]).toBe(0);
+    expect(r.weights![3] + r.weights![4]).toBeCloseTo(1, 6);
+  });
+});
