@@ -77,7 +77,7 @@ export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown)
         `or batch·seqQ = ${batch * seqQ}`);
     }
     for (let i = 0; i < data.length; i++) {
-      if (data[i] < 0) throw rangeError(OP, 'options.validLens', `[${i}] is ${data[i]}, must be >= 0`);
+      if (data[i] < 0) throw rangeError(OP, `options.validLens[${i}]`, `is ${data[i]}, must be >= 0`);
     }
     plan.validLens = { data, perQuery: data.length !== batch };
   }

@@ -13,7 +13,8 @@ export class Arena {
   private u8View = new Uint8Array(0);
   private i32View = new Int32Array(0);
 
-  constructor(memory: WebAssembly.Memory) {
+  /** `maxPages`: the maximum the memory was created with. */
+  constructor(memory: WebAssembly.Memory, private readonly maxPages = MAX_PAGES) {
     this.memory = memory;
   }
 
@@ -34,10 +35,10 @@ export class Arena {
     const have = this.memory.buffer.byteLength;
     if (this.top <= have) return;
     const pages = Math.ceil((this.top - have) / PAGE_BYTES);
-    if (have / PAGE_BYTES + pages > MAX_PAGES) {
+    if (have / PAGE_BYTES + pages > this.maxPages) {
       throw new RangeError(
         `wasm-attention: this call needs ${this.top} bytes of working memory, more than the ` +
-        `${MAX_PAGES * PAGE_BYTES} bytes the engine can address; split the batch`);
+        `${this.maxPages * PAGE_BYTES} bytes the engine can address; split the batch`);
     }
     try {
       this.memory.grow(pages);

@@ -1,0 +1,137 @@
+// engine.multiHeadAttention against a float64 reference: the three projection paths (one
+// fused [3E] GEMM for self-attention, a fused [2E] one when key and value are one array,
+// three otherwise), every mask, weights averaged and per head.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../dist/index.js';
+import { kernelVariants } from '../helpers/kernels.js';
+import { randomF32, randomMask } from '../helpers/random.js';
+import { referenceMha, type RefMha } from '../reference/multi-head-attention.js';
+import { expectClose } from '../helpers/compare.js';
+
+function layerParams(E: number, H: number, kdim: number, vdim: number, seed: number, bias = true): RefMha {
+  const s = 1 / Math.sqrt(E);
+  return {
+    E, H, kdim, vdim,
+    wq: randomF32(E * E, seed, s), wk: randomF32(E * kdim, seed + 1, s), wv: randomF32(E * vdim, seed + 2, s),
+    wo: randomF32(E * E, seed + 3, s),
+    ...(bias ? { bq: randomF32(E, seed + 4), bk: randomF32(E, seed + 5), bv: randomF32(E, seed + 6), bo: randomF32(E, seed + 7) } : {}),
+  };
+}
+
+function concat(...parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+function torchWeights(p: RefMha) {
+  const bias = p.bq ? { inProjBias: concat(p.bq, p.bk!, p.bv!), outProjBias: p.bo } : {};
+  return p.kdim === p.E && p.vdim === p.E
+    ? { inProjWeight: concat(p.wq, p.wk, p.wv), outProjWeight: p.wo, ...bias }
+    : { qProjWeight: p.wq, kProjWeight: p.wk, vProjWeight: p.wv, outProjWeight: p.wo, ...bias };
+}
+
+describe.each(kernelVariants())('multiHeadAttention (%s)', (variant) => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await createEngine({ threads: 1, kernels: variant });
+    return () => engine.dispose();
+  });
+
+  it('self-attention (fused QKV projection), BERT-like head size 64, odd sequence', async () => {
+    const E = 128, H = 2, B = 2, L = 37;
+    const p = layerParams(E, H, E, E, 1);
+    const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: torchWeights(p) });
+    const x = randomF32(B * L * E, 9);
+    const copy = x.slice();
+    const r = await layer.forward(x, x, x, { batch: B, seqQ: L, seqK: L });
+    const ref = referenceMha(p, x, x, x, B, L, L);
+    expectClose(r.output, ref.output, 2e-5, 1e-4, 'output');
+    expectClose(r.weights!, ref.averaged, 1e-6, 1e-4, 'averaged weights');
+    expect(x).toEqual(copy);
+    // the same numbers through the three-projection path
+    const r2 = await layer.forward(x, x.slice(), x.slice(), { batch: B, seqQ: L, seqK: L });
+    expectClose(r2.output, ref.output, 2e-5, 1e-4, 'output (separate projections)');
+  });
+
+  it('cross-attention with kdim != vdim != embedDim, per-head weights, key = value array', async () => {
+    for (const [kdim, vdim] of [[5, 11], [7, 7], [16, 3]]) {
+      const E = 12, H = 3, B = 3, Lq = 5, Lk = 9;
+      const p = layerParams(E, H, kdim, vdim, kdim * 10 + vdim);
+      const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, kdim, vdim, weights: torchWeights(p) });
+      expect([layer.kdim, layer.vdim]).toEqual([kdim, vdim]);
+      const q = randomF32(B * Lq * E, 1), k = randomF32(B * Lk * kdim, 2);
+      const v = kdim === vdim ? k : randomF32(B * Lk * vdim, 3);
+      const r = await layer.forward(q, k, v, { batch: B, seqQ: Lq, seqK: Lk, averageWeights: false });
+      const ref = referenceMha(p, q, k, v, B, Lq, Lk);
+      expectClose(r.output, ref.output, 2e-5, 1e-4, 'output');
+      expectClose(r.weights!, ref.headWeights, 1e-6, 1e-4, 'per-head weights');
+    }
+  });
+
+  it('key padding + bool / float attention masks (2-D and per batch·head) + causal, bias=false', async () => {
+    const E = 16, H = 4, B = 2, Lq = 6, Lk = 6;
+    for (const bias of [true, false]) {
+      const p = layerParams(E, H, E, E, 3, bias);
+      const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, bias, weights: torchWeights(p) });
+      const x = randomF32(B * Lq * E, 4), mem = randomF32(B * Lk * E, 5);
+      const keyPaddingMask = new Uint8Array([0, 0, 1, 0, 1, 0, /* batch 1: */ 1, 1, 1, 1, 1, 1]);
+      const bool2 = randomMask(Lq * Lk, 6, 0.3);
+      const float3 = randomF32(B * H * Lq * Lk, 7, 2);
+      for (const attnMask of [undefined, bool2, float3]) {
+        for (const causal of [false, true]) {
+          const r = await layer.forward(x, mem, mem, { batch: B, seqQ: Lq, seqK: Lk, keyPaddingMask, attnMask, causal });
+          const ref = referenceMha(p, x, mem, mem, B, Lq, Lk,
+            (b, h, i, j) => keyPaddingMask[b * Lk + j] === 0 && !(causal && j > i) &&
+              !(attnMask instanceof Uint8Array && attnMask[i * Lk + j] !== 0),
+            attnMask instanceof Float32Array ? (b, h, i, j) => attnMask[((b * H + h) * Lq + i) * Lk + j] : undefined);
+          expectClose(r.output, ref.output, 2e-5, 1e-4, `output bias=${bias} causal=${causal}`);
+          expectClose(r.weights!, ref.averaged, 1e-6, 1e-4, 'weights');
+          // batch 1 has every key padded: its output rows are exactly outProjBias (or 0)
+          for (let i = 0; i < Lq; i++) {
+            expect(Array.from(r.output.subarray((Lq + i) * E, (Lq + i + 1) * E))).toEqual(Array.from(p.bo ?? new Float32Array(E)));
+          }
+        }
+      }
+    }
+  });
+
+  it('needWeights: false returns no weights and the same output', async () => {
+    const E = 8, H = 2;
+    const p = layerParams(E, H, E, E, 8);
+    const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: torchWeights(p) });
+    const x = randomF32(3 * 4 * E, 1);
+    const a = await layer.forward(x, x, x, { batch: 3, seqQ: 4, seqK: 4 });
+    const b = await layer.forward(x, x, x, { batch: 3, seqQ: 4, seqK: 4, needWeights: false });
+    expect(b.weights).toBeUndefined();
+    expect(b.output).toEqual(a.output);
+  });
+
+  it('weights are copied at creation: changing the caller arrays later changes nothing', async () => {
+    const E = 8, H = 2;
+    const p = layerParams(E, H, E, E, 11);
+    const weights = torchWeights(p);
+    const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights });
+    const x = randomF32(4 * E, 2);
+    const before = await layer.forward(x, x, x, { batch: 1, seqQ: 4, seqK: 4 });
+    weights.inProjWeight!.fill(0);
+    weights.outProjBias!.fill(5);
+    const after = await layer.forward(x, x, x, { batch: 1, seqQ: 4, seqK: 4 });
+    expect(after.output).toEqual(before.output);
+  });
+
+  it('overlapping calls of different shapes all come back right', async () => {
+    const E = 16, H = 2;
+    const p = layerParams(E, H, E, E, 12);
+    const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: torchWeights(p) });
+    const shapes = Array.from({ length: 24 }, (_, i) => [1 + (i % 3), 1 + ((i * 7) % 19)]);
+    const inputs = shapes.map(([B, L], i) => randomF32(B * L * E, 100 + i));
+    const results = await Promise.all(shapes.map(([B, L], i) =>
+      layer.forward(inputs[i], inputs[i], inputs[i], { batch: B, seqQ: L, seqK: L, needWeights: false })));
+    shapes.forEach(([B, L], i) => {
+      const ref = referenceMha(p, inputs[i], inputs[i], inputs[i], B, L, L);
+      expectClose(results[i].output, ref.output, 2e-5, 1e-4, `call ${i}`);
+    });
+  });
+});
