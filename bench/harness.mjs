@@ -1,0 +1,41 @@
+// Timing: warm up until the engine has tiered up (>= warmupMs of calls), then the median and
+// minimum of >= runs timed calls. One async function per measurement.
+
+export async function measure(fn, { warmupMs = 1500, runs = 10, maxMs = 60000 } = {}) {
+  const start = performance.now();
+  let warm = 0;
+  while (performance.now() - start < warmupMs || warm < 2) {
+    await fn();
+    warm++;
+  }
+  const times = [];
+  const t0 = performance.now();
+  while (times.length < runs || (times.length < 3 * runs && performance.now() - t0 < 2000)) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+    if (performance.now() - t0 > maxMs && times.length >= 3) break;
+  }
+  times.sort((a, b) => a - b);
+  return { median: times[times.length >> 1], min: times[0], runs: times.length };
+}
+
+/** Largest |a - b| over two arrays. */
+export function maxAbsDiff(a, b) {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+/** Deterministic uniform data in [-scale, scale). */
+export function randomF32(length, seed, scale = 1) {
+  let s = seed >>> 0;
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
