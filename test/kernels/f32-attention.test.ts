@@ -1,0 +1,50 @@
+// f32_attention at the kernel boundary: query-row and key ranges of one slice, strided views
+// (a head of a [seq, embed] row), and the scratch contract.
+import { describe, expect, it } from 'vitest';
+import { kernelVariants, loadKernels } from '../helpers/kernels.js';
+import { randomF32 } from '../helpers/random.js';
+import { referenceAttention } from '../reference/attention.js';
+import { expectClose } from '../helpers/compare.js';
+import { ATTENTION_SCRATCH_BYTES } from '../../src/wasm/layout.js';
+
+describe.each(kernelVariants())('f32-attention (%s)', (variant) => {
+  const h = loadKernels(variant);
+
+  it('rows q0..q1 and keys k0..k1 of a strided head view equal attention over that range', () => {
+    const seqQ = 23, seqK = 150, embed = 40, d = 8, head = 3; // head 3 of 5: columns 24..32
+    for (const [q0, q1, k0, k1] of [[0, 23, 0, 150], [5, 6, 0, 150], [3, 18, 64, 150], [8, 12, 7, 70], [22, 23, 149, 150]]) {
+      h.reset();
+      const q = randomF32(seqQ * embed, 1), k = randomF32(seqK * embed, 2), v = randomF32(seqK * embed, 3);
+      const pq = h.f32(q), pk = h.f32(k), pv = h.f32(v);
+      const o0 = randomF32(seqQ * embed, 4);
+      const po = h.f32(o0), pw = h.f32(seqQ * seqK), scratch = h.f32(ATTENTION_SCRATCH_BYTES / 4);
+      const col = head * d * 4;
+      h.wasm.f32_attention(pq + col, embed, pk + col, embed, pv + col, embed, po + col, embed, d, d,
+        q0, q1, k0, k1, 0.3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, pw, seqK, scratch);
+      // reference over the same rows and keys, gathered into [rows, d]
+      const rows = q1 - q0, keys = k1 - k0;
+      const gather = (x: Float32Array, r0: number, n: number) => {
+        const out = new Float32Array(n * d);
+        for (let r = 0; r < n; r++) for (let c = 0; c < d; c++) out[r * d + c] = x[(r0 + r) * embed + head * d + c];
+        return out;
+      };
+      const ref = referenceAttention(gather(q, q0, rows), gather(k, k0, keys), gather(v, k0, keys),
+        { batch: 1, heads: 1, seqQ: rows, seqK: keys, headDim: d, headDimV: d, scale: 0.3 });
+      const o = h.read(po, seqQ * embed), w = h.read(pw, seqQ * seqK);
+      const gotO = new Float32Array(rows * d), gotW = new Float32Array(rows * keys);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < d; c++) gotO[r * d + c] = o[(q0 + r) * embed + head * d + c];
+        for (let j = 0; j < keys; j++) gotW[r * keys + j] = w[(q0 + r) * seqK + k0 + j];
+      }
+      expectClose(gotO, ref.output, 2e-6, 1e-5, `output ${q0}..${q1} × ${k0}..${k1}`);
+      expectClose(gotW, ref.weights, 2e-6, 1e-5, `weights ${q0}..${q1} × ${k0}..${k1}`);
+      // nothing outside the rows and the head's columns was written
+      for (let i = 0; i < seqQ * embed; i++) {
+        const r = Math.floor(i / embed), c = i % embed;
+        if (r >= q0 && r < q1 && c >= head * d && c < (head + 1) * d) continue;
+        if (o[i] !== o0[i]) throw new Error(`output element ${i} (row ${r}, column ${c}) was written`);
+      }
+      expect(h.read(pq, q.length)).toEqual(q);
+    }
+  });
+});
