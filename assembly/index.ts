@@ -4,6 +4,7 @@
 import { gemmNN, gemmNT } from "./f32-gemm/f32-gemm";
 import { softmaxRows } from "./f32-softmax/f32-softmax-simd";
 import { attention } from "./f32-attention/f32-attention-4x64-simd";
+import { meanRows } from "./f32-reduce/f32-mean-simd";
 
 export {
   ALIGN, ATTENTION_QUERY_TILE, ATTENTION_KEY_BLOCK, ATTENTION_SCRATCH_BYTES,
@@ -41,4 +42,9 @@ export function f32_attention(
   attention(q, ldq, k, ldk, v, ldv, o, ldo, headDim, headDimV, q0, q1, k0, k1, scale,
     causal, addMask, ldAdd, boolMask, ldBool, boolInvert, keyMask, keyInvert, validLens, ldValid,
     weights, ldw, scratch);
+}
+
+/** y[n] = mean of `count` rows x[i·stride .. i·stride + n); see f32-reduce/f32-mean-simd.ts. */
+export function f32_mean_rows(count: i32, n: i32, x: usize, stride: i32, y: usize): void {
+  meanRows(count, n, x, stride, y);
 }

@@ -23,8 +23,8 @@ await Promise.all([
   (async () => { for (const t of TARGETS.slice(0, 2)) await asc(t); })(),
   (async () => { for (const t of TARGETS.slice(2)) await asc(t); })(),
   build({
-    entryPoints: ['src/index.ts'],
-    outfile: 'dist/index.js',
+    entryPoints: { index: 'src/index.ts', worker: 'src/parallel/worker.ts' },
+    outdir: 'dist',
     bundle: true,
     format: 'esm',
     platform: 'neutral',

@@ -1,7 +1,9 @@
 // createEngine: detect features once, load the best kernel build, own the one memory and its
-// arena, and run every call on the calling thread (the worker pool builds on this).
+// arena, and run each call's program either on the calling thread (threads: 1) or on the
+// worker pool. Calls are queued: one program at a time owns the arena.
 import type {
   AttentionResult, Engine, EngineOptions, Features, KernelVariant, MultiHeadAttention,
+  AttentionOptions, MultiHeadAttentionConfig,
 } from './types.js';
 import type { KernelExports } from './wasm/abi.js';
 import { Arena } from './wasm/arena.js';
@@ -9,20 +11,32 @@ import { compileKernels, createMemory, instantiateKernels } from './wasm/load.js
 import { detectFeatures } from './features.js';
 import { options } from './validate.js';
 import { rangeError, stateError, typeError } from './errors.js';
-import { planAttention, runAttention } from './ops/attention.js';
+import { buildAttention, planAttention, type BuiltCall } from './ops/attention.js';
 import { createMultiHeadAttention, planMultiHeadAttention } from './ops/multi-head-attention.js';
+import { runInline, type Phase } from './parallel/phases.js';
+import { Pool, workersAvailable } from './parallel/pool.js';
 
 const OP = 'createEngine';
 
-function resolveThreads(value: unknown): number {
-  if (value === undefined || value === 'auto') return 1;
-  if (typeof value !== 'number') throw typeError(OP, 'options.threads', "a positive integer or 'auto'", value);
-  if (!Number.isInteger(value) || value < 1) {
-    throw rangeError(OP, 'options.threads', `must be a positive integer or 'auto', got ${value}`);
+/** Cores the runtime reports (navigator.hardwareConcurrency, or Node's os.availableParallelism). */
+async function availableCores(): Promise<number> {
+  const reported = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  if (reported && reported > 0) return reported;
+  try {
+    const name = 'node:os';
+    const os = (await import(/* @vite-ignore */ name)) as typeof import('node:os');
+    return os.availableParallelism?.() ?? os.cpus().length;
+  } catch {
+    return 1;
   }
-  if (value > 1) {
-    throw stateError(`options.threads = ${value}: running on more than one thread needs the worker ` +
-      'pool, which is not built yet; use threads: 1');
+}
+
+function requestedThreads(value: unknown): number | 'auto' {
+  if (value === undefined) return 1;
+  if (value === 'auto') return value;
+  if (typeof value !== 'number') throw typeError(OP, 'options.threads', "a positive integer or 'auto'", value);
+  if (!Number.isInteger(value) || value < 1 || value > 256) {
+    throw rangeError(OP, 'options.threads', `must be an integer in 1..256 or 'auto', got ${value}`);
   }
   return value;
 }
@@ -39,41 +53,128 @@ function resolveVariant(value: unknown, features: Features): KernelVariant {
   return value;
 }
 
+/** Why more than one thread cannot be had here, or undefined if it can. */
+function singleThreadReason(features: Features): string | undefined {
+  if (!features.sharedMemory) {
+    return 'SharedArrayBuffer is unavailable (in a browser: the page is not cross-origin isolated). ' +
+      "Serve it with 'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: " +
+      "require-corp' (or 'credentialless')";
+  }
+  if (!workersAvailable()) return 'this runtime cannot start workers';
+  return undefined;
+}
+
 /** Creates an engine. Rejects with TypeError / RangeError for bad options, with an Error when
- * the runtime lacks WebAssembly SIMD or the kernels cannot be loaded. */
+ * the runtime lacks WebAssembly SIMD, the kernels cannot be loaded or a worker cannot start. */
 export async function createEngine(opts?: EngineOptions): Promise<Engine> {
   const o = options(OP, 'options', opts, true) as EngineOptions;
-  const threads = resolveThreads(o.threads);
+  const requested = requestedThreads(o.threads);
   const features = detectFeatures();
   if (!features.simd) {
     throw stateError('this WebAssembly engine lacks SIMD (needed: Node 16.4+, Chrome 91+, Firefox 89+, Safari 16.4+)');
   }
   const variant = resolveVariant(o.kernels, features);
+  let threads = requested === 'auto' ? await availableCores() : requested;
+  const reason = singleThreadReason(features);
+  if (threads > 1 && reason !== undefined) {
+    if (requested !== 'auto' || features.sharedMemory) {
+      console.warn(`wasm-attention: ${threads} threads requested, running on 1: ${reason}.`);
+    }
+    threads = 1;
+  }
   const module = await compileKernels(variant, features.sharedMemory);
   const memory = createMemory(features.sharedMemory);
   const kernels = await instantiateKernels(module, memory);
-  return new InlineEngine(threads, features, variant, kernels, new Arena(memory));
+  const executor = threads > 1
+    ? await PoolExecutor.create(threads, module, memory)
+    : new InlineExecutor(kernels);
+  return new WasmEngine(features, variant, new Arena(memory), executor);
 }
 
-/** The engine that computes on the calling thread. Calls run one after another. */
-class InlineEngine implements Engine {
+/** Runs programs: inline, or on a worker pool. */
+interface Executor {
+  readonly threads: number;
+  run(program: readonly Phase[]): Promise<void> | void;
+  dispose(): Promise<void>;
+}
+
+class InlineExecutor implements Executor {
+  readonly threads = 1;
+  constructor(private readonly kernels: KernelExports) {}
+  run(program: readonly Phase[]): void {
+    runInline(this.kernels, program);
+  }
+  async dispose(): Promise<void> {}
+}
+
+/** A pool that is replaced after a failure: the failing call rejects, the next call gets new
+ * workers; if they cannot start, that call (and every later one) rejects saying why. */
+class PoolExecutor implements Executor {
+  private constructor(
+    private pool: Pool | Promise<Pool>,
+    readonly threads: number,
+    private readonly module: WebAssembly.Module,
+    private readonly memory: WebAssembly.Memory,
+  ) {}
+
+  static async create(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<PoolExecutor> {
+    return new PoolExecutor(await Pool.create(threads, module, memory), threads, module, memory);
+  }
+
+  async run(program: readonly Phase[]): Promise<void> {
+    let pool = await this.pool;
+    if (pool.failed) {
+      await pool.terminate();
+      this.pool = Pool.create(this.threads, this.module, this.memory);
+      this.pool.catch(() => undefined);
+      pool = await this.pool;
+    }
+    await pool.run(program);
+  }
+
+  async dispose(): Promise<void> {
+    const pool = await Promise.resolve(this.pool).catch(() => undefined);
+    await pool?.terminate();
+  }
+
+  /** The current pool (for tests). */
+  current(): Promise<Pool> {
+    return Promise.resolve(this.pool);
+  }
+}
+
+/** Test hook: `engine[DEBUG]()` gives the engine's internals (not part of the API). */
+export const DEBUG = Symbol.for('wasm-attention.debug');
+
+class WasmEngine implements Engine {
   private disposed = false;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    readonly threads: number,
     readonly features: Features,
     readonly kernels: KernelVariant,
-    private readonly wasm: KernelExports,
     private readonly arena: Arena,
+    private readonly executor: Executor,
   ) {}
 
-  /** Runs `work` after every earlier call; validation errors reject this call only. */
-  private run(work: () => AttentionResult): Promise<AttentionResult> {
-    const result = this.queue.then(() => {
+  get threads(): number {
+    return this.executor.threads;
+  }
+
+  [DEBUG](): { arena: Arena; pool?: () => Promise<Pool> } {
+    const executor = this.executor;
+    return { arena: this.arena, pool: executor instanceof PoolExecutor ? () => executor.current() : undefined };
+  }
+
+  /** Queues a call: build (place + copy in), run the program, copy out, free the arena. */
+  private call(build: (arena: Arena, threads: number) => BuiltCall): Promise<AttentionResult> {
+    if (this.disposed) return Promise.reject(stateError('the engine has been disposed'));
+    const result = this.queue.then(async () => {
       if (this.disposed) throw stateError('the engine has been disposed');
       try {
-        return work();
+        const built = build(this.arena, this.executor.threads);
+        await this.executor.run(built.program);
+        return built.collect();
       } finally {
         this.arena.reset();
       }
@@ -82,19 +183,25 @@ class InlineEngine implements Engine {
     return result;
   }
 
-  attention(q: Float32Array, k: Float32Array, v: Float32Array, opts: Parameters<Engine['attention']>[3]) {
-    if (this.disposed) return Promise.reject(stateError('the engine has been disposed'));
-    return this.run(() => runAttention(this.wasm, this.arena, planAttention(q, k, v, opts)));
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, opts: AttentionOptions): Promise<AttentionResult> {
+    let plan;
+    try {
+      plan = planAttention(q, k, v, opts);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.call((arena, threads) => buildAttention(arena, plan, threads));
   }
 
-  multiHeadAttention(config: Parameters<Engine['multiHeadAttention']>[0]): MultiHeadAttention {
+  multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention {
     if (this.disposed) throw stateError('the engine has been disposed');
-    const params = planMultiHeadAttention(config);
-    return createMultiHeadAttention(params, (work) => this.run(work), () => ({ kernels: this.wasm, arena: this.arena }));
+    return createMultiHeadAttention(planMultiHeadAttention(config), (build) => this.call(build));
   }
 
   async dispose(): Promise<void> {
+    if (this.disposed) return this.queue.then(() => undefined);
     this.disposed = true;
-    await this.queue;
+    await this.executor.dispose();
+    await this.queue.catch(() => undefined);
   }
 }

@@ -28,10 +28,13 @@ describe('features', () => {
     }
   });
 
-  it("threads: 'auto' runs on 1 thread; threads > 1 is rejected until the worker pool lands", async () => {
-    const e = await createEngine({ threads: 'auto' });
-    expect(e.threads).toBe(1);
-    await e.dispose();
-    await expect(createEngine({ threads: 2 })).rejects.toThrow(/worker pool/);
+  it("threads: 'auto' takes the available cores; an explicit count is honoured", async () => {
+    const { availableParallelism } = await import('node:os');
+    const auto = await createEngine({ threads: 'auto' });
+    expect(auto.threads).toBe(availableParallelism());
+    await auto.dispose();
+    const three = await createEngine({ threads: 3 });
+    expect(three.threads).toBe(3);
+    await three.dispose();
   });
 });

@@ -1,9 +1,9 @@
-// The description of one attention problem as strided views into the arena, and the call
-// of the fused kernel for one work item: a (batch, head) slice and a range of its query
-// rows. Both the attention op ([batch, heads, seq, dim] tensors) and multi-head attention
-// (heads as column ranges of [batch, seq, embed] rows, written in place into the
-// concatenated output) are expressed this way; the worker pool splits the same items.
-import type { KernelExports } from '../wasm/abi.js';
+// One attention problem as strided views into the arena, turned into an attention phase.
+// Both the attention op ([batch, heads, seq, dim] tensors) and multi-head attention (heads as
+// column ranges of [batch, seq, embed] rows, written in place into the concatenated output)
+// describe their problem this way.
+import { PHASE_ATTENTION, type AttentionPhase } from '../parallel/phases.js';
+import { ATTENTION_QUERY_TILE, ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
 
 /** A view: `ptr` is a byte address, the strides are in ELEMENTS of the view's type. */
 export interface StridedView {
@@ -36,33 +36,29 @@ export interface SliceProblem {
   weights?: StridedView;                        // f32 [seqQ, seqK] per slice (output)
 }
 
-function at(view: StridedView, b: number, h: number, bytesPerElement: number): number {
-  return view.ptr + (b * view.batch + h * view.head) * bytesPerElement;
-}
+/** Query rows per work item: small enough that one head of a short sequence still splits,
+ * large enough that an item amortises its call; a multiple of the kernel's query tile. */
+export const QUERY_BLOCK = 8 * ATTENTION_QUERY_TILE;
 
-/** Runs query rows q0..q1 of slice (b, h) with the given scratch slot. */
-export function runSlice(
-  kernels: KernelExports, p: SliceProblem, b: number, h: number, q0: number, q1: number, scratch: number,
-): void {
-  const { addMask, boolMask, keyMask, validLens, weights } = p;
-  kernels.f32_attention(
-    at(p.q, b, h, 4), p.q.row,
-    at(p.k, b, h, 4), p.k.row,
-    at(p.v, b, h, 4), p.v.row,
-    at(p.o, b, h, 4), p.o.row,
-    p.headDim, p.headDimV, q0, q1, 0, p.seqK, p.scale, p.causal ? 1 : 0,
-    addMask ? at(addMask, b, h, 4) : 0, addMask ? addMask.row : 0,
-    boolMask ? at(boolMask, b, h, 1) : 0, boolMask ? boolMask.row : 0, boolMask?.invert ? 1 : 0,
-    keyMask ? keyMask.ptr + b * keyMask.batch : 0, keyMask?.invert ? 1 : 0,
-    validLens ? validLens.ptr + b * validLens.batch * 4 : 0, validLens ? validLens.row : 0,
-    weights ? at(weights, b, h, 4) : 0, weights ? weights.row : 0,
-    scratch,
-  );
-}
+const NONE: StridedView = { ptr: 0, batch: 0, head: 0, row: 0 };
 
-/** Runs every slice on the calling thread. */
-export function runAllSlices(kernels: KernelExports, p: SliceProblem, scratch: number): void {
-  for (let b = 0; b < p.batch; b++) {
-    for (let h = 0; h < p.heads; h++) runSlice(kernels, p, b, h, 0, p.seqQ, scratch);
-  }
+/** The attention phase of a problem; `scratch` holds one slot per thread. */
+export function attentionPhase(p: SliceProblem, scratch: number): AttentionPhase {
+  const add = p.addMask ?? NONE, bool = p.boolMask ?? NONE, w = p.weights ?? NONE;
+  return {
+    kind: PHASE_ATTENTION,
+    batch: p.batch, heads: p.heads, seqQ: p.seqQ, seqK: p.seqK, headDim: p.headDim, headDimV: p.headDimV,
+    scale: p.scale, causal: p.causal ? 1 : 0,
+    qPtr: p.q.ptr, qBatch: p.q.batch, qHead: p.q.head, qRow: p.q.row,
+    kPtr: p.k.ptr, kBatch: p.k.batch, kHead: p.k.head, kRow: p.k.row,
+    vPtr: p.v.ptr, vBatch: p.v.batch, vHead: p.v.head, vRow: p.v.row,
+    oPtr: p.o.ptr, oBatch: p.o.batch, oHead: p.o.head, oRow: p.o.row,
+    addPtr: add.ptr, addBatch: add.batch, addHead: add.head, addRow: add.row,
+    boolPtr: bool.ptr, boolBatch: bool.batch, boolHead: bool.head, boolRow: bool.row,
+    boolInvert: p.boolMask?.invert ? 1 : 0,
+    keyPtr: p.keyMask?.ptr ?? 0, keyBatch: p.keyMask?.batch ?? 0, keyInvert: p.keyMask?.invert ? 1 : 0,
+    lensPtr: p.validLens?.ptr ?? 0, lensBatch: p.validLens?.batch ?? 0, lensRow: p.validLens?.row ?? 0,
+    wPtr: w.ptr, wBatch: w.batch, wHead: w.head, wRow: w.row,
+    qBlock: QUERY_BLOCK, scratch, scratchBytes: ATTENTION_SCRATCH_BYTES,
+  };
 }

@@ -2,12 +2,12 @@
 // Validate everything, place inputs and outputs in the arena, run every (batch, head) slice,
 // copy the results out.
 import type { AttentionOptions, AttentionResult } from '../types.js';
-import type { KernelExports } from '../wasm/abi.js';
 import type { Arena } from '../wasm/arena.js';
+import type { Phase } from '../parallel/phases.js';
 import { ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
 import { array, dim, elements, finite, flag, isArrayOf, optionalDim, options } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
-import { runAllSlices, type SliceProblem } from './attention-slices.js';
+import { attentionPhase, type SliceProblem } from './attention-slices.js';
 
 const OP = 'attention';
 
@@ -84,10 +84,15 @@ export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown)
   return plan;
 }
 
-/** Runs a validated attention call on the calling thread. */
-export function runAttention(kernels: KernelExports, arena: Arena, plan: AttentionPlan): AttentionResult {
+/** A call laid out in the arena: the program to run and how to read its result. */
+export interface BuiltCall {
+  program: Phase[];
+  collect(): AttentionResult;
+}
+
+/** Places a validated attention call in the arena (inputs copied in) for `threads` threads. */
+export function buildAttention(arena: Arena, plan: AttentionPlan, threads: number): BuiltCall {
   const { batch, heads, seqQ, seqK, headDim, headDimV } = plan;
-  arena.reset();
   const qPtr = arena.place(plan.q.byteLength);
   const kPtr = arena.place(plan.k.byteLength);
   const vPtr = arena.place(plan.v.byteLength);
@@ -97,9 +102,8 @@ export function runAttention(kernels: KernelExports, arena: Arena, plan: Attenti
   const wPtr = plan.returnWeights ? arena.place(weightsLength * 4) : 0;
   const maskPtr = plan.mask ? arena.place(plan.mask.data.byteLength) : 0;
   const lensPtr = plan.validLens ? arena.place(plan.validLens.data.byteLength) : 0;
-  const scratch = arena.place(ATTENTION_SCRATCH_BYTES);
+  const scratch = arena.place(threads * ATTENTION_SCRATCH_BYTES);
   arena.commit();
-
   arena.writeF32(qPtr, plan.q);
   arena.writeF32(kPtr, plan.k);
   arena.writeF32(vPtr, plan.v);
@@ -133,9 +137,12 @@ export function runAttention(kernels: KernelExports, arena: Arena, plan: Attenti
   }
   if (wPtr !== 0) p.weights = { ptr: wPtr, batch: heads * seqQ * seqK, head: seqQ * seqK, row: seqK };
 
-  runAllSlices(kernels, p, scratch);
-
-  const result: AttentionResult = { output: arena.readF32(oPtr, outLength) };
-  if (wPtr !== 0) result.weights = arena.readF32(wPtr, weightsLength);
-  return result;
+  return {
+    program: [attentionPhase(p, scratch)],
+    collect() {
+      const result: AttentionResult = { output: arena.readF32(oPtr, outLength) };
+      if (wPtr !== 0) result.weights = arena.readF32(wPtr, weightsLength);
+      return result;
+    },
+  };
 }

@@ -10,12 +10,13 @@
 import type {
   AttentionResult, MultiHeadAttention, MultiHeadAttentionConfig, MultiHeadAttentionForwardOptions,
 } from '../types.js';
-import type { KernelExports } from '../wasm/abi.js';
 import type { Arena } from '../wasm/arena.js';
+import { gemmNtPhase, meanRowsPhase, type Phase } from '../parallel/phases.js';
+import type { BuiltCall } from './attention.js';
 import { ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
 import { array, dim, elements, flag, isArrayOf, optionalDim, options } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
-import { runAllSlices, type SliceProblem } from './attention-slices.js';
+import { attentionPhase, type SliceProblem } from './attention-slices.js';
 
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
@@ -138,16 +139,15 @@ export function planForward(
   return plan;
 }
 
-/** Runs a validated forward call on the calling thread. */
-export function runForward(
-  kernels: KernelExports, arena: Arena, params: MultiHeadAttentionParams, plan: ForwardPlan,
-): AttentionResult {
+/** Places a validated forward call in the arena (inputs copied in) for `threads` threads. */
+export function buildForward(
+  arena: Arena, params: MultiHeadAttentionParams, plan: ForwardPlan, threads: number,
+): BuiltCall {
   const { embedDim: E, numHeads: H, headDim: d, kdim, vdim, at } = params;
   const { batch: B, seqQ: Lq, seqK: Lk } = plan;
   const selfAttention = plan.query === plan.key && plan.key === plan.value;
   const sharedKeyValue = plan.key === plan.value && kdim === vdim;
 
-  arena.reset();
   const wPtr = arena.place(params.packed.byteLength);
   const f32At = (offset: number): number => wPtr + offset * 4;
   const queryPtr = arena.place(plan.query.byteLength);
@@ -168,7 +168,9 @@ export function runForward(
   const weightsPtr = plan.needWeights ? arena.place(headWeightsLength * 4) : 0;
   const paddingPtr = plan.keyPaddingMask ? arena.place(plan.keyPaddingMask.byteLength) : 0;
   const maskPtr = plan.attnMask ? arena.place(plan.attnMask.data.byteLength) : 0;
-  const scratch = arena.place(ATTENTION_SCRATCH_BYTES);
+  const averaged = plan.needWeights && plan.averageWeights;
+  const meanPtr = averaged ? arena.place(B * Lq * Lk * 4) : 0;
+  const scratch = arena.place(threads * ATTENTION_SCRATCH_BYTES);
   arena.commit();
 
   arena.writeF32(wPtr, params.packed);
@@ -178,15 +180,16 @@ export function runForward(
   const bias = (offset: number): number => (params.bias ? f32At(offset) : 0);
 
   // In-projections (nn.Linear: x·Wᵀ + b). Wq, Wk, Wv (and bq, bk, bv) are adjacent in `packed`.
+  const program: Phase[] = [];
   if (selfAttention) {
-    kernels.f32_gemm_nt(B * Lq, 3 * E, E, queryPtr, E, f32At(at.wq), E, bias(at.bq), qkvPtr, 3 * E, 1);
+    program.push(gemmNtPhase(B * Lq, 3 * E, E, queryPtr, E, f32At(at.wq), E, bias(at.bq), qkvPtr, 3 * E));
   } else {
-    kernels.f32_gemm_nt(B * Lq, E, E, queryPtr, E, f32At(at.wq), E, bias(at.bq), qPtr, E, 1);
+    program.push(gemmNtPhase(B * Lq, E, E, queryPtr, E, f32At(at.wq), E, bias(at.bq), qPtr, E));
     if (sharedKeyValue) {
-      kernels.f32_gemm_nt(B * Lk, 2 * E, kdim, keyPtr, kdim, f32At(at.wk), kdim, bias(at.bk), kvPtr, 2 * E, 1);
+      program.push(gemmNtPhase(B * Lk, 2 * E, kdim, keyPtr, kdim, f32At(at.wk), kdim, bias(at.bk), kvPtr, 2 * E));
     } else {
-      kernels.f32_gemm_nt(B * Lk, E, kdim, keyPtr, kdim, f32At(at.wk), kdim, bias(at.bk), kPtr, E, 1);
-      kernels.f32_gemm_nt(B * Lk, E, vdim, valuePtr, vdim, f32At(at.wv), vdim, bias(at.bv), vPtr, E, 1);
+      program.push(gemmNtPhase(B * Lk, E, kdim, keyPtr, kdim, f32At(at.wk), kdim, bias(at.bk), kPtr, E));
+      program.push(gemmNtPhase(B * Lk, E, vdim, valuePtr, vdim, f32At(at.wv), vdim, bias(at.bv), vPtr, E));
     }
   }
 
@@ -215,38 +218,27 @@ export function runForward(
   }
   if (weightsPtr !== 0) p.weights = { ptr: weightsPtr, batch: H * Lq * Lk, head: Lq * Lk, row: Lk };
 
-  runAllSlices(kernels, p, scratch);
-  kernels.f32_gemm_nt(B * Lq, E, E, ctxPtr, E, f32At(at.wo), E, bias(at.bo), outPtr, E, 1);
+  program.push(attentionPhase(p, scratch));
+  program.push(gemmNtPhase(B * Lq, E, E, ctxPtr, E, f32At(at.wo), E, bias(at.bo), outPtr, E));
+  // Head-averaged weights: mean over the H planes of each batch entry (no shared accumulator).
+  if (averaged) program.push(meanRowsPhase(B, H, Lq * Lk, weightsPtr, H * Lq * Lk, Lq * Lk, meanPtr, Lq * Lk));
 
-  const result: AttentionResult = { output: arena.readF32(outPtr, B * Lq * E) };
-  if (weightsPtr !== 0) {
-    result.weights = plan.averageWeights
-      ? averageHeads(arena.f32, weightsPtr >>> 2, B, H, Lq * Lk)
-      : arena.readF32(weightsPtr, headWeightsLength);
-  }
-  return result;
+  return {
+    program,
+    collect() {
+      const result: AttentionResult = { output: arena.readF32(outPtr, B * Lq * E) };
+      if (weightsPtr !== 0) {
+        result.weights = averaged ? arena.readF32(meanPtr, B * Lq * Lk) : arena.readF32(weightsPtr, headWeightsLength);
+      }
+      return result;
+    },
+  };
 }
 
-/** mean over heads of w [B, H, plane] (at element offset `from`) → [B, plane]. */
-function averageHeads(w: Float32Array, from: number, B: number, H: number, plane: number): Float32Array {
-  const out = new Float32Array(B * plane);
-  const acc = new Float64Array(plane);
-  for (let b = 0; b < B; b++) {
-    acc.fill(0);
-    for (let h = 0; h < H; h++) {
-      const src = from + (b * H + h) * plane;
-      for (let j = 0; j < plane; j++) acc[j] += w[src + j];
-    }
-    for (let j = 0; j < plane; j++) out[b * plane + j] = acc[j] / H;
-  }
-  return out;
-}
-
-/** The layer object handed to users; `run` serialises calls onto the engine. */
+/** The layer object handed to users; `call` runs a forward through the engine's queue. */
 export function createMultiHeadAttention(
   params: MultiHeadAttentionParams,
-  run: (work: () => AttentionResult) => Promise<AttentionResult>,
-  core: () => { kernels: KernelExports; arena: Arena },
+  call: (build: (arena: Arena, threads: number) => BuiltCall) => Promise<AttentionResult>,
 ): MultiHeadAttention {
   return Object.freeze({
     embedDim: params.embedDim,
@@ -254,13 +246,13 @@ export function createMultiHeadAttention(
     kdim: params.kdim,
     vdim: params.vdim,
     forward(query: Float32Array, key: Float32Array, value: Float32Array, opts: MultiHeadAttentionForwardOptions) {
-      return run(() => {
-        const plan = planForward(params, query, key, value, opts);
-        const { kernels, arena } = core();
-        return runForward(kernels, arena, params, plan);
-      });
+      let plan: ForwardPlan;
+      try {
+        plan = planForward(params, query, key, value, opts);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return call((arena, threads) => buildForward(arena, params, plan, threads));
     },
   });
 }
-
-

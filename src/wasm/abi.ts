@@ -69,6 +69,14 @@ export interface KernelExports {
     ldw: number,        // row stride of weights
     scratch: number,    // ATTENTION_SCRATCH_BYTES bytes owned by this call
   ): void;
+  /** y = mean over `count` rows of x (weights averaged over heads). */
+  f32_mean_rows(
+    count: number,  // rows averaged
+    n: number,      // elements per row
+    x: number,      // f32 rows, the first at x
+    stride: number, // elements between consecutive rows
+    y: number,      // f32 [n] output, overlapping no row of x
+  ): void;
   readonly ALIGN: WebAssembly.Global;
   readonly ATTENTION_QUERY_TILE: WebAssembly.Global;
   readonly ATTENTION_KEY_BLOCK: WebAssembly.Global;

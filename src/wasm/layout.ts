@@ -3,8 +3,20 @@
 
 /** Alignment of every buffer in the arena (one f32x4). */
 export const ALIGN = 16;
-/** Bytes at address 0 that are never handed out, so pointer 0 can mean "absent". */
-export const NULL_GUARD = 64;
+// Fixed regions below the arena (addresses in bytes):
+//   [0, 64)                 never handed out, so pointer 0 can mean "absent"
+//   [CONTROL, +256)         the worker pool's control block: Int32 slots (src/parallel/protocol.ts)
+//   [PROGRAM, +PROGRAM_BYTES) the current program: MAX_PHASES records of PHASE_SLOTS f64
+//   [ARENA_BASE, …)         the arena: every buffer of the current call
+export const CONTROL_OFFSET = 64;
+export const CONTROL_BYTES = 256;
+export const PROGRAM_OFFSET = CONTROL_OFFSET + CONTROL_BYTES;
+export const MAX_PHASES = 8;
+export const PHASE_SLOTS = 64;
+export const PROGRAM_BYTES = MAX_PHASES * PHASE_SLOTS * 8;
+export const ARENA_BASE = PROGRAM_OFFSET + PROGRAM_BYTES;
+/** Alias kept for the arena: its first address. */
+export const NULL_GUARD = ARENA_BASE;
 export const ATTENTION_QUERY_TILE = 4;
 export const ATTENTION_KEY_BLOCK = 64;
 /** One f32_attention scratch slot: P and S blocks [QUERY_TILE, KEY_BLOCK], m and l rows. */

@@ -33,3 +33,15 @@ export function expectClose(
 export function dotTolerance(n: number, magnitude = 1): number {
   return 4e-7 * magnitude * Math.max(8, Math.sqrt(n) * 4);
 }
+
+/** Bit-for-bit equality of two Float32Arrays (fast on millions of elements). */
+export function expectSameBits(actual: Float32Array | undefined, expected: Float32Array | undefined, what = 'value'): void {
+  expect(actual === undefined, `${what}: presence`).toBe(expected === undefined);
+  if (!actual || !expected) return;
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+  const b = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) throw new Error(`${what}[${i}] = ${actual[i]}, expected ${expected[i]} (bits differ)`);
+  }
+}

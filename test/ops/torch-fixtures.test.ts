@@ -13,10 +13,13 @@ const attentionCases = loadFixture('attention');
 const mhaCases = loadFixture('mha');
 const peCases = loadFixture('positional-encoding');
 
-describe.each(kernelVariants())('PyTorch fixtures (%s)', (variant) => {
+const configs = kernelVariants().flatMap((kernels) => [1, 2].map((threads) => ({ kernels, threads })));
+
+describe.each(configs)('PyTorch fixtures ($kernels, threads $threads)', ({ kernels, threads }) => {
   let engine: Engine;
   beforeAll(async () => {
-    engine = await createEngine({ threads: 1, kernels: variant });
+    engine = await createEngine({ threads, kernels });
+    expect(engine.threads).toBe(threads);
     return () => engine.dispose();
   });
 

@@ -123,7 +123,7 @@ describe('bad inputs', () => {
   });
 
   it('createEngine options', async () => {
-    await expect(createEngine({ threads: 0 })).rejects.toThrow(/options\.threads must be a positive integer/);
+    await expect(createEngine({ threads: 0 })).rejects.toThrow(/options\.threads must be an integer in 1\.\.256/);
     await expect(createEngine({ threads: 1.5 })).rejects.toThrow(RangeError);
     await expect(createEngine({ threads: '2' as never })).rejects.toThrow(TypeError);
     await expect(createEngine({ kernels: 'avx' as never })).rejects.toThrow(/options\.kernels must be 'auto', 'simd' or 'relaxed'/);

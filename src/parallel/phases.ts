@@ -1,0 +1,146 @@
+// A call is a program: a list of phases, each a kernel applied to `items` independent work
+// items that write disjoint outputs. Items are decoded from their index alone (ggml's ith/nth),
+// and how a phase is cut into items depends only on the problem, never on the thread count,
+// so every element is computed by the same kernel path in the same order: threads 1, 2, 3
+// give identical bits. The inline executor and every worker run items through runItem.
+import type { KernelExports } from '../wasm/abi.js';
+
+export const PHASE_GEMM_NT = 1;
+export const PHASE_ATTENTION = 2;
+export const PHASE_MEAN_ROWS = 3;
+
+/** C[m, n] = alpha·A·Bᵀ + bias, cut into rowBlock × colBlock tiles of C. */
+export interface GemmNtPhase {
+  kind: typeof PHASE_GEMM_NT;
+  m: number; n: number; k: number;
+  a: number; lda: number; b: number; ldb: number; bias: number; c: number; ldc: number;
+  alpha: number;
+  rowBlock: number; // multiple of 4
+  colBlock: number; // multiple of 8
+}
+
+/** Attention of batch × heads slices, each cut into blocks of qBlock query rows. Views are a
+ * byte address and element strides between batch entries, heads and rows; ptr 0 = absent. */
+export interface AttentionPhase {
+  kind: typeof PHASE_ATTENTION;
+  batch: number; heads: number; seqQ: number; seqK: number; headDim: number; headDimV: number;
+  scale: number; causal: number;
+  qPtr: number; qBatch: number; qHead: number; qRow: number;
+  kPtr: number; kBatch: number; kHead: number; kRow: number;
+  vPtr: number; vBatch: number; vHead: number; vRow: number;
+  oPtr: number; oBatch: number; oHead: number; oRow: number;
+  addPtr: number; addBatch: number; addHead: number; addRow: number;
+  boolPtr: number; boolBatch: number; boolHead: number; boolRow: number; boolInvert: number;
+  keyPtr: number; keyBatch: number; keyInvert: number;
+  lensPtr: number; lensBatch: number; lensRow: number;
+  wPtr: number; wBatch: number; wHead: number; wRow: number;
+  qBlock: number; // multiple of the kernel's query tile
+  scratch: number; // first of one ATTENTION_SCRATCH_BYTES slot per thread
+  scratchBytes: number;
+}
+
+/** y[b] = mean over `count` rows x[b] + i·stride (i < count), n elements, cut into colBlock. */
+export interface MeanRowsPhase {
+  kind: typeof PHASE_MEAN_ROWS;
+  batch: number; count: number; n: number;
+  x: number; xBatch: number; stride: number; y: number; yBatch: number;
+  colBlock: number; // multiple of 4
+}
+
+export type Phase = GemmNtPhase | AttentionPhase | MeanRowsPhase;
+
+/** Field order of each kind, for the flat encoding workers read from shared memory. */
+export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
+  [PHASE_GEMM_NT]: ['m', 'n', 'k', 'a', 'lda', 'b', 'ldb', 'bias', 'c', 'ldc', 'alpha', 'rowBlock', 'colBlock'],
+  [PHASE_ATTENTION]: [
+    'batch', 'heads', 'seqQ', 'seqK', 'headDim', 'headDimV', 'scale', 'causal',
+    'qPtr', 'qBatch', 'qHead', 'qRow', 'kPtr', 'kBatch', 'kHead', 'kRow',
+    'vPtr', 'vBatch', 'vHead', 'vRow', 'oPtr', 'oBatch', 'oHead', 'oRow',
+    'addPtr', 'addBatch', 'addHead', 'addRow', 'boolPtr', 'boolBatch', 'boolHead', 'boolRow', 'boolInvert',
+    'keyPtr', 'keyBatch', 'keyInvert', 'lensPtr', 'lensBatch', 'lensRow',
+    'wPtr', 'wBatch', 'wHead', 'wRow', 'qBlock', 'scratch', 'scratchBytes',
+  ],
+  [PHASE_MEAN_ROWS]: ['batch', 'count', 'n', 'x', 'xBatch', 'stride', 'y', 'yBatch', 'colBlock'],
+};
+
+const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
+
+/** Number of work items of a phase. */
+export function itemCount(p: Phase): number {
+  switch (p.kind) {
+    case PHASE_GEMM_NT: return ceilDiv(p.m, p.rowBlock) * ceilDiv(p.n, p.colBlock);
+    case PHASE_ATTENTION: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock);
+    case PHASE_MEAN_ROWS: return p.batch * ceilDiv(p.n, p.colBlock);
+  }
+}
+
+/** Runs item `i` of phase `p`; `slot` picks the caller's scratch slot (its thread index). */
+export function runItem(kernels: KernelExports, p: Phase, i: number, slot: number): void {
+  switch (p.kind) {
+    case PHASE_GEMM_NT: {
+      const colBlocks = ceilDiv(p.n, p.colBlock);
+      const r0 = Math.floor(i / colBlocks) * p.rowBlock, c0 = (i % colBlocks) * p.colBlock;
+      kernels.f32_gemm_nt(
+        Math.min(p.rowBlock, p.m - r0), Math.min(p.colBlock, p.n - c0), p.k,
+        p.a + r0 * p.lda * 4, p.lda, p.b + c0 * p.ldb * 4, p.ldb, p.bias === 0 ? 0 : p.bias + c0 * 4,
+        p.c + (r0 * p.ldc + c0) * 4, p.ldc, p.alpha);
+      return;
+    }
+    case PHASE_ATTENTION: {
+      const qBlocks = ceilDiv(p.seqQ, p.qBlock);
+      const slice = Math.floor(i / qBlocks), q0 = (i % qBlocks) * p.qBlock;
+      const b = Math.floor(slice / p.heads), h = slice % p.heads;
+      const at = (ptr: number, batch: number, head: number, bytes: number): number =>
+        ptr === 0 ? 0 : ptr + (b * batch + h * head) * bytes;
+      kernels.f32_attention(
+        at(p.qPtr, p.qBatch, p.qHead, 4), p.qRow, at(p.kPtr, p.kBatch, p.kHead, 4), p.kRow,
+        at(p.vPtr, p.vBatch, p.vHead, 4), p.vRow, at(p.oPtr, p.oBatch, p.oHead, 4), p.oRow,
+        p.headDim, p.headDimV, q0, Math.min(p.seqQ, q0 + p.qBlock), 0, p.seqK, p.scale, p.causal,
+        at(p.addPtr, p.addBatch, p.addHead, 4), p.addRow,
+        at(p.boolPtr, p.boolBatch, p.boolHead, 1), p.boolRow, p.boolInvert,
+        at(p.keyPtr, p.keyBatch, 0, 1), p.keyInvert,
+        at(p.lensPtr, p.lensBatch, 0, 4), p.lensRow,
+        at(p.wPtr, p.wBatch, p.wHead, 4), p.wRow,
+        p.scratch + slot * p.scratchBytes);
+      return;
+    }
+    case PHASE_MEAN_ROWS: {
+      const colBlocks = ceilDiv(p.n, p.colBlock);
+      const b = Math.floor(i / colBlocks), c0 = (i % colBlocks) * p.colBlock;
+      kernels.f32_mean_rows(p.count, Math.min(p.colBlock, p.n - c0),
+        p.x + (b * p.xBatch + c0) * 4, p.stride, p.y + (b * p.yBatch + c0) * 4);
+      return;
+    }
+  }
+}
+
+/** Output tile of one GEMM item: 64 rows × 128 columns keeps a [128, k] panel of B (384 KiB
+ * at k = 768) in L2 while 64 rows of A stream past it. Multiples of the 4×8 / 2×4 tiles. */
+export const GEMM_ROW_BLOCK = 64;
+export const GEMM_COL_BLOCK = 128;
+/** Columns of one mean item. */
+export const MEAN_COL_BLOCK = 4096;
+
+export function gemmNtPhase(
+  m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number,
+  bias: number, c: number, ldc: number, alpha = 1,
+): GemmNtPhase {
+  return {
+    kind: PHASE_GEMM_NT, m, n, k, a, lda, b, ldb, bias, c, ldc, alpha,
+    rowBlock: GEMM_ROW_BLOCK, colBlock: GEMM_COL_BLOCK,
+  };
+}
+
+export function meanRowsPhase(
+  batch: number, count: number, n: number, x: number, xBatch: number, stride: number, y: number, yBatch: number,
+): MeanRowsPhase {
+  return { kind: PHASE_MEAN_ROWS, batch, count, n, x, xBatch, stride, y, yBatch, colBlock: MEAN_COL_BLOCK };
+}
+
+/** Runs a whole program on the calling thread (scratch slot 0). */
+export function runInline(kernels: KernelExports, program: readonly Phase[]): void {
+  for (const phase of program) {
+    const n = itemCount(phase);
+    for (let i = 0; i < n; i++) runItem(kernels, phase, i, 0);
+  }
+}

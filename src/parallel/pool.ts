@@ -1,0 +1,222 @@
+// The worker pool: N workers, each with its own instance of the one compiled kernel module on
+// the one shared memory. run() dispatches a program through the control block and resolves
+// when every worker is done; a worker that throws, crashes or exits fails that call with an
+// error naming the cause, and the pool is then unusable (the engine replaces it).
+import type { Phase } from './phases.js';
+import {
+  COMMAND_EXIT, COMMAND_RUN, CTRL, encodeProgram, fromWire, type HostToWorker, type WireError, type WorkerToHost,
+} from './protocol.js';
+import { CONTROL_OFFSET, MAX_PHASES, PHASE_SLOTS, PROGRAM_OFFSET } from '../wasm/layout.js';
+import { stateError } from '../errors.js';
+
+/** What the pool needs of a worker, in Node (worker_threads) and in browsers/Deno/Bun (Worker). */
+interface WorkerLike {
+  post(message: HostToWorker): void;
+  onMessage(handler: (message: WorkerToHost) => void): void;
+  /** An uncaught error or the worker's exit: the worker is gone. */
+  onFailure(handler: (cause: string) => void): void;
+  /** Whether this worker keeps a Node process alive. */
+  ref(keep: boolean): void;
+  terminate(): Promise<void>;
+}
+
+const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string' &&
+  typeof (globalThis as { Deno?: unknown }).Deno === 'undefined';
+
+/** Whether this runtime can start workers at all (workerd, for one, cannot). */
+export function workersAvailable(): boolean {
+  return isNode() || typeof (globalThis as { Worker?: unknown }).Worker === 'function';
+}
+
+async function spawn(): Promise<WorkerLike> {
+  if (isNode()) {
+    const name = 'node:worker_threads';
+    const { Worker } = (await import(/* @vite-ignore */ name)) as typeof import('node:worker_threads');
+    // The worker needs none of the parent's Node options, and some make it fail to start
+    // (--input-type, V8 flags such as --experimental-wasm-relaxed-simd, which apply to the
+    // whole process anyway).
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { execArgv: [] });
+    return {
+      post: (m) => worker.postMessage(m),
+      onMessage: (h) => worker.on('message', h),
+      onFailure: (h) => {
+        worker.on('error', (e) => h(`threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`));
+        worker.on('exit', (code) => h(`exited with code ${code}`));
+      },
+      ref: (keep) => (keep ? worker.ref() : worker.unref()),
+      terminate: async () => {
+        await worker.terminate();
+      },
+    };
+  }
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  return {
+    post: (m) => worker.postMessage(m),
+    onMessage: (h) => worker.addEventListener('message', (e) => h(e.data as WorkerToHost)),
+    onFailure: (h) => {
+      worker.addEventListener('error', (e) => h(`threw ${e.message || 'an error (failed to load worker.js?)'}`));
+      worker.addEventListener('messageerror', () => h('sent a message that could not be read'));
+    },
+    ref: () => undefined,
+    terminate: async () => worker.terminate(),
+  };
+}
+
+const waitAsync = (Atomics as unknown as {
+  waitAsync?: (a: Int32Array, i: number, v: number, t?: number) => { async: boolean; value: Promise<string> | string };
+}).waitAsync;
+
+export class Pool {
+  private readonly ctrl: Int32Array;
+  private readonly region: Float64Array;
+  private failure: Error | undefined;
+  private inFlight: { reject(e: Error): void; wake(): void } | undefined;
+  private itemError: Error | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly workers: WorkerLike[],
+    private readonly memory: WebAssembly.Memory,
+  ) {
+    this.ctrl = new Int32Array(memory.buffer, CONTROL_OFFSET, 64);
+    this.region = new Float64Array(memory.buffer, PROGRAM_OFFSET, MAX_PHASES * PHASE_SLOTS);
+  }
+
+  get threads(): number {
+    return this.workers.length;
+  }
+
+  /** Starts `threads` workers; resolves once each has instantiated the kernels and answered. */
+  static async create(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Pool> {
+    const workers: WorkerLike[] = [];
+    try {
+      for (let i = 0; i < threads; i++) workers.push(await spawn());
+    } catch (cause) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw stateError(`could not start a worker: ${String(cause)}`);
+    }
+    const pool = new Pool(workers, memory);
+    const notifyByMessage = typeof waitAsync !== 'function';
+    await new Promise<void>((resolve, reject) => {
+      let ready = 0;
+      workers.forEach((worker, index) => {
+        worker.onMessage((m) => pool.onMessage(m, () => {
+          if (++ready === threads) resolve();
+        }));
+        worker.onFailure((cause) => {
+          const error = stateError(`worker ${index} ${cause}`);
+          if (ready < threads) reject(error);
+          pool.fail(error);
+        });
+        worker.post({
+          type: 'init', index, threads, module, memory,
+          control: CONTROL_OFFSET, program: PROGRAM_OFFSET, notifyByMessage,
+        });
+      });
+    }).catch(async (error: Error) => {
+      await pool.terminate();
+      throw stateError(`the worker pool could not start: ${error.message.replace(/^wasm-attention: /, '')}`);
+    });
+    for (const w of workers) w.ref(false);
+    return pool;
+  }
+
+  private onMessage(m: WorkerToHost, onReady: () => void): void {
+    if (m.type === 'ready') onReady();
+    else if (m.type === 'done') this.inFlight?.wake();
+    else if (m.type === 'error') {
+      const error = fromWire(m.error as WireError, `worker ${m.index}: `);
+      if (this.inFlight) this.itemError ??= error;
+      else this.fail(stateError(`worker ${m.index} failed to start: ${error.message}`));
+    }
+  }
+
+  /** The pool can no longer run calls; the in-flight one (if any) rejects with `error`. */
+  private fail(error: Error): void {
+    if (this.closed) return;
+    this.failure ??= error;
+    this.inFlight?.reject(error);
+  }
+
+  /** Why the pool failed, if it did. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  /** Runs a program on every worker; one call at a time (the engine queues calls). */
+  async run(program: readonly Phase[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw stateError('the worker pool has been terminated');
+    const { ctrl } = this;
+    encodeProgram(this.region, program);
+    for (let p = 0; p < MAX_PHASES; p++) {
+      Atomics.store(ctrl, CTRL.NEXT + p, 0);
+      Atomics.store(ctrl, CTRL.ARRIVE + p, 0);
+    }
+    Atomics.store(ctrl, CTRL.DONE, 0);
+    Atomics.store(ctrl, CTRL.ERROR, 0);
+    Atomics.store(ctrl, CTRL.PHASES, program.length);
+    Atomics.store(ctrl, CTRL.COMMAND, COMMAND_RUN);
+    this.itemError = undefined;
+    for (const w of this.workers) w.ref(true);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let settled = false;
+        const finish = (error?: Error) => {
+          if (settled) return;
+          settled = true;
+          this.inFlight = undefined;
+          if (error) reject(error); else resolve();
+        };
+        const check = () => {
+          if (Atomics.load(ctrl, CTRL.DONE) < this.workers.length) return false;
+          // Every worker is done; an item error is reported before DONE is incremented, but its
+          // message may still be on the way: give it one turn of the event loop.
+          if (Atomics.load(ctrl, CTRL.ERROR) !== 0 && !this.itemError) {
+            setTimeout(() => finish(this.itemError ?? stateError('a worker failed without a report')), 0);
+          } else {
+            finish(this.itemError);
+          }
+          return true;
+        };
+        this.inFlight = { reject: finish, wake: () => void check() };
+        Atomics.add(ctrl, CTRL.EPOCH, 1);
+        Atomics.notify(ctrl, CTRL.EPOCH);
+        if (typeof waitAsync === 'function') {
+          const poll = (): void => {
+            if (settled || check()) return;
+            const seen = Atomics.load(ctrl, CTRL.DONE);
+            if (seen >= this.workers.length) return void check();
+            const result = waitAsync(ctrl, CTRL.DONE, seen, 1000);
+            if (result.async) void (result.value as Promise<string>).then(poll);
+            else poll();
+          };
+          poll();
+        }
+      });
+    } finally {
+      for (const w of this.workers) w.ref(false);
+    }
+  }
+
+  /** Stops every worker (idempotent); a call still in flight rejects. */
+  async terminate(): Promise<void> {
+    if (this.closed) return;
+    this.fail(stateError('the engine was disposed during the call'));
+    this.closed = true;
+    Atomics.store(this.ctrl, CTRL.COMMAND, COMMAND_EXIT);
+    Atomics.add(this.ctrl, CTRL.EPOCH, 1);
+    Atomics.notify(this.ctrl, CTRL.EPOCH);
+    await Promise.all(this.workers.map((w) => w.terminate().catch(() => undefined)));
+  }
+
+  /** Test hook (crash injection): terminates worker `index` as a crash would. */
+  async killWorker(index: number): Promise<void> {
+    await this.workers[index].terminate();
+  }
+
+  /** The memory the pool serves. */
+  get sharedMemory(): WebAssembly.Memory {
+    return this.memory;
+  }
+}

@@ -1,0 +1,86 @@
+// The one worker protocol: the messages (a discriminated union, set-up and failure reports
+// only) and the control block in shared memory through which every call is dispatched.
+//
+// A call: the host writes the program (PROGRAM region, f64 records: kind, then the phase's
+// fields in PHASE_FIELDS order), zeroes the counters, bumps EPOCH and notifies. Each worker
+// claims items of phase p with Atomics.add(NEXT + p), meets the others at ARRIVE + p before
+// the next phase, and increments DONE; the host waits on DONE (Atomics.waitAsync, or the last
+// worker's 'done' message where waitAsync does not exist).
+import { PHASE_FIELDS, type Phase } from './phases.js';
+import { MAX_PHASES, PHASE_SLOTS } from '../wasm/layout.js';
+
+/** Int32 slots of the control block. */
+export const CTRL = {
+  EPOCH: 0,   // bumped by the host for every command
+  COMMAND: 1, // RUN or EXIT
+  PHASES: 2,  // phases in the program
+  DONE: 3,    // workers that finished the program
+  ERROR: 4,   // set when an item threw
+  NEXT: 8,    // NEXT + p: next unclaimed item of phase p
+  ARRIVE: 16, // ARRIVE + p: workers past phase p
+} as const;
+
+export const COMMAND_RUN = 1;
+export const COMMAND_EXIT = 2;
+
+/** An error as it crosses threads, rebuilt on the other side with its class. */
+export interface WireError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export type HostToWorker = {
+  type: 'init';
+  index: number;              // this worker's thread index (its scratch slot)
+  threads: number;            // workers in the pool
+  module: WebAssembly.Module; // the kernels, compiled once by the host
+  memory: WebAssembly.Memory; // the shared memory
+  control: number;            // byte address of the control block
+  program: number;            // byte address of the program region
+  notifyByMessage: boolean;   // the host has no Atomics.waitAsync: post 'done'
+};
+
+export type WorkerToHost =
+  | { type: 'ready'; index: number }
+  | { type: 'done'; index: number; epoch: number }
+  | { type: 'error'; index: number; error: WireError };
+
+export function toWire(error: unknown): WireError {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { name: 'Error', message: String(error) };
+}
+
+const ERROR_CLASSES: Record<string, ErrorConstructor> = {
+  TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
+};
+
+export function fromWire(wire: WireError, prefix: string): Error {
+  const Class = ERROR_CLASSES[wire.name] ?? Error;
+  const error = new Class(`${prefix}${wire.message}`);
+  if (wire.stack) error.stack = `${error.name}: ${prefix}${wire.message}\n    [worker] ${wire.stack}`;
+  return error;
+}
+
+/** Writes a program into the f64 program region. */
+export function encodeProgram(region: Float64Array, program: readonly Phase[]): void {
+  if (program.length > MAX_PHASES) throw new Error(`program of ${program.length} phases exceeds ${MAX_PHASES}`);
+  program.forEach((phase, p) => {
+    const fields = PHASE_FIELDS[phase.kind];
+    const base = p * PHASE_SLOTS;
+    region[base] = phase.kind;
+    const record = phase as unknown as Record<string, number>;
+    for (let f = 0; f < fields.length; f++) region[base + 1 + f] = record[fields[f]];
+  });
+}
+
+/** Reads phase p back (the worker side of encodeProgram). */
+export function decodePhase(region: Float64Array, p: number): Phase {
+  const base = p * PHASE_SLOTS;
+  const kind = region[base] as Phase['kind'];
+  const fields = PHASE_FIELDS[kind];
+  if (!fields) throw new Error(`unknown phase kind ${kind}`);
+  const phase: Record<string, number> = { kind };
+  for (let f = 0; f < fields.length; f++) phase[fields[f]] = region[base + 1 + f];
+  return phase as unknown as Phase;
+}

@@ -1,0 +1,108 @@
+// Worker entry (dist/worker.js): instantiate the kernels on the shared memory, then serve
+// programs from the control block until told to exit. No exception escapes: a failing item is
+// reported and the worker still passes every barrier, so the others never wait forever.
+import type { KernelExports } from '../wasm/abi.js';
+import { itemCount, runItem, type Phase } from './phases.js';
+import {
+  COMMAND_EXIT, CTRL, decodePhase, toWire, type HostToWorker, type WorkerToHost,
+} from './protocol.js';
+import { MAX_PHASES, PHASE_SLOTS } from '../wasm/layout.js';
+
+interface Port {
+  post(message: WorkerToHost): void;
+  listen(handler: (message: HostToWorker) => void): void;
+  exit(): void;
+}
+
+async function connect(): Promise<Port> {
+  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string' &&
+    typeof (globalThis as { Deno?: unknown }).Deno === 'undefined';
+  if (isNode) {
+    const name = 'node:worker_threads';
+    const { parentPort } = (await import(/* @vite-ignore */ name)) as typeof import('node:worker_threads');
+    if (!parentPort) throw new Error('wasm-attention worker started outside a worker thread');
+    return {
+      post: (m) => parentPort.postMessage(m),
+      listen: (h) => parentPort.on('message', h),
+      exit: () => process.exit(0),
+    };
+  }
+  const scope = globalThis as unknown as {
+    postMessage(m: unknown): void; addEventListener(t: 'message', h: (e: MessageEvent) => void): void; close(): void;
+  };
+  return {
+    post: (m) => scope.postMessage(m),
+    listen: (h) => scope.addEventListener('message', (e) => h(e.data as HostToWorker)),
+    exit: () => scope.close(),
+  };
+}
+
+/** Serves commands issued after `epoch` (read before 'ready' was sent, so none is missed). */
+function serve(port: Port, init: Extract<HostToWorker, { type: 'init' }>, kernels: KernelExports, epoch: number): void {
+  const { index, threads, memory } = init;
+  const ctrl = new Int32Array(memory.buffer, init.control, 64);
+  const region = new Float64Array(memory.buffer, init.program, MAX_PHASES * PHASE_SLOTS);
+  for (;;) {
+    Atomics.wait(ctrl, CTRL.EPOCH, epoch);
+    epoch = Atomics.load(ctrl, CTRL.EPOCH);
+    if (Atomics.load(ctrl, CTRL.COMMAND) === COMMAND_EXIT) return port.exit();
+    let failed = false;
+    const phases = Atomics.load(ctrl, CTRL.PHASES);
+    for (let p = 0; p < phases; p++) {
+      let phase: Phase | undefined;
+      try {
+        phase = decodePhase(region, p);
+      } catch (error) {
+        failed = report(port, ctrl, index, error, failed);
+      }
+      const items = phase ? itemCount(phase) : 0;
+      for (let i = Atomics.add(ctrl, CTRL.NEXT + p, 1); i < items; i = Atomics.add(ctrl, CTRL.NEXT + p, 1)) {
+        if (failed) continue; // keep claiming so the phase drains, but do no more work
+        try {
+          runItem(kernels, phase!, i, index);
+        } catch (error) {
+          failed = report(port, ctrl, index, error, failed);
+        }
+      }
+      if (p + 1 < phases) barrier(ctrl, CTRL.ARRIVE + p, threads);
+    }
+    if (Atomics.add(ctrl, CTRL.DONE, 1) + 1 === threads) {
+      Atomics.notify(ctrl, CTRL.DONE);
+      if (init.notifyByMessage) port.post({ type: 'done', index, epoch });
+    }
+  }
+}
+
+/** Reports the first failure of this worker in this call; later ones add nothing. */
+function report(port: Port, ctrl: Int32Array, index: number, error: unknown, already: boolean): boolean {
+  if (!already) {
+    Atomics.store(ctrl, CTRL.ERROR, 1);
+    port.post({ type: 'error', index, error: toWire(error) });
+  }
+  return true;
+}
+
+/** Every worker waits here until all `threads` have arrived. */
+function barrier(ctrl: Int32Array, slot: number, threads: number): void {
+  if (Atomics.add(ctrl, slot, 1) + 1 === threads) {
+    Atomics.notify(ctrl, slot);
+    return;
+  }
+  for (let seen = Atomics.load(ctrl, slot); seen < threads; seen = Atomics.load(ctrl, slot)) {
+    Atomics.wait(ctrl, slot, seen);
+  }
+}
+
+const port = await connect();
+port.listen(async (message) => {
+  if (message.type !== 'init') return;
+  try {
+    const instance = await WebAssembly.instantiate(message.module, { env: { memory: message.memory } });
+    const epoch = Atomics.load(new Int32Array(message.memory.buffer, message.control, 64), CTRL.EPOCH);
+    port.post({ type: 'ready', index: message.index });
+    // Enter the blocking loop after the reply is queued; the loop owns this thread from here.
+    setTimeout(() => serve(port, message, instance.exports as unknown as KernelExports, epoch), 0);
+  } catch (error) {
+    port.post({ type: 'error', index: message.index, error: toWire(error) });
+  }
+});

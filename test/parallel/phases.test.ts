@@ -1,0 +1,77 @@
+// The work split is a pure function of the problem: every output element belongs to exactly
+// one item, and nothing depends on the thread count.
+import { describe, expect, it } from 'vitest';
+import {
+  gemmNtPhase, itemCount, meanRowsPhase, runItem, PHASE_ATTENTION, type Phase,
+} from '../../src/parallel/phases.js';
+import { attentionPhase, QUERY_BLOCK } from '../../src/ops/attention-slices.js';
+import { decodePhase, encodeProgram } from '../../src/parallel/protocol.js';
+import type { KernelExports } from '../../src/wasm/abi.js';
+import { MAX_PHASES, PHASE_SLOTS } from '../../src/wasm/layout.js';
+
+/** A fake kernel table that records which outputs each item writes. */
+function recorder() {
+  const writes: string[] = [];
+  const kernels = {
+    f32_gemm_nt: (m: number, n: number, _k: number, _a: number, _lda: number, _b: number, _ldb: number,
+      _bias: number, c: number, ldc: number) => {
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) writes.push(`c${(c >> 2) + i * ldc + j}`);
+    },
+    f32_attention: (...args: number[]) => {
+      const [, , , , , , o, ldo, , dv, q0, q1] = args;
+      for (let i = q0; i < q1; i++) for (let c = 0; c < dv; c++) writes.push(`o${(o >> 2) + i * ldo + c}`);
+    },
+    f32_mean_rows: (_count: number, n: number, _x: number, _stride: number, y: number) => {
+      for (let j = 0; j < n; j++) writes.push(`y${(y >> 2) + j}`);
+    },
+  } as unknown as KernelExports;
+  return { writes, kernels };
+}
+
+function coverage(phase: Phase): string[] {
+  const { writes, kernels } = recorder();
+  for (let i = 0; i < itemCount(phase); i++) runItem(kernels, phase, i, 0);
+  return writes;
+}
+
+describe('work split', () => {
+  it('GEMM tiles cover every output element exactly once (edges included)', () => {
+    for (const [m, n] of [[1, 1], [63, 129], [64, 128], [65, 257], [512, 2304], [3, 5]]) {
+      const w = coverage(gemmNtPhase(m, n, 7, 4096, 7, 8192, 7, 0, 0, n + 3));
+      expect(w.length).toBe(m * n);
+      expect(new Set(w).size).toBe(m * n);
+    }
+  });
+
+  it('attention items cover every (batch, head, query row) once, in blocks of whole query tiles', () => {
+    for (const [batch, heads, seqQ] of [[1, 1, 1], [2, 3, 33], [1, 12, 512], [3, 2, QUERY_BLOCK + 1]]) {
+      const dv = 2, o = { ptr: 4096, batch: heads * seqQ * dv, head: seqQ * dv, row: dv };
+      const phase = attentionPhase({
+        batch, heads, seqQ, seqK: 9, headDim: 4, headDimV: dv, scale: 1, causal: false,
+        q: o, k: o, v: o, o,
+      }, 0);
+      expect(phase.kind).toBe(PHASE_ATTENTION);
+      expect(phase.qBlock % 4).toBe(0);
+      const w = coverage(phase);
+      expect(w.length).toBe(batch * heads * seqQ * dv);
+      expect(new Set(w).size).toBe(w.length);
+    }
+  });
+
+  it('mean items cover every averaged element once', () => {
+    const w = coverage(meanRowsPhase(3, 12, 5000, 0, 12 * 5000, 5000, 1 << 20, 5000));
+    expect(w.length).toBe(3 * 5000);
+    expect(new Set(w).size).toBe(w.length);
+  });
+
+  it('a program survives the trip through the shared-memory encoding', () => {
+    const program: Phase[] = [
+      gemmNtPhase(5, 6, 7, 64, 7, 128, 7, 256, 512, 6, 0.5),
+      meanRowsPhase(2, 3, 4, 16, 12, 4, 32, 4),
+    ];
+    const region = new Float64Array(MAX_PHASES * PHASE_SLOTS);
+    encodeProgram(region, program);
+    expect(decodePhase(region, 0)).toEqual(program[0]);
+    expect(decodePhase(region, 1)).toEqual(program[1]);
+  });
+});

@@ -1,0 +1,141 @@
+// The worker pool: identical bits for threads 1, 2 and 3; overlapping calls; crash injection;
+// dispose semantics; memory growth.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { createEngine, type Engine } from '../../dist/index.js';
+import { randomF32, randomInts, randomMask, rng } from '../helpers/random.js';
+import { expectSameBits } from '../helpers/compare.js';
+
+const DEBUG = Symbol.for('wasm-attention.debug');
+type Internals = { arena: { memory: WebAssembly.Memory }; pool?: () => Promise<{ killWorker(i: number): Promise<void> }> };
+const internals = (e: Engine): Internals => (e as unknown as Record<symbol, () => Internals>)[DEBUG]();
+
+describe('worker pool', () => {
+  const engines: Engine[] = [];
+  beforeAll(async () => {
+    for (const threads of [1, 2, 3]) engines.push(await createEngine({ threads, kernels: 'simd' }));
+  });
+  afterAll(async () => {
+    await Promise.all(engines.map((e) => e.dispose()));
+  });
+
+  it('threads 1, 2, 3 give identical bits: attention with random shapes and masks', async () => {
+    const next = rng(7);
+    for (let trial = 0; trial < 12; trial++) {
+      const pick = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
+      const batch = pick(1, 3), heads = pick(1, 4), seqQ = pick(1, 80), seqK = pick(1, 140), headDim = pick(1, 20);
+      const o = {
+        batch, heads, seqQ, seqK, headDim, causal: next() < 0.5, returnWeights: true,
+        attnMask: next() < 0.5 ? randomMask(seqQ * seqK, trial) : randomF32(batch * heads * seqQ * seqK, trial),
+        validLens: next() < 0.5 ? randomInts(batch, trial, 0, seqK) : undefined,
+      };
+      const q = randomF32(batch * heads * seqQ * headDim, trial), k = randomF32(batch * heads * seqK * headDim, trial + 1);
+      const v = randomF32(batch * heads * seqK * headDim, trial + 2);
+      const [r1, r2, r3] = await Promise.all(engines.map((e) => e.attention(q, k, v, o)));
+      expectSameBits(r2.output, r1.output);
+      expectSameBits(r3.output, r1.output);
+      expectSameBits(r2.weights, r1.weights);
+      expectSameBits(r3.weights, r1.weights);
+    }
+  });
+
+  it('threads 1, 2, 3 give identical bits: multi-head attention (projections split too)', async () => {
+    for (const [E, H, B, L, kdim] of [[96, 3, 2, 70, 96], [64, 4, 1, 130, 40], [48, 2, 3, 9, 48]]) {
+      const s = 1 / Math.sqrt(E);
+      const weights = kdim === E
+        ? { inProjWeight: randomF32(3 * E * E, E, s), inProjBias: randomF32(3 * E, 1), outProjWeight: randomF32(E * E, 2, s), outProjBias: randomF32(E, 3) }
+        : { qProjWeight: randomF32(E * E, 4, s), kProjWeight: randomF32(E * kdim, 5, s), vProjWeight: randomF32(E * kdim, 6, s),
+          inProjBias: randomF32(3 * E, 1), outProjWeight: randomF32(E * E, 2, s), outProjBias: randomF32(E, 3) };
+      const x = randomF32(B * L * E, 9), mem = randomF32(B * L * kdim, 10);
+      const opts = { batch: B, seqQ: L, seqK: L, keyPaddingMask: randomMask(B * L, 3, 0.8), causal: true };
+      const results = await Promise.all(engines.map((e) => {
+        const layer = e.multiHeadAttention({ embedDim: E, numHeads: H, kdim, vdim: kdim, weights });
+        return layer.forward(kdim === E ? x : x, kdim === E ? x : mem, kdim === E ? x : mem, opts);
+      }));
+      expectSameBits(results[1].output, results[0].output);
+      expectSameBits(results[2].output, results[0].output);
+      expectSameBits(results[1].weights, results[0].weights);
+      expectSameBits(results[2].weights, results[0].weights);
+    }
+  });
+
+  it('100 overlapping calls of different shapes all come back right', async () => {
+    const [one, two] = engines;
+    const E = 32, H = 4;
+    const weights = { inProjWeight: randomF32(3 * E * E, 1, 0.2), inProjBias: randomF32(3 * E, 2), outProjWeight: randomF32(E * E, 3, 0.2), outProjBias: randomF32(E, 4) };
+    const a = one.multiHeadAttention({ embedDim: E, numHeads: H, weights });
+    const b = two.multiHeadAttention({ embedDim: E, numHeads: H, weights });
+    const calls = Array.from({ length: 100 }, (_, i) => {
+      const B = 1 + (i % 3), L = 1 + ((i * 37) % 61);
+      return { B, L, x: randomF32(B * L * E, 1000 + i), causal: i % 2 === 0 };
+    });
+    const parallel = await Promise.all(calls.map(({ B, L, x, causal }) => b.forward(x, x, x, { batch: B, seqQ: L, seqK: L, causal })));
+    for (let i = 0; i < calls.length; i++) {
+      const { B, L, x, causal } = calls[i];
+      const expected = await a.forward(x, x, x, { batch: B, seqQ: L, seqK: L, causal });
+      expectSameBits(parallel[i].output, expected.output);
+      expectSameBits(parallel[i].weights, expected.weights);
+    }
+  });
+
+  it('memory grows between calls only when a call needs more, and every worker sees it', async () => {
+    const e = engines[1];
+    const memory = internals(e).arena.memory;
+    const run = (seq: number) => {
+      const q = randomF32(2 * 4 * seq * 32, seq);
+      return e.attention(q, q, q, { batch: 2, heads: 4, seqQ: seq, seqK: seq, headDim: 32, returnWeights: true });
+    };
+    const small = await run(64);
+    const before = memory.buffer.byteLength;
+    await run(64);
+    expect(memory.buffer.byteLength).toBe(before); // same shape: no growth
+    const big = await run(640); // > 10× the bytes (weights grow with seq²)
+    expect(memory.buffer.byteLength).toBeGreaterThan(before);
+    const reference = await engines[0].attention(randomF32(2 * 4 * 640 * 32, 640), randomF32(2 * 4 * 640 * 32, 640),
+      randomF32(2 * 4 * 640 * 32, 640), { batch: 2, heads: 4, seqQ: 640, seqK: 640, headDim: 32, returnWeights: true });
+    expectSameBits(big.output, reference.output);
+    expectSameBits(big.weights, reference.weights);
+    expect(small.output.length).toBe(2 * 4 * 64 * 32);
+  });
+});
+
+describe('failure policy', () => {
+  it('a worker killed mid-call rejects that call naming the cause; the engine recovers', async () => {
+    const e = await createEngine({ threads: 2 });
+    const q = randomF32(8 * 1024 * 64, 1);
+    const o = { batch: 1, heads: 8, seqQ: 1024, seqK: 1024, headDim: 64 };
+    const expected = await e.attention(q, q, q, o);
+    const pool = await internals(e).pool!();
+    const call = e.attention(q, q, q, o);
+    await new Promise((r) => setTimeout(r, 5));
+    await pool.killWorker(1);
+    await expect(call).rejects.toThrow(/worker 1 exited/);
+    const again = await e.attention(q, q, q, o); // a new pool
+    expectSameBits(again.output, expected.output);
+    await e.dispose();
+  });
+
+  it('dispose: idempotent, rejects queued calls, lets the Node process exit', async () => {
+    const e = await createEngine({ threads: 2 });
+    const q = randomF32(4 * 256 * 32, 1);
+    const o = { batch: 1, heads: 4, seqQ: 256, seqK: 256, headDim: 32 };
+    const calls = [e.attention(q, q, q, o), e.attention(q, q, q, o), e.attention(q, q, q, o)];
+    const disposing = e.dispose();
+    await Promise.all([disposing, e.dispose()]);
+    const settled = await Promise.allSettled(calls);
+    expect(settled.some((s) => s.status === 'rejected')).toBe(true);
+    for (const s of settled) if (s.status === 'rejected') expect(String(s.reason)).toMatch(/disposed/);
+    await expect(e.attention(q, q, q, o)).rejects.toThrow(/disposed/);
+
+    const script = `import('${new URL('../../dist/index.js', import.meta.url).href}').then(async ({ createEngine }) => {
+      const e = await createEngine({ threads: 2 });
+      const q = new Float32Array(64);
+      await e.attention(q, q, q, { batch: 1, heads: 1, seqQ: 8, seqK: 8, headDim: 8 });
+      await e.dispose();
+      console.log('disposed');
+    });`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20000, encoding: 'utf8' });
+    expect(child.stdout.trim(), child.stderr).toBe('disposed');
+    expect(child.status).toBe(0); // exited by itself, not killed by the timeout
+  });
+});
