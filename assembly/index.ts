@@ -5,6 +5,7 @@ import { gemmNN, gemmNT } from "./f32-gemm/f32-gemm";
 import { softmaxRows } from "./f32-softmax/f32-softmax-simd";
 import { attention } from "./f32-attention/f32-attention-4x64-simd";
 import { meanRows } from "./f32-reduce/f32-mean-simd";
+import { attentionCombine } from "./f32-attention/f32-attention-combine-simd";
 
 export {
   ALIGN, ATTENTION_QUERY_TILE, ATTENTION_KEY_BLOCK, ATTENTION_SCRATCH_BYTES,
@@ -37,11 +38,20 @@ export function f32_attention(
   headDim: i32, headDimV: i32, q0: i32, q1: i32, k0: i32, k1: i32, scale: f32,
   causal: i32, addMask: usize, ldAdd: i32, boolMask: usize, ldBool: i32, boolInvert: i32,
   keyMask: usize, keyInvert: i32, validLens: usize, ldValid: i32,
-  weights: usize, ldw: i32, scratch: usize,
+  weights: usize, ldw: i32, scratch: usize, stats: usize,
 ): void {
   attention(q, ldq, k, ldk, v, ldv, o, ldo, headDim, headDimV, q0, q1, k0, k1, scale,
     causal, addMask, ldAdd, boolMask, ldBool, boolInvert, keyMask, keyInvert, validLens, ldValid,
-    weights, ldw, scratch);
+    weights, ldw, scratch, stats);
+}
+
+/** Merges `parts` partial attentions (key-split) of query rows q0..q1; see
+ * f32-attention/f32-attention-combine-simd.ts. */
+export function f32_attention_combine(
+  parts: i32, q0: i32, q1: i32, headDimV: i32, partO: usize, ldPartO: i32, partStride: i32,
+  stats: usize, statsStride: i32, o: usize, ldo: i32,
+): void {
+  attentionCombine(parts, q0, q1, headDimV, partO, ldPartO, partStride, stats, statsStride, o, ldo);
 }
 
 /** y[n] = mean of `count` rows x[i·stride .. i·stride + n); see f32-reduce/f32-mean-simd.ts. */

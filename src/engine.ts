@@ -173,6 +173,7 @@ class WasmEngine implements Engine {
       if (this.disposed) throw stateError('the engine has been disposed');
       try {
         const built = build(this.arena, this.executor.threads);
+        this.arena.commit(); // buffers placed after the inputs were written (key-split parts)
         await this.executor.run(built.program);
         return built.collect();
       } finally {

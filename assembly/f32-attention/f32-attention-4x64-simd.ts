@@ -16,6 +16,9 @@
 //   normalised probabilities for keys k0..k1 (zeros where masked). scratch: one slot of
 //   ATTENTION_SCRATCH_BYTES owned by this call. o and weights must not overlap any input.
 //   A query row with every key masked gets zeros in o and weights.
+//   stats f32 [seqQ, 2] or 0: when given (weights must then be 0), o receives the UNNORMALISED
+//   Σ e^(s - m)·v over keys k0..k1 and stats row i receives (m, l) — one part of a key-split
+//   attention, merged by f32_attention_combine.
 import {
   ATTENTION_QUERY_TILE as QT, ATTENTION_KEY_BLOCK as KB,
   ATTENTION_SCRATCH_P, ATTENTION_SCRATCH_S, ATTENTION_SCRATCH_M, ATTENTION_SCRATCH_L,
@@ -30,7 +33,7 @@ export function attention(
   headDim: i32, headDimV: i32, q0: i32, q1: i32, k0: i32, k1: i32, scale: f32,
   causal: i32, addMask: usize, ldAdd: i32, boolMask: usize, ldBool: i32, boolInvert: i32,
   keyMask: usize, keyInvert: i32, validLens: usize, ldValid: i32,
-  weights: usize, ldw: i32, scratch: usize,
+  weights: usize, ldw: i32, scratch: usize, stats: usize,
 ): void {
   const sp = scratch + (<usize>ATTENTION_SCRATCH_P << 2);
   const ss = scratch + (<usize>ATTENTION_SCRATCH_S << 2);
@@ -86,6 +89,13 @@ export function attention(
     for (let r = 0; r < rows; r++) {
       const l = load<f32>(sl + (<usize>r << 2));
       const orow = oTile + <usize>r * ldoB;
+      if (stats != 0) {
+        // Partial result over keys k0..k1: O stays unnormalised, (m, l) go out for the combine.
+        const at = stats + (<usize>(i0 + r) << 3);
+        store<f32>(at, load<f32>(sm + (<usize>r << 2)));
+        store<f32>(at, l, 4);
+        continue;
+      }
       if (l > 0) rowScale(orow, orow, headDimV, 1 / l);
       if (weights == 0) continue;
       // Weights: e^(S - m) / l from the logits left in place, zeros past the key limit.

@@ -2,8 +2,9 @@
 // Both the attention op ([batch, heads, seq, dim] tensors) and multi-head attention (heads as
 // column ranges of [batch, seq, embed] rows, written in place into the concatenated output)
 // describe their problem this way.
-import { PHASE_ATTENTION, type AttentionPhase } from '../parallel/phases.js';
-import { ATTENTION_QUERY_TILE, ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
+import { PHASE_ATTENTION, PHASE_ATTENTION_COMBINE, type AttentionPhase, type Phase } from '../parallel/phases.js';
+import { ATTENTION_KEY_BLOCK, ATTENTION_QUERY_TILE, ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
+import type { Arena } from '../wasm/arena.js';
 
 /** A view: `ptr` is a byte address, the strides are in ELEMENTS of the view's type. */
 export interface StridedView {
@@ -40,9 +41,39 @@ export interface SliceProblem {
  * large enough that an item amortises its call; a multiple of the kernel's query tile. */
 export const QUERY_BLOCK = 8 * ATTENTION_QUERY_TILE;
 
+/** Keys per part when a long attention over few query blocks is split along the keys (decode):
+ * a multiple of the kernel's key block. */
+export const KEY_CHUNK = 4 * ATTENTION_KEY_BLOCK;
+/** Split keys when there are fewer (batch, head, query block) items than this... */
+export const SPLIT_BELOW_ITEMS = 16;
+/** ...and at least this many keys. */
+export const SPLIT_MIN_KEYS = 2 * KEY_CHUNK;
+
 const NONE: StridedView = { ptr: 0, batch: 0, head: 0, row: 0 };
 
-/** The attention phase of a problem; `scratch` holds one slot per thread. */
+/** Whether (and into how many parts) a problem's keys are split. Depends on the problem only,
+ * never on the thread count, so results are the same bits for any number of threads. */
+export function keyParts(p: SliceProblem): number {
+  const items = p.batch * p.heads * Math.ceil(p.seqQ / QUERY_BLOCK);
+  if (p.weights || items >= SPLIT_BELOW_ITEMS || p.seqK < SPLIT_MIN_KEYS) return 1;
+  return Math.ceil(p.seqK / KEY_CHUNK);
+}
+
+/** The phases of a problem: one attention phase, or split parts then their combine. Places the
+ * part buffers in the arena; `scratch` holds one kernel scratch slot per thread. */
+export function attentionPhases(arena: Arena, p: SliceProblem, scratch: number): Phase[] {
+  const parts = keyParts(p);
+  const phase = attentionPhase(p, scratch);
+  if (parts === 1) return [phase];
+  const rows = p.batch * p.heads * parts * p.seqQ;
+  phase.kParts = parts;
+  phase.kChunk = KEY_CHUNK;
+  phase.partPtr = arena.place(rows * p.headDimV * 4);
+  phase.statsPtr = arena.place(rows * 2 * 4);
+  return [phase, { ...phase, kind: PHASE_ATTENTION_COMBINE }];
+}
+
+/** The (unsplit) attention phase of a problem. */
 export function attentionPhase(p: SliceProblem, scratch: number): AttentionPhase {
   const add = p.addMask ?? NONE, bool = p.boolMask ?? NONE, w = p.weights ?? NONE;
   return {
@@ -60,5 +91,6 @@ export function attentionPhase(p: SliceProblem, scratch: number): AttentionPhase
     lensPtr: p.validLens?.ptr ?? 0, lensBatch: p.validLens?.batch ?? 0, lensRow: p.validLens?.row ?? 0,
     wPtr: w.ptr, wBatch: w.batch, wHead: w.head, wRow: w.row,
     qBlock: QUERY_BLOCK, scratch, scratchBytes: ATTENTION_SCRATCH_BYTES,
+    kParts: 1, kChunk: p.seqK, partPtr: 0, statsPtr: 0,
   };
 }

@@ -7,7 +7,7 @@ import type { Phase } from '../parallel/phases.js';
 import { ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
 import { array, dim, elements, finite, flag, isArrayOf, optionalDim, options } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
-import { attentionPhase, type SliceProblem } from './attention-slices.js';
+import { attentionPhases, type SliceProblem } from './attention-slices.js';
 
 const OP = 'attention';
 
@@ -138,7 +138,7 @@ export function buildAttention(arena: Arena, plan: AttentionPlan, threads: numbe
   if (wPtr !== 0) p.weights = { ptr: wPtr, batch: heads * seqQ * seqK, head: seqQ * seqK, row: seqK };
 
   return {
-    program: [attentionPhase(p, scratch)],
+    program: attentionPhases(arena, p, scratch),
     collect() {
       const result: AttentionResult = { output: arena.readF32(oPtr, outLength) };
       if (wPtr !== 0) result.weights = arena.readF32(wPtr, weightsLength);

@@ -16,7 +16,7 @@ import type { BuiltCall } from './attention.js';
 import { ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
 import { array, dim, elements, flag, isArrayOf, optionalDim, options } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
-import { attentionPhase, type SliceProblem } from './attention-slices.js';
+import { attentionPhases, type SliceProblem } from './attention-slices.js';
 
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
@@ -218,7 +218,7 @@ export function buildForward(
   }
   if (weightsPtr !== 0) p.weights = { ptr: weightsPtr, batch: H * Lq * Lk, head: Lq * Lk, row: Lk };
 
-  program.push(attentionPhase(p, scratch));
+  program.push(...attentionPhases(arena, p, scratch));
   program.push(gemmNtPhase(B * Lq, E, E, ctxPtr, E, f32At(at.wo), E, bias(at.bo), outPtr, E));
   // Head-averaged weights: mean over the H planes of each batch entry (no shared accumulator).
   if (averaged) program.push(meanRowsPhase(B, H, Lq * Lk, weightsPtr, H * Lq * Lk, Lq * Lk, meanPtr, Lq * Lk));

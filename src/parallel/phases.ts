@@ -8,6 +8,7 @@ import type { KernelExports } from '../wasm/abi.js';
 export const PHASE_GEMM_NT = 1;
 export const PHASE_ATTENTION = 2;
 export const PHASE_MEAN_ROWS = 3;
+export const PHASE_ATTENTION_COMBINE = 4;
 
 /** C[m, n] = alpha·A·Bᵀ + bias, cut into rowBlock × colBlock tiles of C. */
 export interface GemmNtPhase {
@@ -37,6 +38,14 @@ export interface AttentionPhase {
   qBlock: number; // multiple of the kernel's query tile
   scratch: number; // first of one ATTENTION_SCRATCH_BYTES slot per thread
   scratchBytes: number;
+  // Key split (kParts > 1): part j covers keys j·kChunk .. and writes its unnormalised O to
+  // partPtr [batch·heads, kParts, seqQ, headDimV] and (m, l) to statsPtr [batch·heads, kParts, seqQ, 2].
+  kParts: number; kChunk: number; partPtr: number; statsPtr: number;
+}
+
+/** Merges the key-split parts of an attention phase (same fields) into its output view. */
+export interface AttentionCombinePhase extends Omit<AttentionPhase, 'kind'> {
+  kind: typeof PHASE_ATTENTION_COMBINE;
 }
 
 /** y[b] = mean over `count` rows x[b] + i·stride (i < count), n elements, cut into colBlock. */
@@ -47,7 +56,7 @@ export interface MeanRowsPhase {
   colBlock: number; // multiple of 4
 }
 
-export type Phase = GemmNtPhase | AttentionPhase | MeanRowsPhase;
+export type Phase = GemmNtPhase | AttentionPhase | AttentionCombinePhase | MeanRowsPhase;
 
 /** Field order of each kind, for the flat encoding workers read from shared memory. */
 export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
@@ -59,9 +68,13 @@ export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
     'addPtr', 'addBatch', 'addHead', 'addRow', 'boolPtr', 'boolBatch', 'boolHead', 'boolRow', 'boolInvert',
     'keyPtr', 'keyBatch', 'keyInvert', 'lensPtr', 'lensBatch', 'lensRow',
     'wPtr', 'wBatch', 'wHead', 'wRow', 'qBlock', 'scratch', 'scratchBytes',
+    'kParts', 'kChunk', 'partPtr', 'statsPtr',
   ],
+  [PHASE_ATTENTION_COMBINE]: [] as string[],
   [PHASE_MEAN_ROWS]: ['batch', 'count', 'n', 'x', 'xBatch', 'stride', 'y', 'yBatch', 'colBlock'],
 };
+
+PHASE_FIELDS[PHASE_ATTENTION_COMBINE] = PHASE_FIELDS[PHASE_ATTENTION];
 
 const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
 
@@ -69,7 +82,8 @@ const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
 export function itemCount(p: Phase): number {
   switch (p.kind) {
     case PHASE_GEMM_NT: return ceilDiv(p.m, p.rowBlock) * ceilDiv(p.n, p.colBlock);
-    case PHASE_ATTENTION: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock);
+    case PHASE_ATTENTION: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock) * p.kParts;
+    case PHASE_ATTENTION_COMBINE: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock);
     case PHASE_MEAN_ROWS: return p.batch * ceilDiv(p.n, p.colBlock);
   }
 }
@@ -88,20 +102,36 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
     }
     case PHASE_ATTENTION: {
       const qBlocks = ceilDiv(p.seqQ, p.qBlock);
-      const slice = Math.floor(i / qBlocks), q0 = (i % qBlocks) * p.qBlock;
+      const part = i % p.kParts, rest = Math.floor(i / p.kParts);
+      const slice = Math.floor(rest / qBlocks), q0 = (rest % qBlocks) * p.qBlock;
       const b = Math.floor(slice / p.heads), h = slice % p.heads;
       const at = (ptr: number, batch: number, head: number, bytes: number): number =>
         ptr === 0 ? 0 : ptr + (b * batch + h * head) * bytes;
+      const split = p.kParts > 1;
+      const partAt = (slice * p.kParts + part) * p.seqQ;
       kernels.f32_attention(
         at(p.qPtr, p.qBatch, p.qHead, 4), p.qRow, at(p.kPtr, p.kBatch, p.kHead, 4), p.kRow,
-        at(p.vPtr, p.vBatch, p.vHead, 4), p.vRow, at(p.oPtr, p.oBatch, p.oHead, 4), p.oRow,
-        p.headDim, p.headDimV, q0, Math.min(p.seqQ, q0 + p.qBlock), 0, p.seqK, p.scale, p.causal,
+        at(p.vPtr, p.vBatch, p.vHead, 4), p.vRow,
+        split ? p.partPtr + partAt * p.headDimV * 4 : at(p.oPtr, p.oBatch, p.oHead, 4), split ? p.headDimV : p.oRow,
+        p.headDim, p.headDimV, q0, Math.min(p.seqQ, q0 + p.qBlock),
+        part * p.kChunk, Math.min(p.seqK, (part + 1) * p.kChunk), p.scale, p.causal,
         at(p.addPtr, p.addBatch, p.addHead, 4), p.addRow,
         at(p.boolPtr, p.boolBatch, p.boolHead, 1), p.boolRow, p.boolInvert,
         at(p.keyPtr, p.keyBatch, 0, 1), p.keyInvert,
         at(p.lensPtr, p.lensBatch, 0, 4), p.lensRow,
         at(p.wPtr, p.wBatch, p.wHead, 4), p.wRow,
-        p.scratch + slot * p.scratchBytes);
+        p.scratch + slot * p.scratchBytes, split ? p.statsPtr + partAt * 2 * 4 : 0);
+      return;
+    }
+    case PHASE_ATTENTION_COMBINE: {
+      const qBlocks = ceilDiv(p.seqQ, p.qBlock);
+      const slice = Math.floor(i / qBlocks), q0 = (i % qBlocks) * p.qBlock;
+      const b = Math.floor(slice / p.heads), h = slice % p.heads;
+      const first = slice * p.kParts * p.seqQ;
+      kernels.f32_attention_combine(p.kParts, q0, Math.min(p.seqQ, q0 + p.qBlock), p.headDimV,
+        p.partPtr + first * p.headDimV * 4, p.headDimV, p.seqQ * p.headDimV,
+        p.statsPtr + first * 2 * 4, p.seqQ * 2,
+        p.oPtr + (b * p.oBatch + h * p.oHead) * 4, p.oRow);
       return;
     }
     case PHASE_MEAN_ROWS: {

@@ -68,6 +68,21 @@ export interface KernelExports {
     weights: number,    // f32 [seqQ, ldw] normalised weights output, or 0
     ldw: number,        // row stride of weights
     scratch: number,    // ATTENTION_SCRATCH_BYTES bytes owned by this call
+    stats: number,      // f32 [seqQ, 2] (m, l) per row, or 0; when given, o is left unnormalised
+  ): void;
+  /** Merges key-split partial attentions (f32_attention with stats) into o. */
+  f32_attention_combine(
+    parts: number,       // key ranges
+    q0: number,          // first query row
+    q1: number,          // one past the last query row
+    headDimV: number,    // o features
+    partO: number,       // f32: part 0's unnormalised O, row 0
+    ldPartO: number,     // row stride of each part's O
+    partStride: number,  // elements from one part's O to the next
+    stats: number,       // f32: part 0's (m, l) pairs, row 0
+    statsStride: number, // elements from one part's stats to the next
+    o: number,           // f32 [seqQ, headDimV] output, row 0
+    ldo: number,         // row stride of o
   ): void;
   /** y = mean over `count` rows of x (weights averaged over heads). */
   f32_mean_rows(

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   gemmNtPhase, itemCount, meanRowsPhase, runItem, PHASE_ATTENTION, type Phase,
 } from '../../src/parallel/phases.js';
-import { attentionPhase, QUERY_BLOCK } from '../../src/ops/attention-slices.js';
+import { attentionPhase, keyParts, KEY_CHUNK, QUERY_BLOCK } from '../../src/ops/attention-slices.js';
 import { decodePhase, encodeProgram } from '../../src/parallel/protocol.js';
 import type { KernelExports } from '../../src/wasm/abi.js';
 import { MAX_PHASES, PHASE_SLOTS } from '../../src/wasm/layout.js';
@@ -56,6 +56,19 @@ describe('work split', () => {
       expect(w.length).toBe(batch * heads * seqQ * dv);
       expect(new Set(w).size).toBe(w.length);
     }
+  });
+
+  it('keys are split only for few query items over many keys, and never when weights are wanted', () => {
+    const view = { ptr: 64, batch: 0, head: 0, row: 1 };
+    const problem = (batch: number, heads: number, seqQ: number, seqK: number, weights = false) => ({
+      batch, heads, seqQ, seqK, headDim: 64, headDimV: 64, scale: 1, causal: false, q: view, k: view, v: view, o: view,
+      ...(weights ? { weights: view } : {}),
+    });
+    expect(keyParts(problem(1, 1, 1, 1024))).toBe(1024 / KEY_CHUNK);
+    expect(keyParts(problem(1, 12, 1, 1031))).toBe(Math.ceil(1031 / KEY_CHUNK));
+    expect(keyParts(problem(1, 1, 1, 1024, true))).toBe(1);
+    expect(keyParts(problem(1, 12, 512, 512))).toBe(1);
+    expect(keyParts(problem(1, 1, 1, 100))).toBe(1);
   });
 
   it('mean items cover every averaged element once', () => {
