@@ -1,55 +1,34 @@
-// npm run bench: this library (each kernel build this Node accepts) against the plain-JS peer
-// on the shapes of bench/shapes.mjs, outputs cross-checked. Prints a markdown table and writes
-// bench/results/latest.json.
-//   node bench/run.mjs [--quick]        (--experimental-wasm-relaxed-simd adds the relaxed build)
+// npm run bench: every shape of bench/shapes.mjs in its own process, this library (each kernel
+// build, threads 1..cores) next to the peers, outputs cross-checked against plain JS.
+// Prints a markdown table and writes bench/results/latest.json.
+//   node bench/run.mjs [--quick] [shape ...]
+// Add --experimental-wasm-relaxed-simd before bench/run.mjs on Node 20 for the relaxed build.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createEngine } from '../dist/index.js';
-import { measure, maxAbsDiff, randomF32 } from './harness.mjs';
-import { plainMultiHeadAttention } from './peers/plain-js.mjs';
-import { MHA_SHAPES, mhaFlops } from './shapes.mjs';
+import { fileURLToPath } from 'node:url';
+import { SHAPES } from './shapes.mjs';
 
-const quick = process.argv.includes('--quick');
-const timing = quick ? { warmupMs: 300, runs: 3 } : { warmupMs: 1500, runs: 10 };
-const probe = await createEngine();
-const variants = probe.features.relaxedSimd ? ['simd', 'relaxed'] : ['simd'];
-await probe.dispose();
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const names = args.filter((a) => !a.startsWith('--'));
+const shapes = names.length ? names : Object.keys(SHAPES);
+const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 
 const rows = [];
-for (const shape of MHA_SHAPES) {
-  const { batch: B, seq: L, embed: E, heads: H } = shape;
-  const s = 1 / Math.sqrt(E);
-  const weights = {
-    inProjWeight: randomF32(3 * E * E, 1, s), inProjBias: randomF32(3 * E, 2, 0.1),
-    outProjWeight: randomF32(E * E, 3, s), outProjBias: randomF32(E, 4, 0.1),
-  };
-  const x = randomF32(B * L * E, 5);
-  const flops = mhaFlops(shape);
-  const plainOut = plainMultiHeadAttention(x, x, x, B, L, L, E, H, weights);
-  const plain = await measure(() => plainMultiHeadAttention(x, x, x, B, L, L, E, H, weights),
-    { warmupMs: quick ? 0 : 1500, runs: 3 });
-  rows.push({ shape: shape.name, impl: 'plain JS', threads: 1, ...plain, gflops: flops / plain.median / 1e6, maxDiff: 0 });
-  for (const kernels of variants) {
-    const engine = await createEngine({ threads: 1, kernels });
-    const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights });
-    const opts = { batch: B, seqQ: L, seqK: L, needWeights: false };
-    const out = (await layer.forward(x, x, x, opts)).output;
-    const t = await measure(() => layer.forward(x, x, x, opts), timing);
-    rows.push({
-      shape: shape.name, impl: `wasm-attention (${kernels})`, threads: 1, ...t,
-      gflops: flops / t.median / 1e6, maxDiff: maxAbsDiff(out, plainOut), vsPlain: plain.median / t.median,
-    });
-    await engine.dispose();
-  }
+for (const shape of shapes) {
+  const out = execFileSync(process.execPath, [...process.execArgv, here('./shape.mjs'), shape, ...(quick ? ['--quick'] : [])],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  for (const line of out.split('\n')) if (line.startsWith('{')) rows.push(JSON.parse(line));
 }
 
 const fmt = (x, digits = 2) => x.toFixed(digits);
-console.log('| shape | implementation | threads | median ms | min ms | GFLOP/s | × plain JS | max |Δ| vs plain JS |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('| shape | implementation | threads | median ms | min ms | GFLOP/s | × plain JS | × ours 1 thread | max abs diff vs plain JS |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.shape} | ${r.impl} | ${r.threads} | ${fmt(r.median)} | ${fmt(r.min)} | ${fmt(r.gflops, 1)} | ` +
-    `${r.vsPlain ? fmt(r.vsPlain, 1) + '×' : '—'} | ${r.maxDiff.toExponential(1)} |`);
+  const plain = rows.find((p) => p.shape === r.shape && p.impl === 'plain JS');
+  const one = rows.find((p) => p.shape === r.shape && p.impl === r.impl && p.threads === 1);
+  console.log(`| ${r.title} | ${r.impl} | ${r.threads} | ${fmt(r.median)} | ${fmt(r.min)} | ${fmt(r.flops / r.median / 1e6, 1)} | ` +
+    `${r.impl === 'plain JS' ? '—' : fmt(plain.median / r.median, 1) + '×'} | ${one && r !== one ? fmt(one.median / r.median, 2) + '×' : '—'} | ${r.maxDiff.toExponential(1)} |`);
 }
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify({
-  node: process.version, date: new Date().toISOString(), rows,
-}, null, 2));
+mkdirSync(here('./results/'), { recursive: true });
+writeFileSync(here('./results/latest.json'), JSON.stringify({ node: process.version, date: new Date().toISOString(), quick, rows }, null, 2));

@@ -1,14 +1,20 @@
-// Benchmark shapes, named after the models they come from.
+// Benchmark shapes, named after the models they come from, with their FLOP counts.
 
-/** nn.MultiheadAttention self-attention with projections. */
-export const MHA_SHAPES = [
-  { name: 'BERT-base MHA, seq 128', batch: 1, seq: 128, embed: 768, heads: 12 },
-  { name: 'BERT-base MHA, seq 512', batch: 1, seq: 512, embed: 768, heads: 12 },
-];
+export const SHAPES = {
+  'mha-bert-128': { kind: 'mha', title: 'BERT-base MHA + projections, seq 128', batch: 1, seq: 128, embed: 768, heads: 12 },
+  'mha-bert-512': { kind: 'mha', title: 'BERT-base MHA + projections, seq 512', batch: 1, seq: 512, embed: 768, heads: 12 },
+  'causal-2048': { kind: 'attention', title: 'causal attention 1×8×2048×2048, d 64', batch: 1, heads: 8, seqQ: 2048, seqK: 2048, headDim: 64, causal: true },
+  'padded-512': { kind: 'attention', title: 'padded attention 4×12×512×512, d 64', batch: 4, heads: 12, seqQ: 512, seqK: 512, headDim: 64, validLens: [512, 412, 312, 212] },
+  'decode-1024': { kind: 'attention', title: 'decode: 1 query × 1024 keys, 12 heads, d 64', batch: 1, heads: 12, seqQ: 1, seqK: 1024, headDim: 64 },
+};
 
-/** FLOPs of one self-attention forward with projections: 4 linear layers + QKᵀ + P·V. */
-export function mhaFlops({ batch, seq, embed }, causal = false) {
-  const projections = 4 * 2 * batch * seq * embed * embed;
-  const attention = 2 * 2 * batch * seq * seq * embed * (causal ? 0.5 : 1);
-  return projections + attention;
+/** Useful FLOPs (masked work not counted): projections 4·2·B·L·E², attention 2·2·(attended pairs)·d. */
+export function flops(s) {
+  if (s.kind === 'mha') return 4 * 2 * s.batch * s.seq * s.embed * s.embed + 4 * s.batch * s.seq * s.seq * s.embed;
+  let pairs = 0;
+  for (let b = 0; b < s.batch; b++) {
+    const len = s.validLens ? s.validLens[b] : s.seqK;
+    for (let i = 0; i < s.seqQ; i++) pairs += Math.min(len, s.causal ? i + 1 : s.seqK);
+  }
+  return 4 * s.heads * pairs * s.headDim;
 }

@@ -1,6 +1,5 @@
-// The plain-JavaScript peer: nn.MultiheadAttention(batch_first=True) with Float32Array loops in
-// cache-friendly order (i-k-j for the projections, one row of scores at a time). What a careful
-// developer writes without SIMD or wasm; also the numbers every other peer is checked against.
+// The plain-JavaScript peer: what a careful developer writes without SIMD or wasm, in
+// cache-friendly loop order; also the numbers every other implementation is checked against.
 
 /** y[rows, out] = x[rows, in] · Wᵀ + b, W [out, in]. */
 function linear(x, rows, inDim, w, outDim, b) {
@@ -17,39 +16,53 @@ function linear(x, rows, inDim, w, outDim, b) {
   return y;
 }
 
-/** Multi-head self- or cross-attention; weights as torch's in_proj_weight [3E, E] etc. */
+/** One head: rows of q, k, v at the given offsets and row strides; writes ctx rows. */
+function head(q, qo, ldq, k, ko, ldk, v, vo, ldv, ctx, co, ldc, Lq, Lk, d, scale, causal, len) {
+  const s = new Float32Array(Lk);
+  for (let i = 0; i < Lq; i++) {
+    const end = Math.min(len, causal ? i + 1 : Lk);
+    let max = -Infinity;
+    for (let j = 0; j < end; j++) {
+      let dot = 0;
+      for (let c = 0; c < d; c++) dot += q[qo + i * ldq + c] * k[ko + j * ldk + c];
+      s[j] = dot * scale;
+      if (s[j] > max) max = s[j];
+    }
+    let sum = 0;
+    for (let j = 0; j < end; j++) sum += (s[j] = Math.exp(s[j] - max));
+    for (let j = 0; j < end; j++) {
+      const p = s[j] / sum;
+      for (let c = 0; c < d; c++) ctx[co + i * ldc + c] += p * v[vo + j * ldv + c];
+    }
+  }
+}
+
+/** nn.MultiheadAttention(batch_first=True) forward; torch weight names and layouts. */
 export function plainMultiHeadAttention(query, key, value, B, Lq, Lk, E, H, w, causal = false) {
   const d = E / H, scale = 1 / Math.sqrt(d);
-  const wq = w.inProjWeight.subarray(0, E * E), wk = w.inProjWeight.subarray(E * E, 2 * E * E);
-  const wv = w.inProjWeight.subarray(2 * E * E);
-  const bq = w.inProjBias?.subarray(0, E), bk = w.inProjBias?.subarray(E, 2 * E), bv = w.inProjBias?.subarray(2 * E);
-  const Q = linear(query, B * Lq, E, wq, E, bq);
-  const K = linear(key, B * Lk, E, wk, E, bk);
-  const V = linear(value, B * Lk, E, wv, E, bv);
+  const wi = w.inProjWeight, bi = w.inProjBias;
+  const Q = linear(query, B * Lq, E, wi.subarray(0, E * E), E, bi?.subarray(0, E));
+  const K = linear(key, B * Lk, E, wi.subarray(E * E, 2 * E * E), E, bi?.subarray(E, 2 * E));
+  const V = linear(value, B * Lk, E, wi.subarray(2 * E * E), E, bi?.subarray(2 * E));
   const ctx = new Float32Array(B * Lq * E);
-  const s = new Float32Array(Lk);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
-      for (let i = 0; i < Lq; i++) {
-        const qo = (b * Lq + i) * E + h * d;
-        const end = causal ? Math.min(i + 1, Lk) : Lk;
-        let max = -Infinity;
-        for (let j = 0; j < end; j++) {
-          const ko = (b * Lk + j) * E + h * d;
-          let dot = 0;
-          for (let c = 0; c < d; c++) dot += Q[qo + c] * K[ko + c];
-          s[j] = dot * scale;
-          if (s[j] > max) max = s[j];
-        }
-        let sum = 0;
-        for (let j = 0; j < end; j++) sum += (s[j] = Math.exp(s[j] - max));
-        const co = (b * Lq + i) * E + h * d;
-        for (let j = 0; j < end; j++) {
-          const p = s[j] / sum, vo = (b * Lk + j) * E + h * d;
-          for (let c = 0; c < d; c++) ctx[co + c] += p * V[vo + c];
-        }
-      }
+      head(Q, b * Lq * E + h * d, E, K, b * Lk * E + h * d, E, V, b * Lk * E + h * d, E,
+        ctx, b * Lq * E + h * d, E, Lq, Lk, d, scale, causal, Lk);
     }
   }
   return linear(ctx, B * Lq, E, w.outProjWeight, E, w.outProjBias);
+}
+
+/** F.scaled_dot_product_attention on [batch, heads, seq, d] with optional causal / validLens. */
+export function plainAttention(q, k, v, { batch, heads, seqQ, seqK, headDim: d, causal = false, validLens }) {
+  const out = new Float32Array(batch * heads * seqQ * d);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      const slice = b * heads + h;
+      head(q, slice * seqQ * d, d, k, slice * seqK * d, d, v, slice * seqK * d, d, out, slice * seqQ * d, d,
+        seqQ, seqK, d, 1 / Math.sqrt(d), causal, validLens ? validLens[b] : seqK);
+    }
+  }
+  return out;
 }

@@ -167,6 +167,18 @@ export function meanRowsPhase(
   return { kind: PHASE_MEAN_ROWS, batch, count, n, x, xBatch, stride, y, yBatch, colBlock: MEAN_COL_BLOCK };
 }
 
+/** Upper bound of a program's floating-point work (masked keys counted), to decide whether
+ * waking the workers is worth it. */
+export function programFlops(program: readonly Phase[]): number {
+  let total = 0;
+  for (const p of program) {
+    if (p.kind === PHASE_GEMM_NT) total += 2 * p.m * p.n * p.k;
+    else if (p.kind === PHASE_MEAN_ROWS) total += p.batch * p.count * p.n;
+    else total += 2 * p.batch * p.heads * p.seqQ * p.seqK * (p.headDim + p.headDimV);
+  }
+  return total;
+}
+
 /** Runs a whole program on the calling thread (scratch slot 0). */
 export function runInline(kernels: KernelExports, program: readonly Phase[]): void {
   for (const phase of program) {

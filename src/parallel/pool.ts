@@ -73,6 +73,8 @@ export class Pool {
   private inFlight: { reject(e: Error): void; wake(): void } | undefined;
   private itemError: Error | undefined;
   private closed = false;
+  /** Programs dispatched so far (tests check the workers really ran). */
+  runs = 0;
 
   private constructor(
     private readonly workers: WorkerLike[],
@@ -158,6 +160,7 @@ export class Pool {
     Atomics.store(ctrl, CTRL.PHASES, program.length);
     Atomics.store(ctrl, CTRL.COMMAND, COMMAND_RUN);
     this.itemError = undefined;
+    this.runs++;
     for (const w of this.workers) w.ref(true);
     try {
       await new Promise<void>((resolve, reject) => {

@@ -47,8 +47,8 @@ describe('fallbacks', () => {
       delete Atomics.waitAsync;
       const { createEngine } = await import('${dist}');
       const one = await createEngine({ threads: 1 }), two = await createEngine({ threads: 2 });
-      const q = Float32Array.from({ length: 4 * 70 * 16 }, (_, i) => Math.sin(i));
-      const o = { batch: 1, heads: 4, seqQ: 70, seqK: 70, headDim: 16, causal: true };
+      const q = Float32Array.from({ length: 4 * 200 * 16 }, (_, i) => Math.sin(i));
+      const o = { batch: 1, heads: 4, seqQ: 200, seqK: 200, headDim: 16, causal: true };
       const a = await one.attention(q, q, q, o), b = await two.attention(q, q, q, o);
       await one.dispose(); await two.dispose();
       console.log(JSON.stringify({ threads: two.threads, same: a.output.every((x, i) => Object.is(x, b.output[i])) }));`);
