@@ -9,6 +9,7 @@ import { attentionCombine } from "./f32-attention/f32-attention-combine-simd";
 
 export {
   ALIGN, ATTENTION_QUERY_TILE, ATTENTION_KEY_BLOCK, ATTENTION_SCRATCH_BYTES,
+  KERNEL_RELAXED_SIMD, KERNEL_SHARED_MEMORY,
 } from "./layout";
 
 /** C[m, n] = A[m, k]·B[k, n] (+ bias[n]); see f32-gemm/f32-gemm.ts for the memory contract. */

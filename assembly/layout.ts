@@ -24,3 +24,9 @@ export const ATTENTION_SCRATCH_L: i32 = ATTENTION_SCRATCH_M + ATTENTION_QUERY_TI
 
 /** Bytes of one f32_attention scratch slot. */
 export const ATTENTION_SCRATCH_BYTES: i32 = (ATTENTION_SCRATCH_L + ATTENTION_QUERY_TILE) * 4;
+
+/** 1 in the relaxed-SIMD build, 0 in the baseline build (lets the host name a module it was given). */
+export const KERNEL_RELAXED_SIMD: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+
+/** 1 in the builds that import a shared memory (threads enabled), 0 in the unshared ones. */
+export const KERNEL_SHARED_MEMORY: i32 = ASC_FEATURE_THREADS ? 1 : 0;

@@ -7,7 +7,7 @@ import type {
 } from './types.js';
 import type { KernelExports } from './wasm/abi.js';
 import { Arena } from './wasm/arena.js';
-import { compileKernels, createMemory, instantiateKernels } from './wasm/load.js';
+import { compileGiven, compileKernels, createMemory, instantiateGiven, instantiateKernels } from './wasm/load.js';
 import { detectFeatures } from './features.js';
 import { options } from './validate.js';
 import { rangeError, stateError, typeError } from './errors.js';
@@ -73,18 +73,34 @@ export async function createEngine(opts?: EngineOptions): Promise<Engine> {
   if (!features.simd) {
     throw stateError('this WebAssembly engine lacks SIMD (needed: Node 16.4+, Chrome 91+, Firefox 89+, Safari 16.4+)');
   }
-  const variant = resolveVariant(o.kernels, features);
+  let module: WebAssembly.Module, memory: WebAssembly.Memory, kernels: KernelExports, variant: KernelVariant;
+  if (o.wasm !== undefined) {
+    if (o.kernels !== undefined && o.kernels !== 'auto') {
+      throw rangeError(OP, 'options.kernels', "cannot be combined with options.wasm (the module decides)");
+    }
+    const source = o.wasm as unknown;
+    if (!(source instanceof WebAssembly.Module) && !(source instanceof ArrayBuffer) && !ArrayBuffer.isView(source) &&
+        !(source instanceof URL) && typeof source !== 'string') {
+      throw typeError(OP, 'options.wasm', 'a WebAssembly.Module, its bytes, or a URL', source);
+    }
+    module = await compileGiven(o.wasm);
+    ({ kernels, memory, variant } = await instantiateGiven(module, features.sharedMemory));
+  } else {
+    variant = resolveVariant(o.kernels, features);
+    module = await compileKernels(variant, features.sharedMemory);
+    memory = createMemory(features.sharedMemory);
+    kernels = await instantiateKernels(module, memory);
+  }
+  const shared = kernels.KERNEL_SHARED_MEMORY.value === 1;
   let threads = requested === 'auto' ? await availableCores() : requested;
-  const reason = singleThreadReason(features);
+  const reason = shared || !features.sharedMemory ? singleThreadReason(features)
+    : 'the kernel module imports an unshared memory; pass a shared build (kernels-simd.wasm)';
   if (threads > 1 && reason !== undefined) {
     if (requested !== 'auto' || features.sharedMemory) {
       console.warn(`wasm-attention: ${threads} threads requested, running on 1: ${reason}.`);
     }
     threads = 1;
   }
-  const module = await compileKernels(variant, features.sharedMemory);
-  const memory = createMemory(features.sharedMemory);
-  const kernels = await instantiateKernels(module, memory);
   const executor = threads > 1
     ? await PoolExecutor.create(threads, module, memory, kernels)
     : new InlineExecutor(kernels);

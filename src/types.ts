@@ -21,6 +21,10 @@ export interface EngineOptions {
   threads?: number | 'auto';
   /** Kernel build: `'auto'` (default) picks relaxed SIMD where the engine validates it. */
   kernels?: 'auto' | KernelVariant;
+  /** The kernels themselves, instead of loading dist/kernels-*.wasm: a compiled
+   * `WebAssembly.Module` (runtimes that forbid compiling from bytes, e.g. Cloudflare Workers:
+   * `import kernels from 'wasm-attention/kernels-simd.wasm'`), its bytes, or its URL. */
+  wasm?: WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string;
 }
 
 /** Options of {@link Engine.attention}: `F.scaled_dot_product_attention` semantics. */

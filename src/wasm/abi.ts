@@ -96,4 +96,8 @@ export interface KernelExports {
   readonly ATTENTION_QUERY_TILE: WebAssembly.Global;
   readonly ATTENTION_KEY_BLOCK: WebAssembly.Global;
   readonly ATTENTION_SCRATCH_BYTES: WebAssembly.Global;
+  /** 1: relaxed-SIMD build. */
+  readonly KERNEL_RELAXED_SIMD: WebAssembly.Global;
+  /** 1: imports a shared memory. */
+  readonly KERNEL_SHARED_MEMORY: WebAssembly.Global;
 }

@@ -61,3 +61,42 @@ export async function instantiateKernels(
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   return instance.exports as unknown as KernelExports;
 }
+
+/** Kernels the caller supplies (for runtimes that forbid compiling from bytes, or strict CSPs). */
+export type KernelSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string;
+
+/** Compiles (or takes) a caller-supplied kernel module. */
+export async function compileGiven(source: KernelSource): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  try {
+    if (source instanceof URL || typeof source === 'string') {
+      return await WebAssembly.compile(await fetchBytes(new URL(source, import.meta.url)));
+    }
+    return await WebAssembly.compile(source as BufferSource);
+  } catch (cause) {
+    throw stateError(`could not compile options.wasm: ${String(cause)}`);
+  }
+}
+
+/** Instantiates a module on a new memory of the kind it imports (shared first, when allowed). */
+export async function instantiateGiven(
+  module: WebAssembly.Module, sharedAllowed: boolean,
+): Promise<{ kernels: KernelExports; memory: WebAssembly.Memory; variant: KernelVariant }> {
+  const kinds = sharedAllowed ? [true, false] : [false];
+  let failure: unknown;
+  for (const shared of kinds) {
+    const memory = createMemory(shared);
+    try {
+      const kernels = await instantiateKernels(module, memory);
+      if (!kernels.KERNEL_RELAXED_SIMD || typeof kernels.f32_attention !== 'function') {
+        throw stateError('options.wasm is not a wasm-attention kernel build');
+      }
+      return { kernels, memory, variant: kernels.KERNEL_RELAXED_SIMD.value === 1 ? 'relaxed' : 'simd' };
+    } catch (error) {
+      if (!(error instanceof WebAssembly.LinkError)) throw error;
+      failure = error;
+    }
+  }
+  throw stateError(`options.wasm could not be instantiated: ${String(failure)}` +
+    (sharedAllowed ? '' : ' (this runtime has no shared memory: use a kernels-*-unshared.wasm build)'));
+}

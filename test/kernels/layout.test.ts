@@ -12,6 +12,14 @@ describe.each(kernelVariants())('layout (%s)', (variant) => {
     expect(wasm.ATTENTION_SCRATCH_BYTES.value).toBe(layout.ATTENTION_SCRATCH_BYTES);
   });
 
+  it('each build names itself: KERNEL_RELAXED_SIMD and KERNEL_SHARED_MEMORY', () => {
+    for (const shared of [true, false]) {
+      const { wasm } = loadKernels(variant, shared);
+      expect(wasm.KERNEL_RELAXED_SIMD.value).toBe(variant === 'relaxed' ? 1 : 0);
+      expect(wasm.KERNEL_SHARED_MEMORY.value).toBe(shared ? 1 : 0);
+    }
+  });
+
   it('both memory kinds load: shared and unshared builds', () => {
     expect(loadKernels(variant, true).memory.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(loadKernels(variant, false).memory.buffer).toBeInstanceOf(ArrayBuffer);
