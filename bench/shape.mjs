@@ -1,21 +1,23 @@
-// One benchmark shape in this process (so JIT state and caches do not leak between shapes):
-//   node bench/shape.mjs <shape> [--quick]
-// Prints one JSON line per implementation × configuration.
+// One benchmark shape, one implementation, in this process (JIT state, caches and ORT's fixed
+// thread count do not leak between measurements):
+//   node bench/shape.mjs <shape> <plain|ours|ort> [--threads N] [--quick]
+// Prints one JSON line per configuration; outputs are compared with the plain-JS reference.
 import { createEngine } from '../dist/index.js';
 import { measure, maxAbsDiff, randomF32 } from './harness.mjs';
 import { plainAttention, plainMultiHeadAttention } from './peers/plain-js.mjs';
 import { SHAPES, flops } from './shapes.mjs';
 
-const name = process.argv[2];
+const [name, impl] = process.argv.slice(2);
 const shape = SHAPES[name];
 if (!shape) throw new RangeError(`bench/shape.mjs: unknown shape ${JSON.stringify(name)}; one of ${Object.keys(SHAPES).join(', ')}`);
-const quick = process.argv.includes('--quick');
+const flag = (f) => process.argv.indexOf(f);
+const quick = flag('--quick') >= 0;
+const ortThreads = flag('--threads') >= 0 ? Number(process.argv[flag('--threads') + 1]) : 1;
 const timing = quick ? { warmupMs: 300, runs: 3 } : { warmupMs: 1500, runs: 10 };
-const work = flops(shape);
-const emit = (row) => console.log(JSON.stringify({ shape: name, title: shape.title, flops: work, ...row }));
+const emit = (row) => console.log(JSON.stringify({ shape: name, title: shape.title, flops: flops(shape), ...row }));
 
-// Inputs and the plain-JS reference output.
-let inputs, reference, runPlain;
+// Inputs (deterministic) and the plain-JS reference output.
+let inputs, runPlain;
 if (shape.kind === 'mha') {
   const { batch: B, seq: L, embed: E, heads: H } = shape, s = 1 / Math.sqrt(E);
   const weights = {
@@ -29,30 +31,53 @@ if (shape.kind === 'mha') {
   inputs = { q: randomF32(n(shape.seqQ), 1), k: randomF32(n(shape.seqK), 2), v: randomF32(n(shape.seqK), 3) };
   runPlain = () => plainAttention(inputs.q, inputs.k, inputs.v, shape);
 }
-reference = runPlain();
-const plain = await measure(runPlain, { warmupMs: quick ? 0 : 1500, runs: 3, maxMs: 20000 });
-emit({ impl: 'plain JS', threads: 1, ...plain, maxDiff: 0 });
+const reference = runPlain();
 
-const probe = await createEngine();
-const variants = probe.features.relaxedSimd ? ['simd', 'relaxed'] : ['simd'];
-const cores = (await import('node:os')).availableParallelism();
-await probe.dispose();
-for (const kernels of variants) {
-  for (let threads = 1; threads <= cores; threads++) {
-    const engine = await createEngine({ threads, kernels });
-    let run;
-    if (shape.kind === 'mha') {
-      const { batch: B, seq: L, embed: E, heads: H } = shape;
-      const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: inputs.weights });
-      const opts = { batch: B, seqQ: L, seqK: L, needWeights: false };
-      run = async () => (await layer.forward(inputs.x, inputs.x, inputs.x, opts)).output;
-    } else {
-      const opts = { ...shape, validLens: shape.validLens ? Int32Array.from(shape.validLens) : undefined };
-      run = async () => (await engine.attention(inputs.q, inputs.k, inputs.v, opts)).output;
+if (impl === 'plain') {
+  const t = await measure(runPlain, { warmupMs: quick ? 0 : 1500, runs: 3, maxMs: 20000 });
+  emit({ impl: 'plain JS', threads: 1, ...t, maxDiff: 0 });
+} else if (impl === 'ours') {
+  const probe = await createEngine();
+  const variants = probe.features.relaxedSimd ? ['simd', 'relaxed'] : ['simd'];
+  const cores = (await import('node:os')).availableParallelism();
+  await probe.dispose();
+  for (const kernels of variants) {
+    for (let threads = 1; threads <= cores; threads++) {
+      const engine = await createEngine({ threads, kernels });
+      let run;
+      if (shape.kind === 'mha') {
+        const { batch: B, seq: L, embed: E, heads: H } = shape;
+        const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: inputs.weights });
+        const opts = { batch: B, seqQ: L, seqK: L, needWeights: false };
+        run = async () => (await layer.forward(inputs.x, inputs.x, inputs.x, opts)).output;
+      } else {
+        const opts = { ...shape, validLens: shape.validLens ? Int32Array.from(shape.validLens) : undefined };
+        run = async () => (await engine.attention(inputs.q, inputs.k, inputs.v, opts)).output;
+      }
+      const out = await run();
+      const t = await measure(run, timing);
+      emit({ impl: `wasm-attention ${kernels}`, threads, ...t, maxDiff: maxAbsDiff(out, reference) });
+      await engine.dispose();
     }
-    const out = await run();
-    const t = await measure(run, timing);
-    emit({ impl: `wasm-attention ${kernels}`, threads, ...t, maxDiff: maxAbsDiff(out, reference) });
-    await engine.dispose();
   }
+} else if (impl === 'ort') {
+  const { createOrtPeer } = await import('./peers/onnxruntime.mjs');
+  const peer = await createOrtPeer({ threads: ortThreads });
+  let run;
+  if (shape.kind === 'mha') {
+    const model = await peer.mha({ ...shape, weights: inputs.weights });
+    run = () => model.run(inputs.x);
+  } else if (shape.validLens) {
+    emit({ impl: `onnxruntime-web ${peer.version}`, threads: ortThreads, skipped: 'validLens not wired into the ORT graph' });
+    process.exit(0);
+  } else {
+    const model = await peer.attentionCore(shape);
+    run = () => model.run(inputs.q, inputs.k, inputs.v);
+  }
+  const out = await run();
+  const t = await measure(run, timing);
+  emit({ impl: `onnxruntime-web ${peer.version}`, threads: ortThreads, ...t, maxDiff: maxAbsDiff(out, reference) });
+  await peer.dispose();
+} else {
+  throw new RangeError(`bench/shape.mjs: implementation must be plain, ours or ort, got ${JSON.stringify(impl)}`);
 }

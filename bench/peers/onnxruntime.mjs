@@ -1,0 +1,244 @@
+// The onnxruntime-web peer: ORT's WebAssembly CPU backend (MLAS SIMD kernels, pthreads via
+// worker_threads in Node), driven in the same process as our library so both see the same
+// machine state. Graphs are built in memory with ./onnx-proto.mjs; weights are initializers,
+// so ORT can pre-pack them once per session, as it would for a real exported model.
+//
+// What a caller must know:
+// - Thread count is fixed per process. ORT reads `env.wasm.numThreads` once, when the wasm
+//   module is instantiated by the first session; later changes are silently ignored (checked
+//   with 1.30.0: asking 2 after 1 still runs on one thread, and vice versa). createOrtPeer
+//   therefore initialises ORT eagerly and throws if asked for a different count later. To
+//   compare 1 and 2 threads, run one process per thread count.
+// - `threads: 2` means the calling thread plus one pthread worker (ORT's global intra-op pool).
+//   After a run, that worker spins for a few tens of ms before sleeping, so leave a short pause
+//   (~50 ms) before timing anything else in the same process.
+// - Timed calls include ORT's copy of inputs into the wasm heap and of the output back out,
+//   as any JS caller of ORT pays; no layout work happens in JS.
+// - The first run() of a session is slower (allocation, kernel pre-packing): warm up.
+
+import { encodeModel, floatAttr, intAttr } from './onnx-proto.mjs';
+
+/** ORT module and the thread count it was initialised with (process-wide, see above). */
+let ortModule = null;
+let initThreads = null;
+
+async function initOrt(threads) {
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new Error(`createOrtPeer: threads must be a positive integer, got ${threads}`);
+  }
+  if (initThreads !== null) {
+    if (threads !== initThreads) {
+      throw new Error(
+        `createOrtPeer: onnxruntime-web was already initialised with ${initThreads} thread(s) in ` +
+          `this process; its thread count cannot change (asked for ${threads}). ` +
+          'Use one process per thread count.',
+      );
+    }
+    return ortModule;
+  }
+  // Lazy import: loading ORT means compiling a 14 MB wasm and spawning its workers (~0.2 s),
+  // which benches that never touch this peer should not pay.
+  const ort = await import('onnxruntime-web');
+  const preset = ort.env.wasm.numThreads;
+  if (typeof preset === 'number' && preset !== threads) {
+    // Someone else in this process configured ORT; if they already created a session, our
+    // setting would be ignored without any error, so refuse rather than measure the wrong thing.
+    throw new Error(
+      `createOrtPeer: ort.env.wasm.numThreads is already ${preset} in this process (asked for ${threads}).`,
+    );
+  }
+  ort.env.wasm.numThreads = threads;
+  // Main-thread execution: the proxy worker would add a postMessage round trip per run.
+  ort.env.wasm.proxy = false;
+  ort.env.logLevel = 'error';
+  // Instantiate the wasm module and spawn the pthread pool now, with a trivial session, so the
+  // thread count is locked in here and that one-off cost never lands in a peer's first run.
+  const probe = await ort.InferenceSession.create(
+    encodeModel({
+      graph: {
+        nodes: [{ opType: 'Identity', inputs: ['x'], outputs: ['y'] }],
+        inputs: [{ name: 'x', shape: [1] }],
+        outputs: [{ name: 'y', shape: [1] }],
+      },
+    }),
+    { executionProviders: ['wasm'] },
+  );
+  await probe.release();
+  ortModule = ort;
+  initThreads = threads;
+  return ort;
+}
+
+/** Transpose a row-major [rows, cols] matrix. */
+function transpose(m, rows, cols) {
+  const t = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) t[c * rows + r] = m[r * cols + c];
+  }
+  return t;
+}
+
+function checkLength(name, a, expected) {
+  if (!(a instanceof Float32Array)) throw new TypeError(`${name} must be a Float32Array`);
+  if (a.length !== expected) {
+    throw new RangeError(`${name} has ${a.length} elements, expected ${expected}`);
+  }
+}
+
+/**
+ * Create an ORT peer. All peers in one process share the same thread count.
+ *
+ * @param {{ threads: number }} options
+ * @returns {Promise<{
+ *   threads: number,
+ *   version: string,
+ *   mha(o: { batch: number, seq: number, embed: number, heads: number, causal?: boolean,
+ *            weights: { inProjWeight: Float32Array, inProjBias: Float32Array,
+ *                       outProjWeight: Float32Array, outProjBias: Float32Array } })
+ *     : Promise<{ run(x: Float32Array): Promise<Float32Array> }>,
+ *   attentionCore(o: { batch: number, heads: number, seqQ: number, seqK: number,
+ *                      headDim: number, causal?: boolean })
+ *     : Promise<{ run(q: Float32Array, k: Float32Array, v: Float32Array): Promise<Float32Array> }>,
+ *   dispose(): Promise<void>,
+ * }>}
+ */
+export async function createOrtPeer({ threads }) {
+  const ort = await initOrt(threads);
+  const sessions = new Set();
+
+  async function open(model) {
+    const session = await ort.InferenceSession.create(model, {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
+    });
+    sessions.add(session);
+    return session;
+  }
+
+  return {
+    threads,
+    version: ort.env.versions.web,
+
+    /**
+     * nn.MultiheadAttention(batch_first=True) self-attention with in/out projections.
+     *
+     * Graph: com.microsoft Attention (fused QKV projection + per-head SDPA; its weight is
+     * [E, 3E] — in-features first, Q|K|V blocks along the columns — i.e. torch's
+     * in_proj_weight transposed) → MatMul(outProjWeightᵀ) → Add(outProjBias).
+     * `unidirectional=1` is causal; without past state that is top-left (query i sees keys
+     * j <= i), which is torch's is_causal for self-attention.
+     */
+    async mha({ batch, seq, embed, heads, weights, causal = false }) {
+      if (embed % heads !== 0) throw new RangeError(`embed ${embed} not divisible by heads ${heads}`);
+      const { inProjWeight, inProjBias, outProjWeight, outProjBias } = weights;
+      checkLength('inProjWeight', inProjWeight, 3 * embed * embed);
+      checkLength('inProjBias', inProjBias, 3 * embed);
+      checkLength('outProjWeight', outProjWeight, embed * embed);
+      checkLength('outProjBias', outProjBias, embed);
+
+      const shape = [batch, seq, embed];
+      const session = await open(
+        encodeModel({
+          graph: {
+            name: 'mha',
+            nodes: [
+              {
+                opType: 'Attention',
+                domain: 'com.microsoft',
+                inputs: ['x', 'qkv_weight', 'qkv_bias'],
+                outputs: ['ctx'],
+                attributes: [intAttr('num_heads', heads), intAttr('unidirectional', causal ? 1 : 0)],
+              },
+              { opType: 'MatMul', inputs: ['ctx', 'out_weight_t'], outputs: ['proj'] },
+              { opType: 'Add', inputs: ['proj', 'out_bias'], outputs: ['y'] },
+            ],
+            initializers: [
+              { name: 'qkv_weight', dims: [embed, 3 * embed], data: transpose(inProjWeight, 3 * embed, embed) },
+              { name: 'qkv_bias', dims: [3 * embed], data: inProjBias },
+              { name: 'out_weight_t', dims: [embed, embed], data: transpose(outProjWeight, embed, embed) },
+              { name: 'out_bias', dims: [embed], data: outProjBias },
+            ],
+            inputs: [{ name: 'x', shape }],
+            outputs: [{ name: 'y', shape }],
+          },
+        }),
+      );
+      const n = batch * seq * embed;
+      return {
+        async run(x) {
+          checkLength('x', x, n);
+          const out = await session.run({ x: new ort.Tensor('float32', x, shape) });
+          return out.y.data;
+        },
+      };
+    },
+
+    /**
+     * Scaled dot-product attention, scale 1/sqrt(headDim), on torch SDPA layout
+     * [batch, heads, seq, headDim] for q, k, v and the output.
+     *
+     * Op choice: the standard ONNX `Attention` (opset 23), which ORT's CPU/wasm build
+     * implements and which takes 4-D [B, H, S, D] inputs as they are — no Transpose in the
+     * graph and none in JS. Its `is_causal` is top-left aligned, also when seqQ != seqK
+     * (checked against a float64 reference). The alternative, com.microsoft
+     * MultiHeadAttention, needs Q as [B, S, H*D] (an in-graph Transpose each way) and its
+     * `unidirectional` mask is bottom-right aligned when seqQ < seqK (it treats the extra keys
+     * as past state), so it is not torch's is_causal there; it was also ~3% slower at
+     * 8×2048×2048×64 causal.
+     *
+     * For reading results: ORT 1.30's CPU kernel materialises the whole seqQ×seqK score matrix
+     * and masks it, so causal costs about as much as non-causal (no skipping of masked
+     * blocks), and the first run at large sizes is slow while the wasm heap grows to hold it.
+     */
+    async attentionCore({ batch, heads, seqQ, seqK, headDim, causal = false }) {
+      const qShape = [batch, heads, seqQ, headDim];
+      const kvShape = [batch, heads, seqK, headDim];
+      const session = await open(
+        encodeModel({
+          // Attention entered the default domain in opset 23, which needs IR version 10.
+          irVersion: 10,
+          opsets: [{ domain: '', version: 23 }],
+          graph: {
+            name: 'sdpa',
+            nodes: [
+              {
+                opType: 'Attention',
+                inputs: ['q', 'k', 'v'],
+                outputs: ['y'],
+                attributes: [intAttr('is_causal', causal ? 1 : 0), floatAttr('scale', 1 / Math.sqrt(headDim))],
+              },
+            ],
+            inputs: [
+              { name: 'q', shape: qShape },
+              { name: 'k', shape: kvShape },
+              { name: 'v', shape: kvShape },
+            ],
+            outputs: [{ name: 'y', shape: qShape }],
+          },
+        }),
+      );
+      const nq = batch * heads * seqQ * headDim;
+      const nkv = batch * heads * seqK * headDim;
+      return {
+        async run(q, k, v) {
+          checkLength('q', q, nq);
+          checkLength('k', k, nkv);
+          checkLength('v', v, nkv);
+          const out = await session.run({
+            q: new ort.Tensor('float32', q, qShape),
+            k: new ort.Tensor('float32', k, kvShape),
+            v: new ort.Tensor('float32', v, kvShape),
+          });
+          return out.y.data;
+        },
+      };
+    },
+
+    /** Release this peer's sessions. ORT itself (and its thread count) stays for the process. */
+    async dispose() {
+      const all = [...sessions];
+      sessions.clear();
+      await Promise.all(all.map((s) => s.release()));
+    },
+  };
+}
