@@ -219,9 +219,23 @@ class WasmEngine implements Engine {
     return this.call((arena, threads) => buildAttention(arena, plan, threads));
   }
 
+  /** Queues work that needs the arena between calls (resident weights). */
+  private task<T>(work: (arena: Arena) => T): Promise<T> {
+    if (this.disposed) return Promise.reject(stateError('the engine has been disposed'));
+    const result = this.queue.then(() => {
+      if (this.disposed) throw stateError('the engine has been disposed');
+      return work(this.arena);
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention {
     if (this.disposed) throw stateError('the engine has been disposed');
-    return createMultiHeadAttention(planMultiHeadAttention(config), (build) => this.call(build));
+    return createMultiHeadAttention(planMultiHeadAttention(config), {
+      call: (build) => this.call(build),
+      task: (work) => this.task(work),
+    });
   }
 
   async dispose(): Promise<void> {

@@ -116,6 +116,9 @@ export interface MultiHeadAttention {
     query: Float32Array, key: Float32Array, value: Float32Array,
     options: MultiHeadAttentionForwardOptions,
   ): Promise<AttentionResult>;
+  /** Frees the layer's weights in the engine's memory (they are also freed when the layer is
+   * garbage-collected); later forward calls reject. Idempotent. */
+  dispose(): Promise<void>;
 }
 
 export interface Engine {
@@ -127,8 +130,8 @@ export interface Engine {
   /** Scaled dot-product attention: q [batch, heads, seqQ, headDim], k [batch, heads, seqK,
    * headDim], v [batch, heads, seqK, headDimV] → output [batch, heads, seqQ, headDimV]. */
   attention(q: Float32Array, k: Float32Array, v: Float32Array, options: AttentionOptions): Promise<AttentionResult>;
-  /** A multi-head attention layer with fixed weights (copied now; later changes to the
-   * caller's arrays do not affect it). */
+  /** A multi-head attention layer with fixed weights (copied now and kept in the engine's
+   * memory; later changes to the caller's arrays do not affect it). */
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention;
   /** Releases the engine; later calls reject. Idempotent. */
   dispose(): Promise<void>;

@@ -15,7 +15,7 @@ import { gemmNtPhase, meanRowsPhase, type Phase } from '../parallel/phases.js';
 import type { BuiltCall } from './attention.js';
 import { ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
 import { array, dim, elements, flag, isArrayOf, optionalDim, options } from '../validate.js';
-import { rangeError, typeError } from '../errors.js';
+import { rangeError, stateError, typeError } from '../errors.js';
 import { attentionPhases, type SliceProblem } from './attention-slices.js';
 
 const OP = 'multiHeadAttention';
@@ -31,6 +31,8 @@ export interface MultiHeadAttentionParams {
   vdim: number;
   bias: boolean;
   packed: Float32Array;
+  /** Byte address of `packed` once it is resident in the engine's memory (0 before). */
+  resident: number;
   /** Element offsets into `packed`. */
   at: { wq: number; wk: number; wv: number; wo: number; bq: number; bk: number; bv: number; bo: number };
 }
@@ -80,7 +82,7 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
       if (w[name] !== undefined) throw rangeError(OP, `config.weights.${name}`, 'is given but config.bias is false');
     }
   }
-  return { embedDim: E, numHeads: H, headDim: E / H, kdim, vdim, bias, packed, at };
+  return { embedDim: E, numHeads: H, headDim: E / H, kdim, vdim, bias, packed, resident: 0, at };
 }
 
 /** A validated forward call. */
@@ -148,7 +150,7 @@ export function buildForward(
   const selfAttention = plan.query === plan.key && plan.key === plan.value;
   const sharedKeyValue = plan.key === plan.value && kdim === vdim;
 
-  const wPtr = arena.place(params.packed.byteLength);
+  const wPtr = params.resident;
   const f32At = (offset: number): number => wPtr + offset * 4;
   const queryPtr = arena.place(plan.query.byteLength);
   const keyPtr = selfAttention ? queryPtr : arena.place(plan.key.byteLength);
@@ -173,7 +175,6 @@ export function buildForward(
   const scratch = arena.place(threads * ATTENTION_SCRATCH_BYTES);
   arena.commit();
 
-  arena.writeF32(wPtr, params.packed);
   arena.writeF32(queryPtr, plan.query);
   if (keyPtr !== queryPtr) arena.writeF32(keyPtr, plan.key);
   if (valuePtr !== keyPtr) arena.writeF32(valuePtr, plan.value);
@@ -235,24 +236,56 @@ export function buildForward(
   };
 }
 
-/** The layer object handed to users; `call` runs a forward through the engine's queue. */
-export function createMultiHeadAttention(
-  params: MultiHeadAttentionParams,
-  call: (build: (arena: Arena, threads: number) => BuiltCall) => Promise<AttentionResult>,
-): MultiHeadAttention {
-  return Object.freeze({
+/** What a layer needs of its engine: calls and between-call tasks, both through its queue. */
+export interface LayerHost {
+  call(build: (arena: Arena, threads: number) => BuiltCall): Promise<AttentionResult>;
+  task<T>(work: (arena: Arena) => T): Promise<T>;
+}
+
+/** Frees the weights of layers that were garbage-collected without dispose(). */
+const collected = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry<{ host: LayerHost; params: MultiHeadAttentionParams }>(({ host, params }) => {
+    void host.task((arena) => arena.release(params.resident)).catch(() => undefined);
+  })
+  : undefined;
+
+/** The layer object handed to users. Its weights are uploaded once (queued before any forward)
+ * and stay resident in the engine's memory until dispose() or garbage collection. */
+export function createMultiHeadAttention(params: MultiHeadAttentionParams, host: LayerHost): MultiHeadAttention {
+  const uploaded = host.task((arena) => {
+    params.resident = arena.keep(params.packed.byteLength);
+    arena.writeF32(params.resident, params.packed);
+  });
+  let uploadError: unknown;
+  uploaded.catch((error: unknown) => { uploadError = error; });
+  let disposed = false;
+  const layer: MultiHeadAttention = Object.freeze({
     embedDim: params.embedDim,
     numHeads: params.numHeads,
     kdim: params.kdim,
     vdim: params.vdim,
     forward(query: Float32Array, key: Float32Array, value: Float32Array, opts: MultiHeadAttentionForwardOptions) {
+      if (disposed) return Promise.reject(stateError('MultiHeadAttention.forward: the layer has been disposed'));
       let plan: ForwardPlan;
       try {
         plan = planForward(params, query, key, value, opts);
       } catch (error) {
         return Promise.reject(error);
       }
-      return call((arena, threads) => buildForward(arena, params, plan, threads));
+      // The upload was queued first, so it has run by the time this call builds.
+      return host.call((arena, threads) => {
+        if (params.resident === 0) throw uploadError ?? stateError('the layer weights are not in memory');
+        return buildForward(arena, params, plan, threads);
+      });
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      collected?.unregister(layer);
+      await uploaded.catch(() => undefined);
+      await host.task((arena) => arena.release(params.resident));
     },
   });
+  collected?.register(layer, { host, params }, layer);
+  return layer;
 }

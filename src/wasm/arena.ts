@@ -1,13 +1,20 @@
-// A bump arena over the engine's one WebAssembly.Memory. A call first places all its buffers
-// (place: offsets only, nothing touched), then commits (one grow if the call needs more
-// memory), then writes and runs; reset() frees everything for the next call. Views are
-// re-created whenever the memory's buffer changed (grow detaches or replaces it).
+// The engine's one WebAssembly.Memory, above the fixed regions: resident blocks (layer weights,
+// kept across calls) and, above them, a bump arena for the current call. A call first places all
+// its buffers (place: offsets only, nothing touched), then commits (one grow if the call needs
+// more memory), then writes and runs; reset() frees them for the next call. keep()/release()
+// manage resident blocks (first fit, coalescing) and may only run between calls, which the
+// engine's queue guarantees. Views are re-created whenever the memory's buffer changed (grow
+// detaches or replaces it).
 import { ALIGN, MAX_PAGES, NULL_GUARD, PAGE_BYTES } from './layout.js';
 import { stateError } from '../errors.js';
 
 export class Arena {
   readonly memory: WebAssembly.Memory;
   private top = NULL_GUARD;
+  /** End of the resident region = start of the call arena. */
+  private base = NULL_GUARD;
+  private readonly holes: { at: number; bytes: number }[] = [];
+  private readonly kept = new Map<number, number>();
   private buffer: ArrayBuffer | SharedArrayBuffer | undefined;
   private f32View = new Float32Array(0);
   private u8View = new Uint8Array(0);
@@ -49,7 +56,56 @@ export class Arena {
 
   /** Frees every placed buffer. */
   reset(): void {
-    this.top = NULL_GUARD;
+    this.top = this.base;
+  }
+
+  /** A resident block of `bytes` (16-byte aligned) that survives reset(); between calls only. */
+  keep(bytes: number): number {
+    const size = Math.ceil(bytes / ALIGN) * ALIGN;
+    const hole = this.holes.findIndex((h) => h.bytes >= size);
+    let at: number;
+    if (hole >= 0) {
+      at = this.holes[hole].at;
+      this.holes[hole].at += size;
+      this.holes[hole].bytes -= size;
+      if (this.holes[hole].bytes === 0) this.holes.splice(hole, 1);
+    } else {
+      at = this.base;
+      this.top = this.base + size;
+      this.commit();
+      this.base = this.top;
+    }
+    this.kept.set(at, size);
+    return at;
+  }
+
+  /** Returns a resident block; between calls only. */
+  release(at: number): void {
+    const size = this.kept.get(at);
+    if (size === undefined) return;
+    this.kept.delete(at);
+    this.holes.push({ at, bytes: size });
+    this.holes.sort((a, b) => a.at - b.at);
+    for (let i = this.holes.length - 1; i > 0; i--) { // coalesce neighbours
+      const prev = this.holes[i - 1], next = this.holes[i];
+      if (prev.at + prev.bytes === next.at) {
+        prev.bytes += next.bytes;
+        this.holes.splice(i, 1);
+      }
+    }
+    const last = this.holes[this.holes.length - 1];
+    if (last && last.at + last.bytes === this.base) { // give the top hole back to the call arena
+      this.base = last.at;
+      this.holes.pop();
+    }
+    this.top = this.base;
+  }
+
+  /** Bytes held by resident blocks. */
+  get residentBytes(): number {
+    let total = 0;
+    for (const size of this.kept.values()) total += size;
+    return total;
   }
 
   private refresh(): void {

@@ -135,3 +135,28 @@ describe.each(kernelVariants())('multiHeadAttention (%s)', (variant) => {
     });
   });
 });
+
+describe('multiHeadAttention weights residency', () => {
+  it('weights are uploaded once and freed by dispose(); a disposed layer rejects', async () => {
+    const engine = await createEngine({ threads: 2 });
+    const internals = (engine as unknown as Record<symbol, () => { arena: { residentBytes: number } }>)[Symbol.for('wasm-attention.debug')]();
+    const E = 32, H = 2;
+    const p = layerParams(E, H, E, E, 21);
+    const layers = [0, 1, 2].map(() => engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: torchWeights(p) }));
+    const x = randomF32(2 * 50 * E, 1);
+    const results = await Promise.all(layers.map((l) => l.forward(x, x, x, { batch: 2, seqQ: 50, seqK: 50 })));
+    expect(results[1].output).toEqual(results[0].output);
+    const perLayer = (4 * E * E + 4 * E) * 4;
+    expect(internals.arena.residentBytes).toBe(3 * perLayer);
+    await layers[1].dispose();
+    await layers[1].dispose();
+    expect(internals.arena.residentBytes).toBe(2 * perLayer);
+    await expect(layers[1].forward(x, x, x, { batch: 2, seqQ: 50, seqK: 50 })).rejects.toThrow(/disposed/);
+    const again = await layers[2].forward(x, x, x, { batch: 2, seqQ: 50, seqK: 50 });
+    expect(again.output).toEqual(results[0].output);
+    const fresh = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: torchWeights(p) }); // reuses the hole
+    expect((await fresh.forward(x, x, x, { batch: 2, seqQ: 50, seqK: 50 })).output).toEqual(results[0].output);
+    expect(internals.arena.residentBytes).toBe(3 * perLayer);
+    await engine.dispose();
+  });
+});
