@@ -78,10 +78,10 @@ const forwardCases: Bad[] = [
   ['causal not boolean', [x, mem, mem], { ...fwd, causal: null }, TypeError, /options\.causal/],
 ];
 
-describe('bad inputs', () => {
+describe.each([1, 2])('bad inputs (threads %i)', (threads) => {
   let engine: Engine;
   beforeAll(async () => {
-    engine = await createEngine();
+    engine = await createEngine({ threads });
   });
   afterAll(() => engine.dispose());
 
