@@ -40,9 +40,9 @@
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
 }
 
-/** Horizontal maximum of the four lanes of x. */
+/** Horizontal maximum of the four lanes of x (pmax: one maxps on x86). */
 // @ts-ignore: decorator
 @inline export function hmax(x: v128): f32 {
-  const s = f32x4.max(x, v128.shuffle<f32>(x, x, 2, 3, 0, 1));
+  const s = f32x4.pmax(x, v128.shuffle<f32>(x, x, 2, 3, 0, 1));
   return max(f32x4.extract_lane(s, 0), f32x4.extract_lane(s, 1));
 }

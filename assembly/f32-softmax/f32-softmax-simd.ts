@@ -10,7 +10,7 @@ import { expNonPositive, expNonPositiveScalar } from "../common/exp";
   const nb = <usize>n << 2, n16 = nb & ~15;
   let vmax = f32x4.splat(-Infinity);
   let off: usize = 0;
-  for (; off < n16; off += 16) vmax = f32x4.max(vmax, v128.load(x + off));
+  for (; off < n16; off += 16) vmax = f32x4.pmax(vmax, v128.load(x + off)); // one maxps
   let m = hmax(vmax);
   for (; off < nb; off += 4) m = max(m, load<f32>(x + off));
   return m;
