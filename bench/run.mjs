@@ -17,6 +17,10 @@ const shapes = names.length ? names : Object.keys(SHAPES);
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const ortThreads = [...new Set([1, Math.min(2, availableParallelism())])];
 
+// This machine's ceilings, measured in the same run (bench/peak.mjs).
+const peak = JSON.parse(execFileSync(process.execPath, [...process.execArgv, here('./peak.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
+const ceiling = (impl) => (impl.endsWith('relaxed') ? peak.relaxedMaddGflops : peak.mulAddGflops);
+
 const rows = [];
 for (const shape of shapes) {
   const runs = [['plain'], ['ours'], ...ortThreads.map((t) => ['ort', '--threads', String(t)])];
@@ -29,15 +33,19 @@ for (const shape of shapes) {
 
 const fmt = (x, digits = 2) => x.toFixed(digits);
 const timed = rows.filter((r) => !r.skipped);
-console.log('| shape | implementation | threads | median ms | min ms | GFLOP/s | ORT ms / ours ms (same threads) | × plain JS | max abs diff vs plain JS |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log(`Peak probe (one thread): ${fmt(peak.mulAddGflops, 1)} GFLOP/s f32x4 mul+add` +
+  (peak.relaxedMaddGflops ? `, ${fmt(peak.relaxedMaddGflops, 1)} GFLOP/s relaxed madd` : '') + `, read ${fmt(peak.readGBps, 1)} GB/s.\n`);
+console.log('| shape | implementation | threads | median ms | min ms | GFLOP/s | % of 1-thread peak × threads | ORT ms / ours ms (same threads) | × plain JS | max abs diff vs plain JS |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of timed) {
   const plain = timed.find((p) => p.shape === r.shape && p.impl === 'plain JS');
   const ort = timed.find((p) => p.shape === r.shape && p.impl.startsWith('onnxruntime') && p.threads === r.threads);
   const vsOrt = r.impl.startsWith('wasm-attention') && ort ? `${fmt(ort.median / r.median)}×` : '—';
-  console.log(`| ${r.title} | ${r.impl} | ${r.threads} | ${fmt(r.median)} | ${fmt(r.min)} | ${fmt(r.flops / r.median / 1e6, 1)} | ` +
+  const gflops = r.flops / r.median / 1e6;
+  const ofPeak = r.impl === 'plain JS' ? '—' : `${fmt(100 * gflops / (ceiling(r.impl) * r.threads), 0)}%`;
+  console.log(`| ${r.title} | ${r.impl} | ${r.threads} | ${fmt(r.median)} | ${fmt(r.min)} | ${fmt(gflops, 1)} | ${ofPeak} | ` +
     `${vsOrt} | ${r.impl === 'plain JS' ? '—' : fmt(plain.median / r.median, 1) + '×'} | ${r.maxDiff.toExponential(1)} |`);
 }
-for (const r of rows.filter((x) => x.skipped)) console.log(`\n${r.impl} on ${r.title}: skipped (${r.skipped}).`);
+for (const r of rows.filter((x) => x.skipped)) console.log(`\n${r.impl}, ${r.threads} thread(s), on ${r.title}: skipped (${r.skipped}).`);
 mkdirSync(here('./results/'), { recursive: true });
-writeFileSync(here('./results/latest.json'), JSON.stringify({ node: process.version, date: new Date().toISOString(), quick, rows }, null, 2));
+writeFileSync(here('./results/latest.json'), JSON.stringify({ node: process.version, date: new Date().toISOString(), quick, peak, rows }, null, 2));

@@ -18,7 +18,19 @@ const emit = (row) => console.log(JSON.stringify({ shape: name, title: shape.tit
 
 // Inputs (deterministic) and the plain-JS reference output.
 let inputs, runPlain;
-if (shape.kind === 'mha') {
+if (shape.kind === 'gemm') {
+  const { m, n, k } = shape;
+  inputs = { a: randomF32(m * k, 1), b: randomF32(n * k, 2) };
+  runPlain = () => {
+    const c = new Float32Array(m * n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let p = 0; p < k; p++) acc += inputs.a[i * k + p] * inputs.b[j * k + p];
+      c[i * n + j] = acc;
+    }
+    return c;
+  };
+} else if (shape.kind === 'mha') {
   const { batch: B, seq: L, embed: E, heads: H } = shape, s = 1 / Math.sqrt(E);
   const weights = {
     inProjWeight: randomF32(3 * E * E, 1, s), inProjBias: randomF32(3 * E, 2, 0.1),
@@ -42,6 +54,26 @@ if (impl === 'plain') {
   const cores = (await import('node:os')).availableParallelism();
   await probe.dispose();
   for (const kernels of variants) {
+    if (shape.kind === 'gemm') { // the kernel itself, one thread, tiled as the engine tiles it
+      const { readFileSync } = await import('node:fs');
+      const { GEMM_ROW_BLOCK: R, GEMM_COL_BLOCK: C } = { GEMM_ROW_BLOCK: 64, GEMM_COL_BLOCK: 128 };
+      const { m, n, k } = shape;
+      const memory = new WebAssembly.Memory({ initial: Math.ceil((m * k + n * k + m * n) * 4 / 65536) + 2, maximum: 65536 });
+      const wasm = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(`../dist/kernels-${kernels}-unshared.wasm`, import.meta.url))), { env: { memory } }).exports;
+      const pa = 65536, pb = pa + m * k * 4, pc = pb + n * k * 4;
+      const run = async () => {
+        new Float32Array(memory.buffer).set(inputs.a, pa / 4);
+        new Float32Array(memory.buffer).set(inputs.b, pb / 4);
+        for (let r = 0; r < m; r += R) for (let j = 0; j < n; j += C) {
+          wasm.f32_gemm_nt(Math.min(R, m - r), Math.min(C, n - j), k, pa + r * k * 4, k, pb + j * k * 4, k, 0, pc + (r * n + j) * 4, n, 1);
+        }
+        return new Float32Array(memory.buffer, pc, m * n).slice();
+      };
+      const out = await run();
+      const t = await measure(run, timing);
+      emit({ impl: `wasm-attention ${kernels}`, threads: 1, ...t, maxDiff: maxAbsDiff(out, reference) });
+      continue;
+    }
     for (let threads = 1; threads <= cores; threads++) {
       const engine = await createEngine({ threads, kernels });
       let run;
@@ -64,7 +96,10 @@ if (impl === 'plain') {
   const { createOrtPeer } = await import('./peers/onnxruntime.mjs');
   const peer = await createOrtPeer({ threads: ortThreads });
   let run;
-  if (shape.kind === 'mha') {
+  if (shape.kind === 'gemm') {
+    emit({ impl: `onnxruntime-web ${peer.version}`, threads: ortThreads, skipped: 'no GEMM graph in the ORT peer yet' });
+    process.exit(0);
+  } else if (shape.kind === 'mha') {
     const model = await peer.mha({ ...shape, weights: inputs.weights });
     run = () => model.run(inputs.x);
   } else if (shape.validLens) {

@@ -5,11 +5,14 @@ export const SHAPES = {
   'mha-bert-512': { kind: 'mha', title: 'BERT-base MHA + projections, seq 512', batch: 1, seq: 512, embed: 768, heads: 12 },
   'causal-2048': { kind: 'attention', title: 'causal attention 1×8×2048×2048, d 64', batch: 1, heads: 8, seqQ: 2048, seqK: 2048, headDim: 64, causal: true },
   'padded-512': { kind: 'attention', title: 'padded attention 4×12×512×512, d 64', batch: 4, heads: 12, seqQ: 512, seqK: 512, headDim: 64, validLens: [512, 412, 312, 212] },
+  'gemm-512x768x768': { kind: 'gemm', title: 'GEMM A·Bᵀ 512×768×768 (nn.Linear)', m: 512, n: 768, k: 768 },
+  'gemm-128x3072x768': { kind: 'gemm', title: 'GEMM A·Bᵀ 128×3072×768 (BERT FFN up)', m: 128, n: 3072, k: 768 },
   'decode-1024': { kind: 'attention', title: 'decode: 1 query × 1024 keys, 12 heads, d 64', batch: 1, heads: 12, seqQ: 1, seqK: 1024, headDim: 64 },
 };
 
 /** Useful FLOPs (masked work not counted): projections 4·2·B·L·E², attention 2·2·(attended pairs)·d. */
 export function flops(s) {
+  if (s.kind === 'gemm') return 2 * s.m * s.n * s.k;
   if (s.kind === 'mha') return 4 * 2 * s.batch * s.seq * s.embed * s.embed + 4 * s.batch * s.seq * s.seq * s.embed;
   let pairs = 0;
   for (let b = 0; b < s.batch; b++) {
