@@ -5,6 +5,7 @@
 import { PHASE_ATTENTION, PHASE_ATTENTION_COMBINE, type AttentionPhase, type Phase } from '../parallel/phases.js';
 import { ATTENTION_KEY_BLOCK, ATTENTION_QUERY_TILE, ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
 import type { Arena } from '../wasm/arena.js';
+import { isArrayOf } from '../validate.js';
 
 /** A view: `ptr` is a byte address, the strides are in ELEMENTS of the view's type. */
 export interface StridedView {
@@ -35,6 +36,23 @@ export interface SliceProblem {
   keyMask?: { ptr: number; batch: number; invert: boolean }; // u8 [seqK] per batch entry
   validLens?: { ptr: number; batch: number; row: number };   // i32
   weights?: StridedView;                        // f32 [seqQ, seqK] per slice (output)
+}
+
+/** Writes an attention mask ([seqQ, seqK], or one per (batch, head) slice when `perSlice`) to
+ * `ptr` and attaches it to the problem: a Float32Array is added, a Uint8Array is boolean with
+ * non-zero = attend (`invert` false, SDPA) or non-zero = masked (`invert` true, MultiheadAttention). */
+export function attachMask(
+  arena: Arena, p: SliceProblem, ptr: number, data: Uint8Array | Float32Array, perSlice: boolean, invert: boolean,
+): void {
+  const plane = p.seqQ * p.seqK;
+  const view = { ptr, row: p.seqK, batch: perSlice ? p.heads * plane : 0, head: perSlice ? plane : 0 };
+  if (isArrayOf(data, 'Float32Array')) {
+    arena.writeF32(ptr, data as Float32Array);
+    p.addMask = view;
+  } else {
+    arena.writeU8(ptr, data as Uint8Array);
+    p.boolMask = { ...view, invert };
+  }
 }
 
 /** Query rows per work item: small enough that one head of a short sequence still splits,

@@ -7,7 +7,7 @@ import type { Phase } from '../parallel/phases.js';
 import { ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
 import { array, dim, elements, finite, flag, isArrayOf, optionalDim, options } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
-import { attentionPhases, type SliceProblem } from './attention-slices.js';
+import { attachMask, attentionPhases, type SliceProblem } from './attention-slices.js';
 
 const OP = 'attention';
 
@@ -114,21 +114,7 @@ export function buildAttention(arena: Arena, plan: AttentionPlan, threads: numbe
     v: { ptr: vPtr, batch: heads * seqK * headDimV, head: seqK * headDimV, row: headDimV },
     o: { ptr: oPtr, batch: heads * seqQ * headDimV, head: seqQ * headDimV, row: headDimV },
   };
-  if (plan.mask) {
-    const plane = seqQ * seqK;
-    const view = {
-      ptr: maskPtr, row: seqK,
-      batch: plan.mask.perSlice ? heads * plane : 0,
-      head: plan.mask.perSlice ? plane : 0,
-    };
-    if (isArrayOf(plan.mask.data, 'Float32Array')) {
-      arena.writeF32(maskPtr, plan.mask.data as Float32Array);
-      p.addMask = view;
-    } else {
-      arena.writeU8(maskPtr, plan.mask.data as Uint8Array);
-      p.boolMask = { ...view, invert: false };
-    }
-  }
+  if (plan.mask) attachMask(arena, p, maskPtr, plan.mask.data, plan.mask.perSlice, false);
   if (plan.validLens) {
     arena.writeI32(lensPtr, plan.validLens.data);
     p.validLens = plan.validLens.perQuery

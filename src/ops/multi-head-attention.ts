@@ -16,7 +16,7 @@ import type { BuiltCall } from './attention.js';
 import { ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
 import { array, dim, elements, flag, isArrayOf, optionalDim, options } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
-import { attentionPhases, type SliceProblem } from './attention-slices.js';
+import { attachMask, attentionPhases, type SliceProblem } from './attention-slices.js';
 
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
@@ -206,17 +206,7 @@ export function buildForward(
     arena.writeU8(paddingPtr, plan.keyPaddingMask);
     p.keyMask = { ptr: paddingPtr, batch: Lk, invert: true };
   }
-  if (plan.attnMask) {
-    const plane = Lq * Lk;
-    const view = { ptr: maskPtr, row: Lk, batch: plan.attnMask.perSlice ? H * plane : 0, head: plan.attnMask.perSlice ? plane : 0 };
-    if (isArrayOf(plan.attnMask.data, 'Float32Array')) {
-      arena.writeF32(maskPtr, plan.attnMask.data as Float32Array);
-      p.addMask = view;
-    } else {
-      arena.writeU8(maskPtr, plan.attnMask.data as Uint8Array);
-      p.boolMask = { ...view, invert: true };
-    }
-  }
+  if (plan.attnMask) attachMask(arena, p, maskPtr, plan.attnMask.data, plan.attnMask.perSlice, true);
   if (weightsPtr !== 0) p.weights = { ptr: weightsPtr, batch: H * Lq * Lk, head: Lq * Lk, row: Lk };
 
   program.push(...attentionPhases(arena, p, scratch));
