@@ -20,11 +20,17 @@ interface WorkerLike {
   terminate(): Promise<void>;
 }
 
+/** workerd (Cloudflare Workers): with nodejs_compat (the default from compatibility date
+ * 2026-08-04) it has `process.versions.node` and a node:worker_threads that cannot start threads. */
+const isWorkerd = (): boolean =>
+  (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === 'Cloudflare-Workers';
+
 const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string' &&
-  typeof (globalThis as { Deno?: unknown }).Deno === 'undefined';
+  typeof (globalThis as { Deno?: unknown }).Deno === 'undefined' && !isWorkerd();
 
 /** Whether this runtime can start workers at all (workerd, for one, cannot). */
 export function workersAvailable(): boolean {
+  if (isWorkerd()) return false;
   return isNode() || typeof (globalThis as { Worker?: unknown }).Worker === 'function';
 }
 

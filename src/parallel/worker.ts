@@ -16,7 +16,8 @@ interface Port {
 
 async function connect(): Promise<Port> {
   const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string' &&
-    typeof (globalThis as { Deno?: unknown }).Deno === 'undefined';
+    typeof (globalThis as { Deno?: unknown }).Deno === 'undefined' &&
+    (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent !== 'Cloudflare-Workers';
   if (isNode) {
     const name = 'node:worker_threads';
     const { parentPort } = (await import(/* @vite-ignore */ name)) as typeof import('node:worker_threads');

@@ -39,10 +39,17 @@ export function compileKernels(variant: KernelVariant, shared: boolean): Promise
   const key = `${variant}/${shared ? 'shared' : 'unshared'}`;
   let module = compiled.get(key);
   if (module === undefined) {
-    const url = kernelUrl(variant, shared);
-    module = fetchBytes(url).then((bytes) => WebAssembly.compile(bytes)).catch((cause: unknown) => {
+    const file = `kernels-${variant}${shared ? '' : '-unshared'}.wasm`;
+    let where = file;
+    module = (async () => {
+      const url = kernelUrl(variant, shared); // a TypeError where import.meta.url is missing (workerd)
+      where = url.href;
+      return WebAssembly.compile(await fetchBytes(url));
+    })().catch((cause: unknown) => {
       compiled.delete(key);
-      throw stateError(`could not compile the ${variant} kernels (${url.href}): ${String(cause)}`);
+      throw stateError(`could not compile the ${variant} kernels (${where}): ${String(cause).replace(/\.$/, '')}. ` +
+        'Where wasm cannot be fetched or compiled from bytes (Cloudflare Workers, strict CSPs), pass the ' +
+        `compiled module as options.wasm (import kernels from 'wasm-attention/${file}')`);
     });
     compiled.set(key, module);
   }

@@ -1,0 +1,205 @@
+// npm run test:runtimes: the shared smoke suite (test/runtimes/suite.mjs: every PyTorch fixture,
+// threads 1 and, where the runtime has workers and SharedArrayBuffer, 2; bad inputs) in every
+// runtime the library claims, one child process per runtime:
+//
+//   node          Node (this one), baseline build                 test/runtimes/node.mjs
+//   node-relaxed  Node with --experimental-wasm-relaxed-simd       test/runtimes/node.mjs
+//   deno          Deno 2 (npm package deno)                        test/runtimes/deno.mjs
+//   bun           Bun (npm package bun)                            test/runtimes/bun.mjs
+//   workerd       workerd (npm package workerd), 3 services        test/runtimes/workerd/run.mjs
+//   chromium      Debian's /usr/bin/chromium via playwright-core   test/runtimes/browser/run.mjs
+//
+// node scripts/test-runtimes.mjs [--verbose] [runtime ...]   (default: all; needs dist/, so the
+// npm script builds first). A runtime that cannot be started, times out, exits non-zero, prints
+// no closing `N passed, M failed` line or passes nothing is a failure: nothing is skipped.
+// Prints each runtime's failing lines (everything with --verbose), a summary table, and
+// `N passed, M failed` over all runtimes last; exits 1 on any failure.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const BIN = (name) => `${ROOT}node_modules/.bin/${name}`;
+const DEADLINE_MS = 290_000; // the whole run, so a hang cannot take more than ~5 minutes
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8'));
+const pinned = (name) => pkg.devDependencies?.[name] ?? '(not in devDependencies)';
+
+/** A binary shipped in an npm package; a reason string when it cannot be run. */
+function npmBinary(name) {
+  const path = BIN(name);
+  const hint = `run \`npm install\` (devDependency ${name}@${pinned(name)}, whose binary ships in the npm package)`;
+  if (!existsSync(path)) return { error: `${path} is missing: ${hint}` };
+  const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 30_000 });
+  if (r.error || r.status !== 0) {
+    return { error: `\`${name} --version\` failed (${r.error?.message ?? `exit ${r.status}: ${r.stderr.trim()}`}): ${hint}` };
+  }
+  return { path, version: r.stdout.trim().split('\n')[0] };
+}
+
+const RUNTIMES = {
+  node: () => ({
+    describe: `node ${process.version}, baseline build`,
+    command: process.execPath,
+    args: ['test/runtimes/node.mjs', '--expect-kernels', NODE_MAJOR < 22 ? 'simd' : 'relaxed'],
+    timeoutMs: 90_000,
+  }),
+  'node-relaxed': () => ({
+    describe: `node ${process.version}${NODE_MAJOR < 22 ? ' --experimental-wasm-relaxed-simd' : ''}, relaxed build`,
+    command: process.execPath,
+    args: [...(NODE_MAJOR < 22 ? ['--experimental-wasm-relaxed-simd'] : []), 'test/runtimes/node.mjs',
+      '--expect-kernels', 'relaxed'],
+    timeoutMs: 90_000,
+  }),
+  deno: () => {
+    const bin = npmBinary('deno');
+    if (bin.error) return bin;
+    return {
+      describe: bin.version,
+      command: bin.path,
+      args: ['run', '--no-config', '--no-remote', '--no-npm', '--no-prompt', '--allow-read=dist,test',
+        'test/runtimes/deno.mjs', '--expect-kernels', 'relaxed'],
+      timeoutMs: 90_000,
+    };
+  },
+  bun: () => {
+    const bin = npmBinary('bun');
+    if (bin.error) return bin;
+    return { describe: `bun ${bin.version}`, command: bin.path, args: ['./test/runtimes/bun.mjs'], timeoutMs: 90_000 };
+  },
+  workerd: () => {
+    const bin = npmBinary('workerd');
+    if (bin.error) return bin;
+    return {
+      describe: bin.version,
+      command: process.execPath,
+      args: ['test/runtimes/workerd/run.mjs', bin.path],
+      timeoutMs: 120_000,
+    };
+  },
+  chromium: () => ({
+    describe: `/usr/bin/chromium (Debian) via playwright-core ${pinned('playwright-core')}`,
+    command: process.execPath,
+    args: ['test/runtimes/browser/run.mjs'],
+    timeoutMs: 180_000,
+  }),
+};
+
+/** Runs one child to completion (its process group is killed at the timeout). */
+function run(command, args, timeoutMs) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      detached: true, // its own process group: a timeout also stops what it started (workerd, Chromium)
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', DENO_NO_UPDATE_CHECK: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout, stderr: `${stderr}${error.message}`, timedOut });
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const verbose = argv.includes('--verbose');
+  const names = argv.filter((a) => !a.startsWith('--'));
+  const unknown = names.filter((n) => !(n in RUNTIMES));
+  if (unknown.length) {
+    console.log(`unknown runtime(s) ${unknown.join(', ')}; known: ${Object.keys(RUNTIMES).join(', ')}`);
+    console.log('0 passed, 1 failed');
+    process.exitCode = 1;
+    return;
+  }
+  const selected = names.length ? names : Object.keys(RUNTIMES);
+  const started = Date.now();
+  const results = [];
+
+  const missing = ['index.js', 'worker.js', 'kernels-simd.wasm', 'kernels-relaxed.wasm',
+    'kernels-simd-unshared.wasm', 'kernels-relaxed-unshared.wasm'].filter((f) => !existsSync(`${ROOT}dist/${f}`));
+  if (missing.length) {
+    console.log(`FAIL - dist/ lacks ${missing.join(', ')}: run \`npm run build\` first (npm run test:runtimes does)`);
+    console.log('0 passed, 1 failed');
+    process.exitCode = 1;
+    return;
+  }
+
+  for (const name of selected) {
+    const t0 = Date.now();
+    const spec = RUNTIMES[name]();
+    const result = { name, describe: spec.describe ?? name, passed: 0, failed: 0, problems: [] };
+    results.push(result);
+    console.log(`\n== ${name}: ${spec.describe ?? '(cannot run)'}`);
+    if (spec.error) {
+      result.problems.push(spec.error);
+    } else {
+      const remaining = DEADLINE_MS - (Date.now() - started);
+      const timeoutMs = Math.max(1000, Math.min(spec.timeoutMs, remaining));
+      console.log(`   ${[spec.command.replace(ROOT, ''), ...spec.args].join(' ')}`);
+      const r = await run(spec.command, spec.args, timeoutMs);
+      const lines = r.stdout.trimEnd().split('\n');
+      const summary = /^(\d+) passed, (\d+) failed$/.exec(lines.at(-1) ?? '');
+      if (summary) {
+        result.passed = Number(summary[1]);
+        result.failed = Number(summary[2]);
+      }
+      if (r.timedOut) result.problems.push(`timed out after ${(timeoutMs / 1000).toFixed(0)} s (killed)`);
+      if (!summary) {
+        result.problems.push(`its output has no closing "N passed, M failed" line (exit ${r.signal ?? r.code})`);
+      } else if (result.passed === 0) {
+        result.problems.push('it passed no check');
+      }
+      if (summary && !r.timedOut && (r.code === 0) !== (result.failed === 0)) {
+        result.problems.push(`exit ${r.signal ?? r.code} does not agree with ${result.failed} failed checks`);
+      }
+      const ok = result.problems.length === 0 && result.failed === 0;
+      // Every line with --verbose or when the output is not the suite's; else notes and failures.
+      const shown = verbose || !summary ? lines : lines.filter((l) => l.startsWith('FAIL') || l.startsWith('# '));
+      for (const line of shown) console.log(`   ${line}`);
+      const stderr = r.stderr.trim();
+      if (stderr && (verbose || !ok)) {
+        console.log('   -- stderr:');
+        for (const line of stderr.split('\n').slice(-40)) console.log(`   ${line}`);
+      }
+    }
+    result.seconds = (Date.now() - t0) / 1000;
+    result.ok = result.problems.length === 0 && result.failed === 0;
+    for (const p of result.problems) console.log(`   FAIL - ${name}: ${p}`);
+    console.log(`   ${result.ok ? 'PASS' : 'FAIL'} ${name}: ${result.passed} passed, ${result.failed} failed ` +
+      `(${result.seconds.toFixed(1)} s)`);
+  }
+
+  console.log('\nruntime        result  passed  failed  time');
+  for (const r of results) {
+    console.log(`${r.name.padEnd(14)} ${(r.ok ? 'PASS' : 'FAIL').padEnd(7)} ${String(r.passed).padStart(6)}  ` +
+      `${String(r.failed + (r.failed === 0 && !r.ok ? 1 : 0)).padStart(6)}  ${r.seconds.toFixed(1)} s` +
+      (r.ok ? '' : `  ${r.problems.join('; ') || 'checks failed'}`));
+  }
+  const bad = results.filter((r) => !r.ok);
+  if (bad.length) console.log(`\nFAILED runtimes: ${bad.map((r) => r.name).join(', ')}`);
+  const passed = results.reduce((n, r) => n + r.passed, 0);
+  // A runtime that failed without failing checks (could not start, timed out, …) counts as one.
+  const failed = results.reduce((n, r) => n + r.failed + (r.failed === 0 && !r.ok ? 1 : 0), 0);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exitCode = bad.length === 0 ? 0 : 1;
+}
+
+await main();

@@ -1,0 +1,41 @@
+// Node harness of the runtime smoke suite: node test/runtimes/node.mjs [--expect-kernels simd|relaxed]
+// (Node 20 needs --experimental-wasm-relaxed-simd for the relaxed build). Reads the fixtures
+// with node:fs and runs the shared suite on threads 1 and 2.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { runSuite } from './suite.mjs';
+import * as lib from '../../dist/index.js';
+
+const at = process.argv.indexOf('--expect-kernels');
+const expectKernels = at > 0 ? process.argv[at + 1] : undefined;
+const fixture = async (name) => JSON.parse(await readFile(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8'));
+
+const { failed } = await runSuite({
+  runtime: `node ${process.version}${process.execArgv.length ? ` ${process.execArgv.join(' ')}` : ''}`,
+  lib,
+  fixtures: {
+    attention: await fixture('attention'),
+    mha: await fixture('mha'),
+    positionalEncoding: await fixture('positional-encoding'),
+  },
+  expectKernels,
+  configs: [{ threads: 1 }, { threads: 2 }],
+  checks: [{
+    name: 'node: SharedArrayBuffer present',
+    fn: () => {
+      if (typeof SharedArrayBuffer !== 'function') throw new Error('no SharedArrayBuffer');
+    },
+  }, {
+    name: "node: package.json exports resolve ('wasm-attention' and every kernels-*.wasm) to files in dist/",
+    fn: async () => {
+      const self = await import('wasm-attention');
+      if (self.createEngine !== lib.createEngine) throw new Error("import('wasm-attention') is not dist/index.js");
+      for (const build of ['simd', 'relaxed', 'simd-unshared', 'relaxed-unshared']) {
+        const file = fileURLToPath(import.meta.resolve(`wasm-attention/kernels-${build}.wasm`));
+        if (!existsSync(file)) throw new Error(`wasm-attention/kernels-${build}.wasm resolves to missing ${file}`);
+      }
+    },
+  }],
+});
+process.exitCode = failed === 0 ? 0 : 1;

@@ -1,0 +1,430 @@
+// The runtime smoke suite: one plain ESM module, run unchanged in Node, Deno, Bun, workerd and a
+// browser page. It imports nothing: each runtime's harness (node.mjs, deno.mjs, bun.mjs,
+// workerd/worker.mjs, browser/page.mjs) loads the library its own way, reads the PyTorch
+// fixtures its own way and hands both in. No vitest here: a tiny runner prints one line per
+// check and `N passed, M failed` last; the harness turns a failure into a non-zero exit.
+//
+//   const { passed, failed } = await runSuite({
+//     runtime: 'deno',                              // for messages
+//     lib: { createEngine, positionalEncoding },    // the built library (dist/index.js)
+//     fixtures: { attention, mha, positionalEncoding }, // the parsed JSON files ({cases} or arrays)
+//     configs: [{ threads: 1 }, { threads: 2 }],    // one engine per entry, every fixture on each
+//     expectKernels: 'relaxed',                     // optional: engine.kernels must be this
+//     engineOptions: { wasm: module },              // optional: merged into every createEngine call
+//     checks: [{ name, fn }],                       // optional: runtime-specific checks
+//     print: console.log,                           // optional
+//   });
+//
+// A config is { threads, expectThreads = threads, expectWarning?: RegExp, expectKernels?,
+// engineOptions? }: createEngine({ threads, ...engineOptions }) must give engine.threads ===
+// expectThreads and print exactly one console.warn matching expectWarning (none without it).
+// When expectThreads > 1 the suite also proves the workers ran (the pool's run counter, through
+// the engine's debug hook) and that the result has the same bits as on one thread.
+
+export const ATOL = 2e-4;
+export const RTOL = 2e-4;
+const DEBUG = Symbol.for('wasm-attention.debug');
+
+/** The runner: checks run one after another; a throw is a failure. */
+export function createRunner(print = (line) => console.log(line)) {
+  const lines = [];
+  let passed = 0;
+  let failed = 0;
+  const out = (line) => {
+    lines.push(line);
+    print(line);
+  };
+  return {
+    lines,
+    get passed() { return passed; },
+    get failed() { return failed; },
+    note: (line) => out(`# ${line}`),
+    async check(name, fn) {
+      try {
+        await fn();
+        passed++;
+        out(`ok - ${name}`);
+      } catch (error) {
+        failed++;
+        const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        out(`FAIL - ${name}: ${message}`);
+      }
+    },
+    /** Prints the closing line and returns the totals. */
+    finish() {
+      out(`${passed} passed, ${failed} failed`);
+      return { passed, failed, lines };
+    },
+  };
+}
+
+function fail(message) {
+  throw new Error(message);
+}
+
+function assertEqual(actual, expected, what) {
+  if (actual !== expected) fail(`${what}: got ${String(actual)}, expected ${String(expected)}`);
+}
+
+/** Largest |a - e| - rtol·|e| must be <= atol; NaN must match NaN. */
+export function assertClose(actual, expected, what, atol = ATOL, rtol = RTOL) {
+  if (!actual) fail(`${what}: missing`);
+  assertEqual(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i] === '-inf' ? -Infinity : expected[i];
+    if (a === e) continue;
+    if (Number.isNaN(a) || Number.isNaN(e) || Math.abs(a - e) - rtol * Math.abs(e) > atol) {
+      fail(`${what}[${i}] = ${a}, expected ${e} (|diff| ${Math.abs(a - e).toExponential(2)}, ` +
+        `atol ${atol}, rtol ${rtol})`);
+    }
+  }
+}
+
+function assertSameBits(actual, expected, what) {
+  assertEqual(actual.length, expected.length, `${what}: length`);
+  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+  const b = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) fail(`${what}[${i}] = ${actual[i]}, expected ${expected[i]} bit for bit`);
+  }
+}
+
+/** Awaits fn() (a throw or a rejection) and checks the error's class. */
+async function assertRejects(fn, ErrorClass, what) {
+  let error;
+  try {
+    await fn();
+  } catch (e) {
+    error = e;
+  }
+  if (error === undefined) fail(`${what}: did not throw (expected ${ErrorClass.name})`);
+  if (!(error instanceof ErrorClass)) {
+    fail(`${what}: threw ${error?.name ?? typeof error} (${error?.message ?? error}), expected ${ErrorClass.name}`);
+  }
+}
+
+const f32 = (values) => Float32Array.from(values, (x) => (x === '-inf' ? -Infinity : x));
+const casesOf = (file) => (Array.isArray(file) ? file : file?.cases) ?? fail('a fixture file has no cases');
+const mask = (m) => (m ? (m.dtype === 'bool' ? Uint8Array.from(m.data) : f32(m.data)) : undefined);
+
+/** Deterministic values in [-1, 1) (mulberry32). */
+function random(n, seed) {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+/** float64 SDPA of one [seqQ, d] slice (causal optional): the oracle of the pool checks. */
+function referenceAttention(q, k, v, { batch, heads, seqQ, seqK, headDim, causal }) {
+  const out = new Float64Array(batch * heads * seqQ * headDim);
+  const scale = 1 / Math.sqrt(headDim);
+  const s = new Float64Array(seqK);
+  for (let bh = 0; bh < batch * heads; bh++) {
+    const qo = bh * seqQ * headDim, ko = bh * seqK * headDim;
+    for (let i = 0; i < seqQ; i++) {
+      let max = -Infinity;
+      const limit = causal ? Math.min(i + 1, seqK) : seqK;
+      for (let j = 0; j < limit; j++) {
+        let dot = 0;
+        for (let d = 0; d < headDim; d++) dot += q[qo + i * headDim + d] * k[ko + j * headDim + d];
+        s[j] = dot * scale;
+        if (s[j] > max) max = s[j];
+      }
+      let sum = 0;
+      for (let j = 0; j < limit; j++) sum += (s[j] = Math.exp(s[j] - max));
+      for (let j = 0; j < limit; j++) {
+        const p = s[j] / sum;
+        for (let d = 0; d < headDim; d++) out[qo + i * headDim + d] += p * v[ko + j * headDim + d];
+      }
+    }
+  }
+  return out;
+}
+
+/** y[r, o] = x[r, :] · W[o, :] + b[o] (nn.Linear), float64. */
+function linear(x, rows, inDim, w, b, outDim) {
+  const y = new Float64Array(rows * outDim);
+  for (let r = 0; r < rows; r++) {
+    for (let o = 0; o < outDim; o++) {
+      let acc = b ? b[o] : 0;
+      for (let c = 0; c < inDim; c++) acc += x[r * inDim + c] * w[o * inDim + c];
+      y[r * outDim + o] = acc;
+    }
+  }
+  return y;
+}
+
+/** float64 nn.MultiheadAttention self-attention (batch 1, no masks): output only. */
+function referenceSelfAttention(x, seq, E, H, { inProjWeight, inProjBias, outProjWeight, outProjBias }) {
+  const qkv = linear(x, seq, E, inProjWeight, inProjBias, 3 * E);
+  const D = E / H;
+  const split = (part) => {
+    const t = new Float64Array(H * seq * D); // [H, seq, D]
+    for (let s = 0; s < seq; s++) {
+      for (let h = 0; h < H; h++) {
+        for (let d = 0; d < D; d++) t[(h * seq + s) * D + d] = qkv[s * 3 * E + part * E + h * D + d];
+      }
+    }
+    return t;
+  };
+  const heads = referenceAttention(split(0), split(1), split(2),
+    { batch: 1, heads: H, seqQ: seq, seqK: seq, headDim: D, causal: false });
+  const context = new Float64Array(seq * E);
+  for (let h = 0; h < H; h++) {
+    for (let s = 0; s < seq; s++) {
+      for (let d = 0; d < D; d++) context[s * E + h * D + d] = heads[(h * seq + s) * D + d];
+    }
+  }
+  return linear(context, seq, E, outProjWeight, outProjBias, E);
+}
+
+// Calls big enough (> 1.5 MFLOP) to go to the worker pool when threads > 1.
+const BIG_ATTENTION = { batch: 1, heads: 4, seqQ: 128, seqK: 128, headDim: 64, causal: true };
+const BIG_MHA = { E: 64, H: 4, seq: 64 };
+
+function bigInputs() {
+  const { batch, heads, seqQ, seqK, headDim } = BIG_ATTENTION;
+  const { E, seq } = BIG_MHA;
+  const q = random(batch * heads * seqQ * headDim, 1);
+  const k = random(batch * heads * seqK * headDim, 2);
+  const v = random(batch * heads * seqK * headDim, 3);
+  const scaled = (a, by) => a.map((x) => x * by);
+  const weights = {
+    inProjWeight: scaled(random(3 * E * E, 4), 0.2),
+    inProjBias: scaled(random(3 * E, 5), 0.2),
+    outProjWeight: scaled(random(E * E, 6), 0.2),
+    outProjBias: scaled(random(E, 7), 0.2),
+  };
+  const x = random(seq * E, 8);
+  return {
+    q, k, v, weights, x,
+    attention: referenceAttention(q, k, v, BIG_ATTENTION),
+    mha: referenceSelfAttention(x, seq, E, BIG_MHA.H, weights),
+  };
+}
+
+/** Every console.warn during fn() (passed on to the real console too). */
+async function captureWarnings(fn) {
+  const warnings = [];
+  const original = console.warn;
+  console.warn = (...args) => {
+    warnings.push(args.map(String).join(' '));
+    original.apply(console, args);
+  };
+  try {
+    return { value: await fn(), warnings };
+  } finally {
+    console.warn = original;
+  }
+}
+
+/** How many programs the engine's worker pool has run (undefined without a pool). */
+async function poolRuns(engine) {
+  const debug = engine[DEBUG];
+  if (typeof debug !== 'function') fail('the engine has no debug hook (Symbol.for("wasm-attention.debug"))');
+  const { pool } = debug.call(engine);
+  return pool ? (await pool()).runs : undefined;
+}
+
+async function runConfig(t, env, config, big, firstBits) {
+  const { createEngine } = env.lib;
+  const threads = config.threads;
+  const expectThreads = config.expectThreads ?? threads;
+  const expectKernels = config.expectKernels ?? env.expectKernels;
+  const label = config.label ?? `threads ${threads}`;
+  const options = { threads, ...env.engineOptions, ...config.engineOptions };
+  const shown = Object.entries(options)
+    .map(([key, value]) => `${key}: ${value instanceof WebAssembly.Module ? 'Module' : JSON.stringify(value)}`);
+  const auto = options.wasm === undefined && (options.kernels ?? 'auto') === 'auto';
+  let engine;
+  await t.check(`[${label}] createEngine({ ${shown.join(', ')} }) gives threads ${expectThreads}` +
+    (expectKernels ? `, kernels '${expectKernels}'` : ''), async () => {
+    const { value, warnings } = await captureWarnings(() => createEngine(options));
+    engine = value;
+    assertEqual(engine.threads, expectThreads, 'engine.threads');
+    if (expectKernels) assertEqual(engine.kernels, expectKernels, 'engine.kernels');
+    if (engine.kernels !== 'simd' && engine.kernels !== 'relaxed') fail(`engine.kernels is ${engine.kernels}`);
+    if (auto && (engine.kernels === 'relaxed') !== engine.features.relaxedSimd) {
+      fail(`engine.kernels '${engine.kernels}' does not follow features.relaxedSimd ${engine.features.relaxedSimd}`);
+    }
+    if (config.expectWarning) {
+      const matching = warnings.filter((w) => config.expectWarning.test(w));
+      if (matching.length !== 1 || warnings.length !== 1) {
+        fail(`expected exactly one console.warn matching ${config.expectWarning}, got ${JSON.stringify(warnings)}`);
+      }
+    } else if (warnings.length > 0) {
+      fail(`unexpected console.warn: ${JSON.stringify(warnings)}`);
+    }
+    t.note(`${env.runtime} [${label}]: kernels ${engine.kernels}, threads ${engine.threads}, ` +
+      `features ${JSON.stringify(engine.features)}`);
+  });
+  if (!engine) {
+    t.note(`[${label}] no engine: the fixture checks of this configuration did not run`);
+    await t.check(`[${label}] fixture checks`, () => fail('createEngine failed (see above)'));
+    return;
+  }
+
+  for (const c of casesOf(env.fixtures.attention)) {
+    await t.check(`[${label}] attention: ${c.name}`, async () => {
+      const opts = {
+        ...c.opts,
+        attnMask: mask(c.attnMask),
+        validLens: c.validLens ? Int32Array.from(c.validLens.data) : undefined,
+      };
+      const r = await engine.attention(f32(c.q), f32(c.k), f32(c.v), opts);
+      assertClose(r.output, c.output, 'output');
+      if (c.weights) assertClose(r.weights, c.weights, 'weights');
+      else assertEqual(r.weights, undefined, 'weights');
+    });
+  }
+
+  for (const c of casesOf(env.fixtures.mha)) {
+    await t.check(`[${label}] multi-head attention: ${c.name}`, async () => {
+      const weights = Object.fromEntries(Object.entries(c.weights).map(([name, w]) => [name, f32(w)]));
+      const layer = engine.multiHeadAttention({ ...c.cfg, weights });
+      try {
+        const query = f32(c.query);
+        const same = JSON.stringify(c.query) === JSON.stringify(c.key) &&
+          JSON.stringify(c.key) === JSON.stringify(c.value);
+        const opts = {
+          ...c.forward,
+          keyPaddingMask: c.keyPaddingMask ? Uint8Array.from(c.keyPaddingMask) : undefined,
+          attnMask: mask(c.attnMask),
+        };
+        // Distinct arrays take the three-projection path; one array the fused self-attention one.
+        const runs = [await layer.forward(query, f32(c.key), f32(c.value), opts)];
+        if (same) runs.push(await layer.forward(query, query, query, opts));
+        for (const r of runs) {
+          assertClose(r.output, c.output, 'output');
+          if (c.attnWeights) assertClose(r.weights, c.attnWeights, 'weights');
+          else assertEqual(r.weights, undefined, 'weights');
+        }
+      } finally {
+        await layer.dispose();
+      }
+    });
+  }
+
+  // Calls large enough for the pool: checked against float64, and bit for bit against the first
+  // configuration; with a pool, its run counter must have moved (the workers really ran).
+  await t.check(`[${label}] attention ${Object.values(BIG_ATTENTION).join('×')} and self-attention ` +
+    `E ${BIG_MHA.E} seq ${BIG_MHA.seq}` + (expectThreads > 1 ? ' on the worker pool' : ''), async () => {
+    const before = await poolRuns(engine);
+    if (expectThreads > 1 && before === undefined) fail('threads > 1 but the engine has no worker pool');
+    const r = await engine.attention(big.q, big.k, big.v, BIG_ATTENTION);
+    assertClose(r.output, big.attention, 'attention output', 1e-5, 1e-4);
+    const layer = engine.multiHeadAttention({ embedDim: BIG_MHA.E, numHeads: BIG_MHA.H, weights: big.weights });
+    const m = await layer.forward(big.x, big.x, big.x, { batch: 1, seqQ: BIG_MHA.seq, seqK: BIG_MHA.seq, needWeights: false });
+    await layer.dispose();
+    assertClose(m.output, big.mha, 'multi-head output', 1e-5, 1e-4);
+    if (expectThreads > 1) {
+      const after = await poolRuns(engine);
+      if (!(after >= before + 2)) fail(`the worker pool ran ${after - before} programs, expected 2`);
+    }
+    const key = engine.kernels;
+    if (firstBits[key]) {
+      assertSameBits(r.output, firstBits[key].attention, `attention output vs [${firstBits[key].label}]`);
+      assertSameBits(m.output, firstBits[key].mha, `multi-head output vs [${firstBits[key].label}]`);
+    } else {
+      firstBits[key] = { label, attention: r.output, mha: m.output };
+    }
+  });
+
+  await badInputs(t, label, engine, env.lib);
+
+  await t.check(`[${label}] dispose: idempotent, later calls reject`, async () => {
+    await engine.dispose();
+    await engine.dispose();
+    const q = new Float32Array(4);
+    await assertRejects(() => engine.attention(q, q, q, { batch: 1, heads: 1, seqQ: 1, seqK: 1, headDim: 4 }),
+      Error, 'attention after dispose');
+  });
+}
+
+/** Bad arguments reject with TypeError / RangeError, and the engine stays usable. */
+async function badInputs(t, label, engine, lib) {
+  const shape = { batch: 1, heads: 2, seqQ: 3, seqK: 5, headDim: 4 };
+  const q = random(1 * 2 * 3 * 4, 11);
+  const k = random(1 * 2 * 5 * 4, 12);
+  const v = random(1 * 2 * 5 * 4, 13);
+  const attention = (overrides, qq = q) => () => engine.attention(qq, k, v, { ...shape, ...overrides });
+  const E = 4;
+  const layer = engine.multiHeadAttention({ embedDim: E, numHeads: 2, weights: {
+    inProjWeight: random(3 * E * E, 14), inProjBias: random(3 * E, 15),
+    outProjWeight: random(E * E, 16), outProjBias: random(E, 17) } });
+  const x = random(2 * 3 * E, 18); // [batch 2, seq 3, E]
+  const forward = (overrides, query = x) => () => layer.forward(query, x, x, { batch: 2, seqQ: 3, seqK: 3, ...overrides });
+  const bad = [
+    ['q as a Float64Array', TypeError, attention({}, Float64Array.from(q))],
+    ['q as a plain Array', TypeError, attention({}, Array.from(q))],
+    ['q of the wrong length', RangeError, attention({}, q.subarray(1))],
+    ['heads NaN', RangeError, attention({ heads: NaN })],
+    ['heads 1.5', RangeError, attention({ heads: 1.5 })],
+    ['heads "2"', TypeError, attention({ heads: '2' })],
+    ['seqK 0', RangeError, attention({ seqK: 0 })],
+    ['attnMask as an Int32Array', TypeError, attention({ attnMask: new Int32Array(15) })],
+    ['attnMask of the wrong length', RangeError, attention({ attnMask: new Uint8Array(14) })],
+    ['validLens of the wrong length', RangeError, attention({ validLens: new Int32Array(2) })],
+    ['validLens negative', RangeError, attention({ validLens: Int32Array.of(-1) })],
+    ['options missing', TypeError, () => engine.attention(q, k, v)],
+    ['numHeads not dividing embedDim', RangeError, () => engine.multiHeadAttention({
+      embedDim: 10, numHeads: 3, weights: { inProjWeight: new Float32Array(300), inProjBias: new Float32Array(30),
+        outProjWeight: new Float32Array(100), outProjBias: new Float32Array(10) } })],
+    ['outProjWeight missing', TypeError, () => engine.multiHeadAttention({
+      embedDim: 4, numHeads: 2, weights: { inProjWeight: new Float32Array(48), inProjBias: new Float32Array(12),
+        outProjBias: new Float32Array(4) } })],
+    ['forward: query of the wrong length', RangeError, forward({}, x.subarray(4))],
+    ['forward: keyPaddingMask as a Float32Array', TypeError, forward({ keyPaddingMask: new Float32Array(6) })],
+    ['forward: keyPaddingMask of the wrong length', RangeError, forward({ keyPaddingMask: new Uint8Array(5) })],
+    ['forward: seqQ -1', RangeError, forward({ seqQ: -1 })],
+    ['createEngine({ threads: 0 })', RangeError, () => lib.createEngine({ threads: 0 })],
+    ["createEngine({ threads: 'two' })", TypeError, () => lib.createEngine({ threads: 'two' })],
+    ["createEngine({ kernels: 'avx' })", TypeError, () => lib.createEngine({ kernels: 'avx' })],
+    ['createEngine({ wasm: 42 })', TypeError, () => lib.createEngine({ wasm: 42 })],
+    ['positionalEncoding(0, 4)', RangeError, () => lib.positionalEncoding(0, 4)],
+    ['positionalEncoding(2, 2.5)', RangeError, () => lib.positionalEncoding(2, 2.5)],
+  ];
+  for (const [name, ErrorClass, fn] of bad) {
+    await t.check(`[${label}] rejects ${name} with ${ErrorClass.name}`, () => assertRejects(fn, ErrorClass, name));
+  }
+  await t.check(`[${label}] still usable after the bad calls`, async () => {
+    const r = await engine.attention(q, k, v, shape);
+    assertClose(r.output, referenceAttention(q, k, v, shape), 'output', 1e-5, 1e-4);
+    const m = await layer.forward(x, x, x, { batch: 2, seqQ: 3, seqK: 3 });
+    assertEqual(m.output.length, 2 * 3 * E, 'forward output length');
+    if (!m.output.every(Number.isFinite)) fail('forward output is not finite');
+    await layer.dispose();
+  });
+}
+
+/** Runs the whole suite; prints every check and `N passed, M failed` last. */
+export async function runSuite(env) {
+  const t = createRunner(env.print);
+  const started = Date.now();
+  t.note(`${env.runtime}: ${casesOf(env.fixtures.attention).length} attention, ${casesOf(env.fixtures.mha).length} ` +
+    `multi-head, ${casesOf(env.fixtures.positionalEncoding).length} positional-encoding cases; ` +
+    `configurations: ${env.configs.map((c) => c.label ?? `threads ${c.threads}`).join(', ')}`);
+
+  for (const check of env.checks ?? []) await t.check(check.name, check.fn);
+
+  for (const c of casesOf(env.fixtures.positionalEncoding)) {
+    await t.check(`positional encoding ${c.seqLen}×${c.dModel}`, () => {
+      assertClose(env.lib.positionalEncoding(c.seqLen, c.dModel), c.pe, 'pe');
+    });
+  }
+
+  const big = bigInputs();
+  const firstBits = {};
+  for (const config of env.configs) await runConfig(t, env, config, big, firstBits);
+
+  t.note(`${env.runtime}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return t.finish();
+}
