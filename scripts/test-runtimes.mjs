@@ -8,6 +8,7 @@
 //   bun           Bun (npm package bun)                            test/runtimes/bun.mjs
 //   workerd       workerd (npm package workerd), 3 services        test/runtimes/workerd/run.mjs
 //   chromium      Debian's /usr/bin/chromium via playwright-core   test/runtimes/browser/run.mjs
+//   demo          the demo page in that Chromium: heatmaps render  test/runtimes/demo/run.mjs
 //
 // node scripts/test-runtimes.mjs [--verbose] [runtime ...]   (default: all; needs dist/, so the
 // npm script builds first). A runtime that cannot be started, times out, exits non-zero, prints
@@ -19,16 +20,24 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const BIN = (name) => `${ROOT}node_modules/.bin/${name}`;
 const DEADLINE_MS = 290_000; // the whole run, so a hang cannot take more than ~5 minutes
 const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8'));
 const pinned = (name) => pkg.devDependencies?.[name] ?? '(not in devDependencies)';
 
-/** A binary shipped in an npm package; a reason string when it cannot be run. */
+/** Runtime binaries, each shipped in an npm package for this platform (linux-x64, CI's): the
+ * platform packages themselves are devDependencies, so no install script has to fetch anything. */
+const BINARIES = {
+  deno: '@deno/linux-x64-glibc/deno',
+  bun: '@oven/bun-linux-x64/bin/bun',
+  workerd: '@cloudflare/workerd-linux-64/bin/workerd',
+};
+
+/** A runtime binary from node_modules; a reason string when it cannot be run. */
 function npmBinary(name) {
-  const path = BIN(name);
-  const hint = `run \`npm install\` (devDependency ${name}@${pinned(name)}, whose binary ships in the npm package)`;
+  const path = `${ROOT}node_modules/${BINARIES[name]}`;
+  const pkgName = BINARIES[name].split('/').slice(0, 2).join('/');
+  const hint = `run \`npm install\` (devDependency ${pkgName}@${pinned(pkgName)}, linux-x64)`;
   if (!existsSync(path)) return { error: `${path} is missing: ${hint}` };
   const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 30_000 });
   if (r.error || r.status !== 0) {
@@ -81,6 +90,12 @@ const RUNTIMES = {
     describe: `/usr/bin/chromium (Debian) via playwright-core ${pinned('playwright-core')}`,
     command: process.execPath,
     args: ['test/runtimes/browser/run.mjs'],
+    timeoutMs: 180_000,
+  }),
+  demo: () => ({
+    describe: `the demo page (examples/demo/) in /usr/bin/chromium, COOP/COEP served`,
+    command: process.execPath,
+    args: ['test/runtimes/demo/run.mjs'],
     timeoutMs: 180_000,
   }),
 };

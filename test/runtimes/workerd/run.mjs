@@ -11,7 +11,7 @@ const SERVICES = ['plain', 'compat', 'current'];
 const START_TIMEOUT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 120_000;
 
-const binary = process.argv[2] ?? `${ROOT}node_modules/.bin/workerd`;
+const binary = process.argv[2] ?? `${ROOT}node_modules/@cloudflare/workerd-linux-64/bin/workerd`;
 
 /** Starts workerd; resolves with the child and socket → port once every socket listens. */
 function start() {
