@@ -8,6 +8,7 @@
 //   bun           Bun (npm package bun)                            test/runtimes/bun.mjs
 //   workerd       workerd (npm package workerd), 3 services        test/runtimes/workerd/run.mjs
 //   chromium      Debian's /usr/bin/chromium via playwright-core   test/runtimes/browser/run.mjs
+//   bundlers      an app built by Vite and by esbuild, in Chromium  test/runtimes/bundlers/run.mjs
 //   demo          the demo page in that Chromium: heatmaps render  test/runtimes/demo/run.mjs
 //
 // node scripts/test-runtimes.mjs [--verbose] [runtime ...]   (default: all; needs dist/, so the
@@ -90,6 +91,12 @@ const RUNTIMES = {
     describe: `/usr/bin/chromium (Debian) via playwright-core ${pinned('playwright-core')}`,
     command: process.execPath,
     args: ['test/runtimes/browser/run.mjs'],
+    timeoutMs: 180_000,
+  }),
+  bundlers: () => ({
+    describe: 'an app importing the package, built by Vite (no configuration) and esbuild, in Chromium',
+    command: process.execPath,
+    args: ['test/runtimes/bundlers/run.mjs'],
     timeoutMs: 180_000,
   }),
   demo: () => ({

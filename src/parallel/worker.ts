@@ -94,8 +94,10 @@ function barrier(ctrl: Int32Array, slot: number, threads: number): void {
   }
 }
 
-const port = await connect();
-port.listen(async (message) => {
+// No top-level await: bundlers build workers as classic scripts (Vite's default is iife).
+// Node's parentPort queues messages until a listener is attached; in browsers connect() attaches
+// synchronously (no await happens before listen on that path).
+void connect().then((port) => port.listen(async (message) => {
   if (message.type !== 'init') return;
   try {
     const instance = await WebAssembly.instantiate(message.module, { env: { memory: message.memory } });
@@ -106,4 +108,4 @@ port.listen(async (message) => {
   } catch (error) {
     port.post({ type: 'error', index: message.index, error: toWire(error) });
   }
-});
+}));
