@@ -1,18 +1,10 @@
 // The demo's model and drawing, shared by the page (demo.js) and the terminal (cli.mjs):
 // runtime-neutral ESM, no DOM, no Node APIs.
 
-/** Deterministic uniform values in [-scale, scale) (mulberry32). */
-export function seeded(length, seed, scale = 1) {
-  let s = seed >>> 0;
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
+import { randomF32 as seeded } from '../../bench/harness.mjs';
+
+/** Deterministic uniform values in [-scale, scale): the benchmarks' generator. */
+export { seeded };
 
 export function tokenize(sentence) {
   return sentence.toLowerCase().match(/[\p{L}\p{N}']+|[^\s\p{L}\p{N}]/gu) ?? [];

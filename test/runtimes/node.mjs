@@ -4,29 +4,20 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { runSuite } from './suite.mjs';
+import { loadFixtures, runSuite, threadsCheck } from './suite.mjs';
 import * as lib from '../../dist/index.js';
 
 const at = process.argv.indexOf('--expect-kernels');
 const expectKernels = at > 0 ? process.argv[at + 1] : undefined;
-const fixture = async (name) => JSON.parse(await readFile(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8'));
 
 const { failed } = await runSuite({
   runtime: `node ${process.version}${process.execArgv.length ? ` ${process.execArgv.join(' ')}` : ''}`,
   lib,
-  fixtures: {
-    attention: await fixture('attention'),
-    mha: await fixture('mha'),
-    positionalEncoding: await fixture('positional-encoding'),
-  },
+  fixtures: await loadFixtures(async (name) =>
+    JSON.parse(await readFile(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8'))),
   expectKernels,
   configs: [{ threads: 1 }, { threads: 2 }],
-  checks: [{
-    name: 'node: SharedArrayBuffer present',
-    fn: () => {
-      if (typeof SharedArrayBuffer !== 'function') throw new Error('no SharedArrayBuffer');
-    },
-  }, {
+  checks: [threadsCheck('node', false), {
     name: "node: package.json exports resolve ('wasm-attention' and every kernels-*.wasm) to files in dist/",
     fn: async () => {
       const self = await import('wasm-attention');

@@ -406,6 +406,33 @@ async function badInputs(t, label, engine, lib) {
 }
 
 /** Runs the whole suite; prints every check and `N passed, M failed` last. */
+/** The three fixture files, read through a runtime's own `read(name) → parsed JSON`. */
+export async function loadFixtures(read) {
+  return {
+    attention: await read('attention'),
+    mha: await read('mha'),
+    positionalEncoding: await read('positional-encoding'),
+  };
+}
+
+/** threads 1 and 2, and 2 again with the baseline build forced where auto picks relaxed. */
+export const THREADED_CONFIGS = [
+  { threads: 1 },
+  { threads: 2 },
+  { threads: 2, engineOptions: { kernels: 'simd' }, expectKernels: 'simd', label: 'threads 2, kernels simd' },
+];
+
+/** A check that the runtime offers what threads need (Worker only where the pool uses it). */
+export function threadsCheck(runtime, needsWorker) {
+  return {
+    name: `${runtime}: ${needsWorker ? 'Worker and ' : ''}SharedArrayBuffer present`,
+    fn: () => {
+      if (needsWorker && typeof Worker !== 'function') throw new Error('no Worker');
+      if (typeof SharedArrayBuffer !== 'function') throw new Error('no SharedArrayBuffer');
+    },
+  };
+}
+
 export async function runSuite(env) {
   const t = createRunner(env.print);
   const started = Date.now();
