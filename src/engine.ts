@@ -154,7 +154,14 @@ class PoolExecutor implements Executor {
       this.pool.catch(() => undefined);
       pool = await this.pool;
     }
-    await pool.run(program);
+    try {
+      await pool.run(program);
+    } catch (error) {
+      // A dead worker fails the call at once, but its siblings may still be writing items of it:
+      // stop them all before the arena is handed to the next call.
+      if (pool.failed) await pool.terminate();
+      throw error;
+    }
   }
 
   async dispose(): Promise<void> {

@@ -97,7 +97,7 @@ function checkLength(name, a, expected) {
  *                       outProjWeight: Float32Array, outProjBias: Float32Array } })
  *     : Promise<{ run(x: Float32Array): Promise<Float32Array> }>,
  *   attentionCore(o: { batch: number, heads: number, seqQ: number, seqK: number,
- *                      headDim: number, causal?: boolean })
+ *                      headDim: number, causal?: boolean, validLens?: ArrayLike<number> })
  *     : Promise<{ run(q: Float32Array, k: Float32Array, v: Float32Array): Promise<Float32Array> }>,
  *   dispose(): Promise<void>,
  * }>}
@@ -189,25 +189,72 @@ export async function createOrtPeer({ threads }) {
      * For reading results: ORT 1.30's CPU kernel materialises the whole seqQ×seqK score matrix
      * and masks it, so causal costs about as much as non-causal (no skipping of masked
      * blocks), and the first run at large sizes is slow while the wasm heap grows to hold it.
+     *
+     * `validLens` (one length per batch; keys at index >= len are masked, as torch's key
+     * padding), built once per session as a constant initializer:
+     * - not causal: opset 24's `nonpad_kv_seqlen` input, int64 [batch]. ORT's kernel still
+     *   computes the full Q·Kᵀ per head, then fills the padded columns with the lowest float
+     *   before the softmax: no skipping, but no mask tensor to copy either.
+     * - causal: ORT 1.30 combines is_causal with nonpad_kv_seqlen bottom-right aligned to each
+     *   batch's valid length (query i sees keys j <= i - (seqQ - len); checked: max diff 1.1
+     *   against torch semantics), so there the mask is a float `attn_mask` [batch, 1, seqQ,
+     *   seqK] holding 0 / -Infinity for padding and causality together, with is_causal = 0
+     *   (with is_causal = 1 the kernel would copy the mask and overlay causality every run).
+     * Why not the other forms: this build rejects a broadcast [batch, 1, 1, seqK] attn_mask
+     * ("attn_mask must be broadcastable ... q_sequence_length": dim -2 must equal seqQ); a
+     * full float mask is memcpy'd into every head's score matrix (4 MB at 4×512×512; within
+     * noise of nonpad_kv_seqlen on one thread: 168 vs 155 ms median at 4×12×512×512); a bool
+     * mask is converted to float on every run. Lengths must be in 1..seqK (a row with no
+     * valid key gets a uniform softmax in ORT but zeros in torch).
      */
-    async attentionCore({ batch, heads, seqQ, seqK, headDim, causal = false }) {
+    async attentionCore({ batch, heads, seqQ, seqK, headDim, causal = false, validLens }) {
       const qShape = [batch, heads, seqQ, headDim];
       const kvShape = [batch, heads, seqK, headDim];
+      const attentionInputs = ['q', 'k', 'v'];
+      const initializers = [];
+      if (validLens != null) {
+        if (validLens.length !== batch) {
+          throw new RangeError(`validLens has ${validLens.length} entries, expected batch = ${batch}`);
+        }
+        for (const len of validLens) {
+          if (!Number.isInteger(len) || len < 1 || len > seqK) {
+            throw new RangeError(`validLens entries must be integers in 1..${seqK}, got ${len}`);
+          }
+        }
+        if (causal) {
+          const mask = new Float32Array(batch * seqQ * seqK);
+          for (let b = 0; b < batch; b++) {
+            for (let i = 0; i < seqQ; i++) {
+              const row = mask.subarray((b * seqQ + i) * seqK, (b * seqQ + i + 1) * seqK);
+              row.fill(-Infinity, Math.min(validLens[b], i + 1));
+            }
+          }
+          attentionInputs.push('attn_mask');
+          initializers.push({ name: 'attn_mask', dims: [batch, 1, seqQ, seqK], data: mask });
+        } else {
+          // Inputs 3..5 (attn_mask, past_key, past_value) are absent; 6 is nonpad_kv_seqlen.
+          attentionInputs.push('', '', '', 'nonpad_kv_seqlen');
+          initializers.push({ name: 'nonpad_kv_seqlen', dims: [batch], data: BigInt64Array.from(validLens, (n) => BigInt(n)) });
+        }
+      }
+      const causalAttr = causal && validLens == null;
       const session = await open(
         encodeModel({
-          // Attention entered the default domain in opset 23, which needs IR version 10.
-          irVersion: 10,
-          opsets: [{ domain: '', version: 23 }],
+          // Attention entered the default domain in opset 23 (IR version 10); nonpad_kv_seqlen
+          // came with opset 24 (IR version 11).
+          irVersion: validLens != null && !causal ? 11 : 10,
+          opsets: [{ domain: '', version: validLens != null && !causal ? 24 : 23 }],
           graph: {
             name: 'sdpa',
             nodes: [
               {
                 opType: 'Attention',
-                inputs: ['q', 'k', 'v'],
+                inputs: attentionInputs,
                 outputs: ['y'],
-                attributes: [intAttr('is_causal', causal ? 1 : 0), floatAttr('scale', 1 / Math.sqrt(headDim))],
+                attributes: [intAttr('is_causal', causalAttr ? 1 : 0), floatAttr('scale', 1 / Math.sqrt(headDim))],
               },
             ],
+            initializers,
             inputs: [
               { name: 'q', shape: qShape },
               { name: 'k', shape: kvShape },

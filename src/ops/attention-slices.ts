@@ -3,7 +3,7 @@
 // column ranges of [batch, seq, embed] rows, written in place into the concatenated output)
 // describe their problem this way.
 import { PHASE_ATTENTION, PHASE_ATTENTION_COMBINE, type AttentionPhase, type Phase } from '../parallel/phases.js';
-import { ATTENTION_KEY_BLOCK, ATTENTION_QUERY_TILE, ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
+import { ATTENTION_KEY_BLOCK, ATTENTION_QUERY_TILE, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import type { Arena } from '../wasm/arena.js';
 import { isArrayOf } from '../validate.js';
 
@@ -108,7 +108,7 @@ export function attentionPhase(p: SliceProblem, scratch: number): AttentionPhase
     keyPtr: p.keyMask?.ptr ?? 0, keyBatch: p.keyMask?.batch ?? 0, keyInvert: p.keyMask?.invert ? 1 : 0,
     lensPtr: p.validLens?.ptr ?? 0, lensBatch: p.validLens?.batch ?? 0, lensRow: p.validLens?.row ?? 0,
     wPtr: w.ptr, wBatch: w.batch, wHead: w.head, wRow: w.row,
-    qBlock: QUERY_BLOCK, scratch, scratchBytes: ATTENTION_SCRATCH_BYTES,
+    qBlock: QUERY_BLOCK, scratch, scratchBytes: SCRATCH_SLOT_STRIDE,
     kParts: 1, kChunk: p.seqK, partPtr: 0, statsPtr: 0,
   };
 }

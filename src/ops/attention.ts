@@ -4,7 +4,7 @@
 import type { AttentionOptions, AttentionResult } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import type { Phase } from '../parallel/phases.js';
-import { ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
+import { SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, finite, flag, isArrayOf, optionalDim, options } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, type SliceProblem } from './attention-slices.js';
@@ -52,7 +52,7 @@ export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown)
     v: array<Float32Array>(OP, 'v', v, 'Float32Array', elements(OP, 'v', batch, heads, seqK, headDimV),
       `batch·heads·seqK·headDimV = ${batch}·${heads}·${seqK}·${headDimV}`),
   };
-  elements(OP, 'weights', batch, heads, seqQ, seqK);
+  if (returnWeights) elements(OP, 'weights', batch, heads, seqQ, seqK);
 
   if (o.attnMask !== undefined) {
     const mask = o.attnMask as unknown;
@@ -102,7 +102,7 @@ export function buildAttention(arena: Arena, plan: AttentionPlan, threads: numbe
   const wPtr = plan.returnWeights ? arena.place(weightsLength * 4) : 0;
   const maskPtr = plan.mask ? arena.place(plan.mask.data.byteLength) : 0;
   const lensPtr = plan.validLens ? arena.place(plan.validLens.data.byteLength) : 0;
-  const scratch = arena.place(threads * ATTENTION_SCRATCH_BYTES);
+  const scratch = arena.place(threads * SCRATCH_SLOT_STRIDE, 128); // one slot per thread, no shared line
   arena.commit();
   arena.writeF32(qPtr, plan.q);
   arena.writeF32(kPtr, plan.k);

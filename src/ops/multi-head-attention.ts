@@ -13,7 +13,7 @@ import type {
 import type { Arena } from '../wasm/arena.js';
 import { gemmNtPhase, meanRowsPhase, type Phase } from '../parallel/phases.js';
 import type { BuiltCall } from './attention.js';
-import { ATTENTION_SCRATCH_BYTES } from '../wasm/layout.js';
+import { SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, flag, isArrayOf, optionalDim, options } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, type SliceProblem } from './attention-slices.js';
@@ -120,7 +120,7 @@ export function planForward(
     needWeights: flag(FORWARD, 'options.needWeights', o.needWeights, true),
     averageWeights: flag(FORWARD, 'options.averageWeights', o.averageWeights, true),
   };
-  elements(FORWARD, 'weights', batch, H, seqQ, seqK);
+  if (plan.needWeights) elements(FORWARD, 'weights', batch, H, seqQ, seqK);
   if (o.keyPaddingMask !== undefined) {
     plan.keyPaddingMask = array<Uint8Array>(FORWARD, 'options.keyPaddingMask', o.keyPaddingMask, 'Uint8Array',
       batch * seqK, `batch·seqK = ${batch}·${seqK}`);
@@ -147,7 +147,9 @@ export function buildForward(
 ): BuiltCall {
   const { embedDim: E, numHeads: H, headDim: d, kdim, vdim, at } = params;
   const { batch: B, seqQ: Lq, seqK: Lk } = plan;
-  const selfAttention = plan.query === plan.key && plan.key === plan.value;
+  // One [3E]-wide projection only when the three inputs really are one [B, L, E] tensor (one
+  // array can also pass as query, key and value of other shapes when the lengths happen to match).
+  const selfAttention = plan.query === plan.key && plan.key === plan.value && kdim === E && vdim === E && Lq === Lk;
   const sharedKeyValue = plan.key === plan.value && kdim === vdim;
 
   const wPtr = params.resident;
@@ -172,7 +174,7 @@ export function buildForward(
   const maskPtr = plan.attnMask ? arena.place(plan.attnMask.data.byteLength) : 0;
   const averaged = plan.needWeights && plan.averageWeights;
   const meanPtr = averaged ? arena.place(B * Lq * Lk * 4) : 0;
-  const scratch = arena.place(threads * ATTENTION_SCRATCH_BYTES);
+  const scratch = arena.place(threads * SCRATCH_SLOT_STRIDE, 128); // one slot per thread, no shared line
   arena.commit();
 
   arena.writeF32(queryPtr, plan.query);

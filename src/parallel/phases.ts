@@ -36,8 +36,8 @@ export interface AttentionPhase {
   lensPtr: number; lensBatch: number; lensRow: number;
   wPtr: number; wBatch: number; wHead: number; wRow: number;
   qBlock: number; // multiple of the kernel's query tile
-  scratch: number; // first of one ATTENTION_SCRATCH_BYTES slot per thread
-  scratchBytes: number;
+  scratch: number; // first of one scratch slot per thread
+  scratchBytes: number; // from one slot to the next (SCRATCH_SLOT_STRIDE)
   // Key split (kParts > 1): part j covers keys j·kChunk .. and writes its unnormalised O to
   // partPtr [batch·heads, kParts, seqQ, headDimV] and (m, l) to statsPtr [batch·heads, kParts, seqQ, 2].
   kParts: number; kChunk: number; partPtr: number; statsPtr: number;

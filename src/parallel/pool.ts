@@ -81,6 +81,8 @@ export class Pool {
   private closed = false;
   /** Programs dispatched so far (tests check the workers really ran). */
   runs = 0;
+  /** EPOCH of the program in flight (worker reports carry it). */
+  private epoch = 0;
 
   private constructor(
     private readonly workers: WorkerLike[],
@@ -110,7 +112,7 @@ export class Pool {
       workers.forEach((worker, index) => {
         worker.onMessage((m) => pool.onMessage(m, () => {
           if (++ready === threads) resolve();
-        }));
+        }, reject));
         worker.onFailure((cause) => {
           const error = stateError(`worker ${index} ${cause}`);
           if (ready < threads) reject(error);
@@ -129,13 +131,17 @@ export class Pool {
     return pool;
   }
 
-  private onMessage(m: WorkerToHost, onReady: () => void): void {
+  private onMessage(m: WorkerToHost, onReady: () => void, onStartFailure: (e: Error) => void): void {
     if (m.type === 'ready') onReady();
     else if (m.type === 'done') this.inFlight?.wake();
     else if (m.type === 'error') {
       const error = fromWire(m.error as WireError, `worker ${m.index}: `);
-      if (this.inFlight) this.itemError ??= error;
-      else this.fail(stateError(`worker ${m.index} failed to start: ${error.message}`));
+      if (m.epoch === undefined) { // instantiation failed: the pool cannot start
+        onStartFailure(stateError(`worker ${m.index} failed to start: ${error.message}`));
+        this.fail(stateError(`worker ${m.index} failed to start: ${error.message}`));
+      } else if (this.inFlight && m.epoch === this.epoch) {
+        this.itemError ??= error;
+      } // else: a late report of a call that has already settled
     }
   }
 
@@ -189,7 +195,7 @@ export class Pool {
           return true;
         };
         this.inFlight = { reject: finish, wake: () => void check() };
-        Atomics.add(ctrl, CTRL.EPOCH, 1);
+        this.epoch = Atomics.add(ctrl, CTRL.EPOCH, 1) + 1;
         Atomics.notify(ctrl, CTRL.EPOCH);
         if (typeof waitAsync === 'function') {
           const poll = (): void => {
@@ -204,7 +210,8 @@ export class Pool {
         }
       });
     } finally {
-      for (const w of this.workers) w.ref(false);
+      // Once terminating, the workers must keep Node alive until they have exited.
+      if (!this.closed) for (const w of this.workers) w.ref(false);
     }
   }
 
@@ -213,6 +220,7 @@ export class Pool {
     if (this.closed) return;
     this.fail(stateError('the engine was disposed during the call'));
     this.closed = true;
+    for (const w of this.workers) w.ref(true);
     Atomics.store(this.ctrl, CTRL.COMMAND, COMMAND_EXIT);
     Atomics.add(this.ctrl, CTRL.EPOCH, 1);
     Atomics.notify(this.ctrl, CTRL.EPOCH);

@@ -44,7 +44,7 @@ export type HostToWorker = {
 export type WorkerToHost =
   | { type: 'ready'; index: number }
   | { type: 'done'; index: number; epoch: number }
-  | { type: 'error'; index: number; error: WireError };
+  | { type: 'error'; index: number; error: WireError; epoch?: number }; // epoch: the failing call's (none: start-up)
 
 export function toWire(error: unknown): WireError {
   if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };

@@ -54,7 +54,7 @@ function serve(port: Port, init: Extract<HostToWorker, { type: 'init' }>, kernel
       try {
         phase = decodePhase(region, p);
       } catch (error) {
-        failed = report(port, ctrl, index, error, failed);
+        failed = report(port, ctrl, index, epoch, error, failed);
       }
       const items = phase ? itemCount(phase) : 0;
       for (let i = Atomics.add(ctrl, CTRL.NEXT + p, 1); i < items; i = Atomics.add(ctrl, CTRL.NEXT + p, 1)) {
@@ -62,7 +62,7 @@ function serve(port: Port, init: Extract<HostToWorker, { type: 'init' }>, kernel
         try {
           runItem(kernels, phase!, i, index);
         } catch (error) {
-          failed = report(port, ctrl, index, error, failed);
+          failed = report(port, ctrl, index, epoch, error, failed);
         }
       }
       if (p + 1 < phases) barrier(ctrl, CTRL.ARRIVE + p, threads);
@@ -75,10 +75,10 @@ function serve(port: Port, init: Extract<HostToWorker, { type: 'init' }>, kernel
 }
 
 /** Reports the first failure of this worker in this call; later ones add nothing. */
-function report(port: Port, ctrl: Int32Array, index: number, error: unknown, already: boolean): boolean {
+function report(port: Port, ctrl: Int32Array, index: number, epoch: number, error: unknown, already: boolean): boolean {
   if (!already) {
     Atomics.store(ctrl, CTRL.ERROR, 1);
-    port.post({ type: 'error', index, error: toWire(error) });
+    port.post({ type: 'error', index, epoch, error: toWire(error) });
   }
   return true;
 }

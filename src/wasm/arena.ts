@@ -25,9 +25,10 @@ export class Arena {
     this.memory = memory;
   }
 
-  /** Reserves `bytes` (16-byte aligned) and returns its address; memory is not grown yet. */
-  place(bytes: number): number {
-    const at = this.top;
+  /** Reserves `bytes` at an `align`-byte boundary (default 16) and returns its address; memory
+   * is not grown yet. */
+  place(bytes: number, align = ALIGN): number {
+    const at = Math.ceil(this.top / align) * align;
     this.top = at + Math.ceil(bytes / ALIGN) * ALIGN;
     return at;
   }
@@ -72,7 +73,12 @@ export class Arena {
     } else {
       at = this.base;
       this.top = this.base + size;
-      this.commit();
+      try {
+        this.commit();
+      } catch (error) {
+        this.top = this.base; // nothing kept: the next call starts from a clean arena
+        throw error;
+      }
       this.base = this.top;
     }
     this.kept.set(at, size);

@@ -21,6 +21,9 @@ export const ATTENTION_QUERY_TILE = 4;
 export const ATTENTION_KEY_BLOCK = 64;
 /** One f32_attention scratch slot: P and S blocks [QUERY_TILE, KEY_BLOCK], m and l rows. */
 export const ATTENTION_SCRATCH_BYTES = (2 * ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK + 2 * ATTENTION_QUERY_TILE) * 4;
+/** Bytes from one thread's scratch slot to the next: whole 128-byte blocks (two cache lines, as
+ * adjacent-line prefetchers pair them), so no two threads ever write the same line. */
+export const SCRATCH_SLOT_STRIDE = Math.ceil(ATTENTION_SCRATCH_BYTES / 128) * 128;
 
 /** WebAssembly page size. */
 export const PAGE_BYTES = 65536;

@@ -160,3 +160,16 @@ describe('multiHeadAttention weights residency', () => {
     await engine.dispose();
   });
 });
+
+describe('multiHeadAttention: one array as query, key and value of different widths', () => {
+  it('is not mistaken for self-attention when kdim/vdim differ from embedDim', async () => {
+    const engine = await createEngine();
+    const E = 4, H = 1, kdim = 8, vdim = 8;
+    const p = layerParams(E, H, kdim, vdim, 31);
+    const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, kdim, vdim, weights: torchWeights(p) });
+    const x = randomF32(8, 5); // query [1, 2, 4] and key/value [1, 1, 8]: the same length
+    const r = await layer.forward(x, x, x, { batch: 1, seqQ: 2, seqK: 1 });
+    expectClose(r.output, referenceMha(p, x, x, x, 1, 2, 1).output, 2e-6, 1e-5, 'output');
+    await engine.dispose();
+  });
+});

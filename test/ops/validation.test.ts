@@ -138,3 +138,25 @@ describe.each([1, 2])('bad inputs (threads %i)', (threads) => {
     expect(() => e.multiHeadAttention({ embedDim: E, numHeads: H, weights: w })).toThrow(/disposed/);
   });
 });
+
+describe('limits apply to what is built', () => {
+  it('a call too large for a weights matrix is fine when no weights are asked for', async () => {
+    const engine = await createEngine();
+    const n = 16 * 8192 * 8;
+    const q = randomF32(n, 1);
+    const o = { batch: 1, heads: 16, seqQ: 8192, seqK: 8192, headDim: 8, validLens: new Int32Array([1]) };
+    const r = await engine.attention(q, q, q, o); // 2^30 weights would not fit; none are built
+    expect(Array.from(r.output.subarray(0, 8))).toEqual(Array.from(q.subarray(0, 8))); // one key: v[0]
+    await expect(engine.attention(q, q, q, { ...o, returnWeights: true })).rejects.toThrow(/weights would need/);
+    await engine.dispose();
+  });
+
+  it('a resident block that cannot be placed leaves the next call unharmed', async () => {
+    const engine = await createEngine();
+    const arena = (engine as unknown as Record<symbol, () => { arena: { keep(n: number): number } }>)[Symbol.for('wasm-attention.debug')]().arena;
+    expect(() => arena.keep(2 ** 31 + 2 ** 20)).toThrow(RangeError);
+    const r = await engine.attention(q, k, v, base);
+    expect(r.output.length).toBe(2 * 2 * 3 * 5);
+    await engine.dispose();
+  });
+});

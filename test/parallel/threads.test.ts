@@ -170,3 +170,37 @@ describe('key-split attention (decode: few query rows, many keys)', () => {
     }
   });
 });
+
+describe('failure policy: review regressions', () => {
+  it('after a worker dies mid-call, a queued call of another shape still gets exact results', async () => {
+    const two = await createEngine({ threads: 2, kernels: 'simd' });
+    const one = await createEngine({ threads: 1, kernels: 'simd' });
+    const big = randomF32(8 * 2048 * 64, 1);
+    const first = two.attention(big, big, big, { batch: 1, heads: 8, seqQ: 2048, seqK: 2048, headDim: 64 });
+    const q = randomF32(4 * 8 * 2048 * 64 / 4, 2), k = randomF32(q.length, 3), v = randomF32(q.length, 4);
+    const o = { batch: 4, heads: 8, seqQ: 512, seqK: 512, headDim: 64 };
+    const second = two.attention(q, k, v, o);
+    await new Promise((r) => setTimeout(r, 30));
+    await (await internals(two).pool!()).killWorker(1);
+    await expect(first).rejects.toThrow(/worker 1 exited/);
+    expectSameBits((await second).output, (await one.attention(q, k, v, o)).output, 'queued call after the crash');
+    await Promise.all([two.dispose(), one.dispose()]);
+  });
+
+  it('dispose() during a call resolves and lets code after it run (Node)', () => {
+    const script = `import('${new URL('../../dist/index.js', import.meta.url).href}').then(async ({ createEngine }) => {
+      const e = await createEngine({ threads: 2 });
+      const q = new Float32Array(8 * 1024 * 64).fill(0.5);
+      const o = { batch: 1, heads: 8, seqQ: 1024, seqK: 1024, headDim: 64 };
+      const calls = [e.attention(q, q, q, o), e.attention(q, q, q, o)].map((p) => p.then(() => 'ok', (err) => String(err.message)));
+      await new Promise((r) => setTimeout(r, 10));
+      await e.dispose();
+      console.log(JSON.stringify(await Promise.all(calls)));
+      console.log('after dispose');
+    });`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 30000, encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    expect(child.stdout).toMatch(/after dispose/);
+    expect(child.stdout).toMatch(/disposed/);
+  });
+});
