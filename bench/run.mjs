@@ -1,7 +1,7 @@
 // npm run bench: every shape of bench/shapes.mjs, each implementation in its own process —
 // this library (each kernel build, threads 1..cores), onnxruntime-web's wasm backend (threads
-// 1 and 2: its thread count is fixed per process) and plain JS — outputs cross-checked against
-// plain JS. Prints a markdown table and writes bench/results/latest.json.
+// 1 and 2: its thread count is fixed per process), tfjs-backend-wasm (1 thread: its threaded
+// build cannot start in Node) and plain JS — outputs cross-checked against plain JS. Prints a markdown table and writes bench/results/latest.json.
 //   node bench/run.mjs [--quick] [shape ...]
 // On Node 20, `node --experimental-wasm-relaxed-simd bench/run.mjs` adds the relaxed build.
 import { execFileSync } from 'node:child_process';
@@ -23,7 +23,7 @@ const ceiling = (impl) => (impl.endsWith('relaxed') ? peak.relaxedMaddGflops : p
 
 const rows = [];
 for (const shape of shapes) {
-  const runs = [['plain'], ['ours'], ...ortThreads.map((t) => ['ort', '--threads', String(t)])];
+  const runs = [['plain'], ['ours'], ...ortThreads.map((t) => ['ort', '--threads', String(t)]), ['tfjs']];
   for (const run of runs) {
     const out = execFileSync(process.execPath, [...process.execArgv, here('./shape.mjs'), shape, ...run, ...(quick ? ['--quick'] : [])],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });

@@ -1,6 +1,6 @@
 // One benchmark shape, one implementation, in this process (JIT state, caches and ORT's fixed
 // thread count do not leak between measurements):
-//   node bench/shape.mjs <shape> <plain|ours|ort> [--threads N] [--quick]
+//   node bench/shape.mjs <shape> <plain|ours|ort|tfjs> [--threads N] [--quick]
 // Prints one JSON line per configuration; outputs are compared with the plain-JS reference.
 import { createEngine } from '../dist/index.js';
 import { measure, maxAbsDiff, randomF32 } from './harness.mjs';
@@ -110,6 +110,24 @@ if (impl === 'plain') {
   const t = await measure(run, timing);
   emit({ impl: `onnxruntime-web ${peer.version}`, threads: ortThreads, ...t, maxDiff: maxAbsDiff(out, reference) });
   await peer.dispose();
+} else if (impl === 'tfjs') { // tfjs-backend-wasm: one thread (its threaded build cannot start in Node)
+  const { createTfjsPeer } = await import('./peers/tfjs.mjs');
+  const peer = await createTfjsPeer();
+  let run;
+  if (shape.kind === 'gemm') {
+    emit({ impl: `tfjs-backend-wasm ${peer.version}`, threads: 1, skipped: 'no GEMM bench in the tfjs peer yet' });
+    process.exit(0);
+  } else if (shape.kind === 'mha') {
+    const model = peer.mha({ ...shape, weights: inputs.weights });
+    run = () => model.run(inputs.x);
+  } else {
+    const model = peer.attentionCore(shape); // validLens / causal: an additive mask tensor made once
+    run = () => model.run(inputs.q, inputs.k, inputs.v);
+  }
+  const out = await run();
+  const t = await measure(run, timing);
+  emit({ impl: `tfjs-backend-wasm ${peer.version}`, threads: 1, ...t, maxDiff: maxAbsDiff(out, reference) });
+  await peer.dispose();
 } else {
-  throw new RangeError(`bench/shape.mjs: implementation must be plain, ours or ort, got ${JSON.stringify(impl)}`);
+  throw new RangeError(`bench/shape.mjs: implementation must be plain, ours, ort or tfjs, got ${JSON.stringify(impl)}`);
 }
