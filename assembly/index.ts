@@ -8,7 +8,7 @@ import { meanRows } from "./f32-reduce/f32-mean-simd";
 import { attentionCombine } from "./f32-attention/f32-attention-combine-simd";
 
 export {
-  ALIGN, ATTENTION_QUERY_TILE, ATTENTION_KEY_BLOCK, ATTENTION_SCRATCH_BYTES,
+  ALIGN, ATTENTION_QUERY_TILE, ATTENTION_QUERY_CHUNK, ATTENTION_KEY_BLOCK, ATTENTION_SCRATCH_BYTES,
   KERNEL_RELAXED_SIMD, KERNEL_SHARED_MEMORY,
 } from "./layout";
 

@@ -12,18 +12,21 @@ export const ATTENTION_QUERY_TILE: i32 = 4;
 /** Keys one attention step streams (one online-softmax update). */
 export const ATTENTION_KEY_BLOCK: i32 = 64;
 
+/** Query rows that share each streamed key block (a multiple of the tile). */
+export const ATTENTION_QUERY_CHUNK: i32 = 8 * ATTENTION_QUERY_TILE;
+
 // Scratch slot of f32_attention, in f32 elements from its start:
 //   P [QUERY_TILE, KEY_BLOCK]  probabilities of the current key block
 //   S [QUERY_TILE, KEY_BLOCK]  scaled, masked logits (unused when weights are written out)
-//   M [QUERY_TILE]             running row maximum
-//   L [QUERY_TILE]             running row sum
+//   M [QUERY_CHUNK]            running row maximum
+//   L [QUERY_CHUNK]            running row sum
 export const ATTENTION_SCRATCH_P: i32 = 0;
 export const ATTENTION_SCRATCH_S: i32 = ATTENTION_SCRATCH_P + ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK;
 export const ATTENTION_SCRATCH_M: i32 = ATTENTION_SCRATCH_S + ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK;
-export const ATTENTION_SCRATCH_L: i32 = ATTENTION_SCRATCH_M + ATTENTION_QUERY_TILE;
+export const ATTENTION_SCRATCH_L: i32 = ATTENTION_SCRATCH_M + ATTENTION_QUERY_CHUNK;
 
 /** Bytes of one f32_attention scratch slot. */
-export const ATTENTION_SCRATCH_BYTES: i32 = (ATTENTION_SCRATCH_L + ATTENTION_QUERY_TILE) * 4;
+export const ATTENTION_SCRATCH_BYTES: i32 = (ATTENTION_SCRATCH_L + ATTENTION_QUERY_CHUNK) * 4;
 
 /** 1 in the relaxed-SIMD build, 0 in the baseline build (lets the host name a module it was given). */
 export const KERNEL_RELAXED_SIMD: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 0;

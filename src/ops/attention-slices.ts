@@ -3,7 +3,7 @@
 // column ranges of [batch, seq, embed] rows, written in place into the concatenated output)
 // describe their problem this way.
 import { PHASE_ATTENTION, PHASE_ATTENTION_COMBINE, type AttentionPhase, type Phase } from '../parallel/phases.js';
-import { ATTENTION_KEY_BLOCK, ATTENTION_QUERY_TILE, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
+import { ATTENTION_KEY_BLOCK, ATTENTION_QUERY_CHUNK, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import type { Arena } from '../wasm/arena.js';
 import { isArrayOf } from '../validate.js';
 
@@ -55,9 +55,9 @@ export function attachMask(
   }
 }
 
-/** Query rows per work item: small enough that one head of a short sequence still splits,
- * large enough that an item amortises its call; a multiple of the kernel's query tile. */
-export const QUERY_BLOCK = 8 * ATTENTION_QUERY_TILE;
+/** Query rows per work item: the kernel's query chunk (rows that share each key block), small
+ * enough that one head of a short sequence still splits across threads. */
+export const QUERY_BLOCK = ATTENTION_QUERY_CHUNK;
 
 /** Keys per part when a long attention over few query blocks is split along the keys (decode):
  * a multiple of the kernel's key block. */

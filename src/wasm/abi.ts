@@ -94,6 +94,7 @@ export interface KernelExports {
   ): void;
   readonly ALIGN: WebAssembly.Global;
   readonly ATTENTION_QUERY_TILE: WebAssembly.Global;
+  readonly ATTENTION_QUERY_CHUNK: WebAssembly.Global;
   readonly ATTENTION_KEY_BLOCK: WebAssembly.Global;
   readonly ATTENTION_SCRATCH_BYTES: WebAssembly.Global;
   /** 1: relaxed-SIMD build. */

@@ -19,8 +19,10 @@ export const ARENA_BASE = PROGRAM_OFFSET + PROGRAM_BYTES;
 export const NULL_GUARD = ARENA_BASE;
 export const ATTENTION_QUERY_TILE = 4;
 export const ATTENTION_KEY_BLOCK = 64;
-/** One f32_attention scratch slot: P and S blocks [QUERY_TILE, KEY_BLOCK], m and l rows. */
-export const ATTENTION_SCRATCH_BYTES = (2 * ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK + 2 * ATTENTION_QUERY_TILE) * 4;
+/** Query rows that share each streamed key block inside the kernel. */
+export const ATTENTION_QUERY_CHUNK = 8 * ATTENTION_QUERY_TILE;
+/** One f32_attention scratch slot: P and S blocks [QUERY_TILE, KEY_BLOCK], m and l per chunk row. */
+export const ATTENTION_SCRATCH_BYTES = (2 * ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK + 2 * ATTENTION_QUERY_CHUNK) * 4;
 /** Bytes from one thread's scratch slot to the next: whole 128-byte blocks (two cache lines, as
  * adjacent-line prefetchers pair them), so no two threads ever write the same line. */
 export const SCRATCH_SLOT_STRIDE = Math.ceil(ATTENTION_SCRATCH_BYTES / 128) * 128;

@@ -8,6 +8,7 @@ describe.each(kernelVariants())('layout (%s)', (variant) => {
     const { wasm } = loadKernels(variant);
     expect(wasm.ALIGN.value).toBe(layout.ALIGN);
     expect(wasm.ATTENTION_QUERY_TILE.value).toBe(layout.ATTENTION_QUERY_TILE);
+    expect(wasm.ATTENTION_QUERY_CHUNK.value).toBe(layout.ATTENTION_QUERY_CHUNK);
     expect(wasm.ATTENTION_KEY_BLOCK.value).toBe(layout.ATTENTION_KEY_BLOCK);
     expect(wasm.ATTENTION_SCRATCH_BYTES.value).toBe(layout.ATTENTION_SCRATCH_BYTES);
   });
