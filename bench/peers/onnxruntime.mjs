@@ -16,6 +16,7 @@
 //   as any JS caller of ORT pays; no layout work happens in JS.
 // - The first run() of a session is slower (allocation, kernel pre-packing): warm up.
 
+import { checkLength, checkMhaWeights } from './inputs.mjs';
 import { encodeModel, floatAttr, intAttr } from './onnx-proto.mjs';
 
 /** ORT module and the thread count it was initialised with (process-wide, see above). */
@@ -78,13 +79,6 @@ function transpose(m, rows, cols) {
   return t;
 }
 
-function checkLength(name, a, expected) {
-  if (!(a instanceof Float32Array)) throw new TypeError(`${name} must be a Float32Array`);
-  if (a.length !== expected) {
-    throw new RangeError(`${name} has ${a.length} elements, expected ${expected}`);
-  }
-}
-
 /**
  * Create an ORT peer. All peers in one process share the same thread count.
  *
@@ -129,12 +123,8 @@ export async function createOrtPeer({ threads }) {
      * j <= i), which is torch's is_causal for self-attention.
      */
     async mha({ batch, seq, embed, heads, weights, causal = false }) {
-      if (embed % heads !== 0) throw new RangeError(`embed ${embed} not divisible by heads ${heads}`);
+      checkMhaWeights(embed, heads, weights);
       const { inProjWeight, inProjBias, outProjWeight, outProjBias } = weights;
-      checkLength('inProjWeight', inProjWeight, 3 * embed * embed);
-      checkLength('inProjBias', inProjBias, 3 * embed);
-      checkLength('outProjWeight', outProjWeight, embed * embed);
-      checkLength('outProjBias', outProjBias, embed);
 
       const shape = [batch, seq, embed];
       const session = await open(

@@ -22,6 +22,7 @@
 //   transposeB form. The attention core's matMuls are batched over batch × heads and always
 //   take the scalar loop, whichever transpose flags are used.
 
+import { checkLength, checkMhaWeights } from './inputs.mjs';
 import { createRequire } from 'node:module';
 import { dirname, sep } from 'node:path';
 
@@ -45,11 +46,6 @@ async function initTfjs() {
     return { tf, wasm };
   })();
   return setup;
-}
-
-function checkLength(name, a, expected) {
-  if (!(a instanceof Float32Array)) throw new TypeError(`${name} must be a Float32Array`);
-  if (a.length !== expected) throw new RangeError(`${name} has ${a.length} elements, expected ${expected}`);
 }
 
 /** Additive mask [batch or 1, 1, seqQ, seqK] (0 kept, -1e9 masked), or null when nothing is masked. */
@@ -122,12 +118,8 @@ export async function createTfjsPeer() {
      * SDPA, heads merged back, out projection.
      */
     mha({ batch, seq, embed, heads, weights, causal = false, preTranspose = true }) {
-      if (embed % heads !== 0) throw new RangeError(`embed ${embed} not divisible by heads ${heads}`);
+      checkMhaWeights(embed, heads, weights);
       const { inProjWeight, inProjBias, outProjWeight, outProjBias } = weights;
-      checkLength('inProjWeight', inProjWeight, 3 * embed * embed);
-      checkLength('inProjBias', inProjBias, 3 * embed);
-      checkLength('outProjWeight', outProjWeight, embed * embed);
-      checkLength('outProjBias', outProjBias, embed);
       const d = embed / heads, E2 = embed * embed;
       // torch [out, in] → [in, out] once (preTranspose), so y = x·W takes XNNPACK's path.
       const weight = (data) => keep(preTranspose ? tf.tidy(() => tf.transpose(tf.tensor2d(data, [embed, embed]))) : tf.tensor2d(data, [embed, embed]));
