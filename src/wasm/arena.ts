@@ -5,14 +5,14 @@
 // manage resident blocks (first fit, coalescing) and may only run between calls, which the
 // engine's queue guarantees. Views are re-created whenever the memory's buffer changed (grow
 // detaches or replaces it).
-import { ALIGN, MAX_PAGES, NULL_GUARD, PAGE_BYTES } from './layout.js';
+import { ALIGN, MAX_PAGES, ARENA_BASE, PAGE_BYTES } from './layout.js';
 import { stateError } from '../errors.js';
 
 export class Arena {
   readonly memory: WebAssembly.Memory;
-  private top = NULL_GUARD;
+  private top = ARENA_BASE;
   /** End of the resident region = start of the call arena. */
-  private base = NULL_GUARD;
+  private base = ARENA_BASE;
   private readonly holes: { at: number; bytes: number }[] = [];
   private readonly kept = new Map<number, number>();
   private buffer: ArrayBuffer | SharedArrayBuffer | undefined;

@@ -7,7 +7,7 @@ export const ALIGN = 16;
 //   [0, 64)                 never handed out, so pointer 0 can mean "absent"
 //   [CONTROL, +256)         the worker pool's control block: Int32 slots (src/parallel/protocol.ts)
 //   [PROGRAM, +PROGRAM_BYTES) the current program: MAX_PHASES records of PHASE_SLOTS f64
-//   [ARENA_BASE, …)         the arena: every buffer of the current call
+//   [ARENA_BASE, …)         resident blocks (layer weights), then the buffers of the current call
 export const CONTROL_OFFSET = 64;
 export const CONTROL_BYTES = 256;
 export const PROGRAM_OFFSET = CONTROL_OFFSET + CONTROL_BYTES;
@@ -15,8 +15,6 @@ export const MAX_PHASES = 8;
 export const PHASE_SLOTS = 64;
 export const PROGRAM_BYTES = MAX_PHASES * PHASE_SLOTS * 8;
 export const ARENA_BASE = PROGRAM_OFFSET + PROGRAM_BYTES;
-/** Alias kept for the arena: its first address. */
-export const NULL_GUARD = ARENA_BASE;
 export const ATTENTION_QUERY_TILE = 4;
 export const ATTENTION_KEY_BLOCK = 64;
 /** Query rows that share each streamed key block inside the kernel. */

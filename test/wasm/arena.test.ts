@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Arena } from '../../src/wasm/arena.js';
-import { ALIGN, NULL_GUARD, PAGE_BYTES } from '../../src/wasm/layout.js';
+import { ALIGN, ARENA_BASE, PAGE_BYTES } from '../../src/wasm/layout.js';
 
 describe('Arena', () => {
   for (const shared of [false, true]) {
@@ -9,7 +9,7 @@ describe('Arena', () => {
       const arena = new Arena(memory, 64);
       const a = arena.place(3);
       const b = arena.place(17);
-      expect(a).toBe(NULL_GUARD);
+      expect(a).toBe(ARENA_BASE);
       expect(b % ALIGN).toBe(0);
       expect(b - a).toBe(ALIGN);
       const before = arena.f32;
