@@ -198,22 +198,28 @@ class WasmEngine implements Engine {
     return { arena: this.arena, pool: executor instanceof PoolExecutor ? () => executor.current() : undefined };
   }
 
+  /** Runs `work` after everything queued before it; one piece of work owns the arena at a time. */
+  private enqueue<T>(work: () => T | Promise<T>): Promise<T> {
+    if (this.disposed) return Promise.reject(stateError('the engine has been disposed'));
+    const result = this.queue.then(() => {
+      if (this.disposed) throw stateError('the engine has been disposed');
+      return work();
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
   /** Queues a call: build (place + copy in), run the program, copy out, free the arena. */
   private call(build: (arena: Arena, threads: number) => BuiltCall): Promise<AttentionResult> {
-    if (this.disposed) return Promise.reject(stateError('the engine has been disposed'));
-    const result = this.queue.then(async () => {
-      if (this.disposed) throw stateError('the engine has been disposed');
+    return this.enqueue(async () => {
       try {
         const built = build(this.arena, this.executor.threads);
-        this.arena.commit(); // buffers placed after the inputs were written (key-split parts)
         await this.executor.run(built.program);
         return built.collect();
       } finally {
         this.arena.reset();
       }
     });
-    this.queue = result.catch(() => undefined);
-    return result;
   }
 
   attention(q: Float32Array, k: Float32Array, v: Float32Array, opts: AttentionOptions): Promise<AttentionResult> {
@@ -228,13 +234,7 @@ class WasmEngine implements Engine {
 
   /** Queues work that needs the arena between calls (resident weights). */
   private task<T>(work: (arena: Arena) => T): Promise<T> {
-    if (this.disposed) return Promise.reject(stateError('the engine has been disposed'));
-    const result = this.queue.then(() => {
-      if (this.disposed) throw stateError('the engine has been disposed');
-      return work(this.arena);
-    });
-    this.queue = result.catch(() => undefined);
-    return result;
+    return this.enqueue(() => work(this.arena));
   }
 
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention {

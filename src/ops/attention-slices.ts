@@ -69,25 +69,44 @@ export const SPLIT_MIN_KEYS = 2 * KEY_CHUNK;
 
 const NONE: StridedView = { ptr: 0, batch: 0, head: 0, row: 0 };
 
+/** The sizes that decide the split of a problem's work. */
+export type ProblemShape = Pick<SliceProblem, 'batch' | 'heads' | 'seqQ' | 'seqK' | 'headDimV'>;
+
 /** Whether (and into how many parts) a problem's keys are split. Depends on the problem only,
- * never on the thread count, so results are the same bits for any number of threads. */
-export function keyParts(p: SliceProblem): number {
-  const items = p.batch * p.heads * Math.ceil(p.seqQ / QUERY_BLOCK);
-  if (p.weights || items >= SPLIT_BELOW_ITEMS || p.seqK < SPLIT_MIN_KEYS) return 1;
-  return Math.ceil(p.seqK / KEY_CHUNK);
+ * never on the thread count, so results are the same bits for any number of threads; never when
+ * the normalised weights are wanted (they need the whole row in one pass). */
+export function keyParts(s: ProblemShape, withWeights: boolean): number {
+  const items = s.batch * s.heads * Math.ceil(s.seqQ / QUERY_BLOCK);
+  if (withWeights || items >= SPLIT_BELOW_ITEMS || s.seqK < SPLIT_MIN_KEYS) return 1;
+  return Math.ceil(s.seqK / KEY_CHUNK);
 }
 
-/** The phases of a problem: one attention phase, or split parts then their combine. Places the
- * part buffers in the arena; `scratch` holds one kernel scratch slot per thread. */
-export function attentionPhases(arena: Arena, p: SliceProblem, scratch: number): Phase[] {
-  const parts = keyParts(p);
+/** Where a key-split problem keeps its parts: unnormalised O [batch·heads, parts, seqQ, headDimV]
+ * and (m, l) [batch·heads, parts, seqQ, 2]. */
+export interface KeySplit {
+  parts: number;
+  partPtr: number;
+  statsPtr: number;
+}
+
+/** Places the part buffers when the keys are split (with the call's other buffers, before the
+ * arena is committed); undefined when they are not. */
+export function placeKeySplit(arena: Arena, s: ProblemShape, withWeights: boolean): KeySplit | undefined {
+  const parts = keyParts(s, withWeights);
+  if (parts === 1) return undefined;
+  const rows = s.batch * s.heads * parts * s.seqQ;
+  return { parts, partPtr: arena.place(rows * s.headDimV * 4), statsPtr: arena.place(rows * 2 * 4) };
+}
+
+/** The phases of a problem: one attention phase, or the key-split parts then their combine;
+ * `scratch` holds one kernel scratch slot per thread. */
+export function attentionPhases(p: SliceProblem, scratch: number, split?: KeySplit): Phase[] {
   const phase = attentionPhase(p, scratch);
-  if (parts === 1) return [phase];
-  const rows = p.batch * p.heads * parts * p.seqQ;
-  phase.kParts = parts;
+  if (!split) return [phase];
+  phase.kParts = split.parts;
   phase.kChunk = KEY_CHUNK;
-  phase.partPtr = arena.place(rows * p.headDimV * 4);
-  phase.statsPtr = arena.place(rows * 2 * 4);
+  phase.partPtr = split.partPtr;
+  phase.statsPtr = split.statsPtr;
   return [phase, { ...phase, kind: PHASE_ATTENTION_COMBINE }];
 }
 

@@ -16,7 +16,7 @@ import type { BuiltCall } from './attention.js';
 import { SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, flag, isArrayOf, optionalDim, options } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
-import { attachMask, attentionPhases, type SliceProblem } from './attention-slices.js';
+import { attachMask, attentionPhases, placeKeySplit, type SliceProblem } from './attention-slices.js';
 
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
@@ -175,6 +175,7 @@ export function buildForward(
   const averaged = plan.needWeights && plan.averageWeights;
   const meanPtr = averaged ? arena.place(B * Lq * Lk * 4) : 0;
   const scratch = arena.place(threads * SCRATCH_SLOT_STRIDE, 128); // one slot per thread, no shared line
+  const split = placeKeySplit(arena, { batch: B, heads: H, seqQ: Lq, seqK: Lk, headDimV: d }, plan.needWeights);
   arena.commit();
 
   arena.writeF32(queryPtr, plan.query);
@@ -211,7 +212,7 @@ export function buildForward(
   if (plan.attnMask) attachMask(arena, p, maskPtr, plan.attnMask.data, plan.attnMask.perSlice, true);
   if (weightsPtr !== 0) p.weights = { ptr: weightsPtr, batch: H * Lq * Lk, head: Lq * Lk, row: Lk };
 
-  program.push(...attentionPhases(arena, p, scratch));
+  program.push(...attentionPhases(p, scratch, split));
   program.push(gemmNtPhase(B * Lq, E, E, ctxPtr, E, f32At(at.wo), E, bias(at.bo), outPtr, E));
   // Head-averaged weights: mean over the H planes of each batch entry (no shared accumulator).
   if (averaged) program.push(meanRowsPhase(B, H, Lq * Lk, weightsPtr, H * Lq * Lk, Lq * Lk, meanPtr, Lq * Lk));

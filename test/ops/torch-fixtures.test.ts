@@ -4,7 +4,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, positionalEncoding, type Engine } from '../../dist/index.js';
 import { kernelVariants } from '../helpers/kernels.js';
-import { f32, loadFixture, mask } from '../helpers/fixtures.js';
+import { loadFixture } from '../helpers/fixtures.js';
+import { checkAttentionCase, checkMhaCase } from '../runtimes/fixture-cases.mjs';
 import { expectClose } from '../helpers/compare.js';
 
 const ATOL = 2e-4;
@@ -23,37 +24,14 @@ describe.each(configs)('PyTorch fixtures ($kernels, threads $threads)', ({ kerne
     return () => engine.dispose();
   });
 
-  it.each(attentionCases.map((c) => [c.name, c]))('attention: %s', async (_, c) => {
-    const opts = {
-      ...c.opts,
-      attnMask: mask(c.attnMask),
-      validLens: c.validLens ? Int32Array.from(c.validLens.data) : undefined,
-    };
-    const r = await engine.attention(f32(c.q), f32(c.k), f32(c.v), opts);
-    expectClose(r.output, c.output, ATOL, RTOL, 'output');
-    if (c.weights) expectClose(r.weights!, c.weights, ATOL, RTOL, 'weights');
-    else expect(r.weights).toBeUndefined();
-  });
+  const check = {
+    close: (actual: Float32Array, expected: number[], what: string) => expectClose(actual, expected, ATOL, RTOL, what),
+    absent: (value: unknown) => expect(value).toBeUndefined(),
+  };
 
-  it.each(mhaCases.map((c) => [c.name, c]))('multi-head attention: %s', async (_, c) => {
-    const weights = Object.fromEntries(Object.entries(c.weights).map(([k, v]) => [k, f32(v as number[])]));
-    const layer = engine.multiHeadAttention({ ...c.cfg, weights });
-    const query = f32(c.query);
-    const same = JSON.stringify(c.query) === JSON.stringify(c.key) && JSON.stringify(c.key) === JSON.stringify(c.value);
-    const opts = {
-      ...c.forward,
-      keyPaddingMask: c.keyPaddingMask ? Uint8Array.from(c.keyPaddingMask) : undefined,
-      attnMask: mask(c.attnMask),
-    };
-    // Distinct arrays take the three-projection path; one array (self-attention) the fused one.
-    const runs = [await layer.forward(query, f32(c.key), f32(c.value), opts)];
-    if (same) runs.push(await layer.forward(query, query, query, opts));
-    for (const r of runs) {
-      expectClose(r.output, c.output, ATOL, RTOL, 'output');
-      if (c.attnWeights) expectClose(r.weights!, c.attnWeights, ATOL, RTOL, 'weights');
-      else expect(r.weights).toBeUndefined();
-    }
-  });
+  it.each(attentionCases.map((c) => [c.name, c]))('attention: %s', (_, c) => checkAttentionCase(engine, c, check));
+
+  it.each(mhaCases.map((c) => [c.name, c]))('multi-head attention: %s', (_, c) => checkMhaCase(engine, c, check));
 });
 
 describe('PyTorch fixtures: positional encoding', () => {

@@ -1,5 +1,6 @@
 // The runtime smoke suite: one plain ESM module, run unchanged in Node, Deno, Bun, workerd and a
-// browser page. It imports nothing: each runtime's harness (node.mjs, deno.mjs, bun.mjs,
+// browser page. Its one import is the runtime-neutral fixture checker it shares with the vitest
+// suite (fixture-cases.mjs); each runtime's harness (node.mjs, deno.mjs, bun.mjs,
 // workerd/worker.mjs, browser/page.mjs) loads the library its own way, reads the PyTorch
 // fixtures its own way and hands both in. No vitest here: a tiny runner prints one line per
 // check and `N passed, M failed` last; the harness turns a failure into a non-zero exit.
@@ -20,6 +21,8 @@
 // expectThreads and print exactly one console.warn matching expectWarning (none without it).
 // When expectThreads > 1 the suite also proves the workers ran (the pool's run counter, through
 // the engine's debug hook) and that the result has the same bits as on one thread.
+
+import { checkAttentionCase, checkMhaCase } from './fixture-cases.mjs';
 
 export const ATOL = 2e-4;
 export const RTOL = 2e-4;
@@ -104,9 +107,7 @@ async function assertRejects(fn, ErrorClass, what) {
   }
 }
 
-const f32 = (values) => Float32Array.from(values, (x) => (x === '-inf' ? -Infinity : x));
 const casesOf = (file) => (Array.isArray(file) ? file : file?.cases) ?? fail('a fixture file has no cases');
-const mask = (m) => (m ? (m.dtype === 'bool' ? Uint8Array.from(m.data) : f32(m.data)) : undefined);
 
 /** Deterministic values in [-1, 1) (mulberry32). */
 function random(n, seed) {
@@ -272,45 +273,15 @@ async function runConfig(t, env, config, big, firstBits) {
     return;
   }
 
+  const fixtureCheck = {
+    close: (actual, expected, what) => assertClose(actual, expected, what),
+    absent: (value, what) => assertEqual(value, undefined, what),
+  };
   for (const c of casesOf(env.fixtures.attention)) {
-    await t.check(`[${label}] attention: ${c.name}`, async () => {
-      const opts = {
-        ...c.opts,
-        attnMask: mask(c.attnMask),
-        validLens: c.validLens ? Int32Array.from(c.validLens.data) : undefined,
-      };
-      const r = await engine.attention(f32(c.q), f32(c.k), f32(c.v), opts);
-      assertClose(r.output, c.output, 'output');
-      if (c.weights) assertClose(r.weights, c.weights, 'weights');
-      else assertEqual(r.weights, undefined, 'weights');
-    });
+    await t.check(`[${label}] attention: ${c.name}`, () => checkAttentionCase(engine, c, fixtureCheck));
   }
-
   for (const c of casesOf(env.fixtures.mha)) {
-    await t.check(`[${label}] multi-head attention: ${c.name}`, async () => {
-      const weights = Object.fromEntries(Object.entries(c.weights).map(([name, w]) => [name, f32(w)]));
-      const layer = engine.multiHeadAttention({ ...c.cfg, weights });
-      try {
-        const query = f32(c.query);
-        const same = JSON.stringify(c.query) === JSON.stringify(c.key) &&
-          JSON.stringify(c.key) === JSON.stringify(c.value);
-        const opts = {
-          ...c.forward,
-          keyPaddingMask: c.keyPaddingMask ? Uint8Array.from(c.keyPaddingMask) : undefined,
-          attnMask: mask(c.attnMask),
-        };
-        // Distinct arrays take the three-projection path; one array the fused self-attention one.
-        const runs = [await layer.forward(query, f32(c.key), f32(c.value), opts)];
-        if (same) runs.push(await layer.forward(query, query, query, opts));
-        for (const r of runs) {
-          assertClose(r.output, c.output, 'output');
-          if (c.attnWeights) assertClose(r.weights, c.attnWeights, 'weights');
-          else assertEqual(r.weights, undefined, 'weights');
-        }
-      } finally {
-        await layer.dispose();
-      }
-    });
+    await t.check(`[${label}] multi-head attention: ${c.name}`, () => checkMhaCase(engine, c, fixtureCheck));
   }
 
   // Calls large enough for the pool: checked against float64, and bit for bit against the first
