@@ -56,7 +56,7 @@ if (impl === 'plain') {
   for (const kernels of variants) {
     if (shape.kind === 'gemm') { // the kernel itself, one thread, tiled as the engine tiles it
       const { readFileSync } = await import('node:fs');
-      const { GEMM_ROW_BLOCK: R, GEMM_COL_BLOCK: C } = { GEMM_ROW_BLOCK: 64, GEMM_COL_BLOCK: 128 };
+      const R = 64, C = 128; // GEMM_ROW_BLOCK × GEMM_COL_BLOCK, the item tile of src/parallel/phases.ts
       const { m, n, k } = shape;
       const memory = new WebAssembly.Memory({ initial: Math.ceil((m * k + n * k + m * n) * 4 / 65536) + 2, maximum: 65536 });
       const wasm = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(`../dist/kernels-${kernels}-unshared.wasm`, import.meta.url))), { env: { memory } }).exports;

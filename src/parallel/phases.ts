@@ -58,23 +58,24 @@ export interface MeanRowsPhase {
 
 export type Phase = GemmNtPhase | AttentionPhase | AttentionCombinePhase | MeanRowsPhase;
 
+/** Field order of the attention phases (the combine reads the same record). */
+const ATTENTION_FIELDS = [
+  'batch', 'heads', 'seqQ', 'seqK', 'headDim', 'headDimV', 'scale', 'causal',
+  'qPtr', 'qBatch', 'qHead', 'qRow', 'kPtr', 'kBatch', 'kHead', 'kRow',
+  'vPtr', 'vBatch', 'vHead', 'vRow', 'oPtr', 'oBatch', 'oHead', 'oRow',
+  'addPtr', 'addBatch', 'addHead', 'addRow', 'boolPtr', 'boolBatch', 'boolHead', 'boolRow', 'boolInvert',
+  'keyPtr', 'keyBatch', 'keyInvert', 'lensPtr', 'lensBatch', 'lensRow',
+  'wPtr', 'wBatch', 'wHead', 'wRow', 'qBlock', 'scratch', 'scratchBytes',
+  'kParts', 'kChunk', 'partPtr', 'statsPtr',
+];
+
 /** Field order of each kind, for the flat encoding workers read from shared memory. */
 export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
   [PHASE_GEMM_NT]: ['m', 'n', 'k', 'a', 'lda', 'b', 'ldb', 'bias', 'c', 'ldc', 'alpha', 'rowBlock', 'colBlock'],
-  [PHASE_ATTENTION]: [
-    'batch', 'heads', 'seqQ', 'seqK', 'headDim', 'headDimV', 'scale', 'causal',
-    'qPtr', 'qBatch', 'qHead', 'qRow', 'kPtr', 'kBatch', 'kHead', 'kRow',
-    'vPtr', 'vBatch', 'vHead', 'vRow', 'oPtr', 'oBatch', 'oHead', 'oRow',
-    'addPtr', 'addBatch', 'addHead', 'addRow', 'boolPtr', 'boolBatch', 'boolHead', 'boolRow', 'boolInvert',
-    'keyPtr', 'keyBatch', 'keyInvert', 'lensPtr', 'lensBatch', 'lensRow',
-    'wPtr', 'wBatch', 'wHead', 'wRow', 'qBlock', 'scratch', 'scratchBytes',
-    'kParts', 'kChunk', 'partPtr', 'statsPtr',
-  ],
-  [PHASE_ATTENTION_COMBINE]: [] as string[],
+  [PHASE_ATTENTION]: ATTENTION_FIELDS,
+  [PHASE_ATTENTION_COMBINE]: ATTENTION_FIELDS,
   [PHASE_MEAN_ROWS]: ['batch', 'count', 'n', 'x', 'xBatch', 'stride', 'y', 'yBatch', 'colBlock'],
 };
-
-PHASE_FIELDS[PHASE_ATTENTION_COMBINE] = PHASE_FIELDS[PHASE_ATTENTION];
 
 const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
 

@@ -84,10 +84,7 @@ export class Pool {
   /** EPOCH of the program in flight (worker reports carry it). */
   private epoch = 0;
 
-  private constructor(
-    private readonly workers: WorkerLike[],
-    private readonly memory: WebAssembly.Memory,
-  ) {
+  private constructor(private readonly workers: WorkerLike[], memory: WebAssembly.Memory) {
     this.ctrl = new Int32Array(memory.buffer, CONTROL_OFFSET, 64);
     this.region = new Float64Array(memory.buffer, PROGRAM_OFFSET, MAX_PHASES * PHASE_SLOTS);
   }
@@ -137,8 +134,9 @@ export class Pool {
     else if (m.type === 'error') {
       const error = fromWire(m.error as WireError, `worker ${m.index}: `);
       if (m.epoch === undefined) { // instantiation failed: the pool cannot start
-        onStartFailure(stateError(`worker ${m.index} failed to start: ${error.message}`));
-        this.fail(stateError(`worker ${m.index} failed to start: ${error.message}`));
+        const failure = stateError(`worker ${m.index} failed to start: ${error.message}`);
+        onStartFailure(failure);
+        this.fail(failure);
       } else if (this.inFlight && m.epoch === this.epoch) {
         this.itemError ??= error;
       } // else: a late report of a call that has already settled
@@ -200,9 +198,9 @@ export class Pool {
         if (typeof waitAsync === 'function') {
           const poll = (): void => {
             if (settled || check()) return;
-            const seen = Atomics.load(ctrl, CTRL.DONE);
-            if (seen >= this.workers.length) return void check();
-            const result = waitAsync(ctrl, CTRL.DONE, seen, 1000);
+            // Bounded waits, so a failure (which settles the call) is noticed; a DONE that moved
+            // since check() makes waitAsync answer at once.
+            const result = waitAsync(ctrl, CTRL.DONE, Atomics.load(ctrl, CTRL.DONE), 1000);
             if (result.async) void (result.value as Promise<string>).then(poll);
             else poll();
           };
@@ -230,10 +228,5 @@ export class Pool {
   /** Test hook (crash injection): terminates worker `index` as a crash would. */
   async killWorker(index: number): Promise<void> {
     await this.workers[index].terminate();
-  }
-
-  /** The memory the pool serves. */
-  get sharedMemory(): WebAssembly.Memory {
-    return this.memory;
   }
 }
