@@ -4,11 +4,12 @@
 import { gemmNN, gemmNT } from "./f32-gemm/f32-gemm";
 import { softmaxRows } from "./f32-softmax/f32-softmax-simd";
 import { attention } from "./f32-attention/f32-attention-4x64-simd";
+import { packRows, packPanelsNT, packPanelsNN, gemmPacked } from "./f32-gemm/f32-gemm-packed-4x8-simd";
 import { meanRows } from "./f32-reduce/f32-mean-simd";
 import { attentionCombine } from "./f32-attention/f32-attention-combine-simd";
 
 export {
-  ALIGN, ATTENTION_QUERY_TILE, ATTENTION_QUERY_CHUNK, ATTENTION_KEY_BLOCK, ATTENTION_SCRATCH_BYTES,
+  ALIGN, GEMM_STRIP_ROWS, GEMM_PANEL_COLS, ATTENTION_QUERY_TILE, ATTENTION_QUERY_CHUNK, ATTENTION_KEY_BLOCK, ATTENTION_SCRATCH_BYTES,
   KERNEL_RELAXED_SIMD, KERNEL_SHARED_MEMORY,
 } from "./layout";
 
@@ -25,6 +26,29 @@ export function f32_gemm_nt(
   alpha: f32,
 ): void {
   gemmNT(m, n, k, a, lda, b, ldb, bias, c, ldc, alpha);
+}
+
+/** Strips s0..s1 of A[m, k] (row stride lda) packed as [strip, k, GEMM_STRIP_ROWS] at ap
+ * (strip 0's address); see f32-gemm/f32-gemm-packed-4x8-simd.ts. */
+export function f32_pack_rows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0: i32, s1: i32): void {
+  packRows(m, k, a, lda, ap, s0, s1);
+}
+
+/** Panels p0..p1 of B = Wᵀ for W[n, k] (row stride ldw) packed as [panel, k, GEMM_PANEL_COLS]. */
+export function f32_pack_panels_nt(n: i32, k: i32, w: usize, ldw: i32, bp: usize, p0: i32, p1: i32): void {
+  packPanelsNT(n, k, w, ldw, bp, p0, p1);
+}
+
+/** Panels p0..p1 of B[k, n] (row stride ldb) packed as [panel, k, GEMM_PANEL_COLS]. */
+export function f32_pack_panels_nn(k: i32, n: i32, b: usize, ldb: i32, bp: usize, p0: i32, p1: i32): void {
+  packPanelsNN(k, n, b, ldb, bp, p0, p1);
+}
+
+/** C[m, n] = A·B (+ bias[n]) from packed A strips and B panels. */
+export function f32_gemm_packed(
+  m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
+): void {
+  gemmPacked(m, n, k, ap, bp, bias, c, ldc);
 }
 
 /** Row softmax of x[rows, cols] (row stride ldx) into y (row stride ldy); y may be x. */

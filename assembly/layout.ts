@@ -6,6 +6,12 @@
 /** Alignment, in bytes, of every buffer the host places. */
 export const ALIGN: i32 = 16;
 
+/** Rows of one packed-A strip of the packed GEMM (its register tile's height). */
+export const GEMM_STRIP_ROWS: i32 = 4;
+
+/** Columns of one packed-B panel of the packed GEMM (its register tile's width). */
+export const GEMM_PANEL_COLS: i32 = 8;
+
 /** Query rows one attention tile computes at once. */
 export const ATTENTION_QUERY_TILE: i32 = 4;
 

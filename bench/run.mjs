@@ -19,7 +19,7 @@ const ortThreads = [...new Set([1, Math.min(2, availableParallelism())])];
 
 // This machine's ceilings, measured in the same run (bench/peak.mjs).
 const peak = JSON.parse(execFileSync(process.execPath, [...process.execArgv, here('./peak.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
-const ceiling = (impl) => (impl.endsWith('relaxed') ? peak.relaxedMaddGflops : peak.mulAddGflops);
+const ceiling = (impl) => (impl.includes(' relaxed') ? peak.relaxedMaddGflops : peak.mulAddGflops);
 
 const rows = [];
 for (const shape of shapes) {
@@ -33,7 +33,7 @@ for (const shape of shapes) {
 
 const fmt = (x, digits = 2) => x.toFixed(digits);
 const timed = rows.filter((r) => !r.skipped);
-console.log(`Peak probe (one thread): ${fmt(peak.mulAddGflops, 1)} GFLOP/s f32x4 mul+add` +
+console.log(`Peak probe (one thread): ${fmt(peak.mulAddGflops, 1)} GFLOP/s f32x4 mul+add (acc += a·b)` +
   (peak.relaxedMaddGflops ? `, ${fmt(peak.relaxedMaddGflops, 1)} GFLOP/s relaxed madd` : '') + `, read ${fmt(peak.readGBps, 1)} GB/s.\n`);
 console.log('| shape | implementation | threads | median ms | min ms | GFLOP/s | % of 1-thread peak × threads | ORT ms / ours ms (same threads) | × plain JS | max abs diff vs plain JS |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');

@@ -54,24 +54,41 @@ if (impl === 'plain') {
   const cores = (await import('node:os')).availableParallelism();
   await probe.dispose();
   for (const kernels of variants) {
-    if (shape.kind === 'gemm') { // the kernel itself, one thread, tiled as the engine tiles it
+    if (shape.kind === 'gemm') {
+      // The kernels themselves, one thread, tiled as the engine tiles them. B is an nn.Linear
+      // weight: packed into panels once, outside the timing (a layer does it when it is
+      // created); A is copied in and packed into strips inside every run, as a forward call does.
+      // The unpacked A·Bᵀ kernel (f32_gemm_nt) is timed as well, for what packing buys.
       const { readFileSync } = await import('node:fs');
       const R = 64, C = 128; // GEMM_ROW_BLOCK × GEMM_COL_BLOCK, the item tile of src/parallel/phases.ts
       const { m, n, k } = shape;
-      const memory = new WebAssembly.Memory({ initial: Math.ceil((m * k + n * k + m * n) * 4 / 65536) + 2, maximum: 65536 });
+      const strips = Math.ceil(m / 4), panels = Math.ceil(n / 8);
+      const bytes = (m * k + n * k + m * n + strips * 4 * k + panels * 8 * k) * 4;
+      const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) + 2, maximum: 65536 });
       const wasm = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(`../dist/kernels-${kernels}-unshared.wasm`, import.meta.url))), { env: { memory } }).exports;
-      const pa = 65536, pb = pa + m * k * 4, pc = pb + n * k * 4;
-      const run = async () => {
+      const pa = 65536, pb = pa + m * k * 4, pc = pb + n * k * 4, ap = pc + m * n * 4, bp = ap + strips * 4 * k * 4;
+      new Float32Array(memory.buffer).set(inputs.b, pb / 4);
+      wasm.f32_pack_panels_nt(n, k, pb, k, bp, 0, panels);
+      const packed = async () => {
         new Float32Array(memory.buffer).set(inputs.a, pa / 4);
-        new Float32Array(memory.buffer).set(inputs.b, pb / 4);
+        wasm.f32_pack_rows(m, k, pa, k, ap, 0, strips);
+        for (let r = 0; r < m; r += R) for (let j = 0; j < n; j += C) {
+          wasm.f32_gemm_packed(Math.min(R, m - r), Math.min(C, n - j), k, ap + r * k * 4, bp + j * k * 4, 0, pc + (r * n + j) * 4, n);
+        }
+        return new Float32Array(memory.buffer, pc, m * n).slice();
+      };
+      const unpacked = async () => {
+        new Float32Array(memory.buffer).set(inputs.a, pa / 4);
         for (let r = 0; r < m; r += R) for (let j = 0; j < n; j += C) {
           wasm.f32_gemm_nt(Math.min(R, m - r), Math.min(C, n - j), k, pa + r * k * 4, k, pb + j * k * 4, k, 0, pc + (r * n + j) * 4, n, 1);
         }
         return new Float32Array(memory.buffer, pc, m * n).slice();
       };
-      const out = await run();
-      const t = await measure(run, timing);
-      emit({ impl: `wasm-attention ${kernels}`, threads: 1, ...t, maxDiff: maxAbsDiff(out, reference) });
+      for (const [label, run] of [['', packed], [' (unpacked f32_gemm_nt)', unpacked]]) {
+        const out = await run();
+        const t = await measure(run, timing);
+        emit({ impl: `wasm-attention ${kernels}${label}`, threads: 1, ...t, maxDiff: maxAbsDiff(out, reference) });
+      }
       continue;
     }
     for (let threads = 1; threads <= cores; threads++) {

@@ -104,7 +104,7 @@ export async function createEngine(opts?: EngineOptions): Promise<Engine> {
   const executor = threads > 1
     ? await PoolExecutor.create(threads, module, memory, kernels)
     : new InlineExecutor(kernels);
-  return new WasmEngine(features, variant, new Arena(memory), executor);
+  return new WasmEngine(features, variant, new Arena(memory), executor, kernels);
 }
 
 /** Runs programs: inline, or on a worker pool. */
@@ -187,6 +187,8 @@ class WasmEngine implements Engine {
     readonly kernels: KernelVariant,
     private readonly arena: Arena,
     private readonly executor: Executor,
+    /** The calling thread's instance, for work between calls (packing layer weights). */
+    private readonly kernelExports: KernelExports,
   ) {}
 
   get threads(): number {
@@ -233,8 +235,8 @@ class WasmEngine implements Engine {
   }
 
   /** Queues work that needs the arena between calls (resident weights). */
-  private task<T>(work: (arena: Arena) => T): Promise<T> {
-    return this.enqueue(() => work(this.arena));
+  private task<T>(work: (arena: Arena, kernels: KernelExports) => T): Promise<T> {
+    return this.enqueue(() => work(this.arena, this.kernelExports));
   }
 
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention {

@@ -11,9 +11,12 @@ import type {
   AttentionResult, MultiHeadAttention, MultiHeadAttentionConfig, MultiHeadAttentionForwardOptions,
 } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
-import { gemmNtPhase, meanRowsPhase, type Phase } from '../parallel/phases.js';
+import type { KernelExports } from '../wasm/abi.js';
+import {
+  gemmPackedPhase, meanRowsPhase, packedPanelsLength, packedRowsLength, packRowsPhase, type Phase,
+} from '../parallel/phases.js';
 import type { BuiltCall } from './attention.js';
-import { SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
+import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, flag, isArrayOf, optionalDim, options } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeKeySplit, type SliceProblem } from './attention-slices.js';
@@ -21,8 +24,14 @@ import { attachMask, attentionPhases, placeKeySplit, type SliceProblem } from '.
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
 
-/** Validated parameters, copied into one array: Wq [E, E] · Wk [E, kdim] · Wv [E, vdim] ·
- * Wo [E, E] · bq bk bv [E each] · bo [E] (biases absent when bias is false). */
+/** Element offsets of the weights and biases in one block. */
+export interface WeightOffsets { wq: number; wk: number; wv: number; wo: number; bq: number; bk: number; bv: number; bo: number }
+
+/** Validated parameters. `raw` is a copy of the weights as given: Wq [E, E] · Wk [E, kdim] ·
+ * Wv [E, vdim] · Wo [E, E] · bq bk bv [E each] · bo [E] (biases absent when bias is false).
+ * In the engine's memory they live packed for the GEMM: each W as B = Wᵀ panels
+ * [ceil(E/8), in, 8] (Wq, Wk, Wv adjacent, so with E % 8 = 0 they are the panels of the
+ * stacked [3E, E] weight), then the biases as given. */
 export interface MultiHeadAttentionParams {
   embedDim: number;
   numHeads: number;
@@ -30,11 +39,15 @@ export interface MultiHeadAttentionParams {
   kdim: number;
   vdim: number;
   bias: boolean;
-  packed: Float32Array;
-  /** Byte address of `packed` once it is resident in the engine's memory (0 before). */
+  /** The weights as given, until they are resident (then dropped). */
+  raw: Float32Array | undefined;
+  /** Element offsets into `raw`. */
+  at: WeightOffsets;
+  /** Byte address of the packed block once it is resident in the engine's memory (0 before). */
   resident: number;
-  /** Element offsets into `packed`. */
-  at: { wq: number; wk: number; wv: number; wo: number; bq: number; bk: number; bv: number; bo: number };
+  /** Element offsets into the packed block, and its length. */
+  res: WeightOffsets;
+  residentLength: number;
 }
 
 /** Checks the configuration (TypeError / RangeError naming the argument) and copies the weights. */
@@ -56,7 +69,7 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
   at.bk = at.bq + E;
   at.bv = at.bk + E;
   at.bo = at.bv + E;
-  const packed = new Float32Array(bias ? at.bo + E : at.bq);
+  const raw = new Float32Array(bias ? at.bo + E : at.bq);
 
   const separate = ['qProjWeight', 'kProjWeight', 'vProjWeight'].filter((n) => w[n] !== undefined);
   if (w.inProjWeight !== undefined) {
@@ -67,22 +80,56 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
       throw rangeError(OP, 'config.weights.inProjWeight', `needs kdim = vdim = embedDim (got kdim ${kdim}, ` +
         `vdim ${vdim}, embedDim ${E}); give qProjWeight, kProjWeight and vProjWeight instead`);
     }
-    packed.set(f32('inProjWeight', 3 * E * E, `[3·embedDim, embedDim] = [${3 * E}, ${E}]`), at.wq);
+    raw.set(f32('inProjWeight', 3 * E * E, `[3·embedDim, embedDim] = [${3 * E}, ${E}]`), at.wq);
   } else {
-    packed.set(f32('qProjWeight', E * E, `[embedDim, embedDim] = [${E}, ${E}]`), at.wq);
-    packed.set(f32('kProjWeight', E * kdim, `[embedDim, kdim] = [${E}, ${kdim}]`), at.wk);
-    packed.set(f32('vProjWeight', E * vdim, `[embedDim, vdim] = [${E}, ${vdim}]`), at.wv);
+    raw.set(f32('qProjWeight', E * E, `[embedDim, embedDim] = [${E}, ${E}]`), at.wq);
+    raw.set(f32('kProjWeight', E * kdim, `[embedDim, kdim] = [${E}, ${kdim}]`), at.wk);
+    raw.set(f32('vProjWeight', E * vdim, `[embedDim, vdim] = [${E}, ${vdim}]`), at.wv);
   }
-  packed.set(f32('outProjWeight', E * E, `[embedDim, embedDim] = [${E}, ${E}]`), at.wo);
+  raw.set(f32('outProjWeight', E * E, `[embedDim, embedDim] = [${E}, ${E}]`), at.wo);
   if (bias) {
-    packed.set(f32('inProjBias', 3 * E, `[3·embedDim] = [${3 * E}]`), at.bq);
-    packed.set(f32('outProjBias', E, `[embedDim] = [${E}]`), at.bo);
+    raw.set(f32('inProjBias', 3 * E, `[3·embedDim] = [${3 * E}]`), at.bq);
+    raw.set(f32('outProjBias', E, `[embedDim] = [${E}]`), at.bo);
   } else {
     for (const name of ['inProjBias', 'outProjBias']) {
       if (w[name] !== undefined) throw rangeError(OP, `config.weights.${name}`, 'is given but config.bias is false');
     }
   }
-  return { embedDim: E, numHeads: H, headDim: E / H, kdim, vdim, bias, packed, resident: 0, at };
+  const res = { wq: 0, wk: packedPanelsLength(E, E), wv: 0, wo: 0, bq: 0, bk: 0, bv: 0, bo: 0 };
+  res.wv = res.wk + packedPanelsLength(kdim, E);
+  res.wo = res.wv + packedPanelsLength(vdim, E);
+  res.bq = res.wo + packedPanelsLength(E, E);
+  res.bk = res.bq + E;
+  res.bv = res.bk + E;
+  res.bo = res.bv + E;
+  const residentLength = bias ? res.bo + E : res.bq;
+  return { embedDim: E, numHeads: H, headDim: E / H, kdim, vdim, bias, raw, at, resident: 0, res, residentLength };
+}
+
+/** Puts a layer's weights in the engine's memory, packed for the GEMM (between calls). */
+export function uploadWeights(arena: Arena, kernels: KernelExports, params: MultiHeadAttentionParams): void {
+  const { embedDim: E, kdim, vdim, at, res, raw } = params;
+  if (raw === undefined) throw stateError('the layer weights were already uploaded');
+  const resident = arena.keep(params.residentLength * 4);
+  try {
+    const staging = arena.place(raw.byteLength);
+    arena.commit();
+    arena.writeF32(staging, raw);
+    const pack = (from: number, k: number, to: number): void =>
+      kernels.f32_pack_panels_nt(E, k, staging + from * 4, k, resident + to * 4, 0, Math.ceil(E / GEMM_PANEL_COLS));
+    pack(at.wq, E, res.wq);
+    pack(at.wk, kdim, res.wk);
+    pack(at.wv, vdim, res.wv);
+    pack(at.wo, E, res.wo);
+    if (params.bias) arena.writeF32(resident + res.bq * 4, raw.subarray(at.bq, at.bo + E));
+  } catch (error) {
+    arena.release(resident);
+    throw error;
+  } finally {
+    arena.reset();
+  }
+  params.resident = resident;
+  params.raw = undefined;
 }
 
 /** A validated forward call. */
@@ -145,7 +192,7 @@ export function planForward(
 export function buildForward(
   arena: Arena, params: MultiHeadAttentionParams, plan: ForwardPlan, threads: number,
 ): BuiltCall {
-  const { embedDim: E, numHeads: H, headDim: d, kdim, vdim, at } = params;
+  const { embedDim: E, numHeads: H, headDim: d, kdim, vdim, res } = params;
   const { batch: B, seqQ: Lq, seqK: Lk } = plan;
   // One [3E]-wide projection only when the three inputs really are one [B, L, E] tensor (one
   // array can also pass as query, key and value of other shapes when the lengths happen to match).
@@ -166,7 +213,13 @@ export function buildForward(
   const vPtr = selfAttention ? qkvPtr + 2 * E * 4 : sharedKeyValue ? kvPtr + E * 4 : arena.place(B * Lk * E * 4);
   const ldq = selfAttention ? 3 * E : E;
   const ldkv = selfAttention ? 3 * E : sharedKeyValue ? 2 * E : E;
+  // The projections read their inputs packed into GEMM strips (one pass, then every column
+  // panel reads a strip through one pointer).
+  const queryStrips = arena.place(packedRowsLength(B * Lq, E) * 4);
+  const keyStrips = selfAttention ? queryStrips : arena.place(packedRowsLength(B * Lk, kdim) * 4);
+  const valueStrips = selfAttention || sharedKeyValue ? keyStrips : arena.place(packedRowsLength(B * Lk, vdim) * 4);
   const ctxPtr = arena.place(B * Lq * E * 4);
+  const ctxStrips = arena.place(packedRowsLength(B * Lq, E) * 4);
   const outPtr = arena.place(B * Lq * E * 4);
   const headWeightsLength = B * H * Lq * Lk;
   const weightsPtr = plan.needWeights ? arena.place(headWeightsLength * 4) : 0;
@@ -183,17 +236,24 @@ export function buildForward(
   if (valuePtr !== keyPtr) arena.writeF32(valuePtr, plan.value);
   const bias = (offset: number): number => (params.bias ? f32At(offset) : 0);
 
-  // In-projections (nn.Linear: x·Wᵀ + b). Wq, Wk, Wv (and bq, bk, bv) are adjacent in `packed`.
-  const program: Phase[] = [];
-  if (selfAttention) {
-    program.push(gemmNtPhase(B * Lq, 3 * E, E, queryPtr, E, f32At(at.wq), E, bias(at.bq), qkvPtr, 3 * E));
+  // In-projections (nn.Linear: x·Wᵀ + b). The panels of Wq, Wk, Wv (and bq, bk, bv) are
+  // adjacent, so when E is a whole number of panels one GEMM computes two or three of them.
+  const program: Phase[] = [packRowsPhase(B * Lq, E, queryPtr, E, queryStrips)];
+  if (keyStrips !== queryStrips) program.push(packRowsPhase(B * Lk, kdim, keyPtr, kdim, keyStrips));
+  if (valueStrips !== keyStrips) program.push(packRowsPhase(B * Lk, vdim, valuePtr, vdim, valueStrips));
+  const linear = (m: number, k: number, strips: number, n: number, w: number, b: number, c: number, ldc: number): void => {
+    program.push(gemmPackedPhase(m, n, k, strips, f32At(w), bias(b), c, ldc));
+  };
+  const whole = E % GEMM_PANEL_COLS === 0;
+  if (selfAttention && whole) {
+    linear(B * Lq, E, queryStrips, 3 * E, res.wq, res.bq, qkvPtr, 3 * E);
   } else {
-    program.push(gemmNtPhase(B * Lq, E, E, queryPtr, E, f32At(at.wq), E, bias(at.bq), qPtr, E));
-    if (sharedKeyValue) {
-      program.push(gemmNtPhase(B * Lk, 2 * E, kdim, keyPtr, kdim, f32At(at.wk), kdim, bias(at.bk), kvPtr, 2 * E));
+    linear(B * Lq, E, queryStrips, E, res.wq, res.bq, qPtr, ldq);
+    if (sharedKeyValue && whole) {
+      linear(B * Lk, kdim, keyStrips, 2 * E, res.wk, res.bk, kPtr, ldkv);
     } else {
-      program.push(gemmNtPhase(B * Lk, E, kdim, keyPtr, kdim, f32At(at.wk), kdim, bias(at.bk), kPtr, E));
-      program.push(gemmNtPhase(B * Lk, E, vdim, valuePtr, vdim, f32At(at.wv), vdim, bias(at.bv), vPtr, E));
+      linear(B * Lk, kdim, keyStrips, E, res.wk, res.bk, kPtr, ldkv);
+      linear(B * Lk, vdim, valueStrips, E, res.wv, res.bv, vPtr, ldkv);
     }
   }
 
@@ -213,7 +273,8 @@ export function buildForward(
   if (weightsPtr !== 0) p.weights = { ptr: weightsPtr, batch: H * Lq * Lk, head: Lq * Lk, row: Lk };
 
   program.push(...attentionPhases(p, scratch, split));
-  program.push(gemmNtPhase(B * Lq, E, E, ctxPtr, E, f32At(at.wo), E, bias(at.bo), outPtr, E));
+  program.push(packRowsPhase(B * Lq, E, ctxPtr, E, ctxStrips));
+  linear(B * Lq, E, ctxStrips, E, res.wo, res.bo, outPtr, E);
   // Head-averaged weights: mean over the H planes of each batch entry (no shared accumulator).
   if (averaged) program.push(meanRowsPhase(B, H, Lq * Lk, weightsPtr, H * Lq * Lk, Lq * Lk, meanPtr, Lq * Lk));
 
@@ -232,7 +293,7 @@ export function buildForward(
 /** What a layer needs of its engine: calls and between-call tasks, both through its queue. */
 export interface LayerHost {
   call(build: (arena: Arena, threads: number) => BuiltCall): Promise<AttentionResult>;
-  task<T>(work: (arena: Arena) => T): Promise<T>;
+  task<T>(work: (arena: Arena, kernels: KernelExports) => T): Promise<T>;
 }
 
 /** Frees the weights of layers that were garbage-collected without dispose(). */
@@ -245,10 +306,7 @@ const collected = typeof FinalizationRegistry === 'function'
 /** The layer object handed to users. Its weights are uploaded once (queued before any forward)
  * and stay resident in the engine's memory until dispose() or garbage collection. */
 export function createMultiHeadAttention(params: MultiHeadAttentionParams, host: LayerHost): MultiHeadAttention {
-  const uploaded = host.task((arena) => {
-    params.resident = arena.keep(params.packed.byteLength);
-    arena.writeF32(params.resident, params.packed);
-  });
+  const uploaded = host.task((arena, kernels) => uploadWeights(arena, kernels, params));
   let uploadError: unknown;
   uploaded.catch((error: unknown) => { uploadError = error; });
   let disposed = false;

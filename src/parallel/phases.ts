@@ -4,20 +4,29 @@
 // so every element is computed by the same kernel path in the same order: threads 1, 2, 3
 // give identical bits. The inline executor and every worker run items through runItem.
 import type { KernelExports } from '../wasm/abi.js';
+import { GEMM_PANEL_COLS, GEMM_STRIP_ROWS } from '../wasm/layout.js';
 
-export const PHASE_GEMM_NT = 1;
+export const PHASE_GEMM_PACKED = 1;
 export const PHASE_ATTENTION = 2;
 export const PHASE_MEAN_ROWS = 3;
 export const PHASE_ATTENTION_COMBINE = 4;
+export const PHASE_PACK_ROWS = 5;
 
-/** C[m, n] = alpha·A·Bᵀ + bias, cut into rowBlock × colBlock tiles of C. */
-export interface GemmNtPhase {
-  kind: typeof PHASE_GEMM_NT;
+/** A[m, k] (row stride lda) packed into GEMM strips at ap, cut into stripBlock strips. */
+export interface PackRowsPhase {
+  kind: typeof PHASE_PACK_ROWS;
+  m: number; k: number; a: number; lda: number; ap: number;
+  stripBlock: number;
+}
+
+/** C[m, n] = A·B + bias from packed A strips (ap) and B panels (bp), cut into rowBlock ×
+ * colBlock tiles of C. */
+export interface GemmPackedPhase {
+  kind: typeof PHASE_GEMM_PACKED;
   m: number; n: number; k: number;
-  a: number; lda: number; b: number; ldb: number; bias: number; c: number; ldc: number;
-  alpha: number;
-  rowBlock: number; // multiple of 4
-  colBlock: number; // multiple of 8
+  ap: number; bp: number; bias: number; c: number; ldc: number;
+  rowBlock: number; // multiple of GEMM_STRIP_ROWS
+  colBlock: number; // multiple of GEMM_PANEL_COLS
 }
 
 /** Attention of batch × heads slices, each cut into blocks of qBlock query rows. Views are a
@@ -56,7 +65,7 @@ export interface MeanRowsPhase {
   colBlock: number; // multiple of 4
 }
 
-export type Phase = GemmNtPhase | AttentionPhase | AttentionCombinePhase | MeanRowsPhase;
+export type Phase = PackRowsPhase | GemmPackedPhase | AttentionPhase | AttentionCombinePhase | MeanRowsPhase;
 
 /** Field order of the attention phases (the combine reads the same record). */
 const ATTENTION_FIELDS = [
@@ -71,7 +80,8 @@ const ATTENTION_FIELDS = [
 
 /** Field order of each kind, for the flat encoding workers read from shared memory. */
 export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
-  [PHASE_GEMM_NT]: ['m', 'n', 'k', 'a', 'lda', 'b', 'ldb', 'bias', 'c', 'ldc', 'alpha', 'rowBlock', 'colBlock'],
+  [PHASE_PACK_ROWS]: ['m', 'k', 'a', 'lda', 'ap', 'stripBlock'],
+  [PHASE_GEMM_PACKED]: ['m', 'n', 'k', 'ap', 'bp', 'bias', 'c', 'ldc', 'rowBlock', 'colBlock'],
   [PHASE_ATTENTION]: ATTENTION_FIELDS,
   [PHASE_ATTENTION_COMBINE]: ATTENTION_FIELDS,
   [PHASE_MEAN_ROWS]: ['batch', 'count', 'n', 'x', 'xBatch', 'stride', 'y', 'yBatch', 'colBlock'],
@@ -82,7 +92,8 @@ const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
 /** Number of work items of a phase. */
 export function itemCount(p: Phase): number {
   switch (p.kind) {
-    case PHASE_GEMM_NT: return ceilDiv(p.m, p.rowBlock) * ceilDiv(p.n, p.colBlock);
+    case PHASE_PACK_ROWS: return ceilDiv(ceilDiv(p.m, GEMM_STRIP_ROWS), p.stripBlock);
+    case PHASE_GEMM_PACKED: return ceilDiv(p.m, p.rowBlock) * ceilDiv(p.n, p.colBlock);
     case PHASE_ATTENTION: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock) * p.kParts;
     case PHASE_ATTENTION_COMBINE: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock);
     case PHASE_MEAN_ROWS: return p.batch * ceilDiv(p.n, p.colBlock);
@@ -92,13 +103,18 @@ export function itemCount(p: Phase): number {
 /** Runs item `i` of phase `p`; `slot` picks the caller's scratch slot (its thread index). */
 export function runItem(kernels: KernelExports, p: Phase, i: number, slot: number): void {
   switch (p.kind) {
-    case PHASE_GEMM_NT: {
+    case PHASE_PACK_ROWS: {
+      const s0 = i * p.stripBlock;
+      kernels.f32_pack_rows(p.m, p.k, p.a, p.lda, p.ap, s0, Math.min(ceilDiv(p.m, GEMM_STRIP_ROWS), s0 + p.stripBlock));
+      return;
+    }
+    case PHASE_GEMM_PACKED: {
       const colBlocks = ceilDiv(p.n, p.colBlock);
       const r0 = Math.floor(i / colBlocks) * p.rowBlock, c0 = (i % colBlocks) * p.colBlock;
-      kernels.f32_gemm_nt(
+      kernels.f32_gemm_packed(
         Math.min(p.rowBlock, p.m - r0), Math.min(p.colBlock, p.n - c0), p.k,
-        p.a + r0 * p.lda * 4, p.lda, p.b + c0 * p.ldb * 4, p.ldb, p.bias === 0 ? 0 : p.bias + c0 * 4,
-        p.c + (r0 * p.ldc + c0) * 4, p.ldc, p.alpha);
+        p.ap + r0 * p.k * 4, p.bp + c0 * p.k * 4, p.bias === 0 ? 0 : p.bias + c0 * 4,
+        p.c + (r0 * p.ldc + c0) * 4, p.ldc);
       return;
     }
     case PHASE_ATTENTION: {
@@ -145,21 +161,28 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
   }
 }
 
-/** Output tile of one GEMM item: 64 rows × 128 columns keeps a [128, k] panel of B (384 KiB
- * at k = 768) in L2 while 64 rows of A stream past it. Multiples of the 4×8 / 2×4 tiles. */
+/** Output tile of one GEMM item: 64 rows × 128 columns keeps the item's 16 B panels (384 KiB
+ * at k = 768) in L2 while its 16 A strips stream past each. Multiples of the 4×8 tile. */
 export const GEMM_ROW_BLOCK = 64;
 export const GEMM_COL_BLOCK = 128;
+/** Strips of one pack item (64 rows). */
+export const PACK_STRIP_BLOCK = GEMM_ROW_BLOCK / GEMM_STRIP_ROWS;
+
+/** Floats of A[m, k] packed into strips (rows rounded up to GEMM_STRIP_ROWS). */
+export const packedRowsLength = (m: number, k: number): number => ceilDiv(m, GEMM_STRIP_ROWS) * GEMM_STRIP_ROWS * k;
+/** Floats of B[k, n] packed into panels (columns rounded up to GEMM_PANEL_COLS). */
+export const packedPanelsLength = (k: number, n: number): number => ceilDiv(n, GEMM_PANEL_COLS) * GEMM_PANEL_COLS * k;
 /** Columns of one mean item. */
 export const MEAN_COL_BLOCK = 4096;
 
-export function gemmNtPhase(
-  m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number,
-  bias: number, c: number, ldc: number, alpha = 1,
-): GemmNtPhase {
-  return {
-    kind: PHASE_GEMM_NT, m, n, k, a, lda, b, ldb, bias, c, ldc, alpha,
-    rowBlock: GEMM_ROW_BLOCK, colBlock: GEMM_COL_BLOCK,
-  };
+export function packRowsPhase(m: number, k: number, a: number, lda: number, ap: number): PackRowsPhase {
+  return { kind: PHASE_PACK_ROWS, m, k, a, lda, ap, stripBlock: PACK_STRIP_BLOCK };
+}
+
+export function gemmPackedPhase(
+  m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number,
+): GemmPackedPhase {
+  return { kind: PHASE_GEMM_PACKED, m, n, k, ap, bp, bias, c, ldc, rowBlock: GEMM_ROW_BLOCK, colBlock: GEMM_COL_BLOCK };
 }
 
 export function meanRowsPhase(
@@ -173,7 +196,8 @@ export function meanRowsPhase(
 export function programFlops(program: readonly Phase[]): number {
   let total = 0;
   for (const p of program) {
-    if (p.kind === PHASE_GEMM_NT) total += 2 * p.m * p.n * p.k;
+    if (p.kind === PHASE_GEMM_PACKED) total += 2 * p.m * p.n * p.k;
+    else if (p.kind === PHASE_PACK_ROWS) total += p.m * p.k;
     else if (p.kind === PHASE_MEAN_ROWS) total += p.batch * p.count * p.n;
     else total += 2 * p.batch * p.heads * p.seqQ * p.seqK * (p.headDim + p.headDimV);
   }

@@ -29,6 +29,47 @@ export interface KernelExports {
     ldc: number,   // row stride of C
     alpha: number, // scale of A·Bᵀ
   ): void;
+  /** Packs strips s0..s1 of A as [strip, k, GEMM_STRIP_ROWS] (zero rows past m). */
+  f32_pack_rows(
+    m: number,   // rows of A
+    k: number,   // columns of A
+    a: number,   // f32 [m, k]
+    lda: number, // row stride of A
+    ap: number,  // f32 [ceil(m / GEMM_STRIP_ROWS), k, GEMM_STRIP_ROWS] output (strip 0)
+    s0: number,  // first strip
+    s1: number,  // one past the last strip
+  ): void;
+  /** Packs panels p0..p1 of B = Wᵀ as [panel, k, GEMM_PANEL_COLS] (zero columns past n). */
+  f32_pack_panels_nt(
+    n: number,   // rows of W = columns of B
+    k: number,   // columns of W = rows of B
+    w: number,   // f32 [n, k] (nn.Linear weight [out, in])
+    ldw: number, // row stride of W
+    bp: number,  // f32 [ceil(n / GEMM_PANEL_COLS), k, GEMM_PANEL_COLS] output (panel 0)
+    p0: number,  // first panel
+    p1: number,  // one past the last panel
+  ): void;
+  /** Packs panels p0..p1 of B as [panel, k, GEMM_PANEL_COLS] (zero columns past n). */
+  f32_pack_panels_nn(
+    k: number,   // rows of B
+    n: number,   // columns of B
+    b: number,   // f32 [k, n]
+    ldb: number, // row stride of B
+    bp: number,  // f32 [ceil(n / GEMM_PANEL_COLS), k, GEMM_PANEL_COLS] output (panel 0)
+    p0: number,  // first panel
+    p1: number,  // one past the last panel
+  ): void;
+  /** C = A·B (+ bias) from packed A strips and B panels. */
+  f32_gemm_packed(
+    m: number,    // rows of C
+    n: number,    // columns of C
+    k: number,    // inner dimension
+    ap: number,   // A strips (f32_pack_rows), the strip holding row 0 of C
+    bp: number,   // B panels (f32_pack_panels_*), the panel holding column 0 of C
+    bias: number, // f32 [n] added to every row, or 0
+    c: number,    // f32 [m, n] output, overlapping no input
+    ldc: number,  // row stride of C
+  ): void;
   /** Row softmax (a row of -Infinity gives zeros). */
   f32_softmax(
     rows: number, // rows
@@ -93,6 +134,8 @@ export interface KernelExports {
     y: number,      // f32 [n] output, overlapping no row of x
   ): void;
   readonly ALIGN: WebAssembly.Global;
+  readonly GEMM_STRIP_ROWS: WebAssembly.Global;
+  readonly GEMM_PANEL_COLS: WebAssembly.Global;
   readonly ATTENTION_QUERY_TILE: WebAssembly.Global;
   readonly ATTENTION_QUERY_CHUNK: WebAssembly.Global;
   readonly ATTENTION_KEY_BLOCK: WebAssembly.Global;

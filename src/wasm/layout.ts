@@ -11,10 +11,13 @@ export const ALIGN = 16;
 export const CONTROL_OFFSET = 64;
 export const CONTROL_BYTES = 256;
 export const PROGRAM_OFFSET = CONTROL_OFFSET + CONTROL_BYTES;
-export const MAX_PHASES = 8;
+export const MAX_PHASES = 16;
 export const PHASE_SLOTS = 64;
 export const PROGRAM_BYTES = MAX_PHASES * PHASE_SLOTS * 8;
 export const ARENA_BASE = PROGRAM_OFFSET + PROGRAM_BYTES;
+/** Rows of a packed-A strip and columns of a packed-B panel (the packed GEMM's 4×8 tile). */
+export const GEMM_STRIP_ROWS = 4;
+export const GEMM_PANEL_COLS = 8;
 export const ATTENTION_QUERY_TILE = 4;
 export const ATTENTION_KEY_BLOCK = 64;
 /** Query rows that share each streamed key block inside the kernel. */

@@ -1,5 +1,7 @@
-// f32_gemm_nn / f32_gemm_nt against the float64 reference, on sizes that straddle every tile
-// edge (4×8 NN tile, 2×4 NT tile, 4-wide k steps), with strided views, bias and alpha.
+// f32_gemm_nn / f32_gemm_nt / the packed GEMM (f32_pack_rows, f32_pack_panels_nt|nn,
+// f32_gemm_packed) against the float64 reference, on sizes that straddle every tile edge (4×8
+// tiles, 2×4 NT tile, 4-wide k steps, strips of 4 rows, panels of 8 columns), with strided
+// views, bias and alpha.
 import { describe, expect, it } from 'vitest';
 import { kernelVariants, loadKernels } from '../helpers/kernels.js';
 import { randomF32 } from '../helpers/random.js';
@@ -48,6 +50,60 @@ describe.each(kernelVariants())('f32-gemm (%s)', (variant) => {
       }
     });
     it(`${name}: a real shape (BERT head: 37×64×64)`, () => check(transB, 37, 64, 64, 0, true));
+  }
+
+  /** Packs A and B (B given as [k, n], or as W = Bᵀ [n, k] when transB), runs the packed GEMM
+   * over the whole C, or over one sub-tile (r0, c0) the way a phase item addresses it. */
+  function checkPacked(transB: boolean, m: number, n: number, k: number, pad = 0, withBias = false): void {
+    h.reset();
+    const lda = k + pad, ldb = (transB ? k : n) + pad, ldc = n + pad;
+    const a = randomF32(m * lda, m * 1000 + n * 10 + k + 1);
+    const b = randomF32((transB ? n : k) * ldb, k * 1000 + n + 8);
+    const bias = withBias ? randomF32(n, n + 98) : undefined;
+    const c0 = randomF32(m * ldc, 6);
+    const strips = Math.ceil(m / 4), panels = Math.ceil(n / 8);
+    const pa = h.f32(a), pb = h.f32(b), pc = h.f32(c0), pbias = bias ? h.f32(bias) : 0;
+    const ap = h.f32(new Float32Array(strips * 4 * k).fill(Number.NaN)); // every slot must be written
+    const bp = h.f32(new Float32Array(panels * 8 * k).fill(Number.NaN));
+    // Packing in two ranges checks that s0..s1 / p0..p1 address the right strips and panels.
+    const sMid = strips >> 1, pMid = panels >> 1;
+    h.wasm.f32_pack_rows(m, k, pa, lda, ap, 0, sMid);
+    h.wasm.f32_pack_rows(m, k, pa, lda, ap, sMid, strips);
+    const pack = transB ? h.wasm.f32_pack_panels_nt : h.wasm.f32_pack_panels_nn;
+    pack(transB ? n : k, transB ? k : n, pb, ldb, bp, 0, pMid);
+    pack(transB ? n : k, transB ? k : n, pb, ldb, bp, pMid, panels);
+    expect(h.read(ap, strips * 4 * k).some(Number.isNaN), 'A strips fully written').toBe(false);
+    expect(h.read(bp, panels * 8 * k).some(Number.isNaN), 'B panels fully written').toBe(false);
+    // C in two row blocks × two column blocks, as phase items cut it (blocks of 4 rows, 8 columns).
+    const rCut = Math.min(m, 4 * Math.max(1, sMid)), cCut = Math.min(n, 8 * Math.max(1, pMid));
+    for (const [r0, r1] of [[0, rCut], [rCut, m]]) {
+      for (const [j0, j1] of [[0, cCut], [cCut, n]]) {
+        if (r1 <= r0 || j1 <= j0) continue;
+        h.wasm.f32_gemm_packed(r1 - r0, j1 - j0, k, ap + r0 * k * 4, bp + j0 * k * 4, bias ? pbias + j0 * 4 : 0,
+          pc + (r0 * ldc + j0) * 4, ldc);
+      }
+    }
+    const c = h.read(pc, m * ldc);
+    const expected = referenceGemm(m, n, k, a, lda, b, ldb, transB, 1, bias);
+    const got = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) got[i * n + j] = c[i * ldc + j];
+      for (let j = n; j < ldc; j++) expect(c[i * ldc + j], `padding of row ${i}`).toBe(c0[i * ldc + j]);
+    }
+    expectClose(got, expected, dotTolerance(k, 1), 1e-6, `packed ${transB ? 'nt' : 'nn'} ${m}x${n}x${k}`);
+    expect(h.read(pa, a.length)).toEqual(a);
+    expect(h.read(pb, b.length)).toEqual(b);
+  }
+
+  for (const transB of [false, true]) {
+    const name = transB ? 'packed A·Wᵀ' : 'packed A·B';
+    it(`${name}: every m, n across the strip and panel edges`, () => {
+      for (const m of EDGES) for (const n of EDGES) checkPacked(transB, m, n, 13);
+    });
+    it(`${name}: every k across the vector edges, strided rows, bias`, () => {
+      for (const k of [...EDGES, 64, 67, 128]) checkPacked(transB, 5, 11, k, 3, true);
+      for (const [m, n, k] of [[4, 8, 4], [17, 33, 31], [1, 1, 1], [64, 128, 96]]) checkPacked(transB, m, n, k, 5, true);
+    });
   }
 
   it('A·Bᵀ: alpha scales the product, not the bias', () => {

@@ -7,6 +7,8 @@ describe.each(kernelVariants())('layout (%s)', (variant) => {
   it('the kernel globals equal the host mirror', () => {
     const { wasm } = loadKernels(variant);
     expect(wasm.ALIGN.value).toBe(layout.ALIGN);
+    expect(wasm.GEMM_STRIP_ROWS.value).toBe(layout.GEMM_STRIP_ROWS);
+    expect(wasm.GEMM_PANEL_COLS.value).toBe(layout.GEMM_PANEL_COLS);
     expect(wasm.ATTENTION_QUERY_TILE.value).toBe(layout.ATTENTION_QUERY_TILE);
     expect(wasm.ATTENTION_QUERY_CHUNK.value).toBe(layout.ATTENTION_QUERY_CHUNK);
     expect(wasm.ATTENTION_KEY_BLOCK.value).toBe(layout.ATTENTION_KEY_BLOCK);

@@ -2,7 +2,7 @@
 // one item, and nothing depends on the thread count.
 import { describe, expect, it } from 'vitest';
 import {
-  gemmNtPhase, itemCount, meanRowsPhase, runItem, PHASE_ATTENTION, type Phase,
+  gemmPackedPhase, itemCount, meanRowsPhase, packRowsPhase, runItem, PHASE_ATTENTION, type Phase,
 } from '../../src/parallel/phases.js';
 import { attentionPhase, keyParts, KEY_CHUNK, QUERY_BLOCK } from '../../src/ops/attention-slices.js';
 import { decodePhase, encodeProgram } from '../../src/parallel/protocol.js';
@@ -13,9 +13,12 @@ import { MAX_PHASES, PHASE_SLOTS } from '../../src/wasm/layout.js';
 function recorder() {
   const writes: string[] = [];
   const kernels = {
-    f32_gemm_nt: (m: number, n: number, _k: number, _a: number, _lda: number, _b: number, _ldb: number,
-      _bias: number, c: number, ldc: number) => {
+    f32_gemm_packed: (m: number, n: number, _k: number, _ap: number, _bp: number, _bias: number,
+      c: number, ldc: number) => {
       for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) writes.push(`c${(c >> 2) + i * ldc + j}`);
+    },
+    f32_pack_rows: (_m: number, _k: number, _a: number, _lda: number, _ap: number, s0: number, s1: number) => {
+      for (let s = s0; s < s1; s++) writes.push(`s${s}`);
     },
     f32_attention: (...args: number[]) => {
       const [, , , , , , o, ldo, , dv, q0, q1] = args;
@@ -37,9 +40,17 @@ function coverage(phase: Phase): string[] {
 describe('work split', () => {
   it('GEMM tiles cover every output element exactly once (edges included)', () => {
     for (const [m, n] of [[1, 1], [63, 129], [64, 128], [65, 257], [512, 2304], [3, 5]]) {
-      const w = coverage(gemmNtPhase(m, n, 7, 4096, 7, 8192, 7, 0, 0, n + 3));
+      const w = coverage(gemmPackedPhase(m, n, 7, 4096, 8192, 0, 0, n + 3));
       expect(w.length).toBe(m * n);
       expect(new Set(w).size).toBe(m * n);
+    }
+  });
+
+  it('pack items cover every strip of rows exactly once', () => {
+    for (const m of [1, 4, 5, 63, 64, 65, 512, 1027]) {
+      const w = coverage(packRowsPhase(m, 7, 4096, 7, 8192));
+      expect(w.length).toBe(Math.ceil(m / 4));
+      expect(new Set(w).size).toBe(w.length);
     }
   });
 
@@ -75,12 +86,12 @@ describe('work split', () => {
 
   it('a program survives the trip through the shared-memory encoding', () => {
     const program: Phase[] = [
-      gemmNtPhase(5, 6, 7, 64, 7, 128, 7, 256, 512, 6, 0.5),
+      packRowsPhase(5, 7, 64, 7, 1024),
+      gemmPackedPhase(5, 6, 7, 1024, 128, 256, 512, 6),
       meanRowsPhase(2, 3, 4, 16, 12, 4, 32, 4),
     ];
     const region = new Float64Array(MAX_PHASES * PHASE_SLOTS);
     encodeProgram(region, program);
-    expect(decodePhase(region, 0)).toEqual(program[0]);
-    expect(decodePhase(region, 1)).toEqual(program[1]);
+    program.forEach((phase, i) => expect(decodePhase(region, i)).toEqual(phase));
   });
 });
