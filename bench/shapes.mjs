@@ -7,7 +7,7 @@ export const SHAPES = {
   'padded-512': { kind: 'attention', title: 'padded attention 4×12×512×512, d 64', batch: 4, heads: 12, seqQ: 512, seqK: 512, headDim: 64, validLens: [512, 412, 312, 212] },
   'gemm-512x768x768': { kind: 'gemm', title: 'GEMM A·Bᵀ 512×768×768 (nn.Linear)', m: 512, n: 768, k: 768 },
   'gemm-128x3072x768': { kind: 'gemm', title: 'GEMM A·Bᵀ 128×3072×768 (BERT FFN up)', m: 128, n: 3072, k: 768 },
-  'decode-1024': { kind: 'attention', title: 'decode: 1 query × 1024 keys, 12 heads, d 64', batch: 1, heads: 12, seqQ: 1, seqK: 1024, headDim: 64 },
+  'decode-1024': { kind: 'attention', title: 'decode: 1 query × 1024 keys, 12 heads, d 64', batch: 1, heads: 12, seqQ: 1, seqK: 1024, headDim: 64, residentKV: true },
 };
 
 /** Useful FLOPs (masked work not counted): projections 4·2·B·L·E², attention 2·2·(attended pairs)·d. */

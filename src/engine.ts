@@ -2,7 +2,7 @@
 // arena, and run each call's program either on the calling thread (threads: 1) or on the
 // worker pool. Calls are queued: one program at a time owns the arena.
 import type {
-  AttentionResult, Engine, EngineOptions, Features, KernelVariant, MultiHeadAttention,
+  AttentionResult, Engine, EngineOptions, EngineTensor, Features, KernelVariant, MultiHeadAttention,
   AttentionOptions, MultiHeadAttentionConfig,
 } from './types.js';
 import type { KernelExports } from './wasm/abi.js';
@@ -13,6 +13,7 @@ import { options } from './validate.js';
 import { rangeError, stateError, typeError } from './errors.js';
 import { buildAttention, planAttention, type BuiltCall } from './ops/attention.js';
 import { createMultiHeadAttention, planMultiHeadAttention } from './ops/multi-head-attention.js';
+import { createTensor, type TensorRegistry } from './ops/tensor.js';
 import { programFlops, runInline, type Phase } from './parallel/phases.js';
 import { Pool, workersAvailable } from './parallel/pool.js';
 
@@ -180,6 +181,7 @@ export const DEBUG = Symbol.for('wasm-attention.debug');
 
 class WasmEngine implements Engine {
   private disposed = false;
+  private readonly tensors: TensorRegistry = new WeakMap();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -224,10 +226,13 @@ class WasmEngine implements Engine {
     });
   }
 
-  attention(q: Float32Array, k: Float32Array, v: Float32Array, opts: AttentionOptions): Promise<AttentionResult> {
+  attention(
+    q: Float32Array | EngineTensor, k: Float32Array | EngineTensor, v: Float32Array | EngineTensor,
+    opts: AttentionOptions,
+  ): Promise<AttentionResult> {
     let plan;
     try {
-      plan = planAttention(q, k, v, opts);
+      plan = planAttention(q, k, v, opts, this.tensors);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -237,6 +242,11 @@ class WasmEngine implements Engine {
   /** Queues work that needs the arena between calls (resident weights). */
   private task<T>(work: (arena: Arena, kernels: KernelExports) => T): Promise<T> {
     return this.enqueue(() => work(this.arena, this.kernelExports));
+  }
+
+  createTensor(init: number | Float32Array): EngineTensor {
+    if (this.disposed) throw stateError('the engine has been disposed');
+    return createTensor({ task: (work) => this.task(work) }, this.tensors, init);
   }
 
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention {

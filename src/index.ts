@@ -2,6 +2,6 @@
 export { createEngine } from './engine.js';
 export { positionalEncoding } from './ops/positional-encoding.js';
 export type {
-  AttentionOptions, AttentionResult, Engine, EngineOptions, Features, KernelVariant,
+  AttentionOptions, AttentionResult, Engine, EngineOptions, EngineTensor, Features, KernelVariant,
   MultiHeadAttention, MultiHeadAttentionConfig, MultiHeadAttentionForwardOptions, MultiHeadAttentionWeights,
 } from './types.js';

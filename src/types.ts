@@ -49,6 +49,26 @@ export interface AttentionOptions {
   validLens?: Int32Array;
   /** Also return the normalised weights [batch, heads, seqQ, seqK]. */
   returnWeights?: boolean;
+  /** Positions that k and v hold per (batch, head): k is [batch, heads, kvCapacity, headDim],
+   * v [batch, heads, kvCapacity, headDimV], and the first seqK positions of each are used (a
+   * KV cache that grows by one position per decoding step). Default seqK. */
+  kvCapacity?: number;
+}
+
+/** An f32 tensor in the engine's memory ({@link Engine.createTensor}). Calls read it in place, so
+ * data used by many calls (a KV cache) is copied in once instead of on every call. Writes, reads
+ * and dispose run after every call queued before them. */
+export interface EngineTensor {
+  /** Elements. */
+  readonly length: number;
+  /** Copies `data` into elements offset .. offset + data.length (default offset 0). `data` is
+   * read when the write runs, after the calls queued before it. */
+  write(data: Float32Array, offset?: number): Promise<void>;
+  /** A copy of `length` elements from `offset` (default: from 0 to the end). */
+  read(offset?: number, length?: number): Promise<Float32Array>;
+  /** Frees the tensor's memory (also freed when the handle is garbage-collected); calls queued
+   * before still see it, later uses reject. Idempotent. */
+  dispose(): Promise<void>;
 }
 
 export interface AttentionResult {
@@ -130,8 +150,15 @@ export interface Engine {
   /** The kernel build in use. */
   readonly kernels: KernelVariant;
   /** Scaled dot-product attention: q [batch, heads, seqQ, headDim], k [batch, heads, seqK,
-   * headDim], v [batch, heads, seqK, headDimV] → output [batch, heads, seqQ, headDimV]. */
-  attention(q: Float32Array, k: Float32Array, v: Float32Array, options: AttentionOptions): Promise<AttentionResult>;
+   * headDim], v [batch, heads, seqK, headDimV] → output [batch, heads, seqQ, headDimV]. Each
+   * input is an array (copied in by the call) or a tensor of this engine (read in place). */
+  attention(
+    q: Float32Array | EngineTensor, k: Float32Array | EngineTensor, v: Float32Array | EngineTensor,
+    options: AttentionOptions,
+  ): Promise<AttentionResult>;
+  /** A tensor in the engine's memory: `init` elements of zeros, or a copy of `init`. q, k and v
+   * of {@link Engine.attention} may be tensors of this engine; they are read in place. */
+  createTensor(init: number | Float32Array): EngineTensor;
   /** A multi-head attention layer with fixed weights (copied now and kept in the engine's
    * memory; later changes to the caller's arrays do not affect it). */
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention;

@@ -1,13 +1,14 @@
 // engine.attention: F.scaled_dot_product_attention on [batch, heads, seq, dim] tensors.
 // Validate everything, place inputs and outputs in the arena, run every (batch, head) slice,
 // copy the results out.
-import type { AttentionOptions, AttentionResult } from '../types.js';
+import type { AttentionOptions, AttentionResult, EngineTensor } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import type { Phase } from '../parallel/phases.js';
 import { SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, finite, flag, isArrayOf, optionalDim, options } from '../validate.js';
-import { rangeError, typeError } from '../errors.js';
+import { rangeError, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeKeySplit, type SliceProblem } from './attention-slices.js';
+import { resident, type TensorRegistry, type TensorState } from './tensor.js';
 
 const OP = 'attention';
 
@@ -22,17 +23,35 @@ export interface AttentionPlan {
   scale: number;
   causal: boolean;
   returnWeights: boolean;
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
+  /** Positions k and v hold per (batch, head); the first seqK are used. */
+  kvCapacity: number;
+  q: Input;
+  k: Input;
+  v: Input;
   /** The mask and whether it has one [seqQ, seqK] per (batch, head) slice. */
   mask?: { data: Uint8Array | Float32Array; perSlice: boolean };
   /** validLens and whether it has one length per query row. */
   validLens?: { data: Int32Array; perQuery: boolean };
 }
 
-/** Checks every argument of engine.attention; throws TypeError / RangeError naming it. */
-export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown): AttentionPlan {
+/** An input: the caller's array (copied in by the call) or a tensor of the engine (read in place). */
+type Input = Float32Array | TensorState;
+const isTensor = (x: Input): x is TensorState => !ArrayBuffer.isView(x);
+
+function input(name: string, value: unknown, length: number, shape: string, tensors?: TensorRegistry): Input {
+  const state = tensors?.get(value as EngineTensor);
+  if (state) {
+    if (state.disposed) throw stateError(`${OP}: ${name} is a tensor that has been disposed`);
+    if (state.length !== length) throw rangeError(OP, name, `has length ${state.length}, expected ${length} (${shape})`);
+    return state;
+  }
+  if (!isArrayOf(value, 'Float32Array')) throw typeError(OP, name, 'a Float32Array or a tensor of this engine', value);
+  return array<Float32Array>(OP, name, value, 'Float32Array', length, shape);
+}
+
+/** Checks every argument of engine.attention; throws TypeError / RangeError naming it. `tensors`:
+ * the engine's tensors, which q, k and v may be. */
+export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown, tensors?: TensorRegistry): AttentionPlan {
   const o = options(OP, 'options', opts, false) as Partial<AttentionOptions>;
   const batch = dim(OP, 'options.batch', o.batch);
   const heads = dim(OP, 'options.heads', o.heads);
@@ -43,14 +62,17 @@ export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown)
   const scale = finite(OP, 'options.scale', o.scale, 1 / Math.sqrt(headDim));
   const causal = flag(OP, 'options.causal', o.causal, false);
   const returnWeights = flag(OP, 'options.returnWeights', o.returnWeights, false);
+  const kvCapacity = optionalDim(OP, 'options.kvCapacity', o.kvCapacity, seqK);
+  if (kvCapacity < seqK) throw rangeError(OP, 'options.kvCapacity', `(${kvCapacity}) must be >= options.seqK (${seqK})`);
+  const kvSeq = kvCapacity === seqK ? 'seqK' : 'kvCapacity';
   const plan: AttentionPlan = {
-    batch, heads, seqQ, seqK, headDim, headDimV, scale, causal, returnWeights,
-    q: array<Float32Array>(OP, 'q', q, 'Float32Array', elements(OP, 'q', batch, heads, seqQ, headDim),
-      `batch·heads·seqQ·headDim = ${batch}·${heads}·${seqQ}·${headDim}`),
-    k: array<Float32Array>(OP, 'k', k, 'Float32Array', elements(OP, 'k', batch, heads, seqK, headDim),
-      `batch·heads·seqK·headDim = ${batch}·${heads}·${seqK}·${headDim}`),
-    v: array<Float32Array>(OP, 'v', v, 'Float32Array', elements(OP, 'v', batch, heads, seqK, headDimV),
-      `batch·heads·seqK·headDimV = ${batch}·${heads}·${seqK}·${headDimV}`),
+    batch, heads, seqQ, seqK, headDim, headDimV, scale, causal, returnWeights, kvCapacity,
+    q: input('q', q, elements(OP, 'q', batch, heads, seqQ, headDim),
+      `batch·heads·seqQ·headDim = ${batch}·${heads}·${seqQ}·${headDim}`, tensors),
+    k: input('k', k, elements(OP, 'k', batch, heads, kvCapacity, headDim),
+      `batch·heads·${kvSeq}·headDim = ${batch}·${heads}·${kvCapacity}·${headDim}`, tensors),
+    v: input('v', v, elements(OP, 'v', batch, heads, kvCapacity, headDimV),
+      `batch·heads·${kvSeq}·headDimV = ${batch}·${heads}·${kvCapacity}·${headDimV}`, tensors),
   };
   if (returnWeights) elements(OP, 'weights', batch, heads, seqQ, seqK);
 
@@ -90,12 +112,14 @@ export interface BuiltCall {
   collect(): AttentionResult;
 }
 
-/** Places a validated attention call in the arena (inputs copied in) for `threads` threads. */
+/** Places a validated attention call in the arena (array inputs copied in, tensors read where
+ * they are) for `threads` threads. */
 export function buildAttention(arena: Arena, plan: AttentionPlan, threads: number): BuiltCall {
-  const { batch, heads, seqQ, seqK, headDim, headDimV } = plan;
-  const qPtr = arena.place(plan.q.byteLength);
-  const kPtr = arena.place(plan.k.byteLength);
-  const vPtr = arena.place(plan.v.byteLength);
+  const { batch, heads, seqQ, seqK, headDim, headDimV, kvCapacity: cap } = plan;
+  const where = (x: Input): number => (isTensor(x) ? resident(x, OP) : arena.place(x.byteLength));
+  const qPtr = where(plan.q);
+  const kPtr = where(plan.k);
+  const vPtr = where(plan.v);
   const outLength = batch * heads * seqQ * headDimV;
   const oPtr = arena.place(outLength * 4);
   const weightsLength = batch * heads * seqQ * seqK;
@@ -105,14 +129,14 @@ export function buildAttention(arena: Arena, plan: AttentionPlan, threads: numbe
   const scratch = arena.place(threads * SCRATCH_SLOT_STRIDE, 128); // one slot per thread, no shared line
   const split = placeKeySplit(arena, { batch, heads, seqQ, seqK, headDimV }, plan.returnWeights);
   arena.commit();
-  arena.writeF32(qPtr, plan.q);
-  arena.writeF32(kPtr, plan.k);
-  arena.writeF32(vPtr, plan.v);
+  if (!isTensor(plan.q)) arena.writeF32(qPtr, plan.q);
+  if (!isTensor(plan.k)) arena.writeF32(kPtr, plan.k);
+  if (!isTensor(plan.v)) arena.writeF32(vPtr, plan.v);
   const p: SliceProblem = {
     batch, heads, seqQ, seqK, headDim, headDimV, scale: plan.scale, causal: plan.causal,
     q: { ptr: qPtr, batch: heads * seqQ * headDim, head: seqQ * headDim, row: headDim },
-    k: { ptr: kPtr, batch: heads * seqK * headDim, head: seqK * headDim, row: headDim },
-    v: { ptr: vPtr, batch: heads * seqK * headDimV, head: seqK * headDimV, row: headDimV },
+    k: { ptr: kPtr, batch: heads * cap * headDim, head: cap * headDim, row: headDim },
+    v: { ptr: vPtr, batch: heads * cap * headDimV, head: cap * headDimV, row: headDimV },
     o: { ptr: oPtr, batch: heads * seqQ * headDimV, head: seqQ * headDimV, row: headDimV },
   };
   if (plan.mask) attachMask(arena, p, maskPtr, plan.mask.data, plan.mask.perSlice, false);

@@ -1,0 +1,130 @@
+// engine.createTensor: f32 tensors that live in the engine's memory (a resident block, like a
+// layer's weights), so that data reused across calls — a KV cache above all — is copied in
+// once and then read in place by every call. Writes, reads and dispose go through the engine's
+// queue: they happen after every call queued before them, never during one.
+import type { EngineTensor } from '../types.js';
+import type { Arena } from '../wasm/arena.js';
+import { isArrayOf } from '../validate.js';
+import { rangeError, stateError, typeError } from '../errors.js';
+
+const OP = 'createTensor';
+
+/** What a tensor needs of its engine: work between calls, through the engine's queue. */
+export interface TensorHost {
+  task<T>(work: (arena: Arena) => T): Promise<T>;
+}
+
+/** The engine-side state behind a tensor handle. */
+export interface TensorState {
+  readonly length: number;
+  /** Byte address of the block once it is resident (0 before, and after dispose). */
+  ptr: number;
+  disposed: boolean;
+  /** Why the block could not be placed, if it could not. */
+  failure?: unknown;
+}
+
+/** The tensors of one engine: handle → state (a handle from another engine is not in it). */
+export type TensorRegistry = WeakMap<EngineTensor, TensorState>;
+
+/** Frees the blocks of tensors that were garbage-collected without dispose(). */
+const collected = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry<{ host: TensorHost; state: TensorState }>(({ host, state }) => {
+    void host.task((arena) => arena.release(state.ptr)).catch(() => undefined);
+  })
+  : undefined;
+
+/** Checks `init` (a length or the initial data), queues the placement, returns the handle. */
+export function createTensor(host: TensorHost, registry: TensorRegistry, init: unknown): EngineTensor {
+  let length: number, data: Float32Array | undefined;
+  if (typeof init === 'number') {
+    if (!Number.isInteger(init) || init <= 0 || init > 0x3fffffff) {
+      throw rangeError(OP, 'init', `must be a positive integer length or a Float32Array, got ${init}`);
+    }
+    length = init;
+  } else if (isArrayOf(init, 'Float32Array') && (init as Float32Array).length > 0) {
+    data = (init as Float32Array).slice(); // the caller may change its array right away
+    length = data.length;
+  } else if (isArrayOf(init, 'Float32Array')) {
+    throw rangeError(OP, 'init', 'is an empty Float32Array');
+  } else {
+    throw typeError(OP, 'init', 'a positive integer length or a Float32Array', init);
+  }
+
+  const state: TensorState = { length, ptr: 0, disposed: false };
+  const placed = host.task((arena) => {
+    const ptr = arena.keep(length * 4);
+    if (data) arena.writeF32(ptr, data);
+    else arena.f32.fill(0, ptr / 4, ptr / 4 + length);
+    state.ptr = ptr;
+  });
+  placed.catch((error: unknown) => { state.failure = error; });
+
+  const live = (op: string): void => {
+    if (state.disposed) throw stateError(`${op}: the tensor has been disposed`);
+  };
+  const range = (op: string, offset: unknown, count: number): number => {
+    if (typeof offset !== 'number') throw typeError(op, 'offset', 'a non-negative integer', offset);
+    if (!Number.isInteger(offset) || offset < 0 || offset + count > length) {
+      throw rangeError(op, 'offset', `${offset} with ${count} elements does not fit in the tensor's ${length}`);
+    }
+    return offset;
+  };
+
+  const tensor: EngineTensor = Object.freeze({
+    length,
+    write(source: Float32Array, offset: number = 0): Promise<void> {
+      const op = 'EngineTensor.write';
+      try {
+        live(op);
+        if (!isArrayOf(source, 'Float32Array')) throw typeError(op, 'data', 'a Float32Array', source);
+        range(op, offset, source.length);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return host.task((arena) => {
+        resident(state, op);
+        arena.writeF32(state.ptr + offset * 4, source);
+      });
+    },
+    read(offset: number = 0, count?: number): Promise<Float32Array> {
+      const op = 'EngineTensor.read';
+      try {
+        live(op);
+        if (count !== undefined && (typeof count !== 'number' || !Number.isInteger(count) || count < 0)) {
+          throw typeError(op, 'length', 'a non-negative integer', count);
+        }
+        range(op, offset, count ?? 0);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const n = count ?? length - offset;
+      return host.task((arena) => {
+        resident(state, op);
+        return arena.readF32(state.ptr + offset * 4, n);
+      });
+    },
+    async dispose(): Promise<void> {
+      if (state.disposed) return;
+      state.disposed = true;
+      collected?.unregister(tensor);
+      await placed.catch(() => undefined);
+      await host.task((arena) => {
+        arena.release(state.ptr);
+        state.ptr = 0;
+      });
+    },
+  });
+  registry.set(tensor, state);
+  collected?.register(tensor, { host, state }, tensor);
+  return tensor;
+}
+
+/** The tensor's address; throws unless its block is in memory. Work queued before dispose()
+ * still finds it there (the block is released by a task queued after that work). */
+export function resident(state: TensorState, op: string): number {
+  if (state.ptr === 0) {
+    throw state.failure ?? stateError(`${op}: the tensor ${state.disposed ? 'has been disposed' : 'is not in memory'}`);
+  }
+  return state.ptr;
+}

@@ -1,0 +1,136 @@
+// engine.createTensor: tensors in the engine's memory, read in place by attention (a KV cache),
+// with kvCapacity for caches that grow one position per decoding step.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../dist/index.js';
+import { DEBUG } from '../../src/engine.js';
+import type { Arena } from '../../src/wasm/arena.js';
+import { kernelVariants } from '../helpers/kernels.js';
+import { randomF32 } from '../helpers/random.js';
+import { expectSameBits } from '../helpers/compare.js';
+
+const arenaOf = (engine: Engine): Arena => (engine as unknown as Record<symbol, () => { arena: Arena }>)[DEBUG]().arena;
+
+/** Positions 0..seqK of every (batch, head) of a [batch·heads, cap, d] cache, as [batch·heads, seqK, d]. */
+function slicePositions(cache: Float32Array, slices: number, cap: number, seqK: number, d: number): Float32Array {
+  const out = new Float32Array(slices * seqK * d);
+  for (let s = 0; s < slices; s++) out.set(cache.subarray(s * cap * d, (s * cap + seqK) * d), s * seqK * d);
+  return out;
+}
+
+describe.each(kernelVariants())('engine tensors (%s)', (variant) => {
+  for (const threads of [1, 2]) {
+    describe(`threads ${threads}`, () => {
+      let engine: Engine;
+      beforeAll(async () => { engine = await createEngine({ threads, kernels: variant }); });
+      afterAll(async () => { await engine.dispose(); });
+
+      it('q, k, v as tensors give the same bits as arrays, and stay unchanged', async () => {
+        const o = { batch: 2, heads: 3, seqQ: 37, seqK: 300, headDim: 24, headDimV: 20, causal: true };
+        const q = randomF32(2 * 3 * 37 * 24, 1), k = randomF32(2 * 3 * 300 * 24, 2), v = randomF32(2 * 3 * 300 * 20, 3);
+        const [tq, tk, tv] = [q, k, v].map((x) => engine.createTensor(x));
+        q.fill(0); // createTensor copied the data: later changes to the array do not reach the tensor
+        const fromTensors = await engine.attention(tq, tk, tv, { ...o, returnWeights: true });
+        const fromArrays = await engine.attention(await tq.read(), k, v, { ...o, returnWeights: true });
+        expectSameBits(fromTensors.output, fromArrays.output, 'output');
+        expectSameBits(fromTensors.weights, fromArrays.weights, 'weights');
+        expect(await tk.read()).toEqual(k);
+        expect(await tv.read()).toEqual(v);
+        // Mixed: only k and v resident.
+        expectSameBits((await engine.attention(await tq.read(), tk, tv, o)).output, fromArrays.output, 'mixed');
+        await Promise.all([tq, tk, tv].map((t) => t.dispose()));
+      });
+
+      it('a KV cache grown one position per step (kvCapacity) matches attention over the arrays', async () => {
+        const B = 1, H = 4, d = 16, cap = 70;
+        const kCache = engine.createTensor(B * H * cap * d), vCache = engine.createTensor(B * H * cap * d);
+        const keys = randomF32(B * H * cap * d, 11), values = randomF32(B * H * cap * d, 12);
+        for (let t = 0; t < cap; t++) {
+          // Append position t of every head.
+          for (let s = 0; s < B * H; s++) {
+            const at = (s * cap + t) * d;
+            void kCache.write(keys.subarray(at, at + d), at);
+            void vCache.write(values.subarray(at, at + d), at);
+          }
+          if (t % 23 !== 22 && t !== cap - 1) continue;
+          const q = randomF32(B * H * d, 100 + t), seqK = t + 1;
+          const o = { batch: B, heads: H, seqQ: 1, seqK, headDim: d };
+          const cached = await engine.attention(q, kCache, vCache, { ...o, kvCapacity: cap });
+          const copied = await engine.attention(q, slicePositions(keys, B * H, cap, seqK, d),
+            slicePositions(values, B * H, cap, seqK, d), o);
+          expectSameBits(cached.output, copied.output, `step ${t}`);
+        }
+        await Promise.all([kCache.dispose(), vCache.dispose()]);
+      });
+    });
+  }
+
+  describe('handles', () => {
+    let engine: Engine;
+    beforeAll(async () => { engine = await createEngine({ kernels: variant }); });
+    afterAll(async () => { await engine.dispose(); });
+
+    it('write and read at offsets; a new tensor of a length is zeros', async () => {
+      const t = engine.createTensor(10);
+      expect(t.length).toBe(10);
+      expect(await t.read()).toEqual(new Float32Array(10));
+      await t.write(Float32Array.of(1, 2, 3), 4);
+      expect(await t.read(3, 5)).toEqual(Float32Array.of(0, 1, 2, 3, 0));
+      expect(await t.read(8)).toEqual(Float32Array.of(0, 0));
+      expect(await t.read(10, 0)).toEqual(new Float32Array(0));
+      await t.dispose();
+    });
+
+    it('bad arguments are TypeError / RangeError naming them, before anything is queued', async () => {
+      expect(() => engine.createTensor(0)).toThrow(RangeError);
+      expect(() => engine.createTensor(1.5)).toThrow(/init/);
+      expect(() => engine.createTensor(new Float32Array(0))).toThrow(RangeError);
+      expect(() => engine.createTensor([1, 2] as unknown as Float32Array)).toThrow(TypeError);
+      const t = engine.createTensor(4);
+      await expect(t.write(Float32Array.of(1, 2), 3)).rejects.toThrow(RangeError);
+      await expect(t.write(Float32Array.of(1), -1)).rejects.toThrow(/offset/);
+      await expect(t.write([1] as unknown as Float32Array)).rejects.toThrow(TypeError);
+      await expect(t.read(2, 3)).rejects.toThrow(RangeError);
+      await expect(t.read(0, 1.5)).rejects.toThrow(TypeError);
+      expect(await t.read()).toEqual(new Float32Array(4)); // nothing half-written
+      await t.dispose();
+    });
+
+    it('attention checks tensor lengths, kvCapacity, and that a tensor is this engine\'s', async () => {
+      const o = { batch: 1, heads: 2, seqQ: 3, seqK: 5, headDim: 4 };
+      const q = randomF32(24, 1), k = engine.createTensor(40), v = engine.createTensor(40);
+      await expect(engine.attention(q, engine.createTensor(39), v, o)).rejects.toThrow(/k has length 39, expected 40/);
+      await expect(engine.attention(q, k, v, { ...o, kvCapacity: 4 })).rejects.toThrow(/kvCapacity/);
+      await expect(engine.attention(q, k, v, { ...o, kvCapacity: 6 })).rejects.toThrow(/expected 48 .*kvCapacity/);
+      const other = await createEngine();
+      const foreign = other.createTensor(40);
+      await expect(engine.attention(q, foreign, v, o)).rejects.toThrow(TypeError);
+      await expect(engine.attention(q, { length: 40 } as never, v, o)).rejects.toThrow(/tensor of this engine/);
+      await other.dispose();
+      expect((await engine.attention(q, k, v, o)).output).toHaveLength(24);
+    });
+
+    it('dispose: calls queued before still read the tensor, later ones reject; memory returns', async () => {
+      const arena = arenaOf(engine);
+      const before = arena.residentBytes;
+      const o = { batch: 1, heads: 1, seqQ: 2, seqK: 8, headDim: 4 };
+      const k = engine.createTensor(randomF32(32, 5)), v = engine.createTensor(randomF32(32, 6));
+      expect(arena.residentBytes).toBe(before); // placed by a queued task, not yet
+      const queued = engine.attention(randomF32(8, 7), k, v, o);
+      const disposed = k.dispose();
+      await expect(queued).resolves.toBeDefined();
+      await disposed;
+      await k.dispose(); // idempotent
+      await expect(engine.attention(randomF32(8, 7), k, v, o)).rejects.toThrow(/disposed/);
+      await expect(k.write(Float32Array.of(1))).rejects.toThrow(/disposed/);
+      await expect(k.read()).rejects.toThrow(/disposed/);
+      await v.dispose();
+      expect(arena.residentBytes).toBe(before);
+    });
+
+    it('a disposed engine makes no tensors', async () => {
+      const e = await createEngine();
+      await e.dispose();
+      expect(() => e.createTensor(4)).toThrow(/disposed/);
+    });
+  });
+});
