@@ -44,6 +44,7 @@ function serve(port: Port, init: Extract<HostToWorker, { type: 'init' }>, kernel
   const ctrl = new Int32Array(memory.buffer, init.control, 64);
   const region = new Float64Array(memory.buffer, init.program, MAX_PHASES * PHASE_SLOTS);
   for (;;) {
+    spin(ctrl, CTRL.EPOCH, epoch);
     Atomics.wait(ctrl, CTRL.EPOCH, epoch);
     epoch = Atomics.load(ctrl, CTRL.EPOCH);
     if (Atomics.load(ctrl, CTRL.COMMAND) === COMMAND_EXIT) return port.exit();
@@ -90,9 +91,21 @@ function barrier(ctrl: Int32Array, slot: number, threads: number): void {
     return;
   }
   for (let seen = Atomics.load(ctrl, slot); seen < threads; seen = Atomics.load(ctrl, slot)) {
+    spin(ctrl, slot, seen);
     Atomics.wait(ctrl, slot, seen);
   }
 }
+
+/** Polls `slot` while it holds `value`, for up to SPIN_MS, before the caller sleeps: waking a
+ * sleeping thread costs more than that, and back-to-back calls (a decoding loop) or a phase
+ * barrier usually move the slot within it. */
+function spin(ctrl: Int32Array, slot: number, value: number): void {
+  const until = performance.now() + SPIN_MS;
+  do {
+    for (let i = 0; i < 256; i++) if (Atomics.load(ctrl, slot) !== value) return;
+  } while (performance.now() < until);
+}
+const SPIN_MS = 0.1;
 
 // No top-level await: bundlers build workers as classic scripts (Vite's default is iife).
 // Node's parentPort queues messages until a listener is attached; in browsers connect() attaches
