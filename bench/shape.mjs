@@ -122,8 +122,8 @@ if (impl === 'plain') {
   const peer = await createOrtPeer({ threads: ortThreads });
   let run;
   if (shape.kind === 'gemm') {
-    emit({ impl: `onnxruntime-web ${peer.version}`, threads: ortThreads, skipped: 'no GEMM graph in the ORT peer yet' });
-    process.exit(0);
+    const model = await peer.gemm({ ...shape, weight: inputs.b });
+    run = () => model.run(inputs.a);
   } else if (shape.kind === 'mha') {
     const model = await peer.mha({ ...shape, weights: inputs.weights });
     run = () => model.run(inputs.x);
@@ -140,8 +140,8 @@ if (impl === 'plain') {
   const peer = await createTfjsPeer();
   let run;
   if (shape.kind === 'gemm') {
-    emit({ impl: `tfjs-backend-wasm ${peer.version}`, threads: 1, skipped: 'no GEMM bench in the tfjs peer yet' });
-    process.exit(0);
+    const model = peer.gemm({ ...shape, weight: inputs.b });
+    run = () => model.run(inputs.a);
   } else if (shape.kind === 'mha') {
     const model = peer.mha({ ...shape, weights: inputs.weights });
     run = () => model.run(inputs.x);

@@ -93,6 +93,8 @@ function transpose(m, rows, cols) {
  *   attentionCore(o: { batch: number, heads: number, seqQ: number, seqK: number,
  *                      headDim: number, causal?: boolean, validLens?: ArrayLike<number> })
  *     : Promise<{ run(q: Float32Array, k: Float32Array, v: Float32Array): Promise<Float32Array> }>,
+ *   gemm(o: { m: number, n: number, k: number, weight: Float32Array })
+ *     : Promise<{ run(a: Float32Array): Promise<Float32Array> }>,
  *   dispose(): Promise<void>,
  * }>}
  */
@@ -267,6 +269,33 @@ export async function createOrtPeer({ threads }) {
             v: new ort.Tensor('float32', v, kvShape),
           });
           return out.y.data;
+        },
+      };
+    },
+
+    /**
+     * nn.Linear without bias: C [m, n] = A [m, k] · Wᵀ, W [n, k] (torch's [out, in]). Graph: one
+     * ONNX Gemm with transB = 1 and W as an initializer, so ORT packs it once per session (as
+     * our layers pack their weights once); A is an input, copied in on every run.
+     */
+    async gemm({ m, n, k, weight }) {
+      checkLength('weight', weight, n * k);
+      const session = await open(
+        encodeModel({
+          graph: {
+            name: 'gemm',
+            nodes: [{ opType: 'Gemm', inputs: ['a', 'w'], outputs: ['c'], attributes: [intAttr('transB', 1)] }],
+            initializers: [{ name: 'w', dims: [n, k], data: weight }],
+            inputs: [{ name: 'a', shape: [m, k] }],
+            outputs: [{ name: 'c', shape: [m, n] }],
+          },
+        }),
+      );
+      return {
+        async run(a) {
+          checkLength('a', a, m * k);
+          const out = await session.run({ a: new ort.Tensor('float32', a, [m, k]) });
+          return out.c.data;
         },
       };
     },

@@ -163,6 +163,19 @@ export async function createTfjsPeer() {
       };
     },
 
+    /** nn.Linear without bias: A [m, k] · Wᵀ with W [n, k], transposed once to [k, n] (the
+     * layout tfjs's Dense uses, which takes XNNPACK's fast path; see mha). */
+    gemm({ m, n, k, weight }) {
+      checkLength('weight', weight, n * k);
+      const w = keep(tf.tidy(() => tf.transpose(tf.tensor2d(weight, [n, k]))));
+      return {
+        async run(a) {
+          checkLength('a', a, m * k);
+          return evaluate(() => tf.matMul(tf.tensor2d(a, [m, k]), w));
+        },
+      };
+    },
+
     /** Free this peer's weights and masks. The backend itself stays for the process. */
     async dispose() {
       for (const t of owned.splice(0)) t.dispose();
