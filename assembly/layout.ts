@@ -21,18 +21,26 @@ export const ATTENTION_KEY_BLOCK: i32 = 64;
 /** Query rows that share each streamed key block (a multiple of the tile). */
 export const ATTENTION_QUERY_CHUNK: i32 = 8 * ATTENTION_QUERY_TILE;
 
-// Scratch slot of f32_attention, in f32 elements from its start:
-//   P [QUERY_TILE, KEY_BLOCK]  probabilities of the current key block
-//   S [QUERY_TILE, KEY_BLOCK]  scaled, masked logits (unused when weights are written out)
-//   M [QUERY_CHUNK]            running row maximum
-//   L [QUERY_CHUNK]            running row sum
+/** Largest headDim whose query chunk and key block are packed for the 4×8 register tile
+ * (larger head dims compute S with the unpacked dot-product tile). */
+export const ATTENTION_PACKED_DIM: i32 = 128;
+
+// Scratch slot of f32_attention, in f32 elements from its start (every region 16-byte aligned):
+//   P  [KEY_BLOCK, QUERY_TILE]            probabilities of the current key block, key-major
+//   S  [QUERY_TILE, KEY_BLOCK]            scaled, masked logits of the current tile
+//   M  [QUERY_CHUNK]                      running row maximum
+//   L  [QUERY_CHUNK]                      running row sum
+//   QP [QUERY_CHUNK / 4, PACKED_DIM, 4]   the query chunk in 4-row strips
+//   KP [KEY_BLOCK / 8, PACKED_DIM, 8]     the key block as 8-key panels of Kᵀ
 export const ATTENTION_SCRATCH_P: i32 = 0;
 export const ATTENTION_SCRATCH_S: i32 = ATTENTION_SCRATCH_P + ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK;
 export const ATTENTION_SCRATCH_M: i32 = ATTENTION_SCRATCH_S + ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK;
 export const ATTENTION_SCRATCH_L: i32 = ATTENTION_SCRATCH_M + ATTENTION_QUERY_CHUNK;
+export const ATTENTION_SCRATCH_QP: i32 = ATTENTION_SCRATCH_L + ATTENTION_QUERY_CHUNK;
+export const ATTENTION_SCRATCH_KP: i32 = ATTENTION_SCRATCH_QP + ATTENTION_QUERY_CHUNK * ATTENTION_PACKED_DIM;
 
 /** Bytes of one f32_attention scratch slot. */
-export const ATTENTION_SCRATCH_BYTES: i32 = (ATTENTION_SCRATCH_L + ATTENTION_QUERY_CHUNK) * 4;
+export const ATTENTION_SCRATCH_BYTES: i32 = (ATTENTION_SCRATCH_KP + ATTENTION_KEY_BLOCK * ATTENTION_PACKED_DIM) * 4;
 
 /** 1 in the relaxed-SIMD build, 0 in the baseline build (lets the host name a module it was given). */
 export const KERNEL_RELAXED_SIMD: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 0;

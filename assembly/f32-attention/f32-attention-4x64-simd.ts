@@ -4,10 +4,22 @@
 // Query rows go in chunks of ATTENTION_QUERY_CHUNK, split into tiles of ATTENTION_QUERY_TILE;
 // the keys are streamed in blocks of ATTENTION_KEY_BLOCK (outer loop, so a block is reused by
 // every tile of the chunk while it is in L1) with an online softmax: per row a running max m and
-// sum l;
-// a new block with max m' rescales the accumulated O row and l by e^(m - m'), then adds
+// sum l; a new block with max m' rescales the accumulated O row and l by e^(m - m'), then adds
 // P·V with P = e^(S - m'). O itself is the accumulator (no scratch copy), normalised by 1/l
 // at the end. Key blocks past every row's causal / validLens limit are never computed.
+//
+// Both products run on the 4×8 broadcast register tile with every operand read through one
+// pointer at constant offsets (see f32-gemm-packed-4x8-simd.ts for why):
+//   S = Q·Kᵀ  the query chunk is packed once per chunk as 4-row strips [d][4], each key block
+//             once per chunk as 8-key panels of Kᵀ [d][8] (headDim <= ATTENTION_PACKED_DIM and
+//             chunks of >= PACK_MIN_ROWS rows; otherwise — large head dims, and decoding, where
+//             packing a key block would cost as much as using it — S comes from the unpacked
+//             dot-product tile).
+//   softmax   the four rows of a tile at once, lane r = row r: the 4×64 logit tile is read
+//             row-major, transposed in registers and P is written key-major [key][4], which
+//             is the packed A operand of the next product.
+//   O += P·V  P from scratch, V rows in place; the e^(m - m') rescale of O is folded into the
+//             loads of the accumulators.
 //
 // Memory contract (pointers are byte addresses, strides in ELEMENTS, no alignment required):
 //   q  f32 [seqQ, headDim]  row stride ldq    k  f32 [seqK, headDim]  row stride ldk
@@ -23,12 +35,200 @@
 //   attention, merged by f32_attention_combine.
 import {
   ATTENTION_QUERY_TILE as QT, ATTENTION_KEY_BLOCK as KB, ATTENTION_QUERY_CHUNK as QC,
-  ATTENTION_SCRATCH_P, ATTENTION_SCRATCH_S, ATTENTION_SCRATCH_M, ATTENTION_SCRATCH_L,
+  ATTENTION_PACKED_DIM, ATTENTION_SCRATCH_P, ATTENTION_SCRATCH_S, ATTENTION_SCRATCH_M,
+  ATTENTION_SCRATCH_L, ATTENTION_SCRATCH_QP, ATTENTION_SCRATCH_KP,
 } from "../layout";
-import { gemmNN, gemmNT } from "../f32-gemm/f32-gemm";
-import { rowMax, expShiftSum, rowScale, rowZero } from "../f32-softmax/f32-softmax-simd";
-import { expNonPositiveScalar } from "../common/exp";
+import { gemmNT } from "../f32-gemm/f32-gemm";
+import { packRows, packPanelsNT } from "../f32-gemm/f32-gemm-packed-4x8-simd";
+import { expShiftSum, rowScale, rowZero } from "../f32-softmax/f32-softmax-simd";
+import { expNonPositive } from "../common/exp";
+import { madd } from "../common/simd";
 import { applyMasks, keyEnd } from "./mask";
+
+// Query rows a chunk needs for packing its key blocks to pay: with one tile (decode: one row)
+// the packing costs about what the 4×8 products save (decode, 1 × 1024 keys: 0.20 ms unpacked,
+// 0.38 ms packed).
+// @ts-ignore: decorator
+@inline const PACK_MIN_ROWS = 8;
+
+// Byte stride of the S rows in scratch.
+// @ts-ignore: decorator
+@inline const LDS: usize = <usize>KB << 2;
+
+/** S[0..4, 8 keys] = scale·(4-row query strip)·(8-key panel of Kᵀ) over d, both packed: the
+ * strip at pa as [d][4], the panel at pb as [d][8]. Stores into the S tile at s (stride LDS). */
+// @ts-ignore: decorator
+@inline function qkTile(d: i32, pa: usize, pb: usize, s: usize, vscale: v128): void {
+  let vacc0x0123 = f32x4.splat(0), vacc0x4567 = f32x4.splat(0), vacc1x0123 = f32x4.splat(0), vacc1x4567 = f32x4.splat(0);
+  let vacc2x0123 = f32x4.splat(0), vacc2x4567 = f32x4.splat(0), vacc3x0123 = f32x4.splat(0), vacc3x4567 = f32x4.splat(0);
+  const bEnd = pb + (<usize>d << 5);
+  for (; pb < bEnd; pb += 32) {
+    const vb0123 = v128.load(pb);
+    const vb4567 = v128.load(pb, 16);
+    const va0 = v128.load_splat<f32>(pa);
+    vacc0x0123 = madd(va0, vb0123, vacc0x0123);
+    vacc0x4567 = madd(va0, vb4567, vacc0x4567);
+    const va1 = v128.load_splat<f32>(pa, 4);
+    vacc1x0123 = madd(va1, vb0123, vacc1x0123);
+    vacc1x4567 = madd(va1, vb4567, vacc1x4567);
+    const va2 = v128.load_splat<f32>(pa, 8);
+    vacc2x0123 = madd(va2, vb0123, vacc2x0123);
+    vacc2x4567 = madd(va2, vb4567, vacc2x4567);
+    const va3 = v128.load_splat<f32>(pa, 12);
+    vacc3x0123 = madd(va3, vb0123, vacc3x0123);
+    vacc3x4567 = madd(va3, vb4567, vacc3x4567);
+    pa += 16;
+  }
+  v128.store(s, f32x4.mul(vacc0x0123, vscale)); v128.store(s, f32x4.mul(vacc0x4567, vscale), 16);
+  v128.store(s + LDS, f32x4.mul(vacc1x0123, vscale)); v128.store(s + LDS, f32x4.mul(vacc1x4567, vscale), 16);
+  v128.store(s + 2 * LDS, f32x4.mul(vacc2x0123, vscale)); v128.store(s + 2 * LDS, f32x4.mul(vacc2x4567, vscale), 16);
+  v128.store(s + 3 * LDS, f32x4.mul(vacc3x0123, vscale)); v128.store(s + 3 * LDS, f32x4.mul(vacc3x4567, vscale), 16);
+}
+
+/** Lane c: the maximum of the lanes of x_c. */
+// @ts-ignore: decorator
+@inline function hmax4x4(x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const s01 = f32x4.pmax(v128.shuffle<f32>(x0, x1, 0, 4, 1, 5), v128.shuffle<f32>(x0, x1, 2, 6, 3, 7));
+  const s23 = f32x4.pmax(v128.shuffle<f32>(x2, x3, 0, 4, 1, 5), v128.shuffle<f32>(x2, x3, 2, 6, 3, 7));
+  return f32x4.pmax(v128.shuffle<f32>(s01, s23, 0, 1, 4, 5), v128.shuffle<f32>(s01, s23, 2, 3, 6, 7));
+}
+
+/** O rows (+)= P·V for one tile: o_r = o_r·alpha_r + Σ_key P[key][r]·V[key] for r < rows,
+ * P key-major at p ([nb][4]), V rows from v (stride ldvB bytes), O rows from o (stride ldoB). */
+// @ts-ignore: decorator
+@inline function pvTile(
+  rows: i32, n: i32, nb: i32, p: usize, v: usize, ldvB: usize, o: usize, ldoB: usize, valpha: v128,
+): void {
+  const pEnd = p + (<usize>nb << 4);
+  let j = 0;
+  if (rows == 4) {
+    const c0 = o, c1 = o + ldoB, c2 = c1 + ldoB, c3 = c2 + ldoB;
+    const va0 = v128.shuffle<f32>(valpha, valpha, 0, 0, 0, 0), va1 = v128.shuffle<f32>(valpha, valpha, 1, 1, 1, 1);
+    const va2 = v128.shuffle<f32>(valpha, valpha, 2, 2, 2, 2), va3 = v128.shuffle<f32>(valpha, valpha, 3, 3, 3, 3);
+    for (; j + 8 <= n; j += 8) {
+      const jb = <usize>j << 2;
+      let vacc0x0123 = f32x4.mul(v128.load(c0 + jb), va0), vacc0x4567 = f32x4.mul(v128.load(c0 + jb, 16), va0);
+      let vacc1x0123 = f32x4.mul(v128.load(c1 + jb), va1), vacc1x4567 = f32x4.mul(v128.load(c1 + jb, 16), va1);
+      let vacc2x0123 = f32x4.mul(v128.load(c2 + jb), va2), vacc2x4567 = f32x4.mul(v128.load(c2 + jb, 16), va2);
+      let vacc3x0123 = f32x4.mul(v128.load(c3 + jb), va3), vacc3x4567 = f32x4.mul(v128.load(c3 + jb, 16), va3);
+      let pv = v + jb;
+      for (let pp = p; pp < pEnd; pp += 16) {
+        const vb0123 = v128.load(pv);
+        const vb4567 = v128.load(pv, 16);
+        const vp0 = v128.load_splat<f32>(pp);
+        vacc0x0123 = madd(vp0, vb0123, vacc0x0123);
+        vacc0x4567 = madd(vp0, vb4567, vacc0x4567);
+        const vp1 = v128.load_splat<f32>(pp, 4);
+        vacc1x0123 = madd(vp1, vb0123, vacc1x0123);
+        vacc1x4567 = madd(vp1, vb4567, vacc1x4567);
+        const vp2 = v128.load_splat<f32>(pp, 8);
+        vacc2x0123 = madd(vp2, vb0123, vacc2x0123);
+        vacc2x4567 = madd(vp2, vb4567, vacc2x4567);
+        const vp3 = v128.load_splat<f32>(pp, 12);
+        vacc3x0123 = madd(vp3, vb0123, vacc3x0123);
+        vacc3x4567 = madd(vp3, vb4567, vacc3x4567);
+        pv += ldvB;
+      }
+      v128.store(c0 + jb, vacc0x0123); v128.store(c0 + jb, vacc0x4567, 16);
+      v128.store(c1 + jb, vacc1x0123); v128.store(c1 + jb, vacc1x4567, 16);
+      v128.store(c2 + jb, vacc2x0123); v128.store(c2 + jb, vacc2x4567, 16);
+      v128.store(c3 + jb, vacc3x0123); v128.store(c3 + jb, vacc3x4567, 16);
+    }
+    if (j + 4 <= n) {
+      const jb = <usize>j << 2;
+      let vacc0 = f32x4.mul(v128.load(c0 + jb), va0), vacc1 = f32x4.mul(v128.load(c1 + jb), va1);
+      let vacc2 = f32x4.mul(v128.load(c2 + jb), va2), vacc3 = f32x4.mul(v128.load(c3 + jb), va3);
+      let pv = v + jb;
+      for (let pp = p; pp < pEnd; pp += 16) {
+        const vb = v128.load(pv);
+        vacc0 = madd(v128.load_splat<f32>(pp), vb, vacc0);
+        vacc1 = madd(v128.load_splat<f32>(pp, 4), vb, vacc1);
+        vacc2 = madd(v128.load_splat<f32>(pp, 8), vb, vacc2);
+        vacc3 = madd(v128.load_splat<f32>(pp, 12), vb, vacc3);
+        pv += ldvB;
+      }
+      v128.store(c0 + jb, vacc0); v128.store(c1 + jb, vacc1); v128.store(c2 + jb, vacc2); v128.store(c3 + jb, vacc3);
+      j += 4;
+    }
+    // Last 1..3 columns: all four rows at once, lanes = rows.
+    for (; j < n; j++) {
+      const jb = <usize>j << 2;
+      let vacc = f32x4.mul(f32x4(load<f32>(c0 + jb), load<f32>(c1 + jb), load<f32>(c2 + jb), load<f32>(c3 + jb)), valpha);
+      let pv = v + jb;
+      for (let pp = p; pp < pEnd; pp += 16) {
+        vacc = madd(v128.load(pp), v128.load_splat<f32>(pv), vacc);
+        pv += ldvB;
+      }
+      store<f32>(c0 + jb, f32x4.extract_lane(vacc, 0)); store<f32>(c1 + jb, f32x4.extract_lane(vacc, 1));
+      store<f32>(c2 + jb, f32x4.extract_lane(vacc, 2)); store<f32>(c3 + jb, f32x4.extract_lane(vacc, 3));
+    }
+    return;
+  }
+  // Row tail (1..3 rows): one row at a time.
+  for (let r = 0; r < rows; r++) {
+    const c = o + <usize>r * ldoB, pr = p + (<usize>r << 2);
+    const alpha = f32x4.extract_lane(valpha, 0);
+    const va = v128.shuffle<f32>(valpha, valpha, 0, 0, 0, 0);
+    j = 0;
+    for (; j + 8 <= n; j += 8) {
+      const jb = <usize>j << 2;
+      let vacc0123 = f32x4.mul(v128.load(c + jb), va), vacc4567 = f32x4.mul(v128.load(c + jb, 16), va);
+      let pv = v + jb;
+      for (let pp = pr; pp < pEnd; pp += 16) {
+        const vp = v128.load_splat<f32>(pp);
+        vacc0123 = madd(vp, v128.load(pv), vacc0123);
+        vacc4567 = madd(vp, v128.load(pv, 16), vacc4567);
+        pv += ldvB;
+      }
+      v128.store(c + jb, vacc0123); v128.store(c + jb, vacc4567, 16);
+    }
+    for (; j < n; j++) {
+      const jb = <usize>j << 2;
+      let acc = load<f32>(c + jb) * alpha;
+      let pv = v + jb;
+      for (let pp = pr; pp < pEnd; pp += 16) {
+        acc += load<f32>(pp) * load<f32>(pv);
+        pv += ldvB;
+      }
+      store<f32>(c + jb, acc);
+    }
+    valpha = v128.shuffle<f32>(valpha, valpha, 1, 2, 3, 0);
+  }
+}
+
+/** Full 8-key panels of Kᵀ: keys 0..8·panels of k (row stride ldkB bytes) into kp as
+ * [panel][d][8]; d % 4 trailing values in scalar. */
+function packKeyPanels(panels: i32, d: i32, k: usize, ldkB: usize, kp: usize): void {
+  const d4 = <usize>(d & ~3) << 2, dB = <usize>d << 2;
+  for (let p = 0; p < panels; p++) {
+    const w0 = k + <usize>(p << 3) * ldkB, w1 = w0 + ldkB, w2 = w1 + ldkB, w3 = w2 + ldkB;
+    const w4 = w3 + ldkB, w5 = w4 + ldkB, w6 = w5 + ldkB, w7 = w6 + ldkB;
+    const dst = kp + <usize>p * (dB << 3);
+    let off: usize = 0;
+    for (; off < d4; off += 16) {
+      const at = dst + (off << 3);
+      let x0 = v128.load(w0 + off), x1 = v128.load(w1 + off), x2 = v128.load(w2 + off), x3 = v128.load(w3 + off);
+      let t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+      let t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+      v128.store(at, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+      v128.store(at, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 32);
+      v128.store(at, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 64);
+      v128.store(at, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 96);
+      x0 = v128.load(w4 + off); x1 = v128.load(w5 + off); x2 = v128.load(w6 + off); x3 = v128.load(w7 + off);
+      t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5); t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+      t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5); t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+      v128.store(at, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5), 16);
+      v128.store(at, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 48);
+      v128.store(at, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 80);
+      v128.store(at, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 112);
+    }
+    for (; off < dB; off += 4) {
+      const at = dst + (off << 3);
+      v128.store(at, f32x4(load<f32>(w0 + off), load<f32>(w1 + off), load<f32>(w2 + off), load<f32>(w3 + off)));
+      v128.store(at, f32x4(load<f32>(w4 + off), load<f32>(w5 + off), load<f32>(w6 + off), load<f32>(w7 + off)), 16);
+    }
+  }
+}
 
 export function attention(
   q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32, o: usize, ldo: i32,
@@ -39,61 +239,100 @@ export function attention(
 ): void {
   const sp = scratch + (<usize>ATTENTION_SCRATCH_P << 2);
   const ss = scratch + (<usize>ATTENTION_SCRATCH_S << 2);
-  const ldoB = <usize>ldo << 2, ldwB = <usize>ldw << 2;
+  const sqp = scratch + (<usize>ATTENTION_SCRATCH_QP << 2);
+  const skp = scratch + (<usize>ATTENTION_SCRATCH_KP << 2);
+  const ldoB = <usize>ldo << 2, ldwB = <usize>ldw << 2, ldvB = <usize>ldv << 2;
+  const ldqB = <usize>ldq << 2, ldkB = <usize>ldk << 2;
+  const packable = headDim <= ATTENTION_PACKED_DIM;
+  const stripB = <usize>headDim << 4, panelB = <usize>headDim << 5;
+  const vscale = f32x4.splat(scale);
+  const ninf = f32x4.splat(-Infinity);
 
   for (let c0 = q0; c0 < q1; c0 += QC) {
     const c1 = min(q1, c0 + QC);
-    // Running max and sum of chunk row i live at M[i - c0], L[i - c0].
+    // Running max and sum of chunk row i live at M[i - c0], L[i - c0] (all QC lanes initialised:
+    // the tile steps read and write them four at a time).
     const sm = scratch + (<usize>ATTENTION_SCRATCH_M << 2) - (<usize>c0 << 2);
     const sl = scratch + (<usize>ATTENTION_SCRATCH_L << 2) - (<usize>c0 << 2);
-    for (let i = c0; i < c1; i++) {
-      store<f32>(sm + (<usize>i << 2), -Infinity);
-      store<f32>(sl + (<usize>i << 2), 0);
-      rowZero(o + <usize>i * ldoB, headDimV);
+    for (let i = 0; i < QC; i += 4) {
+      v128.store(scratch + (<usize>(ATTENTION_SCRATCH_M + i) << 2), ninf);
+      v128.store(scratch + (<usize>(ATTENTION_SCRATCH_L + i) << 2), f32x4.splat(0));
     }
+    for (let i = c0; i < c1; i++) rowZero(o + <usize>i * ldoB, headDimV);
     const chunkEnd = keyEnd(c0, c1 - c0, k1, causal, validLens, ldValid);
+    const packed = packable && c1 - c0 >= PACK_MIN_ROWS;
+    if (packed) packRows(c1 - c0, headDim, q + <usize>c0 * ldqB, ldq, sqp, 0, (c1 - c0 + 3) >> 2);
 
     // Key blocks outside, query tiles inside: each K and V block is read from memory once per
     // chunk and then served from L1 to all of the chunk's tiles.
     for (let kb = k0; kb < chunkEnd; kb += KB) {
+      const kbk = k + <usize>kb * ldkB;
+      if (packed) {
+        const nbChunk = min(KB, chunkEnd - kb);
+        const full = nbChunk >> 3;
+        packKeyPanels(full, headDim, kbk, ldkB, skp);
+        if (full << 3 < nbChunk) packPanelsNT(nbChunk, headDim, kbk, ldk, skp, full, full + 1);
+      }
+      const vb = v + <usize>kb * ldvB;
       for (let i0 = c0; i0 < c1; i0 += QT) {
         const rows = min(QT, c1 - i0);
         const tileEnd = keyEnd(i0, rows, k1, causal, validLens, ldValid);
         if (kb >= tileEnd) continue; // every key of this block is masked for this tile
         const nb = min(KB, tileEnd - kb);
         const oTile = o + <usize>i0 * ldoB;
-        // S = scale·Q·Kᵀ (+ masks), written straight into the weights when they are wanted.
-        const s = weights != 0 ? weights + <usize>i0 * ldwB + (<usize>kb << 2) : ss;
-        const ldS = weights != 0 ? ldw : KB;
-        gemmNT(rows, nb, headDim, q + ((<usize>i0 * <usize>ldq) << 2), ldq,
-          k + ((<usize>kb * <usize>ldk) << 2), ldk, 0, s, ldS, scale);
-        applyMasks(s, ldS, i0, rows, kb, nb, causal, addMask, ldAdd, boolMask, ldBool, boolInvert,
-          keyMask, keyInvert, validLens, ldValid);
-
-        // Online softmax: P = e^(S - m'), l = l·e^(m - m') + ΣP, O = O·e^(m - m').
-        for (let r = 0; r < rows; r++) {
-          const at = <usize>(i0 + r) << 2;
-          const srow = s + ((<usize>r * <usize>ldS) << 2);
-          const prow = sp + ((<usize>r * <usize>KB) << 2);
-          const mOld = load<f32>(sm + at);
-          const mNew = max(mOld, rowMax(srow, nb));
-          if (mNew == -Infinity) {
-            rowZero(prow, nb); // every key so far is masked for this row
-            continue;
+        // S = scale·Q·Kᵀ for 4 rows × ceil(nb/8)·8 keys (rows past `rows` are never used).
+        if (packed) {
+          const pa = sqp + <usize>((i0 - c0) >> 2) * stripB;
+          for (let jp = 0; jp < nb; jp += 8) {
+            qkTile(headDim, pa, skp + <usize>(jp >> 3) * panelB, ss + (<usize>jp << 2), vscale);
           }
-          const sum = expShiftSum(srow, prow, nb, mNew);
-          let l = load<f32>(sl + at);
-          if (mOld != mNew && mOld != -Infinity) {
-            const alpha = expNonPositiveScalar(mOld - mNew);
-            l *= alpha;
-            const orow = oTile + <usize>r * ldoB;
-            rowScale(orow, orow, headDimV, alpha);
-          }
-          store<f32>(sl + at, l + sum);
-          store<f32>(sm + at, mNew);
+        } else {
+          gemmNT(rows, nb, headDim, q + <usize>i0 * ldqB, ldq, kbk, ldk, 0, ss, KB, scale);
         }
-        // O += P·V
-        gemmNN(rows, headDimV, nb, sp, KB, v + ((<usize>kb * <usize>ldv) << 2), ldv, 0, oTile, ldo, true);
+        applyMasks(ss, KB, i0, rows, kb, nb, causal, addMask, ldAdd, boolMask, ldBool, boolInvert,
+          keyMask, keyInvert, validLens, ldValid);
+        // Keys nb..ceil(nb/4)·4 take no part: -inf gives them P = 0.
+        const ng = (nb + 3) >> 2, ngB = <usize>ng << 4;
+        for (let j = nb; j < (ng << 2); j++) {
+          for (let r: usize = 0; r < 4; r++) store<f32>(ss + r * LDS + (<usize>j << 2), -Infinity);
+        }
+        if (weights != 0) {
+          for (let r = 0; r < rows; r++) {
+            memory.copy(weights + <usize>(i0 + r) * ldwB + (<usize>kb << 2), ss + <usize>r * LDS, <usize>nb << 2);
+          }
+        }
+
+        // Online softmax for the four rows at once (lane r = row i0 + r):
+        // m' = max(m, max S), P = e^(S - m'), l = l·e^(m - m') + ΣP, O = O·e^(m - m') + P·V.
+        let vmax0 = ninf, vmax1 = ninf, vmax2 = ninf, vmax3 = ninf;
+        for (let off: usize = 0; off < ngB; off += 16) {
+          vmax0 = f32x4.pmax(vmax0, v128.load(ss + off));
+          vmax1 = f32x4.pmax(vmax1, v128.load(ss + LDS + off));
+          vmax2 = f32x4.pmax(vmax2, v128.load(ss + 2 * LDS + off));
+          vmax3 = f32x4.pmax(vmax3, v128.load(ss + 3 * LDS + off));
+        }
+        const at = <usize>i0 << 2;
+        const vmOld = v128.load(sm + at);
+        const vmNew = f32x4.pmax(vmOld, hmax4x4(vmax0, vmax1, vmax2, vmax3));
+        // A row with every key so far masked has m' = -inf: e^(-inf - -inf) = e^NaN gives 0.
+        const valpha = expNonPositive(f32x4.sub(vmOld, vmNew));
+        let vsum = f32x4.splat(0);
+        for (let off: usize = 0; off < ngB; off += 16) {
+          const x0 = v128.load(ss + off), x1 = v128.load(ss + LDS + off);
+          const x2 = v128.load(ss + 2 * LDS + off), x3 = v128.load(ss + 3 * LDS + off);
+          const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+          const t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+          const e0 = expNonPositive(f32x4.sub(v128.shuffle<f32>(t0, t2, 0, 1, 4, 5), vmNew));
+          const e1 = expNonPositive(f32x4.sub(v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), vmNew));
+          const e2 = expNonPositive(f32x4.sub(v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), vmNew));
+          const e3 = expNonPositive(f32x4.sub(v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), vmNew));
+          const pp = sp + (off << 2);
+          v128.store(pp, e0); v128.store(pp, e1, 16); v128.store(pp, e2, 32); v128.store(pp, e3, 48);
+          vsum = f32x4.add(vsum, f32x4.add(f32x4.add(e0, e1), f32x4.add(e2, e3)));
+        }
+        v128.store(sl + at, madd(v128.load(sl + at), valpha, vsum));
+        v128.store(sm + at, vmNew);
+        pvTile(rows, headDimV, nb, sp, vb, ldvB, oTile, ldoB, valpha);
       }
     }
 

@@ -22,8 +22,12 @@ export const ATTENTION_QUERY_TILE = 4;
 export const ATTENTION_KEY_BLOCK = 64;
 /** Query rows that share each streamed key block inside the kernel. */
 export const ATTENTION_QUERY_CHUNK = 8 * ATTENTION_QUERY_TILE;
-/** One f32_attention scratch slot: P and S blocks [QUERY_TILE, KEY_BLOCK], m and l per chunk row. */
-export const ATTENTION_SCRATCH_BYTES = (2 * ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK + 2 * ATTENTION_QUERY_CHUNK) * 4;
+/** Largest headDim the attention kernel packs for its 4×8 register tile (Q chunk and K block). */
+export const ATTENTION_PACKED_DIM = 128;
+/** One f32_attention scratch slot: P and S blocks [QUERY_TILE, KEY_BLOCK], m and l per chunk row,
+ * the packed query chunk [QUERY_CHUNK, PACKED_DIM] and key block [KEY_BLOCK, PACKED_DIM]. */
+export const ATTENTION_SCRATCH_BYTES = (2 * ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK + 2 * ATTENTION_QUERY_CHUNK +
+  (ATTENTION_QUERY_CHUNK + ATTENTION_KEY_BLOCK) * ATTENTION_PACKED_DIM) * 4;
 /** Bytes from one thread's scratch slot to the next: whole 128-byte blocks (two cache lines, as
  * adjacent-line prefetchers pair them), so no two threads ever write the same line. */
 export const SCRATCH_SLOT_STRIDE = Math.ceil(ATTENTION_SCRATCH_BYTES / 128) * 128;

@@ -80,6 +80,19 @@ describe.each(kernelVariants())('attention (%s)', (variant) => {
     }
   });
 
+  it('both S paths: packed (query chunks of >= 8 rows, headDim <= 128) and unpacked (fewer rows, or larger heads)', async () => {
+    let seed = 100;
+    for (const headDim of [1, 3, 5, 8, 17, 33, 64, 80, 128, 129, 150]) {
+      for (const seqQ of [3, 8, 37]) {
+        await check(engine, { o: { batch: 1, heads: 2, seqQ, seqK: 70, headDim, headDimV: headDim + 1, causal: seqQ === 37 }, seed: seed++ });
+        await check(engine, {
+          o: { batch: 2, heads: 1, seqQ, seqK: 150, headDim, validLens: new Int32Array([150, 67]), scale: 0.2 },
+          seed: seed++,
+        });
+      }
+    }
+  });
+
   it('causal, top-left aligned, with seqQ < seqK, seqQ = seqK and seqQ > seqK', async () => {
     for (const [seqQ, seqK] of [[5, 5], [3, 9], [9, 3], [70, 130], [130, 70], [1, 1], [4, 200]]) {
       await check(engine, { o: { batch: 2, heads: 2, seqQ, seqK, headDim: 8, causal: true } });
