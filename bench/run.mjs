@@ -3,8 +3,9 @@
 // 1 and 2: its thread count is fixed per process), tfjs-backend-wasm (1 thread: its threaded
 // build cannot start in Node) and plain JS — outputs cross-checked against plain JS. Prints a markdown table and writes bench/results/latest.json.
 //   node bench/run.mjs [--quick] [--rounds=N] [shape ...]
-// On Node 20, `node --experimental-wasm-relaxed-simd bench/run.mjs` adds the relaxed build.
-import { execFileSync } from 'node:child_process';
+// The relaxed build is measured wherever the engine can run it (on Node 20 the children get
+// --experimental-wasm-relaxed-simd).
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -17,9 +18,17 @@ const shapes = names.length ? names : Object.keys(SHAPES);
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const ortThreads = [...new Set([1, Math.min(2, availableParallelism())])];
 
+// Both kernel builds: where relaxed SIMD is behind a flag (Node 20), every child gets the flag.
+const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+const RELAXED_PROBE = '[0,97,115,109,1,0,0,0,1,6,1,96,1,123,1,123,3,2,1,0,10,13,1,11,0,32,0,32,0,32,0,253,133,2,11]';
+const relaxedWith = (argv) => spawnSync(process.execPath,
+  [...argv, '-e', `process.exit(WebAssembly.validate(new Uint8Array(${RELAXED_PROBE})) ? 0 : 1)`]).status === 0;
+const childArgv = [...process.execArgv];
+if (!relaxedWith(childArgv) && relaxedWith([...childArgv, RELAXED_FLAG])) childArgv.push(RELAXED_FLAG);
+
 // This machine's ceilings, measured in the same run (bench/peak.mjs): before and after the
 // shapes, keeping the better of the two (a ceiling is what the machine can do when it is quiet).
-const probePeak = () => JSON.parse(execFileSync(process.execPath, [...process.execArgv, here('./peak.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
+const probePeak = () => JSON.parse(execFileSync(process.execPath, [...childArgv, here('./peak.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
 const peak = probePeak();
 const ceiling = (impl) => (impl.includes(' relaxed') ? peak.relaxedMaddGflops : peak.mulAddGflops);
 
@@ -34,7 +43,7 @@ for (const shape of shapes) {
   for (let round = 0; round < rounds; round++) {
     for (const run of runs) {
       if (run[0] === 'plain' && round > 0) continue; // the reference is slow, and only a baseline
-      const out = execFileSync(process.execPath, [...process.execArgv, here('./shape.mjs'), shape, ...run, ...(quick ? ['--quick'] : [])],
+      const out = execFileSync(process.execPath, [...childArgv, here('./shape.mjs'), shape, ...run, ...(quick ? ['--quick'] : [])],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
       for (const line of out.split('\n')) if (line.startsWith('{')) all.push({ round, ...JSON.parse(line) });
     }
