@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { SHAPES } from './shapes.mjs';
+import { SHAPES, KERNEL_ONLY } from './shapes.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -62,16 +62,19 @@ const fmt = (x, digits = 2) => x.toFixed(digits);
 const timed = rows.filter((r) => !r.skipped);
 console.log(`Peak probe (one thread): ${fmt(peak.mulAddGflops, 1)} GFLOP/s f32x4 mul+add (acc += a·b)` +
   (peak.relaxedMaddGflops ? `, ${fmt(peak.relaxedMaddGflops, 1)} GFLOP/s relaxed madd` : '') + `, read ${fmt(peak.readGBps, 1)} GB/s.\n`);
-console.log('| shape | implementation | threads | median ms | min ms | GFLOP/s | % of 1-thread peak × threads | ORT ms / ours ms (same threads) | × plain JS | max abs diff vs plain JS |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('| shape | implementation | threads | median ms | min ms | GFLOP/s | % of 1-thread peak × threads | ORT ms / ours ms (same threads) | tfjs ms / ours ms | × plain JS | max abs diff vs plain JS |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of timed) {
   const plain = timed.find((p) => p.shape === r.shape && p.impl === 'plain JS');
   const ort = timed.find((p) => p.shape === r.shape && p.impl.startsWith('onnxruntime') && p.threads === r.threads);
-  const vsOrt = r.impl.startsWith('wasm-attention') && ort ? `${fmt(ort.median / r.median)}×` : '—';
+  const tfjs = timed.find((p) => p.shape === r.shape && p.impl.startsWith('tfjs'));
+  const comparable = r.impl.startsWith('wasm-attention') && !r.impl.endsWith(KERNEL_ONLY);
+  const vsOrt = comparable && ort ? `${fmt(ort.median / r.median)}×` : '—';
+  const vsTfjs = comparable && tfjs && r.threads === 1 ? `${fmt(tfjs.median / r.median)}×` : '—';
   const gflops = r.flops / r.median / 1e6;
   const ofPeak = r.impl === 'plain JS' ? '—' : `${fmt(100 * gflops / (ceiling(r.impl) * r.threads), 0)}%`;
   console.log(`| ${r.title} | ${r.impl} | ${r.threads} | ${fmt(r.median)} | ${fmt(r.min)} | ${fmt(gflops, 1)} | ${ofPeak} | ` +
-    `${vsOrt} | ${r.impl === 'plain JS' ? '—' : fmt(plain.median / r.median, 1) + '×'} | ${r.maxDiff.toExponential(1)} |`);
+    `${vsOrt} | ${vsTfjs} | ${r.impl === 'plain JS' ? '—' : fmt(plain.median / r.median, 1) + '×'} | ${r.maxDiff.toExponential(1)} |`);
 }
 for (const r of rows.filter((x) => x.skipped)) console.log(`\n${r.impl}, ${r.threads} thread(s), on ${r.title}: skipped (${r.skipped}).`);
 mkdirSync(here('./results/'), { recursive: true });

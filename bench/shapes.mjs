@@ -10,6 +10,9 @@ export const SHAPES = {
   'decode-1024': { kind: 'attention', title: 'decode: 1 query × 1024 keys, 12 heads, d 64', batch: 1, heads: 12, seqQ: 1, seqK: 1024, headDim: 64, residentKV: true },
 };
 
+/** Label of the GEMM rows that time the kernel alone (no copies in or out): % of peak, no peer ratio. */
+export const KERNEL_ONLY = ' (kernel only: A resident, packed per run)';
+
 /** Useful FLOPs (masked work not counted): projections 4·2·B·L·E², attention 2·2·(attended pairs)·d. */
 export function flops(s) {
   if (s.kind === 'gemm') return 2 * s.m * s.n * s.k;

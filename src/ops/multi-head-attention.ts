@@ -188,6 +188,21 @@ export function planForward(
   return plan;
 }
 
+/** Per batch entry, one past its last key that key_padding_mask `mask` [batch, seqK] (non-zero
+ * = ignore) lets through, and whether any key before that bound is masked too (`interior`). */
+export function paddedKeyLengths(mask: Uint8Array, batch: number, seqK: number): { lengths: Int32Array; interior: boolean } {
+  const lengths = new Int32Array(batch);
+  let interior = false;
+  for (let b = 0; b < batch; b++) {
+    const row = b * seqK;
+    let len = seqK;
+    while (len > 0 && mask[row + len - 1] !== 0) len--;
+    for (let j = 0; j < len && !interior; j++) interior = mask[row + j] !== 0;
+    lengths[b] = len;
+  }
+  return { lengths, interior };
+}
+
 /** Places a validated forward call in the arena (inputs copied in) for `threads` threads. */
 export function buildForward(
   arena: Arena, params: MultiHeadAttentionParams, plan: ForwardPlan, threads: number,
@@ -223,7 +238,9 @@ export function buildForward(
   const outPtr = arena.place(B * Lq * E * 4);
   const headWeightsLength = B * H * Lq * Lk;
   const weightsPtr = plan.needWeights ? arena.place(headWeightsLength * 4) : 0;
-  const paddingPtr = plan.keyPaddingMask ? arena.place(plan.keyPaddingMask.byteLength) : 0;
+  const padding = plan.keyPaddingMask ? paddedKeyLengths(plan.keyPaddingMask, B, Lk) : undefined;
+  const lensPtr = padding ? arena.place(B * 4) : 0;
+  const paddingPtr = padding?.interior ? arena.place(Lk * B) : 0;
   const maskPtr = plan.attnMask ? arena.place(plan.attnMask.data.byteLength) : 0;
   const averaged = plan.needWeights && plan.averageWeights;
   const meanPtr = averaged ? arena.place(B * Lq * Lk * 4) : 0;
@@ -265,9 +282,15 @@ export function buildForward(
     v: { ptr: vPtr, batch: Lk * ldkv, head: d, row: ldkv },
     o: { ptr: ctxPtr, batch: Lq * E, head: d, row: E },
   };
-  if (plan.keyPaddingMask) {
-    arena.writeU8(paddingPtr, plan.keyPaddingMask);
-    p.keyMask = { ptr: paddingPtr, batch: Lk, invert: true };
+  if (padding) {
+    // Trailing padding bounds each batch entry's keys (key blocks past it are never computed);
+    // the mask itself goes to the kernel only when it also masks keys before that bound.
+    arena.writeI32(lensPtr, padding.lengths);
+    p.validLens = { ptr: lensPtr, batch: 1, row: 0 };
+    if (padding.interior) {
+      arena.writeU8(paddingPtr, plan.keyPaddingMask as Uint8Array);
+      p.keyMask = { ptr: paddingPtr, batch: Lk, invert: true };
+    }
   }
   if (plan.attnMask) attachMask(arena, p, maskPtr, plan.attnMask.data, plan.attnMask.perSlice, true);
   if (weightsPtr !== 0) p.weights = { ptr: weightsPtr, batch: H * Lq * Lk, head: Lq * Lk, row: Lk };

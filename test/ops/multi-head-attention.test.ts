@@ -7,6 +7,7 @@ import { kernelVariants } from '../helpers/kernels.js';
 import { randomF32, randomMask } from '../helpers/random.js';
 import { referenceMha, type RefMha } from '../reference/multi-head-attention.js';
 import { expectClose } from '../helpers/compare.js';
+import { paddedKeyLengths } from '../../src/ops/multi-head-attention.js';
 
 function layerParams(E: number, H: number, kdim: number, vdim: number, seed: number, bias = true): RefMha {
   const s = 1 / Math.sqrt(E);
@@ -97,6 +98,24 @@ describe.each(kernelVariants())('multiHeadAttention (%s)', (variant) => {
     }
   });
 
+  it('trailing key padding over several key blocks (blocks past it skipped), with and without interior padding', async () => {
+    const E = 16, H = 2, B = 4, Lq = 9, Lk = 150, lens = [150, 100, 37, 0];
+    const p = layerParams(E, H, E, E, 21);
+    const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: torchWeights(p) });
+    const x = randomF32(B * Lq * E, 22), mem = randomF32(B * Lk * E, 23);
+    for (const interior of [false, true]) {
+      const keyPaddingMask = new Uint8Array(B * Lk);
+      for (let b = 0; b < B; b++) for (let j = lens[b]; j < Lk; j++) keyPaddingMask[b * Lk + j] = 1;
+      if (interior) keyPaddingMask[1 * Lk + 70] = keyPaddingMask[2 * Lk + 3] = 1;
+      for (const causal of [false, true]) {
+        const r = await layer.forward(x, mem, mem, { batch: B, seqQ: Lq, seqK: Lk, keyPaddingMask, causal, averageWeights: false });
+        const ref = referenceMha(p, x, mem, mem, B, Lq, Lk, (b, h, i, j) => keyPaddingMask[b * Lk + j] === 0 && !(causal && j > i));
+        expectClose(r.output, ref.output, 2e-5, 1e-4, `output interior=${interior} causal=${causal}`);
+        expectClose(r.weights!, ref.headWeights, 1e-6, 1e-4, `weights interior=${interior} causal=${causal}`);
+      }
+    }
+  });
+
   it('needWeights: false returns no weights and the same output', async () => {
     const E = 8, H = 2;
     const p = layerParams(E, H, E, E, 8);
@@ -171,5 +190,14 @@ describe('multiHeadAttention: one array as query, key and value of different wid
     const r = await layer.forward(x, x, x, { batch: 1, seqQ: 2, seqK: 1 });
     expectClose(r.output, referenceMha(p, x, x, x, 1, 2, 1).output, 2e-6, 1e-5, 'output');
     await engine.dispose();
+  });
+});
+
+describe('paddedKeyLengths: where key_padding_mask stops letting keys through', () => {
+  it('finds each batch entry’s bound and whether keys before it are masked too', () => {
+    const mask = new Uint8Array([0, 0, 1, 1, /* */ 0, 1, 0, 1, /* */ 1, 1, 1, 1, /* */ 0, 0, 0, 0]);
+    expect(paddedKeyLengths(mask, 4, 4)).toEqual({ lengths: new Int32Array([2, 3, 0, 4]), interior: true });
+    expect(paddedKeyLengths(mask.subarray(0, 4), 1, 4)).toEqual({ lengths: new Int32Array([2]), interior: false });
+    expect(paddedKeyLengths(mask.subarray(8), 2, 4)).toEqual({ lengths: new Int32Array([0, 4]), interior: false });
   });
 });
