@@ -74,7 +74,9 @@ export async function createEngine(opts?: EngineOptions): Promise<Engine> {
   if (!features.simd) {
     throw stateError('this WebAssembly engine lacks SIMD (needed: Node 16.4+, Chrome 91+, Firefox 89+, Safari 16.4+)');
   }
+  let threads = requested === 'auto' ? await availableCores() : requested;
   let module: WebAssembly.Module, memory: WebAssembly.Memory, kernels: KernelExports, variant: KernelVariant;
+  let reason: string | undefined; // why the engine cannot have more than one thread
   if (o.wasm !== undefined) {
     if (o.kernels !== undefined && o.kernels !== 'auto') {
       throw rangeError(OP, 'options.kernels', "cannot be combined with options.wasm (the module decides)");
@@ -86,16 +88,19 @@ export async function createEngine(opts?: EngineOptions): Promise<Engine> {
     }
     module = await compileGiven(o.wasm);
     ({ kernels, memory, variant } = await instantiateGiven(module, features.sharedMemory));
+    reason = kernels.KERNEL_SHARED_MEMORY.value === 1 || !features.sharedMemory ? singleThreadReason(features)
+      : 'the kernel module imports an unshared memory; pass a shared build (kernels-simd.wasm)';
   } else {
     variant = resolveVariant(o.kernels, features);
-    module = await compileKernels(variant, features.sharedMemory);
-    memory = createMemory(features.sharedMemory);
+    reason = singleThreadReason(features);
+    // Shared memory only for a pool: one thread needs none, and V8 copies into and out of a
+    // SharedArrayBuffer with relaxed-atomic stores, 2.4× slower than a plain memcpy (3 MB:
+    // 0.16 vs 0.07 ms), which is most of a decoding step whose KV cache is passed in.
+    const shared = threads > 1 && reason === undefined;
+    module = await compileKernels(variant, shared);
+    memory = createMemory(shared);
     kernels = await instantiateKernels(module, memory);
   }
-  const shared = kernels.KERNEL_SHARED_MEMORY.value === 1;
-  let threads = requested === 'auto' ? await availableCores() : requested;
-  const reason = shared || !features.sharedMemory ? singleThreadReason(features)
-    : 'the kernel module imports an unshared memory; pass a shared build (kernels-simd.wasm)';
   if (threads > 1 && reason !== undefined) {
     if (requested !== 'auto' || features.sharedMemory) {
       console.warn(`wasm-attention: ${threads} threads requested, running on 1: ${reason}.`);

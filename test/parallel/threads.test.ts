@@ -59,6 +59,10 @@ describe('worker pool', () => {
     }
   });
 
+  it('one thread runs on a plain memory (faster copies in and out), a pool on a shared one', () => {
+    expect(engines.map((e) => internals(e).arena.memory.buffer instanceof SharedArrayBuffer)).toEqual([false, true, true]);
+  });
+
   it('100 overlapping calls of different shapes all come back right', async () => {
     const [one, two] = engines;
     const E = 64, H = 4;
