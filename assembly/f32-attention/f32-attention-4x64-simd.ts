@@ -41,8 +41,8 @@ import {
 import { gemmNT } from "../f32-gemm/f32-gemm";
 import { packRows, packPanelsNT } from "../f32-gemm/f32-gemm-packed-4x8-simd";
 import { expShiftSum, rowScale, rowZero } from "../f32-softmax/f32-softmax-simd";
-import { expNonPositive } from "../common/exp";
-import { madd } from "../common/simd";
+import { expNonPositive, expNonPositiveScalar } from "../common/exp";
+import { hmax, hsum, madd } from "../common/simd";
 import { applyMasks, keyEnd } from "./mask";
 
 // Query rows a chunk needs for packing its key blocks to pay: with one tile (decode: one row)
@@ -93,15 +93,15 @@ import { applyMasks, keyEnd } from "./mask";
   return f32x4.pmax(v128.shuffle<f32>(s01, s23, 0, 1, 4, 5), v128.shuffle<f32>(s01, s23, 2, 3, 6, 7));
 }
 
-/** O rows (+)= P·V for one tile: o_r = o_r·alpha_r + Σ_key P[key][r]·V[key] for r < rows,
+/** O rows (+)= P·V for a full tile: o_r = o_r·alpha_r + Σ_key P[key][r]·V[key] for r < 4,
  * P key-major at p ([nb][4]), V rows from v (stride ldvB bytes), O rows from o (stride ldoB). */
 // @ts-ignore: decorator
 @inline function pvTile(
-  rows: i32, n: i32, nb: i32, p: usize, v: usize, ldvB: usize, o: usize, ldoB: usize, valpha: v128,
+  n: i32, nb: i32, p: usize, v: usize, ldvB: usize, o: usize, ldoB: usize, valpha: v128,
 ): void {
   const pEnd = p + (<usize>nb << 4);
   let j = 0;
-  if (rows == 4) {
+  {
     const c0 = o, c1 = o + ldoB, c2 = c1 + ldoB, c3 = c2 + ldoB;
     const va0 = v128.shuffle<f32>(valpha, valpha, 0, 0, 0, 0), va1 = v128.shuffle<f32>(valpha, valpha, 1, 1, 1, 1);
     const va2 = v128.shuffle<f32>(valpha, valpha, 2, 2, 2, 2), va3 = v128.shuffle<f32>(valpha, valpha, 3, 3, 3, 3);
@@ -162,37 +162,51 @@ import { applyMasks, keyEnd } from "./mask";
       store<f32>(c0 + jb, f32x4.extract_lane(vacc, 0)); store<f32>(c1 + jb, f32x4.extract_lane(vacc, 1));
       store<f32>(c2 + jb, f32x4.extract_lane(vacc, 2)); store<f32>(c3 + jb, f32x4.extract_lane(vacc, 3));
     }
-    return;
   }
-  // Row tail (1..3 rows): one row at a time.
-  for (let r = 0; r < rows; r++) {
-    const c = o + <usize>r * ldoB, pr = p + (<usize>r << 2);
-    const alpha = f32x4.extract_lane(valpha, 0);
-    const va = v128.shuffle<f32>(valpha, valpha, 0, 0, 0, 0);
-    j = 0;
-    for (; j + 8 <= n; j += 8) {
-      const jb = <usize>j << 2;
-      let vacc0123 = f32x4.mul(v128.load(c + jb), va), vacc4567 = f32x4.mul(v128.load(c + jb, 16), va);
-      let pv = v + jb;
-      for (let pp = pr; pp < pEnd; pp += 16) {
-        const vp = v128.load_splat<f32>(pp);
-        vacc0123 = madd(vp, v128.load(pv), vacc0123);
-        vacc4567 = madd(vp, v128.load(pv, 16), vacc4567);
-        pv += ldvB;
-      }
-      v128.store(c + jb, vacc0123); v128.store(c + jb, vacc4567, 16);
+}
+
+/** One O row (+)= P·V: o = o·alpha + Σ_key p[key]·V[key], p contiguous ([nb]), V rows from v
+ * (stride ldvB bytes), n columns. 16 columns per pass: four accumulators, the four V loads and
+ * the P splat stay within V8's registers (a wider pass spills). */
+// @ts-ignore: decorator
+@inline function pvRow(n: i32, nb: i32, p: usize, v: usize, ldvB: usize, o: usize, alpha: f32): void {
+  const pEnd = p + (<usize>nb << 2);
+  const va = f32x4.splat(alpha);
+  let j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const jb = <usize>j << 2;
+    let vacc0 = f32x4.mul(v128.load(o + jb), va), vacc1 = f32x4.mul(v128.load(o + jb, 16), va);
+    let vacc2 = f32x4.mul(v128.load(o + jb, 32), va), vacc3 = f32x4.mul(v128.load(o + jb, 48), va);
+    let pv = v + jb;
+    for (let pp = p; pp < pEnd; pp += 4) {
+      const vp = v128.load_splat<f32>(pp);
+      vacc0 = madd(vp, v128.load(pv), vacc0);
+      vacc1 = madd(vp, v128.load(pv, 16), vacc1);
+      vacc2 = madd(vp, v128.load(pv, 32), vacc2);
+      vacc3 = madd(vp, v128.load(pv, 48), vacc3);
+      pv += ldvB;
     }
-    for (; j < n; j++) {
-      const jb = <usize>j << 2;
-      let acc = load<f32>(c + jb) * alpha;
-      let pv = v + jb;
-      for (let pp = pr; pp < pEnd; pp += 16) {
-        acc += load<f32>(pp) * load<f32>(pv);
-        pv += ldvB;
-      }
-      store<f32>(c + jb, acc);
+    v128.store(o + jb, vacc0); v128.store(o + jb, vacc1, 16); v128.store(o + jb, vacc2, 32); v128.store(o + jb, vacc3, 48);
+  }
+  for (; j + 4 <= n; j += 4) {
+    const jb = <usize>j << 2;
+    let vacc = f32x4.mul(v128.load(o + jb), va);
+    let pv = v + jb;
+    for (let pp = p; pp < pEnd; pp += 4) {
+      vacc = madd(v128.load_splat<f32>(pp), v128.load(pv), vacc);
+      pv += ldvB;
     }
-    valpha = v128.shuffle<f32>(valpha, valpha, 1, 2, 3, 0);
+    v128.store(o + jb, vacc);
+  }
+  for (; j < n; j++) {
+    const jb = <usize>j << 2;
+    let acc = load<f32>(o + jb) * alpha;
+    let pv = v + jb;
+    for (let pp = p; pp < pEnd; pp += 4) {
+      acc += load<f32>(pp) * load<f32>(pv);
+      pv += ldvB;
+    }
+    store<f32>(o + jb, acc);
   }
 }
 
@@ -302,6 +316,30 @@ export function attention(
           }
         }
 
+        if (rows < QT) {
+          // 1..3 rows (decoding, a chunk's last tile): each row on its own, P row-major, so no
+          // exp is spent on the lanes of absent rows.
+          for (let r = 0; r < rows; r++) {
+            const srow = ss + <usize>r * LDS, prow = sp + <usize>r * LDS;
+            let vmax = ninf;
+            for (let off: usize = 0; off < ngB; off += 16) vmax = f32x4.pmax(vmax, v128.load(srow + off));
+            const at = <usize>(i0 + r) << 2;
+            const mOld = load<f32>(sm + at), mNew = max(mOld, hmax(vmax));
+            const alpha = expNonPositiveScalar(mOld - mNew); // 0 while every key so far is masked
+            const vmNew = f32x4.splat(mNew);
+            let vsum = f32x4.splat(0);
+            for (let off: usize = 0; off < ngB; off += 16) {
+              const e = expNonPositive(f32x4.sub(v128.load(srow + off), vmNew));
+              v128.store(prow + off, e);
+              vsum = f32x4.add(vsum, e);
+            }
+            store<f32>(sl + at, load<f32>(sl + at) * alpha + hsum(vsum));
+            store<f32>(sm + at, mNew);
+            pvRow(headDimV, nb, prow, vb, ldvB, oTile + <usize>r * ldoB, alpha);
+          }
+          continue;
+        }
+
         // Online softmax for the four rows at once (lane r = row i0 + r):
         // m' = max(m, max S), P = e^(S - m'), l = l·e^(m - m') + ΣP, O = O·e^(m - m') + P·V.
         let vmax0 = ninf, vmax1 = ninf, vmax2 = ninf, vmax3 = ninf;
@@ -332,7 +370,7 @@ export function attention(
         }
         v128.store(sl + at, madd(v128.load(sl + at), valpha, vsum));
         v128.store(sm + at, vmNew);
-        pvTile(rows, headDimV, nb, sp, vb, ldvB, oTile, ldoB, valpha);
+        pvTile(headDimV, nb, sp, vb, ldvB, oTile, ldoB, valpha);
       }
     }
 
