@@ -3,10 +3,11 @@
 // 1 and 2: its thread count is fixed per process), tfjs-backend-wasm (1 thread: its threaded
 // build cannot start in Node) and plain JS — outputs cross-checked against plain JS. Prints a markdown table and writes bench/results/latest.json.
 //   node bench/run.mjs [--quick] [--rounds=N] [shape ...]
+//   node bench/run.mjs --from=bench/results/latest.json     (prints the table of a saved run)
 // The relaxed build is measured wherever the engine can run it (on Node 20 the children get
 // --experimental-wasm-relaxed-simd).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SHAPES, KERNEL_ONLY } from './shapes.mjs';
@@ -18,64 +19,78 @@ const shapes = names.length ? names : Object.keys(SHAPES);
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const ortThreads = [...new Set([1, Math.min(2, availableParallelism())])];
 
-// Both kernel builds: where relaxed SIMD is behind a flag (Node 20), every child gets the flag.
-const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
-const RELAXED_PROBE = '[0,97,115,109,1,0,0,0,1,6,1,96,1,123,1,123,3,2,1,0,10,13,1,11,0,32,0,32,0,32,0,253,133,2,11]';
-const relaxedWith = (argv) => spawnSync(process.execPath,
-  [...argv, '-e', `process.exit(WebAssembly.validate(new Uint8Array(${RELAXED_PROBE})) ? 0 : 1)`]).status === 0;
-const childArgv = [...process.execArgv];
-if (!relaxedWith(childArgv) && relaxedWith([...childArgv, RELAXED_FLAG])) childArgv.push(RELAXED_FLAG);
-
-// This machine's ceilings, measured in the same run (bench/peak.mjs): before and after the
-// shapes, keeping the better of the two (a ceiling is what the machine can do when it is quiet).
-const probePeak = () => JSON.parse(execFileSync(process.execPath, [...childArgv, here('./peak.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
-const peak = probePeak();
-const ceiling = (impl) => (impl.includes(' relaxed') ? peak.relaxedMaddGflops : peak.mulAddGflops);
-
 // Every implementation of a shape runs once per round, rounds one after another; each row keeps
 // its best median over the rounds, so a burst of load on this shared machine during one
 // process does not decide a ratio (every implementation gets the same treatment).
-const rounds = quick ? 1 : Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 2);
+const rounds = quick ? 1 : Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 3);
 if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`bench/run.mjs: --rounds must be a positive integer, got ${rounds}`);
-const all = [];
-for (const shape of shapes) {
-  const runs = [['plain'], ['ours'], ...ortThreads.map((t) => ['ort', '--threads', String(t)]), ['tfjs']];
-  for (let round = 0; round < rounds; round++) {
-    for (const run of runs) {
-      if (run[0] === 'plain' && round > 0) continue; // the reference is slow, and only a baseline
-      const out = execFileSync(process.execPath, [...childArgv, here('./shape.mjs'), shape, ...run, ...(quick ? ['--quick'] : [])],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-      for (const line of out.split('\n')) if (line.startsWith('{')) all.push({ round, ...JSON.parse(line) });
+
+/** Runs every shape (bench/shape.mjs per implementation and round) and returns the results. */
+function measureAll() {
+  // Both kernel builds: where relaxed SIMD is behind a flag (Node 20), every child gets the flag.
+  const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+  const RELAXED_PROBE = '[0,97,115,109,1,0,0,0,1,6,1,96,1,123,1,123,3,2,1,0,10,13,1,11,0,32,0,32,0,32,0,253,133,2,11]';
+  const relaxedWith = (argv) => spawnSync(process.execPath,
+    [...argv, '-e', `process.exit(WebAssembly.validate(new Uint8Array(${RELAXED_PROBE})) ? 0 : 1)`]).status === 0;
+  const childArgv = [...process.execArgv];
+  if (!relaxedWith(childArgv) && relaxedWith([...childArgv, RELAXED_FLAG])) childArgv.push(RELAXED_FLAG);
+
+  // This machine's ceilings, measured in the same run (bench/peak.mjs): before and after the
+  // shapes, keeping the better of the two (a ceiling is what the machine can do when it is quiet).
+  const probePeak = () => JSON.parse(execFileSync(process.execPath, [...childArgv, here('./peak.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
+  const peak = probePeak();
+
+  const all = [];
+  for (const shape of shapes) {
+    const runs = [['plain'], ['ours'], ...ortThreads.map((t) => ['ort', '--threads', String(t)]), ['tfjs']];
+    for (let round = 0; round < rounds; round++) {
+      for (const run of runs) {
+        if (run[0] === 'plain' && round > 0) continue; // the reference is slow, and only a baseline
+        const out = execFileSync(process.execPath, [...childArgv, here('./shape.mjs'), shape, ...run, ...(quick ? ['--quick'] : [])],
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+        for (const line of out.split('\n')) if (line.startsWith('{')) all.push({ round, ...JSON.parse(line) });
+      }
     }
   }
-}
-const rows = [];
-for (const r of all) {
-  const same = rows.findIndex((x) => x.shape === r.shape && x.impl === r.impl && x.threads === r.threads);
-  if (same < 0) rows.push(r);
-  else if (!r.skipped && r.median < rows[same].median) rows[same] = r;
+  const rows = [];
+  for (const r of all) {
+    const same = rows.findIndex((x) => x.shape === r.shape && x.impl === r.impl && x.threads === r.threads);
+    if (same < 0) rows.push(r);
+    else if (!r.skipped && r.median < rows[same].median) rows[same] = r;
+  }
+
+  for (const [key, value] of Object.entries(probePeak())) peak[key] = Math.max(peak[key] ?? 0, value);
+  return { peak, rows, all };
 }
 
-for (const [key, value] of Object.entries(probePeak())) peak[key] = Math.max(peak[key] ?? 0, value);
+const from = args.find((a) => a.startsWith('--from='))?.slice(7);
+const saved = from ? JSON.parse(readFileSync(from, 'utf8')) : undefined;
+const { peak, rows, all } = saved ?? measureAll();
+const ceiling = (impl) => (impl.includes(' relaxed') ? peak.relaxedMaddGflops : peak.mulAddGflops);
 
 const fmt = (x, digits = 2) => x.toFixed(digits);
 const timed = rows.filter((r) => !r.skipped);
 console.log(`Peak probe (one thread): ${fmt(peak.mulAddGflops, 1)} GFLOP/s f32x4 mul+add (acc += a·b)` +
   (peak.relaxedMaddGflops ? `, ${fmt(peak.relaxedMaddGflops, 1)} GFLOP/s relaxed madd` : '') + `, read ${fmt(peak.readGBps, 1)} GB/s.\n`);
-console.log('| shape | implementation | threads | median ms | min ms | GFLOP/s | % of 1-thread peak × threads | ORT ms / ours ms (same threads) | tfjs ms / ours ms | × plain JS | max abs diff vs plain JS |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('| shape | implementation | threads | median ms | min ms | GFLOP/s | % of 1-thread peak × threads | ORT ms / ours ms (same threads) | the same, of the minima over all rounds | tfjs ms / ours ms | × plain JS | max abs diff vs plain JS |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+// The fastest run of a row in any round: what the machine gives when it is quiet.
+const fastest = (r) => Math.min(...all.filter((x) => !x.skipped && x.shape === r.shape && x.impl === r.impl && x.threads === r.threads).map((x) => x.min));
 for (const r of timed) {
   const plain = timed.find((p) => p.shape === r.shape && p.impl === 'plain JS');
   const ort = timed.find((p) => p.shape === r.shape && p.impl.startsWith('onnxruntime') && p.threads === r.threads);
   const tfjs = timed.find((p) => p.shape === r.shape && p.impl.startsWith('tfjs'));
   const comparable = r.impl.startsWith('wasm-attention') && !r.impl.endsWith(KERNEL_ONLY);
   const vsOrt = comparable && ort ? `${fmt(ort.median / r.median)}×` : '—';
+  const vsOrtMin = comparable && ort ? `${fmt(fastest(ort) / fastest(r))}×` : '—';
   const vsTfjs = comparable && tfjs && r.threads === 1 ? `${fmt(tfjs.median / r.median)}×` : '—';
   const gflops = r.flops / r.median / 1e6;
   const ofPeak = r.impl === 'plain JS' ? '—' : `${fmt(100 * gflops / (ceiling(r.impl) * r.threads), 0)}%`;
   console.log(`| ${r.title} | ${r.impl} | ${r.threads} | ${fmt(r.median)} | ${fmt(r.min)} | ${fmt(gflops, 1)} | ${ofPeak} | ` +
-    `${vsOrt} | ${vsTfjs} | ${r.impl === 'plain JS' ? '—' : fmt(plain.median / r.median, 1) + '×'} | ${r.maxDiff.toExponential(1)} |`);
+    `${vsOrt} | ${vsOrtMin} | ${vsTfjs} | ${r.impl === 'plain JS' ? '—' : fmt(plain.median / r.median, 1) + '×'} | ${r.maxDiff.toExponential(1)} |`);
 }
 for (const r of rows.filter((x) => x.skipped)) console.log(`\n${r.impl}, ${r.threads} thread(s), on ${r.title}: skipped (${r.skipped}).`);
-mkdirSync(here('./results/'), { recursive: true });
-writeFileSync(here('./results/latest.json'), JSON.stringify({ node: process.version, date: new Date().toISOString(), quick, rounds, peak, rows, all }, null, 2));
+if (!saved) {
+  mkdirSync(here('./results/'), { recursive: true });
+  writeFileSync(here('./results/latest.json'), JSON.stringify({ node: process.version, date: new Date().toISOString(), quick, rounds, peak, rows, all }, null, 2));
+}

@@ -17,9 +17,11 @@
 //             dot-product tile).
 //   softmax   the four rows of a tile at once, lane r = row r: the 4×64 logit tile is read
 //             row-major, transposed in registers and P is written key-major [key][4], which
-//             is the packed A operand of the next product.
+//             is the packed A operand of the next product. Tiles of 1..3 rows (decoding, a
+//             chunk's last tile) go row by row instead, P row-major, so no exp is spent on the
+//             lanes of absent rows.
 //   O += P·V  P from scratch, V rows in place; the e^(m - m') rescale of O is folded into the
-//             loads of the accumulators.
+//             loads of the accumulators (single rows: 16-column passes, pvRow).
 //
 // Memory contract (pointers are byte addresses, strides in ELEMENTS, no alignment required):
 //   q  f32 [seqQ, headDim]  row stride ldq    k  f32 [seqK, headDim]  row stride ldk
