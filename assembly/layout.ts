@@ -27,6 +27,7 @@ export const ATTENTION_PACKED_DIM: i32 = 128;
 
 // Scratch slot of f32_attention, in f32 elements from its start (every region 16-byte aligned):
 //   P  [KEY_BLOCK, QUERY_TILE]            probabilities of the current key block, key-major
+//                                         (row-major [rows][KEY_BLOCK] for tiles of 1..3 rows)
 //   S  [QUERY_TILE, KEY_BLOCK]            scaled, masked logits of the current tile
 //   M  [QUERY_CHUNK]                      running row maximum
 //   L  [QUERY_CHUNK]                      running row sum

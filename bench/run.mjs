@@ -3,7 +3,8 @@
 // 1 and 2: its thread count is fixed per process), tfjs-backend-wasm (1 thread: its threaded
 // build cannot start in Node) and plain JS — outputs cross-checked against plain JS. Prints a markdown table and writes bench/results/latest.json.
 //   node bench/run.mjs [--quick] [--rounds=N] [shape ...]
-//   node bench/run.mjs --from=bench/results/latest.json     (prints the table of a saved run)
+//   node bench/run.mjs --from=bench/results/latest.json     (prints the table of a saved run, all of its
+//                                                             shapes; --rounds and shape names do not apply)
 // The relaxed build is measured wherever the engine can run it (on Node 20 the children get
 // --experimental-wasm-relaxed-simd).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -56,7 +57,7 @@ function measureAll() {
   for (const r of all) {
     const same = rows.findIndex((x) => x.shape === r.shape && x.impl === r.impl && x.threads === r.threads);
     if (same < 0) rows.push(r);
-    else if (!r.skipped && r.median < rows[same].median) rows[same] = r;
+    else if (!r.skipped && (rows[same].skipped || r.median < rows[same].median)) rows[same] = r;
   }
 
   for (const [key, value] of Object.entries(probePeak())) peak[key] = Math.max(peak[key] ?? 0, value);

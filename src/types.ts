@@ -11,7 +11,8 @@ export interface Features {
   /** Relaxed SIMD (`f32x4.relaxed_madd`): Node 22+, Chrome 114+, Deno; Node 20 with a flag. */
   readonly relaxedSimd: boolean;
   /** A shared `WebAssembly.Memory` can be created here (needs `SharedArrayBuffer`, and in
-   * browsers cross-origin isolation). The engine's memory is shared exactly when this is true. */
+   * browsers cross-origin isolation). The engine's memory is shared when this is true and it
+   * runs more than one thread (or was handed a shared build as `options.wasm`). */
   readonly sharedMemory: boolean;
 }
 

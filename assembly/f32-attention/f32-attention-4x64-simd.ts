@@ -103,67 +103,65 @@ import { applyMasks, keyEnd } from "./mask";
 ): void {
   const pEnd = p + (<usize>nb << 4);
   let j = 0;
-  {
-    const c0 = o, c1 = o + ldoB, c2 = c1 + ldoB, c3 = c2 + ldoB;
-    const va0 = v128.shuffle<f32>(valpha, valpha, 0, 0, 0, 0), va1 = v128.shuffle<f32>(valpha, valpha, 1, 1, 1, 1);
-    const va2 = v128.shuffle<f32>(valpha, valpha, 2, 2, 2, 2), va3 = v128.shuffle<f32>(valpha, valpha, 3, 3, 3, 3);
-    for (; j + 8 <= n; j += 8) {
-      const jb = <usize>j << 2;
-      let vacc0x0123 = f32x4.mul(v128.load(c0 + jb), va0), vacc0x4567 = f32x4.mul(v128.load(c0 + jb, 16), va0);
-      let vacc1x0123 = f32x4.mul(v128.load(c1 + jb), va1), vacc1x4567 = f32x4.mul(v128.load(c1 + jb, 16), va1);
-      let vacc2x0123 = f32x4.mul(v128.load(c2 + jb), va2), vacc2x4567 = f32x4.mul(v128.load(c2 + jb, 16), va2);
-      let vacc3x0123 = f32x4.mul(v128.load(c3 + jb), va3), vacc3x4567 = f32x4.mul(v128.load(c3 + jb, 16), va3);
-      let pv = v + jb;
-      for (let pp = p; pp < pEnd; pp += 16) {
-        const vb0123 = v128.load(pv);
-        const vb4567 = v128.load(pv, 16);
-        const vp0 = v128.load_splat<f32>(pp);
-        vacc0x0123 = madd(vp0, vb0123, vacc0x0123);
-        vacc0x4567 = madd(vp0, vb4567, vacc0x4567);
-        const vp1 = v128.load_splat<f32>(pp, 4);
-        vacc1x0123 = madd(vp1, vb0123, vacc1x0123);
-        vacc1x4567 = madd(vp1, vb4567, vacc1x4567);
-        const vp2 = v128.load_splat<f32>(pp, 8);
-        vacc2x0123 = madd(vp2, vb0123, vacc2x0123);
-        vacc2x4567 = madd(vp2, vb4567, vacc2x4567);
-        const vp3 = v128.load_splat<f32>(pp, 12);
-        vacc3x0123 = madd(vp3, vb0123, vacc3x0123);
-        vacc3x4567 = madd(vp3, vb4567, vacc3x4567);
-        pv += ldvB;
-      }
-      v128.store(c0 + jb, vacc0x0123); v128.store(c0 + jb, vacc0x4567, 16);
-      v128.store(c1 + jb, vacc1x0123); v128.store(c1 + jb, vacc1x4567, 16);
-      v128.store(c2 + jb, vacc2x0123); v128.store(c2 + jb, vacc2x4567, 16);
-      v128.store(c3 + jb, vacc3x0123); v128.store(c3 + jb, vacc3x4567, 16);
+  const c0 = o, c1 = o + ldoB, c2 = c1 + ldoB, c3 = c2 + ldoB;
+  const va0 = v128.shuffle<f32>(valpha, valpha, 0, 0, 0, 0), va1 = v128.shuffle<f32>(valpha, valpha, 1, 1, 1, 1);
+  const va2 = v128.shuffle<f32>(valpha, valpha, 2, 2, 2, 2), va3 = v128.shuffle<f32>(valpha, valpha, 3, 3, 3, 3);
+  for (; j + 8 <= n; j += 8) {
+    const jb = <usize>j << 2;
+    let vacc0x0123 = f32x4.mul(v128.load(c0 + jb), va0), vacc0x4567 = f32x4.mul(v128.load(c0 + jb, 16), va0);
+    let vacc1x0123 = f32x4.mul(v128.load(c1 + jb), va1), vacc1x4567 = f32x4.mul(v128.load(c1 + jb, 16), va1);
+    let vacc2x0123 = f32x4.mul(v128.load(c2 + jb), va2), vacc2x4567 = f32x4.mul(v128.load(c2 + jb, 16), va2);
+    let vacc3x0123 = f32x4.mul(v128.load(c3 + jb), va3), vacc3x4567 = f32x4.mul(v128.load(c3 + jb, 16), va3);
+    let pv = v + jb;
+    for (let pp = p; pp < pEnd; pp += 16) {
+      const vb0123 = v128.load(pv);
+      const vb4567 = v128.load(pv, 16);
+      const vp0 = v128.load_splat<f32>(pp);
+      vacc0x0123 = madd(vp0, vb0123, vacc0x0123);
+      vacc0x4567 = madd(vp0, vb4567, vacc0x4567);
+      const vp1 = v128.load_splat<f32>(pp, 4);
+      vacc1x0123 = madd(vp1, vb0123, vacc1x0123);
+      vacc1x4567 = madd(vp1, vb4567, vacc1x4567);
+      const vp2 = v128.load_splat<f32>(pp, 8);
+      vacc2x0123 = madd(vp2, vb0123, vacc2x0123);
+      vacc2x4567 = madd(vp2, vb4567, vacc2x4567);
+      const vp3 = v128.load_splat<f32>(pp, 12);
+      vacc3x0123 = madd(vp3, vb0123, vacc3x0123);
+      vacc3x4567 = madd(vp3, vb4567, vacc3x4567);
+      pv += ldvB;
     }
-    if (j + 4 <= n) {
-      const jb = <usize>j << 2;
-      let vacc0 = f32x4.mul(v128.load(c0 + jb), va0), vacc1 = f32x4.mul(v128.load(c1 + jb), va1);
-      let vacc2 = f32x4.mul(v128.load(c2 + jb), va2), vacc3 = f32x4.mul(v128.load(c3 + jb), va3);
-      let pv = v + jb;
-      for (let pp = p; pp < pEnd; pp += 16) {
-        const vb = v128.load(pv);
-        vacc0 = madd(v128.load_splat<f32>(pp), vb, vacc0);
-        vacc1 = madd(v128.load_splat<f32>(pp, 4), vb, vacc1);
-        vacc2 = madd(v128.load_splat<f32>(pp, 8), vb, vacc2);
-        vacc3 = madd(v128.load_splat<f32>(pp, 12), vb, vacc3);
-        pv += ldvB;
-      }
-      v128.store(c0 + jb, vacc0); v128.store(c1 + jb, vacc1); v128.store(c2 + jb, vacc2); v128.store(c3 + jb, vacc3);
-      j += 4;
+    v128.store(c0 + jb, vacc0x0123); v128.store(c0 + jb, vacc0x4567, 16);
+    v128.store(c1 + jb, vacc1x0123); v128.store(c1 + jb, vacc1x4567, 16);
+    v128.store(c2 + jb, vacc2x0123); v128.store(c2 + jb, vacc2x4567, 16);
+    v128.store(c3 + jb, vacc3x0123); v128.store(c3 + jb, vacc3x4567, 16);
+  }
+  if (j + 4 <= n) {
+    const jb = <usize>j << 2;
+    let vacc0 = f32x4.mul(v128.load(c0 + jb), va0), vacc1 = f32x4.mul(v128.load(c1 + jb), va1);
+    let vacc2 = f32x4.mul(v128.load(c2 + jb), va2), vacc3 = f32x4.mul(v128.load(c3 + jb), va3);
+    let pv = v + jb;
+    for (let pp = p; pp < pEnd; pp += 16) {
+      const vb = v128.load(pv);
+      vacc0 = madd(v128.load_splat<f32>(pp), vb, vacc0);
+      vacc1 = madd(v128.load_splat<f32>(pp, 4), vb, vacc1);
+      vacc2 = madd(v128.load_splat<f32>(pp, 8), vb, vacc2);
+      vacc3 = madd(v128.load_splat<f32>(pp, 12), vb, vacc3);
+      pv += ldvB;
     }
-    // Last 1..3 columns: all four rows at once, lanes = rows.
-    for (; j < n; j++) {
-      const jb = <usize>j << 2;
-      let vacc = f32x4.mul(f32x4(load<f32>(c0 + jb), load<f32>(c1 + jb), load<f32>(c2 + jb), load<f32>(c3 + jb)), valpha);
-      let pv = v + jb;
-      for (let pp = p; pp < pEnd; pp += 16) {
-        vacc = madd(v128.load(pp), v128.load_splat<f32>(pv), vacc);
-        pv += ldvB;
-      }
-      store<f32>(c0 + jb, f32x4.extract_lane(vacc, 0)); store<f32>(c1 + jb, f32x4.extract_lane(vacc, 1));
-      store<f32>(c2 + jb, f32x4.extract_lane(vacc, 2)); store<f32>(c3 + jb, f32x4.extract_lane(vacc, 3));
+    v128.store(c0 + jb, vacc0); v128.store(c1 + jb, vacc1); v128.store(c2 + jb, vacc2); v128.store(c3 + jb, vacc3);
+    j += 4;
+  }
+  // Last 1..3 columns: all four rows at once, lanes = rows.
+  for (; j < n; j++) {
+    const jb = <usize>j << 2;
+    let vacc = f32x4.mul(f32x4(load<f32>(c0 + jb), load<f32>(c1 + jb), load<f32>(c2 + jb), load<f32>(c3 + jb)), valpha);
+    let pv = v + jb;
+    for (let pp = p; pp < pEnd; pp += 16) {
+      vacc = madd(v128.load(pp), v128.load_splat<f32>(pv), vacc);
+      pv += ldvB;
     }
+    store<f32>(c0 + jb, f32x4.extract_lane(vacc, 0)); store<f32>(c1 + jb, f32x4.extract_lane(vacc, 1));
+    store<f32>(c2 + jb, f32x4.extract_lane(vacc, 2)); store<f32>(c3 + jb, f32x4.extract_lane(vacc, 3));
   }
 }
 

@@ -116,6 +116,19 @@ describe.each(kernelVariants())('multiHeadAttention (%s)', (variant) => {
     }
   });
 
+  it('trailing key padding on a key-split call (decode: one query, 600 keys, no weights)', async () => {
+    const E = 16, H = 2, B = 2, Lq = 1, Lk = 600, lens = [530, 0];
+    const p = layerParams(E, H, E, E, 24);
+    const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: torchWeights(p) });
+    const x = randomF32(B * Lq * E, 25), mem = randomF32(B * Lk * E, 26);
+    const keyPaddingMask = new Uint8Array(B * Lk);
+    for (let b = 0; b < B; b++) for (let j = lens[b]; j < Lk; j++) keyPaddingMask[b * Lk + j] = 1;
+    const r = await layer.forward(x, mem, mem, { batch: B, seqQ: Lq, seqK: Lk, keyPaddingMask, needWeights: false });
+    const ref = referenceMha(p, x, mem, mem, B, Lq, Lk, (b, h, i, j) => keyPaddingMask[b * Lk + j] === 0);
+    expectClose(r.output, ref.output, 2e-5, 1e-4, 'output');
+    expect(Array.from(r.output.subarray(E, 2 * E))).toEqual(Array.from(p.bo!)); // batch 1: every key padded
+  });
+
   it('needWeights: false returns no weights and the same output', async () => {
     const E = 8, H = 2;
     const p = layerParams(E, H, E, E, 8);

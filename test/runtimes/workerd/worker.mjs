@@ -26,6 +26,7 @@ async function run(flavour) {
   const print = (line) => lines.push(line);
   const shared = typeof SharedArrayBuffer === 'function';
   const configs = [
+    { threads: 1, engineOptions: { wasm: simdUnshared }, expectKernels: 'simd', label: `${flavour}: threads 1, kernels-simd-unshared.wasm` },
     { threads: 1, engineOptions: { wasm: simd }, expectKernels: 'simd', label: `${flavour}: threads 1, kernels-simd.wasm` },
     {
       threads: 2, expectThreads: 1, engineOptions: { wasm: simd }, expectKernels: 'simd',
