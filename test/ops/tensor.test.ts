@@ -64,6 +64,31 @@ describe.each(kernelVariants())('engine tensors (%s)', (variant) => {
     });
   }
 
+  describe('memory growth', () => {
+    for (const threads of [1, 2]) {
+      it(`tensors and layer weights survive growth (threads ${threads}: ${threads === 1 ? 'plain' : 'shared'} memory)`, async () => {
+        const engine = await createEngine({ threads, kernels: variant });
+        const o = { batch: 1, heads: 2, seqQ: 5, seqK: 40, headDim: 16 };
+        const q = randomF32(2 * 5 * 16, 31), k = randomF32(2 * 40 * 16, 32), v = randomF32(2 * 40 * 16, 33);
+        const tk = engine.createTensor(k), tv = engine.createTensor(v);
+        const E = 16, w = { inProjWeight: randomF32(3 * E * E, 34, 0.25), outProjWeight: randomF32(E * E, 35, 0.25), inProjBias: randomF32(3 * E, 36), outProjBias: randomF32(E, 37) };
+        const layer = engine.multiHeadAttention({ embedDim: E, numHeads: 2, weights: w });
+        const x = randomF32(3 * E, 38);
+        const before = await engine.attention(q, tk, tv, o);
+        const layerBefore = await layer.forward(x, x, x, { batch: 1, seqQ: 3, seqK: 3 });
+        const memory = arenaOf(engine).memory;
+        const pages = memory.buffer.byteLength;
+        const n = 2 * 2048 * 64; // a call of ~10 MB of inputs grows the memory
+        await engine.attention(randomF32(n, 39), randomF32(n, 40), randomF32(n, 41), { batch: 1, heads: 2, seqQ: 2048, seqK: 2048, headDim: 64, causal: true });
+        expect(memory.buffer.byteLength).toBeGreaterThan(pages);
+        expect(await tk.read()).toEqual(k);
+        expectSameBits((await engine.attention(q, tk, tv, o)).output, before.output, 'attention on tensors after growth');
+        expectSameBits((await layer.forward(x, x, x, { batch: 1, seqQ: 3, seqK: 3 })).output, layerBefore.output, 'layer after growth');
+        await engine.dispose();
+      });
+    }
+  });
+
   describe('handles', () => {
     let engine: Engine;
     beforeAll(async () => { engine = await createEngine({ kernels: variant }); });
