@@ -42,9 +42,9 @@ import {
 } from "../layout";
 import { gemmNT } from "../f32-gemm/f32-gemm";
 import { packRows, packPanelsNT } from "../f32-gemm/f32-gemm-packed-4x8-simd";
-import { expShiftSum, rowScale, rowZero } from "../f32-softmax/f32-softmax-simd";
+import { expShiftSum, rowMax, rowScale, rowZero } from "../f32-softmax/f32-softmax-simd";
 import { expNonPositive, expNonPositiveScalar } from "../common/exp";
-import { hmax, hsum, madd } from "../common/simd";
+import { madd } from "../common/simd";
 import { applyMasks, keyEnd } from "./mask";
 
 // Query rows a chunk needs for packing its key blocks to pay: with one tile (decode: one row)
@@ -321,19 +321,11 @@ export function attention(
           // exp is spent on the lanes of absent rows.
           for (let r = 0; r < rows; r++) {
             const srow = ss + <usize>r * LDS, prow = sp + <usize>r * LDS;
-            let vmax = ninf;
-            for (let off: usize = 0; off < ngB; off += 16) vmax = f32x4.pmax(vmax, v128.load(srow + off));
             const at = <usize>(i0 + r) << 2;
-            const mOld = load<f32>(sm + at), mNew = max(mOld, hmax(vmax));
+            const mOld = load<f32>(sm + at), mNew = max(mOld, rowMax(srow, ng << 2));
             const alpha = expNonPositiveScalar(mOld - mNew); // 0 while every key so far is masked
-            const vmNew = f32x4.splat(mNew);
-            let vsum = f32x4.splat(0);
-            for (let off: usize = 0; off < ngB; off += 16) {
-              const e = expNonPositive(f32x4.sub(v128.load(srow + off), vmNew));
-              v128.store(prow + off, e);
-              vsum = f32x4.add(vsum, e);
-            }
-            store<f32>(sl + at, load<f32>(sl + at) * alpha + hsum(vsum));
+            const sum = expShiftSum(srow, prow, ng << 2, mNew);
+            store<f32>(sl + at, load<f32>(sl + at) * alpha + sum);
             store<f32>(sm + at, mNew);
             pvRow(headDimV, nb, prow, vb, ldvB, oTile + <usize>r * ldoB, alpha);
           }

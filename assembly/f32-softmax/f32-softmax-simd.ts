@@ -16,7 +16,8 @@ import { expNonPositive, expNonPositiveScalar } from "../common/exp";
   return m;
 }
 
-/** y[j] = exp(x[j] - m) for j < n (m finite, >= every x[j]); returns Σ y[j]. */
+/** y[j] = exp(x[j] - m) for j < n (m >= every x[j]; m = -inf, every x[j] masked, gives zeros:
+ * exp(-inf - -inf) = exp(NaN) is 0); returns Σ y[j]. */
 // @ts-ignore: decorator
 @inline export function expShiftSum(x: usize, y: usize, n: i32, m: f32): f32 {
   const nb = <usize>n << 2, n16 = nb & ~15;
