@@ -19,7 +19,7 @@ export const ATTENTION_QUERY_TILE: i32 = 4;
 export const ATTENTION_KEY_BLOCK: i32 = 64;
 
 /** Query rows that share each streamed key block (a multiple of the tile). */
-export const ATTENTION_QUERY_CHUNK: i32 = 8 * ATTENTION_QUERY_TILE;
+export const ATTENTION_QUERY_CHUNK: i32 = 16 * ATTENTION_QUERY_TILE;
 
 /** Largest headDim whose query chunk and key block are packed for the 4×8 register tile
  * (larger head dims compute S with the unpacked dot-product tile). */

@@ -21,7 +21,7 @@ export const GEMM_PANEL_COLS = 8;
 export const ATTENTION_QUERY_TILE = 4;
 export const ATTENTION_KEY_BLOCK = 64;
 /** Query rows that share each streamed key block inside the kernel. */
-export const ATTENTION_QUERY_CHUNK = 8 * ATTENTION_QUERY_TILE;
+export const ATTENTION_QUERY_CHUNK = 16 * ATTENTION_QUERY_TILE;
 /** Largest headDim the attention kernel packs for its 4×8 register tile (Q chunk and K block). */
 export const ATTENTION_PACKED_DIM = 128;
 /** One f32_attention scratch slot: P and S blocks [QUERY_TILE, KEY_BLOCK], m and l per chunk row,
