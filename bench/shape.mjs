@@ -60,8 +60,9 @@ if (impl === 'plain') {
       // created); A is copied in and packed into strips inside every run, as a forward call does.
       // The unpacked A·Bᵀ kernel (f32_gemm_nt) is timed as well, for what packing buys.
       const { readFileSync } = await import('node:fs');
-      const R = 64, C = 128; // GEMM_ROW_BLOCK × GEMM_COL_BLOCK, the item tile of src/parallel/phases.ts
       const { m, n, k } = shape;
+      // gemmRowBlock(k) × GEMM_COL_BLOCK, the item tile of src/parallel/phases.ts
+      const R = Math.max(16, Math.min(128, Math.floor((384 * 1024) / (k * 4 * 16)) * 16)), C = 128;
       const strips = Math.ceil(m / 4), panels = Math.ceil(n / 8);
       const bytes = (m * k + n * k + m * n + strips * 4 * k + panels * 8 * k) * 4;
       const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) + 2, maximum: 65536 });
