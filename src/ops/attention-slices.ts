@@ -55,14 +55,15 @@ export function attachMask(
   }
 }
 
-/** Query rows per work item: the kernel's query chunk (rows that share each key block), small
- * enough that one head of a short sequence still splits across threads. */
+/** Query rows per work item: the kernel's query chunk (rows that share each key block); one
+ * head of 128 rows or more still splits across threads. */
 export const QUERY_BLOCK = ATTENTION_QUERY_CHUNK;
 
 /** Keys per part when a long attention over few query blocks is split along the keys (decode):
  * a multiple of the kernel's key block. */
 export const KEY_CHUNK = 4 * ATTENTION_KEY_BLOCK;
-/** Split keys when there are fewer (batch, head, query block) items than this... */
+/** Split keys when there are fewer (batch, head, query block) items than this (decode over 12
+ * heads is 12 items)... */
 export const SPLIT_BELOW_ITEMS = 16;
 /** ...and at least this many keys. */
 export const SPLIT_MIN_KEYS = 2 * KEY_CHUNK;

@@ -163,8 +163,8 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
 
 /** Output tile of one GEMM item: gemmRowBlock(k) rows × GEMM_COL_BLOCK columns, multiples of
  * the 4×8 tile. The kernel runs panels outside and strips inside: each B panel (k·32 bytes) is
- * read from L3 once per item and stays in L1 while the item's A strips, kept in L2, stream past
- * it. So B crosses from L3 once per row block: taller items cut that traffic (128 rows: 28 MB
+ * read from L3 once per item, then re-read from the core's own L1/L2 by every strip of the item
+ * (the A strips stay in L2). So B crosses from L3 once per row block: taller items cut that traffic (128 rows: 28 MB
  * instead of 56 MB for BERT's [2304, 768] in-projection at seq 512), as long as the A strips
  * (rows·k·4 bytes) stay within GEMM_A_BLOCK_BYTES of L2. */
 export const GEMM_COL_BLOCK = 128;

@@ -11,8 +11,11 @@ describe.each(kernelVariants())('f32-attention (%s)', (variant) => {
   const h = loadKernels(variant);
 
   it('rows q0..q1 and keys k0..k1 of a strided head view equal attention over that range', () => {
-    const seqQ = 23, seqK = 150, embed = 40, d = 8, head = 3; // head 3 of 5: columns 24..32
-    for (const [q0, q1, k0, k1] of [[0, 23, 0, 150], [5, 6, 0, 150], [3, 18, 64, 150], [8, 12, 7, 70], [22, 23, 149, 150]]) {
+    // seqQ spans several query chunks (ATTENTION_QUERY_CHUNK rows), so ranges cross chunk edges
+    // and end in partial chunks, packed (>= 8 rows) and not.
+    const seqQ = 150, seqK = 150, embed = 40, d = 8, head = 3; // head 3 of 5: columns 24..32
+    for (const [q0, q1, k0, k1] of [[0, 150, 0, 150], [5, 6, 0, 150], [3, 18, 64, 150], [8, 12, 7, 70], [22, 23, 149, 150],
+      [3, 140, 64, 150], [60, 131, 0, 150], [0, 69, 7, 70], [149, 150, 0, 1]]) {
       h.reset();
       const q = randomF32(seqQ * embed, 1), k = randomF32(seqK * embed, 2), v = randomF32(seqK * embed, 3);
       const pq = h.f32(q), pk = h.f32(k), pv = h.f32(v);

@@ -71,7 +71,7 @@ describe('work split', () => {
   });
 
   it('attention items cover every (batch, head, query row) once, in blocks of whole query tiles', () => {
-    for (const [batch, heads, seqQ] of [[1, 1, 1], [2, 3, 33], [1, 12, 512], [3, 2, QUERY_BLOCK + 1]]) {
+    for (const [batch, heads, seqQ] of [[1, 1, 1], [2, 3, 33], [2, 3, 65], [1, 12, 512], [3, 2, QUERY_BLOCK + 1]]) {
       const dv = 2, o = { ptr: 4096, batch: heads * seqQ * dv, head: seqQ * dv, row: dv };
       const phase = attentionPhase({
         batch, heads, seqQ, seqK: 9, headDim: 4, headDimV: dv, scale: 1, causal: false,
@@ -91,6 +91,11 @@ describe('work split', () => {
     expect(keyParts(problem(1, 12, 1, 1031), false)).toBe(Math.ceil(1031 / KEY_CHUNK));
     expect(keyParts(problem(1, 1, 1, 1024), true)).toBe(1);
     expect(keyParts(problem(1, 12, 512, 512), false)).toBe(1);
+    // The boundary, in items of QUERY_BLOCK rows: 15 items split, 16 do not.
+    expect(keyParts(problem(1, 15, 1, 1024), false)).toBe(1024 / KEY_CHUNK);
+    expect(keyParts(problem(1, 16, 1, 1024), false)).toBe(1);
+    expect(keyParts(problem(1, 8, QUERY_BLOCK, 1024), false)).toBe(1024 / KEY_CHUNK);
+    expect(keyParts(problem(1, 8, QUERY_BLOCK + 1, 1024), false)).toBe(1);
     expect(keyParts(problem(1, 1, 1, 100), false)).toBe(1);
   });
 
