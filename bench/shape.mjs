@@ -61,7 +61,8 @@ if (impl === 'plain') {
       // The unpacked A·Bᵀ kernel (f32_gemm_nt) is timed as well, for what packing buys.
       const { readFileSync } = await import('node:fs');
       const { m, n, k } = shape;
-      // gemmRowBlock(k) × GEMM_COL_BLOCK, the item tile of src/parallel/phases.ts
+      // gemmRowBlock(k) × GEMM_COL_BLOCK, the item tile of src/parallel/phases.ts (the bundle does
+      // not export it; same constants: A strips within 384 KiB, 16..128 rows in steps of 16)
       const R = Math.max(16, Math.min(128, Math.floor((384 * 1024) / (k * 4 * 16)) * 16)), C = 128;
       const strips = Math.ceil(m / 4), panels = Math.ceil(n / 8);
       const bytes = (m * k + n * k + m * n + strips * 4 * k + panels * 8 * k) * 4;

@@ -164,17 +164,21 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
 /** Output tile of one GEMM item: gemmRowBlock(k) rows × GEMM_COL_BLOCK columns, multiples of
  * the 4×8 tile. The kernel runs panels outside and strips inside: each B panel (k·32 bytes) is
  * read from L3 once per item, then re-read from the core's own L1/L2 by every strip of the item
- * (the A strips stay in L2). So B crosses from L3 once per row block: taller items cut that traffic (128 rows: 28 MB
- * instead of 56 MB for BERT's [2304, 768] in-projection at seq 512), as long as the A strips
- * (rows·k·4 bytes) stay within GEMM_A_BLOCK_BYTES of L2. */
+ * (the A strips stay in L2). So B crosses from L3 once per row block, and taller items cut that
+ * traffic (128 rows: 28 MB instead of 56 MB for BERT's [2304, 768] in-projection at seq 512)
+ * as long as the A strips (rows·k·4 bytes) stay within GEMM_A_BLOCK_BYTES of L2. */
 export const GEMM_COL_BLOCK = 128;
 export const GEMM_MAX_ROW_BLOCK = 128;
+/** Row blocks are whole multiples of this (and never smaller). */
+export const GEMM_MIN_ROW_BLOCK = 16;
 export const GEMM_A_BLOCK_BYTES = 384 * 1024;
 /** Rows of one GEMM item for reduction length k: 128 up to k = 768, fewer beyond (k = 3072:
  * 32), never below 16. Depends on k only, so every thread count cuts a phase the same way. */
-export const gemmRowBlock = (k: number): number =>
-  Math.max(16, Math.min(GEMM_MAX_ROW_BLOCK, Math.floor(GEMM_A_BLOCK_BYTES / (k * 4 * 16)) * 16));
-/** Strips of one pack item (64 rows). */
+export function gemmRowBlock(k: number): number {
+  const fit = Math.floor(GEMM_A_BLOCK_BYTES / (k * 4 * GEMM_MIN_ROW_BLOCK)) * GEMM_MIN_ROW_BLOCK;
+  return Math.max(GEMM_MIN_ROW_BLOCK, Math.min(GEMM_MAX_ROW_BLOCK, fit));
+}
+/** Strips of one pack item: 64 rows. */
 export const PACK_STRIP_BLOCK = 64 / GEMM_STRIP_ROWS;
 
 /** Floats of A[m, k] packed into strips (rows rounded up to GEMM_STRIP_ROWS). */

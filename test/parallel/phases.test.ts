@@ -2,7 +2,8 @@
 // one item, and nothing depends on the thread count.
 import { describe, expect, it } from 'vitest';
 import {
-  GEMM_A_BLOCK_BYTES, GEMM_MAX_ROW_BLOCK, gemmPackedPhase, gemmRowBlock, itemCount, meanRowsPhase, packRowsPhase, runItem, PHASE_ATTENTION, type Phase,
+  GEMM_A_BLOCK_BYTES, GEMM_MAX_ROW_BLOCK, GEMM_MIN_ROW_BLOCK, gemmPackedPhase, gemmRowBlock, itemCount,
+  meanRowsPhase, packRowsPhase, runItem, PHASE_ATTENTION, type Phase,
 } from '../../src/parallel/phases.js';
 import { attentionPhase, keyParts, KEY_CHUNK, QUERY_BLOCK } from '../../src/ops/attention-slices.js';
 import { decodePhase, encodeProgram } from '../../src/parallel/protocol.js';
@@ -51,10 +52,10 @@ describe('work split', () => {
     expect(gemmRowBlock(3072)).toBe(32);
     for (const k of [1, 7, 64, 768, 769, 1024, 3072, 4096, 6144, 100000]) {
       const rows = gemmRowBlock(k);
-      expect(rows % 16).toBe(0);
-      expect(rows).toBeGreaterThanOrEqual(16);
+      expect(rows % GEMM_MIN_ROW_BLOCK).toBe(0);
+      expect(rows).toBeGreaterThanOrEqual(GEMM_MIN_ROW_BLOCK);
       expect(rows).toBeLessThanOrEqual(GEMM_MAX_ROW_BLOCK);
-      if (rows > 16) expect(rows * k * 4).toBeLessThanOrEqual(GEMM_A_BLOCK_BYTES);
+      if (rows > GEMM_MIN_ROW_BLOCK) expect(rows * k * 4).toBeLessThanOrEqual(GEMM_A_BLOCK_BYTES);
       expect(gemmPackedPhase(300, 9, k, 4096, 8192, 0, 0, 9).rowBlock).toBe(rows);
     }
     const w = coverage(gemmPackedPhase(129, 130, 3072, 4096, 8192, 0, 0, 131));
