@@ -39,3 +39,28 @@ export function randomF32(length, seed, scale = 1) {
   }
   return out;
 }
+
+/**
+ * Times `fns` in alternation: `rounds` rounds, each taking the fastest of `reps` calls of every
+ * function in turn. A ratio of two of them taken round by round holds while the machine's load
+ * changes, which a ratio of two medians taken minutes apart does not. Returns, per function,
+ * its fastest time (ms) in each round. The caller warms the functions up first.
+ */
+export function alternate(fns, { rounds = 15, reps = 3 } = {}) {
+  const times = fns.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    fns.forEach((fn, i) => {
+      let min = Infinity;
+      for (let r = 0; r < reps; r++) {
+        const t = performance.now();
+        fn();
+        min = Math.min(min, performance.now() - t);
+      }
+      times[i].push(min);
+    });
+  }
+  return times;
+}
+
+/** Median of an array of numbers. */
+export const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];

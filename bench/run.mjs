@@ -1,17 +1,19 @@
 // npm run bench: every shape of bench/shapes.mjs, each implementation in its own process —
 // this library (each kernel build, threads 1..cores), onnxruntime-web's wasm backend (threads
 // 1 and 2: its thread count is fixed per process), tfjs-backend-wasm (1 thread: its threaded
-// build cannot start in Node) and plain JS — outputs cross-checked against plain JS. Prints a markdown table and writes bench/results/latest.json.
-//   node bench/run.mjs [--quick] [--rounds=N] [shape ...]
+// build cannot start in Node) and plain JS — outputs cross-checked against plain JS. Prints a
+// markdown table and writes the raw rows to bench/results/latest.json (or --out=FILE).
+//   node bench/run.mjs [--quick] [--rounds=N] [--out=FILE] [shape ...]
 //   node bench/run.mjs --from=bench/results/latest.json     (prints the table of a saved run, all of its
 //                                                             shapes; --rounds and shape names do not apply)
 // The relaxed build is measured wherever the engine can run it (on Node 20 the children get
 // --experimental-wasm-relaxed-simd).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SHAPES, KERNEL_ONLY } from './shapes.mjs';
+import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE } from './shapes.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -64,6 +66,18 @@ function measureAll() {
   return { peak, rows, all };
 }
 
+/** The host's CPU: the VM can move between hosts (a Zen 4 and a Zen 5 have been seen), and the
+ * ratios move with it. Family and model from /proc/cpuinfo where there is one (Linux). */
+function hostCpu() {
+  const cpu = { model: cpus()[0]?.model ?? 'unknown', cores: availableParallelism() };
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const field = (name) => Number(info.match(new RegExp(`^${name}\\s*:\\s*(\\d+)`, 'm'))?.[1]);
+    Object.assign(cpu, { family: field('cpu family'), modelNumber: field('model') });
+  } catch { /* not Linux: the model name is all there is */ }
+  return cpu;
+}
+
 const from = args.find((a) => a.startsWith('--from='))?.slice(7);
 const saved = from ? JSON.parse(readFileSync(from, 'utf8')) : undefined;
 const { peak, rows, all } = saved ?? measureAll();
@@ -71,6 +85,8 @@ const ceiling = (impl) => (impl.includes(' relaxed') ? peak.relaxedMaddGflops : 
 
 const fmt = (x, digits = 2) => x.toFixed(digits);
 const timed = rows.filter((r) => !r.skipped);
+const host = saved?.cpu ?? (saved ? undefined : hostCpu());
+if (host) console.log(`Host: ${host.model}${host.family ? ` (family ${host.family}, model ${host.modelNumber})` : ''}, ${host.cores} cores.`);
 console.log(`Peak probe (one thread): ${fmt(peak.mulAddGflops, 1)} GFLOP/s f32x4 mul+add (acc += a·b)` +
   (peak.relaxedMaddGflops ? `, ${fmt(peak.relaxedMaddGflops, 1)} GFLOP/s relaxed madd` : '') + `, read ${fmt(peak.readGBps, 1)} GB/s.\n`);
 console.log('| shape | implementation | threads | median ms | min ms | GFLOP/s | % of 1-thread peak × threads | ORT ms / ours ms (same threads) | the same, of the minima over all rounds | tfjs ms / ours ms | × plain JS | max abs diff vs plain JS |');
@@ -81,17 +97,21 @@ for (const r of timed) {
   const plain = timed.find((p) => p.shape === r.shape && p.impl === 'plain JS');
   const ort = timed.find((p) => p.shape === r.shape && p.impl.startsWith('onnxruntime') && p.threads === r.threads);
   const tfjs = timed.find((p) => p.shape === r.shape && p.impl.startsWith('tfjs'));
-  const comparable = r.impl.startsWith('wasm-attention') && !r.impl.endsWith(KERNEL_ONLY);
+  const comparable = r.impl.startsWith('wasm-attention') && !r.impl.endsWith(KERNEL_ONLY) && !r.impl.endsWith(KERNEL_VS_PROBE);
   const vsOrt = comparable && ort ? `${fmt(ort.median / r.median)}×` : '—';
   const vsOrtMin = comparable && ort ? `${fmt(fastest(ort) / fastest(r))}×` : '—';
   const vsTfjs = comparable && tfjs && r.threads === 1 ? `${fmt(tfjs.median / r.median)}×` : '—';
   const gflops = r.flops / r.median / 1e6;
-  const ofPeak = r.impl === 'plain JS' ? '—' : `${fmt(100 * gflops / (ceiling(r.impl) * r.threads), 0)}%`;
+  // Rows timed in alternation with the probe carry their own share (median over the rounds).
+  const ofPeak = r.impl === 'plain JS' ? '—' : r.share !== undefined
+    ? `${fmt(100 * r.share, 0)}% (rounds: ${fmt(100 * r.shareWorst, 0)}–${fmt(100 * r.shareBest, 0)}%)`
+    : `${fmt(100 * gflops / (ceiling(r.impl) * r.threads), 0)}%`;
   console.log(`| ${r.title} | ${r.impl} | ${r.threads} | ${fmt(r.median)} | ${fmt(r.min)} | ${fmt(gflops, 1)} | ${ofPeak} | ` +
     `${vsOrt} | ${vsOrtMin} | ${vsTfjs} | ${r.impl === 'plain JS' ? '—' : fmt(plain.median / r.median, 1) + '×'} | ${r.maxDiff.toExponential(1)} |`);
 }
 for (const r of rows.filter((x) => x.skipped)) console.log(`\n${r.impl}, ${r.threads} thread(s), on ${r.title}: skipped (${r.skipped}).`);
 if (!saved) {
-  mkdirSync(here('./results/'), { recursive: true });
-  writeFileSync(here('./results/latest.json'), JSON.stringify({ node: process.version, date: new Date().toISOString(), quick, rounds, peak, rows, all }, null, 2));
+  const out = args.find((a) => a.startsWith('--out='))?.slice(6) ?? here('./results/latest.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify({ node: process.version, cpu: host, date: new Date().toISOString(), quick, rounds, peak, rows, all }, null, 2));
 }

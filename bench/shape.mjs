@@ -5,7 +5,8 @@
 import { createEngine } from '../dist/index.js';
 import { measure, maxAbsDiff, randomF32 } from './harness.mjs';
 import { plainAttention, plainMultiHeadAttention } from './peers/plain-js.mjs';
-import { SHAPES, KERNEL_ONLY, flops } from './shapes.mjs';
+import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, flops } from './shapes.mjs';
+import { createGemm, gemmShareOfProbe } from './gemm-tiles.mjs';
 
 const [name, impl] = process.argv.slice(2);
 const shape = SHAPES[name];
@@ -55,49 +56,20 @@ if (impl === 'plain') {
   await probe.dispose();
   for (const kernels of variants) {
     if (shape.kind === 'gemm') {
-      // The kernels themselves, one thread, tiled as the engine tiles them. B is an nn.Linear
-      // weight: packed into panels once, outside the timing (a layer does it when it is
-      // created); A is copied in and packed into strips inside every run, as a forward call does.
+      // The kernels themselves, one thread, tiled as the engine tiles them (bench/gemm-tiles.mjs).
       // The unpacked A·Bᵀ kernel (f32_gemm_nt) is timed as well, for what packing buys.
       const { readFileSync } = await import('node:fs');
-      const { m, n, k } = shape;
-      // gemmRowBlock(k) × GEMM_COL_BLOCK, the item tile of src/parallel/phases.ts (the bundle does
-      // not export it; same constants: A strips within 384 KiB, 16..128 rows in steps of 16)
-      const R = Math.max(16, Math.min(128, Math.floor((384 * 1024) / (k * 4 * 16)) * 16)), C = 128;
-      const strips = Math.ceil(m / 4), panels = Math.ceil(n / 8);
-      const bytes = (m * k + n * k + m * n + strips * 4 * k + panels * 8 * k) * 4;
-      const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) + 2, maximum: 65536 });
-      const wasm = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(`../dist/kernels-${kernels}-unshared.wasm`, import.meta.url))), { env: { memory } }).exports;
-      const pa = 65536, pb = pa + m * k * 4, pc = pb + n * k * 4, ap = pc + m * n * 4, bp = ap + strips * 4 * k * 4;
-      new Float32Array(memory.buffer).set(inputs.b, pb / 4);
-      wasm.f32_pack_panels_nt(n, k, pb, k, bp, 0, panels);
-      const packed = async () => {
-        new Float32Array(memory.buffer).set(inputs.a, pa / 4);
-        wasm.f32_pack_rows(m, k, pa, k, ap, 0, strips);
-        for (let r = 0; r < m; r += R) for (let j = 0; j < n; j += C) {
-          wasm.f32_gemm_packed(Math.min(R, m - r), Math.min(C, n - j), k, ap + r * k * 4, bp + j * k * 4, 0, pc + (r * n + j) * 4, n);
-        }
-        return new Float32Array(memory.buffer, pc, m * n).slice();
-      };
-      const unpacked = async () => {
-        new Float32Array(memory.buffer).set(inputs.a, pa / 4);
-        for (let r = 0; r < m; r += R) for (let j = 0; j < n; j += C) {
-          wasm.f32_gemm_nt(Math.min(R, m - r), Math.min(C, n - j), k, pa + r * k * 4, k, pb + j * k * 4, k, 0, pc + (r * n + j) * 4, n, 1);
-        }
-        return new Float32Array(memory.buffer, pc, m * n).slice();
-      };
-      // The GEMM alone, for % of peak: A already in memory, packed and multiplied, C left there
-      // (the rows above also copy A in and C out, as ORT and tfjs do).
-      const kernel = async () => {
-        wasm.f32_pack_rows(m, k, pa, k, ap, 0, strips);
-        for (let r = 0; r < m; r += R) for (let j = 0; j < n; j += C) {
-          wasm.f32_gemm_packed(Math.min(R, m - r), Math.min(C, n - j), k, ap + r * k * 4, bp + j * k * 4, 0, pc + (r * n + j) * 4, n);
-        }
-      };
+      const gemm = createGemm(readFileSync(new URL(`../dist/kernels-${kernels}-unshared.wasm`, import.meta.url)), shape, inputs.a, inputs.b);
+      // With the copies in and out, as ORT and tfjs are timed.
+      const packed = async () => { gemm.copyA(); gemm.packed(); return gemm.output().slice(); };
+      const unpacked = async () => { gemm.copyA(); gemm.unpacked(); return gemm.output().slice(); };
+      // The GEMM alone, for % of peak: A already in memory, packed and multiplied, C left there.
+      gemm.copyA();
+      const kernel = async () => gemm.packed();
       for (const [label, run] of [['', packed], [' (unpacked f32_gemm_nt)', unpacked], [KERNEL_ONLY, kernel]]) {
         await run();
         const t = await measure(run, timing);
-        const out = label === KERNEL_ONLY ? new Float32Array(memory.buffer, pc, m * n) : await run();
+        const out = label === KERNEL_ONLY ? gemm.output() : await run();
         emit({ impl: `wasm-attention ${kernels}${label}`, threads: 1, ...t, maxDiff: maxAbsDiff(out, reference) });
       }
       continue;
@@ -126,6 +98,25 @@ if (impl === 'plain') {
       const t = await measure(run, timing);
       emit({ impl: `wasm-attention ${kernels}`, threads, ...t, maxDiff: maxAbsDiff(out, reference) });
       await engine.dispose();
+    }
+  }
+  if (shape.kind === 'gemm') {
+    // The kernel and the peak probe timed in alternation, every build in the same rounds: the share
+    // holds while the machine's load changes, which the rows above, timed minutes away from the
+    // run's probe, cannot promise on a shared VM.
+    const { existsSync, readFileSync } = await import('node:fs');
+    const { buildPeak } = await import('./peak-probe.mjs');
+    const peakFile = async (build) => {
+      const file = new URL(`./results/peak-${build}.wasm`, import.meta.url);
+      return existsSync(file) ? file : buildPeak(build === 'relaxed');
+    };
+    const builds = [];
+    for (const build of variants) {
+      builds.push({ build, kernelBytes: readFileSync(new URL(`../dist/kernels-${build}-unshared.wasm`, import.meta.url)), peakBytes: readFileSync(await peakFile(build)) });
+    }
+    for (const r of await gemmShareOfProbe(builds, shape, inputs.a, inputs.b, { rounds: quick ? 3 : 15 })) {
+      emit({ impl: `wasm-attention ${r.build}${KERNEL_VS_PROBE}`, threads: 1, median: r.kernelMedianMs, min: r.kernelMinMs,
+        runs: r.rounds, share: r.share, shareWorst: r.shareWorst, shareBest: r.shareBest, maxDiff: maxAbsDiff(r.output, reference) });
     }
   }
 } else if (impl === 'ort') {

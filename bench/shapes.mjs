@@ -13,6 +13,10 @@ export const SHAPES = {
 /** Label of the GEMM rows that time the kernel alone (no copies in or out): % of peak, no peer ratio. */
 export const KERNEL_ONLY = ' (kernel only: A resident, packed per run)';
 
+/** Label of the GEMM rows that time the kernel alone in alternation with the peak probe
+ * (bench/gemm-tiles.mjs gemmShareOfProbe): their % of peak is the median of the per-round shares. */
+export const KERNEL_VS_PROBE = ' (kernel only, alternating with the probe)';
+
 /** Useful FLOPs (masked work not counted): projections 4·2·B·L·E², attention 2·2·(attended pairs)·d. */
 export function flops(s) {
   if (s.kind === 'gemm') return 2 * s.m * s.n * s.k;

@@ -1,0 +1,45 @@
+// `npm run bench` end to end on one small shape, one short round: every implementation starts,
+// runs on the same inputs and agrees with the plain-JS reference. Timings are not checked
+// (they belong to the benchmark, never to a test); that the pipeline works from a clean clone is.
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const RUN = fileURLToPath(new URL('../../bench/run.mjs', import.meta.url));
+
+interface Row { shape: string; impl: string; threads: number; median: number; maxDiff: number; share?: number; skipped?: string }
+
+describe('bench/run.mjs', () => {
+  it('runs every implementation of a shape, each output within 1e-4 of plain JS', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wasm-attention-bench-'));
+    try {
+      const out = join(dir, 'run.json');
+      const table = execFileSync(process.execPath, [RUN, '--quick', `--out=${out}`, 'gemm-128x3072x768'],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+      const { rows, peak, cpu } = JSON.parse(readFileSync(out, 'utf8')) as { rows: Row[]; peak: Record<string, number>; cpu: { cores: number } };
+      expect(peak.mulAddGflops).toBeGreaterThan(0);
+      expect(cpu.cores).toBeGreaterThan(0);
+      const impls = rows.map((r) => `${r.impl.replace(/ [\d.]+$/, '')} ×${r.threads}`);
+      // both kernel builds (run.mjs gives Node 20's children --experimental-wasm-relaxed-simd)
+      for (const expected of ['plain JS ×1', 'wasm-attention simd ×1', 'wasm-attention relaxed ×1', 'onnxruntime-web ×1',
+        ...(availableParallelism() > 1 ? ['onnxruntime-web ×2'] : []), 'tfjs-backend-wasm ×1']) {
+        expect(impls).toContain(expected);
+      }
+      const alternating = rows.filter((r) => r.impl.includes('alternating with the probe'));
+      expect(alternating.map((r) => r.impl)).toEqual(['wasm-attention simd (kernel only, alternating with the probe)',
+        'wasm-attention relaxed (kernel only, alternating with the probe)']);
+      for (const r of alternating) expect(r.share).toBeGreaterThan(0);
+      for (const r of rows) {
+        expect(r.skipped, `${r.impl} was skipped`).toBeUndefined();
+        expect(r.median, r.impl).toBeGreaterThan(0);
+        expect(r.maxDiff, r.impl).toBeLessThanOrEqual(1e-4);
+        expect(table).toContain(`| ${r.impl} | ${r.threads} |`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
