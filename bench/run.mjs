@@ -14,6 +14,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE } from './shapes.mjs';
+import { RELAXED_PROBE } from './peak-probe.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -32,10 +33,12 @@ if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`bench/run.mjs
 function measureAll() {
   // Both kernel builds: where relaxed SIMD is behind a flag (Node 20), every child gets the flag.
   const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
-  const RELAXED_PROBE = '[0,97,115,109,1,0,0,0,1,6,1,96,1,123,1,123,3,2,1,0,10,13,1,11,0,32,0,32,0,32,0,253,133,2,11]';
   const relaxedWith = (argv) => spawnSync(process.execPath,
-    [...argv, '-e', `process.exit(WebAssembly.validate(new Uint8Array(${RELAXED_PROBE})) ? 0 : 1)`]).status === 0;
-  const childArgv = [...process.execArgv];
+    [...argv, '-e', `process.exit(WebAssembly.validate(new Uint8Array(${JSON.stringify([...RELAXED_PROBE])})) ? 0 : 1)`]).status === 0;
+  // This process's Node flags, for every child; never its code: under `node -e` / `-p` the code
+  // is in execArgv, and each child would run it again.
+  const code = /^(-e|--eval|-p|--print)(=|$)/;
+  const childArgv = process.execArgv.filter((a, i, all) => !code.test(a) && !/^(-e|--eval|-p|--print)$/.test(all[i - 1] ?? ''));
   if (!relaxedWith(childArgv) && relaxedWith([...childArgv, RELAXED_FLAG])) childArgv.push(RELAXED_FLAG);
 
   // This machine's ceilings, measured in the same run (bench/peak.mjs): before and after the
