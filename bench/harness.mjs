@@ -40,6 +40,17 @@ export function randomF32(length, seed, scale = 1) {
   return out;
 }
 
+/** The fastest of `reps` timed calls of a synchronous `fn`, in ms. */
+export function fastest(fn, reps) {
+  let min = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t = performance.now();
+    fn();
+    min = Math.min(min, performance.now() - t);
+  }
+  return min;
+}
+
 /**
  * Times `fns` in alternation: `rounds` rounds, each taking the fastest of `reps` calls of every
  * function in turn. A ratio of two of them taken round by round holds while the machine's load
@@ -49,15 +60,7 @@ export function randomF32(length, seed, scale = 1) {
 export function alternate(fns, { rounds = 15, reps = 3 } = {}) {
   const times = fns.map(() => []);
   for (let round = 0; round < rounds; round++) {
-    fns.forEach((fn, i) => {
-      let min = Infinity;
-      for (let r = 0; r < reps; r++) {
-        const t = performance.now();
-        fn();
-        min = Math.min(min, performance.now() - t);
-      }
-      times[i].push(min);
-    });
+    fns.forEach((fn, i) => times[i].push(fastest(fn, reps)));
   }
   return times;
 }

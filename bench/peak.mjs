@@ -1,17 +1,8 @@
 // Measures this machine's WebAssembly SIMD peak (mul+add FLOP/s, and relaxed madd where the
 // engine accepts it) and read bandwidth, on one thread. Prints JSON; used by bench/run.mjs.
 import { readFileSync } from 'node:fs';
+import { fastest } from './harness.mjs';
 import { RELAXED_PROBE, MADD_FLOPS_PER_ITERATION, buildPeak, instantiatePeak } from './peak-probe.mjs';
-
-function best(fn, reps = 25) {
-  let min = Infinity;
-  for (let r = 0; r < reps; r++) {
-    const t = performance.now();
-    fn();
-    min = Math.min(min, performance.now() - t);
-  }
-  return min;
-}
 
 const result = {};
 for (const relaxed of WebAssembly.validate(RELAXED_PROBE) ? [false, true] : [false]) {
@@ -21,14 +12,14 @@ for (const relaxed of WebAssembly.validate(RELAXED_PROBE) ? [false, true] : [fal
   // background after enough calls, and a running call never switches tiers.
   for (const t0 = performance.now(); performance.now() - t0 < 500;) peak.madd(10_000);
   await new Promise((resolve) => setTimeout(resolve, 100));
-  const ms = best(() => peak.madd(iterations));
+  const ms = fastest(() => peak.madd(iterations), 25);
   result[relaxed ? 'relaxedMaddGflops' : 'mulAddGflops'] = (MADD_FLOPS_PER_ITERATION * iterations) / ms / 1e6;
   if (!relaxed) {
     const bytes = 64 << 20; // 64 MiB: far past the caches, written first so pages are real
     new Float32Array(peak.memory.buffer, 65536, bytes / 4).fill(1);
     for (const t0 = performance.now(); performance.now() - t0 < 300;) peak.stream(1 << 16);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const sms = best(() => peak.stream(bytes));
+    const sms = fastest(() => peak.stream(bytes), 25);
     result.readGBps = bytes / sms / 1e6;
   }
 }

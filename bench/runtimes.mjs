@@ -1,21 +1,21 @@
 // npm run bench:runtimes: the GEMM kernel's rate as a share of the peak probe
 // (bench/kernel-rate.mjs) in each runtime the library claims that can read files: Node (both
 // builds; Node 20 gets --experimental-wasm-relaxed-simd for the relaxed one), Deno and Bun (their
-// binaries from the devDependencies, as scripts/test-runtimes.mjs runs them). Prints a markdown table.
+// binaries from the devDependencies, scripts/runtime-binaries.mjs). Prints a markdown table.
 //   node bench/runtimes.mjs [--bounds-checks]
 // --bounds-checks adds a Deno run with V8's explicit wasm bounds checks off
 // (--v8-flags=--no-wasm-bounds-checks), to show what they cost there: a diagnosis only, never a
 // way to run (out-of-bounds accesses then go unchecked).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { npmBinary } from '../scripts/runtime-binaries.mjs';
 import { buildPeak, RELAXED_PROBE } from './peak-probe.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SCRIPT = 'bench/kernel-rate.mjs';
 const DENO_ARGS = ['run', '--no-config', '--no-remote', '--no-npm', '--no-prompt', '--allow-read=dist,bench'];
-const binary = (path) => (existsSync(`${ROOT}node_modules/${path}`) ? `${ROOT}node_modules/${path}` : null);
-const deno = binary('@deno/linux-x64-glibc/deno'), bun = binary('@oven/bun-linux-x64/bin/bun');
+const binary = (name) => npmBinary(name).path; // undefined when missing: that runtime is left out, and said so
+const deno = binary('deno'), bun = binary('bun');
 
 await buildPeak(false);
 await buildPeak(true);

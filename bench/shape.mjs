@@ -2,11 +2,13 @@
 // thread count do not leak between measurements):
 //   node bench/shape.mjs <shape> <plain|ours|ort|tfjs> [--threads N] [--quick]
 // Prints one JSON line per configuration; outputs are compared with the plain-JS reference.
+import { existsSync, readFileSync } from 'node:fs';
 import { createEngine } from '../dist/index.js';
 import { measure, maxAbsDiff, randomF32 } from './harness.mjs';
 import { plainAttention, plainMultiHeadAttention } from './peers/plain-js.mjs';
 import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, flops } from './shapes.mjs';
 import { createGemm, gemmShareOfProbe } from './gemm-tiles.mjs';
+import { buildPeak } from './peak-probe.mjs';
 
 const [name, impl] = process.argv.slice(2);
 const shape = SHAPES[name];
@@ -54,12 +56,13 @@ if (impl === 'plain') {
   const variants = probe.features.relaxedSimd ? ['simd', 'relaxed'] : ['simd'];
   const cores = (await import('node:os')).availableParallelism();
   await probe.dispose();
+  /** The bytes of a kernel build's unshared module (the GEMM rows instantiate it themselves). */
+  const kernelBytes = (build) => readFileSync(new URL(`../dist/kernels-${build}-unshared.wasm`, import.meta.url));
   for (const kernels of variants) {
     if (shape.kind === 'gemm') {
       // The kernels themselves, one thread, tiled as the engine tiles them (bench/gemm-tiles.mjs).
       // The unpacked A·Bᵀ kernel (f32_gemm_nt) is timed as well, for what packing buys.
-      const { readFileSync } = await import('node:fs');
-      const gemm = createGemm(readFileSync(new URL(`../dist/kernels-${kernels}-unshared.wasm`, import.meta.url)), shape, inputs.a, inputs.b);
+      const gemm = createGemm(kernelBytes(kernels), shape, inputs.a, inputs.b);
       // With the copies in and out, as ORT and tfjs are timed.
       const packed = async () => { gemm.copyA(); gemm.packed(); return gemm.output().slice(); };
       const unpacked = async () => { gemm.copyA(); gemm.unpacked(); return gemm.output().slice(); };
@@ -104,15 +107,14 @@ if (impl === 'plain') {
     // The kernel and the peak probe timed in alternation, every build in the same rounds: the share
     // holds while the machine's load changes, which the rows above, timed minutes away from the
     // run's probe, cannot promise on a shared VM.
-    const { existsSync, readFileSync } = await import('node:fs');
-    const { buildPeak } = await import('./peak-probe.mjs');
+    // run.mjs builds the probes before any shape; a shape run on its own builds them if need be
     const peakFile = async (build) => {
       const file = new URL(`./results/peak-${build}.wasm`, import.meta.url);
       return existsSync(file) ? file : buildPeak(build === 'relaxed');
     };
     const builds = [];
     for (const build of variants) {
-      builds.push({ build, kernelBytes: readFileSync(new URL(`../dist/kernels-${build}-unshared.wasm`, import.meta.url)), peakBytes: readFileSync(await peakFile(build)) });
+      builds.push({ build, kernelBytes: kernelBytes(build), peakBytes: readFileSync(await peakFile(build)) });
     }
     for (const r of await gemmShareOfProbe(builds, shape, inputs.a, inputs.b, { rounds: quick ? 3 : 15 })) {
       emit({ impl: `wasm-attention ${r.build}${KERNEL_VS_PROBE}`, threads: 1, median: r.kernelMedianMs, min: r.kernelMinMs,

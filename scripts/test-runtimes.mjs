@@ -17,36 +17,13 @@
 // Prints each runtime's failing lines (everything with --verbose), a summary table, and
 // `N passed, M failed` over all runtimes last; exits 1 on any failure.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { npmBinary, pinned } from './runtime-binaries.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DEADLINE_MS = 290_000; // the whole run, so a hang cannot take more than ~5 minutes
 const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
-const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8'));
-const pinned = (name) => pkg.devDependencies?.[name] ?? '(not in devDependencies)';
-
-/** Runtime binaries, each shipped in an npm package for this platform (linux-x64, CI's): the
- * platform packages themselves are devDependencies, so no install script has to fetch anything. */
-const BINARIES = {
-  deno: '@deno/linux-x64-glibc/deno',
-  bun: '@oven/bun-linux-x64/bin/bun',
-  workerd: '@cloudflare/workerd-linux-64/bin/workerd',
-};
-
-/** A runtime binary from node_modules; a reason string when it cannot be run. */
-function npmBinary(name) {
-  const path = `${ROOT}node_modules/${BINARIES[name]}`;
-  const pkgName = BINARIES[name].split('/').slice(0, 2).join('/');
-  const hint = `run \`npm install\` (devDependency ${pkgName}@${pinned(pkgName)}, linux-x64)`;
-  if (!existsSync(path)) return { error: `${path} is missing: ${hint}` };
-  const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 30_000 });
-  if (r.error || r.status !== 0) {
-    return { error: `\`${name} --version\` failed (${r.error?.message ?? `exit ${r.status}: ${r.stderr.trim()}`}): ${hint}` };
-  }
-  return { path, version: r.stdout.trim().split('\n')[0] };
-}
-
 const RUNTIMES = {
   node: () => ({
     describe: `node ${process.version}, baseline build`,
