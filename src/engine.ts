@@ -137,6 +137,10 @@ export const INLINE_BELOW_FLOPS = 1.5e6;
 /** A pool that is replaced after a failure: the failing call rejects, the next call gets new
  * workers; if they cannot start, that call (and every later one) rejects saying why. */
 class PoolExecutor implements Executor {
+  /** Test hook (`engine[DEBUG]().forcePool()`): every program goes to the workers, whatever
+   * its size, so threaded tests exercise the pool rather than the inline path. */
+  forced = false;
+
   private constructor(
     private pool: Pool | Promise<Pool>,
     readonly threads: number,
@@ -152,7 +156,7 @@ class PoolExecutor implements Executor {
   }
 
   async run(program: readonly Phase[]): Promise<void> {
-    if (programFlops(program) < INLINE_BELOW_FLOPS) return runInline(this.kernels, program);
+    if (!this.forced && programFlops(program) < INLINE_BELOW_FLOPS) return runInline(this.kernels, program);
     let pool = await this.pool;
     if (pool.failed) {
       await pool.terminate();
@@ -202,9 +206,19 @@ class WasmEngine implements Engine {
     return this.executor.threads;
   }
 
-  [DEBUG](): { arena: Arena; pool?: () => Promise<Pool> } {
+  [DEBUG](): {
+    arena: Arena; pool?: () => Promise<Pool>; forcePool(on?: boolean): void;
+    call(build: (arena: Arena, threads: number) => BuiltCall): Promise<AttentionResult>;
+  } {
     const executor = this.executor;
-    return { arena: this.arena, pool: executor instanceof PoolExecutor ? () => executor.current() : undefined };
+    return {
+      arena: this.arena,
+      call: (build) => this.call(build),
+      pool: executor instanceof PoolExecutor ? () => executor.current() : undefined,
+      forcePool: (on = true) => {
+        if (executor instanceof PoolExecutor) executor.forced = on;
+      },
+    };
   }
 
   /** Runs `work` after everything queued before it; one piece of work owns the arena at a time. */

@@ -6,7 +6,7 @@ import type { Phase } from './phases.js';
 import {
   COMMAND_EXIT, COMMAND_RUN, CTRL, encodeProgram, fromWire, type HostToWorker, type WireError, type WorkerToHost,
 } from './protocol.js';
-import { CONTROL_OFFSET, MAX_PHASES, PHASE_SLOTS, PROGRAM_OFFSET } from '../wasm/layout.js';
+import { CONTROL_OFFSET, CONTROL_SLOTS, MAX_PHASES, PHASE_SLOTS, PROGRAM_OFFSET } from '../wasm/layout.js';
 import { stateError } from '../errors.js';
 
 /** What the pool needs of a worker, in Node (worker_threads) and in browsers/Deno/Bun (Worker). */
@@ -79,13 +79,13 @@ export class Pool {
   private inFlight: { reject(e: Error): void; wake(): void } | undefined;
   private itemError: Error | undefined;
   private closed = false;
-  /** Programs dispatched so far (tests check the workers really ran). */
+  /** Dispatches so far (tests check the workers really ran). */
   runs = 0;
   /** EPOCH of the program in flight (worker reports carry it). */
   private epoch = 0;
 
   private constructor(private readonly workers: WorkerLike[], memory: WebAssembly.Memory) {
-    this.ctrl = new Int32Array(memory.buffer, CONTROL_OFFSET, 64);
+    this.ctrl = new Int32Array(memory.buffer, CONTROL_OFFSET, CONTROL_SLOTS);
     this.region = new Float64Array(memory.buffer, PROGRAM_OFFSET, MAX_PHASES * PHASE_SLOTS);
   }
 
@@ -155,13 +155,21 @@ export class Pool {
     return this.failure;
   }
 
-  /** Runs a program on every worker; one call at a time (the engine queues calls). */
+  /** Runs a program on every worker; one call at a time (the engine queues calls). A program
+   * longer than the program region holds runs as consecutive dispatches of MAX_PHASES phases:
+   * each ends when every worker is done with it, which is the barrier the phases would have met. */
   async run(program: readonly Phase[]): Promise<void> {
+    for (let start = 0; start < program.length; start += MAX_PHASES) {
+      await this.dispatch(start === 0 && program.length <= MAX_PHASES ? program : program.slice(start, start + MAX_PHASES));
+    }
+  }
+
+  private async dispatch(program: readonly Phase[]): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.closed) throw stateError('the worker pool has been terminated');
     const { ctrl } = this;
     encodeProgram(this.region, program);
-    for (let p = 0; p < MAX_PHASES; p++) {
+    for (let p = 0; p < program.length; p++) {
       Atomics.store(ctrl, CTRL.NEXT + p, 0);
       Atomics.store(ctrl, CTRL.ARRIVE + p, 0);
     }

@@ -1,23 +1,24 @@
 // The one worker protocol: the messages (a discriminated union, set-up and failure reports
 // only) and the control block in shared memory through which every call is dispatched.
 //
-// A call: the host writes the program (PROGRAM region, f64 records: kind, then the phase's
+// A call: the host writes the program (in dispatches of at most MAX_PHASES phases) (PROGRAM region, f64 records: kind, then the phase's
 // fields in PHASE_FIELDS order), zeroes the counters, bumps EPOCH and notifies. Each worker
 // claims items of phase p with Atomics.add(NEXT + p), meets the others at ARRIVE + p before
 // the next phase, and increments DONE; the host waits on DONE (Atomics.waitAsync, or the last
 // worker's 'done' message where waitAsync does not exist).
 import { PHASE_FIELDS, type Phase } from './phases.js';
-import { MAX_PHASES, PHASE_SLOTS } from '../wasm/layout.js';
+import { CONTROL_HEADER_SLOTS, MAX_PHASES, PHASE_SLOTS } from '../wasm/layout.js';
 
-/** Int32 slots of the control block. */
+/** Int32 slots of the control block (CONTROL_SLOTS of them, src/wasm/layout.ts). The per-phase
+ * arrays follow the header and each other, MAX_PHASES slots apiece. */
 export const CTRL = {
   EPOCH: 0,   // bumped by the host for every command
   COMMAND: 1, // RUN or EXIT
-  PHASES: 2,  // phases in the program
-  DONE: 3,    // workers that finished the program
+  PHASES: 2,  // phases in the dispatch
+  DONE: 3,    // workers that finished the dispatch
   ERROR: 4,   // set when an item threw
-  NEXT: 8,    // NEXT + p: next unclaimed item of phase p
-  ARRIVE: 16, // ARRIVE + p: workers past phase p
+  NEXT: CONTROL_HEADER_SLOTS,                // NEXT + p: next unclaimed item of phase p
+  ARRIVE: CONTROL_HEADER_SLOTS + MAX_PHASES, // ARRIVE + p: workers past phase p
 } as const;
 
 export const COMMAND_RUN = 1;
@@ -64,7 +65,7 @@ export function fromWire(wire: WireError, prefix: string): Error {
 
 /** Writes a program into the f64 program region. */
 export function encodeProgram(region: Float64Array, program: readonly Phase[]): void {
-  if (program.length > MAX_PHASES) throw new Error(`program of ${program.length} phases exceeds ${MAX_PHASES}`);
+  if (program.length > MAX_PHASES) throw new Error(`a dispatch of ${program.length} phases exceeds ${MAX_PHASES}`);
   program.forEach((phase, p) => {
     const fields = PHASE_FIELDS[phase.kind];
     const base = p * PHASE_SLOTS;

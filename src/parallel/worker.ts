@@ -6,7 +6,7 @@ import { itemCount, runItem, type Phase } from './phases.js';
 import {
   COMMAND_EXIT, CTRL, decodePhase, toWire, type HostToWorker, type WorkerToHost,
 } from './protocol.js';
-import { MAX_PHASES, PHASE_SLOTS } from '../wasm/layout.js';
+import { CONTROL_SLOTS, MAX_PHASES, PHASE_SLOTS } from '../wasm/layout.js';
 
 interface Port {
   post(message: WorkerToHost): void;
@@ -41,7 +41,7 @@ async function connect(): Promise<Port> {
 /** Serves commands issued after `epoch` (read before 'ready' was sent, so none is missed). */
 function serve(port: Port, init: Extract<HostToWorker, { type: 'init' }>, kernels: KernelExports, epoch: number): void {
   const { index, threads, memory } = init;
-  const ctrl = new Int32Array(memory.buffer, init.control, 64);
+  const ctrl = new Int32Array(memory.buffer, init.control, CONTROL_SLOTS);
   const region = new Float64Array(memory.buffer, init.program, MAX_PHASES * PHASE_SLOTS);
   for (;;) {
     spin(ctrl, CTRL.EPOCH, epoch);
@@ -114,7 +114,7 @@ void connect().then((port) => port.listen(async (message) => {
   if (message.type !== 'init') return;
   try {
     const instance = await WebAssembly.instantiate(message.module, { env: { memory: message.memory } });
-    const epoch = Atomics.load(new Int32Array(message.memory.buffer, message.control, 64), CTRL.EPOCH);
+    const epoch = Atomics.load(new Int32Array(message.memory.buffer, message.control, CONTROL_SLOTS), CTRL.EPOCH);
     port.post({ type: 'ready', index: message.index });
     // Enter the blocking loop after the reply is queued; the loop owns this thread from here.
     setTimeout(() => serve(port, message, instance.exports as unknown as KernelExports, epoch), 0);

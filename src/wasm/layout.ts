@@ -3,16 +3,28 @@
 
 /** Alignment of every buffer in the arena (one f32x4). */
 export const ALIGN = 16;
-// Fixed regions below the arena (addresses in bytes):
-//   [0, 64)                 never handed out, so pointer 0 can mean "absent"
-//   [CONTROL, +256)         the worker pool's control block: Int32 slots (src/parallel/protocol.ts)
-//   [PROGRAM, +PROGRAM_BYTES) the current program: MAX_PHASES records of PHASE_SLOTS f64
-//   [ARENA_BASE, …)         resident blocks (layer weights), then the buffers of the current call
-export const CONTROL_OFFSET = 64;
-export const CONTROL_BYTES = 256;
-export const PROGRAM_OFFSET = CONTROL_OFFSET + CONTROL_BYTES;
-export const MAX_PHASES = 16;
+// Fixed regions below the arena (addresses in bytes), all derived from MAX_PHASES:
+//   [0, 64)                       never handed out, so pointer 0 can mean "absent"
+//   [CONTROL_OFFSET, +CONTROL_BYTES) the worker pool's control block: CONTROL_SLOTS Int32 slots,
+//                                 a header, then one item counter and one barrier per phase
+//   [PROGRAM_OFFSET, +PROGRAM_BYTES) the current dispatch: MAX_PHASES records of PHASE_SLOTS f64
+//   [ARENA_BASE, …)               resident blocks (layer weights), then the buffers of the current call
+// A program longer than MAX_PHASES is run as several dispatches (src/parallel/pool.ts), so the
+// capacity bounds nothing but one dispatch; test/parallel/protocol.test.ts checks that no two
+// slots or regions overlap.
+
+/** Phases of one dispatch: a 12-layer transformer's forward pass (about 12 phases a layer) fits. */
+export const MAX_PHASES = 256;
+/** f64 fields of one phase record (kind + fields; the attention phase has 51). */
 export const PHASE_SLOTS = 64;
+/** Int32 slots before the per-phase counters (EPOCH, COMMAND, PHASES, DONE, ERROR, spare). */
+export const CONTROL_HEADER_SLOTS = 8;
+/** Int32 slots of the control block: the header, MAX_PHASES item counters, MAX_PHASES barriers. */
+export const CONTROL_SLOTS = CONTROL_HEADER_SLOTS + 2 * MAX_PHASES;
+export const CONTROL_OFFSET = 64;
+/** Whole 64-byte lines, so the program region starts on a line of its own. */
+export const CONTROL_BYTES = Math.ceil((CONTROL_SLOTS * 4) / 64) * 64;
+export const PROGRAM_OFFSET = CONTROL_OFFSET + CONTROL_BYTES;
 export const PROGRAM_BYTES = MAX_PHASES * PHASE_SLOTS * 8;
 export const ARENA_BASE = PROGRAM_OFFSET + PROGRAM_BYTES;
 /** Rows of a packed-A strip and columns of a packed-B panel (the packed GEMM's 4×8 tile). */
