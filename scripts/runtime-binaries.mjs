@@ -1,8 +1,9 @@
-// Runtime binaries the tests and benchmarks start (scripts/test-runtimes.mjs, bench/runtimes.mjs):
-// each shipped in an npm package for this platform (linux-x64, CI's); the platform packages
-// themselves are devDependencies, so no install script has to fetch anything.
+// Runtime binaries the tests and benchmarks start (scripts/test-runtimes.mjs, bench/runtimes.mjs,
+// the browser harnesses in test/runtimes/): Deno, Bun and workerd each shipped in an npm package
+// for this platform (linux-x64, CI's), whose platform packages are devDependencies, so no install
+// script has to fetch anything; Chromium from Debian, which nothing downloads either.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -29,4 +30,42 @@ export function npmBinary(name) {
     return { error: `\`${name} --version\` failed (${r.error?.message ?? `exit ${r.status}: ${r.stderr.trim()}`}): ${hint}` };
   }
   return { path, version: r.stdout.trim().split('\n')[0] };
+}
+
+/** Debian's Chromium, the one browser playwright-core drives; WASM_ATTENTION_CHROMIUM names another. */
+export const CHROMIUM = process.env.WASM_ATTENTION_CHROMIUM || '/usr/bin/chromium';
+export const CHROMIUM_INSTALL = 'apt-get update && apt-get install -y chromium';
+
+let chromium; // probed once per process: the runtime matrix asks for each of its three browser runtimes
+
+/**
+ * The browser: `{ path, version }`; `{ absent }` when no executable file is at CHROMIUM (the
+ * runtime matrix then skips its browser checks, unless WASM_ATTENTION_REQUIRE_BROWSER=1), saying
+ * so, for the caller to add CHROMIUM_INSTALL; `{ error }` when one is there but `--version` fails,
+ * saying why and how to fix it.
+ */
+export function chromiumBinary() {
+  if (chromium) return chromium;
+  const named = process.env.WASM_ATTENTION_CHROMIUM ? ' (WASM_ATTENTION_CHROMIUM)' : '';
+  let executable;
+  try {
+    accessSync(CHROMIUM, constants.X_OK);
+    executable = statSync(CHROMIUM).isFile(); // a directory passes X_OK too
+  } catch {
+    executable = false;
+  }
+  if (!executable) {
+    chromium = { absent: `no Chromium at ${CHROMIUM}${named}` };
+    return chromium;
+  }
+  const r = spawnSync(CHROMIUM, ['--version'], { encoding: 'utf8', timeout: 30_000 });
+  if (r.error || r.status !== 0) {
+    const stderr = r.stderr?.trim().split('\n').at(-1);
+    const why = r.error?.message ?? `exit ${r.status ?? r.signal}${stderr ? `: ${stderr}` : ''}`;
+    chromium = { error: `\`${CHROMIUM} --version\`${named} failed (${why}): install Debian's Chromium with ` +
+      `\`${CHROMIUM_INSTALL}\`` };
+    return chromium;
+  }
+  chromium = { path: CHROMIUM, version: r.stdout.trim().split('\n')[0] };
+  return chromium;
 }

@@ -3,13 +3,14 @@
 // playwright-core (never a downloaded browser) over two pages:
 //   /isolated/test/runtimes/browser/index.html  COOP same-origin + COEP require-corp: threads 2
 //   /plain/test/runtimes/browser/index.html     no headers: threads 2 falls back to 1, one warning
-// Prints each page's lines, then `N passed, M failed` over both; exits 1 on any failure.
+// Prints each page's lines, then `N passed, M failed` over both; exits 1 on any failure, a missing
+// browser included (scripts/test-runtimes.mjs decides whether to skip this run instead).
 import { createServer } from 'node:http';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM, CHROMIUM_INSTALL, chromiumBinary } from '../../../scripts/runtime-binaries.mjs';
 
-export const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SERVED = ['dist', 'test/runtimes', 'test/fixtures'].map((dir) => resolve(ROOT, dir) + sep);
 const MIME = {
@@ -92,11 +93,10 @@ async function runPage(browser, origin, mode) {
 }
 
 async function main() {
-  try {
-    await stat(CHROMIUM);
-  } catch {
-    console.log(`FAIL - Chromium is not installed at ${CHROMIUM}: install Debian's package with ` +
-      '`apt-get update && apt-get install -y chromium` (this suite never downloads a browser)');
+  const bin = chromiumBinary();
+  if (!bin.path) {
+    console.log(`FAIL - ${bin.error ?? `${bin.absent}: install Debian's with \`${CHROMIUM_INSTALL}\``} ` +
+      '(this suite never downloads a browser)');
     console.log('0 passed, 1 failed');
     process.exitCode = 1;
     return;

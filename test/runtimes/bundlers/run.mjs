@@ -7,7 +7,7 @@
 // (evanw/esbuild#795, open), so an esbuild build needs one step, documented in the README:
 // copy the package's dist/worker.js and dist/kernels-*.wasm next to the bundle. Vite (and
 // webpack 5, Rollup with its URL plugin) need nothing.
-// Prints `N passed, M failed` last; exits 1 on any failure.
+// Prints `N passed, M failed` last; exits 1 on any failure, a missing browser included.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_INSTALL, chromiumBinary } from '../../../scripts/runtime-binaries.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const WORK = join(ROOT, 'test/runtimes/bundlers/.work');
@@ -24,6 +25,14 @@ const check = (ok, what) => {
   console.log(`${ok ? 'ok' : 'FAIL'} ${what}`);
   if (ok) passed++; else failed++;
 };
+
+// Before the builds, which take a while: without the browser they would be for nothing.
+const bin = chromiumBinary();
+if (!bin.path) {
+  console.log(`FAIL - ${bin.error ?? `${bin.absent}: install Debian's with \`${CHROMIUM_INSTALL}\``}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 
 // A scratch project: the app, and node_modules/wasm-attention linking to this repository.
 rmSync(WORK, { recursive: true, force: true });
@@ -69,7 +78,7 @@ const server = createServer(async (req, res) => {
 });
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${server.address().port}`;
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--headless', '--disable-gpu',
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu',
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
 try {
   for (const name of Object.keys(builds)) {

@@ -2,11 +2,11 @@
 // it must render 4 per-head heatmaps, the head average and the positional encoding (non-blank:
 // cells of many colours), engage 2 threads, toggle the causal mask (upper triangle goes dark) and
 // fill the timing panel. `--screenshot FILE` also saves a picture of the page.
-// Prints `N passed, M failed` last; exits 1 on any failure.
+// Prints `N passed, M failed` last; exits 1 on any failure, a missing browser included.
 import { chromium } from 'playwright-core';
 import { serve } from '../../../examples/demo/server.mjs';
+import { CHROMIUM, CHROMIUM_INSTALL, chromiumBinary } from '../../../scripts/runtime-binaries.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const at = process.argv.indexOf('--screenshot');
 const screenshot = at >= 0 ? process.argv[at + 1] : undefined;
 let passed = 0, failed = 0;
@@ -14,6 +14,13 @@ const check = (ok, what) => {
   console.log(`${ok ? 'ok' : 'FAIL'} demo: ${what}`);
   if (ok) passed++; else failed++;
 };
+
+const bin = chromiumBinary();
+if (!bin.path) {
+  console.log(`FAIL - ${bin.error ?? `${bin.absent}: install Debian's with \`${CHROMIUM_INSTALL}\``}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 
 const { url, close } = await serve({ port: 0 });
 const browser = await chromium.launch({
