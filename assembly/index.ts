@@ -7,6 +7,7 @@ import { attention } from "./f32-attention/f32-attention-4x64-simd";
 import { packRows, packPanelsNT, packPanelsNN, gemmPacked } from "./f32-gemm/f32-gemm-packed-4x8-simd";
 import { meanRows } from "./f32-reduce/f32-mean-simd";
 import { attentionCombine } from "./f32-attention/f32-attention-combine-simd";
+import { attentionNonFinite } from "./f32-attention/f32-attention-nonfinite-simd";
 
 export {
   ALIGN, GEMM_STRIP_ROWS, GEMM_PANEL_COLS, ATTENTION_QUERY_TILE, ATTENTION_QUERY_CHUNK, ATTENTION_KEY_BLOCK, ATTENTION_SCRATCH_BYTES,
@@ -63,11 +64,20 @@ export function f32_attention(
   headDim: i32, headDimV: i32, q0: i32, q1: i32, k0: i32, k1: i32, scale: f32,
   causal: i32, addMask: usize, ldAdd: i32, boolMask: usize, ldBool: i32, boolInvert: i32,
   keyMask: usize, keyInvert: i32, validLens: usize, ldValid: i32,
-  weights: usize, ldw: i32, scratch: usize, stats: usize,
+  weights: usize, ldw: i32, scratch: usize, stats: usize, allKeys: usize,
 ): void {
   attention(q, ldq, k, ldk, v, ldv, o, ldo, headDim, headDimV, q0, q1, k0, k1, scale,
     causal, addMask, ldAdd, boolMask, ldBool, boolInvert, keyMask, keyInvert, validLens, ldValid,
-    weights, ldw, scratch, stats);
+    weights, ldw, scratch, stats, allKeys);
+}
+
+/** flag (i32) = 1 if any K or V value of a key that some row of one slice may skip is NaN or
+ * ±inf, else 0; see f32-attention/f32-attention-nonfinite-simd.ts. */
+export function f32_attention_nonfinite(
+  k: usize, ldk: i32, headDim: i32, v: usize, ldv: i32, headDimV: i32, seqQ: i32, seqK: i32,
+  causal: i32, validLens: usize, ldValid: i32, flag: usize,
+): void {
+  attentionNonFinite(k, ldk, headDim, v, ldv, headDimV, seqQ, seqK, causal, validLens, ldValid, flag);
 }
 
 /** Merges `parts` partial attentions (key-split) of query rows q0..q1; see

@@ -10,7 +10,7 @@
 // test/kernels/f32-softmax.test.ts.
 // Below EXP_CUTOFF the result is exactly 0: e^-86 ≈ 4e-38 sits at the bottom of f32's normal
 // range, where 2^n could no longer be built in the exponent field, and -inf (a masked logit)
-// must give an exact 0.
+// must give an exact 0. A NaN stays NaN (torch propagates it: a NaN logit is a bug signal).
 
 // @ts-ignore: decorator
 @inline const LOG2E: f32 = 1.44269504;
@@ -35,14 +35,14 @@
 
 import { madd } from "./simd";
 
-/** e^x for each lane with x <= 0 (x = -inf gives 0; x > 0 is outside the contract). */
+/** e^x for each lane with x <= 0 (x = -inf gives 0, NaN gives NaN; x > 0 is outside the contract). */
 // @ts-ignore: decorator
 @inline export function expNonPositive(x: v128): v128 {
   const vcutoff = f32x4.splat(EXP_CUTOFF);
-  const keep = f32x4.ge(x, vcutoff);
-  // pmax is one maxps on x86 (max needs a NaN/-0 fix-up sequence); a NaN x becomes the cutoff
-  // here and 0 through `keep`, as with max.
-  const vx = f32x4.pmax(vcutoff, x);
+  const zero = f32x4.lt(x, vcutoff); // false for NaN
+  // pmax is one maxps on x86 (max needs a NaN/-0 fix-up sequence). pmax(a, b) = a < b ? b : a
+  // returns a when either is NaN, so a NaN x passes through the polynomial and stays NaN.
+  const vx = f32x4.pmax(x, vcutoff);
   // n = round(x·log2 e) by the magic-bias trick: adding 1.5·2^23 + 127 leaves n + 127 in the
   // low mantissa bits (round-to-nearest by the add itself), so a shift by 23 makes 2^n directly;
   // this avoids nearest and trunc_sat, which V8 lowers to long sequences on x86.
@@ -56,7 +56,7 @@ import { madd } from "./simd";
   vp = madd(vp, vr, f32x4.splat(C2));
   vp = madd(vp, vr, f32x4.splat(C1));
   vp = madd(vp, vr, f32x4.splat(1.0));
-  return v128.and(f32x4.mul(vp, vscale), keep);
+  return v128.andnot(f32x4.mul(vp, vscale), zero);
 }
 
 /** Scalar e^x for x <= 0 through the same polynomial, so scalar and vector paths agree. */

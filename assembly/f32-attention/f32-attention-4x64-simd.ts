@@ -6,7 +6,9 @@
 // every tile of the chunk while it is in L1) with an online softmax: per row a running max m and
 // sum l; a new block with max m' rescales the accumulated O row and l by e^(m - m'), then adds
 // P·V with P = e^(S - m'). O itself is the accumulator (no scratch copy), normalised by 1/l
-// at the end. Key blocks past every row's causal / validLens limit are never computed.
+// at the end. Key blocks past every row's causal / validLens limit are never computed, unless
+// the slice holds a non-finite K or V value (`allKeys`, set by f32-attention-nonfinite-simd.ts):
+// then every block is, masked, so the NaN reaches the rows as in torch's math path.
 //
 // Both products run on the 4×8 broadcast register tile with every operand read through one
 // pointer at constant offsets (see f32-gemm-packed-4x8-simd.ts for why):
@@ -31,7 +33,10 @@
 //   Masks: see mask.ts. weights f32 [seqQ, ldw] or 0: when given, row i receives the
 //   normalised probabilities for keys k0..k1 (zeros where masked). scratch: one slot of
 //   ATTENTION_SCRATCH_BYTES owned by this call. o and weights must not overlap any input.
-//   A query row with every key masked gets zeros in o and weights.
+//   A query row with every key masked gets zeros in o and weights (torch: NaN), unless a NaN
+//   or inf reaches it; non-finite values propagate as in torch's math path (masks are added).
+//   allKeys: 0, or the address of an i32 that, when non-zero, makes every key block of k0..k1
+//   computed (masked) instead of skipping blocks past the causal / validLens limits.
 //   stats f32 [seqQ, 2] or 0: when given (weights must then be 0), o receives the UNNORMALISED
 //   Σ e^(s - m)·v over keys k0..k1 and stats row i receives (m, l) — one part of a key-split
 //   attention, merged by f32_attention_combine.
@@ -56,6 +61,10 @@ import { applyMasks, keyEnd } from "./mask";
 // Byte stride of the S rows in scratch.
 // @ts-ignore: decorator
 @inline const LDS: usize = <usize>KB << 2;
+
+// The lowest finite f32, the running max of a row before any unmasked key.
+// @ts-ignore: decorator
+@inline const LOWEST: f32 = -3.4028234663852886e38;
 
 /** S[0..4, 8 keys] = scale·(4-row query strip)·(8-key panel of Kᵀ) over d, both packed: the
  * strip at pa as [d][4], the panel at pb as [d][8]. Stores into the S tile at s (stride LDS). */
@@ -249,7 +258,7 @@ export function attention(
   headDim: i32, headDimV: i32, q0: i32, q1: i32, k0: i32, k1: i32, scale: f32,
   causal: i32, addMask: usize, ldAdd: i32, boolMask: usize, ldBool: i32, boolInvert: i32,
   keyMask: usize, keyInvert: i32, validLens: usize, ldValid: i32,
-  weights: usize, ldw: i32, scratch: usize, stats: usize,
+  weights: usize, ldw: i32, scratch: usize, stats: usize, allKeys: usize,
 ): void {
   const sp = scratch + (<usize>ATTENTION_SCRATCH_P << 2);
   const ss = scratch + (<usize>ATTENTION_SCRATCH_S << 2);
@@ -261,6 +270,12 @@ export function attention(
   const stripB = <usize>headDim << 4, panelB = <usize>headDim << 5;
   const vscale = f32x4.splat(scale);
   const ninf = f32x4.splat(-Infinity);
+  // Rows start at the lowest finite max, not -inf: while every key so far is masked,
+  // e^(S - m) = e^(-inf - LOWEST) is an exact 0 and e^(m - m') = 1, with no -inf - -inf (NaN),
+  // which the exp now propagates.
+  const vlowest = f32x4.splat(LOWEST);
+  // Skip nothing when the slice holds a non-finite K or V value (see the memory contract).
+  const dense = allKeys != 0 && load<i32>(allKeys) != 0;
 
   for (let c0 = q0; c0 < q1; c0 += QC) {
     const c1 = min(q1, c0 + QC);
@@ -269,11 +284,11 @@ export function attention(
     const sm = scratch + (<usize>ATTENTION_SCRATCH_M << 2) - (<usize>c0 << 2);
     const sl = scratch + (<usize>ATTENTION_SCRATCH_L << 2) - (<usize>c0 << 2);
     for (let i = 0; i < QC; i += 4) {
-      v128.store(scratch + (<usize>(ATTENTION_SCRATCH_M + i) << 2), ninf);
+      v128.store(scratch + (<usize>(ATTENTION_SCRATCH_M + i) << 2), vlowest);
       v128.store(scratch + (<usize>(ATTENTION_SCRATCH_L + i) << 2), f32x4.splat(0));
     }
     for (let i = c0; i < c1; i++) rowZero(o + <usize>i * ldoB, headDimV);
-    const chunkEnd = keyEnd(c0, c1 - c0, k1, causal, validLens, ldValid);
+    const chunkEnd = dense ? k1 : keyEnd(c0, c1 - c0, k1, causal, validLens, ldValid);
     const packed = packable && c1 - c0 >= PACK_MIN_ROWS;
     if (packed) packRows(c1 - c0, headDim, q + <usize>c0 * ldqB, ldq, sqp, 0, (c1 - c0 + 3) >> 2);
 
@@ -290,7 +305,7 @@ export function attention(
       const vb = v + <usize>kb * ldvB;
       for (let i0 = c0; i0 < c1; i0 += QT) {
         const rows = min(QT, c1 - i0);
-        const tileEnd = keyEnd(i0, rows, k1, causal, validLens, ldValid);
+        const tileEnd = dense ? k1 : keyEnd(i0, rows, k1, causal, validLens, ldValid);
         if (kb >= tileEnd) continue; // every key of this block is masked for this tile
         const nb = min(KB, tileEnd - kb);
         const oTile = o + <usize>i0 * ldoB;
@@ -323,7 +338,7 @@ export function attention(
             const srow = ss + <usize>r * LDS, prow = sp + <usize>r * LDS;
             const at = <usize>(i0 + r) << 2;
             const mOld = load<f32>(sm + at), mNew = max(mOld, rowMax(srow, ng << 2));
-            const alpha = expNonPositiveScalar(mOld - mNew); // 0 while every key so far is masked
+            const alpha = expNonPositiveScalar(mOld - mNew);
             const sum = expShiftSum(srow, prow, ng << 2, mNew);
             store<f32>(sl + at, load<f32>(sl + at) * alpha + sum);
             store<f32>(sm + at, mNew);
@@ -344,7 +359,6 @@ export function attention(
         const at = <usize>i0 << 2;
         const vmOld = v128.load(sm + at);
         const vmNew = f32x4.pmax(vmOld, hmax4x4(vmax0, vmax1, vmax2, vmax3));
-        // A row with every key so far masked has m' = -inf: e^(-inf - -inf) = e^NaN gives 0.
         const valpha = expNonPositive(f32x4.sub(vmOld, vmNew));
         let vsum = f32x4.splat(0);
         for (let off: usize = 0; off < ngB; off += 16) {
@@ -368,7 +382,7 @@ export function attention(
 
     for (let i0 = c0; i0 < c1; i0 += QT) {
       const rows = min(QT, c1 - i0);
-      const tileEnd = keyEnd(i0, rows, k1, causal, validLens, ldValid);
+      const tileEnd = dense ? k1 : keyEnd(i0, rows, k1, causal, validLens, ldValid);
       for (let r = 0; r < rows; r++) {
         const i = i0 + r;
         const l = load<f32>(sl + (<usize>i << 2));
@@ -380,19 +394,22 @@ export function attention(
           store<f32>(at, l, 4);
           continue;
         }
-        if (l > 0) rowScale(orow, orow, headDimV, 1 / l);
+        // l = 0: every key masked (zeros); l = NaN: a NaN reached the row (NaN, as in torch).
+        if (l != 0) rowScale(orow, orow, headDimV, 1 / l);
         if (weights == 0) continue;
         // Weights: e^(S - m) / l from the logits left in place, zeros past the tile's key limit.
         const wrow = weights + <usize>i * ldwB;
         const from = wrow + (<usize>k0 << 2);
         const live = tileEnd > k0 ? tileEnd - k0 : 0;
-        if (l > 0) {
+        if (l != 0) {
           expShiftSum(from, from, live, load<f32>(sm + (<usize>i << 2)));
           rowScale(from, from, live, 1 / l);
         } else {
           rowZero(from, live);
         }
+        // Keys past the limit: zeros, or NaN when a NaN reached the row (torch: the whole row).
         rowZero(from + (<usize>live << 2), k1 - k0 - live);
+        if (l != l) rowScale(from + (<usize>live << 2), from + (<usize>live << 2), k1 - k0 - live, l);
       }
     }
   }

@@ -6,7 +6,8 @@
 // Memory contract (byte addresses, strides in elements): part p's O is the f32 matrix at
 // partO + p·partStride·4 with row stride ldPartO; its stats are f32 (m, l) pairs at
 // stats + p·statsStride·4 + i·8. o: f32 [seqQ, headDimV] with row stride ldo; rows q0..q1.
-// A row with every key masked in every part (M = -inf or Σ l = 0) gets zeros.
+// A row with every key masked in every part (Σ l = 0) gets zeros; a NaN l (a NaN reached the
+// row in some part) makes the row NaN.
 import { expNonPositiveScalar } from "../common/exp";
 import { rowScale, rowZero } from "../f32-softmax/f32-softmax-simd";
 
@@ -38,6 +39,6 @@ export function attentionCombine(
       }
       for (; off < nb; off += 4) store<f32>(orow + off, load<f32>(orow + off) + load<f32>(prow + off) * alpha);
     }
-    if (l > 0) rowScale(orow, orow, headDimV, 1 / l);
+    if (l != 0) rowScale(orow, orow, headDimV, 1 / l); // l = NaN: a NaN reached the row
   }
 }

@@ -1,7 +1,9 @@
 // Every attention mask is applied here, in one place, to a block of scaled logits S.
 //
-// Logits are indexed by absolute (query i, key j) of one (batch, head) slice; a masked logit
-// becomes -inf, which the online softmax turns into an exact zero probability.
+// Logits are indexed by absolute (query i, key j) of one (batch, head) slice. Every mask is
+// additive, as in torch's math path (boolean masks become 0 / -inf and are added): a masked
+// finite logit becomes -inf, which the online softmax turns into an exact zero probability,
+// while a NaN or +inf logit becomes NaN and reaches the row's output, as it does in torch.
 //   addMask   f32 [.., ldAdd]   added (may hold -inf); ldAdd = 0 broadcasts one row
 //   boolMask  u8  [.., ldBool]  attend iff (byte != 0) XOR boolInvert (SDPA: 1 = attend;
 //                               MultiheadAttention: 1 = masked, passed with boolInvert = 1)
@@ -14,7 +16,6 @@ export function applyMasks(
   causal: i32, addMask: usize, ldAdd: i32, boolMask: usize, ldBool: i32, boolInvert: i32,
   keyMask: usize, keyInvert: i32, validLens: usize, ldValid: i32,
 ): void {
-  const ninf: f32 = -Infinity;
   const nbB = <usize>nb << 2, nb16 = nbB & ~15;
   for (let r = 0; r < rows; r++) {
     const i = i0 + r;
@@ -31,19 +32,25 @@ export function applyMasks(
       const brow = boolMask + <usize>i * <usize>ldBool + <usize>kb;
       const maskedWhenSet = boolInvert != 0;
       for (let j = 0; j < nb; j++) {
-        if ((load<u8>(brow + j) != 0) == maskedWhenSet) store<f32>(srow + (<usize>j << 2), ninf);
+        if ((load<u8>(brow + j) != 0) == maskedWhenSet) maskOne(srow + (<usize>j << 2));
       }
     }
     if (keyMask != 0) {
       const krow = keyMask + <usize>kb;
       const maskedWhenSet = keyInvert != 0;
       for (let j = 0; j < nb; j++) {
-        if ((load<u8>(krow + j) != 0) == maskedWhenSet) store<f32>(srow + (<usize>j << 2), ninf);
+        if ((load<u8>(krow + j) != 0) == maskedWhenSet) maskOne(srow + (<usize>j << 2));
       }
     }
     const limit = keyLimit(i, causal, validLens, ldValid);
-    for (let j = max(limit - kb, 0); j < nb; j++) store<f32>(srow + (<usize>j << 2), ninf);
+    for (let j = max(limit - kb, 0); j < nb; j++) maskOne(srow + (<usize>j << 2));
   }
+}
+
+/** Masks the logit at s: s + -inf (-inf for a finite logit, NaN for NaN or +inf). */
+// @ts-ignore: decorator
+@inline function maskOne(s: usize): void {
+  store<f32>(s, load<f32>(s) + <f32>-Infinity);
 }
 
 /** First key index that query i may not see because of causal (j > i) or validLens. */

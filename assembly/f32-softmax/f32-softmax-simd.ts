@@ -16,8 +16,8 @@ import { expNonPositive, expNonPositiveScalar } from "../common/exp";
   return m;
 }
 
-/** y[j] = exp(x[j] - m) for j < n (m >= every x[j]; m = -inf, every x[j] masked, gives zeros:
- * exp(-inf - -inf) = exp(NaN) is 0); returns Σ y[j]. */
+/** y[j] = exp(x[j] - m) for j < n (m finite and >= every x[j]: a -inf x[j] gives 0, a NaN
+ * gives NaN); returns Σ y[j]. */
 // @ts-ignore: decorator
 @inline export function expShiftSum(x: usize, y: usize, n: i32, m: f32): f32 {
   const nb = <usize>n << 2, n16 = nb & ~15;
@@ -54,18 +54,20 @@ import { expNonPositive, expNonPositiveScalar } from "../common/exp";
   memory.fill(y, 0, <usize>n << 2);
 }
 
+// The lowest finite f32: the shift of a row whose elements are all -inf (or NaN), so that
+// exp(-inf - shift) is an exact 0 and no -inf - -inf (NaN) arises.
+// @ts-ignore: decorator
+@inline const LOWEST: f32 = -3.4028234663852886e38;
+
 /** Softmax of `rows` rows of `cols` elements: x row stride ldx, y row stride ldy (elements).
- * A row whose elements are all -inf (fully masked) gives zeros. */
+ * A row whose elements are all -inf (fully masked) gives zeros; a NaN or +inf in a row makes
+ * it NaN, as in torch. */
 export function softmaxRows(rows: i32, cols: i32, x: usize, ldx: i32, y: usize, ldy: i32): void {
   const ldxB = <usize>ldx << 2, ldyB = <usize>ldy << 2;
   for (let r = 0; r < rows; r++) {
     const px = x + <usize>r * ldxB, py = y + <usize>r * ldyB;
-    const m = rowMax(px, cols);
-    if (m == -Infinity) {
-      rowZero(py, cols);
-      continue;
-    }
-    const sum = expShiftSum(px, py, cols, m);
-    rowScale(py, py, cols, 1 / sum);
+    const sum = expShiftSum(px, py, cols, max(rowMax(px, cols), LOWEST));
+    if (sum == 0) rowZero(py, cols);
+    else rowScale(py, py, cols, 1 / sum);
   }
 }

@@ -2,7 +2,9 @@
 // Both the attention op ([batch, heads, seq, dim] tensors) and multi-head attention (heads as
 // column ranges of [batch, seq, embed] rows, written in place into the concatenated output)
 // describe their problem this way.
-import { PHASE_ATTENTION, PHASE_ATTENTION_COMBINE, type AttentionPhase, type Phase } from '../parallel/phases.js';
+import {
+  PHASE_ATTENTION, PHASE_ATTENTION_COMBINE, PHASE_ATTENTION_NONFINITE, type AttentionPhase, type Phase,
+} from '../parallel/phases.js';
 import { ATTENTION_KEY_BLOCK, ATTENTION_QUERY_CHUNK, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import type { Arena } from '../wasm/arena.js';
 import { isArrayOf } from '../validate.js';
@@ -90,25 +92,42 @@ export interface KeySplit {
   statsPtr: number;
 }
 
-/** Places the part buffers when the keys are split (with the call's other buffers, before the
- * arena is committed); undefined when they are not. */
-export function placeKeySplit(arena: Arena, s: ProblemShape, withWeights: boolean): KeySplit | undefined {
-  const parts = keyParts(s, withWeights);
-  if (parts === 1) return undefined;
-  const rows = s.batch * s.heads * parts * s.seqQ;
-  return { parts, partPtr: arena.place(rows * s.headDimV * 4), statsPtr: arena.place(rows * 2 * 4) };
+/** The buffers of an attention problem besides its inputs and outputs. */
+export interface AttentionBuffers {
+  /** The part buffers, when the keys are split. */
+  split?: KeySplit;
+  /** i32 [batch·heads] allKeys flags (0: the problem never skips keys, so it needs none). */
+  allKeys: number;
 }
 
-/** The phases of a problem: one attention phase, or the key-split parts then their combine;
- * `scratch` holds one kernel scratch slot per thread. */
-export function attentionPhases(p: SliceProblem, scratch: number, split?: KeySplit): Phase[] {
+/** Places the part buffers when the keys are split, and the allKeys flags when some keys may be
+ * skipped (`skipsKeys`: causal, validLens, key padding turned into a bound), with the call's
+ * other buffers, before the arena is committed. */
+export function placeAttention(
+  arena: Arena, s: ProblemShape, withWeights: boolean, skipsKeys: boolean,
+): AttentionBuffers {
+  const parts = keyParts(s, withWeights);
+  const rows = s.batch * s.heads * parts * s.seqQ;
+  const split = parts === 1 ? undefined
+    : { parts, partPtr: arena.place(rows * s.headDimV * 4), statsPtr: arena.place(rows * 2 * 4) };
+  return { split, allKeys: skipsKeys ? arena.place(s.batch * s.heads * 4) : 0 };
+}
+
+/** The phases of a problem: the non-finite scan when keys may be skipped, then one attention
+ * phase, or the key-split parts then their combine; `scratch` holds one kernel scratch slot per
+ * thread. The scan costs one read of K and V per slice; it lets the attention skip masked key
+ * blocks and still give torch's NaN where a skipped key holds one. */
+export function attentionPhases(p: SliceProblem, scratch: number, buffers: AttentionBuffers): Phase[] {
   const phase = attentionPhase(p, scratch);
-  if (!split) return [phase];
+  phase.allKeysPtr = buffers.allKeys;
+  const program: Phase[] = buffers.allKeys === 0 ? [] : [{ ...phase, kind: PHASE_ATTENTION_NONFINITE }];
+  const { split } = buffers;
+  if (!split) return [...program, phase];
   phase.kParts = split.parts;
   phase.kChunk = KEY_CHUNK;
   phase.partPtr = split.partPtr;
   phase.statsPtr = split.statsPtr;
-  return [phase, { ...phase, kind: PHASE_ATTENTION_COMBINE }];
+  return [...program, phase, { ...phase, kind: PHASE_ATTENTION_COMBINE }];
 }
 
 /** The (unsplit) attention phase of a problem. */
@@ -129,6 +148,6 @@ export function attentionPhase(p: SliceProblem, scratch: number): AttentionPhase
     lensPtr: p.validLens?.ptr ?? 0, lensBatch: p.validLens?.batch ?? 0, lensRow: p.validLens?.row ?? 0,
     wPtr: w.ptr, wBatch: w.batch, wHead: w.head, wRow: w.row,
     qBlock: QUERY_BLOCK, scratch, scratchBytes: SCRATCH_SLOT_STRIDE,
-    kParts: 1, kChunk: p.seqK, partPtr: 0, statsPtr: 0,
+    kParts: 1, kChunk: p.seqK, partPtr: 0, statsPtr: 0, allKeysPtr: 0,
   };
 }

@@ -7,7 +7,7 @@ import type { Phase } from '../parallel/phases.js';
 import { SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, finite, flag, isArrayOf, optionalDim, options } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
-import { attachMask, attentionPhases, placeKeySplit, type SliceProblem } from './attention-slices.js';
+import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
 import { resident, type TensorRegistry, type TensorState } from './tensor.js';
 
 const OP = 'attention';
@@ -127,7 +127,8 @@ export function buildAttention(arena: Arena, plan: AttentionPlan, threads: numbe
   const maskPtr = plan.mask ? arena.place(plan.mask.data.byteLength) : 0;
   const lensPtr = plan.validLens ? arena.place(plan.validLens.data.byteLength) : 0;
   const scratch = arena.place(threads * SCRATCH_SLOT_STRIDE, 128); // one slot per thread, no shared line
-  const split = placeKeySplit(arena, { batch, heads, seqQ, seqK, headDimV }, plan.returnWeights);
+  const buffers = placeAttention(arena, { batch, heads, seqQ, seqK, headDimV }, plan.returnWeights,
+    plan.causal || plan.validLens !== undefined);
   arena.commit();
   if (!isTensor(plan.q)) arena.writeF32(qPtr, plan.q);
   if (!isTensor(plan.k)) arena.writeF32(kPtr, plan.k);
@@ -149,7 +150,7 @@ export function buildAttention(arena: Arena, plan: AttentionPlan, threads: numbe
   if (wPtr !== 0) p.weights = { ptr: wPtr, batch: heads * seqQ * seqK, head: seqQ * seqK, row: seqK };
 
   return {
-    program: attentionPhases(p, scratch, split),
+    program: attentionPhases(p, scratch, buffers),
     collect() {
       const result: AttentionResult = { output: arena.readF32(oPtr, outLength) };
       if (wPtr !== 0) result.weights = arena.readF32(wPtr, weightsLength);

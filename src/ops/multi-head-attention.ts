@@ -19,7 +19,7 @@ import type { BuiltCall } from './attention.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, flag, isArrayOf, optionalDim, options } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
-import { attachMask, attentionPhases, placeKeySplit, type SliceProblem } from './attention-slices.js';
+import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
 
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
@@ -245,7 +245,8 @@ export function buildForward(
   const averaged = plan.needWeights && plan.averageWeights;
   const meanPtr = averaged ? arena.place(B * Lq * Lk * 4) : 0;
   const scratch = arena.place(threads * SCRATCH_SLOT_STRIDE, 128); // one slot per thread, no shared line
-  const split = placeKeySplit(arena, { batch: B, heads: H, seqQ: Lq, seqK: Lk, headDimV: d }, plan.needWeights);
+  const buffers = placeAttention(arena, { batch: B, heads: H, seqQ: Lq, seqK: Lk, headDimV: d }, plan.needWeights,
+    plan.causal || padding !== undefined);
   arena.commit();
 
   arena.writeF32(queryPtr, plan.query);
@@ -295,7 +296,7 @@ export function buildForward(
   if (plan.attnMask) attachMask(arena, p, maskPtr, plan.attnMask.data, plan.attnMask.perSlice, true);
   if (weightsPtr !== 0) p.weights = { ptr: weightsPtr, batch: H * Lq * Lk, head: Lq * Lk, row: Lk };
 
-  program.push(...attentionPhases(p, scratch, split));
+  program.push(...attentionPhases(p, scratch, buffers));
   program.push(packRowsPhase(B * Lq, E, ctxPtr, E, ctxStrips));
   linear(B * Lq, E, ctxStrips, E, res.wo, res.bo, outPtr, E);
   // Head-averaged weights: mean over the H planes of each batch entry (no shared accumulator).

@@ -11,6 +11,7 @@ export const PHASE_ATTENTION = 2;
 export const PHASE_MEAN_ROWS = 3;
 export const PHASE_ATTENTION_COMBINE = 4;
 export const PHASE_PACK_ROWS = 5;
+export const PHASE_ATTENTION_NONFINITE = 6;
 
 /** A[m, k] (row stride lda) packed into GEMM strips at ap, cut into stripBlock strips. */
 export interface PackRowsPhase {
@@ -50,11 +51,19 @@ export interface AttentionPhase {
   // Key split (kParts > 1): part j covers keys j·kChunk .. and writes its unnormalised O to
   // partPtr [batch·heads, kParts, seqQ, headDimV] and (m, l) to statsPtr [batch·heads, kParts, seqQ, 2].
   kParts: number; kChunk: number; partPtr: number; statsPtr: number;
+  // i32 per slice [batch·heads], or 0: written by the non-finite scan that precedes a phase
+  // that may skip keys (causal, validLens); a set flag makes the slice skip nothing.
+  allKeysPtr: number;
 }
 
 /** Merges the key-split parts of an attention phase (same fields) into its output view. */
 export interface AttentionCombinePhase extends Omit<AttentionPhase, 'kind'> {
   kind: typeof PHASE_ATTENTION_COMBINE;
+}
+
+/** Sets the allKeys flag of each slice of an attention phase (same fields): one item a slice. */
+export interface AttentionNonFinitePhase extends Omit<AttentionPhase, 'kind'> {
+  kind: typeof PHASE_ATTENTION_NONFINITE;
 }
 
 /** y[b] = mean over `count` rows x[b] + i·stride (i < count), n elements, cut into colBlock. */
@@ -65,7 +74,8 @@ export interface MeanRowsPhase {
   colBlock: number; // multiple of 4
 }
 
-export type Phase = PackRowsPhase | GemmPackedPhase | AttentionPhase | AttentionCombinePhase | MeanRowsPhase;
+export type Phase =
+  PackRowsPhase | GemmPackedPhase | AttentionPhase | AttentionCombinePhase | AttentionNonFinitePhase | MeanRowsPhase;
 
 /** Field order of the attention phases (the combine reads the same record). */
 const ATTENTION_FIELDS = [
@@ -75,7 +85,7 @@ const ATTENTION_FIELDS = [
   'addPtr', 'addBatch', 'addHead', 'addRow', 'boolPtr', 'boolBatch', 'boolHead', 'boolRow', 'boolInvert',
   'keyPtr', 'keyBatch', 'keyInvert', 'lensPtr', 'lensBatch', 'lensRow',
   'wPtr', 'wBatch', 'wHead', 'wRow', 'qBlock', 'scratch', 'scratchBytes',
-  'kParts', 'kChunk', 'partPtr', 'statsPtr',
+  'kParts', 'kChunk', 'partPtr', 'statsPtr', 'allKeysPtr',
 ];
 
 /** Field order of each kind, for the flat encoding workers read from shared memory. */
@@ -84,6 +94,7 @@ export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
   [PHASE_GEMM_PACKED]: ['m', 'n', 'k', 'ap', 'bp', 'bias', 'c', 'ldc', 'rowBlock', 'colBlock'],
   [PHASE_ATTENTION]: ATTENTION_FIELDS,
   [PHASE_ATTENTION_COMBINE]: ATTENTION_FIELDS,
+  [PHASE_ATTENTION_NONFINITE]: ATTENTION_FIELDS,
   [PHASE_MEAN_ROWS]: ['batch', 'count', 'n', 'x', 'xBatch', 'stride', 'y', 'yBatch', 'colBlock'],
 };
 
@@ -96,6 +107,7 @@ export function itemCount(p: Phase): number {
     case PHASE_GEMM_PACKED: return ceilDiv(p.m, p.rowBlock) * ceilDiv(p.n, p.colBlock);
     case PHASE_ATTENTION: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock) * p.kParts;
     case PHASE_ATTENTION_COMBINE: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock);
+    case PHASE_ATTENTION_NONFINITE: return p.batch * p.heads;
     case PHASE_MEAN_ROWS: return p.batch * ceilDiv(p.n, p.colBlock);
   }
 }
@@ -137,7 +149,15 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
         at(p.keyPtr, p.keyBatch, 0, 1), p.keyInvert,
         at(p.lensPtr, p.lensBatch, 0, 4), p.lensRow,
         at(p.wPtr, p.wBatch, p.wHead, 4), p.wRow,
-        p.scratch + slot * p.scratchBytes, split ? p.statsPtr + partAt * 2 * 4 : 0);
+        p.scratch + slot * p.scratchBytes, split ? p.statsPtr + partAt * 2 * 4 : 0,
+        p.allKeysPtr === 0 ? 0 : p.allKeysPtr + slice * 4);
+      return;
+    }
+    case PHASE_ATTENTION_NONFINITE: {
+      const b = Math.floor(i / p.heads), h = i % p.heads;
+      kernels.f32_attention_nonfinite(p.kPtr + (b * p.kBatch + h * p.kHead) * 4, p.kRow, p.headDim,
+        p.vPtr + (b * p.vBatch + h * p.vHead) * 4, p.vRow, p.headDimV, p.seqQ, p.seqK, p.causal,
+        p.lensPtr === 0 ? 0 : p.lensPtr + b * p.lensBatch * 4, p.lensRow, p.allKeysPtr + i * 4);
       return;
     }
     case PHASE_ATTENTION_COMBINE: {
@@ -212,6 +232,7 @@ export function programFlops(program: readonly Phase[]): number {
     if (p.kind === PHASE_GEMM_PACKED) total += 2 * p.m * p.n * p.k;
     else if (p.kind === PHASE_PACK_ROWS) total += p.m * p.k;
     else if (p.kind === PHASE_MEAN_ROWS) total += p.batch * p.count * p.n;
+    else if (p.kind === PHASE_ATTENTION_NONFINITE) total += 2 * p.batch * p.heads * p.seqK * (p.headDim + p.headDimV);
     else total += 2 * p.batch * p.heads * p.seqQ * p.seqK * (p.headDim + p.headDimV);
   }
   return total;

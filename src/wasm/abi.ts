@@ -110,6 +110,22 @@ export interface KernelExports {
     ldw: number,        // row stride of weights
     scratch: number,    // ATTENTION_SCRATCH_BYTES bytes owned by this call
     stats: number,      // f32 [seqQ, 2] (m, l) per row, or 0; when given, o is left unnormalised
+    allKeys: number,    // i32 flag or 0: when the flag is non-zero, no key block is skipped
+  ): void;
+  /** flag = 1 if any K or V value of a key the slice may skip is NaN or ±inf, else 0 (decides allKeys). */
+  f32_attention_nonfinite(
+    k: number,          // f32 [seqK, headDim], row 0 of the slice
+    ldk: number,        // row stride of k
+    headDim: number,    // k features
+    v: number,          // f32 [seqK, headDimV], row 0 of the slice
+    ldv: number,        // row stride of v
+    headDimV: number,   // v features
+    seqQ: number,       // query rows (their limits decide which keys may be skipped)
+    seqK: number,       // keys
+    causal: number,     // 1: key j > query i may be skipped
+    validLens: number,  // i32 limits of the slice's batch entry, or 0
+    ldValid: number,    // stride of validLens per query row (0: one for every row)
+    flag: number,       // i32 out
   ): void;
   /** Merges key-split partial attentions (f32_attention with stats) into o. */
   f32_attention_combine(

@@ -23,7 +23,7 @@ describe.each(kernelVariants())('f32-attention (%s)', (variant) => {
       const po = h.f32(o0), pw = h.f32(seqQ * seqK), scratch = h.f32(ATTENTION_SCRATCH_BYTES / 4);
       const col = head * d * 4;
       h.wasm.f32_attention(pq + col, embed, pk + col, embed, pv + col, embed, po + col, embed, d, d,
-        q0, q1, k0, k1, 0.3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, pw, seqK, scratch, 0);
+        q0, q1, k0, k1, 0.3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, pw, seqK, scratch, 0, 0);
       // reference over the same rows and keys, gathered into [rows, d]
       const rows = q1 - q0, keys = k1 - k0;
       const gather = (x: Float32Array, r0: number, n: number) => {

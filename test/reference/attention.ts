@@ -10,8 +10,12 @@ export interface RefAttention {
   bias?: BiasFn;
 }
 
-/** softmax(scale·q·kᵀ + bias, masked) · v for [batch, heads, seq, dim] tensors; a row with
- * every key masked gives zeros (the library's contract). */
+/** softmax(scale·q·kᵀ + bias + mask)·v for [batch, heads, seq, dim] tensors, as torch's math
+ * path computes it: a mask is added (masked: + -inf), so a NaN or +inf logit stays NaN and
+ * makes its row NaN, and every key is multiplied by its probability, so a non-finite v value
+ * reaches a row through 0·v even where the key is masked. The one departure is the library's
+ * contract for a row whose every logit is -inf: zero weights (torch: NaN), so its output is
+ * Σ 0·v (zeros for finite v). */
 export function referenceAttention(
   q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, p: RefAttention,
 ): { output: Float64Array; weights: Float64Array } {
@@ -23,22 +27,25 @@ export function referenceAttention(
     for (let h = 0; h < heads; h++) {
       const slice = b * heads + h;
       for (let i = 0; i < seqQ; i++) {
-        // logits[j] = scale · q_i · k_j + bias, -inf where masked
+        // logits[j] = scale · q_i · k_j + bias - (masked ? inf : 0)
         let max = -Infinity;
+        let nan = false;
         for (let j = 0; j < seqK; j++) {
           let dot = 0;
           for (let c = 0; c < d; c++) dot += q[(slice * seqQ + i) * d + c] * k[(slice * seqK + j) * d + c];
           let s = dot * p.scale + (p.bias ? p.bias(b, h, i, j) : 0);
-          if (p.attend && !p.attend(b, h, i, j)) s = -Infinity;
+          if (p.attend && !p.attend(b, h, i, j)) s += -Infinity;
           logits[j] = s;
-          max = Math.max(max, s);
+          if (Number.isNaN(s)) nan = true;
+          else max = Math.max(max, s);
         }
-        if (max === -Infinity) continue; // fully masked row: zeros
-        let sum = 0;
-        for (let j = 0; j < seqK; j++) sum += (logits[j] = Math.exp(logits[j] - max));
         const w = weights.subarray((slice * seqQ + i) * seqK, (slice * seqQ + i + 1) * seqK);
-        for (let j = 0; j < seqK; j++) w[j] = logits[j] / sum;
-        // output_i = Σ_j w_j · v_j
+        if (nan || max > -Infinity) { // else fully masked: zero weights
+          let sum = 0;
+          for (let j = 0; j < seqK; j++) sum += (logits[j] = Math.exp(logits[j] - max)); // NaN if nan or max = +inf
+          for (let j = 0; j < seqK; j++) w[j] = logits[j] / sum;
+        }
+        // output_i = Σ_j w_j · v_j over every key
         for (let c = 0; c < dv; c++) {
           let acc = 0;
           for (let j = 0; j < seqK; j++) acc += w[j] * v[(slice * seqK + j) * dv + c];
