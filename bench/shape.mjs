@@ -86,7 +86,8 @@ if (impl === 'plain') {
         const opts = { batch: B, seqQ: L, seqK: L, needWeights: false };
         run = async () => (await layer.forward(inputs.x, inputs.x, inputs.x, opts)).output;
       } else {
-        const opts = { ...shape, validLens: shape.validLens ? Int32Array.from(shape.validLens) : undefined };
+        const { kind, title, residentKV, ...dims } = shape; // the engine rejects keys that are not options
+        const opts = { ...dims, validLens: shape.validLens ? Int32Array.from(shape.validLens) : undefined };
         run = async () => (await engine.attention(inputs.q, inputs.k, inputs.v, opts)).output;
         if (shape.residentKV) {
           // The KV cache kept in the engine (createTensor): copied in once, read in place.

@@ -9,7 +9,7 @@ import type { KernelExports } from './wasm/abi.js';
 import { Arena } from './wasm/arena.js';
 import { compileGiven, compileKernels, createMemory, instantiateGiven, instantiateKernels } from './wasm/load.js';
 import { detectFeatures } from './features.js';
-import { options } from './validate.js';
+import { keysOf, options } from './validate.js';
 import { rangeError, stateError, typeError } from './errors.js';
 import { buildAttention, planAttention, type BuiltCall } from './ops/attention.js';
 import { createMultiHeadAttention, planMultiHeadAttention } from './ops/multi-head-attention.js';
@@ -18,6 +18,7 @@ import { programFlops, runInline, type Phase } from './parallel/phases.js';
 import { Pool, workersAvailable } from './parallel/pool.js';
 
 const OP = 'createEngine';
+const OPTION_KEYS = keysOf<EngineOptions>({ threads: true, kernels: true, wasm: true });
 
 /** Cores the runtime reports (navigator.hardwareConcurrency, or Node's os.availableParallelism). */
 async function availableCores(): Promise<number> {
@@ -68,7 +69,7 @@ function singleThreadReason(features: Features): string | undefined {
 /** Creates an engine. Rejects with TypeError / RangeError for bad options, with an Error when
  * the runtime lacks WebAssembly SIMD, the kernels cannot be loaded or a worker cannot start. */
 export async function createEngine(opts?: EngineOptions): Promise<Engine> {
-  const o = options(OP, 'options', opts, true) as EngineOptions;
+  const o = options(OP, 'options', opts, true, OPTION_KEYS) as EngineOptions;
   const requested = requestedThreads(o.threads);
   const features = detectFeatures();
   if (!features.simd) {

@@ -1,14 +1,15 @@
 // Every error the library throws is made here, so messages share one form:
 // "<op>: <argument> <what is wrong> (<the rule>)".
+import { typedArrayLength, typedArrayName } from './typed-array.js';
 
-/** Short description of a value for messages: its type and, for arrays, its length. */
+/** Short description of a value for messages: its type and, for arrays, its length (a typed
+ * array by its real kind and length, whatever its Symbol.toStringTag says). */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
-  if (ArrayBuffer.isView(value)) {
-    const tag = (value as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag] ?? 'DataView';
-    return `${tag}(${(value as unknown as { length?: number }).length ?? value.byteLength})`;
-  }
+  const kind = typedArrayName(value);
+  if (kind !== undefined) return `${kind}(${typedArrayLength(value as ArrayBufferView)})`;
+  if (ArrayBuffer.isView(value)) return `DataView(${value.byteLength})`;
   if (Array.isArray(value)) return `Array(${value.length})`;
   if (typeof value === 'number') return String(value);
   if (typeof value === 'string') return JSON.stringify(value);

@@ -1,5 +1,10 @@
 // Public types. Every tensor is a row-major Float32Array (masks: Uint8Array / Float32Array,
 // lengths: Int32Array); shapes are given in the comments as [dim, ...] in element counts.
+// An array's kind is its real one (its [[TypedArrayName]], not its Symbol.toStringTag): arrays
+// of other realms, subclasses, subarray views and SharedArrayBuffer-backed arrays are taken.
+// Every options and config object takes exactly the keys listed here: any other own enumerable
+// string key is a RangeError naming it (even when its value is undefined), with the intended
+// name when it is close (`is_causal` → `causal`, `casual` → `causal`).
 
 /** Which kernel build an engine runs. */
 export type KernelVariant = 'simd' | 'relaxed';
@@ -16,6 +21,7 @@ export interface Features {
   readonly sharedMemory: boolean;
 }
 
+/** Options of `createEngine`; any other key is a RangeError. */
 export interface EngineOptions {
   /** Threads to compute with (1..256). 1 runs on the calling thread; n > 1 starts n workers on
    * one shared memory; `'auto'` takes the available cores. Without SharedArrayBuffer (a page that
@@ -30,7 +36,8 @@ export interface EngineOptions {
   wasm?: WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string;
 }
 
-/** Options of {@link Engine.attention}: `F.scaled_dot_product_attention` semantics. */
+/** Options of {@link Engine.attention}: `F.scaled_dot_product_attention` semantics. Any other
+ * key (torch's `is_causal`, `attn_mask`, …) is a RangeError naming the key here. */
 export interface AttentionOptions {
   batch: number;
   heads: number;
@@ -79,7 +86,8 @@ export interface AttentionResult {
   weights?: Float32Array;
 }
 
-/** `nn.MultiheadAttention` parameters, torch's names and layouts (`[out, in]`). */
+/** `nn.MultiheadAttention` parameters, torch's names in camelCase and layouts (`[out, in]`);
+ * any other key (`in_proj_weight`, `out_proj.weight`, …) is a RangeError naming the key here. */
 export interface MultiHeadAttentionWeights {
   /** [3·embedDim, embedDim]: q, k, v projections stacked (only when kdim = vdim = embedDim). */
   inProjWeight?: Float32Array;
@@ -97,6 +105,7 @@ export interface MultiHeadAttentionWeights {
   outProjBias?: Float32Array;
 }
 
+/** {@link Engine.multiHeadAttention}'s configuration; any other key is a RangeError. */
 export interface MultiHeadAttentionConfig {
   embedDim: number;
   numHeads: number;
@@ -109,7 +118,8 @@ export interface MultiHeadAttentionConfig {
   weights: MultiHeadAttentionWeights;
 }
 
-/** Options of {@link MultiHeadAttention.forward}: `nn.MultiheadAttention(batch_first=True)`. */
+/** Options of {@link MultiHeadAttention.forward}: `nn.MultiheadAttention(batch_first=True)`. Any
+ * other key (`key_padding_mask`, `need_weights`, …) is a RangeError naming the key here. */
 export interface MultiHeadAttentionForwardOptions {
   batch: number;
   seqQ: number;
@@ -158,7 +168,10 @@ export interface Engine {
     options: AttentionOptions,
   ): Promise<AttentionResult>;
   /** A tensor in the engine's memory: `init` elements of zeros, or a copy of `init`. q, k and v
-   * of {@link Engine.attention} may be tensors of this engine; they are read in place. */
+   * of {@link Engine.attention} may be tensors of this engine; they are read in place. At most
+   * about 2^29 elements (the engine's 2 GiB memory less its fixed regions: a larger `init` is a
+   * RangeError giving the exact limit); when the memory cannot make room for it, the tensor's
+   * uses reject saying why. */
   createTensor(init: number | Float32Array): EngineTensor;
   /** A multi-head attention layer with fixed weights (copied now and kept in the engine's
    * memory; later changes to the caller's arrays do not affect it). */

@@ -1,14 +1,7 @@
 // Validation at the edge: every public entry point checks its arguments here before any
 // memory is touched, so a bad call throws without side effects and the engine stays usable.
 import { rangeError, typeError } from './errors.js';
-
-type TypedArrayName = 'Float32Array' | 'Uint8Array' | 'Int32Array';
-
-function tagOf(value: unknown): string | undefined {
-  return ArrayBuffer.isView(value)
-    ? (value as unknown as { [Symbol.toStringTag]?: string })[Symbol.toStringTag]
-    : undefined;
-}
+import { plainView, typedArrayName, type ArrayKind, type ArrayOfKind } from './typed-array.js';
 
 /** A positive integer dimension (TypeError if not a number, RangeError if NaN, fractional, <= 0). */
 export function dim(op: string, name: string, value: unknown): number {
@@ -39,21 +32,30 @@ export function finite(op: string, name: string, value: unknown, fallback: numbe
   return value;
 }
 
-/** Whether value is a typed array of the given class (by tag, so arrays from other realms pass). */
-export function isArrayOf(value: unknown, name: TypedArrayName): boolean {
-  return tagOf(value) === name;
+/** Whether value really is a typed array of the given kind (by its internal slot, not its
+ * Symbol.toStringTag: arrays of other realms and subclasses pass, a faked tag does not). */
+export function isArrayOf(value: unknown, kind: ArrayKind): boolean {
+  return typedArrayName(value) === kind;
 }
 
-/** A typed array of the given class and exact length; `shape` names the dims in the message. */
-export function array<T extends Float32Array | Uint8Array | Int32Array>(
-  op: string, arg: string, value: unknown, type: TypedArrayName, length: number, shape: string,
-): T {
-  if (!isArrayOf(value, type)) throw typeError(op, arg, `a ${type}`, value);
-  const actual = (value as T).length;
-  if (actual !== length) {
-    throw rangeError(op, arg, `has length ${actual}, expected ${length} (${shape})`);
+/** `value` as a view of this realm's class on the same memory, if it really is a typed array of
+ * one of `kinds`; undefined if not. The view's length and byteLength are the array's own. */
+export function typedArray<K extends ArrayKind>(value: unknown, ...kinds: K[]): ArrayOfKind[K] | undefined {
+  const kind = typedArrayName(value) as K;
+  return kinds.includes(kind) ? plainView(value as ArrayBufferView, kind) : undefined;
+}
+
+/** A typed array of the given kind and exact length (as {@link typedArray}); `shape` names the
+ * dims in the message. */
+export function array<K extends ArrayKind>(
+  op: string, arg: string, value: unknown, kind: K, length: number, shape: string,
+): ArrayOfKind[K] {
+  const view = typedArray(value, kind);
+  if (view === undefined) throw typeError(op, arg, `a ${kind}`, value);
+  if (view.length !== length) {
+    throw rangeError(op, arg, `has length ${view.length}, expected ${length} (${shape})`);
   }
-  return value as T;
+  return view;
 }
 
 /** Total element count of a shape, with a RangeError when it exceeds what memory can hold. */
@@ -64,11 +66,88 @@ export function elements(op: string, arg: string, ...dims: number[]): number {
   return n;
 }
 
-/** An options object (undefined allowed when `optional`). */
-export function options(op: string, name: string, value: unknown, optional: boolean): Record<string, unknown> {
+/** The keys of an options or config type, listed once: the compiler checks the list against
+ * the type (none missing, none extra), and {@link options} rejects every other key. */
+export function keysOf<T>(all: Record<keyof T, true>): readonly string[] {
+  return Object.keys(all);
+}
+
+/** An options or config object (undefined allowed when `optional`) whose own enumerable string
+ * keys are all `known`: any other key is a RangeError naming it, even when its value is
+ * undefined (`{ casual: undefined }` is still a typo), with the likely intended key. Symbol
+ * keys and non-enumerable properties are not options and are left alone. */
+export function options(
+  op: string, name: string, value: unknown, optional: boolean, known: readonly string[],
+): Record<string, unknown> {
   if (value === undefined && optional) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(op, name, 'an object', value);
   }
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const guesses = likelyKeys(key, known).map((k) => member(name, k));
+    const hint = guesses.length > 0 ? ` (did you mean ${guesses.join(' or ')}?)` : '';
+    throw rangeError(op, member(name, key), `is not a known key${hint}; known: ${known.join(', ')}`);
+  }
   return value as Record<string, unknown>;
+}
+
+/** `object.key`, or `object["key"]` when the key is not an identifier. */
+function member(object: string, key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${object}.${key}` : `${object}[${JSON.stringify(key)}]`;
+}
+
+/** PyTorch and Hugging Face spellings (folded, as {@link fold} makes them) whose folded form is
+ * not that of our name; the first candidate the object knows is suggested. snake_case, case and
+ * small typos need no entry. */
+const ALIASES = new Map<string, readonly string[]>([
+  ['iscausal', ['causal']],
+  ['keypaddingmask', ['keyPaddingMask', 'validLens']],
+  ['needweights', ['needWeights', 'returnWeights']],
+  ['returnweights', ['returnWeights', 'needWeights']],
+  ['averageattnweights', ['averageWeights']],
+  ['hiddensize', ['embedDim']],
+  ['dmodel', ['embedDim']],
+  ['nembd', ['embedDim']],
+  ['numattentionheads', ['numHeads']],
+  ['nhead', ['numHeads']],
+  ['numthreads', ['threads']],
+]);
+
+/** Lowercase, without separators: in_proj_weight, inProjWeight and out_proj.weight fold alike. */
+const fold = (key: string): string => key.toLowerCase().replace(/[-_.\s]/g, '');
+
+/** The known keys that `key` was most likely meant to be: from the alias table; else the keys
+ * that fold alike; else the nearest, at most 2 edits away (and at most a third of its length). */
+function likelyKeys(key: string, known: readonly string[]): string[] {
+  const folded = fold(key);
+  const alias = ALIASES.get(folded)?.find((k) => known.includes(k));
+  if (alias !== undefined) return [alias];
+  const same = known.filter((k) => fold(k) === folded);
+  if (same.length > 0) return same;
+  const limit = Math.min(2, Math.floor(folded.length / 3));
+  let best = limit + 1;
+  let nearest: string[] = [];
+  for (const k of known) {
+    const other = fold(k);
+    if (Math.abs(other.length - folded.length) > limit) continue;
+    const d = editDistance(folded, other);
+    if (d < best) [best, nearest] = [d, [k]];
+    else if (d === best) nearest.push(k);
+  }
+  return nearest;
+}
+
+/** Edits (insert, delete, substitute, swap two neighbours) from a to b: the optimal string
+ * alignment distance, so `casual` is 1 from `causal`. */
+function editDistance(a: string, b: string): number {
+  // d[i][j]: edits from the first i characters of a to the first j of b.
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i + j));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }

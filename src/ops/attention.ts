@@ -5,12 +5,16 @@ import type { AttentionOptions, AttentionResult, EngineTensor } from '../types.j
 import type { Arena } from '../wasm/arena.js';
 import type { Phase } from '../parallel/phases.js';
 import { SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
-import { array, dim, elements, finite, flag, isArrayOf, optionalDim, options } from '../validate.js';
+import { array, dim, elements, finite, flag, isArrayOf, keysOf, optionalDim, options, typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
 import { resident, type TensorRegistry, type TensorState } from './tensor.js';
 
 const OP = 'attention';
+const OPTION_KEYS = keysOf<AttentionOptions>({
+  batch: true, heads: true, seqQ: true, seqK: true, headDim: true, headDimV: true, scale: true, causal: true,
+  attnMask: true, validLens: true, returnWeights: true, kvCapacity: true,
+});
 
 /** A validated attention call. */
 export interface AttentionPlan {
@@ -36,7 +40,7 @@ export interface AttentionPlan {
 
 /** An input: the caller's array (copied in by the call) or a tensor of the engine (read in place). */
 type Input = Float32Array | TensorState;
-const isTensor = (x: Input): x is TensorState => !ArrayBuffer.isView(x);
+const isTensor = (x: Input): x is TensorState => !isArrayOf(x, 'Float32Array');
 
 function input(name: string, value: unknown, length: number, shape: string, tensors?: TensorRegistry): Input {
   const state = tensors?.get(value as EngineTensor);
@@ -46,13 +50,13 @@ function input(name: string, value: unknown, length: number, shape: string, tens
     return state;
   }
   if (!isArrayOf(value, 'Float32Array')) throw typeError(OP, name, 'a Float32Array or a tensor of this engine', value);
-  return array<Float32Array>(OP, name, value, 'Float32Array', length, shape);
+  return array(OP, name, value, 'Float32Array', length, shape);
 }
 
 /** Checks every argument of engine.attention; throws TypeError / RangeError naming it. `tensors`:
  * the engine's tensors, which q, k and v may be. */
 export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown, tensors?: TensorRegistry): AttentionPlan {
-  const o = options(OP, 'options', opts, false) as Partial<AttentionOptions>;
+  const o = options(OP, 'options', opts, false, OPTION_KEYS) as Partial<AttentionOptions>;
   const batch = dim(OP, 'options.batch', o.batch);
   const heads = dim(OP, 'options.heads', o.heads);
   const seqQ = dim(OP, 'options.seqQ', o.seqQ);
@@ -77,23 +81,22 @@ export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown,
   if (returnWeights) elements(OP, 'weights', batch, heads, seqQ, seqK);
 
   if (o.attnMask !== undefined) {
-    const mask = o.attnMask as unknown;
-    if (!isArrayOf(mask, 'Uint8Array') && !isArrayOf(mask, 'Float32Array')) {
-      throw typeError(OP, 'options.attnMask', 'a Uint8Array (1 = attend) or a Float32Array (added)', mask);
+    const mask = typedArray(o.attnMask, 'Uint8Array', 'Float32Array');
+    if (mask === undefined) {
+      throw typeError(OP, 'options.attnMask', 'a Uint8Array (1 = attend) or a Float32Array (added)', o.attnMask);
     }
-    const len = (mask as Uint8Array | Float32Array).length;
+    const len = mask.length;
     const plane = seqQ * seqK;
     if (len !== plane && len !== batch * heads * plane) {
       throw rangeError(OP, 'options.attnMask', `has length ${len}, expected seqQ·seqK = ${plane} ` +
         `or batch·heads·seqQ·seqK = ${batch * heads * plane}`);
     }
-    plan.mask = { data: mask as Uint8Array | Float32Array, perSlice: len !== plane };
+    plan.mask = { data: mask, perSlice: len !== plane };
   }
 
   if (o.validLens !== undefined) {
-    const lens = o.validLens as unknown;
-    if (!isArrayOf(lens, 'Int32Array')) throw typeError(OP, 'options.validLens', 'an Int32Array', lens);
-    const data = lens as Int32Array;
+    const data = typedArray(o.validLens, 'Int32Array');
+    if (data === undefined) throw typeError(OP, 'options.validLens', 'an Int32Array', o.validLens);
     if (data.length !== batch && data.length !== batch * seqQ) {
       throw rangeError(OP, 'options.validLens', `has length ${data.length}, expected batch = ${batch} ` +
         `or batch·seqQ = ${batch * seqQ}`);

@@ -9,6 +9,7 @@
 //   out = ctx·Woᵀ + bo
 import type {
   AttentionResult, MultiHeadAttention, MultiHeadAttentionConfig, MultiHeadAttentionForwardOptions,
+  MultiHeadAttentionWeights,
 } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
@@ -17,12 +18,23 @@ import {
 } from '../parallel/phases.js';
 import type { BuiltCall } from './attention.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
-import { array, dim, elements, flag, isArrayOf, optionalDim, options } from '../validate.js';
+import { array, dim, elements, flag, keysOf, optionalDim, options, typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
 
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
+const CONFIG_KEYS = keysOf<MultiHeadAttentionConfig>({
+  embedDim: true, numHeads: true, kdim: true, vdim: true, bias: true, weights: true,
+});
+const WEIGHT_KEYS = keysOf<MultiHeadAttentionWeights>({
+  inProjWeight: true, qProjWeight: true, kProjWeight: true, vProjWeight: true, inProjBias: true,
+  outProjWeight: true, outProjBias: true,
+});
+const FORWARD_KEYS = keysOf<MultiHeadAttentionForwardOptions>({
+  batch: true, seqQ: true, seqK: true, keyPaddingMask: true, attnMask: true, causal: true, needWeights: true,
+  averageWeights: true,
+});
 
 /** Element offsets of the weights and biases in one block. */
 export interface WeightOffsets { wq: number; wk: number; wv: number; wo: number; bq: number; bk: number; bv: number; bo: number }
@@ -52,16 +64,16 @@ export interface MultiHeadAttentionParams {
 
 /** Checks the configuration (TypeError / RangeError naming the argument) and copies the weights. */
 export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParams {
-  const c = options(OP, 'config', config, false) as Partial<MultiHeadAttentionConfig>;
+  const c = options(OP, 'config', config, false, CONFIG_KEYS) as Partial<MultiHeadAttentionConfig>;
   const E = dim(OP, 'config.embedDim', c.embedDim);
   const H = dim(OP, 'config.numHeads', c.numHeads);
   if (E % H !== 0) throw rangeError(OP, 'config.numHeads', `(${H}) must divide config.embedDim (${E})`);
   const kdim = optionalDim(OP, 'config.kdim', c.kdim, E);
   const vdim = optionalDim(OP, 'config.vdim', c.vdim, E);
   const bias = flag(OP, 'config.bias', c.bias, true);
-  const w = options(OP, 'config.weights', c.weights, false);
+  const w = options(OP, 'config.weights', c.weights, false, WEIGHT_KEYS);
   const f32 = (name: string, length: number, shape: string): Float32Array =>
-    array<Float32Array>(OP, `config.weights.${name}`, w[name], 'Float32Array', length, shape);
+    array(OP, `config.weights.${name}`, w[name], 'Float32Array', length, shape);
 
   const at = { wq: 0, wk: E * E, wv: E * E + E * kdim, wo: 0, bq: 0, bk: 0, bv: 0, bo: 0 };
   at.wo = at.wv + E * vdim;
@@ -150,40 +162,45 @@ export interface ForwardPlan {
 export function planForward(
   params: MultiHeadAttentionParams, query: unknown, key: unknown, value: unknown, opts: unknown,
 ): ForwardPlan {
-  const o = options(FORWARD, 'options', opts, false) as Partial<MultiHeadAttentionForwardOptions>;
+  const o = options(FORWARD, 'options', opts, false, FORWARD_KEYS) as Partial<MultiHeadAttentionForwardOptions>;
   const { embedDim: E, numHeads: H, kdim, vdim } = params;
   const batch = dim(FORWARD, 'options.batch', o.batch);
   const seqQ = dim(FORWARD, 'options.seqQ', o.seqQ);
   const seqK = dim(FORWARD, 'options.seqK', o.seqK);
+  const queryView = array(FORWARD, 'query', query, 'Float32Array', elements(FORWARD, 'query', batch, seqQ, E),
+    `batch·seqQ·embedDim = ${batch}·${seqQ}·${E}`);
+  const keyView = array(FORWARD, 'key', key, 'Float32Array', elements(FORWARD, 'key', batch, seqK, kdim),
+    `batch·seqK·kdim = ${batch}·${seqK}·${kdim}`);
+  const valueView = array(FORWARD, 'value', value, 'Float32Array', elements(FORWARD, 'value', batch, seqK, vdim),
+    `batch·seqK·vdim = ${batch}·${seqK}·${vdim}`);
+  // One array given twice stays one view: buildForward copies it in and projects it once.
+  const keyOnce = key === query ? queryView : keyView;
   const plan: ForwardPlan = {
     batch, seqQ, seqK,
-    query: array<Float32Array>(FORWARD, 'query', query, 'Float32Array', elements(FORWARD, 'query', batch, seqQ, E),
-      `batch·seqQ·embedDim = ${batch}·${seqQ}·${E}`),
-    key: array<Float32Array>(FORWARD, 'key', key, 'Float32Array', elements(FORWARD, 'key', batch, seqK, kdim),
-      `batch·seqK·kdim = ${batch}·${seqK}·${kdim}`),
-    value: array<Float32Array>(FORWARD, 'value', value, 'Float32Array', elements(FORWARD, 'value', batch, seqK, vdim),
-      `batch·seqK·vdim = ${batch}·${seqK}·${vdim}`),
+    query: queryView,
+    key: keyOnce,
+    value: value === key ? keyOnce : value === query ? queryView : valueView,
     causal: flag(FORWARD, 'options.causal', o.causal, false),
     needWeights: flag(FORWARD, 'options.needWeights', o.needWeights, true),
     averageWeights: flag(FORWARD, 'options.averageWeights', o.averageWeights, true),
   };
   if (plan.needWeights) elements(FORWARD, 'weights', batch, H, seqQ, seqK);
   if (o.keyPaddingMask !== undefined) {
-    plan.keyPaddingMask = array<Uint8Array>(FORWARD, 'options.keyPaddingMask', o.keyPaddingMask, 'Uint8Array',
+    plan.keyPaddingMask = array(FORWARD, 'options.keyPaddingMask', o.keyPaddingMask, 'Uint8Array',
       batch * seqK, `batch·seqK = ${batch}·${seqK}`);
   }
   if (o.attnMask !== undefined) {
-    const mask = o.attnMask as unknown;
-    if (!isArrayOf(mask, 'Uint8Array') && !isArrayOf(mask, 'Float32Array')) {
-      throw typeError(FORWARD, 'options.attnMask', 'a Uint8Array (1 = not allowed) or a Float32Array (added)', mask);
+    const mask = typedArray(o.attnMask, 'Uint8Array', 'Float32Array');
+    if (mask === undefined) {
+      throw typeError(FORWARD, 'options.attnMask', 'a Uint8Array (1 = not allowed) or a Float32Array (added)', o.attnMask);
     }
-    const len = (mask as Uint8Array).length;
+    const len = mask.length;
     const plane = seqQ * seqK;
     if (len !== plane && len !== batch * H * plane) {
       throw rangeError(FORWARD, 'options.attnMask', `has length ${len}, expected seqQ·seqK = ${plane} ` +
         `or batch·numHeads·seqQ·seqK = ${batch * H * plane}`);
     }
-    plan.attnMask = { data: mask as Uint8Array | Float32Array, perSlice: len !== plane };
+    plan.attnMask = { data: mask, perSlice: len !== plane };
   }
   return plan;
 }

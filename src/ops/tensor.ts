@@ -4,10 +4,18 @@
 // queue: they happen after every call queued before them, never during one.
 import type { EngineTensor } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
-import { isArrayOf } from '../validate.js';
+import { ARENA_BASE, MAX_PAGES, PAGE_BYTES } from '../wasm/layout.js';
+import { typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 
 const OP = 'createTensor';
+
+/** Elements of the largest tensor the engine's memory can ever hold: all of it above the fixed
+ * regions, when it has grown to its maximum and holds nothing else. */
+export const MAX_TENSOR_LENGTH = Math.floor((MAX_PAGES * PAGE_BYTES - ARENA_BASE) / 4);
+const tooLarge = (length: number): RangeError => rangeError(OP, `init (${length} elements)`, `exceeds the ` +
+  `largest tensor the engine can hold, ${MAX_TENSOR_LENGTH} elements (its ${(MAX_PAGES * PAGE_BYTES) / 2 ** 30} GiB ` +
+  `memory less ${ARENA_BASE} bytes of fixed regions, 4 bytes an element)`);
 
 /** What a tensor needs of its engine: work between calls, through the engine's queue. */
 export interface TensorHost {
@@ -37,16 +45,18 @@ const collected = typeof FinalizationRegistry === 'function'
 /** Checks `init` (a length or the initial data), queues the placement, returns the handle. */
 export function createTensor(host: TensorHost, registry: TensorRegistry, init: unknown): EngineTensor {
   let length: number, data: Float32Array | undefined;
+  const array = typedArray(init, 'Float32Array');
   if (typeof init === 'number') {
-    if (!Number.isInteger(init) || init <= 0 || init > 0x3fffffff) {
+    if (!Number.isInteger(init) || init <= 0) {
       throw rangeError(OP, 'init', `must be a positive integer length or a Float32Array, got ${init}`);
     }
+    if (init > MAX_TENSOR_LENGTH) throw tooLarge(init);
     length = init;
-  } else if (isArrayOf(init, 'Float32Array') && (init as Float32Array).length > 0) {
-    data = (init as Float32Array).slice(); // the caller may change its array right away
+  } else if (array !== undefined) {
+    if (array.length === 0) throw rangeError(OP, 'init', 'is an empty Float32Array');
+    if (array.length > MAX_TENSOR_LENGTH) throw tooLarge(array.length);
+    data = array.slice(); // the caller may change its array right away
     length = data.length;
-  } else if (isArrayOf(init, 'Float32Array')) {
-    throw rangeError(OP, 'init', 'is an empty Float32Array');
   } else {
     throw typeError(OP, 'init', 'a positive integer length or a Float32Array', init);
   }
@@ -73,11 +83,13 @@ export function createTensor(host: TensorHost, registry: TensorRegistry, init: u
 
   const tensor: EngineTensor = Object.freeze({
     length,
-    write(source: Float32Array, offset: number = 0): Promise<void> {
+    write(data: Float32Array, offset: number = 0): Promise<void> {
       const op = 'EngineTensor.write';
+      let source: Float32Array | undefined;
       try {
         live(op);
-        if (!isArrayOf(source, 'Float32Array')) throw typeError(op, 'data', 'a Float32Array', source);
+        source = typedArray(data, 'Float32Array');
+        if (source === undefined) throw typeError(op, 'data', 'a Float32Array', data);
         range(op, offset, source.length);
       } catch (error) {
         return Promise.reject(error);

@@ -3,6 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../dist/index.js';
 import { DEBUG } from '../../src/engine.js';
+import { MAX_TENSOR_LENGTH } from '../../src/ops/tensor.js';
+import { ARENA_BASE, MAX_PAGES, PAGE_BYTES } from '../../src/wasm/layout.js';
 import type { Arena } from '../../src/wasm/arena.js';
 import { kernelVariants } from '../helpers/kernels.js';
 import { randomF32 } from '../helpers/random.js';
@@ -110,13 +112,34 @@ describe.each(kernelVariants())('engine tensors (%s)', (variant) => {
       expect(() => engine.createTensor(1.5)).toThrow(/init/);
       expect(() => engine.createTensor(new Float32Array(0))).toThrow(RangeError);
       expect(() => engine.createTensor([1, 2] as unknown as Float32Array)).toThrow(TypeError);
+      const tagged = new Uint8Array(8);
+      Object.defineProperty(tagged, Symbol.toStringTag, { value: 'Float32Array' });
+      expect(() => engine.createTensor(tagged as never)).toThrow(TypeError);
+      expect(() => engine.createTensor(tagged as never)).toThrow(/^createTensor: init must be a positive integer length or a Float32Array, got Uint8Array\(8\)$/);
       const t = engine.createTensor(4);
       await expect(t.write(Float32Array.of(1, 2), 3)).rejects.toThrow(RangeError);
       await expect(t.write(Float32Array.of(1), -1)).rejects.toThrow(/offset/);
       await expect(t.write([1] as unknown as Float32Array)).rejects.toThrow(TypeError);
       await expect(t.read(2, 3)).rejects.toThrow(RangeError);
       await expect(t.read(0, 1.5)).rejects.toThrow(TypeError);
+      await expect(t.write(tagged as never)).rejects.toThrow(/^EngineTensor\.write: data must be a Float32Array, got Uint8Array\(8\)$/);
       expect(await t.read()).toEqual(new Float32Array(4)); // nothing half-written
+      await t.dispose();
+    });
+
+    it('a length past the largest tensor is a RangeError that gives the limit', async () => {
+      // The engine's memory grows to MAX_PAGES (2 GiB); its fixed regions sit below ARENA_BASE.
+      expect(MAX_TENSOR_LENGTH).toBe((MAX_PAGES * PAGE_BYTES - ARENA_BASE) / 4);
+      expect(MAX_PAGES * PAGE_BYTES).toBe(2 ** 31);
+      const limit = `exceeds the largest tensor the engine can hold, ${MAX_TENSOR_LENGTH} elements ` +
+        `(its 2 GiB memory less ${ARENA_BASE} bytes of fixed regions, 4 bytes an element)`;
+      expect(() => engine.createTensor(2 ** 30 + 1)).toThrow(RangeError);
+      expect(() => engine.createTensor(2 ** 30 + 1)).toThrow(`createTensor: init (1073741825 elements) ${limit}`);
+      expect(() => engine.createTensor(MAX_TENSOR_LENGTH + 1)).toThrow(`createTensor: init (${MAX_TENSOR_LENGTH + 1} elements) ${limit}`);
+      expect(() => engine.createTensor(2 ** 53)).toThrow(RangeError);
+      expect(() => engine.createTensor(Infinity)).toThrow(/init must be a positive integer length or a Float32Array, got Infinity/);
+      const t = engine.createTensor(3); // the engine is unharmed
+      expect(await t.read()).toEqual(new Float32Array(3));
       await t.dispose();
     });
 
