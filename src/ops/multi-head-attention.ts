@@ -14,7 +14,7 @@ import type {
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  gemmPackedPhase, meanRowsPhase, packedPanelsLength, packedRowsLength, packRowsPhase, type Phase,
+  gemmPackedPhase, meanRowsPhase, packedPanelsLength, packedRowsLength, packRowsPhase, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import type { BuiltCall } from './attention.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
@@ -220,112 +220,181 @@ export function paddedKeyLengths(mask: Uint8Array, batch: number, seqK: number):
   return { lengths, interior };
 }
 
-/** Places a validated forward call in the arena (inputs copied in) for `threads` threads. */
-export function buildForward(
-  arena: Arena, params: MultiHeadAttentionParams, plan: ForwardPlan, threads: number,
-): BuiltCall {
-  const { embedDim: E, numHeads: H, headDim: d, kdim, vdim, res } = params;
-  const { batch: B, seqQ: Lq, seqK: Lk } = plan;
-  // One [3E]-wide projection only when the three inputs really are one [B, L, E] tensor (one
-  // array can also pass as query, key and value of other shapes when the lengths happen to match).
-  const selfAttention = plan.query === plan.key && plan.key === plan.value && kdim === E && vdim === E && Lq === Lk;
-  const sharedKeyValue = plan.key === plan.value && kdim === vdim;
+/** One multi-head attention inside a program: its sizes, which inputs are one buffer, masks. */
+export interface MhaShape {
+  batch: number;
+  seqQ: number;
+  seqK: number;
+  /** query, key and value are one [batch, seq, embedDim] buffer: one [3E]-wide projection. */
+  selfAttention: boolean;
+  /** key and value are one buffer: one [2E]-wide projection. */
+  sharedKeyValue: boolean;
+  causal: boolean;
+  needWeights: boolean;
+  averageWeights: boolean;
+  /** [batch, seqK], non-zero = ignore that key. */
+  keyPaddingMask?: Uint8Array;
+  /** [seqQ, seqK] or [batch·numHeads, seqQ, seqK]: bool non-zero = not allowed, float added. */
+  attnMask?: { data: Uint8Array | Float32Array; perSlice: boolean };
+}
 
-  const wPtr = params.resident;
-  const f32At = (offset: number): number => wPtr + offset * 4;
-  const queryPtr = arena.place(plan.query.byteLength);
-  const keyPtr = selfAttention ? queryPtr : arena.place(plan.key.byteLength);
-  const valuePtr = selfAttention || sharedKeyValue ? keyPtr : arena.place(plan.value.byteLength);
+/** The buffers of one multi-head attention, placed before the arena is committed. */
+export interface MhaPlacement {
+  qkvPtr: number; qPtr: number; kPtr: number; vPtr: number; ldq: number; ldkv: number;
+  queryStrips: number; keyStrips: number; valueStrips: number;
+  ctxPtr: number; ctxStrips: number;
+  weightsPtr: number; meanPtr: number; lensPtr: number; paddingPtr: number; maskPtr: number;
+  scratch: number;
+  padding?: { lengths: Int32Array; interior: boolean };
+  attention: ReturnType<typeof placeAttention>;
+}
+
+/** Places the projections, context, weights and masks of one multi-head attention. */
+export function placeMha(arena: Arena, params: MultiHeadAttentionParams, s: MhaShape, threads: number): MhaPlacement {
+  const { embedDim: E, numHeads: H, headDim: d, kdim, vdim } = params;
+  const { batch: B, seqQ: Lq, seqK: Lk, selfAttention, sharedKeyValue } = s;
   // Projections: one [B·Lq, 3E] block for self-attention, else Q [B·Lq, E] and K, V [B·Lk, E]
-  // (K and V side by side in one [B·Lk, 2E] block when key and value are the same array).
+  // (K and V side by side in one [B·Lk, 2E] block when key and value are the same buffer).
   const qkvPtr = selfAttention ? arena.place(B * Lq * 3 * E * 4) : 0;
   const qPtr = selfAttention ? qkvPtr : arena.place(B * Lq * E * 4);
   const kvPtr = !selfAttention && sharedKeyValue ? arena.place(B * Lk * 2 * E * 4) : 0;
   const kPtr = selfAttention ? qkvPtr + E * 4 : sharedKeyValue ? kvPtr : arena.place(B * Lk * E * 4);
   const vPtr = selfAttention ? qkvPtr + 2 * E * 4 : sharedKeyValue ? kvPtr + E * 4 : arena.place(B * Lk * E * 4);
-  const ldq = selfAttention ? 3 * E : E;
-  const ldkv = selfAttention ? 3 * E : sharedKeyValue ? 2 * E : E;
   // The projections read their inputs packed into GEMM strips (one pass, then every column
   // panel reads a strip through one pointer).
   const queryStrips = arena.place(packedRowsLength(B * Lq, E) * 4);
   const keyStrips = selfAttention ? queryStrips : arena.place(packedRowsLength(B * Lk, kdim) * 4);
   const valueStrips = selfAttention || sharedKeyValue ? keyStrips : arena.place(packedRowsLength(B * Lk, vdim) * 4);
-  const ctxPtr = arena.place(B * Lq * E * 4);
-  const ctxStrips = arena.place(packedRowsLength(B * Lq, E) * 4);
+  const padding = s.keyPaddingMask ? paddedKeyLengths(s.keyPaddingMask, B, Lk) : undefined;
+  return {
+    qkvPtr, qPtr, kPtr, vPtr,
+    ldq: selfAttention ? 3 * E : E,
+    ldkv: selfAttention ? 3 * E : sharedKeyValue ? 2 * E : E,
+    queryStrips, keyStrips, valueStrips,
+    ctxPtr: arena.place(B * Lq * E * 4),
+    ctxStrips: arena.place(packedRowsLength(B * Lq, E) * 4),
+    weightsPtr: s.needWeights ? arena.place(B * H * Lq * Lk * 4) : 0,
+    meanPtr: s.needWeights && s.averageWeights ? arena.place(B * Lq * Lk * 4) : 0,
+    lensPtr: padding ? arena.place(B * 4) : 0,
+    paddingPtr: padding?.interior ? arena.place(Lk * B) : 0,
+    maskPtr: s.attnMask ? arena.place(s.attnMask.data.byteLength) : 0,
+    scratch: arena.place(threads * SCRATCH_SLOT_STRIDE, 128), // one slot per thread, no shared line
+    padding,
+    attention: placeAttention(arena, { batch: B, heads: H, seqQ: Lq, seqK: Lk, headDimV: d }, s.needWeights,
+      s.causal || padding !== undefined),
+  };
+}
+
+/** Where one multi-head attention reads and writes: query [B·Lq, E], key [B·Lk, kdim] and value
+ * [B·Lk, vdim] rows (contiguous; the same address where the shape says they are one buffer),
+ * out [B·Lq, E] rows, and a residual added to out by the out-projection (0: none; may be out). */
+export interface MhaIo {
+  query: number; key: number; value: number; out: number; residual: number;
+}
+
+/** The phases of one multi-head attention (after the commit: writes its masks). */
+export function mhaPhases(
+  arena: Arena, params: MultiHeadAttentionParams, s: MhaShape, at: MhaPlacement, io: MhaIo,
+): Phase[] {
+  const { embedDim: E, numHeads: H, headDim: d, kdim, vdim, res } = params;
+  const { batch: B, seqQ: Lq, seqK: Lk, selfAttention, sharedKeyValue } = s;
+  const f32At = (offset: number): number => params.resident + offset * 4;
+  const bias = (offset: number): number => (params.bias ? f32At(offset) : 0);
+
+  // In-projections (nn.Linear: x·Wᵀ + b). The panels of Wq, Wk, Wv (and bq, bk, bv) are
+  // adjacent, so when E is a whole number of panels one GEMM computes two or three of them.
+  const program: Phase[] = [packRowsPhase(B * Lq, E, io.query, E, at.queryStrips)];
+  if (at.keyStrips !== at.queryStrips) program.push(packRowsPhase(B * Lk, kdim, io.key, kdim, at.keyStrips));
+  if (at.valueStrips !== at.keyStrips) program.push(packRowsPhase(B * Lk, vdim, io.value, vdim, at.valueStrips));
+  const linear = (m: number, k: number, strips: number, n: number, w: number, b: number, c: number, ldc: number,
+    extras?: GemmExtras): void => {
+    program.push(gemmPackedPhase(m, n, k, strips, f32At(w), bias(b), c, ldc, extras));
+  };
+  const whole = E % GEMM_PANEL_COLS === 0;
+  if (selfAttention && whole) {
+    linear(B * Lq, E, at.queryStrips, 3 * E, res.wq, res.bq, at.qkvPtr, 3 * E);
+  } else {
+    linear(B * Lq, E, at.queryStrips, E, res.wq, res.bq, at.qPtr, at.ldq);
+    if (sharedKeyValue && whole) {
+      linear(B * Lk, kdim, at.keyStrips, 2 * E, res.wk, res.bk, at.kPtr, at.ldkv);
+    } else {
+      linear(B * Lk, kdim, at.keyStrips, E, res.wk, res.bk, at.kPtr, at.ldkv);
+      linear(B * Lk, vdim, at.valueStrips, E, res.wv, res.bv, at.vPtr, at.ldkv);
+    }
+  }
+
+  const { ldq, ldkv } = at;
+  const p: SliceProblem = {
+    batch: B, heads: H, seqQ: Lq, seqK: Lk, headDim: d, headDimV: d, scale: 1 / Math.sqrt(d),
+    causal: s.causal,
+    q: { ptr: at.qPtr, batch: Lq * ldq, head: d, row: ldq },
+    k: { ptr: at.kPtr, batch: Lk * ldkv, head: d, row: ldkv },
+    v: { ptr: at.vPtr, batch: Lk * ldkv, head: d, row: ldkv },
+    o: { ptr: at.ctxPtr, batch: Lq * E, head: d, row: E },
+  };
+  if (at.padding) {
+    // Trailing padding bounds each batch entry's keys (key blocks past it are never computed);
+    // the mask itself goes to the kernel only when it also masks keys before that bound.
+    arena.writeI32(at.lensPtr, at.padding.lengths);
+    p.validLens = { ptr: at.lensPtr, batch: 1, row: 0 };
+    if (at.padding.interior) {
+      arena.writeU8(at.paddingPtr, s.keyPaddingMask as Uint8Array);
+      p.keyMask = { ptr: at.paddingPtr, batch: Lk, invert: true };
+    }
+  }
+  if (s.attnMask) attachMask(arena, p, at.maskPtr, s.attnMask.data, s.attnMask.perSlice, true);
+  if (at.weightsPtr !== 0) p.weights = { ptr: at.weightsPtr, batch: H * Lq * Lk, head: Lq * Lk, row: Lk };
+
+  program.push(...attentionPhases(p, at.scratch, at.attention));
+  program.push(packRowsPhase(B * Lq, E, at.ctxPtr, E, at.ctxStrips));
+  linear(B * Lq, E, at.ctxStrips, E, res.wo, res.bo, io.out, E,
+    io.residual === 0 ? undefined : { residual: io.residual, ldr: E });
+  // Head-averaged weights: mean over the H planes of each batch entry (no shared accumulator).
+  if (at.meanPtr !== 0) program.push(meanRowsPhase(B, H, Lq * Lk, at.weightsPtr, H * Lq * Lk, Lq * Lk, at.meanPtr, Lq * Lk));
+  return program;
+}
+
+/** The attention weights of a placed multi-head attention: averaged [B, Lq, Lk] or per head
+ * [B, H, Lq, Lk], or undefined when not asked for. */
+export function readMhaWeights(arena: Arena, H: number, s: MhaShape, at: MhaPlacement): Float32Array | undefined {
+  const plane = s.batch * s.seqQ * s.seqK;
+  if (at.weightsPtr === 0) return undefined;
+  return at.meanPtr !== 0 ? arena.readF32(at.meanPtr, plane) : arena.readF32(at.weightsPtr, H * plane);
+}
+
+/** Places a validated forward call in the arena (inputs copied in) for `threads` threads. */
+export function buildForward(
+  arena: Arena, params: MultiHeadAttentionParams, plan: ForwardPlan, threads: number,
+): BuiltCall {
+  const { embedDim: E, kdim, vdim } = params;
+  const { batch: B, seqQ: Lq, seqK: Lk } = plan;
+  const shape: MhaShape = {
+    batch: B, seqQ: Lq, seqK: Lk,
+    // One [3E]-wide projection only when the three inputs really are one [B, L, E] tensor (one
+    // array can also pass as query, key and value of other shapes when the lengths happen to match).
+    selfAttention: plan.query === plan.key && plan.key === plan.value && kdim === E && vdim === E && Lq === Lk,
+    sharedKeyValue: plan.key === plan.value && kdim === vdim,
+    causal: plan.causal, needWeights: plan.needWeights, averageWeights: plan.averageWeights,
+    keyPaddingMask: plan.keyPaddingMask, attnMask: plan.attnMask,
+  };
+  const queryPtr = arena.place(plan.query.byteLength);
+  const keyPtr = shape.selfAttention ? queryPtr : arena.place(plan.key.byteLength);
+  const valuePtr = shape.selfAttention || shape.sharedKeyValue ? keyPtr : arena.place(plan.value.byteLength);
   const outPtr = arena.place(B * Lq * E * 4);
-  const headWeightsLength = B * H * Lq * Lk;
-  const weightsPtr = plan.needWeights ? arena.place(headWeightsLength * 4) : 0;
-  const padding = plan.keyPaddingMask ? paddedKeyLengths(plan.keyPaddingMask, B, Lk) : undefined;
-  const lensPtr = padding ? arena.place(B * 4) : 0;
-  const paddingPtr = padding?.interior ? arena.place(Lk * B) : 0;
-  const maskPtr = plan.attnMask ? arena.place(plan.attnMask.data.byteLength) : 0;
-  const averaged = plan.needWeights && plan.averageWeights;
-  const meanPtr = averaged ? arena.place(B * Lq * Lk * 4) : 0;
-  const scratch = arena.place(threads * SCRATCH_SLOT_STRIDE, 128); // one slot per thread, no shared line
-  const buffers = placeAttention(arena, { batch: B, heads: H, seqQ: Lq, seqK: Lk, headDimV: d }, plan.needWeights,
-    plan.causal || padding !== undefined);
+  const at = placeMha(arena, params, shape, threads);
   arena.commit();
 
   arena.writeF32(queryPtr, plan.query);
   if (keyPtr !== queryPtr) arena.writeF32(keyPtr, plan.key);
   if (valuePtr !== keyPtr) arena.writeF32(valuePtr, plan.value);
-  const bias = (offset: number): number => (params.bias ? f32At(offset) : 0);
-
-  // In-projections (nn.Linear: x·Wᵀ + b). The panels of Wq, Wk, Wv (and bq, bk, bv) are
-  // adjacent, so when E is a whole number of panels one GEMM computes two or three of them.
-  const program: Phase[] = [packRowsPhase(B * Lq, E, queryPtr, E, queryStrips)];
-  if (keyStrips !== queryStrips) program.push(packRowsPhase(B * Lk, kdim, keyPtr, kdim, keyStrips));
-  if (valueStrips !== keyStrips) program.push(packRowsPhase(B * Lk, vdim, valuePtr, vdim, valueStrips));
-  const linear = (m: number, k: number, strips: number, n: number, w: number, b: number, c: number, ldc: number): void => {
-    program.push(gemmPackedPhase(m, n, k, strips, f32At(w), bias(b), c, ldc));
-  };
-  const whole = E % GEMM_PANEL_COLS === 0;
-  if (selfAttention && whole) {
-    linear(B * Lq, E, queryStrips, 3 * E, res.wq, res.bq, qkvPtr, 3 * E);
-  } else {
-    linear(B * Lq, E, queryStrips, E, res.wq, res.bq, qPtr, ldq);
-    if (sharedKeyValue && whole) {
-      linear(B * Lk, kdim, keyStrips, 2 * E, res.wk, res.bk, kPtr, ldkv);
-    } else {
-      linear(B * Lk, kdim, keyStrips, E, res.wk, res.bk, kPtr, ldkv);
-      linear(B * Lk, vdim, valueStrips, E, res.wv, res.bv, vPtr, ldkv);
-    }
-  }
-
-  const p: SliceProblem = {
-    batch: B, heads: H, seqQ: Lq, seqK: Lk, headDim: d, headDimV: d, scale: 1 / Math.sqrt(d),
-    causal: plan.causal,
-    q: { ptr: qPtr, batch: Lq * ldq, head: d, row: ldq },
-    k: { ptr: kPtr, batch: Lk * ldkv, head: d, row: ldkv },
-    v: { ptr: vPtr, batch: Lk * ldkv, head: d, row: ldkv },
-    o: { ptr: ctxPtr, batch: Lq * E, head: d, row: E },
-  };
-  if (padding) {
-    // Trailing padding bounds each batch entry's keys (key blocks past it are never computed);
-    // the mask itself goes to the kernel only when it also masks keys before that bound.
-    arena.writeI32(lensPtr, padding.lengths);
-    p.validLens = { ptr: lensPtr, batch: 1, row: 0 };
-    if (padding.interior) {
-      arena.writeU8(paddingPtr, plan.keyPaddingMask as Uint8Array);
-      p.keyMask = { ptr: paddingPtr, batch: Lk, invert: true };
-    }
-  }
-  if (plan.attnMask) attachMask(arena, p, maskPtr, plan.attnMask.data, plan.attnMask.perSlice, true);
-  if (weightsPtr !== 0) p.weights = { ptr: weightsPtr, batch: H * Lq * Lk, head: Lq * Lk, row: Lk };
-
-  program.push(...attentionPhases(p, scratch, buffers));
-  program.push(packRowsPhase(B * Lq, E, ctxPtr, E, ctxStrips));
-  linear(B * Lq, E, ctxStrips, E, res.wo, res.bo, outPtr, E);
-  // Head-averaged weights: mean over the H planes of each batch entry (no shared accumulator).
-  if (averaged) program.push(meanRowsPhase(B, H, Lq * Lk, weightsPtr, H * Lq * Lk, Lq * Lk, meanPtr, Lq * Lk));
-
+  const program = mhaPhases(arena, params, shape, at,
+    { query: queryPtr, key: keyPtr, value: valuePtr, out: outPtr, residual: 0 });
   return {
     program,
     collect() {
       const result: AttentionResult = { output: arena.readF32(outPtr, B * Lq * E) };
-      if (weightsPtr !== 0) {
-        result.weights = averaged ? arena.readF32(meanPtr, B * Lq * Lk) : arena.readF32(weightsPtr, headWeightsLength);
-      }
+      const weights = readMhaWeights(arena, params.numHeads, shape, at);
+      if (weights) result.weights = weights;
       return result;
     },
   };

@@ -12,22 +12,68 @@ export const PHASE_MEAN_ROWS = 3;
 export const PHASE_ATTENTION_COMBINE = 4;
 export const PHASE_PACK_ROWS = 5;
 export const PHASE_ATTENTION_NONFINITE = 6;
+export const PHASE_PACK_PANELS = 7;
+export const PHASE_LAYER_NORM = 8;
+export const PHASE_GELU = 9;
+export const PHASE_SOFTMAX = 10;
 
-/** A[m, k] (row stride lda) packed into GEMM strips at ap, cut into stripBlock strips. */
+/** A[m, k] (row stride lda) packed into GEMM strips at ap, cut into stripBlock strips; `batch`
+ * such matrices, aBatch / apBatch elements apart. */
 export interface PackRowsPhase {
   kind: typeof PHASE_PACK_ROWS;
-  m: number; k: number; a: number; lda: number; ap: number;
+  batch: number; m: number; k: number; a: number; lda: number; aBatch: number; ap: number; apBatch: number;
   stripBlock: number;
 }
 
-/** C[m, n] = A·B + bias from packed A strips (ap) and B panels (bp), cut into rowBlock ×
- * colBlock tiles of C. */
+/** B packed into GEMM panels at bp: B[k, n] (row stride ldb) as is, or the transpose of
+ * W[n, k] (`transposed`, nn.Linear's [out, in]); `batch` of them, bBatch / bpBatch elements apart;
+ * cut into panelBlock panels. */
+export interface PackPanelsPhase {
+  kind: typeof PHASE_PACK_PANELS;
+  batch: number; k: number; n: number; b: number; ldb: number; bBatch: number; bp: number; bpBatch: number;
+  transposed: number;
+  panelBlock: number;
+}
+
+/** Epilogue of a GEMM: C = act(A·B + bias) + residual. */
+export const ACTIVATION = { none: 0, relu: 1, gelu: 2, geluTanh: 3 } as const;
+
+/** C[m, n] = act(A·B + bias) + residual from packed A strips (ap) and B panels (bp), cut into
+ * rowBlock × colBlock tiles of C; `batch` products, each operand its batch stride apart
+ * (elements; 0 shares one operand, as a weight). */
 export interface GemmPackedPhase {
   kind: typeof PHASE_GEMM_PACKED;
-  m: number; n: number; k: number;
-  ap: number; bp: number; bias: number; c: number; ldc: number;
+  batch: number; m: number; n: number; k: number;
+  ap: number; apBatch: number; bp: number; bpBatch: number; bias: number;
+  c: number; ldc: number; cBatch: number;
+  activation: number; // ACTIVATION
+  residual: number; ldr: number; rBatch: number; // f32 [m, n] added after the activation, or 0
   rowBlock: number; // multiple of GEMM_STRIP_ROWS
   colBlock: number; // multiple of GEMM_PANEL_COLS
+}
+
+/** y = F.layer_norm(x + residual) · weight + bias over rows of `dim`, cut into rowBlock rows. */
+export interface LayerNormPhase {
+  kind: typeof PHASE_LAYER_NORM;
+  rows: number; dim: number; x: number; ldx: number; residual: number; ldr: number;
+  weight: number; bias: number; eps: number; y: number; ldy: number;
+  rowBlock: number;
+}
+
+/** y = F.gelu(x) over n elements (approximate 0: erf, 1: tanh), cut into blocks of `block`. */
+export interface GeluPhase {
+  kind: typeof PHASE_GELU;
+  n: number; x: number; y: number; approximate: number;
+  block: number;
+}
+
+/** y = softmax(x·scale + mask) along rows of `cols` (addMask added, boolMask 1 = keep; mask row
+ * strides 0 broadcast one row), cut into rowBlock rows. */
+export interface SoftmaxPhase {
+  kind: typeof PHASE_SOFTMAX;
+  rows: number; cols: number; x: number; ldx: number; scale: number;
+  addMask: number; ldAdd: number; boolMask: number; ldBool: number; y: number; ldy: number;
+  rowBlock: number;
 }
 
 /** Attention of batch × heads slices, each cut into blocks of qBlock query rows. Views are a
@@ -75,7 +121,8 @@ export interface MeanRowsPhase {
 }
 
 export type Phase =
-  PackRowsPhase | GemmPackedPhase | AttentionPhase | AttentionCombinePhase | AttentionNonFinitePhase | MeanRowsPhase;
+  PackRowsPhase | PackPanelsPhase | GemmPackedPhase | AttentionPhase | AttentionCombinePhase | AttentionNonFinitePhase |
+  MeanRowsPhase | LayerNormPhase | GeluPhase | SoftmaxPhase;
 
 /** Field order of the attention phases (the combine reads the same record). */
 const ATTENTION_FIELDS = [
@@ -90,8 +137,13 @@ const ATTENTION_FIELDS = [
 
 /** Field order of each kind, for the flat encoding workers read from shared memory. */
 export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
-  [PHASE_PACK_ROWS]: ['m', 'k', 'a', 'lda', 'ap', 'stripBlock'],
-  [PHASE_GEMM_PACKED]: ['m', 'n', 'k', 'ap', 'bp', 'bias', 'c', 'ldc', 'rowBlock', 'colBlock'],
+  [PHASE_PACK_ROWS]: ['batch', 'm', 'k', 'a', 'lda', 'aBatch', 'ap', 'apBatch', 'stripBlock'],
+  [PHASE_PACK_PANELS]: ['batch', 'k', 'n', 'b', 'ldb', 'bBatch', 'bp', 'bpBatch', 'transposed', 'panelBlock'],
+  [PHASE_GEMM_PACKED]: ['batch', 'm', 'n', 'k', 'ap', 'apBatch', 'bp', 'bpBatch', 'bias', 'c', 'ldc', 'cBatch',
+    'activation', 'residual', 'ldr', 'rBatch', 'rowBlock', 'colBlock'],
+  [PHASE_LAYER_NORM]: ['rows', 'dim', 'x', 'ldx', 'residual', 'ldr', 'weight', 'bias', 'eps', 'y', 'ldy', 'rowBlock'],
+  [PHASE_GELU]: ['n', 'x', 'y', 'approximate', 'block'],
+  [PHASE_SOFTMAX]: ['rows', 'cols', 'x', 'ldx', 'scale', 'addMask', 'ldAdd', 'boolMask', 'ldBool', 'y', 'ldy', 'rowBlock'],
   [PHASE_ATTENTION]: ATTENTION_FIELDS,
   [PHASE_ATTENTION_COMBINE]: ATTENTION_FIELDS,
   [PHASE_ATTENTION_NONFINITE]: ATTENTION_FIELDS,
@@ -103,8 +155,12 @@ const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
 /** Number of work items of a phase. */
 export function itemCount(p: Phase): number {
   switch (p.kind) {
-    case PHASE_PACK_ROWS: return ceilDiv(ceilDiv(p.m, GEMM_STRIP_ROWS), p.stripBlock);
-    case PHASE_GEMM_PACKED: return ceilDiv(p.m, p.rowBlock) * ceilDiv(p.n, p.colBlock);
+    case PHASE_PACK_ROWS: return p.batch * ceilDiv(ceilDiv(p.m, GEMM_STRIP_ROWS), p.stripBlock);
+    case PHASE_PACK_PANELS: return p.batch * ceilDiv(ceilDiv(p.n, GEMM_PANEL_COLS), p.panelBlock);
+    case PHASE_GEMM_PACKED: return p.batch * ceilDiv(p.m, p.rowBlock) * ceilDiv(p.n, p.colBlock);
+    case PHASE_LAYER_NORM: return ceilDiv(p.rows, p.rowBlock);
+    case PHASE_GELU: return ceilDiv(p.n, p.block);
+    case PHASE_SOFTMAX: return ceilDiv(p.rows, p.rowBlock);
     case PHASE_ATTENTION: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock) * p.kParts;
     case PHASE_ATTENTION_COMBINE: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock);
     case PHASE_ATTENTION_NONFINITE: return p.batch * p.heads;
@@ -116,17 +172,47 @@ export function itemCount(p: Phase): number {
 export function runItem(kernels: KernelExports, p: Phase, i: number, slot: number): void {
   switch (p.kind) {
     case PHASE_PACK_ROWS: {
-      const s0 = i * p.stripBlock;
-      kernels.f32_pack_rows(p.m, p.k, p.a, p.lda, p.ap, s0, Math.min(ceilDiv(p.m, GEMM_STRIP_ROWS), s0 + p.stripBlock));
+      const strips = ceilDiv(p.m, GEMM_STRIP_ROWS), blocks = ceilDiv(strips, p.stripBlock);
+      const b = Math.floor(i / blocks), s0 = (i % blocks) * p.stripBlock;
+      kernels.f32_pack_rows(p.m, p.k, p.a + b * p.aBatch * 4, p.lda, p.ap + b * p.apBatch * 4,
+        s0, Math.min(strips, s0 + p.stripBlock));
+      return;
+    }
+    case PHASE_PACK_PANELS: {
+      const panels = ceilDiv(p.n, GEMM_PANEL_COLS), blocks = ceilDiv(panels, p.panelBlock);
+      const b = Math.floor(i / blocks), p0 = (i % blocks) * p.panelBlock, p1 = Math.min(panels, p0 + p.panelBlock);
+      const src = p.b + b * p.bBatch * 4, dst = p.bp + b * p.bpBatch * 4;
+      if (p.transposed) kernels.f32_pack_panels_nt(p.n, p.k, src, p.ldb, dst, p0, p1);
+      else kernels.f32_pack_panels_nn(p.k, p.n, src, p.ldb, dst, p0, p1);
       return;
     }
     case PHASE_GEMM_PACKED: {
-      const colBlocks = ceilDiv(p.n, p.colBlock);
-      const r0 = Math.floor(i / colBlocks) * p.rowBlock, c0 = (i % colBlocks) * p.colBlock;
+      const colBlocks = ceilDiv(p.n, p.colBlock), tiles = ceilDiv(p.m, p.rowBlock) * colBlocks;
+      const b = Math.floor(i / tiles), t = i % tiles;
+      const r0 = Math.floor(t / colBlocks) * p.rowBlock, c0 = (t % colBlocks) * p.colBlock;
       kernels.f32_gemm_packed(
         Math.min(p.rowBlock, p.m - r0), Math.min(p.colBlock, p.n - c0), p.k,
-        p.ap + r0 * p.k * 4, p.bp + c0 * p.k * 4, p.bias === 0 ? 0 : p.bias + c0 * 4,
-        p.c + (r0 * p.ldc + c0) * 4, p.ldc);
+        p.ap + (b * p.apBatch + r0 * p.k) * 4, p.bp + (b * p.bpBatch + c0 * p.k) * 4, p.bias === 0 ? 0 : p.bias + c0 * 4,
+        p.c + (b * p.cBatch + r0 * p.ldc + c0) * 4, p.ldc, p.activation,
+        p.residual === 0 ? 0 : p.residual + (b * p.rBatch + r0 * p.ldr + c0) * 4, p.ldr);
+      return;
+    }
+    case PHASE_LAYER_NORM: {
+      const r0 = i * p.rowBlock;
+      kernels.f32_layer_norm(Math.min(p.rowBlock, p.rows - r0), p.dim, p.x + r0 * p.ldx * 4, p.ldx,
+        p.residual === 0 ? 0 : p.residual + r0 * p.ldr * 4, p.ldr, p.weight, p.bias, p.eps, p.y + r0 * p.ldy * 4, p.ldy);
+      return;
+    }
+    case PHASE_GELU: {
+      const e0 = i * p.block;
+      kernels.f32_gelu(Math.min(p.block, p.n - e0), p.x + e0 * 4, p.y + e0 * 4, p.approximate);
+      return;
+    }
+    case PHASE_SOFTMAX: {
+      const r0 = i * p.rowBlock;
+      kernels.f32_softmax_scaled(Math.min(p.rowBlock, p.rows - r0), p.cols, p.x + r0 * p.ldx * 4, p.ldx, p.scale,
+        p.addMask === 0 ? 0 : p.addMask + r0 * p.ldAdd * 4, p.ldAdd,
+        p.boolMask === 0 ? 0 : p.boolMask + r0 * p.ldBool, p.ldBool, p.y + r0 * p.ldy * 4, p.ldy);
       return;
     }
     case PHASE_ATTENTION: {
@@ -208,14 +294,67 @@ export const packedPanelsLength = (k: number, n: number): number => ceilDiv(n, G
 /** Columns of one mean item. */
 export const MEAN_COL_BLOCK = 4096;
 
-export function packRowsPhase(m: number, k: number, a: number, lda: number, ap: number): PackRowsPhase {
-  return { kind: PHASE_PACK_ROWS, m, k, a, lda, ap, stripBlock: PACK_STRIP_BLOCK };
+/** A[m, k] packed into strips; `batch` matrices aBatch (input) / apBatch (strips) elements apart. */
+export function packRowsPhase(
+  m: number, k: number, a: number, lda: number, ap: number, batch = 1, aBatch = 0, apBatch = 0,
+): PackRowsPhase {
+  return { kind: PHASE_PACK_ROWS, batch, m, k, a, lda, aBatch, ap, apBatch, stripBlock: PACK_STRIP_BLOCK };
+}
+
+/** Panels of one pack item: 16 panels (128 columns, a GEMM item's width). */
+export const PACK_PANEL_BLOCK = GEMM_COL_BLOCK / GEMM_PANEL_COLS;
+
+/** B[k, n] (or, `transposed`, W[n, k]) packed into panels; `batch` of them. */
+export function packPanelsPhase(
+  k: number, n: number, b: number, ldb: number, bp: number, transposed: boolean, batch = 1, bBatch = 0, bpBatch = 0,
+): PackPanelsPhase {
+  return {
+    kind: PHASE_PACK_PANELS, batch, k, n, b, ldb, bBatch, bp, bpBatch, transposed: transposed ? 1 : 0,
+    panelBlock: PACK_PANEL_BLOCK,
+  };
+}
+
+/** What a GEMM phase may add to C = A·B + bias: the activation, a residual, a batch. */
+export interface GemmExtras {
+  activation?: number; residual?: number; ldr?: number;
+  batch?: number; apBatch?: number; bpBatch?: number; cBatch?: number; rBatch?: number;
 }
 
 export function gemmPackedPhase(
-  m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number,
+  m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number, extras: GemmExtras = {},
 ): GemmPackedPhase {
-  return { kind: PHASE_GEMM_PACKED, m, n, k, ap, bp, bias, c, ldc, rowBlock: gemmRowBlock(k), colBlock: GEMM_COL_BLOCK };
+  return {
+    kind: PHASE_GEMM_PACKED, batch: extras.batch ?? 1, m, n, k,
+    ap, apBatch: extras.apBatch ?? 0, bp, bpBatch: extras.bpBatch ?? 0, bias, c, ldc, cBatch: extras.cBatch ?? 0,
+    activation: extras.activation ?? ACTIVATION.none,
+    residual: extras.residual ?? 0, ldr: extras.ldr ?? 0, rBatch: extras.rBatch ?? 0,
+    rowBlock: gemmRowBlock(k), colBlock: GEMM_COL_BLOCK,
+  };
+}
+
+/** Rows of one layer-norm or softmax item (about 32 KiB of a 768-wide row block). */
+export const ROW_BLOCK = 16;
+/** Elements of one GELU item. */
+export const ELEMENT_BLOCK = 16384;
+
+export function layerNormPhase(
+  rows: number, dim: number, x: number, ldx: number, residual: number, ldr: number,
+  weight: number, bias: number, eps: number, y: number, ldy: number,
+): LayerNormPhase {
+  return { kind: PHASE_LAYER_NORM, rows, dim, x, ldx, residual, ldr, weight, bias, eps, y, ldy, rowBlock: ROW_BLOCK };
+}
+
+export function geluPhase(n: number, x: number, y: number, approximate: boolean): GeluPhase {
+  return { kind: PHASE_GELU, n, x, y, approximate: approximate ? 1 : 0, block: ELEMENT_BLOCK };
+}
+
+export function softmaxPhase(
+  rows: number, cols: number, x: number, ldx: number, scale: number,
+  addMask: number, ldAdd: number, boolMask: number, ldBool: number, y: number, ldy: number,
+): SoftmaxPhase {
+  return {
+    kind: PHASE_SOFTMAX, rows, cols, x, ldx, scale, addMask, ldAdd, boolMask, ldBool, y, ldy, rowBlock: ROW_BLOCK,
+  };
 }
 
 export function meanRowsPhase(
@@ -229,8 +368,11 @@ export function meanRowsPhase(
 export function programFlops(program: readonly Phase[]): number {
   let total = 0;
   for (const p of program) {
-    if (p.kind === PHASE_GEMM_PACKED) total += 2 * p.m * p.n * p.k;
-    else if (p.kind === PHASE_PACK_ROWS) total += p.m * p.k;
+    if (p.kind === PHASE_GEMM_PACKED) total += 2 * p.batch * p.m * p.n * p.k;
+    else if (p.kind === PHASE_PACK_ROWS) total += p.batch * p.m * p.k;
+    else if (p.kind === PHASE_PACK_PANELS) total += p.batch * p.k * p.n;
+    else if (p.kind === PHASE_LAYER_NORM || p.kind === PHASE_SOFTMAX) total += 8 * p.rows * (p.kind === PHASE_SOFTMAX ? p.cols : p.dim);
+    else if (p.kind === PHASE_GELU) total += 20 * p.n;
     else if (p.kind === PHASE_MEAN_ROWS) total += p.batch * p.count * p.n;
     else if (p.kind === PHASE_ATTENTION_NONFINITE) total += 2 * p.batch * p.heads * p.seqK * (p.headDim + p.headDimV);
     else total += 2 * p.batch * p.heads * p.seqQ * p.seqK * (p.headDim + p.headDimV);

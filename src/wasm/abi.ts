@@ -59,16 +59,54 @@ export interface KernelExports {
     p0: number,  // first panel
     p1: number,  // one past the last panel
   ): void;
-  /** C = A·B (+ bias) from packed A strips and B panels. */
+  /** C = act(A·B + bias) + residual from packed A strips and B panels. */
   f32_gemm_packed(
-    m: number,    // rows of C
-    n: number,    // columns of C
-    k: number,    // inner dimension
-    ap: number,   // A strips (f32_pack_rows), the strip holding row 0 of C
-    bp: number,   // B panels (f32_pack_panels_*), the panel holding column 0 of C
-    bias: number, // f32 [n] added to every row, or 0
-    c: number,    // f32 [m, n] output, overlapping no input
-    ldc: number,  // row stride of C
+    m: number,          // rows of C
+    n: number,          // columns of C
+    k: number,          // inner dimension
+    ap: number,         // A strips (f32_pack_rows), the strip holding row 0 of C
+    bp: number,         // B panels (f32_pack_panels_*), the panel holding column 0 of C
+    bias: number,       // f32 [n] added to every row, or 0
+    c: number,          // f32 [m, n] output, overlapping no input but the residual
+    ldc: number,        // row stride of C
+    activation: number, // 0 none, 1 ReLU, 2 GELU (erf), 3 GELU (tanh)
+    residual: number,   // f32 [m, n] added after the activation, or 0; may equal c (ldr = ldc)
+    ldr: number,        // row stride of the residual
+  ): void;
+  /** y = F.layer_norm(x + residual)·weight + bias, per row. */
+  f32_layer_norm(
+    rows: number,     // rows
+    dim: number,      // elements per row (normalised together)
+    x: number,        // f32 [rows, dim]
+    ldx: number,      // row stride of x
+    residual: number, // f32 [rows, dim] added to x first, or 0
+    ldr: number,      // row stride of the residual
+    weight: number,   // f32 [dim] or 0 (ones)
+    bias: number,     // f32 [dim] or 0 (zeros)
+    eps: number,      // added to the (biased) variance
+    y: number,        // f32 [rows, dim] output; may equal x or the residual (same stride)
+    ldy: number,      // row stride of y
+  ): void;
+  /** y = F.gelu(x), elementwise. */
+  f32_gelu(
+    n: number,           // elements
+    x: number,           // f32 [n]
+    y: number,           // f32 [n] output; may equal x
+    approximate: number, // 0: exact (erf), 1: tanh
+  ): void;
+  /** y = softmax(x·scale + mask) along each row; a row of -inf gives zeros. */
+  f32_softmax_scaled(
+    rows: number,     // rows
+    cols: number,     // elements per row
+    x: number,        // f32 [rows, cols]
+    ldx: number,      // row stride of x
+    scale: number,    // multiplies x before the mask
+    addMask: number,  // f32 [rows, ldAdd] added, or 0
+    ldAdd: number,    // row stride of addMask (0: one row for every row)
+    boolMask: number, // u8 [rows, ldBool], 1 = keep, 0 = masked, or 0
+    ldBool: number,   // row stride of boolMask (0: one row for every row)
+    y: number,        // f32 [rows, cols] output; may equal x (ldy = ldx)
+    ldy: number,      // row stride of y
   ): void;
   /** Row softmax (a row of -Infinity gives zeros). */
   f32_softmax(
