@@ -6,6 +6,7 @@ import { softmaxRows } from "./f32-softmax/f32-softmax-simd";
 import { attention } from "./f32-attention/f32-attention-4x64-simd";
 import { packRows, packPanelsNT, packPanelsNN, gemmPacked } from "./f32-gemm/f32-gemm-packed-4x8-simd";
 import { meanRows } from "./f32-reduce/f32-mean-simd";
+import { scale } from "./f32-reduce/f32-scale-simd";
 import { attentionCombine } from "./f32-attention/f32-attention-combine-simd";
 import { attentionNonFinite } from "./f32-attention/f32-attention-nonfinite-simd";
 
@@ -92,4 +93,9 @@ export function f32_attention_combine(
 /** y[n] = mean of `count` rows x[i·stride .. i·stride + n); see f32-reduce/f32-mean-simd.ts. */
 export function f32_mean_rows(count: i32, n: i32, x: usize, stride: i32, y: usize): void {
   meanRows(count, n, x, stride, y);
+}
+
+/** y[n] = x[n]·s; see f32-reduce/f32-scale-simd.ts. */
+export function f32_scale(n: i32, x: usize, y: usize, s: f32): void {
+  scale(n, x, y, s);
 }

@@ -3,7 +3,7 @@
 // worker pool. Calls are queued: one program at a time owns the arena.
 import type {
   AttentionResult, Engine, EngineOptions, EngineTensor, Features, KernelVariant, MultiHeadAttention,
-  AttentionOptions, MultiHeadAttentionConfig,
+  AttentionOptions, MultiHeadAttentionConfig, GeluOptions, LayerNormOptions, MatmulOptions, SoftmaxOptions, TensorLike,
 } from './types.js';
 import type { KernelExports } from './wasm/abi.js';
 import { Arena } from './wasm/arena.js';
@@ -14,6 +14,10 @@ import { rangeError, stateError, typeError } from './errors.js';
 import { buildAttention, planAttention, type BuiltCall } from './ops/attention.js';
 import { createMultiHeadAttention, planMultiHeadAttention } from './ops/multi-head-attention.js';
 import { createTensor, type TensorRegistry } from './ops/tensor.js';
+import { buildMatmul, planMatmul } from './ops/matmul.js';
+import { buildSoftmax, planSoftmax } from './ops/softmax.js';
+import { buildLayerNorm, planLayerNorm } from './ops/layer-norm.js';
+import { buildGelu, planGelu } from './ops/gelu.js';
 import { programFlops, runInline, type Phase } from './parallel/phases.js';
 import { Pool, workersAvailable } from './parallel/pool.js';
 
@@ -234,7 +238,7 @@ class WasmEngine implements Engine {
   }
 
   /** Queues a call: build (place + copy in), run the program, copy out, free the arena. */
-  private call(build: (arena: Arena, threads: number) => BuiltCall): Promise<AttentionResult> {
+  private call<T = AttentionResult>(build: (arena: Arena, threads: number) => BuiltCall<T>): Promise<T> {
     return this.enqueue(async () => {
       try {
         const built = build(this.arena, this.executor.threads);
@@ -257,6 +261,33 @@ class WasmEngine implements Engine {
       return Promise.reject(error);
     }
     return this.call((arena, threads) => buildAttention(arena, plan, threads));
+  }
+
+  /** Validates now (a bad argument rejects before anything is queued), then queues the call. */
+  private op<P, T>(plan: () => P, build: (arena: Arena, plan: P, threads: number) => BuiltCall<T>): Promise<T> {
+    let p: P;
+    try {
+      p = plan();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.call((arena, threads) => build(arena, p, threads));
+  }
+
+  matmul(a: TensorLike, b: TensorLike, opts: MatmulOptions): Promise<Float32Array | EngineTensor> {
+    return this.op(() => planMatmul(a, b, opts, this.tensors), buildMatmul);
+  }
+
+  softmax(x: TensorLike, opts: SoftmaxOptions): Promise<Float32Array | EngineTensor> {
+    return this.op(() => planSoftmax(x, opts, this.tensors), buildSoftmax);
+  }
+
+  layerNorm(x: TensorLike, opts: LayerNormOptions): Promise<Float32Array | EngineTensor> {
+    return this.op(() => planLayerNorm(x, opts, this.tensors), buildLayerNorm);
+  }
+
+  gelu(x: TensorLike, opts?: GeluOptions): Promise<Float32Array | EngineTensor> {
+    return this.op(() => planGelu(x, opts, this.tensors), buildGelu);
   }
 
   /** Queues work that needs the arena between calls (resident weights). */

@@ -4,4 +4,5 @@ export { positionalEncoding } from './ops/positional-encoding.js';
 export type {
   AttentionOptions, AttentionResult, Engine, EngineOptions, EngineTensor, Features, KernelVariant,
   MultiHeadAttention, MultiHeadAttentionConfig, MultiHeadAttentionForwardOptions, MultiHeadAttentionWeights,
+  GeluOptions, LayerNormOptions, MatmulOptions, SoftmaxOptions, TensorLike,
 } from './types.js';

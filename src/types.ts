@@ -154,6 +154,68 @@ export interface MultiHeadAttention {
   dispose(): Promise<void>;
 }
 
+/** An op's f32 input: an array (copied in by the call) or a tensor of the engine (read in place). */
+export type TensorLike = Float32Array | EngineTensor;
+
+/** Options of {@link Engine.matmul}: C = alpha·A·B (or A·Bᵀ) + bias, batched like `torch.bmm`. */
+export interface MatmulOptions {
+  /** Rows of A and C. */
+  m: number;
+  /** Columns of A; rows of B (columns of B with transB). */
+  k: number;
+  /** Columns of B and C (rows of B with transB). */
+  n: number;
+  /** Products: A [batch, m, k], C [batch, m, n], and B [batch, k, n] or one [k, n] for every
+   * batch entry (a weight). Default 1. */
+  batch?: number;
+  /** B is given as [n, k] (nn.Linear's weight) and used transposed. Default false. */
+  transB?: boolean;
+  /** Multiplies A·B (before the bias). Default 1. */
+  alpha?: number;
+  /** [n], added to every row of C. */
+  bias?: TensorLike;
+  /** Write C into this tensor and resolve to it, instead of a new Float32Array. */
+  out?: EngineTensor;
+}
+
+/** Options of {@link Engine.softmax}: `torch.softmax(x·scale + mask, -1)`. */
+export interface SoftmaxOptions {
+  rows: number;
+  cols: number;
+  /** Multiplies x before the mask. Default 1. */
+  scale?: number;
+  /** [rows, cols] or [cols] (one row for every row). Uint8Array: 1 = keep, 0 = masked.
+   * Float32Array: added (may hold -Infinity). A row with every entry masked gives zeros. */
+  mask?: Uint8Array | Float32Array;
+  /** Write the result into this tensor and resolve to it. */
+  out?: EngineTensor;
+}
+
+/** Options of {@link Engine.layerNorm}: `F.layer_norm(x + residual, [dim], weight, bias, eps)`. */
+export interface LayerNormOptions {
+  rows: number;
+  /** Elements normalised together (torch's normalized_shape, one dimension). */
+  dim: number;
+  /** [dim]; default ones. */
+  weight?: TensorLike;
+  /** [dim]; default zeros. */
+  bias?: TensorLike;
+  /** Added to the variance; default 1e-5. */
+  eps?: number;
+  /** [rows, dim], added to x before normalising (a post-norm residual connection). */
+  residual?: TensorLike;
+  /** Write the result into this tensor (it may be x or the residual) and resolve to it. */
+  out?: EngineTensor;
+}
+
+/** Options of {@link Engine.gelu}: `F.gelu(x, approximate)`. */
+export interface GeluOptions {
+  /** 'none' (exact, erf; the default) or 'tanh'. */
+  approximate?: 'none' | 'tanh';
+  /** Write the result into this tensor (it may be x) and resolve to it. */
+  out?: EngineTensor;
+}
+
 export interface Engine {
   /** Threads the engine computes with (1: the calling thread). */
   readonly threads: number;
@@ -176,6 +238,15 @@ export interface Engine {
   /** A multi-head attention layer with fixed weights (copied now and kept in the engine's
    * memory; later changes to the caller's arrays do not affect it). */
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention;
+  /** C = alpha·A·B (A·Bᵀ with transB) + bias: a [batch, m, k], b [batch, k, n] or one [k, n] (or
+   * [n, k] with transB) → C [batch, m, n]. Resolves to a new array, or to `options.out`. */
+  matmul(a: TensorLike, b: TensorLike, options: MatmulOptions): Promise<Float32Array | EngineTensor>;
+  /** `torch.softmax(x·scale + mask, -1)` over rows: x [rows, cols] → [rows, cols]. */
+  softmax(x: TensorLike, options: SoftmaxOptions): Promise<Float32Array | EngineTensor>;
+  /** `F.layer_norm(x + residual)` over rows: x [rows, dim] → [rows, dim]. */
+  layerNorm(x: TensorLike, options: LayerNormOptions): Promise<Float32Array | EngineTensor>;
+  /** `F.gelu(x)`, elementwise. */
+  gelu(x: TensorLike, options?: GeluOptions): Promise<Float32Array | EngineTensor>;
   /** Releases the engine; later calls reject. Idempotent. */
   dispose(): Promise<void>;
 }

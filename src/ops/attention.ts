@@ -1,14 +1,14 @@
 // engine.attention: F.scaled_dot_product_attention on [batch, heads, seq, dim] tensors.
 // Validate everything, place inputs and outputs in the arena, run every (batch, head) slice,
 // copy the results out.
-import type { AttentionOptions, AttentionResult, EngineTensor } from '../types.js';
+import type { AttentionOptions, AttentionResult } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import type { Phase } from '../parallel/phases.js';
 import { SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
-import { array, dim, elements, finite, flag, isArrayOf, keysOf, optionalDim, options, typedArray } from '../validate.js';
-import { rangeError, stateError, typeError } from '../errors.js';
+import { dim, elements, finite, flag, keysOf, optionalDim, options, typedArray } from '../validate.js';
+import { rangeError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
-import { resident, type TensorRegistry, type TensorState } from './tensor.js';
+import { placeInput, tensorInput, writeInput, type Input, type TensorRegistry } from './tensor.js';
 
 const OP = 'attention';
 const OPTION_KEYS = keysOf<AttentionOptions>({
@@ -38,21 +38,6 @@ export interface AttentionPlan {
   validLens?: { data: Int32Array; perQuery: boolean };
 }
 
-/** An input: the caller's array (copied in by the call) or a tensor of the engine (read in place). */
-type Input = Float32Array | TensorState;
-const isTensor = (x: Input): x is TensorState => !isArrayOf(x, 'Float32Array');
-
-function input(name: string, value: unknown, length: number, shape: string, tensors?: TensorRegistry): Input {
-  const state = tensors?.get(value as EngineTensor);
-  if (state) {
-    if (state.disposed) throw stateError(`${OP}: ${name} is a tensor that has been disposed`);
-    if (state.length !== length) throw rangeError(OP, name, `has length ${state.length}, expected ${length} (${shape})`);
-    return state;
-  }
-  if (!isArrayOf(value, 'Float32Array')) throw typeError(OP, name, 'a Float32Array or a tensor of this engine', value);
-  return array(OP, name, value, 'Float32Array', length, shape);
-}
-
 /** Checks every argument of engine.attention; throws TypeError / RangeError naming it. `tensors`:
  * the engine's tensors, which q, k and v may be. */
 export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown, tensors?: TensorRegistry): AttentionPlan {
@@ -71,11 +56,11 @@ export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown,
   const kvSeq = kvCapacity === seqK ? 'seqK' : 'kvCapacity';
   const plan: AttentionPlan = {
     batch, heads, seqQ, seqK, headDim, headDimV, scale, causal, returnWeights, kvCapacity,
-    q: input('q', q, elements(OP, 'q', batch, heads, seqQ, headDim),
+    q: tensorInput(OP, 'q', q, elements(OP, 'q', batch, heads, seqQ, headDim),
       `batch·heads·seqQ·headDim = ${batch}·${heads}·${seqQ}·${headDim}`, tensors),
-    k: input('k', k, elements(OP, 'k', batch, heads, kvCapacity, headDim),
+    k: tensorInput(OP, 'k', k, elements(OP, 'k', batch, heads, kvCapacity, headDim),
       `batch·heads·${kvSeq}·headDim = ${batch}·${heads}·${kvCapacity}·${headDim}`, tensors),
-    v: input('v', v, elements(OP, 'v', batch, heads, kvCapacity, headDimV),
+    v: tensorInput(OP, 'v', v, elements(OP, 'v', batch, heads, kvCapacity, headDimV),
       `batch·heads·${kvSeq}·headDimV = ${batch}·${heads}·${kvCapacity}·${headDimV}`, tensors),
   };
   if (returnWeights) elements(OP, 'weights', batch, heads, seqQ, seqK);
@@ -110,16 +95,16 @@ export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown,
 }
 
 /** A call laid out in the arena: the program to run and how to read its result. */
-export interface BuiltCall {
+export interface BuiltCall<T = AttentionResult> {
   program: Phase[];
-  collect(): AttentionResult;
+  collect(): T;
 }
 
 /** Places a validated attention call in the arena (array inputs copied in, tensors read where
  * they are) for `threads` threads. */
 export function buildAttention(arena: Arena, plan: AttentionPlan, threads: number): BuiltCall {
   const { batch, heads, seqQ, seqK, headDim, headDimV, kvCapacity: cap } = plan;
-  const where = (x: Input): number => (isTensor(x) ? resident(x, OP) : arena.place(x.byteLength));
+  const where = (x: Input): number => placeInput(arena, x, OP);
   const qPtr = where(plan.q);
   const kPtr = where(plan.k);
   const vPtr = where(plan.v);
@@ -133,9 +118,9 @@ export function buildAttention(arena: Arena, plan: AttentionPlan, threads: numbe
   const buffers = placeAttention(arena, { batch, heads, seqQ, seqK, headDimV }, plan.returnWeights,
     plan.causal || plan.validLens !== undefined);
   arena.commit();
-  if (!isTensor(plan.q)) arena.writeF32(qPtr, plan.q);
-  if (!isTensor(plan.k)) arena.writeF32(kPtr, plan.k);
-  if (!isTensor(plan.v)) arena.writeF32(vPtr, plan.v);
+  writeInput(arena, qPtr, plan.q);
+  writeInput(arena, kPtr, plan.k);
+  writeInput(arena, vPtr, plan.v);
   const p: SliceProblem = {
     batch, heads, seqQ, seqK, headDim, headDimV, scale: plan.scale, causal: plan.causal,
     q: { ptr: qPtr, batch: heads * seqQ * headDim, head: seqQ * headDim, row: headDim },

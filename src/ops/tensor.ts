@@ -5,7 +5,7 @@
 import type { EngineTensor } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import { ARENA_BASE, MAX_PAGES, PAGE_BYTES } from '../wasm/layout.js';
-import { typedArray } from '../validate.js';
+import { array, isArrayOf, typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 
 const OP = 'createTensor';
@@ -139,4 +139,46 @@ export function resident(state: TensorState, op: string): number {
     throw state.failure ?? stateError(`${op}: the tensor ${state.disposed ? 'has been disposed' : 'is not in memory'}`);
   }
   return state.ptr;
+}
+
+/** An op's f32 input: the caller's array (copied in by the call) or a tensor of the engine
+ * (read in place). */
+export type Input = Float32Array | TensorState;
+export const isTensor = (x: Input): x is TensorState => !ArrayBuffer.isView(x);
+
+/** Checks an f32 input of `length` elements (`shape` names the dims in the message): a
+ * Float32Array or a live tensor of this engine. */
+export function tensorInput(
+  op: string, name: string, value: unknown, length: number, shape: string, tensors?: TensorRegistry,
+): Input {
+  const state = tensors?.get(value as EngineTensor);
+  if (state) {
+    if (state.disposed) throw stateError(`${op}: ${name} is a tensor that has been disposed`);
+    if (state.length !== length) throw rangeError(op, name, `has length ${state.length}, expected ${length} (${shape})`);
+    return state;
+  }
+  if (!isArrayOf(value, 'Float32Array')) throw typeError(op, name, 'a Float32Array or a tensor of this engine', value);
+  return array(op, name, value, 'Float32Array', length, shape);
+}
+
+/** Checks `options.out`: undefined, or a live tensor of this engine of exactly `length` elements. */
+export function tensorOutput(
+  op: string, value: unknown, length: number, shape: string, tensors?: TensorRegistry,
+): TensorState | undefined {
+  if (value === undefined) return undefined;
+  const state = tensors?.get(value as EngineTensor);
+  if (!state) throw typeError(op, 'options.out', 'a tensor of this engine (engine.createTensor)', value);
+  if (state.disposed) throw stateError(`${op}: options.out is a tensor that has been disposed`);
+  if (state.length !== length) throw rangeError(op, 'options.out', `has length ${state.length}, expected ${length} (${shape})`);
+  return state;
+}
+
+/** The address an input is read from: a tensor's own block, or a buffer placed for the copy. */
+export function placeInput(arena: Arena, x: Input, op: string): number {
+  return isTensor(x) ? resident(x, op) : arena.place(x.byteLength);
+}
+
+/** Copies an array input to its placed buffer (after the commit); tensors are already there. */
+export function writeInput(arena: Arena, ptr: number, x: Input): void {
+  if (!isTensor(x)) arena.writeF32(ptr, x);
 }

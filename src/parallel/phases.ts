@@ -16,6 +16,7 @@ export const PHASE_PACK_PANELS = 7;
 export const PHASE_LAYER_NORM = 8;
 export const PHASE_GELU = 9;
 export const PHASE_SOFTMAX = 10;
+export const PHASE_SCALE = 11;
 
 /** A[m, k] (row stride lda) packed into GEMM strips at ap, cut into stripBlock strips; `batch`
  * such matrices, aBatch / apBatch elements apart. */
@@ -120,9 +121,16 @@ export interface MeanRowsPhase {
   colBlock: number; // multiple of 4
 }
 
+/** y = x·s over n elements, cut into blocks of `block`. */
+export interface ScalePhase {
+  kind: typeof PHASE_SCALE;
+  n: number; x: number; y: number; s: number;
+  block: number;
+}
+
 export type Phase =
   PackRowsPhase | PackPanelsPhase | GemmPackedPhase | AttentionPhase | AttentionCombinePhase | AttentionNonFinitePhase |
-  MeanRowsPhase | LayerNormPhase | GeluPhase | SoftmaxPhase;
+  MeanRowsPhase | LayerNormPhase | GeluPhase | SoftmaxPhase | ScalePhase;
 
 /** Field order of the attention phases (the combine reads the same record). */
 const ATTENTION_FIELDS = [
@@ -143,6 +151,7 @@ export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
     'activation', 'residual', 'ldr', 'rBatch', 'rowBlock', 'colBlock'],
   [PHASE_LAYER_NORM]: ['rows', 'dim', 'x', 'ldx', 'residual', 'ldr', 'weight', 'bias', 'eps', 'y', 'ldy', 'rowBlock'],
   [PHASE_GELU]: ['n', 'x', 'y', 'approximate', 'block'],
+  [PHASE_SCALE]: ['n', 'x', 'y', 's', 'block'],
   [PHASE_SOFTMAX]: ['rows', 'cols', 'x', 'ldx', 'scale', 'addMask', 'ldAdd', 'boolMask', 'ldBool', 'y', 'ldy', 'rowBlock'],
   [PHASE_ATTENTION]: ATTENTION_FIELDS,
   [PHASE_ATTENTION_COMBINE]: ATTENTION_FIELDS,
@@ -159,7 +168,7 @@ export function itemCount(p: Phase): number {
     case PHASE_PACK_PANELS: return p.batch * ceilDiv(ceilDiv(p.n, GEMM_PANEL_COLS), p.panelBlock);
     case PHASE_GEMM_PACKED: return p.batch * ceilDiv(p.m, p.rowBlock) * ceilDiv(p.n, p.colBlock);
     case PHASE_LAYER_NORM: return ceilDiv(p.rows, p.rowBlock);
-    case PHASE_GELU: return ceilDiv(p.n, p.block);
+    case PHASE_GELU: case PHASE_SCALE: return ceilDiv(p.n, p.block);
     case PHASE_SOFTMAX: return ceilDiv(p.rows, p.rowBlock);
     case PHASE_ATTENTION: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock) * p.kParts;
     case PHASE_ATTENTION_COMBINE: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock);
@@ -206,6 +215,11 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
     case PHASE_GELU: {
       const e0 = i * p.block;
       kernels.f32_gelu(Math.min(p.block, p.n - e0), p.x + e0 * 4, p.y + e0 * 4, p.approximate);
+      return;
+    }
+    case PHASE_SCALE: {
+      const e0 = i * p.block;
+      kernels.f32_scale(Math.min(p.block, p.n - e0), p.x + e0 * 4, p.y + e0 * 4, p.s);
       return;
     }
     case PHASE_SOFTMAX: {
@@ -348,6 +362,10 @@ export function geluPhase(n: number, x: number, y: number, approximate: boolean)
   return { kind: PHASE_GELU, n, x, y, approximate: approximate ? 1 : 0, block: ELEMENT_BLOCK };
 }
 
+export function scalePhase(n: number, x: number, y: number, s: number): ScalePhase {
+  return { kind: PHASE_SCALE, n, x, y, s, block: ELEMENT_BLOCK };
+}
+
 export function softmaxPhase(
   rows: number, cols: number, x: number, ldx: number, scale: number,
   addMask: number, ldAdd: number, boolMask: number, ldBool: number, y: number, ldy: number,
@@ -373,6 +391,7 @@ export function programFlops(program: readonly Phase[]): number {
     else if (p.kind === PHASE_PACK_PANELS) total += p.batch * p.k * p.n;
     else if (p.kind === PHASE_LAYER_NORM || p.kind === PHASE_SOFTMAX) total += 8 * p.rows * (p.kind === PHASE_SOFTMAX ? p.cols : p.dim);
     else if (p.kind === PHASE_GELU) total += 20 * p.n;
+    else if (p.kind === PHASE_SCALE) total += p.n;
     else if (p.kind === PHASE_MEAN_ROWS) total += p.batch * p.count * p.n;
     else if (p.kind === PHASE_ATTENTION_NONFINITE) total += 2 * p.batch * p.heads * p.seqK * (p.headDim + p.headDimV);
     else total += 2 * p.batch * p.heads * p.seqQ * p.seqK * (p.headDim + p.headDimV);

@@ -179,6 +179,13 @@ export interface KernelExports {
     o: number,           // f32 [seqQ, headDimV] output, row 0
     ldo: number,         // row stride of o
   ): void;
+  /** y = x·s, elementwise (matmul's alpha). */
+  f32_scale(
+    n: number, // elements
+    x: number, // f32 [n]
+    y: number, // f32 [n] output; may equal x
+    s: number, // the factor
+  ): void;
   /** y = mean over `count` rows of x (weights averaged over heads). */
   f32_mean_rows(
     count: number,  // rows averaged
