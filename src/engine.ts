@@ -184,6 +184,52 @@ interface PlainSide {
 /** Where a program runs on a pool engine. */
 export type Placement = 'pool' | 'inline' | 'inline-plain';
 
+/** Above INLINE_BELOW_FLOPS the pool usually wins, but not when other processes hold the cores:
+ * each phase ends at a barrier, and a worker descheduled in the middle of an item keeps its
+ * sibling waiting there for a time slice (BERT-base seq 128 on a machine at load 10: 7–16 ms of
+ * a 25–48 ms call spent at barriers, each worker), while one thread needs no barrier at all. So
+ * the executor keeps the measured time per FLOP of both ways (an average over recent calls) and
+ * takes the faster, trying the other way once every `interval` calls: 8 at first, doubling while
+ * the same way keeps winning, up to 256 while the pool wins (on a quiet machine, one call in 256
+ * at one thread's speed) and 16 while inline wins (a machine that quietens gets its pool back
+ * within 16 calls). Either way gives the same bits. */
+export class PathChooser {
+  static readonly FIRST_INTERVAL = 8;
+  static readonly MAX_INTERVAL = 256;
+  static readonly MAX_INTERVAL_INLINE = 16;
+  /** ms per MFLOP of recent pool and inline runs (NaN: none yet). */
+  readonly rate = { pool: NaN, inline: NaN };
+  private since = 0;
+  private interval = PathChooser.FIRST_INTERVAL;
+  private exploring: 'pool' | 'inline' | undefined;
+
+  /** The way to run the next large program. */
+  choose(): 'pool' | 'inline' {
+    const preferred = this.preferred();
+    this.exploring = undefined;
+    const interval = preferred === 'pool' ? this.interval : Math.min(this.interval, PathChooser.MAX_INTERVAL_INLINE);
+    if (++this.since < interval) return preferred;
+    this.since = 0;
+    return (this.exploring = preferred === 'pool' ? 'inline' : 'pool');
+  }
+
+  /** Records how long a program of `flops` took the way it ran. */
+  record(way: 'pool' | 'inline', ms: number, flops: number): void {
+    const before = this.preferred();
+    const sample = ms / (flops / 1e6), old = this.rate[way];
+    this.rate[way] = Number.isNaN(old) ? sample : old + (sample - old) / 2;
+    if (this.exploring === way) {
+      this.interval = this.preferred() === before
+        ? Math.min(PathChooser.MAX_INTERVAL, 2 * this.interval)
+        : PathChooser.FIRST_INTERVAL;
+    }
+  }
+
+  private preferred(): 'pool' | 'inline' {
+    return this.rate.inline < this.rate.pool ? 'inline' : 'pool'; // NaN compares false: the pool
+  }
+}
+
 /** A pool that is replaced after a failure: the failing call rejects, the next call gets new
  * workers; if they cannot start, that call (and every later one) rejects saying why. */
 class PoolExecutor implements Executor {
@@ -195,6 +241,8 @@ class PoolExecutor implements Executor {
   inline = false;
   /** Where the last program ran (for tests). */
   last: Placement | undefined;
+  /** Pool or inline for programs above INLINE_BELOW_FLOPS, by measured speed. */
+  readonly chooser = new PathChooser();
 
   private constructor(
     private pool: Pool | Promise<Pool>,
@@ -212,24 +260,34 @@ class PoolExecutor implements Executor {
     return new PoolExecutor(await Pool.create(threads, module, memory), threads, module, memory, kernels, plain);
   }
 
-  /** Where `program` should run (pure: the sizes, what the arena holds, and the test hooks). */
+  /** Where `program` should run: by its size and what the arena holds (the test hooks first). */
   place(program: readonly Phase[], arena: Arena): Placement {
     const plainOk = this.plain !== undefined && arena.deferred && !touchesResident(program, arena.residentEnd);
+    const inline: Placement = plainOk ? 'inline-plain' : 'inline';
     if (this.forced) return 'pool';
-    if (this.inline) return plainOk ? 'inline-plain' : 'inline';
+    if (this.inline) return inline;
     const flops = programFlops(program);
-    if (plainOk && flops < INLINE_BELOW_FLOPS + INLINE_FLOPS_PER_COPIED_BYTE * arena.deferredBytes) return 'inline-plain';
-    return flops < INLINE_BELOW_FLOPS ? 'inline' : 'pool';
+    if (plainOk && flops < INLINE_BELOW_FLOPS + INLINE_FLOPS_PER_COPIED_BYTE * arena.deferredBytes) return inline;
+    if (flops < INLINE_BELOW_FLOPS) return inline;
+    this.chosen = true;
+    return this.chooser.choose() === 'pool' ? 'pool' : inline;
   }
+  /** Whether the chooser placed the current program (then its time is recorded). */
+  private chosen = false;
 
   async run(program: readonly Phase[], arena: Arena): Promise<void> {
+    this.chosen = false;
     const placement = this.last = this.place(program, arena);
-    if (placement === 'inline-plain') {
-      arena.runOn(this.plain!.memory);
-      return runInline(this.plain!.kernels, program);
+    const measured = this.chosen;
+    const start = performance.now();
+    if (placement !== 'pool') {
+      if (placement === 'inline-plain') arena.runOn(this.plain!.memory);
+      else arena.flush();
+      runInline(placement === 'inline-plain' ? this.plain!.kernels : this.kernels, program);
+      if (measured) this.chooser.record('inline', performance.now() - start, programFlops(program));
+      return;
     }
     arena.flush();
-    if (placement === 'inline') return runInline(this.kernels, program);
     let pool = await this.pool;
     if (pool.failed) {
       await pool.terminate();
@@ -245,6 +303,7 @@ class PoolExecutor implements Executor {
       if (pool.failed) await pool.terminate();
       throw error;
     }
+    if (measured) this.chooser.record('pool', performance.now() - start, programFlops(program));
   }
 
   async dispose(): Promise<void> {
@@ -281,7 +340,7 @@ class WasmEngine implements Engine {
 
   [DEBUG](): {
     arena: Arena; pool?: () => Promise<Pool>; forcePool(on?: boolean): void; forceInline(on?: boolean): void;
-    placement(): Placement | undefined;
+    placement(): Placement | undefined; chooser(): PathChooser | undefined;
     call(build: (arena: Arena, threads: number) => BuiltCall): Promise<AttentionResult>;
   } {
     const executor = this.executor;
@@ -296,6 +355,7 @@ class WasmEngine implements Engine {
         if (executor instanceof PoolExecutor) executor.inline = on;
       },
       placement: () => (executor instanceof PoolExecutor ? executor.last : 'inline-plain'),
+      chooser: () => (executor instanceof PoolExecutor ? executor.chooser : undefined),
     };
   }
 

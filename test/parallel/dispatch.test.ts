@@ -4,7 +4,7 @@
 // placement gives the bits of threads 1, and the forcePool test hook still forces the pool.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../dist/index.js';
-import { INLINE_BELOW_FLOPS, INLINE_FLOPS_PER_COPIED_BYTE } from '../../src/engine.js';
+import { INLINE_BELOW_FLOPS, INLINE_FLOPS_PER_COPIED_BYTE, PathChooser } from '../../src/engine.js';
 import { randomF32 } from '../helpers/random.js';
 import { expectSameBits } from '../helpers/compare.js';
 
@@ -99,5 +99,43 @@ describe('dispatch policy of a pool engine', () => {
     for (const call of calls) expected.push(await call(one));
     const results = await Promise.all([...calls, ...calls].map((call) => call(two)));
     results.forEach((r, i) => expectSameBits(r.output, expected[i % calls.length].output));
+  });
+});
+
+describe('PathChooser (pool or inline for large programs, by measured speed)', () => {
+  /** Runs `calls` choices, each taking `ms[way]` for 100 MFLOP; returns how many went each way. */
+  function drive(chooser: PathChooser, calls: number, ms: { pool: number; inline: number }) {
+    const count = { pool: 0, inline: 0 };
+    for (let i = 0; i < calls; i++) {
+      const way = chooser.choose();
+      count[way]++;
+      chooser.record(way, ms[way], 100e6);
+    }
+    return count;
+  }
+
+  it('starts on the pool, tries inline now and then, less and less often while the pool wins', () => {
+    const chooser = new PathChooser();
+    const count = drive(chooser, 2000, { pool: 10, inline: 19 });
+    expect(count.inline).toBeGreaterThan(0);
+    expect(count.inline).toBeLessThan(2000 / 100); // backs off towards one in MAX_INTERVAL
+  });
+
+  it('moves to inline when the pool is slower (a loaded machine), and back when it recovers', () => {
+    const chooser = new PathChooser();
+    drive(chooser, 50, { pool: 10, inline: 19 });
+    const loaded = drive(chooser, 1000, { pool: 25, inline: 19 });
+    expect(loaded.pool).toBeLessThanOrEqual(Math.ceil(1000 / PathChooser.MAX_INTERVAL_INLINE) + 2); // one try in 16
+    const quiet = drive(chooser, 1000, { pool: 10, inline: 19 });
+    expect(quiet.inline).toBeLessThan(1000 / 20);
+    // back on the pool within MAX_INTERVAL_INLINE calls of the machine quietening
+    drive(chooser, 1000, { pool: 25, inline: 19 });
+    const firstPool = Array.from({ length: 40 }, () => {
+      const way = chooser.choose();
+      chooser.record(way, way === 'pool' ? 10 : 19, 100e6);
+      return way;
+    }).indexOf('pool');
+    expect(firstPool).toBeGreaterThanOrEqual(0);
+    expect(firstPool).toBeLessThan(PathChooser.MAX_INTERVAL_INLINE);
   });
 });
