@@ -7,6 +7,7 @@ import type {
 } from './types.js';
 import type { KernelExports } from './wasm/abi.js';
 import { Arena } from './wasm/arena.js';
+import { ARENA_BASE } from './wasm/layout.js';
 import { compileGiven, compileKernels, createMemory, instantiateGiven, instantiateKernels } from './wasm/load.js';
 import { detectFeatures } from './features.js';
 import { keysOf, options } from './validate.js';
@@ -112,32 +113,127 @@ export async function createEngine(opts?: EngineOptions): Promise<Engine> {
     }
     threads = 1;
   }
-  const executor = threads > 1
-    ? await PoolExecutor.create(threads, module, memory, kernels)
-    : new InlineExecutor(kernels);
+  let executor: Executor;
+  if (threads > 1) {
+    // A plain memory with the unshared build, for calls the pool cannot win that read no resident
+    // block (decoding with K and V passed in): they run there at one thread's speed, copies
+    // included. Not with options.wasm (there is no unshared build to pair with it).
+    const plain = o.wasm === undefined
+      ? await (async () => {
+        const plainMemory = createMemory(false);
+        return { memory: plainMemory, kernels: await instantiateKernels(await compileKernels(variant, false), plainMemory) };
+      })()
+      : undefined;
+    executor = await PoolExecutor.create(threads, module, memory, kernels, plain);
+  } else {
+    executor = new InlineExecutor(kernels);
+  }
   return new WasmEngine(features, variant, new Arena(memory), executor, kernels);
 }
 
-/** Runs programs: inline, or on a worker pool. */
+/** Runs programs: inline, or on a worker pool. A program's input copies may still be deferred
+ * in the arena (Arena.deferWrites); the executor makes them where the program runs. */
 interface Executor {
   readonly threads: number;
-  run(program: readonly Phase[]): Promise<void> | void;
+  run(program: readonly Phase[], arena: Arena): Promise<void> | void;
   dispose(): Promise<void>;
 }
 
 class InlineExecutor implements Executor {
   readonly threads = 1;
   constructor(private readonly kernels: KernelExports) {}
-  run(program: readonly Phase[]): void {
+  run(program: readonly Phase[], arena: Arena): void {
+    arena.flush();
     runInline(this.kernels, program);
   }
   async dispose(): Promise<void> {}
 }
 
-/** Programs below this many FLOPs (about 50 µs of one core) run on the calling thread: waking
- * the workers costs about as much (measured dispatch: ~60 µs). The split into items is the
- * same either way, so the result is the same bits. */
-export const INLINE_BELOW_FLOPS = 1.5e6;
+/** Programs below this many FLOPs (about 0.2 ms of one core at 40 GFLOP/s) run on the calling
+ * thread of a pool engine. The pool saves at most half the work on 2 cores, and pays a dispatch:
+ * waking two workers and the host's waitAsync wake-up, ~60 µs on a quiet machine, milliseconds
+ * when other processes hold the cores (a woken worker waits for a time slice). Measured with K/V
+ * resident, pool against inline on one 2-thread engine, interleaved (docs/PERFORMANCE.md,
+ * "Threads that make a call slower"): decode 1 × 1024 keys, 12 heads (3.1 MFLOP) 0.13 vs
+ * 0.15 ms quiet but 0.50 vs 0.16 ms under load; 12 heads × 16 × 256 (8.4 MFLOP) pool 2.5× slower
+ * under load. So decoding steps run inline; every other benchmark shape is ≥ 650 MFLOP. The
+ * split into items is the same either way, so the result is the same bits. */
+export const INLINE_BELOW_FLOPS = 8e6;
+
+/** For a call that could run in the plain memory (no resident block read), the FLOPs a byte of
+ * its input copies is worth: the pool must also win back the slower copy into shared memory.
+ * Copying into a SharedArrayBuffer costs ~0.014 ns/byte more than into a plain one (6.3 MB:
+ * 0.245 vs 0.152 ms); at ~40 GFLOP/s on one core, with the pool saving at most ~45% of the
+ * compute on 2 cores, a byte is worth 0.014e-9 × 40e9 / 0.45 ≈ 1.3 FLOP. */
+export const INLINE_FLOPS_PER_COPIED_BYTE = 1.3;
+
+/** Whether a program reads or writes below `residentEnd` (a resident block: a layer's weights,
+ * an engine tensor): then it can only run in the engine's own memory. Conservative: any field
+ * (sizes and strides included) in [ARENA_BASE, residentEnd) counts. */
+function touchesResident(program: readonly Phase[], residentEnd: number): boolean {
+  if (residentEnd <= ARENA_BASE) return false;
+  for (const phase of program) {
+    for (const value of Object.values(phase)) {
+      if (typeof value === 'number' && value >= ARENA_BASE && value < residentEnd) return true;
+    }
+  }
+  return false;
+}
+
+/** The plain memory of a pool engine and the unshared build instantiated on it. */
+interface PlainSide {
+  memory: WebAssembly.Memory;
+  kernels: KernelExports;
+}
+
+/** Where a program runs on a pool engine. */
+export type Placement = 'pool' | 'inline' | 'inline-plain';
+
+/** Above INLINE_BELOW_FLOPS the pool usually wins, but not when other processes hold the cores:
+ * each phase ends at a barrier, and a worker descheduled in the middle of an item keeps its
+ * sibling waiting there for a time slice (BERT-base seq 128 on a machine at load 10: 7–16 ms of
+ * a 25–48 ms call spent at barriers, each worker), while one thread needs no barrier at all. So
+ * the executor keeps the measured time per FLOP of both ways (an average over recent calls) and
+ * takes the faster, trying the other way once every `interval` calls: 8 at first, doubling while
+ * the same way keeps winning, up to 256 while the pool wins (on a quiet machine, one call in 256
+ * at one thread's speed) and 16 while inline wins (a machine that quietens gets its pool back
+ * within 16 calls). Either way gives the same bits. */
+export class PathChooser {
+  static readonly FIRST_INTERVAL = 8;
+  static readonly MAX_INTERVAL = 256;
+  static readonly MAX_INTERVAL_INLINE = 16;
+  /** ms per MFLOP of recent pool and inline runs (NaN: none yet). */
+  readonly rate = { pool: NaN, inline: NaN };
+  private since = 0;
+  private interval = PathChooser.FIRST_INTERVAL;
+  private exploring: 'pool' | 'inline' | undefined;
+
+  /** The way to run the next large program. */
+  choose(): 'pool' | 'inline' {
+    const preferred = this.preferred();
+    this.exploring = undefined;
+    const interval = preferred === 'pool' ? this.interval : Math.min(this.interval, PathChooser.MAX_INTERVAL_INLINE);
+    if (++this.since < interval) return preferred;
+    this.since = 0;
+    return (this.exploring = preferred === 'pool' ? 'inline' : 'pool');
+  }
+
+  /** Records how long a program of `flops` took the way it ran. */
+  record(way: 'pool' | 'inline', ms: number, flops: number): void {
+    const before = this.preferred();
+    const sample = ms / (flops / 1e6), old = this.rate[way];
+    this.rate[way] = Number.isNaN(old) ? sample : old + (sample - old) / 2;
+    if (this.exploring === way) {
+      this.interval = this.preferred() === before
+        ? Math.min(PathChooser.MAX_INTERVAL, 2 * this.interval)
+        : PathChooser.FIRST_INTERVAL;
+    }
+  }
+
+  private preferred(): 'pool' | 'inline' {
+    return this.rate.inline < this.rate.pool ? 'inline' : 'pool'; // NaN compares false: the pool
+  }
+}
 
 /** A pool that is replaced after a failure: the failing call rejects, the next call gets new
  * workers; if they cannot start, that call (and every later one) rejects saying why. */
@@ -145,6 +241,13 @@ class PoolExecutor implements Executor {
   /** Test hook (`engine[DEBUG]().forcePool()`): every program goes to the workers, whatever
    * its size, so threaded tests exercise the pool rather than the inline path. */
   forced = false;
+  /** Measurement hook (`engine[DEBUG]().forceInline()`): every program runs on the calling thread
+   * (in the plain memory when it can). forcePool wins over it. */
+  inline = false;
+  /** Where the last program ran (for tests). */
+  last: Placement | undefined;
+  /** Pool or inline for programs above INLINE_BELOW_FLOPS, by measured speed. */
+  readonly chooser = new PathChooser();
 
   private constructor(
     private pool: Pool | Promise<Pool>,
@@ -152,16 +255,44 @@ class PoolExecutor implements Executor {
     private readonly module: WebAssembly.Module,
     private readonly memory: WebAssembly.Memory,
     private readonly kernels: KernelExports,
+    private readonly plain: PlainSide | undefined,
   ) {}
 
   static async create(
     threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, kernels: KernelExports,
+    plain: PlainSide | undefined,
   ): Promise<PoolExecutor> {
-    return new PoolExecutor(await Pool.create(threads, module, memory), threads, module, memory, kernels);
+    return new PoolExecutor(await Pool.create(threads, module, memory), threads, module, memory, kernels, plain);
   }
 
-  async run(program: readonly Phase[]): Promise<void> {
-    if (!this.forced && programFlops(program) < INLINE_BELOW_FLOPS) return runInline(this.kernels, program);
+  /** Where `program` should run: by its size and what the arena holds (the test hooks first). */
+  place(program: readonly Phase[], arena: Arena): Placement {
+    const plainOk = this.plain !== undefined && arena.deferred && !touchesResident(program, arena.residentEnd);
+    const inline: Placement = plainOk ? 'inline-plain' : 'inline';
+    if (this.forced) return 'pool';
+    if (this.inline) return inline;
+    const flops = programFlops(program);
+    if (plainOk && flops < INLINE_BELOW_FLOPS + INLINE_FLOPS_PER_COPIED_BYTE * arena.deferredBytes) return inline;
+    if (flops < INLINE_BELOW_FLOPS) return inline;
+    this.chosen = true;
+    return this.chooser.choose() === 'pool' ? 'pool' : inline;
+  }
+  /** Whether the chooser placed the current program (then its time is recorded). */
+  private chosen = false;
+
+  async run(program: readonly Phase[], arena: Arena): Promise<void> {
+    this.chosen = false;
+    const placement = this.last = this.place(program, arena);
+    const measured = this.chosen;
+    const start = performance.now();
+    if (placement !== 'pool') {
+      if (placement === 'inline-plain') arena.runOn(this.plain!.memory);
+      else arena.flush();
+      runInline(placement === 'inline-plain' ? this.plain!.kernels : this.kernels, program);
+      if (measured) this.chooser.record('inline', performance.now() - start, programFlops(program));
+      return;
+    }
+    arena.flush();
     let pool = await this.pool;
     if (pool.failed) {
       await pool.terminate();
@@ -177,6 +308,7 @@ class PoolExecutor implements Executor {
       if (pool.failed) await pool.terminate();
       throw error;
     }
+    if (measured) this.chooser.record('pool', performance.now() - start, programFlops(program));
   }
 
   async dispose(): Promise<void> {
@@ -212,7 +344,8 @@ class WasmEngine implements Engine {
   }
 
   [DEBUG](): {
-    arena: Arena; pool?: () => Promise<Pool>; forcePool(on?: boolean): void;
+    arena: Arena; pool?: () => Promise<Pool>; forcePool(on?: boolean): void; forceInline(on?: boolean): void;
+    placement(): Placement | undefined; chooser(): PathChooser | undefined;
     call(build: (arena: Arena, threads: number) => BuiltCall): Promise<AttentionResult>;
   } {
     const executor = this.executor;
@@ -223,6 +356,11 @@ class WasmEngine implements Engine {
       forcePool: (on = true) => {
         if (executor instanceof PoolExecutor) executor.forced = on;
       },
+      forceInline: (on = true) => {
+        if (executor instanceof PoolExecutor) executor.inline = on;
+      },
+      placement: () => (executor instanceof PoolExecutor ? executor.last : 'inline-plain'),
+      chooser: () => (executor instanceof PoolExecutor ? executor.chooser : undefined),
     };
   }
 
@@ -241,8 +379,10 @@ class WasmEngine implements Engine {
   private call<T = AttentionResult>(build: (arena: Arena, threads: number) => BuiltCall<T>): Promise<T> {
     return this.enqueue(async () => {
       try {
+        // Input copies wait until the executor knows which memory the program runs in.
+        this.arena.deferWrites();
         const built = build(this.arena, this.executor.threads);
-        await this.executor.run(built.program);
+        await this.executor.run(built.program, this.arena);
         return built.collect();
       } finally {
         this.arena.reset();

@@ -5,6 +5,11 @@
 // manage resident blocks (first fit, coalescing) and may only run between calls, which the
 // engine's queue guarantees. Views are re-created whenever the memory's buffer changed (grow
 // detaches or replaces it).
+//
+// A call's input copies may be deferred (deferWrites, then flush): the engine decides after the
+// program is built whether it runs on the pool, and a call that runs on the calling thread and
+// reads no resident block can then be placed in a plain memory instead (runOn): V8 copies into a
+// SharedArrayBuffer with relaxed-atomic stores, 1.6–2.4× slower than a memcpy into a plain buffer.
 import { ALIGN, MAX_PAGES, ARENA_BASE, PAGE_BYTES } from './layout.js';
 import { stateError } from '../errors.js';
 
@@ -19,10 +24,16 @@ export class Arena {
   private f32View = new Float32Array(0);
   private u8View = new Uint8Array(0);
   private i32View = new Int32Array(0);
+  /** Copies of the current call not yet made (deferWrites), or undefined: copies go straight in. */
+  private pending: { at: number; src: Float32Array | Uint8Array | Int32Array }[] | undefined;
+  private pendingBytes = 0;
+  /** The memory the current call's views point at: `memory`, or a plain one (runOn) until reset(). */
+  private target: WebAssembly.Memory;
 
   /** `maxPages`: the maximum the memory was created with. */
   constructor(memory: WebAssembly.Memory, private readonly maxPages = MAX_PAGES) {
     this.memory = memory;
+    this.target = memory;
   }
 
   /** Reserves `bytes` at an `align`-byte boundary (default 16) and returns its address; memory
@@ -55,9 +66,59 @@ export class Arena {
     }
   }
 
-  /** Frees every placed buffer. */
+  /** Frees every placed buffer (and drops deferred copies, and the plain memory of runOn). */
   reset(): void {
     this.top = this.base;
+    this.pending = undefined;
+    this.pendingBytes = 0;
+    this.target = this.memory;
+  }
+
+  /** End of the resident region: addresses in [ARENA_BASE, residentEnd) may belong to resident
+   * blocks; the current call's buffers all lie at or above it. */
+  get residentEnd(): number {
+    return this.base;
+  }
+
+  /** From now until flush() (or runOn, or reset), write* records its copy instead of making it. */
+  deferWrites(): void {
+    this.pending ??= [];
+  }
+
+  /** Whether every copy of the current call is still deferred (none has gone into `memory`, and
+   * no view was handed out since deferWrites), so the call could be placed in another memory. */
+  get deferred(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /** Bytes of the deferred copies. */
+  get deferredBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** Makes the deferred copies into the current target memory and stops deferring. */
+  flush(): void {
+    const pending = this.pending;
+    if (pending === undefined) return;
+    this.pending = undefined;
+    this.pendingBytes = 0;
+    for (const { at, src } of pending) {
+      if (src instanceof Float32Array) this.f32.set(src, at >>> 2);
+      else if (src instanceof Int32Array) this.i32.set(src, at >>> 2);
+      else this.u8.set(src, at);
+    }
+  }
+
+  /** Runs the rest of the current call in `plain` instead of `memory`, at the same addresses:
+   * grows it to cover every placed buffer, makes the deferred copies into it, and points reads at
+   * it until reset(). Only for a call whose copies are all deferred and whose program reads no
+   * resident block (those exist in `memory` only). */
+  runOn(plain: WebAssembly.Memory): void {
+    if (this.pending === undefined) throw stateError('runOn: the call has already written into its memory');
+    const have = plain.buffer.byteLength;
+    if (this.top > have) plain.grow(Math.ceil((this.top - have) / PAGE_BYTES));
+    this.target = plain;
+    this.flush();
   }
 
   /** A resident block of `bytes` (16-byte aligned) that survives reset(); between calls only. */
@@ -115,7 +176,7 @@ export class Arena {
   }
 
   private refresh(): void {
-    const buffer = this.memory.buffer;
+    const buffer = this.target.buffer;
     if (buffer === this.buffer) return;
     this.buffer = buffer;
     this.f32View = new Float32Array(buffer);
@@ -123,32 +184,47 @@ export class Arena {
     this.i32View = new Int32Array(buffer);
   }
 
+  // A view handed out lets the caller write past the deferral: make the deferred copies first.
   get f32(): Float32Array {
+    this.flush();
     this.refresh();
     return this.f32View;
   }
 
   get u8(): Uint8Array {
+    this.flush();
     this.refresh();
     return this.u8View;
   }
 
   get i32(): Int32Array {
+    this.flush();
     this.refresh();
     return this.i32View;
   }
 
   /** Copies `src` to address `at` (a placed buffer of the right type and size). */
   writeF32(at: number, src: Float32Array): void {
+    if (this.defer(at, src)) return;
     this.f32.set(src, at >>> 2);
   }
 
   writeU8(at: number, src: Uint8Array): void {
+    if (this.defer(at, src)) return;
     this.u8.set(src, at);
   }
 
   writeI32(at: number, src: Int32Array): void {
+    if (this.defer(at, src)) return;
     this.i32.set(src, at >>> 2);
+  }
+
+  /** Records a copy while deferring (the engine makes it before any await, so `src` cannot change). */
+  private defer(at: number, src: Float32Array | Uint8Array | Int32Array): boolean {
+    if (this.pending === undefined) return false;
+    this.pending.push({ at, src });
+    this.pendingBytes += src.byteLength;
+    return true;
   }
 
   /** A copy (not a view) of `length` f32 at `at`, safe to keep after reset or grow. */

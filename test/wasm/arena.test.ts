@@ -33,4 +33,36 @@ describe('Arena', () => {
     arena.place(3 * PAGE_BYTES);
     expect(() => arena.commit()).toThrow(RangeError);
   });
+
+  it('deferred copies: made on flush, or into a plain memory at the same addresses (runOn) until reset', () => {
+    const shared = new WebAssembly.Memory({ initial: 1, maximum: 64, shared: true });
+    const plain = new WebAssembly.Memory({ initial: 1, maximum: 64 });
+    const arena = new Arena(shared, 64);
+    arena.deferWrites();
+    const a = arena.place(4 * PAGE_BYTES);
+    arena.commit();
+    arena.writeF32(a, new Float32Array([1, 2, 3]));
+    arena.writeI32(a + 16, new Int32Array([7]));
+    expect(arena.deferred).toBe(true);
+    expect(arena.deferredBytes).toBe(16);
+    expect(new Float32Array(shared.buffer, a, 3)).toEqual(new Float32Array(3)); // not copied yet
+    arena.runOn(plain);
+    expect(plain.buffer.byteLength).toBeGreaterThanOrEqual(a + 4 * PAGE_BYTES); // grown to cover the call
+    expect(Array.from(new Float32Array(plain.buffer, a, 3))).toEqual([1, 2, 3]);
+    expect(new Int32Array(plain.buffer, a + 16, 1)[0]).toBe(7);
+    expect(Array.from(arena.readF32(a, 3))).toEqual([1, 2, 3]); // reads follow the call
+    expect(new Float32Array(shared.buffer, a, 3)).toEqual(new Float32Array(3));
+    arena.reset();
+    expect(arena.f32.buffer).toBe(shared.buffer);
+
+    // a view handed out during the call makes the copies at once, and the call stays where it is
+    arena.deferWrites();
+    const b = arena.place(12);
+    arena.writeF32(b, new Float32Array([4, 5, 6]));
+    arena.f32[(b >>> 2) + 1] = 9;
+    expect(arena.deferred).toBe(false);
+    expect(() => arena.runOn(plain)).toThrow(/already written/);
+    expect(Array.from(new Float32Array(shared.buffer, b, 3))).toEqual([4, 9, 6]);
+    arena.reset();
+  });
 });
