@@ -4,6 +4,8 @@
 import type {
   AttentionResult, Engine, EngineOptions, EngineTensor, Features, KernelVariant, MultiHeadAttention,
   AttentionOptions, MultiHeadAttentionConfig, GeluOptions, LayerNormOptions, MatmulOptions, SoftmaxOptions, TensorLike,
+  Linear, LinearConfig, Transformer, TransformerConfig, TransformerDecoderLayer, TransformerDecoderLayerConfig,
+  TransformerEncoderLayer, TransformerEncoderLayerConfig,
 } from './types.js';
 import type { KernelExports } from './wasm/abi.js';
 import { Arena } from './wasm/arena.js';
@@ -19,6 +21,11 @@ import { buildMatmul, planMatmul } from './ops/matmul.js';
 import { buildSoftmax, planSoftmax } from './ops/softmax.js';
 import { buildLayerNorm, planLayerNorm } from './ops/layer-norm.js';
 import { buildGelu, planGelu } from './ops/gelu.js';
+import { createLinear } from './ops/linear.js';
+import type { ModuleHost } from './ops/modules.js';
+import { createTransformerEncoderLayer } from './ops/transformer-encoder-layer.js';
+import { createTransformerDecoderLayer } from './ops/transformer-decoder-layer.js';
+import { createTransformer } from './ops/transformer.js';
 import { programFlops, runInline, type Phase } from './parallel/phases.js';
 import { Pool, workersAvailable } from './parallel/pool.js';
 
@@ -446,6 +453,35 @@ class WasmEngine implements Engine {
       call: (build) => this.call(build),
       task: (work) => this.task(work),
     });
+  }
+
+  /** What a module needs of this engine: its queue, for calls and between-call tasks. */
+  private get moduleHost(): ModuleHost {
+    return { call: (build) => this.call(build), task: (work) => this.task(work) };
+  }
+
+  private live(): void {
+    if (this.disposed) throw stateError('the engine has been disposed');
+  }
+
+  linear(config: LinearConfig): Linear {
+    this.live();
+    return createLinear(config, this.moduleHost, this.tensors);
+  }
+
+  transformerEncoderLayer(config: TransformerEncoderLayerConfig): TransformerEncoderLayer {
+    this.live();
+    return createTransformerEncoderLayer(config, this.moduleHost);
+  }
+
+  transformerDecoderLayer(config: TransformerDecoderLayerConfig): TransformerDecoderLayer {
+    this.live();
+    return createTransformerDecoderLayer(config, this.moduleHost, this.tensors);
+  }
+
+  transformer(config: TransformerConfig): Transformer {
+    this.live();
+    return createTransformer(config, this.moduleHost, this.tensors);
   }
 
   async dispose(): Promise<void> {

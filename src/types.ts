@@ -216,6 +216,137 @@ export interface GeluOptions {
   out?: EngineTensor;
 }
 
+/** `nn.Linear`: y = x·Wᵀ + b. */
+export interface LinearConfig {
+  inFeatures: number;
+  outFeatures: number;
+  /** Default true, as torch. */
+  bias?: boolean;
+  /** `state_dict()`: weight [outFeatures, inFeatures], bias [outFeatures]. */
+  weights: { weight: Float32Array; bias?: Float32Array };
+}
+
+export interface LinearForwardOptions {
+  /** Rows of x (every leading dimension flattened). */
+  rows: number;
+  /** Write y into this tensor and resolve to it. */
+  out?: EngineTensor;
+}
+
+export interface Linear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** x [rows, inFeatures] → y [rows, outFeatures]. */
+  forward(x: TensorLike, options: LinearForwardOptions): Promise<Float32Array | EngineTensor>;
+  /** Frees the weights in the engine's memory; later calls reject. Idempotent. */
+  dispose(): Promise<void>;
+}
+
+/** The constructor arguments of `nn.TransformerEncoderLayer` / `DecoderLayer` / `nn.Transformer`,
+ * camelCased, with `batch_first=True` and eval mode. */
+export interface TransformerLayerConfig {
+  dModel: number;
+  nhead: number;
+  /** Default 2048. */
+  dimFeedforward?: number;
+  /** 'relu' (default) or 'gelu' (exact, erf). */
+  activation?: 'relu' | 'gelu';
+  /** Default 1e-5. */
+  layerNormEps?: number;
+  /** Pre-norm (norm before each sublayer); default false (post-norm). */
+  normFirst?: boolean;
+  /** Accepted and ignored: inference has no dropout. */
+  dropout?: number;
+  /** Must be true when given: inputs are [batch, seq, dModel]. */
+  batchFirst?: boolean;
+}
+
+export interface TransformerEncoderLayerConfig extends TransformerLayerConfig {
+  /** `state_dict()` keys: self_attn.in_proj_weight, self_attn.in_proj_bias, self_attn.out_proj.weight,
+   * self_attn.out_proj.bias, linear1.weight, linear1.bias, linear2.weight, linear2.bias,
+   * norm1.weight, norm1.bias, norm2.weight, norm2.bias. */
+  weights: Record<string, Float32Array>;
+}
+
+/** As the encoder layer's, plus multihead_attn.* and norm3.*. */
+export type TransformerDecoderLayerConfig = TransformerEncoderLayerConfig;
+
+export interface TransformerConfig extends TransformerLayerConfig {
+  /** Default 6. */
+  numEncoderLayers?: number;
+  /** Default 6. */
+  numDecoderLayers?: number;
+  /** `state_dict()` keys: encoder.layers.N.*, encoder.norm.*, decoder.layers.N.*, decoder.norm.*. */
+  weights: Record<string, Float32Array>;
+}
+
+/** Masks of a self-attention: mask [seq, seq] or [batch·nhead, seq, seq] (Uint8Array: non-zero =
+ * not allowed; Float32Array: added), key padding [batch, seq] (non-zero = ignore that key). */
+export interface TransformerEncoderLayerForwardOptions {
+  batch: number;
+  seq: number;
+  srcMask?: Uint8Array | Float32Array;
+  srcKeyPaddingMask?: Uint8Array;
+  /** Query i sees keys j <= i (together with any srcMask). */
+  isCausal?: boolean;
+}
+
+export interface TransformerDecoderLayerForwardOptions {
+  batch: number;
+  /** Target (query) positions. */
+  seqT: number;
+  /** Memory (source) positions. */
+  seqS: number;
+  /** [seqT, seqT] or [batch·nhead, seqT, seqT]. */
+  tgtMask?: Uint8Array | Float32Array;
+  /** [seqT, seqS] or [batch·nhead, seqT, seqS]. */
+  memoryMask?: Uint8Array | Float32Array;
+  /** [batch, seqT]. */
+  tgtKeyPaddingMask?: Uint8Array;
+  /** [batch, seqS]. */
+  memoryKeyPaddingMask?: Uint8Array;
+  tgtIsCausal?: boolean;
+}
+
+export interface TransformerEncodeOptions {
+  batch: number;
+  seqS: number;
+  srcMask?: Uint8Array | Float32Array;
+  srcKeyPaddingMask?: Uint8Array;
+  srcIsCausal?: boolean;
+}
+
+export type TransformerDecodeOptions = TransformerDecoderLayerForwardOptions;
+
+export interface TransformerForwardOptions extends TransformerDecoderLayerForwardOptions {
+  srcMask?: Uint8Array | Float32Array;
+  srcKeyPaddingMask?: Uint8Array;
+  srcIsCausal?: boolean;
+}
+
+export interface TransformerEncoderLayer {
+  /** src [batch, seq, dModel] → [batch, seq, dModel]. */
+  forward(src: Float32Array, options: TransformerEncoderLayerForwardOptions): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+export interface TransformerDecoderLayer {
+  /** tgt [batch, seqT, dModel], memory [batch, seqS, dModel] → [batch, seqT, dModel]. */
+  forward(tgt: Float32Array, memory: TensorLike, options: TransformerDecoderLayerForwardOptions): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+export interface Transformer {
+  /** src [batch, seqS, dModel], tgt [batch, seqT, dModel] → [batch, seqT, dModel]. */
+  forward(src: Float32Array, tgt: Float32Array, options: TransformerForwardOptions): Promise<Float32Array>;
+  /** The encoder stack and its final norm: src → memory [batch, seqS, dModel]. */
+  encode(src: Float32Array, options: TransformerEncodeOptions): Promise<Float32Array>;
+  /** The decoder stack and its final norm over memory (an array, or a tensor read in place, as a
+   * greedy decoding loop keeps it). */
+  decode(tgt: Float32Array, memory: TensorLike, options: TransformerDecodeOptions): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
 export interface Engine {
   /** Threads the engine computes with (1: the calling thread). */
   readonly threads: number;
@@ -247,6 +378,14 @@ export interface Engine {
   layerNorm(x: TensorLike, options: LayerNormOptions): Promise<Float32Array | EngineTensor>;
   /** `F.gelu(x)`, elementwise. */
   gelu(x: TensorLike, options?: GeluOptions): Promise<Float32Array | EngineTensor>;
+  /** `nn.Linear` with fixed weights (copied now, packed and kept in the engine's memory). */
+  linear(config: LinearConfig): Linear;
+  /** `nn.TransformerEncoderLayer(batch_first=True)` in eval mode, from its state dict. */
+  transformerEncoderLayer(config: TransformerEncoderLayerConfig): TransformerEncoderLayer;
+  /** `nn.TransformerDecoderLayer(batch_first=True)` in eval mode, from its state dict. */
+  transformerDecoderLayer(config: TransformerDecoderLayerConfig): TransformerDecoderLayer;
+  /** `nn.Transformer(batch_first=True)` in eval mode, from its state dict. */
+  transformer(config: TransformerConfig): Transformer;
   /** Releases the engine; later calls reject. Idempotent. */
   dispose(): Promise<void>;
 }

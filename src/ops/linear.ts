@@ -1,0 +1,129 @@
+// engine.linear: nn.Linear, y = x·Wᵀ + b, with torch's [out, in] weight. The weight is packed
+// into GEMM panels once, when the module is created, and stays resident; a forward packs x
+// into strips and runs the GEMM (the layers add their activation or residual as its epilogue).
+import type { EngineTensor, Linear, LinearConfig, LinearForwardOptions } from '../types.js';
+import type { Arena } from '../wasm/arena.js';
+import type { KernelExports } from '../wasm/abi.js';
+import {
+  gemmPackedPhase, packedPanelsLength, packedRowsLength, packRowsPhase, type GemmExtras, type Phase,
+} from '../parallel/phases.js';
+import { GEMM_PANEL_COLS } from '../wasm/layout.js';
+import { dim, elements, flag, keysOf, options } from '../validate.js';
+import { stateError } from '../errors.js';
+import type { BuiltCall } from './attention.js';
+import { ModuleWeights, readStateDict, type ModuleHost, type Resident } from './modules.js';
+import { collectOutput, placeOutput, planOutput } from './outputs.js';
+import { placeInput, tensorInput, writeInput, type TensorRegistry } from './tensor.js';
+
+const OP = 'linear';
+const CONFIG_KEYS = keysOf<LinearConfig>({ inFeatures: true, outFeatures: true, bias: true, weights: true });
+const FORWARD_KEYS = keysOf<LinearForwardOptions>({ rows: true, out: true });
+
+/** A Linear's weights: W as B = Wᵀ panels [ceil(out/8), in, 8], then the bias [out]. */
+export class LinearParams implements Resident {
+  resident = 0;
+  readonly hasBias: boolean;
+  private raw: { weight: Float32Array; bias?: Float32Array } | undefined;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, weight: Float32Array, bias?: Float32Array) {
+    this.raw = { weight: weight.slice(), bias: bias?.slice() }; // torch modules own their parameters
+    this.hasBias = bias !== undefined;
+  }
+  /** Elements of the packed weight (the bias follows). */
+  get biasOffset(): number {
+    return packedPanelsLength(this.inFeatures, this.outFeatures);
+  }
+  /** Byte address of the panels (once resident). */
+  get panels(): number {
+    return this.resident;
+  }
+  /** Byte address of the bias (0: none). */
+  get bias(): number {
+    return this.hasBias ? this.resident + this.biasOffset * 4 : 0;
+  }
+  upload(arena: Arena, kernels: KernelExports): void {
+    const raw = this.raw;
+    if (!raw) throw stateError('the weights were already uploaded');
+    const { inFeatures: k, outFeatures: n } = this;
+    const ptr = arena.keep((this.biasOffset + (raw.bias ? n : 0)) * 4);
+    try {
+      const staging = arena.place(raw.weight.byteLength);
+      arena.commit();
+      arena.writeF32(staging, raw.weight);
+      kernels.f32_pack_panels_nt(n, k, staging, k, ptr, 0, Math.ceil(n / GEMM_PANEL_COLS));
+      if (raw.bias) arena.writeF32(ptr + this.biasOffset * 4, raw.bias);
+    } catch (error) {
+      arena.release(ptr);
+      throw error;
+    } finally {
+      arena.reset();
+    }
+    this.resident = ptr;
+    this.raw = undefined;
+  }
+  release(arena: Arena): void {
+    if (this.resident !== 0) arena.release(this.resident);
+    this.resident = 0;
+  }
+}
+
+/** Floats of the strips a linear of `rows` rows packs its input into. */
+export const linearStripsLength = (p: LinearParams, rows: number): number => packedRowsLength(rows, p.inFeatures);
+
+/** y[rows, out] (row stride ldy) = x[rows, in]·Wᵀ + b, then the epilogue: pack x into
+ * `strips`, then the GEMM. */
+export function linearPhases(
+  p: LinearParams, rows: number, x: number, ldx: number, strips: number, y: number, ldy: number, extras?: GemmExtras,
+): Phase[] {
+  return [
+    packRowsPhase(rows, p.inFeatures, x, ldx, strips),
+    gemmPackedPhase(rows, p.outFeatures, p.inFeatures, strips, p.panels, p.bias, y, ldy, extras),
+  ];
+}
+
+export function createLinear(config: unknown, host: ModuleHost, tensors: TensorRegistry): Linear {
+  const c = options(OP, 'config', config, false, CONFIG_KEYS) as Partial<LinearConfig>;
+  const inFeatures = dim(OP, 'config.inFeatures', c.inFeatures);
+  const outFeatures = dim(OP, 'config.outFeatures', c.outFeatures);
+  const bias = flag(OP, 'config.bias', c.bias, true);
+  elements(OP, 'config.weights.weight', outFeatures, inFeatures);
+  const specs = [{ key: 'weight', shape: [outFeatures, inFeatures], dims: '[outFeatures, inFeatures]' }];
+  if (bias) specs.push({ key: 'bias', shape: [outFeatures], dims: '[outFeatures]' });
+  const w = readStateDict(OP, 'config.weights', c.weights, specs);
+  const params = new LinearParams(inFeatures, outFeatures, w.weight, w.bias);
+  const weights = new ModuleWeights(host, [params], 'Linear');
+
+  const module: Linear = Object.freeze({
+    inFeatures,
+    outFeatures,
+    forward(x: Float32Array | EngineTensor, opts: LinearForwardOptions): Promise<Float32Array | EngineTensor> {
+      const F = 'Linear.forward';
+      let plan;
+      try {
+        const o = options(F, 'options', opts, false, FORWARD_KEYS) as Partial<LinearForwardOptions>;
+        const rows = dim(F, 'options.rows', o.rows);
+        plan = {
+          rows,
+          x: tensorInput(F, 'x', x, elements(F, 'x', rows, inFeatures), `rows·inFeatures = ${rows}·${inFeatures}`, tensors),
+          out: planOutput(F, o.out, elements(F, 'output', rows, outFeatures), `rows·outFeatures = ${rows}·${outFeatures}`, tensors),
+        };
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const { rows } = plan;
+      return weights.call('forward', (arena: Arena): BuiltCall<Float32Array | EngineTensor> => {
+        const xPtr = placeInput(arena, plan.x, F);
+        const strips = arena.place(linearStripsLength(params, rows) * 4);
+        const yPtr = placeOutput(arena, plan.out, F);
+        arena.commit();
+        writeInput(arena, xPtr, plan.x);
+        return {
+          program: linearPhases(params, rows, xPtr, inFeatures, strips, yPtr, outFeatures),
+          collect: () => collectOutput(arena, plan.out, yPtr),
+        };
+      });
+    },
+    dispose: () => weights.dispose(module),
+  });
+  weights.track(module);
+  return module;
+}
