@@ -126,7 +126,7 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
       kernels.f32_gemm_packed(
         Math.min(p.rowBlock, p.m - r0), Math.min(p.colBlock, p.n - c0), p.k,
         p.ap + r0 * p.k * 4, p.bp + c0 * p.k * 4, p.bias === 0 ? 0 : p.bias + c0 * 4,
-        p.c + (r0 * p.ldc + c0) * 4, p.ldc);
+        p.c + (r0 * p.ldc + c0) * 4, p.ldc, 0, 0, 0);
       return;
     }
     case PHASE_ATTENTION: {

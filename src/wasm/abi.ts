@@ -1,6 +1,12 @@
 // The host side of the kernel ABI (assembly/index.ts): numbers only. Pointers are byte
 // addresses into the engine's memory, strides and sizes are in ELEMENTS, 0 means "absent".
 
+/** Activation codes of f32_gemm_packed (assembly/f32-activation/f32-gelu-simd.ts). */
+export const ACTIVATION_NONE = 0;
+export const ACTIVATION_RELU = 1;
+export const ACTIVATION_GELU = 2;      // exact, x·Φ(x)
+export const ACTIVATION_GELU_TANH = 3; // F.gelu(approximate='tanh')
+
 export interface KernelExports {
   /** C = A·B (+ bias). */
   f32_gemm_nn(
@@ -59,16 +65,19 @@ export interface KernelExports {
     p0: number,  // first panel
     p1: number,  // one past the last panel
   ): void;
-  /** C = A·B (+ bias) from packed A strips and B panels. */
+  /** C = act(A·B + bias) + residual from packed A strips and B panels. */
   f32_gemm_packed(
-    m: number,    // rows of C
-    n: number,    // columns of C
-    k: number,    // inner dimension
-    ap: number,   // A strips (f32_pack_rows), the strip holding row 0 of C
-    bp: number,   // B panels (f32_pack_panels_*), the panel holding column 0 of C
-    bias: number, // f32 [n] added to every row, or 0
-    c: number,    // f32 [m, n] output, overlapping no input
-    ldc: number,  // row stride of C
+    m: number,          // rows of C
+    n: number,          // columns of C
+    k: number,          // inner dimension
+    ap: number,         // A strips (f32_pack_rows), the strip holding row 0 of C
+    bp: number,         // B panels (f32_pack_panels_*), the panel holding column 0 of C
+    bias: number,       // f32 [n] added to every row before the activation, or 0
+    c: number,          // f32 [m, n] output, overlapping no input (but residual, exactly)
+    ldc: number,        // row stride of C
+    activation: number, // ACTIVATION_NONE | ACTIVATION_RELU | ACTIVATION_GELU | ACTIVATION_GELU_TANH
+    residual: number,   // f32 [m, n] added after the activation, or 0; may equal c (with ldr = ldc)
+    ldr: number,        // row stride of residual
   ): void;
   /** Row softmax (a row of -Infinity gives zeros). */
   f32_softmax(
@@ -78,6 +87,41 @@ export interface KernelExports {
     ldx: number,  // row stride of x
     y: number,    // f32 [rows, cols] output; may equal x (with ldy = ldx)
     ldy: number,  // row stride of y
+  ): void;
+  /** y = softmax(x·scale + addMask + boolMask) along each row (torch.softmax(x * scale + mask, -1)). */
+  f32_softmax_scaled(
+    rows: number,     // rows
+    cols: number,     // elements per row
+    x: number,        // f32 [rows, cols] logits
+    ldx: number,      // row stride of x
+    scale: number,    // multiplies x before the masks are added
+    addMask: number,  // f32 [rows, cols] added to the scaled logits, or 0
+    ldAdd: number,    // row stride of addMask (0: one row for every row)
+    boolMask: number, // u8 [rows, cols], 0 = masked (its logit gets + -Infinity), non-zero = kept; or 0
+    ldBool: number,   // row stride of boolMask (0: one row for every row)
+    y: number,        // f32 [rows, cols] output (an all -Infinity row gives zeros); may equal x (ldy = ldx)
+    ldy: number,      // row stride of y
+  ): void;
+  /** y = layer_norm(x + residual) over the last dimension (F.layer_norm, biased variance). */
+  f32_layer_norm(
+    rows: number,     // rows
+    dim: number,      // elements per row (the normalised dimension)
+    x: number,        // f32 [rows, dim]
+    ldx: number,      // row stride of x
+    residual: number, // f32 [rows, dim] added to x before normalising, or 0
+    ldr: number,      // row stride of residual
+    weight: number,   // f32 [dim] scale (gamma), or 0 for 1
+    bias: number,     // f32 [dim] shift (beta), or 0 for 0
+    eps: number,      // added to the variance
+    y: number,        // f32 [rows, dim] output; may equal x or residual (same stride), no partial overlap
+    ldy: number,      // row stride of y
+  ): void;
+  /** y = F.gelu(x) elementwise. */
+  f32_gelu(
+    n: number,           // elements
+    x: number,           // f32 [n]
+    y: number,           // f32 [n] output; may equal x
+    approximate: number, // 0: exact, x·Φ(x) (erf); 1: tanh form
   ): void;
   /** Fused masked attention of query rows q0..q1, keys k0..k1 of one (batch, head) slice. */
   f32_attention(
