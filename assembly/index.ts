@@ -2,7 +2,9 @@
 // (i32 / f32; pointers are usize byte addresses into the host's imported memory); the host
 // side of this ABI, with one comment per argument, is src/wasm/abi.ts.
 import { gemmNN, gemmNT } from "./f32-gemm/f32-gemm";
-import { softmaxRows } from "./f32-softmax/f32-softmax-simd";
+import { softmaxRows, softmaxScaledRows } from "./f32-softmax/f32-softmax-simd";
+import { layerNormRows } from "./f32-layernorm/f32-layernorm-simd";
+import { geluRows } from "./f32-activation/f32-gelu-simd";
 import { attention } from "./f32-attention/f32-attention-4x64-simd";
 import { packRows, packPanelsNT, packPanelsNN, gemmPacked } from "./f32-gemm/f32-gemm-packed-4x8-simd";
 import { meanRows } from "./f32-reduce/f32-mean-simd";
@@ -46,16 +48,42 @@ export function f32_pack_panels_nn(k: i32, n: i32, b: usize, ldb: i32, bp: usize
   packPanelsNN(k, n, b, ldb, bp, p0, p1);
 }
 
-/** C[m, n] = A·B (+ bias[n]) from packed A strips and B panels. */
+/** C[m, n] = act(A·B + bias[n]) + residual[m, n] from packed A strips and B panels; activation
+ * 0 none, 1 ReLU, 2 GELU (erf), 3 GELU (tanh); see f32-gemm/f32-gemm-packed-4x8-simd.ts. */
 export function f32_gemm_packed(
   m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
+  activation: i32, residual: usize, ldr: i32,
 ): void {
-  gemmPacked(m, n, k, ap, bp, bias, c, ldc);
+  gemmPacked(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr);
 }
 
 /** Row softmax of x[rows, cols] (row stride ldx) into y (row stride ldy); y may be x. */
 export function f32_softmax(rows: i32, cols: i32, x: usize, ldx: i32, y: usize, ldy: i32): void {
   softmaxRows(rows, cols, x, ldx, y, ldy);
+}
+
+/** y[r] = softmax(x[r]·scale + addMask[r] + boolMask[r]) per row; contract in
+ * f32-softmax/f32-softmax-simd.ts. */
+export function f32_softmax_scaled(
+  rows: i32, cols: i32, x: usize, ldx: i32, scale: f32, addMask: usize, ldAdd: i32,
+  boolMask: usize, ldBool: i32, y: usize, ldy: i32,
+): void {
+  softmaxScaledRows(rows, cols, x, ldx, scale, addMask, ldAdd, boolMask, ldBool, y, ldy);
+}
+
+/** y[r] = layer_norm(x[r] + residual[r])·weight + bias per row (F.layer_norm, biased variance);
+ * contract in f32-layernorm/f32-layernorm-simd.ts. */
+export function f32_layer_norm(
+  rows: i32, dim: i32, x: usize, ldx: i32, residual: usize, ldr: i32,
+  weight: usize, bias: usize, eps: f32, y: usize, ldy: i32,
+): void {
+  layerNormRows(rows, dim, x, ldx, residual, ldr, weight, bias, eps, y, ldy);
+}
+
+/** y[i] = F.gelu(x[i]) for i < n, approximate 0 = exact (erf), 1 = tanh; y may be x; contract
+ * and measured error in f32-activation/f32-gelu-simd.ts. */
+export function f32_gelu(n: i32, x: usize, y: usize, approximate: i32): void {
+  geluRows(n, x, y, approximate);
 }
 
 /** Fused masked attention of query rows q0..q1 of one (batch, head) slice; contract in

@@ -39,7 +39,7 @@ export function createGemm(wasmBytes, { m, n, k }, a, b) {
     packed() {
       wasm.f32_pack_rows(m, k, pa, k, ap, 0, strips);
       for (let r = 0; r < m; r += rows) for (let j = 0; j < n; j += cols) {
-        wasm.f32_gemm_packed(Math.min(rows, m - r), Math.min(cols, n - j), k, ap + r * k * 4, bp + j * k * 4, 0, pc + (r * n + j) * 4, n);
+        wasm.f32_gemm_packed(Math.min(rows, m - r), Math.min(cols, n - j), k, ap + r * k * 4, bp + j * k * 4, 0, pc + (r * n + j) * 4, n, 0, 0, 0);
       }
     },
     unpacked() {

@@ -51,12 +51,36 @@ import { madd } from "./simd";
   const vscale = i32x4.shl(vbiased, 23);
   let vr = madd(vn, f32x4.splat(-LN2_HI), vx);
   vr = madd(vn, f32x4.splat(-LN2_LO), vr);
+  return v128.andnot(f32x4.mul(expPolynomial(vr), vscale), zero);
+}
+
+/** p(r) ≈ e^r on |r| <= ln2/2 (the c1..c5 fit above). */
+// @ts-ignore: decorator
+@inline function expPolynomial(vr: v128): v128 {
   let vp = madd(f32x4.splat(C5), vr, f32x4.splat(C4));
   vp = madd(vp, vr, f32x4.splat(C3));
   vp = madd(vp, vr, f32x4.splat(C2));
   vp = madd(vp, vr, f32x4.splat(C1));
-  vp = madd(vp, vr, f32x4.splat(1.0));
-  return v128.andnot(f32x4.mul(vp, vscale), zero);
+  return madd(vp, vr, f32x4.splat(1.0));
+}
+
+/** e^(hi + lo) for each lane with hi + lo <= 0 and |lo| small beside |hi| (an argument carried
+ * in two parts, e.g. −x²/2 whose rounding alone would cost 2x²·2^-24 relative: 1e-5 at x = 13).
+ * n comes from hi + lo; r = (hi − n·LN2_HI) + lo − n·LN2_LO, whose first difference is exact
+ * when hi lies on a grid of 2^-23 or coarser within 2^23 steps of n·LN2_HI (LN2_HI is a
+ * multiple of 2^-15). NaN propagates; hi + lo below EXP_CUTOFF (or -inf) gives 0. */
+// @ts-ignore: decorator
+@inline export function expNonPositiveSplit(hi: v128, lo: v128): v128 {
+  const vcutoff = f32x4.splat(EXP_CUTOFF);
+  const vx = f32x4.add(hi, lo);
+  const zero = f32x4.lt(vx, vcutoff); // false for NaN
+  const vbiased = madd(f32x4.pmax(vx, vcutoff), f32x4.splat(LOG2E), f32x4.splat(MAGIC_BIAS));
+  const vn = f32x4.sub(vbiased, f32x4.splat(MAGIC_BIAS));
+  const vscale = i32x4.shl(vbiased, 23);
+  let vr = madd(vn, f32x4.splat(-LN2_HI), hi);
+  vr = f32x4.add(vr, lo);
+  vr = madd(vn, f32x4.splat(-LN2_LO), vr);
+  return v128.andnot(f32x4.mul(expPolynomial(vr), vscale), zero);
 }
 
 /** Scalar e^x for x <= 0 through the same polynomial, so scalar and vector paths agree. */

@@ -1,5 +1,7 @@
-// Packed GEMM: C[m, n] = A[m, k]·B[k, n] (+ bias[n]) with both operands rearranged so that the
-// 4×8 register tile reads each of them through ONE pointer at constant offsets.
+// Packed GEMM: C[m, n] = act(A[m, k]·B[k, n] + bias[n]) + residual[m, n] with both operands
+// rearranged so that the 4×8 register tile reads each of them through ONE pointer at constant
+// offsets; bias, activation and residual are optional and applied to the accumulators at the
+// tile's store (the epilogue), so C is written once.
 //
 // Why: V8 hoists every load of a loop iteration to its top and keeps 15 XMM registers, so a
 // 4×8 broadcast tile (8 accumulators, 2 B vectors, 4 A splats, 1 temporary) is the largest
@@ -10,11 +12,18 @@
 // Memory contract (pointers are byte addresses, no alignment required, 16 bytes is faster):
 //   A strips  ap: f32 [ceil(m/4), k, 4]   strip s, row kk holds A[4s .. 4s+3, kk] (zero past m)
 //   B panels  bp: f32 [ceil(n/8), k, 8]   panel p, row kk holds B[kk, 8p .. 8p+7] (zero past n)
-//   bias: f32 [n] or 0;  c: f32 [m, n] with row stride ldc (ELEMENTS); C overlaps nothing.
+//   bias: f32 [n] or 0;  c: f32 [m, n] with row stride ldc (ELEMENTS); C overlaps no operand
+//   activation: ACTIVATION_NONE | _RELU | _GELU (erf) | _GELU_TANH (f32-activation/f32-gelu-simd.ts)
+//   residual: f32 [m, n] with row stride ldr (ELEMENTS) or 0; it may equal c with ldr = ldc
+//     (C += act(A·B + bias): each element is read before it is written), never overlap partly.
+// The epilogue costs nothing when absent: the driver picks one of two copies of the loop nest
+// (one template, a compile-time flag), so the plain GEMM runs the same code as before it
+// existed; with an epilogue, the activation is chosen by one branch per tile, after the k loop.
 // f32_pack_rows builds A strips from any strided A; f32_pack_panels_nt builds B panels from an
 // nn.Linear weight W[n, k] (B = Wᵀ), f32_pack_panels_nn from a strided B[k, n].
 import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR } from "../layout";
 import { madd } from "../common/simd";
+import { ACTIVATION_RELU, ACTIVATION_GELU, ACTIVATION_GELU_TANH, relu, geluErf, geluTanh } from "../f32-activation/f32-gelu-simd";
 
 // @ts-ignore: decorator
 @inline function transpose0(x0: v128, x1: v128): v128 { return v128.shuffle<f32>(x0, x1, 0, 4, 1, 5); }
@@ -115,7 +124,8 @@ export function packPanelsNN(k: i32, n: i32, b: usize, ldb: i32, bp: usize, p0: 
   }
 }
 
-/** Bias lanes c..c+3 of a panel with `cols` live columns (the rest 0, never read past n). */
+/** Lanes c..c+3 of a bias (or residual) row of a panel with `cols` live columns (the rest 0,
+ * never read past n). */
 // @ts-ignore: decorator
 @inline function biasVector(bias: usize, c: i32, cols: i32): v128 {
   if (bias == 0) return f32x4.splat(0);
@@ -152,13 +162,27 @@ export function packPanelsNN(k: i32, n: i32, b: usize, ldb: i32, bp: usize, p0: 
   }
 }
 
-/** C[m, n] (+bias) from A strips at ap (strip 0 = rows 0..3 of this C) and B panels at bp
- * (panel 0 = columns 0..7 of this C). Panels outside, strips inside: a panel (k·32 bytes) stays
- * in L1 while the strips stream past it. */
+/** C[m, n] = act(A·B + bias) + residual from A strips at ap (strip 0 = rows 0..3 of this C)
+ * and B panels at bp (panel 0 = columns 0..7 of this C); bias, residual and C start at the
+ * same row and column. Panels outside, strips inside: a panel (k·32 bytes) stays in L1 while
+ * the strips stream past it. */
 export function gemmPacked(
   m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
+  activation: i32, residual: usize, ldr: i32,
 ): void {
-  const ldcB = <usize>ldc << 2, stripB = <usize>k * (MR << 2), panelB = <usize>k * (NR << 2);
+  if (activation == 0 && residual == 0) gemmPackedTiles(m, n, k, ap, bp, bias, c, ldc, 0, 0, 0, false);
+  else gemmPackedTiles(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, true);
+}
+
+/** The loop nest of gemmPacked; `epilogue` is a constant at both calls, so the plain copy has
+ * no trace of the activation or residual. */
+// @ts-ignore: decorator
+@inline function gemmPackedTiles(
+  m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
+  activation: i32, residual: usize, ldr: i32, epilogue: bool,
+): void {
+  const ldcB = <usize>ldc << 2, ldrB = <usize>ldr << 2;
+  const stripB = <usize>k * (MR << 2), panelB = <usize>k * (NR << 2);
   for (let j = 0; j < n; j += NR) {
     const cols = min(NR, n - j);
     const b0 = bp + <usize>(j / NR) * panelB, bEnd = b0 + panelB;
@@ -187,6 +211,42 @@ export function gemmPacked(
       }
       const rows = min(MR, m - i);
       const c0 = c + <usize>i * ldcB + (<usize>j << 2);
+      if (epilogue) {
+        if (activation == ACTIVATION_RELU) {
+          vacc0x0123 = relu(vacc0x0123); vacc0x4567 = relu(vacc0x4567);
+          vacc1x0123 = relu(vacc1x0123); vacc1x4567 = relu(vacc1x4567);
+          vacc2x0123 = relu(vacc2x0123); vacc2x4567 = relu(vacc2x4567);
+          vacc3x0123 = relu(vacc3x0123); vacc3x4567 = relu(vacc3x4567);
+        } else if (activation == ACTIVATION_GELU) {
+          vacc0x0123 = geluErf(vacc0x0123); vacc0x4567 = geluErf(vacc0x4567);
+          vacc1x0123 = geluErf(vacc1x0123); vacc1x4567 = geluErf(vacc1x4567);
+          vacc2x0123 = geluErf(vacc2x0123); vacc2x4567 = geluErf(vacc2x4567);
+          vacc3x0123 = geluErf(vacc3x0123); vacc3x4567 = geluErf(vacc3x4567);
+        } else if (activation == ACTIVATION_GELU_TANH) {
+          vacc0x0123 = geluTanh(vacc0x0123); vacc0x4567 = geluTanh(vacc0x4567);
+          vacc1x0123 = geluTanh(vacc1x0123); vacc1x4567 = geluTanh(vacc1x4567);
+          vacc2x0123 = geluTanh(vacc2x0123); vacc2x4567 = geluTanh(vacc2x4567);
+          vacc3x0123 = geluTanh(vacc3x0123); vacc3x4567 = geluTanh(vacc3x4567);
+        }
+        if (residual != 0) {
+          // Rows past m are never read (their C rows are not stored either).
+          const r0 = residual + <usize>i * ldrB + (<usize>j << 2);
+          vacc0x0123 = f32x4.add(vacc0x0123, biasVector(r0, 0, cols));
+          vacc0x4567 = f32x4.add(vacc0x4567, biasVector(r0, 4, cols));
+          if (rows > 1) {
+            vacc1x0123 = f32x4.add(vacc1x0123, biasVector(r0 + ldrB, 0, cols));
+            vacc1x4567 = f32x4.add(vacc1x4567, biasVector(r0 + ldrB, 4, cols));
+          }
+          if (rows > 2) {
+            vacc2x0123 = f32x4.add(vacc2x0123, biasVector(r0 + 2 * ldrB, 0, cols));
+            vacc2x4567 = f32x4.add(vacc2x4567, biasVector(r0 + 2 * ldrB, 4, cols));
+          }
+          if (rows > 3) {
+            vacc3x0123 = f32x4.add(vacc3x0123, biasVector(r0 + 3 * ldrB, 0, cols));
+            vacc3x4567 = f32x4.add(vacc3x4567, biasVector(r0 + 3 * ldrB, 4, cols));
+          }
+        }
+      }
       storeRow(c0, vacc0x0123, vacc0x4567, cols);
       if (rows > 1) storeRow(c0 + ldcB, vacc1x0123, vacc1x4567, cols);
       if (rows > 2) storeRow(c0 + 2 * ldcB, vacc2x0123, vacc2x4567, cols);

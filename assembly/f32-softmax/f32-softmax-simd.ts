@@ -1,5 +1,5 @@
-// Row softmax, y = exp(x - max x) / Σ exp(x - max x), and the row primitives that the fused
-// attention reuses for its online softmax. Pointers are byte addresses of f32 rows, lengths
+// Row softmax, y = exp(x - max x) / Σ exp(x - max x), its scaled and masked form (f32_softmax_scaled),
+// and the row primitives that the fused attention reuses for its online softmax. Pointers are byte addresses of f32 rows, lengths
 // are in elements, no alignment is required; y may equal x (in place), never partially overlap.
 import { hmax, hsum } from "../common/simd";
 import { expNonPositive, expNonPositiveScalar } from "../common/exp";
@@ -67,6 +67,61 @@ export function softmaxRows(rows: i32, cols: i32, x: usize, ldx: i32, y: usize, 
   for (let r = 0; r < rows; r++) {
     const px = x + <usize>r * ldxB, py = y + <usize>r * ldyB;
     const sum = expShiftSum(px, py, cols, max(rowMax(px, cols), LOWEST));
+    if (sum == 0) rowZero(py, cols);
+    else rowScale(py, py, cols, 1 / sum);
+  }
+}
+
+/** Lanes of four mask bytes at p as f32: -inf where the byte is 0 (masked), +0 where it is not. */
+// @ts-ignore: decorator
+@inline function boolMaskVector(p: usize): v128 {
+  const vbytes = v128.load32_zero(p);
+  const vwide = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(vbytes));
+  return v128.and(i32x4.eq(vwide, i32x4.splat(0)), f32x4.splat(-Infinity));
+}
+
+/** y[j] = x[j]·scale (+ add[j]) (+ -inf where keep[j] == 0) for j < n; hasAdd and hasBool are
+ * constants at every call, so each of the four loops is specialised after inlining. */
+// @ts-ignore: decorator
+@inline function rowScaleMask(
+  x: usize, y: usize, n: i32, scale: f32, add: usize, keep: usize, hasAdd: bool, hasBool: bool,
+): void {
+  const nb = <usize>n << 2, n16 = nb & ~15;
+  const vscale = f32x4.splat(scale);
+  let off: usize = 0;
+  for (; off < n16; off += 16) {
+    let vz = f32x4.mul(v128.load(x + off), vscale); // rounded as torch's x * scale
+    if (hasAdd) vz = f32x4.add(vz, v128.load(add + off));
+    if (hasBool) vz = f32x4.add(vz, boolMaskVector(keep + (off >> 2)));
+    v128.store(y + off, vz);
+  }
+  for (; off < nb; off += 4) {
+    let z = load<f32>(x + off) * scale;
+    if (hasAdd) z += load<f32>(add + off);
+    if (hasBool && load<u8>(keep + (off >> 2)) == 0) z += -Infinity;
+    store<f32>(y + off, z);
+  }
+}
+
+/** y[r] = softmax(x[r]·scale + addMask[r] + boolMask[r]) along each row (torch.softmax(x*scale +
+ * mask, -1)); addMask f32 [rows, ldAdd] or 0, boolMask u8 [rows, ldBool] or 0 (byte 0 = masked:
+ * its logit gets + -inf, so a NaN stays NaN); ldAdd / ldBool 0 broadcast one row to all. Row
+ * strides in ELEMENTS; y may equal x (in place), the masks overlap nothing written. A row whose
+ * logits are all -inf gives zeros; a NaN or +inf in a row makes it NaN. The scaled, masked
+ * logits are written to y first (x[j] is read before y[j] is written), then softmaxed there. */
+export function softmaxScaledRows(
+  rows: i32, cols: i32, x: usize, ldx: i32, scale: f32, addMask: usize, ldAdd: i32,
+  boolMask: usize, ldBool: i32, y: usize, ldy: i32,
+): void {
+  const ldxB = <usize>ldx << 2, ldyB = <usize>ldy << 2, ldAddB = <usize>ldAdd << 2, ldBoolB = <usize>ldBool;
+  for (let r = 0; r < rows; r++) {
+    const px = x + <usize>r * ldxB, py = y + <usize>r * ldyB;
+    const padd = addMask + <usize>r * ldAddB, pkeep = boolMask + <usize>r * ldBoolB;
+    if (addMask != 0 && boolMask != 0) rowScaleMask(px, py, cols, scale, padd, pkeep, true, true);
+    else if (addMask != 0) rowScaleMask(px, py, cols, scale, padd, 0, true, false);
+    else if (boolMask != 0) rowScaleMask(px, py, cols, scale, 0, pkeep, false, true);
+    else rowScaleMask(px, py, cols, scale, 0, 0, false, false);
+    const sum = expShiftSum(py, py, cols, max(rowMax(py, cols), LOWEST));
     if (sum == 0) rowZero(py, cols);
     else rowScale(py, py, cols, 1 / sum);
   }

@@ -1,0 +1,153 @@
+// Elementwise activations: y[i] = act(x[i]) for i < n, as torch.nn.functional computes them,
+// and the four-lane helpers that the packed GEMM's epilogue applies to its accumulators.
+// Memory contract: x and y are byte addresses of f32 [n], no alignment required; y may equal
+// x (in place), never partially overlap.
+//
+// GELU, exact (approximate = 'none'): x·Φ(x), Φ(x) = (1 + erf(x/√2))/2 the normal CDF, computed
+// as Φ itself rather than 1 + erf, so the negative tail (where 1 + erf cancels) keeps its
+// relative accuracy:
+//   |x| <= 1:  Φ(x) = 1/2 + x·R(x²)                                R: odd terms x .. x^11
+//   |x| >  1:  Φ(−a) = e^(−a²/2) · t·P(t),  t = 1/(1 + 0.3a),  a = |x|   P: t .. t^9
+//              Φ(x) = 1 − Φ(−a) for x > 1
+// R and P minimise the relative error on [0, 1] and [1, 14] (scripts/gelu-coefficients.py:
+// 7.2e-10 and 4.4e-9 in exact arithmetic). e^(−a²/2) takes its argument in two parts,
+// −ah²/2 (exact, ah = a cut to 12 significant bits) + −(a − ah)(a + ah)/2, because rounding
+// a² alone would cost 2·(a²/2)·2^-24 relative (6e-6 at a = 13).
+// GELU, tanh form (approximate = 'tanh'): x/2·(1 + tanh u), u = √(2/π)(x + 0.044715x³), through
+// the identity (1 + tanh u)/2 = σ(2u) = 1/(1 + e^(−2u)): with E = e^(−2|u|) (<= 1),
+//   σ(2u) = 1/(1 + E) for u >= 0,  E/(1 + E) for u < 0,
+// which neither cancels for u < 0 (1 + tanh u would) nor needs a separate polynomial near 0
+// (E ≈ 1 there, and 1/(1 + E) is as accurate as E).
+// Measured in wasm against float64 (scripts/gelu-error.mjs: every 256th f32 in [-16, 16], 8.6M
+// values, plus a 1e-4 grid; both builds) — worst error of gelu(x):
+//   exact: abs 1.1e-7·max(1, |x|); rel 5.0e-7 (7.5 ulp, at x ≈ -1.3..-2, where Φ(x) = 1/2 + x·R
+//          still cancels a little), <= 4.6e-7 everywhere in the tail down to x = -13 (|gelu| >= 1e-35)
+//   tanh:  abs 1.4e-7·max(1, |x|); rel 1.9e-7 on x >= 0, 4.7e-7 on [-2, 0), then growing with
+//          |2u| to 2.0e-6 at x = -5 and 1.2e-5 at x = -9.6: the f32 rounding of the argument 2u
+//          (about |2u|·3·2^-24 relative through e^(−2|u|)), not the approximation (torch's
+//          1 + tanh u loses everything there: it returns 0 or an error of ~1e-7·|x|).
+// Special values as torch: NaN → NaN, +inf → +inf, −inf → −0. Results below about 1e-37 in
+// magnitude (x < −13.1 exact, x < −9.9 tanh) are flushed to −0 by the exp cutoff.
+import { madd } from "../common/simd";
+import { expNonPositive, expNonPositiveSplit } from "../common/exp";
+
+/** Activation codes of f32_gemm_packed (mirrored in src/wasm/abi.ts). */
+export const ACTIVATION_NONE: i32 = 0;
+export const ACTIVATION_RELU: i32 = 1;
+export const ACTIVATION_GELU: i32 = 2;
+export const ACTIVATION_GELU_TANH: i32 = 3;
+
+// Φ(x) − 1/2 = x·R(x²) on |x| <= 1 (scripts/gelu-coefficients.py)
+// @ts-ignore: decorator
+@inline const R1: f32 = 3.989422917e-1; // 1/√(2π) to f32
+// @ts-ignore: decorator
+@inline const R3: f32 = -6.649035960e-2;
+// @ts-ignore: decorator
+@inline const R5: f32 = 9.973326698e-3;
+// @ts-ignore: decorator
+@inline const R7: f32 = -1.186337322e-3;
+// @ts-ignore: decorator
+@inline const R9: f32 = 1.134936756e-4;
+// @ts-ignore: decorator
+@inline const R11: f32 = -7.656838534e-6;
+// Φ(−a)·e^(a²/2) = t·P(t), t = 1/(1 + P_T·a), on 1 <= a <= 14 (scripts/gelu-coefficients.py)
+// @ts-ignore: decorator
+@inline const P_T: f32 = 0.3;
+// @ts-ignore: decorator
+@inline const P1: f32 = 1.196780950e-1;
+// @ts-ignore: decorator
+@inline const P2: f32 = 1.197795197e-1;
+// @ts-ignore: decorator
+@inline const P3: f32 = 1.080743298e-1;
+// @ts-ignore: decorator
+@inline const P4: f32 = 9.108906984e-2;
+// @ts-ignore: decorator
+@inline const P5: f32 = 4.968513176e-2;
+// @ts-ignore: decorator
+@inline const P6: f32 = 3.049771115e-2;
+// @ts-ignore: decorator
+@inline const P7: f32 = 2.351187915e-2;
+// @ts-ignore: decorator
+@inline const P8: f32 = -6.720722467e-2;
+// @ts-ignore: decorator
+@inline const P9: f32 = 2.492072619e-2;
+// |x| beyond which Φ(−|x|)·|x| is below f32's range (e^(−14²/2) < e^−86, the exp cutoff):
+// clamping there keeps −inf·0 (NaN) out of −inf's result.
+// @ts-ignore: decorator
+@inline const GELU_CLAMP: f32 = 14.0;
+// @ts-ignore: decorator
+@inline const CUT_12_BITS: i32 = 0xFFFFF000; // keeps sign, exponent and 11 mantissa bits
+// 2u = x·(TANH_2K + TANH_2K·0.044715·x²), TANH_2K = 2·√(2/π) (torch's kBeta·2, kKappa)
+// @ts-ignore: decorator
+@inline const TANH_2K: f32 = 1.5957691216057308;
+// @ts-ignore: decorator
+@inline const TANH_2K_KAPPA: f32 = 0.07135481627159279; // 2·√(2/π)·0.044715
+// x below which e^(−2|u|) is under the exp cutoff (2|u(−10)| = 87.3 > 86): −inf is clamped here.
+// @ts-ignore: decorator
+@inline const GELU_TANH_CLAMP: f32 = 10.0;
+
+/** max(x, 0) on four lanes (NaN stays NaN: pmax returns its first operand when unordered). */
+// @ts-ignore: decorator
+@inline export function relu(vx: v128): v128 {
+  return f32x4.pmax(vx, f32x4.splat(0));
+}
+
+/** x·Φ(x) on four lanes (F.gelu, approximate = 'none'); error in the file comment. */
+// @ts-ignore: decorator
+@inline export function geluErf(vx: v128): v128 {
+  const vclamp = f32x4.splat(GELU_CLAMP);
+  const va = f32x4.pmin(f32x4.abs(vx), vclamp); // NaN stays NaN (pmin returns its first operand)
+  // |x| <= 1: Φ = 1/2 + x·R(x²)
+  const vs = f32x4.mul(vx, vx);
+  let vr = madd(f32x4.splat(R11), vs, f32x4.splat(R9));
+  vr = madd(vr, vs, f32x4.splat(R7));
+  vr = madd(vr, vs, f32x4.splat(R5));
+  vr = madd(vr, vs, f32x4.splat(R3));
+  vr = madd(vr, vs, f32x4.splat(R1));
+  const vphiSmall = madd(vx, vr, f32x4.splat(0.5));
+  // |x| > 1: Φ(−a) = e^(−a²/2)·t·P(t)
+  const vt = f32x4.div(f32x4.splat(1), madd(va, f32x4.splat(P_T), f32x4.splat(1)));
+  let vp = madd(f32x4.splat(P9), vt, f32x4.splat(P8));
+  vp = madd(vp, vt, f32x4.splat(P7));
+  vp = madd(vp, vt, f32x4.splat(P6));
+  vp = madd(vp, vt, f32x4.splat(P5));
+  vp = madd(vp, vt, f32x4.splat(P4));
+  vp = madd(vp, vt, f32x4.splat(P3));
+  vp = madd(vp, vt, f32x4.splat(P2));
+  vp = madd(vp, vt, f32x4.splat(P1));
+  const vah = v128.and(va, i32x4.splat(CUT_12_BITS));
+  const vhi = f32x4.mul(f32x4.mul(vah, vah), f32x4.splat(-0.5));
+  const vlo = f32x4.mul(f32x4.mul(f32x4.sub(va, vah), f32x4.add(va, vah)), f32x4.splat(-0.5));
+  const vtail = f32x4.mul(f32x4.mul(vt, vp), expNonPositiveSplit(vhi, vlo)); // Φ(−a)
+  const vphiTail = v128.bitselect(vtail, f32x4.sub(f32x4.splat(1), vtail), f32x4.lt(vx, f32x4.splat(0)));
+  const vphi = v128.bitselect(vphiSmall, vphiTail, f32x4.le(va, f32x4.splat(1)));
+  return f32x4.mul(f32x4.pmax(vx, f32x4.neg(vclamp)), vphi);
+}
+
+/** x·σ(2u), u = √(2/π)(x + 0.044715x³), on four lanes (F.gelu, approximate = 'tanh'). */
+// @ts-ignore: decorator
+@inline export function geluTanh(vx: v128): v128 {
+  const vxc = f32x4.pmax(vx, f32x4.splat(-GELU_TANH_CLAMP)); // NaN stays NaN
+  const v2u = f32x4.mul(vxc, madd(f32x4.mul(vxc, vxc), f32x4.splat(TANH_2K_KAPPA), f32x4.splat(TANH_2K)));
+  const ve = expNonPositive(v128.or(v2u, f32x4.splat(-0.0))); // e^(−2|u|)
+  const vnum = v128.bitselect(f32x4.splat(1), ve, f32x4.ge(v2u, f32x4.splat(0)));
+  return f32x4.mul(vxc, f32x4.div(vnum, f32x4.add(f32x4.splat(1), ve)));
+}
+
+/** y[i] = gelu(x[i]) for i < n, exact (approximate 0) or tanh form (1). */
+export function geluRows(n: i32, x: usize, y: usize, approximate: i32): void {
+  const nb = <usize>n << 2, n4 = nb & ~15;
+  if (approximate != 0) {
+    let off: usize = 0;
+    for (; off < n4; off += 16) v128.store(y + off, geluTanh(v128.load(x + off)));
+    for (; off < nb; off += 4) {
+      store<f32>(y + off, f32x4.extract_lane(geluTanh(f32x4.splat(load<f32>(x + off))), 0));
+    }
+  } else {
+    let off: usize = 0;
+    for (; off < n4; off += 16) v128.store(y + off, geluErf(v128.load(x + off)));
+    for (; off < nb; off += 4) {
+      store<f32>(y + off, f32x4.extract_lane(geluErf(f32x4.splat(load<f32>(x + off))), 0));
+    }
+  }
+}
