@@ -81,8 +81,9 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
   at.bk = at.bq + E;
   at.bv = at.bk + E;
   at.bo = at.bv + E;
-  const raw = new Float32Array(bias ? at.bo + E : at.bq);
-
+  // Every weight is checked before anything is allocated (a huge embedDim or kdim must name its
+  // argument, not fail in the allocation).
+  const parts: [number, Float32Array][] = [];
   const separate = ['qProjWeight', 'kProjWeight', 'vProjWeight'].filter((n) => w[n] !== undefined);
   if (w.inProjWeight !== undefined) {
     if (separate.length > 0) {
@@ -92,21 +93,23 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
       throw rangeError(OP, 'config.weights.inProjWeight', `needs kdim = vdim = embedDim (got kdim ${kdim}, ` +
         `vdim ${vdim}, embedDim ${E}); give qProjWeight, kProjWeight and vProjWeight instead`);
     }
-    raw.set(f32('inProjWeight', 3 * E * E, `[3·embedDim, embedDim] = [${3 * E}, ${E}]`), at.wq);
+    parts.push([at.wq, f32('inProjWeight', 3 * E * E, `[3·embedDim, embedDim] = [${3 * E}, ${E}]`)]);
   } else {
-    raw.set(f32('qProjWeight', E * E, `[embedDim, embedDim] = [${E}, ${E}]`), at.wq);
-    raw.set(f32('kProjWeight', E * kdim, `[embedDim, kdim] = [${E}, ${kdim}]`), at.wk);
-    raw.set(f32('vProjWeight', E * vdim, `[embedDim, vdim] = [${E}, ${vdim}]`), at.wv);
+    parts.push([at.wq, f32('qProjWeight', E * E, `[embedDim, embedDim] = [${E}, ${E}]`)]);
+    parts.push([at.wk, f32('kProjWeight', E * kdim, `[embedDim, kdim] = [${E}, ${kdim}]`)]);
+    parts.push([at.wv, f32('vProjWeight', E * vdim, `[embedDim, vdim] = [${E}, ${vdim}]`)]);
   }
-  raw.set(f32('outProjWeight', E * E, `[embedDim, embedDim] = [${E}, ${E}]`), at.wo);
+  parts.push([at.wo, f32('outProjWeight', E * E, `[embedDim, embedDim] = [${E}, ${E}]`)]);
   if (bias) {
-    raw.set(f32('inProjBias', 3 * E, `[3·embedDim] = [${3 * E}]`), at.bq);
-    raw.set(f32('outProjBias', E, `[embedDim] = [${E}]`), at.bo);
+    parts.push([at.bq, f32('inProjBias', 3 * E, `[3·embedDim] = [${3 * E}]`)]);
+    parts.push([at.bo, f32('outProjBias', E, `[embedDim] = [${E}]`)]);
   } else {
     for (const name of ['inProjBias', 'outProjBias']) {
       if (w[name] !== undefined) throw rangeError(OP, `config.weights.${name}`, 'is given but config.bias is false');
     }
   }
+  const raw = new Float32Array(bias ? at.bo + E : at.bq);
+  for (const [offset, data] of parts) raw.set(data, offset);
   const res = { wq: 0, wk: packedPanelsLength(E, E), wv: 0, wo: 0, bq: 0, bk: 0, bv: 0, bo: 0 };
   res.wv = res.wk + packedPanelsLength(kdim, E);
   res.wo = res.wv + packedPanelsLength(vdim, E);

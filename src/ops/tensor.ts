@@ -103,8 +103,9 @@ export function createTensor(host: TensorHost, registry: TensorRegistry, init: u
       const op = 'EngineTensor.read';
       try {
         live(op);
-        if (count !== undefined && (typeof count !== 'number' || !Number.isInteger(count) || count < 0)) {
-          throw typeError(op, 'length', 'a non-negative integer', count);
+        if (count !== undefined && typeof count !== 'number') throw typeError(op, 'length', 'a non-negative integer', count);
+        if (count !== undefined && (!Number.isInteger(count) || count < 0)) {
+          throw rangeError(op, 'length', `must be a non-negative integer, got ${count}`);
         }
         range(op, offset, count ?? 0);
       } catch (error) {
@@ -153,7 +154,8 @@ export function tensorInput(
 ): Input {
   const state = tensors?.get(value as EngineTensor);
   if (state) {
-    if (state.disposed) throw stateError(`${op}: ${name} is a tensor that has been disposed`);
+    // A disposed handle is no longer a tensor this call can take: a TypeError naming the argument.
+    if (state.disposed) throw new TypeError(`${op}: ${name} is a tensor that has been disposed`);
     if (state.length !== length) throw rangeError(op, name, `has length ${state.length}, expected ${length} (${shape})`);
     return state;
   }
@@ -168,7 +170,7 @@ export function tensorOutput(
   if (value === undefined) return undefined;
   const state = tensors?.get(value as EngineTensor);
   if (!state) throw typeError(op, 'options.out', 'a tensor of this engine (engine.createTensor)', value);
-  if (state.disposed) throw stateError(`${op}: options.out is a tensor that has been disposed`);
+  if (state.disposed) throw new TypeError(`${op}: options.out is a tensor that has been disposed`);
   if (state.length !== length) throw rangeError(op, 'options.out', `has length ${state.length}, expected ${length} (${shape})`);
   return state;
 }
