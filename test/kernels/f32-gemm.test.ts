@@ -7,6 +7,8 @@ import { kernelVariants, loadKernels } from '../helpers/kernels.js';
 import { randomF32 } from '../helpers/random.js';
 import { referenceGemm } from '../reference/attention.js';
 import { dotTolerance, expectClose } from '../helpers/compare.js';
+import { gelu, geluTanh, relu } from '../reference/activation.js';
+import { ACTIVATION_GELU, ACTIVATION_GELU_TANH, ACTIVATION_NONE, ACTIVATION_RELU } from '../../src/wasm/abi.js';
 
 const EDGES = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33];
 
@@ -80,7 +82,7 @@ describe.each(kernelVariants())('f32-gemm (%s)', (variant) => {
       for (const [j0, j1] of [[0, cCut], [cCut, n]]) {
         if (r1 <= r0 || j1 <= j0) continue;
         h.wasm.f32_gemm_packed(r1 - r0, j1 - j0, k, ap + r0 * k * 4, bp + j0 * k * 4, bias ? pbias + j0 * 4 : 0,
-          pc + (r0 * ldc + j0) * 4, ldc);
+          pc + (r0 * ldc + j0) * 4, ldc, 0, 0, 0);
       }
     }
     const c = h.read(pc, m * ldc);
@@ -109,5 +111,64 @@ describe.each(kernelVariants())('f32-gemm (%s)', (variant) => {
   it('A·Bᵀ: alpha scales the product, not the bias', () => {
     check(true, 6, 10, 12, 0, true, 0.125);
     check(true, 3, 5, 7, 2, true, -2);
+  });
+
+  /** The packed GEMM with its epilogue, C = act(A·Wᵀ + bias) + residual, against the reference:
+   * C in 4-row × 8-column blocks as phase items cut it; residual separate, or C itself (in place). */
+  function checkEpilogue(m: number, n: number, k: number, activation: number, residual: 'none' | 'separate' | 'inplace',
+    pad = 0, withBias = true): void {
+    h.reset();
+    const lda = k + pad, ldw = k, ldc = n + pad, ldr = residual === 'inplace' ? ldc : n + 2 * pad + 1;
+    const a = randomF32(m * lda, m * 977 + n * 13 + k + activation, 1);
+    const w = randomF32(n * ldw, k * 991 + n + 3);
+    const bias = withBias ? randomF32(n, n + 97) : undefined;
+    const res = residual === 'none' ? undefined : randomF32(m * (residual === 'inplace' ? ldc : ldr), m + n + k, 2);
+    const c0 = residual === 'inplace' ? res! : randomF32(m * ldc, 7);
+    const strips = Math.ceil(m / 4), panels = Math.ceil(n / 8);
+    const pa = h.f32(a), pw = h.f32(w), pc = h.f32(c0), pbias = bias ? h.f32(bias) : 0;
+    const pr = residual === 'separate' ? h.f32(res!) : residual === 'inplace' ? pc : 0;
+    const ap = h.f32(strips * 4 * k), bp = h.f32(panels * 8 * k);
+    h.wasm.f32_pack_rows(m, k, pa, lda, ap, 0, strips);
+    h.wasm.f32_pack_panels_nt(n, k, pw, ldw, bp, 0, panels);
+    const rCut = Math.min(m, 4 * Math.max(1, strips >> 1)), cCut = Math.min(n, 8 * Math.max(1, panels >> 1));
+    for (const [r0, r1] of [[0, rCut], [rCut, m]]) {
+      for (const [j0, j1] of [[0, cCut], [cCut, n]]) {
+        if (r1 <= r0 || j1 <= j0) continue;
+        h.wasm.f32_gemm_packed(r1 - r0, j1 - j0, k, ap + r0 * k * 4, bp + j0 * k * 4, bias ? pbias + j0 * 4 : 0,
+          pc + (r0 * ldc + j0) * 4, ldc, activation, pr === 0 ? 0 : pr + (r0 * ldr + j0) * 4, ldr);
+      }
+    }
+    const act = [(v: number) => v, relu, gelu, geluTanh][activation];
+    const z = referenceGemm(m, n, k, a, lda, w, ldw, true, 1, bias);
+    const expected = new Float64Array(m * n), got = new Float64Array(m * n);
+    const c = h.read(pc, m * ldc);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        expected[i * n + j] = act(z[i * n + j]) + (res ? res[i * ldr + j] : 0);
+        got[i * n + j] = c[i * ldc + j];
+      }
+      for (let j = n; j < ldc; j++) expect(c[i * ldc + j], `padding of row ${i}`).toBe(c0[i * ldc + j]);
+    }
+    // The product's error passes through the activation (slope <= 1.13) and the residual add
+    // rounds once more; the activation's own error is <= 2e-7·max(1, |z|).
+    expectClose(got, expected, 1.13 * dotTolerance(k, 1) + 4e-7, 1e-6,
+      `epilogue act ${activation} residual ${residual} ${m}x${n}x${k}`);
+    if (residual === 'separate') expect(h.read(pr, res!.length)).toEqual(res);
+  }
+
+  const ACTIVATIONS = [ACTIVATION_NONE, ACTIVATION_RELU, ACTIVATION_GELU, ACTIVATION_GELU_TANH];
+  it('packed epilogue: every activation × residual (none, separate, in place on C) across strip and panel edges', () => {
+    for (const activation of ACTIVATIONS) {
+      for (const residual of ['none', 'separate', 'inplace'] as const) {
+        for (const m of [1, 3, 4, 5, 9, 17]) for (const n of [1, 7, 8, 9, 17, 33]) checkEpilogue(m, n, 13, activation, residual, 2);
+      }
+    }
+  });
+
+  it('packed epilogue: every k across the vector edges, no bias, a BERT FFN slice', () => {
+    for (const activation of ACTIVATIONS) {
+      for (const k of [1, 3, 4, 5, 8, 9, 16, 17, 31, 33]) checkEpilogue(5, 11, k, activation, 'inplace', 1, k % 2 === 0);
+      checkEpilogue(33, 40, 768, activation, 'separate', 0);
+    }
   });
 });

@@ -1,18 +1,9 @@
-// f32_softmax and the exp inside it.
+// f32_softmax, f32_softmax_scaled (scale, additive and boolean masks) and the exp inside them.
 import { describe, expect, it } from 'vitest';
 import { kernelVariants, loadKernels } from '../helpers/kernels.js';
-import { randomF32 } from '../helpers/random.js';
+import { randomF32, randomMask } from '../helpers/random.js';
 import { expectClose } from '../helpers/compare.js';
-
-function referenceSoftmax(x: ArrayLike<number>): Float64Array {
-  const max = Math.max(...Array.from(x));
-  const out = new Float64Array(x.length);
-  if (max === -Infinity) return out;
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) sum += (out[i] = Math.exp(x[i] - max));
-  for (let i = 0; i < x.length; i++) out[i] /= sum;
-  return out;
-}
+import { referenceSoftmax, referenceSoftmaxScaled } from '../reference/softmax.js';
 
 describe.each(kernelVariants())('f32-softmax (%s)', (variant) => {
   const h = loadKernels(variant);
@@ -71,5 +62,60 @@ describe.each(kernelVariants())('f32-softmax (%s)', (variant) => {
     const below = h.f32([0, -86.5, 0, -1e30]);
     h.wasm.f32_softmax(2, 2, below, 2, below, 2);
     expect(Array.from(h.read(below, 4))).toEqual([1, 0, 1, 0]);
+  });
+
+  /** f32_softmax_scaled on rows × cols with the given masks against the reference. */
+  function checkScaled(rows: number, cols: number, opts: { add?: 'rows' | 'broadcast'; bool?: 'rows' | 'broadcast';
+    inPlace?: boolean; pad?: number; scale?: number; x?: Float32Array; keep?: Uint8Array } = {}): Float32Array {
+    h.reset();
+    const pad = opts.pad ?? 0, ldx = cols + pad, ldy = opts.inPlace ? ldx : cols + 2 * pad + 1, scale = opts.scale ?? 0.125;
+    const x = opts.x ?? randomF32(rows * ldx, rows * 100 + cols, 20);
+    const ldAdd = opts.add === 'rows' ? cols + pad : 0, ldBool = opts.bool === 'rows' ? (opts.keep ? cols : cols + 3) : 0;
+    const add = opts.add ? randomF32(opts.add === 'rows' ? rows * ldAdd : cols, cols + 5, 3) : undefined;
+    const keep = opts.keep ?? (opts.bool ? randomMask(opts.bool === 'rows' ? rows * ldBool : cols, cols + 6, 0.6) : undefined);
+    const px = h.f32(x), padd = add ? h.f32(add) : 0, pkeep = keep ? h.u8(keep) : 0;
+    const py = opts.inPlace ? px : h.f32(rows * ldy);
+    h.wasm.f32_softmax_scaled(rows, cols, px, ldx, scale, padd, ldAdd, pkeep, ldBool, py, ldy);
+    const y = h.read(py, rows * ldy);
+    const expected = referenceSoftmaxScaled(rows, cols, x, ldx, scale, add, ldAdd, keep, ldBool);
+    const got = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) got.set(y.subarray(r * ldy, r * ldy + cols), r * cols);
+    expectClose(got, expected, 1e-7, 1e-6, `softmax_scaled ${rows}x${cols} ${JSON.stringify({ ...opts, x: undefined, keep: undefined })}`);
+    if (!opts.inPlace) expect(h.read(px, x.length)).toEqual(x);
+    return got;
+  }
+
+  it('softmax_scaled: every length across the vector edges, each mask kind, broadcast rows, strided, in place', () => {
+    for (const cols of [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 768, 769]) {
+      for (const add of [undefined, 'rows', 'broadcast'] as const) {
+        for (const bool of [undefined, 'rows', 'broadcast'] as const) checkScaled(3, cols, { add, bool, pad: 2 });
+      }
+      checkScaled(2, cols, { add: 'rows', bool: 'rows', inPlace: true, pad: 1 });
+      checkScaled(2, cols, { scale: 1, inPlace: true });
+    }
+  });
+
+  it('softmax_scaled: fully masked rows give zeros, NaN or +inf in a row gives a NaN row', () => {
+    const cols = 9, rows = 5;
+    const x = randomF32(rows * cols, 77, 5);
+    x[2 * cols + 4] = Number.NaN; // row 2: NaN logit (kept)
+    x[3 * cols + 1] = Infinity;   // row 3: +inf logit (kept)
+    const keep = new Uint8Array(rows * cols).fill(1);
+    keep.fill(0, cols, 2 * cols); // row 1: every key masked
+    keep[4 * cols + 2] = 0;       // row 4: one masked key
+    x[4 * cols + 2] = Number.NaN; // ... holding NaN: NaN + -inf stays NaN (additive, as torch)
+    const y = checkScaled(rows, cols, { x, keep, bool: 'rows' });
+    expect(Array.from(y.subarray(cols, 2 * cols))).toEqual(new Array(cols).fill(0));
+    for (const r of [2, 3, 4]) expect(Array.from(y.subarray(r * cols, (r + 1) * cols)).every(Number.isNaN), `row ${r}`).toBe(true);
+    expect(Array.from(y.subarray(0, cols)).some(Number.isNaN)).toBe(false);
+    // -inf in the additive mask (a causal mask) masks as well; a whole -inf row gives zeros
+    h.reset();
+    const add = new Float32Array(2 * cols).fill(-Infinity);
+    add[3] = 0;
+    const px = h.f32(randomF32(2 * cols, 78)), pa = h.f32(add);
+    h.wasm.f32_softmax_scaled(2, cols, px, cols, 1, pa, cols, 0, 0, px, cols);
+    const z = h.read(px, 2 * cols);
+    expect(z[3]).toBe(1);
+    expect(Array.from(z.subarray(cols))).toEqual(new Array(cols).fill(0));
   });
 });

@@ -1,0 +1,118 @@
+// f32_layer_norm against the float64 reference: every dim across the vector edges (4-wide
+// steps, 8-wide sum), with and without residual, weight and bias, in place on x and on the
+// residual, strided rows, a mean far from 0 (where a one-pass variance would cancel), NaN/inf.
+import { describe, expect, it } from 'vitest';
+import { kernelVariants, loadKernels } from '../helpers/kernels.js';
+import { randomF32 } from '../helpers/random.js';
+import { referenceLayerNorm } from '../reference/layer-norm.js';
+
+const DIMS = [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 768, 769];
+const U = 2 ** -24; // unit roundoff of f32
+
+/** Error bound of one row: each pass sums `dim` terms in eight partial sums, so the mean and
+ * the variance carry about (dim/8 + 3)·u relative in the worst case (√dim-like in practice);
+ * the bound scales that by what it multiplies: max|s|·rstd·max|w| (+ max|b| for the last add). */
+function rowBound(dim: number, s: Float64Array, rstd: number, wMax: number, bMax: number): number {
+  let sMax = 0;
+  for (const v of s) sMax = Math.max(sMax, Math.abs(v));
+  return U * (8 + 2 * Math.sqrt(dim)) * (sMax * rstd * wMax + bMax);
+}
+
+describe.each(kernelVariants())('f32-layernorm (%s)', (variant) => {
+  const h = loadKernels(variant);
+  let worst = 0; // observed error / (u·(max|s|·rstd·max|w| + max|b|)), reported at the end
+
+  type Where = 'out' | 'x' | 'residual';
+  function check(rows: number, dim: number, opts: { residual?: boolean; weight?: boolean; bias?: boolean;
+    where?: Where; pad?: number; offset?: number; eps?: number } = {}): void {
+    h.reset();
+    const pad = opts.pad ?? 0, ld = dim + pad, eps = opts.eps ?? 1e-5, where = opts.where ?? 'out';
+    const seed = rows * 7919 + dim * 31 + (opts.residual ? 1 : 0) + (opts.weight ? 2 : 0) + (opts.bias ? 4 : 0);
+    const x = randomF32(rows * ld, seed, 2);
+    if (opts.offset) for (let i = 0; i < x.length; i++) x[i] = Math.fround(x[i] + opts.offset);
+    const residual = opts.residual ? randomF32(rows * ld, seed + 1) : undefined;
+    const weight = opts.weight ? randomF32(dim, seed + 2, 1.5) : undefined;
+    const bias = opts.bias ? randomF32(dim, seed + 3) : undefined;
+    const y0 = randomF32(rows * ld, seed + 4);
+    const px = h.f32(x), pr = residual ? h.f32(residual) : 0, pw = weight ? h.f32(weight) : 0, pb = bias ? h.f32(bias) : 0;
+    const py = where === 'x' ? px : where === 'residual' ? pr : h.f32(y0);
+    h.wasm.f32_layer_norm(rows, dim, px, ld, pr, ld, pw, pb, eps, py, ld);
+    const y = h.read(py, rows * ld);
+    const expected = referenceLayerNorm(rows, dim, x, ld, residual, ld, weight, bias, eps);
+    let wMax = 1, bMax = 0;
+    if (weight) wMax = Math.max(...Array.from(weight, Math.abs));
+    if (bias) bMax = Math.max(...Array.from(bias, Math.abs));
+    for (let r = 0; r < rows; r++) {
+      const s = new Float64Array(dim);
+      for (let j = 0; j < dim; j++) s[j] = x[r * ld + j] + (residual ? residual[r * ld + j] : 0);
+      const mean = s.reduce((a, b) => a + b, 0) / dim;
+      const rstd = 1 / Math.sqrt(s.reduce((a, b) => a + (b - mean) ** 2, 0) / dim + eps);
+      const bound = rowBound(dim, s, rstd, wMax, bMax);
+      const scale = U * (Math.max(...Array.from(s, Math.abs)) * rstd * wMax + bMax);
+      for (let j = 0; j < dim; j++) {
+        const err = Math.abs(y[r * ld + j] - expected[r * dim + j]);
+        worst = Math.max(worst, err / scale);
+        if (!(err <= bound)) {
+          throw new Error(`${rows}x${dim} ${JSON.stringify(opts)} y[${r}, ${j}] = ${y[r * ld + j]}, ` +
+            `expected ${expected[r * dim + j]} (|diff| ${err.toExponential(2)} > bound ${bound.toExponential(2)})`);
+        }
+      }
+      if (where !== 'x' && where !== 'residual') {
+        for (let j = dim; j < ld; j++) expect(y[r * ld + j], 'row padding kept').toBe(y0[r * ld + j]);
+      }
+    }
+    if (where !== 'x') expect(h.read(px, x.length)).toEqual(x);
+    if (residual && where !== 'residual') expect(h.read(pr, residual.length)).toEqual(residual);
+  }
+
+  it('every dim across the vector edges, each combination of residual, weight, bias', () => {
+    for (const dim of DIMS) {
+      for (const residual of [false, true]) for (const weight of [false, true]) for (const bias of [false, true]) {
+        check(3, dim, { residual, weight, bias });
+      }
+    }
+  });
+
+  it('in place on x and on the residual, strided rows', () => {
+    for (const dim of DIMS) {
+      check(2, dim, { residual: true, weight: true, bias: true, where: 'x', pad: 3 });
+      check(2, dim, { residual: true, weight: true, bias: true, where: 'residual', pad: 3 });
+      check(2, dim, { weight: true, where: 'x', pad: 5 });
+      check(3, dim, { residual: true, bias: true, pad: 1 });
+    }
+  });
+
+  it('a mean far from zero (1e3, 1e4) keeps the variance: two passes, no Σs² − n·mean²', () => {
+    for (const dim of [7, 64, 768]) {
+      check(2, dim, { offset: 1e3, weight: true, bias: true });
+      check(2, dim, { offset: 1e4 });
+    }
+  });
+
+  it('a constant row gives bias (var 0 → (s − mean)·rsqrt(eps) = 0), eps matters', () => {
+    h.reset();
+    const dim = 9;
+    const x = h.f32(new Float32Array(dim).fill(3.25)), b = h.f32(randomF32(dim, 3)), y = h.f32(dim);
+    h.wasm.f32_layer_norm(1, dim, x, dim, 0, 0, 0, b, 1e-5, y, dim);
+    expect(h.read(y, dim)).toEqual(h.read(b, dim));
+    check(2, 17, { eps: 0.5 });
+  });
+
+  it('NaN and inf propagate to their row only', () => {
+    h.reset();
+    const dim = 11;
+    const x = randomF32(3 * dim, 9);
+    x[3] = Number.NaN;
+    x[dim + 9] = Infinity;
+    const px = h.f32(x);
+    h.wasm.f32_layer_norm(3, dim, px, dim, 0, 0, 0, 0, 1e-5, px, dim);
+    const y = h.read(px, 3 * dim);
+    expect(Array.from(y.subarray(0, 2 * dim)).every(Number.isNaN)).toBe(true);
+    expect(Array.from(y.subarray(2 * dim)).some(Number.isNaN)).toBe(false);
+  });
+
+  it('reports the worst error seen in units of u·(max|s|·rstd·max|w| + max|b|)', () => {
+    console.log(`f32_layer_norm (${variant}): worst error ${worst.toFixed(1)} u·scale`);
+    expect(worst).toBeGreaterThan(0);
+  });
+});
