@@ -8,7 +8,7 @@ import { randomF32 } from '../helpers/random.js';
 import { referenceGemm } from '../reference/attention.js';
 import { dotTolerance, expectClose } from '../helpers/compare.js';
 import { gelu, geluTanh, relu } from '../reference/activation.js';
-import { ACTIVATION_GELU, ACTIVATION_GELU_TANH, ACTIVATION_NONE, ACTIVATION_RELU } from '../../src/wasm/abi.js';
+import { ACTIVATION } from '../../src/parallel/phases.js';
 
 const EDGES = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33];
 
@@ -156,7 +156,7 @@ describe.each(kernelVariants())('f32-gemm (%s)', (variant) => {
     if (residual === 'separate') expect(h.read(pr, res!.length)).toEqual(res);
   }
 
-  const ACTIVATIONS = [ACTIVATION_NONE, ACTIVATION_RELU, ACTIVATION_GELU, ACTIVATION_GELU_TANH];
+  const ACTIVATIONS = [ACTIVATION.none, ACTIVATION.relu, ACTIVATION.gelu, ACTIVATION.geluTanh];
   it('packed epilogue: every activation × residual (none, separate, in place on C) across strip and panel edges', () => {
     for (const activation of ACTIVATIONS) {
       for (const residual of ['none', 'separate', 'inplace'] as const) {

@@ -121,7 +121,8 @@ describe.each(kernelVariants())('engine tensors (%s)', (variant) => {
       await expect(t.write(Float32Array.of(1), -1)).rejects.toThrow(/offset/);
       await expect(t.write([1] as unknown as Float32Array)).rejects.toThrow(TypeError);
       await expect(t.read(2, 3)).rejects.toThrow(RangeError);
-      await expect(t.read(0, 1.5)).rejects.toThrow(TypeError);
+      await expect(t.read(0, 1.5)).rejects.toThrow(RangeError); // a number, of the wrong value
+      await expect(t.read(0, "1" as never)).rejects.toThrow(TypeError);
       await expect(t.write(tagged as never)).rejects.toThrow(/^EngineTensor\.write: data must be a Float32Array, got Uint8Array\(8\)$/);
       expect(await t.read()).toEqual(new Float32Array(4)); // nothing half-written
       await t.dispose();
