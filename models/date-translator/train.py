@@ -12,7 +12,7 @@ Writes, next to this script:
     greedy.json         the held-out set with PyTorch's greedy output ids and the accuracy
     loss.csv            step, training loss, validation exact-match, seconds
 
-Deterministic for a given torch build and thread count (seeded; 2 threads).
+Deterministic for a given torch build and BLAS (seeded; one thread).
 """
 
 import argparse
