@@ -1,0 +1,377 @@
+// Reading and writing the safetensors format: an 8-byte little-endian u64 N, N bytes of UTF-8
+// JSON `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {string: string}}`,
+// then the byte buffer (offsets are relative to its start). The header is untrusted: every
+// field is checked before a byte of tensor data is read, and a bad file throws a TypeError
+// (a JSON value of the wrong type) or a RangeError (a value out of range or inconsistent) whose
+// message names the tensor. Tensors come out as f32: F32 as a view on the input where its
+// absolute byte offset is 4-aligned (no copy), F16 and BF16 converted exactly.
+import { describe as describeValue, rangeError, typeError } from '../errors.js';
+import { plainView, typedArrayLength, typedArrayName } from '../typed-array.js';
+
+const READ = 'loadSafetensors';
+const WRITE = 'writeSafetensors';
+
+/** Header length limit: the reference implementation's (100 MB); a larger N is hostile. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/** Checked once: typed-array views read in the host's byte order, the format is little-endian. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** One dtype the reader accepts: its size in bytes and its conversion to f32 of `count`
+ * elements starting at absolute byte `offset` of `buffer`. Adding a dtype (I8 with its scales,
+ * say) is one more row of DTYPES. */
+interface DtypeReader {
+  readonly bytes: number;
+  toF32(buffer: ArrayBufferLike, offset: number, count: number): Float32Array;
+}
+
+/** The dtypes the reader converts to f32, keyed by their safetensors name. */
+const DTYPES: Readonly<Record<string, DtypeReader>> = {
+  F32: { bytes: 4, toF32: readF32 },
+  F16: { bytes: 2, toF32: (buffer, offset, count) => widen16(buffer, offset, count, f16BitsToF32) },
+  BF16: { bytes: 2, toF32: (buffer, offset, count) => widen16(buffer, offset, count, bf16BitsToF32) },
+};
+
+/** The dtypes `loadSafetensors`/`readSafetensors` accept. */
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
+
+/** One tensor of a file: its stored dtype, its shape and its values as f32 (row-major). */
+export interface SafetensorsTensor {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** A whole file: its tensors by name (in header order) and its `__metadata__` (or `{}`). */
+export interface SafetensorsFile {
+  tensors: Record<string, SafetensorsTensor>;
+  metadata: Record<string, string>;
+}
+
+/** The key of the shapes carried by `loadSafetensors`' result (a symbol, so no tensor name
+ * can collide with it and `Object.keys`, spread and `for…in` see only the tensors). */
+export const safetensorsShapes: unique symbol = Symbol('safetensorsShapes');
+
+/** `loadSafetensors`' result: the tensors by name as f32, usable as a `weights` object, plus
+ * each tensor's shape under the non-enumerable symbol key `safetensorsShapes`. */
+export type SafetensorsWeights = Record<string, Float32Array> & {
+  readonly [safetensorsShapes]: Record<string, number[]>;
+};
+
+/** What the reader takes: the file's bytes (a Node `Buffer` is a Uint8Array). */
+export type SafetensorsBytes = Uint8Array | ArrayBuffer;
+
+/** What `writeSafetensors` takes per tensor: a Float32Array (F32, shape `[length]`) or the
+ * values with the dtype to store them in and their shape. */
+export type SafetensorsInput =
+  | Float32Array
+  | { dtype: SafetensorsDtype; shape: number[]; data: Float32Array };
+
+/**
+ * Reads a safetensors file into f32 tensors keyed by name, e.g. a PyTorch `state_dict`
+ * (`encoder.layers.0.self_attn.in_proj_weight`, …), ready to pass as weights.
+ *
+ * - F32 tensors whose absolute byte offset is a multiple of 4 are views on the input's memory
+ *   (no copy: later writes to the input show through); others, and F16/BF16, are new arrays.
+ * - Shapes: `weights[safetensorsShapes][name]`; the record's own enumerable keys are exactly
+ *   the tensor names. `readSafetensors` gives dtypes and `__metadata__` as well.
+ * - Throws a TypeError or RangeError naming the tensor for a truncated or malformed file, and a
+ *   RangeError for a dtype other than F32, F16 and BF16.
+ */
+export function loadSafetensors(bytes: SafetensorsBytes): SafetensorsWeights {
+  const { tensors } = readSafetensors(bytes);
+  const weights = {} as Record<string, Float32Array>;
+  const shapes = {} as Record<string, number[]>;
+  for (const name of Object.keys(tensors)) {
+    define(weights, name, tensors[name]!.data);
+    define(shapes, name, tensors[name]!.shape);
+  }
+  Object.defineProperty(weights, safetensorsShapes, { value: shapes, enumerable: false });
+  return weights as SafetensorsWeights;
+}
+
+/** Reads a safetensors file: each tensor's dtype, shape and f32 values, and the metadata.
+ * Same checks, same zero-copy rule and same errors as `loadSafetensors`. */
+export function readSafetensors(bytes: SafetensorsBytes): SafetensorsFile {
+  const file = asBytes(bytes);
+  const total = file.byteLength;
+  if (total < 8) {
+    throw rangeError(READ, 'file', `is ${total} bytes, shorter than the 8-byte header length`);
+  }
+  const view = new DataView(file.buffer, file.byteOffset, total);
+  const headerLength = view.getBigUint64(0, true);
+  if (headerLength > BigInt(total - 8)) {
+    throw rangeError(READ, 'header length', `${headerLength} exceeds the ${total - 8} bytes after it (truncated or not a safetensors file)`);
+  }
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
+    throw rangeError(READ, 'header length', `${headerLength} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
+  }
+  const n = Number(headerLength);
+  const header = parseHeader(file.subarray(8, 8 + n));
+  const dataStart = 8 + n; // relative to `file`
+  const dataLength = total - dataStart;
+
+  let metadata: Record<string, string> = {};
+  const entries: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
+  for (const name of Object.keys(header)) {
+    const value = header[name];
+    if (name === '__metadata__') {
+      metadata = checkMetadata(value);
+      continue;
+    }
+    entries.push({ name, ...checkEntry(name, value, dataLength) });
+  }
+  checkNoOverlap(entries);
+
+  const tensors = {} as Record<string, SafetensorsTensor>;
+  const base = file.byteOffset + dataStart; // absolute, in file.buffer
+  for (const { name, dtype, shape, begin, end } of entries) {
+    const reader = DTYPES[dtype]!;
+    const data = reader.toF32(file.buffer, base + begin, (end - begin) / reader.bytes);
+    define(tensors, name, { dtype, shape, data });
+  }
+  return { tensors, metadata };
+}
+
+/**
+ * Writes tensors as a safetensors file, laid out as the reference writer does: the header
+ * (optional `__metadata__` first, then the tensors) padded with spaces to a multiple of 8
+ * bytes, then the data in order of decreasing dtype size, then name, back to back — so F32
+ * data is 4-aligned whenever the file is. F16 and BF16 round to nearest, ties to even.
+ */
+export function writeSafetensors(
+  tensors: Record<string, SafetensorsInput>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  if (typeof tensors !== 'object' || tensors === null) throw typeError(WRITE, 'tensors', 'an object', tensors);
+  const items = Object.keys(tensors).map((name) => checkInput(name, tensors[name]));
+  items.sort((a, b) => DTYPES[b.dtype]!.bytes - DTYPES[a.dtype]!.bytes || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (metadata !== undefined) define(header, '__metadata__', checkMetadata(metadata, WRITE));
+  let offset = 0;
+  for (const item of items) {
+    const bytes = item.data.length * DTYPES[item.dtype]!.bytes;
+    define(header, item.name, { dtype: item.dtype, shape: item.shape, data_offsets: [offset, offset + bytes] });
+    offset += bytes;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const n = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + n + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(n), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + n);
+  let at = 8 + n;
+  for (const { dtype, data } of items) {
+    for (let i = 0; i < data.length; i++, at += DTYPES[dtype]!.bytes) {
+      if (dtype === 'F32') view.setFloat32(at, data[i]!, true);
+      else view.setUint16(at, dtype === 'F16' ? f32ToF16Bits(data[i]!) : f32ToBf16Bits(data[i]!), true);
+    }
+  }
+  return out;
+}
+
+// --- header checks --------------------------------------------------------------------------
+
+function asBytes(bytes: unknown): Uint8Array {
+  if (typedArrayName(bytes) === 'Uint8Array') return plainView(bytes as Uint8Array, 'Uint8Array');
+  if (bytes instanceof ArrayBuffer || Object.prototype.toString.call(bytes) === '[object ArrayBuffer]') {
+    return new Uint8Array(bytes as ArrayBuffer);
+  }
+  throw typeError(READ, 'bytes', 'a Uint8Array (or Node Buffer) or an ArrayBuffer', bytes);
+}
+
+function parseHeader(text: Uint8Array): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text));
+  } catch (error) {
+    throw new TypeError(`${READ}: header is not valid UTF-8 JSON (${(error as Error).message})`, { cause: error });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw typeError(READ, 'header', 'a JSON object', parsed);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function checkMetadata(value: unknown, op = READ): Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw typeError(op, '"__metadata__"', 'an object of strings', value);
+  }
+  const out = {} as Record<string, string>;
+  for (const key of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[key];
+    if (typeof v !== 'string') throw typeError(op, `"__metadata__" entry ${JSON.stringify(key)}`, 'a string', v);
+    define(out, key, v);
+  }
+  return out;
+}
+
+const SUPPORTED = Object.keys(DTYPES).join(', ');
+
+function checkEntry(name: string, value: unknown, dataLength: number) {
+  const what = `tensor ${JSON.stringify(name)}`;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw typeError(READ, what, 'an object {dtype, shape, data_offsets}', value);
+  }
+  const entry = value as Record<string, unknown>;
+  const dtype = entry.dtype;
+  if (typeof dtype !== 'string') throw typeError(READ, `${what} dtype`, 'a string', dtype);
+  if (!Object.prototype.hasOwnProperty.call(DTYPES, dtype)) {
+    throw rangeError(READ, what, `has unsupported dtype ${JSON.stringify(dtype)} (supported: ${SUPPORTED})`);
+  }
+  const shape = entry.shape;
+  if (!Array.isArray(shape)) throw typeError(READ, `${what} shape`, 'an array of integers', shape);
+  let count = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (typeof d !== 'number') throw typeError(READ, `${what} shape[${i}]`, 'a non-negative integer', d);
+    if (!Number.isSafeInteger(d) || d < 0) {
+      throw rangeError(READ, `${what} shape[${i}]`, `must be a non-negative integer, got ${d}`);
+    }
+    count *= d;
+  }
+  if (!Number.isSafeInteger(count)) {
+    throw rangeError(READ, `${what} shape`, `[${shape.join(', ')}] has more elements than a safe integer`);
+  }
+  const offsets = entry.data_offsets;
+  if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => typeof o !== 'number')) {
+    throw typeError(READ, `${what} data_offsets`, 'an array of two integers [begin, end]', offsets);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin) {
+    throw rangeError(READ, `${what} data_offsets`, `[${begin}, ${end}] must be integers with 0 <= begin <= end`);
+  }
+  if (end > dataLength) {
+    throw rangeError(READ, `${what} data_offsets`, `[${begin}, ${end}] end beyond the ${dataLength}-byte data buffer (truncated file?)`);
+  }
+  const bytes = DTYPES[dtype]!.bytes;
+  if (end - begin !== count * bytes) {
+    throw rangeError(READ, what, `holds ${end - begin} bytes, but shape [${shape.join(', ')}] of ${dtype} needs ${count * bytes}`);
+  }
+  return { dtype: dtype as SafetensorsDtype, shape: (shape as number[]).slice(), begin, end };
+}
+
+function checkNoOverlap(entries: { name: string; begin: number; end: number }[]): void {
+  const used = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < used.length; i++) {
+    const prev = used[i - 1]!;
+    const cur = used[i]!;
+    if (cur.begin < prev.end) {
+      throw rangeError(READ, `tensor ${JSON.stringify(cur.name)} data_offsets`,
+        `[${cur.begin}, ${cur.end}] overlap tensor ${JSON.stringify(prev.name)} [${prev.begin}, ${prev.end}]`);
+    }
+  }
+}
+
+function checkInput(name: string, value: unknown): { name: string; dtype: SafetensorsDtype; shape: number[]; data: Float32Array } {
+  const what = `tensors[${JSON.stringify(name)}]`;
+  if (typedArrayName(value) === 'Float32Array') {
+    const data = plainView(value as Float32Array, 'Float32Array');
+    return { name, dtype: 'F32', shape: [data.length], data };
+  }
+  if (typeof value !== 'object' || value === null) throw typeError(WRITE, what, 'a Float32Array or {dtype, shape, data}', value);
+  const { dtype, shape, data } = value as Record<string, unknown>;
+  if (typedArrayName(data) !== 'Float32Array') throw typeError(WRITE, `${what}.data`, 'a Float32Array', data);
+  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') {
+    throw rangeError(WRITE, `${what}.dtype`, `must be one of ${SUPPORTED}, got ${describeValue(dtype)}`);
+  }
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw typeError(WRITE, `${what}.shape`, 'an array of non-negative integers', shape);
+  }
+  const count = shape.reduce((a: number, b: number) => a * b, 1);
+  const length = typedArrayLength(data as Float32Array);
+  if (count !== length) {
+    throw rangeError(WRITE, `${what}.data`, `has length ${length}, expected ${count} for shape [${shape.join(', ')}]`);
+  }
+  return { name, dtype, shape: shape.slice(), data: plainView(data as Float32Array, 'Float32Array') };
+}
+
+/** Sets an own enumerable property (so a tensor named "__proto__" is a key, not a prototype). */
+function define(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+// --- conversions ----------------------------------------------------------------------------
+
+function readF32(buffer: ArrayBufferLike, offset: number, count: number): Float32Array {
+  if (LITTLE_ENDIAN && offset % 4 === 0) return new Float32Array(buffer, offset, count); // zero-copy
+  const out = new Float32Array(count);
+  const view = new DataView(buffer, offset, count * 4);
+  for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
+  return out;
+}
+
+/** 16-bit little-endian values → f32 bit patterns through `convert`. */
+function widen16(buffer: ArrayBufferLike, offset: number, count: number, convert: (bits: number) => number): Float32Array {
+  const out = new Float32Array(count);
+  const bits = new Uint32Array(out.buffer);
+  if (LITTLE_ENDIAN && offset % 2 === 0) {
+    const src = new Uint16Array(buffer, offset, count);
+    for (let i = 0; i < count; i++) bits[i] = convert(src[i]!);
+  } else {
+    const view = new DataView(buffer, offset, count * 2);
+    for (let i = 0; i < count; i++) bits[i] = convert(view.getUint16(2 * i, true));
+  }
+  return out;
+}
+
+/** bf16 is the top half of an f32. */
+function bf16BitsToF32(h: number): number {
+  return (h << 16) >>> 0;
+}
+
+/** IEEE binary16 → binary32 bits, exact: subnormals normalised, inf and NaN (payload kept). */
+export function f16BitsToF32(h: number): number {
+  const sign = (h & 0x8000) << 16;
+  const exp = (h >>> 10) & 0x1f;
+  let mant = h & 0x3ff;
+  if (exp === 0x1f) return (sign | 0x7f800000 | (mant << 13)) >>> 0;
+  if (exp !== 0) return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
+  if (mant === 0) return sign >>> 0;
+  // Subnormal: mant · 2^-24. Shift the leading 1 up to bit 10, lowering the exponent.
+  let e = 113; // f32 exponent of 2^-14, the subnormals' scale
+  while ((mant & 0x400) === 0) {
+    mant <<= 1;
+    e--;
+  }
+  return (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
+}
+
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** f32 → IEEE binary16 bits, round to nearest even; overflow to ±inf, NaN stays NaN (quiet). */
+export function f32ToF16Bits(x: number): number {
+  f32Scratch[0] = x;
+  const u = u32Scratch[0]!;
+  const sign = (u >>> 16) & 0x8000;
+  const exp = (u >>> 23) & 0xff;
+  const mant = u & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 112; // binary16 biased exponent
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal (or zero) in binary16: value / 2^-24, rounded.
+    const shift = 14 - e;
+    if (shift > 24) return sign;
+    const m = mant | 0x800000;
+    let q = m >>> shift;
+    const rest = m & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rest > half || (rest === half && (q & 1) === 1)) q++;
+    return sign | q;
+  }
+  let q = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (q & 1) === 1)) q++; // may carry into inf: correct
+  return sign | q;
+}
+
+/** f32 → bfloat16 bits, round to nearest even; NaN stays NaN (quiet). */
+export function f32ToBf16Bits(x: number): number {
+  f32Scratch[0] = x;
+  const u = u32Scratch[0]!;
+  if ((u & 0x7fffffff) > 0x7f800000) return (u >>> 16) | 0x40;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}

@@ -1,0 +1,283 @@
+// loadSafetensors / readSafetensors / writeSafetensors: files written from torch tensors
+// (scripts/make_safetensors_fixtures.py), exact f16/bf16 conversion over every bit pattern,
+// zero-copy views, byte-identical output to the reference layout, and hostile headers.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, loadSafetensors, readSafetensors, safetensorsShapes,
+  writeSafetensors, type SafetensorsInput,
+} from '../../src/io/safetensors.js';
+
+const DIR = new URL('../fixtures/safetensors/', import.meta.url);
+type Expected = Record<string, { metadata: Record<string, string>;
+  tensors: Record<string, { dtype: string; shape: number[]; values: (number | string)[] }> }>;
+const expected = JSON.parse(readFileSync(new URL('expected.json', DIR), 'utf8')) as Expected;
+
+/** The file's bytes in a fresh, 8-aligned buffer (readFileSync may hand out a pooled slice). */
+function fixture(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(new URL(`${name}.safetensors`, DIR)));
+}
+
+function value(v: number | string): number {
+  return v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v === '-0' ? -0 : (v as number);
+}
+
+function expectSameValues(actual: Float32Array, values: (number | string)[], what: string): void {
+  expect(actual.length, what).toBe(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const want = value(values[i]!);
+    if (!Object.is(actual[i], want)) expect.fail(`${what}[${i}]: got ${actual[i]}, expected ${want}`);
+  }
+}
+
+const bits32 = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0]!;
+
+describe('files written from torch tensors', () => {
+  for (const name of ['f32', 'f16', 'bf16', 'mixed', 'linear']) {
+    it(`${name}: values, dtypes, shapes and metadata as torch has them`, () => {
+      const want = expected[name]!;
+      const file = readSafetensors(fixture(name));
+      expect(Object.keys(file.tensors).sort()).toEqual(Object.keys(want.tensors).sort());
+      expect(file.metadata).toEqual(want.metadata);
+      for (const [key, t] of Object.entries(want.tensors)) {
+        expect(file.tensors[key]!.dtype, key).toBe(t.dtype);
+        expect(file.tensors[key]!.shape, key).toEqual(t.shape);
+        expectSameValues(file.tensors[key]!.data, t.values, `${name}/${key}`);
+      }
+      const weights = loadSafetensors(fixture(name));
+      expect(Object.keys(weights).sort()).toEqual(Object.keys(want.tensors).sort());
+      for (const [key, t] of Object.entries(want.tensors)) {
+        expect(weights[safetensorsShapes][key]).toEqual(t.shape);
+        expectSameValues(weights[key]!, t.values, `${name}/${key}`);
+      }
+    });
+
+    it(`${name}: writeSafetensors gives the same bytes as the reference layout`, () => {
+      const want = expected[name]!;
+      const input: Record<string, SafetensorsInput> = {};
+      for (const [key, t] of Object.entries(want.tensors)) {
+        input[key] = { dtype: t.dtype as 'F32', shape: t.shape, data: Float32Array.from(t.values, value) };
+      }
+      const meta = Object.keys(want.metadata).length > 0 ? want.metadata : undefined;
+      expect(Buffer.from(writeSafetensors(input, meta)).equals(Buffer.from(fixture(name)))).toBe(true);
+    });
+  }
+
+  it('a state dict loads straight into weights keyed by torch names', () => {
+    const w = loadSafetensors(fixture('linear'));
+    expect(Object.keys(w).sort()).toEqual(['bias', 'weight']);
+    expect(w[safetensorsShapes]).toEqual({ weight: [3, 4], bias: [3] });
+    expect(w.weight).toBeInstanceOf(Float32Array);
+  });
+
+  it.each([['int8', 'q', 'I8'], ['int32', 'ids', 'I32']])('%s: unsupported dtype is a RangeError naming tensor and dtype', (name, tensor, dtype) => {
+    expect(() => loadSafetensors(fixture(name))).toThrow(RangeError);
+    expect(() => loadSafetensors(fixture(name))).toThrow(
+      `loadSafetensors: tensor "${tensor}" has unsupported dtype "${dtype}" (supported: F32, F16, BF16)`);
+  });
+});
+
+describe('zero-copy', () => {
+  it('F32 at a 4-aligned absolute offset is a view on the input; a Node Buffer and an ArrayBuffer work', () => {
+    const bytes = fixture('f32');
+    const w = loadSafetensors(bytes);
+    expect(w.weight!.buffer).toBe(bytes.buffer);
+    const before = w.weight![0]!;
+    bytes[w.weight!.byteOffset + 3]! ^= 0x80; // flip the sign bit of weight[0] in the file
+    expect(w.weight![0]).toBe(-before);
+    expect(loadSafetensors(bytes.buffer).weight!.buffer).toBe(bytes.buffer);
+    expect(loadSafetensors(Buffer.from(fixture('f32'))).bias).toEqual(loadSafetensors(fixture('f32')).bias);
+  });
+
+  it('F32 at an unaligned offset is copied, with the same values', () => {
+    const src = fixture('f32');
+    const big = new Uint8Array(src.length + 1);
+    big.set(src, 1);
+    const bytes = big.subarray(1);
+    const w = loadSafetensors(bytes);
+    expect(w.weight!.buffer).not.toBe(big.buffer);
+    expect(w.weight).toEqual(loadSafetensors(src).weight);
+    const t = expected.f32!.tensors.cube!;
+    expectSameValues(w.cube!, t.values, 'cube');
+  });
+
+  it('F16/BF16 at odd offsets convert the same', () => {
+    const src = fixture('mixed');
+    const big = new Uint8Array(src.length + 3);
+    big.set(src, 3);
+    const a = loadSafetensors(big.subarray(3));
+    const b = loadSafetensors(src);
+    for (const k of Object.keys(b)) expect(a[k], k).toEqual(b[k]);
+  });
+});
+
+describe('conversions', () => {
+  it('every f16 bit pattern converts exactly and back (NaN stays NaN)', () => {
+    const f32 = new Float32Array(1);
+    const u32 = new Uint32Array(f32.buffer);
+    for (let h = 0; h < 0x10000; h++) {
+      u32[0] = f16BitsToF32(h);
+      const x = f32[0]!;
+      const exp = (h >>> 10) & 0x1f;
+      const mant = h & 0x3ff;
+      const sign = h & 0x8000 ? -1 : 1;
+      const want = exp === 0x1f ? (mant ? NaN : sign * Infinity)
+        : exp === 0 ? sign * mant * 2 ** -24 : sign * (1 + mant / 1024) * 2 ** (exp - 15);
+      if (!Object.is(x, want)) expect.fail(`f16 0x${h.toString(16)}: ${x} != ${want}`);
+      if (exp !== 0x1f || mant === 0) expect(f32ToF16Bits(x)).toBe(h);
+      else expect((f32ToF16Bits(x) & 0x7c00) === 0x7c00 && (f32ToF16Bits(x) & 0x3ff) !== 0).toBe(true);
+    }
+  });
+
+  it('f32 → f16 rounds to nearest even, overflows to inf, underflows to ±0', () => {
+    const f16 = (h: number): number => new Float32Array(new Uint32Array([f16BitsToF32(h)]).buffer)[0]!;
+    for (const h of [0x0000, 0x0001, 0x0002, 0x03ff, 0x0400, 0x3c00, 0x3c01, 0x7bfe, 0x8001, 0xbc00]) {
+      const lo = f16(h);
+      const hi = f16(h + 1);
+      const mid = (lo + hi) / 2; // exact in f32
+      expect(f32ToF16Bits(mid), `mid 0x${h.toString(16)}`).toBe(h % 2 === 0 ? h : h + 1);
+      expect(f32ToF16Bits(Math.fround(mid + (hi - lo) / 64))).toBe(h + 1);
+    }
+    expect(f32ToF16Bits(65520)).toBe(0x7c00); // the midpoint of max and 2^16 rounds up to inf
+    expect(f32ToF16Bits(65519)).toBe(0x7bff);
+    expect(f32ToF16Bits(1e10)).toBe(0x7c00);
+    expect(f32ToF16Bits(-1e10)).toBe(0xfc00);
+    expect(f32ToF16Bits(2 ** -25)).toBe(0); // half the smallest subnormal: tie to even 0
+    expect(f32ToF16Bits(Math.fround(2 ** -25 * 1.0001))).toBe(1);
+    expect(f32ToF16Bits(-1e-30)).toBe(0x8000);
+  });
+
+  it('bf16 is the top half of f32, rounded to nearest even', () => {
+    expect(f32ToBf16Bits(1)).toBe(0x3f80);
+    const f = new Float32Array(1);
+    const u = new Uint32Array(f.buffer);
+    u[0] = 0x3f808000; // exactly between 0x3f80 and 0x3f81: to even
+    expect(f32ToBf16Bits(f[0]!)).toBe(0x3f80);
+    u[0] = 0x3f818000;
+    expect(f32ToBf16Bits(f[0]!)).toBe(0x3f82);
+    u[0] = 0x3f808001;
+    expect(f32ToBf16Bits(f[0]!)).toBe(0x3f81);
+    u[0] = 0x7f7fffff; // max f32 rounds to inf
+    expect(f32ToBf16Bits(f[0]!)).toBe(0x7f80);
+    expect(f32ToBf16Bits(NaN) & 0x7fc0).toBe(0x7fc0);
+    expect(f32ToBf16Bits(-0)).toBe(0x8000);
+    // Any NaN payload reads as NaN (torch 1.13 writes bf16 NaN as 0xffff).
+    const file = writeSafetensors({ x: { dtype: 'BF16', shape: [1], data: new Float32Array(1) } });
+    file.set([0xff, 0xff], file.length - 2);
+    expect(loadSafetensors(file).x![0]).toBeNaN();
+    expect(bits32(-0)).toBe(0x80000000);
+  });
+});
+
+describe('round trips', () => {
+  it('F32, F16 and BF16 tensors with metadata and odd names', () => {
+    const a = Float32Array.from({ length: 35 }, (_, i) => Math.sin(i) * 100);
+    const file = writeSafetensors({
+      'encoder.layers.0.self_attn.in_proj_weight': { dtype: 'F32', shape: [5, 7], data: a },
+      half: { dtype: 'F16', shape: [7, 5], data: a },
+      brain: { dtype: 'BF16', shape: [35], data: a },
+      plain: a.subarray(3, 9),
+      ['__proto__']: { dtype: 'F32', shape: [0], data: new Float32Array(0) },
+      scalar: { dtype: 'F32', shape: [], data: new Float32Array([2]) },
+    } as Record<string, SafetensorsInput>, { format: 'pt', 'ключ': 'значение' });
+    expect(file.length % 4).toBe(0);
+    const r = readSafetensors(file);
+    expect(r.metadata).toEqual({ format: 'pt', 'ключ': 'значение' });
+    expect(r.tensors['encoder.layers.0.self_attn.in_proj_weight']!.data).toEqual(a);
+    expect(r.tensors.plain!.shape).toEqual([6]);
+    expect(r.tensors.plain!.data).toEqual(a.subarray(3, 9));
+    expect(r.tensors.scalar).toEqual({ dtype: 'F32', shape: [], data: new Float32Array([2]) });
+    expect(Object.keys(r.tensors)).toContain('__proto__');
+    expect(Object.getPrototypeOf(r.tensors)).toBe(Object.prototype);
+    for (let i = 0; i < a.length; i++) {
+      expect(f32ToF16Bits(r.tensors.half!.data[i]!)).toBe(f32ToF16Bits(a[i]!));
+      expect(bits32(r.tensors.brain!.data[i]!)).toBe(f32ToBf16Bits(a[i]!) << 16 >>> 0);
+      expect(Math.abs(r.tensors.half!.data[i]! - a[i]!)).toBeLessThanOrEqual(Math.abs(a[i]!) * 2 ** -11 + 2 ** -25);
+    }
+  });
+
+  it('shapes are under a non-enumerable symbol; the record has only tensor names', () => {
+    const w = loadSafetensors(writeSafetensors({ x: { dtype: 'F32', shape: [2, 3], data: new Float32Array(6) } }));
+    expect(Object.keys(w)).toEqual(['x']);
+    expect({ ...w }).toEqual({ x: new Float32Array(6) });
+    expect(JSON.stringify(Object.keys(w))).toBe('["x"]');
+    expect(w[safetensorsShapes]).toEqual({ x: [2, 3] });
+    expect(Object.getOwnPropertyDescriptor(w, safetensorsShapes)!.enumerable).toBe(false);
+  });
+
+  it('writeSafetensors rejects bad input with a named error', () => {
+    expect(() => writeSafetensors({ x: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } })).toThrow(
+      /writeSafetensors: tensors\["x"\]\.data has length 3, expected 4/);
+    expect(() => writeSafetensors({ x: { dtype: 'I8' as 'F32', shape: [1], data: new Float32Array(1) } })).toThrow(RangeError);
+    expect(() => writeSafetensors({ x: [1, 2] as unknown as Float32Array })).toThrow(TypeError);
+    expect(() => writeSafetensors({ x: new Float32Array(1) }, { a: 1 as unknown as string })).toThrow(TypeError);
+  });
+});
+
+describe('hostile and truncated files', () => {
+  const enc = new TextEncoder();
+  /** A file from a header (object or raw text), `data` bytes and optionally a forged N. */
+  function build(header: unknown, data = 0, n?: bigint): Uint8Array {
+    const text = enc.encode(typeof header === 'string' ? header : JSON.stringify(header));
+    const out = new Uint8Array(8 + text.length + data);
+    new DataView(out.buffer).setBigUint64(0, n ?? BigInt(text.length), true);
+    out.set(text, 8);
+    return out;
+  }
+  const t = (dtype: string, shape: unknown, offsets: unknown) => ({ dtype, shape, data_offsets: offsets });
+  const good = build({ a: t('F32', [2], [0, 8]) }, 8);
+
+  type Case = [string, () => Uint8Array | unknown, typeof TypeError | typeof RangeError, RegExp];
+  const cases: Case[] = [
+    ['empty file', () => new Uint8Array(0), RangeError, /file is 0 bytes, shorter than the 8-byte header length/],
+    ['truncated length', () => new Uint8Array(5), RangeError, /file is 5 bytes/],
+    ['header length beyond the file', () => good.subarray(0, 20), RangeError, /header length \d+ exceeds the 12 bytes after it/],
+    ['huge header length', () => build('{}', 0, 2n ** 63n), RangeError, /header length 9223372036854775808 exceeds/],
+    ['header length over the limit', () => { const f = new Uint8Array(8 + 100_000_008); new DataView(f.buffer).setBigUint64(0, 100_000_001n, true); return f; },
+      RangeError, /header length 100000001 exceeds the limit of 100000000 bytes/],
+    ['bad JSON', () => build('{"a": ', 0), TypeError, /header is not valid UTF-8 JSON/],
+    ['invalid UTF-8', () => { const f = build('{"a":1}'); f[10] = 0xff; return f; }, TypeError, /header is not valid UTF-8 JSON/],
+    ['zero header length', () => build('', 0), TypeError, /header is not valid UTF-8 JSON/],
+    ['array header', () => build([1, 2]), TypeError, /header must be a JSON object, got Array\(2\)/],
+    ['null header', () => build('null'), TypeError, /header must be a JSON object, got null/],
+    ['number header', () => build('42'), TypeError, /header must be a JSON object, got 42/],
+    ['entry not an object', () => build({ w: 3 }), TypeError, /tensor "w" must be an object \{dtype, shape, data_offsets\}, got 3/],
+    ['dtype missing', () => build({ w: { shape: [1], data_offsets: [0, 4] } }, 4), TypeError, /tensor "w" dtype must be a string, got undefined/],
+    ['unknown dtype', () => build({ w: t('Q4_K', [1], [0, 1]) }, 1), RangeError, /tensor "w" has unsupported dtype "Q4_K" \(supported: F32, F16, BF16\)/],
+    ['I8 dtype', () => build({ w: t('I8', [4], [0, 4]) }, 4), RangeError, /tensor "w" has unsupported dtype "I8"/],
+    ['shape not an array', () => build({ w: t('F32', 2, [0, 8]) }, 8), TypeError, /tensor "w" shape must be an array of integers, got 2/],
+    ['shape with a string', () => build({ w: t('F32', ['2'], [0, 8]) }, 8), TypeError, /tensor "w" shape\[0\] must be a non-negative integer, got "2"/],
+    ['negative shape', () => build({ w: t('F32', [2, -1], [0, 8]) }, 8), RangeError, /tensor "w" shape\[1\] must be a non-negative integer, got -1/],
+    ['fractional shape', () => build({ w: t('F32', [1.5], [0, 6]) }, 8), RangeError, /tensor "w" shape\[0\] must be a non-negative integer, got 1.5/],
+    ['shape overflowing', () => build({ w: t('F32', [2 ** 30, 2 ** 30, 2 ** 30], [0, 8]) }, 8), RangeError, /tensor "w" shape .* more elements than a safe integer/],
+    ['offsets not a pair', () => build({ w: t('F32', [2], [0]) }, 8), TypeError, /tensor "w" data_offsets must be an array of two integers/],
+    ['offsets of strings', () => build({ w: t('F32', [2], ['0', '8']) }, 8), TypeError, /tensor "w" data_offsets must be/],
+    ['negative offset', () => build({ w: t('F32', [2], [-8, 0]) }, 8), RangeError, /tensor "w" data_offsets \[-8, 0\] must be integers with 0 <= begin <= end/],
+    ['begin after end', () => build({ w: t('F32', [0], [8, 4]) }, 8), RangeError, /tensor "w" data_offsets \[8, 4\]/],
+    ['fractional offset', () => build({ w: t('F32', [1], [0.5, 4.5]) }, 8), RangeError, /tensor "w" data_offsets \[0.5, 4.5\]/],
+    ['offset out of range', () => build({ w: t('F32', [2], [4, 12]) }, 8), RangeError, /tensor "w" data_offsets \[4, 12\] end beyond the 8-byte data buffer/],
+    ['truncated data', () => good.subarray(0, good.length - 1), RangeError, /tensor "a" data_offsets \[0, 8\] end beyond the 7-byte data buffer/],
+    ['size mismatch', () => build({ w: t('F16', [3], [0, 8]) }, 8), RangeError, /tensor "w" holds 8 bytes, but shape \[3\] of F16 needs 6/],
+    ['overlap', () => build({ a: t('F32', [2], [0, 8]), b: t('F32', [2], [4, 12]) }, 12), RangeError, /tensor "b" data_offsets \[4, 12\] overlap tensor "a" \[0, 8\]/],
+    ['same bytes twice', () => build({ a: t('F32', [2], [0, 8]), b: t('BF16', [4], [0, 8]) }, 8), RangeError, /overlap tensor/],
+    ['metadata not an object', () => build({ __metadata__: 'x' }), TypeError, /"__metadata__" must be an object of strings/],
+    ['metadata value not a string', () => build({ __metadata__: { epoch: 3 } }), TypeError, /"__metadata__" entry "epoch" must be a string, got 3/],
+    ['not bytes', () => [1, 2, 3], TypeError, /loadSafetensors: bytes must be a Uint8Array \(or Node Buffer\) or an ArrayBuffer, got Array\(3\)/],
+    ['a Float32Array', () => new Float32Array(4), TypeError, /bytes must be a Uint8Array/],
+  ];
+  it.each(cases)('%s', (_, make, Kind, message) => {
+    const bytes = make();
+    expect(() => loadSafetensors(bytes as Uint8Array)).toThrow(Kind);
+    expect(() => loadSafetensors(bytes as Uint8Array)).toThrow(message);
+    expect(() => readSafetensors(bytes as Uint8Array)).toThrow(message);
+  });
+
+  it('a well-formed file with gaps, zero-sized tensors and trailing bytes reads', () => {
+    const f = build({ a: t('F32', [1], [4, 8]), e: t('F16', [0, 3], [4, 4]), __metadata__: { k: 'v' } }, 12);
+    const r = readSafetensors(f);
+    expect(r.tensors.e!.shape).toEqual([0, 3]);
+    expect(r.tensors.e!.data.length).toBe(0);
+    expect(r.metadata).toEqual({ k: 'v' });
+    expect(loadSafetensors(good).a).toEqual(new Float32Array(2));
+  });
+});
