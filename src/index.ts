@@ -1,6 +1,10 @@
 // wasm-attention: transformer attention on WebAssembly SIMD with PyTorch semantics.
 export { createEngine } from './engine.js';
 export { positionalEncoding } from './ops/positional-encoding.js';
+export { loadSafetensors, readSafetensors, writeSafetensors, safetensorsShapes } from './io/safetensors.js';
+export type {
+  SafetensorsBytes, SafetensorsDtype, SafetensorsFile, SafetensorsInput, SafetensorsTensor, SafetensorsWeights,
+} from './io/safetensors.js';
 export type {
   AttentionOptions, AttentionResult, Engine, EngineOptions, EngineTensor, Features, KernelVariant,
   MultiHeadAttention, MultiHeadAttentionConfig, MultiHeadAttentionForwardOptions, MultiHeadAttentionWeights,

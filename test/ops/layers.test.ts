@@ -1,0 +1,105 @@
+// The public ops (matmul, softmax, layerNorm, gelu) and the torch modules (nn.Linear,
+// nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.Transformer) against PyTorch
+// (test/fixtures/make_layer_fixtures.py: real nn modules, random non-zero parameters, float64
+// slow path), within 2e-4 abs + rel, with the same bits on threads 1, 2 and 3 (pool forced).
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine, type EngineTensor } from '../../dist/index.js';
+import { expectClose, expectSameBits } from '../helpers/compare.js';
+
+type Tensor = { shape: number[]; b64: string };
+type Mask = { dtype: 'bool'; shape: number[]; data: number[] } | ({ dtype: 'float' } & Tensor);
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const load = (name: string): Json[] =>
+  JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8')).cases;
+
+function f32(t: Tensor): Float32Array {
+  const bytes = Buffer.from(t.b64, 'base64');
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+}
+const mask = (m: Mask | undefined): Uint8Array | Float32Array | undefined =>
+  m === undefined ? undefined : m.dtype === 'bool' ? Uint8Array.from(m.data) : f32(m);
+
+const DEBUG = Symbol.for('wasm-attention.debug');
+const engines: Engine[] = [];
+beforeAll(async () => {
+  for (const threads of [1, 2, 3]) {
+    const e = await createEngine({ threads });
+    (e as unknown as Record<symbol, () => { forcePool(): void }>)[DEBUG]().forcePool();
+    engines.push(e);
+  }
+});
+afterAll(async () => {
+  await Promise.all(engines.map((e) => e.dispose()));
+});
+
+const TOL = 2e-4;
+
+/** Runs `run` on every engine: the same bits on each, and PyTorch's numbers within TOL. */
+async function check(run: (e: Engine) => Promise<Float32Array | EngineTensor>, expected: Tensor): Promise<void> {
+  const results = await Promise.all(engines.map(run)) as Float32Array[];
+  for (const r of results.slice(1)) expectSameBits(r, results[0]);
+  expectClose(results[0], f32(expected), TOL, TOL, 'output');
+}
+
+describe('ops against PyTorch', () => {
+  it.each(load('layer-ops').map((c) => [c.name, c]))('%s', async (_, c) => {
+    const x = c.inputs;
+    if (c.op === 'matmul') {
+      const { batch, m, k, n, transB, alpha } = c.config;
+      await check((e) => e.matmul(f32(x.a), f32(x.b), { batch, m, k, n, transB, alpha, bias: x.bias ? f32(x.bias) : undefined }), c.expected.output);
+    } else if (c.op === 'softmax') {
+      const shape = c.config.shape as number[];
+      const cols = shape[shape.length - 1], rows = f32(x.x).length / cols;
+      // torch's bool mask here: True = keep (the op's convention)
+      await check((e) => e.softmax(f32(x.x), { rows, cols, scale: c.config.scale, mask: mask(x.mask) }), c.expected.output);
+    } else if (c.op === 'layerNorm') {
+      const { rows, dim, eps } = c.config;
+      await check((e) => e.layerNorm(f32(x.x), {
+        rows, dim, eps, weight: x.weight && f32(x.weight), bias: x.bias && f32(x.bias), residual: x.residual && f32(x.residual),
+      }), c.expected.output);
+    } else {
+      await check((e) => e.gelu(f32(x.x), { approximate: c.config.approximate }), c.expected.output);
+    }
+  });
+});
+
+describe('modules against PyTorch', () => {
+  it.each(load('layers').map((c) => [c.name, c]))('%s', async (_, c) => {
+    const weights = Object.fromEntries(Object.entries(c.weights as Record<string, Tensor>).map(([k, t]) => [k, f32(t)]));
+    const { masks = {}, dims, inputs } = c;
+    if (c.module === 'Linear') {
+      const shape = dims.shape as number[];
+      const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      await check((e) => e.linear({ ...c.config, weights }).forward(f32(inputs.input), { rows }), c.expected.output);
+    } else if (c.module === 'TransformerEncoderLayer') {
+      await check((e) => e.transformerEncoderLayer({ ...c.config, weights }).forward(f32(inputs.src), {
+        batch: dims.batch, seq: dims.seq, srcMask: mask(masks.srcMask), srcKeyPaddingMask: mask(masks.srcKeyPaddingMask) as Uint8Array,
+        isCausal: masks.isCausal,
+      }), c.expected.output);
+    } else if (c.module === 'TransformerDecoderLayer') {
+      await check((e) => e.transformerDecoderLayer({ ...c.config, weights }).forward(f32(inputs.tgt), f32(inputs.memory), {
+        batch: dims.batch, seqT: dims.tgtSeq, seqS: dims.memorySeq, tgtMask: mask(masks.tgtMask), memoryMask: mask(masks.memoryMask),
+        tgtKeyPaddingMask: mask(masks.tgtKeyPaddingMask) as Uint8Array, memoryKeyPaddingMask: mask(masks.memoryKeyPaddingMask) as Uint8Array,
+        tgtIsCausal: masks.tgtIsCausal,
+      }), c.expected.output);
+    } else {
+      const options = {
+        batch: dims.batch, seqS: dims.srcSeq, seqT: dims.tgtSeq,
+        srcMask: mask(masks.srcMask), tgtMask: mask(masks.tgtMask), memoryMask: mask(masks.memoryMask),
+        srcKeyPaddingMask: mask(masks.srcKeyPaddingMask) as Uint8Array, tgtKeyPaddingMask: mask(masks.tgtKeyPaddingMask) as Uint8Array,
+        memoryKeyPaddingMask: mask(masks.memoryKeyPaddingMask) as Uint8Array, tgtIsCausal: masks.tgtIsCausal,
+      };
+      await check((e) => e.transformer({ ...c.config, weights }).forward(f32(inputs.src), f32(inputs.tgt), options), c.expected.output);
+      // encode then decode (the greedy loop's split) gives the same bits as forward
+      const e = engines[0];
+      const model = e.transformer({ ...c.config, weights });
+      const { srcMask, srcKeyPaddingMask, ...decodeOptions } = options;
+      const memory = await model.encode(f32(inputs.src), { batch: dims.batch, seqS: dims.srcSeq, srcMask, srcKeyPaddingMask });
+      const split = await model.decode(f32(inputs.tgt), memory, decodeOptions);
+      expectSameBits(split, await model.forward(f32(inputs.src), f32(inputs.tgt), options));
+      await model.dispose();
+    }
+  });
+});
