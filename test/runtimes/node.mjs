@@ -16,7 +16,7 @@ const { failed } = await runSuite({
   fixtures: await loadFixtures(async (name) =>
     JSON.parse(await readFile(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8'))),
   expectKernels,
-  configs: [{ threads: 1 }, { threads: 2 }],
+  configs: [{ threads: 1 }, { threads: 2 }, { threads: 3 }],
   checks: [threadsCheck('node', false), {
     name: "node: package.json exports resolve ('wasm-attention' and every kernels-*.wasm) to files in dist/",
     fn: async () => {

@@ -9,7 +9,7 @@
 //     runtime: 'deno',                              // for messages
 //     lib: { createEngine, positionalEncoding },    // the built library (dist/index.js)
 //     fixtures: { attention, mha, positionalEncoding }, // the parsed JSON files ({cases} or arrays)
-//     configs: [{ threads: 1 }, { threads: 2 }],    // one engine per entry, every fixture on each
+//     configs: [{ threads: 1 }, { threads: 2 }, { threads: 3 }],  // one engine per entry, every fixture on each
 //     expectKernels: 'relaxed',                     // optional: engine.kernels must be this
 //     engineOptions: { wasm: module },              // optional: merged into every createEngine call
 //     checks: [{ name, fn }],                       // optional: runtime-specific checks
@@ -264,6 +264,9 @@ async function runConfig(t, env, config, big, firstBits) {
     } else if (warnings.length > 0) {
       fail(`unexpected console.warn: ${JSON.stringify(warnings)}`);
     }
+    // Every call of a threaded engine goes to the workers, however small (the fixtures are):
+    // the test hook of src/engine.ts, reached through the global symbol registry.
+    if (expectThreads > 1) engine[Symbol.for('wasm-attention.debug')]().forcePool();
     t.note(`${env.runtime} [${label}]: kernels ${engine.kernels}, threads ${engine.threads}, ` +
       `features ${JSON.stringify(engine.features)}`);
   });
@@ -390,10 +393,12 @@ export async function loadFixtures(read) {
   };
 }
 
-/** threads 1 and 2, and 2 again with the baseline build forced where auto picks relaxed. */
+/** threads 1, 2 and 3 (the pool forced), and 2 again with the baseline build forced where auto
+ * picks relaxed. */
 export const THREADED_CONFIGS = [
   { threads: 1 },
   { threads: 2 },
+  { threads: 3 },
   { threads: 2, engineOptions: { kernels: 'simd' }, expectKernels: 'simd', label: 'threads 2, kernels simd' },
 ];
 

@@ -21,6 +21,7 @@ async function main() {
     ? [
       { threads: 1 },
       { threads: 2 },
+      { threads: 3 },
       { threads: 2, engineOptions: { kernels: 'simd' }, expectKernels: 'simd', label: 'threads 2, kernels simd' },
     ]
     : [
