@@ -10,17 +10,14 @@ import { array, dim, flag, keysOf, options } from '../validate.js';
 import { ModuleWeights, readStateDict, type ModuleHost } from './modules.js';
 import { placeInput, tensorInput, writeInput, type Input, type TensorRegistry } from './tensor.js';
 import {
-  attentionMask, layerBlocks, layerConfig, layerPhases, layerSpecs, layerWeights, paddingMask, placeStack, rowsOf,
+  LAYER_CONFIG_KEYS, attentionMask, layerBlocks, layerConfig, layerPhases, layerSpecs, layerWeights, paddingMask, placeStack, rowsOf,
   type AttentionMasks, type LayerConfig,
 } from './transformer-layer.js';
 
 const OP = 'transformerDecoderLayer';
 const FORWARD = 'TransformerDecoderLayer.forward';
-const CONFIG_KEYS = keysOf<TransformerDecoderLayerConfig>({
-  dModel: true, nhead: true, dimFeedforward: true, activation: true, layerNormEps: true, normFirst: true,
-  dropout: true, batchFirst: true, weights: true,
-});
-const FORWARD_KEYS = keysOf<TransformerDecoderLayerForwardOptions>({
+/** The decoder's call options (the layer's forward and nn.Transformer's decode). */
+export const DECODE_KEYS = keysOf<TransformerDecoderLayerForwardOptions>({
   batch: true, seqT: true, seqS: true, tgtMask: true, memoryMask: true, tgtKeyPaddingMask: true,
   memoryKeyPaddingMask: true, tgtIsCausal: true,
 });
@@ -65,7 +62,7 @@ export function placeMemory(arena: Arena, p: DecodePlan, op: string): number {
 }
 
 export function createTransformerDecoderLayer(config: unknown, host: ModuleHost, tensors: TensorRegistry): TransformerDecoderLayer {
-  const cfg = options(OP, 'config', config, false, CONFIG_KEYS) as Partial<TransformerDecoderLayerConfig>;
+  const cfg = options(OP, 'config', config, false, LAYER_CONFIG_KEYS) as Partial<TransformerDecoderLayerConfig>;
   const c = layerConfig(OP, cfg);
   const w = readStateDict(OP, 'config.weights', cfg.weights, layerSpecs(c, '', true));
   const layer = layerWeights(c, w, '', true);
@@ -75,7 +72,7 @@ export function createTransformerDecoderLayer(config: unknown, host: ModuleHost,
     forward(tgt: Float32Array, memory: TensorLike, opts: TransformerDecoderLayerForwardOptions): Promise<Float32Array> {
       let p: DecodePlan;
       try {
-        p = planDecode(FORWARD, c, tgt, memory, opts, FORWARD_KEYS, tensors);
+        p = planDecode(FORWARD, c, tgt, memory, opts, DECODE_KEYS, tensors);
       } catch (error) {
         return Promise.reject(error);
       }

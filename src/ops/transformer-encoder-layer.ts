@@ -8,23 +8,19 @@ import type {
 import { array, dim, flag, keysOf, options } from '../validate.js';
 import { ModuleWeights, readStateDict, type ModuleHost } from './modules.js';
 import {
-  attentionMask, layerBlocks, layerConfig, layerPhases, layerSpecs, layerWeights, paddingMask, placeStack, rowsOf,
+  LAYER_CONFIG_KEYS, attentionMask, layerBlocks, layerConfig, layerPhases, layerSpecs, layerWeights, paddingMask, placeStack, rowsOf,
   type AttentionMasks,
 } from './transformer-layer.js';
 import type { Phase } from '../parallel/phases.js';
 
 const OP = 'transformerEncoderLayer';
 const FORWARD = 'TransformerEncoderLayer.forward';
-const CONFIG_KEYS = keysOf<TransformerEncoderLayerConfig>({
-  dModel: true, nhead: true, dimFeedforward: true, activation: true, layerNormEps: true, normFirst: true,
-  dropout: true, batchFirst: true, weights: true,
-});
 const FORWARD_KEYS = keysOf<TransformerEncoderLayerForwardOptions>({
   batch: true, seq: true, srcMask: true, srcKeyPaddingMask: true, isCausal: true,
 });
 
 export function createTransformerEncoderLayer(config: unknown, host: ModuleHost): TransformerEncoderLayer {
-  const cfg = options(OP, 'config', config, false, CONFIG_KEYS) as Partial<TransformerEncoderLayerConfig>;
+  const cfg = options(OP, 'config', config, false, LAYER_CONFIG_KEYS) as Partial<TransformerEncoderLayerConfig>;
   const c = layerConfig(OP, cfg);
   const w = readStateDict(OP, 'config.weights', cfg.weights, layerSpecs(c, '', false));
   const layer = layerWeights(c, w, '', false);

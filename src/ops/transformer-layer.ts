@@ -10,11 +10,11 @@
 //   FF(y) = linear2(act(linear1(y)))
 // Each residual add is the epilogue of the GEMM that ends its sublayer (the out-projection,
 // linear2), and the activation is linear1's epilogue: no pass over memory of their own.
-import type { TransformerLayerConfig } from '../types.js';
+import type { TransformerEncoderLayerConfig, TransformerLayerConfig } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import { ACTIVATION, layerNormPhase, packedRowsLength, type Phase } from '../parallel/phases.js';
-import { dim, elements, flag, isArrayOf, optionalDim, typedArray } from '../validate.js';
+import { dim, elements, flag, isArrayOf, keysOf, optionalDim, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import { epsilon, LAYER_NORM_EPS } from './layer-norm.js';
 import { LinearParams, linearPhases } from './linear.js';
@@ -23,6 +23,12 @@ import {
   mhaPhases, placeMha, planMultiHeadAttention, uploadWeights, type MhaPlacement, type MhaShape,
   type MultiHeadAttentionParams,
 } from './multi-head-attention.js';
+
+/** The config keys of a layer (encoder and decoder take the same). */
+export const LAYER_CONFIG_KEYS = keysOf<TransformerEncoderLayerConfig>({
+  dModel: true, nhead: true, dimFeedforward: true, activation: true, layerNormEps: true, normFirst: true,
+  dropout: true, batchFirst: true, weights: true,
+});
 
 /** The constructor arguments shared by the three modules, checked. */
 export interface LayerConfig {

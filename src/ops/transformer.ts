@@ -15,7 +15,7 @@ import {
   attentionMask, layerBlocks, layerConfig, layerPhases, layerSpecs, layerWeights, normBlock, normPhase, normSpecs,
   paddingMask, placeStack, rowsOf, type AttentionMasks, type LayerConfig, type LayerWeights, type NormBlock,
 } from './transformer-layer.js';
-import { placeMemory, planDecode, type DecodePlan } from './transformer-decoder-layer.js';
+import { DECODE_KEYS, placeMemory, planDecode, type DecodePlan } from './transformer-decoder-layer.js';
 
 const OP = 'transformer';
 const CONFIG_KEYS = keysOf<TransformerConfig>({
@@ -24,10 +24,6 @@ const CONFIG_KEYS = keysOf<TransformerConfig>({
 });
 const ENCODE_KEYS = keysOf<TransformerEncodeOptions>({
   batch: true, seqS: true, srcMask: true, srcKeyPaddingMask: true, srcIsCausal: true,
-});
-const DECODE_KEYS = keysOf<TransformerDecodeOptions>({
-  batch: true, seqT: true, seqS: true, tgtMask: true, memoryMask: true, tgtKeyPaddingMask: true,
-  memoryKeyPaddingMask: true, tgtIsCausal: true,
 });
 const FORWARD_KEYS = keysOf<TransformerForwardOptions>({
   batch: true, seqT: true, seqS: true, tgtMask: true, memoryMask: true, tgtKeyPaddingMask: true,

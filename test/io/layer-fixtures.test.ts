@@ -1,23 +1,14 @@
 // The layer fixtures (test/fixtures/make_layer_fixtures.py) decode as documented in
 // test/fixtures/README.md: every tensor's bytes match its shape, weights carry torch's
 // state_dict names, masks are well formed. The ops and modules themselves are tested elsewhere.
-import { readFileSync } from 'node:fs';
+import { fixtureF32, loadFixture, type FixtureMask, type FixtureTensor } from '../helpers/fixtures.js';
 import { describe, expect, it } from 'vitest';
 
-type Tensor = { shape: number[]; b64: string };
-type Mask = { dtype: 'bool'; shape: number[]; data: number[] } | ({ dtype: 'float' } & Tensor);
+type Tensor = FixtureTensor;
+type Mask = FixtureMask;
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const load = (name: string): Json[] =>
-  JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8')).cases;
-
-/** A fixture tensor as a Float32Array (base64 of little-endian f32). */
-function f32(t: Tensor): Float32Array {
-  const bytes = Buffer.from(t.b64, 'base64');
-  const out = new Float32Array(bytes.length / 4);
-  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(4 * i);
-  return out;
-}
+const load = loadFixture;
+const f32 = fixtureF32;
 const count = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 function checkTensor(t: Tensor, what: string): void {

@@ -2,33 +2,22 @@
 // nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.Transformer) against PyTorch
 // (test/fixtures/make_layer_fixtures.py: real nn modules, random non-zero parameters, float64
 // slow path), within 2e-4 abs + rel, with the same bits on threads 1, 2 and 3 (pool forced).
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, type Engine, type EngineTensor } from '../../dist/index.js';
+import type { Engine, EngineTensor } from '../../dist/index.js';
+import { forcedEngines } from '../helpers/engines.js';
+import { fixtureF32, loadFixture, type FixtureMask, type FixtureTensor } from '../helpers/fixtures.js';
 import { expectClose, expectSameBits } from '../helpers/compare.js';
 
-type Tensor = { shape: number[]; b64: string };
-type Mask = { dtype: 'bool'; shape: number[]; data: number[] } | ({ dtype: 'float' } & Tensor);
+type Tensor = FixtureTensor;
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const load = (name: string): Json[] =>
-  JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8')).cases;
-
-function f32(t: Tensor): Float32Array {
-  const bytes = Buffer.from(t.b64, 'base64');
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
-}
-const mask = (m: Mask | undefined): Uint8Array | Float32Array | undefined =>
+const load = loadFixture;
+const f32 = fixtureF32;
+const mask = (m: FixtureMask | undefined): Uint8Array | Float32Array | undefined =>
   m === undefined ? undefined : m.dtype === 'bool' ? Uint8Array.from(m.data) : f32(m);
 
-const DEBUG = Symbol.for('wasm-attention.debug');
-const engines: Engine[] = [];
+let engines: Engine[] = [];
 beforeAll(async () => {
-  for (const threads of [1, 2, 3]) {
-    const e = await createEngine({ threads });
-    (e as unknown as Record<symbol, () => { forcePool(): void }>)[DEBUG]().forcePool();
-    engines.push(e);
-  }
+  engines = await forcedEngines();
 });
 afterAll(async () => {
   await Promise.all(engines.map((e) => e.dispose()));

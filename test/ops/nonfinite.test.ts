@@ -4,20 +4,16 @@
 // The one departure stays: a row whose every logit is -inf gives zeros. Threads 1, 2 and 3 (pool
 // forced) give the same bits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, type Engine } from '../../dist/index.js';
+import type { Engine } from '../../dist/index.js';
+import { forcedEngines } from '../helpers/engines.js';
 import { referenceAttention, type RefAttention } from '../reference/attention.js';
 import { referenceMha } from '../reference/multi-head-attention.js';
 import { randomF32, randomMask } from '../helpers/random.js';
 import { expectClose, expectSameBits } from '../helpers/compare.js';
 
-const DEBUG = Symbol.for('wasm-attention.debug');
-const engines: Engine[] = [];
+let engines: Engine[] = [];
 beforeAll(async () => {
-  for (const threads of [1, 2, 3]) {
-    const e = await createEngine({ threads });
-    (e as unknown as Record<symbol, () => { forcePool(): void }>)[DEBUG]().forcePool();
-    engines.push(e);
-  }
+  engines = await forcedEngines();
 });
 afterAll(async () => {
   await Promise.all(engines.map((e) => e.dispose()));
