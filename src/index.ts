@@ -13,4 +13,5 @@ export type {
   TransformerDecoderLayer, TransformerDecoderLayerConfig, TransformerDecoderLayerForwardOptions, TransformerEncodeOptions,
   TransformerEncoderLayer, TransformerEncoderLayerConfig, TransformerEncoderLayerForwardOptions,
   TransformerForwardOptions, TransformerLayerConfig,
+  Gpt2, Gpt2Config, Gpt2ForwardOptions, Gpt2GenerateOptions, Gpt2Options, Gpt2Output,
 } from './types.js';

@@ -386,6 +386,70 @@ export interface Engine {
   transformerDecoderLayer(config: TransformerDecoderLayerConfig): TransformerDecoderLayer;
   /** `nn.Transformer(batch_first=True)` in eval mode, from its state dict. */
   transformer(config: TransformerConfig): Transformer;
+  /** Hugging Face's `GPT2LMHeadModel` in eval mode, from its config.json and state dict. */
+  gpt2(options: Gpt2Options): Gpt2;
   /** Releases the engine; later calls reject. Idempotent. */
+  dispose(): Promise<void>;
+}
+
+/** `engine.gpt2`: config.json as Hugging Face writes it, and the state dict (HF keys with or
+ * without `transformer.`; Conv1D weights [in, out]; `lm_head.weight` tied to `wte` when absent). */
+export interface Gpt2Options {
+  config: Record<string, unknown>;
+  weights: Record<string, Float32Array>;
+}
+
+/** The hyperparameters a GPT-2 model was built with (from config.json). */
+export interface Gpt2Config {
+  readonly vocabSize: number;
+  readonly nPositions: number;
+  readonly nEmbd: number;
+  readonly nLayer: number;
+  readonly nHead: number;
+  readonly layerNormEpsilon: number;
+  /** lm_head is wte (no `lm_head.weight` given). */
+  readonly tiedLmHead: boolean;
+}
+
+export interface Gpt2ForwardOptions {
+  batch: number;
+  seq: number;
+  /** [batch, seq], 1 = attend, 0 = padding (HF's attention_mask). */
+  attentionMask?: ArrayLike<number>;
+  /** Also return each layer's attention weights [batch, heads, seq, seq]. */
+  outputAttentions?: boolean;
+}
+
+export interface Gpt2Output {
+  /** [batch, seq, vocab_size]. */
+  logits: Float32Array;
+  /** One [batch, n_head, seq, seq] per layer, when asked for. */
+  attentions?: Float32Array[];
+}
+
+export interface Gpt2GenerateOptions {
+  /** Sequences in promptIds (each promptIds.length / batch tokens long); default 1. */
+  batch?: number;
+  maxNewTokens: number;
+  /** 0 or unset (with no topK/topP): greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  /** Seed of the sampling PRNG (default 0). */
+  seed?: number;
+  /** Generation ends once every sequence has produced one of these (it is yielded). */
+  stopTokens?: number[];
+  /** HF's repetition_penalty (1: off). */
+  repetitionPenalty?: number;
+}
+
+export interface Gpt2 {
+  readonly config: Gpt2Config;
+  /** Checkpoint keys that were not used: `attn.bias` / `attn.masked_bias` buffers, keys outside the model. */
+  readonly unusedKeys: readonly string[];
+  /** GPT2LMHeadModel(input_ids, attention_mask): logits [batch, seq, vocab]. */
+  forward(inputIds: Int32Array | number[], options: Gpt2ForwardOptions): Promise<Gpt2Output>;
+  /** Decodes with a KV cache in the engine; yields the next token of each sequence, [batch]. */
+  generate(promptIds: Int32Array | number[], options: Gpt2GenerateOptions): AsyncGenerator<Int32Array, void, undefined>;
   dispose(): Promise<void>;
 }

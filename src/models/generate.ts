@@ -1,0 +1,114 @@
+// GPT2.generate: autoregressive decoding with a KV cache resident in the engine. Per layer, K and
+// V live in [batch, n_positions, n_embd] blocks kept between calls; each step's K/V projection
+// GEMMs write straight into the rows at the current position, and the attention reads head h as
+// the strided view k + h·d, row stride n_embd, over past + 1 keys. The prompt is one causal call
+// (prefill); then one call per token, whose logits are read out for the last position only.
+import type { Gpt2GenerateOptions } from '../types.js';
+import { dim, elements, keysOf, options } from '../validate.js';
+import { rangeError, typeError } from '../errors.js';
+import type { ModuleHost, ModuleWeights } from '../ops/modules.js';
+import { buildStep, tokenIds, type Gpt2Hparams, type Gpt2Weights, type KvBlocks } from './gpt2.js';
+import { penalize, pick, prng, type Sampling } from './sampling.js';
+
+const OP = 'GPT2.generate';
+const KEYS = keysOf<Gpt2GenerateOptions>({
+  batch: true, maxNewTokens: true, temperature: true, topK: true, topP: true, seed: true, stopTokens: true,
+  repetitionPenalty: true,
+});
+
+export interface GenerateContext {
+  hp: Gpt2Hparams;
+  m: Gpt2Weights;
+  weights: ModuleWeights;
+  host: ModuleHost;
+}
+
+function positive(name: string, value: unknown, fallback: number, max = Infinity, zero = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw typeError(OP, name, 'a number', value);
+  if (!(Number.isFinite(value) && (zero ? value >= 0 : value > 0) && value <= max)) {
+    throw rangeError(OP, name, `must be a finite number in ${zero ? '[0' : '(0'}, ${max}], got ${value}`);
+  }
+  return value;
+}
+
+/** Checks the call now (a bad argument throws before anything is queued), then returns the
+ * iterator: one Int32Array [batch] of new token ids per step. */
+export function generate(
+  ctx: GenerateContext, promptIds: Int32Array | number[], opts: Gpt2GenerateOptions,
+): AsyncGenerator<Int32Array, void, undefined> {
+  const { hp } = ctx;
+  const o = options(OP, 'options', opts, false, KEYS) as Partial<Gpt2GenerateOptions>;
+  const B = o.batch === undefined ? 1 : dim(OP, 'options.batch', o.batch);
+  const total = Array.isArray(promptIds) || ArrayBuffer.isView(promptIds) ? (promptIds as ArrayLike<number>).length : 0;
+  if (total % B !== 0 || total === 0) {
+    throw rangeError(OP, 'promptIds', `has length ${total}, expected a positive multiple of options.batch (${B})`);
+  }
+  const P = total / B;
+  const prompt = tokenIds(OP, 'promptIds', promptIds, hp, total, `batch·promptLength = ${B}·${P}`);
+  const maxNew = dim(OP, 'options.maxNewTokens', o.maxNewTokens);
+  if (P + maxNew - 1 > hp.positions) {
+    throw rangeError(OP, 'options.maxNewTokens', `(${maxNew}) plus the prompt (${P}) would pass config.n_positions ` +
+      `(${hp.positions}): at most ${hp.positions - P + 1} new tokens`);
+  }
+  const temperature = positive('options.temperature', o.temperature, 0, Infinity, true);
+  const topK = o.topK === undefined ? 0 : dim(OP, 'options.topK', o.topK);
+  const topP = positive('options.topP', o.topP, 1, 1);
+  const s: Sampling = {
+    greedy: temperature === 0 && o.topK === undefined && o.topP === undefined,
+    temperature: temperature === 0 ? 1 : temperature, topK, topP,
+    repetitionPenalty: positive('options.repetitionPenalty', o.repetitionPenalty, 1),
+  };
+  if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed))) {
+    throw typeError(OP, 'options.seed', 'an integer', o.seed);
+  }
+  let stop = new Set<number>();
+  if (o.stopTokens !== undefined) {
+    if (!Array.isArray(o.stopTokens)) throw typeError(OP, 'options.stopTokens', 'an array of token ids', o.stopTokens);
+    stop = new Set(tokenIds(OP, 'options.stopTokens', o.stopTokens, hp, o.stopTokens.length, 'token ids'));
+  }
+  elements(OP, 'KV cache', hp.layers, 2, B, hp.positions, hp.embd);
+  return run(ctx, prompt, B, P, maxNew, s, prng(o.seed ?? 0), stop);
+}
+
+async function* run(
+  ctx: GenerateContext, prompt: Int32Array, B: number, P: number, maxNew: number, s: Sampling, random: () => number,
+  stop: Set<number>,
+): AsyncGenerator<Int32Array, void, undefined> {
+  const { hp, m, weights, host } = ctx;
+  const block = B * hp.positions * hp.embd * 4;
+  // The cache: K and V per layer, [B, n_positions, E] each, resident until the iterator ends.
+  const base = await host.task((arena) => arena.keep(2 * hp.layers * block));
+  const cache: KvBlocks = {
+    k: Array.from({ length: hp.layers }, (_, i) => base + 2 * i * block),
+    v: Array.from({ length: hp.layers }, (_, i) => base + (2 * i + 1) * block),
+    rows: hp.positions,
+  };
+  const seen: number[][] = Array.from({ length: B }, (_, b) => Array.from(prompt.subarray(b * P, (b + 1) * P)));
+  const done = new Uint8Array(B);
+  try {
+    let ids = prompt, past = 0, L = P;
+    for (let step = 0; step < maxNew; step++) {
+      const logits = await weights.call('generate', (arena, threads) => {
+        const { program, run: r } = buildStep(arena, threads, hp, m, ids,
+          { batch: B, seq: L, past, outputAttentions: false, lastOnly: true }, cache);
+        return { program, collect: () => arena.readF32(r.logits, B * hp.vocab) };
+      });
+      const next = new Int32Array(B);
+      for (let b = 0; b < B; b++) {
+        const row = logits.subarray(b * hp.vocab, (b + 1) * hp.vocab);
+        penalize(row, seen[b], s.repetitionPenalty);
+        next[b] = pick(row, s, random);
+        seen[b].push(next[b]);
+        if (stop.has(next[b])) done[b] = 1;
+      }
+      yield next;
+      if (done.every((x) => x === 1)) return;
+      past += L;
+      L = 1;
+      ids = next;
+    }
+  } finally {
+    await host.task((arena) => arena.release(base)).catch(() => undefined);
+  }
+}

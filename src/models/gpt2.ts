@@ -1,0 +1,507 @@
+// engine.gpt2: Hugging Face's GPT2LMHeadModel (modeling_gpt2.py) in eval mode, from its
+// config.json and state dict. Three structs, as in llama2.c: the config (checked once), the
+// weights (resident, packed for the GEMM; one table maps checkpoint keys to them) and the run
+// state of one call (activations, and for decoding the KV cache). A forward is one program:
+//   x = wte[ids] + wpe[pos]                                   (in JavaScript, into x)
+//   for each block:  t = x + c_proj(attn(ln_1(x)))             (residual in the GEMM epilogue)
+//                    x = t + c_proj(gelu_new(c_fc(ln_2(t))))   (activation and residual too)
+//   logits = ln_f(x)·wteᵀ                                      (lm_head tied to wte unless given)
+// Conv1D weights are stored [in, out], i.e. already B = [k, n] of the GEMM: packed as is.
+import type { Gpt2, Gpt2Config, Gpt2ForwardOptions, Gpt2GenerateOptions, Gpt2Output } from '../types.js';
+import type { Arena } from '../wasm/arena.js';
+import type { KernelExports } from '../wasm/abi.js';
+import {
+  ACTIVATION, gemmPackedPhase, layerNormPhase, packedPanelsLength, packedRowsLength, packRowsPhase, type Phase,
+} from '../parallel/phases.js';
+import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
+import { dim, elements, flag, isArrayOf, keysOf, options, typedArray } from '../validate.js';
+import { rangeError, stateError, typeError } from '../errors.js';
+import { LinearParams } from '../ops/linear.js';
+import { ModuleWeights, PlainBlock, type ModuleHost, type ParamSpec, type Resident } from '../ops/modules.js';
+import { attentionPhases, placeAttention, type SliceProblem } from '../ops/attention-slices.js';
+import { generate } from './generate.js';
+
+const OP = 'gpt2';
+const FORWARD = 'GPT2.forward';
+const FORWARD_KEYS = keysOf<Gpt2ForwardOptions>({ batch: true, seq: true, attentionMask: true, outputAttentions: true });
+
+// ---------------------------------------------------------------------------------------------
+// Config
+
+/** config.json, checked: the hyperparameters the forward pass needs. */
+export interface Gpt2Hparams {
+  vocab: number;    // vocab_size
+  positions: number; // n_positions (longest sequence)
+  embd: number;     // n_embd
+  layers: number;   // n_layer
+  heads: number;    // n_head
+  headDim: number;  // n_embd / n_head
+  inner: number;    // n_inner ?? 4·n_embd
+  eps: number;      // layer_norm_epsilon (1e-5)
+}
+
+/** The config.json keys HF writes that change nothing here (dropouts are off in eval mode). */
+const REQUIRED = ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head'] as const;
+
+export function gpt2Hparams(value: unknown): Gpt2Hparams {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw typeError(OP, 'config', 'an object (config.json)', value);
+  const c = value as Record<string, unknown>;
+  for (const key of REQUIRED) {
+    if (c[key] === undefined) throw typeError(OP, `config.${key}`, 'a positive integer (a GPT-2 config.json key)', undefined);
+  }
+  const embd = dim(OP, 'config.n_embd', c.n_embd);
+  const heads = dim(OP, 'config.n_head', c.n_head);
+  if (embd % heads !== 0) throw rangeError(OP, 'config.n_head', `(${heads}) must divide config.n_embd (${embd})`);
+  const act = c.activation_function;
+  if (act !== undefined && act !== 'gelu_new') {
+    throw rangeError(OP, 'config.activation_function', `must be "gelu_new" (the only activation implemented), got ${JSON.stringify(act)}`);
+  }
+  if (c.scale_attn_weights === false) throw rangeError(OP, 'config.scale_attn_weights', 'must be true (unscaled attention is not implemented)');
+  if (c.scale_attn_by_inverse_layer_idx === true) {
+    throw rangeError(OP, 'config.scale_attn_by_inverse_layer_idx', 'must be false (not implemented)');
+  }
+  let eps = 1e-5;
+  if (c.layer_norm_epsilon !== undefined) {
+    if (typeof c.layer_norm_epsilon !== 'number') throw typeError(OP, 'config.layer_norm_epsilon', 'a positive number', c.layer_norm_epsilon);
+    if (!(c.layer_norm_epsilon > 0 && Number.isFinite(c.layer_norm_epsilon))) {
+      throw rangeError(OP, 'config.layer_norm_epsilon', `must be a positive finite number, got ${c.layer_norm_epsilon}`);
+    }
+    eps = c.layer_norm_epsilon;
+  }
+  const hp: Gpt2Hparams = {
+    vocab: dim(OP, 'config.vocab_size', c.vocab_size),
+    positions: dim(OP, 'config.n_positions', c.n_positions),
+    embd, layers: dim(OP, 'config.n_layer', c.n_layer), heads, headDim: embd / heads,
+    inner: c.n_inner === undefined || c.n_inner === null ? 4 * embd : dim(OP, 'config.n_inner', c.n_inner),
+    eps,
+  };
+  elements(OP, 'config.vocab_size', hp.vocab, embd);
+  elements(OP, 'config.n_inner', hp.inner, embd);
+  return hp;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weights
+
+/** How a checkpoint tensor becomes a resident block. */
+type Layout = 'conv1d' | 'vector' | 'table';
+
+/** The state-dict table: key (no `transformer.` prefix) → shape and layout. */
+export function gpt2Specs(hp: Gpt2Hparams): (ParamSpec & { layout: Layout })[] {
+  const E = hp.embd, I = hp.inner;
+  const v = (key: string, n: number, dims: string) => ({ key, shape: [n], dims, layout: 'vector' as const });
+  const conv = (key: string, k: number, n: number, dims: string) => ({ key, shape: [k, n], dims, layout: 'conv1d' as const });
+  const specs: (ParamSpec & { layout: Layout })[] = [
+    { key: 'wte.weight', shape: [hp.vocab, E], dims: '[vocab_size, n_embd]', layout: 'table' },
+    { key: 'wpe.weight', shape: [hp.positions, E], dims: '[n_positions, n_embd]', layout: 'table' },
+  ];
+  for (let i = 0; i < hp.layers; i++) {
+    const p = `h.${i}.`;
+    specs.push(
+      v(`${p}ln_1.weight`, E, '[n_embd]'), v(`${p}ln_1.bias`, E, '[n_embd]'),
+      conv(`${p}attn.c_attn.weight`, E, 3 * E, '[n_embd, 3·n_embd] (Conv1D: [in, out])'),
+      v(`${p}attn.c_attn.bias`, 3 * E, '[3·n_embd]'),
+      conv(`${p}attn.c_proj.weight`, E, E, '[n_embd, n_embd] (Conv1D: [in, out])'), v(`${p}attn.c_proj.bias`, E, '[n_embd]'),
+      v(`${p}ln_2.weight`, E, '[n_embd]'), v(`${p}ln_2.bias`, E, '[n_embd]'),
+      conv(`${p}mlp.c_fc.weight`, E, I, '[n_embd, n_inner] (Conv1D: [in, out])'), v(`${p}mlp.c_fc.bias`, I, '[n_inner]'),
+      conv(`${p}mlp.c_proj.weight`, I, E, '[n_inner, n_embd] (Conv1D: [in, out])'), v(`${p}mlp.c_proj.bias`, E, '[n_embd]'),
+    );
+  }
+  specs.push(v('ln_f.weight', E, '[n_embd]'), v('ln_f.bias', E, '[n_embd]'));
+  return specs;
+}
+
+/** Buffers HF keeps in some checkpoints that are not weights (the causal mask, its fill value). */
+const BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
+/** Keys of the model's namespace: `transformer.*`, or a bare GPT2Model key, or lm_head. */
+const NAMESPACE = /^(wte|wpe|h|ln_f)\./;
+
+/** Reads the state dict through the table: HF keys with or without `transformer.`; buffers and
+ * keys outside the model go to `unused`; a key inside it that the table lacks is a RangeError. */
+export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown): {
+  w: Record<string, Float32Array>; lmHead?: Float32Array; unused: string[];
+} {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw typeError(OP, 'weights', 'an object of Float32Arrays keyed by state-dict name', value);
+  }
+  const dict = value as Record<string, unknown>;
+  const specs = gpt2Specs(hp);
+  const byKey = new Map(specs.map((s) => [s.key, s]));
+  const found = new Map<string, string>(); // table key → the key given
+  const unused: string[] = [];
+  let lmHeadKey: string | undefined;
+  for (const given of Object.keys(dict)) {
+    if (given === 'lm_head.weight') {
+      lmHeadKey = given;
+      continue;
+    }
+    const bare = given.startsWith('transformer.') ? given.slice('transformer.'.length) : given;
+    if (BUFFER.test(bare)) {
+      unused.push(given);
+      continue;
+    }
+    if (!given.startsWith('transformer.') && !NAMESPACE.test(given)) {
+      unused.push(given);
+      continue;
+    }
+    const spec = byKey.get(bare);
+    if (!spec) {
+      const layer = /^h\.(\d+)\./.exec(bare);
+      const why = layer && Number(layer[1]) >= hp.layers
+        ? `has layer index ${layer[1]}, but config.n_layer is ${hp.layers}`
+        : 'is not a GPT-2 weight (known: wte, wpe, h.N.{ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj}, ln_f)';
+      throw rangeError(OP, `weights[${JSON.stringify(given)}]`, why);
+    }
+    if (found.has(bare)) {
+      throw rangeError(OP, `weights[${JSON.stringify(given)}]`, `is given twice (also as ${JSON.stringify(found.get(bare))})`);
+    }
+    found.set(bare, given);
+  }
+  const w: Record<string, Float32Array> = {};
+  for (const s of specs) {
+    const given = found.get(s.key);
+    const name = `weights[${JSON.stringify(given ?? `transformer.${s.key}`)}]`;
+    if (given === undefined) throw typeError(OP, name, `a Float32Array ${s.dims} (missing)`, undefined);
+    const length = s.shape.reduce((a, b) => a * b, 1);
+    w[s.key] = readArray(name, dict[given], length, `${s.dims} = [${s.shape.join(', ')}]`);
+  }
+  const lmHead = lmHeadKey === undefined ? undefined
+    : readArray('weights["lm_head.weight"]', dict[lmHeadKey], hp.vocab * hp.embd, `[vocab_size, n_embd] = [${hp.vocab}, ${hp.embd}]`);
+  return { w, lmHead, unused };
+}
+
+function readArray(name: string, value: unknown, length: number, shape: string): Float32Array {
+  const view = typedArray(value, 'Float32Array');
+  if (!view) throw typeError(OP, name, 'a Float32Array', value);
+  if (view.length !== length) throw rangeError(OP, name, `has length ${view.length}, expected ${length} (${shape})`);
+  return view;
+}
+
+/** A Conv1D's weights: W [in, out] as GEMM panels, cut into `groups` column groups of out/groups
+ * each packed on its own (c_attn: Q, K, V, so that K and V can be written to the KV cache), then
+ * the bias [out]. */
+export class Conv1DParams implements Resident {
+  resident = 0;
+  private raw: { weight: Float32Array; bias: Float32Array } | undefined;
+  readonly width: number; // columns of a group
+  constructor(readonly inFeatures: number, readonly outFeatures: number, weight: Float32Array, bias: Float32Array, readonly groups = 1) {
+    this.raw = { weight: weight.slice(), bias: bias.slice() };
+    this.width = outFeatures / groups;
+  }
+  private get groupLength(): number {
+    return packedPanelsLength(this.inFeatures, this.width);
+  }
+  /** Byte address of group g's panels. */
+  panels(g = 0): number {
+    return this.resident + g * this.groupLength * 4;
+  }
+  /** Byte address of group g's bias. */
+  bias(g = 0): number {
+    return this.resident + (this.groups * this.groupLength + g * this.width) * 4;
+  }
+  upload(arena: Arena, kernels: KernelExports): void {
+    const raw = this.raw;
+    if (!raw) throw stateError('the weights were already uploaded');
+    const { inFeatures: k, outFeatures: n, width } = this;
+    const ptr = arena.keep((this.groups * this.groupLength + n) * 4);
+    try {
+      const staging = arena.place(raw.weight.byteLength);
+      arena.commit();
+      arena.writeF32(staging, raw.weight);
+      for (let g = 0; g < this.groups; g++) {
+        kernels.f32_pack_panels_nn(k, width, staging + g * width * 4, n, ptr + g * this.groupLength * 4, 0,
+          Math.ceil(width / GEMM_PANEL_COLS));
+      }
+      arena.writeF32(ptr + this.groups * this.groupLength * 4, raw.bias);
+    } catch (error) {
+      arena.release(ptr);
+      throw error;
+    } finally {
+      arena.reset();
+    }
+    this.resident = ptr;
+    this.raw = undefined;
+  }
+  release(arena: Arena): void {
+    if (this.resident !== 0) arena.release(this.resident);
+    this.resident = 0;
+  }
+}
+
+/** A LayerNorm's weight and bias, resident. */
+class Norm extends PlainBlock {
+  get weight(): number { return this.at(0); }
+  get bias(): number { return this.at(1); }
+}
+
+/** One block's weights (HF's attribute names). */
+interface BlockWeights {
+  ln1: Norm;
+  cAttn: Conv1DParams; // [E, 3E] → groups Q, K, V
+  attnProj: Conv1DParams; // [E, E]
+  ln2: Norm;
+  cFc: Conv1DParams; // [E, inner]
+  mlpProj: Conv1DParams; // [inner, E]
+}
+
+/** The model's weights: embedding tables in JavaScript (the gather runs there), the rest resident. */
+export interface Gpt2Weights {
+  wte: Float32Array; // [vocab, E]
+  wpe: Float32Array; // [positions, E]
+  blocks: BlockWeights[];
+  lnF: Norm;
+  lmHead: LinearParams; // [vocab, E] as nn.Linear (wte when tied)
+}
+
+function gpt2Weights(hp: Gpt2Hparams, w: Record<string, Float32Array>, lmHead: Float32Array | undefined): Gpt2Weights {
+  const E = hp.embd, I = hp.inner;
+  const norm = (p: string): Norm => new Norm([w[`${p}.weight`], w[`${p}.bias`]]);
+  const conv = (p: string, k: number, n: number, groups = 1): Conv1DParams =>
+    new Conv1DParams(k, n, w[`${p}.weight`], w[`${p}.bias`], groups);
+  const blocks: BlockWeights[] = [];
+  for (let i = 0; i < hp.layers; i++) {
+    const p = `h.${i}.`;
+    blocks.push({
+      ln1: norm(`${p}ln_1`), cAttn: conv(`${p}attn.c_attn`, E, 3 * E, 3), attnProj: conv(`${p}attn.c_proj`, E, E),
+      ln2: norm(`${p}ln_2`), cFc: conv(`${p}mlp.c_fc`, E, I), mlpProj: conv(`${p}mlp.c_proj`, I, E),
+    });
+  }
+  return {
+    wte: w['wte.weight'].slice(), wpe: w['wpe.weight'].slice(), blocks, lnF: norm('ln_f'),
+    lmHead: new LinearParams(E, hp.vocab, lmHead ?? w['wte.weight']),
+  };
+}
+
+function residentBlocks(m: Gpt2Weights): Resident[] {
+  return [...m.blocks.flatMap((b) => [b.ln1, b.cAttn, b.attnProj, b.ln2, b.cFc, b.mlpProj]), m.lnF, m.lmHead];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run state and the program
+
+/** Where one call's K and V go: per layer [B, kvRows, E] blocks (the KV cache, or this call's own). */
+export interface KvBlocks {
+  k: number[]; // byte address per layer
+  v: number[];
+  rows: number; // rows per batch entry (n_positions for the cache, seq for a forward)
+}
+
+/** One call: B sequences of L new tokens after `past` cached ones. */
+export interface Step {
+  batch: number;
+  seq: number;
+  past: number;
+  /** f32 [B, past + seq] added to the logits of each key (HF's (1 - mask)·finfo.min), or undefined. */
+  keyBias?: Float32Array;
+  outputAttentions: boolean;
+  /** Logits only for the last position of each sequence (decoding). */
+  lastOnly: boolean;
+}
+
+/** The activations of one call (byte addresses), placed before the commit. */
+interface RunState {
+  x: number; t: number; y: number; // [B·L, E]
+  q: number; ctx: number; // [B·L, E]
+  strips: number; // y packed, per batch entry: [B, packedRows(L, E)]
+  ctxStrips: number; // [packedRows(B·L, E)]
+  h: number; hStrips: number; // [B·L, inner] and its strips
+  yLast: number; lastStrips: number; // final norm rows that get logits
+  logits: number; // [rows of logits, vocab]
+  keyBias: number; // f32 [B, past + L]
+  weights: number; // f32 [layers, B, H, L, past + L]
+  scratch: number;
+  attention: ReturnType<typeof placeAttention>;
+}
+
+function placeRun(arena: Arena, hp: Gpt2Hparams, s: Step, threads: number): RunState {
+  const { batch: B, seq: L } = s, E = hp.embd, rows = B * L, keys = s.past + L;
+  const outRows = s.lastOnly ? B : rows;
+  const f32 = (n: number): number => arena.place(n * 4);
+  return {
+    x: f32(rows * E), t: f32(rows * E), y: f32(rows * E), q: f32(rows * E), ctx: f32(rows * E),
+    strips: f32(B * packedRowsLength(L, E)), ctxStrips: f32(packedRowsLength(rows, E)),
+    h: f32(rows * hp.inner), hStrips: f32(packedRowsLength(rows, hp.inner)),
+    yLast: f32(outRows * E), lastStrips: f32(packedRowsLength(outRows, E)),
+    logits: f32(elements(FORWARD, 'logits', outRows, hp.vocab)),
+    keyBias: s.keyBias ? f32(B * keys) : 0,
+    weights: s.outputAttentions ? f32(elements(FORWARD, 'attentions', hp.layers, B, hp.heads, L, keys)) : 0,
+    scratch: arena.place(threads * SCRATCH_SLOT_STRIDE, 128),
+    attention: placeAttention(arena, { batch: B, heads: hp.heads, seqQ: L, seqK: keys, headDimV: hp.headDim },
+      s.outputAttentions, L > 1),
+  };
+}
+
+/** The program of one call (after the commit: x holds the embeddings). */
+function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: KvBlocks): Phase[] {
+  const { batch: B, seq: L, past } = s, E = hp.embd, d = hp.headDim, H = hp.heads, rows = B * L, keys = past + L;
+  const stripsBatch = packedRowsLength(L, E);
+  const program: Phase[] = [];
+  const norm = (n: Norm, x: number, y: number): Phase => layerNormPhase(rows, E, x, E, 0, 0, n.weight, n.bias, hp.eps, y, E);
+  m.blocks.forEach((blk, layer) => {
+    // y = ln_1(x); q, k, v = y·c_attn (K and V straight into their rows of the cache)
+    program.push(norm(blk.ln1, r.x, r.y));
+    program.push(packRowsPhase(L, E, r.y, E, r.strips, B, L * E, stripsBatch));
+    const proj = (g: number, c: number, cBatch: number): Phase => gemmPackedPhase(L, E, E, r.strips, blk.cAttn.panels(g),
+      blk.cAttn.bias(g), c, E, { batch: B, apBatch: stripsBatch, cBatch });
+    program.push(proj(0, r.q, L * E));
+    program.push(proj(1, kv.k[layer] + past * E * 4, kv.rows * E));
+    program.push(proj(2, kv.v[layer] + past * E * 4, kv.rows * E));
+    // ctx = softmax(q·kᵀ/√d + causal + mask)·v, head h as columns h·d.. of each row
+    const p: SliceProblem = {
+      batch: B, heads: H, seqQ: L, seqK: keys, headDim: d, headDimV: d, scale: 1 / Math.sqrt(d), causal: L > 1,
+      q: { ptr: r.q, batch: L * E, head: d, row: E },
+      k: { ptr: kv.k[layer], batch: kv.rows * E, head: d, row: E },
+      v: { ptr: kv.v[layer], batch: kv.rows * E, head: d, row: E },
+      o: { ptr: r.ctx, batch: L * E, head: d, row: E },
+    };
+    if (r.keyBias !== 0) p.addMask = { ptr: r.keyBias, batch: keys, head: 0, row: 0 };
+    if (r.weights !== 0) {
+      const plane = L * keys;
+      p.weights = { ptr: r.weights + layer * B * H * plane * 4, batch: H * plane, head: plane, row: keys };
+    }
+    program.push(...attentionPhases(p, r.scratch, r.attention));
+    // t = x + ctx·c_proj
+    program.push(packRowsPhase(rows, E, r.ctx, E, r.ctxStrips));
+    program.push(gemmPackedPhase(rows, E, E, r.ctxStrips, blk.attnProj.panels(), blk.attnProj.bias(), r.t, E,
+      { residual: r.x, ldr: E }));
+    // x = t + gelu_new(ln_2(t)·c_fc)·c_proj
+    program.push(norm(blk.ln2, r.t, r.y));
+    program.push(packRowsPhase(rows, E, r.y, E, r.ctxStrips));
+    program.push(gemmPackedPhase(rows, hp.inner, E, r.ctxStrips, blk.cFc.panels(), blk.cFc.bias(), r.h, hp.inner,
+      { activation: ACTIVATION.geluTanh }));
+    program.push(packRowsPhase(rows, hp.inner, r.h, hp.inner, r.hStrips));
+    program.push(gemmPackedPhase(rows, E, hp.inner, r.hStrips, blk.mlpProj.panels(), blk.mlpProj.bias(), r.x, E,
+      { residual: r.t, ldr: E }));
+  });
+  // logits = ln_f(x)·lm_headᵀ (only each sequence's last row when decoding)
+  const outRows = s.lastOnly ? B : rows;
+  const from = s.lastOnly ? r.x + (L - 1) * E * 4 : r.x;
+  const ld = s.lastOnly ? L * E : E;
+  program.push(layerNormPhase(outRows, E, from, ld, 0, 0, m.lnF.weight, m.lnF.bias, hp.eps, r.yLast, E));
+  program.push(packRowsPhase(outRows, E, r.yLast, E, r.lastStrips));
+  program.push(gemmPackedPhase(outRows, hp.vocab, E, r.lastStrips, m.lmHead.panels, 0, r.logits, hp.vocab));
+  return program;
+}
+
+/** x[b, t] = wte[ids[b, t]] + wpe[past + t]. */
+function embed(hp: Gpt2Hparams, m: Gpt2Weights, ids: Int32Array, B: number, L: number, past: number): Float32Array {
+  const E = hp.embd, x = new Float32Array(B * L * E);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < L; t++) {
+      const row = (b * L + t) * E, tok = ids[b * L + t] * E, pos = (past + t) * E;
+      for (let e = 0; e < E; e++) x[row + e] = m.wte[tok + e] + m.wpe[pos + e];
+    }
+  }
+  return x;
+}
+
+/** Builds one call: places the run state (and this call's K/V when `cache` is undefined), writes
+ * the embeddings and the mask, returns the program and where the logits are. */
+export function buildStep(
+  arena: Arena, threads: number, hp: Gpt2Hparams, m: Gpt2Weights, ids: Int32Array, s: Step, cache?: KvBlocks,
+): { program: Phase[]; run: RunState } {
+  const E = hp.embd;
+  const kv: KvBlocks = cache ?? { k: [], v: [], rows: s.seq };
+  if (!cache) {
+    for (let i = 0; i < hp.layers; i++) {
+      kv.k.push(arena.place(s.batch * s.seq * E * 4));
+      kv.v.push(arena.place(s.batch * s.seq * E * 4));
+    }
+  }
+  const run = placeRun(arena, hp, s, threads);
+  arena.commit();
+  arena.writeF32(run.x, embed(hp, m, ids, s.batch, s.seq, s.past));
+  if (s.keyBias) arena.writeF32(run.keyBias, s.keyBias);
+  return { program: programOf(hp, m, s, run, kv), run };
+}
+
+/** Checks token ids: integers in [0, vocab), `batch·seq` of them. */
+export function tokenIds(op: string, name: string, value: unknown, hp: Gpt2Hparams, length: number, shape: string): Int32Array {
+  let ids: Int32Array;
+  if (isArrayOf(value, 'Int32Array')) ids = typedArray(value, 'Int32Array')!;
+  else if (Array.isArray(value)) ids = Int32Array.from(value as number[], (x) => (Number.isInteger(x) ? x : -1));
+  else throw typeError(op, name, 'an Int32Array or an array of token ids', value);
+  if (ids.length !== length) throw rangeError(op, name, `has length ${ids.length}, expected ${length} (${shape})`);
+  for (let i = 0; i < ids.length; i++) {
+    if (!(ids[i] >= 0 && ids[i] < hp.vocab)) {
+      const given = Array.isArray(value) ? String((value as unknown[])[i]) : String(ids[i]);
+      throw rangeError(op, `${name}[${i}]`, `must be an integer token id in [0, ${hp.vocab}) (config.vocab_size), got ${given}`);
+    }
+  }
+  return ids;
+}
+
+/** HF's extended attention mask: (1 - mask)·finfo(float32).min per key, [B, L]. */
+const F32_MIN = -3.4028234663852886e38;
+function keyBias(name: string, value: unknown, B: number, L: number): Float32Array | undefined {
+  if (value === undefined) return undefined;
+  let mask: ArrayLike<number>;
+  if (Array.isArray(value)) mask = value as number[];
+  else {
+    const typed = typedArray(value, 'Int32Array', 'Uint8Array', 'Float32Array');
+    if (!typed) throw typeError(FORWARD, name, 'an array of 0/1 (1 = attend) of length batch·seq', value);
+    mask = typed;
+  }
+  if (mask.length !== B * L) throw rangeError(FORWARD, name, `has length ${mask.length}, expected batch·seq = ${B}·${L}`);
+  const bias = new Float32Array(B * L);
+  for (let i = 0; i < bias.length; i++) {
+    const m = mask[i];
+    if (typeof m !== 'number' || Number.isNaN(m)) throw typeError(FORWARD, `${name}[${i}]`, 'a number (1 = attend, 0 = padding)', m);
+    bias[i] = Math.fround((1 - m) * F32_MIN);
+  }
+  return bias;
+}
+
+export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
+  const o = options(OP, 'options', spec, false, ['config', 'weights']) as { config?: unknown; weights?: unknown };
+  const hp = gpt2Hparams(o.config);
+  const { w, lmHead, unused } = readGpt2StateDict(hp, o.weights);
+  const m = gpt2Weights(hp, w, lmHead);
+  const weights = new ModuleWeights(host, residentBlocks(m), 'GPT2');
+  const config: Gpt2Config = Object.freeze({
+    vocabSize: hp.vocab, nPositions: hp.positions, nEmbd: hp.embd, nLayer: hp.layers, nHead: hp.heads,
+    layerNormEpsilon: hp.eps, tiedLmHead: lmHead === undefined,
+  });
+
+  const model: Gpt2 = Object.freeze({
+    config,
+    unusedKeys: Object.freeze(unused),
+    forward(inputIds: Int32Array | number[], opts: Gpt2ForwardOptions): Promise<Gpt2Output> {
+      let ids: Int32Array, s: Step;
+      try {
+        const f = options(FORWARD, 'options', opts, false, FORWARD_KEYS) as Partial<Gpt2ForwardOptions>;
+        const B = dim(FORWARD, 'options.batch', f.batch);
+        const L = dim(FORWARD, 'options.seq', f.seq);
+        if (L > hp.positions) throw rangeError(FORWARD, 'options.seq', `(${L}) must be at most config.n_positions (${hp.positions})`);
+        ids = tokenIds(FORWARD, 'inputIds', inputIds, hp, elements(FORWARD, 'inputIds', B, L), `batch·seq = ${B}·${L}`);
+        elements(FORWARD, 'logits', B, L, hp.vocab);
+        s = {
+          batch: B, seq: L, past: 0, keyBias: keyBias('options.attentionMask', f.attentionMask, B, L),
+          outputAttentions: flag(FORWARD, 'options.outputAttentions', f.outputAttentions, false), lastOnly: false,
+        };
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return weights.call('forward', (arena, threads) => {
+        const { program, run } = buildStep(arena, threads, hp, m, ids, s);
+        return {
+          program,
+          collect: (): Gpt2Output => {
+            const out: Gpt2Output = { logits: arena.readF32(run.logits, s.batch * s.seq * hp.vocab) };
+            if (run.weights !== 0) {
+              const plane = s.batch * hp.heads * s.seq * s.seq;
+              out.attentions = Array.from({ length: hp.layers }, (_, i) => arena.readF32(run.weights + i * plane * 4, plane));
+            }
+            return out;
+          },
+        };
+      });
+    },
+    generate(promptIds: Int32Array | number[], opts: Gpt2GenerateOptions) {
+      return generate({ hp, m, weights, host }, promptIds, opts);
+    },
+    dispose: () => weights.dispose(model),
+  });
+  weights.track(model);
+  return model;
+}
