@@ -5,7 +5,7 @@ import type {
   AttentionResult, Engine, EngineOptions, EngineTensor, Features, KernelVariant, MultiHeadAttention,
   AttentionOptions, MultiHeadAttentionConfig, GeluOptions, LayerNormOptions, MatmulOptions, SoftmaxOptions, TensorLike,
   Linear, LinearConfig, Transformer, TransformerConfig, TransformerDecoderLayer, TransformerDecoderLayerConfig,
-  TransformerEncoderLayer, TransformerEncoderLayerConfig,
+  TransformerEncoderLayer, TransformerEncoderLayerConfig, BertModel, BertModelOptions,
 } from './types.js';
 import type { KernelExports } from './wasm/abi.js';
 import { Arena } from './wasm/arena.js';
@@ -26,6 +26,7 @@ import type { ModuleHost } from './ops/modules.js';
 import { createTransformerEncoderLayer } from './ops/transformer-encoder-layer.js';
 import { createTransformerDecoderLayer } from './ops/transformer-decoder-layer.js';
 import { createTransformer } from './ops/transformer.js';
+import { createBert } from './models/bert.js';
 import { programFlops, runInline, type Phase } from './parallel/phases.js';
 import { Pool, workersAvailable } from './parallel/pool.js';
 
@@ -482,6 +483,11 @@ class WasmEngine implements Engine {
   transformer(config: TransformerConfig): Transformer {
     this.live();
     return createTransformer(config, this.moduleHost, this.tensors);
+  }
+
+  bert(options: BertModelOptions): BertModel {
+    this.live();
+    return createBert(options, this.moduleHost);
   }
 
   async dispose(): Promise<void> {

@@ -1,6 +1,7 @@
 // wasm-attention: transformer attention on WebAssembly SIMD with PyTorch semantics.
 export { createEngine } from './engine.js';
 export { positionalEncoding } from './ops/positional-encoding.js';
+export { meanPool } from './models/pooling.js';
 export { loadSafetensors, readSafetensors, writeSafetensors, safetensorsShapes } from './io/safetensors.js';
 export type {
   SafetensorsBytes, SafetensorsDtype, SafetensorsFile, SafetensorsInput, SafetensorsTensor, SafetensorsWeights,
@@ -13,4 +14,7 @@ export type {
   TransformerDecoderLayer, TransformerDecoderLayerConfig, TransformerDecoderLayerForwardOptions, TransformerEncodeOptions,
   TransformerEncoderLayer, TransformerEncoderLayerConfig, TransformerEncoderLayerForwardOptions,
   TransformerForwardOptions, TransformerLayerConfig,
+} from './types.js';
+export type {
+  BertConfig, BertForwardOptions, BertModel, BertModelOptions, BertOutput, IntegerArray, MeanPoolOptions,
 } from './types.js';
