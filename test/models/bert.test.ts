@@ -8,6 +8,8 @@ import { loadSafetensors, meanPool, type BertConfig, type Engine } from '../../d
 import { fixtureF32, type FixtureTensor } from '../helpers/fixtures.js';
 import { expectClose, expectSameBits } from '../helpers/compare.js';
 import { forcedEngines } from '../helpers/engines.js';
+import { randomF32, randomInts, rng } from '../helpers/random.js';
+import { referenceBert } from '../reference/bert.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const dir = new URL('../fixtures/bert/', import.meta.url);
@@ -72,6 +74,64 @@ describe('BertModel against the PyTorch reference', () => {
     const b = await model.forward(ids, { batch: 1, seq: c.seq, attentionMask: new Array(c.seq).fill(1), tokenTypeIds: new Array(c.seq).fill(0) });
     expectSameBits(a.lastHiddenState, b.lastHiddenState);
     await model.dispose();
+  });
+});
+
+describe('random geometries against the float64 reference', () => {
+  // Seeded: hidden not a multiple of the GEMM panel (8) as well as one, heads 1..4, trailing and
+  // interior padding, batch and seq across the strip and block edges.
+  const seeds = [11, 12, 13, 14, 15, 16];
+  it.each(seeds)('seed %i', async (seed) => {
+    const r = rng(seed);
+    const pick = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+    const heads = pick(1, 4), hidden = heads * pick(2, 10), intermediate = pick(4, 70), layers = pick(1, 3);
+    const vocab = pick(5, 40), maxPositions = pick(9, 20), typeVocab = pick(1, 3), B = pick(1, 4), L = pick(1, 9);
+    const config = {
+      vocab_size: vocab, hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: heads,
+      intermediate_size: intermediate, max_position_embeddings: maxPositions, type_vocab_size: typeVocab,
+      layer_norm_eps: 1e-12, hidden_act: 'gelu',
+    };
+    const w: Record<string, Float32Array> = {};
+    const put = (key: string, n: number, scale: number, offset = 0): void => {
+      w[key] = randomF32(n, seed * 1000 + Object.keys(w).length, scale).map((v) => v + offset);
+    };
+    put('embeddings.word_embeddings.weight', vocab * hidden, 1);
+    put('embeddings.position_embeddings.weight', maxPositions * hidden, 0.5);
+    put('embeddings.token_type_embeddings.weight', typeVocab * hidden, 0.5);
+    put('embeddings.LayerNorm.weight', hidden, 0.1, 1);
+    put('embeddings.LayerNorm.bias', hidden, 0.1);
+    const s = 1.5 / Math.sqrt(hidden);
+    for (let l = 0; l < layers; l++) {
+      const p = `encoder.layer.${l}.`;
+      for (const k of ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense']) {
+        put(`${p}${k}.weight`, hidden * hidden, s);
+        put(`${p}${k}.bias`, hidden, 0.1);
+      }
+      put(`${p}intermediate.dense.weight`, intermediate * hidden, s);
+      put(`${p}intermediate.dense.bias`, intermediate, 0.1);
+      put(`${p}output.dense.weight`, hidden * intermediate, 1.5 / Math.sqrt(intermediate));
+      put(`${p}output.dense.bias`, hidden, 0.1);
+      for (const k of ['attention.output.LayerNorm', 'output.LayerNorm']) {
+        put(`${p}${k}.weight`, hidden, 0.1, 1);
+        put(`${p}${k}.bias`, hidden, 0.1);
+      }
+    }
+    put('pooler.dense.weight', hidden * hidden, s);
+    put('pooler.dense.bias', hidden, 0.1);
+    const ids = randomInts(B * L, seed + 1, 0, vocab - 1), types = randomInts(B * L, seed + 2, 0, typeVocab - 1);
+    const mask = Uint8Array.from({ length: B * L }, (_, i) => (i % L === 0 || r() < 0.75 ? 1 : 0));
+    const want = referenceBert({ hidden, heads, layers, intermediate, eps: 1e-12 }, w, ids, types, mask, B, L);
+    const outs = [];
+    for (const engine of engines) {
+      const model = engine.bert({ config, weights: w });
+      const out = await model.forward(ids, { batch: B, seq: L, tokenTypeIds: types, attentionMask: mask });
+      const what = `seed ${seed} (${JSON.stringify(config)}, batch ${B}, seq ${L}), threads ${engine.threads}`;
+      expectClose(out.lastHiddenState, want.lastHiddenState, TOL, TOL, what);
+      expectClose(out.pooledOutput!, want.pooledOutput!, TOL, TOL, `${what}: pooled`);
+      outs.push(out);
+      await model.dispose();
+    }
+    expectSameBits(outs[1].lastHiddenState, outs[0].lastHiddenState, `seed ${seed}: threads 2 vs 1`);
   });
 });
 
