@@ -5,7 +5,7 @@ import type {
   AttentionResult, Engine, EngineOptions, EngineTensor, Features, KernelVariant, MultiHeadAttention,
   AttentionOptions, MultiHeadAttentionConfig, GeluOptions, LayerNormOptions, MatmulOptions, SoftmaxOptions, TensorLike,
   Linear, LinearConfig, Transformer, TransformerConfig, TransformerDecoderLayer, TransformerDecoderLayerConfig,
-  TransformerEncoderLayer, TransformerEncoderLayerConfig, Gpt2, Gpt2Options,
+  TransformerEncoderLayer, TransformerEncoderLayerConfig, Gpt2, Gpt2Options, BertModel, BertModelOptions,
 } from './types.js';
 import type { KernelExports } from './wasm/abi.js';
 import { Arena } from './wasm/arena.js';
@@ -27,6 +27,7 @@ import { createTransformerEncoderLayer } from './ops/transformer-encoder-layer.j
 import { createTransformerDecoderLayer } from './ops/transformer-decoder-layer.js';
 import { createTransformer } from './ops/transformer.js';
 import { createGpt2 } from './models/gpt2.js';
+import { createBert } from './models/bert.js';
 import { programFlops, runInline, type Phase } from './parallel/phases.js';
 import { Pool, workersAvailable } from './parallel/pool.js';
 
@@ -488,6 +489,11 @@ class WasmEngine implements Engine {
   gpt2(options: Gpt2Options): Gpt2 {
     this.live();
     return createGpt2(options, this.moduleHost);
+  }
+
+  bert(options: BertModelOptions): BertModel {
+    this.live();
+    return createBert(options, this.moduleHost);
   }
 
   async dispose(): Promise<void> {

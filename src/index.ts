@@ -1,6 +1,7 @@
 // wasm-attention: transformer attention on WebAssembly SIMD with PyTorch semantics.
 export { createEngine } from './engine.js';
 export { positionalEncoding } from './ops/positional-encoding.js';
+export { meanPool } from './models/pooling.js';
 export { loadSafetensors, readSafetensors, writeSafetensors, safetensorsShapes } from './io/safetensors.js';
 export type {
   SafetensorsBytes, SafetensorsDtype, SafetensorsFile, SafetensorsInput, SafetensorsTensor, SafetensorsWeights,
@@ -14,4 +15,7 @@ export type {
   TransformerEncoderLayer, TransformerEncoderLayerConfig, TransformerEncoderLayerForwardOptions,
   TransformerForwardOptions, TransformerLayerConfig,
   Gpt2, Gpt2Config, Gpt2ForwardOptions, Gpt2GenerateOptions, Gpt2Options, Gpt2Output,
+} from './types.js';
+export type {
+  BertConfig, BertForwardOptions, BertModel, BertModelOptions, BertOutput, IntegerArray, MeanPoolOptions,
 } from './types.js';

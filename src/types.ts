@@ -347,6 +347,68 @@ export interface Transformer {
   dispose(): Promise<void>;
 }
 
+/** config.json of a Hugging Face BERT checkpoint, as HF writes it. These keys are read; any
+ * other HF key (dropout probabilities, architectures, …) is ignored. */
+export interface BertConfig {
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  max_position_embeddings: number;
+  type_vocab_size: number;
+  layer_norm_eps: number;
+  /** Must be 'gelu' (exact erf). */
+  hidden_act: string;
+  [other: string]: unknown;
+}
+
+export interface BertModelOptions {
+  config: BertConfig;
+  /** HF state-dict keys, with or without the `bert.` prefix (as `loadSafetensors` gives them). */
+  weights: Record<string, Float32Array>;
+}
+
+/** Integers: an Int32Array, a Uint8Array or an array of numbers. */
+export type IntegerArray = Int32Array | Uint8Array | readonly number[];
+
+export interface BertForwardOptions {
+  batch: number;
+  seq: number;
+  /** [batch, seq], 1 = attend, 0 = padding (HF's meaning). Default: all 1. */
+  attentionMask?: IntegerArray;
+  /** [batch, seq] in 0..type_vocab_size-1. Default: all 0. */
+  tokenTypeIds?: IntegerArray;
+  /** Return each layer's attention probabilities. */
+  outputAttentions?: boolean;
+}
+
+export interface BertOutput {
+  /** [batch, seq, hidden_size]. */
+  lastHiddenState: Float32Array;
+  /** tanh(pooler.dense(lastHiddenState[:, 0])) [batch, hidden_size], when the weights have a pooler. */
+  pooledOutput?: Float32Array;
+  /** Per layer [batch, heads, seq, seq], with outputAttentions. */
+  attentions?: Float32Array[];
+}
+
+export interface BertModel {
+  readonly config: Readonly<BertConfig>;
+  /** Keys of the weights the base model does not use (`cls.*` heads, `embeddings.position_ids`, …). */
+  readonly unusedKeys: readonly string[];
+  /** inputIds [batch, seq] in 0..vocab_size-1. */
+  forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<BertOutput>;
+  dispose(): Promise<void>;
+}
+
+export interface MeanPoolOptions {
+  batch: number;
+  seq: number;
+  hidden: number;
+  /** L2-normalise each pooled row (sentence-transformers' Normalize). */
+  normalize?: boolean;
+}
+
 export interface Engine {
   /** Threads the engine computes with (1: the calling thread). */
   readonly threads: number;
@@ -388,6 +450,8 @@ export interface Engine {
   transformer(config: TransformerConfig): Transformer;
   /** Hugging Face's `GPT2LMHeadModel` in eval mode, from its config.json and state dict. */
   gpt2(options: Gpt2Options): Gpt2;
+  /** Hugging Face `BertModel` in eval mode, from config.json and its state dict. */
+  bert(options: BertModelOptions): BertModel;
   /** Releases the engine; later calls reject. Idempotent. */
   dispose(): Promise<void>;
 }

@@ -102,7 +102,7 @@ export function normSpecs(c: LayerConfig, prefix: string): ParamSpec[] {
 }
 
 /** A multi-head attention's weights as a resident block. */
-class AttentionBlock implements Resident {
+export class AttentionBlock implements Resident {
   constructor(readonly params: MultiHeadAttentionParams) {}
   get resident(): number {
     return this.params.resident;

@@ -1,0 +1,336 @@
+// engine.bert: Hugging Face's BertModel (modeling_bert.py) in eval mode, from config.json and its
+// state dict. Three parts, as llama2.c keeps them: the config (checked once), the weights (one
+// table of checkpoint keys; the encoder's resident in the engine), the run state (placed per call).
+//
+// forward, for input ids [B, L]:
+//   x = LayerNorm(word[ids] + position[0..L-1] + token_type[tt])      gather and sum in JS, norm as a phase
+//   per layer (post-norm, the builders of nn.TransformerEncoderLayer):
+//     a = LayerNorm(x + dense(softmax(QKᵀ/√d + mask)·V))              Q, K, V from separate query/key/value
+//     x = LayerNorm(a + dense(gelu_erf(dense(a))))
+//   pooled = tanh(pooler.dense(x[:, 0]))                              in JS ([B, hidden] is small)
+// Everything from the embeddings' LayerNorm to the last layer is one program.
+import type {
+  BertConfig, BertForwardOptions, BertModel, BertModelOptions, BertOutput, IntegerArray,
+} from '../types.js';
+import type { Arena } from '../wasm/arena.js';
+import { ACTIVATION, type Phase } from '../parallel/phases.js';
+import { array, dim, elements, flag, keysOf, options, typedArray } from '../validate.js';
+import { rangeError, typeError } from '../errors.js';
+import { epsilon } from '../ops/layer-norm.js';
+import { LinearParams } from '../ops/linear.js';
+import { ModuleWeights, type ModuleHost, type ParamSpec } from '../ops/modules.js';
+import { planMultiHeadAttention, placeMha, readMhaWeights, type MhaPlacement, type MhaShape } from '../ops/multi-head-attention.js';
+import {
+  AttentionBlock, NormBlock, layerBlocks, layerPhases, normPhase, placeStack, type LayerConfig, type LayerWeights,
+  type StackBuffers,
+} from '../ops/transformer-layer.js';
+
+const OP = 'bert';
+const FORWARD = 'BertModel.forward';
+const OPTION_KEYS = keysOf<BertModelOptions>({ config: true, weights: true });
+const FORWARD_KEYS = keysOf<BertForwardOptions>({
+  batch: true, seq: true, attentionMask: true, tokenTypeIds: true, outputAttentions: true,
+});
+
+// --- config ------------------------------------------------------------------------------------
+
+/** The config.json keys the model reads (every other HF key is ignored). */
+const DIM_KEYS = [
+  'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size',
+  'max_position_embeddings', 'type_vocab_size',
+] as const;
+
+/** The hyperparameters, checked. */
+interface Hyper {
+  vocab: number; hidden: number; layers: number; heads: number; intermediate: number;
+  maxPositions: number; typeVocab: number; eps: number;
+}
+
+function readConfig(value: unknown): { hyper: Hyper; config: BertConfig } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw typeError(OP, 'options.config', 'an object (config.json)', value);
+  }
+  const c = value as Record<string, unknown>;
+  const need = (key: string): unknown => {
+    if (c[key] === undefined) throw typeError(OP, `options.config.${key}`, 'present (config.json of a BERT model)', undefined);
+    return c[key];
+  };
+  const [vocab, hidden, layers, heads, intermediate, maxPositions, typeVocab] =
+    DIM_KEYS.map((k) => dim(OP, `options.config.${k}`, need(k)));
+  if (hidden % heads !== 0) {
+    throw rangeError(OP, 'options.config.num_attention_heads', `(${heads}) must divide options.config.hidden_size (${hidden})`);
+  }
+  const eps = epsilon(OP, 'options.config.layer_norm_eps', need('layer_norm_eps'), 0);
+  const act = need('hidden_act');
+  if (typeof act !== 'string') throw typeError(OP, 'options.config.hidden_act', "'gelu'", act);
+  if (act !== 'gelu') throw rangeError(OP, 'options.config.hidden_act', `must be 'gelu' (exact erf), got ${JSON.stringify(act)}`);
+  const pet = c.position_embedding_type;
+  if (pet !== undefined && pet !== 'absolute') {
+    throw rangeError(OP, 'options.config.position_embedding_type', `must be 'absolute', got ${JSON.stringify(pet)}`);
+  }
+  return {
+    hyper: { vocab, hidden, layers, heads, intermediate, maxPositions, typeVocab, eps },
+    config: Object.freeze({ ...c }) as BertConfig,
+  };
+}
+
+// --- weights -----------------------------------------------------------------------------------
+
+/** The prefix BertFor* checkpoints put before the base model's keys. */
+const PREFIX = 'bert.';
+/** The base model's namespace: a key here that is not in the table is an error, not ignored. */
+const NAMESPACE = /^(embeddings|encoder|pooler)\./;
+/** Keys inside the namespace that HF files carry and the model does not use (buffers). */
+const BUFFERS = new Set(['embeddings.position_ids']);
+/** Old TF-converted checkpoints name LayerNorm's weight and bias gamma and beta. */
+const OLD_NAMES: Readonly<Record<string, string>> = { gamma: 'weight', beta: 'bias' };
+
+/** The checkpoint table: every key of BertModel's state dict (no prefix, current names) with
+ * its shape. `optional` entries (the pooler) come as a group or not at all. */
+function bertSpecs(h: Hyper): (ParamSpec & { optional?: boolean })[] {
+  const d = h.hidden, ff = h.intermediate;
+  const linear = (name: string, out: number, inp: number, outName: string, inName: string, optional = false) => [
+    { key: `${name}.weight`, shape: [out, inp], dims: `[${outName}, ${inName}]`, optional },
+    { key: `${name}.bias`, shape: [out], dims: `[${outName}]`, optional },
+  ];
+  const norm = (name: string) => [
+    { key: `${name}.weight`, shape: [d], dims: '[hidden_size]' },
+    { key: `${name}.bias`, shape: [d], dims: '[hidden_size]' },
+  ];
+  const specs: (ParamSpec & { optional?: boolean })[] = [
+    { key: 'embeddings.word_embeddings.weight', shape: [h.vocab, d], dims: '[vocab_size, hidden_size]' },
+    { key: 'embeddings.position_embeddings.weight', shape: [h.maxPositions, d], dims: '[max_position_embeddings, hidden_size]' },
+    { key: 'embeddings.token_type_embeddings.weight', shape: [h.typeVocab, d], dims: '[type_vocab_size, hidden_size]' },
+    ...norm('embeddings.LayerNorm'),
+  ];
+  for (let n = 0; n < h.layers; n++) {
+    const p = `encoder.layer.${n}.`;
+    for (const qkv of ['query', 'key', 'value']) specs.push(...linear(`${p}attention.self.${qkv}`, d, d, 'hidden_size', 'hidden_size'));
+    specs.push(...linear(`${p}attention.output.dense`, d, d, 'hidden_size', 'hidden_size'));
+    specs.push(...norm(`${p}attention.output.LayerNorm`));
+    specs.push(...linear(`${p}intermediate.dense`, ff, d, 'intermediate_size', 'hidden_size'));
+    specs.push(...linear(`${p}output.dense`, d, ff, 'hidden_size', 'intermediate_size'));
+    specs.push(...norm(`${p}output.LayerNorm`));
+  }
+  specs.push(...linear('pooler.dense', d, d, 'hidden_size', 'hidden_size', true));
+  return specs;
+}
+
+/** The table's key for a checkpoint key: without `bert.`, LayerNorm's gamma/beta as weight/bias. */
+function canonicalKey(key: string): string {
+  const k = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
+  const m = /^(.*\.LayerNorm)\.(gamma|beta)$/.exec(k);
+  return m ? `${m[1]}.${OLD_NAMES[m[2]]}` : k;
+}
+
+/** Reads the weights through the table: every table key once (in any of its spellings), the
+ * pooler all or nothing; keys outside the namespace and known buffers are returned as unused. */
+function readWeights(h: Hyper, value: unknown): { w: Record<string, Float32Array>; unused: string[]; pooler: boolean } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw typeError(OP, 'options.weights', 'an object of Float32Arrays keyed by HF names', value);
+  }
+  const given = value as Record<string, unknown>;
+  const specs = bertSpecs(h);
+  const byKey = new Map(specs.map((s) => [s.key, s]));
+  const source = new Map<string, string>(); // table key → the checkpoint key that gave it
+  const unused: string[] = [];
+  for (const key of Object.keys(given)) {
+    const k = canonicalKey(key);
+    if (!byKey.has(k)) {
+      if (BUFFERS.has(k) || !NAMESPACE.test(k)) {
+        unused.push(key);
+        continue;
+      }
+      const layer = /^encoder\.layer\.(\d+)\./.exec(k);
+      const why = layer && Number(layer[1]) >= h.layers
+        ? `is layer ${layer[1]}, but config.num_hidden_layers is ${h.layers}`
+        : 'is not a key of BertModel';
+      throw rangeError(OP, `options.weights[${JSON.stringify(key)}]`, why);
+    }
+    const before = source.get(k);
+    if (before !== undefined) {
+      throw rangeError(OP, `options.weights[${JSON.stringify(key)}]`, `is the same weight as ${JSON.stringify(before)}; give one`);
+    }
+    source.set(k, key);
+  }
+  const pooler = specs.some((s) => s.optional && source.has(s.key));
+  const prefixed = [...source.values()].some((k) => k.startsWith(PREFIX)) ? PREFIX : '';
+  const w: Record<string, Float32Array> = {};
+  for (const s of specs) {
+    if (s.optional && !pooler) continue;
+    const key = source.get(s.key) ?? prefixed + s.key;
+    const length = elements(OP, `options.weights[${JSON.stringify(key)}]`, ...s.shape);
+    w[s.key] = array(OP, `options.weights[${JSON.stringify(key)}]`, given[key], 'Float32Array', length,
+      `${s.dims} = [${s.shape.join(', ')}]`);
+  }
+  return { w, unused, pooler };
+}
+
+/** One BERT layer as nn.TransformerEncoderLayer's weights (post-norm): self-attention with
+ * separate query/key/value, norm1 = attention.output.LayerNorm, linear1 = intermediate.dense,
+ * linear2 = output.dense, norm2 = output.LayerNorm. */
+function layerWeights(h: Hyper, w: Record<string, Float32Array>, n: number): LayerWeights {
+  const p = `encoder.layer.${n}.`;
+  const at = (k: string): Float32Array => w[p + k];
+  const inProjBias = new Float32Array(3 * h.hidden);
+  ['query', 'key', 'value'].forEach((k, i) => inProjBias.set(at(`attention.self.${k}.bias`), i * h.hidden));
+  return {
+    selfAttn: new AttentionBlock(planMultiHeadAttention({
+      embedDim: h.hidden, numHeads: h.heads,
+      weights: {
+        qProjWeight: at('attention.self.query.weight'), kProjWeight: at('attention.self.key.weight'),
+        vProjWeight: at('attention.self.value.weight'), inProjBias,
+        outProjWeight: at('attention.output.dense.weight'), outProjBias: at('attention.output.dense.bias'),
+      },
+    })),
+    linear1: new LinearParams(h.hidden, h.intermediate, at('intermediate.dense.weight'), at('intermediate.dense.bias')),
+    linear2: new LinearParams(h.intermediate, h.hidden, at('output.dense.weight'), at('output.dense.bias')),
+    norms: [
+      new NormBlock([at('attention.output.LayerNorm.weight'), at('attention.output.LayerNorm.bias')]),
+      new NormBlock([at('output.LayerNorm.weight'), at('output.LayerNorm.bias')]),
+    ],
+  };
+}
+
+// --- forward -----------------------------------------------------------------------------------
+
+/** Integers of [batch, seq] in [0, limit): `name[i]` named when one is not. */
+function integers(name: string, value: unknown, length: number, limit: number, rule: string): Int32Array {
+  const view = typedArray(value, 'Int32Array', 'Uint8Array') ??
+    (Array.isArray(value) ? value : undefined);
+  if (view === undefined) throw typeError(FORWARD, name, 'an Int32Array, Uint8Array or number[]', value);
+  if (view.length !== length) throw rangeError(FORWARD, name, `has length ${view.length}, expected batch·seq = ${length}`);
+  const out = new Int32Array(length);
+  for (let i = 0; i < length; i++) {
+    const v = view[i] as unknown;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= limit) {
+      throw rangeError(FORWARD, `${name}[${i}]`, `is ${String(v)}, ${rule}`);
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/** A checked forward call. */
+interface ForwardPlan {
+  B: number; L: number;
+  embeddings: Float32Array; // [B·L, hidden], before the LayerNorm
+  keyPaddingMask?: Uint8Array; // [B, L], 1 = ignore (the mask's 0s)
+  outputAttentions: boolean;
+}
+
+export function createBert(opts: unknown, host: ModuleHost): BertModel {
+  const o = options(OP, 'options', opts, false, OPTION_KEYS);
+  const { hyper: h, config } = readConfig(o.config);
+  const { w, unused, pooler } = readWeights(h, o.weights);
+  const c: LayerConfig = {
+    dModel: h.hidden, nhead: h.heads, dimFeedforward: h.intermediate, activation: ACTIVATION.gelu,
+    layerNormEps: h.eps, normFirst: false,
+  };
+  // Weights: the embedding tables and the pooler stay in JS (gathers and one small row per
+  // sequence); the norms and layers are resident.
+  const word = w['embeddings.word_embeddings.weight'].slice(); // [vocab, hidden]
+  const position = w['embeddings.position_embeddings.weight'].slice(); // [max_positions, hidden]
+  const tokenType = w['embeddings.token_type_embeddings.weight'].slice(); // [type_vocab, hidden]
+  const poolerWeight = pooler ? w['pooler.dense.weight'].slice() : undefined; // [hidden, hidden]
+  const poolerBias = pooler ? w['pooler.dense.bias'].slice() : undefined; // [hidden]
+  const embNorm = new NormBlock([w['embeddings.LayerNorm.weight'], w['embeddings.LayerNorm.bias']]);
+  const layers = Array.from({ length: h.layers }, (_, n) => layerWeights(h, w, n));
+  const weights = new ModuleWeights(host, [embNorm, ...layers.flatMap(layerBlocks)], 'BertModel');
+  const d = h.hidden;
+
+  const plan = (inputIds: unknown, opts: unknown): ForwardPlan => {
+    const f = options(FORWARD, 'options', opts, false, FORWARD_KEYS) as Partial<BertForwardOptions>;
+    const B = dim(FORWARD, 'options.batch', f.batch), L = dim(FORWARD, 'options.seq', f.seq);
+    if (L > h.maxPositions) {
+      throw rangeError(FORWARD, 'options.seq', `(${L}) must be at most config.max_position_embeddings (${h.maxPositions})`);
+    }
+    const n = elements(FORWARD, 'lastHiddenState', B, L, d) / d;
+    const ids = integers('inputIds', inputIds, n, h.vocab, `must be an integer in 0..${h.vocab - 1} (config.vocab_size ${h.vocab})`);
+    const types = f.tokenTypeIds === undefined ? new Int32Array(n)
+      : integers('options.tokenTypeIds', f.tokenTypeIds, n, h.typeVocab, `must be an integer in 0..${h.typeVocab - 1}`);
+    let keyPaddingMask: Uint8Array | undefined;
+    if (f.attentionMask !== undefined) {
+      const mask = integers('options.attentionMask', f.attentionMask, n, 2, 'must be 1 (attend) or 0 (padding)');
+      if (mask.some((m) => m === 0)) {
+        keyPaddingMask = new Uint8Array(n);
+        for (let i = 0; i < n; i++) keyPaddingMask[i] = 1 - mask[i];
+        for (let b = 0; b < B; b++) {
+          // HF would attend uniformly over every token of such a row (all scores finfo.min);
+          // the attention kernel returns 0 for a row with no key.
+          if (!mask.subarray(b * L, (b + 1) * L).includes(1)) {
+            throw rangeError(FORWARD, 'options.attentionMask', `row ${b} attends to no token (needs a 1)`);
+          }
+        }
+      }
+    }
+    // Embeddings: word + token type + position (absolute, 0..L-1), before their LayerNorm.
+    const embeddings = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      const wo = ids[i] * d, to = types[i] * d, po = (i % L) * d, eo = i * d;
+      for (let j = 0; j < d; j++) embeddings[eo + j] = word[wo + j] + tokenType[to + j] + position[po + j];
+    }
+    return { B, L, embeddings, keyPaddingMask, outputAttentions: flag(FORWARD, 'options.outputAttentions', f.outputAttentions, false) };
+  };
+
+  /** tanh(x[:, 0]·Wᵀ + b) for the first row of each sequence. */
+  const pool = (x: Float32Array, B: number, L: number): Float32Array => {
+    const out = new Float32Array(B * d);
+    for (let b = 0; b < B; b++) {
+      const row = b * L * d;
+      for (let o = 0; o < d; o++) {
+        let s = poolerBias![o];
+        const wo = o * d;
+        for (let j = 0; j < d; j++) s += x[row + j] * poolerWeight![wo + j];
+        out[b * d + o] = Math.tanh(s);
+      }
+    }
+    return out;
+  };
+
+  const model: BertModel = Object.freeze({
+    config,
+    unusedKeys: Object.freeze(unused),
+    forward(inputIds: IntegerArray, opts: BertForwardOptions): Promise<BertOutput> {
+      let p: ForwardPlan;
+      try {
+        p = plan(inputIds, opts);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const { B, L } = p;
+      return weights.call('forward', (arena: Arena, threads: number) => {
+        // Run state: the embeddings, the rows x [B·L, hidden] the layers transform in place,
+        // the stack's shared buffers; with outputAttentions, one attention placement per layer
+        // so that every layer's probabilities survive the program.
+        const e = arena.place(p.embeddings.byteLength);
+        const x = arena.place(p.embeddings.byteLength);
+        const stack = placeStack(arena, c, layers[0].selfAttn.params, threads, B, L,
+          { keyPaddingMask: p.keyPaddingMask, causal: false });
+        const withWeights: MhaShape = { ...stack.selfShape, needWeights: true, averageWeights: false };
+        const perLayer: StackBuffers[] = p.outputAttentions
+          ? layers.map((l) => ({ ...stack, selfShape: withWeights, self: placeMha(arena, l.selfAttn.params, withWeights, threads) }))
+          : layers.map(() => stack);
+        arena.commit();
+        arena.writeF32(e, p.embeddings);
+        const program: Phase[] = [normPhase(c, stack, embNorm, e, x)]; // x = LayerNorm(embeddings)
+        layers.forEach((l, n) => layerPhases(program, arena, c, l, perLayer[n], x)); // x = layer(x), post-norm
+        return {
+          program,
+          collect: (): BertOutput => {
+            const lastHiddenState = arena.readF32(x, B * L * d);
+            const out: BertOutput = { lastHiddenState };
+            if (pooler) out.pooledOutput = pool(lastHiddenState, B, L);
+            if (p.outputAttentions) {
+              out.attentions = perLayer.map((s) => readMhaWeights(arena, h.heads, s.selfShape, s.self as MhaPlacement)!);
+            }
+            return out;
+          },
+        };
+      });
+    },
+    dispose: () => weights.dispose(model),
+  });
+  weights.track(model);
+  return model;
+}
