@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE } from './shapes.mjs';
+import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, LAYER_GEMMS_VS_PROBE } from './shapes.mjs';
 import { RELAXED_PROBE } from './peak-probe.mjs';
 
 const args = process.argv.slice(2);
@@ -48,7 +48,9 @@ function measureAll() {
 
   const all = [];
   for (const shape of shapes) {
-    const runs = [['plain'], ['ours'], ...ortThreads.map((t) => ['ort', '--threads', String(t)]), ['tfjs']];
+    // tfjs has no encoder-layer peer (a layer in tfjs ops would time tfjs's graph, not a model's).
+    const runs = [['plain'], ['ours'], ...ortThreads.map((t) => ['ort', '--threads', String(t)]),
+      ...(SHAPES[shape]?.kind === 'encoder-layer' ? [] : [['tfjs']])];
     for (let round = 0; round < rounds; round++) {
       for (const run of runs) {
         if (run[0] === 'plain' && round > 0) continue; // the reference is slow, and only a baseline
@@ -100,7 +102,7 @@ for (const r of timed) {
   const plain = timed.find((p) => p.shape === r.shape && p.impl === 'plain JS');
   const ort = timed.find((p) => p.shape === r.shape && p.impl.startsWith('onnxruntime') && p.threads === r.threads);
   const tfjs = timed.find((p) => p.shape === r.shape && p.impl.startsWith('tfjs'));
-  const comparable = r.impl.startsWith('wasm-attention') && !r.impl.endsWith(KERNEL_ONLY) && !r.impl.endsWith(KERNEL_VS_PROBE);
+  const comparable = r.impl.startsWith('wasm-attention') && !r.impl.endsWith(KERNEL_ONLY) && !r.impl.endsWith(KERNEL_VS_PROBE) && !r.impl.endsWith(LAYER_GEMMS_VS_PROBE);
   const vsOrt = comparable && ort ? `${fmt(ort.median / r.median)}×` : '—';
   const vsOrtMin = comparable && ort ? `${fmt(fastest(ort) / fastest(r))}×` : '—';
   const vsTfjs = comparable && tfjs && r.threads === 1 ? `${fmt(tfjs.median / r.median)}×` : '—';
@@ -111,6 +113,10 @@ for (const r of timed) {
     : `${fmt(100 * gflops / (ceiling(r.impl) * r.threads), 0)}%`;
   console.log(`| ${r.title} | ${r.impl} | ${r.threads} | ${fmt(r.median)} | ${fmt(r.min)} | ${fmt(gflops, 1)} | ${ofPeak} | ` +
     `${vsOrt} | ${vsOrtMin} | ${vsTfjs} | ${r.impl === 'plain JS' ? '—' : fmt(plain.median / r.median, 1) + '×'} | ${r.maxDiff.toExponential(1)} |`);
+}
+for (const r of timed.filter((x) => x.gemms)) {
+  console.log(`\n${r.title}, ${r.impl.replace(LAYER_GEMMS_VS_PROBE, '')}: the layer's GEMMs alone, one thread, alternating with the probe: ` +
+    r.gemms.map((g) => `${g.m}×${g.n}×${g.k} ${fmt(g.ms)} ms ${fmt(100 * g.share, 0)}%`).join(', ') + '.');
 }
 for (const r of rows.filter((x) => x.skipped)) console.log(`\n${r.impl}, ${r.threads} thread(s), on ${r.title}: skipped (${r.skipped}).`);
 if (!saved) {

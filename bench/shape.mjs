@@ -5,8 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createEngine } from '../dist/index.js';
 import { measure, maxAbsDiff, randomF32 } from './harness.mjs';
-import { plainAttention, plainMultiHeadAttention } from './peers/plain-js.mjs';
-import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, flops } from './shapes.mjs';
+import { plainAttention, plainEncoderLayer, plainMultiHeadAttention } from './peers/plain-js.mjs';
+import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, LAYER_GEMMS_VS_PROBE, encoderLayerGemms, flops } from './shapes.mjs';
 import { createGemm, gemmShareOfProbe } from './gemm-tiles.mjs';
 import { buildPeak } from './peak-probe.mjs';
 
@@ -41,6 +41,20 @@ if (shape.kind === 'gemm') {
   };
   inputs = { weights, x: randomF32(B * L * E, 5) };
   runPlain = () => plainMultiHeadAttention(inputs.x, inputs.x, inputs.x, B, L, L, E, H, weights);
+} else if (shape.kind === 'encoder-layer') {
+  // Weights at nn.Linear's init scale (1/√fan_in), small biases, norms near identity.
+  const { batch: B, seq: L, dModel: d, ff } = shape;
+  const w = (n, seed, scale) => randomF32(n, seed, scale);
+  const near1 = (n, seed) => w(n, seed, 0.1).map((v) => 1 + v);
+  const weights = {
+    'self_attn.in_proj_weight': w(3 * d * d, 1, 1 / Math.sqrt(d)), 'self_attn.in_proj_bias': w(3 * d, 2, 0.1),
+    'self_attn.out_proj.weight': w(d * d, 3, 1 / Math.sqrt(d)), 'self_attn.out_proj.bias': w(d, 4, 0.1),
+    'linear1.weight': w(ff * d, 6, 1 / Math.sqrt(d)), 'linear1.bias': w(ff, 7, 0.1),
+    'linear2.weight': w(d * ff, 8, 1 / Math.sqrt(ff)), 'linear2.bias': w(d, 9, 0.1),
+    'norm1.weight': near1(d, 10), 'norm1.bias': w(d, 11, 0.1), 'norm2.weight': near1(d, 12), 'norm2.bias': w(d, 13, 0.1),
+  };
+  inputs = { weights, x: randomF32(B * L * d, 5) };
+  runPlain = () => plainEncoderLayer(inputs.x, B, L, shape, weights);
 } else {
   const n = (seq) => shape.batch * shape.heads * seq * shape.headDim;
   inputs = { q: randomF32(n(shape.seqQ), 1), k: randomF32(n(shape.seqK), 2), v: randomF32(n(shape.seqK), 3) };
@@ -80,7 +94,11 @@ if (impl === 'plain') {
     for (let threads = 1; threads <= cores; threads++) {
       const engine = await createEngine({ threads, kernels });
       let run;
-      if (shape.kind === 'mha') {
+      if (shape.kind === 'encoder-layer') {
+        const { batch, seq, dModel, nhead, ff: dimFeedforward, activation, eps: layerNormEps } = shape;
+        const layer = engine.transformerEncoderLayer({ dModel, nhead, dimFeedforward, activation, layerNormEps, normFirst: false, weights: inputs.weights });
+        run = () => layer.forward(inputs.x, { batch, seq });
+      } else if (shape.kind === 'mha') {
         const { batch: B, seq: L, embed: E, heads: H } = shape;
         const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: inputs.weights });
         const opts = { batch: B, seqQ: L, seqK: L, needWeights: false };
@@ -102,6 +120,41 @@ if (impl === 'plain') {
       const t = await measure(run, timing);
       emit({ impl: `wasm-attention ${kernels}`, threads, ...t, maxDiff: maxAbsDiff(out, reference) });
       await engine.dispose();
+    }
+  }
+  if (shape.kind === 'encoder-layer') {
+    // The layer's four GEMMs (encoderLayerGemms), each timed alone, kernel only, in alternation
+    // with the peak probe as the GEMM shapes are; one row per build with their sum and the
+    // FLOP-weighted share: Σ share·time / Σ time = (GEMM FLOPs at the probe's rate) / (GEMM time).
+    const builds = [];
+    for (const build of variants) {
+      const file = new URL(`./results/peak-${build}.wasm`, import.meta.url);
+      builds.push({ build, kernelBytes: kernelBytes(build), peakBytes: readFileSync(existsSync(file) ? file : await buildPeak(build === 'relaxed')) });
+    }
+    const perBuild = Object.fromEntries(variants.map((b) => [b, []]));
+    for (const [i, g] of encoderLayerGemms(shape).entries()) {
+      const a = randomF32(g.m * g.k, 20 + i), b = randomF32(g.n * g.k, 30 + i, 1 / Math.sqrt(g.k)); // B at nn.Linear's scale
+      // Spot check: the first and the last row of C against plain dot products.
+      const rowDiff = (c) => {
+        let worst = 0;
+        for (const r of [0, g.m - 1]) for (let j = 0; j < g.n; j++) {
+          let acc = 0;
+          for (let p = 0; p < g.k; p++) acc += a[r * g.k + p] * b[j * g.k + p];
+          worst = Math.max(worst, Math.abs(acc - c[r * g.n + j]));
+        }
+        return worst;
+      };
+      for (const r of await gemmShareOfProbe(builds, g, a, b, { rounds: quick ? 3 : 9 })) {
+        perBuild[r.build].push({ ...g, ms: r.kernelMedianMs, minMs: r.kernelMinMs, share: r.share, shareWorst: r.shareWorst, shareBest: r.shareBest, maxDiff: rowDiff(r.output) });
+      }
+    }
+    for (const [build, gemms] of Object.entries(perBuild)) {
+      const sum = (f) => gemms.reduce((acc, g) => acc + f(g), 0);
+      const ms = sum((g) => g.ms);
+      emit({ impl: `wasm-attention ${build}${LAYER_GEMMS_VS_PROBE}`, threads: 1, flops: sum((g) => 2 * g.m * g.n * g.k),
+        median: ms, min: sum((g) => g.minMs), runs: quick ? 3 : 9, share: sum((g) => g.share * g.ms) / ms,
+        shareWorst: sum((g) => g.shareWorst * g.ms) / ms, shareBest: sum((g) => g.shareBest * g.ms) / ms,
+        gemms, maxDiff: Math.max(...gemms.map((g) => g.maxDiff)) });
     }
   }
   if (shape.kind === 'gemm') {
@@ -129,6 +182,9 @@ if (impl === 'plain') {
   if (shape.kind === 'gemm') {
     const model = await peer.gemm({ ...shape, weight: inputs.b });
     run = () => model.run(inputs.a);
+  } else if (shape.kind === 'encoder-layer') {
+    const model = await peer.encoderLayer({ ...shape, weights: inputs.weights });
+    run = () => model.run(inputs.x);
   } else if (shape.kind === 'mha') {
     const model = await peer.mha({ ...shape, weights: inputs.weights });
     run = () => model.run(inputs.x);
@@ -140,6 +196,8 @@ if (impl === 'plain') {
   const t = await measure(run, timing);
   emit({ impl: `onnxruntime-web ${peer.version}`, threads: ortThreads, ...t, maxDiff: maxAbsDiff(out, reference) });
   await peer.dispose();
+} else if (impl === 'tfjs' && shape.kind === 'encoder-layer') {
+  throw new RangeError('bench/shape.mjs: the tfjs peer has no encoder layer (bench/run.mjs does not ask for one)');
 } else if (impl === 'tfjs') { // tfjs-backend-wasm: one thread (its threaded build cannot start in Node)
   const { createTfjsPeer } = await import('./peers/tfjs.mjs');
   const peer = await createTfjsPeer();

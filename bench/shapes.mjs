@@ -3,6 +3,10 @@
 export const SHAPES = {
   'mha-bert-128': { kind: 'mha', title: 'BERT-base MHA + projections, seq 128', batch: 1, seq: 128, embed: 768, heads: 12 },
   'mha-bert-512': { kind: 'mha', title: 'BERT-base MHA + projections, seq 512', batch: 1, seq: 512, embed: 768, heads: 12 },
+  // One BERT-base encoder layer (nn.TransformerEncoderLayer, post-norm, exact erf GELU, BERT's
+  // LayerNorm eps 1e-12), batch 1.
+  'bert-layer-128': { kind: 'encoder-layer', title: 'BERT-base encoder layer, seq 128', batch: 1, seq: 128, dModel: 768, nhead: 12, ff: 3072, activation: 'gelu', eps: 1e-12 },
+  'bert-layer-512': { kind: 'encoder-layer', title: 'BERT-base encoder layer, seq 512', batch: 1, seq: 512, dModel: 768, nhead: 12, ff: 3072, activation: 'gelu', eps: 1e-12 },
   'causal-2048': { kind: 'attention', title: 'causal attention 1×8×2048×2048, d 64', batch: 1, heads: 8, seqQ: 2048, seqK: 2048, headDim: 64, causal: true },
   'padded-512': { kind: 'attention', title: 'padded attention 4×12×512×512, d 64', batch: 4, heads: 12, seqQ: 512, seqK: 512, headDim: 64, validLens: [512, 412, 312, 212] },
   'gemm-512x768x768': { kind: 'gemm', title: 'GEMM A·Bᵀ 512×768×768 (nn.Linear)', m: 512, n: 768, k: 768 },
@@ -17,9 +21,26 @@ export const KERNEL_ONLY = ' (kernel only: A resident, packed per run)';
  * (bench/gemm-tiles.mjs gemmShareOfProbe): their % of peak is the median of the per-round shares. */
 export const KERNEL_VS_PROBE = ' (kernel only, alternating with the probe)';
 
-/** Useful FLOPs (masked work not counted): projections 4·2·B·L·E², attention 2·2·(attended pairs)·d. */
+/** The GEMMs of an encoder layer, as nn.Linear shapes (m rows, n outputs, k inputs): QKV
+ * projection, output projection, FFN up, FFN down. The attention's own products (Q·Kᵀ, P·V) are
+ * inside the fused attention kernel and not listed. */
+export function encoderLayerGemms({ batch, seq, dModel: d, ff }) {
+  const m = batch * seq;
+  return [{ m, n: 3 * d, k: d }, { m, n: d, k: d }, { m, n: ff, k: d }, { m, n: d, k: ff }];
+}
+
+/** Label of the encoder-layer rows that time the layer's GEMMs (encoderLayerGemms), each alone and in
+ * alternation with the probe, summed: their % of peak is the FLOP-weighted share of the four. */
+export const LAYER_GEMMS_VS_PROBE = ' (layer GEMMs, kernel only, alternating with the probe)';
+
+/** Useful FLOPs (masked work not counted): projections 4·2·B·L·E², attention 2·2·(attended pairs)·d;
+ * an encoder layer adds its FFN, 2·2·B·L·d·ff (norms, GELU and residuals not counted). */
 export function flops(s) {
   if (s.kind === 'gemm') return 2 * s.m * s.n * s.k;
+  if (s.kind === 'encoder-layer') {
+    const rows = s.batch * s.seq;
+    return 4 * 2 * rows * s.dModel ** 2 + 2 * 2 * rows * s.dModel * s.ff + 4 * s.batch * s.seq * s.seq * s.dModel;
+  }
   if (s.kind === 'mha') return 4 * 2 * s.batch * s.seq * s.embed * s.embed + 4 * s.batch * s.seq * s.seq * s.embed;
   let pairs = 0;
   for (let b = 0; b < s.batch; b++) {

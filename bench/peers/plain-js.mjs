@@ -66,3 +66,50 @@ export function plainAttention(q, k, v, { batch, heads, seqQ, seqK, headDim: d, 
   }
   return out;
 }
+
+/** erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7: far inside the bench's 1e-4). */
+function erf(x) {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return x < 0 ? -y : y;
+}
+
+/** In place: rows of x [rows, d] := layer_norm(x) · gamma + beta (mean and variance in float64). */
+function layerNormRows(x, rows, d, gamma, beta, eps) {
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let mean = 0, variance = 0;
+    for (let i = 0; i < d; i++) mean += x[o + i];
+    mean /= d;
+    for (let i = 0; i < d; i++) variance += (x[o + i] - mean) ** 2;
+    const inv = 1 / Math.sqrt(variance / d + eps);
+    for (let i = 0; i < d; i++) x[o + i] = (x[o + i] - mean) * inv * gamma[i] + beta[i];
+  }
+}
+
+/** nn.TransformerEncoderLayer(batch_first=True) forward in eval mode, weights keyed by torch's
+ * state-dict names: post-norm x = norm1(x + SA(x)); x = norm2(x + linear2(act(linear1(x))));
+ * pre-norm (normFirst) x = x + SA(norm1(x)); x = x + FFN(norm2(x)). act: 'relu' or exact-erf 'gelu'. */
+export function plainEncoderLayer(src, B, L, { dModel: d, nhead, ff, activation, eps, normFirst = false }, w) {
+  const rows = B * L;
+  const mha = { inProjWeight: w['self_attn.in_proj_weight'], inProjBias: w['self_attn.in_proj_bias'],
+    outProjWeight: w['self_attn.out_proj.weight'], outProjBias: w['self_attn.out_proj.bias'] };
+  const act = activation === 'gelu' ? (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)) : (v) => Math.max(v, 0);
+  const normed = (x, i) => { const y = x.slice(); layerNormRows(y, rows, d, w[`norm${i}.weight`], w[`norm${i}.bias`], eps); return y; };
+  const ffn = (x) => {
+    const h = linear(x, rows, d, w['linear1.weight'], ff, w['linear1.bias']);
+    for (let i = 0; i < h.length; i++) h[i] = act(h[i]);
+    return linear(h, rows, ff, w['linear2.weight'], d, w['linear2.bias']);
+  };
+  const sa = (x) => plainMultiHeadAttention(x, x, x, B, L, L, d, nhead, mha);
+  const add = (a, b) => a.map((v, i) => v + b[i]);
+  if (normFirst) {
+    const x = add(src, sa(normed(src, 1)));
+    return add(x, ffn(normed(x, 2)));
+  }
+  const x = add(src, sa(src));
+  layerNormRows(x, rows, d, w['norm1.weight'], w['norm1.bias'], eps);
+  const y = add(x, ffn(x));
+  layerNormRows(y, rows, d, w['norm2.weight'], w['norm2.bias'], eps);
+  return y;
+}
