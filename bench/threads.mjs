@@ -18,7 +18,7 @@ const rounds = Number(option('rounds', 16));
 const repsOption = option('reps', undefined);
 const kernels = option('kernels', 'simd');
 const names = args.filter((a) => !a.startsWith('--'));
-const shapes = names.length ? names : Object.keys(SHAPES).filter((n) => SHAPES[n].kind !== 'gemm');
+const shapes = names.length ? names : Object.keys(SHAPES).filter((n) => SHAPES[n].kind === 'mha' || SHAPES[n].kind === 'attention');
 
 /** A call of `shape` on a new engine; `resident`: K and V as engine tensors. */
 async function subject(shape, threads, forcePool, resident) {
@@ -35,7 +35,8 @@ async function subject(shape, threads, forcePool, resident) {
   const q = randomF32(n(shape.seqQ), 1);
   let k = randomF32(n(shape.seqK), 2), v = randomF32(n(shape.seqK), 3);
   if (resident) [k, v] = [engine.createTensor(k), engine.createTensor(v)];
-  const opts = { ...shape, validLens: shape.validLens ? Int32Array.from(shape.validLens) : undefined };
+  const { batch, heads, seqQ, seqK, headDim, causal } = shape; // the attention options of the shape record
+  const opts = { batch, heads, seqQ, seqK, headDim, causal, validLens: shape.validLens ? Int32Array.from(shape.validLens) : undefined };
   return { engine, run: async () => (await engine.attention(q, k, v, opts)).output };
 }
 
@@ -43,7 +44,7 @@ const sameBits = (a, b) => a.length === b.length && a.every((x, i) => Object.is(
 
 for (const name of shapes) {
   const shape = SHAPES[name];
-  if (!shape || shape.kind === 'gemm') throw new RangeError(`bench/threads.mjs: ${name} is not an engine shape`);
+  if (!shape || (shape.kind !== 'mha' && shape.kind !== 'attention')) throw new RangeError(`bench/threads.mjs: ${name} is not an engine shape`);
   for (const resident of shape.residentKV ? [false, true] : [false]) {
     const subjects = [];
     for (const [label, threads, forcePool] of [['1', 1, false], ['2', 2, false], ['2 pool', 2, true]]) {
