@@ -17,7 +17,8 @@ import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, flag, isArrayOf, keysOf, options, typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { LinearParams } from '../ops/linear.js';
-import { ModuleWeights, PlainBlock, type ModuleHost, type ParamSpec, type Resident } from '../ops/modules.js';
+import { keepPacked, ModuleWeights, type ModuleHost, type ParamSpec, type Resident } from '../ops/modules.js';
+import { NormBlock } from '../ops/transformer-layer.js';
 import { attentionPhases, placeAttention, type SliceProblem } from '../ops/attention-slices.js';
 import { generate } from './generate.js';
 
@@ -203,22 +204,12 @@ export class Conv1DParams implements Resident {
     const raw = this.raw;
     if (!raw) throw stateError('the weights were already uploaded');
     const { inFeatures: k, outFeatures: n, width } = this;
-    const ptr = arena.keep((this.groups * this.groupLength + n) * 4);
-    try {
-      const staging = arena.place(raw.weight.byteLength);
-      arena.commit();
-      arena.writeF32(staging, raw.weight);
+    const ptr = keepPacked(arena, this.groups * this.groupLength + n, raw.weight, (staging, block) => {
       for (let g = 0; g < this.groups; g++) {
-        kernels.f32_pack_panels_nn(k, width, staging + g * width * 4, n, ptr + g * this.groupLength * 4, 0,
+        kernels.f32_pack_panels_nn(k, width, staging + g * width * 4, n, block + g * this.groupLength * 4, 0,
           Math.ceil(width / GEMM_PANEL_COLS));
       }
-      arena.writeF32(ptr + this.groups * this.groupLength * 4, raw.bias);
-    } catch (error) {
-      arena.release(ptr);
-      throw error;
-    } finally {
-      arena.reset();
-    }
+    }, { offset: this.groups * this.groupLength, data: raw.bias });
     this.resident = ptr;
     this.raw = undefined;
   }
@@ -229,10 +220,7 @@ export class Conv1DParams implements Resident {
 }
 
 /** A LayerNorm's weight and bias, resident. */
-class Norm extends PlainBlock {
-  get weight(): number { return this.at(0); }
-  get bias(): number { return this.at(1); }
-}
+type Norm = NormBlock;
 
 /** One block's weights (HF's attribute names). */
 interface BlockWeights {
@@ -255,7 +243,7 @@ export interface Gpt2Weights {
 
 function gpt2Weights(hp: Gpt2Hparams, w: Record<string, Float32Array>, lmHead: Float32Array | undefined): Gpt2Weights {
   const E = hp.embd, I = hp.inner;
-  const norm = (p: string): Norm => new Norm([w[`${p}.weight`], w[`${p}.bias`]]);
+  const norm = (p: string): Norm => new NormBlock([w[`${p}.weight`], w[`${p}.bias`]]);
   const conv = (p: string, k: number, n: number, groups = 1): Conv1DParams =>
     new Conv1DParams(k, n, w[`${p}.weight`], w[`${p}.bias`], groups);
   const blocks: BlockWeights[] = [];

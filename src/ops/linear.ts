@@ -11,7 +11,7 @@ import { GEMM_PANEL_COLS } from '../wasm/layout.js';
 import { dim, elements, flag, keysOf, options } from '../validate.js';
 import { stateError } from '../errors.js';
 import type { BuiltCall } from './attention.js';
-import { ModuleWeights, readStateDict, type ModuleHost, type Resident } from './modules.js';
+import { keepPacked, ModuleWeights, readStateDict, type ModuleHost, type Resident } from './modules.js';
 import { collectOutput, placeOutput, planOutput } from './outputs.js';
 import { placeInput, tensorInput, writeInput, type TensorRegistry } from './tensor.js';
 
@@ -44,19 +44,9 @@ export class LinearParams implements Resident {
     const raw = this.raw;
     if (!raw) throw stateError('the weights were already uploaded');
     const { inFeatures: k, outFeatures: n } = this;
-    const ptr = arena.keep((this.biasOffset + (raw.bias ? n : 0)) * 4);
-    try {
-      const staging = arena.place(raw.weight.byteLength);
-      arena.commit();
-      arena.writeF32(staging, raw.weight);
-      kernels.f32_pack_panels_nt(n, k, staging, k, ptr, 0, Math.ceil(n / GEMM_PANEL_COLS));
-      if (raw.bias) arena.writeF32(ptr + this.biasOffset * 4, raw.bias);
-    } catch (error) {
-      arena.release(ptr);
-      throw error;
-    } finally {
-      arena.reset();
-    }
+    const ptr = keepPacked(arena, this.biasOffset + (raw.bias ? n : 0), raw.weight,
+      (staging, block) => kernels.f32_pack_panels_nt(n, k, staging, k, block, 0, Math.ceil(n / GEMM_PANEL_COLS)),
+      raw.bias && { offset: this.biasOffset, data: raw.bias });
     this.resident = ptr;
     this.raw = undefined;
   }

@@ -98,6 +98,29 @@ export class ModuleWeights {
   }
 }
 
+/** Keeps a resident block of `floats` and fills it between calls: `weight` is staged in the call
+ * arena, `pack(staging, block)` packs it (GEMM panels), and `rest` (biases) follows at
+ * `restOffset` floats. The block is released again if anything fails. Returns its address. */
+export function keepPacked(
+  arena: Arena, floats: number, weight: Float32Array, pack: (staging: number, block: number) => void,
+  rest?: { offset: number; data: Float32Array },
+): number {
+  const ptr = arena.keep(floats * 4);
+  try {
+    const staging = arena.place(weight.byteLength);
+    arena.commit();
+    arena.writeF32(staging, weight);
+    pack(staging, ptr);
+    if (rest) arena.writeF32(ptr + rest.offset * 4, rest.data);
+  } catch (error) {
+    arena.release(ptr);
+    throw error;
+  } finally {
+    arena.reset();
+  }
+  return ptr;
+}
+
 /** A plain resident block: f32 arrays written one after another (LayerNorm weight and bias). */
 export class PlainBlock implements Resident {
   resident = 0;

@@ -21,6 +21,7 @@ import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, flag, keysOf, optionalDim, options, typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
+import { keepPacked } from './modules.js';
 
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
@@ -125,24 +126,14 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
 export function uploadWeights(arena: Arena, kernels: KernelExports, params: MultiHeadAttentionParams): void {
   const { embedDim: E, kdim, vdim, at, res, raw } = params;
   if (raw === undefined) throw stateError('the layer weights were already uploaded');
-  const resident = arena.keep(params.residentLength * 4);
-  try {
-    const staging = arena.place(raw.byteLength);
-    arena.commit();
-    arena.writeF32(staging, raw);
+  const resident = keepPacked(arena, params.residentLength, raw, (staging, block) => {
     const pack = (from: number, k: number, to: number): void =>
-      kernels.f32_pack_panels_nt(E, k, staging + from * 4, k, resident + to * 4, 0, Math.ceil(E / GEMM_PANEL_COLS));
+      kernels.f32_pack_panels_nt(E, k, staging + from * 4, k, block + to * 4, 0, Math.ceil(E / GEMM_PANEL_COLS));
     pack(at.wq, E, res.wq);
     pack(at.wk, kdim, res.wk);
     pack(at.wv, vdim, res.wv);
     pack(at.wo, E, res.wo);
-    if (params.bias) arena.writeF32(resident + res.bq * 4, raw.subarray(at.bq, at.bo + E));
-  } catch (error) {
-    arena.release(resident);
-    throw error;
-  } finally {
-    arena.reset();
-  }
+  }, params.bias ? { offset: res.bq, data: raw.subarray(at.bq, at.bo + E) } : undefined);
   params.resident = resident;
   params.raw = undefined;
 }
