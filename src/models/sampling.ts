@@ -24,38 +24,76 @@ export function prng(seed: number): () => number {
 }
 
 /** HF's RepetitionPenaltyLogitsProcessor: a seen token's logit is divided by the penalty when
- * positive, multiplied when negative. Works in place on `logits`. */
+ * positive, multiplied when negative, once per token, in f32 as torch computes it. Works in
+ * place on `logits`. */
 export function penalize(logits: Float32Array, seen: Iterable<number>, penalty: number): void {
   if (penalty === 1) return;
+  const p = Math.fround(penalty);
   for (const id of new Set(seen)) {
     const x = logits[id];
-    logits[id] = x < 0 ? x * penalty : x / penalty;
+    logits[id] = x < 0 ? x * p : x / p;
   }
 }
 
-/** The next token of one row of logits (already penalized). */
+/** The distribution a sampled token is drawn from: the tokens HF's warpers keep, most likely
+ * first (equal scores: lower id first), with their probabilities. */
+export interface Warped {
+  ids: Int32Array;
+  probs: Float64Array;
+}
+
+/** HF's warpers on one row of (penalized) logits, in generate's order:
+ * - TemperatureLogitsWarper: scores / temperature, in f32;
+ * - TopKLogitsWarper: removes the scores below the k-th largest, so every token tied with the
+ *   k-th is kept;
+ * - TopPLogitsWarper: in ascending order of score, removes the tokens while the cumulative
+ *   probability (softmax over the kept tokens) stays <= 1 − topP; the most likely is always kept.
+ * Probabilities are the softmax of the kept scores, in f64. NaN scores are not supported. */
+export function warp(logits: Float32Array, s: Sampling): Warped {
+  const n = logits.length;
+  const t = Math.fround(s.temperature);
+  const scores = new Float32Array(n);
+  for (let i = 0; i < n; i++) scores[i] = logits[i] / t;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+  let keep = n;
+  if (s.topK > 0 && s.topK < n) {
+    const kth = scores[order[s.topK - 1]];
+    keep = s.topK;
+    while (keep < n && scores[order[keep]] >= kth) keep++;
+  }
+  const max = scores[order[0]];
+  let probs = new Float64Array(keep);
+  let sum = 0;
+  for (let i = 0; i < keep; i++) sum += probs[i] = Math.exp(scores[order[i]] - max);
+  for (let i = 0; i < keep; i++) probs[i] /= sum;
+  if (s.topP < 1) {
+    let removed = 0, cumulative = 0;
+    while (removed < keep - 1) {
+      cumulative += probs[keep - 1 - removed];
+      if (!(cumulative <= 1 - s.topP)) break;
+      removed++;
+    }
+    if (removed > 0) {
+      keep -= removed;
+      let kept = 0;
+      for (let i = 0; i < keep; i++) kept += probs[i];
+      probs = probs.subarray(0, keep).map((p) => p / kept);
+    }
+  }
+  return { ids: Int32Array.from(order.slice(0, keep)), probs };
+}
+
+/** The next token of one row of logits (already penalized): the argmax when greedy, else a
+ * draw from warp()'s distribution with one uniform number from `random`. */
 export function pick(logits: Float32Array, s: Sampling, random: () => number): number {
   if (s.greedy) return argmax(logits);
-  const n = logits.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
-  let keep = s.topK > 0 ? Math.min(s.topK, n) : n;
-  const max = logits[order[0]] / s.temperature;
-  const p = new Float64Array(keep);
-  let sum = 0;
-  for (let i = 0; i < keep; i++) sum += p[i] = Math.exp(logits[order[i]] / s.temperature - max);
-  if (s.topP < 1) {
-    // Keep the smallest prefix whose probability reaches topP (at least one token).
-    let acc = 0, i = 0;
-    while (i < keep && acc < s.topP * sum) acc += p[i++];
-    keep = Math.max(1, i);
-    sum = acc || p[0];
+  const { ids, probs } = warp(logits, s);
+  let u = random();
+  for (let i = 0; i < ids.length; i++) {
+    u -= probs[i];
+    if (u < 0) return ids[i];
   }
-  let u = random() * sum;
-  for (let i = 0; i < keep; i++) {
-    u -= p[i];
-    if (u < 0) return order[i];
-  }
-  return order[keep - 1];
+  return ids[ids.length - 1];
 }
 
 export function argmax(x: Float32Array): number {

@@ -1,0 +1,74 @@
+// The sampling warpers against a PyTorch re-implementation of Hugging Face's logits processors
+// (test/fixtures/make_sampling_fixtures.py): repetition penalty, temperature, top-k (ties at the
+// cut kept), top-p, chained in generate's order, over 150 random rows (vocab 2..4096). The kept
+// token set must be the same, and the probabilities equal to 1e-6; then pick()'s seeded draws
+// must follow that distribution.
+import { describe, expect, it } from 'vitest';
+import { penalize, pick, prng, warp, type Sampling } from '../../src/models/sampling.js';
+import { fixtureF32, loadFixture } from '../helpers/fixtures.js';
+
+const cases = loadFixture('sampling');
+const b64 = (s: string) => fixtureF32({ shape: [], b64: s });
+
+function settings(c: Record<string, number>): Sampling {
+  return { greedy: false, temperature: c.temperature, topK: c.topK, topP: c.topP, repetitionPenalty: c.repetitionPenalty };
+}
+
+describe('sampling: HF logits processors', () => {
+  it('has the fixture cases, with ties at the top-k cut and cuts that remove tokens', () => {
+    expect(cases.length).toBe(150);
+    expect(cases.some((c) => c.topK > 0 && c.keptIds.length > c.topK)).toBe(true);
+    expect(cases.some((c) => c.topP < 1 && c.keptIds.length < (c.topK || c.vocab))).toBe(true);
+  });
+
+  it.each(cases.map((c, i) => [i, c] as const))('case %i: the same kept tokens and probabilities', (_, c) => {
+    const logits = b64(c.logits);
+    penalize(logits, c.seen, c.repetitionPenalty);
+    expect(logits, 'penalized logits, bit for bit').toEqual(b64(c.penalized));
+    const { ids, probs } = warp(logits, settings(c));
+    const expected = new Map<number, number>();
+    const keptProbs = b64(c.keptProbs);
+    c.keptIds.forEach((id: number, i: number) => expected.set(id, keptProbs[i]));
+    expect([...ids].sort((a, b) => a - b)).toEqual(c.keptIds);
+    let total = 0;
+    for (let i = 0; i < ids.length; i++) {
+      total += probs[i];
+      expect(Math.abs(probs[i] - expected.get(ids[i])!), `p(${ids[i]})`).toBeLessThanOrEqual(1e-6);
+      if (i > 0) expect(probs[i]).toBeLessThanOrEqual(probs[i - 1]);
+    }
+    expect(Math.abs(total - 1)).toBeLessThan(1e-12);
+  });
+
+  it('pick() draws from the warped distribution (20000 seeded draws per row, 4 rows)', () => {
+    const rows = cases.filter((c) => c.keptIds.length >= 3 && c.keptIds.length <= 40).slice(0, 4);
+    expect(rows.length).toBe(4);
+    for (const c of rows) {
+      const logits = b64(c.logits);
+      penalize(logits, c.seen, c.repetitionPenalty);
+      const { ids, probs } = warp(logits, settings(c));
+      const random = prng(12345);
+      const counts = new Map<number, number>();
+      const draws = 20000;
+      for (let i = 0; i < draws; i++) {
+        const id = pick(logits, settings(c), random);
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      for (const id of counts.keys()) expect(ids.includes(id), `drawn ${id} is kept`).toBe(true);
+      for (let i = 0; i < ids.length; i++) {
+        // 5 standard deviations of a binomial count: fails by chance about once in 2 million
+        const mean = draws * probs[i], sd = Math.sqrt(draws * probs[i] * (1 - probs[i]));
+        expect(Math.abs((counts.get(ids[i]) ?? 0) - mean), `count of ${ids[i]} (p ${probs[i]})`).toBeLessThanOrEqual(5 * sd + 1);
+      }
+    }
+  });
+
+  it('greedy is the argmax of the penalized logits (first of equals), whatever the warpers', () => {
+    for (const c of cases.slice(0, 40)) {
+      const logits = b64(c.logits);
+      penalize(logits, c.seen, c.repetitionPenalty);
+      let best = 0;
+      for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+      expect(pick(logits, { ...settings(c), greedy: true }, () => { throw new Error('greedy draws nothing'); })).toBe(best);
+    }
+  });
+});
