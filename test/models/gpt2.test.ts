@@ -1,5 +1,5 @@
 // engine.gpt2 against the PyTorch reference of modeling_gpt2.py (test/fixtures/make_gpt2_fixtures.py):
-// HF checkpoints (config.json + model.safetensors; F32 and F16, with and without `transformer.`,
+// HF checkpoints (config.json + model.safetensors; F32, F16 and BF16, with and without `transformer.`,
 // tied and untied lm_head) give HF's logits, attentions and greedy tokens, at threads 1 and 2
 // with the pool forced, with identical bits across threads.
 import { readFileSync } from 'node:fs';
