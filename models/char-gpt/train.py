@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 
 from safetensors_writer import write_safetensors  # noqa: E402
 
-# One thread. On this shared two-core machine (load average 10-13 during the run) two OpenMP
+# One thread. On this shared two-core machine (load average 11-14 when measured) two OpenMP
 # threads spin at each other's barriers: measured, 2.2-2.7 s a step on one thread against
 # 5.6-9.8 s on two, with three times the CPU time. The result is deterministic for a given torch
 # build, BLAS and thread count: every random draw is seeded, the schedule counts steps, not seconds.
