@@ -46,6 +46,14 @@ export function loadCharGpt(engine, config, safetensorsBytes) {
 }
 
 /**
+ * Runs a few steps and drops them: the first call uploads the weights into the engine, and the
+ * first steps compile the JavaScript around the kernels, so neither counts in a measured run.
+ */
+export async function warmUp(model) {
+  for await (const _ of model.generate([0], { maxNewTokens: 8 })); // eslint-disable-line no-unused-vars
+}
+
+/**
  * The generate() options from the demo's controls: temperature 0 is greedy, and then top-k and
  * top-p are not passed (the engine would sample at temperature 1 with them); topK 0 and topP 1
  * are "off".
@@ -63,10 +71,14 @@ export function generateOptions({ maxNewTokens, temperature = 0, topK = 0, topP 
 /**
  * model.generate for one sequence, timed: yields { id, ms } per token, `ms` the time spent in
  * that step of the engine (the first step is the prefill of the prompt plus the first token).
- * What the caller does between steps (painting, printing) is not counted.
+ * What the caller does between steps (painting, printing) is not counted. Bad options throw
+ * here, as model.generate does, before anything runs.
  */
-export async function* timedGenerate(model, promptIds, options) {
-  const steps = model.generate(promptIds, options);
+export function timedGenerate(model, promptIds, options) {
+  return timed(model.generate(promptIds, options));
+}
+
+async function* timed(steps) {
   for (;;) {
     const t = performance.now();
     const { value, done } = await steps.next();

@@ -3,7 +3,7 @@
 import { createEngine, positionalEncoding } from '../../dist/index.js';
 import { plainMultiHeadAttention } from '../../bench/peers/plain-js.mjs';
 import { demoWeights, drawHeatmap, embed, heatmapSvg, layerFlops, seeded, tokenize } from './model.js';
-import { CHAR_GPT, DEFAULTS, attentionMaps, generateOptions, headMap, loadCharGpt, rates, timedGenerate } from './char-gpt.js';
+import { CHAR_GPT, DEFAULTS, attentionMaps, generateOptions, headMap, loadCharGpt, rates, timedGenerate, warmUp } from './char-gpt.js';
 
 const E = 64, H = 4;
 const $ = (id) => document.getElementById(id);
@@ -26,9 +26,7 @@ const [config, bytes] = await Promise.all([fetched('config.json', 'json'), fetch
 const engines = new Map([[1, threads === 1 ? engine : await createEngine({ threads: 1 })], [engine.threads, engine]]);
 const gpts = new Map([...engines].map(([n, e]) => [n, loadCharGpt(e, config, new Uint8Array(bytes))]));
 const { vocab } = gpts.get(1);
-// Warm up each model: the first call uploads its weights into the engine, and a few steps compile
-// the JavaScript around them, so neither counts in the first run's rates.
-for (const { model } of gpts.values()) for await (const _ of model.generate([0], { maxNewTokens: 8 }));
+for (const { model } of gpts.values()) await warmUp(model);
 const nThreads = engine.threads;
 for (const [id, key] of [['prompt', 'prompt'], ['max-tokens', 'maxNewTokens'], ['temperature', 'temperature'],
   ['top-k', 'topK'], ['top-p', 'topP'], ['seed', 'seed']]) $(id).value = String(DEFAULTS[key]);
