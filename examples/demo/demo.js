@@ -40,6 +40,7 @@ if (nThreads === 1) {
 $('layer').innerHTML = Array.from({ length: config.n_layer }, (_, i) => `<option value="${i}">${i}</option>`).join('');
 $('head').innerHTML = '<option value="mean">mean</option>' +
   Array.from({ length: config.n_head }, (_, h) => `<option value="${h}"${h === 0 ? ' selected' : ''}>${h}</option>`).join('');
+$('geometry').textContent = `${config.n_layer} layers, ${config.n_head} heads, ${config.n_embd} wide, in Hugging Face's format`;
 {
   // FLOPs of one decoding step: the GEMMs (2 per weight) plus attention over 1..n_positions keys.
   const { n_layer: nl, n_embd: e, vocab_size: v, n_positions: p } = config;
