@@ -50,7 +50,7 @@ export function loadCharGpt(engine, config, safetensorsBytes) {
  * first steps compile the JavaScript around the kernels, so neither counts in a measured run.
  */
 export async function warmUp(model) {
-  for await (const _ of model.generate([0], { maxNewTokens: 8 })); // eslint-disable-line no-unused-vars
+  for await (const _ of model.generate([0], { maxNewTokens: 8 }));
 }
 
 /**
