@@ -2,7 +2,7 @@
 // GPT2Config with a character vocabulary, model.safetensors loads with loadSafetensors and holds
 // GPT2LMHeadModel's weights under HF's names and layouts (Conv1D [in, out], lm_head tied and not
 // saved), and greedy.json's ids are within the vocabulary and decode to its text.
-// (Generating through the engine, token for token against greedy.json, comes with the GPT-2 model.)
+// (Generating through engine.gpt2, token for token against greedy.json: char-gpt.test.ts.)
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadSafetensors, readSafetensors, safetensorsShapes } from '../../src/index.js';
