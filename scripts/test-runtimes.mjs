@@ -1,5 +1,6 @@
 // npm run test:runtimes: the shared smoke suite (test/runtimes/suite.mjs: every PyTorch fixture,
-// threads 1 and, where the runtime has workers and SharedArrayBuffer, 2; bad inputs) in every
+// threads 1 and, where the runtime has workers and SharedArrayBuffer, 2; bad inputs; the shipped
+// char-GPT's greedy generation against PyTorch's, models/char-gpt/greedy.json) in every
 // runtime the library claims, one child process per runtime:
 //
 //   node          Node (this one), baseline build                 test/runtimes/node.mjs
@@ -66,7 +67,7 @@ const RUNTIMES = {
     return {
       describe: bin.version,
       command: bin.path,
-      args: ['run', '--no-config', '--no-remote', '--no-npm', '--no-prompt', '--allow-read=dist,test',
+      args: ['run', '--no-config', '--no-remote', '--no-npm', '--no-prompt', '--allow-read=dist,test,models/char-gpt',
         'test/runtimes/deno.mjs', '--expect-kernels', 'relaxed'],
       timeoutMs: 90_000,
     };

@@ -1,10 +1,11 @@
 // Bun harness of the runtime smoke suite: bun test/runtimes/bun.mjs [--expect-kernels simd|relaxed]
-// Reads the fixtures with Bun.file and runs the shared suite on threads 1 and 2 (JavaScriptCore:
+// Reads the fixtures and the shipped char-GPT (models/char-gpt/) with Bun.file and runs the shared suite on threads 1 and 2 (JavaScriptCore:
 // Bun 1.4 validates relaxed SIMD, so auto picks the relaxed build; the baseline one is forced too).
 import { loadFixtures, runSuite, threadsCheck, THREADED_CONFIGS } from './suite.mjs';
 import * as lib from '../../dist/index.js';
 
 const at = Bun.argv.indexOf('--expect-kernels');
+const model = (name) => Bun.file(new URL(`../../models/char-gpt/${name}`, import.meta.url));
 const { failed } = await runSuite({
   runtime: `bun ${Bun.version} (${Bun.revision.slice(0, 9)})`,
   lib,
@@ -12,5 +13,10 @@ const { failed } = await runSuite({
   expectKernels: at >= 0 ? Bun.argv[at + 1] : undefined,
   configs: THREADED_CONFIGS,
   checks: [threadsCheck('bun', true)],
+  charGpt: {
+    config: await model('config.json').json(),
+    bytes: await model('model.safetensors').arrayBuffer(),
+    greedy: await model('greedy.json').json(),
+  },
 });
 process.exit(failed === 0 ? 0 : 1);

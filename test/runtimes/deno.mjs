@@ -1,11 +1,13 @@
 // Deno harness of the runtime smoke suite:
-//   deno run --allow-read=dist,test test/runtimes/deno.mjs [--expect-kernels simd|relaxed]
-// Reads the fixtures with Deno.readTextFile and runs the shared suite on threads 1 and 2
-// (web Workers loaded from dist/worker.js, shared WebAssembly.Memory).
+//   deno run --allow-read=dist,test,models/char-gpt test/runtimes/deno.mjs [--expect-kernels simd|relaxed]
+// Reads the fixtures and the shipped char-GPT (models/char-gpt/) with Deno.readTextFile /
+// Deno.readFile and runs the shared suite on threads 1, 2, 3 (web Workers loaded from
+// dist/worker.js, shared WebAssembly.Memory).
 import { loadFixtures, runSuite, threadsCheck, THREADED_CONFIGS } from './suite.mjs';
 import * as lib from '../../dist/index.js';
 
 const at = Deno.args.indexOf('--expect-kernels');
+const model = (name) => new URL(`../../models/char-gpt/${name}`, import.meta.url);
 const { failed } = await runSuite({
   runtime: `deno ${Deno.version.deno} (V8 ${Deno.version.v8})`,
   lib,
@@ -14,5 +16,10 @@ const { failed } = await runSuite({
   expectKernels: at >= 0 ? Deno.args[at + 1] : undefined,
   configs: THREADED_CONFIGS,
   checks: [threadsCheck('deno', true)],
+  charGpt: {
+    config: JSON.parse(await Deno.readTextFile(model('config.json'))),
+    bytes: await Deno.readFile(model('model.safetensors')),
+    greedy: JSON.parse(await Deno.readTextFile(model('greedy.json'))),
+  },
 });
 Deno.exit(failed === 0 ? 0 : 1);

@@ -1,11 +1,13 @@
 // Node harness of the runtime smoke suite: node test/runtimes/node.mjs [--expect-kernels simd|relaxed]
-// (Node 20 needs --experimental-wasm-relaxed-simd for the relaxed build). Reads the fixtures
-// with node:fs and runs the shared suite on threads 1 and 2.
+// (Node 20 needs --experimental-wasm-relaxed-simd for the relaxed build). Reads the fixtures and
+// the shipped char-GPT (models/char-gpt/) with node:fs and runs the shared suite on threads 1, 2, 3.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadFixtures, runSuite, threadsCheck } from './suite.mjs';
 import * as lib from '../../dist/index.js';
+
+const model = (name) => new URL(`../../models/char-gpt/${name}`, import.meta.url);
 
 const at = process.argv.indexOf('--expect-kernels');
 const expectKernels = at > 0 ? process.argv[at + 1] : undefined;
@@ -17,6 +19,11 @@ const { failed } = await runSuite({
     JSON.parse(await readFile(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8'))),
   expectKernels,
   configs: [{ threads: 1 }, { threads: 2 }, { threads: 3 }],
+  charGpt: {
+    config: JSON.parse(await readFile(model('config.json'), 'utf8')),
+    bytes: new Uint8Array(await readFile(model('model.safetensors'))),
+    greedy: JSON.parse(await readFile(model('greedy.json'), 'utf8')),
+  },
   checks: [threadsCheck('node', false), {
     name: "node: package.json exports resolve ('wasm-attention' and every kernels-*.wasm) to files in dist/",
     fn: async () => {

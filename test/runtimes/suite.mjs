@@ -13,6 +13,9 @@
 //     expectKernels: 'relaxed',                     // optional: engine.kernels must be this
 //     engineOptions: { wasm: module },              // optional: merged into every createEngine call
 //     checks: [{ name, fn }],                       // optional: runtime-specific checks
+//     charGpt: { config, bytes, greedy },           // optional: models/char-gpt's config.json (parsed),
+//                                                   // model.safetensors (Uint8Array or ArrayBuffer),
+//                                                   // greedy.json (parsed)
 //     print: console.log,                           // optional
 //   });
 //
@@ -21,6 +24,11 @@
 // expectThreads and print exactly one console.warn matching expectWarning (none without it).
 // When expectThreads > 1 the suite also proves the workers ran (the pool's run counter, through
 // the engine's debug hook) and that the result has the same bits as on one thread.
+//
+// With charGpt, the shipped character-level GPT-2 (models/char-gpt/) is loaded once
+// (lib.loadSafetensors) and, on the first configuration of each kernel build and thread count,
+// engine.gpt2 generates greedily from greedy.json's first prompt: the 200 tokens must be
+// PyTorch's.
 
 import { checkAttentionCase, checkMhaCase } from './fixture-cases.mjs';
 
@@ -235,6 +243,27 @@ async function poolRuns(engine) {
   return pool ? (await pool()).runs : undefined;
 }
 
+/** Greedy generation of the shipped char-GPT from greedy.json's first prompt, against PyTorch's. */
+async function checkCharGpt(engine, charGpt) {
+  const { config, weights, greedy } = charGpt;
+  const item = greedy.items[0];
+  const vocab = config.char_vocab;
+  const model = engine.gpt2({ config, weights });
+  try {
+    const ids = [];
+    for await (const next of model.generate(item.promptIds, { maxNewTokens: greedy.generatedTokens })) ids.push(next[0]);
+    assertEqual(ids.length, item.outputIds.length, 'number of tokens');
+    const at = ids.findIndex((id, i) => id !== item.outputIds[i]);
+    if (at >= 0) {
+      const text = ids.map((id) => vocab[id]).join('');
+      fail(`token ${at} is ${ids[at]}, PyTorch's is ${item.outputIds[at]}: ${JSON.stringify(item.prompt + text)} ` +
+        `against ${JSON.stringify(item.prompt + item.output)}`);
+    }
+  } finally {
+    await model.dispose();
+  }
+}
+
 async function runConfig(t, env, config, big, firstBits) {
   const { createEngine } = env.lib;
   const threads = config.threads;
@@ -311,6 +340,14 @@ async function runConfig(t, env, config, big, firstBits) {
       firstBits[key] = { label, attention: r.output, mha: m.output };
     }
   });
+
+  const charGptKey = `${engine.kernels}, threads ${engine.threads}`;
+  if (env.charGpt && !env.charGptDone.has(charGptKey)) {
+    env.charGptDone.add(charGptKey);
+    const { prompt, outputIds } = env.charGpt.greedy.items[0];
+    await t.check(`[${label}] char-GPT (models/char-gpt): greedy ${outputIds.length} tokens after ` +
+      `${JSON.stringify(prompt)} are PyTorch's`, () => checkCharGpt(engine, env.charGpt));
+  }
 
   await badInputs(t, label, engine, env.lib);
 
@@ -422,6 +459,16 @@ export async function runSuite(env) {
 
   for (const check of env.checks ?? []) await t.check(check.name, check.fn);
 
+  let charGpt;
+  if (env.charGpt) {
+    await t.check('char-GPT: models/char-gpt/model.safetensors loads with loadSafetensors', () => {
+      const { config, bytes, greedy } = env.charGpt;
+      const weights = env.lib.loadSafetensors(bytes);
+      assertEqual(Object.keys(weights).length, 4 + 13 * config.n_layer, 'number of tensors');
+      charGpt = { config, greedy, weights };
+    });
+  }
+
   for (const c of casesOf(env.fixtures.positionalEncoding)) {
     await t.check(`positional encoding ${c.seqLen}×${c.dModel}`, () => {
       assertClose(env.lib.positionalEncoding(c.seqLen, c.dModel), c.pe, 'pe');
@@ -430,7 +477,8 @@ export async function runSuite(env) {
 
   const big = bigInputs();
   const firstBits = {};
-  for (const config of env.configs) await runConfig(t, env, config, big, firstBits);
+  const runEnv = { ...env, charGpt, charGptDone: new Set() }; // charGpt: undefined when it did not load
+  for (const config of env.configs) await runConfig(t, runEnv, config, big, firstBits);
 
   t.note(`${env.runtime}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return t.finish();

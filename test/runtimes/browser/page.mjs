@@ -1,5 +1,5 @@
 // Browser harness of the runtime smoke suite (run.mjs serves it and drives Chromium). The page
-// runs the shared suite with the fixtures fetched over HTTP and leaves the result in
+// runs the shared suite with the fixtures and the shipped char-GPT (models/char-gpt/) fetched over HTTP and leaves the result in
 // window.__suite; it prints every line to the console and to the page.
 import * as lib from '../../../dist/index.js';
 import { runSuite } from '../suite.mjs';
@@ -16,6 +16,11 @@ async function main() {
     const response = await fetch(new URL(`../../fixtures/${name}.json`, import.meta.url));
     if (!response.ok) throw new Error(`fixture ${name}: HTTP ${response.status}`);
     return response.json();
+  };
+  const model = async (name) => {
+    const response = await fetch(new URL(`../../../models/char-gpt/${name}`, import.meta.url));
+    if (!response.ok) throw new Error(`models/char-gpt/${name}: HTTP ${response.status}`);
+    return name.endsWith('.json') ? response.json() : response.arrayBuffer();
   };
   const configs = isolated
     ? [
@@ -41,6 +46,11 @@ async function main() {
       positionalEncoding: await fixture('positional-encoding'),
     },
     configs,
+    charGpt: {
+      config: await model('config.json'),
+      bytes: await model('model.safetensors'),
+      greedy: await model('greedy.json'),
+    },
     print,
     checks: [{
       name: `page is ${isolated ? '' : 'not '}cross-origin isolated (crossOriginIsolated === ${isolated})`,

@@ -1,5 +1,5 @@
 // Browser runs of the runtime smoke suite: serves the repository (dist/, test/runtimes/,
-// test/fixtures/ only) on 127.0.0.1 and drives Debian's headless Chromium through
+// test/fixtures/, models/char-gpt/ only) on 127.0.0.1 and drives Debian's headless Chromium through
 // playwright-core (never a downloaded browser) over two pages:
 //   /isolated/test/runtimes/browser/index.html  COOP same-origin + COEP require-corp: threads 2
 //   /plain/test/runtimes/browser/index.html     no headers: threads 2 falls back to 1, one warning
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { CHROMIUM, CHROMIUM_INSTALL, chromiumBinary } from '../../../scripts/runtime-binaries.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SERVED = ['dist', 'test/runtimes', 'test/fixtures'].map((dir) => resolve(ROOT, dir) + sep);
+const SERVED = ['dist', 'test/runtimes', 'test/fixtures', 'models/char-gpt'].map((dir) => resolve(ROOT, dir) + sep);
 const MIME = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -20,6 +20,7 @@ const MIME = {
   '.json': 'application/json; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
   '.wasm': 'application/wasm',
+  '.safetensors': 'application/octet-stream',
 };
 const PAGE_TIMEOUT_MS = 120_000;
 

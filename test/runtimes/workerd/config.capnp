@@ -4,7 +4,9 @@
 # global without versions.node) and `current` (2026-11-01: nodejs_compat is the default since
 # 2026-08-04, and process.versions.node is set, as is node:worker_threads). The kernels are wasm module bindings (ES imports of the .wasm give a
 # WebAssembly.Module; workerd forbids compiling wasm from bytes at run time), the fixtures JSON
-# modules, the library the built dist/index.js under its package name.
+# modules, the library the built dist/index.js under its package name. The shipped char-GPT
+# (models/char-gpt/) is bundled with the worker: config.json and greedy.json as JSON modules,
+# model.safetensors as a data module (an ArrayBuffer).
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -31,6 +33,9 @@ const modules :List(Workerd.Worker.Module) = [
   (name = "fixtures/attention.json", json = embed "../../fixtures/attention.json"),
   (name = "fixtures/mha.json", json = embed "../../fixtures/mha.json"),
   (name = "fixtures/positional-encoding.json", json = embed "../../fixtures/positional-encoding.json"),
+  (name = "char-gpt/config.json", json = embed "../../../models/char-gpt/config.json"),
+  (name = "char-gpt/greedy.json", json = embed "../../../models/char-gpt/greedy.json"),
+  (name = "char-gpt/model.safetensors", data = embed "../../../models/char-gpt/model.safetensors"),
 ];
 
 const plainWorker :Workerd.Worker = (

@@ -1,7 +1,8 @@
 // workerd harness of the runtime smoke suite: GET / runs the shared suite and answers with its
 // output (status 200 when every check passed, 500 otherwise). No threads here: the engine gets
 // the kernels as a WebAssembly.Module (an ES import of the .wasm, as in a Cloudflare Worker),
-// threads 1, and threads 2 must fall back to 1 with one console warning.
+// threads 1, and threads 2 must fall back to 1 with one console warning. The shipped char-GPT's
+// files are modules of the worker (config.capnp), so its greedy check runs on bundled weights.
 import * as lib from 'wasm-attention';
 import simd from 'wasm-attention/kernels-simd.wasm';
 import relaxed from 'wasm-attention/kernels-relaxed.wasm';
@@ -9,6 +10,9 @@ import simdUnshared from 'wasm-attention/kernels-simd-unshared.wasm';
 import attention from './fixtures/attention.json';
 import mha from './fixtures/mha.json';
 import positionalEncoding from './fixtures/positional-encoding.json';
+import charGptConfig from './char-gpt/config.json';
+import charGptGreedy from './char-gpt/greedy.json';
+import charGptBytes from './char-gpt/model.safetensors';
 import { runSuite } from './suite.mjs';
 
 const relaxedValidates = () => {
@@ -96,6 +100,7 @@ async function run(flavour) {
     fixtures: { attention, mha, positionalEncoding },
     configs,
     checks,
+    charGpt: { config: charGptConfig, bytes: charGptBytes, greedy: charGptGreedy },
     print,
   });
   return new Response(`${lines.join('\n')}\n`, {
