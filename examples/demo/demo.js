@@ -1,15 +1,153 @@
-// The demo page: attention maps for a sentence, and a timing panel.
+// The demo page: the shipped char-GPT generating (tokens per second on 1 and n threads) with any
+// layer's and head's attention over its text; then attention maps for a sentence, and a timing panel.
 import { createEngine, positionalEncoding } from '../../dist/index.js';
 import { plainMultiHeadAttention } from '../../bench/peers/plain-js.mjs';
-import { demoWeights, embed, heatmapSvg, layerFlops, seeded, tokenize } from './model.js';
+import { demoWeights, drawHeatmap, embed, heatmapSvg, layerFlops, seeded, tokenize } from './model.js';
+import { CHAR_GPT, DEFAULTS, attentionMaps, generateOptions, headMap, loadCharGpt, rates, timedGenerate, warmUp } from './char-gpt.js';
 
 const E = 64, H = 4;
 const $ = (id) => document.getElementById(id);
 const status = (text) => { $('status').textContent = text; };
+const genStatus = (text) => { $('gen-status').textContent = text; };
+// The engine's diagnostic hook: where its last call ran (the pool's workers or the calling thread).
+const DEBUG = Symbol.for('wasm-attention.debug');
 
 const threads = navigator.hardwareConcurrency > 1 && crossOriginIsolated ? Math.min(navigator.hardwareConcurrency, 4) : 1;
 const engine = await createEngine({ threads });
 const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: demoWeights(E) });
+
+// The char-GPT on a one-thread engine and on the n-thread one: the same weights in each.
+const fetched = async (name, as) => {
+  const res = await fetch(new URL(name, CHAR_GPT));
+  if (!res.ok) throw new Error(`${new URL(name, CHAR_GPT)}: HTTP ${res.status}`);
+  return res[as]();
+};
+const [config, bytes] = await Promise.all([fetched('config.json', 'json'), fetched('model.safetensors', 'arrayBuffer')]);
+const engines = new Map([[1, threads === 1 ? engine : await createEngine({ threads: 1 })], [engine.threads, engine]]);
+const gpts = new Map([...engines].map(([n, e]) => [n, loadCharGpt(e, config, new Uint8Array(bytes))]));
+const { vocab } = gpts.get(1);
+for (const { model } of gpts.values()) await warmUp(model);
+const nThreads = engine.threads;
+for (const [id, key] of [['prompt', 'prompt'], ['max-tokens', 'maxNewTokens'], ['temperature', 'temperature'],
+  ['top-k', 'topK'], ['top-p', 'topP'], ['seed', 'seed']]) $(id).value = String(DEFAULTS[key]);
+$('threads').innerHTML = nThreads > 1
+  ? `<option value="both" selected>1, then ${nThreads}</option><option value="1">1</option><option value="${nThreads}">${nThreads}</option>`
+  : '<option value="1" selected>1</option>';
+if (nThreads === 1) {
+  $('threads').title = crossOriginIsolated ? 'this machine reports one core'
+    : 'the page is not cross-origin isolated (no COOP/COEP headers): no SharedArrayBuffer, so one thread';
+}
+$('layer').innerHTML = Array.from({ length: config.n_layer }, (_, i) => `<option value="${i}">${i}</option>`).join('');
+$('head').innerHTML = '<option value="mean">mean</option>' +
+  Array.from({ length: config.n_head }, (_, h) => `<option value="${h}"${h === 0 ? ' selected' : ''}>${h}</option>`).join('');
+$('geometry').textContent = `${config.n_layer} layers, ${config.n_head} heads, ${config.n_embd} wide, in Hugging Face's format`;
+{
+  // FLOPs of one decoding step: the GEMMs (2 per weight) plus attention over 1..n_positions keys.
+  const { n_layer: nl, n_embd: e, vocab_size: v, n_positions: p } = config;
+  const gemm = 2 * (nl * 12 * e * e + e * v), keys = (c) => nl * 4 * e * c;
+  $('step-flops').textContent = `${((gemm + keys(1)) / 1e6).toFixed(1)}–${((gemm + keys(p)) / 1e6).toFixed(1)}`;
+}
+
+const nextFrame = () => new Promise((resolve) => {
+  requestAnimationFrame(() => setTimeout(resolve, 0));
+  setTimeout(resolve, 100); // a hidden tab gets no frames
+});
+const where = (placement) => (placement === 'pool' ? 'workers' : 'calling thread');
+const visible = (c) => ({ '\n': '⏎', ' ': '·' })[c] ?? c;
+
+let generated = 0;
+let attention; // { ids, maps, labels }: the last text's attention, kept for the layer and head selects
+
+async function generate() {
+  const button = $('generate-button');
+  if (button.disabled) return;
+  button.disabled = true;
+  try {
+    const prompt = $('prompt').value;
+    let promptIds, opts;
+    try {
+      promptIds = vocab.encode(prompt);
+      if (promptIds.length === 0) throw new RangeError('prompt: type at least one character');
+      if (promptIds.length >= config.n_positions) {
+        throw new RangeError(`prompt: ${promptIds.length} characters leave no room in config.n_positions (${config.n_positions})`);
+      }
+      const room = config.n_positions - promptIds.length; // so that the whole text fits the attention map
+      const asked = Number($('max-tokens').value);
+      opts = generateOptions({
+        maxNewTokens: Number.isInteger(asked) && asked > room ? room : asked, temperature: Number($('temperature').value),
+        topK: Number($('top-k').value), topP: Number($('top-p').value), seed: Number($('seed').value),
+      });
+      if (opts.maxNewTokens !== asked) $('max-tokens').value = String(opts.maxNewTokens);
+    } catch (error) {
+      genStatus(error.message);
+      return;
+    }
+    const runs = $('threads').value === 'both' ? [1, nThreads] : [Number($('threads').value)];
+    $('rates').tBodies[0].replaceChildren();
+    let first, note = '';
+    for (const n of runs) {
+      const e = engines.get(n);
+      $('text').querySelector('.prompt').textContent = prompt;
+      const out = $('text').querySelector('.generated');
+      out.textContent = '';
+      genStatus(`generating on ${n} thread(s)…`);
+      const ids = [], ms = [], ran = new Map();
+      let painted = performance.now();
+      try {
+        for await (const step of timedGenerate(gpts.get(n).model, promptIds, opts)) {
+          ids.push(step.id);
+          ms.push(step.ms);
+          if (ids.length > 1) {
+            const w = where(e[DEBUG]().placement());
+            ran.set(w, (ran.get(w) ?? 0) + 1);
+          }
+          out.textContent += vocab.decode([step.id]);
+          if (performance.now() - painted > 16) {
+            await nextFrame();
+            painted = performance.now();
+          }
+        }
+      } catch (error) {
+        genStatus(`${error.name}: ${error.message}`);
+        return;
+      }
+      const r = rates(ms);
+      $('rates').tBodies[0].insertAdjacentHTML('beforeend', `<tr><td>${n}</td><td>${r.tokens}</td><td>${r.firstMs.toFixed(2)}</td>` +
+        `<td>${Number.isNaN(r.decodeTokensPerSecond) ? '–' : r.decodeTokensPerSecond.toFixed(0)}</td>` +
+        `<td>${[...ran].map(([w, c]) => `${w} (${c})`).join(', ') || '–'}</td></tr>`);
+      if (first && first.join() !== ids.join()) note = `${n} threads gave other tokens than 1 thread`;
+      first ??= ids;
+    }
+    genStatus(note);
+    const all = [...promptIds, ...first];
+    const { ids, maps } = await attentionMaps(gpts.get(nThreads).model, all);
+    attention = { ids, maps, labels: ids.map((id) => visible(vocab.decode([id]))) };
+    drawAttention();
+    document.body.dataset.generated = String(++generated);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function drawAttention() {
+  if (!attention) return;
+  const L = attention.ids.length;
+  const l = Number($('layer').value), h = $('head').value === 'mean' ? 'mean' : Number($('head').value);
+  const data = headMap(attention.maps[l], config.n_head, L, h);
+  const canvas = $('attention');
+  const geometry = drawHeatmap(canvas.getContext('2d'), { data, rows: L, cols: L, rowLabels: attention.labels,
+    colLabels: attention.labels, cell: Math.max(2, Math.min(20, Math.floor(760 / L))), perRow: true });
+  Object.assign(canvas.dataset, { rows: String(L), layer: String(l), head: String(h),
+    left: String(geometry.left), top: String(geometry.top), cell: String(geometry.cell) });
+  canvas.onmousemove = (event) => {
+    const box = canvas.getBoundingClientRect();
+    const j = Math.floor((event.clientX - box.left - geometry.left) / geometry.cell);
+    const i = Math.floor((event.clientY - box.top - geometry.top) / geometry.cell);
+    if (i < 0 || j < 0 || i >= L || j >= L) return;
+    $('cell').textContent = `query ${i} “${attention.labels[i]}” → key ${j} “${attention.labels[j]}”: ${data[i * L + j].toFixed(4)}`;
+  };
+  $('cell').textContent = `layer ${l}, ${h === 'mean' ? 'mean over heads' : `head ${h}`}, ${L} characters; each row coloured from 0 to its largest weight (point at a cell for its value)`;
+}
 
 async function attend() {
   const tokens = tokenize($('sentence').value).slice(0, 48);
@@ -69,6 +207,10 @@ async function timing() {
 
 $('form').addEventListener('submit', (e) => { e.preventDefault(); void attend(); });
 $('causal').addEventListener('change', () => void attend());
+$('gen-form').addEventListener('submit', (e) => { e.preventDefault(); void generate(); });
+$('layer').addEventListener('change', drawAttention);
+$('head').addEventListener('change', drawAttention);
 await attend();
 document.body.dataset.ready = 'true';
+await generate();
 if (!new URLSearchParams(location.search).has('notiming')) void timing();

@@ -67,3 +67,41 @@ export function heatmapSvg({ data, rows, cols, rowLabels = [], colLabels = [], t
 
 /** FLOPs of one self-attention layer with projections. */
 export const layerFlops = (L, E) => 4 * 2 * L * E * E + 4 * L * L * E;
+
+/**
+ * Draws a heatmap of data [rows, cols] on a 2D canvas context (the canvas is resized to fit), for
+ * maps too large for SVG (a 256-character text is 65,536 cells). Values map from [min, max] to the
+ * ramp, or with `perRow` from [0, the row's largest value] (attention rows: a late query spreads
+ * its weight over many keys, and would look black next to the first one's single 1). Labels are
+ * drawn when a cell is at least 8 px. Returns { left, top, cell }, to map a pointer to a cell.
+ */
+export function drawHeatmap(ctx, { data, rows, cols, rowLabels = [], colLabels = [], cell, min = 0, max = 1, perRow = false }) {
+  const labels = cell >= 8 && (rowLabels.length || colLabels.length);
+  const left = labels ? 14 : 0, top = labels ? 14 : 0;
+  const canvas = ctx.canvas;
+  canvas.width = left + cols * cell;
+  canvas.height = top + rows * cell;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  for (let i = 0; i < rows; i++) {
+    let lo = min, hi = max;
+    if (perRow) {
+      lo = 0;
+      hi = 0;
+      for (let j = 0; j < cols; j++) hi = Math.max(hi, data[i * cols + j]);
+    }
+    for (let j = 0; j < cols; j++) {
+      ctx.fillStyle = colour(hi > lo ? (data[i * cols + j] - lo) / (hi - lo) : 0);
+      ctx.fillRect(left + j * cell, top + i * cell, cell, cell);
+    }
+  }
+  if (labels) {
+    ctx.fillStyle = '#222';
+    ctx.font = `${Math.min(12, cell)}px monospace`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    colLabels.forEach((l, j) => ctx.fillText(l, left + j * cell + cell / 2, top / 2));
+    rowLabels.forEach((l, i) => ctx.fillText(l, left / 2, top + i * cell + cell / 2));
+  }
+  return { left, top, cell };
+}
