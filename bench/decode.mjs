@@ -1,0 +1,71 @@
+// GPT-2 decode, ms per token: the GPT-2 small geometry (n_embd 768, 12 layers, 12 heads, vocab
+// 50257, tied lm_head) with random weights, a prompt of --context tokens prefilled once, then
+// --tokens greedy steps through engine.gpt2(...).generate; each step's time is the gap between
+// two yields. Prints one JSON line: the median and minimum step, the weight bytes one step
+// streams (fp32: every block's four projections and the tied lm_head) and, given --gbps (the
+// read bandwidth at these threads, bench/bandwidth.mjs), the share of the weight-streaming bound
+// (bytes ÷ bandwidth) that the median reaches.
+//   node bench/decode.mjs [--threads=N] [--kernels=simd|relaxed] [--context=512] [--tokens=24]
+//                         [--dist=DIR] [--gbps=X] [--layers=12]
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { randomF32 } from './harness.mjs';
+
+const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
+const threads = Number(arg('threads', 1));
+const kernels = arg('kernels', 'auto');
+const context = Number(arg('context', 512));
+const tokens = Number(arg('tokens', 24));
+const layers = Number(arg('layers', 12));
+const gbps = Number(arg('gbps', 0));
+const dist = resolve(arg('dist', new URL('../dist', import.meta.url).pathname));
+const { createEngine } = await import(pathToFileURL(`${dist}/index.js`).href);
+
+const E = 768, V = 50257, I = 4 * E;
+const config = { vocab_size: V, n_positions: 1024, n_embd: E, n_layer: layers, n_head: 12, layer_norm_epsilon: 1e-5 };
+/** Random weights at GPT-2's init scale (std 0.02 ≈ uniform ±0.035), LayerNorms near identity. */
+function gpt2Weights() {
+  let seed = 1;
+  const w = (n, scale = 0.035) => randomF32(n, seed++, scale);
+  const ones = (n) => w(n, 0.1).map((v) => 1 + v);
+  const weights = { 'wte.weight': w(V * E), 'wpe.weight': w(1024 * E, 0.01), 'ln_f.weight': ones(E), 'ln_f.bias': w(E, 0.01) };
+  for (let i = 0; i < layers; i++) {
+    const p = `h.${i}.`;
+    Object.assign(weights, {
+      [`${p}ln_1.weight`]: ones(E), [`${p}ln_1.bias`]: w(E, 0.01), [`${p}ln_2.weight`]: ones(E), [`${p}ln_2.bias`]: w(E, 0.01),
+      [`${p}attn.c_attn.weight`]: w(E * 3 * E), [`${p}attn.c_attn.bias`]: w(3 * E, 0.01),
+      [`${p}attn.c_proj.weight`]: w(E * E), [`${p}attn.c_proj.bias`]: w(E, 0.01),
+      [`${p}mlp.c_fc.weight`]: w(E * I), [`${p}mlp.c_fc.bias`]: w(I, 0.01),
+      [`${p}mlp.c_proj.weight`]: w(I * E), [`${p}mlp.c_proj.bias`]: w(E, 0.01),
+    });
+  }
+  return weights;
+}
+
+const engine = await createEngine({ threads, kernels });
+const model = engine.gpt2({ config, weights: gpt2Weights() });
+const prompt = Int32Array.from({ length: context }, (_, i) => (i * 7919) % V);
+const steps = [];
+/** One generate call: the prefill, then `n` decode steps, timed one by one. */
+async function run(n, keep) {
+  let t = performance.now(), first = true;
+  for await (const _ of model.generate(prompt, { maxNewTokens: n + 1 })) {
+    const now = performance.now();
+    if (!first && keep) steps.push(now - t);
+    first = false;
+    t = now;
+  }
+}
+await run(8, false); // warm-up: tiers every kernel up
+await run(tokens, true);
+steps.sort((a, b) => a - b);
+const weightBytes = 4 * (layers * (E * 3 * E + E * E + 2 * E * I) + V * E);
+const median = steps[steps.length >> 1];
+const row = {
+  bench: 'gpt2-decode', context, threads, kernels: engine.kernels, dist, median, min: steps[0],
+  steps: steps.length, weightBytes,
+};
+if (gbps > 0) Object.assign(row, { gbps, boundMs: weightBytes / gbps / 1e6, ofBound: weightBytes / gbps / 1e6 / median });
+console.log(JSON.stringify(row));
+await model.dispose();
+await engine.dispose?.();
