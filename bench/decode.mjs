@@ -1,10 +1,11 @@
 // GPT-2 decode, ms per token: the GPT-2 small geometry (n_embd 768, 12 layers, 12 heads, vocab
 // 50257, tied lm_head) with random weights, a prompt of --context tokens prefilled once, then
-// --tokens greedy steps through engine.gpt2(...).generate; each step's time is the gap between
-// two yields. Prints one JSON line: the median and minimum step, the weight bytes one step
+// --tokens greedy steps through engine.gpt2(...).generate, each step timed alone. Prints one JSON
+// line per build (--dist): the median and minimum step, the weight bytes one step
 // streams (fp32: every block's four projections and the tied lm_head) and, given --gbps (the
 // read bandwidth at these threads, bench/bandwidth.mjs), the share of the weight-streaming bound
-// (bytes ÷ bandwidth) that the median reaches.
+// (bytes ÷ bandwidth) that the median reaches; for a second build, the median of the per-step
+// ratios to the first (steps alternate between builds).
 //   node bench/decode.mjs [--threads=N] [--kernels=simd|relaxed] [--context=512] [--tokens=24]
 //                         [--dist=DIR] [--gbps=X] [--layers=12]
 import { resolve } from 'node:path';
@@ -18,8 +19,8 @@ const context = Number(arg('context', 512));
 const tokens = Number(arg('tokens', 24));
 const layers = Number(arg('layers', 12));
 const gbps = Number(arg('gbps', 0));
-const dist = resolve(arg('dist', new URL('../dist', import.meta.url).pathname));
-const { createEngine } = await import(pathToFileURL(`${dist}/index.js`).href);
+// --dist=A,B: builds to compare (each a dist/ directory), stepped in alternation in this process.
+const dists = arg('dist', new URL('../dist', import.meta.url).pathname).split(',').map((d) => resolve(d));
 
 const E = 768, V = 50257, I = 4 * E;
 const config = { vocab_size: V, n_positions: 1024, n_embd: E, n_layer: layers, n_head: 12, layer_norm_epsilon: 1e-5 };
@@ -42,30 +43,42 @@ function gpt2Weights() {
   return weights;
 }
 
-const engine = await createEngine({ threads, kernels });
-const model = engine.gpt2({ config, weights: gpt2Weights() });
+const weights = gpt2Weights();
 const prompt = Int32Array.from({ length: context }, (_, i) => (i * 7919) % V);
-const steps = [];
-/** One generate call: the prefill, then `n` decode steps, timed one by one. */
-async function run(n, keep) {
-  let t = performance.now(), first = true;
-  for await (const _ of model.generate(prompt, { maxNewTokens: n + 1 })) {
-    const now = performance.now();
-    if (!first && keep) steps.push(now - t);
-    first = false;
-    t = now;
-  }
+const runs = [];
+for (const d of dists) {
+  const { createEngine } = await import(pathToFileURL(`${d}/index.js`).href);
+  const engine = await createEngine({ threads, kernels });
+  runs.push({ dist: d, engine, model: engine.gpt2({ config, weights }), steps: [] });
 }
-await run(8, false); // warm-up: tiers every kernel up
-await run(tokens, true);
-steps.sort((a, b) => a - b);
+/** A generate call per build, prefilled; then their decode steps in alternation (load on this
+ * shared machine hits every build alike), each step timed alone. */
+async function alternate(n, keep) {
+  const its = runs.map((r) => r.model.generate(prompt, { maxNewTokens: n + 1 })[Symbol.asyncIterator]());
+  for (const it of its) await it.next(); // the prefill
+  for (let step = 0; step < n; step++) {
+    for (let i = 0; i < runs.length; i++) {
+      const t = performance.now();
+      await its[i].next();
+      if (keep) runs[i].steps.push(performance.now() - t);
+    }
+  }
+  for (const it of its) await it.return?.();
+}
+await alternate(8, false); // warm-up: tiers every kernel up
+await alternate(tokens, true);
 const weightBytes = 4 * (layers * (E * 3 * E + E * E + 2 * E * I) + V * E);
-const median = steps[steps.length >> 1];
-const row = {
-  bench: 'gpt2-decode', context, threads, kernels: engine.kernels, dist, median, min: steps[0],
-  steps: steps.length, weightBytes,
-};
-if (gbps > 0) Object.assign(row, { gbps, boundMs: weightBytes / gbps / 1e6, ofBound: weightBytes / gbps / 1e6 / median });
-console.log(JSON.stringify(row));
-await model.dispose();
-await engine.dispose?.();
+const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+for (const r of runs) {
+  const row = {
+    bench: 'gpt2-decode', context, threads, kernels: r.engine.kernels, dist: r.dist, median: median(r.steps),
+    min: Math.min(...r.steps), steps: r.steps.length, weightBytes,
+  };
+  if (gbps > 0) Object.assign(row, { gbps, boundMs: weightBytes / gbps / 1e6, ofBound: weightBytes / gbps / 1e6 / row.median });
+  if (r !== runs[0]) row.stepRatioToFirst = median(r.steps.map((t, i) => runs[0].steps[i] / t));
+  console.log(JSON.stringify(row));
+}
+for (const r of runs) {
+  await r.model.dispose();
+  await r.engine.dispose();
+}

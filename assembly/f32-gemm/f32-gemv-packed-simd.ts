@@ -3,14 +3,15 @@
 // reads (f32-gemm-packed-4x8-simd.ts) and A in place, unpacked.
 //
 // Why: with one row, the packed GEMM computes a 4-row tile of which one row is live (4× the
-// arithmetic) after packing A, and the k loop of its 8-column tile has two dependent
-// accumulator chains. Here the tile is as wide as the rows are few, 8 accumulators in every
-// case (1 row × 4 panels, 2 rows × 2 panels, 3..4 rows × 1 panel), so each k step issues
-// eight independent multiply-adds over 32 / 16 / 8 columns of B, and every B byte is read
-// once per call: each panel front to back, four (two, one) panels side by side. The weights
-// are nearly all the memory traffic of a decoding step, so this kernel decides its speed: it
-// runs at the machine's read bandwidth.
-//
+// arithmetic) after packing A. Here the tile is 1, 2 or 4 rows (3 runs as 4) × one 8-column
+// panel, A is read in place, and B is streamed once per call, front to back: panel after
+// panel, each read whole before the next, so the weights are ONE sequential stream. That
+// matters more than registers: the weights are nearly all of a decoding step's memory traffic,
+// and a one-row tile reading four panels side by side (8 accumulators, four streams k·32 bytes
+// apart) ran at 0.6-0.75 of the read-bandwidth probe (two panels: 0.45), this one-panel tile
+// at 0.84-0.96 (one thread, the GPT-2 lm_head, in alternation with the probe as bench/gemv.mjs
+// runs them). Its two accumulator chains are not the limit: 32 bytes per add latency is more
+// than one core's share of the memory bus.
 // Same bits as the packed GEMM: every element of C is bias, then acc += a·b for kk = 0..k-1 in
 // order with the same madd, then the same epilogue; only the grouping of independent elements
 // into registers differs. So a phase may pick either kernel for a row count without changing
@@ -67,7 +68,8 @@ export function gemvPacked(
   else gemvRows(m, n, k, a, lda, bp, bias, c, ldc, activation, residual, ldr, true);
 }
 
-/** The row loop of gemvPacked: 4, 2 or 1 rows a pass; `epilogue` is a constant at both calls. */
+/** The row loop of gemvPacked: 4 (or 3), 2 or 1 rows a pass; `epilogue` is a constant at both
+ * calls. */
 // @ts-ignore: decorator
 @inline function gemvRows(
   m: i32, n: i32, k: i32, a: usize, lda: i32, bp: usize, bias: usize, c: usize, ldc: i32,
@@ -81,58 +83,24 @@ export function gemvPacked(
       gemv4x8(min(rows, 4), n, k, ai, ldaB, bp, bias, ci, ldcB, activation, ri, ldrB, epilogue);
       i += 4;
     } else if (rows == 2) {
-      gemv2x16(n, k, ai, ldaB, bp, bias, ci, ldcB, activation, ri, ldrB, epilogue);
+      gemv2x8(n, k, ai, ldaB, bp, bias, ci, ldcB, activation, ri, ldrB, epilogue);
       i += 2;
     } else {
-      gemv1x32(n, k, ai, bp, bias, ci, activation, ri, epilogue);
+      gemv1x8(n, k, ai, bp, bias, ci, activation, ri, epilogue);
       i += 1;
     }
   }
 }
 
-/** One row over every panel: four panels side by side (32 columns, 8 accumulators), then the
- * remaining panels one by one. */
+/** One row over every panel, one panel at a time (8 columns, 2 accumulators). */
 // @ts-ignore: decorator
-@inline function gemv1x32(
+@inline function gemv1x8(
   n: i32, k: i32, a: usize, bp: usize, bias: usize, c: usize, activation: i32, residual: usize, epilogue: bool,
 ): void {
   const panelB = <usize>k * (NR << 2), kB = <usize>k << 2;
-  const panel2B = panelB << 1, panel3B = panelB * 3;
-  let j = 0;
-  for (; j + 3 * NR < n; j += 4 * NR) {
-    const b0 = bp + <usize>(j / NR) * panelB, jB = <usize>j << 2;
-    const pbias = bias != 0 ? bias + jB : 0, cols = n - j;
-    let vacc0x0123 = biasVector(pbias, 0, cols), vacc0x4567 = biasVector(pbias, 4, cols);
-    let vacc1x0123 = biasVector(pbias, 8, cols), vacc1x4567 = biasVector(pbias, 12, cols);
-    let vacc2x0123 = biasVector(pbias, 16, cols), vacc2x4567 = biasVector(pbias, 20, cols);
-    let vacc3x0123 = biasVector(pbias, 24, cols), vacc3x4567 = biasVector(pbias, 28, cols);
-    let pa = a;
-    const aEnd = a + kB;
-    for (let pb = b0; pa < aEnd; pb += NR << 2) {
-      const va = v128.load_splat<f32>(pa);
-      vacc0x0123 = madd(va, v128.load(pb), vacc0x0123);
-      vacc0x4567 = madd(va, v128.load(pb, 16), vacc0x4567);
-      const pb1 = pb + panelB;
-      vacc1x0123 = madd(va, v128.load(pb1), vacc1x0123);
-      vacc1x4567 = madd(va, v128.load(pb1, 16), vacc1x4567);
-      const pb2 = pb + panel2B;
-      vacc2x0123 = madd(va, v128.load(pb2), vacc2x0123);
-      vacc2x4567 = madd(va, v128.load(pb2, 16), vacc2x4567);
-      const pb3 = pb + panel3B;
-      vacc3x0123 = madd(va, v128.load(pb3), vacc3x0123);
-      vacc3x4567 = madd(va, v128.load(pb3, 16), vacc3x4567);
-      pa += 4;
-    }
-    const c0 = c + jB, r0 = rowAt(residual, 0, 0, jB);
-    finish(c0, r0, vacc0x0123, vacc0x4567, NR, activation, epilogue);
-    finish(c0 + 32, r0 != 0 ? r0 + 32 : 0, vacc1x0123, vacc1x4567, NR, activation, epilogue);
-    finish(c0 + 64, r0 != 0 ? r0 + 64 : 0, vacc2x0123, vacc2x4567, NR, activation, epilogue);
-    finish(c0 + 96, r0 != 0 ? r0 + 96 : 0, vacc3x0123, vacc3x4567, min(NR, cols - 3 * NR), activation, epilogue);
-  }
-  for (; j < n; j += NR) {
+  for (let j = 0; j < n; j += NR) {
     const b0 = bp + <usize>(j / NR) * panelB, jB = <usize>j << 2;
     const pbias = bias != 0 ? bias + jB : 0, cols = min(NR, n - j);
-    // One panel, two accumulator chains (latency-bound, but at most three panels of a call).
     let vacc0x0123 = biasVector(pbias, 0, cols), vacc0x4567 = biasVector(pbias, 4, cols);
     let pa = a;
     const aEnd = a + kB;
@@ -146,49 +114,16 @@ export function gemvPacked(
   }
 }
 
-/** Two rows over every panel: two panels side by side (16 columns, 8 accumulators), then the
- * last panel alone. */
+/** Two rows over every panel, one panel at a time (8 columns, 4 accumulators). */
 // @ts-ignore: decorator
-@inline function gemv2x16(
+@inline function gemv2x8(
   n: i32, k: i32, a: usize, ldaB: usize, bp: usize, bias: usize, c: usize, ldcB: usize,
   activation: i32, residual: usize, ldrB: usize, epilogue: bool,
 ): void {
   const panelB = <usize>k * (NR << 2), kB = <usize>k << 2;
-  let j = 0;
-  for (; j + NR < n; j += 2 * NR) {
+  for (let j = 0; j < n; j += NR) {
     const b0 = bp + <usize>(j / NR) * panelB, jB = <usize>j << 2;
-    const pbias = bias != 0 ? bias + jB : 0, cols = n - j;
-    const vb0 = biasVector(pbias, 0, cols), vb1 = biasVector(pbias, 4, cols);
-    const vb2 = biasVector(pbias, 8, cols), vb3 = biasVector(pbias, 12, cols);
-    let vacc0x0123 = vb0, vacc0x4567 = vb1, vacc0x89AB = vb2, vacc0xCDEF = vb3;
-    let vacc1x0123 = vb0, vacc1x4567 = vb1, vacc1x89AB = vb2, vacc1xCDEF = vb3;
-    let pa = a;
-    const aEnd = a + kB;
-    for (let pb = b0; pa < aEnd; pb += NR << 2) {
-      const vb0123 = v128.load(pb), vb4567 = v128.load(pb, 16);
-      const pb1 = pb + panelB;
-      const vb89AB = v128.load(pb1), vbCDEF = v128.load(pb1, 16);
-      const va0 = v128.load_splat<f32>(pa);
-      vacc0x0123 = madd(va0, vb0123, vacc0x0123);
-      vacc0x4567 = madd(va0, vb4567, vacc0x4567);
-      vacc0x89AB = madd(va0, vb89AB, vacc0x89AB);
-      vacc0xCDEF = madd(va0, vbCDEF, vacc0xCDEF);
-      const va1 = v128.load_splat<f32>(pa + ldaB);
-      vacc1x0123 = madd(va1, vb0123, vacc1x0123);
-      vacc1x4567 = madd(va1, vb4567, vacc1x4567);
-      vacc1x89AB = madd(va1, vb89AB, vacc1x89AB);
-      vacc1xCDEF = madd(va1, vbCDEF, vacc1xCDEF);
-      pa += 4;
-    }
-    const c0 = c + jB, r0 = rowAt(residual, 0, ldrB, jB), r1 = rowAt(residual, 1, ldrB, jB);
-    finish(c0, r0, vacc0x0123, vacc0x4567, NR, activation, epilogue);
-    finish(c0 + 32, r0 != 0 ? r0 + 32 : 0, vacc0x89AB, vacc0xCDEF, min(NR, cols - NR), activation, epilogue);
-    finish(c0 + ldcB, r1, vacc1x0123, vacc1x4567, NR, activation, epilogue);
-    finish(c0 + ldcB + 32, r1 != 0 ? r1 + 32 : 0, vacc1x89AB, vacc1xCDEF, min(NR, cols - NR), activation, epilogue);
-  }
-  if (j < n) {
-    const b0 = bp + <usize>(j / NR) * panelB, jB = <usize>j << 2;
-    const pbias = bias != 0 ? bias + jB : 0, cols = n - j;
+    const pbias = bias != 0 ? bias + jB : 0, cols = min(NR, n - j);
     const vb0 = biasVector(pbias, 0, cols), vb1 = biasVector(pbias, 4, cols);
     let vacc0x0123 = vb0, vacc0x4567 = vb1, vacc1x0123 = vb0, vacc1x4567 = vb1;
     let pa = a;

@@ -368,9 +368,11 @@ export function gemmPackedPhase(
   };
 }
 
-/** Most rows the GEMV phase takes (its kernel streams B once for up to 4 rows); more rows pack
- * A and run the GEMM. */
-export const GEMV_MAX_ROWS = 4;
+/** Most rows the GEMV phase takes; more rows pack A and run the GEMM. The GEMV streams B once
+ * for up to 4 rows, but from 3 rows on both kernels are arithmetic-bound (16 multiply-adds per
+ * 32 bytes of B) and the GEMM's tile, reading A packed through one pointer, is the faster one
+ * (bench/gemv.mjs --rows=4: 0.4 of the read bandwidth, the GEMM 0.5-0.6; 1 row: 0.9-1.0). */
+export const GEMV_MAX_ROWS = 2;
 /** Columns of one GEMV item: two of the kernel's 32-column tiles (k·256 bytes of panels), small
  * enough that a 768-wide projection is 12 items for the threads to share. */
 export const GEMV_COL_BLOCK = 64;
