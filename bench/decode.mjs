@@ -7,10 +7,13 @@
 // (bytes ÷ bandwidth) that the median reaches; for a second build, the median of the per-step
 // ratios to the first (steps alternate between builds).
 //   node bench/decode.mjs [--threads=N] [--kernels=simd|relaxed] [--context=512] [--tokens=24]
-//                         [--dist=DIR] [--gbps=X] [--layers=12]
+//                         [--dist=DIR[,DIR2]] [--gbps=X] [--probe] [--layers=12]
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { randomF32 } from './harness.mjs';
+import { buildPeak, instantiateStream } from './peak-probe.mjs';
+import { STREAM_BYTES } from './bandwidth-probe.mjs';
 
 const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const threads = Number(arg('threads', 1));
@@ -19,6 +22,10 @@ const context = Number(arg('context', 512));
 const tokens = Number(arg('tokens', 24));
 const layers = Number(arg('layers', 12));
 const gbps = Number(arg('gbps', 0));
+// --probe: after every round of steps, one pass of the read-bandwidth probe (256 MiB, this
+// thread) is timed too, and each step is set against the bound of its own round: on a machine
+// whose load moves, a share of the bound taken from two runs minutes apart means little.
+const probe = process.argv.includes('--probe') ? instantiateStream(readFileSync(await buildPeak(false)), STREAM_BYTES) : undefined;
 // --dist=A,B: builds to compare (each a dist/ directory), stepped in alternation in this process.
 const dists = arg('dist', new URL('../dist', import.meta.url).pathname).split(',').map((d) => resolve(d));
 
@@ -62,9 +69,15 @@ async function alternate(n, keep) {
       await its[i].next();
       if (keep) runs[i].steps.push(performance.now() - t);
     }
+    if (probe) {
+      const t = performance.now();
+      probe.stream(STREAM_BYTES);
+      if (keep) probeGBps.push(STREAM_BYTES / (performance.now() - t) / 1e6);
+    }
   }
   for (const it of its) await it.return?.();
 }
+const probeGBps = [];
 await alternate(8, false); // warm-up: tiers every kernel up
 await alternate(tokens, true);
 const weightBytes = 4 * (layers * (E * 3 * E + E * E + 2 * E * I) + V * E);
@@ -75,6 +88,10 @@ for (const r of runs) {
     min: Math.min(...r.steps), steps: r.steps.length, weightBytes,
   };
   if (gbps > 0) Object.assign(row, { gbps, boundMs: weightBytes / gbps / 1e6, ofBound: weightBytes / gbps / 1e6 / row.median });
+  if (probe) {
+    const ofBound = r.steps.map((t, i) => weightBytes / probeGBps[i] / 1e6 / t);
+    Object.assign(row, { probeGBpsMedian: median(probeGBps), probeGBpsMax: Math.max(...probeGBps), ofBoundSameRound: median(ofBound) });
+  }
   if (r !== runs[0]) row.stepRatioToFirst = median(r.steps.map((t, i) => runs[0].steps[i] / t));
   console.log(JSON.stringify(row));
 }
