@@ -7,6 +7,7 @@ import { layerNormRows } from "./f32-layernorm/f32-layernorm-simd";
 import { geluRows } from "./f32-activation/f32-gelu-simd";
 import { attention } from "./f32-attention/f32-attention-4x64-simd";
 import { packRows, packPanelsNT, packPanelsNN, gemmPacked } from "./f32-gemm/f32-gemm-packed-4x8-simd";
+import { gemvPacked } from "./f32-gemm/f32-gemv-packed-simd";
 import { meanRows } from "./f32-reduce/f32-mean-simd";
 import { scale } from "./f32-reduce/f32-scale-simd";
 import { attentionCombine } from "./f32-attention/f32-attention-combine-simd";
@@ -55,6 +56,16 @@ export function f32_gemm_packed(
   activation: i32, residual: usize, ldr: i32,
 ): void {
   gemmPacked(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr);
+}
+
+/** C[m, n] = act(A·B + bias[n]) + residual[m, n] for a few rows (m <= 4: decoding) from A in
+ * place and the packed GEMM's B panels, same bits as f32_gemm_packed; see
+ * f32-gemm/f32-gemv-packed-simd.ts. */
+export function f32_gemv_packed(
+  m: i32, n: i32, k: i32, a: usize, lda: i32, bp: usize, bias: usize, c: usize, ldc: i32,
+  activation: i32, residual: usize, ldr: i32,
+): void {
+  gemvPacked(m, n, k, a, lda, bp, bias, c, ldc, activation, residual, ldr);
 }
 
 /** Row softmax of x[rows, cols] (row stride ldx) into y (row stride ldy); y may be x. */

@@ -37,3 +37,16 @@ export function instantiatePeak(wasmBytes) {
     stream: (bytes) => exports.peak_stream(65536, bytes),
   };
 }
+
+/** Instantiates a built probe on a memory of 64 KiB + `bytes` (a multiple of 64), the stream
+ * buffer written first so that its pages are real. */
+export function instantiateStream(wasmBytes, bytes) {
+  const pages = 1 + Math.ceil(bytes / 65536);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536 });
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(wasmBytes), { env: { memory } });
+  new Float32Array(memory.buffer, 65536, bytes / 4).fill(1);
+  return {
+    /** Sums `n` bytes (a multiple of 64, at most the buffer) from byte 65536. */
+    stream: (n) => exports.peak_stream(65536, n),
+  };
+}

@@ -127,7 +127,7 @@ export function packPanelsNN(k: i32, n: i32, b: usize, ldb: i32, bp: usize, p0: 
 /** Lanes c..c+3 of a bias (or residual) row of a panel with `cols` live columns (the rest 0,
  * never read past n). */
 // @ts-ignore: decorator
-@inline function biasVector(bias: usize, c: i32, cols: i32): v128 {
+@inline export function biasVector(bias: usize, c: i32, cols: i32): v128 {
   if (bias == 0) return f32x4.splat(0);
   if (c + 4 <= cols) return v128.load(bias + (<usize>c << 2));
   let v = f32x4.splat(0);
@@ -153,7 +153,7 @@ export function packPanelsNN(k: i32, n: i32, b: usize, ldb: i32, bp: usize, p0: 
 }
 
 // @ts-ignore: decorator
-@inline function storeRow(c: usize, lo: v128, hi: v128, cols: i32): void {
+@inline export function storeRow(c: usize, lo: v128, hi: v128, cols: i32): void {
   if (cols == NR) {
     v128.store(c, lo);
     v128.store(c, hi, 16);

@@ -11,7 +11,8 @@ import type { Gpt2, Gpt2Config, Gpt2ForwardOptions, Gpt2GenerateOptions, Gpt2Out
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  ACTIVATION, gemmPackedPhase, layerNormPhase, packedPanelsLength, packedRowsLength, packRowsPhase, type Phase,
+  ACTIVATION, GEMV_MAX_ROWS, gemmPackedPhase, gemvPackedPhase, layerNormPhase, packedPanelsLength, packedRowsLength,
+  packRowsPhase, projectionPhases, type Phase,
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, flag, isArrayOf, keysOf, options, typedArray } from '../validate.js';
@@ -325,12 +326,19 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
   const stripsBatch = packedRowsLength(L, E);
   const program: Phase[] = [];
   const norm = (n: Norm, x: number, y: number): Phase => layerNormPhase(rows, E, x, E, 0, 0, n.weight, n.bias, hp.eps, y, E);
+  // Decoding (a few rows): every projection is the GEMV, which streams the weights once and reads
+  // its rows in place; the same bits as the GEMM that prefill runs. Q, K and V rows of one call
+  // are one matrix for it when its rows map to rows of the cache with one stride: one sequence,
+  // or one new token per sequence (the cache rows of sequence b are kv.rows·E apart).
+  const gemvQkv = rows <= GEMV_MAX_ROWS && (B === 1 || L === 1);
   m.blocks.forEach((blk, layer) => {
     // y = ln_1(x); q, k, v = y·c_attn (K and V straight into their rows of the cache)
     program.push(norm(blk.ln1, r.x, r.y));
-    program.push(packRowsPhase(L, E, r.y, E, r.strips, B, L * E, stripsBatch));
-    const proj = (g: number, c: number, cBatch: number): Phase => gemmPackedPhase(L, E, E, r.strips, blk.cAttn.panels(g),
-      blk.cAttn.bias(g), c, E, { batch: B, apBatch: stripsBatch, cBatch });
+    if (!gemvQkv) program.push(packRowsPhase(L, E, r.y, E, r.strips, B, L * E, stripsBatch));
+    const proj = (g: number, c: number, cBatch: number): Phase => gemvQkv
+      ? gemvPackedPhase(rows, E, E, r.y, E, blk.cAttn.panels(g), blk.cAttn.bias(g), c, L === 1 ? cBatch : E)
+      : gemmPackedPhase(L, E, E, r.strips, blk.cAttn.panels(g), blk.cAttn.bias(g), c, E,
+        { batch: B, apBatch: stripsBatch, cBatch });
     program.push(proj(0, r.q, L * E));
     program.push(proj(1, kv.k[layer] + past * E * 4, kv.rows * E));
     program.push(proj(2, kv.v[layer] + past * E * 4, kv.rows * E));
@@ -349,25 +357,21 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
     }
     program.push(...attentionPhases(p, r.scratch, r.attention));
     // t = x + ctx·c_proj
-    program.push(packRowsPhase(rows, E, r.ctx, E, r.ctxStrips));
-    program.push(gemmPackedPhase(rows, E, E, r.ctxStrips, blk.attnProj.panels(), blk.attnProj.bias(), r.t, E,
+    program.push(...projectionPhases(rows, E, E, r.ctx, E, r.ctxStrips, blk.attnProj.panels(), blk.attnProj.bias(), r.t, E,
       { residual: r.x, ldr: E }));
     // x = t + gelu_new(ln_2(t)·c_fc)·c_proj
     program.push(norm(blk.ln2, r.t, r.y));
-    program.push(packRowsPhase(rows, E, r.y, E, r.ctxStrips));
-    program.push(gemmPackedPhase(rows, hp.inner, E, r.ctxStrips, blk.cFc.panels(), blk.cFc.bias(), r.h, hp.inner,
+    program.push(...projectionPhases(rows, hp.inner, E, r.y, E, r.ctxStrips, blk.cFc.panels(), blk.cFc.bias(), r.h, hp.inner,
       { activation: ACTIVATION.geluTanh }));
-    program.push(packRowsPhase(rows, hp.inner, r.h, hp.inner, r.hStrips));
-    program.push(gemmPackedPhase(rows, E, hp.inner, r.hStrips, blk.mlpProj.panels(), blk.mlpProj.bias(), r.x, E,
-      { residual: r.t, ldr: E }));
+    program.push(...projectionPhases(rows, E, hp.inner, r.h, hp.inner, r.hStrips, blk.mlpProj.panels(), blk.mlpProj.bias(),
+      r.x, E, { residual: r.t, ldr: E }));
   });
   // logits = ln_f(x)·lm_headᵀ (only each sequence's last row when decoding)
   const outRows = s.lastOnly ? B : rows;
   const from = s.lastOnly ? r.x + (L - 1) * E * 4 : r.x;
   const ld = s.lastOnly ? L * E : E;
   program.push(layerNormPhase(outRows, E, from, ld, 0, 0, m.lnF.weight, m.lnF.bias, hp.eps, r.yLast, E));
-  program.push(packRowsPhase(outRows, E, r.yLast, E, r.lastStrips));
-  program.push(gemmPackedPhase(outRows, hp.vocab, E, r.lastStrips, m.lmHead.panels, 0, r.logits, hp.vocab));
+  program.push(...projectionPhases(outRows, hp.vocab, E, r.yLast, E, r.lastStrips, m.lmHead.panels, 0, r.logits, hp.vocab));
   return program;
 }
 

@@ -17,6 +17,7 @@ export const PHASE_LAYER_NORM = 8;
 export const PHASE_GELU = 9;
 export const PHASE_SOFTMAX = 10;
 export const PHASE_SCALE = 11;
+export const PHASE_GEMV_PACKED = 12;
 
 /** A[m, k] (row stride lda) packed into GEMM strips at ap, cut into stripBlock strips; `batch`
  * such matrices, aBatch / apBatch elements apart. */
@@ -50,6 +51,18 @@ export interface GemmPackedPhase {
   activation: number; // ACTIVATION
   residual: number; ldr: number; rBatch: number; // f32 [m, n] added after the activation, or 0
   rowBlock: number; // multiple of GEMM_STRIP_ROWS
+  colBlock: number; // multiple of GEMM_PANEL_COLS
+}
+
+/** C[m, n] = act(A·B + bias) + residual for a few rows (decoding): A[m, k] read in place (row
+ * stride lda), B the packed GEMM's panels at bp; cut into colBlock columns only, never rows or
+ * k, so each item streams its panels once for all m rows. Same bits as the GEMM phase. */
+export interface GemvPackedPhase {
+  kind: typeof PHASE_GEMV_PACKED;
+  m: number; n: number; k: number; a: number; lda: number; bp: number; bias: number;
+  c: number; ldc: number;
+  activation: number; // ACTIVATION
+  residual: number; ldr: number; // f32 [m, n] added after the activation, or 0
   colBlock: number; // multiple of GEMM_PANEL_COLS
 }
 
@@ -129,7 +142,7 @@ export interface ScalePhase {
 }
 
 export type Phase =
-  PackRowsPhase | PackPanelsPhase | GemmPackedPhase | AttentionPhase | AttentionCombinePhase | AttentionNonFinitePhase |
+  PackRowsPhase | PackPanelsPhase | GemmPackedPhase | GemvPackedPhase | AttentionPhase | AttentionCombinePhase | AttentionNonFinitePhase |
   MeanRowsPhase | LayerNormPhase | GeluPhase | SoftmaxPhase | ScalePhase;
 
 /** Field order of the attention phases (the combine reads the same record). */
@@ -149,6 +162,7 @@ export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
   [PHASE_PACK_PANELS]: ['batch', 'k', 'n', 'b', 'ldb', 'bBatch', 'bp', 'bpBatch', 'transposed', 'panelBlock'],
   [PHASE_GEMM_PACKED]: ['batch', 'm', 'n', 'k', 'ap', 'apBatch', 'bp', 'bpBatch', 'bias', 'c', 'ldc', 'cBatch',
     'activation', 'residual', 'ldr', 'rBatch', 'rowBlock', 'colBlock'],
+  [PHASE_GEMV_PACKED]: ['m', 'n', 'k', 'a', 'lda', 'bp', 'bias', 'c', 'ldc', 'activation', 'residual', 'ldr', 'colBlock'],
   [PHASE_LAYER_NORM]: ['rows', 'dim', 'x', 'ldx', 'residual', 'ldr', 'weight', 'bias', 'eps', 'y', 'ldy', 'rowBlock'],
   [PHASE_GELU]: ['n', 'x', 'y', 'approximate', 'block'],
   [PHASE_SCALE]: ['n', 'x', 'y', 's', 'block'],
@@ -167,6 +181,7 @@ export function itemCount(p: Phase): number {
     case PHASE_PACK_ROWS: return p.batch * ceilDiv(ceilDiv(p.m, GEMM_STRIP_ROWS), p.stripBlock);
     case PHASE_PACK_PANELS: return p.batch * ceilDiv(ceilDiv(p.n, GEMM_PANEL_COLS), p.panelBlock);
     case PHASE_GEMM_PACKED: return p.batch * ceilDiv(p.m, p.rowBlock) * ceilDiv(p.n, p.colBlock);
+    case PHASE_GEMV_PACKED: return ceilDiv(p.n, p.colBlock);
     case PHASE_LAYER_NORM: return ceilDiv(p.rows, p.rowBlock);
     case PHASE_GELU: case PHASE_SCALE: return ceilDiv(p.n, p.block);
     case PHASE_SOFTMAX: return ceilDiv(p.rows, p.rowBlock);
@@ -204,6 +219,13 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
         p.ap + (b * p.apBatch + r0 * p.k) * 4, p.bp + (b * p.bpBatch + c0 * p.k) * 4, p.bias === 0 ? 0 : p.bias + c0 * 4,
         p.c + (b * p.cBatch + r0 * p.ldc + c0) * 4, p.ldc, p.activation,
         p.residual === 0 ? 0 : p.residual + (b * p.rBatch + r0 * p.ldr + c0) * 4, p.ldr);
+      return;
+    }
+    case PHASE_GEMV_PACKED: {
+      const c0 = i * p.colBlock;
+      kernels.f32_gemv_packed(p.m, Math.min(p.colBlock, p.n - c0), p.k, p.a, p.lda, p.bp + c0 * p.k * 4,
+        p.bias === 0 ? 0 : p.bias + c0 * 4, p.c + c0 * 4, p.ldc, p.activation,
+        p.residual === 0 ? 0 : p.residual + c0 * 4, p.ldr);
       return;
     }
     case PHASE_LAYER_NORM: {
@@ -346,6 +368,36 @@ export function gemmPackedPhase(
   };
 }
 
+/** Most rows the GEMV phase takes; more rows pack A and run the GEMM. The GEMV streams B once
+ * for up to 4 rows, but from 3 rows on both kernels are arithmetic-bound (16 multiply-adds per
+ * 32 bytes of B) and the GEMM's tile, reading A packed through one pointer, is the faster one
+ * (bench/gemv.mjs --rows=4: 0.4 of the read bandwidth, the GEMM 0.5-0.6; 1 row: 0.9-1.0). */
+export const GEMV_MAX_ROWS = 2;
+/** Columns of one GEMV item: two of the kernel's 32-column tiles (k·256 bytes of panels), small
+ * enough that a 768-wide projection is 12 items for the threads to share. */
+export const GEMV_COL_BLOCK = 64;
+
+export function gemvPackedPhase(
+  m: number, n: number, k: number, a: number, lda: number, bp: number, bias: number, c: number, ldc: number,
+  extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
+): GemvPackedPhase {
+  return {
+    kind: PHASE_GEMV_PACKED, m, n, k, a, lda, bp, bias, c, ldc, activation: extras.activation ?? ACTIVATION.none,
+    residual: extras.residual ?? 0, ldr: extras.ldr ?? 0, colBlock: GEMV_COL_BLOCK,
+  };
+}
+
+/** C[m, n] = act(A·B + bias) + residual against resident panels bp, for A[m, k] (row stride
+ * lda): the GEMV phase when m <= GEMV_MAX_ROWS (A in place, `strips` unused), else A packed
+ * into `strips` (packedRowsLength(m, k) floats) and the GEMM. Both give the same bits. */
+export function projectionPhases(
+  m: number, n: number, k: number, a: number, lda: number, strips: number, bp: number, bias: number,
+  c: number, ldc: number, extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
+): Phase[] {
+  if (m <= GEMV_MAX_ROWS) return [gemvPackedPhase(m, n, k, a, lda, bp, bias, c, ldc, extras)];
+  return [packRowsPhase(m, k, a, lda, strips), gemmPackedPhase(m, n, k, strips, bp, bias, c, ldc, extras)];
+}
+
 /** Rows of one layer-norm or softmax item (about 32 KiB of a 768-wide row block). */
 export const ROW_BLOCK = 16;
 /** Elements of one GELU item. */
@@ -387,6 +439,7 @@ export function programFlops(program: readonly Phase[]): number {
   let total = 0;
   for (const p of program) {
     if (p.kind === PHASE_GEMM_PACKED) total += 2 * p.batch * p.m * p.n * p.k;
+    else if (p.kind === PHASE_GEMV_PACKED) total += 2 * p.m * p.n * p.k;
     else if (p.kind === PHASE_PACK_ROWS) total += p.batch * p.m * p.k;
     else if (p.kind === PHASE_PACK_PANELS) total += p.batch * p.k * p.n;
     else if (p.kind === PHASE_LAYER_NORM || p.kind === PHASE_SOFTMAX) total += 8 * p.rows * (p.kind === PHASE_SOFTMAX ? p.cols : p.dim);

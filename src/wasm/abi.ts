@@ -73,6 +73,22 @@ export interface KernelExports {
     residual: number,   // f32 [m, n] added after the activation, or 0; may equal c (ldr = ldc)
     ldr: number,        // row stride of the residual
   ): void;
+  /** C = act(A·B + bias) + residual for a few rows, A in place, B as packed panels: the same
+   * bits as f32_gemm_packed, B read once per call for m <= 4 (decoding). */
+  f32_gemv_packed(
+    m: number,          // rows of A and C (1..4 stream B once; more run 4 rows a pass)
+    n: number,          // columns of C
+    k: number,          // inner dimension
+    a: number,          // f32 [m, k], read in place
+    lda: number,        // row stride of A
+    bp: number,         // B panels (f32_pack_panels_*), the panel holding column 0 of C
+    bias: number,       // f32 [n] added to every row, or 0
+    c: number,          // f32 [m, n] output, overlapping no input but the residual
+    ldc: number,        // row stride of C
+    activation: number, // 0 none, 1 ReLU, 2 GELU (erf), 3 GELU (tanh)
+    residual: number,   // f32 [m, n] added after the activation, or 0; may equal c (ldr = ldc)
+    ldr: number,        // row stride of the residual
+  ): void;
   /** y = F.layer_norm(x + residual)·weight + bias, per row. */
   f32_layer_norm(
     rows: number,     // rows

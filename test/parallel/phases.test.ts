@@ -2,8 +2,9 @@
 // one item, and nothing depends on the thread count.
 import { describe, expect, it } from 'vitest';
 import {
-  GEMM_A_BLOCK_BYTES, GEMM_MAX_ROW_BLOCK, GEMM_MIN_ROW_BLOCK, gemmPackedPhase, gemmRowBlock, itemCount,
-  meanRowsPhase, packRowsPhase, runItem, PHASE_ATTENTION, type Phase,
+  GEMM_A_BLOCK_BYTES, GEMM_MAX_ROW_BLOCK, GEMM_MIN_ROW_BLOCK, GEMV_MAX_ROWS, gemmPackedPhase, gemmRowBlock,
+  gemvPackedPhase, itemCount, meanRowsPhase, packRowsPhase, projectionPhases, runItem, PHASE_ATTENTION,
+  PHASE_GEMM_PACKED, PHASE_GEMV_PACKED, PHASE_PACK_ROWS, type Phase,
 } from '../../src/parallel/phases.js';
 import { attentionPhase, keyParts, KEY_CHUNK, QUERY_BLOCK } from '../../src/ops/attention-slices.js';
 import { decodePhase, encodeProgram } from '../../src/parallel/protocol.js';
@@ -15,6 +16,10 @@ function recorder() {
   const writes: string[] = [];
   const kernels = {
     f32_gemm_packed: (m: number, n: number, _k: number, _ap: number, _bp: number, _bias: number,
+      c: number, ldc: number) => {
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) writes.push(`c${(c >> 2) + i * ldc + j}`);
+    },
+    f32_gemv_packed: (m: number, n: number, _k: number, _a: number, _lda: number, _bp: number, _bias: number,
       c: number, ldc: number) => {
       for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) writes.push(`c${(c >> 2) + i * ldc + j}`);
     },
@@ -61,6 +66,24 @@ describe('work split', () => {
     const w = coverage(gemmPackedPhase(129, 130, 3072, 4096, 8192, 0, 0, 131));
     expect(w.length).toBe(129 * 130);
     expect(new Set(w).size).toBe(129 * 130);
+  });
+
+  it('GEMV items cover every output element exactly once, split over columns only', () => {
+    for (const [m, n] of [[1, 1], [1, 63], [2, 64], [2, 65], [1, 50257], [4, 129]]) {
+      const phase = gemvPackedPhase(m, n, 7, 4096, 7, 8192, 0, 65536, n + 3);
+      const w = coverage(phase);
+      expect(w.length).toBe(m * n);
+      expect(new Set(w).size).toBe(m * n);
+      expect(itemCount(phase)).toBe(Math.ceil(n / phase.colBlock));
+      expect(phase.colBlock % 8).toBe(0);
+    }
+  });
+
+  it('projectionPhases: the GEMV up to GEMV_MAX_ROWS rows, then A packed and the GEMM', () => {
+    const kinds = (m: number): number[] => projectionPhases(m, 40, 9, 4096, 9, 8192, 16384, 0, 32768, 40).map((p) => p.kind);
+    for (let m = 1; m <= GEMV_MAX_ROWS; m++) expect(kinds(m)).toEqual([PHASE_GEMV_PACKED]);
+    expect(kinds(GEMV_MAX_ROWS + 1)).toEqual([PHASE_PACK_ROWS, PHASE_GEMM_PACKED]);
+    expect(kinds(300)).toEqual([PHASE_PACK_ROWS, PHASE_GEMM_PACKED]);
   });
 
   it('pack items cover every strip of rows exactly once', () => {
