@@ -81,7 +81,10 @@ const layerNorm = (g, x, weight, bias, eps) => g.op('LayerNormalization', [x, we
  * @param {Record<string, Float32Array>} w  HF state dict, keys without `transformer.`, lm_head tied
  * @returns {Uint8Array} the serialized model
  */
-export function gpt2WithPastOnnx(config, w) {
+export const gpt2WithPastOnnx = (config, w) => encodeModel({ graph: gpt2WithPastGraph(config, w) });
+
+/** The graph of gpt2WithPastOnnx, not yet encoded: { name, nodes, initializers, inputs, outputs }. */
+export function gpt2WithPastGraph(config, w) {
   const E = config.n_embd, H = config.n_head, d = E / H, V = config.vocab_size, N = config.n_positions;
   const I = config.n_inner ?? 4 * E, eps = config.layer_norm_epsilon ?? 1e-5;
   const g = new GraphBuilder();
@@ -151,23 +154,21 @@ export function gpt2WithPastOnnx(config, w) {
   const past = (i, kind) => ({ name: `past_key_values.${i}.${kind}`, shape: ['batch_size', H, 'past_sequence_length', d] });
   const present = (i, kind) => ({ name: `present.${i}.${kind}`, shape: ['batch_size', H, 'past_sequence_length + sequence_length', d] });
   const layers = Array.from({ length: config.n_layer }, (_, i) => i);
-  return encodeModel({
-    graph: {
-      name: 'gpt2_decoder_with_past',
-      nodes: g.nodes,
-      initializers: g.initializers,
-      inputs: [
-        int64('input_ids', ['batch_size', 'sequence_length']),
-        int64('attention_mask', ['batch_size', 'past_sequence_length + sequence_length']),
-        int64('position_ids', ['batch_size', 'sequence_length']),
-        ...layers.flatMap((i) => [past(i, 'key'), past(i, 'value')]),
-      ],
-      outputs: [
-        { name: 'logits', shape: ['batch_size', 'sequence_length', V] },
-        ...layers.flatMap((i) => [present(i, 'key'), present(i, 'value')]),
-      ],
-    },
-  });
+  return {
+    name: 'gpt2_decoder_with_past',
+    nodes: g.nodes,
+    initializers: g.initializers,
+    inputs: [
+      int64('input_ids', ['batch_size', 'sequence_length']),
+      int64('attention_mask', ['batch_size', 'past_sequence_length + sequence_length']),
+      int64('position_ids', ['batch_size', 'sequence_length']),
+      ...layers.flatMap((i) => [past(i, 'key'), past(i, 'value')]),
+    ],
+    outputs: [
+      { name: 'logits', shape: ['batch_size', 'sequence_length', V] },
+      ...layers.flatMap((i) => [present(i, 'key'), present(i, 'value')]),
+    ],
+  };
 }
 
 /**
@@ -175,7 +176,8 @@ export function gpt2WithPastOnnx(config, w) {
  *
  * Embeddings: Gather word, token type and position (a Slice of the position_ids buffer), Add,
  * LayerNormalization. Mask (1 - mask)·finfo.min. Per layer (modeling_bert.py's eager attention):
- * query/key/value as MatMul(x, Wᵀ) + Add b; heads by Reshape + Transpose; MatMul(Q, Kᵀ), Div √d,
+ * query/key/value as MatMul(x, Wᵀ) + Add b; heads by Reshape + Transpose (K straight to Kᵀ, perm
+ * [0, 2, 3, 1], as torch folds the two); MatMul(Q, Kᵀ), Div √d,
  * Add mask, Softmax, MatMul V, heads merged; dense, residual Add, LayerNormalization; intermediate
  * with the exact GELU as torch exports it, 0.5·x·(1 + Erf(x/√2)); output dense, residual,
  * LayerNormalization.
@@ -184,7 +186,10 @@ export function gpt2WithPastOnnx(config, w) {
  * @param {Record<string, Float32Array>} w  HF state dict, keys without `bert.`
  * @returns {Uint8Array}
  */
-export function bertOnnx(config, w) {
+export const bertOnnx = (config, w) => encodeModel({ graph: bertGraph(config, w) });
+
+/** The graph of bertOnnx, not yet encoded. */
+export function bertGraph(config, w) {
   const d = config.hidden_size, H = config.num_attention_heads, hd = d / H, ff = config.intermediate_size;
   const P = config.max_position_embeddings, eps = config.layer_norm_eps;
   const g = new GraphBuilder();
@@ -219,9 +224,10 @@ export function bertOnnx(config, w) {
   for (let n = 0; n < config.num_hidden_layers; n++) {
     const p = `encoder.layer.${n}.`;
     const q = heads(linear(x, `${p}attention.self.query`, d, d));
-    const k = heads(linear(x, `${p}attention.self.key`, d, d));
+    // Kᵀ straight from [B, L, H, d]: torch folds the heads' permute and the transpose into one.
+    const kt = g.op('Transpose', [g.op('Reshape', [linear(x, `${p}attention.self.key`, d, d), headsShape])],
+      { attributes: [intsAttr('perm', [0, 2, 3, 1])] });
     const v = heads(linear(x, `${p}attention.self.value`, d, d));
-    const kt = g.op('Transpose', [k], { attributes: [intsAttr('perm', [0, 1, 3, 2])] });
     const s = g.op('Add', [g.op('Div', [g.op('MatMul', [q, kt]), sqrtD]), mask]);
     const probs = g.op('Softmax', [s], { attributes: [intAttr('axis', -1)] });
     const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, v])], { attributes: [intsAttr('perm', [0, 2, 1, 3])] }), mergedShape]);
@@ -231,13 +237,11 @@ export function bertOnnx(config, w) {
     x = norm(g.op('Add', [linear(act, `${p}output.dense`, d, ff), a]), `${p}output.LayerNorm`);
   }
   g.nodes.push({ opType: 'Identity', inputs: [x], outputs: ['last_hidden_state'] });
-  return encodeModel({
-    graph: {
-      name: 'bert_feature_extraction',
-      nodes: g.nodes,
-      initializers: g.initializers,
-      inputs: ['input_ids', 'attention_mask', 'token_type_ids'].map((n) => int64(n, ['batch_size', 'sequence_length'])),
-      outputs: [{ name: 'last_hidden_state', shape: ['batch_size', 'sequence_length', d] }],
-    },
-  });
+  return {
+    name: 'bert_feature_extraction',
+    nodes: g.nodes,
+    initializers: g.initializers,
+    inputs: ['input_ids', 'attention_mask', 'token_type_ids'].map((n) => int64(n, ['batch_size', 'sequence_length'])),
+    outputs: [{ name: 'last_hidden_state', shape: ['batch_size', 'sequence_length', d] }],
+  };
 }
