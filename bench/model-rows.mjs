@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createEngine } from '../dist/index.js';
 import { maxAbsDiff, median } from './harness.mjs';
-import { GPT2_SMALL, MINILM_L6, bertWeights, gpt2DecodeWeightBytes, gpt2Weights, tokenIds } from './models.mjs';
+import { GPT2_SMALL, MINILM_L6, bertWeights, gpt2DecodeWeightBytes, gpt2Flops, gpt2Weights, tokenIds } from './models.mjs';
 
 export const MODEL_KINDS = new Set(['gpt2-prefill', 'gpt2-decode', 'bert-model']);
 
@@ -141,6 +141,7 @@ export async function runModelShape(name, shape, impl, { threads, quick, timing,
         // Its token must be the forward's greedy token (and that one ORT's, as checked above).
         const same = (await prefill()) === argmax(out.subarray((shape.seq - 1) * V));
         emit({ impl: `${impl} (generate prefill: K/V resident, last-position logits)`, threads: t, ...(await measure(prefill, timing)),
+          flops: gpt2Flops(config, { seq: shape.seq, logitRows: 1 }),
           maxDiff: check.maxDiff, tokensMatch: check.tokensMatch === null ? same && null : check.tokensMatch && same });
       } else {
         const model = engine.gpt2({ config, weights });

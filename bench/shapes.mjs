@@ -43,8 +43,8 @@ export const LAYER_GEMMS_VS_PROBE = ' (layer GEMMs, kernel only, alternating wit
  * an encoder layer adds its FFN, 2·2·B·L·d·ff (norms, GELU and residuals not counted). */
 export function flops(s) {
   if (s.kind === 'gemm') return 2 * s.m * s.n * s.k;
-  // GPT-2's prefill counts lm_head over every position (both sides compute all the logits, except
-  // our generate prefill: the last row only, so its GFLOP/s column overstates it by 2·127·E·vocab).
+  // GPT-2's prefill counts lm_head over every position, as both sides compute all the logits (our
+  // generate-prefill row carries its own count: lm_head over the last position only).
   if (s.kind === 'gpt2-prefill') return gpt2Flops(GPT2_SMALL, { seq: s.seq });
   // One decode step at the middle of the timed steps' context.
   if (s.kind === 'gpt2-decode') return gpt2Flops(GPT2_SMALL, { seq: 1, past: s.context + s.warmupSteps + (s.timedSteps >> 1) });
