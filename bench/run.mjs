@@ -9,12 +9,14 @@
 // The relaxed build is measured wherever the engine can run it (on Node 20 the children get
 // --experimental-wasm-relaxed-simd).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, LAYER_GEMMS_VS_PROBE } from './shapes.mjs';
 import { RELAXED_PROBE } from './peak-probe.mjs';
+import { MODEL_KINDS } from './model-rows.mjs';
+import { weightStreamingBoundMs } from './models.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -45,12 +47,22 @@ function measureAll() {
   // shapes, keeping the better of the two (a ceiling is what the machine can do when it is quiet).
   const probePeak = () => JSON.parse(execFileSync(process.execPath, [...childArgv, here('./peak.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
   const peak = probePeak();
+  // The decode rows' weight-streaming bound needs the read bandwidth over a buffer as large as
+  // the weights (bench/bandwidth.mjs), measured like the probe: before and after, the better kept.
+  const decoding = shapes.some((s) => SHAPES[s]?.kind === 'gpt2-decode');
+  const probeBandwidth = () => JSON.parse(execFileSync(process.execPath, [...childArgv, here('./bandwidth.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
+  if (decoding) peak.weightReadGBps = probeBandwidth().readGBps;
+  // The model rows check ours against ORT through files of this run only (bench/model-rows.mjs).
+  rmSync(here('./results/check/'), { recursive: true, force: true });
 
   const all = [];
   for (const shape of shapes) {
     // tfjs has no encoder-layer peer (a layer in tfjs ops would time tfjs's graph, not a model's).
-    const runs = [['plain'], ['ours'], ...ortThreads.map((t) => ['ort', '--threads', String(t)]),
-      ...(SHAPES[shape]?.kind === 'encoder-layer' ? [] : [['tfjs']])];
+    // Whole models: ORT first (ours is checked against its output), no plain JS, no tfjs.
+    const model = MODEL_KINDS.has(SHAPES[shape]?.kind);
+    const runs = model ? [...ortThreads.map((t) => ['ort', '--threads', String(t)]), ['ours']]
+      : [['plain'], ['ours'], ...ortThreads.map((t) => ['ort', '--threads', String(t)]),
+        ...(SHAPES[shape]?.kind === 'encoder-layer' ? [] : [['tfjs']])];
     for (let round = 0; round < rounds; round++) {
       for (const run of runs) {
         if (run[0] === 'plain' && round > 0) continue; // the reference is slow, and only a baseline
@@ -66,8 +78,16 @@ function measureAll() {
     if (same < 0) rows.push(r);
     else if (!r.skipped && (rows[same].skipped || r.median < rows[same].median)) rows[same] = r;
   }
+  // A model row's cross-check is the worst over its rounds (a round can run before the other side).
+  for (const r of rows.filter((x) => 'tokensMatch' in x)) {
+    const checks = all.filter((x) => x.shape === r.shape && x.impl === r.impl && x.threads === r.threads && x.maxDiff !== null);
+    r.maxDiff = checks.length ? Math.max(...checks.map((x) => x.maxDiff)) : null;
+    const told = checks.filter((x) => x.tokensMatch !== null);
+    r.tokensMatch = told.length ? told.every((x) => x.tokensMatch) : null;
+  }
 
   for (const [key, value] of Object.entries(probePeak())) peak[key] = Math.max(peak[key] ?? 0, value);
+  if (decoding) peak.weightReadGBps = Math.max(peak.weightReadGBps, probeBandwidth().readGBps);
   return { peak, rows, all };
 }
 
@@ -93,8 +113,9 @@ const timed = rows.filter((r) => !r.skipped);
 const host = saved?.cpu ?? (saved ? undefined : hostCpu());
 if (host) console.log(`Host: ${host.model}${host.family ? ` (family ${host.family}, model ${host.modelNumber})` : ''}, ${host.cores} cores.`);
 console.log(`Peak probe (one thread): ${fmt(peak.mulAddGflops, 1)} GFLOP/s f32x4 mul+add (acc += a·b)` +
-  (peak.relaxedMaddGflops ? `, ${fmt(peak.relaxedMaddGflops, 1)} GFLOP/s relaxed madd` : '') + `, read ${fmt(peak.readGBps, 1)} GB/s.\n`);
-console.log('| shape | implementation | threads | median ms | min ms | GFLOP/s | % of 1-thread peak × threads | ORT ms / ours ms (same threads) | the same, of the minima over all rounds | tfjs ms / ours ms | × plain JS | max abs diff vs plain JS |');
+  (peak.relaxedMaddGflops ? `, ${fmt(peak.relaxedMaddGflops, 1)} GFLOP/s relaxed madd` : '') + `, read ${fmt(peak.readGBps, 1)} GB/s` +
+  (peak.weightReadGBps ? ` (64 MiB), ${fmt(peak.weightReadGBps, 1)} GB/s over 512 MiB (bench/bandwidth.mjs)` : '') + '.\n');
+console.log('| shape | implementation | threads | median ms | min ms | GFLOP/s | % of 1-thread peak × threads | ORT ms / ours ms (same threads) | the same, of the minima over all rounds | tfjs ms / ours ms | × plain JS | max abs diff vs plain JS (models: ours vs ORT) |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 // The fastest run of a row in any round: what the machine gives when it is quiet.
 const fastest = (r) => Math.min(...all.filter((x) => !x.skipped && x.shape === r.shape && x.impl === r.impl && x.threads === r.threads).map((x) => x.min));
@@ -111,8 +132,20 @@ for (const r of timed) {
   const ofPeak = r.impl === 'plain JS' ? '—' : r.share !== undefined
     ? `${fmt(100 * r.share, 0)}% (rounds: ${fmt(100 * r.shareWorst, 0)}–${fmt(100 * r.shareBest, 0)}%)`
     : `${fmt(100 * gflops / (ceiling(r.impl) * r.threads), 0)}%`;
+  // Model rows: the difference between our output and ORT's, and whether the greedy tokens agree.
+  const diff = !('tokensMatch' in r) ? r.maxDiff.toExponential(1)
+    : `${r.maxDiff === null ? 'not checked' : r.maxDiff.toExponential(1)}${r.tokensMatch === null ? '' : r.tokensMatch ? ', same tokens' : ', TOKENS DIFFER'}`;
   console.log(`| ${r.title} | ${r.impl} | ${r.threads} | ${fmt(r.median)} | ${fmt(r.min)} | ${fmt(gflops, 1)} | ${ofPeak} | ` +
-    `${vsOrt} | ${vsOrtMin} | ${vsTfjs} | ${r.impl === 'plain JS' ? '—' : fmt(plain.median / r.median, 1) + '×'} | ${r.maxDiff.toExponential(1)} |`);
+    `${vsOrt} | ${vsOrtMin} | ${vsTfjs} | ${r.impl === 'plain JS' || !plain ? '—' : fmt(plain.median / r.median, 1) + '×'} | ${diff} |`);
+}
+const decodeRows = timed.filter((r) => r.weightBytes);
+if (decodeRows.length && peak.weightReadGBps) {
+  const bytes = decodeRows[0].weightBytes, bound = weightStreamingBoundMs(bytes, peak.weightReadGBps);
+  console.log(`\nWeight-streaming bound of a decode step: ${fmt(bytes / 1e6, 1)} MB of fp32 weights per token ÷ ` +
+    `${fmt(peak.weightReadGBps, 1)} GB/s (one thread reading 512 MiB) = ${fmt(bound)} ms per token (KV cache not counted).\n`);
+  console.log('| shape | implementation | threads | median ms per token | % of the 1-thread weight-streaming bound |');
+  console.log('|---|---|---|---|---|');
+  for (const r of decodeRows) console.log(`| ${r.title} | ${r.impl} | ${r.threads} | ${fmt(r.median)} | ${fmt(100 * bound / r.median, 0)}% |`);
 }
 for (const r of timed.filter((x) => x.gemms)) {
   console.log(`\n${r.title}, ${r.impl.replace(LAYER_GEMMS_VS_PROBE, '')}: the layer's GEMMs alone, one thread, alternating with the probe: ` +

@@ -9,6 +9,7 @@ import { plainAttention, plainEncoderLayer, plainMultiHeadAttention } from './pe
 import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, LAYER_GEMMS_VS_PROBE, encoderLayerGemms, flops } from './shapes.mjs';
 import { createGemm, gemmShareOfProbe } from './gemm-tiles.mjs';
 import { buildPeak } from './peak-probe.mjs';
+import { MODEL_KINDS, runModelShape } from './model-rows.mjs';
 
 const [name, impl] = process.argv.slice(2);
 const shape = SHAPES[name];
@@ -18,6 +19,13 @@ const quick = flag('--quick') >= 0;
 const ortThreads = flag('--threads') >= 0 ? Number(process.argv[flag('--threads') + 1]) : 1;
 const timing = quick ? { warmupMs: 300, runs: 3 } : { warmupMs: 1500, runs: 10 };
 const emit = (row) => console.log(JSON.stringify({ shape: name, title: shape.title, flops: flops(shape), ...row }));
+
+if (MODEL_KINDS.has(shape.kind)) {
+  // Whole models: ours and ORT check each other (no plain-JS reference), see bench/model-rows.mjs.
+  if (impl !== 'ours' && impl !== 'ort') throw new RangeError(`bench/shape.mjs: ${name} runs with ours or ort only, got ${JSON.stringify(impl)}`);
+  await runModelShape(name, shape, impl, { threads: ortThreads, quick, timing: quick ? timing : { warmupMs: 1500, runs: 5 }, measure, emit });
+  process.exit(0);
+}
 
 // Inputs (deterministic) and the plain-JS reference output.
 let inputs, runPlain;

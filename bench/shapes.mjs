@@ -1,4 +1,5 @@
 // Benchmark shapes, named after the models they come from, with their FLOP counts.
+import { GPT2_SMALL, MINILM_L6, bertFlops, gpt2Flops } from './models.mjs';
 
 export const SHAPES = {
   'mha-bert-128': { kind: 'mha', title: 'BERT-base MHA + projections, seq 128', batch: 1, seq: 128, embed: 768, heads: 12 },
@@ -11,6 +12,11 @@ export const SHAPES = {
   'padded-512': { kind: 'attention', title: 'padded attention 4×12×512×512, d 64', batch: 4, heads: 12, seqQ: 512, seqK: 512, headDim: 64, validLens: [512, 412, 312, 212] },
   'gemm-512x768x768': { kind: 'gemm', title: 'GEMM A·Bᵀ 512×768×768 (nn.Linear)', m: 512, n: 768, k: 768 },
   'gemm-128x3072x768': { kind: 'gemm', title: 'GEMM A·Bᵀ 128×3072×768 (BERT FFN up)', m: 128, n: 3072, k: 768 },
+  // Whole models (bench/model-rows.mjs), random weights, against onnxruntime-web running the same
+  // model as an ONNX graph with Optimum's inputs and outputs, as transformers.js runs it.
+  'gpt2-prefill-128': { kind: 'gpt2-prefill', title: 'GPT-2 small (124M), prefill 128 tokens', batch: 1, seq: 128 },
+  'gpt2-decode-512': { kind: 'gpt2-decode', title: 'GPT-2 small, decode at 512 tokens of context, ms per token', context: 512, warmupSteps: 4, timedSteps: 12 },
+  'minilm-8x128': { kind: 'bert-model', title: 'all-MiniLM-L6-v2 geometry (BERT 6×384), batch 8 × seq 128', batch: 8, seq: 128 },
   'decode-1024': { kind: 'attention', title: 'decode: 1 query × 1024 keys, 12 heads, d 64', batch: 1, heads: 12, seqQ: 1, seqK: 1024, headDim: 64, residentKV: true },
 };
 
@@ -37,6 +43,12 @@ export const LAYER_GEMMS_VS_PROBE = ' (layer GEMMs, kernel only, alternating wit
  * an encoder layer adds its FFN, 2·2·B·L·d·ff (norms, GELU and residuals not counted). */
 export function flops(s) {
   if (s.kind === 'gemm') return 2 * s.m * s.n * s.k;
+  // GPT-2's prefill counts lm_head over every position, as both sides compute all the logits (our
+  // generate-prefill row carries its own count: lm_head over the last position only).
+  if (s.kind === 'gpt2-prefill') return gpt2Flops(GPT2_SMALL, { seq: s.seq });
+  // One decode step at the middle of the timed steps' context.
+  if (s.kind === 'gpt2-decode') return gpt2Flops(GPT2_SMALL, { seq: 1, past: s.context + s.warmupSteps + (s.timedSteps >> 1) });
+  if (s.kind === 'bert-model') return bertFlops(MINILM_L6, s);
   if (s.kind === 'encoder-layer') {
     const rows = s.batch * s.seq;
     return 4 * 2 * rows * s.dModel ** 2 + 2 * 2 * rows * s.dModel * s.ff + 4 * s.batch * s.seq * s.seq * s.dModel;

@@ -16,12 +16,12 @@
 //   TypeProto           tensor_type=1;  TypeProto.Tensor elem_type=1 shape=2
 //   TensorShapeProto    dim=1;  Dimension dim_value=1 dim_param=2
 //   TensorProto         dims=1 data_type=2 name=8 raw_data=9
-//                       (DataType FLOAT=1 INT64=7)
+//                       (DataType FLOAT=1 INT64=7 BOOL=9)
 //
 // Only what the peers need is implemented; anything else throws rather than
 // silently producing a model ORT would misread.
 
-export const DataType = Object.freeze({ FLOAT: 1, INT64: 7 });
+export const DataType = Object.freeze({ FLOAT: 1, INT64: 7, BOOL: 9 });
 const AttrType = Object.freeze({ FLOAT: 1, INT: 2, FLOATS: 6, INTS: 7 });
 
 // Wire types.
@@ -86,6 +86,14 @@ class Writer {
 
   string(field, s) {
     return this.bytes(field, utf8.encode(s));
+  }
+
+  /** A nested message still held as a Writer: its chunks are appended, not copied, so a model
+   * with hundreds of MB of initializers is copied once, by the outermost finish(). */
+  message(field, inner) {
+    this.tag(field, LEN).varint(inner.length);
+    for (const c of inner.chunks) this.raw(c);
+    return this;
   }
 
   /** Packed repeated varints (proto3 style; proto2 parsers accept it too). */
@@ -187,16 +195,19 @@ function encodeValueInfo(v) {
 
 /**
  * @param {{ name: string, dims: number[],
- *           data: Float32Array | BigInt64Array }} t
+ *           data: Float32Array | BigInt64Array | Uint8Array }} t
  *   Data goes in raw_data (little-endian, as the spec mandates). The typed
- *   array is copied byte-for-byte, which is correct on little-endian hosts —
- *   every platform Node/V8 runs WebAssembly on.
+ *   array's bytes are referenced, not copied, until the model's finish(),
+ *   which is correct on little-endian hosts — every platform Node/V8 runs
+ *   WebAssembly on. A Uint8Array is a BOOL tensor (one byte per element).
+ * @returns {Writer}
  */
 function encodeTensor(t) {
   let dataType;
   if (t.data instanceof Float32Array) dataType = DataType.FLOAT;
   else if (t.data instanceof BigInt64Array) dataType = DataType.INT64;
-  else throw new Error(`onnx-proto: initializer ${t.name} must be Float32Array or BigInt64Array`);
+  else if (t.data instanceof Uint8Array) dataType = DataType.BOOL;
+  else throw new Error(`onnx-proto: initializer ${t.name} must be Float32Array, BigInt64Array or Uint8Array (BOOL)`);
   const count = t.dims.reduce((a, b) => a * b, 1);
   if (count !== t.data.length) {
     throw new Error(`onnx-proto: initializer ${t.name} has ${t.data.length} elements, dims say ${count}`);
@@ -205,17 +216,18 @@ function encodeTensor(t) {
   for (const d of t.dims) w.int(1, d);
   w.int(2, dataType).string(8, t.name);
   w.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  return w.finish();
+  return w;
 }
 
+/** @returns {Writer} */
 function encodeGraph(g) {
   const w = new Writer();
   for (const n of g.nodes) w.bytes(1, encodeNode(n));
   w.string(2, g.name ?? 'graph');
-  for (const t of g.initializers ?? []) w.bytes(5, encodeTensor(t));
+  for (const t of g.initializers ?? []) w.message(5, encodeTensor(t));
   for (const v of g.inputs) w.bytes(11, encodeValueInfo(v));
   for (const v of g.outputs) w.bytes(12, encodeValueInfo(v));
-  return w.finish();
+  return w;
 }
 
 /**
@@ -244,7 +256,7 @@ export function encodeModel({
   producerName = 'wasm-attention-bench',
 }) {
   const w = new Writer().int(1, irVersion).string(2, producerName);
-  w.bytes(7, encodeGraph(graph));
+  w.message(7, encodeGraph(graph));
   for (const o of opsets) {
     // domain is written even when '' (the default domain) for readability in
     // dumps; an empty string and an absent field mean the same thing.

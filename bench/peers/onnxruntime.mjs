@@ -18,6 +18,7 @@
 
 import { checkLength, checkMhaWeights } from './inputs.mjs';
 import { encodeModel, floatAttr, intAttr } from './onnx-proto.mjs';
+import { bertOnnx, gpt2WithPastOnnx } from './onnx-models.mjs';
 
 /** ORT module and the thread count it was initialised with (process-wide, see above). */
 let ortModule = null;
@@ -98,6 +99,10 @@ function transpose(m, rows, cols) {
  *     : Promise<{ run(x: Float32Array): Promise<Float32Array> }>,
  *   gemm(o: { m: number, n: number, k: number, weight: Float32Array })
  *     : Promise<{ run(a: Float32Array): Promise<Float32Array> }>,
+ *   gpt2(o: { config: object, weights: Record<string, Float32Array> })
+ *     : Promise<{ run(ids: Int32Array, past?: object): Promise<{ logits: Float32Array, present: object }> }>,
+ *   bert(o: { config: object, weights: Record<string, Float32Array> })
+ *     : Promise<{ run(ids: Int32Array, o: { batch: number, seq: number }): Promise<Float32Array> }>,
  *   dispose(): Promise<void>,
  * }>}
  */
@@ -387,6 +392,60 @@ export async function createOrtPeer({ threads }) {
           checkLength('a', a, m * k);
           const out = await session.run({ a: new ort.Tensor('float32', a, [m, k]) });
           return out.c.data;
+        },
+      };
+    },
+
+    /**
+     * GPT2LMHeadModel with a KV cache, as transformers.js runs it: the graph of
+     * ./onnx-models.mjs (gpt2WithPastOnnx), batch 1. `run(ids, past)` feeds input_ids, an
+     * attention_mask of ones over past + new tokens, position_ids past…past + L - 1 and the past
+     * K/V (the `present` of the previous call; empty [1, n_head, 0, d] tensors for the prompt),
+     * and returns ORT's outputs: logits [1, L, vocab] for every position and `present`, every
+     * layer's K/V, read back into JavaScript to be fed in again on the next call, as
+     * transformers.js does on the wasm backend.
+     */
+    async gpt2({ config, weights }) {
+      const H = config.n_head, d = config.n_embd / config.n_head, layers = config.n_layer;
+      const session = await open(gpt2WithPastOnnx(config, weights));
+      const empty = new ort.Tensor('float32', new Float32Array(0), [1, H, 0, d]);
+      const int64 = (values, dims) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
+      return {
+        async run(ids, past) {
+          if (!(ids instanceof Int32Array) || ids.length === 0) throw new TypeError('ids must be a non-empty Int32Array');
+          const L = ids.length, pastLength = past ? past['present.0.key'].dims[2] : 0;
+          if (pastLength + L > config.n_positions) throw new RangeError(`past ${pastLength} + ${L} tokens > n_positions ${config.n_positions}`);
+          const feeds = {
+            input_ids: int64(ids, [1, L]),
+            attention_mask: int64(new Array(pastLength + L).fill(1), [1, pastLength + L]),
+            position_ids: int64(Array.from({ length: L }, (_, i) => pastLength + i), [1, L]),
+          };
+          for (let i = 0; i < layers; i++) {
+            for (const kind of ['key', 'value']) feeds[`past_key_values.${i}.${kind}`] = past ? past[`present.${i}.${kind}`] : empty;
+          }
+          const out = await session.run(feeds);
+          return { logits: out.logits.data, present: out };
+        },
+      };
+    },
+
+    /**
+     * BertModel (last_hidden_state), as transformers.js's feature extraction runs it: the graph
+     * of ./onnx-models.mjs (bertOnnx) fed input_ids, an attention_mask of ones and token_type_ids
+     * of zeros, int64 [batch, seq].
+     */
+    async bert({ config, weights }) {
+      const session = await open(bertOnnx(config, weights));
+      return {
+        async run(ids, { batch, seq }) {
+          if (!(ids instanceof Int32Array) || ids.length !== batch * seq) throw new RangeError(`ids must be an Int32Array of batch·seq = ${batch * seq}`);
+          const dims = [batch, seq];
+          const out = await session.run({
+            input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), dims),
+            attention_mask: new ort.Tensor('int64', new BigInt64Array(batch * seq).fill(1n), dims),
+            token_type_ids: new ort.Tensor('int64', new BigInt64Array(batch * seq), dims),
+          });
+          return out.last_hidden_state.data;
         },
       };
     },
