@@ -26,10 +26,8 @@ export const I8_GEMM_STRIP_HEADER: i32 = GEMM_STRIP_ROWS * 8;
 /** Bytes of an int8 B panel's header: GEMM_PANEL_COLS f32 scales, then as many i32 column sums. */
 export const I8_GEMM_PANEL_HEADER: i32 = GEMM_PANEL_COLS * 8;
 
-/** Largest quantized activation: 7 bits (0..127) in the relaxed build, whose
- * i32x4.relaxed_dot_i8x16_i7x16_add_s is exact on every engine only for an operand in 0..127;
- * 8 bits (0..255) in the baseline build, which widens to i16. */
-export const I8_GEMM_A_MAX: i32 = ASC_FEATURE_RELAXED_SIMD ? 127 : 255;
+/** Largest activation code (codes are 0..255, widened to i16 by the GEMM; both builds). */
+export const I8_GEMM_A_MAX: i32 = 255;
 
 /** Query rows one attention tile computes at once. */
 export const ATTENTION_QUERY_TILE: i32 = 4;

@@ -2,22 +2,19 @@
 // panel codes (i8), then the epilogue C = act(f32(acc − za·colsum)·(sa·sw) + bias) + residual
 // applied to the accumulators at the tile's store (math and layouts: i8-gemm.ts).
 //
-// One k step of the tile, per build (8 i32x4 accumulators, 2 B vectors, 4 A splats: the
-// register budget of the f32 4×8 tile, which V8 keeps in its 15 XMM registers):
-//   relaxed   4 k:  2 loads of 16 codes (4 columns × 4 k each), 4 load32_splat of a row's 4
-//             codes, 8 × (i16x8.relaxed_dot_i8x16_i7x16_s, i32x4.dot_i16x8_s with ones, add):
-//             16 multiply-adds each. The A codes are 0..127, so the result is the exact dot
-//             product on every engine (no i16 saturation either: 2·127·128 < 2¹⁵).
-//             Not the fused i32x4.relaxed_dot_i8x16_i7x16_add_s: V8 11.3's baseline compiler
-//             (Liftoff, Node 20) gives it the accumulator's register as scratch and returns
-//             2·dot with the accumulator dropped (test/kernels/i8-gemm.test.ts caught it); the
-//             split form is the same three x86 instructions V8 emits for the fused one without
-//             AVX-VNNI (pmaddubsw, pmaddwd, paddd), with the ones vector hoisted.
-//   baseline  2 k:  1 load of 16 codes (8 columns × 2 k) widened to two i16x8, 4 load16_splat
-//             of a row's 2 codes widened (unsigned) to an i16 pair, 8 i32x4.dot_i16x8_s + 8 adds
-//             (8 multiply-adds each, as llama.cpp's and candle's wasm paths).
-// The epilogue uses f32 mul and add (never relaxed_madd), so both builds round identically
-// after the integer sum, and the threads split C only (never k): every bit is reproducible.
+// One k step of the tile is 2 k: 1 load of 16 weight codes (8 columns × 2 k) widened to two
+// i16x8, 4 load16_splat of a row's 2 activation codes widened (unsigned) to an i16 pair, 8
+// i32x4.dot_i16x8_s + 8 adds (8 multiply-adds each, as llama.cpp's and candle's wasm paths):
+// 8 accumulators, 2 B vectors and the A pairs, within V8's 15 XMM registers. Products are at
+// most 255·127, pairs at most 2·255·127 < 2³¹: the sum is exact.
+// Both builds run this loop. The relaxed build could use i16x8/i32x4.relaxed_dot_i8x16_i7x16
+// (exact for codes in 0..127), but on this machine it measured no faster (V8 lowers it, without
+// AVX-VNNI, to the same pmaddubsw/pmaddwd/paddd work: 79 vs 82 ms for 512×768×3072 in V8 15), and
+// V8 11.3's baseline compiler (Liftoff, Node 20) miscompiles it: the accumulator's register is
+// taken as scratch, giving 2·dot with the accumulator dropped (docs/DESIGN.md). So the builds
+// give identical bits, on every engine.
+// The epilogue uses f32 mul and add (never relaxed_madd), and the threads split C only (never
+// k): every bit is reproducible.
 import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_STRIP_HEADER, I8_GEMM_PANEL_HEADER } from "../layout";
 import { ACTIVATION_RELU, ACTIVATION_GELU, ACTIVATION_GELU_TANH, relu, geluErf, geluTanh } from "../f32-activation/f32-gelu-simd";
 import { paddedK, panelBytes, stripBytes } from "./i8-gemm";
@@ -53,12 +50,6 @@ import { paddedK, panelBytes, stripBytes } from "./i8-gemm";
   if (j < cols) store<f32>(c + (<usize>j << 2), f32x4.extract_lane(v, 0));
   if (j + 1 < cols) store<f32>(c + (<usize>(j + 1) << 2), f32x4.extract_lane(v, 1));
   if (j + 2 < cols) store<f32>(c + (<usize>(j + 2) << 2), f32x4.extract_lane(v, 2));
-}
-
-/** acc + the dot products of four k codes: b (i8, 4 columns × 4 k) with the row's splat a (0..127). */
-// @ts-ignore: decorator
-@inline function dot4(b: v128, a: v128, acc: v128, vones: v128): v128 {
-  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(b, a), vones));
 }
 
 /** f32(acc − za·colsum)·(sa·sw) + bias for four columns of one row. */
@@ -117,44 +108,23 @@ export function i8GemmPacked(
       let vacc2x0123 = i32x4.splat(0), vacc2x4567 = i32x4.splat(0), vacc3x0123 = i32x4.splat(0), vacc3x4567 = i32x4.splat(0);
       const strip = ap + <usize>(i / MR) * sB;
       let pa = strip + I8_GEMM_STRIP_HEADER;
-      if (ASC_FEATURE_RELAXED_SIMD) {
-        const vones = i16x8.splat(1);
-        for (let pb = b0; pb < bEnd; pb += 32) {
-          const vb0123 = v128.load(pb);
-          const vb4567 = v128.load(pb, 16);
-          const va0 = v128.load32_splat(pa);
-          vacc0x0123 = dot4(vb0123, va0, vacc0x0123, vones);
-          vacc0x4567 = dot4(vb4567, va0, vacc0x4567, vones);
-          const va1 = v128.load32_splat(pa, 4);
-          vacc1x0123 = dot4(vb0123, va1, vacc1x0123, vones);
-          vacc1x4567 = dot4(vb4567, va1, vacc1x4567, vones);
-          const va2 = v128.load32_splat(pa, 8);
-          vacc2x0123 = dot4(vb0123, va2, vacc2x0123, vones);
-          vacc2x4567 = dot4(vb4567, va2, vacc2x4567, vones);
-          const va3 = v128.load32_splat(pa, 12);
-          vacc3x0123 = dot4(vb0123, va3, vacc3x0123, vones);
-          vacc3x4567 = dot4(vb4567, va3, vacc3x4567, vones);
-          pa += 16;
-        }
-      } else {
-        for (let pb = b0; pb < bEnd; pb += 16) {
-          const vb = v128.load(pb);
-          const vb0123 = i16x8.extend_low_i8x16_s(vb);
-          const vb4567 = i16x8.extend_high_i8x16_s(vb);
-          const va0 = i16x8.extend_low_i8x16_u(v128.load16_splat(pa));
-          vacc0x0123 = i32x4.add(vacc0x0123, i32x4.dot_i16x8_s(va0, vb0123));
-          vacc0x4567 = i32x4.add(vacc0x4567, i32x4.dot_i16x8_s(va0, vb4567));
-          const va1 = i16x8.extend_low_i8x16_u(v128.load16_splat(pa, 2));
-          vacc1x0123 = i32x4.add(vacc1x0123, i32x4.dot_i16x8_s(va1, vb0123));
-          vacc1x4567 = i32x4.add(vacc1x4567, i32x4.dot_i16x8_s(va1, vb4567));
-          const va2 = i16x8.extend_low_i8x16_u(v128.load16_splat(pa, 4));
-          vacc2x0123 = i32x4.add(vacc2x0123, i32x4.dot_i16x8_s(va2, vb0123));
-          vacc2x4567 = i32x4.add(vacc2x4567, i32x4.dot_i16x8_s(va2, vb4567));
-          const va3 = i16x8.extend_low_i8x16_u(v128.load16_splat(pa, 6));
-          vacc3x0123 = i32x4.add(vacc3x0123, i32x4.dot_i16x8_s(va3, vb0123));
-          vacc3x4567 = i32x4.add(vacc3x4567, i32x4.dot_i16x8_s(va3, vb4567));
-          pa += 8;
-        }
+      for (let pb = b0; pb < bEnd; pb += 16) {
+        const vb = v128.load(pb);
+        const vb0123 = i16x8.extend_low_i8x16_s(vb);
+        const vb4567 = i16x8.extend_high_i8x16_s(vb);
+        const va0 = i16x8.extend_low_i8x16_u(v128.load16_splat(pa));
+        vacc0x0123 = i32x4.add(vacc0x0123, i32x4.dot_i16x8_s(va0, vb0123));
+        vacc0x4567 = i32x4.add(vacc0x4567, i32x4.dot_i16x8_s(va0, vb4567));
+        const va1 = i16x8.extend_low_i8x16_u(v128.load16_splat(pa, 2));
+        vacc1x0123 = i32x4.add(vacc1x0123, i32x4.dot_i16x8_s(va1, vb0123));
+        vacc1x4567 = i32x4.add(vacc1x4567, i32x4.dot_i16x8_s(va1, vb4567));
+        const va2 = i16x8.extend_low_i8x16_u(v128.load16_splat(pa, 4));
+        vacc2x0123 = i32x4.add(vacc2x0123, i32x4.dot_i16x8_s(va2, vb0123));
+        vacc2x4567 = i32x4.add(vacc2x4567, i32x4.dot_i16x8_s(va2, vb4567));
+        const va3 = i16x8.extend_low_i8x16_u(v128.load16_splat(pa, 6));
+        vacc3x0123 = i32x4.add(vacc3x0123, i32x4.dot_i16x8_s(va3, vb0123));
+        vacc3x4567 = i32x4.add(vacc3x4567, i32x4.dot_i16x8_s(va3, vb4567));
+        pa += 8;
       }
       const rows = min(MR, m - i);
       const c0 = c + <usize>i * ldcB + (<usize>j << 2);

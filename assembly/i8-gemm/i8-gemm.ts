@@ -6,7 +6,7 @@
 //                sw[j] = max|W[j, :]| / 127 (0 for an all-zero row, whose wq are 0)
 //   activations  per row i, asymmetric:  A[i, kk] ≈ sa[i]·(aq[i, kk] − za[i]),  aq in 0..A_MAX,
 //                sa[i] = (max(0, A[i, :]) − min(0, A[i, :])) / A_MAX,  za[i] = round(−min/sa[i])
-//                (A_MAX = I8_GEMM_A_MAX: 127 relaxed, 255 baseline; 0 is exactly representable)
+//                (A_MAX = I8_GEMM_A_MAX = 255; 0 is exactly representable)
 //   product      acc[i, j] = Σ_kk aq[i, kk]·wq[j, kk] − za[i]·Σ_kk wq[j, kk]   (exact, in i32)
 //                C[i, j] = act(f32(acc)·(sa[i]·sw[j]) + bias[j]) + residual[i, j]
 // Rounding is to nearest even everywhere (f32 arithmetic, in this order), so a plain-JS
@@ -17,17 +17,17 @@
 // Memory contract (pointers are byte addresses; strides in ELEMENTS; kp = k rounded up to
 // I8_GEMM_K_ALIGN; no alignment required, 16 bytes is faster):
 //   A strips  ap: strip s (rows 4s..4s+3, the padding rows past m have sa = za = 0) is
-//             I8_GEMM_STRIP_HEADER + 4·kp bytes:  f32 sa[4], i32 za[4], then the codes u8
-//               relaxed  [kp/4, 4 rows, 4 k]    (one i32 lane of a row = 4 consecutive k)
-//               baseline [kp/2, 4 rows, 2 k]    (widened to an i16 pair by load16_splat)
+//             I8_GEMM_STRIP_HEADER + 4·kp bytes:  f32 sa[4], i32 za[4], then the codes
+//             u8 [kp/2, 4 rows, 2 k]   (a row's 2 codes: one load16_splat, widened to i16 pairs)
 //   B panels  bp: panel p (columns 8p..8p+7, zero past n) is I8_GEMM_PANEL_HEADER + 8·kp
-//             bytes:  f32 sw[8], i32 colsum[8] (Σ_kk wq), then the codes i8
-//               relaxed  [kp/4, 2 halves, 4 columns, 4 k]   (i32x4 relaxed dot: 4 k per lane)
-//               baseline [kp/2, 8 columns, 2 k]             (i32x4.dot_i16x8_s: 2 k per lane)
+//             bytes:  f32 sw[8], i32 colsum[8] (Σ_kk wq), then the codes
+//             i8 [kp/2, 8 columns, 2 k]   (widened: two i16x8 of 4 columns × 2 k, one
+//                                           i32x4.dot_i16x8_s lane per column)
 //   bias: f32 [n] or 0;  c: f32 [m, n] with row stride ldc, overlapping no operand;
 //   residual: f32 [m, n] with row stride ldr or 0; it may equal c with ldr = ldc.
-// Both layouts are private to a build: packing and quantizing run in the same module as the
-// GEMM, and the host sizes them with the formulas below only.
+// Both builds share these layouts and give identical bits (i8-gemm-4x8-simd.ts says why the
+// relaxed build does not use the relaxed integer dot). The host sizes the buffers with the
+// formulas below only; the code layouts are private to the kernels.
 import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_K_ALIGN, I8_GEMM_STRIP_HEADER, I8_GEMM_PANEL_HEADER } from "../layout";
 
 /** k rounded up to the GEMM's k step. */
@@ -51,13 +51,11 @@ import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_K_ALIGN, I8_GEMM_
 /** Byte offset, from the start of a strip's codes, of row r (0..3), reduction index kk. */
 // @ts-ignore: decorator
 @inline export function stripCodeOffset(r: i32, kk: i32): usize {
-  if (ASC_FEATURE_RELAXED_SIMD) return (<usize>(kk >> 2) << 4) + (<usize>r << 2) + <usize>(kk & 3);
   return (<usize>(kk >> 1) << 3) + (<usize>r << 1) + <usize>(kk & 1);
 }
 
 /** Byte offset, from the start of a panel's codes, of column c (0..7), reduction index kk. */
 // @ts-ignore: decorator
 @inline export function panelCodeOffset(c: i32, kk: i32): usize {
-  if (ASC_FEATURE_RELAXED_SIMD) return (<usize>(kk >> 2) << 5) + (<usize>(c >> 2) << 4) + (<usize>(c & 3) << 2) + <usize>(kk & 3);
   return (<usize>(kk >> 1) << 4) + (<usize>c << 1) + <usize>(kk & 1);
 }

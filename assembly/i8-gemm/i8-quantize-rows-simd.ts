@@ -1,12 +1,12 @@
 // On-the-fly activation quantization of the int8 GEMM: rows of A[m, k] f32 into the build's
 // A strips, each row with its own scale and zero point (math and layouts: i8-gemm.ts).
 //
-// Why asymmetric per row: the codes must be non-negative in the relaxed build (the i7 operand
-// of relaxed_dot_i8x16_i7x16_add_s is exact on every engine only in 0..127; x86 reads it
-// unsigned, Arm signed), so a symmetric code needs an offset and a zero-point correction
-// anyway; with the offset chosen per row from the row's own min and max, a one-sided row (the
-// GELU output that feeds an FFN's down projection: min about −0.17) spends all 128 levels on
-// its range instead of half of them. The correction za·Σwq is one i32 multiply per output.
+// Why asymmetric per row (not symmetric): the GEMM widens the codes to i16, so unsigned codes
+// cost nothing more than signed ones, and with the offset chosen per row from the row's own
+// min and max a one-sided row (the GELU output that feeds an FFN's down projection: min about
+// −0.17) spends all 256 levels on its range instead of half of them. The price is the
+// correction za·Σwq, one i32 multiply per output in the epilogue. Per row (not per tensor), so
+// one row's outlier does not coarsen the others: a row is one token.
 // Rounding: t + 1.5·2²³ puts round-to-nearest-even(t) in the low mantissa bits for |t| < 2²²
 // (here |t| <= 255), so the code is the float's bits minus a constant: no convert, no nearest.
 import { GEMM_STRIP_ROWS as MR, I8_GEMM_STRIP_HEADER, I8_GEMM_A_MAX as QMAX } from "../layout";
@@ -66,12 +66,8 @@ export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0
         for (; kk < k4; kk += 4) {
           const q = codes4(v128.load(row + (<usize>kk << 2)), vinv, vbias, vmax);
           const q8 = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q, q), q); // bytes q0..q3 in lane 0
-          if (ASC_FEATURE_RELAXED_SIMD) {
-            store<u32>(codes + stripCodeOffset(r, kk), i32x4.extract_lane(q8, 0));
-          } else {
-            store<u16>(codes + stripCodeOffset(r, kk), <u16>i16x8.extract_lane_u(q8, 0));
-            store<u16>(codes + stripCodeOffset(r, kk + 2), <u16>i16x8.extract_lane_u(q8, 1));
-          }
+          store<u16>(codes + stripCodeOffset(r, kk), <u16>i16x8.extract_lane_u(q8, 0));
+          store<u16>(codes + stripCodeOffset(r, kk + 2), <u16>i16x8.extract_lane_u(q8, 1));
         }
         for (; kk < k; kk++) {
           const q = codes4(v128.load_splat<f32>(row + (<usize>kk << 2)), vinv, vbias, vmax);

@@ -238,7 +238,7 @@ export interface KernelExports {
   readonly I8_GEMM_K_ALIGN: WebAssembly.Global;
   readonly I8_GEMM_STRIP_HEADER: WebAssembly.Global;
   readonly I8_GEMM_PANEL_HEADER: WebAssembly.Global;
-  /** Largest activation code: 127 (relaxed build), 255 (baseline). */
+  /** Largest activation code of the int8 GEMM (255). */
   readonly I8_GEMM_A_MAX: WebAssembly.Global;
   /** 1: relaxed-SIMD build. */
   readonly KERNEL_RELAXED_SIMD: WebAssembly.Global;

@@ -36,8 +36,8 @@ export const GEMM_PANEL_COLS = 8;
 export const I8_GEMM_K_ALIGN = 4;
 export const I8_GEMM_STRIP_HEADER = GEMM_STRIP_ROWS * 8;
 export const I8_GEMM_PANEL_HEADER = GEMM_PANEL_COLS * 8;
-/** Largest activation code of each build (relaxed: the exact range of the i7 dot operand). */
-export const I8_GEMM_A_MAX = { simd: 255, relaxed: 127 } as const;
+/** Largest activation code (both builds). */
+export const I8_GEMM_A_MAX = 255;
 export const ATTENTION_QUERY_TILE = 4;
 export const ATTENTION_KEY_BLOCK = 64;
 /** Query rows that share each streamed key block inside the kernel. */
