@@ -14,7 +14,7 @@ export const GEMM_PANEL_COLS: i32 = 8;
 
 // The int8 GEMM (i8-gemm/) reuses the 4×8 tile: A strips of GEMM_STRIP_ROWS rows, B panels of
 // GEMM_PANEL_COLS columns, k rounded up to I8_GEMM_K_ALIGN. A strip is a header of per-row
-// scales (f32) and zero points (i32), then kp·4 bytes; a panel is a header of per-column
+// scales (f32) and zero points (i32), then kp·8 bytes; a panel is a header of per-column
 // scales (f32) and column sums (i32), then kp·8 bytes (layouts in i8-gemm/i8-gemm.ts).
 
 /** k of the int8 GEMM is padded to a multiple of this (zero weights past k). */

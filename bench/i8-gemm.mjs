@@ -19,10 +19,10 @@ const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 1
 const ceilDiv = (a, b) => Math.ceil(a / b);
 const align16 = (x) => ceilDiv(x, 16) * 16;
 // Item cut of src/parallel/phases.ts: 128 columns × gemmRowBlock rows (k <= 768: 128; int8 A
-// strips are a quarter of the f32 bytes, so the int8 rule is the f32 one at k / 4).
+// i16 codes are half the f32 bytes, so the int8 rule is the f32 one at k / 2).
 const rowBlock = (kk) => Math.max(16, Math.min(128, Math.floor(384 * 1024 / (kk * 4 * 16)) * 16));
 const kp = ceilDiv(k, 4) * 4;
-const stripBytes = 32 + 4 * kp, panelBytes = 64 + 8 * kp;
+const stripBytes = 32 + 8 * kp, panelBytes = 64 + 8 * kp;
 
 function setup(build) {
   const module = new WebAssembly.Module(readFileSync(new URL(`../dist/kernels-${build}-unshared.wasm`, import.meta.url)));
@@ -43,7 +43,7 @@ function setup(build) {
   const items = (rb, gemm) => {
     for (let r0 = 0; r0 < m; r0 += rb) for (let c0 = 0; c0 < n; c0 += 128) gemm(r0, c0, Math.min(rb, m - r0), Math.min(128, n - c0));
   };
-  const rbF = rowBlock(k), rb8 = rowBlock(Math.ceil(k / 4));
+  const rbF = rowBlock(k), rb8 = rowBlock(Math.ceil(k / 2));
   const f32Linear = () => {
     w.f32_pack_rows(m, k, x, k, strips, 0, ceilDiv(m, 4));
     items(rbF, (r0, c0, rows, cols) => w.f32_gemm_packed(rows, cols, k, strips + r0 * k * 4, panels + c0 * k * 4,

@@ -3,10 +3,10 @@
 // applied to the accumulators at the tile's store (math and layouts: i8-gemm.ts).
 //
 // One k step of the tile is 2 k: 1 load of 16 weight codes (8 columns × 2 k) widened to two
-// i16x8, 4 load16_splat of a row's 2 activation codes widened (unsigned) to an i16 pair, 8
-// i32x4.dot_i16x8_s + 8 adds (8 multiply-adds each, as llama.cpp's and candle's wasm paths):
-// 8 accumulators, 2 B vectors and the A pairs, within V8's 15 XMM registers. Products are at
-// most 255·127, pairs at most 2·255·127 < 2³¹: the sum is exact.
+// i16x8, 4 load32_splat of a row's i16 activation pair (widened when quantized: in the loop
+// it would cost 4 of its 23 vector operations), 8 i32x4.dot_i16x8_s + 8 adds (8 multiply-adds
+// each, as llama.cpp's and candle's wasm paths): 8 accumulators, 2 B vectors and the A pairs,
+// within V8's 15 XMM registers. Products are at most 255·127, pairs 2·255·127: the sum is exact.
 // Both builds run this loop. The relaxed build could use i16x8/i32x4.relaxed_dot_i8x16_i7x16
 // (exact for codes in 0..127), but on this machine it measured no faster (V8 lowers it, without
 // AVX-VNNI, to the same pmaddubsw/pmaddwd/paddd work: 79 vs 82 ms for 512×768×3072 in V8 15), and
@@ -112,19 +112,19 @@ export function i8GemmPacked(
         const vb = v128.load(pb);
         const vb0123 = i16x8.extend_low_i8x16_s(vb);
         const vb4567 = i16x8.extend_high_i8x16_s(vb);
-        const va0 = i16x8.extend_low_i8x16_u(v128.load16_splat(pa));
+        const va0 = v128.load32_splat(pa);
         vacc0x0123 = i32x4.add(vacc0x0123, i32x4.dot_i16x8_s(va0, vb0123));
         vacc0x4567 = i32x4.add(vacc0x4567, i32x4.dot_i16x8_s(va0, vb4567));
-        const va1 = i16x8.extend_low_i8x16_u(v128.load16_splat(pa, 2));
+        const va1 = v128.load32_splat(pa, 4);
         vacc1x0123 = i32x4.add(vacc1x0123, i32x4.dot_i16x8_s(va1, vb0123));
         vacc1x4567 = i32x4.add(vacc1x4567, i32x4.dot_i16x8_s(va1, vb4567));
-        const va2 = i16x8.extend_low_i8x16_u(v128.load16_splat(pa, 4));
+        const va2 = v128.load32_splat(pa, 8);
         vacc2x0123 = i32x4.add(vacc2x0123, i32x4.dot_i16x8_s(va2, vb0123));
         vacc2x4567 = i32x4.add(vacc2x4567, i32x4.dot_i16x8_s(va2, vb4567));
-        const va3 = i16x8.extend_low_i8x16_u(v128.load16_splat(pa, 6));
+        const va3 = v128.load32_splat(pa, 12);
         vacc3x0123 = i32x4.add(vacc3x0123, i32x4.dot_i16x8_s(va3, vb0123));
         vacc3x4567 = i32x4.add(vacc3x4567, i32x4.dot_i16x8_s(va3, vb4567));
-        pa += 8;
+        pa += 16;
       }
       const rows = min(MR, m - i);
       const c0 = c + <usize>i * ldcB + (<usize>j << 2);

@@ -17,8 +17,9 @@
 // Memory contract (pointers are byte addresses; strides in ELEMENTS; kp = k rounded up to
 // I8_GEMM_K_ALIGN; no alignment required, 16 bytes is faster):
 //   A strips  ap: strip s (rows 4s..4s+3, the padding rows past m have sa = za = 0) is
-//             I8_GEMM_STRIP_HEADER + 4·kp bytes:  f32 sa[4], i32 za[4], then the codes
-//             u8 [kp/2, 4 rows, 2 k]   (a row's 2 codes: one load16_splat, widened to i16 pairs)
+//             I8_GEMM_STRIP_HEADER + 8·kp bytes:  f32 sa[4], i32 za[4], then the codes
+//             i16 [kp/2, 4 rows, 2 k]  (0..255, widened when quantized: a row's pair is one
+//                                       load32_splat, with no widening in the GEMM's loop)
 //   B panels  bp: panel p (columns 8p..8p+7, zero past n) is I8_GEMM_PANEL_HEADER + 8·kp
 //             bytes:  f32 sw[8], i32 colsum[8] (Σ_kk wq), then the codes
 //             i8 [kp/2, 8 columns, 2 k]   (widened: two i16x8 of 4 columns × 2 k, one
@@ -39,7 +40,7 @@ import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_K_ALIGN, I8_GEMM_
 /** Bytes of one A strip for reduction length k. */
 // @ts-ignore: decorator
 @inline export function stripBytes(k: i32): usize {
-  return <usize>I8_GEMM_STRIP_HEADER + paddedK(k) * MR;
+  return <usize>I8_GEMM_STRIP_HEADER + paddedK(k) * MR * 2;
 }
 
 /** Bytes of one B panel for reduction length k. */
@@ -48,10 +49,10 @@ import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_K_ALIGN, I8_GEMM_
   return <usize>I8_GEMM_PANEL_HEADER + paddedK(k) * NR;
 }
 
-/** Byte offset, from the start of a strip's codes, of row r (0..3), reduction index kk. */
+/** Byte offset, from the start of a strip's codes, of row r (0..3), reduction index kk (i16). */
 // @ts-ignore: decorator
 @inline export function stripCodeOffset(r: i32, kk: i32): usize {
-  return (<usize>(kk >> 1) << 3) + (<usize>r << 1) + <usize>(kk & 1);
+  return (<usize>(kk >> 1) << 4) + (<usize>r << 2) + (<usize>(kk & 1) << 1);
 }
 
 /** Byte offset, from the start of a panel's codes, of column c (0..7), reduction index kk. */

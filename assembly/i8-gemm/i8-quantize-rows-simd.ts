@@ -65,17 +65,17 @@ export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0
       if (i < m) {
         for (; kk < k4; kk += 4) {
           const q = codes4(v128.load(row + (<usize>kk << 2)), vinv, vbias, vmax);
-          const q8 = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q, q), q); // bytes q0..q3 in lane 0
-          store<u16>(codes + stripCodeOffset(r, kk), <u16>i16x8.extract_lane_u(q8, 0));
-          store<u16>(codes + stripCodeOffset(r, kk + 2), <u16>i16x8.extract_lane_u(q8, 1));
+          const q16 = i16x8.narrow_i32x4_s(q, q); // q0..q3 as i16: the pairs (q0, q1), (q2, q3)
+          store<u32>(codes + stripCodeOffset(r, kk), i32x4.extract_lane(q16, 0));
+          store<u32>(codes + stripCodeOffset(r, kk + 2), i32x4.extract_lane(q16, 1));
         }
         for (; kk < k; kk++) {
           const q = codes4(v128.load_splat<f32>(row + (<usize>kk << 2)), vinv, vbias, vmax);
-          store<u8>(codes + stripCodeOffset(r, kk), <u8>i32x4.extract_lane(q, 0));
+          store<u16>(codes + stripCodeOffset(r, kk), <u16>i32x4.extract_lane(q, 0));
         }
       }
       // Padding rows and the k padding: code 0 (the padded weights are 0, so any value would do).
-      for (; kk < kp; kk++) store<u8>(codes + stripCodeOffset(r, kk), 0);
+      for (; kk < kp; kk++) store<u16>(codes + stripCodeOffset(r, kk), 0);
     }
   }
 }

@@ -391,7 +391,7 @@ export function gemmPackedPhase(
 /** k of the int8 GEMM rounded up to its step. */
 const i8PaddedK = (k: number): number => ceilDiv(k, I8_GEMM_K_ALIGN) * I8_GEMM_K_ALIGN;
 /** Bytes of one int8 A strip (GEMM_STRIP_ROWS rows) for reduction length k. */
-export const i8StripBytes = (k: number): number => I8_GEMM_STRIP_HEADER + GEMM_STRIP_ROWS * i8PaddedK(k);
+export const i8StripBytes = (k: number): number => I8_GEMM_STRIP_HEADER + 2 * GEMM_STRIP_ROWS * i8PaddedK(k);
 /** Bytes of one int8 B panel (GEMM_PANEL_COLS columns) for reduction length k. */
 export const i8PanelBytes = (k: number): number => I8_GEMM_PANEL_HEADER + GEMM_PANEL_COLS * i8PaddedK(k);
 /** Bytes of A[m, k] quantized into int8 strips. */
@@ -399,8 +399,8 @@ export const i8StripsBytes = (m: number, k: number): number => ceilDiv(m, GEMM_S
 /** Bytes of W[n, k] quantized into int8 panels. */
 export const i8PanelsBytes = (n: number, k: number): number => ceilDiv(n, GEMM_PANEL_COLS) * i8PanelBytes(k);
 /** Rows of one int8 GEMM item for reduction length k: the f32 rule for the same A bytes (the
- * strips are a quarter of f32 ones, so 128 rows up to k = 3072). */
-export const i8GemmRowBlock = (k: number): number => gemmRowBlock(Math.ceil(k / 4));
+ * i16 codes are half of f32 ones: 128 rows up to k = 1536, 64 at k = 3072). */
+export const i8GemmRowBlock = (k: number): number => gemmRowBlock(Math.ceil(k / 2));
 
 export function i8QuantizeRowsPhase(m: number, k: number, a: number, lda: number, ap: number): I8QuantizeRowsPhase {
   return { kind: PHASE_I8_QUANTIZE_ROWS, m, k, a, lda, ap, stripBlock: PACK_STRIP_BLOCK };

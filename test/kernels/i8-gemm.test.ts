@@ -22,7 +22,7 @@ describe.each(kernelVariants())('i8-gemm (%s)', (variant) => {
   const aMax = I8_GEMM_A_MAX;
   const kPad = (k: number): number => Math.ceil(k / 4) * 4;
   // Code offsets of the layouts (assembly/i8-gemm/i8-gemm.ts).
-  const stripCode = (r: number, kk: number): number => (kk >> 1) * 8 + r * 2 + (kk & 1);
+  const stripCode = (r: number, kk: number): number => (kk >> 1) * 16 + r * 4 + (kk & 1) * 2;
   const panelCode = (c: number, kk: number): number => (kk >> 1) * 16 + c * 2 + (kk & 1);
 
   function bytes(ptr: number, length: number): DataView {
@@ -82,7 +82,7 @@ describe.each(kernelVariants())('i8-gemm (%s)', (variant) => {
         const i = s * 4 + r, base = s * size;
         const scale = v.getFloat32(base + r * 4, true), zero = v.getInt32(base + 16 + r * 4, true);
         for (let kk = 0; kk < kPad(k); kk++) {
-          const q = v.getUint8(base + 32 + stripCode(r, kk));
+          const q = v.getUint16(base + 32 + stripCode(r, kk), true);
           if (i < m && kk < k) out.codes[i * k + kk] = q;
           else expect(q, `strip padding (row ${i}, k ${kk})`).toBe(0);
         }
