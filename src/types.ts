@@ -381,6 +381,9 @@ export interface BertModelOptions {
   config: BertConfig;
   /** HF state-dict keys, with or without the `bert.` prefix (as `loadSafetensors` gives them). */
   weights: Record<string, Float32Array>;
+  /** Default none (f32). 'int8': the encoder's query/key/value/output/intermediate weights are
+   * quantized at load (see LinearConfig.quantize); embeddings, LayerNorms and the pooler stay f32. */
+  quantize?: Quantize;
 }
 
 /** Integers: an Int32Array, a Uint8Array or an array of numbers. */
