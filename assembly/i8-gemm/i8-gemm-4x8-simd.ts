@@ -1,4 +1,4 @@
-// The int8 GEMM's 4×8 register tile: exact i32 accumulation of A strip codes (u8) against B
+// The int8 GEMM's 4×8 register tile: exact i32 accumulation of A strip codes (i16, 0..255) against B
 // panel codes (i8), then the epilogue C = act(f32(acc − za·colsum)·(sa·sw) + bias) + residual
 // applied to the accumulators at the tile's store (math and layouts: i8-gemm.ts).
 //

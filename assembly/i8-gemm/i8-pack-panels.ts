@@ -1,6 +1,6 @@
 // Weight packing of the int8 GEMM, run once when a layer is created: each output channel
 // (row of an nn.Linear weight W[n, k]) is quantized symmetrically with its own scale and its
-// codes are laid out as the build's B panels (contract and layouts: i8-gemm.ts).
+// codes are laid out as the GEMM's B panels (contract and layouts: i8-gemm.ts).
 //
 // Why per output channel and not block-wise along k (llama.cpp's Q8_0, 32 per block): the
 // channel scale sw[j] is constant along the reduction, so it factors out of Σ_kk and is

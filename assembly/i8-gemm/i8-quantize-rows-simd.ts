@@ -1,7 +1,7 @@
-// On-the-fly activation quantization of the int8 GEMM: rows of A[m, k] f32 into the build's
-// A strips, each row with its own scale and zero point (math and layouts: i8-gemm.ts).
+// On-the-fly activation quantization of the int8 GEMM: rows of A[m, k] f32 into the GEMM's
+// A strips (codes stored as i16), each row with its own scale and zero point (math and layouts: i8-gemm.ts).
 //
-// Why asymmetric per row (not symmetric): the GEMM widens the codes to i16, so unsigned codes
+// Why asymmetric per row (not symmetric): the GEMM multiplies i16 codes, so unsigned codes
 // cost nothing more than signed ones, and with the offset chosen per row from the row's own
 // min and max a one-sided row (the GELU output that feeds an FFN's down projection: min about
 // −0.17) spends all 256 levels on its range instead of half of them. The price is the
