@@ -1,5 +1,6 @@
 // On-the-fly activation quantization of the int8 GEMM: rows of A[m, k] f32 into the GEMM's
-// A strips (codes stored as i16), each row with its own scale and zero point (math and layouts: i8-gemm.ts).
+// A strips (codes stored as i16), each row with its own scale and zero point (math and
+// layouts: i8-gemm.ts).
 //
 // Why asymmetric per row (not symmetric): the GEMM multiplies i16 codes, so unsigned codes
 // cost nothing more than signed ones, and with the offset chosen per row from the row's own
