@@ -12,10 +12,13 @@ import { meanRows } from "./f32-reduce/f32-mean-simd";
 import { scale } from "./f32-reduce/f32-scale-simd";
 import { attentionCombine } from "./f32-attention/f32-attention-combine-simd";
 import { attentionNonFinite } from "./f32-attention/f32-attention-nonfinite-simd";
+import { i8PackPanelsNT } from "./i8-gemm/i8-pack-panels";
+import { i8QuantizeRows } from "./i8-gemm/i8-quantize-rows-simd";
+import { i8GemmPacked } from "./i8-gemm/i8-gemm-4x8-simd";
 
 export {
   ALIGN, GEMM_STRIP_ROWS, GEMM_PANEL_COLS, ATTENTION_QUERY_TILE, ATTENTION_QUERY_CHUNK, ATTENTION_KEY_BLOCK, ATTENTION_SCRATCH_BYTES,
-  KERNEL_RELAXED_SIMD, KERNEL_SHARED_MEMORY,
+  KERNEL_RELAXED_SIMD, KERNEL_SHARED_MEMORY, I8_GEMM_K_ALIGN, I8_GEMM_STRIP_HEADER, I8_GEMM_PANEL_HEADER, I8_GEMM_A_MAX,
 } from "./layout";
 
 /** C[m, n] = A[m, k]·B[k, n] (+ bias[n]); see f32-gemm/f32-gemm.ts for the memory contract. */
@@ -66,6 +69,26 @@ export function f32_gemv_packed(
   activation: i32, residual: usize, ldr: i32,
 ): void {
   gemvPacked(m, n, k, a, lda, bp, bias, c, ldc, activation, residual, ldr);
+}
+
+/** Panels p0..p1 of B = Wᵀ for W[n, k] f32 (row stride ldw) quantized per output channel to
+ * int8 and packed for i8_gemm_packed; see i8-gemm/i8-gemm.ts. */
+export function i8_pack_panels_nt(n: i32, k: i32, w: usize, ldw: i32, bp: usize, p0: i32, p1: i32): void {
+  i8PackPanelsNT(n, k, w, ldw, bp, p0, p1);
+}
+
+/** Strips s0..s1 of A[m, k] f32 (row stride lda) quantized per row into int8 GEMM strips. */
+export function i8_quantize_rows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0: i32, s1: i32): void {
+  i8QuantizeRows(m, k, a, lda, ap, s0, s1);
+}
+
+/** C[m, n] = act(dequant(A·B) + bias[n]) + residual[m, n] from int8 strips and panels (exact
+ * i32 accumulation); activation as f32_gemm_packed; see i8-gemm/i8-gemm.ts. */
+export function i8_gemm_packed(
+  m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
+  activation: i32, residual: usize, ldr: i32,
+): void {
+  i8GemmPacked(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr);
 }
 
 /** Row softmax of x[rows, cols] (row stride ldx) into y (row stride ldy); y may be x. */

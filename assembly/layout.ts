@@ -12,6 +12,23 @@ export const GEMM_STRIP_ROWS: i32 = 4;
 /** Columns of one packed-B panel of the packed GEMM (its register tile's width). */
 export const GEMM_PANEL_COLS: i32 = 8;
 
+// The int8 GEMM (i8-gemm/) reuses the 4×8 tile: A strips of GEMM_STRIP_ROWS rows, B panels of
+// GEMM_PANEL_COLS columns, k rounded up to I8_GEMM_K_ALIGN. A strip is a header of per-row
+// scales (f32) and zero points (i32), then kp·8 bytes; a panel is a header of per-column
+// scales (f32) and column sums (i32), then kp·8 bytes (layouts in i8-gemm/i8-gemm.ts).
+
+/** k of the int8 GEMM is padded to a multiple of this (zero weights past k). */
+export const I8_GEMM_K_ALIGN: i32 = 4;
+
+/** Bytes of an int8 A strip's header: GEMM_STRIP_ROWS f32 scales, then as many i32 zero points. */
+export const I8_GEMM_STRIP_HEADER: i32 = GEMM_STRIP_ROWS * 8;
+
+/** Bytes of an int8 B panel's header: GEMM_PANEL_COLS f32 scales, then as many i32 column sums. */
+export const I8_GEMM_PANEL_HEADER: i32 = GEMM_PANEL_COLS * 8;
+
+/** Largest activation code (codes are 0..255, widened to i16 by the GEMM; both builds). */
+export const I8_GEMM_A_MAX: i32 = 255;
+
 /** Query rows one attention tile computes at once. */
 export const ATTENTION_QUERY_TILE: i32 = 4;
 

@@ -10,7 +10,7 @@ export type {
   AttentionOptions, AttentionResult, Engine, EngineOptions, EngineTensor, Features, KernelVariant,
   MultiHeadAttention, MultiHeadAttentionConfig, MultiHeadAttentionForwardOptions, MultiHeadAttentionWeights,
   GeluOptions, LayerNormOptions, MatmulOptions, SoftmaxOptions, TensorLike,
-  Linear, LinearConfig, LinearForwardOptions, Transformer, TransformerConfig, TransformerDecodeOptions,
+  Linear, LinearConfig, LinearForwardOptions, Quantize, Transformer, TransformerConfig, TransformerDecodeOptions,
   TransformerDecoderLayer, TransformerDecoderLayerConfig, TransformerDecoderLayerForwardOptions, TransformerEncodeOptions,
   TransformerEncoderLayer, TransformerEncoderLayerConfig, TransformerEncoderLayerForwardOptions,
   TransformerForwardOptions, TransformerLayerConfig,

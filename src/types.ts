@@ -115,6 +115,9 @@ export interface MultiHeadAttentionConfig {
   vdim?: number;
   /** Projections carry biases; default true. */
   bias?: boolean;
+  /** Default none (f32). 'int8': the four projection weights are quantized at load (see
+   * LinearConfig.quantize); the attention core stays f32. */
+  quantize?: Quantize;
   weights: MultiHeadAttentionWeights;
 }
 
@@ -217,11 +220,19 @@ export interface GeluOptions {
 }
 
 /** `nn.Linear`: y = x·Wᵀ + b. */
+/** Weight quantization of a module: 'int8' keeps each weight matrix as int8 codes with one
+ * scale per output channel (quantized once, at load) and quantizes the activations per row
+ * on the fly; the GEMM accumulates exactly in i32 (docs/DESIGN.md, "int8 GEMM"). */
+export type Quantize = 'int8';
+
 export interface LinearConfig {
   inFeatures: number;
   outFeatures: number;
   /** Default true, as torch. */
   bias?: boolean;
+  /** Default none (f32). 'int8': the weight is quantized at load (inFeatures <= 65536; every
+   * weight finite); the bias stays f32. */
+  quantize?: Quantize;
   /** `state_dict()`: weight [outFeatures, inFeatures], bias [outFeatures]. */
   weights: { weight: Float32Array; bias?: Float32Array };
 }
@@ -259,6 +270,9 @@ export interface TransformerLayerConfig {
   dropout?: number;
   /** Must be true when given: inputs are [batch, seq, dModel]. */
   batchFirst?: boolean;
+  /** Default none (f32). 'int8': every projection and feed-forward weight is quantized at load
+   * (see LinearConfig.quantize); attention, LayerNorm and the activations stay f32. */
+  quantize?: Quantize;
 }
 
 export interface TransformerEncoderLayerConfig extends TransformerLayerConfig {
@@ -367,6 +381,9 @@ export interface BertModelOptions {
   config: BertConfig;
   /** HF state-dict keys, with or without the `bert.` prefix (as `loadSafetensors` gives them). */
   weights: Record<string, Float32Array>;
+  /** Default none (f32). 'int8': the encoder's query/key/value/output/intermediate weights are
+   * quantized at load (see LinearConfig.quantize); embeddings, LayerNorms and the pooler stay f32. */
+  quantize?: Quantize;
 }
 
 /** Integers: an Int32Array, a Uint8Array or an array of numbers. */

@@ -24,6 +24,29 @@ export function flag(op: string, name: string, value: unknown, fallback: boolean
   return value;
 }
 
+/** An optional weight quantization: undefined (f32) or 'int8'. */
+export function quantizeOption(op: string, name: string, value: unknown): 'int8' | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw typeError(op, name, "'int8' or undefined", value);
+  if (value !== 'int8') throw rangeError(op, name, `must be 'int8' (or left out for f32), got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Largest reduction length of the int8 GEMM: its i32 sums stay exact below 66311. */
+export const INT8_MAX_IN_FEATURES = 65536;
+
+/** Checks that a weight to be quantized to int8 is finite and its reduction length allowed. */
+export function int8Weight(op: string, name: string, weight: Float32Array, inFeatures: number, inName: string): void {
+  if (inFeatures > INT8_MAX_IN_FEATURES) {
+    throw rangeError(op, inName, `must be <= ${INT8_MAX_IN_FEATURES} with quantize 'int8' (exact i32 sums), got ${inFeatures}`);
+  }
+  for (let i = 0; i < weight.length; i++) {
+    if (!Number.isFinite(weight[i])) {
+      throw rangeError(op, name, `holds ${weight[i]} at [${Math.floor(i / inFeatures)}, ${i % inFeatures}]; int8 quantization needs finite weights`);
+    }
+  }
+}
+
 /** An optional finite number; `fallback` when undefined. */
 export function finite(op: string, name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;

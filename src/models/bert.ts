@@ -14,7 +14,7 @@ import type {
 } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import { ACTIVATION, type Phase } from '../parallel/phases.js';
-import { array, dim, elements, flag, keysOf, options, typedArray } from '../validate.js';
+import { array, dim, elements, flag, int8Weight, keysOf, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import { epsilon } from '../ops/layer-norm.js';
 import { LinearParams } from '../ops/linear.js';
@@ -27,7 +27,7 @@ import {
 
 const OP = 'bert';
 const FORWARD = 'BertModel.forward';
-const OPTION_KEYS = keysOf<BertModelOptions>({ config: true, weights: true });
+const OPTION_KEYS = keysOf<BertModelOptions>({ config: true, weights: true, quantize: true });
 const FORWARD_KEYS = keysOf<BertForwardOptions>({
   batch: true, seq: true, attentionMask: true, tokenTypeIds: true, outputAttentions: true,
 });
@@ -125,7 +125,9 @@ function canonicalKey(key: string): string {
 
 /** Reads the weights through the table: every table key once (in any of its spellings), the
  * pooler all or nothing; keys outside the namespace and known buffers are returned as unused. */
-function readWeights(h: Hyper, value: unknown): { w: Record<string, Float32Array>; unused: string[]; pooler: boolean } {
+function readWeights(
+  h: Hyper, value: unknown, quantize?: 'int8',
+): { w: Record<string, Float32Array>; unused: string[]; pooler: boolean } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(OP, 'options.weights', 'an object of Float32Arrays keyed by HF names', value);
   }
@@ -162,6 +164,11 @@ function readWeights(h: Hyper, value: unknown): { w: Record<string, Float32Array
     const length = elements(OP, `options.weights[${JSON.stringify(key)}]`, ...s.shape);
     w[s.key] = array(OP, `options.weights[${JSON.stringify(key)}]`, given[key], 'Float32Array', length,
       `${s.dims} = [${s.shape.join(', ')}]`);
+    // int8: the encoder's linear weights (embeddings and pooler stay f32), checked before any copy.
+    if (quantize && /^encoder\..*\.weight$/.test(s.key) && !s.key.includes('LayerNorm')) {
+      int8Weight(OP, `options.weights[${JSON.stringify(key)}]`, w[s.key], s.shape[1],
+        s.shape[1] === h.hidden ? 'options.config.hidden_size' : 'options.config.intermediate_size');
+    }
   }
   return { w, unused, pooler };
 }
@@ -169,22 +176,22 @@ function readWeights(h: Hyper, value: unknown): { w: Record<string, Float32Array
 /** One BERT layer as nn.TransformerEncoderLayer's weights (post-norm): self-attention with
  * separate query/key/value, norm1 = attention.output.LayerNorm, linear1 = intermediate.dense,
  * linear2 = output.dense, norm2 = output.LayerNorm. */
-function layerWeights(h: Hyper, w: Record<string, Float32Array>, n: number): LayerWeights {
+function layerWeights(h: Hyper, w: Record<string, Float32Array>, n: number, quantize?: 'int8'): LayerWeights {
   const p = `encoder.layer.${n}.`;
   const at = (k: string): Float32Array => w[p + k];
   const inProjBias = new Float32Array(3 * h.hidden);
   ['query', 'key', 'value'].forEach((k, i) => inProjBias.set(at(`attention.self.${k}.bias`), i * h.hidden));
   return {
     selfAttn: new AttentionBlock(planMultiHeadAttention({
-      embedDim: h.hidden, numHeads: h.heads,
+      embedDim: h.hidden, numHeads: h.heads, quantize,
       weights: {
         qProjWeight: at('attention.self.query.weight'), kProjWeight: at('attention.self.key.weight'),
         vProjWeight: at('attention.self.value.weight'), inProjBias,
         outProjWeight: at('attention.output.dense.weight'), outProjBias: at('attention.output.dense.bias'),
       },
     })),
-    linear1: new LinearParams(h.hidden, h.intermediate, at('intermediate.dense.weight'), at('intermediate.dense.bias')),
-    linear2: new LinearParams(h.intermediate, h.hidden, at('output.dense.weight'), at('output.dense.bias')),
+    linear1: new LinearParams(h.hidden, h.intermediate, at('intermediate.dense.weight'), at('intermediate.dense.bias'), quantize),
+    linear2: new LinearParams(h.intermediate, h.hidden, at('output.dense.weight'), at('output.dense.bias'), quantize),
     norms: [
       new NormBlock([at('attention.output.LayerNorm.weight'), at('attention.output.LayerNorm.bias')]),
       new NormBlock([at('output.LayerNorm.weight'), at('output.LayerNorm.bias')]),
@@ -222,10 +229,11 @@ interface ForwardPlan {
 export function createBert(opts: unknown, host: ModuleHost): BertModel {
   const o = options(OP, 'options', opts, false, OPTION_KEYS);
   const { hyper: h, config } = readConfig(o.config);
-  const { w, unused, pooler } = readWeights(h, o.weights);
+  const quantize = quantizeOption(OP, 'options.quantize', o.quantize);
+  const { w, unused, pooler } = readWeights(h, o.weights, quantize);
   const c: LayerConfig = {
     dModel: h.hidden, nhead: h.heads, dimFeedforward: h.intermediate, activation: ACTIVATION.gelu,
-    layerNormEps: h.eps, normFirst: false,
+    layerNormEps: h.eps, normFirst: false, quantize,
   };
   // Weights: the embedding tables and the pooler stay in JS (gathers and one small row per
   // sequence); the norms and layers are resident.
@@ -235,7 +243,7 @@ export function createBert(opts: unknown, host: ModuleHost): BertModel {
   const poolerWeight = pooler ? w['pooler.dense.weight'].slice() : undefined; // [hidden, hidden]
   const poolerBias = pooler ? w['pooler.dense.bias'].slice() : undefined; // [hidden]
   const embNorm = new NormBlock([w['embeddings.LayerNorm.weight'], w['embeddings.LayerNorm.bias']]);
-  const layers = Array.from({ length: h.layers }, (_, n) => layerWeights(h, w, n));
+  const layers = Array.from({ length: h.layers }, (_, n) => layerWeights(h, w, n, quantize));
   const weights = new ModuleWeights(host, [embNorm, ...layers.flatMap(layerBlocks)], 'BertModel');
   const d = h.hidden;
 

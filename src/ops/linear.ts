@@ -1,14 +1,17 @@
 // engine.linear: nn.Linear, y = x·Wᵀ + b, with torch's [out, in] weight. The weight is packed
 // into GEMM panels once, when the module is created, and stays resident; a forward packs x
 // into strips and runs the GEMM (the layers add their activation or residual as its epilogue).
+// With quantize 'int8' the panels hold int8 codes and per-channel scales (assembly/i8-gemm/),
+// and a forward quantizes x per row into int8 strips instead of packing it.
 import type { EngineTensor, Linear, LinearConfig, LinearForwardOptions } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  gemmPackedPhase, packedPanelsLength, packedRowsLength, packRowsPhase, type GemmExtras, type Phase,
+  gemmPackedPhase, i8GemmPhase, i8PanelsBytes, i8QuantizeRowsPhase, i8StripsBytes, packedPanelsLength, packedRowsLength,
+  packRowsPhase, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS } from '../wasm/layout.js';
-import { dim, elements, flag, keysOf, options } from '../validate.js';
+import { dim, elements, flag, int8Weight, keysOf, options, quantizeOption } from '../validate.js';
 import { stateError } from '../errors.js';
 import type { BuiltCall } from './attention.js';
 import { keepPacked, ModuleWeights, readStateDict, type ModuleHost, type Resident } from './modules.js';
@@ -16,21 +19,27 @@ import { collectOutput, placeOutput, planOutput } from './outputs.js';
 import { placeInput, tensorInput, writeInput, type TensorRegistry } from './tensor.js';
 
 const OP = 'linear';
-const CONFIG_KEYS = keysOf<LinearConfig>({ inFeatures: true, outFeatures: true, bias: true, weights: true });
+const CONFIG_KEYS = keysOf<LinearConfig>({ inFeatures: true, outFeatures: true, bias: true, weights: true, quantize: true });
 const FORWARD_KEYS = keysOf<LinearForwardOptions>({ rows: true, out: true });
 
-/** A Linear's weights: W as B = Wᵀ panels [ceil(out/8), in, 8], then the bias [out]. */
+/** A Linear's weights: W as B = Wᵀ panels [ceil(out/8), in, 8] f32 (or, quantized, int8
+ * panels of i8PanelsBytes(out, in) bytes), then the bias [out] f32. A quantized weight must
+ * have been checked with int8Weight (finite, in <= 65536). */
 export class LinearParams implements Resident {
   resident = 0;
   readonly hasBias: boolean;
   private raw: { weight: Float32Array; bias?: Float32Array } | undefined;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, weight: Float32Array, bias?: Float32Array) {
+  constructor(
+    readonly inFeatures: number, readonly outFeatures: number, weight: Float32Array, bias?: Float32Array,
+    readonly quantize?: 'int8',
+  ) {
     this.raw = { weight: weight.slice(), bias: bias?.slice() }; // torch modules own their parameters
     this.hasBias = bias !== undefined;
   }
-  /** Elements of the packed weight (the bias follows). */
+  /** Elements (f32 slots) of the packed weight (the bias follows; int8 panels are whole 32 bytes). */
   get biasOffset(): number {
-    return packedPanelsLength(this.inFeatures, this.outFeatures);
+    return this.quantize === 'int8' ? i8PanelsBytes(this.outFeatures, this.inFeatures) / 4
+      : packedPanelsLength(this.inFeatures, this.outFeatures);
   }
   /** Byte address of the panels (once resident). */
   get panels(): number {
@@ -44,8 +53,9 @@ export class LinearParams implements Resident {
     const raw = this.raw;
     if (!raw) throw stateError('the weights were already uploaded');
     const { inFeatures: k, outFeatures: n } = this;
+    const pack = this.quantize === 'int8' ? kernels.i8_pack_panels_nt : kernels.f32_pack_panels_nt;
     const ptr = keepPacked(arena, this.biasOffset + (raw.bias ? n : 0), raw.weight,
-      (staging, block) => kernels.f32_pack_panels_nt(n, k, staging, k, block, 0, Math.ceil(n / GEMM_PANEL_COLS)),
+      (staging, block) => pack(n, k, staging, k, block, 0, Math.ceil(n / GEMM_PANEL_COLS)),
       raw.bias && { offset: this.biasOffset, data: raw.bias });
     this.resident = ptr;
     this.raw = undefined;
@@ -56,14 +66,22 @@ export class LinearParams implements Resident {
   }
 }
 
-/** Floats of the strips a linear of `rows` rows packs its input into. */
-export const linearStripsLength = (p: LinearParams, rows: number): number => packedRowsLength(rows, p.inFeatures);
+/** Floats (f32 slots) of the strips a linear of `rows` rows packs (or quantizes) its input into. */
+export const linearStripsLength = (p: LinearParams, rows: number): number =>
+  p.quantize === 'int8' ? i8StripsBytes(rows, p.inFeatures) / 4 : packedRowsLength(rows, p.inFeatures);
 
-/** y[rows, out] (row stride ldy) = x[rows, in]·Wᵀ + b, then the epilogue: pack x into
- * `strips`, then the GEMM. */
+/** y[rows, out] (row stride ldy) = x[rows, in]·Wᵀ + b, then the epilogue: pack (or quantize)
+ * x into `strips`, then the GEMM. */
 export function linearPhases(
-  p: LinearParams, rows: number, x: number, ldx: number, strips: number, y: number, ldy: number, extras?: GemmExtras,
+  p: LinearParams, rows: number, x: number, ldx: number, strips: number, y: number, ldy: number,
+  extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'>,
 ): Phase[] {
+  if (p.quantize === 'int8') {
+    return [
+      i8QuantizeRowsPhase(rows, p.inFeatures, x, ldx, strips),
+      i8GemmPhase(rows, p.outFeatures, p.inFeatures, strips, p.panels, p.bias, y, ldy, extras),
+    ];
+  }
   return [
     packRowsPhase(rows, p.inFeatures, x, ldx, strips),
     gemmPackedPhase(rows, p.outFeatures, p.inFeatures, strips, p.panels, p.bias, y, ldy, extras),
@@ -75,11 +93,13 @@ export function createLinear(config: unknown, host: ModuleHost, tensors: TensorR
   const inFeatures = dim(OP, 'config.inFeatures', c.inFeatures);
   const outFeatures = dim(OP, 'config.outFeatures', c.outFeatures);
   const bias = flag(OP, 'config.bias', c.bias, true);
+  const quantize = quantizeOption(OP, 'config.quantize', c.quantize);
   elements(OP, 'config.weights.weight', outFeatures, inFeatures);
   const specs = [{ key: 'weight', shape: [outFeatures, inFeatures], dims: '[outFeatures, inFeatures]' }];
   if (bias) specs.push({ key: 'bias', shape: [outFeatures], dims: '[outFeatures]' });
   const w = readStateDict(OP, 'config.weights', c.weights, specs);
-  const params = new LinearParams(inFeatures, outFeatures, w.weight, w.bias);
+  if (quantize) int8Weight(OP, 'config.weights["weight"]', w.weight, inFeatures, 'config.inFeatures');
+  const params = new LinearParams(inFeatures, outFeatures, w.weight, w.bias, quantize);
   const weights = new ModuleWeights(host, [params], 'Linear');
 
   const module: Linear = Object.freeze({

@@ -14,11 +14,12 @@ import type {
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  gemmPackedPhase, meanRowsPhase, packedPanelsLength, packedRowsLength, packRowsPhase, type GemmExtras, type Phase,
+  gemmPackedPhase, i8GemmPhase, i8PanelsBytes, i8QuantizeRowsPhase, i8StripsBytes, meanRowsPhase, packedPanelsLength,
+  packedRowsLength, packRowsPhase, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import type { BuiltCall } from './attention.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
-import { array, dim, elements, flag, keysOf, optionalDim, options, typedArray } from '../validate.js';
+import { array, dim, elements, flag, int8Weight, keysOf, optionalDim, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
 import { keepPacked } from './modules.js';
@@ -26,7 +27,7 @@ import { keepPacked } from './modules.js';
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
 const CONFIG_KEYS = keysOf<MultiHeadAttentionConfig>({
-  embedDim: true, numHeads: true, kdim: true, vdim: true, bias: true, weights: true,
+  embedDim: true, numHeads: true, kdim: true, vdim: true, bias: true, weights: true, quantize: true,
 });
 const WEIGHT_KEYS = keysOf<MultiHeadAttentionWeights>({
   inProjWeight: true, qProjWeight: true, kProjWeight: true, vProjWeight: true, inProjBias: true,
@@ -44,7 +45,9 @@ export interface WeightOffsets { wq: number; wk: number; wv: number; wo: number;
  * Wv [E, vdim] · Wo [E, E] · bq bk bv [E each] · bo [E] (biases absent when bias is false).
  * In the engine's memory they live packed for the GEMM: each W as B = Wᵀ panels
  * [ceil(E/8), in, 8] (Wq, Wk, Wv adjacent, so with E % 8 = 0 they are the panels of the
- * stacked [3E, E] weight), then the biases as given. */
+ * stacked [3E, E] weight), then the biases as given. With quantize 'int8' each W is int8
+ * panels (i8PanelsBytes(E, in) bytes, whole f32 slots) and the inputs of the projections are
+ * quantized per row instead of packed. */
 export interface MultiHeadAttentionParams {
   embedDim: number;
   numHeads: number;
@@ -61,7 +64,15 @@ export interface MultiHeadAttentionParams {
   /** Element offsets into the packed block, and its length. */
   res: WeightOffsets;
   residentLength: number;
+  quantize?: 'int8';
 }
+
+/** f32 slots of the packed panels of an nn.Linear weight [n, k]. */
+const panelsSlots = (quantize: 'int8' | undefined, k: number, n: number): number =>
+  quantize === 'int8' ? i8PanelsBytes(n, k) / 4 : packedPanelsLength(k, n);
+/** f32 slots of the strips that `rows` rows of k features are packed (or quantized) into. */
+export const stripsSlots = (quantize: 'int8' | undefined, rows: number, k: number): number =>
+  quantize === 'int8' ? i8StripsBytes(rows, k) / 4 : packedRowsLength(rows, k);
 
 /** Checks the configuration (TypeError / RangeError naming the argument) and copies the weights. */
 export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParams {
@@ -72,9 +83,17 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
   const kdim = optionalDim(OP, 'config.kdim', c.kdim, E);
   const vdim = optionalDim(OP, 'config.vdim', c.vdim, E);
   const bias = flag(OP, 'config.bias', c.bias, true);
+  const quantize = quantizeOption(OP, 'config.quantize', c.quantize);
   const w = options(OP, 'config.weights', c.weights, false, WEIGHT_KEYS);
-  const f32 = (name: string, length: number, shape: string): Float32Array =>
-    array(OP, `config.weights.${name}`, w[name], 'Float32Array', length, shape);
+  const inFeatures: Record<string, [number, string]> = {
+    inProjWeight: [E, 'config.embedDim'], qProjWeight: [E, 'config.embedDim'], kProjWeight: [kdim, 'config.kdim'],
+    vProjWeight: [vdim, 'config.vdim'], outProjWeight: [E, 'config.embedDim'],
+  };
+  const f32 = (name: string, length: number, shape: string): Float32Array => {
+    const data = array(OP, `config.weights.${name}`, w[name], 'Float32Array', length, shape);
+    if (quantize && name in inFeatures) int8Weight(OP, `config.weights.${name}`, data, ...inFeatures[name]);
+    return data;
+  };
 
   const at = { wq: 0, wk: E * E, wv: E * E + E * kdim, wo: 0, bq: 0, bk: 0, bv: 0, bo: 0 };
   at.wo = at.wv + E * vdim;
@@ -111,15 +130,15 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
   }
   const raw = new Float32Array(bias ? at.bo + E : at.bq);
   for (const [offset, data] of parts) raw.set(data, offset);
-  const res = { wq: 0, wk: packedPanelsLength(E, E), wv: 0, wo: 0, bq: 0, bk: 0, bv: 0, bo: 0 };
-  res.wv = res.wk + packedPanelsLength(kdim, E);
-  res.wo = res.wv + packedPanelsLength(vdim, E);
-  res.bq = res.wo + packedPanelsLength(E, E);
+  const res = { wq: 0, wk: panelsSlots(quantize, E, E), wv: 0, wo: 0, bq: 0, bk: 0, bv: 0, bo: 0 };
+  res.wv = res.wk + panelsSlots(quantize, kdim, E);
+  res.wo = res.wv + panelsSlots(quantize, vdim, E);
+  res.bq = res.wo + panelsSlots(quantize, E, E);
   res.bk = res.bq + E;
   res.bv = res.bk + E;
   res.bo = res.bv + E;
   const residentLength = bias ? res.bo + E : res.bq;
-  return { embedDim: E, numHeads: H, headDim: E / H, kdim, vdim, bias, raw, at, resident: 0, res, residentLength };
+  return { embedDim: E, numHeads: H, headDim: E / H, kdim, vdim, bias, raw, at, resident: 0, res, residentLength, quantize };
 }
 
 /** Puts a layer's weights in the engine's memory, packed for the GEMM (between calls). */
@@ -127,8 +146,9 @@ export function uploadWeights(arena: Arena, kernels: KernelExports, params: Mult
   const { embedDim: E, kdim, vdim, at, res, raw } = params;
   if (raw === undefined) throw stateError('the layer weights were already uploaded');
   const resident = keepPacked(arena, params.residentLength, raw, (staging, block) => {
+    const packPanels = params.quantize === 'int8' ? kernels.i8_pack_panels_nt : kernels.f32_pack_panels_nt;
     const pack = (from: number, k: number, to: number): void =>
-      kernels.f32_pack_panels_nt(E, k, staging + from * 4, k, block + to * 4, 0, Math.ceil(E / GEMM_PANEL_COLS));
+      packPanels(E, k, staging + from * 4, k, block + to * 4, 0, Math.ceil(E / GEMM_PANEL_COLS));
     pack(at.wq, E, res.wq);
     pack(at.wk, kdim, res.wk);
     pack(at.wv, vdim, res.wv);
@@ -256,9 +276,10 @@ export function placeMha(arena: Arena, params: MultiHeadAttentionParams, s: MhaS
   const vPtr = selfAttention ? qkvPtr + 2 * E * 4 : sharedKeyValue ? kvPtr + E * 4 : arena.place(B * Lk * E * 4);
   // The projections read their inputs packed into GEMM strips (one pass, then every column
   // panel reads a strip through one pointer).
-  const queryStrips = arena.place(packedRowsLength(B * Lq, E) * 4);
-  const keyStrips = selfAttention ? queryStrips : arena.place(packedRowsLength(B * Lk, kdim) * 4);
-  const valueStrips = selfAttention || sharedKeyValue ? keyStrips : arena.place(packedRowsLength(B * Lk, vdim) * 4);
+  const q = params.quantize;
+  const queryStrips = arena.place(stripsSlots(q, B * Lq, E) * 4);
+  const keyStrips = selfAttention ? queryStrips : arena.place(stripsSlots(q, B * Lk, kdim) * 4);
+  const valueStrips = selfAttention || sharedKeyValue ? keyStrips : arena.place(stripsSlots(q, B * Lk, vdim) * 4);
   const padding = s.keyPaddingMask ? paddedKeyLengths(s.keyPaddingMask, B, Lk) : undefined;
   return {
     qkvPtr, qPtr, kPtr, vPtr,
@@ -266,7 +287,7 @@ export function placeMha(arena: Arena, params: MultiHeadAttentionParams, s: MhaS
     ldkv: selfAttention ? 3 * E : sharedKeyValue ? 2 * E : E,
     queryStrips, keyStrips, valueStrips,
     ctxPtr: arena.place(B * Lq * E * 4),
-    ctxStrips: arena.place(packedRowsLength(B * Lq, E) * 4),
+    ctxStrips: arena.place(stripsSlots(q, B * Lq, E) * 4),
     weightsPtr: s.needWeights ? arena.place(B * H * Lq * Lk * 4) : 0,
     meanPtr: s.needWeights && s.averageWeights ? arena.place(B * Lq * Lk * 4) : 0,
     lensPtr: padding ? arena.place(B * 4) : 0,
@@ -297,12 +318,17 @@ export function mhaPhases(
 
   // In-projections (nn.Linear: x·Wᵀ + b). The panels of Wq, Wk, Wv (and bq, bk, bv) are
   // adjacent, so when E is a whole number of panels one GEMM computes two or three of them.
-  const program: Phase[] = [packRowsPhase(B * Lq, E, io.query, E, at.queryStrips)];
-  if (at.keyStrips !== at.queryStrips) program.push(packRowsPhase(B * Lk, kdim, io.key, kdim, at.keyStrips));
-  if (at.valueStrips !== at.keyStrips) program.push(packRowsPhase(B * Lk, vdim, io.value, vdim, at.valueStrips));
-  const linear = (m: number, k: number, strips: number, n: number, w: number, b: number, c: number, ldc: number,
-    extras?: GemmExtras): void => {
-    program.push(gemmPackedPhase(m, n, k, strips, f32At(w), bias(b), c, ldc, extras));
+  // Inputs packed into GEMM strips (int8: quantized per row into int8 strips).
+  const int8 = params.quantize === 'int8';
+  const strips = (m: number, k: number, x: number, out: number): Phase =>
+    int8 ? i8QuantizeRowsPhase(m, k, x, k, out) : packRowsPhase(m, k, x, k, out);
+  const program: Phase[] = [strips(B * Lq, E, io.query, at.queryStrips)];
+  if (at.keyStrips !== at.queryStrips) program.push(strips(B * Lk, kdim, io.key, at.keyStrips));
+  if (at.valueStrips !== at.keyStrips) program.push(strips(B * Lk, vdim, io.value, at.valueStrips));
+  const linear = (m: number, k: number, from: number, n: number, w: number, b: number, c: number, ldc: number,
+    extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'>): void => {
+    program.push(int8 ? i8GemmPhase(m, n, k, from, f32At(w), bias(b), c, ldc, extras)
+      : gemmPackedPhase(m, n, k, from, f32At(w), bias(b), c, ldc, extras));
   };
   const whole = E % GEMM_PANEL_COLS === 0;
   if (selfAttention && whole) {
@@ -340,7 +366,7 @@ export function mhaPhases(
   if (at.weightsPtr !== 0) p.weights = { ptr: at.weightsPtr, batch: H * Lq * Lk, head: Lq * Lk, row: Lk };
 
   program.push(...attentionPhases(p, at.scratch, at.attention));
-  program.push(packRowsPhase(B * Lq, E, at.ctxPtr, E, at.ctxStrips));
+  program.push(strips(B * Lq, E, at.ctxPtr, at.ctxStrips));
   linear(B * Lq, E, at.ctxStrips, E, res.wo, res.bo, io.out, E,
     io.residual === 0 ? undefined : { residual: io.residual, ldr: E });
   // Head-averaged weights: mean over the H planes of each batch entry (no shared accumulator).

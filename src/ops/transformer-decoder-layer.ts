@@ -65,7 +65,7 @@ export function createTransformerDecoderLayer(config: unknown, host: ModuleHost,
   const cfg = options(OP, 'config', config, false, LAYER_CONFIG_KEYS) as Partial<TransformerDecoderLayerConfig>;
   const c = layerConfig(OP, cfg);
   const w = readStateDict(OP, 'config.weights', cfg.weights, layerSpecs(c, '', true));
-  const layer = layerWeights(c, w, '', true);
+  const layer = layerWeights(c, w, '', true, OP);
   const weights = new ModuleWeights(host, layerBlocks(layer), 'TransformerDecoderLayer');
 
   const module: TransformerDecoderLayer = Object.freeze({

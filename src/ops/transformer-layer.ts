@@ -13,21 +13,21 @@
 import type { TransformerEncoderLayerConfig, TransformerLayerConfig } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
-import { ACTIVATION, layerNormPhase, packedRowsLength, type Phase } from '../parallel/phases.js';
-import { dim, elements, flag, isArrayOf, keysOf, optionalDim, typedArray } from '../validate.js';
+import { ACTIVATION, layerNormPhase, type Phase } from '../parallel/phases.js';
+import { dim, elements, flag, int8Weight, isArrayOf, keysOf, optionalDim, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import { epsilon, LAYER_NORM_EPS } from './layer-norm.js';
 import { LinearParams, linearPhases } from './linear.js';
 import { PlainBlock, type ParamSpec, type Resident } from './modules.js';
 import {
-  mhaPhases, placeMha, planMultiHeadAttention, uploadWeights, type MhaPlacement, type MhaShape,
+  mhaPhases, placeMha, planMultiHeadAttention, stripsSlots, uploadWeights, type MhaPlacement, type MhaShape,
   type MultiHeadAttentionParams,
 } from './multi-head-attention.js';
 
 /** The config keys of a layer (encoder and decoder take the same). */
 export const LAYER_CONFIG_KEYS = keysOf<TransformerEncoderLayerConfig>({
   dModel: true, nhead: true, dimFeedforward: true, activation: true, layerNormEps: true, normFirst: true,
-  dropout: true, batchFirst: true, weights: true,
+  dropout: true, batchFirst: true, weights: true, quantize: true,
 });
 
 /** The constructor arguments shared by the three modules, checked. */
@@ -38,6 +38,7 @@ export interface LayerConfig {
   activation: number; // ACTIVATION.relu or ACTIVATION.gelu
   layerNormEps: number;
   normFirst: boolean;
+  quantize?: 'int8';
 }
 
 /** Checks the shared constructor arguments (torch's defaults: dimFeedforward 2048, relu,
@@ -66,6 +67,7 @@ export function layerConfig(op: string, c: Partial<TransformerLayerConfig>): Lay
     dModel, nhead, dimFeedforward, activation,
     layerNormEps: epsilon(op, 'config.layerNormEps', c.layerNormEps, LAYER_NORM_EPS),
     normFirst: flag(op, 'config.normFirst', c.normFirst, false),
+    quantize: quantizeOption(op, 'config.quantize', c.quantize),
   };
 }
 
@@ -135,9 +137,22 @@ export interface LayerWeights {
   norms: NormBlock[]; // norm1, norm2 (, norm3)
 }
 
-export function layerWeights(c: LayerConfig, w: Record<string, Float32Array>, prefix: string, decoder: boolean): LayerWeights {
+/** The layer's weights; with quantize 'int8', every projection and feed-forward weight is checked
+ * (finite, `op` and its state-dict key in the message) before anything is copied. */
+export function layerWeights(
+  c: LayerConfig, w: Record<string, Float32Array>, prefix: string, decoder: boolean, op = 'transformerEncoderLayer',
+): LayerWeights {
+  if (c.quantize) {
+    const names = ['self_attn.in_proj_weight', 'self_attn.out_proj.weight', 'linear1.weight', 'linear2.weight',
+      ...(decoder ? ['multihead_attn.in_proj_weight', 'multihead_attn.out_proj.weight'] : [])];
+    for (const name of names) {
+      const key = `${prefix}${name}`;
+      const k = name === 'linear2.weight' ? c.dimFeedforward : c.dModel;
+      int8Weight(op, `config.weights[${JSON.stringify(key)}]`, w[key], k, name === 'linear2.weight' ? 'config.dimFeedforward' : 'config.dModel');
+    }
+  }
   const attention = (name: string): AttentionBlock => new AttentionBlock(planMultiHeadAttention({
-    embedDim: c.dModel, numHeads: c.nhead,
+    embedDim: c.dModel, numHeads: c.nhead, quantize: c.quantize,
     weights: {
       inProjWeight: w[`${prefix}${name}.in_proj_weight`], inProjBias: w[`${prefix}${name}.in_proj_bias`],
       outProjWeight: w[`${prefix}${name}.out_proj.weight`], outProjBias: w[`${prefix}${name}.out_proj.bias`],
@@ -146,8 +161,8 @@ export function layerWeights(c: LayerConfig, w: Record<string, Float32Array>, pr
   return {
     selfAttn: attention('self_attn'),
     multiheadAttn: decoder ? attention('multihead_attn') : undefined,
-    linear1: new LinearParams(c.dModel, c.dimFeedforward, w[`${prefix}linear1.weight`], w[`${prefix}linear1.bias`]),
-    linear2: new LinearParams(c.dimFeedforward, c.dModel, w[`${prefix}linear2.weight`], w[`${prefix}linear2.bias`]),
+    linear1: new LinearParams(c.dModel, c.dimFeedforward, w[`${prefix}linear1.weight`], w[`${prefix}linear1.bias`], c.quantize),
+    linear2: new LinearParams(c.dimFeedforward, c.dModel, w[`${prefix}linear2.weight`], w[`${prefix}linear2.bias`], c.quantize),
     norms: (decoder ? ['norm1', 'norm2', 'norm3'] : ['norm1', 'norm2']).map((n) => normBlock(w, `${prefix}${n}.`)),
   };
 }
@@ -218,8 +233,8 @@ export function placeStack(
     y: arena.place(rows * d * 4),
     t: arena.place(rows * d * 4),
     h: arena.place(rows * ff * 4),
-    strips1: arena.place(packedRowsLength(rows, d) * 4),
-    strips2: arena.place(packedRowsLength(rows, ff) * 4),
+    strips1: arena.place(stripsSlots(c.quantize, rows, d) * 4),
+    strips2: arena.place(stripsSlots(c.quantize, rows, ff) * 4),
     self: placeMha(arena, attn, selfShape, threads),
     cross: cross ? placeMha(arena, cross.params, crossShape!, threads) : undefined,
     selfShape, crossShape,

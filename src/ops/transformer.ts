@@ -20,7 +20,7 @@ import { DECODE_KEYS, placeMemory, planDecode, type DecodePlan } from './transfo
 const OP = 'transformer';
 const CONFIG_KEYS = keysOf<TransformerConfig>({
   dModel: true, nhead: true, numEncoderLayers: true, numDecoderLayers: true, dimFeedforward: true, activation: true,
-  layerNormEps: true, normFirst: true, dropout: true, batchFirst: true, weights: true,
+  layerNormEps: true, normFirst: true, dropout: true, batchFirst: true, weights: true, quantize: true,
 });
 const ENCODE_KEYS = keysOf<TransformerEncodeOptions>({
   batch: true, seqS: true, srcMask: true, srcKeyPaddingMask: true, srcIsCausal: true,
@@ -97,9 +97,9 @@ export function createTransformer(config: unknown, host: ModuleHost, tensors: Te
   const w = readStateDict(OP, 'config.weights', cfg.weights, specs);
   const s: Stacks = {
     c,
-    encoder: Array.from({ length: nEnc }, (_, i) => layerWeights(c, w, `encoder.layers.${i}.`, false)),
+    encoder: Array.from({ length: nEnc }, (_, i) => layerWeights(c, w, `encoder.layers.${i}.`, false, OP)),
     encoderNorm: normBlock(w, 'encoder.norm.'),
-    decoder: Array.from({ length: nDec }, (_, i) => layerWeights(c, w, `decoder.layers.${i}.`, true)),
+    decoder: Array.from({ length: nDec }, (_, i) => layerWeights(c, w, `decoder.layers.${i}.`, true, OP)),
     decoderNorm: normBlock(w, 'decoder.norm.'),
   };
   const weights = new ModuleWeights(host,

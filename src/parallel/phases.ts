@@ -4,7 +4,9 @@
 // so every element is computed by the same kernel path in the same order: threads 1, 2, 3
 // give identical bits. The inline executor and every worker run items through runItem.
 import type { KernelExports } from '../wasm/abi.js';
-import { GEMM_PANEL_COLS, GEMM_STRIP_ROWS } from '../wasm/layout.js';
+import {
+  GEMM_PANEL_COLS, GEMM_STRIP_ROWS, I8_GEMM_K_ALIGN, I8_GEMM_PANEL_HEADER, I8_GEMM_STRIP_HEADER,
+} from '../wasm/layout.js';
 
 export const PHASE_GEMM_PACKED = 1;
 export const PHASE_ATTENTION = 2;
@@ -18,6 +20,8 @@ export const PHASE_GELU = 9;
 export const PHASE_SOFTMAX = 10;
 export const PHASE_SCALE = 11;
 export const PHASE_GEMV_PACKED = 12;
+export const PHASE_I8_QUANTIZE_ROWS = 13;
+export const PHASE_I8_GEMM = 14;
 
 /** A[m, k] (row stride lda) packed into GEMM strips at ap, cut into stripBlock strips; `batch`
  * such matrices, aBatch / apBatch elements apart. */
@@ -63,6 +67,25 @@ export interface GemvPackedPhase {
   c: number; ldc: number;
   activation: number; // ACTIVATION
   residual: number; ldr: number; // f32 [m, n] added after the activation, or 0
+  colBlock: number; // multiple of GEMM_PANEL_COLS
+}
+
+/** A[m, k] f32 (row stride lda) quantized per row into int8 GEMM strips at ap (byte address),
+ * cut into stripBlock strips. */
+export interface I8QuantizeRowsPhase {
+  kind: typeof PHASE_I8_QUANTIZE_ROWS;
+  m: number; k: number; a: number; lda: number; ap: number;
+  stripBlock: number;
+}
+
+/** C[m, n] = act(dequant(Aq·Bq) + bias) + residual from int8 strips (ap) and panels (bp), cut
+ * into rowBlock × colBlock tiles of C, as the f32 GEMM phase (never along k). */
+export interface I8GemmPhase {
+  kind: typeof PHASE_I8_GEMM;
+  m: number; n: number; k: number; ap: number; bp: number; bias: number; c: number; ldc: number;
+  activation: number; // ACTIVATION
+  residual: number; ldr: number; // f32 [m, n] added after the activation, or 0
+  rowBlock: number; // multiple of GEMM_STRIP_ROWS
   colBlock: number; // multiple of GEMM_PANEL_COLS
 }
 
@@ -143,7 +166,7 @@ export interface ScalePhase {
 
 export type Phase =
   PackRowsPhase | PackPanelsPhase | GemmPackedPhase | GemvPackedPhase | AttentionPhase | AttentionCombinePhase | AttentionNonFinitePhase |
-  MeanRowsPhase | LayerNormPhase | GeluPhase | SoftmaxPhase | ScalePhase;
+  MeanRowsPhase | LayerNormPhase | GeluPhase | SoftmaxPhase | ScalePhase | I8QuantizeRowsPhase | I8GemmPhase;
 
 /** Field order of the attention phases (the combine reads the same record). */
 const ATTENTION_FIELDS = [
@@ -171,6 +194,8 @@ export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
   [PHASE_ATTENTION_COMBINE]: ATTENTION_FIELDS,
   [PHASE_ATTENTION_NONFINITE]: ATTENTION_FIELDS,
   [PHASE_MEAN_ROWS]: ['batch', 'count', 'n', 'x', 'xBatch', 'stride', 'y', 'yBatch', 'colBlock'],
+  [PHASE_I8_QUANTIZE_ROWS]: ['m', 'k', 'a', 'lda', 'ap', 'stripBlock'],
+  [PHASE_I8_GEMM]: ['m', 'n', 'k', 'ap', 'bp', 'bias', 'c', 'ldc', 'activation', 'residual', 'ldr', 'rowBlock', 'colBlock'],
 };
 
 const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
@@ -189,6 +214,8 @@ export function itemCount(p: Phase): number {
     case PHASE_ATTENTION_COMBINE: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock);
     case PHASE_ATTENTION_NONFINITE: return p.batch * p.heads;
     case PHASE_MEAN_ROWS: return p.batch * ceilDiv(p.n, p.colBlock);
+    case PHASE_I8_QUANTIZE_ROWS: return ceilDiv(ceilDiv(p.m, GEMM_STRIP_ROWS), p.stripBlock);
+    case PHASE_I8_GEMM: return ceilDiv(p.m, p.rowBlock) * ceilDiv(p.n, p.colBlock);
   }
 }
 
@@ -291,6 +318,21 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
         p.partPtr + first * p.headDimV * 4, p.headDimV, p.seqQ * p.headDimV,
         p.statsPtr + first * 2 * 4, p.seqQ * 2,
         p.oPtr + (b * p.oBatch + h * p.oHead) * 4, p.oRow);
+      return;
+    }
+    case PHASE_I8_QUANTIZE_ROWS: {
+      const strips = ceilDiv(p.m, GEMM_STRIP_ROWS), s0 = i * p.stripBlock;
+      kernels.i8_quantize_rows(p.m, p.k, p.a, p.lda, p.ap, s0, Math.min(strips, s0 + p.stripBlock));
+      return;
+    }
+    case PHASE_I8_GEMM: {
+      const colBlocks = ceilDiv(p.n, p.colBlock);
+      const r0 = Math.floor(i / colBlocks) * p.rowBlock, c0 = (i % colBlocks) * p.colBlock;
+      kernels.i8_gemm_packed(
+        Math.min(p.rowBlock, p.m - r0), Math.min(p.colBlock, p.n - c0), p.k,
+        p.ap + (r0 / GEMM_STRIP_ROWS) * i8StripBytes(p.k), p.bp + (c0 / GEMM_PANEL_COLS) * i8PanelBytes(p.k),
+        p.bias === 0 ? 0 : p.bias + c0 * 4, p.c + (r0 * p.ldc + c0) * 4, p.ldc, p.activation,
+        p.residual === 0 ? 0 : p.residual + (r0 * p.ldr + c0) * 4, p.ldr);
       return;
     }
     case PHASE_MEAN_ROWS: {
@@ -398,6 +440,34 @@ export function projectionPhases(
   return [packRowsPhase(m, k, a, lda, strips), gemmPackedPhase(m, n, k, strips, bp, bias, c, ldc, extras)];
 }
 
+/** k of the int8 GEMM rounded up to its step. */
+const i8PaddedK = (k: number): number => ceilDiv(k, I8_GEMM_K_ALIGN) * I8_GEMM_K_ALIGN;
+/** Bytes of one int8 A strip (GEMM_STRIP_ROWS rows) for reduction length k. */
+export const i8StripBytes = (k: number): number => I8_GEMM_STRIP_HEADER + 2 * GEMM_STRIP_ROWS * i8PaddedK(k);
+/** Bytes of one int8 B panel (GEMM_PANEL_COLS columns) for reduction length k. */
+export const i8PanelBytes = (k: number): number => I8_GEMM_PANEL_HEADER + GEMM_PANEL_COLS * i8PaddedK(k);
+/** Bytes of A[m, k] quantized into int8 strips. */
+export const i8StripsBytes = (m: number, k: number): number => ceilDiv(m, GEMM_STRIP_ROWS) * i8StripBytes(k);
+/** Bytes of W[n, k] quantized into int8 panels. */
+export const i8PanelsBytes = (n: number, k: number): number => ceilDiv(n, GEMM_PANEL_COLS) * i8PanelBytes(k);
+/** Rows of one int8 GEMM item for reduction length k: the f32 rule for the same A bytes (the
+ * i16 codes are half of f32 ones: 128 rows up to k = 1536, 64 at k = 3072). */
+export const i8GemmRowBlock = (k: number): number => gemmRowBlock(Math.ceil(k / 2));
+
+export function i8QuantizeRowsPhase(m: number, k: number, a: number, lda: number, ap: number): I8QuantizeRowsPhase {
+  return { kind: PHASE_I8_QUANTIZE_ROWS, m, k, a, lda, ap, stripBlock: PACK_STRIP_BLOCK };
+}
+
+export function i8GemmPhase(
+  m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number,
+  extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
+): I8GemmPhase {
+  return {
+    kind: PHASE_I8_GEMM, m, n, k, ap, bp, bias, c, ldc, activation: extras.activation ?? ACTIVATION.none,
+    residual: extras.residual ?? 0, ldr: extras.ldr ?? 0, rowBlock: i8GemmRowBlock(k), colBlock: GEMM_COL_BLOCK,
+  };
+}
+
 /** Rows of one layer-norm or softmax item (about 32 KiB of a 768-wide row block). */
 export const ROW_BLOCK = 16;
 /** Elements of one GELU item. */
@@ -440,6 +510,8 @@ export function programFlops(program: readonly Phase[]): number {
   for (const p of program) {
     if (p.kind === PHASE_GEMM_PACKED) total += 2 * p.batch * p.m * p.n * p.k;
     else if (p.kind === PHASE_GEMV_PACKED) total += 2 * p.m * p.n * p.k;
+    else if (p.kind === PHASE_I8_GEMM) total += 2 * p.m * p.n * p.k;
+    else if (p.kind === PHASE_I8_QUANTIZE_ROWS) total += 4 * p.m * p.k;
     else if (p.kind === PHASE_PACK_ROWS) total += p.batch * p.m * p.k;
     else if (p.kind === PHASE_PACK_PANELS) total += p.batch * p.k * p.n;
     else if (p.kind === PHASE_LAYER_NORM || p.kind === PHASE_SOFTMAX) total += 8 * p.rows * (p.kind === PHASE_SOFTMAX ? p.cols : p.dim);

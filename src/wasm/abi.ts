@@ -89,6 +89,40 @@ export interface KernelExports {
     residual: number,   // f32 [m, n] added after the activation, or 0; may equal c (ldr = ldc)
     ldr: number,        // row stride of the residual
   ): void;
+  /** Quantizes panels p0..p1 of B = Wᵀ to int8 per output channel (i8-gemm/i8-gemm.ts layout). */
+  i8_pack_panels_nt(
+    n: number,   // rows of W = columns of B (output channels)
+    k: number,   // columns of W = rows of B
+    w: number,   // f32 [n, k] (nn.Linear weight [out, in]), every value finite
+    ldw: number, // row stride of W
+    bp: number,  // int8 panels output, panel 0 (i8PanelBytes(k) bytes each)
+    p0: number,  // first panel
+    p1: number,  // one past the last panel
+  ): void;
+  /** Quantizes strips s0..s1 of A per row (scale and zero point) for the int8 GEMM. */
+  i8_quantize_rows(
+    m: number,   // rows of A
+    k: number,   // columns of A
+    a: number,   // f32 [m, k]
+    lda: number, // row stride of A
+    ap: number,  // int8 strips output, strip 0 (i8StripBytes(k) bytes each)
+    s0: number,  // first strip
+    s1: number,  // one past the last strip
+  ): void;
+  /** C = act(dequant(A·B) + bias) + residual from int8 strips and panels (exact i32 sums). */
+  i8_gemm_packed(
+    m: number,          // rows of C
+    n: number,          // columns of C
+    k: number,          // inner dimension (<= 65536)
+    ap: number,         // A strips (i8_quantize_rows), the strip holding row 0 of C
+    bp: number,         // B panels (i8_pack_panels_nt), the panel holding column 0 of C
+    bias: number,       // f32 [n] added to every row, or 0
+    c: number,          // f32 [m, n] output, overlapping no input but the residual
+    ldc: number,        // row stride of C
+    activation: number, // 0 none, 1 ReLU, 2 GELU (erf), 3 GELU (tanh)
+    residual: number,   // f32 [m, n] added after the activation, or 0; may equal c (ldr = ldc)
+    ldr: number,        // row stride of the residual
+  ): void;
   /** y = F.layer_norm(x + residual)·weight + bias, per row. */
   f32_layer_norm(
     rows: number,     // rows
@@ -217,6 +251,11 @@ export interface KernelExports {
   readonly ATTENTION_QUERY_CHUNK: WebAssembly.Global;
   readonly ATTENTION_KEY_BLOCK: WebAssembly.Global;
   readonly ATTENTION_SCRATCH_BYTES: WebAssembly.Global;
+  readonly I8_GEMM_K_ALIGN: WebAssembly.Global;
+  readonly I8_GEMM_STRIP_HEADER: WebAssembly.Global;
+  readonly I8_GEMM_PANEL_HEADER: WebAssembly.Global;
+  /** Largest activation code of the int8 GEMM (255). */
+  readonly I8_GEMM_A_MAX: WebAssembly.Global;
   /** 1: relaxed-SIMD build. */
   readonly KERNEL_RELAXED_SIMD: WebAssembly.Global;
   /** 1: imports a shared memory. */

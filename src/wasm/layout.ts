@@ -30,6 +30,14 @@ export const ARENA_BASE = PROGRAM_OFFSET + PROGRAM_BYTES;
 /** Rows of a packed-A strip and columns of a packed-B panel (the packed GEMM's 4×8 tile). */
 export const GEMM_STRIP_ROWS = 4;
 export const GEMM_PANEL_COLS = 8;
+/** The int8 GEMM (assembly/i8-gemm/i8-gemm.ts): k padded to I8_GEMM_K_ALIGN; a strip is a header
+ * of 4 f32 scales + 4 i32 zero points, then 8·kp code bytes (i16); a panel is a header of 8 f32
+ * scales + 8 i32 column sums, then 8·kp code bytes. Both builds use these sizes. */
+export const I8_GEMM_K_ALIGN = 4;
+export const I8_GEMM_STRIP_HEADER = GEMM_STRIP_ROWS * 8;
+export const I8_GEMM_PANEL_HEADER = GEMM_PANEL_COLS * 8;
+/** Largest activation code (both builds). */
+export const I8_GEMM_A_MAX = 255;
 export const ATTENTION_QUERY_TILE = 4;
 export const ATTENTION_KEY_BLOCK = 64;
 /** Query rows that share each streamed key block inside the kernel. */

@@ -13,6 +13,10 @@ describe.each(kernelVariants())('layout (%s)', (variant) => {
     expect(wasm.ATTENTION_QUERY_CHUNK.value).toBe(layout.ATTENTION_QUERY_CHUNK);
     expect(wasm.ATTENTION_KEY_BLOCK.value).toBe(layout.ATTENTION_KEY_BLOCK);
     expect(wasm.ATTENTION_SCRATCH_BYTES.value).toBe(layout.ATTENTION_SCRATCH_BYTES);
+    expect(wasm.I8_GEMM_K_ALIGN.value).toBe(layout.I8_GEMM_K_ALIGN);
+    expect(wasm.I8_GEMM_STRIP_HEADER.value).toBe(layout.I8_GEMM_STRIP_HEADER);
+    expect(wasm.I8_GEMM_PANEL_HEADER.value).toBe(layout.I8_GEMM_PANEL_HEADER);
+    expect(wasm.I8_GEMM_A_MAX.value).toBe(layout.I8_GEMM_A_MAX);
   });
 
   it('each build names itself: KERNEL_RELAXED_SIMD and KERNEL_SHARED_MEMORY', () => {

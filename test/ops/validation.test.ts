@@ -113,7 +113,7 @@ const forwardCases: Bad[] = [
 // Unknown keys, each as [key, value, the key the message suggests (none when nothing is close)].
 const ATTENTION_KEYS = 'batch, heads, seqQ, seqK, headDim, headDimV, scale, causal, attnMask, validLens, returnWeights, kvCapacity';
 const FORWARD_KEYS = 'batch, seqQ, seqK, keyPaddingMask, attnMask, causal, needWeights, averageWeights';
-const CONFIG_KEYS = 'embedDim, numHeads, kdim, vdim, bias, weights';
+const CONFIG_KEYS = 'embedDim, numHeads, kdim, vdim, bias, weights, quantize';
 const WEIGHT_KEYS = 'inProjWeight, qProjWeight, kProjWeight, vProjWeight, inProjBias, outProjWeight, outProjBias';
 type Unknown = [key: string, value: unknown, suggestion: string | undefined];
 const attentionUnknown: Unknown[] = [

@@ -198,6 +198,7 @@ function referenceSelfAttention(x, seq, E, H, { inProjWeight, inProjBias, outPro
 // Calls big enough (> 1.5 MFLOP) to go to the worker pool when threads > 1.
 const BIG_ATTENTION = { batch: 1, heads: 4, seqQ: 128, seqK: 128, headDim: 64, causal: true };
 const BIG_MHA = { E: 64, H: 4, seq: 64 };
+const BIG_INT8 = { rows: 67, inF: 130, outF: 157 };
 
 function bigInputs() {
   const { batch, heads, seqQ, seqK, headDim } = BIG_ATTENTION;
@@ -213,8 +214,11 @@ function bigInputs() {
     outProjBias: scaled(random(E, 7), 0.2),
   };
   const x = random(seq * E, 8);
+  const { rows, inF, outF } = BIG_INT8;
+  const int8 = { x: random(rows * inF, 9), weights: { weight: scaled(random(outF * inF, 10), 0.1), bias: random(outF, 11) } };
+  int8.expected = linear(int8.x, rows, inF, int8.weights.weight, int8.weights.bias, outF);
   return {
-    q, k, v, weights, x,
+    q, k, v, weights, x, int8,
     attention: referenceAttention(q, k, v, BIG_ATTENTION),
     mha: referenceSelfAttention(x, seq, E, BIG_MHA.H, weights),
   };
@@ -348,6 +352,25 @@ async function runConfig(t, env, config, big, firstBits) {
     await t.check(`[${label}] char-GPT (models/char-gpt): greedy ${outputIds.length} tokens after ` +
       `${JSON.stringify(prompt)} are PyTorch's`, () => checkCharGpt(engine, env.charGpt));
   }
+  // quantize: 'int8' (the int8 GEMM family): near float64 and, per kernel build, the same bits in
+  // every configuration; big enough (2.7 MFLOP) for the pool.
+  await t.check(`[${label}] int8 linear ${BIG_INT8.rows}×${BIG_INT8.inF}→${BIG_INT8.outF}` +
+    (expectThreads > 1 ? ' on the worker pool' : ''), async () => {
+    const { rows, inF, outF } = BIG_INT8;
+    const layer = engine.linear({ inFeatures: inF, outFeatures: outF, weights: big.int8.weights, quantize: 'int8' });
+    const y = await layer.forward(big.int8.x, { rows });
+    await layer.dispose();
+    let num = 0, den = 0;
+    for (let i = 0; i < y.length; i++) {
+      num += (y[i] - big.int8.expected[i]) ** 2;
+      den += big.int8.expected[i] ** 2;
+    }
+    const err = Math.sqrt(num / den);
+    if (!(err < 0.015)) fail(`relative RMS error ${err} against float64, expected < 0.015`);
+    const key = `int8/${engine.kernels}`;
+    if (firstBits[key]) assertSameBits(y, firstBits[key].y, `int8 linear vs [${firstBits[key].label}]`);
+    else firstBits[key] = { label, y };
+  });
 
   await badInputs(t, label, engine, env.lib);
 

@@ -1,0 +1,139 @@
+// The int8 GEMM's 4×8 register tile: exact i32 accumulation of A strip codes (i16, 0..255) against B
+// panel codes (i8), then the epilogue C = act(f32(acc − za·colsum)·(sa·sw) + bias) + residual
+// applied to the accumulators at the tile's store (math and layouts: i8-gemm.ts).
+//
+// One k step of the tile is 2 k: 1 load of 16 weight codes (8 columns × 2 k) widened to two
+// i16x8, 4 load32_splat of a row's i16 activation pair (widened when quantized: in the loop
+// it would cost 4 of its 23 vector operations), 8 i32x4.dot_i16x8_s + 8 adds (8 multiply-adds
+// each, as llama.cpp's and candle's wasm paths): 8 accumulators, 2 B vectors and the A pairs,
+// within V8's 15 XMM registers. Products are at most 255·127, pairs 2·255·127: the sum is exact.
+// Both builds run this loop. The relaxed build could use i16x8/i32x4.relaxed_dot_i8x16_i7x16
+// (exact for codes in 0..127), but on this machine it measured no faster (V8 lowers it, without
+// AVX-VNNI, to the same pmaddubsw/pmaddwd/paddd work: 79 vs 82 ms for 512×768×3072 in V8 15), and
+// V8 11.3's baseline compiler (Liftoff, Node 20) miscompiles it: the accumulator's register is
+// taken as scratch, giving 2·dot with the accumulator dropped (docs/DESIGN.md). So the builds
+// give identical bits, on every engine.
+// The epilogue uses f32 mul and add (never relaxed_madd), and the threads split C only (never
+// k): every bit is reproducible.
+import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_STRIP_HEADER, I8_GEMM_PANEL_HEADER } from "../layout";
+import { ACTIVATION_RELU, ACTIVATION_GELU, ACTIVATION_GELU_TANH, relu, geluErf, geluTanh } from "../f32-activation/f32-gelu-simd";
+import { paddedK, panelBytes, stripBytes } from "./i8-gemm";
+
+/** Lanes c..c+3 of a bias or residual row of a panel with `cols` live columns (zero past them;
+ * nothing past n is read). */
+// @ts-ignore: decorator
+@inline function rowVector(row: usize, c: i32, cols: i32): v128 {
+  if (row == 0) return f32x4.splat(0);
+  if (c + 4 <= cols) return v128.load(row + (<usize>c << 2));
+  let v = f32x4.splat(0);
+  if (c < cols) v = f32x4.replace_lane(v, 0, load<f32>(row + (<usize>c << 2)));
+  if (c + 1 < cols) v = f32x4.replace_lane(v, 1, load<f32>(row + (<usize>(c + 1) << 2)));
+  if (c + 2 < cols) v = f32x4.replace_lane(v, 2, load<f32>(row + (<usize>(c + 2) << 2)));
+  return v;
+}
+
+/** Stores the live columns of one tile row. */
+// @ts-ignore: decorator
+@inline function storeRow(c: usize, lo: v128, hi: v128, cols: i32): void {
+  if (cols == NR) {
+    v128.store(c, lo);
+    v128.store(c, hi, 16);
+    return;
+  }
+  let v = lo;
+  let j = 0;
+  if (cols >= 4) {
+    v128.store(c, lo);
+    v = hi;
+    j = 4;
+  }
+  if (j < cols) store<f32>(c + (<usize>j << 2), f32x4.extract_lane(v, 0));
+  if (j + 1 < cols) store<f32>(c + (<usize>(j + 1) << 2), f32x4.extract_lane(v, 1));
+  if (j + 2 < cols) store<f32>(c + (<usize>(j + 2) << 2), f32x4.extract_lane(v, 2));
+}
+
+/** f32(acc − za·colsum)·(sa·sw) + bias for four columns of one row. */
+// @ts-ignore: decorator
+@inline function dequantize(acc: v128, vza: v128, vcolsum: v128, vsa: v128, vsw: v128, vbias: v128): v128 {
+  const exact = i32x4.sub(acc, i32x4.mul(vza, vcolsum));
+  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(exact), f32x4.mul(vsa, vsw)), vbias);
+}
+
+/** The activation chosen by `activation` (ACTIVATION_*; 0 = none). */
+// @ts-ignore: decorator
+@inline function activate(x: v128, activation: i32): v128 {
+  if (activation == ACTIVATION_RELU) return relu(x);
+  if (activation == ACTIVATION_GELU) return geluErf(x);
+  if (activation == ACTIVATION_GELU_TANH) return geluTanh(x);
+  return x;
+}
+
+/** One tile row: dequantize, activate, add the residual, store. */
+// @ts-ignore: decorator
+@inline function finishRow(
+  strip: usize, r: i32, lo: v128, hi: v128, vcolsum0: v128, vcolsum1: v128, vsw0: v128, vsw1: v128,
+  vbias0: v128, vbias1: v128, activation: i32, residual: usize, c: usize, cols: i32,
+): void {
+  const vsa = v128.load32_splat(strip + (<usize>r << 2));
+  const vza = v128.load32_splat(strip + (<usize>(MR + r) << 2));
+  let y0 = activate(dequantize(lo, vza, vcolsum0, vsa, vsw0, vbias0), activation);
+  let y1 = activate(dequantize(hi, vza, vcolsum1, vsa, vsw1, vbias1), activation);
+  if (residual != 0) {
+    y0 = f32x4.add(y0, rowVector(residual, 0, cols));
+    y1 = f32x4.add(y1, rowVector(residual, 4, cols));
+  }
+  storeRow(c, y0, y1, cols);
+}
+
+/** C[m, n] = act(dequant(A·B) + bias) + residual from the A strips at ap (strip 0 = rows 0..3
+ * of this C) and the B panels at bp (panel 0 = columns 0..7 of this C); bias, residual and C
+ * start at the same row and column. Panels outside, strips inside, as the f32 packed GEMM:
+ * a panel (8·kp bytes) stays in L1 while the strips stream past it. */
+export function i8GemmPacked(
+  m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
+  activation: i32, residual: usize, ldr: i32,
+): void {
+  const ldcB = <usize>ldc << 2, ldrB = <usize>ldr << 2;
+  const sB = stripBytes(k), pB = panelBytes(k), codesB = paddedK(k) * NR;
+  for (let j = 0; j < n; j += NR) {
+    const cols = min(NR, n - j);
+    const panel = bp + <usize>(j / NR) * pB;
+    const b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
+    const pbias = bias != 0 ? bias + (<usize>j << 2) : 0;
+    const vbias0 = rowVector(pbias, 0, cols), vbias1 = rowVector(pbias, 4, cols);
+    const vsw0 = v128.load(panel), vsw1 = v128.load(panel, 16);
+    const vcolsum0 = v128.load(panel, 32), vcolsum1 = v128.load(panel, 48);
+    for (let i = 0; i < m; i += MR) {
+      let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0), vacc1x0123 = i32x4.splat(0), vacc1x4567 = i32x4.splat(0);
+      let vacc2x0123 = i32x4.splat(0), vacc2x4567 = i32x4.splat(0), vacc3x0123 = i32x4.splat(0), vacc3x4567 = i32x4.splat(0);
+      const strip = ap + <usize>(i / MR) * sB;
+      let pa = strip + I8_GEMM_STRIP_HEADER;
+      for (let pb = b0; pb < bEnd; pb += 16) {
+        const vb = v128.load(pb);
+        const vb0123 = i16x8.extend_low_i8x16_s(vb);
+        const vb4567 = i16x8.extend_high_i8x16_s(vb);
+        const va0 = v128.load32_splat(pa);
+        vacc0x0123 = i32x4.add(vacc0x0123, i32x4.dot_i16x8_s(va0, vb0123));
+        vacc0x4567 = i32x4.add(vacc0x4567, i32x4.dot_i16x8_s(va0, vb4567));
+        const va1 = v128.load32_splat(pa, 4);
+        vacc1x0123 = i32x4.add(vacc1x0123, i32x4.dot_i16x8_s(va1, vb0123));
+        vacc1x4567 = i32x4.add(vacc1x4567, i32x4.dot_i16x8_s(va1, vb4567));
+        const va2 = v128.load32_splat(pa, 8);
+        vacc2x0123 = i32x4.add(vacc2x0123, i32x4.dot_i16x8_s(va2, vb0123));
+        vacc2x4567 = i32x4.add(vacc2x4567, i32x4.dot_i16x8_s(va2, vb4567));
+        const va3 = v128.load32_splat(pa, 12);
+        vacc3x0123 = i32x4.add(vacc3x0123, i32x4.dot_i16x8_s(va3, vb0123));
+        vacc3x4567 = i32x4.add(vacc3x4567, i32x4.dot_i16x8_s(va3, vb4567));
+        pa += 16;
+      }
+      const rows = min(MR, m - i);
+      const c0 = c + <usize>i * ldcB + (<usize>j << 2);
+      const r0 = residual != 0 ? residual + <usize>i * ldrB + (<usize>j << 2) : 0;
+      // Rows past m are neither read (residual) nor stored.
+      finishRow(strip, 0, vacc0x0123, vacc0x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0, c0, cols);
+      if (rows > 1) finishRow(strip, 1, vacc1x0123, vacc1x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + ldrB : 0, c0 + ldcB, cols);
+      if (rows > 2) finishRow(strip, 2, vacc2x0123, vacc2x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + 2 * ldrB : 0, c0 + 2 * ldcB, cols);
+      if (rows > 3) finishRow(strip, 3, vacc3x0123, vacc3x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + 3 * ldrB : 0, c0 + 3 * ldcB, cols);
+    }
+  }
+}

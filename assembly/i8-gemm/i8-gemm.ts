@@ -1,0 +1,62 @@
+// The int8 GEMM family: C[m, n] = act(dequant(Aq·Wqᵀ) + bias) + residual for an nn.Linear
+// weight W[n, k] quantized once at load and an activation A[m, k] quantized per call.
+//
+// Quantization (the math of every kernel of the family):
+//   weights      per output channel j, symmetric:  W[j, kk] ≈ sw[j]·wq[j, kk],  wq in -127..127,
+//                sw[j] = max|W[j, :]| / 127 (0 for an all-zero row, whose wq are 0)
+//   activations  per row i, asymmetric:  A[i, kk] ≈ sa[i]·(aq[i, kk] − za[i]),  aq in 0..A_MAX,
+//                sa[i] = (max(0, A[i, :]) − min(0, A[i, :])) / A_MAX,  za[i] = round(−min/sa[i])
+//                (A_MAX = I8_GEMM_A_MAX = 255; 0 is exactly representable)
+//   product      acc[i, j] = Σ_kk aq[i, kk]·wq[j, kk] − za[i]·Σ_kk wq[j, kk]   (exact, in i32)
+//                C[i, j] = act(f32(acc)·(sa[i]·sw[j]) + bias[j]) + residual[i, j]
+// Rounding is to nearest even everywhere (f32 arithmetic, in this order), so a plain-JS
+// reference reproduces every bit. |acc| <= 255·127·k needs k <= 66311; the host allows 65536.
+// A row holding a NaN or ±inf, or whose range overflows f32, gets sa = NaN: its C row is NaN
+// before the activation (torch would give NaN or ±inf there).
+//
+// Memory contract (pointers are byte addresses; strides in ELEMENTS; kp = k rounded up to
+// I8_GEMM_K_ALIGN; no alignment required, 16 bytes is faster):
+//   A strips  ap: strip s (rows 4s..4s+3, the padding rows past m have sa = za = 0) is
+//             I8_GEMM_STRIP_HEADER + 8·kp bytes:  f32 sa[4], i32 za[4], then the codes
+//             i16 [kp/2, 4 rows, 2 k]  (0..255, widened when quantized: a row's pair is one
+//                                       load32_splat, with no widening in the GEMM's loop)
+//   B panels  bp: panel p (columns 8p..8p+7, zero past n) is I8_GEMM_PANEL_HEADER + 8·kp
+//             bytes:  f32 sw[8], i32 colsum[8] (Σ_kk wq), then the codes
+//             i8 [kp/2, 8 columns, 2 k]   (widened: two i16x8 of 4 columns × 2 k, one
+//                                           i32x4.dot_i16x8_s lane per column)
+//   bias: f32 [n] or 0;  c: f32 [m, n] with row stride ldc, overlapping no operand;
+//   residual: f32 [m, n] with row stride ldr or 0; it may equal c with ldr = ldc.
+// Both builds share these layouts and give identical bits (i8-gemm-4x8-simd.ts says why the
+// relaxed build does not use the relaxed integer dot). The host sizes the buffers with the
+// formulas below only; the code layouts are private to the kernels.
+import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_K_ALIGN, I8_GEMM_STRIP_HEADER, I8_GEMM_PANEL_HEADER } from "../layout";
+
+/** k rounded up to the GEMM's k step. */
+// @ts-ignore: decorator
+@inline export function paddedK(k: i32): usize {
+  return <usize>((k + I8_GEMM_K_ALIGN - 1) & ~(I8_GEMM_K_ALIGN - 1));
+}
+
+/** Bytes of one A strip for reduction length k. */
+// @ts-ignore: decorator
+@inline export function stripBytes(k: i32): usize {
+  return <usize>I8_GEMM_STRIP_HEADER + paddedK(k) * MR * 2;
+}
+
+/** Bytes of one B panel for reduction length k. */
+// @ts-ignore: decorator
+@inline export function panelBytes(k: i32): usize {
+  return <usize>I8_GEMM_PANEL_HEADER + paddedK(k) * NR;
+}
+
+/** Byte offset, from the start of a strip's codes, of row r (0..3), reduction index kk (i16). */
+// @ts-ignore: decorator
+@inline export function stripCodeOffset(r: i32, kk: i32): usize {
+  return (<usize>(kk >> 1) << 4) + (<usize>r << 2) + (<usize>(kk & 1) << 1);
+}
+
+/** Byte offset, from the start of a panel's codes, of column c (0..7), reduction index kk. */
+// @ts-ignore: decorator
+@inline export function panelCodeOffset(c: i32, kk: i32): usize {
+  return (<usize>(kk >> 1) << 4) + (<usize>c << 1) + <usize>(kk & 1);
+}
