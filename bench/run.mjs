@@ -10,7 +10,7 @@
 // --experimental-wasm-relaxed-simd).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, LAYER_GEMMS_VS_PROBE } from './shapes.mjs';
@@ -33,6 +33,8 @@ if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`bench/run.mjs
 
 /** Runs every shape (bench/shape.mjs per implementation and round) and returns the results. */
 function measureAll() {
+  // The machine is shared: the 1-minute load average at the start and the end goes with the run.
+  const loadStart = loadavg()[0];
   // Both kernel builds: where relaxed SIMD is behind a flag (Node 20), every child gets the flag.
   const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
   const relaxedWith = (argv) => spawnSync(process.execPath,
@@ -88,7 +90,7 @@ function measureAll() {
 
   for (const [key, value] of Object.entries(probePeak())) peak[key] = Math.max(peak[key] ?? 0, value);
   if (decoding) peak.weightReadGBps = Math.max(peak.weightReadGBps, probeBandwidth().readGBps);
-  return { peak, rows, all };
+  return { peak, rows, all, load: [loadStart, loadavg()[0]] };
 }
 
 /** The host's CPU: the VM can move between hosts (a Zen 4 and a Zen 5 have been seen), and the
@@ -105,13 +107,14 @@ function hostCpu() {
 
 const from = args.find((a) => a.startsWith('--from='))?.slice(7);
 const saved = from ? JSON.parse(readFileSync(from, 'utf8')) : undefined;
-const { peak, rows, all } = saved ?? measureAll();
+const { peak, rows, all, load } = saved ?? measureAll();
 const ceiling = (impl) => (impl.includes(' relaxed') ? peak.relaxedMaddGflops : peak.mulAddGflops);
 
 const fmt = (x, digits = 2) => x.toFixed(digits);
 const timed = rows.filter((r) => !r.skipped);
 const host = saved?.cpu ?? (saved ? undefined : hostCpu());
-if (host) console.log(`Host: ${host.model}${host.family ? ` (family ${host.family}, model ${host.modelNumber})` : ''}, ${host.cores} cores.`);
+if (host) console.log(`Host: ${host.model}${host.family ? ` (family ${host.family}, model ${host.modelNumber})` : ''}, ${host.cores} cores` +
+  (load ? `, load average ${fmt(load[0], 1)} at the start, ${fmt(load[1], 1)} at the end.` : '.'));
 console.log(`Peak probe (one thread): ${fmt(peak.mulAddGflops, 1)} GFLOP/s f32x4 mul+add (acc += a·b)` +
   (peak.relaxedMaddGflops ? `, ${fmt(peak.relaxedMaddGflops, 1)} GFLOP/s relaxed madd` : '') + `, read ${fmt(peak.readGBps, 1)} GB/s` +
   (peak.weightReadGBps ? ` (64 MiB), ${fmt(peak.weightReadGBps, 1)} GB/s over 512 MiB (bench/bandwidth.mjs)` : '') + '.\n');
@@ -155,5 +158,5 @@ for (const r of rows.filter((x) => x.skipped)) console.log(`\n${r.impl}, ${r.thr
 if (!saved) {
   const out = args.find((a) => a.startsWith('--out='))?.slice(6) ?? here('./results/latest.json');
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ node: process.version, cpu: host, date: new Date().toISOString(), quick, rounds, peak, rows, all }, null, 2));
+  writeFileSync(out, JSON.stringify({ node: process.version, cpu: host, load, date: new Date().toISOString(), quick, rounds, peak, rows, all }, null, 2));
 }
