@@ -18,39 +18,7 @@
 import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_STRIP_HEADER, I8_GEMM_PANEL_HEADER } from "../layout";
 import { ACTIVATION_RELU, ACTIVATION_GELU, ACTIVATION_GELU_TANH, relu, geluErf, geluTanh } from "../f32-activation/f32-gelu-simd";
 import { paddedK, panelBytes, stripBytes } from "./i8-gemm";
-
-/** Lanes c..c+3 of a bias or residual row of a panel with `cols` live columns (zero past them;
- * nothing past n is read). */
-// @ts-ignore: decorator
-@inline function rowVector(row: usize, c: i32, cols: i32): v128 {
-  if (row == 0) return f32x4.splat(0);
-  if (c + 4 <= cols) return v128.load(row + (<usize>c << 2));
-  let v = f32x4.splat(0);
-  if (c < cols) v = f32x4.replace_lane(v, 0, load<f32>(row + (<usize>c << 2)));
-  if (c + 1 < cols) v = f32x4.replace_lane(v, 1, load<f32>(row + (<usize>(c + 1) << 2)));
-  if (c + 2 < cols) v = f32x4.replace_lane(v, 2, load<f32>(row + (<usize>(c + 2) << 2)));
-  return v;
-}
-
-/** Stores the live columns of one tile row. */
-// @ts-ignore: decorator
-@inline function storeRow(c: usize, lo: v128, hi: v128, cols: i32): void {
-  if (cols == NR) {
-    v128.store(c, lo);
-    v128.store(c, hi, 16);
-    return;
-  }
-  let v = lo;
-  let j = 0;
-  if (cols >= 4) {
-    v128.store(c, lo);
-    v = hi;
-    j = 4;
-  }
-  if (j < cols) store<f32>(c + (<usize>j << 2), f32x4.extract_lane(v, 0));
-  if (j + 1 < cols) store<f32>(c + (<usize>(j + 1) << 2), f32x4.extract_lane(v, 1));
-  if (j + 2 < cols) store<f32>(c + (<usize>(j + 2) << 2), f32x4.extract_lane(v, 2));
-}
+import { biasVector, storeRow } from "../f32-gemm/f32-gemm-packed-4x8-simd";
 
 /** f32(acc − za·colsum)·(sa·sw) + bias for four columns of one row. */
 // @ts-ignore: decorator
@@ -79,8 +47,8 @@ import { paddedK, panelBytes, stripBytes } from "./i8-gemm";
   let y0 = activate(dequantize(lo, vza, vcolsum0, vsa, vsw0, vbias0), activation);
   let y1 = activate(dequantize(hi, vza, vcolsum1, vsa, vsw1, vbias1), activation);
   if (residual != 0) {
-    y0 = f32x4.add(y0, rowVector(residual, 0, cols));
-    y1 = f32x4.add(y1, rowVector(residual, 4, cols));
+    y0 = f32x4.add(y0, biasVector(residual, 0, cols));
+    y1 = f32x4.add(y1, biasVector(residual, 4, cols));
   }
   storeRow(c, y0, y1, cols);
 }
@@ -100,7 +68,7 @@ export function i8GemmPacked(
     const panel = bp + <usize>(j / NR) * pB;
     const b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
     const pbias = bias != 0 ? bias + (<usize>j << 2) : 0;
-    const vbias0 = rowVector(pbias, 0, cols), vbias1 = rowVector(pbias, 4, cols);
+    const vbias0 = biasVector(pbias, 0, cols), vbias1 = biasVector(pbias, 4, cols);
     const vsw0 = v128.load(panel), vsw1 = v128.load(panel, 16);
     const vcolsum0 = v128.load(panel, 32), vcolsum1 = v128.load(panel, 48);
     for (let i = 0; i < m; i += MR) {
