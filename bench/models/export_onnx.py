@@ -31,7 +31,7 @@ ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "test", "fixtures"))
 from safetensors_writer import write_safetensors  # noqa: E402
-from make_gpt2_fixtures import conv1d, gelu_new  # noqa: E402
+from make_gpt2_fixtures import conv1d, gelu_new, make_weights as gpt2_weights  # noqa: E402
 from make_bert_fixtures import make_weights as bert_weights  # noqa: E402
 
 OUT = os.path.join(ROOT, "test", "fixtures", "onnx-export")
@@ -165,19 +165,7 @@ def main():
     c = {"model_type": "gpt2", "vocab_size": 64, "n_positions": 32, "n_embd": 32, "n_layer": 2, "n_head": 4,
          "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new", "n_inner": None, "tie_word_embeddings": True}
     E, Ly = c["n_embd"], c["n_layer"]
-    sd = {"wte.weight": r(c["vocab_size"], E, std=0.5), "wpe.weight": r(c["n_positions"], E, std=0.1)}
-    for i in range(Ly):
-        p = f"h.{i}."
-        sd.update({
-            p + "ln_1.weight": 1 + r(E, std=0.1), p + "ln_1.bias": r(E, std=0.1),
-            p + "attn.c_attn.weight": r(E, 3 * E, std=0.3), p + "attn.c_attn.bias": r(3 * E, std=0.1),
-            p + "attn.c_proj.weight": r(E, E), p + "attn.c_proj.bias": r(E, std=0.1),
-            p + "ln_2.weight": 1 + r(E, std=0.1), p + "ln_2.bias": r(E, std=0.1),
-            p + "mlp.c_fc.weight": r(E, 4 * E), p + "mlp.c_fc.bias": r(4 * E, std=0.1),
-            p + "mlp.c_proj.weight": r(4 * E, E, std=0.1), p + "mlp.c_proj.bias": r(E, std=0.1),
-        })
-    sd["ln_f.weight"] = 1 + r(E, std=0.1)
-    sd["ln_f.bias"] = r(E, std=0.1)
+    sd = gpt2_weights(g, E, Ly, c["vocab_size"], c["n_positions"])
     d = E // c["n_head"]
     # Traced with a past of 3 and 4 new tokens (as Optimum traces: a non-empty past, every axis dynamic).
     past = [r(1, c["n_head"], 3, d) for _ in range(2 * Ly)]
