@@ -15,6 +15,7 @@ import { attentionNonFinite } from "./f32-attention/f32-attention-nonfinite-simd
 import { i8PackPanelsNT } from "./i8-gemm/i8-pack-panels";
 import { i8QuantizeRows } from "./i8-gemm/i8-quantize-rows-simd";
 import { i8GemmPacked } from "./i8-gemm/i8-gemm-4x8-simd";
+import { i8Gemv } from "./i8-gemm/i8-gemv-simd";
 
 export {
   ALIGN, GEMM_STRIP_ROWS, GEMM_PANEL_COLS, ATTENTION_QUERY_TILE, ATTENTION_QUERY_CHUNK, ATTENTION_KEY_BLOCK, ATTENTION_SCRATCH_BYTES,
@@ -89,6 +90,16 @@ export function i8_gemm_packed(
   activation: i32, residual: usize, ldr: i32,
 ): void {
   i8GemmPacked(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr);
+}
+
+/** C[m, n] = act(dequant(A·B) + bias[n]) + residual[m, n] for a few rows (m <= 4: decoding)
+ * from the same int8 strips and panels as i8_gemm_packed, same bits, B read once per call;
+ * see i8-gemm/i8-gemv-simd.ts. */
+export function i8_gemv(
+  m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
+  activation: i32, residual: usize, ldr: i32,
+): void {
+  i8Gemv(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr);
 }
 
 /** Row softmax of x[rows, cols] (row stride ldx) into y (row stride ldy); y may be x. */

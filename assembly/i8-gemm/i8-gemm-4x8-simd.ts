@@ -36,9 +36,9 @@ import { biasVector, storeRow } from "../f32-gemm/f32-gemm-packed-4x8-simd";
   return x;
 }
 
-/** One tile row: dequantize, activate, add the residual, store. */
+/** One tile row: dequantize, activate, add the residual, store (the GEMV's epilogue too). */
 // @ts-ignore: decorator
-@inline function finishRow(
+@inline export function finishRow(
   strip: usize, r: i32, lo: v128, hi: v128, vcolsum0: v128, vcolsum1: v128, vsw0: v128, vsw1: v128,
   vbias0: v128, vbias1: v128, activation: i32, residual: usize, c: usize, cols: i32,
 ): void {

@@ -2,12 +2,13 @@
 // into GEMM panels once, when the module is created, and stays resident; a forward packs x
 // into strips and runs the GEMM (the layers add their activation or residual as its epilogue).
 // With quantize 'int8' the panels hold int8 codes and per-channel scales (assembly/i8-gemm/),
-// and a forward quantizes x per row into int8 strips instead of packing it.
+// and a forward quantizes x per row into int8 strips instead of packing it (then, for up to 4
+// rows, the int8 GEMV streams the panels once instead of the GEMM).
 import type { EngineTensor, Linear, LinearConfig, LinearForwardOptions } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  gemmPackedPhase, i8GemmPhase, i8PanelsBytes, i8QuantizeRowsPhase, i8StripsBytes, packedPanelsLength, packedRowsLength,
+  gemmPackedPhase, i8PanelsBytes, i8ProjectionPhases, i8StripsBytes, packedPanelsLength, packedRowsLength,
   packRowsPhase, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS } from '../wasm/layout.js';
@@ -70,17 +71,15 @@ export class LinearParams implements Resident {
 export const linearStripsLength = (p: LinearParams, rows: number): number =>
   p.quantize === 'int8' ? i8StripsBytes(rows, p.inFeatures) / 4 : packedRowsLength(rows, p.inFeatures);
 
-/** y[rows, out] (row stride ldy) = x[rows, in]·Wᵀ + b, then the epilogue: pack (or quantize)
- * x into `strips`, then the GEMM. */
+/** y[rows, out] (row stride ldy) = x[rows, in]·Wᵀ + b, then the epilogue: pack x into `strips`,
+ * then the GEMM; int8: quantize x into `strips`, then the int8 GEMV (rows <= I8_GEMV_MAX_ROWS)
+ * or GEMM, which give the same bits. */
 export function linearPhases(
   p: LinearParams, rows: number, x: number, ldx: number, strips: number, y: number, ldy: number,
   extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'>,
 ): Phase[] {
   if (p.quantize === 'int8') {
-    return [
-      i8QuantizeRowsPhase(rows, p.inFeatures, x, ldx, strips),
-      i8GemmPhase(rows, p.outFeatures, p.inFeatures, strips, p.panels, p.bias, y, ldy, extras),
-    ];
+    return i8ProjectionPhases(rows, p.outFeatures, p.inFeatures, x, ldx, strips, p.panels, p.bias, y, ldy, extras);
   }
   return [
     packRowsPhase(rows, p.inFeatures, x, ldx, strips),

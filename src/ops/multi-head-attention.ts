@@ -14,7 +14,7 @@ import type {
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  gemmPackedPhase, i8GemmPhase, i8PanelsBytes, i8QuantizeRowsPhase, i8StripsBytes, meanRowsPhase, packedPanelsLength,
+  gemmPackedPhase, I8_GEMV_MAX_ROWS, i8GemmPhase, i8GemvPhase, i8PanelsBytes, i8QuantizeRowsPhase, i8StripsBytes, meanRowsPhase, packedPanelsLength,
   packedRowsLength, packRowsPhase, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import type { BuiltCall } from './attention.js';
@@ -318,7 +318,8 @@ export function mhaPhases(
 
   // In-projections (nn.Linear: x·Wᵀ + b). The panels of Wq, Wk, Wv (and bq, bk, bv) are
   // adjacent, so when E is a whole number of panels one GEMM computes two or three of them.
-  // Inputs packed into GEMM strips (int8: quantized per row into int8 strips).
+  // Inputs packed into GEMM strips (int8: quantized per row into int8 strips, then up to
+  // I8_GEMV_MAX_ROWS rows run the int8 GEMV on them: the same bits as the int8 GEMM).
   const int8 = params.quantize === 'int8';
   const strips = (m: number, k: number, x: number, out: number): Phase =>
     int8 ? i8QuantizeRowsPhase(m, k, x, k, out) : packRowsPhase(m, k, x, k, out);
@@ -327,7 +328,7 @@ export function mhaPhases(
   if (at.valueStrips !== at.keyStrips) program.push(strips(B * Lk, vdim, io.value, at.valueStrips));
   const linear = (m: number, k: number, from: number, n: number, w: number, b: number, c: number, ldc: number,
     extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'>): void => {
-    program.push(int8 ? i8GemmPhase(m, n, k, from, f32At(w), bias(b), c, ldc, extras)
+    program.push(int8 ? (m <= I8_GEMV_MAX_ROWS ? i8GemvPhase : i8GemmPhase)(m, n, k, from, f32At(w), bias(b), c, ldc, extras)
       : gemmPackedPhase(m, n, k, from, f32At(w), bias(b), c, ldc, extras));
   };
   const whole = E % GEMM_PANEL_COLS === 0;

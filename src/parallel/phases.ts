@@ -22,6 +22,7 @@ export const PHASE_SCALE = 11;
 export const PHASE_GEMV_PACKED = 12;
 export const PHASE_I8_QUANTIZE_ROWS = 13;
 export const PHASE_I8_GEMM = 14;
+export const PHASE_I8_GEMV = 15;
 
 /** A[m, k] (row stride lda) packed into GEMM strips at ap, cut into stripBlock strips; `batch`
  * such matrices, aBatch / apBatch elements apart. */
@@ -86,6 +87,17 @@ export interface I8GemmPhase {
   activation: number; // ACTIVATION
   residual: number; ldr: number; // f32 [m, n] added after the activation, or 0
   rowBlock: number; // multiple of GEMM_STRIP_ROWS
+  colBlock: number; // multiple of GEMM_PANEL_COLS
+}
+
+/** C[m, n] = act(dequant(Aq·Bq) + bias) + residual for a few rows (decoding) from int8 strips
+ * (ap) and panels (bp); cut into colBlock columns only, never rows or k, so each item streams
+ * its panels once for all m rows. Same bits as the int8 GEMM phase. */
+export interface I8GemvPhase {
+  kind: typeof PHASE_I8_GEMV;
+  m: number; n: number; k: number; ap: number; bp: number; bias: number; c: number; ldc: number;
+  activation: number; // ACTIVATION
+  residual: number; ldr: number; // f32 [m, n] added after the activation, or 0
   colBlock: number; // multiple of GEMM_PANEL_COLS
 }
 
@@ -166,7 +178,7 @@ export interface ScalePhase {
 
 export type Phase =
   PackRowsPhase | PackPanelsPhase | GemmPackedPhase | GemvPackedPhase | AttentionPhase | AttentionCombinePhase | AttentionNonFinitePhase |
-  MeanRowsPhase | LayerNormPhase | GeluPhase | SoftmaxPhase | ScalePhase | I8QuantizeRowsPhase | I8GemmPhase;
+  MeanRowsPhase | LayerNormPhase | GeluPhase | SoftmaxPhase | ScalePhase | I8QuantizeRowsPhase | I8GemmPhase | I8GemvPhase;
 
 /** Field order of the attention phases (the combine reads the same record). */
 const ATTENTION_FIELDS = [
@@ -196,6 +208,7 @@ export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
   [PHASE_MEAN_ROWS]: ['batch', 'count', 'n', 'x', 'xBatch', 'stride', 'y', 'yBatch', 'colBlock'],
   [PHASE_I8_QUANTIZE_ROWS]: ['m', 'k', 'a', 'lda', 'ap', 'stripBlock'],
   [PHASE_I8_GEMM]: ['m', 'n', 'k', 'ap', 'bp', 'bias', 'c', 'ldc', 'activation', 'residual', 'ldr', 'rowBlock', 'colBlock'],
+  [PHASE_I8_GEMV]: ['m', 'n', 'k', 'ap', 'bp', 'bias', 'c', 'ldc', 'activation', 'residual', 'ldr', 'colBlock'],
 };
 
 const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
@@ -216,6 +229,7 @@ export function itemCount(p: Phase): number {
     case PHASE_MEAN_ROWS: return p.batch * ceilDiv(p.n, p.colBlock);
     case PHASE_I8_QUANTIZE_ROWS: return ceilDiv(ceilDiv(p.m, GEMM_STRIP_ROWS), p.stripBlock);
     case PHASE_I8_GEMM: return ceilDiv(p.m, p.rowBlock) * ceilDiv(p.n, p.colBlock);
+    case PHASE_I8_GEMV: return ceilDiv(p.n, p.colBlock);
   }
 }
 
@@ -333,6 +347,13 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
         p.ap + (r0 / GEMM_STRIP_ROWS) * i8StripBytes(p.k), p.bp + (c0 / GEMM_PANEL_COLS) * i8PanelBytes(p.k),
         p.bias === 0 ? 0 : p.bias + c0 * 4, p.c + (r0 * p.ldc + c0) * 4, p.ldc, p.activation,
         p.residual === 0 ? 0 : p.residual + (r0 * p.ldr + c0) * 4, p.ldr);
+      return;
+    }
+    case PHASE_I8_GEMV: {
+      const c0 = i * p.colBlock;
+      kernels.i8_gemv(p.m, Math.min(p.colBlock, p.n - c0), p.k, p.ap, p.bp + (c0 / GEMM_PANEL_COLS) * i8PanelBytes(p.k),
+        p.bias === 0 ? 0 : p.bias + c0 * 4, p.c + c0 * 4, p.ldc, p.activation,
+        p.residual === 0 ? 0 : p.residual + c0 * 4, p.ldr);
       return;
     }
     case PHASE_MEAN_ROWS: {
@@ -468,6 +489,40 @@ export function i8GemmPhase(
   };
 }
 
+/** Most rows the int8 GEMV phase takes; more rows run the int8 GEMM. Both read the same
+ * quantized strips and give the same bits. Unlike the f32 GEMV (GEMV_MAX_ROWS), nothing is
+ * packed differently on either side: for 3 and 4 rows the GEMV runs the GEMM's own tile over
+ * one strip, so the two phases differ only in their column split. */
+export const I8_GEMV_MAX_ROWS = GEMM_STRIP_ROWS;
+/** Columns of one int8 GEMV item: 16 panels, k·128 bytes of codes (half the bytes of an f32
+ * GEMV item), so a 768-wide projection is 6 items for the threads to share and the GPT-2
+ * lm_head 393, each long enough (96 KiB at k = 768) to hide the item's dispatch. */
+export const I8_GEMV_COL_BLOCK = 128;
+
+export function i8GemvPhase(
+  m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number,
+  extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
+): I8GemvPhase {
+  return {
+    kind: PHASE_I8_GEMV, m, n, k, ap, bp, bias, c, ldc, activation: extras.activation ?? ACTIVATION.none,
+    residual: extras.residual ?? 0, ldr: extras.ldr ?? 0, colBlock: I8_GEMV_COL_BLOCK,
+  };
+}
+
+/** C[m, n] = act(dequant(Aq·Bq) + bias) + residual against resident int8 panels bp, for A[m, k]
+ * f32 (row stride lda): A quantized per row into `strips` (i8StripsBytes(m, k) bytes), then the
+ * int8 GEMV when m <= I8_GEMV_MAX_ROWS, else the int8 GEMM. Both give the same bits. */
+export function i8ProjectionPhases(
+  m: number, n: number, k: number, a: number, lda: number, strips: number, bp: number, bias: number,
+  c: number, ldc: number, extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
+): Phase[] {
+  return [
+    i8QuantizeRowsPhase(m, k, a, lda, strips),
+    m <= I8_GEMV_MAX_ROWS ? i8GemvPhase(m, n, k, strips, bp, bias, c, ldc, extras)
+      : i8GemmPhase(m, n, k, strips, bp, bias, c, ldc, extras),
+  ];
+}
+
 /** Rows of one layer-norm or softmax item (about 32 KiB of a 768-wide row block). */
 export const ROW_BLOCK = 16;
 /** Elements of one GELU item. */
@@ -510,7 +565,7 @@ export function programFlops(program: readonly Phase[]): number {
   for (const p of program) {
     if (p.kind === PHASE_GEMM_PACKED) total += 2 * p.batch * p.m * p.n * p.k;
     else if (p.kind === PHASE_GEMV_PACKED) total += 2 * p.m * p.n * p.k;
-    else if (p.kind === PHASE_I8_GEMM) total += 2 * p.m * p.n * p.k;
+    else if (p.kind === PHASE_I8_GEMM || p.kind === PHASE_I8_GEMV) total += 2 * p.m * p.n * p.k;
     else if (p.kind === PHASE_I8_QUANTIZE_ROWS) total += 4 * p.m * p.k;
     else if (p.kind === PHASE_PACK_ROWS) total += p.batch * p.m * p.k;
     else if (p.kind === PHASE_PACK_PANELS) total += p.batch * p.k * p.n;

@@ -123,6 +123,21 @@ export interface KernelExports {
     residual: number,   // f32 [m, n] added after the activation, or 0; may equal c (ldr = ldc)
     ldr: number,        // row stride of the residual
   ): void;
+  /** C = act(dequant(A·B) + bias) + residual for a few rows from int8 strips and panels: the
+   * same bits as i8_gemm_packed, B read once per call for m <= 4 (decoding). */
+  i8_gemv(
+    m: number,          // rows of C (1..4 stream B once; more run one strip a pass)
+    n: number,          // columns of C
+    k: number,          // inner dimension (<= 65536)
+    ap: number,         // A strips (i8_quantize_rows), the strip holding row 0 of C
+    bp: number,         // B panels (i8_pack_panels_nt), the panel holding column 0 of C
+    bias: number,       // f32 [n] added to every row, or 0
+    c: number,          // f32 [m, n] output, overlapping no input but the residual
+    ldc: number,        // row stride of C
+    activation: number, // 0 none, 1 ReLU, 2 GELU (erf), 3 GELU (tanh)
+    residual: number,   // f32 [m, n] added after the activation, or 0; may equal c (ldr = ldc)
+    ldr: number,        // row stride of the residual
+  ): void;
   /** y = F.layer_norm(x + residual)·weight + bias, per row. */
   f32_layer_norm(
     rows: number,     // rows

@@ -61,6 +61,14 @@ describe('engine.linear with quantize int8', () => {
     }
   });
 
+  it('1..4 rows (the int8 GEMV): bit for bit against the reference, several column items per thread count', async () => {
+    for (const rows of [1, 2, 3, 4]) {
+      for (const [inF, outF] of [[1, 9], [7, 129], [67, 300], [768, 1000]]) {
+        await check(rows, inF, outF, (rows + inF) % 2 === 0, rows * 13 + outF);
+      }
+    }
+  });
+
   it('seeded random shapes', async () => {
     const seed = Number(process.env.WASM_ATTENTION_SEED ?? 16);
     const next = rng(seed);
@@ -136,6 +144,21 @@ describe('Transformer modules with quantize int8', () => {
       const err = relRms(got, f32);
       expect(err, `normFirst ${normFirst}`).toBeLessThan(0.03);
       expect(err, 'the int8 path ran (not f32)').toBeGreaterThan(1e-5);
+    }
+  });
+
+  it('decode-sized calls (<= 4 rows: the int8 GEMV) give the bits of the same rows in a larger call (the int8 GEMM)', async () => {
+    const weights = layerWeights(d, ff, false, 500);
+    for (const [seq, copies] of [[1, 5], [2, 3], [4, 2]]) {
+      const x = randomF32(seq * d, 11 + seq);
+      const xs = new Float32Array(copies * seq * d);
+      for (let b = 0; b < copies; b++) xs.set(x, b * seq * d);
+      const config = { dModel: d, nhead, dimFeedforward: ff, activation: 'gelu' as const, weights, quantize: 'int8' as const };
+      const small = await same((e) => e.transformerEncoderLayer(config).forward(x, { batch: 1, seq }));
+      const large = await same((e) => e.transformerEncoderLayer(config).forward(xs, { batch: copies, seq }));
+      for (let b = 0; b < copies; b++) {
+        expectSameBits(large.subarray(b * seq * d, (b + 1) * seq * d), small, `seq ${seq}: batch entry ${b} of ${copies}`);
+      }
     }
   });
 

@@ -3,8 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   GEMM_A_BLOCK_BYTES, GEMM_MAX_ROW_BLOCK, GEMM_MIN_ROW_BLOCK, GEMV_MAX_ROWS, gemmPackedPhase, gemmRowBlock,
-  gemvPackedPhase, itemCount, meanRowsPhase, packRowsPhase, projectionPhases, runItem, PHASE_ATTENTION,
-  PHASE_GEMM_PACKED, PHASE_GEMV_PACKED, PHASE_PACK_ROWS, type Phase,
+  gemvPackedPhase, I8_GEMV_MAX_ROWS, i8GemmPhase, i8GemvPhase, i8PanelBytes, i8ProjectionPhases, itemCount, meanRowsPhase,
+  packRowsPhase, projectionPhases, runItem, PHASE_ATTENTION, PHASE_GEMM_PACKED, PHASE_GEMV_PACKED, PHASE_I8_GEMM,
+  PHASE_I8_GEMV, PHASE_I8_QUANTIZE_ROWS, PHASE_PACK_ROWS, type Phase,
 } from '../../src/parallel/phases.js';
 import { attentionPhase, keyParts, KEY_CHUNK, QUERY_BLOCK } from '../../src/ops/attention-slices.js';
 import { decodePhase, encodeProgram } from '../../src/parallel/protocol.js';
@@ -22,6 +23,11 @@ function recorder() {
     f32_gemv_packed: (m: number, n: number, _k: number, _a: number, _lda: number, _bp: number, _bias: number,
       c: number, ldc: number) => {
       for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) writes.push(`c${(c >> 2) + i * ldc + j}`);
+    },
+    i8_gemv: (m: number, n: number, k: number, _ap: number, bp: number, _bias: number, c: number, ldc: number) => {
+      // The panel an item starts at must be the one holding its column 0.
+      const p0 = (bp - 8192) / i8PanelBytes(k);
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) writes.push(`c${(c >> 2) + i * ldc + j}@${p0 * 8 + j}`);
     },
     f32_pack_rows: (_m: number, _k: number, _a: number, _lda: number, _ap: number, s0: number, s1: number) => {
       for (let s = s0; s < s1; s++) writes.push(`s${s}`);
@@ -86,6 +92,28 @@ describe('work split', () => {
     expect(kinds(300)).toEqual([PHASE_PACK_ROWS, PHASE_GEMM_PACKED]);
   });
 
+  it('int8 GEMV items cover every output element exactly once, split over columns only, each at its own panel', () => {
+    for (const [m, n, k] of [[1, 1, 1], [1, 127, 7], [2, 128, 768], [3, 129, 13], [1, 50257, 768], [4, 3072, 768]]) {
+      const phase = i8GemvPhase(m, n, k, 4096, 8192, 0, 65536, n + 3);
+      const w = coverage(phase);
+      expect(w.length).toBe(m * n);
+      expect(new Set(w).size).toBe(m * n);
+      for (const x of w) {
+        const [c, col] = x.slice(1).split('@').map(Number);
+        expect(((c - 65536 / 4) % (n + 3)), x).toBe(col); // column of C = column of B
+      }
+      expect(itemCount(phase)).toBe(Math.ceil(n / phase.colBlock));
+      expect(phase.colBlock % 8).toBe(0);
+    }
+  });
+
+  it('i8ProjectionPhases: quantize, then the int8 GEMV up to I8_GEMV_MAX_ROWS rows, else the int8 GEMM', () => {
+    const kinds = (m: number): number[] => i8ProjectionPhases(m, 40, 9, 4096, 9, 8192, 16384, 0, 32768, 40).map((p) => p.kind);
+    for (let m = 1; m <= I8_GEMV_MAX_ROWS; m++) expect(kinds(m)).toEqual([PHASE_I8_QUANTIZE_ROWS, PHASE_I8_GEMV]);
+    expect(kinds(I8_GEMV_MAX_ROWS + 1)).toEqual([PHASE_I8_QUANTIZE_ROWS, PHASE_I8_GEMM]);
+    expect(kinds(300)).toEqual([PHASE_I8_QUANTIZE_ROWS, PHASE_I8_GEMM]);
+  });
+
   it('pack items cover every strip of rows exactly once', () => {
     for (const m of [1, 4, 5, 63, 64, 65, 512, 1027]) {
       const w = coverage(packRowsPhase(m, 7, 4096, 7, 8192));
@@ -134,6 +162,8 @@ describe('work split', () => {
       packRowsPhase(5, 7, 64, 7, 1024),
       gemmPackedPhase(5, 6, 7, 1024, 128, 256, 512, 6),
       meanRowsPhase(2, 3, 4, 16, 12, 4, 32, 4),
+      i8GemvPhase(2, 50257, 768, 1024, 2048, 4096, 8192, 50257, { activation: 3, residual: 8192, ldr: 50257 }),
+      i8GemmPhase(5, 6, 7, 1024, 128, 256, 512, 6),
     ];
     const region = new Float64Array(MAX_PHASES * PHASE_SLOTS);
     encodeProgram(region, program);

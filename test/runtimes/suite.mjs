@@ -353,12 +353,19 @@ async function runConfig(t, env, config, big, firstBits) {
       `${JSON.stringify(prompt)} are PyTorch's`, () => checkCharGpt(engine, env.charGpt));
   }
   // quantize: 'int8' (the int8 GEMM family): near float64 and, per kernel build, the same bits in
-  // every configuration; big enough (2.7 MFLOP) for the pool.
+  // every configuration; big enough (2.7 MFLOP) for the pool; its first 1..4 rows (the int8
+  // GEMV) the same bits as in the big call.
   await t.check(`[${label}] int8 linear ${BIG_INT8.rows}×${BIG_INT8.inF}→${BIG_INT8.outF}` +
     (expectThreads > 1 ? ' on the worker pool' : ''), async () => {
     const { rows, inF, outF } = BIG_INT8;
     const layer = engine.linear({ inFeatures: inF, outFeatures: outF, weights: big.int8.weights, quantize: 'int8' });
     const y = await layer.forward(big.int8.x, { rows });
+    // 1..4 rows take the int8 GEMV (the rest the int8 GEMM): rows are quantized one by one, so
+    // the first r rows alone give the first r rows of the big call, bit for bit.
+    for (let r = 1; r <= 4; r++) {
+      const head = await layer.forward(big.int8.x.subarray(0, r * inF), { rows: r });
+      assertSameBits(head, y.subarray(0, r * outF), `int8 linear, the first ${r} rows alone (GEMV) vs in the big call (GEMM)`);
+    }
     await layer.dispose();
     let num = 0, den = 0;
     for (let i = 0; i < y.length; i++) {

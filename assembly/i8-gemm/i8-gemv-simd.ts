@@ -1,0 +1,110 @@
+// Int8 GEMV (and GEMM of a few rows): C[m, n] = act(dequant(Aq·Wqᵀ) + bias) + residual for
+// m = 1..4 (decoding: one row per sequence), from the very A strips (i8-quantize-rows-simd.ts)
+// and B panels (i8-pack-panels.ts) the int8 GEMM reads; math, layouts and memory contract are
+// i8GemmPacked's (i8-gemm.ts), with ap the strip holding row 0 of this C.
+//
+// Why: with one row, the GEMM's 4×8 tile does 4× the arithmetic (3 of its strip rows are
+// padding), and int8 decoding is meant to run at the speed of the weight stream, where each
+// byte of B now carries 4× the arithmetic of an f32 weight. Here the tile is 1 or 2 rows × one
+// 8-column panel; 3 and 4 rows run the GEMM's own tile, which for one strip already is this
+// kernel's loop (16 dot products per 16 weight bytes: arithmetic-bound either way). As the
+// f32 GEMV (f32-gemm/f32-gemv-packed-simd.ts says why), B is read once per call, panel after
+// panel, header then codes, each whole before the next: ONE sequential stream.
+// Per 16 bytes of B (2 k × 8 columns) one row costs 1 load, the widening to two i16x8 (x64:
+// pmovsxbw for the low half, punpckhbw + psraw for the high: 3 operations, the same for any
+// row count, and the bulk of the one-row work), 1 load32_splat of the row's i16 pair (a load,
+// no ALU), 2 i32x4.dot_i16x8_s and 2 adds: 7 vector ALU operations. The loop takes two k pairs
+// (32 bytes) a pass: the codes are 8·kp bytes with kp a multiple of 4, so there is no tail,
+// and the two pairs' dot products are summed before the accumulator (integer adds: the chains
+// are 1 cycle an add, never the limit).
+// Same bits as the GEMM: the sum is exact in i32 whatever the order, the epilogue is the
+// GEMM's finishRow, and no split of the columns over threads changes a bit either.
+import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_STRIP_HEADER, I8_GEMM_PANEL_HEADER } from "../layout";
+import { biasVector } from "../f32-gemm/f32-gemm-packed-4x8-simd";
+import { paddedK, panelBytes, stripBytes } from "./i8-gemm";
+import { finishRow, i8GemmPacked } from "./i8-gemm-4x8-simd";
+
+/** C = act(dequant(A·B) + bias) + residual for few rows; contract of i8GemmPacked (i8-gemm.ts).
+ * m > 4 runs 4 rows (one strip) at a time: B is then read once per strip (use the GEMM). */
+export function i8Gemv(
+  m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
+  activation: i32, residual: usize, ldr: i32,
+): void {
+  const ldcB = <usize>ldc << 2, ldrB = <usize>ldr << 2, sB = stripBytes(k);
+  for (let i = 0; i < m; i += MR) {
+    const rows = min(MR, m - i);
+    const strip = ap + <usize>(i / MR) * sB, ci = c + <usize>i * ldcB;
+    const ri = residual != 0 ? residual + <usize>i * ldrB : 0;
+    if (rows >= 3) i8GemmPacked(rows, n, k, strip, bp, bias, ci, ldc, activation, ri, ldr);
+    else if (rows == 2) gemv2x8(n, k, strip, bp, bias, ci, ldcB, activation, ri, ldrB);
+    else gemv1x8(n, k, strip, bp, bias, ci, activation, ri);
+  }
+}
+
+/** Row 0 of a strip over every panel, one panel at a time (8 columns, 2 accumulators). */
+// @ts-ignore: decorator
+@inline function gemv1x8(
+  n: i32, k: i32, strip: usize, bp: usize, bias: usize, c: usize, activation: i32, residual: usize,
+): void {
+  const pB = panelBytes(k), codesB = paddedK(k) * NR, a0 = strip + I8_GEMM_STRIP_HEADER;
+  for (let j = 0; j < n; j += NR) {
+    const panel = bp + <usize>(j / NR) * pB;
+    const b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
+    let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0);
+    let pa = a0;
+    for (let pb = b0; pb < bEnd; pb += 32) {
+      // Two k pairs: 8 columns × (k, k+1) each, widened; the row's pair of each, splat.
+      const vbk01 = v128.load(pb), vbk23 = v128.load(pb, 16);
+      const vak01 = v128.load32_splat(pa), vak23 = v128.load32_splat(pa, 16);
+      vacc0x0123 = i32x4.add(vacc0x0123, i32x4.add(
+        i32x4.dot_i16x8_s(vak01, i16x8.extend_low_i8x16_s(vbk01)), i32x4.dot_i16x8_s(vak23, i16x8.extend_low_i8x16_s(vbk23))));
+      vacc0x4567 = i32x4.add(vacc0x4567, i32x4.add(
+        i32x4.dot_i16x8_s(vak01, i16x8.extend_high_i8x16_s(vbk01)), i32x4.dot_i16x8_s(vak23, i16x8.extend_high_i8x16_s(vbk23))));
+      pa += 32;
+    }
+    finishPanel(strip, 0, panel, vacc0x0123, vacc0x4567, bias, j, n, activation, residual, c);
+  }
+}
+
+/** Rows 0 and 1 of a strip over every panel, one panel at a time (8 columns, 4 accumulators). */
+// @ts-ignore: decorator
+@inline function gemv2x8(
+  n: i32, k: i32, strip: usize, bp: usize, bias: usize, c: usize, ldcB: usize,
+  activation: i32, residual: usize, ldrB: usize,
+): void {
+  const pB = panelBytes(k), codesB = paddedK(k) * NR, a0 = strip + I8_GEMM_STRIP_HEADER;
+  for (let j = 0; j < n; j += NR) {
+    const panel = bp + <usize>(j / NR) * pB;
+    const b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
+    let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0), vacc1x0123 = i32x4.splat(0), vacc1x4567 = i32x4.splat(0);
+    let pa = a0;
+    for (let pb = b0; pb < bEnd; pb += 32) {
+      const vbk01 = v128.load(pb), vbk23 = v128.load(pb, 16);
+      const vbk01x0123 = i16x8.extend_low_i8x16_s(vbk01), vbk01x4567 = i16x8.extend_high_i8x16_s(vbk01);
+      const vbk23x0123 = i16x8.extend_low_i8x16_s(vbk23), vbk23x4567 = i16x8.extend_high_i8x16_s(vbk23);
+      const va0k01 = v128.load32_splat(pa), va0k23 = v128.load32_splat(pa, 16);
+      vacc0x0123 = i32x4.add(vacc0x0123, i32x4.add(i32x4.dot_i16x8_s(va0k01, vbk01x0123), i32x4.dot_i16x8_s(va0k23, vbk23x0123)));
+      vacc0x4567 = i32x4.add(vacc0x4567, i32x4.add(i32x4.dot_i16x8_s(va0k01, vbk01x4567), i32x4.dot_i16x8_s(va0k23, vbk23x4567)));
+      const va1k01 = v128.load32_splat(pa, 4), va1k23 = v128.load32_splat(pa, 20);
+      vacc1x0123 = i32x4.add(vacc1x0123, i32x4.add(i32x4.dot_i16x8_s(va1k01, vbk01x0123), i32x4.dot_i16x8_s(va1k23, vbk23x0123)));
+      vacc1x4567 = i32x4.add(vacc1x4567, i32x4.add(i32x4.dot_i16x8_s(va1k01, vbk01x4567), i32x4.dot_i16x8_s(va1k23, vbk23x4567)));
+      pa += 32;
+    }
+    finishPanel(strip, 0, panel, vacc0x0123, vacc0x4567, bias, j, n, activation, residual, c);
+    finishPanel(strip, 1, panel, vacc1x0123, vacc1x4567, bias, j, n, activation, residual != 0 ? residual + ldrB : 0, c + ldcB);
+  }
+}
+
+/** Row r of the panel at column j: the GEMM's epilogue with the panel's scales and column sums,
+ * read from its header after the codes (8·kp bytes back in the stream: in L1 or L2, and no
+ * registers held across the loop). c and residual point at the row's column 0. */
+// @ts-ignore: decorator
+@inline function finishPanel(
+  strip: usize, r: i32, panel: usize, lo: v128, hi: v128, bias: usize, j: i32, n: i32, activation: i32,
+  residual: usize, c: usize,
+): void {
+  const cols = min(NR, n - j), jB = <usize>j << 2;
+  const pbias = bias != 0 ? bias + jB : 0;
+  finishRow(strip, r, lo, hi, v128.load(panel, 32), v128.load(panel, 48), v128.load(panel), v128.load(panel, 16),
+    biasVector(pbias, 0, cols), biasVector(pbias, 4, cols), activation, residual != 0 ? residual + jB : 0, c + jB, cols);
+}
