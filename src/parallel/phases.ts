@@ -468,6 +468,26 @@ export function i8GemmPhase(
   };
 }
 
+/** The int8 product of a projection from quantized strips ap (i8QuantizeRowsPhase) and resident
+ * int8 panels bp: C[m, n] = act(dequant(Aq·Bq) + bias) + residual. The one place where a model's
+ * int8 projections pick their kernel (engine.gpt2's prefill and decode steps): every m runs the
+ * int8 GEMM, and a kernel for decode rows that reads the same strips and panels goes here. */
+export function i8ProductPhase(
+  m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number,
+  extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
+): Phase {
+  return i8GemmPhase(m, n, k, ap, bp, bias, c, ldc, extras);
+}
+
+/** The int8 twin of projectionPhases: A[m, k] (row stride lda) quantized per row into `strips`
+ * (i8StripsBytes(m, k) bytes), then the int8 product against panels bp. */
+export function i8ProjectionPhases(
+  m: number, n: number, k: number, a: number, lda: number, strips: number, bp: number, bias: number,
+  c: number, ldc: number, extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
+): Phase[] {
+  return [i8QuantizeRowsPhase(m, k, a, lda, strips), i8ProductPhase(m, n, k, strips, bp, bias, c, ldc, extras)];
+}
+
 /** Rows of one layer-norm or softmax item (about 32 KiB of a 768-wide row block). */
 export const ROW_BLOCK = 16;
 /** Elements of one GELU item. */
