@@ -355,17 +355,16 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
   // are one matrix for it when its rows map to rows of the cache with one stride: one sequence,
   // or one new token per sequence (the cache rows of sequence b are kv.rows·E apart).
   const gemvQkv = rows <= GEMV_MAX_ROWS && (B === 1 || L === 1);
-  const i8 = m.quantize === 'int8';
-  // Every other projection: f32 (GEMV or packed GEMM) or int8 (quantized rows, int8 product),
-  // with the same arguments.
+  // Every other projection, as its weight is stored: f32 (GEMV or packed GEMM) or int8
+  // (quantized rows, int8 product), with the same arguments.
   const project = (mm: number, n: number, k: number, a: number, lda: number, strips: number, w: Conv1DParams | LinearParams,
     bias: number, c: number, ldc: number, extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'>): Phase[] =>
-    (i8 ? i8ProjectionPhases : projectionPhases)(mm, n, k, a, lda, strips, w instanceof Conv1DParams ? w.panels() : w.panels,
-      bias, c, ldc, extras);
+    (w.quantize === 'int8' ? i8ProjectionPhases : projectionPhases)(mm, n, k, a, lda, strips,
+      w instanceof Conv1DParams ? w.panels() : w.panels, bias, c, ldc, extras);
   m.blocks.forEach((blk, layer) => {
     // y = ln_1(x); q, k, v = y·c_attn (K and V straight into their rows of the cache)
     program.push(norm(blk.ln1, r.x, r.y));
-    if (i8) program.push(...qkvInt8(hp, blk.cAttn, s, r, kv, layer));
+    if (blk.cAttn.quantize === 'int8') program.push(...qkvInt8(hp, blk.cAttn, s, r, kv, layer));
     else {
       if (!gemvQkv) program.push(packRowsPhase(L, E, r.y, E, r.strips, B, L * E, stripsBatch));
       const proj = (g: number, c: number, cBatch: number): Phase => gemvQkv
