@@ -478,6 +478,11 @@ export interface Engine {
 export interface Gpt2Options {
   config: Record<string, unknown>;
   weights: Record<string, Float32Array>;
+  /** Default none (f32). 'int8': every Conv1D weight (attn.c_attn, attn.c_proj, mlp.c_fc,
+   * mlp.c_proj) and the lm_head are quantized at load (see LinearConfig.quantize), prefill and
+   * decoding both run the int8 GEMM; wte and wpe stay f32 for the lookup (a tied lm_head keeps an
+   * int8 copy of wte), as do LayerNorms and attention. */
+  quantize?: Quantize;
 }
 
 /** The hyperparameters a GPT-2 model was built with (from config.json). */
@@ -490,6 +495,8 @@ export interface Gpt2Config {
   readonly layerNormEpsilon: number;
   /** lm_head is wte (no `lm_head.weight` given). */
   readonly tiedLmHead: boolean;
+  /** The weight quantization the model was created with (undefined: f32). */
+  readonly quantize?: Quantize;
 }
 
 export interface Gpt2ForwardOptions {

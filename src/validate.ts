@@ -35,14 +35,18 @@ export function quantizeOption(op: string, name: string, value: unknown): 'int8'
 /** Largest reduction length of the int8 GEMM: its i32 sums stay exact below 66311. */
 export const INT8_MAX_IN_FEATURES = 65536;
 
-/** Checks that a weight to be quantized to int8 is finite and its reduction length allowed. */
-export function int8Weight(op: string, name: string, weight: Float32Array, inFeatures: number, inName: string): void {
+/** Checks that a weight to be quantized to int8 is finite and its reduction length allowed;
+ * `rowLength` is the length of its rows in memory (inFeatures for nn.Linear's [out, in], out for a
+ * Conv1D's [in, out]), for the index of a bad value. */
+export function int8Weight(
+  op: string, name: string, weight: Float32Array, inFeatures: number, inName: string, rowLength = inFeatures,
+): void {
   if (inFeatures > INT8_MAX_IN_FEATURES) {
     throw rangeError(op, inName, `must be <= ${INT8_MAX_IN_FEATURES} with quantize 'int8' (exact i32 sums), got ${inFeatures}`);
   }
   for (let i = 0; i < weight.length; i++) {
     if (!Number.isFinite(weight[i])) {
-      throw rangeError(op, name, `holds ${weight[i]} at [${Math.floor(i / inFeatures)}, ${i % inFeatures}]; int8 quantization needs finite weights`);
+      throw rangeError(op, name, `holds ${weight[i]} at [${Math.floor(i / rowLength)}, ${i % rowLength}]; int8 quantization needs finite weights`);
     }
   }
 }

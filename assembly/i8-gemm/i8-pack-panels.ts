@@ -16,16 +16,29 @@ import { paddedK, panelBytes, panelCodeOffset } from "./i8-gemm";
 /** Panels p0..p1 of B = Wᵀ for W[n, k] f32 (row stride ldw, ELEMENTS) quantized into bp
  * (panel 0's address). W must be finite (the host checks). */
 export function i8PackPanelsNT(n: i32, k: i32, w: usize, ldw: i32, bp: usize, p0: i32, p1: i32): void {
-  const kp = <i32>paddedK(k), ldwB = <usize>ldw << 2;
+  packPanels(n, k, w, <usize>ldw << 2, 4, bp, p0, p1);
+}
+
+/** Panels p0..p1 of B[k, n] f32 (row stride ldb, ELEMENTS: a Conv1D weight [in, out]) quantized
+ * into bp, bit for bit the panels i8PackPanelsNT gives for W = Bᵀ. B must be finite. */
+export function i8PackPanelsNN(k: i32, n: i32, b: usize, ldb: i32, bp: usize, p0: i32, p1: i32): void {
+  packPanels(n, k, b, 4, <usize>ldb << 2, bp, p0, p1);
+}
+
+/** Output channel j's weights are at w + j·jStride + kk·kStride (BYTES): both layouts run the
+ * same scan and the same rounding, so they give the same bits. */
+// @ts-ignore: decorator
+@inline function packPanels(n: i32, k: i32, w: usize, jStride: usize, kStride: usize, bp: usize, p0: i32, p1: i32): void {
+  const kp = <i32>paddedK(k);
   for (let p = p0; p < p1; p++) {
     const panel = bp + <usize>p * panelBytes(k), codes = panel + I8_GEMM_PANEL_HEADER;
     for (let c = 0; c < NR; c++) {
       const j = p * NR + c;
       let scale: f32 = 0, inv: f32 = 0, sum: i32 = 0;
-      const row = w + <usize>j * ldwB;
+      const row = w + <usize>j * jStride;
       if (j < n) {
         let amax: f32 = 0;
-        for (let kk = 0; kk < k; kk++) amax = max(amax, abs(load<f32>(row + (<usize>kk << 2))));
+        for (let kk = 0; kk < k; kk++) amax = max(amax, abs(load<f32>(row + <usize>kk * kStride)));
         if (amax > 0) {
           scale = amax / 127;
           inv = <f32>127 / amax;
@@ -34,7 +47,7 @@ export function i8PackPanelsNT(n: i32, k: i32, w: usize, ldw: i32, bp: usize, p0
       for (let kk = 0; kk < kp; kk++) {
         let q: i32 = 0;
         if (j < n && kk < k) {
-          q = <i32>nearest<f32>(load<f32>(row + (<usize>kk << 2)) * inv);
+          q = <i32>nearest<f32>(load<f32>(row + <usize>kk * kStride) * inv);
           q = min(127, max(-127, q));
         }
         store<i8>(codes + panelCodeOffset(c, kk), <i8>q);

@@ -7,15 +7,19 @@
 //                    x = t + c_proj(gelu_new(c_fc(ln_2(t))))   (activation and residual too)
 //   logits = ln_f(x)·wteᵀ                                      (lm_head tied to wte unless given)
 // Conv1D weights are stored [in, out], i.e. already B = [k, n] of the GEMM: packed as is.
-import type { Gpt2, Gpt2Config, Gpt2ForwardOptions, Gpt2GenerateOptions, Gpt2Output } from '../types.js';
+// With quantize 'int8' every Conv1D and the lm_head are int8 panels (per output channel; the
+// Conv1D ones by i8_pack_panels_nn, straight from [in, out]) and each projection quantizes its
+// input rows (i8ProjectionPhases); the embedding tables, LayerNorms and attention stay f32.
+import type { Gpt2, Gpt2Config, Gpt2ForwardOptions, Gpt2GenerateOptions, Gpt2Options, Gpt2Output, Quantize } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  ACTIVATION, GEMV_MAX_ROWS, gemmPackedPhase, gemvPackedPhase, layerNormPhase, packedPanelsLength, packedRowsLength,
-  packRowsPhase, projectionPhases, type Phase,
+  ACTIVATION, GEMV_MAX_ROWS, gemmPackedPhase, gemvPackedPhase, i8PanelsBytes, i8ProductPhase, i8ProjectionPhases,
+  i8QuantizeRowsPhase, i8StripsBytes, layerNormPhase, packedPanelsLength, packedRowsLength, packRowsPhase, projectionPhases,
+  type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
-import { dim, elements, flag, isArrayOf, keysOf, options, typedArray } from '../validate.js';
+import { dim, elements, flag, int8Weight, isArrayOf, keysOf, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { LinearParams } from '../ops/linear.js';
 import { keepPacked, ModuleWeights, type ModuleHost, type ParamSpec, type Resident } from '../ops/modules.js';
@@ -25,6 +29,7 @@ import { generate } from './generate.js';
 
 const OP = 'gpt2';
 const FORWARD = 'GPT2.forward';
+const OPTION_KEYS = keysOf<Gpt2Options>({ config: true, weights: true, quantize: true });
 const FORWARD_KEYS = keysOf<Gpt2ForwardOptions>({ batch: true, seq: true, attentionMask: true, outputAttentions: true });
 
 // ---------------------------------------------------------------------------------------------
@@ -120,7 +125,7 @@ const NAMESPACE = /^(wte|wpe|h|ln_f)\./;
 
 /** Reads the state dict through the table: HF keys with or without `transformer.`; buffers and
  * keys outside the model go to `unused`; a key inside it that the table lacks is a RangeError. */
-export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown): {
+export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown, quantize?: Quantize): {
   w: Record<string, Float32Array>; lmHead?: Float32Array; unused: string[];
 } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -166,9 +171,18 @@ export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown): {
     if (given === undefined) throw typeError(OP, name, `a Float32Array ${s.dims} (missing)`, undefined);
     const length = s.shape.reduce((a, b) => a * b, 1);
     w[s.key] = readArray(name, dict[given], length, `${s.dims} = [${s.shape.join(', ')}]`);
+    // int8: every Conv1D weight [in, out], checked before any copy.
+    if (quantize && s.layout === 'conv1d') {
+      int8Weight(OP, name, w[s.key], s.shape[0], s.shape[0] === hp.embd ? 'config.n_embd' : 'config.n_inner', s.shape[1]);
+    }
   }
   const lmHead = lmHeadKey === undefined ? undefined
     : readArray('weights["lm_head.weight"]', dict[lmHeadKey], hp.vocab * hp.embd, `[vocab_size, n_embd] = [${hp.vocab}, ${hp.embd}]`);
+  // int8: the lm_head [vocab, n_embd] (nn.Linear layout), wte's values when tied.
+  if (quantize) {
+    const name = lmHead ? 'weights["lm_head.weight"]' : `weights[${JSON.stringify(found.get('wte.weight'))}] (the tied lm_head)`;
+    int8Weight(OP, name, lmHead ?? w['wte.weight'], hp.embd, 'config.n_embd');
+  }
   return { w, lmHead, unused };
 }
 
@@ -179,19 +193,24 @@ function readArray(name: string, value: unknown, length: number, shape: string):
   return view;
 }
 
-/** A Conv1D's weights: W [in, out] as GEMM panels, cut into `groups` column groups of out/groups
- * each packed on its own (c_attn: Q, K, V, so that K and V can be written to the KV cache), then
- * the bias [out]. */
+/** A Conv1D's weights: W [in, out] as GEMM panels (f32, or int8 with quantize), cut into `groups`
+ * column groups of out/groups each packed on its own (c_attn: Q, K, V, so that K and V can be
+ * written to the KV cache), then the bias [out] f32. A quantized weight must have been checked
+ * with int8Weight. */
 export class Conv1DParams implements Resident {
   resident = 0;
   private raw: { weight: Float32Array; bias: Float32Array } | undefined;
   readonly width: number; // columns of a group
-  constructor(readonly inFeatures: number, readonly outFeatures: number, weight: Float32Array, bias: Float32Array, readonly groups = 1) {
+  constructor(
+    readonly inFeatures: number, readonly outFeatures: number, weight: Float32Array, bias: Float32Array, readonly groups = 1,
+    readonly quantize?: Quantize,
+  ) {
     this.raw = { weight: weight.slice(), bias: bias.slice() };
     this.width = outFeatures / groups;
   }
+  /** f32 slots of one group's panels (int8 panels are whole 32 bytes). */
   private get groupLength(): number {
-    return packedPanelsLength(this.inFeatures, this.width);
+    return this.quantize === 'int8' ? i8PanelsBytes(this.width, this.inFeatures) / 4 : packedPanelsLength(this.inFeatures, this.width);
   }
   /** Byte address of group g's panels. */
   panels(g = 0): number {
@@ -205,10 +224,10 @@ export class Conv1DParams implements Resident {
     const raw = this.raw;
     if (!raw) throw stateError('the weights were already uploaded');
     const { inFeatures: k, outFeatures: n, width } = this;
+    const pack = this.quantize === 'int8' ? kernels.i8_pack_panels_nn : kernels.f32_pack_panels_nn;
     const ptr = keepPacked(arena, this.groups * this.groupLength + n, raw.weight, (staging, block) => {
       for (let g = 0; g < this.groups; g++) {
-        kernels.f32_pack_panels_nn(k, width, staging + g * width * 4, n, block + g * this.groupLength * 4, 0,
-          Math.ceil(width / GEMM_PANEL_COLS));
+        pack(k, width, staging + g * width * 4, n, block + g * this.groupLength * 4, 0, Math.ceil(width / GEMM_PANEL_COLS));
       }
     }, { offset: this.groups * this.groupLength, data: raw.bias });
     this.resident = ptr;
@@ -235,18 +254,21 @@ interface BlockWeights {
 
 /** The model's weights: embedding tables in JavaScript (the gather runs there), the rest resident. */
 export interface Gpt2Weights {
-  wte: Float32Array; // [vocab, E]
+  quantize?: Quantize; // every Conv1D and the lm_head
+  wte: Float32Array; // [vocab, E] (f32 for the lookup, also when the tied lm_head is int8)
   wpe: Float32Array; // [positions, E]
   blocks: BlockWeights[];
   lnF: Norm;
   lmHead: LinearParams; // [vocab, E] as nn.Linear (wte when tied)
 }
 
-function gpt2Weights(hp: Gpt2Hparams, w: Record<string, Float32Array>, lmHead: Float32Array | undefined): Gpt2Weights {
+function gpt2Weights(
+  hp: Gpt2Hparams, w: Record<string, Float32Array>, lmHead: Float32Array | undefined, quantize?: Quantize,
+): Gpt2Weights {
   const E = hp.embd, I = hp.inner;
   const norm = (p: string): Norm => new NormBlock([w[`${p}.weight`], w[`${p}.bias`]]);
   const conv = (p: string, k: number, n: number, groups = 1): Conv1DParams =>
-    new Conv1DParams(k, n, w[`${p}.weight`], w[`${p}.bias`], groups);
+    new Conv1DParams(k, n, w[`${p}.weight`], w[`${p}.bias`], groups, quantize);
   const blocks: BlockWeights[] = [];
   for (let i = 0; i < hp.layers; i++) {
     const p = `h.${i}.`;
@@ -256,8 +278,8 @@ function gpt2Weights(hp: Gpt2Hparams, w: Record<string, Float32Array>, lmHead: F
     });
   }
   return {
-    wte: w['wte.weight'].slice(), wpe: w['wpe.weight'].slice(), blocks, lnF: norm('ln_f'),
-    lmHead: new LinearParams(E, hp.vocab, lmHead ?? w['wte.weight']),
+    quantize, wte: w['wte.weight'].slice(), wpe: w['wpe.weight'].slice(), blocks, lnF: norm('ln_f'),
+    lmHead: new LinearParams(E, hp.vocab, lmHead ?? w['wte.weight'], undefined, quantize),
   };
 }
 
@@ -291,8 +313,8 @@ export interface Step {
 interface RunState {
   x: number; t: number; y: number; // [B·L, E]
   q: number; ctx: number; // [B·L, E]
-  strips: number; // y packed, per batch entry: [B, packedRows(L, E)]
-  ctxStrips: number; // [packedRows(B·L, E)]
+  strips: number; // y packed (or quantized), per batch entry: [B, packedRows(L, E)]
+  ctxStrips: number; // [packedRows(B·L, E)] (strips are int8 ones of i8StripsBytes with quantize)
   h: number; hStrips: number; // [B·L, inner] and its strips
   yLast: number; lastStrips: number; // final norm rows that get logits
   logits: number; // [rows of logits, vocab]
@@ -302,15 +324,17 @@ interface RunState {
   attention: ReturnType<typeof placeAttention>;
 }
 
-function placeRun(arena: Arena, hp: Gpt2Hparams, s: Step, threads: number): RunState {
+function placeRun(arena: Arena, hp: Gpt2Hparams, s: Step, threads: number, quantize?: Quantize): RunState {
   const { batch: B, seq: L } = s, E = hp.embd, rows = B * L, keys = s.past + L;
   const outRows = s.lastOnly ? B : rows;
   const f32 = (n: number): number => arena.place(n * 4);
+  const strips = (m: number, k: number, batch = 1): number =>
+    arena.place(batch * (quantize === 'int8' ? i8StripsBytes(m, k) : packedRowsLength(m, k) * 4));
   return {
     x: f32(rows * E), t: f32(rows * E), y: f32(rows * E), q: f32(rows * E), ctx: f32(rows * E),
-    strips: f32(B * packedRowsLength(L, E)), ctxStrips: f32(packedRowsLength(rows, E)),
-    h: f32(rows * hp.inner), hStrips: f32(packedRowsLength(rows, hp.inner)),
-    yLast: f32(outRows * E), lastStrips: f32(packedRowsLength(outRows, E)),
+    strips: strips(L, E, B), ctxStrips: strips(rows, E),
+    h: f32(rows * hp.inner), hStrips: strips(rows, hp.inner),
+    yLast: f32(outRows * E), lastStrips: strips(outRows, E),
     logits: f32(elements(FORWARD, 'logits', outRows, hp.vocab)),
     keyBias: s.keyBias ? f32(B * keys) : 0,
     weights: s.outputAttentions ? f32(elements(FORWARD, 'attentions', hp.layers, B, hp.heads, L, keys)) : 0,
@@ -331,17 +355,26 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
   // are one matrix for it when its rows map to rows of the cache with one stride: one sequence,
   // or one new token per sequence (the cache rows of sequence b are kv.rows·E apart).
   const gemvQkv = rows <= GEMV_MAX_ROWS && (B === 1 || L === 1);
+  // Every other projection, as its weight is stored: f32 (GEMV or packed GEMM) or int8
+  // (quantized rows, int8 product), with the same arguments.
+  const project = (mm: number, n: number, k: number, a: number, lda: number, strips: number, w: Conv1DParams | LinearParams,
+    bias: number, c: number, ldc: number, extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'>): Phase[] =>
+    (w.quantize === 'int8' ? i8ProjectionPhases : projectionPhases)(mm, n, k, a, lda, strips,
+      w instanceof Conv1DParams ? w.panels() : w.panels, bias, c, ldc, extras);
   m.blocks.forEach((blk, layer) => {
     // y = ln_1(x); q, k, v = y·c_attn (K and V straight into their rows of the cache)
     program.push(norm(blk.ln1, r.x, r.y));
-    if (!gemvQkv) program.push(packRowsPhase(L, E, r.y, E, r.strips, B, L * E, stripsBatch));
-    const proj = (g: number, c: number, cBatch: number): Phase => gemvQkv
-      ? gemvPackedPhase(rows, E, E, r.y, E, blk.cAttn.panels(g), blk.cAttn.bias(g), c, L === 1 ? cBatch : E)
-      : gemmPackedPhase(L, E, E, r.strips, blk.cAttn.panels(g), blk.cAttn.bias(g), c, E,
-        { batch: B, apBatch: stripsBatch, cBatch });
-    program.push(proj(0, r.q, L * E));
-    program.push(proj(1, kv.k[layer] + past * E * 4, kv.rows * E));
-    program.push(proj(2, kv.v[layer] + past * E * 4, kv.rows * E));
+    if (blk.cAttn.quantize === 'int8') program.push(...qkvInt8(hp, blk.cAttn, s, r, kv, layer));
+    else {
+      if (!gemvQkv) program.push(packRowsPhase(L, E, r.y, E, r.strips, B, L * E, stripsBatch));
+      const proj = (g: number, c: number, cBatch: number): Phase => gemvQkv
+        ? gemvPackedPhase(rows, E, E, r.y, E, blk.cAttn.panels(g), blk.cAttn.bias(g), c, L === 1 ? cBatch : E)
+        : gemmPackedPhase(L, E, E, r.strips, blk.cAttn.panels(g), blk.cAttn.bias(g), c, E,
+          { batch: B, apBatch: stripsBatch, cBatch });
+      program.push(proj(0, r.q, L * E));
+      program.push(proj(1, kv.k[layer] + past * E * 4, kv.rows * E));
+      program.push(proj(2, kv.v[layer] + past * E * 4, kv.rows * E));
+    }
     // ctx = softmax(q·kᵀ/√d + causal + mask)·v, head h as columns h·d.. of each row
     const p: SliceProblem = {
       batch: B, heads: H, seqQ: L, seqK: keys, headDim: d, headDimV: d, scale: 1 / Math.sqrt(d), causal: L > 1,
@@ -357,13 +390,13 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
     }
     program.push(...attentionPhases(p, r.scratch, r.attention));
     // t = x + ctx·c_proj
-    program.push(...projectionPhases(rows, E, E, r.ctx, E, r.ctxStrips, blk.attnProj.panels(), blk.attnProj.bias(), r.t, E,
+    program.push(...project(rows, E, E, r.ctx, E, r.ctxStrips, blk.attnProj, blk.attnProj.bias(), r.t, E,
       { residual: r.x, ldr: E }));
     // x = t + gelu_new(ln_2(t)·c_fc)·c_proj
     program.push(norm(blk.ln2, r.t, r.y));
-    program.push(...projectionPhases(rows, hp.inner, E, r.y, E, r.ctxStrips, blk.cFc.panels(), blk.cFc.bias(), r.h, hp.inner,
+    program.push(...project(rows, hp.inner, E, r.y, E, r.ctxStrips, blk.cFc, blk.cFc.bias(), r.h, hp.inner,
       { activation: ACTIVATION.geluTanh }));
-    program.push(...projectionPhases(rows, E, hp.inner, r.h, hp.inner, r.hStrips, blk.mlpProj.panels(), blk.mlpProj.bias(),
+    program.push(...project(rows, E, hp.inner, r.h, hp.inner, r.hStrips, blk.mlpProj, blk.mlpProj.bias(),
       r.x, E, { residual: r.t, ldr: E }));
   });
   // logits = ln_f(x)·lm_headᵀ (only each sequence's last row when decoding)
@@ -371,8 +404,34 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
   const from = s.lastOnly ? r.x + (L - 1) * E * 4 : r.x;
   const ld = s.lastOnly ? L * E : E;
   program.push(layerNormPhase(outRows, E, from, ld, 0, 0, m.lnF.weight, m.lnF.bias, hp.eps, r.yLast, E));
-  program.push(...projectionPhases(outRows, hp.vocab, E, r.yLast, E, r.lastStrips, m.lmHead.panels, 0, r.logits, hp.vocab));
+  program.push(...project(outRows, hp.vocab, E, r.yLast, E, r.lastStrips, m.lmHead, 0, r.logits, hp.vocab));
   return program;
+}
+
+/** int8 q, k, v = ln_1(x)·c_attn: y's rows quantized once, then three int8 products, K and V
+ * into their rows of the cache. One matrix when the rows map to the cache with one stride (one
+ * sequence, or one new token per sequence: kv.rows·E apart); else one per sequence. */
+function qkvInt8(hp: Gpt2Hparams, w: Conv1DParams, s: Step, r: RunState, kv: KvBlocks, layer: number): Phase[] {
+  const { batch: B, seq: L, past } = s, E = hp.embd;
+  const cache = (base: number, b: number): number => base + (b * kv.rows + past) * E * 4;
+  const phases: Phase[] = [];
+  const three = (m: number, strips: number, q: number, ldq: number, b: number, ldCache: number): void => {
+    phases.push(
+      i8ProductPhase(m, E, E, strips, w.panels(0), w.bias(0), q, ldq),
+      i8ProductPhase(m, E, E, strips, w.panels(1), w.bias(1), cache(kv.k[layer], b), ldCache),
+      i8ProductPhase(m, E, E, strips, w.panels(2), w.bias(2), cache(kv.v[layer], b), ldCache));
+  };
+  if (B === 1 || L === 1) {
+    phases.push(i8QuantizeRowsPhase(B * L, E, r.y, E, r.strips));
+    three(B * L, r.strips, r.q, E, 0, L === 1 ? kv.rows * E : E);
+  } else {
+    for (let b = 0; b < B; b++) {
+      const strips = r.strips + b * i8StripsBytes(L, E);
+      phases.push(i8QuantizeRowsPhase(L, E, r.y + b * L * E * 4, E, strips));
+      three(L, strips, r.q + b * L * E * 4, E, b, E);
+    }
+  }
+  return phases;
 }
 
 /** x[b, t] = wte[ids[b, t]] + wpe[past + t]. */
@@ -400,7 +459,7 @@ export function buildStep(
       kv.v.push(arena.place(s.batch * s.seq * E * 4));
     }
   }
-  const run = placeRun(arena, hp, s, threads);
+  const run = placeRun(arena, hp, s, threads, m.quantize);
   arena.commit();
   arena.writeF32(run.x, embed(hp, m, ids, s.batch, s.seq, s.past));
   if (s.keyBias) arena.writeF32(run.keyBias, s.keyBias);
@@ -445,14 +504,15 @@ function keyBias(name: string, value: unknown, B: number, L: number): Float32Arr
 }
 
 export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
-  const o = options(OP, 'options', spec, false, ['config', 'weights']) as { config?: unknown; weights?: unknown };
+  const o = options(OP, 'options', spec, false, OPTION_KEYS) as Partial<Gpt2Options>;
   const hp = gpt2Hparams(o.config);
-  const { w, lmHead, unused } = readGpt2StateDict(hp, o.weights);
-  const m = gpt2Weights(hp, w, lmHead);
+  const quantize = quantizeOption(OP, 'options.quantize', o.quantize);
+  const { w, lmHead, unused } = readGpt2StateDict(hp, o.weights, quantize);
+  const m = gpt2Weights(hp, w, lmHead, quantize);
   const weights = new ModuleWeights(host, residentBlocks(m), 'GPT2');
   const config: Gpt2Config = Object.freeze({
     vocabSize: hp.vocab, nPositions: hp.positions, nEmbd: hp.embd, nLayer: hp.layers, nHead: hp.heads,
-    layerNormEpsilon: hp.eps, tiedLmHead: lmHead === undefined,
+    layerNormEpsilon: hp.eps, tiedLmHead: lmHead === undefined, quantize,
   });
 
   const model: Gpt2 = Object.freeze({

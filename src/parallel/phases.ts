@@ -509,18 +509,25 @@ export function i8GemvPhase(
   };
 }
 
-/** C[m, n] = act(dequant(Aq·Bq) + bias) + residual against resident int8 panels bp, for A[m, k]
- * f32 (row stride lda): A quantized per row into `strips` (i8StripsBytes(m, k) bytes), then the
- * int8 GEMV when m <= I8_GEMV_MAX_ROWS, else the int8 GEMM. Both give the same bits. */
+/** The int8 product of a projection from quantized strips ap (i8QuantizeRowsPhase) and resident
+ * int8 panels bp: C[m, n] = act(dequant(Aq·Bq) + bias) + residual. The one place where int8
+ * projections pick their kernel: the int8 GEMV up to I8_GEMV_MAX_ROWS rows (decode), else the
+ * int8 GEMM. Both read the same strips and panels and give the same bits. */
+export function i8ProductPhase(
+  m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number,
+  extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
+): Phase {
+  return m <= I8_GEMV_MAX_ROWS ? i8GemvPhase(m, n, k, ap, bp, bias, c, ldc, extras)
+    : i8GemmPhase(m, n, k, ap, bp, bias, c, ldc, extras);
+}
+
+/** The int8 twin of projectionPhases: A[m, k] (row stride lda) quantized per row into `strips`
+ * (i8StripsBytes(m, k) bytes), then the int8 product against panels bp. */
 export function i8ProjectionPhases(
   m: number, n: number, k: number, a: number, lda: number, strips: number, bp: number, bias: number,
   c: number, ldc: number, extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
 ): Phase[] {
-  return [
-    i8QuantizeRowsPhase(m, k, a, lda, strips),
-    m <= I8_GEMV_MAX_ROWS ? i8GemvPhase(m, n, k, strips, bp, bias, c, ldc, extras)
-      : i8GemmPhase(m, n, k, strips, bp, bias, c, ldc, extras),
-  ];
+  return [i8QuantizeRowsPhase(m, k, a, lda, strips), i8ProductPhase(m, n, k, strips, bp, bias, c, ldc, extras)];
 }
 
 /** Rows of one layer-norm or softmax item (about 32 KiB of a 768-wide row block). */

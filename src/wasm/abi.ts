@@ -99,6 +99,16 @@ export interface KernelExports {
     p0: number,  // first panel
     p1: number,  // one past the last panel
   ): void;
+  /** Quantizes panels p0..p1 of B[k, n] to int8 per column: i8_pack_panels_nt's bits for Bᵀ. */
+  i8_pack_panels_nn(
+    k: number,   // rows of B (input features)
+    n: number,   // columns of B (output channels)
+    b: number,   // f32 [k, n] (a Conv1D weight [in, out]), every value finite
+    ldb: number, // row stride of B
+    bp: number,  // int8 panels output, panel 0 (i8PanelBytes(k) bytes each)
+    p0: number,  // first panel
+    p1: number,  // one past the last panel
+  ): void;
   /** Quantizes strips s0..s1 of A per row (scale and zero point) for the int8 GEMM. */
   i8_quantize_rows(
     m: number,   // rows of A

@@ -1,4 +1,4 @@
-// The int8 GEMM family (i8_pack_panels_nt, i8_quantize_rows, i8_gemm_packed) against the
+// The int8 GEMM family (i8_pack_panels_nt, i8_pack_panels_nn, i8_quantize_rows, i8_gemm_packed) against the
 // plain-JS reference (test/reference/i8-gemm.ts): the codes, scales and sums bit for bit, the
 // product bit for bit (exact i32 sum, then the same f32 rescale), on sizes across every tile
 // edge (strips of 4 rows, panels of 8 columns, k steps of 2 and 4), sub-tiles addressed as a
@@ -118,6 +118,28 @@ describe.each(kernelVariants())('i8-gemm (%s)', (variant) => {
         if (n > 2) w.fill(0, 2 * ldw, 2 * ldw + k); // an all-zero output channel: scale 0, codes 0
         const got = unpackPanels(pack(w, n, k, ldw), n, k);
         expectQuantizedWeight(got, quantizeWeight(w, n, k, ldw), `W ${n}x${k}`);
+      }
+    }
+  });
+
+  it('weights [in, out] (Conv1D, i8_pack_panels_nn): every byte of the panels of the transpose, every n, k tail', () => {
+    for (const n of EDGES) {
+      for (const k of [1, 2, 3, 4, 5, 6, 13, 33, 67]) {
+        h.reset();
+        const ldb = n + 5; // B[k, n] strided; W = Bᵀ [n, k] dense
+        const b = randomF32(k * ldb, n * 1000 + k + 7, 0.5);
+        if (n > 2) for (let kk = 0; kk < k; kk++) b[kk * ldb + 2] = 0; // an all-zero output channel
+        const w = new Float32Array(n * k);
+        for (let j = 0; j < n; j++) for (let kk = 0; kk < k; kk++) w[j * k + kk] = b[kk * ldb + j];
+        const panels = Math.ceil(n / 8), mid = panels >> 1, size = panels * i8PanelBytes(k);
+        const nt = pack(w, n, k);
+        const pb = h.f32(b);
+        const nn = h.u8(new Uint8Array(size).fill(0xcd)); // every byte must be written
+        h.wasm.i8_pack_panels_nn(k, n, pb, ldb, nn, 0, mid); // in two panel ranges, as two phase items
+        h.wasm.i8_pack_panels_nn(k, n, pb, ldb, nn, mid, panels);
+        const got = new Uint8Array(h.memory.buffer, nn, size), want = new Uint8Array(h.memory.buffer, nt, size);
+        expect(Buffer.from(got).equals(Buffer.from(want)), `B ${k}x${n} (ldb ${ldb})`).toBe(true);
+        expectQuantizedWeight(unpackPanels(nn, n, k), quantizeWeight(w, n, k), `B ${k}x${n}`);
       }
     }
   });
