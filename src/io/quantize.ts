@@ -55,6 +55,9 @@ export interface QuantizeSafetensorsOptions {
   /** Which tensors to quantize (name, shape → yes/no); only 2-D F32/F16/BF16 tensors are
    * asked. Default {@link defaultQuantizeKey}. */
   include?: (name: string, shape: number[]) => boolean;
+  /** Which tensors to leave out of the output (name → yes/no), e.g. buffers the engine does
+   * not read such as GPT-2's causal-mask `attn.bias`. Default none. */
+  drop?: (name: string) => boolean;
 }
 
 /** One quantized tensor of `quantizeSafetensors`' report. */
@@ -76,6 +79,8 @@ export interface QuantizeSafetensorsResult {
   quantized: QuantizedTensorReport[];
   /** The tensors written as they were. */
   kept: string[];
+  /** The tensors left out (`options.drop`). */
+  dropped: string[];
   /** ‖W − dequant(W)‖ / ‖W‖ over all quantized tensors together. */
   relativeRmsError: number;
 }
@@ -115,15 +120,22 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
   if (typeof options !== 'object' || options === null) throw typeError(OP, 'options', 'an object', options);
   const include = options.include ?? defaultQuantizeKey;
   if (typeof include !== 'function') throw typeError(OP, 'options.include', 'a function (name, shape) => boolean', include);
+  const drop = options.drop ?? ((): boolean => false);
+  if (typeof drop !== 'function') throw typeError(OP, 'options.drop', 'a function (name) => boolean', drop);
   const input = readSafetensors(bytes);
   const out: Record<string, SafetensorsInput> = {};
   const quantized: QuantizedTensorReport[] = [];
   const kept: string[] = [];
+  const dropped: string[] = [];
   const axes: Record<string, 0 | 1> = {};
   let errorSq = 0, normSq = 0;
   const names = Object.keys(input.tensors);
   for (const name of names) {
     const { dtype, shape, data } = input.tensors[name]!;
+    if (drop(name)) {
+      dropped.push(name);
+      continue;
+    }
     const already = dtype === 'I8' || (name.endsWith(SCALE_SUFFIX) && input.tensors[name.slice(0, -SCALE_SUFFIX.length)]?.dtype === 'I8');
     if (already || shape.length !== 2 || !include(name, shape.slice()) || input.tensors[name + SCALE_SUFFIX] !== undefined) {
       out[name] = dtype === 'I8' ? { dtype, shape, data: Int8Array.from(data) } : { dtype, shape, data };
@@ -168,6 +180,7 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
     outputBytes: result.byteLength,
     quantized,
     kept,
+    dropped,
     relativeRmsError: normSq > 0 ? Math.sqrt(errorSq / normSq) : 0,
   };
 }
