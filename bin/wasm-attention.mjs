@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 // The package's command line (node >= 20, runs the built dist/):
-//   npx wasm-attention quantize <in.safetensors> <out.safetensors> [--include RE] [--exclude RE] [--drop RE]
+//   npx wasm-attention quantize <in.safetensors> <out.safetensors> [--embeddings] [--include RE] [--exclude RE] [--drop RE]
 // writes an int8 copy of a safetensors file (quantizeSafetensors: the engine's own per-channel
 // quantization) and prints the sizes and the quantization error.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { defaultQuantizeKey, quantizeSafetensors } from '../dist/index.js';
 
-const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors> [--include RE] [--exclude RE] [--drop RE]
+const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors> [options]
 
   Writes an int8 copy of a safetensors file: each chosen 2-D weight K becomes I8 codes plus
   K_scale (F32, one scale per output channel), exactly as quantize: 'int8' quantizes it; the
   other tensors are copied as they are. loadSafetensors reads the result.
   Default: every 2-D weight except embeddings (wte, wpe, *embeddings*, so GPT-2's tied
-  lm_head stays f32), norms and BERT's pooler.
+  lm_head stays f32), norms and BERT's pooler: the weights quantize: 'int8' quantizes, so the
+  engine gives the same bits from this file as from the input.
+  --embeddings  quantize the embedding tables too (per row: about 4x smaller in all; the
+                engine then gathers dequantized embeddings, and GPT-2's tied lm_head is int8
+                in the file too)
   --include RE  quantize the 2-D tensors whose name matches (instead of the default)
   --exclude RE  keep the tensors whose name matches as they are, too
   --drop RE     leave the tensors whose name matches out of the output (e.g. '\\.attn\\.bias$':
@@ -35,7 +39,7 @@ function percent(x) {
 
 function quantize(args) {
   const files = [];
-  let include, exclude, drop;
+  let include, exclude, drop, embeddings = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--include' || a === '--exclude' || a === '--drop') {
@@ -50,6 +54,8 @@ function quantize(args) {
       if (a === '--include') include = re;
       else if (a === '--exclude') exclude = re;
       else drop = re;
+    } else if (a === '--embeddings') {
+      embeddings = true;
     } else if (a.startsWith('--')) {
       fail(`unknown option ${a}\n${USAGE}`);
     } else {
@@ -64,7 +70,8 @@ function quantize(args) {
   } catch (error) {
     fail(`cannot read ${inPath}: ${error.message}`);
   }
-  const chosen = (name, shape) => (include ? include.test(name) : defaultQuantizeKey(name, shape)) && !(exclude && exclude.test(name));
+  const chosen = (name, shape) =>
+    (include ? include.test(name) : defaultQuantizeKey(name, shape, embeddings)) && !(exclude && exclude.test(name));
   let result;
   try {
     result = quantizeSafetensors(bytes, { include: chosen, drop: drop && ((name) => drop.test(name)) });

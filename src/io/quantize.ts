@@ -55,6 +55,10 @@ export interface QuantizeSafetensorsOptions {
   /** Which tensors to quantize (name, shape → yes/no); only 2-D F32/F16/BF16 tensors are
    * asked. Default {@link defaultQuantizeKey}. */
   include?: (name: string, shape: number[]) => boolean;
+  /** With the default choice, quantize the embedding tables too (per row: one scale per token
+   * or position), which is most of a small encoder's file (MiniLM: half). Engines read them as
+   * f32 (dequantized), and GPT-2's tied lm_head then packs wte's codes. Default false. */
+  embeddings?: boolean;
   /** Which tensors to leave out of the output (name → yes/no), e.g. buffers the engine does
    * not read such as GPT-2's causal-mask `attn.bias`. Default none. */
   drop?: (name: string) => boolean;
@@ -95,11 +99,11 @@ const KEEP = /norm|(^|\.)ln_|(^|\.)pooler\./i;
 const CONV1D = /(^|\.)h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
 
 /** The default choice of tensors to quantize: every 2-D weight (`….weight`, `…_weight` such as
- * nn.MultiheadAttention's `in_proj_weight`) except embedding tables (GPT-2's wte, hence its
- * tied lm_head, stays f32), norms and BERT's pooler: exactly the weights that the engine's
- * `quantize: 'int8'` quantizes itself in engine.bert and the torch modules. */
-export function defaultQuantizeKey(name: string, shape: number[]): boolean {
-  return shape.length === 2 && /(^|[._])weight$/.test(name) && !EMBEDDING.test(name) && !KEEP.test(name);
+ * nn.MultiheadAttention's `in_proj_weight`) except embedding tables (unless `embeddings`; so
+ * GPT-2's wte, hence its tied lm_head, stays f32), norms and BERT's pooler: exactly the weights
+ * that the engine's `quantize: 'int8'` quantizes itself in engine.bert and the torch modules. */
+export function defaultQuantizeKey(name: string, shape: number[], embeddings = false): boolean {
+  return shape.length === 2 && /(^|[._])weight$/.test(name) && (embeddings || !EMBEDDING.test(name)) && !KEEP.test(name);
 }
 
 /** The output-channel dim of a 2-D weight, from its name: 1 for GPT-2 Conv1D, else 0. */
@@ -118,7 +122,9 @@ export function int8Axis(name: string): 0 | 1 {
  */
 export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSafetensorsOptions = {}): QuantizeSafetensorsResult {
   if (typeof options !== 'object' || options === null) throw typeError(OP, 'options', 'an object', options);
-  const include = options.include ?? defaultQuantizeKey;
+  const embeddings = options.embeddings ?? false;
+  if (typeof embeddings !== 'boolean') throw typeError(OP, 'options.embeddings', 'a boolean', embeddings);
+  const include = options.include ?? ((name: string, shape: number[]) => defaultQuantizeKey(name, shape, embeddings));
   if (typeof include !== 'function') throw typeError(OP, 'options.include', 'a function (name, shape) => boolean', include);
   const drop = options.drop ?? ((): boolean => false);
   if (typeof drop !== 'function') throw typeError(OP, 'options.drop', 'a function (name) => boolean', drop);
