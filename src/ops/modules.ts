@@ -99,19 +99,21 @@ export class ModuleWeights {
   }
 }
 
-/** A weight already quantized to int8 (read from an int8 file), in the nn.Linear layout:
- * codes [out, in] row-major and one scale per output channel. */
+/** A weight already quantized to int8 (read from an int8 file): codes row-major in the
+ * weight's shape (nn.Linear [out, in] or Conv1D [in, out]) and one scale per output channel. */
 export interface Int8Codes {
   codes: Int8Array; // [out, in]
   scales: Float32Array; // [out]
 }
 
-/** The int8 codes and scales of a weight [out, in] that `loadSafetensors` dequantized from an
- * int8 file with channels along dim 0 (copies: modules own their parameters), or undefined:
- * an int8 module packs these instead of quantizing the f32 values again (same bits). */
-export function int8Codes(weight: Float32Array, out: number, inFeatures: number): Int8Codes | undefined {
+/** The int8 codes and scales of a weight [rows, cols] that `loadSafetensors` dequantized from
+ * an int8 file with its output channels along `axis` (copies: modules own their parameters),
+ * or undefined: an int8 module packs these with i8_pack_panels_codes instead of quantizing the
+ * f32 values again (same bits). nn.Linear [out, in]: axis 0 (the default); GPT-2 Conv1D
+ * [in, out]: axis 1, codes [in, out] (channel stride 1, reduction stride out). */
+export function int8Codes(weight: Float32Array, rows: number, cols: number, axis: 0 | 1 = 0): Int8Codes | undefined {
   const q = quantizedSource(weight);
-  if (q === undefined || q.axis !== 0 || q.shape[0] !== out || q.shape[1] !== inFeatures) return undefined;
+  if (q === undefined || q.axis !== axis || q.shape[0] !== rows || q.shape[1] !== cols) return undefined;
   return { codes: q.codes.slice(), scales: q.scales.slice() };
 }
 

@@ -58,6 +58,24 @@ describe.each(kernelVariants())('quantizeInt8 is the kernel quantization (%s)', 
       }
     }
   });
+
+  it('a column group of a Conv1D [in, out] (as GPT-2 packs Q, K and V apart) packs from its codes in place', () => {
+    for (const [k, ng] of [[5, 3], [17, 8], [33, 9]] as const) {
+      h.reset();
+      const n = 3 * ng, w = weight(k, n, 1, k * 7 + ng);
+      const { codes, scales } = quantizeInt8(w, k, n, 1);
+      const q = h.u8(new Uint8Array(codes.buffer)), s = h.f32(scales);
+      const panels = Math.ceil(ng / 8);
+      for (let g = 0; g < 3; g++) {
+        const sub = Float32Array.from({ length: ng * k }, (_, i) => w[(i % k) * n + g * ng + Math.floor(i / k)]!); // [ng, k]
+        const ref = h.u8(new Uint8Array(panels * i8PanelBytes(k)));
+        h.wasm.i8_pack_panels_nt(ng, k, h.f32(sub), k, ref, 0, panels);
+        const got = h.u8(new Uint8Array(panels * i8PanelBytes(k)).fill(0xcd));
+        h.wasm.i8_pack_panels_codes(ng, k, q + g * ng, 1, n, s + 4 * g * ng, got, 0, panels);
+        expect(Buffer.from(panelsOf(got, ng, k)).equals(Buffer.from(panelsOf(ref, ng, k))), `k ${k}, group ${g} of ${ng}`).toBe(true);
+      }
+    }
+  });
 });
 
 /** A small mixed state dict: an nn.Linear, a GPT-2 Conv1D, an embedding, a norm, an F16 weight. */
