@@ -112,8 +112,10 @@ export type SafetensorsInput =
  *   this `weights[K]` packs those codes directly (the same bits as quantizing the original f32).
  * - Throws a TypeError or RangeError naming the tensor for a truncated or malformed file, a
  *   RangeError for a dtype other than F32, F16, BF16 and I8, and, before any conversion, a
- *   RangeError for an I8 tensor without its `_scale` (or not 2-D, or a code of -128), a `_scale`
- *   without its I8 tensor, of the wrong dtype or shape, or holding a negative or non-finite scale.
+ *   RangeError for an I8 tensor without its `_scale` (or not 2-D, or a code of -128), a scale of
+ *   the wrong dtype or shape or holding a negative or non-finite value, and a `K_scale` whose `K`
+ *   is not I8 (a `….weight_scale` without its weight, too; other `…_scale` names without a
+ *   tensor `…` are ordinary tensors).
  */
 export function loadSafetensors(bytes: SafetensorsBytes): SafetensorsWeights {
   const parsed = parseFile(bytes);
