@@ -12,7 +12,7 @@ import { meanRows } from "./f32-reduce/f32-mean-simd";
 import { scale } from "./f32-reduce/f32-scale-simd";
 import { attentionCombine } from "./f32-attention/f32-attention-combine-simd";
 import { attentionNonFinite } from "./f32-attention/f32-attention-nonfinite-simd";
-import { i8PackPanelsNN, i8PackPanelsNT } from "./i8-gemm/i8-pack-panels";
+import { i8PackPanelsNN, i8PackPanelsNT, i8PackPanelsCodes } from "./i8-gemm/i8-pack-panels";
 import { i8QuantizeRows } from "./i8-gemm/i8-quantize-rows-simd";
 import { i8GemmPacked } from "./i8-gemm/i8-gemm-4x8-simd";
 import { i8Gemv } from "./i8-gemm/i8-gemv-simd";
@@ -82,6 +82,14 @@ export function i8_pack_panels_nt(n: i32, k: i32, w: usize, ldw: i32, bp: usize,
  * output channel (column) to int8: the bits i8_pack_panels_nt gives for Bᵀ. */
 export function i8_pack_panels_nn(k: i32, n: i32, b: usize, ldb: i32, bp: usize, p0: i32, p1: i32): void {
   i8PackPanelsNN(k, n, b, ldb, bp, p0, p1);
+}
+
+/** Panels p0..p1 of B from int8 codes (channel stride qsn, reduction stride qsk, ELEMENTS) and
+ * per-channel scales f32 [n] already quantized (an int8 file); see i8-gemm/i8-pack-panels.ts. */
+export function i8_pack_panels_codes(
+  n: i32, k: i32, q: usize, qsn: i32, qsk: i32, s: usize, bp: usize, p0: i32, p1: i32,
+): void {
+  i8PackPanelsCodes(n, k, q, qsn, qsk, s, bp, p0, p1);
 }
 
 /** Strips s0..s1 of A[m, k] f32 (row stride lda) quantized per row into int8 GEMM strips. */

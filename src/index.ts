@@ -2,10 +2,17 @@
 export { createEngine } from './engine.js';
 export { positionalEncoding } from './ops/positional-encoding.js';
 export { meanPool } from './models/pooling.js';
-export { loadSafetensors, readSafetensors, writeSafetensors, safetensorsShapes } from './io/safetensors.js';
-export type {
-  SafetensorsBytes, SafetensorsDtype, SafetensorsFile, SafetensorsInput, SafetensorsTensor, SafetensorsWeights,
+export {
+  loadSafetensors, readSafetensors, writeSafetensors, safetensorsShapes, safetensorsQuantized,
 } from './io/safetensors.js';
+export type {
+  SafetensorsBytes, SafetensorsDtype, SafetensorsFile, SafetensorsInput, SafetensorsQuantizedTensor, SafetensorsTensor,
+  SafetensorsWeights,
+} from './io/safetensors.js';
+export { defaultQuantizeKey, quantizeInt8, quantizeSafetensors } from './io/quantize.js';
+export type {
+  Int8Weight, QuantizedTensorReport, QuantizeSafetensorsOptions, QuantizeSafetensorsResult,
+} from './io/quantize.js';
 export type {
   AttentionOptions, AttentionResult, Engine, EngineOptions, EngineTensor, Features, KernelVariant,
   MultiHeadAttention, MultiHeadAttentionConfig, MultiHeadAttentionForwardOptions, MultiHeadAttentionWeights,

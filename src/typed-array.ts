@@ -13,9 +13,9 @@ const bufferSlot = slot('buffer');
 const byteOffsetSlot = slot('byteOffset');
 
 /** The typed-array kinds the API takes, and this realm's class of each. */
-const CLASSES = { Float32Array, Uint8Array, Int32Array };
+const CLASSES = { Float32Array, Uint8Array, Int32Array, Int8Array };
 export type ArrayKind = keyof typeof CLASSES;
-export interface ArrayOfKind { Float32Array: Float32Array; Uint8Array: Uint8Array; Int32Array: Int32Array }
+export interface ArrayOfKind { Float32Array: Float32Array; Uint8Array: Uint8Array; Int32Array: Int32Array; Int8Array: Int8Array }
 
 /** The kind of a typed array ('Float32Array', 'Uint8Array', …); undefined for anything else. */
 export function typedArrayName(value: unknown): string | undefined {

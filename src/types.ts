@@ -222,7 +222,9 @@ export interface GeluOptions {
 /** `nn.Linear`: y = x·Wᵀ + b. */
 /** Weight quantization of a module: 'int8' keeps each weight matrix as int8 codes with one
  * scale per output channel (quantized once, at load) and quantizes the activations per row
- * on the fly; the GEMM accumulates exactly in i32 (docs/DESIGN.md, "int8 GEMM"). */
+ * on the fly; the GEMM accumulates exactly in i32 (docs/DESIGN.md, "int8 GEMM"). A weight that
+ * `loadSafetensors` read from an int8 file (`npx wasm-attention quantize`) keeps the file's
+ * codes and scales (no second quantization: the same bits as the original f32 file). */
 export type Quantize = 'int8';
 
 export interface LinearConfig {

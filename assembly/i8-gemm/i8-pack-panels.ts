@@ -58,3 +58,29 @@ export function i8PackPanelsNN(k: i32, n: i32, b: usize, ldb: i32, bp: usize, p0
     }
   }
 }
+
+/** Panels p0..p1 of B from weights already quantized as above (an int8 safetensors file):
+ * codes wq [n, k] i8 with wq[j, kk] at q + j·qsn + kk·qsk (strides in ELEMENTS = bytes: an
+ * nn.Linear [out, in] has qsn = k, qsk = 1; a Conv1D [in, out] has qsn = 1, qsk = n) and
+ * scales sw f32 [n] at s. Same panels, bit for bit, as i8PackPanelsNT on the W they came from
+ * when they were made with its math; the codes must be in -127..127 (the host checks). */
+export function i8PackPanelsCodes(n: i32, k: i32, q: usize, qsn: i32, qsk: i32, s: usize, bp: usize, p0: i32, p1: i32): void {
+  const kp = <i32>paddedK(k);
+  for (let p = p0; p < p1; p++) {
+    const panel = bp + <usize>p * panelBytes(k), codes = panel + I8_GEMM_PANEL_HEADER;
+    for (let c = 0; c < NR; c++) {
+      const j = p * NR + c;
+      let scale: f32 = 0, sum: i32 = 0;
+      if (j < n) scale = load<f32>(s + (<usize>j << 2));
+      const row = q + <usize>j * <usize>qsn;
+      for (let kk = 0; kk < kp; kk++) {
+        let v: i32 = 0;
+        if (j < n && kk < k) v = <i32>load<i8>(row + <usize>kk * <usize>qsk);
+        store<i8>(codes + panelCodeOffset(c, kk), <i8>v);
+        sum += v;
+      }
+      store<f32>(panel + (<usize>c << 2), scale);
+      store<i32>(panel + (<usize>(NR + c) << 2), sum);
+    }
+  }
+}

@@ -5,6 +5,12 @@
 // (a JSON value of the wrong type) or a RangeError (a value out of range or inconsistent) whose
 // message names the tensor. Tensors come out as f32: F32 as a view on the input where its
 // absolute byte offset is 4-aligned (no copy), F16 and BF16 converted exactly.
+//
+// int8 files: a weight `K` [out, in] (or GPT-2 Conv1D [in, out]) quantized symmetrically per
+// output channel is stored as I8 codes with its shape, next to `K_scale` F32 (the
+// compressed-tensors naming): shape [out, 1] for an nn.Linear layout (channels along dim 0),
+// [1, out] for a Conv1D layout (channels along dim 1), or a bare [out], whose axis is the one
+// the `__metadata__` entry "quantization" (JSON {"axes": {K: 0 | 1}}) gives, else 0. W ≈ code·scale.
 import { describe as describeValue, rangeError, typeError } from '../errors.js';
 import { plainView, typedArrayLength, typedArrayName } from '../typed-array.js';
 
@@ -30,12 +36,14 @@ const DTYPES: Readonly<Record<string, DtypeReader>> = {
   F32: { bytes: 4, toF32: readF32 },
   F16: { bytes: 2, toF32: (buffer, offset, count) => widen16(buffer, offset, count, f16BitsToF32) },
   BF16: { bytes: 2, toF32: (buffer, offset, count) => widen16(buffer, offset, count, bf16BitsToF32) },
+  I8: { bytes: 1, toF32: (buffer, offset, count) => Float32Array.from(new Int8Array(buffer, offset, count)) },
 };
 
-/** The dtypes `loadSafetensors`/`readSafetensors` accept. */
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
+/** The dtypes `loadSafetensors`/`readSafetensors` accept (I8: int8 codes with their `_scale`). */
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I8';
 
-/** One tensor of a file: its stored dtype, its shape and its values as f32 (row-major). */
+/** One tensor of a file: its stored dtype, its shape and its values as f32 (row-major; for I8
+ * the integer codes themselves, not multiplied by their scales: `loadSafetensors` does that). */
 export interface SafetensorsTensor {
   dtype: SafetensorsDtype;
   shape: number[];
@@ -52,20 +60,41 @@ export interface SafetensorsFile {
  * can collide with it and `Object.keys`, spread and `for…in` see only the tensors). */
 export const safetensorsShapes: unique symbol = Symbol('safetensorsShapes');
 
+/** The key of the int8 weights carried by `loadSafetensors`' result: their codes and scales as
+ * stored, for an engine that computes on them directly (non-enumerable, as `safetensorsShapes`). */
+export const safetensorsQuantized: unique symbol = Symbol('safetensorsQuantized');
+
+/** An int8 weight as an int8 file stores it: W[i, j] ≈ codes[i·cols + j]·scales[channel], the
+ * channel being i (axis 0: nn.Linear [out, in]) or j (axis 1: GPT-2 Conv1D [in, out]). */
+export interface SafetensorsQuantizedTensor {
+  /** The codes, row-major in `shape`, each in -127..127 (a view on the file's bytes). */
+  codes: Int8Array;
+  /** One scale per output channel, finite and >= 0 (0 for an all-zero channel). */
+  scales: Float32Array;
+  /** The dim of `shape` that indexes output channels. */
+  axis: 0 | 1;
+  /** The weight's shape [rows, cols]. */
+  shape: [number, number];
+}
+
 /** `loadSafetensors`' result: the tensors by name as f32, usable as a `weights` object, plus
- * each tensor's shape under the non-enumerable symbol key `safetensorsShapes`. */
+ * each tensor's shape under the non-enumerable symbol key `safetensorsShapes`, and the int8
+ * weights' codes and scales under `safetensorsQuantized` (`{}` for a file without I8). */
 export type SafetensorsWeights = Record<string, Float32Array> & {
   readonly [safetensorsShapes]: Record<string, number[]>;
+  readonly [safetensorsQuantized]: Record<string, SafetensorsQuantizedTensor>;
 };
 
 /** What the reader takes: the file's bytes (a Node `Buffer` is a Uint8Array). */
 export type SafetensorsBytes = Uint8Array | ArrayBuffer;
 
-/** What `writeSafetensors` takes per tensor: a Float32Array (F32, shape `[length]`) or the
- * values with the dtype to store them in and their shape. */
+/** What `writeSafetensors` takes per tensor: a Float32Array (F32, shape `[length]`), the
+ * values with the float dtype to store them in and their shape, or int8 codes (I8; their
+ * `_scale` is an F32 tensor of its own). */
 export type SafetensorsInput =
   | Float32Array
-  | { dtype: SafetensorsDtype; shape: number[]; data: Float32Array };
+  | { dtype: 'F32' | 'F16' | 'BF16'; shape: number[]; data: Float32Array }
+  | { dtype: 'I8'; shape: number[]; data: Int8Array };
 
 /**
  * Reads a safetensors file into f32 tensors keyed by name, e.g. a PyTorch `state_dict`
@@ -75,24 +104,73 @@ export type SafetensorsInput =
  *   (no copy: later writes to the input show through); others, and F16/BF16, are new arrays.
  * - Shapes: `weights[safetensorsShapes][name]`; the record's own enumerable keys are exactly
  *   the tensor names. `readSafetensors` gives dtypes and `__metadata__` as well.
- * - Throws a TypeError or RangeError naming the tensor for a truncated or malformed file, and a
- *   RangeError for a dtype other than F32, F16 and BF16.
+ * - int8 files (written by `npx wasm-attention quantize`, or compressed-tensors' per-channel
+ *   int8): an I8 weight `K` with its F32 `K_scale` is one key `K`, an f32 getter that
+ *   dequantizes (code·scale, rounded to f32) on first read and caches, so weights that are
+ *   never read as f32 are never allocated; `K_scale` is not a key. The codes and scales are in
+ *   `weights[safetensorsQuantized][K]`; an engine module made with `quantize: 'int8'` from
+ *   this `weights[K]` packs those codes directly (the same bits as quantizing the original f32).
+ * - Throws a TypeError or RangeError naming the tensor for a truncated or malformed file, a
+ *   RangeError for a dtype other than F32, F16, BF16 and I8, and, before any conversion, a
+ *   RangeError for an I8 tensor without its `_scale` (or not 2-D, or a code of -128), a scale of
+ *   the wrong dtype or shape or holding a negative or non-finite value, and a `K_scale` whose `K`
+ *   is not I8 (a `….weight_scale` without its weight, too; other `…_scale` names without a
+ *   tensor `…` are ordinary tensors).
  */
 export function loadSafetensors(bytes: SafetensorsBytes): SafetensorsWeights {
-  const { tensors } = readSafetensors(bytes);
+  const parsed = parseFile(bytes);
+  const quantized = pairScales(parsed);
   const weights = {} as Record<string, Float32Array>;
   const shapes = {} as Record<string, number[]>;
-  for (const name of Object.keys(tensors)) {
-    define(weights, name, tensors[name]!.data);
-    define(shapes, name, tensors[name]!.shape);
+  const codes = {} as Record<string, SafetensorsQuantizedTensor>;
+  for (const e of parsed.entries) {
+    if (quantized.scaleKeys.has(e.name)) continue;
+    const q = quantized.tensors.get(e.name);
+    if (q !== undefined) {
+      defineLazy(weights, e.name, () => dequantize(q));
+      define(codes, e.name, q);
+    } else {
+      define(weights, e.name, tensorData(parsed, e));
+    }
+    define(shapes, e.name, e.shape);
   }
   Object.defineProperty(weights, safetensorsShapes, { value: shapes, enumerable: false });
+  Object.defineProperty(weights, safetensorsQuantized, { value: codes, enumerable: false });
   return weights as SafetensorsWeights;
 }
 
+/** The int8 codes and scales a Float32Array was dequantized from by `loadSafetensors` (the
+ * whole array read from an int8 file's weights, or any view of all of it), or undefined. The
+ * engine's int8 modules pack these codes instead of quantizing the array again. */
+export function quantizedSource(weight: unknown): SafetensorsQuantizedTensor | undefined {
+  if (typedArrayName(weight) !== 'Float32Array') return undefined;
+  const view = plainView(weight as Float32Array, 'Float32Array');
+  const q = DEQUANTIZED.get(view.buffer);
+  return q !== undefined && view.byteOffset === 0 && view.length === q.codes.length ? q : undefined;
+}
+
 /** Reads a safetensors file: each tensor's dtype, shape and f32 values, and the metadata.
- * Same checks, same zero-copy rule and same errors as `loadSafetensors`. */
+ * Same checks, same zero-copy rule and same errors as `loadSafetensors`, except that I8 tensors
+ * and their `_scale` are given as stored (the codes as f32 values), not paired. */
 export function readSafetensors(bytes: SafetensorsBytes): SafetensorsFile {
+  const parsed = parseFile(bytes);
+  const tensors = {} as Record<string, SafetensorsTensor>;
+  for (const e of parsed.entries) define(tensors, e.name, { dtype: e.dtype, shape: e.shape, data: tensorData(parsed, e) });
+  return { tensors, metadata: parsed.metadata };
+}
+
+/** One header entry, checked. */
+interface Entry { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }
+
+/** A checked file: its entries, metadata, and where its data starts (absolute, in `buffer`). */
+interface ParsedFile { entries: Entry[]; metadata: Record<string, string>; buffer: ArrayBufferLike; base: number }
+
+function tensorData(file: ParsedFile, e: Entry): Float32Array {
+  const reader = DTYPES[e.dtype]!;
+  return reader.toF32(file.buffer, file.base + e.begin, (e.end - e.begin) / reader.bytes);
+}
+
+function parseFile(bytes: SafetensorsBytes): ParsedFile {
   const file = asBytes(bytes);
   const total = file.byteLength;
   if (total < 8) {
@@ -112,7 +190,7 @@ export function readSafetensors(bytes: SafetensorsBytes): SafetensorsFile {
   const dataLength = total - dataStart;
 
   let metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
+  const entries: Entry[] = [];
   for (const name of Object.keys(header)) {
     const value = header[name];
     if (name === '__metadata__') {
@@ -122,22 +200,137 @@ export function readSafetensors(bytes: SafetensorsBytes): SafetensorsFile {
     entries.push({ name, ...checkEntry(name, value, dataLength) });
   }
   checkNoOverlap(entries);
+  return { entries, metadata, buffer: file.buffer, base: file.byteOffset + dataStart };
+}
 
-  const tensors = {} as Record<string, SafetensorsTensor>;
-  const base = file.byteOffset + dataStart; // absolute, in file.buffer
-  for (const { name, dtype, shape, begin, end } of entries) {
-    const reader = DTYPES[dtype]!;
-    const data = reader.toF32(file.buffer, base + begin, (end - begin) / reader.bytes);
-    define(tensors, name, { dtype, shape, data });
+// --- int8 weights ---------------------------------------------------------------------------
+
+/** The suffix of a quantized weight's scales (compressed-tensors' `weight_scale`). */
+export const SCALE_SUFFIX = '_scale';
+
+/** The `__metadata__` entry that records each int8 weight's channel axis (JSON). */
+export const QUANTIZATION_METADATA = 'quantization';
+
+/** The buffers of dequantized arrays → the codes they came from (for the engine's int8
+ * modules; keyed by buffer, since the engine's checks read arrays through fresh views). */
+const DEQUANTIZED = new WeakMap<ArrayBufferLike, SafetensorsQuantizedTensor>();
+
+/** Pairs every I8 tensor with its `_scale` and checks both, before any tensor is converted. */
+function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantizedTensor>; scaleKeys: Set<string> } {
+  const byName = new Map(file.entries.map((e) => [e.name, e]));
+  const axes = metadataAxes(file.metadata);
+  const tensors = new Map<string, SafetensorsQuantizedTensor>();
+  const scaleKeys = new Set<string>();
+  for (const e of file.entries) {
+    if (e.dtype !== 'I8') continue;
+    const what = `tensor ${JSON.stringify(e.name)}`;
+    const scaleName = e.name + SCALE_SUFFIX;
+    const scale = byName.get(scaleName);
+    if (e.shape.length !== 2) {
+      throw rangeError(READ, what, `is I8 of shape [${e.shape.join(', ')}]; an int8 weight must be 2-D (per-channel scales)`);
+    }
+    if (scale === undefined) {
+      throw rangeError(READ, what, `is I8 but the file has no ${JSON.stringify(scaleName)} (its per-channel scales)`);
+    }
+    const scaleWhat = `tensor ${JSON.stringify(scaleName)}`;
+    if (scale.dtype !== 'F32') throw rangeError(READ, scaleWhat, `has dtype ${scale.dtype}; the scales of an I8 weight must be F32`);
+    const [rows, cols] = e.shape as [number, number];
+    const s = scale.shape;
+    let axis: 0 | 1;
+    if (s.length === 2 && s[1] === 1 && s[0] === rows) axis = 0;
+    else if (s.length === 2 && s[0] === 1 && s[1] === cols) axis = 1;
+    else if (s.length === 1 && s[0] === (axes[e.name] === 1 ? cols : rows)) axis = axes[e.name] ?? 0;
+    else {
+      throw rangeError(READ, scaleWhat, `has shape [${s.join(', ')}]; for ${JSON.stringify(e.name)} [${rows}, ${cols}] ` +
+        `it must be [${rows}, 1] (channels along dim 0), [1, ${cols}] (along dim 1) or [${axes[e.name] === 1 ? cols : rows}] ` +
+        `(dim ${axes[e.name] ?? 0}: the "${QUANTIZATION_METADATA}" metadata's axis, else 0)`);
+    }
+    const scales = tensorData(file, scale);
+    for (let i = 0; i < scales.length; i++) {
+      if (!(scales[i]! >= 0) || scales[i] === Infinity) {
+        throw rangeError(READ, scaleWhat, `holds ${scales[i]} at [${i}]; scales must be finite and >= 0`);
+      }
+    }
+    const codes = new Int8Array(file.buffer, file.base + e.begin, rows * cols);
+    const bad = codes.indexOf(-128);
+    if (bad >= 0) {
+      throw rangeError(READ, what, `holds the code -128 at [${Math.floor(bad / cols)}, ${bad % cols}]; symmetric int8 codes are in -127..127`);
+    }
+    tensors.set(e.name, { codes, scales, axis, shape: [rows, cols] });
+    scaleKeys.add(scaleName);
   }
-  return { tensors, metadata };
+  for (const e of file.entries) {
+    if (e.name.endsWith(SCALE_SUFFIX) && !scaleKeys.has(e.name)) {
+      const owner = byName.get(e.name.slice(0, -SCALE_SUFFIX.length));
+      if (owner !== undefined) {
+        throw rangeError(READ, `tensor ${JSON.stringify(e.name)}`,
+          `is the scale of ${JSON.stringify(owner.name)}, which is ${owner.dtype}, not I8`);
+      }
+      if (e.name.endsWith(`.weight${SCALE_SUFFIX}`)) {
+        throw rangeError(READ, `tensor ${JSON.stringify(e.name)}`,
+          `is a weight scale, but the file has no I8 ${JSON.stringify(e.name.slice(0, -SCALE_SUFFIX.length))}`);
+      }
+    }
+  }
+  return { tensors, scaleKeys };
+}
+
+/** The axes the `quantization` metadata entry records ({} when there is none). */
+function metadataAxes(metadata: Record<string, string>): Record<string, 0 | 1> {
+  const text = metadata[QUANTIZATION_METADATA];
+  if (text === undefined) return {};
+  const what = `"__metadata__" entry "${QUANTIZATION_METADATA}"`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw typeError(READ, what, 'JSON {"axes": {name: 0 | 1}}', text);
+  }
+  const axes = (parsed as { axes?: unknown } | null)?.axes;
+  if (axes === undefined) return {};
+  if (typeof axes !== 'object' || axes === null || Array.isArray(axes)) throw typeError(READ, `${what} axes`, 'an object', axes);
+  const out = {} as Record<string, 0 | 1>;
+  for (const key of Object.keys(axes)) {
+    const a = (axes as Record<string, unknown>)[key];
+    if (a !== 0 && a !== 1) throw rangeError(READ, `${what} axes[${JSON.stringify(key)}]`, `must be 0 or 1, got ${describeValue(a)}`);
+    define(out, key, a);
+  }
+  return out;
+}
+
+/** code·scale, rounded to f32 (the product of an int8 and an f32 is exact in f64). */
+function dequantize(q: SafetensorsQuantizedTensor): Float32Array {
+  const { codes, scales, axis, shape: [rows, cols] } = q;
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) out[i * cols + j] = codes[i * cols + j]! * scales[axis === 0 ? i : j]!;
+  }
+  DEQUANTIZED.set(out.buffer, q);
+  return out;
+}
+
+/** An own enumerable property computed on first read, then kept as a plain value. */
+function defineLazy(target: object, key: string, compute: () => unknown): void {
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const value = compute();
+      define(target, key, value);
+      return value;
+    },
+    set(value: unknown) {
+      define(target, key, value);
+    },
+  });
 }
 
 /**
  * Writes tensors as a safetensors file, laid out as the reference writer does: the header
  * (optional `__metadata__` first, then the tensors) padded with spaces to a multiple of 8
  * bytes, then the data in order of decreasing dtype size, then name, back to back — so F32
- * data is 4-aligned whenever the file is. F16 and BF16 round to nearest, ties to even.
+ * data is 4-aligned whenever the file is. F16 and BF16 round to nearest, ties to even. I8
+ * codes are written as given (an int8 weight's scales are a separate F32 `_scale` tensor).
  */
 export function writeSafetensors(
   tensors: Record<string, SafetensorsInput>,
@@ -163,6 +356,11 @@ export function writeSafetensors(
   out.fill(0x20, 8 + json.length, 8 + n);
   let at = 8 + n;
   for (const { dtype, data } of items) {
+    if (dtype === 'I8') {
+      out.set(new Uint8Array(data.buffer, data.byteOffset, data.length), at);
+      at += data.length;
+      continue;
+    }
     for (let i = 0; i < data.length; i++, at += DTYPES[dtype]!.bytes) {
       if (dtype === 'F32') view.setFloat32(at, data[i]!, true);
       else view.setUint16(at, dtype === 'F16' ? f32ToF16Bits(data[i]!) : f32ToBf16Bits(data[i]!), true);
@@ -264,7 +462,7 @@ function checkNoOverlap(entries: { name: string; begin: number; end: number }[])
   }
 }
 
-function checkInput(name: string, value: unknown): { name: string; dtype: SafetensorsDtype; shape: number[]; data: Float32Array } {
+function checkInput(name: string, value: unknown): { name: string; dtype: SafetensorsDtype; shape: number[]; data: Float32Array | Int8Array } {
   const what = `tensors[${JSON.stringify(name)}]`;
   if (typedArrayName(value) === 'Float32Array') {
     const data = plainView(value as Float32Array, 'Float32Array');
@@ -272,10 +470,13 @@ function checkInput(name: string, value: unknown): { name: string; dtype: Safete
   }
   if (typeof value !== 'object' || value === null) throw typeError(WRITE, what, 'a Float32Array or {dtype, shape, data}', value);
   const { dtype, shape, data } = value as Record<string, unknown>;
-  if (typedArrayName(data) !== 'Float32Array') throw typeError(WRITE, `${what}.data`, 'a Float32Array', data);
-  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') {
+  const given = typedArrayName(data);
+  if (given !== 'Float32Array' && given !== 'Int8Array') throw typeError(WRITE, `${what}.data`, 'a Float32Array (or an Int8Array for I8)', data);
+  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16' && dtype !== 'I8') {
     throw rangeError(WRITE, `${what}.dtype`, `must be one of ${SUPPORTED}, got ${describeValue(dtype)}`);
   }
+  const kind = dtype === 'I8' ? 'Int8Array' : 'Float32Array';
+  if (given !== kind) throw typeError(WRITE, `${what}.data`, `a ${kind} (dtype ${dtype})`, data);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw typeError(WRITE, `${what}.shape`, 'an array of non-negative integers', shape);
   }
@@ -284,7 +485,7 @@ function checkInput(name: string, value: unknown): { name: string; dtype: Safete
   if (count !== length) {
     throw rangeError(WRITE, `${what}.data`, `has length ${length}, expected ${count} for shape [${shape.join(', ')}]`);
   }
-  return { name, dtype, shape: shape.slice(), data: plainView(data as Float32Array, 'Float32Array') };
+  return { name, dtype, shape: shape.slice(), data: plainView(data as ArrayBufferView, kind) };
 }
 
 /** Sets an own enumerable property (so a tensor named "__proto__" is a key, not a prototype). */

@@ -22,7 +22,7 @@ import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, flag, int8Weight, isArrayOf, keysOf, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { LinearParams } from '../ops/linear.js';
-import { keepPacked, ModuleWeights, type ModuleHost, type ParamSpec, type Resident } from '../ops/modules.js';
+import { int8Codes, keepPacked, ModuleWeights, type Int8Codes, type ModuleHost, type ParamSpec, type Resident } from '../ops/modules.js';
 import { NormBlock } from '../ops/transformer-layer.js';
 import { attentionPhases, placeAttention, type SliceProblem } from '../ops/attention-slices.js';
 import { generate } from './generate.js';
@@ -199,13 +199,15 @@ function readArray(name: string, value: unknown, length: number, shape: string):
  * with int8Weight. */
 export class Conv1DParams implements Resident {
   resident = 0;
-  private raw: { weight: Float32Array; bias: Float32Array } | undefined;
+  private raw: { weight: Float32Array; bias: Float32Array; codes?: Int8Codes } | undefined;
   readonly width: number; // columns of a group
   constructor(
     readonly inFeatures: number, readonly outFeatures: number, weight: Float32Array, bias: Float32Array, readonly groups = 1,
     readonly quantize?: Quantize,
   ) {
-    this.raw = { weight: weight.slice(), bias: bias.slice() };
+    // An int8 file's codes ([in, out], channels along axis 1) are packed as they are: same bits.
+    const codes = quantize === 'int8' ? int8Codes(weight, inFeatures, outFeatures, 1) : undefined;
+    this.raw = { weight: codes ? new Float32Array(0) : weight.slice(), bias: bias.slice(), codes };
     this.width = outFeatures / groups;
   }
   /** f32 slots of one group's panels (int8 panels are whole 32 bytes). */
@@ -225,11 +227,16 @@ export class Conv1DParams implements Resident {
     if (!raw) throw stateError('the weights were already uploaded');
     const { inFeatures: k, outFeatures: n, width } = this;
     const pack = this.quantize === 'int8' ? kernels.i8_pack_panels_nn : kernels.f32_pack_panels_nn;
-    const ptr = keepPacked(arena, this.groups * this.groupLength + n, raw.weight, (staging, block) => {
+    const panels = Math.ceil(width / GEMM_PANEL_COLS);
+    const ptr = keepPacked(arena, this.groups * this.groupLength + n, raw.weight, (staging, block, staged) => {
       for (let g = 0; g < this.groups; g++) {
-        pack(k, width, staging + g * width * 4, n, block + g * this.groupLength * 4, 0, Math.ceil(width / GEMM_PANEL_COLS));
+        const out = block + g * this.groupLength * 4;
+        const c = staged[0];
+        // codes [in, out]: channel stride 1 byte, reduction stride n bytes; group g starts at column g·width
+        if (c) kernels.i8_pack_panels_codes(width, k, c.q + g * width, 1, n, c.s + g * width * 4, out, 0, panels);
+        else pack(k, width, staging + g * width * 4, n, out, 0, panels);
       }
-    }, { offset: this.groups * this.groupLength, data: raw.bias });
+    }, { offset: this.groups * this.groupLength, data: raw.bias }, raw.codes ? [raw.codes] : []);
     this.resident = ptr;
     this.raw = undefined;
   }

@@ -15,7 +15,7 @@ import { GEMM_PANEL_COLS } from '../wasm/layout.js';
 import { dim, elements, flag, int8Weight, keysOf, options, quantizeOption } from '../validate.js';
 import { stateError } from '../errors.js';
 import type { BuiltCall } from './attention.js';
-import { keepPacked, ModuleWeights, readStateDict, type ModuleHost, type Resident } from './modules.js';
+import { int8Codes, keepPacked, ModuleWeights, readStateDict, type Int8Codes, type ModuleHost, type Resident } from './modules.js';
 import { collectOutput, placeOutput, planOutput } from './outputs.js';
 import { placeInput, tensorInput, writeInput, type TensorRegistry } from './tensor.js';
 
@@ -25,16 +25,19 @@ const FORWARD_KEYS = keysOf<LinearForwardOptions>({ rows: true, out: true });
 
 /** A Linear's weights: W as B = Wᵀ panels [ceil(out/8), in, 8] f32 (or, quantized, int8
  * panels of i8PanelsBytes(out, in) bytes), then the bias [out] f32. A quantized weight must
- * have been checked with int8Weight (finite, in <= 65536). */
+ * have been checked with int8Weight (finite, in <= 65536); one read from an int8 file
+ * (loadSafetensors) is packed from its codes and scales, not quantized again. */
 export class LinearParams implements Resident {
   resident = 0;
   readonly hasBias: boolean;
-  private raw: { weight: Float32Array; bias?: Float32Array } | undefined;
+  private raw: { weight: Float32Array; bias?: Float32Array; codes?: Int8Codes } | undefined;
   constructor(
     readonly inFeatures: number, readonly outFeatures: number, weight: Float32Array, bias?: Float32Array,
     readonly quantize?: 'int8',
   ) {
-    this.raw = { weight: weight.slice(), bias: bias?.slice() }; // torch modules own their parameters
+    const codes = quantize === 'int8' ? int8Codes(weight, outFeatures, inFeatures) : undefined;
+    // torch modules own their parameters (copies)
+    this.raw = { weight: codes ? new Float32Array(0) : weight.slice(), bias: bias?.slice(), codes };
     this.hasBias = bias !== undefined;
   }
   /** Elements (f32 slots) of the packed weight (the bias follows; int8 panels are whole 32 bytes). */
@@ -55,9 +58,12 @@ export class LinearParams implements Resident {
     if (!raw) throw stateError('the weights were already uploaded');
     const { inFeatures: k, outFeatures: n } = this;
     const pack = this.quantize === 'int8' ? kernels.i8_pack_panels_nt : kernels.f32_pack_panels_nt;
+    const panels = Math.ceil(n / GEMM_PANEL_COLS);
     const ptr = keepPacked(arena, this.biasOffset + (raw.bias ? n : 0), raw.weight,
-      (staging, block) => pack(n, k, staging, k, block, 0, Math.ceil(n / GEMM_PANEL_COLS)),
-      raw.bias && { offset: this.biasOffset, data: raw.bias });
+      (staging, block, [codes]) => codes
+        ? kernels.i8_pack_panels_codes(n, k, codes.q, k, 1, codes.s, block, 0, panels)
+        : pack(n, k, staging, k, block, 0, panels),
+      raw.bias && { offset: this.biasOffset, data: raw.bias }, raw.codes ? [raw.codes] : []);
     this.resident = ptr;
     this.raw = undefined;
   }

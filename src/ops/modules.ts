@@ -6,6 +6,7 @@ import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import { array, options } from '../validate.js';
 import { stateError } from '../errors.js';
+import { quantizedSource } from '../io/safetensors.js';
 import type { BuiltCall } from './attention.js';
 
 /** One expected entry of a state dict: its key and shape (named dims for messages). */
@@ -98,19 +99,47 @@ export class ModuleWeights {
   }
 }
 
-/** Keeps a resident block of `floats` and fills it between calls: `weight` is staged in the call
- * arena, `pack(staging, block)` packs it (GEMM panels), and `rest` (biases) follows at
- * `restOffset` floats. The block is released again if anything fails. Returns its address. */
+/** A weight already quantized to int8 (read from an int8 file): codes row-major in the
+ * weight's shape (nn.Linear [out, in] or Conv1D [in, out]) and one scale per output channel. */
+export interface Int8Codes {
+  codes: Int8Array; // [out, in]
+  scales: Float32Array; // [out]
+}
+
+/** The int8 codes and scales of a weight [rows, cols] that `loadSafetensors` dequantized from
+ * an int8 file with its output channels along `axis` (copies: modules own their parameters),
+ * or undefined: an int8 module packs these with i8_pack_panels_codes instead of quantizing the
+ * f32 values again (same bits). nn.Linear [out, in]: axis 0 (the default); GPT-2 Conv1D
+ * [in, out]: axis 1, codes [in, out] (channel stride 1, reduction stride out). */
+export function int8Codes(weight: Float32Array, rows: number, cols: number, axis: 0 | 1 = 0): Int8Codes | undefined {
+  const q = quantizedSource(weight);
+  if (q === undefined || q.axis !== axis || q.shape[0] !== rows || q.shape[1] !== cols) return undefined;
+  return { codes: q.codes.slice(), scales: q.scales.slice() };
+}
+
+/** Where keepPacked staged a weight's int8 codes and scales (byte addresses). */
+export interface StagedCodes { q: number; s: number }
+
+/** Keeps a resident block of `floats` and fills it between calls: `weight` (and the int8 `codes`
+ * of some weights, if any) is staged in the call arena, `pack(staging, block, staged)` packs
+ * it (GEMM panels), and `rest` (biases) follows at `restOffset` floats. The block is released
+ * again if anything fails. Returns its address. */
 export function keepPacked(
-  arena: Arena, floats: number, weight: Float32Array, pack: (staging: number, block: number) => void,
-  rest?: { offset: number; data: Float32Array },
+  arena: Arena, floats: number, weight: Float32Array,
+  pack: (staging: number, block: number, staged: StagedCodes[]) => void,
+  rest?: { offset: number; data: Float32Array }, codes: readonly Int8Codes[] = [],
 ): number {
   const ptr = arena.keep(floats * 4);
   try {
     const staging = arena.place(weight.byteLength);
+    const staged = codes.map((c) => ({ s: arena.place(c.scales.byteLength), q: arena.place(c.codes.byteLength) }));
     arena.commit();
     arena.writeF32(staging, weight);
-    pack(staging, ptr);
+    codes.forEach((c, i) => {
+      arena.writeF32(staged[i]!.s, c.scales);
+      arena.writeU8(staged[i]!.q, new Uint8Array(c.codes.buffer, c.codes.byteOffset, c.codes.byteLength));
+    });
+    pack(staging, ptr, staged);
     if (rest) arena.writeF32(ptr + rest.offset * 4, rest.data);
   } catch (error) {
     arena.release(ptr);

@@ -22,7 +22,7 @@ import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, flag, int8Weight, keysOf, optionalDim, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
-import { keepPacked } from './modules.js';
+import { int8Codes, keepPacked, type Int8Codes } from './modules.js';
 
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
@@ -47,7 +47,8 @@ export interface WeightOffsets { wq: number; wk: number; wv: number; wo: number;
  * [ceil(E/8), in, 8] (Wq, Wk, Wv adjacent, so with E % 8 = 0 they are the panels of the
  * stacked [3E, E] weight), then the biases as given. With quantize 'int8' each W is int8
  * panels (i8PanelsBytes(E, in) bytes, whole f32 slots) and the inputs of the projections are
- * quantized per row instead of packed. */
+ * quantized per row instead of packed; a W read from an int8 file (loadSafetensors) is packed
+ * from its codes and scales (`codes`), not quantized again. */
 export interface MultiHeadAttentionParams {
   embedDim: number;
   numHeads: number;
@@ -65,7 +66,12 @@ export interface MultiHeadAttentionParams {
   res: WeightOffsets;
   residentLength: number;
   quantize?: 'int8';
+  /** With quantize 'int8', the codes of the W read from an int8 file, until resident. */
+  codes?: Partial<Record<WeightSlot, Int8Codes>>;
 }
+
+/** The four projection weights of a block. */
+type WeightSlot = 'wq' | 'wk' | 'wv' | 'wo';
 
 /** f32 slots of the packed panels of an nn.Linear weight [n, k]. */
 const panelsSlots = (quantize: 'int8' | undefined, k: number, n: number): number =>
@@ -130,6 +136,21 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
   }
   const raw = new Float32Array(bias ? at.bo + E : at.bq);
   for (const [offset, data] of parts) raw.set(data, offset);
+  // int8 weights read from an int8 file: their codes (the stacked in_proj cut in three).
+  const codes: Partial<Record<WeightSlot, Int8Codes>> = {};
+  if (quantize) {
+    const take = (name: string, k: number, slots: WeightSlot[]): void => {
+      const c = w[name] === undefined ? undefined : int8Codes(w[name] as Float32Array, slots.length * E, k);
+      slots.forEach((slot, i) => {
+        if (c) codes[slot] = { codes: c.codes.subarray(i * E * k, (i + 1) * E * k), scales: c.scales.subarray(i * E, (i + 1) * E) };
+      });
+    };
+    take('inProjWeight', E, ['wq', 'wk', 'wv']);
+    take('qProjWeight', E, ['wq']);
+    take('kProjWeight', kdim, ['wk']);
+    take('vProjWeight', vdim, ['wv']);
+    take('outProjWeight', E, ['wo']);
+  }
   const res = { wq: 0, wk: panelsSlots(quantize, E, E), wv: 0, wo: 0, bq: 0, bk: 0, bv: 0, bo: 0 };
   res.wv = res.wk + panelsSlots(quantize, kdim, E);
   res.wo = res.wv + panelsSlots(quantize, vdim, E);
@@ -138,24 +159,31 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
   res.bv = res.bk + E;
   res.bo = res.bv + E;
   const residentLength = bias ? res.bo + E : res.bq;
-  return { embedDim: E, numHeads: H, headDim: E / H, kdim, vdim, bias, raw, at, resident: 0, res, residentLength, quantize };
+  return { embedDim: E, numHeads: H, headDim: E / H, kdim, vdim, bias, raw, at, resident: 0, res, residentLength, quantize, codes };
 }
 
 /** Puts a layer's weights in the engine's memory, packed for the GEMM (between calls). */
 export function uploadWeights(arena: Arena, kernels: KernelExports, params: MultiHeadAttentionParams): void {
   const { embedDim: E, kdim, vdim, at, res, raw } = params;
   if (raw === undefined) throw stateError('the layer weights were already uploaded');
-  const resident = keepPacked(arena, params.residentLength, raw, (staging, block) => {
+  const slots = (['wq', 'wk', 'wv', 'wo'] as const).filter((slot) => params.codes?.[slot] !== undefined);
+  const resident = keepPacked(arena, params.residentLength, raw, (staging, block, staged) => {
     const packPanels = params.quantize === 'int8' ? kernels.i8_pack_panels_nt : kernels.f32_pack_panels_nt;
-    const pack = (from: number, k: number, to: number): void =>
-      packPanels(E, k, staging + from * 4, k, block + to * 4, 0, Math.ceil(E / GEMM_PANEL_COLS));
-    pack(at.wq, E, res.wq);
-    pack(at.wk, kdim, res.wk);
-    pack(at.wv, vdim, res.wv);
-    pack(at.wo, E, res.wo);
-  }, params.bias ? { offset: res.bq, data: raw.subarray(at.bq, at.bo + E) } : undefined);
+    const panels = Math.ceil(E / GEMM_PANEL_COLS);
+    const pack = (slot: WeightSlot, k: number): void => {
+      const c = staged[slots.indexOf(slot as never)];
+      if (c) kernels.i8_pack_panels_codes(E, k, c.q, k, 1, c.s, block + res[slot] * 4, 0, panels);
+      else packPanels(E, k, staging + at[slot] * 4, k, block + res[slot] * 4, 0, panels);
+    };
+    pack('wq', E);
+    pack('wk', kdim);
+    pack('wv', vdim);
+    pack('wo', E);
+  }, params.bias ? { offset: res.bq, data: raw.subarray(at.bq, at.bo + E) } : undefined,
+  slots.map((slot) => params.codes![slot]!));
   params.resident = resident;
   params.raw = undefined;
+  params.codes = undefined;
 }
 
 /** A validated forward call. */

@@ -109,6 +109,19 @@ export interface KernelExports {
     p0: number,  // first panel
     p1: number,  // one past the last panel
   ): void;
+  /** Packs panels p0..p1 of B from int8 codes and scales already quantized per output channel
+   * (an int8 safetensors file): the panels i8_pack_panels_nt makes from the weight they came from. */
+  i8_pack_panels_codes(
+    n: number,   // output channels
+    k: number,   // reduction length
+    q: number,   // i8 codes, each in -127..127: channel j, index kk at q + j·qsn + kk·qsk
+    qsn: number, // channel stride in bytes (nn.Linear [out, in]: k; Conv1D [in, out]: 1)
+    qsk: number, // reduction stride in bytes (nn.Linear: 1; Conv1D: n)
+    s: number,   // f32 [n] per-channel scales, finite and >= 0
+    bp: number,  // int8 panels output, panel 0 (i8PanelBytes(k) bytes each)
+    p0: number,  // first panel
+    p1: number,  // one past the last panel
+  ): void;
   /** Quantizes strips s0..s1 of A per row (scale and zero point) for the int8 GEMM. */
   i8_quantize_rows(
     m: number,   // rows of A

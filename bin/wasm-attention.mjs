@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// The package's command line (node >= 20, runs the built dist/):
+//   npx wasm-attention quantize <in.safetensors> <out.safetensors> [--embeddings] [--include RE] [--exclude RE] [--drop RE]
+// writes an int8 copy of a safetensors file (quantizeSafetensors: the engine's own per-channel
+// quantization) and prints the sizes and the quantization error.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { defaultQuantizeKey, quantizeSafetensors } from '../dist/index.js';
+
+const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors> [options]
+
+  Writes an int8 copy of a safetensors file: each chosen 2-D weight K becomes I8 codes plus
+  K_scale (F32, one scale per output channel), exactly as quantize: 'int8' quantizes it; the
+  other tensors are copied as they are. loadSafetensors reads the result.
+  Default: every 2-D weight except embeddings (wte, wpe, *embeddings*, so GPT-2's tied
+  lm_head stays f32), norms and BERT's pooler: the weights quantize: 'int8' quantizes, so the
+  engine gives the same bits from this file as from the input.
+  --embeddings  quantize the embedding tables too (per row: about 4x smaller in all; the
+                engine then gathers dequantized embeddings, and GPT-2's tied lm_head is int8
+                in the file too)
+  --include RE  quantize the 2-D tensors whose name matches (instead of the default)
+  --exclude RE  keep the tensors whose name matches as they are, too
+  --drop RE     leave the tensors whose name matches out of the output (e.g. '\\.attn\\.bias$':
+                GPT-2's causal-mask buffers, which the engine does not read)`;
+
+function fail(message) {
+  process.stderr.write(`wasm-attention: ${message}\n`);
+  process.exit(2);
+}
+
+/** "1,234,567 bytes (1.18 MiB)" */
+function size(bytes) {
+  return `${bytes.toLocaleString('en-US')} bytes (${(bytes / 2 ** 20).toFixed(2)} MiB)`;
+}
+
+/** A relative error as a percentage with 4 significant digits. */
+function percent(x) {
+  return `${(100 * x).toPrecision(4)}%`;
+}
+
+function quantize(args) {
+  const files = [];
+  let include, exclude, drop, embeddings = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--include' || a === '--exclude' || a === '--drop') {
+      const text = args[++i];
+      if (text === undefined) fail(`${a} needs a regular expression`);
+      let re;
+      try {
+        re = new RegExp(text);
+      } catch (error) {
+        fail(`${a} ${JSON.stringify(text)}: ${error.message}`);
+      }
+      if (a === '--include') include = re;
+      else if (a === '--exclude') exclude = re;
+      else drop = re;
+    } else if (a === '--embeddings') {
+      embeddings = true;
+    } else if (a.startsWith('--')) {
+      fail(`unknown option ${a}\n${USAGE}`);
+    } else {
+      files.push(a);
+    }
+  }
+  if (files.length !== 2) fail(`quantize needs an input and an output file\n${USAGE}`);
+  const [inPath, outPath] = files;
+  let bytes;
+  try {
+    bytes = new Uint8Array(readFileSync(inPath));
+  } catch (error) {
+    fail(`cannot read ${inPath}: ${error.message}`);
+  }
+  const chosen = (name, shape) =>
+    (include ? include.test(name) : defaultQuantizeKey(name, shape, embeddings)) && !(exclude && exclude.test(name));
+  let result;
+  try {
+    result = quantizeSafetensors(bytes, { include: chosen, drop: drop && ((name) => drop.test(name)) });
+  } catch (error) {
+    fail(`${inPath}: ${error.message}`);
+  }
+  writeFileSync(outPath, result.bytes);
+  const worst = result.quantized.reduce((a, t) => (a === undefined || t.relativeRmsError > a.relativeRmsError ? t : a), undefined);
+  const lines = [
+    `input:  ${inPath}  ${size(result.inputBytes)}`,
+    `output: ${outPath}  ${size(result.outputBytes)}`,
+    `ratio:  ${(result.outputBytes / result.inputBytes).toFixed(4)} (${(result.inputBytes / result.outputBytes).toFixed(2)}x smaller)`,
+    `int8:   ${result.quantized.length} tensors quantized per output channel, ${result.kept.length} kept as they were` +
+      (result.dropped.length > 0 ? `, ${result.dropped.length} dropped` : ''),
+    worst === undefined
+      ? 'error:  none (no tensor quantized)'
+      : `error:  relative RMS ${percent(result.relativeRmsError)} overall, worst ${percent(worst.relativeRmsError)} (${worst.name})`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+const [command, ...rest] = process.argv.slice(2);
+if (command === 'quantize') quantize(rest);
+else if (command === '--help' || command === '-h' || command === 'help') process.stdout.write(`${USAGE}\n`);
+else fail(command === undefined ? USAGE : `unknown command ${JSON.stringify(command)}\n${USAGE}`);

@@ -1,0 +1,192 @@
+// int8 safetensors files: the engine's weight quantization (assembly/i8-gemm/i8-pack-panels.ts)
+// replicated in plain JS, so a file written here and packed by i8_pack_panels_codes gives the
+// very panels i8_pack_panels_nt makes from the f32 file. Per output channel j, in f32 and in
+// this order: amax = max_kk |W[j, kk]|; scale = amax / 127; inv = 127 / amax;
+// code = clamp(roundEven(W·inv), −127, 127); an all-zero channel has scale 0 and codes 0.
+// (W·inv, not W / scale: the kernel multiplies by the reciprocal, and the two can differ by one.)
+import { rangeError, typeError } from '../errors.js';
+import {
+  QUANTIZATION_METADATA, readSafetensors, SCALE_SUFFIX, writeSafetensors, type SafetensorsBytes, type SafetensorsInput,
+} from './safetensors.js';
+
+const OP = 'quantizeSafetensors';
+
+/** The codes and scales of one weight, as the engine quantizes it. */
+export interface Int8Weight {
+  /** Row-major in the weight's shape, each in -127..127. */
+  codes: Int8Array;
+  /** One per output channel: max|W[channel]| / 127 in f32 (0 for an all-zero channel). */
+  scales: Float32Array;
+}
+
+/** Round to nearest, ties to even (wasm's f32.nearest) of a finite number. */
+function roundEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+}
+
+/**
+ * Quantizes W [rows, cols] (row-major, finite) to int8 per output channel, symmetric, with the
+ * engine's exact f32 arithmetic: the channels are the rows for `axis` 0 (nn.Linear [out, in])
+ * and the columns for `axis` 1 (GPT-2 Conv1D [in, out]). Dequantized, W ≈ code·scale.
+ */
+export function quantizeInt8(weight: Float32Array, rows: number, cols: number, axis: 0 | 1): Int8Weight {
+  const channels = axis === 0 ? rows : cols, length = axis === 0 ? cols : rows;
+  const cs = axis === 0 ? cols : 1, ks = axis === 0 ? 1 : cols; // element strides: channel, reduction
+  const codes = new Int8Array(rows * cols);
+  const scales = new Float32Array(channels);
+  for (let j = 0; j < channels; j++) {
+    let amax = 0;
+    for (let kk = 0; kk < length; kk++) amax = Math.max(amax, Math.abs(weight[j * cs + kk * ks]!));
+    if (!(amax > 0)) continue; // all zero: scale 0, codes 0
+    scales[j] = amax / 127; // f32 division, rounded on store
+    const inv = Math.fround(127 / amax);
+    for (let kk = 0; kk < length; kk++) {
+      const q = roundEven(Math.fround(weight[j * cs + kk * ks]! * inv));
+      codes[j * cs + kk * ks] = Math.min(127, Math.max(-127, q));
+    }
+  }
+  return { codes, scales };
+}
+
+/** Options of `quantizeSafetensors`. */
+export interface QuantizeSafetensorsOptions {
+  /** Which tensors to quantize (name, shape → yes/no); only 2-D F32/F16/BF16 tensors are
+   * asked. Default {@link defaultQuantizeKey}. */
+  include?: (name: string, shape: number[]) => boolean;
+  /** With the default choice, quantize the embedding tables too (per row: one scale per token
+   * or position), which is most of a small encoder's file (MiniLM: half). Engines read them as
+   * f32 (dequantized), and GPT-2's tied lm_head then packs wte's codes. Default false. */
+  embeddings?: boolean;
+  /** Which tensors to leave out of the output (name → yes/no), e.g. buffers the engine does
+   * not read such as GPT-2's causal-mask `attn.bias`. Default none. */
+  drop?: (name: string) => boolean;
+}
+
+/** One quantized tensor of `quantizeSafetensors`' report. */
+export interface QuantizedTensorReport {
+  name: string;
+  shape: [number, number];
+  /** The dim of `shape` that indexes output channels (1 for GPT-2 Conv1D weights). */
+  axis: 0 | 1;
+  /** ‖W − dequant(W)‖ / ‖W‖ over the tensor (0 for an all-zero tensor). */
+  relativeRmsError: number;
+}
+
+/** `quantizeSafetensors`' result: the new file and what was done. */
+export interface QuantizeSafetensorsResult {
+  bytes: Uint8Array;
+  inputBytes: number;
+  outputBytes: number;
+  /** The tensors made int8, in file order. */
+  quantized: QuantizedTensorReport[];
+  /** The tensors written as they were. */
+  kept: string[];
+  /** The tensors left out (`options.drop`). */
+  dropped: string[];
+  /** ‖W − dequant(W)‖ / ‖W‖ over all quantized tensors together. */
+  relativeRmsError: number;
+}
+
+/** Embedding tables (GPT-2 wte/wpe, BERT word/position/token_type embeddings, …): gathered by
+ * index, and wte is GPT-2's tied lm_head, so they stay as they are by default. */
+const EMBEDDING = /(^|\.)(wte|wpe)\.weight$|embed/i;
+/** Norms (their weights are 1-D anyway, but a file may hold them 2-D), and BERT's pooler,
+ * which engine.bert runs in f32 (one row per sequence). */
+const KEEP = /norm|(^|\.)ln_|(^|\.)pooler\./i;
+/** GPT-2's Conv1D weights, stored [in, out]: their output channels are dim 1. */
+const CONV1D = /(^|\.)h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
+
+/** The default choice of tensors to quantize: every 2-D weight (`….weight`, `…_weight` such as
+ * nn.MultiheadAttention's `in_proj_weight`) except embedding tables (unless `embeddings`; so
+ * GPT-2's wte, hence its tied lm_head, stays f32), norms and BERT's pooler: exactly the weights
+ * that the engine's `quantize: 'int8'` quantizes itself in engine.bert and the torch modules. */
+export function defaultQuantizeKey(name: string, shape: number[], embeddings = false): boolean {
+  return shape.length === 2 && /(^|[._])weight$/.test(name) && (embeddings || !EMBEDDING.test(name)) && !KEEP.test(name);
+}
+
+/** The output-channel dim of a 2-D weight, from its name: 1 for GPT-2 Conv1D, else 0. */
+export function int8Axis(name: string): 0 | 1 {
+  return CONV1D.test(name) ? 1 : 0;
+}
+
+/**
+ * Writes an int8 copy of a safetensors file: each chosen weight `K` becomes I8 codes (its
+ * shape kept) and `K_scale` F32 per output channel ([out, 1] for nn.Linear weights, [1, out]
+ * for GPT-2 Conv1D), quantized exactly as the engine's `quantize: 'int8'` does; the
+ * `__metadata__` keeps its entries and gains "quantization" (JSON: the method and each key's
+ * channel axis). Other tensors are written as they were (same dtype); I8 tensors of the input
+ * and their scales pass through. This is what `npx wasm-attention quantize` runs.
+ * Throws a RangeError naming the tensor for a non-finite weight, and the reader's errors.
+ */
+export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSafetensorsOptions = {}): QuantizeSafetensorsResult {
+  if (typeof options !== 'object' || options === null) throw typeError(OP, 'options', 'an object', options);
+  const embeddings = options.embeddings ?? false;
+  if (typeof embeddings !== 'boolean') throw typeError(OP, 'options.embeddings', 'a boolean', embeddings);
+  const include = options.include ?? ((name: string, shape: number[]) => defaultQuantizeKey(name, shape, embeddings));
+  if (typeof include !== 'function') throw typeError(OP, 'options.include', 'a function (name, shape) => boolean', include);
+  const drop = options.drop ?? ((): boolean => false);
+  if (typeof drop !== 'function') throw typeError(OP, 'options.drop', 'a function (name) => boolean', drop);
+  const input = readSafetensors(bytes);
+  const out: Record<string, SafetensorsInput> = {};
+  const quantized: QuantizedTensorReport[] = [];
+  const kept: string[] = [];
+  const dropped: string[] = [];
+  const axes: Record<string, 0 | 1> = {};
+  let errorSq = 0, normSq = 0;
+  const names = Object.keys(input.tensors);
+  for (const name of names) {
+    const { dtype, shape, data } = input.tensors[name]!;
+    if (drop(name)) {
+      dropped.push(name);
+      continue;
+    }
+    const already = dtype === 'I8' || (name.endsWith(SCALE_SUFFIX) && input.tensors[name.slice(0, -SCALE_SUFFIX.length)]?.dtype === 'I8');
+    if (already || shape.length !== 2 || !include(name, shape.slice()) || input.tensors[name + SCALE_SUFFIX] !== undefined) {
+      out[name] = dtype === 'I8' ? { dtype, shape, data: Int8Array.from(data) } : { dtype, shape, data };
+      kept.push(name);
+      continue;
+    }
+    const [rows, cols] = shape as [number, number];
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw rangeError(OP, `tensor ${JSON.stringify(name)}`,
+        `holds ${data[bad]} at [${Math.floor(bad / cols)}, ${bad % cols}]; int8 quantization needs finite weights`);
+    }
+    const axis = int8Axis(name);
+    const { codes, scales } = quantizeInt8(data, rows, cols, axis);
+    let e = 0, w = 0;
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) {
+        const x = data[i * cols + j]!;
+        const d = x - Math.fround(codes[i * cols + j]! * scales[axis === 0 ? i : j]!);
+        e += d * d;
+        w += x * x;
+      }
+    }
+    errorSq += e;
+    normSq += w;
+    out[name] = { dtype: 'I8', shape: [rows, cols], data: codes };
+    out[name + SCALE_SUFFIX] = { dtype: 'F32', shape: axis === 0 ? [rows, 1] : [1, cols], data: scales };
+    axes[name] = axis;
+    quantized.push({ name, shape: [rows, cols], axis, relativeRmsError: w > 0 ? Math.sqrt(e / w) : 0 });
+  }
+  const metadata = {
+    ...input.metadata,
+    [QUANTIZATION_METADATA]: JSON.stringify({
+      method: 'int8, symmetric, per output channel: scale = max|W| / 127, code = round(W·(127 / max|W|))',
+      axes,
+    }),
+  };
+  const result = writeSafetensors(out, metadata);
+  return {
+    bytes: result,
+    inputBytes: bytes.byteLength,
+    outputBytes: result.byteLength,
+    quantized,
+    kept,
+    dropped,
+    relativeRmsError: normSq > 0 ? Math.sqrt(errorSq / normSq) : 0,
+  };
+}

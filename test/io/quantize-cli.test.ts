@@ -1,0 +1,118 @@
+// `npx wasm-attention quantize in out` (bin/wasm-attention.mjs, run from dist/ as a user runs
+// it): on a generated GPT-2-like file, the output loads, its weights are the engine's int8
+// quantization of the input, and every printed number is the one recomputed from the two
+// files; bad arguments exit 2 with a message.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  loadSafetensors, quantizeInt8, readSafetensors, safetensorsQuantized, writeSafetensors, type SafetensorsInput,
+} from '../../dist/index.js';
+import { randomF32 } from '../helpers/random.js';
+
+const BIN = new URL('../../bin/wasm-attention.mjs', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'wasm-attention-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const bytesOf = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** A two-layer GPT-2-shaped state dict (Conv1D [in, out] weights, tied wte, mask buffers). */
+function gpt2Like(): Record<string, SafetensorsInput> {
+  const E = 24, V = 40, P = 16;
+  const t: Record<string, SafetensorsInput> = {};
+  let seed = 900;
+  const put = (key: string, shape: number[], scale: number): void => {
+    t[key] = { dtype: 'F32', shape, data: randomF32(shape.reduce((a, b) => a * b, 1), seed++, scale) };
+  };
+  put('wte.weight', [V, E], 0.5);
+  put('wpe.weight', [P, E], 0.1);
+  for (let l = 0; l < 2; l++) {
+    const p = `h.${l}.`;
+    put(`${p}ln_1.weight`, [E], 1);
+    put(`${p}ln_1.bias`, [E], 0.1);
+    put(`${p}attn.bias`, [1, 1, P, P], 1);
+    put(`${p}attn.c_attn.weight`, [E, 3 * E], 0.2);
+    put(`${p}attn.c_attn.bias`, [3 * E], 0.1);
+    put(`${p}attn.c_proj.weight`, [E, E], 0.2);
+    put(`${p}attn.c_proj.bias`, [E], 0.1);
+    put(`${p}ln_2.weight`, [E], 1);
+    put(`${p}ln_2.bias`, [E], 0.1);
+    put(`${p}mlp.c_fc.weight`, [E, 4 * E], 0.2);
+    put(`${p}mlp.c_fc.bias`, [4 * E], 0.1);
+    put(`${p}mlp.c_proj.weight`, [4 * E, E], 0.1);
+    put(`${p}mlp.c_proj.bias`, [E], 0.1);
+  }
+  put('ln_f.weight', [E], 1);
+  put('ln_f.bias', [E], 0.1);
+  return t;
+}
+
+describe('wasm-attention quantize', () => {
+  it('writes a file that loads as the engine quantization, and prints the sizes and errors recomputed', () => {
+    const inPath = join(dir, 'in.safetensors'), outPath = join(dir, 'out.safetensors');
+    writeFileSync(inPath, writeSafetensors(gpt2Like()));
+    const r = cli('quantize', inPath, outPath, '--drop', '\\.attn\\.bias$');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+
+    const original = readSafetensors(new Uint8Array(readFileSync(inPath))).tensors;
+    const w = loadSafetensors(new Uint8Array(readFileSync(outPath)));
+    const q = w[safetensorsQuantized];
+    const conv = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'];
+    expect(Object.keys(q).sort()).toEqual([0, 1].flatMap((l) => conv.map((c) => `h.${l}.${c}.weight`)).sort());
+    expect(Object.keys(w).some((k) => /\.attn\.bias$/.test(k))).toBe(false);
+    expect(Object.keys(w).length).toBe(Object.keys(original).length - 2);
+    let errorSq = 0, normSq = 0, worst = { name: '', error: -1 };
+    for (const [name, t] of Object.entries(q)) {
+      expect(t.axis, name).toBe(1); // Conv1D: channels are dim 1
+      const [rows, cols] = t.shape;
+      const want = quantizeInt8(original[name]!.data, rows, cols, 1);
+      expect(bytesOf(t.codes).equals(bytesOf(want.codes)), name).toBe(true);
+      let e = 0, n = 0;
+      w[name]!.forEach((v, i) => {
+        const x = original[name]!.data[i]!;
+        e += (x - v) ** 2;
+        n += x * x;
+      });
+      errorSq += e;
+      normSq += n;
+      if (Math.sqrt(e / n) > worst.error) worst = { name, error: Math.sqrt(e / n) };
+    }
+    for (const k of ['wte.weight', 'wpe.weight', 'ln_f.weight', 'h.0.attn.c_attn.bias']) {
+      expect(bytesOf(w[k]!).equals(bytesOf(original[k]!.data)), k).toBe(true);
+    }
+
+    const inBytes = statSync(inPath).size, outBytes = statSync(outPath).size;
+    const pct = (x: number): string => `${(100 * x).toPrecision(4)}%`;
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^input: +${inPath}  ${inBytes.toLocaleString('en-US')} bytes`));
+    expect(lines[1]).toMatch(new RegExp(`^output: ${outPath}  ${outBytes.toLocaleString('en-US')} bytes`));
+    expect(lines[2]).toBe(`ratio:  ${(outBytes / inBytes).toFixed(4)} (${(inBytes / outBytes).toFixed(2)}x smaller)`);
+    expect(lines[3]).toBe(`int8:   8 tensors quantized per output channel, ${Object.keys(w).length - 8} kept as they were, 2 dropped`);
+    expect(lines[4]).toBe(`error:  relative RMS ${pct(Math.sqrt(errorSq / normSq))} overall, worst ${pct(worst.error)} (${worst.name})`);
+    expect(outBytes).toBeLessThan(inBytes / 2);
+  });
+
+  it('bad arguments exit 2 with a message', () => {
+    expect(cli().status).toBe(2);
+    const missing = cli('quantize', join(dir, 'none.safetensors'), join(dir, 'x.safetensors'));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read .*none\.safetensors/);
+    const one = cli('quantize', join(dir, 'in.safetensors'));
+    expect(one.status).toBe(2);
+    expect(one.stderr).toMatch(/quantize needs an input and an output file/);
+    expect(cli('quantize', 'a', 'b', '--include', '(').stderr).toMatch(/--include "\(":/);
+    expect(cli('quantize', 'a', 'b', '--frobnicate').stderr).toMatch(/unknown option --frobnicate/);
+    const bad = join(dir, 'bad.safetensors');
+    writeFileSync(bad, new Uint8Array(3));
+    expect(cli('quantize', bad, join(dir, 'y.safetensors')).stderr).toMatch(/loadSafetensors: file is 3 bytes/);
+    expect(cli('--help').stdout).toMatch(/^usage: wasm-attention quantize/);
+  });
+});
