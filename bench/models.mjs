@@ -81,6 +81,17 @@ export function gpt2DecodeWeightBytes(c) {
   return 4 * (c.n_layer * perLayer + 2 * E + c.vocab_size * E + 2 * E);
 }
 
+/** The same with 8-bit weights, as `quantize: 'int8'` holds them: every Conv1D weight and lm_head
+ * one byte per element plus one f32 scale per output channel; biases, LayerNorms and the two
+ * embedding rows f32. (ORT's q8 GPT-2 has one scale per tensor and a uint8 wte for the gathers:
+ * the same to within 0.1%.) About 124 MB for GPT-2 small. */
+export function gpt2DecodeWeightBytesInt8(c) {
+  const E = c.n_embd, I = c.n_inner ?? 4 * E;
+  const weights = E * 3 * E + E * E + E * I + I * E, channels = 3 * E + E + I + E;
+  const perLayer = weights + 4 * channels + 4 * (3 * E + E + I + E + 4 * E);
+  return c.n_layer * perLayer + 4 * 2 * E + (c.vocab_size * E + 4 * c.vocab_size) + 4 * 2 * E;
+}
+
 /** The time a decode step needs at least when its weights stream from memory once at `readGBps`
  * (GB/s = 1e9 bytes/s): the weight-streaming bound, in ms. */
 export const weightStreamingBoundMs = (weightBytes, readGBps) => weightBytes / (readGBps * 1e6);

@@ -10,6 +10,7 @@ import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, LAYER_GEMMS_VS_PROBE, encoderLaye
 import { createGemm, gemmShareOfProbe } from './gemm-tiles.mjs';
 import { buildPeak } from './peak-probe.mjs';
 import { MODEL_KINDS, runModelShape } from './model-rows.mjs';
+import { TRANSFORMERS_JS_Q8 } from './peers/onnx-quantize.mjs';
 
 const [name, impl] = process.argv.slice(2);
 const shape = SHAPES[name];
@@ -18,6 +19,8 @@ const flag = (f) => process.argv.indexOf(f);
 const quick = flag('--quick') >= 0;
 const ortThreads = flag('--threads') >= 0 ? Number(process.argv[flag('--threads') + 1]) : 1;
 const timing = quick ? { warmupMs: 300, runs: 3 } : { warmupMs: 1500, runs: 10 };
+// 8-bit weights (the -q8 shapes): ours quantize: 'int8', ORT the q8 graph transformers.js ships.
+const q8 = shape.q8 ? TRANSFORMERS_JS_Q8[shape.q8] : undefined;
 const emit = (row) => console.log(JSON.stringify({ shape: name, title: shape.title, flops: flops(shape), ...row }));
 
 if (MODEL_KINDS.has(shape.kind)) {
@@ -104,7 +107,7 @@ if (impl === 'plain') {
       let run;
       if (shape.kind === 'encoder-layer') {
         const { batch, seq, dModel, nhead, ff: dimFeedforward, activation, eps: layerNormEps } = shape;
-        const layer = engine.transformerEncoderLayer({ dModel, nhead, dimFeedforward, activation, layerNormEps, normFirst: false, weights: inputs.weights });
+        const layer = engine.transformerEncoderLayer({ dModel, nhead, dimFeedforward, activation, layerNormEps, normFirst: false, weights: inputs.weights, ...(q8 ? { quantize: 'int8' } : {}) });
         run = () => layer.forward(inputs.x, { batch, seq });
       } else if (shape.kind === 'mha') {
         const { batch: B, seq: L, embed: E, heads: H } = shape;
@@ -126,11 +129,11 @@ if (impl === 'plain') {
       }
       const out = await run();
       const t = await measure(run, timing);
-      emit({ impl: `wasm-attention ${kernels}`, threads, ...t, maxDiff: maxAbsDiff(out, reference) });
+      emit({ impl: `wasm-attention ${kernels}${q8 ? ' int8' : ''}`, threads, ...t, maxDiff: maxAbsDiff(out, reference) });
       await engine.dispose();
     }
   }
-  if (shape.kind === 'encoder-layer') {
+  if (shape.kind === 'encoder-layer' && !q8) {
     // The layer's four GEMMs (encoderLayerGemms), each timed alone, kernel only, in alternation
     // with the peak probe as the GEMM shapes are; one row per build with their sum and the
     // FLOP-weighted share: Σ share·time / Σ time = (GEMM FLOPs at the probe's rate) / (GEMM time).
@@ -190,6 +193,9 @@ if (impl === 'plain') {
   if (shape.kind === 'gemm') {
     const model = await peer.gemm({ ...shape, weight: inputs.b });
     run = () => model.run(inputs.a);
+  } else if (shape.kind === 'encoder-layer' && q8) {
+    const model = await peer.bertLayer({ ...shape, weights: inputs.weights, q8 });
+    run = () => model.run(inputs.x);
   } else if (shape.kind === 'encoder-layer') {
     const model = await peer.encoderLayer({ ...shape, weights: inputs.weights });
     run = () => model.run(inputs.x);
@@ -202,7 +208,8 @@ if (impl === 'plain') {
   }
   const out = await run();
   const t = await measure(run, timing);
-  emit({ impl: `onnxruntime-web ${peer.version}`, threads: ortThreads, ...t, maxDiff: maxAbsDiff(out, reference) });
+  const label = q8 ? ` q8 (${q8.perChannel ? 'per-channel' : 'per-tensor'}${q8.reduceRange ? ', reduce_range' : ''}; unfused BertLayer)` : '';
+  emit({ impl: `onnxruntime-web ${peer.version}${label}`, threads: ortThreads, ...t, maxDiff: maxAbsDiff(out, reference) });
   await peer.dispose();
 } else if (impl === 'tfjs' && shape.kind === 'encoder-layer') {
   throw new RangeError('bench/shape.mjs: the tfjs peer has no encoder layer (bench/run.mjs does not ask for one)');
