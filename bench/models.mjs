@@ -67,6 +67,20 @@ export function bertWeights(c, seed = 2000) {
   return w;
 }
 
+/** nn.TransformerEncoderLayer's state dict for the encoder-layer shapes (bench/shapes.mjs): weights
+ * at nn.Linear's init scale (1/√fan_in), small biases, norms near identity. */
+export function encoderLayerWeights({ dModel: d, ff }) {
+  const w = (n, seed, scale) => randomF32(n, seed, scale);
+  const near1 = (n, seed) => w(n, seed, 0.1).map((v) => 1 + v);
+  return {
+    'self_attn.in_proj_weight': w(3 * d * d, 1, 1 / Math.sqrt(d)), 'self_attn.in_proj_bias': w(3 * d, 2, 0.1),
+    'self_attn.out_proj.weight': w(d * d, 3, 1 / Math.sqrt(d)), 'self_attn.out_proj.bias': w(d, 4, 0.1),
+    'linear1.weight': w(ff * d, 6, 1 / Math.sqrt(d)), 'linear1.bias': w(ff, 7, 0.1),
+    'linear2.weight': w(d * ff, 8, 1 / Math.sqrt(ff)), 'linear2.bias': w(d, 9, 0.1),
+    'norm1.weight': near1(d, 10), 'norm1.bias': w(d, 11, 0.1), 'norm2.weight': near1(d, 12), 'norm2.bias': w(d, 13, 0.1),
+  };
+}
+
 /** `length` token ids in 0..vocab-1, deterministic. */
 export function tokenIds(length, vocab, seed) {
   return Int32Array.from(randomF32(length, seed), (u) => Math.min(vocab - 1, Math.floor((u + 1) / 2 * vocab)));

@@ -10,6 +10,7 @@ import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, LAYER_GEMMS_VS_PROBE, encoderLaye
 import { createGemm, gemmShareOfProbe } from './gemm-tiles.mjs';
 import { buildPeak } from './peak-probe.mjs';
 import { MODEL_KINDS, runModelShape } from './model-rows.mjs';
+import { encoderLayerWeights } from './models.mjs';
 import { TRANSFORMERS_JS_Q8 } from './peers/onnx-quantize.mjs';
 
 const [name, impl] = process.argv.slice(2);
@@ -53,19 +54,9 @@ if (shape.kind === 'gemm') {
   inputs = { weights, x: randomF32(B * L * E, 5) };
   runPlain = () => plainMultiHeadAttention(inputs.x, inputs.x, inputs.x, B, L, L, E, H, weights);
 } else if (shape.kind === 'encoder-layer') {
-  // Weights at nn.Linear's init scale (1/√fan_in), small biases, norms near identity.
-  const { batch: B, seq: L, dModel: d, ff } = shape;
-  const w = (n, seed, scale) => randomF32(n, seed, scale);
-  const near1 = (n, seed) => w(n, seed, 0.1).map((v) => 1 + v);
-  const weights = {
-    'self_attn.in_proj_weight': w(3 * d * d, 1, 1 / Math.sqrt(d)), 'self_attn.in_proj_bias': w(3 * d, 2, 0.1),
-    'self_attn.out_proj.weight': w(d * d, 3, 1 / Math.sqrt(d)), 'self_attn.out_proj.bias': w(d, 4, 0.1),
-    'linear1.weight': w(ff * d, 6, 1 / Math.sqrt(d)), 'linear1.bias': w(ff, 7, 0.1),
-    'linear2.weight': w(d * ff, 8, 1 / Math.sqrt(ff)), 'linear2.bias': w(d, 9, 0.1),
-    'norm1.weight': near1(d, 10), 'norm1.bias': w(d, 11, 0.1), 'norm2.weight': near1(d, 12), 'norm2.bias': w(d, 13, 0.1),
-  };
-  inputs = { weights, x: randomF32(B * L * d, 5) };
-  runPlain = () => plainEncoderLayer(inputs.x, B, L, shape, weights);
+  const { batch: B, seq: L, dModel: d } = shape;
+  inputs = { weights: encoderLayerWeights(shape), x: randomF32(B * L * d, 5) };
+  runPlain = () => plainEncoderLayer(inputs.x, B, L, shape, inputs.weights);
 } else {
   const n = (seq) => shape.batch * shape.heads * seq * shape.headDim;
   inputs = { q: randomF32(n(shape.seqQ), 1), k: randomF32(n(shape.seqK), 2), v: randomF32(n(shape.seqK), 3) };
