@@ -137,9 +137,10 @@ const attr = (node, name, fallback) => node.attributes?.find((a) => a.name === n
  * The graph quantize_dynamic makes of `graph` (see the top of this file): a new graph object, the
  * input untouched.
  * @param {{ name: string, nodes: object[], initializers: object[], inputs: object[], outputs: object[] }} graph
- * @param {{ perChannel: boolean, reduceRange: boolean }} options
+ * @param {{ perChannel: boolean, reduceRange: boolean, opTypes?: string[] }} options  opTypes:
+ *   op_types_to_quantize, of MatMul and Gather (default both, as IntegerOpsRegistry)
  */
-export function quantizeDynamic(graph, { perChannel, reduceRange }) {
+export function quantizeDynamic(graph, { perChannel, reduceRange, opTypes = ['MatMul', 'Gather'] }) {
   const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
   const isFloatInit = (name) => initializers.get(name)?.data instanceof Float32Array;
 
@@ -174,7 +175,7 @@ export function quantizeDynamic(graph, { perChannel, reduceRange }) {
       const dq = dequantize.get(input);
       if (dq) { out.push(dq); dequantize.delete(input); }
     }
-    if (node.opType === 'MatMul' && isFloatInit(node.inputs[1])) {
+    if (node.opType === 'MatMul' && opTypes.includes('MatMul') && isFloatInit(node.inputs[1])) {
       const [x, w] = node.inputs, [y] = node.outputs;
       if (!activations.has(x)) {
         const names = [`${x}_quantized`, `${x}_scale`, `${x}_zero_point`];
@@ -199,7 +200,7 @@ export function quantizeDynamic(graph, { perChannel, reduceRange }) {
         { opType: 'Mul', inputs: [xs, wq.scale], outputs: [scales] },
         { opType: 'Mul', inputs: [cast, scales], outputs: [y] },
       );
-    } else if (node.opType === 'Gather' && isFloatInit(node.inputs[0])) {
+    } else if (node.opType === 'Gather' && opTypes.includes('Gather') && isFloatInit(node.inputs[0])) {
       const [table, indices] = node.inputs, [y] = node.outputs;
       if (!weights.has(table)) {
         const t = initializers.get(table);

@@ -147,6 +147,9 @@ describe('bench/peers/onnx-quantize.mjs: quantize_dynamic as transformers.js run
     expect(ops.MatMul).toBe(2 * L); // Q·Kᵀ and P·V: MatMulConstBOnly
     expect(ops.DequantizeLinear).toBe(2); // wte and wpe, gathered as uint8
     expect(q8.initializers.filter((t) => t.data instanceof Float32Array && t.data.length > 4 * config.n_embd)).toEqual([]);
+    // op_types_to_quantize = ['MatMul']: the embedding tables stay f32.
+    const matmulOnly = count(quantizeDynamic(fp32, { ...TRANSFORMERS_JS_Q8.gpt2, opTypes: ['MatMul'] }) as Graph);
+    expect([matmulOnly.MatMulInteger, matmulOnly.DequantizeLinear, matmulOnly.Gather]).toEqual([4 * L + 1, undefined, count(fp32).Gather]);
 
     const H = config.n_head, d = config.n_embd / H;
     const feeds = (ids: number[]) => {
