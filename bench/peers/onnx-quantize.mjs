@@ -42,7 +42,9 @@
 // (clean_initializers).
 //
 // onnxruntime-web then fuses DynamicQuantizeLinear + MatMulInteger + Cast + Mul (+ Add) into
-// com.microsoft DynamicQuantizeMatMul at graphOptimizationLevel 'all', as for the real files.
+// com.microsoft DynamicQuantizeMatMul at graphOptimizationLevel 'all', as for the real files
+// (checked with 1.30.0's profiler on the 2-layer fixture GPT-2: its 9 quantized MatMuls run as 9
+// DynamicQuantizeMatMul; the uint8 Gathers as Gather + DequantizeLinear).
 import { DataType, intAttr } from './onnx-proto.mjs';
 
 /** The settings transformers.js's convert.py quantizes with (weights QInt8, activations QUInt8). */
