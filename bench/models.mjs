@@ -67,6 +67,20 @@ export function bertWeights(c, seed = 2000) {
   return w;
 }
 
+/** nn.TransformerEncoderLayer's state dict for the encoder-layer shapes (bench/shapes.mjs): weights
+ * at nn.Linear's init scale (1/√fan_in), small biases, norms near identity. */
+export function encoderLayerWeights({ dModel: d, ff }) {
+  const w = (n, seed, scale) => randomF32(n, seed, scale);
+  const near1 = (n, seed) => w(n, seed, 0.1).map((v) => 1 + v);
+  return {
+    'self_attn.in_proj_weight': w(3 * d * d, 1, 1 / Math.sqrt(d)), 'self_attn.in_proj_bias': w(3 * d, 2, 0.1),
+    'self_attn.out_proj.weight': w(d * d, 3, 1 / Math.sqrt(d)), 'self_attn.out_proj.bias': w(d, 4, 0.1),
+    'linear1.weight': w(ff * d, 6, 1 / Math.sqrt(d)), 'linear1.bias': w(ff, 7, 0.1),
+    'linear2.weight': w(d * ff, 8, 1 / Math.sqrt(ff)), 'linear2.bias': w(d, 9, 0.1),
+    'norm1.weight': near1(d, 10), 'norm1.bias': w(d, 11, 0.1), 'norm2.weight': near1(d, 12), 'norm2.bias': w(d, 13, 0.1),
+  };
+}
+
 /** `length` token ids in 0..vocab-1, deterministic. */
 export function tokenIds(length, vocab, seed) {
   return Int32Array.from(randomF32(length, seed), (u) => Math.min(vocab - 1, Math.floor((u + 1) / 2 * vocab)));
@@ -79,6 +93,17 @@ export function gpt2DecodeWeightBytes(c) {
   const E = c.n_embd, I = c.n_inner ?? 4 * E;
   const perLayer = E * 3 * E + 3 * E + E * E + E + E * I + I + I * E + E + 4 * E;
   return 4 * (c.n_layer * perLayer + 2 * E + c.vocab_size * E + 2 * E);
+}
+
+/** The same with 8-bit weights, as `quantize: 'int8'` holds them: every Conv1D weight and lm_head
+ * one byte per element plus one f32 scale per output channel; biases, LayerNorms and the two
+ * embedding rows f32. (ORT's q8 GPT-2 has one scale per tensor and a uint8 wte for the gathers:
+ * the same to within 0.1%.) About 124 MB for GPT-2 small. */
+export function gpt2DecodeWeightBytesInt8(c) {
+  const E = c.n_embd, I = c.n_inner ?? 4 * E;
+  const weights = E * 3 * E + E * E + E * I + I * E, channels = 3 * E + E + I + E;
+  const perLayer = weights + 4 * channels + 4 * (3 * E + E + I + E + 4 * E);
+  return c.n_layer * perLayer + 4 * 2 * E + (c.vocab_size * E + 4 * c.vocab_size) + 4 * 2 * E;
 }
 
 /** The time a decode step needs at least when its weights stream from memory once at `readGBps`

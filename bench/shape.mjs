@@ -10,6 +10,8 @@ import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, LAYER_GEMMS_VS_PROBE, encoderLaye
 import { createGemm, gemmShareOfProbe } from './gemm-tiles.mjs';
 import { buildPeak } from './peak-probe.mjs';
 import { MODEL_KINDS, runModelShape } from './model-rows.mjs';
+import { encoderLayerWeights } from './models.mjs';
+import { TRANSFORMERS_JS_Q8 } from './peers/onnx-quantize.mjs';
 
 const [name, impl] = process.argv.slice(2);
 const shape = SHAPES[name];
@@ -18,6 +20,8 @@ const flag = (f) => process.argv.indexOf(f);
 const quick = flag('--quick') >= 0;
 const ortThreads = flag('--threads') >= 0 ? Number(process.argv[flag('--threads') + 1]) : 1;
 const timing = quick ? { warmupMs: 300, runs: 3 } : { warmupMs: 1500, runs: 10 };
+// 8-bit weights (the -q8 shapes): ours quantize: 'int8', ORT the q8 graph transformers.js ships.
+const q8 = shape.q8 ? TRANSFORMERS_JS_Q8[shape.q8] : undefined;
 const emit = (row) => console.log(JSON.stringify({ shape: name, title: shape.title, flops: flops(shape), ...row }));
 
 if (MODEL_KINDS.has(shape.kind)) {
@@ -50,19 +54,9 @@ if (shape.kind === 'gemm') {
   inputs = { weights, x: randomF32(B * L * E, 5) };
   runPlain = () => plainMultiHeadAttention(inputs.x, inputs.x, inputs.x, B, L, L, E, H, weights);
 } else if (shape.kind === 'encoder-layer') {
-  // Weights at nn.Linear's init scale (1/√fan_in), small biases, norms near identity.
-  const { batch: B, seq: L, dModel: d, ff } = shape;
-  const w = (n, seed, scale) => randomF32(n, seed, scale);
-  const near1 = (n, seed) => w(n, seed, 0.1).map((v) => 1 + v);
-  const weights = {
-    'self_attn.in_proj_weight': w(3 * d * d, 1, 1 / Math.sqrt(d)), 'self_attn.in_proj_bias': w(3 * d, 2, 0.1),
-    'self_attn.out_proj.weight': w(d * d, 3, 1 / Math.sqrt(d)), 'self_attn.out_proj.bias': w(d, 4, 0.1),
-    'linear1.weight': w(ff * d, 6, 1 / Math.sqrt(d)), 'linear1.bias': w(ff, 7, 0.1),
-    'linear2.weight': w(d * ff, 8, 1 / Math.sqrt(ff)), 'linear2.bias': w(d, 9, 0.1),
-    'norm1.weight': near1(d, 10), 'norm1.bias': w(d, 11, 0.1), 'norm2.weight': near1(d, 12), 'norm2.bias': w(d, 13, 0.1),
-  };
-  inputs = { weights, x: randomF32(B * L * d, 5) };
-  runPlain = () => plainEncoderLayer(inputs.x, B, L, shape, weights);
+  const { batch: B, seq: L, dModel: d } = shape;
+  inputs = { weights: encoderLayerWeights(shape), x: randomF32(B * L * d, 5) };
+  runPlain = () => plainEncoderLayer(inputs.x, B, L, shape, inputs.weights);
 } else {
   const n = (seq) => shape.batch * shape.heads * seq * shape.headDim;
   inputs = { q: randomF32(n(shape.seqQ), 1), k: randomF32(n(shape.seqK), 2), v: randomF32(n(shape.seqK), 3) };
@@ -104,7 +98,7 @@ if (impl === 'plain') {
       let run;
       if (shape.kind === 'encoder-layer') {
         const { batch, seq, dModel, nhead, ff: dimFeedforward, activation, eps: layerNormEps } = shape;
-        const layer = engine.transformerEncoderLayer({ dModel, nhead, dimFeedforward, activation, layerNormEps, normFirst: false, weights: inputs.weights });
+        const layer = engine.transformerEncoderLayer({ dModel, nhead, dimFeedforward, activation, layerNormEps, normFirst: false, weights: inputs.weights, ...(q8 ? { quantize: 'int8' } : {}) });
         run = () => layer.forward(inputs.x, { batch, seq });
       } else if (shape.kind === 'mha') {
         const { batch: B, seq: L, embed: E, heads: H } = shape;
@@ -126,11 +120,11 @@ if (impl === 'plain') {
       }
       const out = await run();
       const t = await measure(run, timing);
-      emit({ impl: `wasm-attention ${kernels}`, threads, ...t, maxDiff: maxAbsDiff(out, reference) });
+      emit({ impl: `wasm-attention ${kernels}${q8 ? ' int8' : ''}`, threads, ...t, maxDiff: maxAbsDiff(out, reference) });
       await engine.dispose();
     }
   }
-  if (shape.kind === 'encoder-layer') {
+  if (shape.kind === 'encoder-layer' && !q8) {
     // The layer's four GEMMs (encoderLayerGemms), each timed alone, kernel only, in alternation
     // with the peak probe as the GEMM shapes are; one row per build with their sum and the
     // FLOP-weighted share: Σ share·time / Σ time = (GEMM FLOPs at the probe's rate) / (GEMM time).
@@ -190,6 +184,9 @@ if (impl === 'plain') {
   if (shape.kind === 'gemm') {
     const model = await peer.gemm({ ...shape, weight: inputs.b });
     run = () => model.run(inputs.a);
+  } else if (shape.kind === 'encoder-layer' && q8) {
+    const model = await peer.bertLayer({ ...shape, weights: inputs.weights, q8 });
+    run = () => model.run(inputs.x);
   } else if (shape.kind === 'encoder-layer') {
     const model = await peer.encoderLayer({ ...shape, weights: inputs.weights });
     run = () => model.run(inputs.x);
@@ -202,7 +199,8 @@ if (impl === 'plain') {
   }
   const out = await run();
   const t = await measure(run, timing);
-  emit({ impl: `onnxruntime-web ${peer.version}`, threads: ortThreads, ...t, maxDiff: maxAbsDiff(out, reference) });
+  const label = q8 ? ` q8 (${q8.perChannel ? 'per-channel' : 'per-tensor'}${q8.reduceRange ? ', reduce_range' : ''}; unfused BertLayer)` : '';
+  emit({ impl: `onnxruntime-web ${peer.version}${label}`, threads: ortThreads, ...t, maxDiff: maxAbsDiff(out, reference) });
   await peer.dispose();
 } else if (impl === 'tfjs' && shape.kind === 'encoder-layer') {
   throw new RangeError('bench/shape.mjs: the tfjs peer has no encoder layer (bench/run.mjs does not ask for one)');

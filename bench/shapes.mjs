@@ -17,6 +17,14 @@ export const SHAPES = {
   'gpt2-prefill-128': { kind: 'gpt2-prefill', title: 'GPT-2 small (124M), prefill 128 tokens', batch: 1, seq: 128 },
   'gpt2-decode-512': { kind: 'gpt2-decode', title: 'GPT-2 small, decode at 512 tokens of context, ms per token', context: 512, warmupSteps: 4, timedSteps: 12 },
   'minilm-8x128': { kind: 'bert-model', title: 'all-MiniLM-L6-v2 geometry (BERT 6×384), batch 8 × seq 128', batch: 8, seq: 128 },
+  // The same four shapes with 8-bit weights: onnxruntime-web running the graph as transformers.js's
+  // q8 files hold it (bench/peers/onnx-quantize.mjs: quantize_dynamic with transformers.js's
+  // settings) against ours with quantize: 'int8'. The BERT layer on the ORT side is the unfused
+  // layer of an exported BertModel (peer.bertLayer), not the fused Attention of bert-layer-512.
+  'bert-layer-512-q8': { kind: 'encoder-layer', q8: 'bert', title: 'BERT-base encoder layer, seq 512, 8-bit weights', batch: 1, seq: 512, dModel: 768, nhead: 12, ff: 3072, activation: 'gelu', eps: 1e-12 },
+  'minilm-8x128-q8': { kind: 'bert-model', q8: 'bert', title: 'all-MiniLM-L6-v2 geometry, batch 8 × seq 128, 8-bit weights', batch: 8, seq: 128 },
+  'gpt2-prefill-128-q8': { kind: 'gpt2-prefill', q8: 'gpt2', title: 'GPT-2 small, prefill 128 tokens, 8-bit weights', batch: 1, seq: 128 },
+  'gpt2-decode-512-q8': { kind: 'gpt2-decode', q8: 'gpt2', title: 'GPT-2 small, decode at 512 tokens of context, 8-bit weights, ms per token', context: 512, warmupSteps: 4, timedSteps: 12 },
   'decode-1024': { kind: 'attention', title: 'decode: 1 query × 1024 keys, 12 heads, d 64', batch: 1, heads: 12, seqQ: 1, seqK: 1024, headDim: 64, residentKV: true },
 };
 

@@ -190,7 +190,7 @@ export const bertOnnx = (config, w) => encodeModel({ graph: bertGraph(config, w)
 
 /** The graph of bertOnnx, not yet encoded. */
 export function bertGraph(config, w) {
-  const d = config.hidden_size, H = config.num_attention_heads, hd = d / H, ff = config.intermediate_size;
+  const d = config.hidden_size, H = config.num_attention_heads, ff = config.intermediate_size;
   const P = config.max_position_embeddings, eps = config.layer_norm_eps;
   const g = new GraphBuilder();
   const weight = (key, dims) => g.init(key, dims, w[key]);
@@ -217,25 +217,8 @@ export function bertGraph(config, w) {
     g.op('Sub', [g.scalar(1), g.op('Cast', [g.op('Unsqueeze', ['attention_mask', g.ints([1, 2])])], { attributes: [intAttr('to', DataType.FLOAT)] })]),
     g.scalar(F32_MIN),
   ]);
-  const headsShape = g.ints([0, 0, H, hd]);
-  const mergedShape = g.op('Concat', [g.op('Shape', ['input_ids']), g.ints([d])], { attributes: [intAttr('axis', 0)] });
-  const heads = (t) => g.op('Transpose', [g.op('Reshape', [t, headsShape])], { attributes: [intsAttr('perm', [0, 2, 1, 3])] });
-  const sqrtD = g.scalar(Math.sqrt(hd)), sqrt2 = g.scalar(Math.SQRT2), one = g.scalar(1), half = g.scalar(0.5);
-  for (let n = 0; n < config.num_hidden_layers; n++) {
-    const p = `encoder.layer.${n}.`;
-    const q = heads(linear(x, `${p}attention.self.query`, d, d));
-    // Kᵀ straight from [B, L, H, d]: torch folds the heads' permute and the transpose into one.
-    const kt = g.op('Transpose', [g.op('Reshape', [linear(x, `${p}attention.self.key`, d, d), headsShape])],
-      { attributes: [intsAttr('perm', [0, 2, 3, 1])] });
-    const v = heads(linear(x, `${p}attention.self.value`, d, d));
-    const s = g.op('Add', [g.op('Div', [g.op('MatMul', [q, kt]), sqrtD]), mask]);
-    const probs = g.op('Softmax', [s], { attributes: [intAttr('axis', -1)] });
-    const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, v])], { attributes: [intsAttr('perm', [0, 2, 1, 3])] }), mergedShape]);
-    const a = norm(g.op('Add', [linear(ctx, `${p}attention.output.dense`, d, d), x]), `${p}attention.output.LayerNorm`);
-    const i = linear(a, `${p}intermediate.dense`, ff, d);
-    const act = g.op('Mul', [g.op('Mul', [i, g.op('Add', [g.op('Erf', [g.op('Div', [i, sqrt2])]), one])]), half]);
-    x = norm(g.op('Add', [linear(act, `${p}output.dense`, d, ff), a]), `${p}output.LayerNorm`);
-  }
+  const layer = bertLayerEmitter(g, { d, H, ff, linear, norm, mergedShape: g.op('Concat', [g.op('Shape', ['input_ids']), g.ints([d])], { attributes: [intAttr('axis', 0)] }) });
+  for (let n = 0; n < config.num_hidden_layers; n++) x = layer(x, `encoder.layer.${n}.`, mask);
   g.nodes.push({ opType: 'Identity', inputs: [x], outputs: ['last_hidden_state'] });
   return {
     name: 'bert_feature_extraction',
@@ -243,5 +226,72 @@ export function bertGraph(config, w) {
     initializers: g.initializers,
     inputs: ['input_ids', 'attention_mask', 'token_type_ids'].map((n) => int64(n, ['batch_size', 'sequence_length'])),
     outputs: [{ name: 'last_hidden_state', shape: ['batch_size', 'sequence_length', d] }],
+  };
+}
+
+/**
+ * The nodes of one BertLayer (modeling_bert.py's eager attention, as bertGraph), keys under `p`:
+ * query/key/value as MatMul + Add; heads by Reshape + Transpose (K straight to Kᵀ, perm
+ * [0, 2, 3, 1], as torch folds the two); MatMul(Q, Kᵀ), Div √d, Add the mask (if any), Softmax,
+ * MatMul V, heads merged; dense, residual Add, LayerNormalization; intermediate with the exact
+ * GELU 0.5·x·(1 + Erf(x/√2)); output dense, residual, LayerNormalization.
+ * @returns {(x: string, p: string, mask?: string) => string}
+ */
+function bertLayerEmitter(g, { d, H, ff, linear, norm, mergedShape }) {
+  const hd = d / H;
+  const headsShape = g.ints([0, 0, H, hd]);
+  const heads = (t) => g.op('Transpose', [g.op('Reshape', [t, headsShape])], { attributes: [intsAttr('perm', [0, 2, 1, 3])] });
+  const sqrtD = g.scalar(Math.sqrt(hd)), sqrt2 = g.scalar(Math.SQRT2), one = g.scalar(1), half = g.scalar(0.5);
+  return (x, p, mask) => {
+    const q = heads(linear(x, `${p}attention.self.query`, d, d));
+    // Kᵀ straight from [B, L, H, d]: torch folds the heads' permute and the transpose into one.
+    const kt = g.op('Transpose', [g.op('Reshape', [linear(x, `${p}attention.self.key`, d, d), headsShape])],
+      { attributes: [intsAttr('perm', [0, 2, 3, 1])] });
+    const v = heads(linear(x, `${p}attention.self.value`, d, d));
+    const scaled = g.op('Div', [g.op('MatMul', [q, kt]), sqrtD]);
+    const s = mask ? g.op('Add', [scaled, mask]) : scaled;
+    const probs = g.op('Softmax', [s], { attributes: [intAttr('axis', -1)] });
+    const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, v])], { attributes: [intsAttr('perm', [0, 2, 1, 3])] }), mergedShape]);
+    const a = norm(g.op('Add', [linear(ctx, `${p}attention.output.dense`, d, d), x]), `${p}attention.output.LayerNorm`);
+    const i = linear(a, `${p}intermediate.dense`, ff, d);
+    const act = g.op('Mul', [g.op('Mul', [i, g.op('Add', [g.op('Erf', [g.op('Div', [i, sqrt2])]), one])]), half]);
+    return norm(g.op('Add', [linear(act, `${p}output.dense`, d, ff), a]), `${p}output.LayerNorm`);
+  };
+}
+
+/**
+ * One BERT encoder layer as the exported BertModel holds it (bertGraph's layer, no padding mask),
+ * on hidden states: input `x` [batch, seq, dModel], output `y`. Weights are
+ * nn.TransformerEncoderLayer's state dict (post-norm, exact GELU), the layer of the
+ * `encoder-layer` bench shapes: in_proj_weight split into query, key and value.
+ * @param {{ dModel: number, nhead: number, ff: number, eps: number }} shape
+ * @param {Record<string, Float32Array>} w
+ */
+export function bertLayerGraph({ dModel: d, nhead: H, ff, eps }, w) {
+  const g = new GraphBuilder();
+  const inProj = w['self_attn.in_proj_weight'], inBias = w['self_attn.in_proj_bias'];
+  const hf = {
+    'attention.self.query': [inProj.subarray(0, d * d), inBias.subarray(0, d)],
+    'attention.self.key': [inProj.subarray(d * d, 2 * d * d), inBias.subarray(d, 2 * d)],
+    'attention.self.value': [inProj.subarray(2 * d * d), inBias.subarray(2 * d)],
+    'attention.output.dense': [w['self_attn.out_proj.weight'], w['self_attn.out_proj.bias']],
+    'intermediate.dense': [w['linear1.weight'], w['linear1.bias']],
+    'output.dense': [w['linear2.weight'], w['linear2.bias']],
+  };
+  const norms = { 'attention.output.LayerNorm': 'norm1', 'output.LayerNorm': 'norm2' };
+  const linear = (x, key, out, inp) => g.op('Add', [
+    g.op('MatMul', [x, g.init(`${key}.weight.T`, [inp, out], transpose(hf[key][0], out, inp))]),
+    g.init(`${key}.bias`, [out], Float32Array.from(hf[key][1])),
+  ]);
+  const norm = (x, key) => layerNorm(g, x, g.init(`${key}.weight`, [d], w[`${norms[key]}.weight`]), g.init(`${key}.bias`, [d], w[`${norms[key]}.bias`]), eps);
+  const mergedShape = g.op('Concat', [g.op('Slice', [g.op('Shape', ['x']), g.ints([0]), g.ints([2])]), g.ints([d])], { attributes: [intAttr('axis', 0)] });
+  const y = bertLayerEmitter(g, { d, H, ff, linear, norm, mergedShape })('x', '');
+  g.nodes.push({ opType: 'Identity', inputs: [y], outputs: ['y'] });
+  return {
+    name: 'bert_layer',
+    nodes: g.nodes,
+    initializers: g.initializers,
+    inputs: [{ name: 'x', shape: ['batch_size', 'sequence_length', d] }],
+    outputs: [{ name: 'y', shape: ['batch_size', 'sequence_length', d] }],
   };
 }

@@ -16,12 +16,12 @@
 //   TypeProto           tensor_type=1;  TypeProto.Tensor elem_type=1 shape=2
 //   TensorShapeProto    dim=1;  Dimension dim_value=1 dim_param=2
 //   TensorProto         dims=1 data_type=2 name=8 raw_data=9
-//                       (DataType FLOAT=1 INT64=7 BOOL=9)
+//                       (DataType FLOAT=1 UINT8=2 INT8=3 INT32=6 INT64=7 BOOL=9)
 //
 // Only what the peers need is implemented; anything else throws rather than
 // silently producing a model ORT would misread.
 
-export const DataType = Object.freeze({ FLOAT: 1, INT64: 7, BOOL: 9 });
+export const DataType = Object.freeze({ FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9 });
 const AttrType = Object.freeze({ FLOAT: 1, INT: 2, FLOATS: 6, INTS: 7 });
 
 // Wire types.
@@ -195,19 +195,24 @@ function encodeValueInfo(v) {
 
 /**
  * @param {{ name: string, dims: number[],
- *           data: Float32Array | BigInt64Array | Uint8Array }} t
+ *           data: Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array,
+ *           dataType?: number }} t
  *   Data goes in raw_data (little-endian, as the spec mandates). The typed
  *   array's bytes are referenced, not copied, until the model's finish(),
  *   which is correct on little-endian hosts — every platform Node/V8 runs
- *   WebAssembly on. A Uint8Array is a BOOL tensor (one byte per element).
+ *   WebAssembly on. The element type follows the array (Float32Array FLOAT,
+ *   BigInt64Array INT64, Int32Array INT32, Int8Array INT8); a Uint8Array is a
+ *   BOOL tensor unless `dataType` says DataType.UINT8.
  * @returns {Writer}
  */
 function encodeTensor(t) {
   let dataType;
   if (t.data instanceof Float32Array) dataType = DataType.FLOAT;
   else if (t.data instanceof BigInt64Array) dataType = DataType.INT64;
-  else if (t.data instanceof Uint8Array) dataType = DataType.BOOL;
-  else throw new Error(`onnx-proto: initializer ${t.name} must be Float32Array, BigInt64Array or Uint8Array (BOOL)`);
+  else if (t.data instanceof Int32Array) dataType = DataType.INT32;
+  else if (t.data instanceof Int8Array) dataType = DataType.INT8;
+  else if (t.data instanceof Uint8Array) dataType = t.dataType === DataType.UINT8 ? DataType.UINT8 : DataType.BOOL;
+  else throw new Error(`onnx-proto: initializer ${t.name} must be Float32Array, BigInt64Array, Int32Array, Int8Array or Uint8Array (BOOL or UINT8)`);
   const count = t.dims.reduce((a, b) => a * b, 1);
   if (count !== t.data.length) {
     throw new Error(`onnx-proto: initializer ${t.name} has ${t.data.length} elements, dims say ${count}`);

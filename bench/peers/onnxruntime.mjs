@@ -18,7 +18,8 @@
 
 import { checkLength, checkMhaWeights } from './inputs.mjs';
 import { encodeModel, floatAttr, intAttr } from './onnx-proto.mjs';
-import { bertOnnx, gpt2WithPastOnnx } from './onnx-models.mjs';
+import { bertGraph, bertLayerGraph, gpt2WithPastGraph } from './onnx-models.mjs';
+import { quantizeDynamic } from './onnx-quantize.mjs';
 
 /** ORT module and the thread count it was initialised with (process-wide, see above). */
 let ortModule = null;
@@ -83,6 +84,10 @@ function transpose(m, rows, cols) {
 /**
  * Create an ORT peer. All peers in one process share the same thread count.
  *
+ * `q8` (gpt2, bert, bertLayer): the graph as onnxruntime's quantize_dynamic rewrites it with these
+ * settings ({ perChannel, reduceRange }; TRANSFORMERS_JS_Q8 of ./onnx-quantize.mjs holds the ones
+ * transformers.js ships), instead of fp32.
+ *
  * @param {{ threads: number }} options
  * @returns {Promise<{
  *   threads: number,
@@ -99,10 +104,13 @@ function transpose(m, rows, cols) {
  *     : Promise<{ run(x: Float32Array): Promise<Float32Array> }>,
  *   gemm(o: { m: number, n: number, k: number, weight: Float32Array })
  *     : Promise<{ run(a: Float32Array): Promise<Float32Array> }>,
- *   gpt2(o: { config: object, weights: Record<string, Float32Array> })
+ *   gpt2(o: { config: object, weights: Record<string, Float32Array>, q8?: Q8 })
  *     : Promise<{ run(ids: Int32Array, past?: object): Promise<{ logits: Float32Array, present: object }> }>,
- *   bert(o: { config: object, weights: Record<string, Float32Array> })
+ *   bert(o: { config: object, weights: Record<string, Float32Array>, q8?: Q8 })
  *     : Promise<{ run(ids: Int32Array, o: { batch: number, seq: number }): Promise<Float32Array> }>,
+ *   bertLayer(o: { batch: number, seq: number, dModel: number, nhead: number, ff: number, eps: number,
+ *                  weights: Record<string, Float32Array>, q8?: Q8 })
+ *     : Promise<{ run(x: Float32Array): Promise<Float32Array> }>,
  *   dispose(): Promise<void>,
  * }>}
  */
@@ -405,9 +413,10 @@ export async function createOrtPeer({ threads }) {
      * layer's K/V, read back into JavaScript to be fed in again on the next call, as
      * transformers.js does on the wasm backend.
      */
-    async gpt2({ config, weights }) {
+    async gpt2({ config, weights, q8 }) {
       const H = config.n_head, d = config.n_embd / config.n_head, layers = config.n_layer;
-      const session = await open(gpt2WithPastOnnx(config, weights));
+      const graph = gpt2WithPastGraph(config, weights);
+      const session = await open(encodeModel({ graph: q8 ? quantizeDynamic(graph, q8) : graph }));
       const empty = new ort.Tensor('float32', new Float32Array(0), [1, H, 0, d]);
       const int64 = (values, dims) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
       return {
@@ -434,8 +443,9 @@ export async function createOrtPeer({ threads }) {
      * of ./onnx-models.mjs (bertOnnx) fed input_ids, an attention_mask of ones and token_type_ids
      * of zeros, int64 [batch, seq].
      */
-    async bert({ config, weights }) {
-      const session = await open(bertOnnx(config, weights));
+    async bert({ config, weights, q8 }) {
+      const graph = bertGraph(config, weights);
+      const session = await open(encodeModel({ graph: q8 ? quantizeDynamic(graph, q8) : graph }));
       return {
         async run(ids, { batch, seq }) {
           if (!(ids instanceof Int32Array) || ids.length !== batch * seq) throw new RangeError(`ids must be an Int32Array of batch·seq = ${batch * seq}`);
@@ -446,6 +456,25 @@ export async function createOrtPeer({ threads }) {
             token_type_ids: new ort.Tensor('int64', new BigInt64Array(batch * seq), dims),
           });
           return out.last_hidden_state.data;
+        },
+      };
+    },
+
+    /**
+     * One BERT encoder layer on hidden states [batch, seq, dModel], the layer of the exported
+     * BertModel (./onnx-models.mjs bertLayerGraph: Q, K, V as three MatMul + Add, attention
+     * unfused, as Optimum exports it and transformers.js runs it; not the fused com.microsoft
+     * Attention of `encoderLayer`), fp32 or q8. Weights are nn.TransformerEncoderLayer's.
+     */
+    async bertLayer({ batch, seq, dModel, nhead, ff, eps, weights, q8 }) {
+      const graph = bertLayerGraph({ dModel, nhead, ff, eps }, weights);
+      const session = await open(encodeModel({ graph: q8 ? quantizeDynamic(graph, q8) : graph }));
+      const shape = [batch, seq, dModel];
+      return {
+        async run(x) {
+          checkLength('x', x, batch * seq * dModel);
+          const out = await session.run({ x: new ort.Tensor('float32', x, shape) });
+          return out.y.data;
         },
       };
     },
