@@ -129,18 +129,7 @@ export async function runModelShape(name, shape, impl, { threads, quick, timing,
     for (let t = 1; t <= cores; t++) {
       const engine = await createEngine({ threads: t, kernels });
       const impl = `wasm-attention ${kernels}${q8 ? ' int8' : ''}`;
-      let gpt2Model;
-      if (gpt2) {
-        try {
-          gpt2Model = engine.gpt2({ config, weights, ...quantize });
-        } catch (err) {
-          // engine.gpt2 without quantize: 'int8' (before issue 16's GPT-2 part): a skipped row, not a crash.
-          if (!q8 || !/quantize/.test(err.message)) throw err;
-          emit({ impl, threads: t, skipped: `engine.gpt2 does not take quantize: 'int8' yet (${err.message})` });
-          await engine.dispose();
-          continue;
-        }
-      }
+      const gpt2Model = gpt2 ? engine.gpt2({ config, weights, ...quantize }) : undefined;
       if (shape.kind === 'bert-model') {
         const model = engine.bert({ config, weights, ...quantize });
         const mask = new Uint8Array(ids.length).fill(1);
