@@ -10,8 +10,7 @@
 // The fp32 reference is our f32 engine (within ~1e-6 of PyTorch, test/ops and test/models; the
 // fp32 ORT graph's distance from it is printed too). ORT q8 runs with transformers.js's settings
 // (TRANSFORMERS_JS_Q8: BERT per-channel with reduce_range, GPT-2 per-tensor) and with
-// quantize_dynamic's defaults (per-tensor, full range). Ours int8 on GPT-2 needs engine.gpt2 to
-// take quantize: 'int8'; until then that entry says so.
+// quantize_dynamic's defaults (per-tensor, full range).
 // --weights=normal replaces every weight matrix and embedding table by a Gaussian of std 0.02
 // (Hugging Face's initializer_range; biases and LayerNorms unchanged): per-tensor int8 scales
 // follow the largest value, and a Gaussian's tails (about 5σ over a million values) make the
@@ -142,17 +141,9 @@ const log = (what, entry) => console.log(JSON.stringify({ what, ...entry }));
     return { relRms: relRms(logits, f32), argmaxAgreement: `${top.filter((t, i) => t === top1[i]).length}/${seq}` };
   };
   const entry = { shape: SHAPES['gpt2-prefill-128-q8'].title, metric: 'relative RMS error of the logits [128, vocab]; positions whose argmax is fp32\'s' };
-  let model;
-  try {
-    model = engine.gpt2({ config, weights, quantize: 'int8' });
-  } catch (err) {
-    if (!/quantize/.test(err.message)) throw err;
-    entry.oursInt8 = `not measured: engine.gpt2 does not take quantize: 'int8' yet (${err.message})`;
-  }
-  if (model) {
-    entry.oursInt8 = score((await model.forward(ids, { batch: 1, seq })).logits);
-    await model.dispose();
-  }
+  const model = engine.gpt2({ config, weights, quantize: 'int8' });
+  entry.oursInt8 = score((await model.forward(ids, { batch: 1, seq })).logits);
+  await model.dispose();
   for (const [key, q8] of [['ortFp32', undefined], ['ortQ8', TRANSFORMERS_JS_Q8.gpt2]]) {
     const { logits } = await (await peer.gpt2({ config, weights, q8 })).run(ids);
     entry[key] = score(logits);
