@@ -78,7 +78,11 @@ function quantize(args) {
   } catch (error) {
     fail(`${inPath}: ${error.message}`);
   }
-  writeFileSync(outPath, result.bytes);
+  try {
+    writeFileSync(outPath, result.bytes);
+  } catch (error) {
+    fail(`cannot write ${outPath}: ${error.message}`);
+  }
   const worst = result.quantized.reduce((a, t) => (a === undefined || t.relativeRmsError > a.relativeRmsError ? t : a), undefined);
   const lines = [
     `input:  ${inPath}  ${size(result.inputBytes)}`,

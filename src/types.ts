@@ -521,14 +521,19 @@ export interface Gpt2GenerateOptions {
   /** Sequences in promptIds (each promptIds.length / batch tokens long); default 1. */
   batch?: number;
   maxNewTokens: number;
-  /** 0 or unset (with no topK/topP): greedy. */
+  /** 0 (the default): greedy, whatever topK / topP say (HF's do_sample=False). */
   temperature?: number;
+  /** HF's top_k when sampling: keep the k best scores and every tie of the k-th; 0 or unset: off. */
   topK?: number;
+  /** HF's top_p when sampling, in [0, 1]: the smallest set whose probability reaches p (at least
+   * one token); 1 or unset: off. */
   topP?: number;
   /** Seed of the sampling PRNG (default 0). */
   seed?: number;
-  /** Generation ends once every sequence has produced one of these (it is yielded). */
-  stopTokens?: number[];
+  /** A sequence stops at the first of these it produces (it is yielded); generation ends once
+   * every sequence has stopped, and until then a stopped sequence repeats its stop token (HF
+   * pads finished sequences with pad_token_id, GPT-2's eos). */
+  stopTokens?: number[] | Int32Array;
   /** HF's repetition_penalty (1: off). */
   repetitionPenalty?: number;
 }

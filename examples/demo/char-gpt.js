@@ -54,9 +54,8 @@ export async function warmUp(model) {
 }
 
 /**
- * The generate() options from the demo's controls: temperature 0 is greedy, and then top-k and
- * top-p are not passed (the engine would sample at temperature 1 with them); topK 0 and topP 1
- * are "off".
+ * The generate() options from the demo's controls: temperature 0 is greedy (then top-k, top-p
+ * and the seed play no part and are not passed); topK 0 and topP 1 are "off".
  */
 export function generateOptions({ maxNewTokens, temperature = 0, topK = 0, topP = 1, seed = 0 }) {
   const o = { maxNewTokens };

@@ -6,7 +6,7 @@
 // (W·inv, not W / scale: the kernel multiplies by the reciprocal, and the two can differ by one.)
 import { rangeError, typeError } from '../errors.js';
 import {
-  QUANTIZATION_METADATA, readSafetensors, SCALE_SUFFIX, writeSafetensors, type SafetensorsBytes, type SafetensorsInput,
+  metadataAxes, QUANTIZATION_METADATA, readSafetensors, SCALE_SUFFIX, writeSafetensors, type SafetensorsBytes, type SafetensorsInput,
 } from './safetensors.js';
 
 const OP = 'quantizeSafetensors';
@@ -129,6 +129,9 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
   const drop = options.drop ?? ((): boolean => false);
   if (typeof drop !== 'function') throw typeError(OP, 'options.drop', 'a function (name) => boolean', drop);
   const input = readSafetensors(bytes);
+  // Channel axes of the input's own I8 tensors, carried over with them (a bare [out] scale is
+  // read along the recorded axis: dropping it would apply the scales along dim 0).
+  const inputAxes = metadataAxes(input.metadata);
   const out: Record<string, SafetensorsInput> = {};
   const quantized: QuantizedTensorReport[] = [];
   const kept: string[] = [];
@@ -145,6 +148,7 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
     const already = dtype === 'I8' || (name.endsWith(SCALE_SUFFIX) && input.tensors[name.slice(0, -SCALE_SUFFIX.length)]?.dtype === 'I8');
     if (already || shape.length !== 2 || !include(name, shape.slice()) || input.tensors[name + SCALE_SUFFIX] !== undefined) {
       out[name] = dtype === 'I8' ? { dtype, shape, data: Int8Array.from(data) } : { dtype, shape, data };
+      if (dtype === 'I8' && inputAxes[name] !== undefined) axes[name] = inputAxes[name]!;
       kept.push(name);
       continue;
     }

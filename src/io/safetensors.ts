@@ -140,13 +140,29 @@ export function loadSafetensors(bytes: SafetensorsBytes): SafetensorsWeights {
 }
 
 /** The int8 codes and scales a Float32Array was dequantized from by `loadSafetensors` (the
- * whole array read from an int8 file's weights, or any view of all of it), or undefined. The
- * engine's int8 modules pack these codes instead of quantizing the array again. */
+ * whole array read from an int8 file's weights, or any view of all of it) while it still holds
+ * exactly code·scale everywhere, or undefined. The engine's int8 modules pack these codes
+ * instead of quantizing the array again; an array the caller has changed since (one pass to
+ * check) is quantized like any other. */
 export function quantizedSource(weight: unknown): SafetensorsQuantizedTensor | undefined {
   if (typedArrayName(weight) !== 'Float32Array') return undefined;
   const view = plainView(weight as Float32Array, 'Float32Array');
   const q = DEQUANTIZED.get(view.buffer);
-  return q !== undefined && view.byteOffset === 0 && view.length === q.codes.length ? q : undefined;
+  if (q === undefined || view.byteOffset !== 0 || view.length !== q.codes.length) return undefined;
+  return holdsDequantized(view, q) ? q : undefined;
+}
+
+/** Whether `values` is still what dequantize(q) wrote: code·scale rounded to f32, everywhere. */
+function holdsDequantized(values: Float32Array, q: SafetensorsQuantizedTensor): boolean {
+  const { codes, scales, axis, shape: [rows, cols] } = q;
+  const f32 = new Float32Array(1);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      f32[0] = codes[i * cols + j]! * scales[axis === 0 ? i : j]!;
+      if (!Object.is(values[i * cols + j], f32[0])) return false;
+    }
+  }
+  return true;
 }
 
 /** Reads a safetensors file: each tensor's dtype, shape and f32 values, and the metadata.
@@ -276,7 +292,7 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
 }
 
 /** The axes the `quantization` metadata entry records ({} when there is none). */
-function metadataAxes(metadata: Record<string, string>): Record<string, 0 | 1> {
+export function metadataAxes(metadata: Record<string, string>): Record<string, 0 | 1> {
   const text = metadata[QUANTIZATION_METADATA];
   if (text === undefined) return {};
   const what = `"__metadata__" entry "${QUANTIZATION_METADATA}"`;

@@ -23,6 +23,15 @@ export interface GenerateContext {
   host: ModuleHost;
 }
 
+/** A non-negative integer option (topK: 0 = off). */
+function count(name: string, value: unknown): number {
+  if (typeof value !== 'number') throw typeError(OP, name, 'a number', value);
+  if (!(Number.isInteger(value) && value >= 0 && value <= 0x7fffffff)) {
+    throw rangeError(OP, name, `must be an integer in [0, 2^31), got ${value}`);
+  }
+  return value;
+}
+
 function positive(name: string, value: unknown, fallback: number, max = Infinity, zero = false): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number') throw typeError(OP, name, 'a number', value);
@@ -51,11 +60,13 @@ export function generate(
     throw rangeError(OP, 'options.maxNewTokens', `(${maxNew}) plus the prompt (${P}) would pass config.n_positions ` +
       `(${hp.positions}): at most ${hp.positions - P + 1} new tokens`);
   }
+  // temperature 0 (the default) is greedy whatever topK / topP say, as HF's do_sample=False;
+  // topK 0 and topP 1 turn their warper off, as in HF.
   const temperature = positive('options.temperature', o.temperature, 0, Infinity, true);
-  const topK = o.topK === undefined ? 0 : dim(OP, 'options.topK', o.topK);
-  const topP = positive('options.topP', o.topP, 1, 1);
+  const topK = o.topK === undefined ? 0 : count('options.topK', o.topK);
+  const topP = positive('options.topP', o.topP, 1, 1, true);
   const s: Sampling = {
-    greedy: temperature === 0 && o.topK === undefined && o.topP === undefined,
+    greedy: temperature === 0,
     temperature: temperature === 0 ? 1 : temperature, topK, topP,
     repetitionPenalty: positive('options.repetitionPenalty', o.repetitionPenalty, 1),
   };
@@ -64,8 +75,10 @@ export function generate(
   }
   let stop = new Set<number>();
   if (o.stopTokens !== undefined) {
-    if (!Array.isArray(o.stopTokens)) throw typeError(OP, 'options.stopTokens', 'an array of token ids', o.stopTokens);
-    stop = new Set(tokenIds(OP, 'options.stopTokens', o.stopTokens, hp, o.stopTokens.length, 'token ids'));
+    const ids = o.stopTokens as unknown;
+    const n = Array.isArray(ids) || ArrayBuffer.isView(ids) ? (ids as ArrayLike<number>).length : -1;
+    if (n < 0) throw typeError(OP, 'options.stopTokens', 'an array or Int32Array of token ids', ids);
+    stop = new Set(tokenIds(OP, 'options.stopTokens', ids, hp, n, 'token ids'));
   }
   elements(OP, 'KV cache', hp.layers, 2, B, hp.positions, hp.embd);
   return run(ctx, prompt, B, P, maxNew, s, prng(o.seed ?? 0), stop);
@@ -96,6 +109,12 @@ async function* run(
       });
       const next = new Int32Array(B);
       for (let b = 0; b < B; b++) {
+        // A sequence past its stop token repeats it (HF pads finished sequences with
+        // pad_token_id, which GPT-2 takes from eos) and draws no random number.
+        if (done[b] !== 0) {
+          next[b] = ids[b]!; // after a step, ids holds the tokens last yielded
+          continue;
+        }
         const row = logits.subarray(b * hp.vocab, (b + 1) * hp.vocab);
         penalize(row, seen[b], s.repetitionPenalty);
         next[b] = pick(row, s, random);

@@ -477,7 +477,7 @@ export function buildStep(
 export function tokenIds(op: string, name: string, value: unknown, hp: Gpt2Hparams, length: number, shape: string): Int32Array {
   let ids: Int32Array;
   if (isArrayOf(value, 'Int32Array')) ids = typedArray(value, 'Int32Array')!;
-  else if (Array.isArray(value)) ids = Int32Array.from(value as number[], (x) => (Number.isInteger(x) ? x : -1));
+  else if (Array.isArray(value)) ids = Int32Array.from(value as number[], (x) => (Number.isInteger(x) && x >= 0 && x <= 0x7fffffff ? x : -1));
   else throw typeError(op, name, 'an Int32Array or an array of token ids', value);
   if (ids.length !== length) throw rangeError(op, name, `has length ${ids.length}, expected ${length} (${shape})`);
   for (let i = 0; i < ids.length; i++) {

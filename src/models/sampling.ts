@@ -2,7 +2,7 @@
 // repetition penalty, temperature, top-k, top-p; then argmax (greedy) or a draw from a seeded
 // PRNG, so a seed gives the same tokens on every runtime.
 
-/** The sampling settings, checked. temperature 0 (or unset, with no topK/topP) is greedy. */
+/** The sampling settings, checked. temperature 0 (the default) is greedy, whatever topK / topP say. */
 export interface Sampling {
   greedy: boolean;
   temperature: number;

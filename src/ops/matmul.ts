@@ -38,11 +38,15 @@ export function planMatmul(a: unknown, b: unknown, opts: unknown, tensors?: Tens
   const bGiven = (b as { length?: unknown } | undefined)?.length;
   // B of one matrix is shared by every batch entry; else one per entry.
   const bShared = batch === 1 || bGiven === bLength;
+  const bBatched = elements(OP, 'b', batch, k, n);
+  if (batch > 1 && typeof bGiven === 'number' && bGiven !== bLength && bGiven !== bBatched) {
+    throw rangeError(OP, 'b', `has length ${bGiven}, expected ${bDims} = ${bLength} (one B for every batch entry) ` +
+      `or batch·${bDims} = ${bBatched} (one per entry)`);
+  }
   const plan: MatmulPlan = {
     batch, m, k, n, transB, alpha, bShared,
     a: tensorInput(OP, 'a', a, elements(OP, 'a', batch, m, k), `batch·m·k = ${batch}·${m}·${k}`, tensors),
-    b: tensorInput(OP, 'b', b, bShared ? bLength : elements(OP, 'b', batch, k, n),
-      bShared && batch > 1 ? `${bDims}, or batch·${bDims} = ${batch * bLength}` : bDims, tensors),
+    b: tensorInput(OP, 'b', b, bShared ? bLength : bBatched, bShared ? bDims : `batch·${bDims}`, tensors),
     out: planOutput(OP, o.out, elements(OP, 'output', batch, m, n), `batch·m·n = ${batch}·${m}·${n}`, tensors),
   };
   if (o.bias !== undefined) plan.bias = tensorInput(OP, 'options.bias', o.bias, n, `n = ${n}`, tensors);

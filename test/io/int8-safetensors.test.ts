@@ -200,6 +200,19 @@ describe('a bad int8 file is named before any work', () => {
     expect(w1['x.weight']![6]).toBe(codes[6]! * 3);
     expect(() => loadSafetensors(file({ 'x.weight_scale': scale([4]) }))).toThrow(/must be \[3, 1\] \(channels along dim 0\), \[1, 4\] \(along dim 1\) or \[3\]/);
   });
+
+  it('quantizeSafetensors passes an I8 tensor through with its metadata axis (a bare [n] scale stays along it)', () => {
+    const square = Int8Array.from(randomInts(16, 8, -127, 127));
+    const bytes = writeSafetensors({
+      'x.weight': { dtype: 'I8', shape: [4, 4], data: square },
+      'x.weight_scale': scale([4], [1, 10, 100, 1000]),
+    }, { quantization: '{"axes": {"x.weight": 1}}' });
+    const again = quantizeSafetensors(bytes);
+    expect(again.kept.sort()).toEqual(['x.weight', 'x.weight_scale']);
+    const a = loadSafetensors(again.bytes), b = loadSafetensors(bytes);
+    expect(a[safetensorsQuantized]['x.weight']!.axis).toBe(1);
+    expectSameBits(a['x.weight']!, b['x.weight']!, 'x.weight');
+  });
 });
 
 describe("the engine with quantize 'int8': the int8 file gives the same bits as the f32 file", () => {
@@ -236,6 +249,25 @@ describe("the engine with quantize 'int8': the int8 file gives the same bits as 
         expectSameBits(await run(int8), await run(copies), `${what}, f32`);
       }
     }
+  });
+
+  it('a weight changed after loading is quantized as it now is, not packed from the file codes', async () => {
+    const [outF, inF] = [9, 17];
+    const { int8 } = both({ 'weight': { dtype: 'F32', shape: [outF, inF], data: randomF32(outF * inF, 91, 0.3) } });
+    const x = randomF32(3 * inF, 92, 2);
+    int8.weight![5] += 0.05;
+    const edited = Float32Array.from(int8.weight!);
+    const run = async (weight: Float32Array): Promise<Float32Array> => {
+      const layer = engines[0].linear({ inFeatures: inF, outFeatures: outF, bias: false, weights: { weight }, quantize: 'int8' });
+      try {
+        return await layer.forward(x, { rows: 3 }) as Float32Array;
+      } finally {
+        await layer.dispose();
+      }
+    };
+    expectSameBits(await run(int8.weight!), await run(edited), 'edited int8-file weight');
+    int8.weight!.fill(0);
+    expect([...await run(int8.weight!)].every((v) => v === 0)).toBe(true);
   });
 
   it('nn.TransformerEncoderLayer (stacked in_proj_weight)', async () => {

@@ -114,5 +114,8 @@ describe('wasm-attention quantize', () => {
     writeFileSync(bad, new Uint8Array(3));
     expect(cli('quantize', bad, join(dir, 'y.safetensors')).stderr).toMatch(/loadSafetensors: file is 3 bytes/);
     expect(cli('--help').stdout).toMatch(/^usage: wasm-attention quantize/);
+    const unwritable = cli('quantize', join(dir, 'in.safetensors'), join(dir, 'no-such-dir', 'out.safetensors'));
+    expect(unwritable.status).toBe(2);
+    expect(unwritable.stderr).toMatch(/cannot write .*no-such-dir.*ENOENT/);
   });
 });

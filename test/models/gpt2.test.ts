@@ -128,6 +128,62 @@ describe('GPT-2 checkpoints', () => {
     for await (const t of model.generate([5, 6, 7], { maxNewTokens: 8, stopTokens: [a[0]], temperature: 0.9, topK: 20,
       topP: 0.95, seed: 7, repetitionPenalty: 1.2 })) stopped.push(t[0]);
     expect(stopped).toEqual([a[0]]);
+    const typedStop: number[] = [];
+    for await (const t of model.generate([5, 6, 7], { maxNewTokens: 8, stopTokens: Int32Array.of(a[0]), temperature: 0.9,
+      topK: 20, topP: 0.95, seed: 7, repetitionPenalty: 1.2 })) typedStop.push(t[0]);
+    expect(typedStop).toEqual([a[0]]);
+    await model.dispose();
+  });
+
+  it('temperature 0 (the default) is greedy whatever topK / topP say; topK 0 and topP 1 are off', async () => {
+    const model = engines[0].gpt2(checkpoint('tiny-f32'));
+    const run = async (options: object): Promise<number[]> => {
+      const out: number[] = [];
+      for await (const t of model.generate([5, 6, 7], { maxNewTokens: 10, ...options })) out.push(t[0]);
+      return out;
+    };
+    const greedy = await run({});
+    for (const options of [{ temperature: 0 }, { topK: 5 }, { topP: 0.5 }, { temperature: 0, topK: 5, topP: 0.9, seed: 3 }]) {
+      expect(await run(options), JSON.stringify(options)).toEqual(greedy);
+    }
+    // topP 0 keeps only the most likely token: greedy at any temperature.
+    expect(await run({ temperature: 1.5, topP: 0, seed: 4 })).toEqual(greedy);
+    const sampled = await run({ temperature: 0.9, seed: 11 });
+    expect(await run({ temperature: 0.9, topK: 0, topP: 1, seed: 11 })).toEqual(sampled);
+    expect(() => model.generate([5], { maxNewTokens: 1, topK: -1 })).toThrow(/options\.topK/);
+    expect(() => model.generate([5], { maxNewTokens: 1, topP: 1.5 })).toThrow(/options\.topP/);
+    await model.dispose();
+  });
+
+  it('batched stop tokens: a stopped sequence repeats its stop token until every sequence stops', async () => {
+    const model = engines[0].gpt2(checkpoint('tiny-f32'));
+    const prompts = [[5, 6, 7], [9, 3, 1]];
+    const alone: number[][] = [];
+    for (const p of prompts) {
+      const out: number[] = [];
+      for await (const t of model.generate(p, { maxNewTokens: 8 })) out.push(t[0]);
+      alone.push(out);
+    }
+    // Sequence 0 stops at its own third token; sequence 1 runs on (unless it meets that token).
+    const stop = alone[0][2];
+    const end1 = alone[1].indexOf(stop);
+    const steps: number[][] = [];
+    for await (const t of model.generate(prompts.flat(), { batch: 2, maxNewTokens: 8, stopTokens: [stop] })) steps.push([...t]);
+    const first0 = alone[0].indexOf(stop);
+    expect(steps.length).toBe(Math.max(first0, end1 < 0 ? 7 : end1) + 1);
+    steps.forEach(([t0, t1], i) => {
+      expect(t0, `step ${i}`).toBe(i <= first0 ? alone[0][i] : stop);
+      expect(t1, `step ${i}`).toBe(end1 >= 0 && i > end1 ? stop : alone[1][i]);
+    });
+    await model.dispose();
+  });
+
+  it('token ids past 2^31 are named, not wrapped into the vocabulary', async () => {
+    const model = engines[0].gpt2(checkpoint('tiny-f32'));
+    await expect(model.forward([1, 2 ** 32 + 1], { batch: 1, seq: 2 })).rejects.toThrow(/inputIds\[1\].*4294967297/);
+    expect(() => model.generate([2 ** 32 + 1], { maxNewTokens: 1 })).toThrow(/promptIds\[0\]/);
+    expect(() => model.generate([1], { maxNewTokens: 1, stopTokens: [2 ** 32 + 5] })).toThrow(/stopTokens\[0\]/);
+    expect(() => model.generate([1], { maxNewTokens: 1, stopTokens: new Float32Array(1) as never })).toThrow(/stopTokens/);
     await model.dispose();
   });
 });
