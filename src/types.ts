@@ -127,8 +127,9 @@ export interface MultiHeadAttentionForwardOptions {
   batch: number;
   seqQ: number;
   seqK: number;
-  /** [batch, seqK]: non-zero = ignore that key. */
-  keyPaddingMask?: Uint8Array;
+  /** [batch, seqK]. Uint8Array: non-zero = ignore that key. Float32Array: added to that key's
+   * logits (merged with attnMask as torch merges them, a bool attnMask as -inf). */
+  keyPaddingMask?: Uint8Array | Float32Array;
   /** [seqQ, seqK] or [batch·numHeads, seqQ, seqK]. Uint8Array: non-zero = NOT allowed.
    * Float32Array: added to the scaled logits. */
   attnMask?: Uint8Array | Float32Array;
@@ -297,12 +298,13 @@ export interface TransformerConfig extends TransformerLayerConfig {
 }
 
 /** Masks of a self-attention: mask [seq, seq] or [batch·nhead, seq, seq] (Uint8Array: non-zero =
- * not allowed; Float32Array: added), key padding [batch, seq] (non-zero = ignore that key). */
+ * not allowed; Float32Array: added), key padding [batch, seq] (Uint8Array: non-zero = ignore that
+ * key; Float32Array: added to that key's logits, as torch merges a float key_padding_mask). */
 export interface TransformerEncoderLayerForwardOptions {
   batch: number;
   seq: number;
   srcMask?: Uint8Array | Float32Array;
-  srcKeyPaddingMask?: Uint8Array;
+  srcKeyPaddingMask?: Uint8Array | Float32Array;
   /** Query i sees keys j <= i (together with any srcMask). */
   isCausal?: boolean;
 }
@@ -318,9 +320,9 @@ export interface TransformerDecoderLayerForwardOptions {
   /** [seqT, seqS] or [batch·nhead, seqT, seqS]. */
   memoryMask?: Uint8Array | Float32Array;
   /** [batch, seqT]. */
-  tgtKeyPaddingMask?: Uint8Array;
+  tgtKeyPaddingMask?: Uint8Array | Float32Array;
   /** [batch, seqS]. */
-  memoryKeyPaddingMask?: Uint8Array;
+  memoryKeyPaddingMask?: Uint8Array | Float32Array;
   tgtIsCausal?: boolean;
 }
 
@@ -328,7 +330,7 @@ export interface TransformerEncodeOptions {
   batch: number;
   seqS: number;
   srcMask?: Uint8Array | Float32Array;
-  srcKeyPaddingMask?: Uint8Array;
+  srcKeyPaddingMask?: Uint8Array | Float32Array;
   srcIsCausal?: boolean;
 }
 
@@ -336,7 +338,7 @@ export type TransformerDecodeOptions = TransformerDecoderLayerForwardOptions;
 
 export interface TransformerForwardOptions extends TransformerDecoderLayerForwardOptions {
   srcMask?: Uint8Array | Float32Array;
-  srcKeyPaddingMask?: Uint8Array;
+  srcKeyPaddingMask?: Uint8Array | Float32Array;
   srcIsCausal?: boolean;
 }
 

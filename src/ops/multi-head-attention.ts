@@ -19,7 +19,7 @@ import {
 } from '../parallel/phases.js';
 import type { BuiltCall } from './attention.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
-import { array, dim, elements, flag, int8Weight, keysOf, optionalDim, options, quantizeOption, typedArray } from '../validate.js';
+import { array, dim, elements, flag, int8Weight, isArrayOf, keysOf, optionalDim, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
 import { int8Codes, keepPacked, type Int8Codes } from './modules.js';
@@ -227,10 +227,7 @@ export function planForward(
     averageWeights: flag(FORWARD, 'options.averageWeights', o.averageWeights, true),
   };
   if (plan.needWeights) elements(FORWARD, 'weights', batch, H, seqQ, seqK);
-  if (o.keyPaddingMask !== undefined) {
-    plan.keyPaddingMask = array(FORWARD, 'options.keyPaddingMask', o.keyPaddingMask, 'Uint8Array',
-      batch * seqK, `batch·seqK = ${batch}·${seqK}`);
-  }
+
   if (o.attnMask !== undefined) {
     const mask = typedArray(o.attnMask, 'Uint8Array', 'Float32Array');
     if (mask === undefined) {
@@ -244,8 +241,43 @@ export function planForward(
     }
     plan.attnMask = { data: mask, perSlice: len !== plane };
   }
+  if (o.keyPaddingMask !== undefined) {
+    const padding = typedArray(o.keyPaddingMask, 'Uint8Array', 'Float32Array');
+    if (padding === undefined) {
+      throw typeError(FORWARD, 'options.keyPaddingMask', 'a Uint8Array (non-zero = ignore that key) or a Float32Array (added)', o.keyPaddingMask);
+    }
+    if (padding.length !== batch * seqK) {
+      throw rangeError(FORWARD, 'options.keyPaddingMask', `has length ${padding.length}, expected ${batch * seqK} (batch·seqK = ${batch}·${seqK})`);
+    }
+    // A float one is added: merged into the attention mask, as torch merges them.
+    if (isArrayOf(padding, 'Float32Array')) plan.attnMask = mergeFloatPadding(FORWARD, padding as Float32Array, plan.attnMask, batch, H, seqQ, seqK);
+    else plan.keyPaddingMask = padding as Uint8Array;
+  }
   return plan;
 }
+
+/** A float key padding mask [B, Lk] merged into the attention mask as torch (>= 2.0) merges them:
+ * [B·H, Lq, Lk] float, mask + padding[b, key], a bool mask (non-zero = not allowed) as -inf. */
+export function mergeFloatPadding(
+  op: string, padding: Float32Array, attnMask: ForwardPlan['attnMask'], B: number, H: number, Lq: number, Lk: number,
+): { data: Float32Array; perSlice: true } {
+  const plane = Lq * Lk;
+  const merged = new Float32Array(elements(op, 'the merged attention mask', B, H, plane));
+  const float = attnMask !== undefined && isArrayOf(attnMask.data, 'Float32Array');
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const slice = (b * H + h) * plane, from = attnMask?.perSlice ? slice : 0;
+      for (let i = 0; i < Lq; i++) {
+        for (let j = 0; j < Lk; j++) {
+          const m = attnMask === undefined ? 0 : attnMask.data[from + i * Lk + j]!;
+          merged[slice + i * Lk + j] = (float ? m : m !== 0 ? -Infinity : 0) + padding[b * Lk + j]!;
+        }
+      }
+    }
+  }
+  return { data: merged, perSlice: true };
+}
+
 
 /** Per batch entry, one past its last key that key_padding_mask `mask` [batch, seqK] (non-zero
  * = ignore) lets through, and whether any key before that bound is masked too (`interior`). */

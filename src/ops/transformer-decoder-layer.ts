@@ -10,7 +10,7 @@ import { array, dim, flag, keysOf, options } from '../validate.js';
 import { ModuleWeights, readStateDict, type ModuleHost } from './modules.js';
 import { placeInput, tensorInput, writeInput, type Input, type TensorRegistry } from './tensor.js';
 import {
-  LAYER_CONFIG_KEYS, attentionMask, layerBlocks, layerConfig, layerPhases, layerSpecs, layerWeights, paddingMask, placeStack, rowsOf,
+  LAYER_CONFIG_KEYS, layerBlocks, layerConfig, layerPhases, layerSpecs, layerWeights, layerMasks, placeStack, rowsOf,
   type AttentionMasks, type LayerConfig,
 } from './transformer-layer.js';
 
@@ -43,16 +43,10 @@ export function planDecode(
     B, Lt, Ls,
     tgt: array(op, 'tgt', tgt, 'Float32Array', rowsOf(op, 'tgt', B, Lt, d), `batch·seqT·dModel = ${B}·${Lt}·${d}`),
     memory: tensorInput(op, 'memory', memory, rowsOf(op, 'memory', B, Ls, d), `batch·seqS·dModel = ${B}·${Ls}·${d}`, tensors),
-    self: {
-      attnMask: attentionMask(op, 'options.tgtMask', o.tgtMask, B, c.nhead, Lt, Lt),
-      keyPaddingMask: paddingMask(op, 'options.tgtKeyPaddingMask', o.tgtKeyPaddingMask, B, Lt),
-      causal: flag(op, 'options.tgtIsCausal', o.tgtIsCausal, false),
-    },
-    cross: {
-      attnMask: attentionMask(op, 'options.memoryMask', o.memoryMask, B, c.nhead, Lt, Ls),
-      keyPaddingMask: paddingMask(op, 'options.memoryKeyPaddingMask', o.memoryKeyPaddingMask, B, Ls),
-      causal: false,
-    },
+    self: layerMasks(op, B, c.nhead, Lt, Lt, { name: 'options.tgtMask', value: o.tgtMask },
+      { name: 'options.tgtKeyPaddingMask', value: o.tgtKeyPaddingMask }, flag(op, 'options.tgtIsCausal', o.tgtIsCausal, false)),
+    cross: layerMasks(op, B, c.nhead, Lt, Ls, { name: 'options.memoryMask', value: o.memoryMask },
+      { name: 'options.memoryKeyPaddingMask', value: o.memoryKeyPaddingMask }, false),
   };
 }
 

@@ -8,7 +8,7 @@ import type {
 import { array, dim, flag, keysOf, options } from '../validate.js';
 import { ModuleWeights, readStateDict, type ModuleHost } from './modules.js';
 import {
-  LAYER_CONFIG_KEYS, attentionMask, layerBlocks, layerConfig, layerPhases, layerSpecs, layerWeights, paddingMask, placeStack, rowsOf,
+  LAYER_CONFIG_KEYS, layerBlocks, layerConfig, layerPhases, layerSpecs, layerWeights, layerMasks, placeStack, rowsOf,
   type AttentionMasks,
 } from './transformer-layer.js';
 import type { Phase } from '../parallel/phases.js';
@@ -35,11 +35,8 @@ export function createTransformerEncoderLayer(config: unknown, host: ModuleHost)
         L = dim(FORWARD, 'options.seq', o.seq);
         input = array(FORWARD, 'src', src, 'Float32Array', rowsOf(FORWARD, 'src', B, L, c.dModel),
           `batch·seq·dModel = ${B}·${L}·${c.dModel}`);
-        masks = {
-          attnMask: attentionMask(FORWARD, 'options.srcMask', o.srcMask, B, c.nhead, L, L),
-          keyPaddingMask: paddingMask(FORWARD, 'options.srcKeyPaddingMask', o.srcKeyPaddingMask, B, L),
-          causal: flag(FORWARD, 'options.isCausal', o.isCausal, false),
-        };
+        masks = layerMasks(FORWARD, B, c.nhead, L, L, { name: 'options.srcMask', value: o.srcMask },
+          { name: 'options.srcKeyPaddingMask', value: o.srcKeyPaddingMask }, flag(FORWARD, 'options.isCausal', o.isCausal, false));
       } catch (error) {
         return Promise.reject(error);
       }

@@ -12,8 +12,8 @@ import { array, dim, flag, keysOf, optionalDim, options } from '../validate.js';
 import { ModuleWeights, readStateDict, type ModuleHost } from './modules.js';
 import { writeInput, type TensorRegistry } from './tensor.js';
 import {
-  attentionMask, layerBlocks, layerConfig, layerPhases, layerSpecs, layerWeights, normBlock, normPhase, normSpecs,
-  paddingMask, placeStack, rowsOf, type AttentionMasks, type LayerConfig, type LayerWeights, type NormBlock,
+  layerBlocks, layerConfig, layerPhases, layerSpecs, layerWeights, normBlock, normPhase, normSpecs,
+  layerMasks, placeStack, rowsOf, type AttentionMasks, type LayerConfig, type LayerWeights, type NormBlock,
 } from './transformer-layer.js';
 import { DECODE_KEYS, placeMemory, planDecode, type DecodePlan } from './transformer-decoder-layer.js';
 
@@ -38,11 +38,8 @@ function planEncode(op: string, c: LayerConfig, src: unknown, o: Partial<Transfo
   return {
     B, Ls,
     src: array(op, 'src', src, 'Float32Array', rowsOf(op, 'src', B, Ls, c.dModel), `batch·seqS·dModel = ${B}·${Ls}·${c.dModel}`),
-    masks: {
-      attnMask: attentionMask(op, 'options.srcMask', o.srcMask, B, c.nhead, Ls, Ls),
-      keyPaddingMask: paddingMask(op, 'options.srcKeyPaddingMask', o.srcKeyPaddingMask, B, Ls),
-      causal: flag(op, 'options.srcIsCausal', o.srcIsCausal, false),
-    },
+    masks: layerMasks(op, B, c.nhead, Ls, Ls, { name: 'options.srcMask', value: o.srcMask },
+      { name: 'options.srcKeyPaddingMask', value: o.srcKeyPaddingMask }, flag(op, 'options.srcIsCausal', o.srcIsCausal, false)),
   };
 }
 

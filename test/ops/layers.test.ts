@@ -64,21 +64,21 @@ describe('modules against PyTorch', () => {
       await check((e) => e.linear({ ...c.config, weights }).forward(f32(inputs.input), { rows }), c.expected.output);
     } else if (c.module === 'TransformerEncoderLayer') {
       await check((e) => e.transformerEncoderLayer({ ...c.config, weights }).forward(f32(inputs.src), {
-        batch: dims.batch, seq: dims.seq, srcMask: mask(masks.srcMask), srcKeyPaddingMask: mask(masks.srcKeyPaddingMask) as Uint8Array,
+        batch: dims.batch, seq: dims.seq, srcMask: mask(masks.srcMask), srcKeyPaddingMask: mask(masks.srcKeyPaddingMask),
         isCausal: masks.isCausal,
       }), c.expected.output);
     } else if (c.module === 'TransformerDecoderLayer') {
       await check((e) => e.transformerDecoderLayer({ ...c.config, weights }).forward(f32(inputs.tgt), f32(inputs.memory), {
         batch: dims.batch, seqT: dims.tgtSeq, seqS: dims.memorySeq, tgtMask: mask(masks.tgtMask), memoryMask: mask(masks.memoryMask),
-        tgtKeyPaddingMask: mask(masks.tgtKeyPaddingMask) as Uint8Array, memoryKeyPaddingMask: mask(masks.memoryKeyPaddingMask) as Uint8Array,
+        tgtKeyPaddingMask: mask(masks.tgtKeyPaddingMask), memoryKeyPaddingMask: mask(masks.memoryKeyPaddingMask),
         tgtIsCausal: masks.tgtIsCausal,
       }), c.expected.output);
     } else {
       const options = {
         batch: dims.batch, seqS: dims.srcSeq, seqT: dims.tgtSeq,
         srcMask: mask(masks.srcMask), tgtMask: mask(masks.tgtMask), memoryMask: mask(masks.memoryMask),
-        srcKeyPaddingMask: mask(masks.srcKeyPaddingMask) as Uint8Array, tgtKeyPaddingMask: mask(masks.tgtKeyPaddingMask) as Uint8Array,
-        memoryKeyPaddingMask: mask(masks.memoryKeyPaddingMask) as Uint8Array, tgtIsCausal: masks.tgtIsCausal,
+        srcKeyPaddingMask: mask(masks.srcKeyPaddingMask), tgtKeyPaddingMask: mask(masks.tgtKeyPaddingMask),
+        memoryKeyPaddingMask: mask(masks.memoryKeyPaddingMask), tgtIsCausal: masks.tgtIsCausal,
       };
       await check((e) => e.transformer({ ...c.config, weights }).forward(f32(inputs.src), f32(inputs.tgt), options), c.expected.output);
       // encode then decode (the greedy loop's split) gives the same bits as forward
@@ -90,5 +90,58 @@ describe('modules against PyTorch', () => {
       expectSameBits(split, await model.forward(f32(inputs.src), f32(inputs.tgt), options));
       await model.dispose();
     }
+  });
+});
+
+describe('a float key padding mask is added, merged with any attention mask and causality', () => {
+  // torch 1.13 adds a float key_padding_mask only when no attn_mask is given (the fixtures'
+  // floatKeyPadding cases); torch >= 2.0 adds it to any mask, a bool one taken as -inf. Here:
+  // the merged form equals a hand-merged per-slice float srcMask, and a 0 / -inf float padding
+  // equals the bool one, bit for bit, at threads 1, 2 and 3.
+  const c = load('layers').find((x) => x.name === 'enc_E12_h3_b2_s7_floatKeyPadding')!;
+  const weights = Object.fromEntries(Object.entries(c.weights as Record<string, Tensor>).map(([k, t]) => [k, f32(t)]));
+  const { batch: B, seq: L } = c.dims as { batch: number; seq: number };
+  const H = c.config.nhead as number;
+  const src = f32(c.inputs.src);
+  const padding = f32(c.masks.srcKeyPaddingMask);
+  const run = (opts: object): Promise<Float32Array[]> => Promise.all(engines.map(async (e) => {
+    const layer = e.transformerEncoderLayer({ ...c.config, weights });
+    try {
+      return await layer.forward(src, { batch: B, seq: L, ...opts });
+    } finally {
+      await layer.dispose();
+    }
+  }));
+  const same = (got: Float32Array[], want: Float32Array[], what: string): void => {
+    got.forEach((g, i) => expectSameBits(g, want[0], `${what}, threads ${engines[i].threads}`));
+    want.forEach((w, i) => expectSameBits(w, want[0], `${what} (reference), threads ${engines[i].threads}`));
+  };
+
+  it('with a bool srcMask and isCausal: the hand-merged float srcMask', async () => {
+    const bool = Uint8Array.from({ length: L * L }, (_, i) => (i % L !== 0 && (i * 7) % 5 === 0 ? 1 : 0));
+    const merged = new Float32Array(B * H * L * L);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < L * L; i++) merged[(b * H + h) * L * L + i] = (bool[i] ? -Infinity : 0) + padding[b * L + (i % L)];
+      }
+    }
+    same(await run({ srcMask: bool, srcKeyPaddingMask: padding, isCausal: true }), await run({ srcMask: merged, isCausal: true }), 'bool mask');
+  });
+
+  it('with a float srcMask [L, L]: the hand-merged float srcMask', async () => {
+    const plane = Float32Array.from({ length: L * L }, (_, i) => Math.sin(i) - 0.5);
+    const merged = new Float32Array(B * H * L * L);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < L * L; i++) merged[(b * H + h) * L * L + i] = plane[i] + padding[b * L + (i % L)];
+      }
+    }
+    same(await run({ srcMask: plane, srcKeyPaddingMask: padding }), await run({ srcMask: merged }), 'float mask');
+  });
+
+  it('0 / -inf padding equals the bool key padding mask', async () => {
+    const bool = Uint8Array.from({ length: B * L }, (_, i) => (i % L >= L - 2 || i % 3 === 2 ? 1 : 0));
+    const float = Float32Array.from(bool, (v) => (v ? -Infinity : 0));
+    same(await run({ srcKeyPaddingMask: float }), await run({ srcKeyPaddingMask: bool }), '0 / -inf');
   });
 });

@@ -98,6 +98,28 @@ describe.each(kernelVariants())('multiHeadAttention (%s)', (variant) => {
     }
   });
 
+  it('a float key padding mask is added, with no / bool / float attention masks and causal (torch >= 2.0 merging)', async () => {
+    const E = 16, H = 4, B = 2, Lq = 5, Lk = 7;
+    const p = layerParams(E, H, E, E, 13);
+    const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: torchWeights(p) });
+    const x = randomF32(B * Lq * E, 14), mem = randomF32(B * Lk * E, 15);
+    const keyPaddingMask = Float32Array.from(randomF32(B * Lk, 16, 2), (v, i) => (i % Lk !== 0 && i % 4 === 3 ? -Infinity : v));
+    const bool2 = randomMask(Lq * Lk, 17, 0.3);
+    const float3 = randomF32(B * H * Lq * Lk, 18, 2);
+    for (const attnMask of [undefined, bool2, float3]) {
+      for (const causal of [false, true]) {
+        const r = await layer.forward(x, mem, mem, { batch: B, seqQ: Lq, seqK: Lk, keyPaddingMask, attnMask, causal });
+        const ref = referenceMha(p, x, mem, mem, B, Lq, Lk,
+          (b, h, i, j) => keyPaddingMask[b * Lk + j] !== -Infinity && !(causal && j > i) &&
+            !(attnMask instanceof Uint8Array && attnMask[i * Lk + j] !== 0),
+          (b, h, i, j) => keyPaddingMask[b * Lk + j] + (attnMask instanceof Float32Array ? attnMask[((b * H + h) * Lq + i) * Lk + j] : 0));
+        expectClose(r.output, ref.output, 2e-5, 1e-4, `output mask=${attnMask?.constructor.name} causal=${causal}`);
+        expectClose(r.weights!, ref.averaged, 1e-6, 1e-4, 'weights');
+      }
+    }
+    await layer.dispose();
+  });
+
   it('trailing key padding over several key blocks (blocks past it skipped), with and without interior padding', async () => {
     const E = 16, H = 2, B = 4, Lq = 9, Lk = 150, lens = [150, 100, 37, 0];
     const p = layerParams(E, H, E, E, 21);

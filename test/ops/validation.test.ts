@@ -99,14 +99,15 @@ const forwardCases: Bad[] = [
   ['batch 0', [x, mem, mem], { ...fwd, batch: 0 }, RangeError, /options\.batch/],
   ['seqK NaN', [x, mem, mem], { ...fwd, seqK: NaN }, RangeError, /options\.seqK/],
   ['keyPaddingMask wrong length', [x, mem, mem], { ...fwd, keyPaddingMask: new Uint8Array(7) }, RangeError, /options\.keyPaddingMask has length 7, expected 8/],
-  ['keyPaddingMask Float32Array', [x, mem, mem], { ...fwd, keyPaddingMask: new Float32Array(8) }, TypeError, /options\.keyPaddingMask must be a Uint8Array/],
+  ['keyPaddingMask Int32Array', [x, mem, mem], { ...fwd, keyPaddingMask: new Int32Array(8) }, TypeError, /options\.keyPaddingMask must be a Uint8Array \(non-zero = ignore that key\) or a Float32Array \(added\)/],
+  ['keyPaddingMask Float32Array wrong length', [x, mem, mem], { ...fwd, keyPaddingMask: new Float32Array(9) }, RangeError, /options\.keyPaddingMask has length 9, expected 8/],
   ['attnMask wrong length', [x, mem, mem], { ...fwd, attnMask: new Uint8Array(13) }, RangeError, /options\.attnMask has length 13, expected seqQ·seqK = 12 or batch·numHeads·seqQ·seqK = 48/],
   ['needWeights not boolean', [x, mem, mem], { ...fwd, needWeights: 0 }, TypeError, /options\.needWeights/],
   ['averageWeights not boolean', [x, mem, mem], { ...fwd, averageWeights: 'no' }, TypeError, /options\.averageWeights/],
   ['causal not boolean', [x, mem, mem], { ...fwd, causal: null }, TypeError, /options\.causal/],
   ['query Uint8Array tagged Float32Array', [faked(new Uint8Array(36), 'Float32Array'), mem, mem], fwd, TypeError, /\bquery must be a Float32Array, got Uint8Array\(36\)$/],
   ['value Float64Array tagged Float32Array', [x, mem, faked(Float64Array.from(mem), 'Float32Array')], fwd, TypeError, /\bvalue must be a Float32Array, got Float64Array\(48\)$/],
-  ['keyPaddingMask Int8Array tagged Uint8Array', [x, mem, mem], { ...fwd, keyPaddingMask: faked(new Int8Array(8), 'Uint8Array') }, TypeError, /options\.keyPaddingMask must be a Uint8Array, got Int8Array\(8\)$/],
+  ['keyPaddingMask Int8Array tagged Uint8Array', [x, mem, mem], { ...fwd, keyPaddingMask: faked(new Int8Array(8), 'Uint8Array') }, TypeError, /options\.keyPaddingMask must be a Uint8Array \(non-zero = ignore that key\) or a Float32Array \(added\), got Int8Array\(8\)$/],
   ['attnMask Float64Array tagged Float32Array', [x, mem, mem], { ...fwd, attnMask: faked(new Float64Array(12), 'Float32Array') }, TypeError, /options\.attnMask must be .*, got Float64Array\(12\)$/],
 ];
 
