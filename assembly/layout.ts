@@ -38,6 +38,10 @@ export const ATTENTION_KEY_BLOCK: i32 = 64;
 /** Query rows that share each streamed key block (a multiple of the tile). */
 export const ATTENTION_QUERY_CHUNK: i32 = 16 * ATTENTION_QUERY_TILE;
 
+/** Keys a chunk of ONE query row (decoding) takes per online-softmax step: its S row (P in
+ * place) lives in the QP and KP regions, which a one-row chunk never packs. */
+export const ATTENTION_ROW_KEY_BLOCK: i32 = 1024;
+
 /** Largest headDim whose query chunk and key block are packed for the 4×8 register tile
  * (larger head dims compute S with the unpacked dot-product tile). */
 export const ATTENTION_PACKED_DIM: i32 = 128;
@@ -50,6 +54,8 @@ export const ATTENTION_PACKED_DIM: i32 = 128;
 //   L  [QUERY_CHUNK]                      running row sum
 //   QP [QUERY_CHUNK / 4, PACKED_DIM, 4]   the query chunk in 4-row strips
 //   KP [KEY_BLOCK / 8, PACKED_DIM, 8]     the key block as 8-key panels of Kᵀ
+//   A chunk of one query row packs nothing: its S row of up to ROW_KEY_BLOCK keys (P written
+//   over it) starts at QP and runs into KP (ROW_KEY_BLOCK <= (QUERY_CHUNK + KEY_BLOCK)·PACKED_DIM).
 export const ATTENTION_SCRATCH_P: i32 = 0;
 export const ATTENTION_SCRATCH_S: i32 = ATTENTION_SCRATCH_P + ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK;
 export const ATTENTION_SCRATCH_M: i32 = ATTENTION_SCRATCH_S + ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK;

@@ -44,6 +44,8 @@ export const ATTENTION_KEY_BLOCK = 64;
 export const ATTENTION_QUERY_CHUNK = 16 * ATTENTION_QUERY_TILE;
 /** Largest headDim the attention kernel packs for its 4×8 register tile (Q chunk and K block). */
 export const ATTENTION_PACKED_DIM = 128;
+/** Keys a one-row attention chunk (decoding) takes per step. */
+export const ATTENTION_ROW_KEY_BLOCK = 1024;
 /** One f32_attention scratch slot: P and S blocks [QUERY_TILE, KEY_BLOCK], m and l per chunk row,
  * the packed query chunk [QUERY_CHUNK, PACKED_DIM] and key block [KEY_BLOCK, PACKED_DIM]. */
 export const ATTENTION_SCRATCH_BYTES = (2 * ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK + 2 * ATTENTION_QUERY_CHUNK +

@@ -13,6 +13,10 @@ describe.each(kernelVariants())('layout (%s)', (variant) => {
     expect(wasm.ATTENTION_QUERY_CHUNK.value).toBe(layout.ATTENTION_QUERY_CHUNK);
     expect(wasm.ATTENTION_KEY_BLOCK.value).toBe(layout.ATTENTION_KEY_BLOCK);
     expect(wasm.ATTENTION_SCRATCH_BYTES.value).toBe(layout.ATTENTION_SCRATCH_BYTES);
+    expect(wasm.ATTENTION_ROW_KEY_BLOCK.value).toBe(layout.ATTENTION_ROW_KEY_BLOCK);
+    // A one-row chunk's S row runs from the QP region into KP, the end of the slot.
+    expect(layout.ATTENTION_ROW_KEY_BLOCK).toBeLessThanOrEqual(
+      (layout.ATTENTION_QUERY_CHUNK + layout.ATTENTION_KEY_BLOCK) * layout.ATTENTION_PACKED_DIM);
     expect(wasm.I8_GEMM_K_ALIGN.value).toBe(layout.I8_GEMM_K_ALIGN);
     expect(wasm.I8_GEMM_STRIP_HEADER.value).toBe(layout.I8_GEMM_STRIP_HEADER);
     expect(wasm.I8_GEMM_PANEL_HEADER.value).toBe(layout.I8_GEMM_PANEL_HEADER);
