@@ -2,7 +2,7 @@
 // fused [3E] GEMM for self-attention, a fused [2E] one when key and value are one array,
 // three otherwise), every mask, weights averaged and per head.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, type Engine } from '../../dist/index.js';
+import { createEngine, type Engine, type MultiHeadAttention } from '../../dist/index.js';
 import { kernelVariants } from '../helpers/kernels.js';
 import { randomF32, randomMask } from '../helpers/random.js';
 import { referenceMha, type RefMha } from '../reference/multi-head-attention.js';
@@ -71,30 +71,46 @@ describe.each(kernelVariants())('multiHeadAttention (%s)', (variant) => {
     }
   });
 
+  /** Every attnMask (none, bool [Lq, Lk], float per batch·head) × causal against the reference,
+   * with the key padding mask's part given by keyAllowed / keyAdd; `check` sees each result. */
+  async function maskSweep(
+    layer: MultiHeadAttention, p: RefMha, B: number, Lq: number, Lk: number, seed: number,
+    keyPaddingMask: Uint8Array | Float32Array, keyAllowed: (b: number, j: number) => boolean,
+    keyAdd?: (b: number, j: number) => number, check: (output: Float32Array) => void = () => {},
+  ): Promise<void> {
+    const { E, H } = p;
+    const x = randomF32(B * Lq * E, seed), mem = randomF32(B * Lk * E, seed + 1);
+    const bool2 = randomMask(Lq * Lk, seed + 2, 0.3);
+    const float3 = randomF32(B * H * Lq * Lk, seed + 3, 2);
+    for (const attnMask of [undefined, bool2, float3]) {
+      for (const causal of [false, true]) {
+        const r = await layer.forward(x, mem, mem, { batch: B, seqQ: Lq, seqK: Lk, keyPaddingMask, attnMask, causal });
+        const add = (b: number, h: number, i: number, j: number): number =>
+          (keyAdd?.(b, j) ?? 0) + (attnMask instanceof Float32Array ? attnMask[((b * H + h) * Lq + i) * Lk + j] : 0);
+        const ref = referenceMha(p, x, mem, mem, B, Lq, Lk,
+          (b, h, i, j) => keyAllowed(b, j) && !(causal && j > i) && !(attnMask instanceof Uint8Array && attnMask[i * Lk + j] !== 0),
+          keyAdd || attnMask instanceof Float32Array ? add : undefined);
+        const what = `mask ${attnMask?.constructor.name} causal ${causal} bias ${p.bq !== undefined}`;
+        expectClose(r.output, ref.output, 2e-5, 1e-4, `output, ${what}`);
+        expectClose(r.weights!, ref.averaged, 1e-6, 1e-4, `weights, ${what}`);
+        check(r.output);
+      }
+    }
+  }
+
   it('key padding + bool / float attention masks (2-D and per batch·head) + causal, bias=false', async () => {
     const E = 16, H = 4, B = 2, Lq = 6, Lk = 6;
     for (const bias of [true, false]) {
       const p = layerParams(E, H, E, E, 3, bias);
       const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, bias, weights: torchWeights(p) });
-      const x = randomF32(B * Lq * E, 4), mem = randomF32(B * Lk * E, 5);
       const keyPaddingMask = new Uint8Array([0, 0, 1, 0, 1, 0, /* batch 1: */ 1, 1, 1, 1, 1, 1]);
-      const bool2 = randomMask(Lq * Lk, 6, 0.3);
-      const float3 = randomF32(B * H * Lq * Lk, 7, 2);
-      for (const attnMask of [undefined, bool2, float3]) {
-        for (const causal of [false, true]) {
-          const r = await layer.forward(x, mem, mem, { batch: B, seqQ: Lq, seqK: Lk, keyPaddingMask, attnMask, causal });
-          const ref = referenceMha(p, x, mem, mem, B, Lq, Lk,
-            (b, h, i, j) => keyPaddingMask[b * Lk + j] === 0 && !(causal && j > i) &&
-              !(attnMask instanceof Uint8Array && attnMask[i * Lk + j] !== 0),
-            attnMask instanceof Float32Array ? (b, h, i, j) => attnMask[((b * H + h) * Lq + i) * Lk + j] : undefined);
-          expectClose(r.output, ref.output, 2e-5, 1e-4, `output bias=${bias} causal=${causal}`);
-          expectClose(r.weights!, ref.averaged, 1e-6, 1e-4, 'weights');
-          // batch 1 has every key padded: its output rows are exactly outProjBias (or 0)
-          for (let i = 0; i < Lq; i++) {
-            expect(Array.from(r.output.subarray((Lq + i) * E, (Lq + i + 1) * E))).toEqual(Array.from(p.bo ?? new Float32Array(E)));
-          }
+      await maskSweep(layer, p, B, Lq, Lk, 4, keyPaddingMask, (b, j) => keyPaddingMask[b * Lk + j] === 0, undefined, (output) => {
+        // batch 1 has every key padded: its output rows are exactly outProjBias (or 0)
+        for (let i = 0; i < Lq; i++) {
+          expect(Array.from(output.subarray((Lq + i) * E, (Lq + i + 1) * E))).toEqual(Array.from(p.bo ?? new Float32Array(E)));
         }
-      }
+      });
+      await layer.dispose();
     }
   });
 
@@ -102,21 +118,9 @@ describe.each(kernelVariants())('multiHeadAttention (%s)', (variant) => {
     const E = 16, H = 4, B = 2, Lq = 5, Lk = 7;
     const p = layerParams(E, H, E, E, 13);
     const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: torchWeights(p) });
-    const x = randomF32(B * Lq * E, 14), mem = randomF32(B * Lk * E, 15);
     const keyPaddingMask = Float32Array.from(randomF32(B * Lk, 16, 2), (v, i) => (i % Lk !== 0 && i % 4 === 3 ? -Infinity : v));
-    const bool2 = randomMask(Lq * Lk, 17, 0.3);
-    const float3 = randomF32(B * H * Lq * Lk, 18, 2);
-    for (const attnMask of [undefined, bool2, float3]) {
-      for (const causal of [false, true]) {
-        const r = await layer.forward(x, mem, mem, { batch: B, seqQ: Lq, seqK: Lk, keyPaddingMask, attnMask, causal });
-        const ref = referenceMha(p, x, mem, mem, B, Lq, Lk,
-          (b, h, i, j) => keyPaddingMask[b * Lk + j] !== -Infinity && !(causal && j > i) &&
-            !(attnMask instanceof Uint8Array && attnMask[i * Lk + j] !== 0),
-          (b, h, i, j) => keyPaddingMask[b * Lk + j] + (attnMask instanceof Float32Array ? attnMask[((b * H + h) * Lq + i) * Lk + j] : 0));
-        expectClose(r.output, ref.output, 2e-5, 1e-4, `output mask=${attnMask?.constructor.name} causal=${causal}`);
-        expectClose(r.weights!, ref.averaged, 1e-6, 1e-4, 'weights');
-      }
-    }
+    await maskSweep(layer, p, B, Lq, Lk, 14, keyPaddingMask, (b, j) => keyPaddingMask[b * Lk + j] !== -Infinity,
+      (b, j) => keyPaddingMask[b * Lk + j]);
     await layer.dispose();
   });
 
