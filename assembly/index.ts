@@ -93,8 +93,8 @@ export function i8_pack_panels_codes(
 }
 
 /** Strips s0..s1 of A[m, k] f32 (row stride lda) quantized per row into int8 GEMM strips. */
-export function i8_quantize_rows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0: i32, s1: i32): void {
-  i8QuantizeRows(m, k, a, lda, ap, s0, s1);
+export function i8_quantize_rows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0: i32, s1: i32, compact: i32): void {
+  i8QuantizeRows(m, k, a, lda, ap, s0, s1, compact);
 }
 
 /** C[m, n] = act(dequant(A·B) + bias[n]) + residual[m, n] from int8 strips and panels (exact
@@ -111,9 +111,9 @@ export function i8_gemm_packed(
  * see i8-gemm/i8-gemv-simd.ts. */
 export function i8_gemv(
   m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
-  activation: i32, residual: usize, ldr: i32,
+  activation: i32, residual: usize, ldr: i32, compact: i32,
 ): void {
-  i8Gemv(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr);
+  i8Gemv(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, compact);
 }
 
 /** Row softmax of x[rows, cols] (row stride ldx) into y (row stride ldy); y may be x. */

@@ -20,6 +20,11 @@
 //             I8_GEMM_STRIP_HEADER + 8·kp bytes:  f32 sa[4], i32 za[4], then the codes
 //             i16 [kp/2, 4 rows, 2 k]  (0..255, widened when quantized: a row's pair is one
 //                                       load32_splat, with no widening in the GEMM's loop)
+//             COMPACT strips (m <= 2, `compact` set when quantizing and in i8_gemv): one strip,
+//             the same header, then i16 [kp/2, m rows, 2 k]: the GEMV of one or two rows then
+//             reads 4 or 8 bytes of A per k pair instead of 16 (a 1-row GEMV at k 3072 read
+//             its 24 KiB strip through L1 once per panel, next to the weight stream: 19 GB/s,
+//             against 27-29 at k 768 for the same weight bytes). Only i8_gemv reads them.
 //   B panels  bp: panel p (columns 8p..8p+7, zero past n) is I8_GEMM_PANEL_HEADER + 8·kp
 //             bytes:  f32 sw[8], i32 colsum[8] (Σ_kk wq), then the codes
 //             i8 [kp/2, 8 columns, 2 k]   (widened: two i16x8 of 4 columns × 2 k, one
@@ -49,10 +54,11 @@ import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_K_ALIGN, I8_GEMM_
   return <usize>I8_GEMM_PANEL_HEADER + paddedK(k) * NR;
 }
 
-/** Byte offset, from the start of a strip's codes, of row r (0..3), reduction index kk (i16). */
+/** Byte offset, from the start of a strip's codes, of row r (0..rows-1), reduction index kk
+ * (i16), in a strip of `rows` rows per k pair (MR, or m for a compact strip). */
 // @ts-ignore: decorator
-@inline export function stripCodeOffset(r: i32, kk: i32): usize {
-  return (<usize>(kk >> 1) << 4) + (<usize>r << 2) + (<usize>(kk & 1) << 1);
+@inline export function stripCodeOffset(r: i32, kk: i32, rows: i32 = MR): usize {
+  return <usize>(kk >> 1) * (<usize>rows << 2) + (<usize>r << 2) + (<usize>(kk & 1) << 1);
 }
 
 /** Byte offset, from the start of a panel's codes, of column c (0..7), reduction index kk. */

@@ -24,10 +24,13 @@ const ROUND_MAGIC_BITS: i32 = 0x4B400000;
   return i32x4.min_s(i32x4.max_s(i32x4.sub(t, vbias), i32x4.splat(0)), vmax);
 }
 
-/** Strips s0..s1 of A[m, k] (row stride lda, ELEMENTS) into ap (strip 0's address). */
-export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0: i32, s1: i32): void {
+/** Strips s0..s1 of A[m, k] (row stride lda, ELEMENTS) into ap (strip 0's address); with
+ * `compact` and m <= 2, the one compact strip of m rows instead (i8-gemm.ts). */
+export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0: i32, s1: i32, compact: i32): void {
   const kp = <i32>paddedK(k), k4 = k & ~3, ldaB = <usize>lda << 2;
   const vmax = i32x4.splat(QMAX);
+  // Rows per k pair in the codes: MR, or m for a compact strip (whose header still has MR slots).
+  const rows = compact != 0 && m <= 2 ? m : MR;
   for (let s = s0; s < s1; s++) {
     const strip = ap + <usize>s * stripBytes(k), codes = strip + I8_GEMM_STRIP_HEADER;
     for (let r = 0; r < MR; r++) {
@@ -61,22 +64,23 @@ export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0
       }
       store<f32>(strip + (<usize>r << 2), scale);
       store<i32>(strip + (<usize>(MR + r) << 2), zp);
+      if (r >= rows) continue; // a compact strip has no codes for the padding rows
       const vinv = f32x4.splat(inv), vbias = i32x4.splat(ROUND_MAGIC_BITS - zp);
       let kk = 0;
       if (i < m) {
         for (; kk < k4; kk += 4) {
           const q = codes4(v128.load(row + (<usize>kk << 2)), vinv, vbias, vmax);
           const q16 = i16x8.narrow_i32x4_s(q, q); // q0..q3 as i16: the pairs (q0, q1), (q2, q3)
-          store<u32>(codes + stripCodeOffset(r, kk), i32x4.extract_lane(q16, 0));
-          store<u32>(codes + stripCodeOffset(r, kk + 2), i32x4.extract_lane(q16, 1));
+          store<u32>(codes + stripCodeOffset(r, kk, rows), i32x4.extract_lane(q16, 0));
+          store<u32>(codes + stripCodeOffset(r, kk + 2, rows), i32x4.extract_lane(q16, 1));
         }
         for (; kk < k; kk++) {
           const q = codes4(v128.load_splat<f32>(row + (<usize>kk << 2)), vinv, vbias, vmax);
-          store<u16>(codes + stripCodeOffset(r, kk), <u16>i32x4.extract_lane(q, 0));
+          store<u16>(codes + stripCodeOffset(r, kk, rows), <u16>i32x4.extract_lane(q, 0));
         }
       }
       // Padding rows and the k padding: code 0 (the padded weights are 0, so any value would do).
-      for (; kk < kp; kk++) store<u16>(codes + stripCodeOffset(r, kk), 0);
+      for (; kk < kp; kk++) store<u16>(codes + stripCodeOffset(r, kk, rows), 0);
     }
   }
 }

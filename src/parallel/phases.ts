@@ -336,7 +336,7 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
     }
     case PHASE_I8_QUANTIZE_ROWS: {
       const strips = ceilDiv(p.m, GEMM_STRIP_ROWS), s0 = i * p.stripBlock;
-      kernels.i8_quantize_rows(p.m, p.k, p.a, p.lda, p.ap, s0, Math.min(strips, s0 + p.stripBlock));
+      kernels.i8_quantize_rows(p.m, p.k, p.a, p.lda, p.ap, s0, Math.min(strips, s0 + p.stripBlock), i8Compact(p.m));
       return;
     }
     case PHASE_I8_GEMM: {
@@ -353,7 +353,7 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
       const c0 = i * p.colBlock;
       kernels.i8_gemv(p.m, Math.min(p.colBlock, p.n - c0), p.k, p.ap, p.bp + (c0 / GEMM_PANEL_COLS) * i8PanelBytes(p.k),
         p.bias === 0 ? 0 : p.bias + c0 * 4, p.c + c0 * 4, p.ldc, p.activation,
-        p.residual === 0 ? 0 : p.residual + c0 * 4, p.ldr);
+        p.residual === 0 ? 0 : p.residual + c0 * 4, p.ldr, i8Compact(p.m));
       return;
     }
     case PHASE_MEAN_ROWS: {
@@ -475,6 +475,13 @@ export const i8PanelsBytes = (n: number, k: number): number => ceilDiv(n, GEMM_P
  * i16 codes are half of f32 ones: 128 rows up to k = 1536, 64 at k = 3072). */
 export const i8GemmRowBlock = (k: number): number => gemmRowBlock(Math.ceil(k / 2));
 
+/** Most rows whose int8 strips are written compact (i8-gemm.ts): the quantize phase and the
+ * GEMV phase both decide by m, so strips quantized for m rows must be read by a product of the
+ * same m (every caller does: i8ProjectionPhases, GPT-2's q/k/v, multi-head attention). The int8
+ * GEMM never sees them: i8ProductPhase takes the GEMV up to I8_GEMV_MAX_ROWS rows. */
+export const I8_COMPACT_MAX_ROWS = 2;
+const i8Compact = (m: number): number => (m <= I8_COMPACT_MAX_ROWS ? 1 : 0);
+
 export function i8QuantizeRowsPhase(m: number, k: number, a: number, lda: number, ap: number): I8QuantizeRowsPhase {
   return { kind: PHASE_I8_QUANTIZE_ROWS, m, k, a, lda, ap, stripBlock: PACK_STRIP_BLOCK };
 }
@@ -483,6 +490,7 @@ export function i8GemmPhase(
   m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number,
   extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
 ): I8GemmPhase {
+  if (m <= I8_COMPACT_MAX_ROWS) throw new Error(`i8GemmPhase: ${m} rows are quantized compact, which only the GEMV reads`);
   return {
     kind: PHASE_I8_GEMM, m, n, k, ap, bp, bias, c, ldc, activation: extras.activation ?? ACTIVATION.none,
     residual: extras.residual ?? 0, ldr: extras.ldr ?? 0, rowBlock: i8GemmRowBlock(k), colBlock: GEMM_COL_BLOCK,

@@ -131,6 +131,7 @@ export interface KernelExports {
     ap: number,  // int8 strips output, strip 0 (i8StripBytes(k) bytes each)
     s0: number,  // first strip
     s1: number,  // one past the last strip
+    compact?: number, // 1 with m <= 2: the one compact strip that only i8_gemv reads (0: 4-row strips)
   ): void;
   /** C = act(dequant(A·B) + bias) + residual from int8 strips and panels (exact i32 sums). */
   i8_gemm_packed(
@@ -160,6 +161,7 @@ export interface KernelExports {
     activation: number, // 0 none, 1 ReLU, 2 GELU (erf), 3 GELU (tanh)
     residual: number,   // f32 [m, n] added after the activation, or 0; may equal c (ldr = ldc)
     ldr: number,        // row stride of the residual
+    compact?: number,   // 1 with m <= 2: ap is the compact strip i8_quantize_rows wrote (same bits)
   ): void;
   /** y = F.layer_norm(x + residual)·weight + bias, per row. */
   f32_layer_norm(

@@ -57,9 +57,26 @@ describe.each(kernelVariants())('i8-gemv (%s)', (variant) => {
         activation, pr === 0 ? 0 : pr + j0 * 4, ldr);
     }
     h.wasm.i8_gemm_packed(m, n, k, ap, bp, pbias, pcGemm, ldc, activation, prGemm, ldr);
+    // 1 and 2 rows again from a compact strip (rows side by side, 4·m bytes a k pair): same bits.
+    let pcCompact = 0;
+    if (m <= 2) {
+      const apc = h.u8(new Uint8Array(i8StripBytes(k)));
+      h.wasm.i8_quantize_rows(m, k, h.f32(a), lda, apc, 0, 1, 1);
+      const header = (at: number): number[] => Array.from(new Uint32Array(h.memory.buffer.slice(at, at + 32)));
+      expect(header(apc), `compact strip header, ${what}`).toEqual(header(ap));
+      const resCompact = residual === 'inplace' ? res! : undefined;
+      pcCompact = h.f32(residual === 'inplace' ? resCompact! : c0);
+      const prCompact = residual === 'separate' ? pr : residual === 'inplace' ? pcCompact : 0;
+      for (let i = 0; i + 1 < edges.length; i++) {
+        const j0 = edges[i], j1 = edges[i + 1];
+        h.wasm.i8_gemv(m, j1 - j0, k, apc, bp + (j0 / 8) * i8PanelBytes(k), bias ? pbias + j0 * 4 : 0, pcCompact + j0 * 4, ldc,
+          activation, prCompact === 0 ? 0 : prCompact + j0 * 4, ldr, 1);
+      }
+    }
 
     const c = h.read(pc, m * ldc);
     expectSameBits(c, h.read(pcGemm, m * ldc), `gemv vs int8 gemm, ${what}`);
+    if (pcCompact !== 0) expectSameBits(h.read(pcCompact, m * ldc), c, `compact-strip gemv vs gemv, ${what}`);
     const got = new Float32Array(m * n), dense = new Float32Array(m * k);
     for (let i = 0; i < m; i++) {
       got.set(c.subarray(i * ldc, i * ldc + n), i * n);
