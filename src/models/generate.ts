@@ -99,13 +99,15 @@ async function* run(
   };
   const seen: number[][] = Array.from({ length: B }, (_, b) => Array.from(prompt.subarray(b * P, (b + 1) * P)));
   const done = new Uint8Array(B);
+  // The last position's logits, read into one buffer for the whole loop (penalized in place).
+  const logitsRow = new Float32Array(B * hp.vocab);
   try {
     let ids = prompt, past = 0, L = P;
     for (let step = 0; step < maxNew; step++) {
       const logits = await weights.call('generate', (arena, threads) => {
         const { program, run: r } = buildStep(arena, threads, hp, m, ids,
           { batch: B, seq: L, past, outputAttentions: false, lastOnly: true }, cache);
-        return { program, collect: () => arena.readF32(r.logits, B * hp.vocab) };
+        return { program, collect: () => arena.readF32Into(r.logits, logitsRow) };
       });
       const next = new Int32Array(B);
       for (let b = 0; b < B; b++) {

@@ -231,4 +231,11 @@ export class Arena {
   readF32(at: number, length: number): Float32Array {
     return this.f32.slice(at >>> 2, (at >>> 2) + length);
   }
+
+  /** Copies `out.length` f32 at `at` into `out` (a buffer the caller reuses call after call: a
+   * fresh array of a GPT-2 logits row pays a page fault per 4 KiB on first write). */
+  readF32Into(at: number, out: Float32Array): Float32Array {
+    out.set(this.f32.subarray(at >>> 2, (at >>> 2) + out.length));
+    return out;
+  }
 }
