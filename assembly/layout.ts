@@ -55,7 +55,7 @@ export const ATTENTION_PACKED_DIM: i32 = 128;
 //   QP [QUERY_CHUNK / 4, PACKED_DIM, 4]   the query chunk in 4-row strips
 //   KP [KEY_BLOCK / 8, PACKED_DIM, 8]     the key block as 8-key panels of Kᵀ
 //   A chunk of one query row packs nothing: its S row of up to ROW_KEY_BLOCK keys (P written
-//   over it) starts at QP and runs into KP (ROW_KEY_BLOCK <= (QUERY_CHUNK + KEY_BLOCK)·PACKED_DIM).
+//   over it) starts at QP (ROW_KEY_BLOCK <= (QUERY_CHUNK + KEY_BLOCK)·PACKED_DIM: QP and KP).
 export const ATTENTION_SCRATCH_P: i32 = 0;
 export const ATTENTION_SCRATCH_S: i32 = ATTENTION_SCRATCH_P + ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK;
 export const ATTENTION_SCRATCH_M: i32 = ATTENTION_SCRATCH_S + ATTENTION_QUERY_TILE * ATTENTION_KEY_BLOCK;

@@ -533,8 +533,8 @@ export interface Gpt2GenerateOptions {
   /** Seed of the sampling PRNG (default 0). */
   seed?: number;
   /** A sequence stops at the first of these it produces (it is yielded); generation ends once
-   * every sequence has stopped, and until then a stopped sequence repeats its stop token (HF
-   * pads finished sequences with pad_token_id, GPT-2's eos). */
+   * every sequence has stopped, and until then a stopped sequence gets stopTokens[0] (HF pads
+   * finished sequences with pad_token_id, eos_token_id[0] when unset, as for GPT-2). */
   stopTokens?: number[] | Int32Array;
   /** HF's repetition_penalty (1: off). */
   repetitionPenalty?: number;

@@ -11,8 +11,8 @@
 // f32 GEMV (f32-gemm/f32-gemv-packed-simd.ts says why), B is read once per call, panel after
 // panel, header then codes, each whole before the next: ONE sequential stream.
 // Per 16 bytes of B (2 k × 8 columns) one row costs two v128.load8x8_s, each 8 codes
-// sign-extended to i16x8 as they load (x64: vpmovsxbw from memory; one load and a widening
-// of punpckhbw + psraw for the high half took 3 ALU operations more, the bulk of the one-row
+// sign-extended to i16x8 as they load (x64: vpmovsxbw from memory; one load widened by
+// pmovsxbw, punpckhbw + psraw took 3 ALU operations, the bulk of the one-row
 // work: GPT-2's int8 lm_head 1.39-1.75 → 1.31-1.53 ms, 768-wide projections 5-10% faster, in
 // alternation), 1 load32_splat of the row's i16 pair (a load, no ALU), 2 i32x4.dot_i16x8_s and
 // 2 adds. The loop takes two k pairs

@@ -73,20 +73,20 @@ export function generate(
   if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed))) {
     throw typeError(OP, 'options.seed', 'an integer', o.seed);
   }
-  let stop = new Set<number>();
+  let stop: Int32Array = new Int32Array(0);
   if (o.stopTokens !== undefined) {
     const ids = o.stopTokens as unknown;
     const n = Array.isArray(ids) || ArrayBuffer.isView(ids) ? (ids as ArrayLike<number>).length : -1;
     if (n < 0) throw typeError(OP, 'options.stopTokens', 'an array or Int32Array of token ids', ids);
-    stop = new Set(tokenIds(OP, 'options.stopTokens', ids, hp, n, 'token ids'));
+    stop = tokenIds(OP, 'options.stopTokens', ids, hp, n, 'token ids');
   }
   elements(OP, 'KV cache', hp.layers, 2, B, hp.positions, hp.embd);
-  return run(ctx, prompt, B, P, maxNew, s, prng(o.seed ?? 0), stop);
+  return run(ctx, prompt, B, P, maxNew, s, prng(o.seed ?? 0), new Set(stop), stop[0] ?? 0);
 }
 
 async function* run(
   ctx: GenerateContext, prompt: Int32Array, B: number, P: number, maxNew: number, s: Sampling, random: () => number,
-  stop: Set<number>,
+  stop: Set<number>, pad: number,
 ): AsyncGenerator<Int32Array, void, undefined> {
   const { hp, m, weights, host } = ctx;
   const block = B * hp.positions * hp.embd * 4;
@@ -111,10 +111,11 @@ async function* run(
       });
       const next = new Int32Array(B);
       for (let b = 0; b < B; b++) {
-        // A sequence past its stop token repeats it (HF pads finished sequences with
-        // pad_token_id, which GPT-2 takes from eos) and draws no random number.
+        // A sequence past its stop token gets the first stop token and draws no random number:
+        // HF pads finished sequences with pad_token_id, which it takes from eos_token_id[0] when
+        // unset (GPT-2 has none).
         if (done[b] !== 0) {
-          next[b] = ids[b]!; // after a step, ids holds the tokens last yielded
+          next[b] = pad;
           continue;
         }
         const row = logits.subarray(b * hp.vocab, (b + 1) * hp.vocab);

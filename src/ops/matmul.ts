@@ -33,7 +33,8 @@ export function planMatmul(a: unknown, b: unknown, opts: unknown, tensors?: Tens
   const batch = optionalDim(OP, 'options.batch', o.batch, 1);
   const transB = flag(OP, 'options.transB', o.transB, false);
   const alpha = finite(OP, 'options.alpha', o.alpha, 1);
-  const bDims = transB ? `n·k = ${n}·${k}` : `k·n = ${k}·${n}`;
+  const bNames = transB ? 'n·k' : 'k·n', bValues = transB ? `${n}·${k}` : `${k}·${n}`;
+  const bDims = `${bNames} = ${bValues}`, bBatchDims = `batch·${bNames} = ${batch}·${bValues}`;
   const bLength = elements(OP, 'b', k, n);
   const bGiven = (b as { length?: unknown } | undefined)?.length;
   // B of one matrix is shared by every batch entry; else one per entry.
@@ -41,12 +42,12 @@ export function planMatmul(a: unknown, b: unknown, opts: unknown, tensors?: Tens
   const bBatched = elements(OP, 'b', batch, k, n);
   if (batch > 1 && typeof bGiven === 'number' && bGiven !== bLength && bGiven !== bBatched) {
     throw rangeError(OP, 'b', `has length ${bGiven}, expected ${bDims} = ${bLength} (one B for every batch entry) ` +
-      `or batch·${bDims} = ${bBatched} (one per entry)`);
+      `or ${bBatchDims} = ${bBatched} (one per entry)`);
   }
   const plan: MatmulPlan = {
     batch, m, k, n, transB, alpha, bShared,
     a: tensorInput(OP, 'a', a, elements(OP, 'a', batch, m, k), `batch·m·k = ${batch}·${m}·${k}`, tensors),
-    b: tensorInput(OP, 'b', b, bShared ? bLength : bBatched, bShared ? bDims : `batch·${bDims}`, tensors),
+    b: tensorInput(OP, 'b', b, bShared ? bLength : bBatched, bShared ? bDims : bBatchDims, tensors),
     out: planOutput(OP, o.out, elements(OP, 'output', batch, m, n), `batch·m·n = ${batch}·${m}·${n}`, tensors),
   };
   if (o.bias !== undefined) plan.bias = tensorInput(OP, 'options.bias', o.bias, n, `n = ${n}`, tensors);

@@ -228,6 +228,16 @@ export function planForward(
   };
   if (plan.needWeights) elements(FORWARD, 'weights', batch, H, seqQ, seqK);
 
+  let padding: Uint8Array | Float32Array | undefined;
+  if (o.keyPaddingMask !== undefined) {
+    padding = typedArray(o.keyPaddingMask, 'Uint8Array', 'Float32Array');
+    if (padding === undefined) {
+      throw typeError(FORWARD, 'options.keyPaddingMask', 'a Uint8Array (non-zero = ignore that key) or a Float32Array (added)', o.keyPaddingMask);
+    }
+    if (padding.length !== batch * seqK) {
+      throw rangeError(FORWARD, 'options.keyPaddingMask', `has length ${padding.length}, expected ${batch * seqK} (batch·seqK = ${batch}·${seqK})`);
+    }
+  }
   if (o.attnMask !== undefined) {
     const mask = typedArray(o.attnMask, 'Uint8Array', 'Float32Array');
     if (mask === undefined) {
@@ -241,18 +251,9 @@ export function planForward(
     }
     plan.attnMask = { data: mask, perSlice: len !== plane };
   }
-  if (o.keyPaddingMask !== undefined) {
-    const padding = typedArray(o.keyPaddingMask, 'Uint8Array', 'Float32Array');
-    if (padding === undefined) {
-      throw typeError(FORWARD, 'options.keyPaddingMask', 'a Uint8Array (non-zero = ignore that key) or a Float32Array (added)', o.keyPaddingMask);
-    }
-    if (padding.length !== batch * seqK) {
-      throw rangeError(FORWARD, 'options.keyPaddingMask', `has length ${padding.length}, expected ${batch * seqK} (batch·seqK = ${batch}·${seqK})`);
-    }
-    // A float one is added: merged into the attention mask, as torch merges them.
-    if (isArrayOf(padding, 'Float32Array')) plan.attnMask = mergeFloatPadding(FORWARD, padding as Float32Array, plan.attnMask, batch, H, seqQ, seqK);
-    else plan.keyPaddingMask = padding as Uint8Array;
-  }
+  // A float key padding mask is added: merged into the attention mask, as torch merges them.
+  if (isArrayOf(padding, 'Float32Array')) plan.attnMask = mergeFloatPadding(FORWARD, padding as Float32Array, plan.attnMask, batch, H, seqQ, seqK);
+  else if (padding !== undefined) plan.keyPaddingMask = padding as Uint8Array;
   return plan;
 }
 

@@ -5,7 +5,7 @@ import { kernelVariants, loadKernels } from '../helpers/kernels.js';
 import { randomF32 } from '../helpers/random.js';
 import { referenceAttention } from '../reference/attention.js';
 import { expectClose } from '../helpers/compare.js';
-import { ATTENTION_SCRATCH_BYTES } from '../../src/wasm/layout.js';
+import { ATTENTION_ROW_KEY_BLOCK, ATTENTION_SCRATCH_BYTES } from '../../src/wasm/layout.js';
 
 describe.each(kernelVariants())('f32-attention (%s)', (variant) => {
   const h = loadKernels(variant);
@@ -48,6 +48,43 @@ describe.each(kernelVariants())('f32-attention (%s)', (variant) => {
         if (o[i] !== o0[i]) throw new Error(`output element ${i} (row ${r}, column ${c}) was written`);
       }
       expect(h.read(pq, q.length)).toEqual(q);
+    }
+  });
+
+  it('one query row over several ATTENTION_ROW_KEY_BLOCK steps: masks, key ranges, weights, stats', () => {
+    // A chunk of one row steps ATTENTION_ROW_KEY_BLOCK keys at a time (its S row in the scratch
+    // it never packs): key counts past one and two steps, not multiples of 4, a float mask with
+    // -inf, a bool mask, a key mask, every key of the first step masked, weights out.
+    const d = 8, embed = 24, col = 8 * 4;
+    for (const [seqK, k0, masks] of [[2103, 0, 'float'], [1029, 5, 'bool'], [3001, 0, 'firstStep'], [1100, 70, 'key']] as const) {
+      h.reset();
+      const rows = 3, i0 = 2; // query row i0 of 3: a one-row range inside a slice
+      const q = randomF32(rows * embed, 11), k = randomF32(seqK * embed, 12), v = randomF32(seqK * embed, 13);
+      const add = Float32Array.from(randomF32(rows * seqK, 14, 2), (x, i) => (masks === 'firstStep' && i % seqK < ATTENTION_ROW_KEY_BLOCK) ||
+        (masks === 'float' && i % 7 === 3) ? -Infinity : x);
+      const bool = Uint8Array.from({ length: rows * seqK }, (_, i) => (i % 5 === 1 ? 1 : 0));
+      const keyFlags = Uint8Array.from({ length: seqK }, (_, j) => (j % 9 === 4 ? 1 : 0));
+      const useAdd = masks === 'float' || masks === 'firstStep', useBool = masks === 'bool', useKey = masks === 'key';
+      const pq = h.f32(q), pk = h.f32(k), pv = h.f32(v), po = h.f32(rows * embed), pw = h.f32(rows * seqK);
+      const padd = h.f32(add), pbool = h.u8(bool), pkey = h.u8(keyFlags), scratch = h.f32(ATTENTION_SCRATCH_BYTES / 4);
+      h.wasm.f32_attention(pq + col, embed, pk + col, embed, pv + col, embed, po + col, embed, d, d,
+        i0, i0 + 1, k0, seqK, 0.4, 0, useAdd ? padd : 0, seqK, useBool ? pbool : 0, seqK, 1, useKey ? pkey : 0, 1, 0, 0,
+        pw, seqK, scratch, 0, 0);
+      const keys = seqK - k0;
+      const gather = (x: Float32Array, r0: number, n: number) => {
+        const out = new Float32Array(n * d);
+        for (let r = 0; r < n; r++) for (let c = 0; c < d; c++) out[r * d + c] = x[(r0 + r) * embed + 8 + c];
+        return out;
+      };
+      const ref = referenceAttention(gather(q, i0, 1), gather(k, k0, keys), gather(v, k0, keys), {
+        batch: 1, heads: 1, seqQ: 1, seqK: keys, headDim: d, headDimV: d, scale: 0.4,
+        attend: (b, hh, i, j) => !(useBool && bool[i0 * seqK + k0 + j]) && !(useKey && keyFlags[k0 + j]),
+        bias: useAdd ? (b, hh, i, j) => add[i0 * seqK + k0 + j] : undefined,
+      });
+      const o = h.read(po, rows * embed), w = h.read(pw, rows * seqK);
+      const what = `${masks}, ${keys} keys from ${k0}`;
+      expectClose(o.subarray(i0 * embed + 8, i0 * embed + 8 + d), ref.output, 2e-6, 1e-5, `output, ${what}`);
+      expectClose(w.subarray(i0 * seqK + k0, (i0 + 1) * seqK), ref.weights, 2e-6, 1e-5, `weights, ${what}`);
     }
   });
 });

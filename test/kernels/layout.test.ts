@@ -14,7 +14,7 @@ describe.each(kernelVariants())('layout (%s)', (variant) => {
     expect(wasm.ATTENTION_KEY_BLOCK.value).toBe(layout.ATTENTION_KEY_BLOCK);
     expect(wasm.ATTENTION_SCRATCH_BYTES.value).toBe(layout.ATTENTION_SCRATCH_BYTES);
     expect(wasm.ATTENTION_ROW_KEY_BLOCK.value).toBe(layout.ATTENTION_ROW_KEY_BLOCK);
-    // A one-row chunk's S row runs from the QP region into KP, the end of the slot.
+    // A one-row chunk's S row starts at the QP region and must end inside the slot (QP and KP).
     expect(layout.ATTENTION_ROW_KEY_BLOCK).toBeLessThanOrEqual(
       (layout.ATTENTION_QUERY_CHUNK + layout.ATTENTION_KEY_BLOCK) * layout.ATTENTION_PACKED_DIM);
     expect(wasm.I8_GEMM_K_ALIGN.value).toBe(layout.I8_GEMM_K_ALIGN);

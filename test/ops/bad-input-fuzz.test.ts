@@ -396,11 +396,16 @@ async function verifyForward(env: Env, config: MhaConfig, args: unknown[], resul
   }
   const B = o.batch as number, Lq = o.seqQ as number, Lk = o.seqK as number, E = config.embedDim, H = config.numHeads;
   if (layer) expect([layer.embedDim, layer.numHeads, layer.kdim, layer.vdim]).toEqual([E, H, config.kdim ?? E, config.vdim ?? E]);
-  const pad = o.keyPaddingMask as Uint8Array | undefined, mask = o.attnMask as Uint8Array | Float32Array | undefined;
+  // keyPaddingMask: Uint8Array non-zero = ignore the key; Float32Array added to its logits.
+  const pad = o.keyPaddingMask as Uint8Array | Float32Array | undefined, mask = o.attnMask as Uint8Array | Float32Array | undefined;
+  const floatPad = pad instanceof Float32Array ? pad : undefined;
   const at = (b: number, h: number, i: number, j: number) => (mask!.length === Lq * Lk ? i * Lk + j : ((b * H + h) * Lq + i) * Lk + j);
   const ref = referenceMha(refWeights(config) as never, query, key, value, B, Lq, Lk,
-    (b, h, i, j) => (o.causal !== true || j <= i) && (!pad || pad[b * Lk + j] === 0) && (!(mask instanceof Uint8Array) || mask[at(b, h, i, j)] === 0),
-    mask instanceof Float32Array ? (b, h, i, j) => mask[at(b, h, i, j)] : undefined);
+    (b, h, i, j) => (o.causal !== true || j <= i) && (!pad || floatPad !== undefined || pad[b * Lk + j] === 0) &&
+      (!(mask instanceof Uint8Array) || mask[at(b, h, i, j)] === 0),
+    mask instanceof Float32Array || floatPad
+      ? (b, h, i, j) => (mask instanceof Float32Array ? mask[at(b, h, i, j)] : 0) + (floatPad ? floatPad[b * Lk + j] : 0)
+      : undefined);
   expectClose(r.output, ref.output, 1e-4, 1e-4, 'output (vs the reference)');
   const needWeights = o.needWeights !== false;
   expect(r.weights !== undefined, 'weights given').toBe(needWeights);
@@ -503,7 +508,7 @@ const forward: Entry = {
     const needWeights = s.flag('options.needWeights', o.needWeights);
     s.flag('options.averageWeights', o.averageWeights);
     if (needWeights !== false) s.count('weights', B, H, Lq, Lk);
-    if (o.keyPaddingMask !== undefined) s.array('options.keyPaddingMask', o.keyPaddingMask, ['Uint8Array'], [prod(B, Lk)]);
+    if (o.keyPaddingMask !== undefined) s.array('options.keyPaddingMask', o.keyPaddingMask, ['Uint8Array', 'Float32Array'], [prod(B, Lk)]);
     if (o.attnMask !== undefined) s.array('options.attnMask', o.attnMask, ['Uint8Array', 'Float32Array'], [prod(Lq, Lk), prod(B, H, Lq, Lk)]);
     return s;
   },

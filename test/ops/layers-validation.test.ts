@@ -76,7 +76,7 @@ describe('module and op calls', () => {
     await expect(layer.forward(src, { batch: 2, seq: 5, is_causal: true } as never)).rejects.toThrow(/options\.is_causal is not a known key \(did you mean options\.isCausal\?\)/);
     await expect(engine.matmul(randomF32(6, 1), randomF32(5, 2), { m: 2, k: 3, n: 2 })).rejects.toThrow(/matmul: b has length 5, expected 6/);
     await expect(engine.matmul(randomF32(12, 1), randomF32(7, 2), { m: 2, k: 3, n: 2, batch: 2 }))
-      .rejects.toThrow(/matmul: b has length 7, expected k·n = 3·2 = 6 \(one B for every batch entry\) or batch·k·n = 3·2 = 12/);
+      .rejects.toThrow(/matmul: b has length 7, expected k·n = 3·2 = 6 \(one B for every batch entry\) or batch·k·n = 2·3·2 = 12/);
     await expect(engine.softmax(randomF32(6, 1), { rows: 2, cols: 3, mask: new Uint8Array(4) })).rejects.toThrow(/softmax: options\.mask has length 4, expected rows·cols = 6 or cols = 3/);
     await expect(engine.layerNorm(randomF32(6, 1), { rows: 2, dim: 3, weight: new Float32Array(2) })).rejects.toThrow(/layerNorm: options\.weight has length 2, expected 3/);
     await expect(engine.gelu(randomF32(6, 1), { approximate: 'fast' as never })).rejects.toThrow(/gelu: options\.approximate must be 'none' or 'tanh'/);
