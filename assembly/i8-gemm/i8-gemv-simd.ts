@@ -34,28 +34,23 @@ export function i8Gemv(
   activation: i32, residual: usize, ldr: i32, compact: i32,
 ): void {
   const ldcB = <usize>ldc << 2, ldrB = <usize>ldr << 2, sB = stripBytes(k);
-  if (compact != 0 && m == 1) {
-    gemv1x8Compact(n, k, ap, bp, bias, c, activation, residual);
-    return;
-  }
-  if (compact != 0 && m == 2) {
-    gemv2x8Compact(n, k, ap, bp, bias, c, ldcB, activation, residual, ldrB);
-    return;
-  }
+  // Bytes between a row's consecutive k pairs: 4 per row of the strip (m rows when compact).
+  const pairB: usize = compact != 0 && m <= 2 ? <usize>m << 2 : <usize>MR << 2;
   for (let i = 0; i < m; i += MR) {
     const rows = min(MR, m - i);
     const strip = ap + <usize>(i / MR) * sB, ci = c + <usize>i * ldcB;
     const ri = residual != 0 ? residual + <usize>i * ldrB : 0;
     if (rows >= 3) i8GemmPacked(rows, n, k, strip, bp, bias, ci, ldc, activation, ri, ldr);
-    else if (rows == 2) gemv2x8(n, k, strip, bp, bias, ci, ldcB, activation, ri, ldrB);
-    else gemv1x8(n, k, strip, bp, bias, ci, activation, ri);
+    else if (rows == 2) gemv2x8(n, k, strip, pairB, bp, bias, ci, ldcB, activation, ri, ldrB);
+    else gemv1x8(n, k, strip, pairB, bp, bias, ci, activation, ri);
   }
 }
 
-/** Row 0 of a strip over every panel, one panel at a time (8 columns, 2 accumulators). */
+/** Row 0 of a strip over every panel, one panel at a time (8 columns, 2 accumulators); the row's
+ * k pairs pairB bytes apart (16 in a 4-row strip, 4 in a compact one). */
 // @ts-ignore: decorator
 @inline function gemv1x8(
-  n: i32, k: i32, strip: usize, bp: usize, bias: usize, c: usize, activation: i32, residual: usize,
+  n: i32, k: i32, strip: usize, pairB: usize, bp: usize, bias: usize, c: usize, activation: i32, residual: usize,
 ): void {
   const pB = panelBytes(k), codesB = paddedK(k) * NR, a0 = strip + I8_GEMM_STRIP_HEADER;
   for (let j = 0; j < n; j += NR) {
@@ -65,12 +60,12 @@ export function i8Gemv(
     let pa = a0;
     for (let pb = b0; pb < bEnd; pb += 32) {
       // Two k pairs: 8 columns × (k, k+1) each, widened; the row's pair of each, splat.
-      const vak01 = v128.load32_splat(pa), vak23 = v128.load32_splat(pa, 16);
+      const vak01 = v128.load32_splat(pa), vak23 = v128.load32_splat(pa + pairB);
       vacc0x0123 = i32x4.add(vacc0x0123, i32x4.add(
         i32x4.dot_i16x8_s(vak01, v128.load8x8_s(pb)), i32x4.dot_i16x8_s(vak23, v128.load8x8_s(pb, 16))));
       vacc0x4567 = i32x4.add(vacc0x4567, i32x4.add(
         i32x4.dot_i16x8_s(vak01, v128.load8x8_s(pb, 8)), i32x4.dot_i16x8_s(vak23, v128.load8x8_s(pb, 24))));
-      pa += 32;
+      pa += pairB << 1;
     }
     finishPanel(strip, 0, panel, vacc0x0123, vacc0x4567, bias, j, n, activation, residual, c);
   }
@@ -79,7 +74,7 @@ export function i8Gemv(
 /** Rows 0 and 1 of a strip over every panel, one panel at a time (8 columns, 4 accumulators). */
 // @ts-ignore: decorator
 @inline function gemv2x8(
-  n: i32, k: i32, strip: usize, bp: usize, bias: usize, c: usize, ldcB: usize,
+  n: i32, k: i32, strip: usize, pairB: usize, bp: usize, bias: usize, c: usize, ldcB: usize,
   activation: i32, residual: usize, ldrB: usize,
 ): void {
   const pB = panelBytes(k), codesB = paddedK(k) * NR, a0 = strip + I8_GEMM_STRIP_HEADER;
@@ -91,64 +86,14 @@ export function i8Gemv(
     for (let pb = b0; pb < bEnd; pb += 32) {
       const vbk01x0123 = v128.load8x8_s(pb), vbk01x4567 = v128.load8x8_s(pb, 8);
       const vbk23x0123 = v128.load8x8_s(pb, 16), vbk23x4567 = v128.load8x8_s(pb, 24);
-      const va0k01 = v128.load32_splat(pa), va0k23 = v128.load32_splat(pa, 16);
+      const pa23 = pa + pairB;
+      const va0k01 = v128.load32_splat(pa), va0k23 = v128.load32_splat(pa23);
       vacc0x0123 = i32x4.add(vacc0x0123, i32x4.add(i32x4.dot_i16x8_s(va0k01, vbk01x0123), i32x4.dot_i16x8_s(va0k23, vbk23x0123)));
       vacc0x4567 = i32x4.add(vacc0x4567, i32x4.add(i32x4.dot_i16x8_s(va0k01, vbk01x4567), i32x4.dot_i16x8_s(va0k23, vbk23x4567)));
-      const va1k01 = v128.load32_splat(pa, 4), va1k23 = v128.load32_splat(pa, 20);
+      const va1k01 = v128.load32_splat(pa, 4), va1k23 = v128.load32_splat(pa23, 4);
       vacc1x0123 = i32x4.add(vacc1x0123, i32x4.add(i32x4.dot_i16x8_s(va1k01, vbk01x0123), i32x4.dot_i16x8_s(va1k23, vbk23x0123)));
       vacc1x4567 = i32x4.add(vacc1x4567, i32x4.add(i32x4.dot_i16x8_s(va1k01, vbk01x4567), i32x4.dot_i16x8_s(va1k23, vbk23x4567)));
-      pa += 32;
-    }
-    finishPanel(strip, 0, panel, vacc0x0123, vacc0x4567, bias, j, n, activation, residual, c);
-    finishPanel(strip, 1, panel, vacc1x0123, vacc1x4567, bias, j, n, activation, residual != 0 ? residual + ldrB : 0, c + ldcB);
-  }
-}
-
-/** gemv1x8 over a compact strip: row 0's pairs 4 bytes apart. */
-// @ts-ignore: decorator
-@inline function gemv1x8Compact(
-  n: i32, k: i32, strip: usize, bp: usize, bias: usize, c: usize, activation: i32, residual: usize,
-): void {
-  const pB = panelBytes(k), codesB = paddedK(k) * NR, a0 = strip + I8_GEMM_STRIP_HEADER;
-  for (let j = 0; j < n; j += NR) {
-    const panel = bp + <usize>(j / NR) * pB;
-    const b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
-    let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0);
-    let pa = a0;
-    for (let pb = b0; pb < bEnd; pb += 32) {
-      const vak01 = v128.load32_splat(pa), vak23 = v128.load32_splat(pa, 4);
-      vacc0x0123 = i32x4.add(vacc0x0123, i32x4.add(
-        i32x4.dot_i16x8_s(vak01, v128.load8x8_s(pb)), i32x4.dot_i16x8_s(vak23, v128.load8x8_s(pb, 16))));
-      vacc0x4567 = i32x4.add(vacc0x4567, i32x4.add(
-        i32x4.dot_i16x8_s(vak01, v128.load8x8_s(pb, 8)), i32x4.dot_i16x8_s(vak23, v128.load8x8_s(pb, 24))));
-      pa += 8;
-    }
-    finishPanel(strip, 0, panel, vacc0x0123, vacc0x4567, bias, j, n, activation, residual, c);
-  }
-}
-
-/** gemv2x8 over a compact strip: rows 0 and 1's pairs side by side, 8 bytes a k pair. */
-// @ts-ignore: decorator
-@inline function gemv2x8Compact(
-  n: i32, k: i32, strip: usize, bp: usize, bias: usize, c: usize, ldcB: usize,
-  activation: i32, residual: usize, ldrB: usize,
-): void {
-  const pB = panelBytes(k), codesB = paddedK(k) * NR, a0 = strip + I8_GEMM_STRIP_HEADER;
-  for (let j = 0; j < n; j += NR) {
-    const panel = bp + <usize>(j / NR) * pB;
-    const b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
-    let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0), vacc1x0123 = i32x4.splat(0), vacc1x4567 = i32x4.splat(0);
-    let pa = a0;
-    for (let pb = b0; pb < bEnd; pb += 32) {
-      const vbk01x0123 = v128.load8x8_s(pb), vbk01x4567 = v128.load8x8_s(pb, 8);
-      const vbk23x0123 = v128.load8x8_s(pb, 16), vbk23x4567 = v128.load8x8_s(pb, 24);
-      const va0k01 = v128.load32_splat(pa), va0k23 = v128.load32_splat(pa, 8);
-      vacc0x0123 = i32x4.add(vacc0x0123, i32x4.add(i32x4.dot_i16x8_s(va0k01, vbk01x0123), i32x4.dot_i16x8_s(va0k23, vbk23x0123)));
-      vacc0x4567 = i32x4.add(vacc0x4567, i32x4.add(i32x4.dot_i16x8_s(va0k01, vbk01x4567), i32x4.dot_i16x8_s(va0k23, vbk23x4567)));
-      const va1k01 = v128.load32_splat(pa, 4), va1k23 = v128.load32_splat(pa, 12);
-      vacc1x0123 = i32x4.add(vacc1x0123, i32x4.add(i32x4.dot_i16x8_s(va1k01, vbk01x0123), i32x4.dot_i16x8_s(va1k23, vbk23x0123)));
-      vacc1x4567 = i32x4.add(vacc1x4567, i32x4.add(i32x4.dot_i16x8_s(va1k01, vbk01x4567), i32x4.dot_i16x8_s(va1k23, vbk23x4567)));
-      pa += 16;
+      pa += pairB << 1;
     }
     finishPanel(strip, 0, panel, vacc0x0123, vacc0x4567, bias, j, n, activation, residual, c);
     finishPanel(strip, 1, panel, vacc1x0123, vacc1x4567, bias, j, n, activation, residual != 0 ? residual + ldrB : 0, c + ldcB);
