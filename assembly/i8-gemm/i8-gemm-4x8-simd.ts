@@ -4,8 +4,9 @@
 //
 // One k step of the tile is 2 k: 16 weight codes (8 columns × 2 k) read as two i16x8 by
 // v128.load8x8_s (x64: vpmovsxbw from memory; a 16-byte load widened by pmovsxbw + punpckhbw/
-// psraw cost 2 ops more: 512×3072×768 28.7-29.0 → 27.5-27.9 ms, in alternation), 4 load32_splat of a row's i16 activation pair (widened when quantized: in the loop
-// it would cost 4 of its 23 vector operations), 8 i32x4.dot_i16x8_s + 8 adds (8 multiply-adds
+// psraw cost 2 ops more: 512×3072×768 28.7-29.0 → 27.5-27.9 ms, in alternation), 4
+// load32_splat of a row's i16 activation pair (widened when quantized: in the loop it would
+// cost 4 of its 23 vector operations), 8 i32x4.dot_i16x8_s + 8 adds (8 multiply-adds
 // each, as llama.cpp's and candle's wasm paths): 8 accumulators, 2 B vectors and the A pairs,
 // within V8's 15 XMM registers. Products are at most 255·127, pairs 2·255·127: the sum is exact.
 // Both builds run this loop. The relaxed build could use i16x8/i32x4.relaxed_dot_i8x16_i7x16

@@ -155,11 +155,9 @@ export function quantizedSource(weight: unknown): SafetensorsQuantizedTensor | u
 /** Whether `values` is still what dequantize(q) wrote: code·scale rounded to f32, everywhere. */
 function holdsDequantized(values: Float32Array, q: SafetensorsQuantizedTensor): boolean {
   const { codes, scales, axis, shape: [rows, cols] } = q;
-  const f32 = new Float32Array(1);
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) {
-      f32[0] = codes[i * cols + j]! * scales[axis === 0 ? i : j]!;
-      if (!Object.is(values[i * cols + j], f32[0])) return false;
+      if (!Object.is(values[i * cols + j], Math.fround(codes[i * cols + j]! * scales[axis === 0 ? i : j]!))) return false;
     }
   }
   return true;

@@ -227,17 +227,7 @@ export function planForward(
     averageWeights: flag(FORWARD, 'options.averageWeights', o.averageWeights, true),
   };
   if (plan.needWeights) elements(FORWARD, 'weights', batch, H, seqQ, seqK);
-
-  let padding: Uint8Array | Float32Array | undefined;
-  if (o.keyPaddingMask !== undefined) {
-    padding = typedArray(o.keyPaddingMask, 'Uint8Array', 'Float32Array');
-    if (padding === undefined) {
-      throw typeError(FORWARD, 'options.keyPaddingMask', 'a Uint8Array (non-zero = ignore that key) or a Float32Array (added)', o.keyPaddingMask);
-    }
-    if (padding.length !== batch * seqK) {
-      throw rangeError(FORWARD, 'options.keyPaddingMask', `has length ${padding.length}, expected ${batch * seqK} (batch·seqK = ${batch}·${seqK})`);
-    }
-  }
+  const padding = paddingMask(FORWARD, 'options.keyPaddingMask', o.keyPaddingMask, batch, seqK, `batch·seqK = ${batch}·${seqK}`);
   if (o.attnMask !== undefined) {
     const mask = typedArray(o.attnMask, 'Uint8Array', 'Float32Array');
     if (mask === undefined) {
@@ -255,6 +245,18 @@ export function planForward(
   if (isArrayOf(padding, 'Float32Array')) plan.attnMask = mergeFloatPadding(FORWARD, padding as Float32Array, plan.attnMask, batch, H, seqQ, seqK);
   else if (padding !== undefined) plan.keyPaddingMask = padding as Uint8Array;
   return plan;
+}
+
+/** A key padding mask [B, Lk] (`shape` names it in the error): Uint8Array non-zero = ignore that
+ * key, or Float32Array added to that key's logits (torch takes both). */
+export function paddingMask(
+  op: string, name: string, value: unknown, B: number, Lk: number, shape: string,
+): Uint8Array | Float32Array | undefined {
+  if (value === undefined) return undefined;
+  const data = typedArray(value, 'Uint8Array', 'Float32Array');
+  if (!data) throw typeError(op, name, 'a Uint8Array (non-zero = ignore that key) or a Float32Array (added)', value);
+  if (data.length !== B * Lk) throw rangeError(op, name, `has length ${data.length}, expected ${B * Lk} (${shape})`);
+  return data;
 }
 
 /** A float key padding mask [B, Lk] merged into the attention mask as torch (>= 2.0) merges them:
@@ -278,7 +280,6 @@ export function mergeFloatPadding(
   }
   return { data: merged, perSlice: true };
 }
-
 
 /** Per batch entry, one past its last key that key_padding_mask `mask` [batch, seqK] (non-zero
  * = ignore) lets through, and whether any key before that bound is masked too (`interior`). */

@@ -20,7 +20,7 @@ import { epsilon, LAYER_NORM_EPS } from './layer-norm.js';
 import { LinearParams, linearPhases } from './linear.js';
 import { PlainBlock, type ParamSpec, type Resident } from './modules.js';
 import {
-  mergeFloatPadding, mhaPhases, placeMha, planMultiHeadAttention, stripsSlots, uploadWeights, type MhaPlacement, type MhaShape,
+  mergeFloatPadding, mhaPhases, paddingMask, placeMha, planMultiHeadAttention, stripsSlots, uploadWeights, type MhaPlacement, type MhaShape,
   type MultiHeadAttentionParams,
 } from './multi-head-attention.js';
 
@@ -188,16 +188,6 @@ export function attentionMask(
   return { data, perSlice: data.length !== plane };
 }
 
-/** A key padding mask [B, Lk]: Uint8Array non-zero = ignore that key, or Float32Array added to
- * that key's logits (torch takes both). */
-export function paddingMask(op: string, name: string, value: unknown, B: number, Lk: number): Uint8Array | Float32Array | undefined {
-  if (value === undefined) return undefined;
-  const data = typedArray(value, 'Uint8Array', 'Float32Array');
-  if (!data) throw typeError(op, name, 'a Uint8Array (non-zero = ignore that key) or a Float32Array (added)', value);
-  if (data.length !== B * Lk) throw rangeError(op, name, `has length ${data.length}, expected batch·${Lk} = ${B * Lk}`);
-  return data;
-}
-
 /**
  * The masks of one attention of a layer from the call's options, checked (names as given). A
  * float key padding mask is merged into a float attention mask [B·H, Lq, Lk] as torch merges
@@ -209,7 +199,7 @@ export function layerMasks(
   mask: { name: string; value: unknown }, padding: { name: string; value: unknown }, causal: boolean,
 ): AttentionMasks {
   const attnMask = attentionMask(op, mask.name, mask.value, B, H, Lq, Lk);
-  const keyPadding = paddingMask(op, padding.name, padding.value, B, Lk);
+  const keyPadding = paddingMask(op, padding.name, padding.value, B, Lk, `batch·${Lk} = ${B}·${Lk}`);
   if (!isArrayOf(keyPadding, 'Float32Array')) return { attnMask, keyPaddingMask: keyPadding as Uint8Array | undefined, causal };
   return { attnMask: mergeFloatPadding(op, keyPadding as Float32Array, attnMask, B, H, Lq, Lk), keyPaddingMask: undefined, causal };
 }

@@ -72,7 +72,7 @@ describe('module and op calls', () => {
     await expect(layer.forward(src, { batch: 2, seq: 5, srcKeyPaddingMask: new Int32Array(10) as never }))
       .rejects.toThrow(/options\.srcKeyPaddingMask must be a Uint8Array \(non-zero = ignore that key\) or a Float32Array \(added\)/);
     await expect(layer.forward(src, { batch: 2, seq: 5, srcKeyPaddingMask: new Float32Array(9) }))
-      .rejects.toThrow(/options\.srcKeyPaddingMask has length 9, expected batch·5 = 10/);
+      .rejects.toThrow(/options\.srcKeyPaddingMask has length 9, expected 10 \(batch·5 = 2·5\)/);
     await expect(layer.forward(src, { batch: 2, seq: 5, is_causal: true } as never)).rejects.toThrow(/options\.is_causal is not a known key \(did you mean options\.isCausal\?\)/);
     await expect(engine.matmul(randomF32(6, 1), randomF32(5, 2), { m: 2, k: 3, n: 2 })).rejects.toThrow(/matmul: b has length 5, expected 6/);
     await expect(engine.matmul(randomF32(12, 1), randomF32(7, 2), { m: 2, k: 3, n: 2, batch: 2 }))
