@@ -98,12 +98,13 @@ export function i8_quantize_rows(m: i32, k: i32, a: usize, lda: i32, ap: usize, 
 }
 
 /** C[m, n] = act(dequant(A·B) + bias[n]) + residual[m, n] from int8 strips and panels (exact
- * i32 accumulation); activation as f32_gemm_packed; see i8-gemm/i8-gemm.ts. */
+ * i32 accumulation); activation as f32_gemm_packed; scratch 0 or 16·kp bytes of this call's
+ * own, where each panel's codes are widened once (same bits, faster); see i8-gemm/i8-gemm.ts. */
 export function i8_gemm_packed(
   m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
-  activation: i32, residual: usize, ldr: i32,
+  activation: i32, residual: usize, ldr: i32, scratch: usize,
 ): void {
-  i8GemmPacked(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr);
+  i8GemmPacked(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, scratch);
 }
 
 /** C[m, n] = act(dequant(A·B) + bias[n]) + residual[m, n] for a few rows (m <= 4: decoding)

@@ -33,6 +33,7 @@ function setup(build) {
   const x = place(m * k * 4), weight = place(n * k * 4), bias = place(n * 4), y = place(m * n * 4), y8 = place(m * n * 4);
   const strips = place(ceilDiv(m, 4) * 4 * k * 4), panels = place(ceilDiv(n, 8) * 8 * k * 4);
   const strips8 = place(ceilDiv(m, 4) * stripBytes), panels8 = place(ceilDiv(n, 8) * panelBytes);
+  const scratch = place(16 * kp); // one thread's slot: each panel's codes widened there once, as the engine does
   memory.grow(ceilDiv(top, 65536));
   const f32 = new Float32Array(memory.buffer);
   f32.set(randomF32(m * k, 1), x / 4);
@@ -52,7 +53,7 @@ function setup(build) {
   const i8Linear = () => {
     w.i8_quantize_rows(m, k, x, k, strips8, 0, ceilDiv(m, 4));
     items(rb8, (r0, c0, rows, cols) => w.i8_gemm_packed(rows, cols, k, strips8 + (r0 / 4) * stripBytes,
-      panels8 + (c0 / 8) * panelBytes, bias + c0 * 4, y8 + (r0 * n + c0) * 4, n, 0, 0, 0));
+      panels8 + (c0 / 8) * panelBytes, bias + c0 * 4, y8 + (r0 * n + c0) * 4, n, 0, 0, 0, scratch));
   };
   const quantizeOnly = () => w.i8_quantize_rows(m, k, x, k, strips8, 0, ceilDiv(m, 4));
   // Relative RMS error of the int8 output against the f32 one.

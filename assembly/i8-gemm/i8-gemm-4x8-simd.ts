@@ -2,9 +2,12 @@
 // panel codes (i8), then the epilogue C = act(f32(acc − za·colsum)·(sa·sw) + bias) + residual
 // applied to the accumulators at the tile's store (math and layouts: i8-gemm.ts).
 //
-// One k step of the tile is 2 k: 16 weight codes (8 columns × 2 k) read as two i16x8 by
-// v128.load8x8_s (x64: vpmovsxbw from memory; a 16-byte load widened by pmovsxbw + punpckhbw/
-// psraw cost 2 ops more: 512×3072×768 28.7-29.0 → 27.5-27.9 ms, in alternation), 4
+// One k step of the tile is 2 k: 16 weight codes (8 columns × 2 k) read as two i16x8 — with
+// a scratch slot (the engine always gives one up to k = 4256), from the panel's codes widened
+// into it once per panel by plain loads; without, by v128.load8x8_s (x64: vpmovsxbw from
+// memory, which issues on the ports the multiplies use: widening once instead took
+// 512×768×3072 from 27.99 to 25.96 ms, 128×768×3072 7.10 → 6.66, in alternation; a 16-byte
+// load widened by pmovsxbw + punpckhbw/psraw cost 2 ops more than load8x8_s), 4
 // load32_splat of a row's i16 activation pair (widened when quantized: in the loop it would
 // cost 4 of its 23 vector operations), 8 i32x4.dot_i16x8_s + 8 adds (8 multiply-adds
 // each, as llama.cpp's and candle's wasm paths): 8 accumulators, 2 B vectors and the A pairs,
@@ -58,17 +61,36 @@ import { biasVector, storeRow } from "../f32-gemm/f32-gemm-packed-4x8-simd";
 /** C[m, n] = act(dequant(A·B) + bias) + residual from the A strips at ap (strip 0 = rows 0..3
  * of this C) and the B panels at bp (panel 0 = columns 0..7 of this C); bias, residual and C
  * start at the same row and column. Panels outside, strips inside, as the f32 packed GEMM:
- * a panel (8·kp bytes) stays in L1 while the strips stream past it. */
+ * a panel (8·kp bytes) stays in L1 while the strips stream past it.
+ * scratch: 0, or I8_GEMM_WIDE_BYTES(k) = 16·kp bytes owned by this call: each panel's codes
+ * are then widened to i16 there once, and the tile reads them with plain loads instead of
+ * widening them on every strip (x64: a vpmovsxbw per 8 codes, on the ports the multiplies
+ * use; 512×768×3072 27.99 → 25.96 ms in alternation). The same products, so the same bits. */
 export function i8GemmPacked(
   m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
-  activation: i32, residual: usize, ldr: i32,
+  activation: i32, residual: usize, ldr: i32, scratch: usize,
+): void {
+  if (scratch != 0) i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, scratch, true);
+  else i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, 0, false);
+}
+
+/** The panel loop of i8GemmPacked; `wide` is a constant at both calls. */
+// @ts-ignore: decorator
+@inline function i8GemmPanels(
+  m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
+  activation: i32, residual: usize, ldr: i32, scratch: usize, wide: bool,
 ): void {
   const ldcB = <usize>ldc << 2, ldrB = <usize>ldr << 2;
   const sB = stripBytes(k), pB = panelBytes(k), codesB = paddedK(k) * NR;
   for (let j = 0; j < n; j += NR) {
     const cols = min(NR, n - j);
     const panel = bp + <usize>(j / NR) * pB;
-    const b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
+    let b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
+    if (wide) {
+      for (let off: usize = 0; off < codesB; off += 8) v128.store(scratch + (off << 1), v128.load8x8_s(b0 + off));
+      b0 = scratch;
+      bEnd = scratch + (codesB << 1);
+    }
     const pbias = bias != 0 ? bias + (<usize>j << 2) : 0;
     const vbias0 = biasVector(pbias, 0, cols), vbias1 = biasVector(pbias, 4, cols);
     const vsw0 = v128.load(panel), vsw1 = v128.load(panel, 16);
@@ -78,9 +100,9 @@ export function i8GemmPacked(
       let vacc2x0123 = i32x4.splat(0), vacc2x4567 = i32x4.splat(0), vacc3x0123 = i32x4.splat(0), vacc3x4567 = i32x4.splat(0);
       const strip = ap + <usize>(i / MR) * sB;
       let pa = strip + I8_GEMM_STRIP_HEADER;
-      for (let pb = b0; pb < bEnd; pb += 16) {
-        const vb0123 = v128.load8x8_s(pb);
-        const vb4567 = v128.load8x8_s(pb, 8);
+      for (let pb = b0; pb < bEnd; pb += wide ? 32 : 16) {
+        const vb0123 = wide ? v128.load(pb) : v128.load8x8_s(pb);
+        const vb4567 = wide ? v128.load(pb, 16) : v128.load8x8_s(pb, 8);
         const va0 = v128.load32_splat(pa);
         vacc0x0123 = i32x4.add(vacc0x0123, i32x4.dot_i16x8_s(va0, vb0123));
         vacc0x4567 = i32x4.add(vacc0x4567, i32x4.dot_i16x8_s(va0, vb4567));

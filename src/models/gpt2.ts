@@ -14,7 +14,7 @@ import type { Gpt2, Gpt2Config, Gpt2ForwardOptions, Gpt2GenerateOptions, Gpt2Opt
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  ACTIVATION, GEMV_MAX_ROWS, gemmPackedPhase, gemvPackedPhase, i8PanelsBytes, i8ProductPhase, i8ProjectionPhases,
+  ACTIVATION, attentionScratch, GEMV_MAX_ROWS, gemmPackedPhase, gemvPackedPhase, i8PanelsBytes, i8ProductPhase, i8ProjectionPhases,
   i8QuantizeRowsPhase, i8StripsBytes, layerNormPhase, packedPanelsLength, packedRowsLength, packRowsPhase, projectionPhases,
   type GemmExtras, type Phase,
 } from '../parallel/phases.js';
@@ -366,8 +366,10 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
   // (quantized rows, int8 product), with the same arguments.
   const project = (mm: number, n: number, k: number, a: number, lda: number, strips: number, w: Conv1DParams | LinearParams,
     bias: number, c: number, ldc: number, extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'>): Phase[] =>
-    (w.quantize === 'int8' ? i8ProjectionPhases : projectionPhases)(mm, n, k, a, lda, strips,
-      w instanceof Conv1DParams ? w.panels() : w.panels, bias, c, ldc, extras);
+    w.quantize === 'int8'
+      ? i8ProjectionPhases(mm, n, k, a, lda, strips, w instanceof Conv1DParams ? w.panels() : w.panels, bias, c, ldc,
+        { ...extras, scratch: attentionScratch(r.scratch) })
+      : projectionPhases(mm, n, k, a, lda, strips, w instanceof Conv1DParams ? w.panels() : w.panels, bias, c, ldc, extras);
   m.blocks.forEach((blk, layer) => {
     // y = ln_1(x); q, k, v = y·c_attn (K and V straight into their rows of the cache)
     program.push(norm(blk.ln1, r.x, r.y));
@@ -423,10 +425,11 @@ function qkvInt8(hp: Gpt2Hparams, w: Conv1DParams, s: Step, r: RunState, kv: KvB
   const cache = (base: number, b: number): number => base + (b * kv.rows + past) * E * 4;
   const phases: Phase[] = [];
   const three = (m: number, strips: number, q: number, ldq: number, b: number, ldCache: number): void => {
+    const scratch = attentionScratch(r.scratch);
     phases.push(
-      i8ProductPhase(m, E, E, strips, w.panels(0), w.bias(0), q, ldq),
-      i8ProductPhase(m, E, E, strips, w.panels(1), w.bias(1), cache(kv.k[layer], b), ldCache),
-      i8ProductPhase(m, E, E, strips, w.panels(2), w.bias(2), cache(kv.v[layer], b), ldCache));
+      i8ProductPhase(m, E, E, strips, w.panels(0), w.bias(0), q, ldq, { scratch }),
+      i8ProductPhase(m, E, E, strips, w.panels(1), w.bias(1), cache(kv.k[layer], b), ldCache, { scratch }),
+      i8ProductPhase(m, E, E, strips, w.panels(2), w.bias(2), cache(kv.v[layer], b), ldCache, { scratch }));
   };
   if (B === 1 || L === 1) {
     phases.push(i8QuantizeRowsPhase(B * L, E, r.y, E, r.strips));

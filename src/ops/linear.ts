@@ -8,10 +8,10 @@ import type { EngineTensor, Linear, LinearConfig, LinearForwardOptions } from '.
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  gemmPackedPhase, i8PanelsBytes, i8ProjectionPhases, i8StripsBytes, packedPanelsLength, packedRowsLength,
-  packRowsPhase, type GemmExtras, type Phase,
+  gemmPackedPhase, I8_GEMV_MAX_ROWS, i8PanelsBytes, i8ProjectionPhases, i8StripsBytes, i8WideScratchBytes,
+  packedPanelsLength, packedRowsLength, packRowsPhase, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
-import { GEMM_PANEL_COLS } from '../wasm/layout.js';
+import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, flag, int8Weight, keysOf, options, quantizeOption } from '../validate.js';
 import { stateError } from '../errors.js';
 import type { BuiltCall } from './attention.js';
@@ -82,7 +82,7 @@ export const linearStripsLength = (p: LinearParams, rows: number): number =>
  * or GEMM, which give the same bits. */
 export function linearPhases(
   p: LinearParams, rows: number, x: number, ldx: number, strips: number, y: number, ldy: number,
-  extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'>,
+  extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr' | 'scratch'>,
 ): Phase[] {
   if (p.quantize === 'int8') {
     return i8ProjectionPhases(rows, p.outFeatures, p.inFeatures, x, ldx, strips, p.panels, p.bias, y, ldy, extras);
@@ -125,14 +125,19 @@ export function createLinear(config: unknown, host: ModuleHost, tensors: TensorR
         return Promise.reject(error);
       }
       const { rows } = plan;
-      return weights.call('forward', (arena: Arena): BuiltCall<Float32Array | EngineTensor> => {
+      return weights.call('forward', (arena: Arena, threads: number): BuiltCall<Float32Array | EngineTensor> => {
         const xPtr = placeInput(arena, plan.x, F);
         const strips = arena.place(linearStripsLength(params, rows) * 4);
         const yPtr = placeOutput(arena, plan.out, F);
+        // int8 GEMM: one slot per thread to widen the weight codes in, as large as the other
+        // ops lend theirs (attentionScratch; whole 128-byte blocks, no line shared).
+        const slot = Math.ceil(i8WideScratchBytes(inFeatures) / 128) * 128;
+        const wide = params.quantize === 'int8' && rows > I8_GEMV_MAX_ROWS && slot <= SCRATCH_SLOT_STRIDE;
+        const scratch = wide ? { at: arena.place(threads * slot, 128), bytes: slot } : undefined;
         arena.commit();
         writeInput(arena, xPtr, plan.x);
         return {
-          program: linearPhases(params, rows, xPtr, inFeatures, strips, yPtr, outFeatures),
+          program: linearPhases(params, rows, xPtr, inFeatures, strips, yPtr, outFeatures, { scratch }),
           collect: () => collectOutput(arena, plan.out, yPtr),
         };
       });

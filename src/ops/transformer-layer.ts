@@ -13,7 +13,7 @@
 import type { TransformerEncoderLayerConfig, TransformerLayerConfig } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
-import { ACTIVATION, layerNormPhase, type Phase } from '../parallel/phases.js';
+import { ACTIVATION, attentionScratch, layerNormPhase, type Phase } from '../parallel/phases.js';
 import { dim, elements, flag, int8Weight, isArrayOf, keysOf, optionalDim, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import { epsilon, LAYER_NORM_EPS } from './layer-norm.js';
@@ -265,8 +265,9 @@ export function layerPhases(
   };
   // FF(from) + residual → out, through h.
   const feedForward = (from: number, residual: number, out: number): void => {
-    program.push(...linearPhases(l.linear1, s.rows, from, d, s.strips1, s.h, ff, { activation: c.activation }));
-    program.push(...linearPhases(l.linear2, s.rows, s.h, ff, s.strips2, out, d, { residual, ldr: d }));
+    const scratch = attentionScratch(s.self.scratch);
+    program.push(...linearPhases(l.linear1, s.rows, from, d, s.strips1, s.h, ff, { activation: c.activation, scratch }));
+    program.push(...linearPhases(l.linear2, s.rows, s.h, ff, s.strips2, out, d, { residual, ldr: d, scratch }));
   };
   const ffNorm = l.multiheadAttn ? norm3 : norm2;
   if (c.normFirst) {

@@ -5,7 +5,7 @@
 // give identical bits. The inline executor and every worker run items through runItem.
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  GEMM_PANEL_COLS, GEMM_STRIP_ROWS, I8_GEMM_K_ALIGN, I8_GEMM_PANEL_HEADER, I8_GEMM_STRIP_HEADER,
+  GEMM_PANEL_COLS, GEMM_STRIP_ROWS, I8_GEMM_K_ALIGN, I8_GEMM_PANEL_HEADER, I8_GEMM_STRIP_HEADER, SCRATCH_SLOT_STRIDE,
 } from '../wasm/layout.js';
 
 export const PHASE_GEMM_PACKED = 1;
@@ -88,6 +88,10 @@ export interface I8GemmPhase {
   residual: number; ldr: number; // f32 [m, n] added after the activation, or 0
   rowBlock: number; // multiple of GEMM_STRIP_ROWS
   colBlock: number; // multiple of GEMM_PANEL_COLS
+  // One slot of i8WideScratchBytes(k) or more per thread, where the item widens each panel's
+  // codes once (slot t at scratch + t·scratchBytes); scratch 0: the tile widens them itself.
+  // The same bits either way.
+  scratch: number; scratchBytes: number;
 }
 
 /** C[m, n] = act(dequant(Aq·Bq) + bias) + residual for a few rows (decoding) from int8 strips
@@ -207,7 +211,7 @@ export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
   [PHASE_ATTENTION_NONFINITE]: ATTENTION_FIELDS,
   [PHASE_MEAN_ROWS]: ['batch', 'count', 'n', 'x', 'xBatch', 'stride', 'y', 'yBatch', 'colBlock'],
   [PHASE_I8_QUANTIZE_ROWS]: ['m', 'k', 'a', 'lda', 'ap', 'stripBlock'],
-  [PHASE_I8_GEMM]: ['m', 'n', 'k', 'ap', 'bp', 'bias', 'c', 'ldc', 'activation', 'residual', 'ldr', 'rowBlock', 'colBlock'],
+  [PHASE_I8_GEMM]: ['m', 'n', 'k', 'ap', 'bp', 'bias', 'c', 'ldc', 'activation', 'residual', 'ldr', 'rowBlock', 'colBlock', 'scratch', 'scratchBytes'],
   [PHASE_I8_GEMV]: ['m', 'n', 'k', 'ap', 'bp', 'bias', 'c', 'ldc', 'activation', 'residual', 'ldr', 'colBlock'],
 };
 
@@ -346,7 +350,8 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
         Math.min(p.rowBlock, p.m - r0), Math.min(p.colBlock, p.n - c0), p.k,
         p.ap + (r0 / GEMM_STRIP_ROWS) * i8StripBytes(p.k), p.bp + (c0 / GEMM_PANEL_COLS) * i8PanelBytes(p.k),
         p.bias === 0 ? 0 : p.bias + c0 * 4, p.c + (r0 * p.ldc + c0) * 4, p.ldc, p.activation,
-        p.residual === 0 ? 0 : p.residual + (r0 * p.ldr + c0) * 4, p.ldr);
+        p.residual === 0 ? 0 : p.residual + (r0 * p.ldr + c0) * 4, p.ldr,
+        p.scratch === 0 ? 0 : p.scratch + slot * p.scratchBytes);
       return;
     }
     case PHASE_I8_GEMV: {
@@ -417,7 +422,17 @@ export function packPanelsPhase(
 export interface GemmExtras {
   activation?: number; residual?: number; ldr?: number;
   batch?: number; apBatch?: number; bpBatch?: number; cBatch?: number; rBatch?: number;
+  /** int8 GEMM only: per-thread scratch where each panel's codes are widened once (faster, the
+   * same bits); used when a slot holds i8WideScratchBytes(k). */
+  scratch?: ThreadScratch;
 }
+
+/** One scratch slot per thread, `bytes` apart from `at`: a thread's own, as the attention's. */
+export interface ThreadScratch { at: number; bytes: number }
+
+/** The attention's scratch slots (threads·SCRATCH_SLOT_STRIDE bytes at `at`), lent to the int8
+ * products of the same program: phases run one after another, so no two use a slot at once. */
+export const attentionScratch = (at: number): ThreadScratch => ({ at, bytes: SCRATCH_SLOT_STRIDE });
 
 export function gemmPackedPhase(
   m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number, extras: GemmExtras = {},
@@ -467,6 +482,8 @@ const i8PaddedK = (k: number): number => ceilDiv(k, I8_GEMM_K_ALIGN) * I8_GEMM_K
 export const i8StripBytes = (k: number): number => I8_GEMM_STRIP_HEADER + 2 * GEMM_STRIP_ROWS * i8PaddedK(k);
 /** Bytes of one int8 B panel (GEMM_PANEL_COLS columns) for reduction length k. */
 export const i8PanelBytes = (k: number): number => I8_GEMM_PANEL_HEADER + GEMM_PANEL_COLS * i8PaddedK(k);
+/** Bytes the int8 GEMM widens one panel's codes into (i16, twice the codes). */
+export const i8WideScratchBytes = (k: number): number => 2 * GEMM_PANEL_COLS * i8PaddedK(k);
 /** Bytes of A[m, k] quantized into int8 strips. */
 export const i8StripsBytes = (m: number, k: number): number => ceilDiv(m, GEMM_STRIP_ROWS) * i8StripBytes(k);
 /** Bytes of W[n, k] quantized into int8 panels. */
@@ -488,14 +505,19 @@ export function i8QuantizeRowsPhase(m: number, k: number, a: number, lda: number
 
 export function i8GemmPhase(
   m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number,
-  extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
+  extras: I8Extras = {},
 ): I8GemmPhase {
   if (m <= I8_COMPACT_MAX_ROWS) throw new Error(`i8GemmPhase: ${m} rows are quantized compact, which only the GEMV reads`);
+  const wide = extras.scratch !== undefined && i8WideScratchBytes(k) <= extras.scratch.bytes;
   return {
     kind: PHASE_I8_GEMM, m, n, k, ap, bp, bias, c, ldc, activation: extras.activation ?? ACTIVATION.none,
     residual: extras.residual ?? 0, ldr: extras.ldr ?? 0, rowBlock: i8GemmRowBlock(k), colBlock: GEMM_COL_BLOCK,
+    scratch: wide ? extras.scratch!.at : 0, scratchBytes: wide ? extras.scratch!.bytes : 0,
   };
 }
+
+/** The epilogue and scratch of an int8 product. */
+export type I8Extras = Pick<GemmExtras, 'activation' | 'residual' | 'ldr' | 'scratch'>;
 
 /** Most rows the int8 GEMV phase takes; more rows run the int8 GEMM. Both read the same
  * quantized strips and give the same bits. Unlike the f32 GEMV (GEMV_MAX_ROWS), nothing is
@@ -523,7 +545,7 @@ export function i8GemvPhase(
  * int8 GEMM. Both read the same strips and panels and give the same bits. */
 export function i8ProductPhase(
   m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number,
-  extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
+  extras: I8Extras = {},
 ): Phase {
   return m <= I8_GEMV_MAX_ROWS ? i8GemvPhase(m, n, k, ap, bp, bias, c, ldc, extras)
     : i8GemmPhase(m, n, k, ap, bp, bias, c, ldc, extras);
@@ -533,7 +555,7 @@ export function i8ProductPhase(
  * (i8StripsBytes(m, k) bytes), then the int8 product against panels bp. */
 export function i8ProjectionPhases(
   m: number, n: number, k: number, a: number, lda: number, strips: number, bp: number, bias: number,
-  c: number, ldc: number, extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},
+  c: number, ldc: number, extras: I8Extras = {},
 ): Phase[] {
   return [i8QuantizeRowsPhase(m, k, a, lda, strips), i8ProductPhase(m, n, k, strips, bp, bias, c, ldc, extras)];
 }

@@ -146,6 +146,7 @@ export interface KernelExports {
     activation: number, // 0 none, 1 ReLU, 2 GELU (erf), 3 GELU (tanh)
     residual: number,   // f32 [m, n] added after the activation, or 0; may equal c (ldr = ldc)
     ldr: number,        // row stride of the residual
+    scratch: number,    // 0, or i8WideScratchBytes(k) bytes of this call's own: panels widened there once (same bits)
   ): void;
   /** C = act(dequant(A·B) + bias) + residual for a few rows from int8 strips and panels: the
    * same bits as i8_gemm_packed, B read once per call for m <= 4 (decoding). */

@@ -11,7 +11,7 @@ import { gelu, geluTanh, relu } from '../reference/activation.js';
 import {
   dequantizeRows, dequantizeWeight, i8Gemm, quantizeRows, quantizeWeight, type QuantizedRows, type QuantizedWeight,
 } from '../reference/i8-gemm.js';
-import { ACTIVATION, i8PanelBytes, i8StripBytes } from '../../src/parallel/phases.js';
+import { ACTIVATION, i8PanelBytes, i8StripBytes, i8WideScratchBytes as wideScratchBytes } from '../../src/parallel/phases.js';
 import { I8_GEMM_A_MAX } from '../../src/wasm/layout.js';
 
 const EDGES = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33];
@@ -228,13 +228,22 @@ describe.each(kernelVariants())('i8-gemm (%s)', (variant) => {
     }
     const strips = Math.ceil(m / 4), panels = Math.ceil(n / 8);
     const rCut = Math.min(m, 4 * Math.max(1, strips >> 1)), cCut = Math.min(n, 8 * Math.max(1, panels >> 1));
-    for (const [r0, r1] of [[0, rCut], [rCut, m]]) {
-      for (const [c0_, c1] of [[0, cCut], [cCut, n]]) {
-        if (r1 <= r0 || c1 <= c0_) continue;
-        h.wasm.i8_gemm_packed(r1 - r0, c1 - c0_, k, ap + (r0 / 4) * i8StripBytes(k), bp + (c0_ / 8) * i8PanelBytes(k),
-          pbias === 0 ? 0 : pbias + c0_ * 4, pc + (r0 * ldc + c0_) * 4, ldc, activation,
-          pr === 0 ? 0 : pr + (r0 * ldr + c0_) * 4, ldr);
+    // Without scratch (codes widened in the tile), then with it (each panel widened once into
+    // scratch that holds stale values): the same bits.
+    const scratch = h.f32(randomF32(wideScratchBytes(k) / 4, seed + 5, 1e6));
+    let first: Float32Array | undefined;
+    for (const at of [0, scratch]) {
+      new Float32Array(h.memory.buffer, pc, c0.length).set(c0);
+      for (const [r0, r1] of [[0, rCut], [rCut, m]]) {
+        for (const [c0_, c1] of [[0, cCut], [cCut, n]]) {
+          if (r1 <= r0 || c1 <= c0_) continue;
+          h.wasm.i8_gemm_packed(r1 - r0, c1 - c0_, k, ap + (r0 / 4) * i8StripBytes(k), bp + (c0_ / 8) * i8PanelBytes(k),
+            pbias === 0 ? 0 : pbias + c0_ * 4, pc + (r0 * ldc + c0_) * 4, ldc, activation,
+            pr === 0 ? 0 : pr + (r0 * ldr + c0_) * 4, ldr, at);
+        }
       }
+      if (first === undefined) first = h.read(pc, m * ldc);
+      else expectSameBits(h.read(pc, m * ldc), first, `${m}x${n}x${k}: widened panels against widening in the tile`);
     }
     const out = h.read(pc, m * ldc);
     const got = new Float32Array(m * n);
@@ -274,8 +283,11 @@ describe.each(kernelVariants())('i8-gemm (%s)', (variant) => {
     const w = new Float32Array(n * k).fill(-0.5);
     const bp = pack(w, n, k), ap = quantize(a, m, k);
     const pc = h.f32(m * n);
-    h.wasm.i8_gemm_packed(m, n, k, ap, bp, 0, pc, n, ACTIVATION.none, 0, n);
-    expectSameBits(h.read(pc, m * n), i8Gemm(quantizeRows(a, m, k, aMax), quantizeWeight(w, n, k)), 'extreme codes');
+    const want = i8Gemm(quantizeRows(a, m, k, aMax), quantizeWeight(w, n, k));
+    h.wasm.i8_gemm_packed(m, n, k, ap, bp, 0, pc, n, ACTIVATION.none, 0, n, 0);
+    expectSameBits(h.read(pc, m * n), want, 'extreme codes');
+    h.wasm.i8_gemm_packed(m, n, k, ap, bp, 0, pc, n, ACTIVATION.none, 0, n, h.f32(wideScratchBytes(k) / 4));
+    expectSameBits(h.read(pc, m * n), want, 'extreme codes, widened panels');
   });
 
   it('seeded random shapes, bit for bit', () => {
