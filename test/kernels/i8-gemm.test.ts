@@ -11,7 +11,9 @@ import { gelu, geluTanh, relu } from '../reference/activation.js';
 import {
   dequantizeRows, dequantizeWeight, i8Gemm, quantizeRows, quantizeWeight, type QuantizedRows, type QuantizedWeight,
 } from '../reference/i8-gemm.js';
-import { ACTIVATION, i8PanelBytes, i8StripBytes, i8WideScratchBytes as wideScratchBytes } from '../../src/parallel/phases.js';
+import {
+  ACTIVATION, attentionScratch, i8GemmPhase, i8PanelBytes, i8StripBytes, i8WideScratchBytes as wideScratchBytes,
+} from '../../src/parallel/phases.js';
 import { I8_GEMM_A_MAX } from '../../src/wasm/layout.js';
 
 const EDGES = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33];
@@ -273,6 +275,17 @@ describe.each(kernelVariants())('i8-gemm (%s)', (variant) => {
         check(m, n, k, { activation });
       }
     }
+  });
+
+  it('an int8 GEMM phase takes the scratch slot only when it holds a widened panel', () => {
+    const slots = attentionScratch(4096);
+    expect(wideScratchBytes(4256)).toBeLessThanOrEqual(slots.bytes);
+    expect(wideScratchBytes(4260)).toBeGreaterThan(slots.bytes);
+    for (const [k, wide] of [[768, true], [3072, true], [4256, true], [4260, false]] as const) {
+      const p = i8GemmPhase(8, 8, k, 64, 128, 0, 256, 8, { scratch: slots });
+      expect([p.scratch, p.scratchBytes], `k ${k}`).toEqual(wide ? [4096, slots.bytes] : [0, 0]);
+    }
+    expect(i8GemmPhase(8, 8, 768, 64, 128, 0, 256, 8).scratch, 'no slot given').toBe(0);
   });
 
   it('the largest sums stay exact: k = 4096 with every code at its extreme', () => {
