@@ -62,7 +62,7 @@ import { biasVector, storeRow } from "../f32-gemm/f32-gemm-packed-4x8-simd";
  * of this C) and the B panels at bp (panel 0 = columns 0..7 of this C); bias, residual and C
  * start at the same row and column. Panels outside, strips inside, as the f32 packed GEMM:
  * a panel (8·kp bytes) stays in L1 while the strips stream past it.
- * scratch: 0, or I8_GEMM_WIDE_BYTES(k) = 16·kp bytes owned by this call: each panel's codes
+ * scratch: 0, or 16·kp bytes owned by this call (the host's i8WideScratchBytes): each panel's codes
  * are then widened to i16 there once, and the tile reads them with plain loads instead of
  * widening them on every strip (x64: a vpmovsxbw per 8 codes, on the ports the multiplies
  * use; 512×768×3072 27.99 → 25.96 ms in alternation). The same products, so the same bits. */

@@ -14,9 +14,9 @@ import type { Gpt2, Gpt2Config, Gpt2ForwardOptions, Gpt2GenerateOptions, Gpt2Opt
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  ACTIVATION, attentionScratch, GEMV_MAX_ROWS, gemmPackedPhase, gemvPackedPhase, i8PanelsBytes, i8ProductPhase, i8ProjectionPhases,
-  i8QuantizeRowsPhase, i8StripsBytes, layerNormPhase, packedPanelsLength, packedRowsLength, packRowsPhase, projectionPhases,
-  type GemmExtras, type Phase,
+  ACTIVATION, attentionScratch, GEMV_MAX_ROWS, gemmPackedPhase, gemvPackedPhase, i8PanelsBytes, i8ProductPhase,
+  i8ProjectionPhases, i8QuantizeRowsPhase, i8StripsBytes, layerNormPhase, packedPanelsLength, packedRowsLength, packRowsPhase,
+  projectionPhases, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, flag, int8Weight, isArrayOf, keysOf, options, quantizeOption, typedArray } from '../validate.js';
@@ -363,13 +363,14 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
   // or one new token per sequence (the cache rows of sequence b are kv.rows·E apart).
   const gemvQkv = rows <= GEMV_MAX_ROWS && (B === 1 || L === 1);
   // Every other projection, as its weight is stored: f32 (GEMV or packed GEMM) or int8
-  // (quantized rows, int8 product), with the same arguments.
+  // (quantized rows, int8 product, its panels widened in the attention's scratch slots), with
+  // the same arguments.
+  const panelsOf = (w: Conv1DParams | LinearParams): number => (w instanceof Conv1DParams ? w.panels() : w.panels);
   const project = (mm: number, n: number, k: number, a: number, lda: number, strips: number, w: Conv1DParams | LinearParams,
     bias: number, c: number, ldc: number, extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'>): Phase[] =>
     w.quantize === 'int8'
-      ? i8ProjectionPhases(mm, n, k, a, lda, strips, w instanceof Conv1DParams ? w.panels() : w.panels, bias, c, ldc,
-        { ...extras, scratch: attentionScratch(r.scratch) })
-      : projectionPhases(mm, n, k, a, lda, strips, w instanceof Conv1DParams ? w.panels() : w.panels, bias, c, ldc, extras);
+      ? i8ProjectionPhases(mm, n, k, a, lda, strips, panelsOf(w), bias, c, ldc, { ...extras, scratch: attentionScratch(r.scratch) })
+      : projectionPhases(mm, n, k, a, lda, strips, panelsOf(w), bias, c, ldc, extras);
   m.blocks.forEach((blk, layer) => {
     // y = ln_1(x); q, k, v = y·c_attn (K and V straight into their rows of the cache)
     program.push(norm(blk.ln1, r.x, r.y));

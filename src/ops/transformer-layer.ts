@@ -265,7 +265,7 @@ export function layerPhases(
   };
   // FF(from) + residual → out, through h.
   const feedForward = (from: number, residual: number, out: number): void => {
-    const scratch = attentionScratch(s.self.scratch);
+    const scratch = attentionScratch(s.self.scratch); // int8: lent to widen the weight codes in
     program.push(...linearPhases(l.linear1, s.rows, from, d, s.strips1, s.h, ff, { activation: c.activation, scratch }));
     program.push(...linearPhases(l.linear2, s.rows, s.h, ff, s.strips2, out, d, { residual, ldr: d, scratch }));
   };

@@ -211,7 +211,9 @@ export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
   [PHASE_ATTENTION_NONFINITE]: ATTENTION_FIELDS,
   [PHASE_MEAN_ROWS]: ['batch', 'count', 'n', 'x', 'xBatch', 'stride', 'y', 'yBatch', 'colBlock'],
   [PHASE_I8_QUANTIZE_ROWS]: ['m', 'k', 'a', 'lda', 'ap', 'stripBlock'],
-  [PHASE_I8_GEMM]: ['m', 'n', 'k', 'ap', 'bp', 'bias', 'c', 'ldc', 'activation', 'residual', 'ldr', 'rowBlock', 'colBlock', 'scratch', 'scratchBytes'],
+  [PHASE_I8_GEMM]: [
+    'm', 'n', 'k', 'ap', 'bp', 'bias', 'c', 'ldc', 'activation', 'residual', 'ldr', 'rowBlock', 'colBlock', 'scratch', 'scratchBytes',
+  ],
   [PHASE_I8_GEMV]: ['m', 'n', 'k', 'ap', 'bp', 'bias', 'c', 'ldc', 'activation', 'residual', 'ldr', 'colBlock'],
 };
 
