@@ -66,7 +66,7 @@ for (const name of shapes) {
   const fns = [
     () => kernels.i8_gemv(m, n, k, strips, i8At + (nextI8++ % i8Copies) * align(i8Bytes), 0, yI8, n, 0, 0, 0),
     () => kernels.f32_gemv_packed(m, n, k, x, k, f32At + (nextF32++ % f32Copies) * align(f32Bytes), 0, yF32, n, 0, 0, 0),
-    () => kernels.i8_gemm_packed(m, n, k, strips, i8At + (nextGemm++ % i8Copies) * align(i8Bytes), 0, yGemm, n, 0, 0, 0),
+    () => kernels.i8_gemm_packed(m, n, k, strips, i8At + (nextGemm++ % i8Copies) * align(i8Bytes), 0, yGemm, n, 0, 0, 0, 0),
     () => probe.peak_stream(buf, probeBytes),
   ];
   // The GEMV and the GEMM give the same bits (test/kernels/i8-gemv.test.ts); checked here too.

@@ -330,7 +330,7 @@ describe('i8-gemm: builds', () => {
       h.wasm.i8_pack_panels_nt(n, k, h.f32(w), k, bp, 0, panels);
       h.wasm.i8_quantize_rows(m, k, h.f32(a), k, ap, 0, strips);
       const pc = h.f32(m * n);
-      h.wasm.i8_gemm_packed(m, n, k, ap, bp, h.f32(bias), pc, n, ACTIVATION.relu, 0, 0);
+      h.wasm.i8_gemm_packed(m, n, k, ap, bp, h.f32(bias), pc, n, ACTIVATION.relu, 0, 0, 0);
       return h.read(pc, m * n);
     });
     expectSameBits(outputs[1], outputs[0], 'relaxed vs baseline');

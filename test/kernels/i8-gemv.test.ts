@@ -56,7 +56,7 @@ describe.each(kernelVariants())('i8-gemv (%s)', (variant) => {
       h.wasm.i8_gemv(m, j1 - j0, k, ap, bp + (j0 / 8) * i8PanelBytes(k), bias ? pbias + j0 * 4 : 0, pc + j0 * 4, ldc,
         activation, pr === 0 ? 0 : pr + j0 * 4, ldr);
     }
-    h.wasm.i8_gemm_packed(m, n, k, ap, bp, pbias, pcGemm, ldc, activation, prGemm, ldr);
+    h.wasm.i8_gemm_packed(m, n, k, ap, bp, pbias, pcGemm, ldc, activation, prGemm, ldr, 0);
     // 1 and 2 rows again from a compact strip (rows side by side, 4·m bytes a k pair): same bits.
     let pcCompact = 0;
     if (m <= 2) {
