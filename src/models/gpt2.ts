@@ -14,9 +14,9 @@ import type { Gpt2, Gpt2Config, Gpt2ForwardOptions, Gpt2GenerateOptions, Gpt2Opt
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  ACTIVATION, attentionScratch, GEMV_MAX_ROWS, gemmPackedPhase, gemvPackedPhase, i8PanelsBytes, i8ProductPhase,
-  i8ProjectionPhases, i8QuantizeRowsPhase, i8StripsBytes, layerNormPhase, packedPanelsLength, packedRowsLength, packRowsPhase,
-  projectionPhases, type GemmExtras, type Phase,
+  ACTIVATION, GEMV_MAX_ROWS, gemmPackedPhase, gemvPackedPhase, i8PanelsBytes, i8ProductPhase, i8ProjectionPhases,
+  i8QuantizeRowsPhase, i8StripsBytes, layerNormPhase, packedPanelsLength, packedRowsLength, packRowsPhase, projectionPhases,
+  scratchSlots, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, flag, int8Weight, isArrayOf, keysOf, options, quantizeOption, typedArray } from '../validate.js';
@@ -369,7 +369,7 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
   const project = (mm: number, n: number, k: number, a: number, lda: number, strips: number, w: Conv1DParams | LinearParams,
     bias: number, c: number, ldc: number, extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'>): Phase[] =>
     w.quantize === 'int8'
-      ? i8ProjectionPhases(mm, n, k, a, lda, strips, panelsOf(w), bias, c, ldc, { ...extras, scratch: attentionScratch(r.scratch) })
+      ? i8ProjectionPhases(mm, n, k, a, lda, strips, panelsOf(w), bias, c, ldc, { ...extras, scratch: scratchSlots(r.scratch) })
       : projectionPhases(mm, n, k, a, lda, strips, panelsOf(w), bias, c, ldc, extras);
   m.blocks.forEach((blk, layer) => {
     // y = ln_1(x); q, k, v = y·c_attn (K and V straight into their rows of the cache)
@@ -426,7 +426,7 @@ function qkvInt8(hp: Gpt2Hparams, w: Conv1DParams, s: Step, r: RunState, kv: KvB
   const cache = (base: number, b: number): number => base + (b * kv.rows + past) * E * 4;
   const phases: Phase[] = [];
   const three = (m: number, strips: number, q: number, ldq: number, b: number, ldCache: number): void => {
-    const scratch = attentionScratch(r.scratch);
+    const scratch = scratchSlots(r.scratch);
     phases.push(
       i8ProductPhase(m, E, E, strips, w.panels(0), w.bias(0), q, ldq, { scratch }),
       i8ProductPhase(m, E, E, strips, w.panels(1), w.bias(1), cache(kv.k[layer], b), ldCache, { scratch }),

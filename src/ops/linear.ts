@@ -8,8 +8,8 @@ import type { EngineTensor, Linear, LinearConfig, LinearForwardOptions } from '.
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  gemmPackedPhase, I8_GEMV_MAX_ROWS, i8PanelsBytes, i8ProjectionPhases, i8StripsBytes, i8WideScratchBytes,
-  packedPanelsLength, packedRowsLength, packRowsPhase, type GemmExtras, type Phase,
+  gemmPackedPhase, I8_GEMV_MAX_ROWS, i8PanelsBytes, i8ProjectionPhases, i8StripsBytes, packedPanelsLength,
+  packedRowsLength, packRowsPhase, scratchSlots, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, flag, int8Weight, keysOf, options, quantizeOption } from '../validate.js';
@@ -129,11 +129,10 @@ export function createLinear(config: unknown, host: ModuleHost, tensors: TensorR
         const xPtr = placeInput(arena, plan.x, F);
         const strips = arena.place(linearStripsLength(params, rows) * 4);
         const yPtr = placeOutput(arena, plan.out, F);
-        // int8 GEMM: one slot per thread to widen the weight codes in, as large as the other
-        // ops lend theirs (attentionScratch; whole 128-byte blocks, no line shared).
-        const slot = Math.ceil(i8WideScratchBytes(inFeatures) / 128) * 128;
-        const wide = params.quantize === 'int8' && rows > I8_GEMV_MAX_ROWS && slot <= SCRATCH_SLOT_STRIDE;
-        const scratch = wide ? { at: arena.place(threads * slot, 128), bytes: slot } : undefined;
+        // int8 GEMM: one slot per thread to widen the weight codes in, as the other ops lend
+        // theirs (i8GemmPhase uses them when a slot holds a widened panel).
+        const scratch = params.quantize === 'int8' && rows > I8_GEMV_MAX_ROWS
+          ? scratchSlots(arena.place(threads * SCRATCH_SLOT_STRIDE, 128)) : undefined;
         arena.commit();
         writeInput(arena, xPtr, plan.x);
         return {

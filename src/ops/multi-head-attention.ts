@@ -14,8 +14,8 @@ import type {
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  attentionScratch, gemmPackedPhase, i8ProductPhase, i8PanelsBytes, i8QuantizeRowsPhase, i8StripsBytes, meanRowsPhase,
-  packedPanelsLength, packedRowsLength, packRowsPhase, type GemmExtras, type Phase,
+  gemmPackedPhase, i8ProductPhase, i8PanelsBytes, i8QuantizeRowsPhase, i8StripsBytes, meanRowsPhase,
+  packedPanelsLength, packedRowsLength, packRowsPhase, scratchSlots, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import type { BuiltCall } from './attention.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
@@ -391,7 +391,7 @@ export function mhaPhases(
   const linear = (m: number, k: number, from: number, n: number, w: number, b: number, c: number, ldc: number,
     extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'>): void => {
     program.push(int8
-      ? i8ProductPhase(m, n, k, from, f32At(w), bias(b), c, ldc, { ...extras, scratch: attentionScratch(at.scratch) })
+      ? i8ProductPhase(m, n, k, from, f32At(w), bias(b), c, ldc, { ...extras, scratch: scratchSlots(at.scratch) })
       : gemmPackedPhase(m, n, k, from, f32At(w), bias(b), c, ldc, extras));
   };
   const whole = E % GEMM_PANEL_COLS === 0;

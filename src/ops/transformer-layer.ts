@@ -13,7 +13,7 @@
 import type { TransformerEncoderLayerConfig, TransformerLayerConfig } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
-import { ACTIVATION, attentionScratch, layerNormPhase, type Phase } from '../parallel/phases.js';
+import { ACTIVATION, layerNormPhase, scratchSlots, type Phase } from '../parallel/phases.js';
 import { dim, elements, flag, int8Weight, isArrayOf, keysOf, optionalDim, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import { epsilon, LAYER_NORM_EPS } from './layer-norm.js';
@@ -265,7 +265,7 @@ export function layerPhases(
   };
   // FF(from) + residual → out, through h.
   const feedForward = (from: number, residual: number, out: number): void => {
-    const scratch = attentionScratch(s.self.scratch); // int8: lent to widen the weight codes in
+    const scratch = scratchSlots(s.self.scratch); // int8: lent to widen the weight codes in
     program.push(...linearPhases(l.linear1, s.rows, from, d, s.strips1, s.h, ff, { activation: c.activation, scratch }));
     program.push(...linearPhases(l.linear2, s.rows, s.h, ff, s.strips2, out, d, { residual, ldr: d, scratch }));
   };

@@ -432,9 +432,10 @@ export interface GemmExtras {
 /** One scratch slot per thread, `bytes` apart from `at`: a thread's own, as the attention's. */
 export interface ThreadScratch { at: number; bytes: number }
 
-/** The attention's scratch slots (threads·SCRATCH_SLOT_STRIDE bytes at `at`), lent to the int8
- * products of the same program: phases run one after another, so no two use a slot at once. */
-export const attentionScratch = (at: number): ThreadScratch => ({ at, bytes: SCRATCH_SLOT_STRIDE });
+/** Scratch slots of SCRATCH_SLOT_STRIDE bytes, one per thread, at `at` (threads·SCRATCH_SLOT_STRIDE
+ * bytes placed with 128-byte alignment): the attention's, lent to the int8 products of the same
+ * program (phases run one after another, so no two use a slot at once), or a linear's own. */
+export const scratchSlots = (at: number): ThreadScratch => ({ at, bytes: SCRATCH_SLOT_STRIDE });
 
 export function gemmPackedPhase(
   m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number, extras: GemmExtras = {},

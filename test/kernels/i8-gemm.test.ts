@@ -12,7 +12,7 @@ import {
   dequantizeRows, dequantizeWeight, i8Gemm, quantizeRows, quantizeWeight, type QuantizedRows, type QuantizedWeight,
 } from '../reference/i8-gemm.js';
 import {
-  ACTIVATION, attentionScratch, i8GemmPhase, i8PanelBytes, i8StripBytes, i8WideScratchBytes as wideScratchBytes,
+  ACTIVATION, i8GemmPhase, i8PanelBytes, i8StripBytes, i8WideScratchBytes as wideScratchBytes, scratchSlots,
 } from '../../src/parallel/phases.js';
 import { I8_GEMM_A_MAX } from '../../src/wasm/layout.js';
 
@@ -278,7 +278,7 @@ describe.each(kernelVariants())('i8-gemm (%s)', (variant) => {
   });
 
   it('an int8 GEMM phase takes the scratch slot only when it holds a widened panel', () => {
-    const slots = attentionScratch(4096);
+    const slots = scratchSlots(4096);
     expect(wideScratchBytes(4256)).toBeLessThanOrEqual(slots.bytes);
     expect(wideScratchBytes(4260)).toBeGreaterThan(slots.bytes);
     for (const [k, wide] of [[768, true], [3072, true], [4256, true], [4260, false]] as const) {
