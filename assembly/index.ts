@@ -11,6 +11,7 @@ import { gemvPacked } from "./f32-gemm/f32-gemv-packed-simd";
 import { meanRows } from "./f32-reduce/f32-mean-simd";
 import { scale } from "./f32-reduce/f32-scale-simd";
 import { attentionCombine } from "./f32-attention/f32-attention-combine-simd";
+import { attentionDecode } from "./f32-attention/f32-attention-decode-simd";
 import { attentionNonFinite } from "./f32-attention/f32-attention-nonfinite-simd";
 import { i8PackPanelsNN, i8PackPanelsNT, i8PackPanelsCodes } from "./i8-gemm/i8-pack-panels";
 import { i8QuantizeRows } from "./i8-gemm/i8-quantize-rows-simd";
@@ -158,6 +159,18 @@ export function f32_attention(
   attention(q, ldq, k, ldk, v, ldv, o, ldo, headDim, headDimV, q0, q1, k0, k1, scale,
     causal, addMask, ldAdd, boolMask, ldBool, boolInvert, keyMask, keyInvert, validLens, ldValid,
     weights, ldw, scratch, stats, allKeys);
+}
+
+/** One query row against keys k0..k1 for every head at once, the heads side by side in each
+ * K/V row (decoding over a [seq, heads·headDim] cache); see
+ * f32-attention/f32-attention-decode-simd.ts. */
+export function f32_attention_decode(
+  heads: i32, q: usize, qHead: i32, k: usize, ldk: i32, kHead: i32, v: usize, ldv: i32, vHead: i32,
+  o: usize, oHead: i32, headDim: i32, headDimV: i32, k0: i32, k1: i32, scale: f32,
+  addMask: usize, keyMask: usize, keyInvert: i32, scratch: usize, stats: usize, statsHead: i32,
+): void {
+  attentionDecode(heads, q, qHead, k, ldk, kHead, v, ldv, vHead, o, oHead, headDim, headDimV, k0, k1, scale,
+    addMask, keyMask, keyInvert, scratch, stats, statsHead);
 }
 
 /** flag (i32) = 1 if any K or V value of a key that some row of one slice may skip is NaN or

@@ -3,9 +3,10 @@
 // column ranges of [batch, seq, embed] rows, written in place into the concatenated output)
 // describe their problem this way.
 import {
-  PHASE_ATTENTION, PHASE_ATTENTION_COMBINE, PHASE_ATTENTION_NONFINITE, type AttentionPhase, type Phase,
+  PHASE_ATTENTION, PHASE_ATTENTION_COMBINE, PHASE_ATTENTION_DECODE, PHASE_ATTENTION_NONFINITE, type AttentionPhase,
+  type Phase,
 } from '../parallel/phases.js';
-import { ATTENTION_KEY_BLOCK, ATTENTION_QUERY_CHUNK, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
+import { ATTENTION_KEY_BLOCK, ATTENTION_QUERY_CHUNK, ATTENTION_SCRATCH_BYTES, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import type { Arena } from '../wasm/arena.js';
 import { isArrayOf } from '../validate.js';
 
@@ -84,6 +85,35 @@ export function keyParts(s: ProblemShape, withWeights: boolean): number {
   return Math.ceil(s.seqK / KEY_CHUNK);
 }
 
+/** Keys per part of the all-heads decode kernel (f32_attention_decode): one item is a batch
+ * entry's part, every head; 513 keys are 5 parts, which two threads share as 257 + 256 keys. */
+export const DECODE_KEY_CHUNK = 128;
+
+/** Scratch the decode kernel uses for a part of DECODE_KEY_CHUNK keys: per head its S/P row, l
+ * and O row (f32). */
+export function decodeScratchBytes(heads: number, headDimV: number): number {
+  return heads * (DECODE_KEY_CHUNK + 1 + headDimV) * 4;
+}
+
+/** Key parts of a problem on the all-heads decode path (one query row, no weights, its rows in
+ * one scratch slot), or 0 when its shape cannot take that path. Depends on the problem only. */
+export function decodeParts(s: ProblemShape, withWeights: boolean): number {
+  if (s.seqQ !== 1 || withWeights || decodeScratchBytes(s.heads, s.headDimV) > ATTENTION_SCRATCH_BYTES) return 0;
+  return Math.ceil(s.seqK / DECODE_KEY_CHUNK);
+}
+
+/** Whether a problem runs on the all-heads decode kernel: one query row, no weights, masks
+ * shared by every head (a float mask with head stride 0, per-key padding flags), nothing that
+ * limits keys per query, and the heads of each K and V row side by side in it (the cache of
+ * multi-head attention and GPT-2), which that kernel reads a whole row at a time. Heads that
+ * are separate blocks ([batch, heads, seq, dim]) keep the per-head kernel: each head is then
+ * one contiguous stream already. */
+export function takesDecodePath(p: SliceProblem): boolean {
+  return decodeParts(p, p.weights !== undefined) > 0 && !p.causal && !p.boolMask && !p.validLens
+    && (!p.addMask || p.addMask.head === 0)
+    && p.heads > 1 && p.k.head < p.k.row && p.v.head < p.v.row;
+}
+
 /** Where a key-split problem keeps its parts: unnormalised O [batch·heads, parts, seqQ, headDimV]
  * and (m, l) [batch·heads, parts, seqQ, 2]. */
 export interface KeySplit {
@@ -94,31 +124,47 @@ export interface KeySplit {
 
 /** The buffers of an attention problem besides its inputs and outputs. */
 export interface AttentionBuffers {
-  /** The part buffers, when the keys are split. */
+  /** The part buffers, when the keys are split (per-head kernel). */
   split?: KeySplit;
+  /** The same buffers as the decode kernel splits the keys, when it splits them. */
+  decodeSplit?: KeySplit;
   /** i32 [batch·heads] allKeys flags (0: the problem never skips keys, so it needs none). */
   allKeys: number;
 }
 
-/** Places the part buffers when the keys are split, and the allKeys flags when some keys may be
- * skipped (`skipsKeys`: causal, validLens, key padding turned into a bound), with the call's
- * other buffers, before the arena is committed. */
+/** Places the part buffers when the keys are split (sized for whichever kernel splits them into
+ * more parts: the path is chosen with the masks, in attentionPhases), and the allKeys flags when
+ * some keys may be skipped (`skipsKeys`: causal, validLens, key padding turned into a bound),
+ * with the call's other buffers, before the arena is committed. */
 export function placeAttention(
   arena: Arena, s: ProblemShape, withWeights: boolean, skipsKeys: boolean,
 ): AttentionBuffers {
-  const parts = keyParts(s, withWeights);
-  const rows = s.batch * s.heads * parts * s.seqQ;
-  const split = parts === 1 ? undefined
-    : { parts, partPtr: arena.place(rows * s.headDimV * 4), statsPtr: arena.place(rows * 2 * 4) };
-  return { split, allKeys: skipsKeys ? arena.place(s.batch * s.heads * 4) : 0 };
+  const parts = keyParts(s, withWeights), dParts = decodeParts(s, withWeights);
+  const most = Math.max(parts, dParts);
+  const rows = s.batch * s.heads * most * s.seqQ;
+  const at = most <= 1 ? undefined : { partPtr: arena.place(rows * s.headDimV * 4), statsPtr: arena.place(rows * 2 * 4) };
+  return {
+    split: at && parts > 1 ? { parts, ...at } : undefined,
+    decodeSplit: at && dParts > 1 ? { parts: dParts, ...at } : undefined,
+    allKeys: skipsKeys ? arena.place(s.batch * s.heads * 4) : 0,
+  };
 }
 
-/** The phases of a problem: the non-finite scan when keys may be skipped, then one attention
- * phase, or the key-split parts then their combine; `scratch` holds one kernel scratch slot per
+/** The phases of a problem: on the all-heads decode kernel when it takes that path (then its
+ * parts' combine); else the non-finite scan when keys may be skipped, then one attention phase,
+ * or the key-split parts then their combine; `scratch` holds one kernel scratch slot per
  * thread. The scan costs one read of K and V per slice; it lets the attention skip masked key
  * blocks and still give torch's NaN where a skipped key holds one. */
 export function attentionPhases(p: SliceProblem, scratch: number, buffers: AttentionBuffers): Phase[] {
   const phase = attentionPhase(p, scratch);
+  if (takesDecodePath(p)) {
+    const split = buffers.decodeSplit;
+    const decode: Phase = {
+      ...phase, kind: PHASE_ATTENTION_DECODE, kParts: split?.parts ?? 1, kChunk: DECODE_KEY_CHUNK,
+      partPtr: split?.partPtr ?? 0, statsPtr: split?.statsPtr ?? 0,
+    };
+    return split ? [decode, { ...decode, kind: PHASE_ATTENTION_COMBINE }] : [decode];
+  }
   phase.allKeysPtr = buffers.allKeys;
   const program: Phase[] = buffers.allKeys === 0 ? [] : [{ ...phase, kind: PHASE_ATTENTION_NONFINITE }];
   const { split } = buffers;

@@ -23,6 +23,7 @@ export const PHASE_GEMV_PACKED = 12;
 export const PHASE_I8_QUANTIZE_ROWS = 13;
 export const PHASE_I8_GEMM = 14;
 export const PHASE_I8_GEMV = 15;
+export const PHASE_ATTENTION_DECODE = 16;
 
 /** A[m, k] (row stride lda) packed into GEMM strips at ap, cut into stripBlock strips; `batch`
  * such matrices, aBatch / apBatch elements apart. */
@@ -160,6 +161,15 @@ export interface AttentionCombinePhase extends Omit<AttentionPhase, 'kind'> {
   kind: typeof PHASE_ATTENTION_COMBINE;
 }
 
+/** One query row per batch entry (seqQ = 1) over every head at once, the heads side by side in
+ * each K/V row (same fields): one item per (batch entry, key part), f32_attention_decode. Key
+ * parts are kChunk keys (the last one shorter); with kParts > 1 each item writes its heads'
+ * unnormalised O and (m, l) where the combine reads them, as for PHASE_ATTENTION. Only masks
+ * shared by every head: addPtr with addHead = 0, keyPtr. */
+export interface AttentionDecodePhase extends Omit<AttentionPhase, 'kind'> {
+  kind: typeof PHASE_ATTENTION_DECODE;
+}
+
 /** Sets the allKeys flag of each slice of an attention phase (same fields): one item a slice. */
 export interface AttentionNonFinitePhase extends Omit<AttentionPhase, 'kind'> {
   kind: typeof PHASE_ATTENTION_NONFINITE;
@@ -182,6 +192,7 @@ export interface ScalePhase {
 
 export type Phase =
   PackRowsPhase | PackPanelsPhase | GemmPackedPhase | GemvPackedPhase | AttentionPhase | AttentionCombinePhase | AttentionNonFinitePhase |
+  AttentionDecodePhase |
   MeanRowsPhase | LayerNormPhase | GeluPhase | SoftmaxPhase | ScalePhase | I8QuantizeRowsPhase | I8GemmPhase | I8GemvPhase;
 
 /** Field order of the attention phases (the combine reads the same record). */
@@ -209,6 +220,7 @@ export const PHASE_FIELDS: Record<Phase['kind'], readonly string[]> = {
   [PHASE_ATTENTION]: ATTENTION_FIELDS,
   [PHASE_ATTENTION_COMBINE]: ATTENTION_FIELDS,
   [PHASE_ATTENTION_NONFINITE]: ATTENTION_FIELDS,
+  [PHASE_ATTENTION_DECODE]: ATTENTION_FIELDS,
   [PHASE_MEAN_ROWS]: ['batch', 'count', 'n', 'x', 'xBatch', 'stride', 'y', 'yBatch', 'colBlock'],
   [PHASE_I8_QUANTIZE_ROWS]: ['m', 'k', 'a', 'lda', 'ap', 'stripBlock'],
   [PHASE_I8_GEMM]: [
@@ -232,6 +244,7 @@ export function itemCount(p: Phase): number {
     case PHASE_ATTENTION: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock) * p.kParts;
     case PHASE_ATTENTION_COMBINE: return p.batch * p.heads * ceilDiv(p.seqQ, p.qBlock);
     case PHASE_ATTENTION_NONFINITE: return p.batch * p.heads;
+    case PHASE_ATTENTION_DECODE: return p.batch * p.kParts;
     case PHASE_MEAN_ROWS: return p.batch * ceilDiv(p.n, p.colBlock);
     case PHASE_I8_QUANTIZE_ROWS: return ceilDiv(ceilDiv(p.m, GEMM_STRIP_ROWS), p.stripBlock);
     case PHASE_I8_GEMM: return ceilDiv(p.m, p.rowBlock) * ceilDiv(p.n, p.colBlock);
@@ -320,6 +333,22 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
         at(p.wPtr, p.wBatch, p.wHead, 4), p.wRow,
         p.scratch + slot * p.scratchBytes, split ? p.statsPtr + partAt * 2 * 4 : 0,
         p.allKeysPtr === 0 ? 0 : p.allKeysPtr + slice * 4);
+      return;
+    }
+    case PHASE_ATTENTION_DECODE: {
+      const b = Math.floor(i / p.kParts), part = i % p.kParts;
+      const at = (ptr: number, batch: number, bytes: number): number => (ptr === 0 ? 0 : ptr + b * batch * bytes);
+      const split = p.kParts > 1;
+      // Head h of part `part` sits where the combine reads slice b·heads + h (see AttentionPhase).
+      const partAt = (b * p.heads * p.kParts + part) * p.seqQ, headStride = p.kParts * p.seqQ;
+      const k0 = part * p.kChunk;
+      kernels.f32_attention_decode(p.heads,
+        at(p.qPtr, p.qBatch, 4), p.qHead, at(p.kPtr, p.kBatch, 4), p.kRow, p.kHead,
+        at(p.vPtr, p.vBatch, 4), p.vRow, p.vHead,
+        split ? p.partPtr + partAt * p.headDimV * 4 : at(p.oPtr, p.oBatch, 4), split ? headStride * p.headDimV : p.oHead,
+        p.headDim, p.headDimV, k0, Math.min(p.seqK, k0 + p.kChunk), p.scale,
+        at(p.addPtr, p.addBatch, 4), at(p.keyPtr, p.keyBatch, 1), p.keyInvert,
+        p.scratch + slot * p.scratchBytes, split ? p.statsPtr + partAt * 2 * 4 : 0, headStride * 2);
       return;
     }
     case PHASE_ATTENTION_NONFINITE: {

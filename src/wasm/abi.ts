@@ -241,6 +241,32 @@ export interface KernelExports {
     stats: number,      // f32 [seqQ, 2] (m, l) per row, or 0; when given, o is left unnormalised
     allKeys: number,    // i32 flag or 0: when the flag is non-zero, no key block is skipped
   ): void;
+  /** One query row against keys k0..k1 for every head at once (decoding over a cache whose rows
+   * hold the heads side by side); writes every head's O row, or its unnormalised part and (m, l). */
+  f32_attention_decode(
+    heads: number,      // heads, all computed by this call
+    q: number,          // f32: head 0's query row (headDim values)
+    qHead: number,      // elements from one head's query row to the next
+    k: number,          // f32: key 0 of head 0 (headDim values)
+    ldk: number,        // elements from one key row to the next
+    kHead: number,      // elements from one head's part of a key row to the next
+    v: number,          // f32: value 0 of head 0 (headDimV values)
+    ldv: number,        // elements from one value row to the next
+    vHead: number,      // elements from one head's part of a value row to the next
+    o: number,          // f32: head 0's output row (headDimV values); overlaps no input
+    oHead: number,      // elements from one head's output row to the next
+    headDim: number,    // q/k features
+    headDimV: number,   // v/o features
+    k0: number,         // first key
+    k1: number,         // one past the last key
+    scale: number,      // logit scale
+    addMask: number,    // f32 [seqK] added to every head's logits (key j at index j), or 0
+    keyMask: number,    // u8 [seqK] per-key flags (key padding), or 0
+    keyInvert: number,  // 0: non-zero = attend; 1: non-zero = masked
+    scratch: number,    // heads·(ceil4(k1 - k0) + 1) f32, at most ATTENTION_SCRATCH_BYTES
+    stats: number,      // f32 (m, l) of head 0, or 0; when given, o is left unnormalised
+    statsHead: number,  // elements from one head's (m, l) to the next
+  ): void;
   /** flag = 1 if any K or V value of a key the slice may skip is NaN or ±inf, else 0 (decides allKeys). */
   f32_attention_nonfinite(
     k: number,          // f32 [seqK, headDim], row 0 of the slice

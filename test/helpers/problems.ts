@@ -117,6 +117,11 @@ const MASKS: readonly (readonly [MaskKind, number])[] = [
   ['none', 3], ['bool2d', 1.75], ['boolSlice', 1.75], ['float2d', 1.75], ['floatSlice', 1.75],
 ];
 
+/** Masks of decode problems: mostly none or one float mask for every head. */
+const DECODE_MASKS: readonly (readonly [MaskKind, number])[] = [
+  ['none', 3], ['bool2d', 1], ['boolSlice', 1], ['float2d', 3], ['floatSlice', 1],
+];
+
 /** Multiply-adds a problem costs (engine and reference): the budget keeps most problems small. */
 export function problemCost(p: Problem): number {
   if (p.op === 'attention') return p.batch * p.heads * p.seqQ * p.seqK * (p.headDim + p.headDimV);
@@ -182,7 +187,9 @@ function drawAttention(d: Draw): AttentionProblem {
 
 function drawMha(d: Draw): MhaProblem {
   const limit = budget(d);
-  const decode = d.chance(0.05);
+  // Decode: mostly one query row over many keys, with masks every head shares (or none) most
+  // of the time, so the all-heads decode kernel takes it (attention-slices.ts, takesDecodePath).
+  const decode = d.chance(0.2);
   const shapes = fitting(limit, () => {
     let numHeads: number, embedDim: number;
     do {
@@ -193,7 +200,7 @@ function drawMha(d: Draw): MhaProblem {
     const kdim = otherDims ? d.int(1, 70) : embedDim;
     const vdim = otherDims && d.chance(0.6) ? d.int(1, 70) : kdim;
     const self = kdim === embedDim && vdim === embedDim && d.chance(0.5);
-    const seqQ = decode ? d.int(1, 3) : d.seq(300);
+    const seqQ = decode ? (d.chance(0.75) ? 1 : d.int(2, 3)) : d.seq(300);
     return {
       op: 'mha' as const, seed: 0, batch: d.int(1, 3), seqQ, seqK: self ? seqQ : decode ? d.int(512, 900) : d.seq(300),
       embedDim, numHeads, kdim, vdim, bias: true, stacked: false,
@@ -206,9 +213,9 @@ function drawMha(d: Draw): MhaProblem {
     seed: d.int(0, 0xffffffff),
     bias: d.chance(0.75),
     stacked: shapes.kdim === shapes.embedDim && shapes.vdim === shapes.embedDim && d.chance(0.5),
-    keyPadding: d.weighted([['none', 2], ['trailing', 1], ['random', 1]] as const),
-    mask: d.weighted(MASKS),
-    causal: d.chance(0.3),
+    keyPadding: d.weighted([['none', decode ? 6 : 2], ['trailing', 1], ['random', 1]] as const),
+    mask: d.weighted(decode ? DECODE_MASKS : MASKS),
+    causal: d.chance(decode ? 0.1 : 0.3),
     needWeights: d.chance(decode ? 0.2 : 0.6),
     averageWeights: d.chance(0.5),
   };

@@ -5,12 +5,15 @@ import {
   GEMM_A_BLOCK_BYTES, GEMM_MAX_ROW_BLOCK, GEMM_MIN_ROW_BLOCK, GEMV_MAX_ROWS, gemmPackedPhase, gemmRowBlock,
   gemvPackedPhase, I8_GEMV_MAX_ROWS, i8GemmPhase, i8GemvPhase, i8PanelBytes, i8ProjectionPhases, itemCount, meanRowsPhase,
   packRowsPhase, projectionPhases, runItem, PHASE_ATTENTION, PHASE_GEMM_PACKED, PHASE_GEMV_PACKED, PHASE_I8_GEMM,
-  PHASE_I8_GEMV, PHASE_I8_QUANTIZE_ROWS, PHASE_PACK_ROWS, type Phase,
+  PHASE_I8_GEMV, PHASE_I8_QUANTIZE_ROWS, PHASE_PACK_ROWS, PHASE_ATTENTION_COMBINE, PHASE_ATTENTION_DECODE, type Phase,
 } from '../../src/parallel/phases.js';
-import { attentionPhase, keyParts, KEY_CHUNK, QUERY_BLOCK } from '../../src/ops/attention-slices.js';
+import {
+  attentionPhase, attentionPhases, DECODE_KEY_CHUNK, decodeParts, decodeScratchBytes, keyParts, KEY_CHUNK, QUERY_BLOCK,
+  takesDecodePath, type SliceProblem,
+} from '../../src/ops/attention-slices.js';
 import { decodePhase, encodeProgram } from '../../src/parallel/protocol.js';
 import type { KernelExports } from '../../src/wasm/abi.js';
-import { MAX_PHASES, PHASE_SLOTS } from '../../src/wasm/layout.js';
+import { ATTENTION_SCRATCH_BYTES, MAX_PHASES, PHASE_SLOTS } from '../../src/wasm/layout.js';
 
 /** A fake kernel table that records which outputs each item writes. */
 function recorder() {
@@ -35,6 +38,14 @@ function recorder() {
     f32_attention: (...args: number[]) => {
       const [, , , , , , o, ldo, , dv, q0, q1] = args;
       for (let i = q0; i < q1; i++) for (let c = 0; c < dv; c++) writes.push(`o${(o >> 2) + i * ldo + c}`);
+    },
+    f32_attention_decode: (...args: number[]) => {
+      const [heads, , , , , , , , , o, oHead, , dv, k0, k1, , , , , , stats, statsHead] = args;
+      for (let h = 0; h < heads; h++) {
+        for (let c = 0; c < dv; c++) writes.push(`o${(o >> 2) + h * oHead + c}`);
+        if (stats !== 0) writes.push(`m${(stats >> 2) + h * statsHead}`);
+      }
+      writes.push(`keys${k0}..${k1}`);
     },
     f32_mean_rows: (_count: number, n: number, _x: number, _stride: number, y: number) => {
       for (let j = 0; j < n; j++) writes.push(`y${(y >> 2) + j}`);
@@ -149,6 +160,53 @@ describe('work split', () => {
     expect(keyParts(problem(1, 8, QUERY_BLOCK, 1024), false)).toBe(1024 / KEY_CHUNK);
     expect(keyParts(problem(1, 8, QUERY_BLOCK + 1, 1024), false)).toBe(1);
     expect(keyParts(problem(1, 1, 1, 100), false)).toBe(1);
+  });
+
+  it('one query row over heads side by side in the K/V rows takes the all-heads decode kernel', () => {
+    // GPT-2's decode step: [keys, heads·d] cache rows, one query row per sequence.
+    const decode = (heads: number, seqK: number, extra: Partial<SliceProblem> = {}): SliceProblem => {
+      const E = heads * 8, rows = { ptr: 4096, batch: seqK * E, head: 8, row: E };
+      return {
+        batch: 2, heads, seqQ: 1, seqK, headDim: 8, headDimV: 8, scale: 1, causal: false,
+        q: { ...rows, batch: E }, k: rows, v: rows, o: { ...rows, ptr: 1 << 20, batch: E }, ...extra,
+      };
+    };
+    expect(takesDecodePath(decode(12, 513))).toBe(true);
+    expect(takesDecodePath(decode(12, 513, { addMask: { ptr: 64, batch: 513, head: 0, row: 0 } }))).toBe(true);
+    expect(takesDecodePath(decode(12, 513, { keyMask: { ptr: 64, batch: 513, invert: true } }))).toBe(true);
+    // Not: masks that differ per head or per query, a key bound, causal, weights, one head,
+    // heads as separate blocks ([batch, heads, seq, d]), more heads than one scratch slot holds.
+    expect(takesDecodePath(decode(12, 513, { addMask: { ptr: 64, batch: 12 * 513, head: 513, row: 0 } }))).toBe(false);
+    expect(takesDecodePath(decode(12, 513, { boolMask: { ptr: 64, batch: 0, head: 0, row: 513, invert: false } }))).toBe(false);
+    expect(takesDecodePath(decode(12, 513, { validLens: { ptr: 64, batch: 1, row: 0 } }))).toBe(false);
+    expect(takesDecodePath(decode(12, 513, { causal: true }))).toBe(false);
+    expect(takesDecodePath(decode(12, 513, { weights: { ptr: 64, batch: 12 * 513, head: 513, row: 513 } }))).toBe(false);
+    expect(takesDecodePath(decode(1, 513))).toBe(false);
+    const blocks = { ptr: 4096, batch: 12 * 513 * 8, head: 513 * 8, row: 8 };
+    expect(takesDecodePath(decode(12, 513, { k: blocks, v: blocks }))).toBe(false);
+    const most = Math.floor(ATTENTION_SCRATCH_BYTES / decodeScratchBytes(1, 8));
+    expect(takesDecodePath(decode(most, 513))).toBe(true);
+    expect(takesDecodePath(decode(most + 1, 513))).toBe(false);
+    expect(takesDecodePath({ ...decode(12, 513), seqQ: 2 })).toBe(false);
+
+    // Its items: one per (sequence, key part), every head; parts of DECODE_KEY_CHUNK keys.
+    expect(decodeParts(decode(12, 513), false)).toBe(Math.ceil(513 / DECODE_KEY_CHUNK));
+    expect(decodeParts(decode(12, DECODE_KEY_CHUNK), false)).toBe(1);
+    for (const seqK of [1, DECODE_KEY_CHUNK, DECODE_KEY_CHUNK + 1, 513]) {
+      const parts = decodeParts(decode(12, seqK), false);
+      const split = parts > 1 ? { parts, partPtr: 1 << 22, statsPtr: 1 << 23 } : undefined;
+      const program = attentionPhases(decode(12, seqK), 0, { decodeSplit: split, allKeys: 0 });
+      expect(program.map((p) => p.kind)).toEqual(split ? [PHASE_ATTENTION_DECODE, PHASE_ATTENTION_COMBINE] : [PHASE_ATTENTION_DECODE]);
+      expect(itemCount(program[0])).toBe(2 * parts);
+      const w = coverage(program[0]);
+      // Every (sequence, head, column) once per part, and each part's key range once per sequence.
+      const keys = w.filter((x) => x.startsWith('keys'));
+      expect(keys.length).toBe(2 * parts);
+      expect(new Set(keys).size).toBe(parts);
+      const outs = w.filter((x) => !x.startsWith('keys') && !x.startsWith('m'));
+      expect(outs.length).toBe(2 * parts * 12 * 8);
+      expect(new Set(outs).size).toBe(outs.length);
+    }
   });
 
   it('mean items cover every averaged element once', () => {
