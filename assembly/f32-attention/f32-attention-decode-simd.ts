@@ -29,8 +29,8 @@
 //   addMask f32 [k1] or 0: added to every head's logit of key j (a key-padding bias, HF's
 //     extended mask); keyMask u8 [k1] or 0: key j is masked for every head iff
 //     (byte != 0) == (keyInvert != 0). Both are indexed by the absolute key j.
-//   scratch: heads·(ceil4(k1 - k0) + 1 + headDimV) f32 (the S/P rows, l per head, the O
-//     rows), at most ATTENTION_SCRATCH_BYTES.
+//   scratch: heads·(ceil4(k1 - k0) + headDimV + 1) f32 (the S/P rows, the O rows, l per
+//     head), at most ATTENTION_SCRATCH_BYTES.
 //   stats f32 or 0: when given, o receives the UNNORMALISED Σ e^(s - m)·v and head h's (m, l)
 //     go to stats + h·statsHead — one part of a key-split attention, merged by
 //     f32_attention_combine; otherwise o receives the normalised row (zeros when every key is
@@ -133,9 +133,11 @@ export function attentionDecode(
   }
 
   // Softmax of each head's logits over the part (P in place); its O row starts at zero in the
-  // scratch, after the S/P rows and l: a row per head that only this call writes, so two
-  // threads on parts of one head never store to a shared cache line once per key.
-  const acc = scratch + <usize>heads * (ldSB + 4), accB = <usize>headDimV << 2;
+  // scratch, after the S/P rows (16-byte aligned when the slot is), then l per head: a row per
+  // head that only this call writes, so two threads on parts of one head never store to a
+  // shared cache line once per key.
+  const acc = scratch + <usize>heads * ldSB, accB = <usize>headDimV << 2;
+  const ls = acc + <usize>heads * accB;
   for (let h = 0; h < heads; h++) {
     const srow = scratch + <usize>h * ldSB;
     const m = max(LOWEST, rowMax(srow, ldS));
@@ -145,7 +147,7 @@ export function attentionDecode(
       store<f32>(at, m);
       store<f32>(at, l, 4);
     }
-    store<f32>(scratch + <usize>heads * ldSB + (<usize>h << 2), l);
+    store<f32>(ls + (<usize>h << 2), l);
   }
   rowZero(acc, heads * headDimV);
 
@@ -160,7 +162,7 @@ export function attentionDecode(
   // Out: the part's unnormalised rows, or O / l (l = 0: every key masked, zeros; l = NaN: a NaN
   // reached the row, NaN as in torch).
   for (let h = 0; h < heads; h++) {
-    const l = load<f32>(scratch + <usize>heads * ldSB + (<usize>h << 2));
+    const l = load<f32>(ls + (<usize>h << 2));
     const row = acc + <usize>h * accB, orow = o + <usize>h * oHeadB;
     if (stats == 0 && l != 0) rowScale(row, orow, headDimV, 1 / l);
     else memory.copy(orow, row, accB);

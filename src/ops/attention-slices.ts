@@ -89,8 +89,8 @@ export function keyParts(s: ProblemShape, withWeights: boolean): number {
  * entry's part, every head; 513 keys are 5 parts, which two threads share as 257 + 256 keys. */
 export const DECODE_KEY_CHUNK = 128;
 
-/** Scratch the decode kernel uses for a part of DECODE_KEY_CHUNK keys: per head its S/P row, l
- * and O row (f32). */
+/** Scratch the decode kernel uses for a part of DECODE_KEY_CHUNK keys: per head its S/P row, O
+ * row and l (f32). */
 export function decodeScratchBytes(heads: number, headDimV: number): number {
   return heads * (DECODE_KEY_CHUNK + 1 + headDimV) * 4;
 }
