@@ -13,13 +13,17 @@
 // runs this kernel against the per-head one: 1.70-1.76 against 1.81-1.86 ms (baseline build),
 // 1.75 against 1.77 (relaxed); the GPT-2 decode steps gain more (docs/PERFORMANCE.md).
 //   S = scale·q·Kᵀ  key row after key row, four heads a tile (scoresHeads4: each logit is
-//                   computed as lane c of gemmNT's 1×4 tile computes it, so it has its bits);
+//                   computed as lane c of gemmNT's 1×4 tile computes it, so it has its bits),
+//                   the heads past the last four with gemmNT1x1;
 //   softmax        per head over the part's keys in one block: m = max(LOWEST, max S),
 //                   P = e^(S - m) in place, l = ΣP;
 //   O = P·V        value row after value row: every head's O row (scratch, L1) gets one
 //                   madd per column, so each column is 0 + Σ p·v summed in key order, as the
-//                   4×64 kernel's pvRow sums it. Over the same key range the two kernels give
-//                   the same bits (a test holds them to it).
+//                   4×64 kernel's pvRow sums it.
+// So over the same key range (at most ATTENTION_ROW_KEY_BLOCK keys: one softmax step of the
+// per-head path) and with headDim a multiple of 4 (where gemmNT1x1 and the 1×4 tile's lanes
+// agree: no d % 4 tail), the two kernels give the same bits; a test holds them to it. Nothing
+// else depends on it: the engine splits the keys differently for each kernel.
 //
 // Memory contract (pointers are byte addresses, strides in ELEMENTS, no alignment required):
 //   q  f32: head h's query row at q + h·qHead            (headDim values)

@@ -157,7 +157,11 @@ export function placeAttention(
  * blocks and still give torch's NaN where a skipped key holds one. */
 export function attentionPhases(p: SliceProblem, scratch: number, buffers: AttentionBuffers): Phase[] {
   const phase = attentionPhase(p, scratch);
-  if (takesDecodePath(p)) {
+  // The decode kernel needs its part buffers when it splits the keys (a part holds at most
+  // DECODE_KEY_CHUNK keys in the scratch slot); buffers placed for another shape fall back to
+  // the per-head kernel, which runs with or without its own split.
+  const dParts = decodeParts(p, false);
+  if (takesDecodePath(p) && (dParts === 1 || buffers.decodeSplit?.parts === dParts)) {
     const split = buffers.decodeSplit;
     const decode: Phase = {
       ...phase, kind: PHASE_ATTENTION_DECODE, kParts: split?.parts ?? 1, kChunk: DECODE_KEY_CHUNK,

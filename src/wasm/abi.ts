@@ -263,7 +263,7 @@ export interface KernelExports {
     addMask: number,    // f32 [seqK] added to every head's logits (key j at index j), or 0
     keyMask: number,    // u8 [seqK] per-key flags (key padding), or 0
     keyInvert: number,  // 0: non-zero = attend; 1: non-zero = masked
-    scratch: number,    // heads·(ceil4(k1 - k0) + 1) f32, at most ATTENTION_SCRATCH_BYTES
+    scratch: number,    // heads·(ceil4(k1 - k0) + headDimV + 1) f32, at most ATTENTION_SCRATCH_BYTES
     stats: number,      // f32 (m, l) of head 0, or 0; when given, o is left unnormalised
     statsHead: number,  // elements from one head's (m, l) to the next
   ): void;

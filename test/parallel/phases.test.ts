@@ -207,6 +207,8 @@ describe('work split', () => {
       expect(outs.length).toBe(2 * parts * 12 * 8);
       expect(new Set(outs).size).toBe(outs.length);
     }
+    // Buffers without the decode split (placed for another shape) fall back to the per-head kernel.
+    expect(attentionPhases(decode(12, 300), 0, { allKeys: 0 }).map((p) => p.kind)).toEqual([PHASE_ATTENTION]);
   });
 
   it('mean items cover every averaged element once', () => {
