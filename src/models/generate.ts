@@ -7,7 +7,7 @@ import type { Gpt2GenerateOptions } from '../types.js';
 import { dim, elements, keysOf, options } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import type { ModuleHost, ModuleWeights } from '../ops/modules.js';
-import { buildStep, tokenIds, type Gpt2Hparams, type Gpt2Weights, type KvBlocks } from './gpt2.js';
+import { buildStep, tokenIds, type Gpt2Hparams, type Gpt2Weights, type KvBlocks, type StepProgram } from './gpt2.js';
 import { penalize, pick, prng, type Sampling } from './sampling.js';
 
 const OP = 'GPT2.generate';
@@ -103,10 +103,14 @@ async function* run(
   const logitsRow = new Float32Array(B * hp.vocab);
   try {
     let ids = prompt, past = 0, L = P;
+    // The last step's program: each decode step patches it (buildStep) rather than building
+    // its ~170 phases again.
+    let built: StepProgram | undefined;
     for (let step = 0; step < maxNew; step++) {
       const logits = await weights.call('generate', (arena, threads) => {
-        const { program, run: r } = buildStep(arena, threads, hp, m, ids,
-          { batch: B, seq: L, past, outputAttentions: false, lastOnly: true }, cache);
+        built = buildStep(arena, threads, hp, m, ids, { batch: B, seq: L, past, outputAttentions: false, lastOnly: true },
+          cache, built);
+        const { program, run: r } = built;
         return { program, collect: () => arena.readF32Into(r.logits, logitsRow) };
       });
       const next = new Int32Array(B);

@@ -180,6 +180,18 @@ export function attentionPhases(p: SliceProblem, scratch: number, buffers: Atten
   return [...program, phase, { ...phase, kind: PHASE_ATTENTION_COMBINE }];
 }
 
+/** The fields of a phase from attentionPhases that hold the key count seqK: seqK itself, and
+ * kChunk of a phase whose keys are one part (attentionPhase's, and the non-finite scan's copy
+ * of it); the decode kernel's and a key split's parts are DECODE_KEY_CHUNK / KEY_CHUNK keys.
+ * Every other field is fixed by the buffers placed for the problem (placeAttention: their part
+ * counts), so a caller that keeps a program while its keys grow within the same parts (GPT-2's
+ * decode steps) updates only these. */
+export function keyCountFields(phase: Phase): ('seqK' | 'kChunk')[] {
+  if (phase.kind !== PHASE_ATTENTION && phase.kind !== PHASE_ATTENTION_NONFINITE && phase.kind !== PHASE_ATTENTION_COMBINE
+    && phase.kind !== PHASE_ATTENTION_DECODE) return [];
+  return phase.kind !== PHASE_ATTENTION_DECODE && phase.kParts === 1 ? ['seqK', 'kChunk'] : ['seqK'];
+}
+
 /** The (unsplit) attention phase of a problem. */
 export function attentionPhase(p: SliceProblem, scratch: number): AttentionPhase {
   const add = p.addMask ?? NONE, bool = p.boolMask ?? NONE, w = p.weights ?? NONE;
