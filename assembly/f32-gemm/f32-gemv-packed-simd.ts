@@ -10,12 +10,20 @@
 // and a one-row tile reading four panels side by side (8 accumulators, four streams k·32 bytes
 // apart) ran at 0.6-0.75 of the read-bandwidth probe (two panels: 0.45), this one-panel tile
 // at 0.84-0.96 (one thread, the GPT-2 lm_head, in alternation with the probe as bench/gemv.mjs
-// runs them). Its two accumulator chains are not the limit: 32 bytes per add latency is more
-// than one core's share of the memory bus.
-// Same bits as the packed GEMM: every element of C is bias, then acc += a·b for kk = 0..k-1 in
-// order with the same madd, then the same epilogue; only the grouping of independent elements
-// into registers differs. So a phase may pick either kernel for a row count without changing
-// a single result, and no split of the columns over threads changes one either.
+// runs them). Its two accumulator chains are not the limit as long as the add is the chain:
+// 32 bytes per add latency is more than one core's share of the memory bus.
+// So the 1- and 2-row tiles multiply and add UNFUSED in both builds (mulAdd). A fused madd (the
+// relaxed build's, where the engine fuses it) puts the 4-cycle FMA latency on the chain: 32
+// bytes per 4 cycles, 27-29 GB/s on one core against 40 unfused. A GPT-2 small decode step
+// with the relaxed build, in separate processes alternated: 23.1-25.2 ms fused, 19.6-21.8
+// unfused, the baseline build's speed.
+// Bits: every element of C is bias, then acc += a·b for kk = 0..k-1 in order, then the packed
+// GEMM's epilogue; only the grouping of independent elements into registers differs from the
+// GEMM. In the baseline build the GEMM's madd is this same mul and add, so all tiles give the
+// packed GEMM's bits. In the relaxed build the 3-4-row tile keeps the GEMM's madd (its bits),
+// and the 1- and 2-row tiles differ from the GEMM only in the rounding of each fused product
+// (each row alone gives the same bits as in a 2-row call). No split of the columns over threads
+// changes a bit in either build.
 //
 // Memory contract (pointers are byte addresses, no alignment required, 16 bytes is faster):
 //   a: f32 [m, k] with row stride lda (ELEMENTS), read in place
@@ -30,6 +38,12 @@ import { GEMM_PANEL_COLS as NR } from "../layout";
 import { madd } from "../common/simd";
 import { ACTIVATION_RELU, ACTIVATION_GELU, ACTIVATION_GELU_TANH, relu, geluErf, geluTanh } from "../f32-activation/f32-gelu-simd";
 import { biasVector, storeRow } from "./f32-gemm-packed-4x8-simd";
+
+/** acc + a·b as a mul and an add (rounded twice), in both builds: the 1- and 2-row tiles' step. */
+// @ts-ignore: decorator
+@inline function mulAdd(a: v128, b: v128, acc: v128): v128 {
+  return f32x4.add(f32x4.mul(a, b), acc);
+}
 
 /** One row × one panel of C from its accumulators: the epilogue (when `epilogue`, a constant),
  * then the store of the live columns. c and r point at the row's first column of the panel. */
@@ -106,8 +120,8 @@ export function gemvPacked(
     const aEnd = a + kB;
     for (let pb = b0; pa < aEnd; pb += NR << 2) {
       const va = v128.load_splat<f32>(pa);
-      vacc0x0123 = madd(va, v128.load(pb), vacc0x0123);
-      vacc0x4567 = madd(va, v128.load(pb, 16), vacc0x4567);
+      vacc0x0123 = mulAdd(va, v128.load(pb), vacc0x0123);
+      vacc0x4567 = mulAdd(va, v128.load(pb, 16), vacc0x4567);
       pa += 4;
     }
     finish(c + jB, rowAt(residual, 0, 0, jB), vacc0x0123, vacc0x4567, cols, activation, epilogue);
@@ -131,11 +145,11 @@ export function gemvPacked(
     for (let pb = b0; pa < aEnd; pb += NR << 2) {
       const vb0123 = v128.load(pb), vb4567 = v128.load(pb, 16);
       const va0 = v128.load_splat<f32>(pa);
-      vacc0x0123 = madd(va0, vb0123, vacc0x0123);
-      vacc0x4567 = madd(va0, vb4567, vacc0x4567);
+      vacc0x0123 = mulAdd(va0, vb0123, vacc0x0123);
+      vacc0x4567 = mulAdd(va0, vb4567, vacc0x4567);
       const va1 = v128.load_splat<f32>(pa + ldaB);
-      vacc1x0123 = madd(va1, vb0123, vacc1x0123);
-      vacc1x4567 = madd(va1, vb4567, vacc1x4567);
+      vacc1x0123 = mulAdd(va1, vb0123, vacc1x0123);
+      vacc1x4567 = mulAdd(va1, vb4567, vacc1x4567);
       pa += 4;
     }
     finish(c + jB, rowAt(residual, 0, ldrB, jB), vacc0x0123, vacc0x4567, cols, activation, epilogue);

@@ -378,7 +378,8 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
   };
   const norm = (n: Norm, x: number, y: number): Phase => layerNormPhase(rows, E, x, E, 0, 0, n.weight, n.bias, hp.eps, y, E);
   // Decoding (a few rows): every projection is the GEMV, which streams the weights once and reads
-  // its rows in place; the same bits as the GEMM that prefill runs. Q, K and V rows of one call
+  // its rows in place; the same bits as the GEMM that prefill runs (baseline build; the
+  // relaxed build's GEMV rounds each product where its GEMM fuses: f32-gemv-packed-simd.ts). Q, K and V rows of one call
   // are one matrix for it when its rows map to rows of the cache with one stride: one sequence,
   // or one new token per sequence (the cache rows of sequence b are kv.rows·E apart).
   const gemvQkv = rows <= GEMV_MAX_ROWS && (B === 1 || L === 1);

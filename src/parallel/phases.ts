@@ -62,7 +62,8 @@ export interface GemmPackedPhase {
 
 /** C[m, n] = act(A·B + bias) + residual for a few rows (decoding): A[m, k] read in place (row
  * stride lda), B the packed GEMM's panels at bp; cut into colBlock columns only, never rows or
- * k, so each item streams its panels once for all m rows. Same bits as the GEMM phase. */
+ * k, so each item streams its panels once for all m rows. Same bits as the GEMM phase in the
+ * baseline build; in the relaxed build 1-2 rows round each product (f32-gemv-packed-simd.ts). */
 export interface GemvPackedPhase {
   kind: typeof PHASE_GEMV_PACKED;
   m: number; n: number; k: number; a: number; lda: number; bp: number; bias: number;
@@ -499,7 +500,8 @@ export function gemvPackedPhase(
 
 /** C[m, n] = act(A·B + bias) + residual against resident panels bp, for A[m, k] (row stride
  * lda): the GEMV phase when m <= GEMV_MAX_ROWS (A in place, `strips` unused), else A packed
- * into `strips` (packedRowsLength(m, k) floats) and the GEMM. Both give the same bits. */
+ * into `strips` (packedRowsLength(m, k) floats) and the GEMM. Both give the same bits in the
+ * baseline build (the relaxed build's GEMV rounds each product: f32-gemv-packed-simd.ts). */
 export function projectionPhases(
   m: number, n: number, k: number, a: number, lda: number, strips: number, bp: number, bias: number,
   c: number, ldc: number, extras: Pick<GemmExtras, 'activation' | 'residual' | 'ldr'> = {},

@@ -226,6 +226,8 @@ describe('GPT-2 decoding on the GEMV (rows <= GEMV_MAX_ROWS)', () => {
     }
   });
 
+  // Baseline build (this file's project): the relaxed build's 1-2-row GEMV rounds each product
+  // where its GEMM fuses, and test/kernels/f32-gemv.test.ts holds it to that order.
   it('the GEMV gives the GEMM\'s bits: one token per sequence in batches of 1 and 2 (GEMV) and of 5 (GEMM)', async () => {
     const model = three[0].gpt2({ config, weights });
     const five = (await model.forward(ids.slice(0, 5), { batch: 5, seq: 1 })).logits;
