@@ -9,7 +9,7 @@ import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
   gemmPackedPhase, I8_GEMV_MAX_ROWS, i8PanelsBytes, i8ProjectionPhases, i8StripsBytes, packedPanelsLength,
-  packedRowsLength, packRowsPhase, scratchSlots, type GemmExtras, type Phase,
+  packedRowsLength, packRowsPhase, projectionPhases, scratchSlots, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, flag, int8Weight, keysOf, options, quantizeOption } from '../validate.js';
@@ -77,9 +77,11 @@ export class LinearParams implements Resident {
 export const linearStripsLength = (p: LinearParams, rows: number): number =>
   p.quantize === 'int8' ? i8StripsBytes(rows, p.inFeatures) / 4 : packedRowsLength(rows, p.inFeatures);
 
-/** y[rows, out] (row stride ldy) = x[rows, in]·Wᵀ + b, then the epilogue: pack x into `strips`,
- * then the GEMM; int8: quantize x into `strips`, then the int8 GEMV (rows <= I8_GEMV_MAX_ROWS)
- * or GEMM, which give the same bits. */
+/** y[rows, out] (row stride ldy) = x[rows, in]·Wᵀ + b, then the epilogue: up to GEMV_MAX_ROWS
+ * rows the GEMV over the packed weights, x read in place (`strips` unused), else x packed into
+ * `strips`, then the GEMM (projectionPhases: the same bits in the baseline build; the relaxed
+ * build's GEMV rounds each product where its GEMM fuses); int8: quantize x into `strips`, then
+ * the int8 GEMV (rows <= I8_GEMV_MAX_ROWS) or GEMM, which give the same bits. */
 export function linearPhases(
   p: LinearParams, rows: number, x: number, ldx: number, strips: number, y: number, ldy: number,
   extras?: Pick<GemmExtras, 'activation' | 'residual' | 'ldr' | 'scratch'>,
@@ -87,9 +89,15 @@ export function linearPhases(
   if (p.quantize === 'int8') {
     return i8ProjectionPhases(rows, p.outFeatures, p.inFeatures, x, ldx, strips, p.panels, p.bias, y, ldy, extras);
   }
+  const { activation, residual, ldr } = extras ?? {};
+  const f32Extras = { activation, residual, ldr };
+  // The GEMV reads x in place while it writes y, so x and y must not overlap; the GEMM reads x
+  // from its strips, packed first (one tensor given as both x and out: Linear.forward).
+  const overlap = x < y + rows * ldy * 4 && y < x + rows * ldx * 4;
+  if (!overlap) return projectionPhases(rows, p.outFeatures, p.inFeatures, x, ldx, strips, p.panels, p.bias, y, ldy, f32Extras);
   return [
     packRowsPhase(rows, p.inFeatures, x, ldx, strips),
-    gemmPackedPhase(rows, p.outFeatures, p.inFeatures, strips, p.panels, p.bias, y, ldy, extras),
+    gemmPackedPhase(rows, p.outFeatures, p.inFeatures, strips, p.panels, p.bias, y, ldy, f32Extras),
   ];
 }
 
