@@ -104,7 +104,7 @@ async function* run(
   try {
     let ids = prompt, past = 0, L = P;
     // The last step's program: each decode step patches it (buildStep) rather than building
-    // its ~170 phases again.
+    // its phases again (GPT-2 small: about 120 f32, 170 int8).
     let built: StepProgram | undefined;
     for (let step = 0; step < maxNew; step++) {
       const logits = await weights.call('generate', (arena, threads) => {

@@ -1,25 +1,28 @@
 // GPT-2 decode steps reuse the previous step's program (buildStep's `prev`): patched, it must be
 // the program a fresh build gives, phase for phase and field for field, at every position of a
 // long decode: across the attention's key-part boundaries (rebuilt there), on the all-heads
-// decode kernel and the per-head one (one head: unsplit, then split), f32 (GEMV and, for 3
+// decode kernel and the per-head one (one head: one key part, then split past 512 keys), f32 (GEMV and, for 3
 // sequences, the GEMM) and int8. Engine-level results of the same path are in gpt2.test.ts and
 // char-gpt.test.ts (greedy tokens equal PyTorch's over 200 steps).
 import { describe, expect, it } from 'vitest';
 import { buildStep, gpt2Hparams, gpt2Specs, gpt2Weights, type KvBlocks, type StepProgram } from '../../src/models/gpt2.js';
 import { Arena } from '../../src/wasm/arena.js';
+import { PHASE_ATTENTION } from '../../src/parallel/phases.js';
 import { randomF32 } from '../helpers/random.js';
 import type { Quantize } from '../../src/types.js';
 
-interface Case { heads: number; batch: number; quantize?: Quantize }
+interface Case { heads: number; batch: number; quantize?: Quantize; positions?: number }
 const CASES: Case[] = [
-  { heads: 4, batch: 1 }, { heads: 4, batch: 1, quantize: 'int8' }, { heads: 1, batch: 1 },
+  // One head: the per-head kernel, one key part up to SPLIT_MIN_KEYS (512) keys, then a key
+  // split and its combine phase.
+  { heads: 4, batch: 1 }, { heads: 4, batch: 1, quantize: 'int8' }, { heads: 1, batch: 1, positions: 640 },
   { heads: 2, batch: 3 }, { heads: 2, batch: 2, quantize: 'int8' },
 ];
 
 describe('GPT-2 decode steps: the previous program, patched, equals a fresh build', () => {
   for (const c of CASES) {
     it(`heads ${c.heads}, batch ${c.batch}, ${c.quantize ?? 'f32'}`, () => {
-      const config = { vocab_size: 40, n_positions: 420, n_embd: 32, n_layer: 2, n_head: c.heads };
+      const config = { vocab_size: 40, n_positions: c.positions ?? 420, n_embd: 32, n_layer: 2, n_head: c.heads };
       const hp = gpt2Hparams(config);
       const w: Record<string, Float32Array> = {};
       let seed = 11;
@@ -33,7 +36,7 @@ describe('GPT-2 decode steps: the previous program, patched, equals a fresh buil
         k: [1 << 24, (1 << 24) + 2 * block], v: [(1 << 24) + block, (1 << 24) + 3 * block], rows: hp.positions,
       };
       const prompt = 5, ids = (L: number): Int32Array => Int32Array.from({ length: c.batch * L }, (_, i) => i % hp.vocab);
-      let prev: StepProgram | undefined, reused = 0, rebuilt = 0;
+      let prev: StepProgram | undefined, reused = 0, rebuilt = 0, split = false;
       for (let past = 0, L = prompt; past + L <= hp.positions; past += L, L = 1) {
         const s = { batch: c.batch, seq: L, past, outputAttentions: false, lastOnly: true };
         const before = prev;
@@ -41,6 +44,7 @@ describe('GPT-2 decode steps: the previous program, patched, equals a fresh buil
         if (prev === before) reused++;
         else rebuilt++;
         const want = buildStep(fresh, 2, hp, m, ids(L), { ...s }, cache);
+        split ||= want.program.some((ph) => ph.kind === PHASE_ATTENTION && ph.kParts > 1);
         if (JSON.stringify(prev.program) !== JSON.stringify(want.program)) {
           expect(prev.program, `past ${past}`).toEqual(want.program);
         }
@@ -50,6 +54,7 @@ describe('GPT-2 decode steps: the previous program, patched, equals a fresh buil
       // The prompt, the first step, then one rebuild where the attention's parts change.
       expect(reused).toBeGreaterThan(hp.positions - prompt - 10);
       expect(rebuilt).toBeGreaterThanOrEqual(2);
+      if (c.heads === 1) expect(split, 'the per-head attention split its keys').toBe(true);
     });
   }
 
