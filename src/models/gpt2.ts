@@ -378,10 +378,11 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
   };
   const norm = (n: Norm, x: number, y: number): Phase => layerNormPhase(rows, E, x, E, 0, 0, n.weight, n.bias, hp.eps, y, E);
   // Decoding (a few rows): every projection is the GEMV, which streams the weights once and reads
-  // its rows in place; the same bits as the GEMM that prefill runs (baseline build; the
-  // relaxed build's GEMV rounds each product where its GEMM fuses: f32-gemv-packed-simd.ts). Q, K and V rows of one call
-  // are one matrix for it when its rows map to rows of the cache with one stride: one sequence,
-  // or one new token per sequence (the cache rows of sequence b are kv.rows·E apart).
+  // its rows in place; the same bits as the GEMM that prefill runs (baseline build; the relaxed
+  // build's GEMV rounds each product where its GEMM fuses: f32-gemv-packed-simd.ts). Q, K and V
+  // rows of one call are one matrix for it when its rows map to rows of the cache with one
+  // stride: one sequence, or one new token per sequence (the cache rows of sequence b are
+  // kv.rows·E apart).
   const gemvQkv = rows <= GEMV_MAX_ROWS && (B === 1 || L === 1);
   // Every other projection, as its weight is stored: f32 (GEMV or packed GEMM) or int8
   // (quantized rows, int8 product, its panels widened in the attention's scratch slots), with
@@ -456,9 +457,11 @@ function qkvInt8(
     // K and V rows of sequence b start at row b·kv.rows + past of the layer's block.
     const cache = (block: number, g: number): Phase => {
       const base = block + b * kv.rows * E * 4;
-      return moving(i8ProductPhase(m, E, E, strips, w.panels(g), w.bias(g), base + past * E * 4, ldCache, { scratch }), 'c', base, E * 4);
+      const c = base + past * E * 4;
+      return moving(i8ProductPhase(m, E, E, strips, w.panels(g), w.bias(g), c, ldCache, { scratch }), 'c', base, E * 4);
     };
-    phases.push(i8ProductPhase(m, E, E, strips, w.panels(0), w.bias(0), q, ldq, { scratch }), cache(kv.k[layer], 1), cache(kv.v[layer], 2));
+    phases.push(
+      i8ProductPhase(m, E, E, strips, w.panels(0), w.bias(0), q, ldq, { scratch }), cache(kv.k[layer], 1), cache(kv.v[layer], 2));
   };
   if (B === 1 || L === 1) {
     phases.push(i8QuantizeRowsPhase(B * L, E, r.y, E, r.strips));
