@@ -16,6 +16,7 @@ import { attentionNonFinite } from "./f32-attention/f32-attention-nonfinite-simd
 import { i8PackPanelsNN, i8PackPanelsNT, i8PackPanelsCodes } from "./i8-gemm/i8-pack-panels";
 import { i8QuantizeRows } from "./i8-gemm/i8-quantize-rows-simd";
 import { i8GemmPacked } from "./i8-gemm/i8-gemm-4x8-simd";
+import { i8RelaxedDotExact, i8RelaxedDotOn, i8SetRelaxedDot } from "./i8-gemm/i8-relaxed-dot";
 import { i8Gemv } from "./i8-gemm/i8-gemv-simd";
 
 export {
@@ -93,19 +94,35 @@ export function i8_pack_panels_codes(
   i8PackPanelsCodes(n, k, q, qsn, qsk, s, bp, p0, p1);
 }
 
-/** Strips s0..s1 of A[m, k] f32 (row stride lda) quantized per row into int8 GEMM strips. */
-export function i8_quantize_rows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0: i32, s1: i32, compact: i32): void {
-  i8QuantizeRows(m, k, a, lda, ap, s0, s1, compact);
+/** Strips s0..s1 of A[m, k] f32 (row stride lda) quantized per row into int8 strips; layout 0
+ * pairs (the GEMV of 3..4 rows), 1 one compact strip (m <= 2), 2 strips for i8_gemm_packed
+ * (quads where i8_set_relaxed_dot turned the relaxed dot on); see i8-gemm/i8-gemm.ts. */
+export function i8_quantize_rows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0: i32, s1: i32, layout: i32): void {
+  i8QuantizeRows(m, k, a, lda, ap, s0, s1, layout);
 }
 
-/** C[m, n] = act(dequant(A·B) + bias[n]) + residual[m, n] from int8 strips and panels (exact
- * i32 accumulation); activation as f32_gemm_packed; scratch 0 or 16·kp bytes of this call's
- * own, where each panel's codes are widened once (same bits, faster); see i8-gemm/i8-gemm.ts. */
+/** 1 when this engine computes i32x4.relaxed_dot_i8x16_i7x16_add_s as the int8 GEMM needs it
+ * (exact u8·s8 sums: x64 AVX-VNNI), else 0 (and always 0 in the baseline build); x = 0. See
+ * i8-gemm/i8-relaxed-dot.ts. */
+export function i8_relaxed_dot_exact(x: i32): i32 {
+  return i8RelaxedDotExact(x) ? 1 : 0;
+}
+
+/** Turns this instance's relaxed int8 dot on (1) or off (0); returns the mode in effect (0 in
+ * the baseline build). Every instance on one memory must be given the same mode. */
+export function i8_set_relaxed_dot(on: i32): i32 {
+  return i8SetRelaxedDot(on != 0) ? 1 : 0;
+}
+
+/** C[m, n] = act(dequant(A·B) + bias[n]) + residual[m, n] from int8 strips (quantized with
+ * layout 2) and panels (exact i32 accumulation); activation as f32_gemm_packed; scratch 0 or
+ * 16·kp bytes of this call's own, where each panel's codes are widened (or reordered) once (same
+ * bits, faster); see i8-gemm/i8-gemm.ts. */
 export function i8_gemm_packed(
   m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
   activation: i32, residual: usize, ldr: i32, scratch: usize,
 ): void {
-  i8GemmPacked(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, scratch);
+  i8GemmPacked(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, scratch, i8RelaxedDotOn());
 }
 
 /** C[m, n] = act(dequant(A·B) + bias[n]) + residual[m, n] for a few rows (m <= 4: decoding)

@@ -12,6 +12,19 @@ const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8'));
 /** The version of a devDependency as package.json pins it. */
 export const pinned = (name) => pkg.devDependencies?.[name] ?? '(not in devDependencies)';
 
+/** engine.int8Dot the relaxed build must report in the V8 runtimes of the matrix that run it by
+ * default (Deno 2.9 / V8 15, Debian's Chromium): the relaxed dot where V8 lowers it to
+ * vpdpbusd, on x64 with AVX-VNNI (Linux: the avx_vnni flag of /proc/cpuinfo); undefined (not
+ * checked) elsewhere. Node 20's V8 11.3 computes it wrong (docs/DESIGN.md): no expectation there. */
+export const EXPECT_INT8_DOT = (() => {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return undefined;
+  try {
+    return /\bavx_vnni\b/.test(readFileSync('/proc/cpuinfo', 'utf8')) ? 'relaxed_dot_i8x16_i7x16' : 'dot_i16x8';
+  } catch {
+    return undefined;
+  }
+})();
+
 /** Path of each binary inside node_modules. */
 export const BINARIES = {
   deno: '@deno/linux-x64-glibc/deno',

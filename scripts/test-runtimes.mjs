@@ -25,7 +25,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, CHROMIUM_INSTALL, chromiumBinary, npmBinary, pinned } from './runtime-binaries.mjs';
+import { CHROMIUM, CHROMIUM_INSTALL, chromiumBinary, npmBinary, pinned, EXPECT_INT8_DOT } from './runtime-binaries.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DEADLINE_MS = 290_000; // the whole run, so a hang cannot take more than ~5 minutes
@@ -68,7 +68,7 @@ const RUNTIMES = {
       describe: bin.version,
       command: bin.path,
       args: ['run', '--no-config', '--no-remote', '--no-npm', '--no-prompt', '--allow-read=dist,test,models/char-gpt',
-        'test/runtimes/deno.mjs', '--expect-kernels', 'relaxed'],
+        'test/runtimes/deno.mjs', '--expect-kernels', 'relaxed', ...(EXPECT_INT8_DOT ? ['--expect-int8-dot', EXPECT_INT8_DOT] : [])],
       timeoutMs: 90_000,
     };
   },

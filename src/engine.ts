@@ -2,7 +2,7 @@
 // arena, and run each call's program either on the calling thread (threads: 1) or on the
 // worker pool. Calls are queued: one program at a time owns the arena.
 import type {
-  AttentionResult, Engine, EngineOptions, EngineTensor, Features, KernelVariant, MultiHeadAttention,
+  AttentionResult, Engine, EngineOptions, EngineTensor, Features, Int8Dot, KernelVariant, MultiHeadAttention,
   AttentionOptions, MultiHeadAttentionConfig, GeluOptions, LayerNormOptions, MatmulOptions, SoftmaxOptions, TensorLike,
   Linear, LinearConfig, Transformer, TransformerConfig, TransformerDecoderLayer, TransformerDecoderLayerConfig,
   TransformerEncoderLayer, TransformerEncoderLayerConfig, Gpt2, Gpt2Options, BertModel, BertModelOptions,
@@ -116,6 +116,7 @@ export async function createEngine(opts?: EngineOptions): Promise<Engine> {
     memory = createMemory(shared);
     kernels = await instantiateKernels(module, memory);
   }
+  const relaxedDot = enableRelaxedDot(kernels);
   if (threads > 1 && reason !== undefined) {
     if (requested !== 'auto' || features.sharedMemory) {
       console.warn(`wasm-attention: ${threads} threads requested, running on 1: ${reason}.`);
@@ -130,14 +131,31 @@ export async function createEngine(opts?: EngineOptions): Promise<Engine> {
     const plain = o.wasm === undefined
       ? await (async () => {
         const plainMemory = createMemory(false);
-        return { memory: plainMemory, kernels: await instantiateKernels(await compileKernels(variant, false), plainMemory) };
+        const plainKernels = await instantiateKernels(await compileKernels(variant, false), plainMemory);
+        setRelaxedDot(plainKernels, relaxedDot, 'the plain-memory instance');
+        return { memory: plainMemory, kernels: plainKernels };
       })()
       : undefined;
-    executor = await PoolExecutor.create(threads, module, memory, kernels, plain);
+    executor = await PoolExecutor.create(threads, module, memory, kernels, plain, relaxedDot);
   } else {
     executor = new InlineExecutor(kernels);
   }
-  return new WasmEngine(features, variant, new Arena(memory), executor, kernels);
+  return new WasmEngine(features, variant, relaxedDot ? 'relaxed_dot_i8x16_i7x16' : 'dot_i16x8', new Arena(memory), executor, kernels);
+}
+
+/** Turns the int8 GEMM's relaxed dot on in `kernels` when the engine computes it exactly
+ * (i8_relaxed_dot_exact: never in the baseline build); whether it did. Probed on the calling
+ * thread's instance, once per engine: every other instance on the memory is then set alike
+ * (setRelaxedDot), since strips quantized on one thread are multiplied on another. */
+function enableRelaxedDot(kernels: KernelExports): boolean {
+  if (typeof kernels.i8_relaxed_dot_exact !== 'function') return false; // options.wasm of an older build
+  return kernels.i8_relaxed_dot_exact(0) === 1 && kernels.i8_set_relaxed_dot(1) === 1;
+}
+
+/** Sets another instance of the engine's module to the engine's int8 GEMM mode. */
+export function setRelaxedDot(kernels: KernelExports, on: boolean, who: string): void {
+  if (!on) return; // every instance starts with the relaxed dot off
+  if (kernels.i8_set_relaxed_dot(1) !== 1) throw stateError(`${who} could not turn the int8 relaxed dot on`);
 }
 
 /** Runs programs: inline, or on a worker pool. A program's input copies may still be deferred
@@ -265,13 +283,15 @@ class PoolExecutor implements Executor {
     private readonly memory: WebAssembly.Memory,
     private readonly kernels: KernelExports,
     private readonly plain: PlainSide | undefined,
+    private readonly relaxedDot: boolean,
   ) {}
 
   static async create(
     threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, kernels: KernelExports,
-    plain: PlainSide | undefined,
+    plain: PlainSide | undefined, relaxedDot: boolean,
   ): Promise<PoolExecutor> {
-    return new PoolExecutor(await Pool.create(threads, module, memory), threads, module, memory, kernels, plain);
+    return new PoolExecutor(await Pool.create(threads, module, memory, relaxedDot), threads, module, memory, kernels, plain,
+      relaxedDot);
   }
 
   /** Where `program` should run: by its size and what the arena holds (the test hooks first). */
@@ -305,7 +325,7 @@ class PoolExecutor implements Executor {
     let pool = await this.pool;
     if (pool.failed) {
       await pool.terminate();
-      this.pool = Pool.create(this.threads, this.module, this.memory);
+      this.pool = Pool.create(this.threads, this.module, this.memory, this.relaxedDot);
       this.pool.catch(() => undefined);
       pool = await this.pool;
     }
@@ -342,6 +362,7 @@ class WasmEngine implements Engine {
   constructor(
     readonly features: Features,
     readonly kernels: KernelVariant,
+    readonly int8Dot: Int8Dot,
     private readonly arena: Arena,
     private readonly executor: Executor,
     /** The calling thread's instance, for work between calls (packing layer weights). */

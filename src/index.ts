@@ -14,7 +14,7 @@ export type {
   Int8Weight, QuantizedTensorReport, QuantizeSafetensorsOptions, QuantizeSafetensorsResult,
 } from './io/quantize.js';
 export type {
-  AttentionOptions, AttentionResult, Engine, EngineOptions, EngineTensor, Features, KernelVariant,
+  AttentionOptions, AttentionResult, Engine, EngineOptions, EngineTensor, Features, Int8Dot, KernelVariant,
   MultiHeadAttention, MultiHeadAttentionConfig, MultiHeadAttentionForwardOptions, MultiHeadAttentionWeights,
   GeluOptions, LayerNormOptions, MatmulOptions, SoftmaxOptions, TensorLike,
   Linear, LinearConfig, LinearForwardOptions, Quantize, Transformer, TransformerConfig, TransformerDecodeOptions,

@@ -68,8 +68,15 @@ import { biasVector, storeRow } from "../f32-gemm/f32-gemm-packed-4x8-simd";
  * use; 512×768×3072 27.99 → 25.96 ms in alternation). The same products, so the same bits. */
 export function i8GemmPacked(
   m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
-  activation: i32, residual: usize, ldr: i32, scratch: usize,
+  activation: i32, residual: usize, ldr: i32, scratch: usize, quads: bool,
 ): void {
+  if (ASC_FEATURE_RELAXED_SIMD) { // compiled in the relaxed build only
+    if (quads) {
+      if (scratch != 0) i8GemmQuadPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, scratch, true);
+      else i8GemmQuadPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, 0, false);
+      return;
+    }
+  }
   if (scratch != 0) i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, scratch, true);
   else i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, 0, false);
 }
@@ -121,6 +128,91 @@ export function i8GemmPacked(
       const c0 = c + <usize>i * ldcB + (<usize>j << 2);
       const r0 = residual != 0 ? residual + <usize>i * ldrB + (<usize>j << 2) : 0;
       // Rows past m are neither read (residual) nor stored.
+      finishRow(strip, 0, vacc0x0123, vacc0x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0, c0, cols);
+      if (rows > 1) finishRow(strip, 1, vacc1x0123, vacc1x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + ldrB : 0, c0 + ldcB, cols);
+      if (rows > 2) finishRow(strip, 2, vacc2x0123, vacc2x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + 2 * ldrB : 0, c0 + 2 * ldcB, cols);
+      if (rows > 3) finishRow(strip, 3, vacc3x0123, vacc3x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + 3 * ldrB : 0, c0 + 3 * ldcB, cols);
+    }
+  }
+}
+
+/** The 16 codes of columns 0..3 (quads 0) or 4..7 (quads 1) × 4 k, one column's four k per
+ * i32 lane, from a panel's two consecutive k pairs lo (k 0, 1) and hi (k 2, 3), each 8 columns
+ * × 2 k: the i16 pairs of lo and hi interleaved (x64: punpcklwd / punpckhwd). */
+// @ts-ignore: decorator
+@inline function quads0123(lo: v128, hi: v128): v128 {
+  return i8x16.shuffle(lo, hi, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+}
+// @ts-ignore: decorator
+@inline function quads4567(lo: v128, hi: v128): v128 {
+  return i8x16.shuffle(lo, hi, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+}
+
+/** i8GemmPanels over quad strips (i8-gemm.ts), relaxed build with the relaxed dot on: per 4 k,
+ * 2 B loads, 4 load32_splat of a row's four u8 codes and 8 relaxed_dot_i8x16_i7x16_add_s (weights
+ * the signed operand, activations the 0..255 one: exact where i8RelaxedDotExact holds), against
+ * 4 B loads, 8 splats, 16 dot_i16x8_s and 16 adds for the same 4 k in i8GemmPanels. The same
+ * i32 sums, so the same epilogue and the same bits. With scratch (8·kp of its 16·kp bytes),
+ * each panel's codes are reordered into quads there once; without, on every strip. */
+// @ts-ignore: decorator
+@inline function i8GemmQuadPanels(
+  m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
+  activation: i32, residual: usize, ldr: i32, scratch: usize, reordered: bool,
+): void {
+  const ldcB = <usize>ldc << 2, ldrB = <usize>ldr << 2;
+  const sB = stripBytes(k), pB = panelBytes(k), codesB = paddedK(k) * NR;
+  for (let j = 0; j < n; j += NR) {
+    const cols = min(NR, n - j);
+    const panel = bp + <usize>(j / NR) * pB;
+    let b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
+    if (reordered) {
+      for (let off: usize = 0; off < codesB; off += 32) {
+        const lo = v128.load(b0 + off), hi = v128.load(b0 + off, 16);
+        v128.store(scratch + off, quads0123(lo, hi));
+        v128.store(scratch + off, quads4567(lo, hi), 16);
+      }
+      b0 = scratch;
+      bEnd = scratch + codesB;
+    }
+    const pbias = bias != 0 ? bias + (<usize>j << 2) : 0;
+    for (let i = 0; i < m; i += MR) {
+      let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0), vacc1x0123 = i32x4.splat(0), vacc1x4567 = i32x4.splat(0);
+      let vacc2x0123 = i32x4.splat(0), vacc2x4567 = i32x4.splat(0), vacc3x0123 = i32x4.splat(0), vacc3x4567 = i32x4.splat(0);
+      const strip = ap + <usize>(i / MR) * sB;
+      let pa = strip + I8_GEMM_STRIP_HEADER;
+      for (let pb = b0; pb < bEnd; pb += 32) {
+        let vb0123: v128, vb4567: v128;
+        if (reordered) {
+          vb0123 = v128.load(pb);
+          vb4567 = v128.load(pb, 16);
+        } else {
+          const lo = v128.load(pb), hi = v128.load(pb, 16);
+          vb0123 = quads0123(lo, hi);
+          vb4567 = quads4567(lo, hi);
+        }
+        const va0 = v128.load32_splat(pa);
+        vacc0x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb0123, va0, vacc0x0123);
+        vacc0x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb4567, va0, vacc0x4567);
+        const va1 = v128.load32_splat(pa, 4);
+        vacc1x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb0123, va1, vacc1x0123);
+        vacc1x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb4567, va1, vacc1x4567);
+        const va2 = v128.load32_splat(pa, 8);
+        vacc2x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb0123, va2, vacc2x0123);
+        vacc2x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb4567, va2, vacc2x4567);
+        const va3 = v128.load32_splat(pa, 12);
+        vacc3x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb0123, va3, vacc3x0123);
+        vacc3x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb4567, va3, vacc3x4567);
+        pa += 16;
+      }
+      // The panel's epilogue vectors are loaded here, per tile, not held across the k loop: six
+      // more live vectors there spill the accumulators (relaxed_dot's result must take its
+      // accumulator's register).
+      const vbias0 = biasVector(pbias, 0, cols), vbias1 = biasVector(pbias, 4, cols);
+      const vsw0 = v128.load(panel), vsw1 = v128.load(panel, 16);
+      const vcolsum0 = v128.load(panel, 32), vcolsum1 = v128.load(panel, 48);
+      const rows = min(MR, m - i);
+      const c0 = c + <usize>i * ldcB + (<usize>j << 2);
+      const r0 = residual != 0 ? residual + <usize>i * ldrB + (<usize>j << 2) : 0;
       finishRow(strip, 0, vacc0x0123, vacc0x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0, c0, cols);
       if (rows > 1) finishRow(strip, 1, vacc1x0123, vacc1x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + ldrB : 0, c0 + ldcB, cols);
       if (rows > 2) finishRow(strip, 2, vacc2x0123, vacc2x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + 2 * ldrB : 0, c0 + 2 * ldcB, cols);

@@ -61,6 +61,13 @@ import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_K_ALIGN, I8_GEMM_
   return <usize>(kk >> 1) * (<usize>rows << 2) + (<usize>r << 2) + (<usize>(kk & 1) << 1);
 }
 
+/** Byte offset, from the start of a quad strip's codes (i8-gemm.ts), of row r (0..3), reduction
+ * index kk (u8). */
+// @ts-ignore: decorator
+@inline export function quadCodeOffset(r: i32, kk: i32): usize {
+  return (<usize>(kk >> 2) << 4) + (<usize>r << 2) + <usize>(kk & 3);
+}
+
 /** Byte offset, from the start of a panel's codes, of column c (0..7), reduction index kk. */
 // @ts-ignore: decorator
 @inline export function panelCodeOffset(c: i32, kk: i32): usize {

@@ -40,7 +40,7 @@ export function i8Gemv(
     const rows = min(MR, m - i);
     const strip = ap + <usize>(i / MR) * sB, ci = c + <usize>i * ldcB;
     const ri = residual != 0 ? residual + <usize>i * ldrB : 0;
-    if (rows >= 3) i8GemmPacked(rows, n, k, strip, bp, bias, ci, ldc, activation, ri, ldr, 0);
+    if (rows >= 3) i8GemmPacked(rows, n, k, strip, bp, bias, ci, ldc, activation, ri, ldr, 0, false);
     else if (rows == 2) gemv2x8(n, k, strip, pairB, bp, bias, ci, ldcB, activation, ri, ldrB);
     else gemv1x8(n, k, strip, pairB, bp, bias, ci, activation, ri);
   }

@@ -94,7 +94,9 @@ export class Pool {
   }
 
   /** Starts `threads` workers; resolves once each has instantiated the kernels and answered. */
-  static async create(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Pool> {
+  static async create(
+    threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, relaxedDot = false,
+  ): Promise<Pool> {
     const workers: WorkerLike[] = [];
     try {
       for (let i = 0; i < threads; i++) workers.push(await spawn());
@@ -116,7 +118,7 @@ export class Pool {
           pool.fail(error);
         });
         worker.post({
-          type: 'init', index, threads, module, memory,
+          type: 'init', index, threads, module, memory, relaxedDot,
           control: CONTROL_OFFSET, program: PROGRAM_OFFSET, notifyByMessage,
         });
       });

@@ -114,10 +114,13 @@ void connect().then((port) => port.listen(async (message) => {
   if (message.type !== 'init') return;
   try {
     const instance = await WebAssembly.instantiate(message.module, { env: { memory: message.memory } });
+    const kernels = instance.exports as unknown as KernelExports;
+    // The host's int8 GEMM mode: strips this thread quantizes may be multiplied on another.
+    if (message.relaxedDot && kernels.i8_set_relaxed_dot(1) !== 1) throw new Error('could not turn the int8 relaxed dot on');
     const epoch = Atomics.load(new Int32Array(message.memory.buffer, message.control, CONTROL_SLOTS), CTRL.EPOCH);
     port.post({ type: 'ready', index: message.index });
     // Enter the blocking loop after the reply is queued; the loop owns this thread from here.
-    setTimeout(() => serve(port, message, instance.exports as unknown as KernelExports, epoch), 0);
+    setTimeout(() => serve(port, message, kernels, epoch), 0);
   } catch (error) {
     port.post({ type: 'error', index: message.index, error: toWire(error) });
   }

@@ -1,5 +1,6 @@
 // Deno harness of the runtime smoke suite:
 //   deno run --allow-read=dist,test,models/char-gpt test/runtimes/deno.mjs [--expect-kernels simd|relaxed]
+//     [--expect-int8-dot relaxed_dot_i8x16_i7x16|dot_i16x8]
 // Reads the fixtures and the shipped char-GPT (models/char-gpt/) with Deno.readTextFile /
 // Deno.readFile and runs the shared suite on threads 1, 2, 3 (web Workers loaded from
 // dist/worker.js, shared WebAssembly.Memory).
@@ -7,6 +8,7 @@ import { loadFixtures, runSuite, threadsCheck, THREADED_CONFIGS } from './suite.
 import * as lib from '../../dist/index.js';
 
 const at = Deno.args.indexOf('--expect-kernels');
+const dot = Deno.args.indexOf('--expect-int8-dot');
 const model = (name) => new URL(`../../models/char-gpt/${name}`, import.meta.url);
 const { failed } = await runSuite({
   runtime: `deno ${Deno.version.deno} (V8 ${Deno.version.v8})`,
@@ -14,6 +16,7 @@ const { failed } = await runSuite({
   fixtures: await loadFixtures(async (name) =>
     JSON.parse(await Deno.readTextFile(new URL(`../fixtures/${name}.json`, import.meta.url)))),
   expectKernels: at >= 0 ? Deno.args[at + 1] : undefined,
+  expectInt8Dot: dot >= 0 ? Deno.args[dot + 1] : undefined,
   configs: THREADED_CONFIGS,
   checks: [threadsCheck('deno', true)],
   charGpt: {

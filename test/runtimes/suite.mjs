@@ -11,6 +11,7 @@
 //     fixtures: { attention, mha, positionalEncoding }, // the parsed JSON files ({cases} or arrays)
 //     configs: [{ threads: 1 }, { threads: 2 }, { threads: 3 }],  // one engine per entry, every fixture on each
 //     expectKernels: 'relaxed',                     // optional: engine.kernels must be this
+//     expectInt8Dot: 'relaxed_dot_i8x16_i7x16',     // optional: engine.int8Dot of the relaxed build
 //     engineOptions: { wasm: module },              // optional: merged into every createEngine call
 //     checks: [{ name, fn }],                       // optional: runtime-specific checks
 //     charGpt: { config, bytes, greedy },           // optional: models/char-gpt's config.json (parsed),
@@ -199,6 +200,11 @@ function referenceSelfAttention(x, seq, E, H, { inProjWeight, inProjBias, outPro
 const BIG_ATTENTION = { batch: 1, heads: 4, seqQ: 128, seqK: 128, headDim: 64, causal: true };
 const BIG_MHA = { E: 64, H: 4, seq: 64 };
 const BIG_INT8 = { rows: 67, inF: 130, outF: 157 };
+/** [rows, inFeatures, outFeatures, bias] of the int8 GEMM shapes: k ≡ 0, 1, 2, 3 mod 4. */
+const INT8_SHAPES = [
+  [5, 1, 1, true], [6, 2, 9, false], [7, 3, 16, true], [9, 5, 17, true], [13, 64, 8, false], [17, 255, 31, true],
+  [33, 257, 40, true], [40, 768, 24, false], [77, 1027, 23, true], [12, 3072, 12, true],
+];
 
 function bigInputs() {
   const { batch, heads, seqQ, seqK, headDim } = BIG_ATTENTION;
@@ -286,6 +292,9 @@ async function runConfig(t, env, config, big, firstBits) {
     assertEqual(engine.threads, expectThreads, 'engine.threads');
     if (expectKernels) assertEqual(engine.kernels, expectKernels, 'engine.kernels');
     if (engine.kernels !== 'simd' && engine.kernels !== 'relaxed') fail(`engine.kernels is ${engine.kernels}`);
+    if (engine.int8Dot !== 'relaxed_dot_i8x16_i7x16' && engine.int8Dot !== 'dot_i16x8') fail(`engine.int8Dot is ${engine.int8Dot}`);
+    if (engine.kernels === 'simd') assertEqual(engine.int8Dot, 'dot_i16x8', 'engine.int8Dot of the baseline build');
+    else if (env.expectInt8Dot) assertEqual(engine.int8Dot, env.expectInt8Dot, 'engine.int8Dot');
     if (auto && (engine.kernels === 'relaxed') !== engine.features.relaxedSimd) {
       fail(`engine.kernels '${engine.kernels}' does not follow features.relaxedSimd ${engine.features.relaxedSimd}`);
     }
@@ -300,7 +309,7 @@ async function runConfig(t, env, config, big, firstBits) {
     // Every call of a threaded engine goes to the workers, however small (the fixtures are):
     // the test hook of src/engine.ts, reached through the global symbol registry.
     if (expectThreads > 1) engine[Symbol.for('wasm-attention.debug')]().forcePool();
-    t.note(`${env.runtime} [${label}]: kernels ${engine.kernels}, threads ${engine.threads}, ` +
+    t.note(`${env.runtime} [${label}]: kernels ${engine.kernels}, int8Dot ${engine.int8Dot}, threads ${engine.threads}, ` +
       `features ${JSON.stringify(engine.features)}`);
   });
   if (!engine) {
@@ -352,9 +361,10 @@ async function runConfig(t, env, config, big, firstBits) {
     await t.check(`[${label}] char-GPT (models/char-gpt): greedy ${outputIds.length} tokens after ` +
       `${JSON.stringify(prompt)} are PyTorch's`, () => checkCharGpt(engine, env.charGpt));
   }
-  // quantize: 'int8' (the int8 GEMM family): near float64 and, per kernel build, the same bits in
-  // every configuration; big enough (2.7 MFLOP) for the pool; its first 1..4 rows (the int8
-  // GEMV) the same bits as in the big call.
+  // quantize: 'int8' (the int8 GEMM family): near float64 and the same bits in every
+  // configuration, both kernel builds and both dot instructions (engine.int8Dot: the integer sums
+  // are exact, and no activation runs); big enough (2.7 MFLOP) for the pool; its first 1..4 rows
+  // (the int8 GEMV) the same bits as in the big call.
   await t.check(`[${label}] int8 linear ${BIG_INT8.rows}×${BIG_INT8.inF}→${BIG_INT8.outF}` +
     (expectThreads > 1 ? ' on the worker pool' : ''), async () => {
     const { rows, inF, outF } = BIG_INT8;
@@ -374,9 +384,32 @@ async function runConfig(t, env, config, big, firstBits) {
     }
     const err = Math.sqrt(num / den);
     if (!(err < 0.015)) fail(`relative RMS error ${err} against float64, expected < 0.015`);
-    const key = `int8/${engine.kernels}`;
+    const key = 'int8';
     if (firstBits[key]) assertSameBits(y, firstBits[key].y, `int8 linear vs [${firstBits[key].label}]`);
     else firstBits[key] = { label, y };
+  });
+
+  // The int8 GEMM over odd shapes: every k tail (k is padded to 4), partial strips and panels,
+  // with and without bias; the same bits in every configuration (as above) and near float64.
+  await t.check(`[${label}] int8 linear, ${INT8_SHAPES.length} shapes of 5..77 rows (the int8 GEMM)`, async () => {
+    for (const [i, [rows, inF, outF, bias]] of INT8_SHAPES.entries()) {
+      const x = random(rows * inF, 100 + i), weight = random(outF * inF, 200 + i).map((w) => w * 0.1);
+      const b = bias ? random(outF, 300 + i) : undefined;
+      const layer = engine.linear({ inFeatures: inF, outFeatures: outF, bias, weights: bias ? { weight, bias: b } : { weight }, quantize: 'int8' });
+      const y = await layer.forward(x, { rows });
+      await layer.dispose();
+      const expected = linear(x, rows, inF, weight, b, outF);
+      let num = 0, den = 0;
+      for (let j = 0; j < y.length; j++) {
+        num += (y[j] - expected[j]) ** 2;
+        den += expected[j] ** 2;
+      }
+      const what = `int8 linear ${rows}×${inF}→${outF}${bias ? '' : ' without bias'}`;
+      if (!(Math.sqrt(num / den) < 0.02)) fail(`${what}: relative RMS error ${Math.sqrt(num / den)} against float64`);
+      const key = `int8/${i}`;
+      if (firstBits[key]) assertSameBits(y, firstBits[key].y, `${what} vs [${firstBits[key].label}]`);
+      else firstBits[key] = { label, y };
+    }
   });
 
   await badInputs(t, label, engine, env.lib);

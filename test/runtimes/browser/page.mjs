@@ -37,6 +37,7 @@ async function main() {
       },
     ];
   return runSuite({
+    expectInt8Dot: new URLSearchParams(location.search).get('int8Dot') ?? undefined,
     runtime: `${navigator.userAgent.match(/(Headless)?Chrom(e|ium)\/[\d.]+/)?.[0] ?? navigator.userAgent} ` +
       `(${isolated ? 'cross-origin isolated' : 'not isolated'})`,
     lib,

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, CHROMIUM_INSTALL, chromiumBinary } from '../../../scripts/runtime-binaries.mjs';
+import { CHROMIUM, CHROMIUM_INSTALL, chromiumBinary, EXPECT_INT8_DOT } from '../../../scripts/runtime-binaries.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SERVED = ['dist', 'test/runtimes', 'test/fixtures', 'models/char-gpt'].map((dir) => resolve(ROOT, dir) + sep);
@@ -68,7 +68,7 @@ async function runPage(browser, origin, mode) {
     if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
   });
   page.on('crash', () => problems.push('the page crashed'));
-  const url = `${origin}/${mode}/test/runtimes/browser/index.html`;
+  const url = `${origin}/${mode}/test/runtimes/browser/index.html` + (EXPECT_INT8_DOT ? `?int8Dot=${EXPECT_INT8_DOT}` : '');
   let result;
   try {
     await page.goto(url);
