@@ -94,11 +94,11 @@ export function i8_pack_panels_codes(
   i8PackPanelsCodes(n, k, q, qsn, qsk, s, bp, p0, p1);
 }
 
-/** Strips s0..s1 of A[m, k] f32 (row stride lda) quantized per row into int8 strips; layout 0
- * pairs (the GEMV of 3..4 rows), 1 one compact strip (m <= 2), 2 strips for i8_gemm_packed
- * (quads where i8_set_relaxed_dot turned the relaxed dot on); see i8-gemm/i8-gemm.ts. */
-export function i8_quantize_rows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0: i32, s1: i32, layout: i32): void {
-  i8QuantizeRows(m, k, a, lda, ap, s0, s1, layout);
+/** Strips s0..s1 of A[m, k] f32 (row stride lda) quantized per row into int8 strips (compact 1
+ * with m <= 2: the one compact strip); codes as quads where i8_set_relaxed_dot turned the
+ * relaxed dot on; see i8-gemm/i8-gemm.ts. */
+export function i8_quantize_rows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0: i32, s1: i32, compact: i32): void {
+  i8QuantizeRows(m, k, a, lda, ap, s0, s1, compact);
 }
 
 /** 1 when this engine computes i32x4.relaxed_dot_i8x16_i7x16_add_s as the int8 GEMM needs it

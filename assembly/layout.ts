@@ -26,7 +26,8 @@ export const I8_GEMM_STRIP_HEADER: i32 = GEMM_STRIP_ROWS * 8;
 /** Bytes of an int8 B panel's header: GEMM_PANEL_COLS f32 scales, then as many i32 column sums. */
 export const I8_GEMM_PANEL_HEADER: i32 = GEMM_PANEL_COLS * 8;
 
-/** Largest activation code (codes are 0..255, widened to i16 by the GEMM; both builds). */
+/** Largest activation code (codes are 0..255: widened to i16 for i32x4.dot_i16x8_s, or u8 operands
+ * of the relaxed dot where it is exact; both builds). */
 export const I8_GEMM_A_MAX: i32 = 255;
 
 /** Query rows one attention tile computes at once. */

@@ -143,7 +143,7 @@ export async function createEngine(opts?: EngineOptions): Promise<Engine> {
   return new WasmEngine(features, variant, relaxedDot ? 'relaxed_dot_i8x16_i7x16' : 'dot_i16x8', new Arena(memory), executor, kernels);
 }
 
-/** Turns the int8 GEMM's relaxed dot on in `kernels` when the engine computes it exactly
+/** Turns the int8 relaxed dot on in `kernels` when the engine computes it exactly
  * (i8_relaxed_dot_exact: never in the baseline build); whether it did. Probed on the calling
  * thread's instance, once per engine: every other instance on the memory is then set alike
  * (setRelaxedDot), since strips quantized on one thread are multiplied on another. */
@@ -152,7 +152,7 @@ function enableRelaxedDot(kernels: KernelExports): boolean {
   return kernels.i8_relaxed_dot_exact(0) === 1 && kernels.i8_set_relaxed_dot(1) === 1;
 }
 
-/** Sets another instance of the engine's module to the engine's int8 GEMM mode. */
+/** Sets another instance of the engine's module to the engine's int8 mode. */
 export function setRelaxedDot(kernels: KernelExports, on: boolean, who: string): void {
   if (!on) return; // every instance starts with the relaxed dot off
   if (kernels.i8_set_relaxed_dot(1) !== 1) throw stateError(`${who} could not turn the int8 relaxed dot on`);

@@ -9,11 +9,11 @@
 /** Which kernel build an engine runs. */
 export type KernelVariant = 'simd' | 'relaxed';
 
-/** The instruction of the int8 GEMM (`quantize: 'int8'`, products of 5 rows or more):
+/** The dot-product instruction of the int8 GEMM and GEMV (`quantize: 'int8'`):
  * `i32x4.relaxed_dot_i8x16_i7x16_add_s` (16 multiply-adds each) where the relaxed build runs on
- * an engine that computes it exactly for 8-bit activation codes (x64 with AVX-VNNI: Chrome,
- * Deno, Node 22+), else `i32x4.dot_i16x8_s` on codes widened to 16 bits (8 each). The integer
- * sums are exact either way, so the results are the same bits. */
+ * an engine that computes it exactly for 8-bit activation codes (x64 with AVX-VNNI, in V8 15:
+ * Deno 2.9, Chromium 156), else `i32x4.dot_i16x8_s` on codes widened to 16 bits (8 each). The
+ * integer sums are exact either way, so the results are the same bits. */
 export type Int8Dot = 'relaxed_dot_i8x16_i7x16' | 'dot_i16x8';
 
 /** What the host WebAssembly engine offers, detected once when an engine is created. */
@@ -443,7 +443,7 @@ export interface Engine {
   readonly features: Features;
   /** The kernel build in use. */
   readonly kernels: KernelVariant;
-  /** The int8 GEMM's dot-product instruction on this engine (the same bits either way). */
+  /** The int8 products' dot-product instruction on this engine (the same bits either way). */
   readonly int8Dot: Int8Dot;
   /** Scaled dot-product attention: q [batch, heads, seqQ, headDim], k [batch, heads, seqK,
    * headDim], v [batch, heads, seqK, headDimV] → output [batch, heads, seqQ, headDimV]. Each

@@ -12,12 +12,10 @@
 // cost 4 of its 23 vector operations), 8 i32x4.dot_i16x8_s + 8 adds (8 multiply-adds
 // each, as llama.cpp's and candle's wasm paths): 8 accumulators, 2 B vectors and the A pairs,
 // within V8's 15 XMM registers. Products are at most 255·127, pairs 2·255·127: the sum is exact.
-// Both builds run this loop. The relaxed build could use i16x8/i32x4.relaxed_dot_i8x16_i7x16
-// (exact for codes in 0..127), but on this machine it measured no faster (V8 lowers it, without
-// AVX-VNNI, to the same pmaddubsw/pmaddwd/paddd work: 79 vs 82 ms for 512×768×3072 in V8 15), and
-// V8 11.3's baseline compiler (Liftoff, Node 20) miscompiles it: the accumulator's register is
-// taken as scratch, giving 2·dot with the accumulator dropped (docs/DESIGN.md). So the builds
-// give identical bits, on every engine.
+// Both builds run this loop, except where the relaxed build's probe found the relaxed integer
+// dot exact (x64 AVX-VNNI: i8-relaxed-dot.ts): there i8GemmQuadPanels below runs it on u8 quads,
+// 16 multiply-adds an instruction, for the same i32 sums. So the builds give identical bits, on
+// every engine.
 // The epilogue uses f32 mul and add (never relaxed_madd), and the threads split C only (never
 // k): every bit is reproducible.
 import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_STRIP_HEADER, I8_GEMM_PANEL_HEADER } from "../layout";
@@ -65,7 +63,10 @@ import { biasVector, storeRow } from "../f32-gemm/f32-gemm-packed-4x8-simd";
  * scratch: 0, or 16·kp bytes owned by this call (the host's i8WideScratchBytes): each panel's codes
  * are then widened to i16 there once, and the tile reads them with plain loads instead of
  * widening them on every strip (x64: a vpmovsxbw per 8 codes, on the ports the multiplies
- * use; 512×768×3072 27.99 → 25.96 ms in alternation). The same products, so the same bits. */
+ * use; 512×768×3072 27.99 → 25.96 ms in alternation). The same products, so the same bits.
+ * quads (relaxed build, the relaxed dot on): ap holds quad strips, and the panels are reordered
+ * into quads in scratch, or on every strip without it (i8GemmQuadPanels); the baseline build
+ * ignores it. */
 export function i8GemmPacked(
   m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
   activation: i32, residual: usize, ldr: i32, scratch: usize, quads: bool,
@@ -140,11 +141,11 @@ export function i8GemmPacked(
  * i32 lane, from a panel's two consecutive k pairs lo (k 0, 1) and hi (k 2, 3), each 8 columns
  * × 2 k: the i16 pairs of lo and hi interleaved (x64: punpcklwd / punpckhwd). */
 // @ts-ignore: decorator
-@inline function quads0123(lo: v128, hi: v128): v128 {
+@inline export function quads0123(lo: v128, hi: v128): v128 {
   return i8x16.shuffle(lo, hi, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
 }
 // @ts-ignore: decorator
-@inline function quads4567(lo: v128, hi: v128): v128 {
+@inline export function quads4567(lo: v128, hi: v128): v128 {
   return i8x16.shuffle(lo, hi, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
 }
 

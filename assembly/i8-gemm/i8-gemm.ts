@@ -20,19 +20,27 @@
 //             I8_GEMM_STRIP_HEADER + 8·kp bytes:  f32 sa[4], i32 za[4], then the codes
 //             i16 [kp/2, 4 rows, 2 k]  (0..255, widened when quantized: a row's pair is one
 //                                       load32_splat, with no widening in the GEMM's loop)
+//             With the relaxed dot on (i8-relaxed-dot.ts: the instance's mode, which the GEMM and
+//             GEMV follow too) the codes are QUADS instead, in the same bytes (half of them used):
+//             u8 [kp/4, 4 rows, 4 k]  (a row's four k are one load32_splat, the operand of one
+//                                      relaxed_dot_i8x16_i7x16_add_s)
 //             COMPACT strips (m <= 2, `compact` set when quantizing and in i8_gemv): one strip,
-//             the same header, then i16 [kp/2, m rows, 2 k]: the GEMV of one or two rows then
+//             the same header, then i16 [kp/2, m rows, 2 k] (quads: u8 [kp/4, m rows, 4 k]):
+//             the GEMV of one or two rows then
 //             reads 4 or 8 bytes of A per k pair instead of 16 (a 1-row GEMV at k 3072 read
 //             its 24 KiB strip through L1 once per panel, next to the weight stream: 19 GB/s,
 //             against 27-29 at k 768 for the same weight bytes). Only i8_gemv reads them.
 //   B panels  bp: panel p (columns 8p..8p+7, zero past n) is I8_GEMM_PANEL_HEADER + 8·kp
 //             bytes:  f32 sw[8], i32 colsum[8] (Σ_kk wq), then the codes
 //             i8 [kp/2, 8 columns, 2 k]   (widened: two i16x8 of 4 columns × 2 k, one
-//                                           i32x4.dot_i16x8_s lane per column)
+//                                           i32x4.dot_i16x8_s lane per column; with the relaxed
+//                                           dot, reordered into quads [kp/4, 8 columns, 4 k],
+//                                           one lane per column: once per GEMM item into its
+//                                           scratch, or in registers as the GEMV streams them)
 //   bias: f32 [n] or 0;  c: f32 [m, n] with row stride ldc, overlapping no operand;
 //   residual: f32 [m, n] with row stride ldr or 0; it may equal c with ldr = ldc.
-// Both builds share these layouts and give identical bits (i8-gemm-4x8-simd.ts says why the
-// relaxed build does not use the relaxed integer dot). The host sizes the buffers with the
+// Both builds share these layouts and give identical bits: the relaxed build's quads change the
+// instruction (i8-relaxed-dot.ts), never the i32 sums. The host sizes the buffers with the
 // formulas below only; the code layouts are private to the kernels.
 import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_K_ALIGN, I8_GEMM_STRIP_HEADER, I8_GEMM_PANEL_HEADER } from "../layout";
 
@@ -61,11 +69,11 @@ import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_K_ALIGN, I8_GEMM_
   return <usize>(kk >> 1) * (<usize>rows << 2) + (<usize>r << 2) + (<usize>(kk & 1) << 1);
 }
 
-/** Byte offset, from the start of a quad strip's codes (i8-gemm.ts), of row r (0..3), reduction
- * index kk (u8). */
+/** Byte offset, from the start of a quad strip's codes, of row r (0..rows-1), reduction index kk
+ * (u8), in a strip of `rows` rows per 4 k (MR, or m for a compact strip). */
 // @ts-ignore: decorator
-@inline export function quadCodeOffset(r: i32, kk: i32): usize {
-  return (<usize>(kk >> 2) << 4) + (<usize>r << 2) + <usize>(kk & 3);
+@inline export function quadCodeOffset(r: i32, kk: i32, rows: i32 = MR): usize {
+  return <usize>(kk >> 2) * (<usize>rows << 2) + (<usize>r << 2) + <usize>(kk & 3);
 }
 
 /** Byte offset, from the start of a panel's codes, of column c (0..7), reduction index kk. */

@@ -24,7 +24,8 @@
 import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_STRIP_HEADER, I8_GEMM_PANEL_HEADER } from "../layout";
 import { biasVector } from "../f32-gemm/f32-gemm-packed-4x8-simd";
 import { paddedK, panelBytes, stripBytes } from "./i8-gemm";
-import { finishRow, i8GemmPacked } from "./i8-gemm-4x8-simd";
+import { finishRow, i8GemmPacked, quads0123, quads4567 } from "./i8-gemm-4x8-simd";
+import { i8RelaxedDotOn } from "./i8-relaxed-dot";
 
 /** C = act(dequant(A·B) + bias) + residual for few rows; contract of i8GemmPacked (i8-gemm.ts).
  * m > 4 runs 4 rows (one strip) at a time: B is then read once per strip (use the GEMM).
@@ -34,15 +35,88 @@ export function i8Gemv(
   activation: i32, residual: usize, ldr: i32, compact: i32,
 ): void {
   const ldcB = <usize>ldc << 2, ldrB = <usize>ldr << 2, sB = stripBytes(k);
-  // Bytes between a row's consecutive k pairs: 4 per row of the strip (m rows when compact).
+  // Bytes between a row's consecutive k pairs (or quads): 4 per row of the strip (m rows when compact).
   const pairB: usize = compact != 0 && m <= 2 ? <usize>m << 2 : <usize>MR << 2;
+  const quads = i8RelaxedDotOn();
   for (let i = 0; i < m; i += MR) {
     const rows = min(MR, m - i);
     const strip = ap + <usize>(i / MR) * sB, ci = c + <usize>i * ldcB;
     const ri = residual != 0 ? residual + <usize>i * ldrB : 0;
-    if (rows >= 3) i8GemmPacked(rows, n, k, strip, bp, bias, ci, ldc, activation, ri, ldr, 0, false);
-    else if (rows == 2) gemv2x8(n, k, strip, pairB, bp, bias, ci, ldcB, activation, ri, ldrB);
+    if (rows >= 3) {
+      i8GemmPacked(rows, n, k, strip, bp, bias, ci, ldc, activation, ri, ldr, 0, quads);
+      continue;
+    }
+    if (ASC_FEATURE_RELAXED_SIMD) { // compiled in the relaxed build only
+      if (quads) {
+        if (rows == 2) gemvQuads2x8(n, k, strip, pairB, bp, bias, ci, ldcB, activation, ri, ldrB);
+        else gemvQuads1x8(n, k, strip, pairB, bp, bias, ci, activation, ri);
+        continue;
+      }
+    }
+    if (rows == 2) gemv2x8(n, k, strip, pairB, bp, bias, ci, ldcB, activation, ri, ldrB);
     else gemv1x8(n, k, strip, pairB, bp, bias, ci, activation, ri);
+  }
+}
+
+/** gemv1x8 over quad strips with the relaxed dot (relaxed build, i8-relaxed-dot.ts): per 32
+ * bytes of B (4 k × 8 columns) two loads, two shuffles into column quads and two relaxed dots
+ * against the row's splat quad, instead of four widening loads, four dots and four adds. Two
+ * 32-byte steps a pass into four accumulators: one relaxed dot's latency (its result is its
+ * accumulator) per step would bound the stream. quadB: bytes between the row's quads. */
+// @ts-ignore: decorator
+@inline function gemvQuads1x8(
+  n: i32, k: i32, strip: usize, quadB: usize, bp: usize, bias: usize, c: usize, activation: i32, residual: usize,
+): void {
+  const pB = panelBytes(k), codesB = paddedK(k) * NR, a0 = strip + I8_GEMM_STRIP_HEADER;
+  for (let j = 0; j < n; j += NR) {
+    const panel = bp + <usize>(j / NR) * pB;
+    const b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
+    let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0), vacc1x0123 = i32x4.splat(0), vacc1x4567 = i32x4.splat(0);
+    let pa = a0, pb = b0;
+    for (; pb + 64 <= bEnd; pb += 64) {
+      const lo0 = v128.load(pb), hi0 = v128.load(pb, 16), lo1 = v128.load(pb, 32), hi1 = v128.load(pb, 48);
+      const va0 = v128.load32_splat(pa), va1 = v128.load32_splat(pa + quadB);
+      vacc0x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(quads0123(lo0, hi0), va0, vacc0x0123);
+      vacc0x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(quads4567(lo0, hi0), va0, vacc0x4567);
+      vacc1x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(quads0123(lo1, hi1), va1, vacc1x0123);
+      vacc1x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(quads4567(lo1, hi1), va1, vacc1x4567);
+      pa += quadB << 1;
+    }
+    if (pb < bEnd) { // kp ≡ 4 (mod 8): one 32-byte step left
+      const lo = v128.load(pb), hi = v128.load(pb, 16), va = v128.load32_splat(pa);
+      vacc0x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(quads0123(lo, hi), va, vacc0x0123);
+      vacc0x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(quads4567(lo, hi), va, vacc0x4567);
+    }
+    finishPanel(strip, 0, panel, i32x4.add(vacc0x0123, vacc1x0123), i32x4.add(vacc0x4567, vacc1x4567), bias, j, n,
+      activation, residual, c);
+  }
+}
+
+/** gemv2x8 over quad strips with the relaxed dot: per 32 bytes of B two loads, two shuffles and
+ * four relaxed dots (four accumulators, one per row and column half). */
+// @ts-ignore: decorator
+@inline function gemvQuads2x8(
+  n: i32, k: i32, strip: usize, quadB: usize, bp: usize, bias: usize, c: usize, ldcB: usize,
+  activation: i32, residual: usize, ldrB: usize,
+): void {
+  const pB = panelBytes(k), codesB = paddedK(k) * NR, a0 = strip + I8_GEMM_STRIP_HEADER;
+  for (let j = 0; j < n; j += NR) {
+    const panel = bp + <usize>(j / NR) * pB;
+    const b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
+    let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0), vacc1x0123 = i32x4.splat(0), vacc1x4567 = i32x4.splat(0);
+    let pa = a0;
+    for (let pb = b0; pb < bEnd; pb += 32) {
+      const lo = v128.load(pb), hi = v128.load(pb, 16);
+      const vb0123 = quads0123(lo, hi), vb4567 = quads4567(lo, hi);
+      const va0 = v128.load32_splat(pa), va1 = v128.load32_splat(pa, 4);
+      vacc0x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb0123, va0, vacc0x0123);
+      vacc0x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb4567, va0, vacc0x4567);
+      vacc1x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb0123, va1, vacc1x0123);
+      vacc1x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb4567, va1, vacc1x4567);
+      pa += quadB;
+    }
+    finishPanel(strip, 0, panel, vacc0x0123, vacc0x4567, bias, j, n, activation, residual, c);
+    finishPanel(strip, 1, panel, vacc1x0123, vacc1x4567, bias, j, n, activation, residual != 0 ? residual + ldrB : 0, c + ldcB);
   }
 }
 

@@ -1,6 +1,6 @@
 // On-the-fly activation quantization of the int8 GEMM: rows of A[m, k] f32 into the GEMM's
-// A strips (codes stored as i16), each row with its own scale and zero point (math and
-// layouts: i8-gemm.ts).
+// A strips (codes stored as i16 pairs, or as u8 quads for the relaxed dot), each row with its
+// own scale and zero point (math and layouts: i8-gemm.ts).
 //
 // Why asymmetric per row (not symmetric): the GEMM multiplies i16 codes, so unsigned codes
 // cost nothing more than signed ones, and with the offset chosen per row from the row's own
@@ -16,12 +16,6 @@
 import { GEMM_STRIP_ROWS as MR, I8_GEMM_STRIP_HEADER, I8_GEMM_A_MAX as QMAX } from "../layout";
 import { paddedK, quadCodeOffset, stripBytes, stripCodeOffset } from "./i8-gemm";
 import { i8RelaxedDotOn } from "./i8-relaxed-dot";
-
-/** `layout` of i8QuantizeRows: strips of i16 pairs; one compact strip (m <= 2); strips for the
- * GEMM (m > 4 rows): quads where the relaxed dot is on (i8-relaxed-dot.ts), pairs elsewhere. */
-export const I8_LAYOUT_PAIRS = 0;
-export const I8_LAYOUT_COMPACT = 1;
-export const I8_LAYOUT_GEMM = 2;
 
 /** 1.5·2²³ (bits 0x4B400000): adding it rounds an f32 below 2²² to an integer. */
 const ROUND_MAGIC: f32 = 12582912;
@@ -101,34 +95,35 @@ const ROUND_MAGIC_BITS: i32 = 0x4B400000;
   for (; kk < kp; kk++) store<u16>(codes + stripCodeOffset(r, kk, rows), 0);
 }
 
-/** The codes of one row r of a quad strip, 4 k a step, then code 0 up to kp (rowCodes' twin). */
+/** The codes of one row r of a quad strip of `rows` rows per 4 k (MR, or m for a compact
+ * strip), 4 k a step, then code 0 up to kp (rowCodes' twin). */
 // @ts-ignore: decorator
-@inline function rowQuadCodes(row: usize, k: i32, kk: i32, params: v128, codes: usize, r: i32, live: bool): void {
+@inline function rowQuadCodes(row: usize, k: i32, kk: i32, params: v128, codes: usize, r: i32, rows: i32, live: bool): void {
   const kp = <i32>paddedK(k), k4 = k & ~3;
   const vinv = f32x4.splat(f32x4.extract_lane(params, 1)), vmax = i32x4.splat(QMAX);
   const vbias = i32x4.splat(ROUND_MAGIC_BITS - i32x4.extract_lane(params, 2));
   if (live) {
     for (; kk < k4; kk += 4) {
       const q16 = i16x8.narrow_i32x4_s(codes4(v128.load(row + (<usize>kk << 2)), vinv, vbias, vmax), i32x4.splat(0));
-      store<u32>(codes + quadCodeOffset(r, kk), i32x4.extract_lane(i8x16.narrow_i16x8_u(q16, q16), 0));
+      store<u32>(codes + quadCodeOffset(r, kk, rows), i32x4.extract_lane(i8x16.narrow_i16x8_u(q16, q16), 0));
     }
     for (; kk < k; kk++) {
       const q = codes4(v128.load_splat<f32>(row + (<usize>kk << 2)), vinv, vbias, vmax);
-      store<u8>(codes + quadCodeOffset(r, kk), <u8>i32x4.extract_lane(q, 0));
+      store<u8>(codes + quadCodeOffset(r, kk, rows), <u8>i32x4.extract_lane(q, 0));
     }
   }
-  for (; kk < kp; kk++) store<u8>(codes + quadCodeOffset(r, kk), 0);
+  for (; kk < kp; kk++) store<u8>(codes + quadCodeOffset(r, kk, rows), 0);
 }
 
-/** Strips s0..s1 of A[m, k] (row stride lda, ELEMENTS) into ap (strip 0's address), in the
- * `layout` I8_LAYOUT_* (i8-gemm.ts): with I8_LAYOUT_COMPACT and m <= 2, the one compact strip of
- * m rows; with I8_LAYOUT_GEMM, quads where this instance has the relaxed dot on. */
-export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0: i32, s1: i32, layout: i32): void {
+/** Strips s0..s1 of A[m, k] (row stride lda, ELEMENTS) into ap (strip 0's address); with
+ * `compact` and m <= 2, the one compact strip of m rows instead; codes as quads where this
+ * instance has the relaxed dot on, else as i16 pairs (i8-gemm.ts). */
+export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0: i32, s1: i32, compact: i32): void {
   const k4 = k & ~3, ldaB = <usize>lda << 2;
   const vmax = i32x4.splat(QMAX);
   // Rows per k pair in the codes: MR, or m for a compact strip (whose header still has MR slots).
-  const rows = layout == I8_LAYOUT_COMPACT && m <= 2 ? m : MR;
-  const quads = layout == I8_LAYOUT_GEMM && i8RelaxedDotOn();
+  const rows = compact != 0 && m <= 2 ? m : MR;
+  const quads = i8RelaxedDotOn();
   for (let s = s0; s < s1; s++) {
     const strip = ap + <usize>s * stripBytes(k), codes = strip + I8_GEMM_STRIP_HEADER;
     const i0 = s * MR, row0 = a + <usize>i0 * ldaB;
@@ -139,7 +134,7 @@ export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0
     v128.store(strip, i32x4.shuffle(i32x4.shuffle(p0, p1, 0, 4, 2, 6), i32x4.shuffle(p2, p3, 0, 4, 2, 6), 2, 3, 6, 7), 16);
     let kk = 0;
     if (quads) {
-      if (i0 + MR <= m) {
+      if (rows == MR && i0 + MR <= m) {
         // A whole strip: four rows at once, 4 k a step, one 16-byte store of four rows' quads.
         const vinv0 = f32x4.splat(f32x4.extract_lane(p0, 1)), vinv1 = f32x4.splat(f32x4.extract_lane(p1, 1));
         const vinv2 = f32x4.splat(f32x4.extract_lane(p2, 1)), vinv3 = f32x4.splat(f32x4.extract_lane(p3, 1));
@@ -152,10 +147,10 @@ export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0
           v128.store(codes + quadCodeOffset(0, kk), i8x16.narrow_i16x8_u(r01, r23));
         }
       }
-      rowQuadCodes(row0, k, kk, p0, codes, 0, i0 < m);
-      rowQuadCodes(row0 + ldaB, k, kk, p1, codes, 1, i0 + 1 < m);
-      rowQuadCodes(row0 + 2 * ldaB, k, kk, p2, codes, 2, i0 + 2 < m);
-      rowQuadCodes(row0 + 3 * ldaB, k, kk, p3, codes, 3, i0 + 3 < m);
+      rowQuadCodes(row0, k, kk, p0, codes, 0, rows, i0 < m);
+      if (rows > 1) rowQuadCodes(row0 + ldaB, k, kk, p1, codes, 1, rows, i0 + 1 < m);
+      if (rows > 2) rowQuadCodes(row0 + 2 * ldaB, k, kk, p2, codes, 2, rows, i0 + 2 < m);
+      if (rows > 3) rowQuadCodes(row0 + 3 * ldaB, k, kk, p3, codes, 3, rows, i0 + 3 < m);
       continue;
     }
     if (rows == MR && i0 + MR <= m) {

@@ -372,7 +372,7 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
     }
     case PHASE_I8_QUANTIZE_ROWS: {
       const strips = ceilDiv(p.m, GEMM_STRIP_ROWS), s0 = i * p.stripBlock;
-      kernels.i8_quantize_rows(p.m, p.k, p.a, p.lda, p.ap, s0, Math.min(strips, s0 + p.stripBlock), i8StripLayout(p.m));
+      kernels.i8_quantize_rows(p.m, p.k, p.a, p.lda, p.ap, s0, Math.min(strips, s0 + p.stripBlock), i8Compact(p.m));
       return;
     }
     case PHASE_I8_GEMM: {
@@ -533,23 +533,6 @@ export const i8GemmRowBlock = (k: number): number => gemmRowBlock(Math.ceil(k / 
 export const I8_COMPACT_MAX_ROWS = 2;
 const i8Compact = (m: number): number => (m <= I8_COMPACT_MAX_ROWS ? 1 : 0);
 
-/** The `layout` argument of i8_quantize_rows (assembly/i8-gemm/i8-gemm.ts). */
-export const I8_STRIP_LAYOUT = {
-  /** 4-row strips of i16 code pairs: the GEMV of 3..4 rows. */
-  pairs: 0,
-  /** One strip of m <= I8_COMPACT_MAX_ROWS rows: the GEMV of 1..2 rows. */
-  compact: 1,
-  /** Strips for the int8 GEMM: u8 code quads where the engine turned the relaxed dot on
-   * (Engine.int8Dot), i16 pairs elsewhere. */
-  gemm: 2,
-} as const;
-
-/** The strips quantized for a product of m rows, by the rule of i8ProductPhase (the GEMV up to
- * I8_GEMV_MAX_ROWS rows, the GEMM beyond): as with compact strips, the quantize phase and the
- * product decide by the same m. */
-export const i8StripLayout = (m: number): number =>
-  m <= I8_COMPACT_MAX_ROWS ? I8_STRIP_LAYOUT.compact : m <= I8_GEMV_MAX_ROWS ? I8_STRIP_LAYOUT.pairs : I8_STRIP_LAYOUT.gemm;
-
 export function i8QuantizeRowsPhase(m: number, k: number, a: number, lda: number, ap: number): I8QuantizeRowsPhase {
   return { kind: PHASE_I8_QUANTIZE_ROWS, m, k, a, lda, ap, stripBlock: PACK_STRIP_BLOCK };
 }
@@ -558,9 +541,7 @@ export function i8GemmPhase(
   m: number, n: number, k: number, ap: number, bp: number, bias: number, c: number, ldc: number,
   extras: I8Extras = {},
 ): I8GemmPhase {
-  if (m <= I8_GEMV_MAX_ROWS) {
-    throw new Error(`i8GemmPhase: ${m} rows are quantized for the GEMV (i8StripLayout), which the GEMM cannot read`);
-  }
+  if (m <= I8_COMPACT_MAX_ROWS) throw new Error(`i8GemmPhase: ${m} rows are quantized compact, which only the GEMV reads`);
   const wide = extras.scratch !== undefined && i8WideScratchBytes(k) <= extras.scratch.bytes;
   return {
     kind: PHASE_I8_GEMM, m, n, k, ap, bp, bias, c, ldc, activation: extras.activation ?? ACTIVATION.none,

@@ -37,7 +37,7 @@ export type HostToWorker = {
   threads: number;            // workers in the pool
   module: WebAssembly.Module; // the kernels, compiled once by the host
   memory: WebAssembly.Memory; // the shared memory
-  relaxedDot: boolean;        // turn the int8 GEMM's relaxed dot on (the host's instance has it on)
+  relaxedDot: boolean;        // turn the int8 relaxed dot on (the host's instance has it on)
   control: number;            // byte address of the control block
   program: number;            // byte address of the program region
   notifyByMessage: boolean;   // the host has no Atomics.waitAsync: post 'done'

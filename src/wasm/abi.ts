@@ -131,8 +131,7 @@ export interface KernelExports {
     ap: number,  // int8 strips output, strip 0 (i8StripBytes(k) bytes each)
     s0: number,  // first strip
     s1: number,  // one past the last strip
-    layout?: number, // I8_STRIP_LAYOUT: 0 pairs (i8_gemv of 3..4 rows), 1 the one compact strip (m <= 2, i8_gemv),
-                     // 2 strips for i8_gemm_packed (quads where i8_set_relaxed_dot turned the relaxed dot on)
+    compact?: number, // 1 with m <= 2: the one compact strip that only i8_gemv reads (0: 4-row strips)
   ): void;
   /** 1 when this engine computes i32x4.relaxed_dot_i8x16_i7x16_add_s exactly as the int8 GEMM
    * needs (u8·s8 sums, no saturation: x64 AVX-VNNI), else 0; always 0 in the baseline build. */
@@ -142,7 +141,7 @@ export interface KernelExports {
   /** Sets this instance's int8 GEMM mode; returns the mode in effect (0 in the baseline build).
    * Every instance on one memory must run the same mode. */
   i8_set_relaxed_dot(
-    on: number, // 1: GEMM strips as quads, products by the relaxed dot; 0: i16 pairs, dot_i16x8_s
+    on: number, // 1: strips as quads, products by the relaxed dot; 0: i16 pairs, dot_i16x8_s
   ): number;
   /** C = act(dequant(A·B) + bias) + residual from int8 strips and panels (exact i32 sums). */
   i8_gemm_packed(

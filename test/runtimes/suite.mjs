@@ -390,13 +390,19 @@ async function runConfig(t, env, config, big, firstBits) {
   });
 
   // The int8 GEMM over odd shapes: every k tail (k is padded to 4), partial strips and panels,
-  // with and without bias; the same bits in every configuration (as above) and near float64.
-  await t.check(`[${label}] int8 linear, ${INT8_SHAPES.length} shapes of 5..77 rows (the int8 GEMM)`, async () => {
+  // with and without bias; the same bits in every configuration (as above) and near float64;
+  // the first 1, 2 and 3 rows alone (the int8 GEMV) the same bits as in the big call.
+  await t.check(`[${label}] int8 linear, ${INT8_SHAPES.length} shapes of 5..77 rows (the int8 GEMM) and their first rows (GEMV)`, async () => {
     for (const [i, [rows, inF, outF, bias]] of INT8_SHAPES.entries()) {
       const x = random(rows * inF, 100 + i), weight = random(outF * inF, 200 + i).map((w) => w * 0.1);
       const b = bias ? random(outF, 300 + i) : undefined;
       const layer = engine.linear({ inFeatures: inF, outFeatures: outF, bias, weights: bias ? { weight, bias: b } : { weight }, quantize: 'int8' });
       const y = await layer.forward(x, { rows });
+      const what = `int8 linear ${rows}×${inF}→${outF}${bias ? '' : ' without bias'}`;
+      for (let r = 1; r <= 3; r++) {
+        assertSameBits(await layer.forward(x.subarray(0, r * inF), { rows: r }), y.subarray(0, r * outF),
+          `${what}, the first ${r} rows alone (GEMV) vs in the big call (GEMM)`);
+      }
       await layer.dispose();
       const expected = linear(x, rows, inF, weight, b, outF);
       let num = 0, den = 0;
@@ -404,7 +410,6 @@ async function runConfig(t, env, config, big, firstBits) {
         num += (y[j] - expected[j]) ** 2;
         den += expected[j] ** 2;
       }
-      const what = `int8 linear ${rows}×${inF}→${outF}${bias ? '' : ' without bias'}`;
       if (!(Math.sqrt(num / den) < 0.02)) fail(`${what}: relative RMS error ${Math.sqrt(num / den)} against float64`);
       const key = `int8/${i}`;
       if (firstBits[key]) assertSameBits(y, firstBits[key].y, `${what} vs [${firstBits[key].label}]`);
