@@ -3,11 +3,13 @@
 // 1 and 2: its thread count is fixed per process), tfjs-backend-wasm (1 thread: its threaded
 // build cannot start in Node) and plain JS — outputs cross-checked against plain JS. Prints a
 // markdown table and writes the raw rows to bench/results/latest.json (or --out=FILE).
-//   node bench/run.mjs [--quick] [--rounds=N] [--out=FILE] [shape ...]
+//   node bench/run.mjs [--quick] [--rounds=N] [--out=FILE] [--runtime=deno] [shape ...]
 //   node bench/run.mjs --from=bench/results/latest.json     (prints the table of a saved run, all of its
 //                                                             shapes; --rounds and shape names do not apply)
 // The relaxed build is measured wherever the engine can run it (on Node 20 the children get
-// --experimental-wasm-relaxed-simd).
+// --experimental-wasm-relaxed-simd). --runtime=deno runs every child (probes, ours, ORT, plain JS;
+// no tfjs) in the Deno of the devDependencies instead: V8 15, as current Chrome, where the
+// relaxed build's int8 GEMM gets the relaxed dot (engine.int8Dot) on an AVX-VNNI host.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -17,6 +19,7 @@ import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, LAYER_GEMMS_VS_PROBE } from './sh
 import { RELAXED_PROBE } from './peak-probe.mjs';
 import { MODEL_KINDS } from './model-rows.mjs';
 import { weightStreamingBoundMs } from './models.mjs';
+import { npmBinary } from '../scripts/runtime-binaries.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -24,6 +27,10 @@ const names = args.filter((a) => !a.startsWith('--'));
 const shapes = names.length ? names : Object.keys(SHAPES);
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const ortThreads = [...new Set([1, Math.min(2, availableParallelism())])];
+const runtime = args.find((a) => a.startsWith('--runtime='))?.slice(10) ?? 'node';
+if (runtime !== 'node' && runtime !== 'deno') throw new RangeError(`bench/run.mjs: --runtime must be node or deno, got ${JSON.stringify(runtime)}`);
+const deno = runtime === 'deno' ? npmBinary('deno') : undefined;
+if (deno?.error) throw new Error(`bench/run.mjs: --runtime=deno: ${deno.error}`);
 
 // Every implementation of a shape runs once per round, rounds one after another; each row keeps
 // its best median over the rounds, so a burst of load on this shared machine during one
@@ -44,15 +51,18 @@ function measureAll() {
   const code = /^(-e|--eval|-p|--print)(=|$)/;
   const childArgv = process.execArgv.filter((a, i, all) => !code.test(a) && !/^(-e|--eval|-p|--print)$/.test(all[i - 1] ?? ''));
   if (!relaxedWith(childArgv) && relaxedWith([...childArgv, RELAXED_FLAG])) childArgv.push(RELAXED_FLAG);
+  // A child: `script args` under this Node (with its flags), or under Deno.
+  const child = (script, ...rest) => execFileSync(deno ? deno.path : process.execPath,
+    [...(deno ? ['run', '-A', '--quiet'] : childArgv), here(script), ...rest], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
 
   // This machine's ceilings, measured in the same run (bench/peak.mjs): before and after the
   // shapes, keeping the better of the two (a ceiling is what the machine can do when it is quiet).
-  const probePeak = () => JSON.parse(execFileSync(process.execPath, [...childArgv, here('./peak.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
+  const probePeak = () => JSON.parse(child('./peak.mjs').trim().split('\n').pop());
   const peak = probePeak();
   // The decode rows' weight-streaming bound needs the read bandwidth over a buffer as large as
   // the weights (bench/bandwidth.mjs), measured like the probe: before and after, the better kept.
   const decoding = shapes.some((s) => SHAPES[s]?.kind === 'gpt2-decode');
-  const probeBandwidth = () => JSON.parse(execFileSync(process.execPath, [...childArgv, here('./bandwidth.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
+  const probeBandwidth = () => JSON.parse(child('./bandwidth.mjs').trim().split('\n').pop());
   if (decoding) peak.weightReadGBps = probeBandwidth().readGBps;
   // The model rows check ours against ORT through files of this run only (bench/model-rows.mjs).
   rmSync(here('./results/check/'), { recursive: true, force: true });
@@ -65,12 +75,11 @@ function measureAll() {
     // The -q8 layer has no plain-JS row (its f32 reference is the plain row of bert-layer-512).
     const runs = model ? [...ortThreads.map((t) => ['ort', '--threads', String(t)]), ['ours']]
       : [...(SHAPES[shape]?.q8 ? [] : [['plain']]), ['ours'], ...ortThreads.map((t) => ['ort', '--threads', String(t)]),
-        ...(SHAPES[shape]?.kind === 'encoder-layer' ? [] : [['tfjs']])];
+        ...(SHAPES[shape]?.kind === 'encoder-layer' || deno ? [] : [['tfjs']])];
     for (let round = 0; round < rounds; round++) {
       for (const run of runs) {
         if (run[0] === 'plain' && round > 0) continue; // the reference is slow, and only a baseline
-        const out = execFileSync(process.execPath, [...childArgv, here('./shape.mjs'), shape, ...run, ...(quick ? ['--quick'] : [])],
-          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+        const out = child('./shape.mjs', shape, ...run, ...(quick ? ['--quick'] : []));
         for (const line of out.split('\n')) if (line.startsWith('{')) all.push({ round, ...JSON.parse(line) });
       }
     }
@@ -114,6 +123,7 @@ const ceiling = (impl) => (impl.includes(' relaxed') ? peak.relaxedMaddGflops : 
 const fmt = (x, digits = 2) => x.toFixed(digits);
 const timed = rows.filter((r) => !r.skipped);
 const host = saved?.cpu ?? (saved ? undefined : hostCpu());
+if (saved?.runtime ?? deno) console.log(`Runtime: ${saved?.runtime ?? deno.version}.`);
 if (host) console.log(`Host: ${host.model}${host.family ? ` (family ${host.family}, model ${host.modelNumber})` : ''}, ${host.cores} cores` +
   (load ? `, load average ${fmt(load[0], 1)} at the start, ${fmt(load[1], 1)} at the end.` : '.'));
 console.log(`Peak probe (one thread): ${fmt(peak.mulAddGflops, 1)} GFLOP/s f32x4 mul+add (acc += a·b)` +
@@ -162,5 +172,5 @@ for (const r of rows.filter((x) => x.skipped)) console.log(`\n${r.impl}, ${r.thr
 if (!saved) {
   const out = args.find((a) => a.startsWith('--out='))?.slice(6) ?? here('./results/latest.json');
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ node: process.version, cpu: host, load, date: new Date().toISOString(), quick, rounds, peak, rows, all }, null, 2));
+  writeFileSync(out, JSON.stringify({ node: process.version, ...(deno ? { runtime: deno.version } : {}), cpu: host, load, date: new Date().toISOString(), quick, rounds, peak, rows, all }, null, 2));
 }
