@@ -153,7 +153,7 @@ function enableRelaxedDot(kernels: KernelExports): boolean {
 }
 
 /** Sets another instance of the engine's module to the engine's int8 mode. */
-export function setRelaxedDot(kernels: KernelExports, on: boolean, who: string): void {
+function setRelaxedDot(kernels: KernelExports, on: boolean, who: string): void {
   if (!on) return; // every instance starts with the relaxed dot off
   if (kernels.i8_set_relaxed_dot(1) !== 1) throw stateError(`${who} could not turn the int8 relaxed dot on`);
 }

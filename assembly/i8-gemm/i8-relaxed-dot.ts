@@ -1,5 +1,5 @@
-// The int8 GEMM's relaxed integer dot (relaxed build only), and whether this engine computes it
-// exactly as the GEMM needs.
+// The relaxed integer dot of the int8 GEMM and GEMV (relaxed build only), and whether this engine
+// computes it exactly as they need.
 //
 // i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, c): lane j = c[j] + Σ_t a[4j+t]·b[4j+t] with a
 // signed bytes. The relaxed-SIMD proposal fixes the result only for b in 0..127; past 127 it is
@@ -11,13 +11,13 @@
 //                       saturates at i16 (2·255·127 > 32767).
 //   Arm (sdot)          b signed: 255 reads as −1.
 //   V8 11.3 Liftoff     (Node 20, with --experimental-wasm-relaxed-simd) loses c: 2·dot.
-// So the GEMM uses it only where i8RelaxedDotExact finds the first behaviour, and gets the very
-// i32 sums of the i32x4.dot_i16x8_s loop: the same bits on every engine either way. The host
+// So the GEMM and GEMV use it only where i8RelaxedDotExact finds the first behaviour, and get the
+// very i32 sums of their i32x4.dot_i16x8_s loops: the same bits on every engine either way. The host
 // runs the probe once per engine (on the calling thread's instance) and sets the same mode on
 // every instance of the engine with i8SetRelaxedDot: quantization and products may run on
 // different threads, and must agree on the strip layout.
 
-/** Whether this instance's int8 GEMM strips and tile use the relaxed dot (i8-gemm.ts, "quads").
+/** Whether this instance's int8 strips are quads and its products run the relaxed dot (i8-gemm.ts).
  * A module global: per instance, not in the shared memory, and 0 when instantiated. */
 let relaxedDot: bool = false;
 
@@ -28,7 +28,7 @@ export function i8SetRelaxedDot(on: bool): bool {
   return relaxedDot;
 }
 
-/** Whether GEMM strips are quantized as quads and the GEMM tile runs the relaxed dot. */
+/** Whether strips are quantized as quads and the int8 GEMM and GEMV run the relaxed dot. */
 // @ts-ignore: decorator
 @inline export function i8RelaxedDotOn(): bool {
   return ASC_FEATURE_RELAXED_SIMD && relaxedDot;
