@@ -6,6 +6,9 @@
 //   node bench/i8-gemm.mjs [m k n] [--rounds=N]        (default: BERT-base FFN up, 512 768 3072)
 // Needs dist/ (npm run build). Prints one JSON line per kernel build the runtime validates
 // (on Node 20, run it with --experimental-wasm-relaxed-simd to get the relaxed build too).
+// Where the relaxed build finds the relaxed integer dot exact (engine.int8Dot; x64 AVX-VNNI in
+// V8 15: `deno run -A bench/i8-gemm.mjs`), its int8 linear is also timed in that mode, in the
+// same alternation, and its output checked to be the i16 tile's bit for bit.
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { alternate, median, randomF32 } from './harness.mjs';
@@ -31,6 +34,7 @@ function setup(build) {
   let top = 64;
   const place = (bytes) => { const at = top; top += align16(bytes); return at; };
   const x = place(m * k * 4), weight = place(n * k * 4), bias = place(n * 4), y = place(m * n * 4), y8 = place(m * n * 4);
+  const y8d = place(m * n * 4);
   const strips = place(ceilDiv(m, 4) * 4 * k * 4), panels = place(ceilDiv(n, 8) * 8 * k * 4);
   const strips8 = place(ceilDiv(m, 4) * stripBytes), panels8 = place(ceilDiv(n, 8) * panelBytes);
   const scratch = place(16 * kp); // one thread's slot: each panel's codes widened there once, as the engine does
@@ -50,26 +54,40 @@ function setup(build) {
     items(rbF, (r0, c0, rows, cols) => w.f32_gemm_packed(rows, cols, k, strips + r0 * k * 4, panels + c0 * k * 4,
       bias + c0 * 4, y + (r0 * n + c0) * 4, n, 0, 0, 0));
   };
-  const i8Linear = () => {
+  const relaxedDot = w.i8_relaxed_dot_exact(0) === 1;
+  const i8LinearIn = (mode, out) => () => {
+    w.i8_set_relaxed_dot(mode); // per instance: the strips' layout and the tile follow it
     w.i8_quantize_rows(m, k, x, k, strips8, 0, ceilDiv(m, 4));
     items(rb8, (r0, c0, rows, cols) => w.i8_gemm_packed(rows, cols, k, strips8 + (r0 / 4) * stripBytes,
-      panels8 + (c0 / 8) * panelBytes, bias + c0 * 4, y8 + (r0 * n + c0) * 4, n, 0, 0, 0, scratch));
+      panels8 + (c0 / 8) * panelBytes, bias + c0 * 4, out + (r0 * n + c0) * 4, n, 0, 0, 0, scratch));
   };
-  const quantizeOnly = () => w.i8_quantize_rows(m, k, x, k, strips8, 0, ceilDiv(m, 4));
+  const i8Linear = i8LinearIn(0, y8);
+  const i8DotLinear = relaxedDot ? i8LinearIn(1, y8d) : undefined;
+  const quantizeOnly = () => {
+    w.i8_set_relaxed_dot(0);
+    w.i8_quantize_rows(m, k, x, k, strips8, 0, ceilDiv(m, 4));
+  };
   // Relative RMS error of the int8 output against the f32 one.
   f32Linear(); i8Linear();
   const a = new Float32Array(memory.buffer, y, m * n), b = new Float32Array(memory.buffer, y8, m * n);
   let num = 0, den = 0;
   for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += a[i] ** 2; }
-  return { f32Linear, i8Linear, quantizeOnly, relRms: Math.sqrt(num / den) };
+  if (i8DotLinear) {
+    i8DotLinear();
+    const u = new Uint32Array(memory.buffer, y8, m * n), v = new Uint32Array(memory.buffer, y8d, m * n);
+    const at = u.findIndex((bits, i) => bits !== v[i]);
+    if (at >= 0) throw new Error(`bench/i8-gemm.mjs: the relaxed dot's output differs from the i16 tile's at ${at}`);
+  }
+  return { f32Linear, i8Linear, i8DotLinear, quantizeOnly, relRms: Math.sqrt(num / den) };
 }
 
 const builds = WebAssembly.validate(RELAXED_PROBE) ? ['simd', 'relaxed'] : ['simd'];
 for (const build of builds) {
   const s = setup(build);
-  for (let i = 0; i < 3; i++) { s.f32Linear(); s.i8Linear(); s.quantizeOnly(); } // tier up
+  const timed = [s.f32Linear, s.i8Linear, s.quantizeOnly, ...(s.i8DotLinear ? [s.i8DotLinear] : [])];
+  for (let i = 0; i < 3; i++) for (const f of timed) f(); // tier up
   const load = loadavg()[0];
-  const [f32, i8, q] = alternate([s.f32Linear, s.i8Linear, s.quantizeOnly], { rounds, reps: 2 });
+  const [f32, i8, q, dot] = alternate(timed, { rounds, reps: 2 });
   const flop = 2 * m * n * k;
   const ratio = median(f32.map((t, i) => t / i8[i]));
   console.log(JSON.stringify({
@@ -77,5 +95,9 @@ for (const build of builds) {
     f32Ms: +median(f32).toFixed(2), i8Ms: +median(i8).toFixed(2), quantizeMs: +median(q).toFixed(2),
     f32Gflops: +(flop / median(f32) / 1e6).toFixed(1), i8Gops: +(flop / median(i8) / 1e6).toFixed(1),
     speedup: +ratio.toFixed(2), relRmsVsF32: +s.relRms.toExponential(2),
+    ...(dot ? {
+      relaxedDotMs: +median(dot).toFixed(2), relaxedDotGops: +(flop / median(dot) / 1e6).toFixed(1),
+      relaxedDotSpeedupOverI16: +median(i8.map((t, i) => t / dot[i])).toFixed(2), relaxedDotSameBits: true,
+    } : {}),
   }));
 }
