@@ -118,17 +118,23 @@ async function assertRejects(fn, ErrorClass, what) {
 
 const casesOf = (file) => (Array.isArray(file) ? file : file?.cases) ?? fail('a fixture file has no cases');
 
-/** Deterministic values in [-1, 1) (mulberry32). */
-function random(n, seed) {
+/** A deterministic generator of values in [0, 1) (mulberry32). */
+function rng(seed) {
   let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
+  return () => {
     s = (s + 0x6d2b79f5) >>> 0;
     let t = s;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Deterministic values in [-1, 1). */
+function random(n, seed) {
+  const next = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = next() * 2 - 1;
   return out;
 }
 
@@ -200,6 +206,8 @@ function referenceSelfAttention(x, seq, E, H, { inProjWeight, inProjBias, outPro
 const BIG_ATTENTION = { batch: 1, heads: 4, seqQ: 128, seqK: 128, headDim: 64, causal: true };
 const BIG_MHA = { E: 64, H: 4, seq: 64 };
 const BIG_INT8 = { rows: 67, inF: 130, outF: 157 };
+/** The seeded random int8 linears: how many, and the seed of their shapes and values. */
+const INT8_RANDOM = { count: 120, seed: 0x5eed8 };
 /** [rows, inFeatures, outFeatures, bias] of the int8 GEMM shapes: k ≡ 0, 1, 2, 3 mod 4. */
 const INT8_SHAPES = [
   [5, 1, 1, true], [6, 2, 9, false], [7, 3, 16, true], [9, 5, 17, true], [13, 64, 8, false], [17, 255, 31, true],
@@ -412,6 +420,33 @@ async function runConfig(t, env, config, big, firstBits) {
       }
       if (!(Math.sqrt(num / den) < 0.02)) fail(`${what}: relative RMS error ${Math.sqrt(num / den)} against float64`);
       const key = `int8/${i}`;
+      if (firstBits[key]) assertSameBits(y, firstBits[key].y, `${what} vs [${firstBits[key].label}]`);
+      else firstBits[key] = { label, y };
+    }
+  });
+
+  // Seeded random int8 linears (1..70 rows: GEMV and GEMM; k and n across every tail): the same
+  // bits in every configuration, so in Deno and Chromium the relaxed dot (engine.int8Dot) against
+  // the baseline build's i16 tile, and near float64. The seed is in the check's name.
+  await t.check(`[${label}] int8 linear, ${INT8_RANDOM.count} random shapes (seed ${INT8_RANDOM.seed})`, async () => {
+    const next = rng(INT8_RANDOM.seed);
+    const pick = (lo, hi) => lo + Math.floor(next() * (hi - lo + 1));
+    for (let i = 0; i < INT8_RANDOM.count; i++) {
+      const rows = pick(1, 70), inF = i % 10 === 9 ? pick(700, 1100) : pick(1, 160), outF = pick(1, 70), bias = next() < 0.7;
+      const what = `int8 linear ${rows}×${inF}→${outF}${bias ? '' : ' without bias'} (seed ${INT8_RANDOM.seed}, shape ${i})`;
+      const x = random(rows * inF, 5000 + i).map((v) => v * (1 + 4 * next()) + (i % 4 === 0 ? 1.5 : 0));
+      const weight = random(outF * inF, 6000 + i).map((w) => w * 0.1), b = bias ? random(outF, 7000 + i) : undefined;
+      const layer = engine.linear({ inFeatures: inF, outFeatures: outF, bias, weights: bias ? { weight, bias: b } : { weight }, quantize: 'int8' });
+      const y = await layer.forward(x, { rows });
+      await layer.dispose();
+      const expected = linear(x, rows, inF, weight, b, outF);
+      let num = 0, den = 0;
+      for (let j = 0; j < y.length; j++) {
+        num += (y[j] - expected[j]) ** 2;
+        den += expected[j] ** 2;
+      }
+      if (!(Math.sqrt(num / den) < 0.03)) fail(`${what}: relative RMS error ${Math.sqrt(num / den)} against float64`);
+      const key = `int8-random/${i}`;
       if (firstBits[key]) assertSameBits(y, firstBits[key].y, `${what} vs [${firstBits[key].label}]`);
       else firstBits[key] = { label, y };
     }
