@@ -14,15 +14,19 @@ export const pinned = (name) => pkg.devDependencies?.[name] ?? '(not in devDepen
 
 /** engine.int8Dot the relaxed build must report in the V8 runtimes of the matrix that run it by
  * default (Deno 2.9 / V8 15, Debian's Chromium): the relaxed dot where V8 lowers it to
- * vpdpbusd, on x64 with AVX-VNNI (Linux: the avx_vnni flag of /proc/cpuinfo); undefined (not
- * checked) elsewhere. Node 20's V8 11.3 computes it wrong (docs/DESIGN.md): no expectation there. */
+ * vpdpbusd, on x64 with AVX-VNNI (Linux: the avx_vnni flag of /proc/cpuinfo) but without
+ * AVX-VNNI-INT8 (where V8 prefers the signed × signed vpdpbssd, which the probe rejects);
+ * undefined (not checked) elsewhere. Node 20's V8 11.3 computes it wrong (docs/DESIGN.md): no
+ * expectation there. */
 export const EXPECT_INT8_DOT = (() => {
   if (process.platform !== 'linux' || process.arch !== 'x64') return undefined;
+  let flags;
   try {
-    return /\bavx_vnni\b/.test(readFileSync('/proc/cpuinfo', 'utf8')) ? 'relaxed_dot_i8x16_i7x16' : 'dot_i16x8';
+    flags = readFileSync('/proc/cpuinfo', 'utf8');
   } catch {
     return undefined;
   }
+  return /\bavx_vnni\b/.test(flags) && !/\bavx_vnni_int8\b/.test(flags) ? 'relaxed_dot_i8x16_i7x16' : 'dot_i16x8';
 })();
 
 /** Path of each binary inside node_modules. */

@@ -11,8 +11,8 @@ export type KernelVariant = 'simd' | 'relaxed';
 
 /** The dot-product instruction of the int8 GEMM and GEMV (`quantize: 'int8'`):
  * `i32x4.relaxed_dot_i8x16_i7x16_add_s` (16 multiply-adds each) where the relaxed build runs on
- * an engine that computes it exactly for 8-bit activation codes (x64 with AVX-VNNI, in V8 15:
- * Deno 2.9, Chromium 156), else `i32x4.dot_i16x8_s` on codes widened to 16 bits (8 each). The
+ * an engine that computes it exactly for 8-bit activation codes (x64 with AVX-VNNI and without
+ * AVX-VNNI-INT8, in V8 15: Deno 2.9, Chromium 156), else `i32x4.dot_i16x8_s` on codes widened to 16 bits (8 each). The
  * integer sums are exact either way, so the results are the same bits. */
 export type Int8Dot = 'relaxed_dot_i8x16_i7x16' | 'dot_i16x8';
 

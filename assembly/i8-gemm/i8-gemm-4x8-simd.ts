@@ -13,7 +13,7 @@
 // each, as llama.cpp's and candle's wasm paths): 8 accumulators, 2 B vectors and the A pairs,
 // within V8's 15 XMM registers. Products are at most 255·127, pairs 2·255·127: the sum is exact.
 // Both builds run this loop, except where the relaxed build's probe found the relaxed integer
-// dot exact (x64 AVX-VNNI: i8-relaxed-dot.ts): there i8GemmQuadPanels below runs it on u8 quads,
+// dot exact (x64 AVX-VNNI: i8-relaxed-dot.ts): there the loop below runs it on u8 quads,
 // 16 multiply-adds an instruction, for the same i32 sums. So the builds give identical bits, on
 // every engine.
 // The epilogue uses f32 mul and add (never relaxed_madd), and the threads split C only (never
@@ -22,6 +22,7 @@ import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_STRIP_HEADER, I8_
 import { ACTIVATION_RELU, ACTIVATION_GELU, ACTIVATION_GELU_TANH, relu, geluErf, geluTanh } from "../f32-activation/f32-gelu-simd";
 import { paddedK, panelBytes, stripBytes } from "./i8-gemm";
 import { biasVector, storeRow } from "../f32-gemm/f32-gemm-packed-4x8-simd";
+import { dotQuads } from "./i8-relaxed-dot";
 
 /** f32(acc − za·colsum)·(sa·sw) + bias for four columns of one row. */
 // @ts-ignore: decorator
@@ -65,28 +66,44 @@ import { biasVector, storeRow } from "../f32-gemm/f32-gemm-packed-4x8-simd";
  * widening them on every strip (x64: a vpmovsxbw per 8 codes, on the ports the multiplies
  * use; 512×768×3072 27.99 → 25.96 ms in alternation). The same products, so the same bits.
  * quads (relaxed build, the relaxed dot on): ap holds quad strips, and the panels are reordered
- * into quads in scratch, or on every strip without it (i8GemmQuadPanels); the baseline build
+ * into quads in scratch, or on every strip without it (i8GemmPanels); the baseline build
  * ignores it. */
 export function i8GemmPacked(
   m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
   activation: i32, residual: usize, ldr: i32, scratch: usize, quads: bool,
 ): void {
-  if (ASC_FEATURE_RELAXED_SIMD) { // compiled in the relaxed build only
-    if (quads) {
-      if (scratch != 0) i8GemmQuadPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, scratch, true);
-      else i8GemmQuadPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, 0, false);
-      return;
-    }
-  }
-  if (scratch != 0) i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, scratch, true);
-  else i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, 0, false);
+  if (ASC_FEATURE_RELAXED_SIMD && quads) { // folded away in the baseline build
+    if (scratch != 0) i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, scratch, true, true);
+    else i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, 0, false, true);
+  } else if (scratch != 0) i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, scratch, true, false);
+  else i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, 0, false, false);
 }
 
-/** The panel loop of i8GemmPacked; `wide` is a constant at both calls. */
+/** The tile's epilogue: rows 0..rows-1 of C at c (row stride ldcB bytes) and of the residual at
+ * residual (0: none; stride ldrB); rows past m are neither read (residual) nor stored. */
+// @ts-ignore: decorator
+@inline function finishTile(
+  strip: usize, rows: i32, v0lo: v128, v0hi: v128, v1lo: v128, v1hi: v128, v2lo: v128, v2hi: v128, v3lo: v128, v3hi: v128,
+  vcolsum0: v128, vcolsum1: v128, vsw0: v128, vsw1: v128, vbias0: v128, vbias1: v128, activation: i32,
+  residual: usize, ldrB: usize, c: usize, ldcB: usize, cols: i32,
+): void {
+  finishRow(strip, 0, v0lo, v0hi, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, residual, c, cols);
+  if (rows > 1) finishRow(strip, 1, v1lo, v1hi, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, residual != 0 ? residual + ldrB : 0, c + ldcB, cols);
+  if (rows > 2) finishRow(strip, 2, v2lo, v2hi, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, residual != 0 ? residual + 2 * ldrB : 0, c + 2 * ldcB, cols);
+  if (rows > 3) finishRow(strip, 3, v3lo, v3hi, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, residual != 0 ? residual + 3 * ldrB : 0, c + 3 * ldcB, cols);
+}
+
+/** The panel loop of i8GemmPacked; `wide` (a scratch slot given) and `quads` (the relaxed dot
+ * on) are constants at each call. With quads, per 4 k: 2 B loads, 4 load32_splat of a row's four
+ * u8 codes and 8 relaxed_dot_i8x16_i7x16_add_s (the weights the signed operand, the activations
+ * the 0..255 one: exact where i8RelaxedDotExact holds), against 4 B loads, 8 splats, 16
+ * dot_i16x8_s and 16 adds for the same 4 k with i16 codes; each panel's codes reordered into
+ * quads in the scratch slot once (8·kp of its 16·kp bytes), or on every strip without one. The
+ * same i32 sums, so the same epilogue and the same bits. */
 // @ts-ignore: decorator
 @inline function i8GemmPanels(
   m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
-  activation: i32, residual: usize, ldr: i32, scratch: usize, wide: bool,
+  activation: i32, residual: usize, ldr: i32, scratch: usize, wide: bool, quads: bool,
 ): void {
   const ldcB = <usize>ldc << 2, ldrB = <usize>ldr << 2;
   const sB = stripBytes(k), pB = panelBytes(k), codesB = paddedK(k) * NR;
@@ -95,20 +112,59 @@ export function i8GemmPacked(
     const panel = bp + <usize>(j / NR) * pB;
     let b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
     if (wide) {
-      for (let off: usize = 0; off < codesB; off += 8) v128.store(scratch + (off << 1), v128.load8x8_s(b0 + off));
+      if (quads) {
+        for (let off: usize = 0; off < codesB; off += 32) {
+          const lo = v128.load(b0 + off), hi = v128.load(b0 + off, 16);
+          v128.store(scratch + off, quads0123(lo, hi));
+          v128.store(scratch + off, quads4567(lo, hi), 16);
+        }
+        bEnd = scratch + codesB;
+      } else {
+        for (let off: usize = 0; off < codesB; off += 8) v128.store(scratch + (off << 1), v128.load8x8_s(b0 + off));
+        bEnd = scratch + (codesB << 1);
+      }
       b0 = scratch;
-      bEnd = scratch + (codesB << 1);
     }
     const pbias = bias != 0 ? bias + (<usize>j << 2) : 0;
-    const vbias0 = biasVector(pbias, 0, cols), vbias1 = biasVector(pbias, 4, cols);
-    const vsw0 = v128.load(panel), vsw1 = v128.load(panel, 16);
-    const vcolsum0 = v128.load(panel, 32), vcolsum1 = v128.load(panel, 48);
+    // The i16 tile holds the panel's epilogue vectors across its k loop; the quad tile loads them
+    // after it, per tile: held across the loop, those six vectors made V8 spill the accumulators,
+    // which relaxed_dot overwrites (512×768×3072 in Deno: 33.3 → 12.7 ms), while the i16 tile got
+    // slower with the loads moved (27.6 → 29.9 ms).
+    let vbias0 = quads ? i32x4.splat(0) : biasVector(pbias, 0, cols), vbias1 = quads ? i32x4.splat(0) : biasVector(pbias, 4, cols);
+    let vsw0 = quads ? i32x4.splat(0) : v128.load(panel), vsw1 = quads ? i32x4.splat(0) : v128.load(panel, 16);
+    let vcolsum0 = quads ? i32x4.splat(0) : v128.load(panel, 32), vcolsum1 = quads ? i32x4.splat(0) : v128.load(panel, 48);
     for (let i = 0; i < m; i += MR) {
       let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0), vacc1x0123 = i32x4.splat(0), vacc1x4567 = i32x4.splat(0);
       let vacc2x0123 = i32x4.splat(0), vacc2x4567 = i32x4.splat(0), vacc3x0123 = i32x4.splat(0), vacc3x4567 = i32x4.splat(0);
       const strip = ap + <usize>(i / MR) * sB;
       let pa = strip + I8_GEMM_STRIP_HEADER;
-      for (let pb = b0; pb < bEnd; pb += wide ? 32 : 16) {
+      for (let pb = b0; pb < bEnd; pb += quads || wide ? 32 : 16) {
+        if (quads) { // 4 k: 8 columns' quads, each row's quad splat
+          let vb0123: v128, vb4567: v128;
+          if (wide) {
+            vb0123 = v128.load(pb);
+            vb4567 = v128.load(pb, 16);
+          } else {
+            const lo = v128.load(pb), hi = v128.load(pb, 16);
+            vb0123 = quads0123(lo, hi);
+            vb4567 = quads4567(lo, hi);
+          }
+          const va0 = v128.load32_splat(pa);
+          vacc0x0123 = dotQuads(vb0123, va0, vacc0x0123);
+          vacc0x4567 = dotQuads(vb4567, va0, vacc0x4567);
+          const va1 = v128.load32_splat(pa, 4);
+          vacc1x0123 = dotQuads(vb0123, va1, vacc1x0123);
+          vacc1x4567 = dotQuads(vb4567, va1, vacc1x4567);
+          const va2 = v128.load32_splat(pa, 8);
+          vacc2x0123 = dotQuads(vb0123, va2, vacc2x0123);
+          vacc2x4567 = dotQuads(vb4567, va2, vacc2x4567);
+          const va3 = v128.load32_splat(pa, 12);
+          vacc3x0123 = dotQuads(vb0123, va3, vacc3x0123);
+          vacc3x4567 = dotQuads(vb4567, va3, vacc3x4567);
+          pa += 16;
+          continue;
+        }
+        // 2 k: 8 columns' i16 pairs, each row's pair splat.
         const vb0123 = wide ? v128.load(pb) : v128.load8x8_s(pb);
         const vb4567 = wide ? v128.load(pb, 16) : v128.load8x8_s(pb, 8);
         const va0 = v128.load32_splat(pa);
@@ -125,14 +181,17 @@ export function i8GemmPacked(
         vacc3x4567 = i32x4.add(vacc3x4567, i32x4.dot_i16x8_s(va3, vb4567));
         pa += 16;
       }
-      const rows = min(MR, m - i);
-      const c0 = c + <usize>i * ldcB + (<usize>j << 2);
-      const r0 = residual != 0 ? residual + <usize>i * ldrB + (<usize>j << 2) : 0;
-      // Rows past m are neither read (residual) nor stored.
-      finishRow(strip, 0, vacc0x0123, vacc0x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0, c0, cols);
-      if (rows > 1) finishRow(strip, 1, vacc1x0123, vacc1x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + ldrB : 0, c0 + ldcB, cols);
-      if (rows > 2) finishRow(strip, 2, vacc2x0123, vacc2x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + 2 * ldrB : 0, c0 + 2 * ldcB, cols);
-      if (rows > 3) finishRow(strip, 3, vacc3x0123, vacc3x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + 3 * ldrB : 0, c0 + 3 * ldcB, cols);
+      if (quads) {
+        vbias0 = biasVector(pbias, 0, cols);
+        vbias1 = biasVector(pbias, 4, cols);
+        vsw0 = v128.load(panel);
+        vsw1 = v128.load(panel, 16);
+        vcolsum0 = v128.load(panel, 32);
+        vcolsum1 = v128.load(panel, 48);
+      }
+      finishTile(strip, min(MR, m - i), vacc0x0123, vacc0x4567, vacc1x0123, vacc1x4567, vacc2x0123, vacc2x4567,
+        vacc3x0123, vacc3x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation,
+        residual != 0 ? residual + <usize>i * ldrB + (<usize>j << 2) : 0, ldrB, c + <usize>i * ldcB + (<usize>j << 2), ldcB, cols);
     }
   }
 }
@@ -147,77 +206,4 @@ export function i8GemmPacked(
 // @ts-ignore: decorator
 @inline export function quads4567(lo: v128, hi: v128): v128 {
   return i8x16.shuffle(lo, hi, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
-}
-
-/** i8GemmPanels over quad strips (i8-gemm.ts), relaxed build with the relaxed dot on: per 4 k,
- * 2 B loads, 4 load32_splat of a row's four u8 codes and 8 relaxed_dot_i8x16_i7x16_add_s (weights
- * the signed operand, activations the 0..255 one: exact where i8RelaxedDotExact holds), against
- * 4 B loads, 8 splats, 16 dot_i16x8_s and 16 adds for the same 4 k in i8GemmPanels. The same
- * i32 sums, so the same epilogue and the same bits. With scratch (8·kp of its 16·kp bytes),
- * each panel's codes are reordered into quads there once; without, on every strip. */
-// @ts-ignore: decorator
-@inline function i8GemmQuadPanels(
-  m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
-  activation: i32, residual: usize, ldr: i32, scratch: usize, reordered: bool,
-): void {
-  const ldcB = <usize>ldc << 2, ldrB = <usize>ldr << 2;
-  const sB = stripBytes(k), pB = panelBytes(k), codesB = paddedK(k) * NR;
-  for (let j = 0; j < n; j += NR) {
-    const cols = min(NR, n - j);
-    const panel = bp + <usize>(j / NR) * pB;
-    let b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
-    if (reordered) {
-      for (let off: usize = 0; off < codesB; off += 32) {
-        const lo = v128.load(b0 + off), hi = v128.load(b0 + off, 16);
-        v128.store(scratch + off, quads0123(lo, hi));
-        v128.store(scratch + off, quads4567(lo, hi), 16);
-      }
-      b0 = scratch;
-      bEnd = scratch + codesB;
-    }
-    const pbias = bias != 0 ? bias + (<usize>j << 2) : 0;
-    for (let i = 0; i < m; i += MR) {
-      let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0), vacc1x0123 = i32x4.splat(0), vacc1x4567 = i32x4.splat(0);
-      let vacc2x0123 = i32x4.splat(0), vacc2x4567 = i32x4.splat(0), vacc3x0123 = i32x4.splat(0), vacc3x4567 = i32x4.splat(0);
-      const strip = ap + <usize>(i / MR) * sB;
-      let pa = strip + I8_GEMM_STRIP_HEADER;
-      for (let pb = b0; pb < bEnd; pb += 32) {
-        let vb0123: v128, vb4567: v128;
-        if (reordered) {
-          vb0123 = v128.load(pb);
-          vb4567 = v128.load(pb, 16);
-        } else {
-          const lo = v128.load(pb), hi = v128.load(pb, 16);
-          vb0123 = quads0123(lo, hi);
-          vb4567 = quads4567(lo, hi);
-        }
-        const va0 = v128.load32_splat(pa);
-        vacc0x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb0123, va0, vacc0x0123);
-        vacc0x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb4567, va0, vacc0x4567);
-        const va1 = v128.load32_splat(pa, 4);
-        vacc1x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb0123, va1, vacc1x0123);
-        vacc1x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb4567, va1, vacc1x4567);
-        const va2 = v128.load32_splat(pa, 8);
-        vacc2x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb0123, va2, vacc2x0123);
-        vacc2x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb4567, va2, vacc2x4567);
-        const va3 = v128.load32_splat(pa, 12);
-        vacc3x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb0123, va3, vacc3x0123);
-        vacc3x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb4567, va3, vacc3x4567);
-        pa += 16;
-      }
-      // The panel's epilogue vectors are loaded here, per tile, not held across the k loop: six
-      // more live vectors there spill the accumulators (relaxed_dot's result must take its
-      // accumulator's register).
-      const vbias0 = biasVector(pbias, 0, cols), vbias1 = biasVector(pbias, 4, cols);
-      const vsw0 = v128.load(panel), vsw1 = v128.load(panel, 16);
-      const vcolsum0 = v128.load(panel, 32), vcolsum1 = v128.load(panel, 48);
-      const rows = min(MR, m - i);
-      const c0 = c + <usize>i * ldcB + (<usize>j << 2);
-      const r0 = residual != 0 ? residual + <usize>i * ldrB + (<usize>j << 2) : 0;
-      finishRow(strip, 0, vacc0x0123, vacc0x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0, c0, cols);
-      if (rows > 1) finishRow(strip, 1, vacc1x0123, vacc1x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + ldrB : 0, c0 + ldcB, cols);
-      if (rows > 2) finishRow(strip, 2, vacc2x0123, vacc2x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + 2 * ldrB : 0, c0 + 2 * ldcB, cols);
-      if (rows > 3) finishRow(strip, 3, vacc3x0123, vacc3x4567, vcolsum0, vcolsum1, vsw0, vsw1, vbias0, vbias1, activation, r0 != 0 ? r0 + 3 * ldrB : 0, c0 + 3 * ldcB, cols);
-    }
-  }
 }

@@ -26,8 +26,8 @@
 //                                      relaxed_dot_i8x16_i7x16_add_s)
 //             COMPACT strips (m <= 2, `compact` set when quantizing and in i8_gemv): one strip,
 //             the same header, then i16 [kp/2, m rows, 2 k] (quads: u8 [kp/4, m rows, 4 k]):
-//             the GEMV of one or two rows then
-//             reads 4 or 8 bytes of A per k pair instead of 16 (a 1-row GEMV at k 3072 read
+//             the GEMV of one or two rows then reads 4 or 8 bytes of A per k pair (per 4 k
+//             with quads) instead of 16 (a 1-row GEMV at k 3072 read
 //             its 24 KiB strip through L1 once per panel, next to the weight stream: 19 GB/s,
 //             against 27-29 at k 768 for the same weight bytes). Only i8_gemv reads them.
 //   B panels  bp: panel p (columns 8p..8p+7, zero past n) is I8_GEMM_PANEL_HEADER + 8·kp

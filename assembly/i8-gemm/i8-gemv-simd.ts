@@ -28,7 +28,7 @@ import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_STRIP_HEADER, I8_
 import { biasVector } from "../f32-gemm/f32-gemm-packed-4x8-simd";
 import { paddedK, panelBytes, stripBytes } from "./i8-gemm";
 import { finishRow, i8GemmPacked, quads0123, quads4567 } from "./i8-gemm-4x8-simd";
-import { i8RelaxedDotOn } from "./i8-relaxed-dot";
+import { dotQuads, i8RelaxedDotOn } from "./i8-relaxed-dot";
 
 /** C = act(dequant(A·B) + bias) + residual for few rows; contract of i8GemmPacked (i8-gemm.ts).
  * m > 4 runs 4 rows (one strip) at a time: B is then read once per strip (use the GEMM).
@@ -49,110 +49,72 @@ export function i8Gemv(
       i8GemmPacked(rows, n, k, strip, bp, bias, ci, ldc, activation, ri, ldr, 0, quads);
       continue;
     }
-    if (ASC_FEATURE_RELAXED_SIMD) { // compiled in the relaxed build only
-      if (quads) {
-        if (rows == 2) gemvQuads2x8(n, k, strip, pairB, bp, bias, ci, ldcB, activation, ri, ldrB);
-        else gemvQuads1x8(n, k, strip, pairB, bp, bias, ci, activation, ri);
-        continue;
-      }
-    }
-    if (rows == 2) gemv2x8(n, k, strip, pairB, bp, bias, ci, ldcB, activation, ri, ldrB);
-    else gemv1x8(n, k, strip, pairB, bp, bias, ci, activation, ri);
+    // `quads` a constant in each inlined copy (always false in the baseline build).
+    if (quads) {
+      if (rows == 2) gemv2x8(n, k, strip, pairB, bp, bias, ci, ldcB, activation, ri, ldrB, true);
+      else gemv1x8(n, k, strip, pairB, bp, bias, ci, activation, ri, true);
+    } else if (rows == 2) gemv2x8(n, k, strip, pairB, bp, bias, ci, ldcB, activation, ri, ldrB, false);
+    else gemv1x8(n, k, strip, pairB, bp, bias, ci, activation, ri, false);
   }
 }
 
-/** gemv1x8 over quad strips with the relaxed dot (relaxed build, i8-relaxed-dot.ts): per 32
- * bytes of B (4 k × 8 columns) two loads, two shuffles into column quads and two relaxed dots
- * against the row's splat quad, instead of four widening loads, four dots and four adds. Two
- * 32-byte steps a pass into four accumulators: one relaxed dot's latency (its result is its
- * accumulator) per step would bound the stream. quadB: bytes between the row's quads. */
-// @ts-ignore: decorator
-@inline function gemvQuads1x8(
-  n: i32, k: i32, strip: usize, quadB: usize, bp: usize, bias: usize, c: usize, activation: i32, residual: usize,
-): void {
-  const pB = panelBytes(k), codesB = paddedK(k) * NR, a0 = strip + I8_GEMM_STRIP_HEADER;
-  for (let j = 0; j < n; j += NR) {
-    const panel = bp + <usize>(j / NR) * pB;
-    const b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
-    let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0), vacc1x0123 = i32x4.splat(0), vacc1x4567 = i32x4.splat(0);
-    let pa = a0, pb = b0;
-    for (; pb + 64 <= bEnd; pb += 64) {
-      const lo0 = v128.load(pb), hi0 = v128.load(pb, 16), lo1 = v128.load(pb, 32), hi1 = v128.load(pb, 48);
-      const va0 = v128.load32_splat(pa), va1 = v128.load32_splat(pa + quadB);
-      vacc0x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(quads0123(lo0, hi0), va0, vacc0x0123);
-      vacc0x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(quads4567(lo0, hi0), va0, vacc0x4567);
-      vacc1x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(quads0123(lo1, hi1), va1, vacc1x0123);
-      vacc1x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(quads4567(lo1, hi1), va1, vacc1x4567);
-      pa += quadB << 1;
-    }
-    if (pb < bEnd) { // kp ≡ 4 (mod 8): one 32-byte step left
-      const lo = v128.load(pb), hi = v128.load(pb, 16), va = v128.load32_splat(pa);
-      vacc0x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(quads0123(lo, hi), va, vacc0x0123);
-      vacc0x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(quads4567(lo, hi), va, vacc0x4567);
-    }
-    finishPanel(strip, 0, panel, i32x4.add(vacc0x0123, vacc1x0123), i32x4.add(vacc0x4567, vacc1x4567), bias, j, n,
-      activation, residual, c);
-  }
-}
-
-/** gemv2x8 over quad strips with the relaxed dot: per 32 bytes of B two loads, two shuffles and
- * four relaxed dots (four accumulators, one per row and column half). */
-// @ts-ignore: decorator
-@inline function gemvQuads2x8(
-  n: i32, k: i32, strip: usize, quadB: usize, bp: usize, bias: usize, c: usize, ldcB: usize,
-  activation: i32, residual: usize, ldrB: usize,
-): void {
-  const pB = panelBytes(k), codesB = paddedK(k) * NR, a0 = strip + I8_GEMM_STRIP_HEADER;
-  for (let j = 0; j < n; j += NR) {
-    const panel = bp + <usize>(j / NR) * pB;
-    const b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
-    let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0), vacc1x0123 = i32x4.splat(0), vacc1x4567 = i32x4.splat(0);
-    let pa = a0;
-    for (let pb = b0; pb < bEnd; pb += 32) {
-      const lo = v128.load(pb), hi = v128.load(pb, 16);
-      const vb0123 = quads0123(lo, hi), vb4567 = quads4567(lo, hi);
-      const va0 = v128.load32_splat(pa), va1 = v128.load32_splat(pa, 4);
-      vacc0x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb0123, va0, vacc0x0123);
-      vacc0x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb4567, va0, vacc0x4567);
-      vacc1x0123 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb0123, va1, vacc1x0123);
-      vacc1x4567 = i32x4.relaxed_dot_i8x16_i7x16_add_s(vb4567, va1, vacc1x4567);
-      pa += quadB;
-    }
-    finishPanel(strip, 0, panel, vacc0x0123, vacc0x4567, bias, j, n, activation, residual, c);
-    finishPanel(strip, 1, panel, vacc1x0123, vacc1x4567, bias, j, n, activation, residual != 0 ? residual + ldrB : 0, c + ldcB);
-  }
-}
-
-/** Row 0 of a strip over every panel, one panel at a time (8 columns, 2 accumulators); the row's
- * k pairs pairB bytes apart (16 in a 4-row strip, 4 in a compact one). */
+/** Row 0 of a strip over every panel, one panel at a time (8 columns); the row's k pairs (or
+ * quads) pairB bytes apart (16 in a 4-row strip, 4 in a compact one).
+ * quads (the relaxed dot on, i8-relaxed-dot.ts): per 32 bytes of B (4 k × 8 columns) two loads,
+ * two shuffles into column quads and two relaxed dots against the row's splat quad, instead of
+ * four widening loads, four dots and four adds; two 32-byte steps a pass into four
+ * accumulators, as one relaxed dot's latency (its result is its accumulator) per step would
+ * bound the stream. */
 // @ts-ignore: decorator
 @inline function gemv1x8(
   n: i32, k: i32, strip: usize, pairB: usize, bp: usize, bias: usize, c: usize, activation: i32, residual: usize,
+  quads: bool,
 ): void {
   const pB = panelBytes(k), codesB = paddedK(k) * NR, a0 = strip + I8_GEMM_STRIP_HEADER;
   for (let j = 0; j < n; j += NR) {
     const panel = bp + <usize>(j / NR) * pB;
     const b0 = panel + I8_GEMM_PANEL_HEADER, bEnd = b0 + codesB;
     let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0);
-    let pa = a0;
-    for (let pb = b0; pb < bEnd; pb += 32) {
-      // Two k pairs: 8 columns × (k, k+1) each, widened; the row's pair of each, splat.
-      const vak01 = v128.load32_splat(pa), vak23 = v128.load32_splat(pa + pairB);
-      vacc0x0123 = i32x4.add(vacc0x0123, i32x4.add(
-        i32x4.dot_i16x8_s(vak01, v128.load8x8_s(pb)), i32x4.dot_i16x8_s(vak23, v128.load8x8_s(pb, 16))));
-      vacc0x4567 = i32x4.add(vacc0x4567, i32x4.add(
-        i32x4.dot_i16x8_s(vak01, v128.load8x8_s(pb, 8)), i32x4.dot_i16x8_s(vak23, v128.load8x8_s(pb, 24))));
-      pa += pairB << 1;
+    let pa = a0, pb = b0;
+    if (quads) {
+      let vacc1x0123 = i32x4.splat(0), vacc1x4567 = i32x4.splat(0);
+      for (; pb + 64 <= bEnd; pb += 64) {
+        const lo0 = v128.load(pb), hi0 = v128.load(pb, 16), lo1 = v128.load(pb, 32), hi1 = v128.load(pb, 48);
+        const va0 = v128.load32_splat(pa), va1 = v128.load32_splat(pa + pairB);
+        vacc0x0123 = dotQuads(quads0123(lo0, hi0), va0, vacc0x0123);
+        vacc0x4567 = dotQuads(quads4567(lo0, hi0), va0, vacc0x4567);
+        vacc1x0123 = dotQuads(quads0123(lo1, hi1), va1, vacc1x0123);
+        vacc1x4567 = dotQuads(quads4567(lo1, hi1), va1, vacc1x4567);
+        pa += pairB << 1;
+      }
+      if (pb < bEnd) { // kp ≡ 4 (mod 8): one 32-byte step left
+        const lo = v128.load(pb), hi = v128.load(pb, 16), va = v128.load32_splat(pa);
+        vacc0x0123 = dotQuads(quads0123(lo, hi), va, vacc0x0123);
+        vacc0x4567 = dotQuads(quads4567(lo, hi), va, vacc0x4567);
+      }
+      vacc0x0123 = i32x4.add(vacc0x0123, vacc1x0123);
+      vacc0x4567 = i32x4.add(vacc0x4567, vacc1x4567);
+    } else {
+      for (; pb < bEnd; pb += 32) {
+        // Two k pairs: 8 columns × (k, k+1) each, widened; the row's pair of each, splat.
+        const vak01 = v128.load32_splat(pa), vak23 = v128.load32_splat(pa + pairB);
+        vacc0x0123 = i32x4.add(vacc0x0123, i32x4.add(
+          i32x4.dot_i16x8_s(vak01, v128.load8x8_s(pb)), i32x4.dot_i16x8_s(vak23, v128.load8x8_s(pb, 16))));
+        vacc0x4567 = i32x4.add(vacc0x4567, i32x4.add(
+          i32x4.dot_i16x8_s(vak01, v128.load8x8_s(pb, 8)), i32x4.dot_i16x8_s(vak23, v128.load8x8_s(pb, 24))));
+        pa += pairB << 1;
+      }
     }
     finishPanel(strip, 0, panel, vacc0x0123, vacc0x4567, bias, j, n, activation, residual, c);
   }
 }
 
-/** Rows 0 and 1 of a strip over every panel, one panel at a time (8 columns, 4 accumulators). */
+/** Rows 0 and 1 of a strip over every panel, one panel at a time (8 columns, 4 accumulators);
+ * quads (the relaxed dot on): per 32 bytes of B two loads, two shuffles and four relaxed dots. */
 // @ts-ignore: decorator
 @inline function gemv2x8(
   n: i32, k: i32, strip: usize, pairB: usize, bp: usize, bias: usize, c: usize, ldcB: usize,
-  activation: i32, residual: usize, ldrB: usize,
+  activation: i32, residual: usize, ldrB: usize, quads: bool,
 ): void {
   const pB = panelBytes(k), codesB = paddedK(k) * NR, a0 = strip + I8_GEMM_STRIP_HEADER;
   for (let j = 0; j < n; j += NR) {
@@ -161,6 +123,17 @@ export function i8Gemv(
     let vacc0x0123 = i32x4.splat(0), vacc0x4567 = i32x4.splat(0), vacc1x0123 = i32x4.splat(0), vacc1x4567 = i32x4.splat(0);
     let pa = a0;
     for (let pb = b0; pb < bEnd; pb += 32) {
+      if (quads) {
+        const lo = v128.load(pb), hi = v128.load(pb, 16);
+        const vb0123 = quads0123(lo, hi), vb4567 = quads4567(lo, hi);
+        const va0 = v128.load32_splat(pa), va1 = v128.load32_splat(pa, 4);
+        vacc0x0123 = dotQuads(vb0123, va0, vacc0x0123);
+        vacc0x4567 = dotQuads(vb4567, va0, vacc0x4567);
+        vacc1x0123 = dotQuads(vb0123, va1, vacc1x0123);
+        vacc1x4567 = dotQuads(vb4567, va1, vacc1x4567);
+        pa += pairB;
+        continue;
+      }
       const vbk01x0123 = v128.load8x8_s(pb), vbk01x4567 = v128.load8x8_s(pb, 8);
       const vbk23x0123 = v128.load8x8_s(pb, 16), vbk23x4567 = v128.load8x8_s(pb, 24);
       const pa23 = pa + pairB;

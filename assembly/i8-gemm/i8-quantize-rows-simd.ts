@@ -72,10 +72,12 @@ const ROUND_MAGIC_BITS: i32 = 0x4B400000;
   return i32x4.replace_lane(f32x4.replace_lane(f32x4.splat(scale), 1, inv), 2, zp);
 }
 
-/** The codes of one row r of a strip of `rows` rows per k pair, 4 k a step (the strip's last
- * rows, compact strips), then code 0 up to kp. */
+/** The codes of one row r of a strip of `rows` rows (the strip's last rows, compact strips), 4 k
+ * a step, then code 0 up to kp: as i16 pairs, or as u8 quads (`quads`, the relaxed dot's). */
 // @ts-ignore: decorator
-@inline function rowCodes(row: usize, k: i32, kk: i32, params: v128, codes: usize, r: i32, rows: i32, live: bool): void {
+@inline function rowCodes(
+  row: usize, k: i32, kk: i32, params: v128, codes: usize, r: i32, rows: i32, live: bool, quads: bool,
+): void {
   const kp = <i32>paddedK(k), k4 = k & ~3;
   const vinv = f32x4.splat(f32x4.extract_lane(params, 1)), vmax = i32x4.splat(QMAX);
   const vbias = i32x4.splat(ROUND_MAGIC_BITS - i32x4.extract_lane(params, 2));
@@ -83,36 +85,24 @@ const ROUND_MAGIC_BITS: i32 = 0x4B400000;
     for (; kk < k4; kk += 4) {
       const q = codes4(v128.load(row + (<usize>kk << 2)), vinv, vbias, vmax);
       const q16 = i16x8.narrow_i32x4_s(q, q); // q0..q3 as i16: the pairs (q0, q1), (q2, q3)
-      store<u32>(codes + stripCodeOffset(r, kk, rows), i32x4.extract_lane(q16, 0));
-      store<u32>(codes + stripCodeOffset(r, kk + 2, rows), i32x4.extract_lane(q16, 1));
+      if (quads) {
+        store<u32>(codes + quadCodeOffset(r, kk, rows), i32x4.extract_lane(i8x16.narrow_i16x8_u(q16, q16), 0));
+      } else {
+        store<u32>(codes + stripCodeOffset(r, kk, rows), i32x4.extract_lane(q16, 0));
+        store<u32>(codes + stripCodeOffset(r, kk + 2, rows), i32x4.extract_lane(q16, 1));
+      }
     }
     for (; kk < k; kk++) {
-      const q = codes4(v128.load_splat<f32>(row + (<usize>kk << 2)), vinv, vbias, vmax);
-      store<u16>(codes + stripCodeOffset(r, kk, rows), <u16>i32x4.extract_lane(q, 0));
+      const q = <u16>i32x4.extract_lane(codes4(v128.load_splat<f32>(row + (<usize>kk << 2)), vinv, vbias, vmax), 0);
+      if (quads) store<u8>(codes + quadCodeOffset(r, kk, rows), <u8>q);
+      else store<u16>(codes + stripCodeOffset(r, kk, rows), q);
     }
   }
   // Padding rows and the k padding: code 0 (the padded weights are 0, so any value would do).
-  for (; kk < kp; kk++) store<u16>(codes + stripCodeOffset(r, kk, rows), 0);
-}
-
-/** The codes of one row r of a quad strip of `rows` rows per 4 k (MR, or m for a compact
- * strip), 4 k a step, then code 0 up to kp (rowCodes' twin). */
-// @ts-ignore: decorator
-@inline function rowQuadCodes(row: usize, k: i32, kk: i32, params: v128, codes: usize, r: i32, rows: i32, live: bool): void {
-  const kp = <i32>paddedK(k), k4 = k & ~3;
-  const vinv = f32x4.splat(f32x4.extract_lane(params, 1)), vmax = i32x4.splat(QMAX);
-  const vbias = i32x4.splat(ROUND_MAGIC_BITS - i32x4.extract_lane(params, 2));
-  if (live) {
-    for (; kk < k4; kk += 4) {
-      const q16 = i16x8.narrow_i32x4_s(codes4(v128.load(row + (<usize>kk << 2)), vinv, vbias, vmax), i32x4.splat(0));
-      store<u32>(codes + quadCodeOffset(r, kk, rows), i32x4.extract_lane(i8x16.narrow_i16x8_u(q16, q16), 0));
-    }
-    for (; kk < k; kk++) {
-      const q = codes4(v128.load_splat<f32>(row + (<usize>kk << 2)), vinv, vbias, vmax);
-      store<u8>(codes + quadCodeOffset(r, kk, rows), <u8>i32x4.extract_lane(q, 0));
-    }
+  for (; kk < kp; kk++) {
+    if (quads) store<u8>(codes + quadCodeOffset(r, kk, rows), 0);
+    else store<u16>(codes + stripCodeOffset(r, kk, rows), 0);
   }
-  for (; kk < kp; kk++) store<u8>(codes + quadCodeOffset(r, kk, rows), 0);
 }
 
 /** Strips s0..s1 of A[m, k] (row stride lda, ELEMENTS) into ap (strip 0's address); with
@@ -133,28 +123,9 @@ export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0
     v128.store(strip, i32x4.shuffle(i32x4.shuffle(p0, p1, 0, 4, 2, 6), i32x4.shuffle(p2, p3, 0, 4, 2, 6), 0, 1, 4, 5));
     v128.store(strip, i32x4.shuffle(i32x4.shuffle(p0, p1, 0, 4, 2, 6), i32x4.shuffle(p2, p3, 0, 4, 2, 6), 2, 3, 6, 7), 16);
     let kk = 0;
-    if (quads) {
-      if (rows == MR && i0 + MR <= m) {
-        // A whole strip: four rows at once, 4 k a step, one 16-byte store of four rows' quads.
-        const vinv0 = f32x4.splat(f32x4.extract_lane(p0, 1)), vinv1 = f32x4.splat(f32x4.extract_lane(p1, 1));
-        const vinv2 = f32x4.splat(f32x4.extract_lane(p2, 1)), vinv3 = f32x4.splat(f32x4.extract_lane(p3, 1));
-        const vb0 = i32x4.splat(ROUND_MAGIC_BITS - i32x4.extract_lane(p0, 2)), vb1 = i32x4.splat(ROUND_MAGIC_BITS - i32x4.extract_lane(p1, 2));
-        const vb2 = i32x4.splat(ROUND_MAGIC_BITS - i32x4.extract_lane(p2, 2)), vb3 = i32x4.splat(ROUND_MAGIC_BITS - i32x4.extract_lane(p3, 2));
-        for (; kk < k4; kk += 4) {
-          const off = <usize>kk << 2;
-          const r01 = i16x8.narrow_i32x4_s(codes4(v128.load(row0 + off), vinv0, vb0, vmax), codes4(v128.load(row0 + ldaB + off), vinv1, vb1, vmax));
-          const r23 = i16x8.narrow_i32x4_s(codes4(v128.load(row0 + 2 * ldaB + off), vinv2, vb2, vmax), codes4(v128.load(row0 + 3 * ldaB + off), vinv3, vb3, vmax));
-          v128.store(codes + quadCodeOffset(0, kk), i8x16.narrow_i16x8_u(r01, r23));
-        }
-      }
-      rowQuadCodes(row0, k, kk, p0, codes, 0, rows, i0 < m);
-      if (rows > 1) rowQuadCodes(row0 + ldaB, k, kk, p1, codes, 1, rows, i0 + 1 < m);
-      if (rows > 2) rowQuadCodes(row0 + 2 * ldaB, k, kk, p2, codes, 2, rows, i0 + 2 < m);
-      if (rows > 3) rowQuadCodes(row0 + 3 * ldaB, k, kk, p3, codes, 3, rows, i0 + 3 < m);
-      continue;
-    }
     if (rows == MR && i0 + MR <= m) {
-      // A whole strip: four rows at once, 4 k a step, stored as the strip's two 16-byte k pairs.
+      // A whole strip: four rows at once, 4 k a step, stored as the strip's two 16-byte k pairs,
+      // or as one 16-byte group of the four rows' quads.
       const vinv0 = f32x4.splat(f32x4.extract_lane(p0, 1)), vinv1 = f32x4.splat(f32x4.extract_lane(p1, 1));
       const vinv2 = f32x4.splat(f32x4.extract_lane(p2, 1)), vinv3 = f32x4.splat(f32x4.extract_lane(p3, 1));
       const vb0 = i32x4.splat(ROUND_MAGIC_BITS - i32x4.extract_lane(p0, 2)), vb1 = i32x4.splat(ROUND_MAGIC_BITS - i32x4.extract_lane(p1, 2));
@@ -164,16 +135,20 @@ export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0
         // As i32 lanes (a lane = one row's k pair): r01 = [r0 p0, r0 p1, r1 p0, r1 p1], r23 alike.
         const r01 = i16x8.narrow_i32x4_s(codes4(v128.load(row0 + off), vinv0, vb0, vmax), codes4(v128.load(row0 + ldaB + off), vinv1, vb1, vmax));
         const r23 = i16x8.narrow_i32x4_s(codes4(v128.load(row0 + 2 * ldaB + off), vinv2, vb2, vmax), codes4(v128.load(row0 + 3 * ldaB + off), vinv3, vb3, vmax));
-        const at = codes + stripCodeOffset(0, kk);
-        v128.store(at, i32x4.shuffle(r01, r23, 0, 2, 4, 6));
-        v128.store(at, i32x4.shuffle(r01, r23, 1, 3, 5, 7), 16);
+        if (quads) {
+          v128.store(codes + quadCodeOffset(0, kk), i8x16.narrow_i16x8_u(r01, r23));
+        } else {
+          const at = codes + stripCodeOffset(0, kk);
+          v128.store(at, i32x4.shuffle(r01, r23, 0, 2, 4, 6));
+          v128.store(at, i32x4.shuffle(r01, r23, 1, 3, 5, 7), 16);
+        }
       }
     }
     // The k tail of a whole strip, or every code of the rows of a partial or compact strip (a
     // compact strip has no codes for its padding rows).
-    rowCodes(row0, k, kk, p0, codes, 0, rows, i0 < m);
-    if (rows > 1) rowCodes(row0 + ldaB, k, kk, p1, codes, 1, rows, i0 + 1 < m);
-    if (rows > 2) rowCodes(row0 + 2 * ldaB, k, kk, p2, codes, 2, rows, i0 + 2 < m);
-    if (rows > 3) rowCodes(row0 + 3 * ldaB, k, kk, p3, codes, 3, rows, i0 + 3 < m);
+    rowCodes(row0, k, kk, p0, codes, 0, rows, i0 < m, quads);
+    if (rows > 1) rowCodes(row0 + ldaB, k, kk, p1, codes, 1, rows, i0 + 1 < m, quads);
+    if (rows > 2) rowCodes(row0 + 2 * ldaB, k, kk, p2, codes, 2, rows, i0 + 2 < m, quads);
+    if (rows > 3) rowCodes(row0 + 3 * ldaB, k, kk, p3, codes, 3, rows, i0 + 3 < m, quads);
   }
 }

@@ -9,7 +9,7 @@
 //                       (−127..127), 16 multiply-adds in one instruction instead of 8.
 //   x64 without         pmaddubsw + pmaddwd + paddd: b unsigned, but each pair of products
 //                       saturates at i16 (2·255·127 > 32767).
-//   Arm (sdot)          b signed: 255 reads as −1.
+//   x64 AVX-VNNI-INT8   vpdpbssd, which V8 prefers there, and Arm (sdot): b signed, 255 reads as −1.
 //   V8 11.3 Liftoff     (Node 20, with --experimental-wasm-relaxed-simd) loses c: 2·dot.
 // So the GEMM and GEMV use it only where i8RelaxedDotExact finds the first behaviour, and get the
 // very i32 sums of their i32x4.dot_i16x8_s loops: the same bits on every engine either way. The host
@@ -41,6 +41,15 @@ export function i8SetRelaxedDot(on: bool): bool {
   const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b));
   const hi = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b));
   return i32x4.add(c, i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7)));
+}
+
+/** relaxed_dot_i8x16_i7x16_add_s(a, b, c) in the relaxed build; in the baseline build, which
+ * never turns the mode on, exactDot (the same sums), so that code shared by both builds compiles
+ * in both. */
+// @ts-ignore: decorator
+@inline export function dotQuads(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, c);
+  return exactDot(a, b, c);
 }
 
 /** Whether relaxed_dot_i8x16_i7x16_add_s computes exactDot here: b's bytes past 127 unsigned,

@@ -17,6 +17,7 @@ const { failed } = await runSuite({
     JSON.parse(await Deno.readTextFile(new URL(`../fixtures/${name}.json`, import.meta.url)))),
   expectKernels: at >= 0 ? Deno.args[at + 1] : undefined,
   expectInt8Dot: dot >= 0 ? Deno.args[dot + 1] : undefined,
+  int8Kernels: await WebAssembly.compile(await Deno.readFile(new URL('../../dist/kernels-relaxed-unshared.wasm', import.meta.url))),
   configs: THREADED_CONFIGS,
   checks: [threadsCheck('deno', true)],
   charGpt: {

@@ -1,6 +1,6 @@
 // The runtime smoke suite: one plain ESM module, run unchanged in Node, Deno, Bun, workerd and a
-// browser page. Its one import is the runtime-neutral fixture checker it shares with the vitest
-// suite (fixture-cases.mjs); each runtime's harness (node.mjs, deno.mjs, bun.mjs,
+// browser page. Its imports are the runtime-neutral fixture checker it shares with the vitest
+// suite (fixture-cases.mjs) and the int8 kernel check (int8-kernels.mjs); each runtime's harness (node.mjs, deno.mjs, bun.mjs,
 // workerd/worker.mjs, browser/page.mjs) loads the library its own way, reads the PyTorch
 // fixtures its own way and hands both in. No vitest here: a tiny runner prints one line per
 // check and `N passed, M failed` last; the harness turns a failure into a non-zero exit.
@@ -12,6 +12,8 @@
 //     configs: [{ threads: 1 }, { threads: 2 }, { threads: 3 }],  // one engine per entry, every fixture on each
 //     expectKernels: 'relaxed',                     // optional: engine.kernels must be this
 //     expectInt8Dot: 'relaxed_dot_i8x16_i7x16',     // optional: engine.int8Dot of the relaxed build
+//     int8Kernels: module,                          // optional: kernels-relaxed-unshared.wasm, compiled, for
+//                                                   // the kernel-level relaxed-dot check (int8-kernels.mjs)
 //     engineOptions: { wasm: module },              // optional: merged into every createEngine call
 //     checks: [{ name, fn }],                       // optional: runtime-specific checks
 //     charGpt: { config, bytes, greedy },           // optional: models/char-gpt's config.json (parsed),
@@ -32,6 +34,7 @@
 // PyTorch's.
 
 import { checkAttentionCase, checkMhaCase } from './fixture-cases.mjs';
+import { checkInt8Kernels } from './int8-kernels.mjs';
 
 export const ATOL = 2e-4;
 export const RTOL = 2e-4;
@@ -385,12 +388,7 @@ async function runConfig(t, env, config, big, firstBits) {
       assertSameBits(head, y.subarray(0, r * outF), `int8 linear, the first ${r} rows alone (GEMV) vs in the big call (GEMM)`);
     }
     await layer.dispose();
-    let num = 0, den = 0;
-    for (let i = 0; i < y.length; i++) {
-      num += (y[i] - big.int8.expected[i]) ** 2;
-      den += big.int8.expected[i] ** 2;
-    }
-    const err = Math.sqrt(num / den);
+    const err = relativeRms(y, big.int8.expected);
     if (!(err < 0.015)) fail(`relative RMS error ${err} against float64, expected < 0.015`);
     const key = 'int8';
     if (firstBits[key]) assertSameBits(y, firstBits[key].y, `int8 linear vs [${firstBits[key].label}]`);
@@ -402,26 +400,10 @@ async function runConfig(t, env, config, big, firstBits) {
   // the first 1, 2 and 3 rows alone (the int8 GEMV) the same bits as in the big call.
   await t.check(`[${label}] int8 linear, ${INT8_SHAPES.length} shapes of 5..77 rows (the int8 GEMM) and their first rows (GEMV)`, async () => {
     for (const [i, [rows, inF, outF, bias]] of INT8_SHAPES.entries()) {
-      const x = random(rows * inF, 100 + i), weight = random(outF * inF, 200 + i).map((w) => w * 0.1);
-      const b = bias ? random(outF, 300 + i) : undefined;
-      const layer = engine.linear({ inFeatures: inF, outFeatures: outF, bias, weights: bias ? { weight, bias: b } : { weight }, quantize: 'int8' });
-      const y = await layer.forward(x, { rows });
-      const what = `int8 linear ${rows}×${inF}→${outF}${bias ? '' : ' without bias'}`;
-      for (let r = 1; r <= 3; r++) {
-        assertSameBits(await layer.forward(x.subarray(0, r * inF), { rows: r }), y.subarray(0, r * outF),
-          `${what}, the first ${r} rows alone (GEMV) vs in the big call (GEMM)`);
-      }
-      await layer.dispose();
-      const expected = linear(x, rows, inF, weight, b, outF);
-      let num = 0, den = 0;
-      for (let j = 0; j < y.length; j++) {
-        num += (y[j] - expected[j]) ** 2;
-        den += expected[j] ** 2;
-      }
-      if (!(Math.sqrt(num / den) < 0.02)) fail(`${what}: relative RMS error ${Math.sqrt(num / den)} against float64`);
-      const key = `int8/${i}`;
-      if (firstBits[key]) assertSameBits(y, firstBits[key].y, `${what} vs [${firstBits[key].label}]`);
-      else firstBits[key] = { label, y };
+      await checkInt8Linear(engine, {
+        rows, inF, outF, x: random(rows * inF, 100 + i), weight: random(outF * inF, 200 + i).map((w) => w * 0.1),
+        b: bias ? random(outF, 300 + i) : undefined, maxErr: 0.02, gemvRows: 3, key: `int8/${i}`,
+      }, label, firstBits);
     }
   });
 
@@ -433,22 +415,11 @@ async function runConfig(t, env, config, big, firstBits) {
     const pick = (lo, hi) => lo + Math.floor(next() * (hi - lo + 1));
     for (let i = 0; i < INT8_RANDOM.count; i++) {
       const rows = pick(1, 70), inF = i % 10 === 9 ? pick(700, 1100) : pick(1, 160), outF = pick(1, 70), bias = next() < 0.7;
-      const what = `int8 linear ${rows}×${inF}→${outF}${bias ? '' : ' without bias'} (seed ${INT8_RANDOM.seed}, shape ${i})`;
-      const x = random(rows * inF, 5000 + i).map((v) => v * (1 + 4 * next()) + (i % 4 === 0 ? 1.5 : 0));
-      const weight = random(outF * inF, 6000 + i).map((w) => w * 0.1), b = bias ? random(outF, 7000 + i) : undefined;
-      const layer = engine.linear({ inFeatures: inF, outFeatures: outF, bias, weights: bias ? { weight, bias: b } : { weight }, quantize: 'int8' });
-      const y = await layer.forward(x, { rows });
-      await layer.dispose();
-      const expected = linear(x, rows, inF, weight, b, outF);
-      let num = 0, den = 0;
-      for (let j = 0; j < y.length; j++) {
-        num += (y[j] - expected[j]) ** 2;
-        den += expected[j] ** 2;
-      }
-      if (!(Math.sqrt(num / den) < 0.03)) fail(`${what}: relative RMS error ${Math.sqrt(num / den)} against float64`);
-      const key = `int8-random/${i}`;
-      if (firstBits[key]) assertSameBits(y, firstBits[key].y, `${what} vs [${firstBits[key].label}]`);
-      else firstBits[key] = { label, y };
+      await checkInt8Linear(engine, {
+        rows, inF, outF, x: random(rows * inF, 5000 + i).map((v) => v * (1 + 4 * next()) + (i % 4 === 0 ? 1.5 : 0)),
+        weight: random(outF * inF, 6000 + i).map((w) => w * 0.1), b: bias ? random(outF, 7000 + i) : undefined,
+        maxErr: 0.03, key: `int8-random/${i}`, where: ` (seed ${INT8_RANDOM.seed}, shape ${i})`,
+      }, label, firstBits);
     }
   });
 
@@ -461,6 +432,34 @@ async function runConfig(t, env, config, big, firstBits) {
     await assertRejects(() => engine.attention(q, q, q, { batch: 1, heads: 1, seqQ: 1, seqK: 1, headDim: 4 }),
       Error, 'attention after dispose');
   });
+}
+
+/** One int8 nn.Linear y = x·Wᵀ (+ b) on `engine`: within maxErr (relative RMS) of float64, its
+ * first 1..gemvRows rows alone (the int8 GEMV) the same bits as in the whole call, and the same
+ * bits as in the first configuration that ran it (firstBits[key]). */
+async function checkInt8Linear(engine, { rows, inF, outF, x, weight, b, maxErr, gemvRows = 0, key, where = '' }, label, firstBits) {
+  const what = `int8 linear ${rows}×${inF}→${outF}${b ? '' : ' without bias'}${where}`;
+  const layer = engine.linear({ inFeatures: inF, outFeatures: outF, bias: b !== undefined, weights: b ? { weight, bias: b } : { weight }, quantize: 'int8' });
+  const y = await layer.forward(x, { rows });
+  for (let r = 1; r <= Math.min(gemvRows, rows); r++) {
+    assertSameBits(await layer.forward(x.subarray(0, r * inF), { rows: r }), y.subarray(0, r * outF),
+      `${what}, the first ${r} rows alone (GEMV) vs in the big call (GEMM)`);
+  }
+  await layer.dispose();
+  const err = relativeRms(y, linear(x, rows, inF, weight, b, outF));
+  if (!(err < maxErr)) fail(`${what}: relative RMS error ${err} against float64`);
+  if (firstBits[key]) assertSameBits(y, firstBits[key].y, `${what} vs [${firstBits[key].label}]`);
+  else firstBits[key] = { label, y };
+}
+
+/** sqrt(Σ(y − expected)² / Σ expected²). */
+function relativeRms(y, expected) {
+  let num = 0, den = 0;
+  for (let i = 0; i < y.length; i++) {
+    num += (y[i] - expected[i]) ** 2;
+    den += expected[i] ** 2;
+  }
+  return Math.sqrt(num / den);
 }
 
 /** Bad arguments reject with TypeError / RangeError, and the engine stays usable. */
@@ -562,6 +561,14 @@ export async function runSuite(env) {
     `configurations: ${env.configs.map((c) => c.label ?? `threads ${c.threads}`).join(', ')}`);
 
   for (const check of env.checks ?? []) await t.check(check.name, check.fn);
+  if (env.int8Kernels) {
+    await t.check('int8 kernels (relaxed build): the relaxed dot on against off, bit for bit', () => {
+      const { exact, cases } = checkInt8Kernels(env.int8Kernels);
+      if (!exact && env.expectInt8Dot === 'relaxed_dot_i8x16_i7x16') fail('i8_relaxed_dot_exact is 0 where the relaxed dot was expected');
+      t.note(exact ? `int8 kernels: ${cases} products (GEMM, GEMV) the same bits with the relaxed dot`
+        : 'int8 kernels: the relaxed dot is not exact in this engine; nothing to compare');
+    });
+  }
 
   let charGpt;
   if (env.charGpt) {

@@ -38,6 +38,7 @@ async function main() {
     ];
   return runSuite({
     expectInt8Dot: new URLSearchParams(location.search).get('int8Dot') ?? undefined,
+    int8Kernels: await WebAssembly.compileStreaming(fetch(new URL('../../../dist/kernels-relaxed-unshared.wasm', import.meta.url))),
     runtime: `${navigator.userAgent.match(/(Headless)?Chrom(e|ium)\/[\d.]+/)?.[0] ?? navigator.userAgent} ` +
       `(${isolated ? 'cross-origin isolated' : 'not isolated'})`,
     lib,

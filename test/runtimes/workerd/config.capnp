@@ -26,6 +26,7 @@ const modules :List(Workerd.Worker.Module) = [
   (name = "worker.mjs", esModule = embed "worker.mjs"),
   (name = "suite.mjs", esModule = embed "../suite.mjs"),
   (name = "fixture-cases.mjs", esModule = embed "../fixture-cases.mjs"),
+  (name = "int8-kernels.mjs", esModule = embed "../int8-kernels.mjs"),
   (name = "wasm-attention", esModule = embed "../../../dist/index.js"),
   (name = "wasm-attention/kernels-simd.wasm", wasm = embed "../../../dist/kernels-simd.wasm"),
   (name = "wasm-attention/kernels-relaxed.wasm", wasm = embed "../../../dist/kernels-relaxed.wasm"),
