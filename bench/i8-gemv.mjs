@@ -12,6 +12,9 @@
 // the f32 GEMV's is the decode speedup, and their GB/s against the probe's is their share of
 // the weight-streaming bound. Prints one JSON line per shape.
 //   node bench/i8-gemv.mjs [--kernels=simd|relaxed] [--rows=1] [--rounds=9] [--shape=lm_head|c_fc]
+// With --kernels=relaxed where the relaxed integer dot is exact (engine.int8Dot; x64 AVX-VNNI in
+// V8 15: `deno run -A bench/i8-gemv.mjs --kernels=relaxed`), the int8 GEMV is also timed in that
+// mode (quad strips, the same panels), in the same alternation, and checked bit for bit.
 // Needs dist/ (npm run build).
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -45,7 +48,9 @@ for (const name of shapes) {
   // Layout: x [m, k], its int8 strips, y [m, n] (one per kernel), W [n, k] f32 (staging), then
   // the f32 panel copies, the int8 panel copies and the probe's buffer, each 64 KiB aligned.
   const x = 1024, strips = align(x + m * k * 4, 16), yF32 = align(strips + ceilDiv(m, 4) * i8StripBytes(k), 16);
-  const yI8 = align(yF32 + m * n * 4, 16), yGemm = align(yI8 + m * n * 4, 16), w = align(yGemm + m * n * 4);
+  const yI8 = align(yF32 + m * n * 4, 16), yGemm = align(yI8 + m * n * 4, 16);
+  const stripsDot = align(yGemm + m * n * 4, 16), yDot = align(stripsDot + ceilDiv(m, 4) * i8StripBytes(k), 16);
+  const w = align(yDot + m * n * 4);
   const f32At = align(w + n * k * 4), i8At = f32At + f32Copies * align(f32Bytes), buf = i8At + i8Copies * align(i8Bytes);
   const memory = new WebAssembly.Memory({ initial: ceilDiv(buf + probeBytes, 65536), maximum: 65536 });
   const kernels = new WebAssembly.Instance(kernelsWasm, { env: { memory } }).exports;
@@ -61,6 +66,12 @@ for (const name of shapes) {
   for (let c = 1; c < i8Copies; c++) bytes.copyWithin(i8At + c * align(i8Bytes), i8At, i8At + i8Bytes);
   new Float32Array(memory.buffer, buf, probeBytes / 4).fill(1);
   kernels.i8_quantize_rows(m, k, x, k, strips, 0, ceilDiv(m, 4));
+  const relaxedDot = kernels.i8_relaxed_dot_exact(0) === 1;
+  if (relaxedDot) { // the quad strips of the same rows; the mode is the instance's, so each call sets it
+    kernels.i8_set_relaxed_dot(1);
+    kernels.i8_quantize_rows(m, k, x, k, stripsDot, 0, ceilDiv(m, 4));
+    kernels.i8_set_relaxed_dot(0);
+  }
 
   let nextF32 = 0, nextI8 = 0, nextGemm = 0;
   const fns = [
@@ -69,13 +80,29 @@ for (const name of shapes) {
     () => kernels.i8_gemm_packed(m, n, k, strips, i8At + (nextGemm++ % i8Copies) * align(i8Bytes), 0, yGemm, n, 0, 0, 0, 0),
     () => probe.peak_stream(buf, probeBytes),
   ];
+  let nextDot = 0;
+  if (relaxedDot) {
+    fns.push(() => {
+      kernels.i8_set_relaxed_dot(1);
+      kernels.i8_gemv(m, n, k, stripsDot, i8At + (nextDot++ % i8Copies) * align(i8Bytes), 0, yDot, n, 0, 0, 0);
+      kernels.i8_set_relaxed_dot(0);
+    });
+  }
+  const sameBits = () => {
+    if (!relaxedDot) return;
+    fns[0](); fns[4]();
+    const at = new Uint32Array(memory.buffer, yI8, m * n).findIndex((v, i) => v !== new Uint32Array(memory.buffer, yDot, m * n)[i]);
+    if (at >= 0) throw new Error(`${name}: the relaxed-dot GEMV differs from the i16 one at ${at}`);
+  };
+  sameBits();
   // The GEMV and the GEMM give the same bits (test/kernels/i8-gemv.test.ts); checked here too.
   fns[0](); fns[2]();
   const same = new Uint32Array(memory.buffer, yI8, m * n).every((v, i) => v === new Uint32Array(memory.buffer, yGemm, m * n)[i]);
   if (!same) throw new Error(`${name}: i8_gemv and i8_gemm_packed disagree`);
   for (const t0 = performance.now(); performance.now() - t0 < 1000;) fns.forEach((f) => f()); // tier up
   const load = loadavg()[0];
-  const [i8, f32, gemm, stream] = alternate(fns, { rounds, reps: 3 });
+  const [i8, f32, gemm, stream, dot] = alternate(fns, { rounds, reps: 3 });
+  sameBits(); // again, in the code the timing ran
   const gbps = (b, ms) => +(b / ms / 1e6).toFixed(1);
   const perRound = (a, b) => +median(a.map((t, i) => b[i] / t)).toFixed(2);
   console.log(JSON.stringify({
@@ -84,5 +111,10 @@ for (const name of shapes) {
     probeGBps: gbps(probeBytes, median(stream)),
     i8GemvOfProbe: +median(i8.map((t, i) => (i8Bytes / t) / (probeBytes / stream[i]))).toFixed(2),
     i8GemvSpeedupOverF32Gemv: perRound(i8, f32), i8GemvSpeedupOverI8Gemm: perRound(i8, gemm),
+    ...(dot ? {
+      relaxedDotGemvGBps: gbps(i8Bytes, median(dot)),
+      relaxedDotGemvOfProbe: +median(dot.map((t, i) => (i8Bytes / t) / (probeBytes / stream[i]))).toFixed(2),
+      relaxedDotSpeedupOverI16Gemv: perRound(dot, i8), relaxedDotSameBits: true,
+    } : {}),
   }));
 }
