@@ -44,9 +44,7 @@ function serve(port: Port, init: Extract<HostToWorker, { type: 'init' }>, kernel
   const ctrl = new Int32Array(memory.buffer, init.control, CONTROL_SLOTS);
   const region = new Float64Array(memory.buffer, init.program, MAX_PHASES * PHASE_SLOTS);
   for (;;) {
-    spin(ctrl, CTRL.EPOCH, epoch);
-    Atomics.wait(ctrl, CTRL.EPOCH, epoch);
-    epoch = Atomics.load(ctrl, CTRL.EPOCH);
+    epoch = next(ctrl, CTRL.EPOCH, epoch);
     if (Atomics.load(ctrl, CTRL.COMMAND) === COMMAND_EXIT) return port.exit();
     let failed = false;
     const phases = Atomics.load(ctrl, CTRL.PHASES);
@@ -82,6 +80,19 @@ function report(port: Port, ctrl: Int32Array, index: number, epoch: number, erro
     port.post({ type: 'error', index, epoch, error: toWire(error) });
   }
   return true;
+}
+
+/** Waits until `slot` no longer holds `value` and returns what it holds then. A wake-up alone
+ * proves nothing: the host bumps EPOCH and then notifies, and when it is descheduled between the
+ * two, a worker can see the new EPOCH by spinning, finish that whole call and be asleep on it
+ * again when the notify lands. Taking that late notify for a new command would run the finished
+ * program a second time over the host's next dispatch (and did: a hang under load). */
+function next(ctrl: Int32Array, slot: number, value: number): number {
+  for (let now = Atomics.load(ctrl, slot); ; now = Atomics.load(ctrl, slot)) {
+    if (now !== value) return now;
+    spin(ctrl, slot, value);
+    Atomics.wait(ctrl, slot, value);
+  }
 }
 
 /** Every worker waits here until all `threads` have arrived. */

@@ -1,6 +1,8 @@
 // The control block and program region: every slot and region derives from MAX_PHASES and none
 // overlaps another; programs at and past the capacity run on the pool with every phase seeing
-// the one before it (a phase p >= 8 once claimed items from the barrier of phase p - 8).
+// the one before it (a phase p >= 8 once claimed items from the barrier of phase p - 8); a
+// notify that lands after its EPOCH was served (the host descheduled between bump and notify)
+// runs nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../dist/index.js';
 import { CTRL } from '../../src/parallel/protocol.js';
@@ -47,6 +49,7 @@ describe('memory map of the pool', () => {
 const DEBUG = Symbol.for('wasm-attention.debug');
 type Built = { program: Phase[]; collect(): { output: Float32Array } };
 type Internals = {
+  arena: Arena;
   forcePool(on?: boolean): void;
   pool?: () => Promise<{ runs: number }>;
   call(build: (arena: Arena, threads: number) => Built): Promise<{ output: Float32Array }>;
@@ -105,6 +108,41 @@ describe('programs on the pool (forced), up to and past the capacity', () => {
       const { output } = await internals(e).call(chain(input, constants, phases));
       expectSameBits(output, expected);
       expect(pool.runs - before).toBe(Math.ceil(phases / layout.MAX_PHASES));
+    }
+  });
+});
+
+describe('a late notify', () => {
+  // The host bumps EPOCH, then notifies. Descheduled between the two, it lets a spinning worker
+  // serve the whole call and fall asleep on the new EPOCH before the notify lands. Workers that
+  // took that wake-up for a command ran the finished program again, over the host's next
+  // dispatch: items claimed from its counters, DONE counted early, a barrier reset under them
+  // (a hang in char-gpt's test, about one in 50 000 decode steps under load). The test sends
+  // such notifies directly, with the workers asleep on the EPOCH they served.
+  it('wakes the workers but runs nothing: the control block is untouched and the next call is exact', async () => {
+    for (const threads of [2, 3]) {
+      const e = await createEngine({ threads, kernels: 'simd' });
+      try {
+        internals(e).forcePool();
+        const ctrl = new Int32Array(internals(e).arena.memory.buffer, layout.CONTROL_OFFSET, layout.CONTROL_SLOTS);
+        const n = 3 * 4096 + 5, phases = 5;
+        for (let round = 0; round < 3; round++) {
+          const input = randomF32(n, 40 + round, 100), constants = randomF32(n, 50 + round, 100);
+          const { output } = await internals(e).call(chain(input, constants, phases));
+          expectSameBits(output, chainReference(input, constants, phases));
+          const served = Int32Array.from(ctrl);
+          expect(served[CTRL.DONE]).toBe(threads);
+          await new Promise((r) => setTimeout(r, 20)); // past the workers' spin: asleep on EPOCH
+          for (let i = 0; i < 4; i++) {
+            Atomics.notify(ctrl, CTRL.EPOCH);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          await new Promise((r) => setTimeout(r, 20));
+          expect(Array.from(ctrl), `threads ${threads}, round ${round}`).toEqual(Array.from(served));
+        }
+      } finally {
+        await e.dispose();
+      }
     }
   });
 });
