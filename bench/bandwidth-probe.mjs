@@ -50,7 +50,8 @@ if (!isMainThread && workerData?.bandwidthProbe) {
   for (const t0 = performance.now(); performance.now() - t0 < 300;) probe.stream(1 << 16);
   parentPort.postMessage('ready');
   for (let round = 1; round <= rounds; round++) {
-    Atomics.wait(sync, 0, round - 1);
+    // A wake-up is no go: the notify of the pass before can land late, after this worker served it.
+    while (Atomics.load(sync, 0) < round) Atomics.wait(sync, 0, round - 1);
     const t = performance.now();
     probe.stream(bytes);
     times[id] = performance.now() - t;
