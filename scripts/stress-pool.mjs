@@ -5,6 +5,7 @@
 // watchdog fails the run when no token arrives for 10 s and prints the control block, which says
 // which side stopped. It found the late-notify race that made workers re-run a served call
 // (about once in 50 000 decode steps on this 2-core machine; docs/DESIGN.md, the worker pool).
+// It runs as is under Deno and Bun too (`deno run -A scripts/stress-pool.mjs`, `bun scripts/stress-pool.mjs`).
 import { readFileSync } from 'node:fs';
 import { createEngine, loadSafetensors } from '../dist/index.js';
 
