@@ -555,7 +555,10 @@ export interface Gpt2 {
   readonly unusedKeys: readonly string[];
   /** GPT2LMHeadModel(input_ids, attention_mask): logits [batch, seq, vocab]. */
   forward(inputIds: Int32Array | number[], options: Gpt2ForwardOptions): Promise<Gpt2Output>;
-  /** Decodes with a KV cache in the engine; yields the next token of each sequence, [batch]. */
+  /** Decodes with a KV cache in the engine; yields the next token of each sequence, [batch].
+   * The cache (2·n_layer·batch·n_positions·n_embd f32) is kept from the first next() until the
+   * loop ends or leaves early (break, return, an exception); an iterator dropped unfinished
+   * gives it back when it is garbage-collected. */
   generate(promptIds: Int32Array | number[], options: Gpt2GenerateOptions): AsyncGenerator<Int32Array, void, undefined>;
   dispose(): Promise<void>;
 }

@@ -1,0 +1,92 @@
+// The KV cache of GPT2.generate is resident for the iterator's life only: a loop that runs to
+// its end, or leaves it early with break, or an iterator dropped unfinished (no break or return:
+// its finally never runs; released when it is collected, in a child process with --expose-gc)
+// gives every byte back, and the engine decodes the same text afterwards.
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, loadSafetensors, type Engine, type Gpt2 } from '../../dist/index.js';
+
+const DIR = new URL('../../models/char-gpt/', import.meta.url);
+const config = JSON.parse(readFileSync(new URL('config.json', DIR), 'utf8'));
+const greedy = JSON.parse(readFileSync(new URL('greedy.json', DIR), 'utf8'));
+const DEBUG = Symbol.for('wasm-attention.debug');
+const resident = (e: Engine): number =>
+  (e as unknown as Record<symbol, () => { arena: { residentBytes: number } }>)[DEBUG]().arena.residentBytes;
+// 2 · n_layer · n_positions · n_embd f32, batch 1.
+const cacheBytes = 2 * config.n_layer * config.n_positions * config.n_embd * 4;
+
+let engine: Engine;
+let model: Gpt2;
+beforeAll(async () => {
+  engine = await createEngine({ threads: 1 });
+  model = engine.gpt2({ config, weights: loadSafetensors(readFileSync(new URL('model.safetensors', DIR))) });
+});
+afterAll(async () => {
+  await model.dispose();
+  await engine.dispose();
+});
+
+describe('the KV cache of generate', () => {
+  const item = greedy.items[0];
+
+  it('is kept while the loop runs and released when it ends or breaks', async () => {
+    await model.forward(item.promptIds, { batch: 1, seq: item.promptIds.length }); // weights uploaded
+    const weights = resident(engine);
+    const out: number[] = [];
+    for await (const [id] of model.generate(item.promptIds, { maxNewTokens: 20 })) {
+      expect(resident(engine)).toBe(weights + cacheBytes);
+      out.push(id!);
+    }
+    expect(out).toEqual(item.outputIds.slice(0, 20));
+    expect(resident(engine)).toBe(weights);
+    for await (const [id] of model.generate(item.promptIds, { maxNewTokens: 20 })) {
+      if (id !== undefined) break;
+    }
+    expect(resident(engine)).toBe(weights);
+  });
+
+  it('of an iterator dropped unfinished is released once the iterator is collected', () => {
+    const dist = new URL('../../dist/index.js', import.meta.url).href;
+    const script = `
+      import { readFileSync } from 'node:fs';
+      const { createEngine, loadSafetensors } = await import(${JSON.stringify(dist)});
+      const dir = new URL(${JSON.stringify(DIR.href)});
+      const config = JSON.parse(readFileSync(new URL('config.json', dir), 'utf8'));
+      const engine = await createEngine({ threads: 1 });
+      const arena = engine[Symbol.for('wasm-attention.debug')]().arena;
+      const model = engine.gpt2({ config, weights: loadSafetensors(readFileSync(new URL('model.safetensors', dir))) });
+      const ids = ${JSON.stringify(item.promptIds)};
+      await model.forward(ids, { batch: 1, seq: ids.length });
+      const weights = arena.residentBytes;
+      // A loop that stops calling next() after two tokens (in a function of its own: the frame
+      // of a running async function would still hold its last iterator).
+      const twoTokens = async () => {
+        const it = model.generate(ids, { maxNewTokens: 50 });
+        return [(await it.next()).value[0], (await it.next()).value[0]];
+      };
+      const started = [];
+      for (let i = 0; i < 3; i++) started.push(...(await twoTokens()));
+      const held = arena.residentBytes - weights;
+      let rounds = 0;
+      while (arena.residentBytes !== weights && rounds < 100) {
+        globalThis.gc();
+        await new Promise((r) => setTimeout(r, 10));
+        rounds++;
+      }
+      const after = arena.residentBytes - weights;
+      const out = [];
+      for await (const [id] of model.generate(ids, { maxNewTokens: 20 })) out.push(id);
+      await model.dispose();
+      await engine.dispose();
+      console.log(JSON.stringify({ held, after, started, out }));`;
+    const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script],
+      { timeout: 60_000, encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    const r = JSON.parse(child.stdout.trim());
+    expect(r.held).toBe(3 * cacheBytes);
+    expect(r.after).toBe(0);
+    expect(r.started).toEqual(Array.from({ length: 3 }, () => item.outputIds.slice(0, 2)).flat());
+    expect(r.out).toEqual(item.outputIds.slice(0, 20));
+  });
+});
