@@ -325,6 +325,9 @@ class PoolExecutor implements Executor {
     let pool = await this.pool;
     if (pool.failed) {
       await pool.terminate();
+      // dispose() may have come while this call waited: it terminated the pool it saw (this one),
+      // and a pool created now would never be terminated, its workers holding the memory.
+      if (this.disposed) throw stateError('the engine was disposed during the call');
       this.pool = Pool.create(this.threads, this.module, this.memory, this.relaxedDot);
       this.pool.catch(() => undefined);
       pool = await this.pool;
@@ -340,7 +343,12 @@ class PoolExecutor implements Executor {
     if (measured) this.chooser.record('pool', performance.now() - start, programFlops(program));
   }
 
+  /** Set by dispose(): no pool is created after it. */
+  private disposed = false;
+
   async dispose(): Promise<void> {
+    this.disposed = true;
+    // A pool being created (run() replacing a failed one) is awaited and terminated too.
     const pool = await Promise.resolve(this.pool).catch(() => undefined);
     await pool?.terminate();
   }

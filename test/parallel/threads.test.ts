@@ -197,6 +197,27 @@ describe('failure policy: review regressions', () => {
     await Promise.all([two.dispose(), one.dispose()]);
   });
 
+  it('dispose() while a call replaces a dead pool: the call rejects and no new pool is started', async () => {
+    // (found in review) The call awaits the dead pool's terminate(); a dispose() in that gap
+    // terminated only the dead pool, and the call then started a new one that nothing stopped.
+    const e = await createEngine({ threads: 2 });
+    internals(e).forcePool();
+    const q = randomF32(4 * 64 * 32, 1);
+    const o = { batch: 1, heads: 4, seqQ: 64, seqK: 64, headDim: 32 };
+    await e.attention(q, q, q, o);
+    type Closable = { runs: number; killWorker(i: number): Promise<void>; failed?: Error; closed: boolean };
+    const dead = (await internals(e).pool!()) as unknown as Closable;
+    await dead.killWorker(1); // dies while idle: the next call finds the pool failed
+    for (let i = 0; i < 100 && !dead.failed; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(dead.failed).toBeDefined();
+    const call = e.attention(q, q, q, o);
+    for (let i = 0; i < 1e6 && !dead.closed; i++) await Promise.resolve(); // the call is in terminate()
+    expect(dead.closed).toBe(true);
+    await e.dispose();
+    await expect(call).rejects.toThrow(/disposed/);
+    expect(await internals(e).pool!()).toBe(dead);
+  });
+
   it('dispose() during a call resolves and lets code after it run (Node)', () => {
     const script = `import('${new URL('../../dist/index.js', import.meta.url).href}').then(async ({ createEngine }) => {
       const e = await createEngine({ threads: 2 });
