@@ -105,6 +105,10 @@ export class Pool {
       throw stateError(`could not start a worker: ${String(cause)}`);
     }
     const pool = new Pool(workers, memory);
+    // Workers of a pool this one replaces may still be running (in browsers, Deno and Bun
+    // terminate() returns before the thread stops): a new generation makes them stop before
+    // they touch this pool's counters.
+    const generation = Atomics.add(pool.ctrl, CTRL.GEN, 1) + 1;
     const notifyByMessage = typeof waitAsync !== 'function';
     await new Promise<void>((resolve, reject) => {
       let ready = 0;
@@ -118,7 +122,7 @@ export class Pool {
           pool.fail(error);
         });
         worker.post({
-          type: 'init', index, threads, module, memory, relaxedDot,
+          type: 'init', index, threads, module, memory, relaxedDot, generation,
           control: CONTROL_OFFSET, program: PROGRAM_OFFSET, notifyByMessage,
         });
       });

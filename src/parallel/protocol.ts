@@ -17,6 +17,8 @@ export const CTRL = {
   PHASES: 2,  // phases in the dispatch
   DONE: 3,    // workers that finished the dispatch
   ERROR: 4,   // set when an item threw
+  GEN: 5,     // the pool generation: bumped by every Pool.create, so a worker of a replaced pool
+              // that is still running (a web Worker's terminate() does not wait) stops at once
   NEXT: CONTROL_HEADER_SLOTS,                // NEXT + p: next unclaimed item of phase p
   ARRIVE: CONTROL_HEADER_SLOTS + MAX_PHASES, // ARRIVE + p: workers past phase p
 } as const;
@@ -38,6 +40,7 @@ export type HostToWorker = {
   module: WebAssembly.Module; // the kernels, compiled once by the host
   memory: WebAssembly.Memory; // the shared memory
   relaxedDot: boolean;        // turn the int8 relaxed dot on (the host's instance has it on)
+  generation: number;         // CTRL.GEN of this pool: the worker stops when it changes
   control: number;            // byte address of the control block
   program: number;            // byte address of the program region
   notifyByMessage: boolean;   // the host has no Atomics.waitAsync: post 'done'

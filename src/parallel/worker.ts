@@ -43,9 +43,12 @@ function serve(port: Port, init: Extract<HostToWorker, { type: 'init' }>, kernel
   const { index, threads, memory } = init;
   const ctrl = new Int32Array(memory.buffer, init.control, CONTROL_SLOTS);
   const region = new Float64Array(memory.buffer, init.program, MAX_PHASES * PHASE_SLOTS);
+  // Whether a newer pool owns the control block: this worker's pool was replaced (after a
+  // failure) while it still ran; it must not claim, arrive or count in the new pool's calls.
+  const replaced = () => Atomics.load(ctrl, CTRL.GEN) !== init.generation;
   for (;;) {
     epoch = next(ctrl, CTRL.EPOCH, epoch);
-    if (Atomics.load(ctrl, CTRL.COMMAND) === COMMAND_EXIT) return port.exit();
+    if (Atomics.load(ctrl, CTRL.COMMAND) === COMMAND_EXIT || replaced()) return port.exit();
     let failed = false;
     const phases = Atomics.load(ctrl, CTRL.PHASES);
     for (let p = 0; p < phases; p++) {
@@ -56,7 +59,10 @@ function serve(port: Port, init: Extract<HostToWorker, { type: 'init' }>, kernel
         failed = report(port, ctrl, index, epoch, error, failed);
       }
       const items = phase ? itemCount(phase) : 0;
-      for (let i = Atomics.add(ctrl, CTRL.NEXT + p, 1); i < items; i = Atomics.add(ctrl, CTRL.NEXT + p, 1)) {
+      for (;;) {
+        if (replaced()) return port.exit();
+        const i = Atomics.add(ctrl, CTRL.NEXT + p, 1);
+        if (i >= items) break;
         if (failed) continue; // keep claiming so the phase drains, but do no more work
         try {
           runItem(kernels, phase!, i, index);
@@ -66,6 +72,7 @@ function serve(port: Port, init: Extract<HostToWorker, { type: 'init' }>, kernel
       }
       if (p + 1 < phases) barrier(ctrl, CTRL.ARRIVE + p, threads);
     }
+    if (replaced()) return port.exit();
     if (Atomics.add(ctrl, CTRL.DONE, 1) + 1 === threads) {
       Atomics.notify(ctrl, CTRL.DONE);
       if (init.notifyByMessage) port.post({ type: 'done', index, epoch });

@@ -146,3 +146,30 @@ describe('a late notify', () => {
     }
   });
 });
+
+describe('a replaced pool', () => {
+  // Pool.create bumps CTRL.GEN; a worker whose pool was replaced (in browsers, Deno and Bun
+  // terminate() returns before the thread stops) must stop rather than serve the new pool's
+  // calls: claims from its counters, a count in DONE, writes from its scratch slot. Here GEN is
+  // bumped under a live pool, as a newer pool would: its workers leave at the next call, which
+  // fails naming the exit, and the call after it runs on a new pool, exact.
+  it('stops its workers at the next call; the engine recovers with exact results', async () => {
+    const e = await createEngine({ threads: 2, kernels: 'simd' });
+    try {
+      internals(e).forcePool();
+      const ctrl = new Int32Array(internals(e).arena.memory.buffer, layout.CONTROL_OFFSET, layout.CONTROL_SLOTS);
+      const n = 3 * 4096 + 5, phases = 3;
+      const input = randomF32(n, 60, 100), constants = randomF32(n, 61, 100);
+      const expected = chainReference(input, constants, phases);
+      expectSameBits((await internals(e).call(chain(input, constants, phases))).output, expected);
+      const old = await internals(e).pool!();
+      const generation = Atomics.add(ctrl, CTRL.GEN, 1) + 1;
+      await expect(internals(e).call(chain(input, constants, phases))).rejects.toThrow(/worker \d exited with code 0/);
+      expectSameBits((await internals(e).call(chain(input, constants, phases))).output, expected);
+      expect(await internals(e).pool!()).not.toBe(old);
+      expect(Atomics.load(ctrl, CTRL.GEN)).toBe(generation + 1);
+    } finally {
+      await e.dispose();
+    }
+  });
+});
