@@ -72,6 +72,9 @@ const waitAsync = (Atomics as unknown as {
   waitAsync?: (a: Int32Array, i: number, v: number, t?: number) => { async: boolean; value: Promise<string> | string };
 }).waitAsync;
 
+/** How long a failed call waits for the failing worker's report before it settles without it. */
+const REPORT_WAIT_MS = 200;
+
 export class Pool {
   private readonly ctrl: Int32Array;
   private readonly region: Float64Array;
@@ -198,16 +201,22 @@ export class Pool {
         const check = () => {
           if (Atomics.load(ctrl, CTRL.DONE) < this.workers.length) return false;
           // Every worker is done; an item error is reported before DONE is incremented, but its
-          // message may still be on the way: give it one turn of the event loop.
+          // message may still be on the way (browsers order message and timer tasks as they
+          // like): wait for it, up to REPORT_WAIT_MS.
           if (Atomics.load(ctrl, CTRL.ERROR) !== 0 && !this.itemError) {
-            setTimeout(() => finish(this.itemError ?? stateError('a worker failed without a report')), 0);
+            const until = performance.now() + REPORT_WAIT_MS;
+            const report = () => {
+              if (this.itemError || performance.now() >= until) finish(this.itemError ?? stateError('a worker failed without a report'));
+              else setTimeout(report, 1);
+            };
+            setTimeout(report, 0);
           } else {
             finish(this.itemError);
           }
           return true;
         };
         this.inFlight = { reject: finish, wake: () => void check() };
-        this.epoch = Atomics.add(ctrl, CTRL.EPOCH, 1) + 1;
+        this.epoch = (Atomics.add(ctrl, CTRL.EPOCH, 1) + 1) | 0; // as the Int32 slot wraps, which workers report
         Atomics.notify(ctrl, CTRL.EPOCH);
         if (typeof waitAsync === 'function') {
           const poll = (): void => {
