@@ -6,13 +6,12 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, loadSafetensors, type Engine, type Gpt2 } from '../../dist/index.js';
+import { describe, expect, it } from 'vitest';
+import { charGptOnOneThread, CHAR_GPT_DIR as DIR } from '../helpers/char-gpt.js';
 // @ts-expect-error: a plain ES module of the example, no types
 import { charVocab, generateOptions, rates } from '../../examples/demo/char-gpt.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DIR = new URL('../../models/char-gpt/', import.meta.url);
 const config = JSON.parse(readFileSync(new URL('config.json', DIR), 'utf8'));
 const greedy = JSON.parse(readFileSync(new URL('greedy.json', DIR), 'utf8')) as
   { items: { prompt: string; promptIds: number[]; output: string; outputIds: number[] }[] };
@@ -25,19 +24,11 @@ const cli = (...args: string[]): Promise<Run> => new Promise((resolve) => {
     (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }));
 });
 
-let engine: Engine, model: Gpt2;
-beforeAll(async () => {
-  engine = await createEngine({ threads: 1 });
-  model = engine.gpt2({ config, weights: loadSafetensors(readFileSync(new URL('model.safetensors', DIR))) });
-});
-afterAll(async () => {
-  await model.dispose();
-  await engine.dispose();
-});
+const charGpt = charGptOnOneThread(config);
 
 async function engineText(prompt: string, options: Record<string, number>): Promise<string> {
   const ids: number[] = [];
-  for await (const next of model.generate(vocab.encode(prompt), options as never)) ids.push(next[0]!);
+  for await (const next of charGpt.model().generate(vocab.encode(prompt), options as never)) ids.push(next[0]!);
   return vocab.decode(ids);
 }
 

@@ -4,10 +4,10 @@
 // gives every byte back, and the engine decodes the same text afterwards.
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, loadSafetensors, type Engine, type Gpt2 } from '../../dist/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Engine } from '../../dist/index.js';
+import { charGptOnOneThread, CHAR_GPT_DIR as DIR } from '../helpers/char-gpt.js';
 
-const DIR = new URL('../../models/char-gpt/', import.meta.url);
 const config = JSON.parse(readFileSync(new URL('config.json', DIR), 'utf8'));
 const greedy = JSON.parse(readFileSync(new URL('greedy.json', DIR), 'utf8'));
 const DEBUG = Symbol.for('wasm-attention.debug');
@@ -16,21 +16,13 @@ const resident = (e: Engine): number =>
 // 2 · n_layer · n_positions · n_embd f32, batch 1.
 const cacheBytes = 2 * config.n_layer * config.n_positions * config.n_embd * 4;
 
-let engine: Engine;
-let model: Gpt2;
-beforeAll(async () => {
-  engine = await createEngine({ threads: 1 });
-  model = engine.gpt2({ config, weights: loadSafetensors(readFileSync(new URL('model.safetensors', DIR))) });
-});
-afterAll(async () => {
-  await model.dispose();
-  await engine.dispose();
-});
+const charGpt = charGptOnOneThread(config);
 
 describe('the KV cache of generate', () => {
   const item = greedy.items[0];
 
   it('is kept while the loop runs and released when it ends or breaks', async () => {
+    const engine = charGpt.engine(), model = charGpt.model();
     await model.forward(item.promptIds, { batch: 1, seq: item.promptIds.length }); // weights uploaded
     const weights = resident(engine);
     const out: number[] = [];
