@@ -18,8 +18,8 @@ const arg = (name, fallback) => {
   return hit ? Number(hit.slice(name.length + 3)) : fallback;
 };
 const seconds = arg('seconds', 60), threads = arg('threads', 2);
-if (!(seconds > 0) || !(Number.isInteger(threads) && threads >= 1)) {
-  console.error('usage: node scripts/stress-pool.mjs [--seconds=N] [--threads=T]');
+if (!(seconds > 0) || !(Number.isInteger(threads) && threads >= 2)) {
+  console.error('usage: node scripts/stress-pool.mjs [--seconds=N > 0] [--threads=T >= 2] (one thread has no pool)');
   process.exit(2);
 }
 const DIR = new URL('../models/char-gpt/', import.meta.url);
