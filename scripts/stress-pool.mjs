@@ -42,7 +42,7 @@ const watchdog = setInterval(() => {
   const phases = ctrl[2];
   const slots = (from) => Array.from(ctrl.subarray(from, from + Math.min(phases, MAX_PHASES))).join(',');
   console.error(`stress-pool: no token for ${idle} s after ${tokens} tokens (${pool.runs} dispatches); control block ` +
-    `EPOCH ${ctrl[0]} COMMAND ${ctrl[1]} PHASES ${phases} DONE ${ctrl[3]} ERROR ${ctrl[4]}\n` +
+    `EPOCH ${ctrl[0]} COMMAND ${ctrl[1]} PHASES ${phases} DONE ${ctrl[3]} ERROR ${ctrl[4]} GEN ${ctrl[5]}\n` +
     `  NEXT ${slots(CONTROL_HEADER_SLOTS)}\n  ARRIVE ${slots(CONTROL_HEADER_SLOTS + MAX_PHASES)}`);
   process.exit(1);
 }, 1000);

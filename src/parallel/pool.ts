@@ -111,7 +111,7 @@ export class Pool {
     // Workers of a pool this one replaces may still be running (in browsers, Deno and Bun
     // terminate() returns before the thread stops): a new generation makes them stop before
     // they touch this pool's counters.
-    const generation = Atomics.add(pool.ctrl, CTRL.GEN, 1) + 1;
+    const generation = (Atomics.add(pool.ctrl, CTRL.GEN, 1) + 1) | 0; // as the Int32 slot wraps
     const notifyByMessage = typeof waitAsync !== 'function';
     await new Promise<void>((resolve, reject) => {
       let ready = 0;

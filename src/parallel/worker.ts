@@ -52,10 +52,12 @@ function serve(port: Port, init: Extract<HostToWorker, { type: 'init' }>, kernel
     let failed = false;
     const phases = Atomics.load(ctrl, CTRL.PHASES);
     for (let p = 0; p < phases; p++) {
+      if (replaced()) return port.exit(); // before it reads the program region: a newer pool's
       let phase: Phase | undefined;
       try {
         phase = decodePhase(region, p);
       } catch (error) {
+        if (replaced()) return port.exit(); // its ERROR slot is the newer pool's now
         failed = report(port, ctrl, index, epoch, error, failed);
       }
       const items = phase ? itemCount(phase) : 0;
@@ -67,6 +69,7 @@ function serve(port: Port, init: Extract<HostToWorker, { type: 'init' }>, kernel
         try {
           runItem(kernels, phase!, i, index);
         } catch (error) {
+          if (replaced()) return port.exit();
           failed = report(port, ctrl, index, epoch, error, failed);
         }
       }
