@@ -365,6 +365,32 @@ async function runConfig(t, env, config, big, firstBits) {
     }
   });
 
+  // The host bumps EPOCH and then notifies; a notify that lands after the workers served that
+  // EPOCH and fell asleep on it again must run nothing (it once re-ran the finished program over
+  // the next dispatch). Sent here directly to the sleeping workers, in every runtime's Worker.
+  if (expectThreads > 1) {
+    await t.check(`[${label}] a late notify to the sleeping workers runs nothing`, async () => {
+      const { arena } = engine[DEBUG]();
+      // src/wasm/layout.ts: CONTROL_OFFSET 64, 8 header slots, then NEXT and ARRIVE per phase.
+      const ctrl = new Int32Array(arena.memory.buffer, 64, 8 + 2 * 256);
+      const q = random(2 * 16 * 8, 21);
+      const o = { batch: 1, heads: 2, seqQ: 16, seqK: 16, headDim: 8 };
+      const expected = (await engine.attention(q, q, q, o)).output;
+      const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+      await sleep(20); // past the workers' spin: asleep on EPOCH
+      const served = Array.from(ctrl);
+      for (let i = 0; i < 4; i++) {
+        Atomics.notify(ctrl, 0);
+        await sleep(5);
+      }
+      await sleep(20);
+      const now = Array.from(ctrl);
+      const moved = now.findIndex((v, i) => v !== served[i]);
+      if (moved >= 0) fail(`control slot ${moved} moved from ${served[moved]} to ${now[moved]}: a worker ran the served call again`);
+      assertSameBits((await engine.attention(q, q, q, o)).output, expected, 'the next call');
+    });
+  }
+
   const charGptKey = `${engine.kernels}, threads ${engine.threads}`;
   if (env.charGpt && !env.charGptDone.has(charGptKey)) {
     env.charGptDone.add(charGptKey);
