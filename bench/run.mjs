@@ -3,23 +3,27 @@
 // 1 and 2: its thread count is fixed per process), tfjs-backend-wasm (1 thread: its threaded
 // build cannot start in Node) and plain JS — outputs cross-checked against plain JS. Prints a
 // markdown table and writes the raw rows to bench/results/latest.json (or --out=FILE).
-//   node bench/run.mjs [--quick] [--rounds=N] [--out=FILE] [--runtime=deno] [shape ...]
+//   node bench/run.mjs [--quick] [--rounds=N] [--out=FILE] [--runtime=deno|chromium] [shape ...]
 //   node bench/run.mjs --from=bench/results/latest.json     (prints the table of a saved run, all of its
 //                                                             shapes; --rounds and shape names do not apply)
 // The relaxed build is measured wherever the engine can run it (on Node 20 the children get
 // --experimental-wasm-relaxed-simd). --runtime=deno runs every child (probes, ours, ORT, plain JS;
 // no tfjs) in the Deno of the devDependencies instead: V8 15, as current Chrome, where the
 // relaxed build's int8 GEMM gets the relaxed dot (engine.int8Dot) on an AVX-VNNI host.
+// --runtime=chromium runs them (no tfjs) in pages of Debian's headless Chromium instead
+// (bench/browser/child.mjs: cross-origin isolated, onnxruntime-web's browser build): where
+// transformers.js users run both; the bandwidth probe alone stays in Node (its threads are
+// node:worker_threads), and the peak probes are built here first (a page runs no compiler).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, LAYER_GEMMS_VS_PROBE } from './shapes.mjs';
-import { RELAXED_PROBE } from './peak-probe.mjs';
+import { RELAXED_PROBE, buildPeak } from './peak-probe.mjs';
 import { MODEL_KINDS } from './model-rows.mjs';
 import { weightStreamingBoundMs } from './models.mjs';
-import { npmBinary } from '../scripts/runtime-binaries.mjs';
+import { chromiumBinary, npmBinary } from '../scripts/runtime-binaries.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -28,9 +32,13 @@ const shapes = names.length ? names : Object.keys(SHAPES);
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const ortThreads = [...new Set([1, Math.min(2, availableParallelism())])];
 const runtime = args.find((a) => a.startsWith('--runtime='))?.slice(10) ?? 'node';
-if (runtime !== 'node' && runtime !== 'deno') throw new RangeError(`bench/run.mjs: --runtime must be node or deno, got ${JSON.stringify(runtime)}`);
+if (!['node', 'deno', 'chromium'].includes(runtime)) throw new RangeError(`bench/run.mjs: --runtime must be node, deno or chromium, got ${JSON.stringify(runtime)}`);
 const deno = runtime === 'deno' ? npmBinary('deno') : undefined;
 if (deno?.error) throw new Error(`bench/run.mjs: --runtime=deno: ${deno.error}`);
+const browser = runtime === 'chromium' ? chromiumBinary() : undefined;
+if (browser && !browser.path) throw new Error(`bench/run.mjs: --runtime=chromium: ${browser.error ?? browser.absent}`);
+/** The runtime other than Node that the children run in, for the table and the JSON. */
+const other = deno ?? browser;
 
 // Every implementation of a shape runs once per round, rounds one after another; each row keeps
 // its best median over the rounds, so a burst of load on this shared machine during one
@@ -39,7 +47,7 @@ const rounds = quick ? 1 : Number(args.find((a) => a.startsWith('--rounds='))?.s
 if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`bench/run.mjs: --rounds must be a positive integer, got ${rounds}`);
 
 /** Runs every shape (bench/shape.mjs per implementation and round) and returns the results. */
-function measureAll() {
+async function measureAll() {
   // The machine is shared: the 1-minute load average at the start and the end goes with the run.
   const loadStart = loadavg()[0];
   // Both kernel builds: where relaxed SIMD is behind a flag (Node 20), every child gets the flag.
@@ -51,9 +59,13 @@ function measureAll() {
   const code = /^(-e|--eval|-p|--print)(=|$)/;
   const childArgv = process.execArgv.filter((a, i, all) => !code.test(a) && !/^(-e|--eval|-p|--print)$/.test(all[i - 1] ?? ''));
   if (!relaxedWith(childArgv) && relaxedWith([...childArgv, RELAXED_FLAG])) childArgv.push(RELAXED_FLAG);
-  // A child: `script args` under this Node (with its flags), or under Deno.
-  const child = (script, ...rest) => execFileSync(deno ? deno.path : process.execPath,
-    [...(deno ? ['run', '-A', '--quiet'] : childArgv), here(script), ...rest], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  // A child: `script args` under this Node (with its flags), under Deno, or in a Chromium page.
+  const nodeChild = (script, ...rest) => execFileSync(process.execPath, [...childArgv, here(script), ...rest],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const child = (script, ...rest) => browser ? nodeChild('./browser/child.mjs', script.replace(/^\.\//, ''), ...rest)
+    : deno ? execFileSync(deno.path, ['run', '-A', '--quiet', here(script), ...rest], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 })
+      : nodeChild(script, ...rest);
+  if (browser) for (const relaxed of [false, true]) await buildPeak(relaxed);
 
   // This machine's ceilings, measured in the same run (bench/peak.mjs): before and after the
   // shapes, keeping the better of the two (a ceiling is what the machine can do when it is quiet).
@@ -62,7 +74,7 @@ function measureAll() {
   // The decode rows' weight-streaming bound needs the read bandwidth over a buffer as large as
   // the weights (bench/bandwidth.mjs), measured like the probe: before and after, the better kept.
   const decoding = shapes.some((s) => SHAPES[s]?.kind === 'gpt2-decode');
-  const probeBandwidth = () => JSON.parse(child('./bandwidth.mjs').trim().split('\n').pop());
+  const probeBandwidth = () => JSON.parse((browser ? nodeChild : child)('./bandwidth.mjs').trim().split('\n').pop());
   if (decoding) peak.weightReadGBps = probeBandwidth().readGBps;
   // The model rows check ours against ORT through files of this run only (bench/model-rows.mjs).
   rmSync(here('./results/check/'), { recursive: true, force: true });
@@ -75,7 +87,7 @@ function measureAll() {
     // The -q8 layer has no plain-JS row (its f32 reference is the plain row of bert-layer-512).
     const runs = model ? [...ortThreads.map((t) => ['ort', '--threads', String(t)]), ['ours']]
       : [...(SHAPES[shape]?.q8 ? [] : [['plain']]), ['ours'], ...ortThreads.map((t) => ['ort', '--threads', String(t)]),
-        ...(SHAPES[shape]?.kind === 'encoder-layer' || deno ? [] : [['tfjs']])];
+        ...(SHAPES[shape]?.kind === 'encoder-layer' || other ? [] : [['tfjs']])];
     for (let round = 0; round < rounds; round++) {
       for (const run of runs) {
         if (run[0] === 'plain' && round > 0) continue; // the reference is slow, and only a baseline
@@ -117,13 +129,13 @@ function hostCpu() {
 
 const from = args.find((a) => a.startsWith('--from='))?.slice(7);
 const saved = from ? JSON.parse(readFileSync(from, 'utf8')) : undefined;
-const { peak, rows, all, load } = saved ?? measureAll();
+const { peak, rows, all, load } = saved ?? await measureAll();
 const ceiling = (impl) => (impl.includes(' relaxed') ? peak.relaxedMaddGflops : peak.mulAddGflops);
 
 const fmt = (x, digits = 2) => x.toFixed(digits);
 const timed = rows.filter((r) => !r.skipped);
 const host = saved?.cpu ?? (saved ? undefined : hostCpu());
-if (saved?.runtime ?? deno) console.log(`Runtime: ${saved?.runtime ?? deno.version}.`);
+if (saved?.runtime ?? other) console.log(`Runtime: ${saved?.runtime ?? other.version}.`);
 if (host) console.log(`Host: ${host.model}${host.family ? ` (family ${host.family}, model ${host.modelNumber})` : ''}, ${host.cores} cores` +
   (load ? `, load average ${fmt(load[0], 1)} at the start, ${fmt(load[1], 1)} at the end.` : '.'));
 console.log(`Peak probe (one thread): ${fmt(peak.mulAddGflops, 1)} GFLOP/s f32x4 mul+add (acc += a·b)` +
@@ -172,5 +184,5 @@ for (const r of rows.filter((x) => x.skipped)) console.log(`\n${r.impl}, ${r.thr
 if (!saved) {
   const out = args.find((a) => a.startsWith('--out='))?.slice(6) ?? here('./results/latest.json');
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ node: process.version, ...(deno ? { runtime: deno.version } : {}), cpu: host, load, date: new Date().toISOString(), quick, rounds, peak, rows, all }, null, 2));
+  writeFileSync(out, JSON.stringify({ node: process.version, ...(other ? { runtime: other.version } : {}), cpu: host, load, date: new Date().toISOString(), quick, rounds, peak, rows, all }, null, 2));
 }

@@ -7,8 +7,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromiumBinary } from '../../scripts/runtime-binaries.mjs';
 
 const RUN = fileURLToPath(new URL('../../bench/run.mjs', import.meta.url));
+// As the runtime suite: without Debian's Chromium the browser run is skipped, except in CI.
+const noBrowser = !chromiumBinary().path && !process.env.WASM_ATTENTION_REQUIRE_BROWSER;
 
 interface Row { shape: string; impl: string; threads: number; median: number; maxDiff: number; share?: number; skipped?: string }
 
@@ -37,6 +40,34 @@ describe('bench/run.mjs', () => {
         expect(r.median, r.impl).toBeGreaterThan(0);
         expect(r.maxDiff, r.impl).toBeLessThanOrEqual(1e-4);
         expect(table).toContain(`| ${r.impl} | ${r.threads} |`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  // --runtime=chromium: every child (probe, plain JS, ours, ORT) in a page of headless Chromium.
+  it.skipIf(noBrowser)('runs the same in Chromium pages (--runtime=chromium), ORT at 1 and 2 threads, ours with both builds', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wasm-attention-bench-'));
+    try {
+      const out = join(dir, 'run.json');
+      const table = execFileSync(process.execPath, [RUN, '--quick', '--runtime=chromium', `--out=${out}`, 'gemm-128x3072x768'],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+      const { rows, peak, runtime } = JSON.parse(readFileSync(out, 'utf8')) as { rows: Row[]; peak: Record<string, number>; runtime: string };
+      expect(runtime).toMatch(/Chromium/);
+      expect(table).toContain(`Runtime: ${runtime}.`);
+      expect(peak.mulAddGflops).toBeGreaterThan(0);
+      expect(peak.relaxedMaddGflops).toBeGreaterThan(0); // Chromium runs relaxed SIMD without a flag
+      const impls = rows.map((r) => `${r.impl.replace(/ [\d.]+$/, '')} ×${r.threads}`);
+      for (const expected of ['plain JS ×1', 'wasm-attention simd ×1', 'wasm-attention relaxed ×1', 'onnxruntime-web ×1',
+        ...(availableParallelism() > 1 ? ['onnxruntime-web ×2'] : [])]) {
+        expect(impls).toContain(expected);
+      }
+      expect(impls.some((i) => i.startsWith('tfjs'))).toBe(false);
+      for (const r of rows) {
+        expect(r.skipped, `${r.impl} was skipped`).toBeUndefined();
+        expect(r.median, r.impl).toBeGreaterThan(0);
+        expect(r.maxDiff, r.impl).toBeLessThanOrEqual(1e-4);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
