@@ -162,7 +162,9 @@ function setRelaxedDot(kernels: KernelExports, on: boolean, who: string): void {
  * in the arena (Arena.deferWrites); the executor makes them where the program runs. */
 interface Executor {
   readonly threads: number;
-  run(program: readonly Phase[], arena: Arena): Promise<void> | void;
+  /** `during`: work for the calling thread while the workers run the program (not called when
+   * the program runs on the calling thread). */
+  run(program: readonly Phase[], arena: Arena, during?: () => void): Promise<void> | void;
   dispose(): Promise<void>;
 }
 
@@ -309,7 +311,7 @@ class PoolExecutor implements Executor {
   /** Whether the chooser placed the current program (then its time is recorded). */
   private chosen = false;
 
-  async run(program: readonly Phase[], arena: Arena): Promise<void> {
+  async run(program: readonly Phase[], arena: Arena, during?: () => void): Promise<void> {
     this.chosen = false;
     const placement = this.last = this.place(program, arena);
     const measured = this.chosen;
@@ -333,7 +335,15 @@ class PoolExecutor implements Executor {
       pool = await this.pool;
     }
     try {
-      await pool.run(program);
+      // pool.run has woken the workers when it returns (dispatch notifies before its first await).
+      const running = pool.run(program);
+      try {
+        during?.();
+      } catch (error) {
+        await running.catch(() => undefined); // the workers are still using the arena
+        throw error;
+      }
+      await running;
     } catch (error) {
       // A dead worker fails the call at once, but its siblings may still be writing items of it:
       // stop them all before the arena is handed to the next call.
@@ -420,7 +430,8 @@ class WasmEngine implements Engine {
         // Input copies wait until the executor knows which memory the program runs in.
         this.arena.deferWrites();
         const built = build(this.arena, this.executor.threads);
-        await this.executor.run(built.program, this.arena);
+        const outputs = built.outputs;
+        await this.executor.run(built.program, this.arena, outputs?.length ? () => this.arena.prepareOutputs(outputs) : undefined);
         return built.collect();
       } finally {
         this.arena.reset();

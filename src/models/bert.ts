@@ -325,6 +325,7 @@ export function createBert(opts: unknown, host: ModuleHost): BertModel {
         layers.forEach((l, n) => layerPhases(program, arena, c, l, perLayer[n], x)); // x = layer(x), post-norm
         return {
           program,
+          outputs: [B * L * d],
           collect: (): BertOutput => {
             const lastHiddenState = arena.readF32(x, B * L * d);
             const out: BertOutput = { lastHiddenState };

@@ -617,6 +617,7 @@ export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
         const { program, run } = buildStep(arena, threads, hp, m, ids, s);
         return {
           program,
+          outputs: [s.batch * s.seq * hp.vocab],
           collect: (): Gpt2Output => {
             const out: Gpt2Output = { logits: arena.readF32(run.logits, s.batch * s.seq * hp.vocab) };
             if (run.weights !== 0) {

@@ -98,6 +98,9 @@ export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown,
 export interface BuiltCall<T = AttentionResult> {
   program: Phase[];
   collect(): T;
+  /** Element counts of the new arrays collect() copies out (arena.readF32): on a pool run the
+   * calling thread makes them, pages faulted in, while the workers compute (Arena.prepareOutputs). */
+  outputs?: readonly number[];
 }
 
 /** Places a validated attention call in the arena (array inputs copied in, tensors read where
@@ -139,6 +142,7 @@ export function buildAttention(arena: Arena, plan: AttentionPlan, threads: numbe
 
   return {
     program: attentionPhases(p, scratch, buffers),
+    outputs: wPtr !== 0 ? [outLength, weightsLength] : [outLength],
     collect() {
       const result: AttentionResult = { output: arena.readF32(oPtr, outLength) };
       if (wPtr !== 0) result.weights = arena.readF32(wPtr, weightsLength);

@@ -5,7 +5,7 @@ import { geluPhase } from '../parallel/phases.js';
 import { keysOf, options } from '../validate.js';
 import { typeError } from '../errors.js';
 import type { BuiltCall } from './attention.js';
-import { collectOutput, placeOutput, planOutput, type OutputPlan } from './outputs.js';
+import { collectOutput, outputLengths, placeOutput, planOutput, type OutputPlan } from './outputs.js';
 import { placeInput, tensorInput, writeInput, type Input, type TensorRegistry } from './tensor.js';
 
 const OP = 'gelu';
@@ -37,6 +37,7 @@ export function buildGelu(arena: Arena, plan: GeluPlan): BuiltCall<Float32Array 
   writeInput(arena, xPtr, plan.x);
   return {
     program: [geluPhase(plan.n, xPtr, yPtr, plan.tanh)],
+    outputs: outputLengths(plan.out),
     collect: () => collectOutput(arena, plan.out, yPtr),
   };
 }

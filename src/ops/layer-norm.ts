@@ -6,7 +6,7 @@ import { layerNormPhase } from '../parallel/phases.js';
 import { dim, elements, keysOf, options } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import type { BuiltCall } from './attention.js';
-import { collectOutput, placeOutput, planOutput, type OutputPlan } from './outputs.js';
+import { collectOutput, outputLengths, placeOutput, planOutput, type OutputPlan } from './outputs.js';
 import { placeInput, tensorInput, writeInput, type Input, type TensorRegistry } from './tensor.js';
 
 const OP = 'layerNorm';
@@ -62,6 +62,7 @@ export function buildLayerNorm(arena: Arena, plan: LayerNormPlan): BuiltCall<Flo
   if (plan.bias) writeInput(arena, bPtr, plan.bias);
   return {
     program: [layerNormPhase(rows, d, xPtr, d, rPtr, d, wPtr, bPtr, plan.eps, yPtr, d)],
+    outputs: outputLengths(plan.out),
     collect: () => collectOutput(arena, plan.out, yPtr),
   };
 }

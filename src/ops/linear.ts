@@ -16,7 +16,7 @@ import { dim, elements, flag, int8Weight, keysOf, options, quantizeOption } from
 import { stateError } from '../errors.js';
 import type { BuiltCall } from './attention.js';
 import { int8Codes, keepPacked, ModuleWeights, readStateDict, type Int8Codes, type ModuleHost, type Resident } from './modules.js';
-import { collectOutput, placeOutput, planOutput } from './outputs.js';
+import { collectOutput, outputLengths, placeOutput, planOutput } from './outputs.js';
 import { placeInput, tensorInput, writeInput, type TensorRegistry } from './tensor.js';
 
 const OP = 'linear';
@@ -145,6 +145,7 @@ export function createLinear(config: unknown, host: ModuleHost, tensors: TensorR
         writeInput(arena, xPtr, plan.x);
         return {
           program: linearPhases(params, rows, xPtr, inFeatures, strips, yPtr, outFeatures, { scratch }),
+          outputs: outputLengths(plan.out),
           collect: () => collectOutput(arena, plan.out, yPtr),
         };
       });

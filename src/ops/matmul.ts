@@ -12,7 +12,7 @@ import {
 import { dim, elements, finite, flag, keysOf, optionalDim, options } from '../validate.js';
 import { rangeError } from '../errors.js';
 import type { BuiltCall } from './attention.js';
-import { collectOutput, placeOutput, planOutput, type OutputPlan } from './outputs.js';
+import { collectOutput, outputLengths, placeOutput, planOutput, type OutputPlan } from './outputs.js';
 import { isTensor, placeInput, tensorInput, writeInput, type Input, type TensorRegistry } from './tensor.js';
 
 const OP = 'matmul';
@@ -91,6 +91,7 @@ export function buildMatmul(arena: Arena, plan: MatmulPlan): BuiltCall<Float32Ar
   if (plan.bias) writeInput(arena, biasPtr, plan.bias);
   return {
     program: matmulPhases(plan, aPtr, bPtr, biasPtr, strips, panels, cPtr),
+    outputs: outputLengths(plan.out),
     collect: () => collectOutput(arena, plan.out, cPtr),
   };
 }

@@ -475,6 +475,7 @@ export function buildForward(
     { query: queryPtr, key: keyPtr, value: valuePtr, out: outPtr, residual: 0 });
   return {
     program,
+    outputs: [B * Lq * E],
     collect() {
       const result: AttentionResult = { output: arena.readF32(outPtr, B * Lq * E) };
       const weights = readMhaWeights(arena, params.numHeads, shape, at);

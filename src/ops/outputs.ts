@@ -22,6 +22,11 @@ export function placeOutput(arena: Arena, out: OutputPlan, op: string): number {
   return out.state ? resident(out.state, op) : arena.place(out.length * 4);
 }
 
+/** The new array collect() makes (none for a tensor): BuiltCall.outputs. */
+export function outputLengths(out: OutputPlan): number[] {
+  return out.handle ? [] : [out.length];
+}
+
 /** The result after the run: the tensor handle, or a copy of the placed buffer. */
 export function collectOutput(arena: Arena, out: OutputPlan, ptr: number): Float32Array | EngineTensor {
   return out.handle ?? arena.readF32(ptr, out.length);

@@ -8,7 +8,7 @@ import { softmaxPhase } from '../parallel/phases.js';
 import { dim, elements, finite, keysOf, options, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import type { BuiltCall } from './attention.js';
-import { collectOutput, placeOutput, planOutput, type OutputPlan } from './outputs.js';
+import { collectOutput, outputLengths, placeOutput, planOutput, type OutputPlan } from './outputs.js';
 import { placeInput, tensorInput, writeInput, type Input, type TensorRegistry } from './tensor.js';
 
 const OP = 'softmax';
@@ -57,6 +57,7 @@ export function buildSoftmax(arena: Arena, plan: SoftmaxPlan): BuiltCall<Float32
   return {
     program: [softmaxPhase(rows, cols, xPtr, cols, plan.scale,
       isFloat ? maskPtr : 0, ld, mask && !isFloat ? maskPtr : 0, ld, yPtr, cols)],
+    outputs: outputLengths(plan.out),
     collect: () => collectOutput(arena, plan.out, yPtr),
   };
 }

@@ -80,7 +80,7 @@ export function createTransformerDecoderLayer(config: unknown, host: ModuleHost,
         writeInput(arena, mem, p.memory);
         const program: Phase[] = [];
         layerPhases(program, arena, c, layer, stack, x, mem);
-        return { program, collect: () => arena.readF32(x, p.tgt.length) };
+        return { program, outputs: [p.tgt.length], collect: () => arena.readF32(x, p.tgt.length) };
       });
     },
     dispose: () => weights.dispose(module),

@@ -47,7 +47,7 @@ export function createTransformerEncoderLayer(config: unknown, host: ModuleHost)
         arena.writeF32(x, input);
         const program: Phase[] = [];
         layerPhases(program, arena, c, layer, stack, x);
-        return { program, collect: () => arena.readF32(x, input.length) };
+        return { program, outputs: [input.length], collect: () => arena.readF32(x, input.length) };
       });
     },
     dispose: () => weights.dispose(module),

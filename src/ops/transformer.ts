@@ -117,7 +117,7 @@ export function createTransformer(config: unknown, host: ModuleHost, tensors: Te
         enc.place();
         arena.commit();
         arena.writeF32(x, e.src);
-        return { program: enc.phases(), collect: () => arena.readF32(x, e.src.length) };
+        return { program: enc.phases(), outputs: [e.src.length], collect: () => arena.readF32(x, e.src.length) };
       });
     },
     decode(tgt: Float32Array, memory: TensorLike, opts: TransformerDecodeOptions): Promise<Float32Array> {
@@ -136,7 +136,7 @@ export function createTransformer(config: unknown, host: ModuleHost, tensors: Te
         arena.commit();
         arena.writeF32(x, d.tgt);
         writeInput(arena, mem, d.memory);
-        return { program: dec.phases(), collect: () => arena.readF32(x, d.tgt.length) };
+        return { program: dec.phases(), outputs: [d.tgt.length], collect: () => arena.readF32(x, d.tgt.length) };
       });
     },
     forward(src: Float32Array, tgt: Float32Array, opts: TransformerForwardOptions): Promise<Float32Array> {
@@ -162,7 +162,7 @@ export function createTransformer(config: unknown, host: ModuleHost, tensors: Te
         arena.commit();
         arena.writeF32(xs, e.src);
         arena.writeF32(xt, d.tgt);
-        return { program: [...enc.phases(), ...dec.phases()], collect: () => arena.readF32(xt, d.tgt.length) };
+        return { program: [...enc.phases(), ...dec.phases()], outputs: [d.tgt.length], collect: () => arena.readF32(xt, d.tgt.length) };
       });
     },
     dispose: () => weights.dispose(module),

@@ -181,6 +181,65 @@ describe('key-split attention (decode: few query rows, many keys)', () => {
   });
 });
 
+describe('result arrays made while the workers run (Arena.prepareOutputs)', () => {
+  it('a pool call makes its result arrays during the run; the bits are the 1-thread engine\'s', async () => {
+    const two = await createEngine({ threads: 2, kernels: 'simd' });
+    const one = await createEngine({ threads: 1, kernels: 'simd' });
+    internals(two).forcePool();
+    const arena = (internals(two) as unknown as { arena: { prepareOutputs(l: readonly number[]): void } }).arena;
+    const seen: number[][] = [];
+    const original = arena.prepareOutputs.bind(arena);
+    arena.prepareOutputs = (lengths) => {
+      seen.push([...lengths]);
+      original(lengths);
+    };
+    const q = randomF32(2 * 3 * 40 * 16, 1), k = randomF32(2 * 3 * 70 * 16, 2), v = randomF32(k.length, 3);
+    const o = { batch: 2, heads: 3, seqQ: 40, seqK: 70, headDim: 16, returnWeights: true };
+    const [r2, r1] = await Promise.all([two.attention(q, k, v, o), one.attention(q, k, v, o)]);
+    expect(seen).toEqual([[2 * 3 * 40 * 16, 2 * 3 * 40 * 70]]);
+    expectSameBits(r2.output, r1.output, 'attention output');
+    expectSameBits(r2.weights!, r1.weights!, 'attention weights');
+    const a = randomF32(33 * 47, 4), b = randomF32(47 * 29, 5);
+    const mm = { m: 33, k: 47, n: 29 };
+    expectSameBits(await two.matmul(a, b, mm) as Float32Array, await one.matmul(a, b, mm) as Float32Array, 'matmul');
+    expect(seen[1]).toEqual([33 * 29]);
+    // Into an engine tensor: no new array, nothing to prepare.
+    const out = two.createTensor(new Float32Array(33 * 29));
+    await two.matmul(a, b, { ...mm, out });
+    expect(seen.length).toBe(2);
+    await Promise.all([two.dispose(), one.dispose()]);
+  });
+
+  it('a failure while making them rejects the call after the workers are done; the engine stays usable', async () => {
+    const two = await createEngine({ threads: 2, kernels: 'simd' });
+    const one = await createEngine({ threads: 1, kernels: 'simd' });
+    internals(two).forcePool();
+    const arena = (internals(two) as unknown as { arena: { prepareOutputs(l: readonly number[]): void } }).arena;
+    const original = arena.prepareOutputs.bind(arena);
+    arena.prepareOutputs = () => {
+      arena.prepareOutputs = original; // once
+      throw new RangeError('Array buffer allocation failed');
+    };
+    // A call long enough that the workers are still in it when the hook throws: the rejection
+    // must wait for them (DONE = 2), or the next call would be dispatched over a running one.
+    const big = randomF32(8 * 1024 * 64, 7);
+    const long = { batch: 1, heads: 8, seqQ: 1024, seqK: 1024, headDim: 64 };
+    const pool = (await internals(two).pool!()) as unknown as { ctrl: Int32Array; runs: number };
+    let doneAtRejection = -1;
+    await expect(two.attention(big, big, big, long).catch((error) => {
+      doneAtRejection = Atomics.load(pool.ctrl, 3); // CTRL.DONE
+      throw error;
+    })).rejects.toThrow(/allocation failed/);
+    expect(doneAtRejection).toBe(2);
+    const x = randomF32(64 * 96, 6);
+    const ln = { rows: 64, dim: 96 };
+    const runs = pool.runs;
+    expectSameBits(await two.layerNorm(x, ln) as Float32Array, await one.layerNorm(x, ln) as Float32Array, 'the next call');
+    expect((await internals(two).pool!()).runs).toBe(runs + 1); // the same pool served it
+    await Promise.all([two.dispose(), one.dispose()]);
+  });
+});
+
 describe('failure policy: review regressions', () => {
   it('after a worker dies mid-call, a queued call of another shape still gets exact results', async () => {
     const two = await createEngine({ threads: 2, kernels: 'simd' });

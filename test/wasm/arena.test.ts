@@ -3,6 +3,34 @@ import { Arena } from '../../src/wasm/arena.js';
 import { ALIGN, ARENA_BASE, PAGE_BYTES } from '../../src/wasm/layout.js';
 
 describe('Arena', () => {
+  it('prepareOutputs: readF32 copies into a prepared array of its length, once; reset() drops the rest', () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 64, shared: true });
+    const arena = new Arena(memory, 64);
+    const at = arena.place(5000 * 4);
+    arena.commit();
+    const values = Float32Array.from({ length: 5000 }, (_, i) => i - 0.5);
+    arena.writeF32(at, values);
+    arena.prepareOutputs([5000, 3, 5000]);
+    const prepared = (arena as unknown as { prepared: Float32Array[] }).prepared;
+    const [first, small, second] = prepared;
+    const a = arena.readF32(at, 5000);
+    expect(a).toBe(first); // the first of its length, filled
+    expect(a.buffer instanceof SharedArrayBuffer).toBe(false); // a plain array, as slice() gives
+    expect(Array.from(a)).toEqual(Array.from(values));
+    const b = arena.readF32(at, 5000);
+    expect(b).toBe(second);
+    expect(b === a).toBe(false);
+    expect(Array.from(b)).toEqual(Array.from(values));
+    const c = arena.readF32(at, 5000); // none left of that length: a copy as before
+    expect(c === a || c === b).toBe(false);
+    expect(Array.from(c)).toEqual(Array.from(values));
+    const d = arena.readF32(at, 2); // no prepared array of length 2: the small one stays
+    expect(d === small).toBe(false);
+    expect(prepared).toEqual([small]);
+    arena.reset();
+    expect(prepared).toEqual([]);
+  });
+
   for (const shared of [false, true]) {
     it(`places aligned buffers, grows once when a call needs more, refreshes views (shared: ${shared})`, () => {
       const memory = new WebAssembly.Memory({ initial: 1, maximum: 64, shared });
