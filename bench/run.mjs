@@ -61,7 +61,8 @@ async function measureAll() {
   if (!relaxedWith(childArgv) && relaxedWith([...childArgv, RELAXED_FLAG])) childArgv.push(RELAXED_FLAG);
   // A child: `script args` under this Node (with its flags), under Deno, or in a Chromium page.
   const nodeChild = (script, ...rest) => execFileSync(process.execPath, [...childArgv, here(script), ...rest],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24,
+      env: { ...process.env, ...(browser ? { WASM_ATTENTION_BENCH_PEAK_BUILT: '1' } : {}) } });
   const child = (script, ...rest) => browser ? nodeChild('./browser/child.mjs', script.replace(/^\.\//, ''), ...rest)
     : deno ? execFileSync(deno.path, ['run', '-A', '--quiet', here(script), ...rest], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 })
       : nodeChild(script, ...rest);

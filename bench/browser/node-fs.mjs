@@ -18,7 +18,7 @@ function request(method, path, body) {
   return xhr;
 }
 
-/** The server answers HEAD with 200 for a file and 204 for none. */
+/** The server answers HEAD with 200 for a file or a directory and 204 for neither. */
 export function existsSync(path) {
   return request('HEAD', path).status === 200;
 }

@@ -99,7 +99,8 @@ export interface BuiltCall<T = AttentionResult> {
   program: Phase[];
   collect(): T;
   /** Element counts of the new arrays collect() copies out (arena.readF32): on a pool run the
-   * calling thread makes them, pages faulted in, while the workers compute (Arena.prepareOutputs). */
+   * calling thread makes them, pages faulted in, while the workers compute (Arena.prepareOutputs).
+   * readF32 takes a prepared array by length alone, so collect() reads the declared arrays first. */
   outputs?: readonly number[];
 }
 
