@@ -517,6 +517,9 @@ export interface Gpt2ForwardOptions {
   seq: number;
   /** [batch, seq], 1 = attend, 0 = padding (HF's attention_mask). */
   attentionMask?: ArrayLike<number>;
+  /** [batch, seq] integers in [0, n_positions) (HF's position_ids); 0..seq-1 for every row when
+   * unset, as HF's forward, whatever the mask. */
+  positionIds?: Int32Array | number[];
   /** Also return each layer's attention weights [batch, heads, seq, seq]. */
   outputAttentions?: boolean;
 }
@@ -531,6 +534,12 @@ export interface Gpt2Output {
 export interface Gpt2GenerateOptions {
   /** Sequences in promptIds (each promptIds.length / batch tokens long); default 1. */
   batch?: number;
+  /** [batch, promptLength] of 0/1, 1 = attend (HF's attention_mask): prompts of different lengths
+   * in one batch, left-padded as HF's tokenizer pads for generation. As HF's generate, padded
+   * prompt positions are masked as keys in every step, and position ids are the mask's running
+   * count (cumsum − 1; 1 at padded positions), each new token one past its sequence's last.
+   * Unset: every prompt token attends. */
+  attentionMask?: ArrayLike<number>;
   maxNewTokens: number;
   /** 0 (the default): greedy, whatever topK / topP say (HF's do_sample=False). */
   temperature?: number;

@@ -7,12 +7,14 @@ import type { Gpt2GenerateOptions } from '../types.js';
 import { dim, elements, keysOf, options } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import type { ModuleHost, ModuleWeights } from '../ops/modules.js';
-import { buildStep, tokenIds, type Gpt2Hparams, type Gpt2Weights, type KvBlocks, type StepProgram } from './gpt2.js';
+import {
+  buildStep, F32_MIN, maskValues, tokenIds, type Gpt2Hparams, type Gpt2Weights, type KvBlocks, type StepProgram,
+} from './gpt2.js';
 import { penalize, pick, prng, type Sampling } from './sampling.js';
 
 const OP = 'GPT2.generate';
 const KEYS = keysOf<Gpt2GenerateOptions>({
-  batch: true, maxNewTokens: true, temperature: true, topK: true, topP: true, seed: true, stopTokens: true,
+  batch: true, attentionMask: true, maxNewTokens: true, temperature: true, topK: true, topP: true, seed: true, stopTokens: true,
   repetitionPenalty: true,
 });
 
@@ -98,16 +100,50 @@ export function generate(
     if (n < 0) throw typeError(OP, 'options.stopTokens', 'an array or Int32Array of token ids', ids);
     stop = tokenIds(OP, 'options.stopTokens', ids, hp, n, 'token ids');
   }
+  const padding = o.attentionMask === undefined ? undefined : promptPadding(o.attentionMask, B, P, hp.positions);
   elements(OP, 'KV cache', hp.layers, 2, B, hp.positions, hp.embd);
   const lease: CacheLease = { host: ctx.host, base: -1 };
-  const iterator = run(ctx, lease, prompt, B, P, maxNew, s, prng(o.seed ?? 0), new Set(stop), stop[0] ?? 0);
+  const iterator = run(ctx, lease, prompt, B, P, maxNew, s, prng(o.seed ?? 0), new Set(stop), stop[0] ?? 0, padding);
   abandoned?.register(iterator, lease, lease);
   return iterator;
 }
 
+/** What a prompt mask fixes for the whole loop, as HF's generate derives it from attention_mask
+ * (GPT-2's prepare_inputs_for_generation): the key bias, and the position ids. */
+interface PromptPadding {
+  /** f32 [B, n_positions]: finfo.min at each padded prompt position, 0 elsewhere (the tokens
+   * generated later attend: HF extends the mask with ones). */
+  keyBias: Float32Array;
+  /** The prompt's position ids [B·P]: cumsum(mask) − 1, and 1 where the mask is 0. */
+  positions: Int32Array;
+  /** Attended prompt tokens per sequence: the k-th generated token (k = 1, 2, ...) that is fed
+   * back sits at position attended[b] + k − 1. */
+  attended: Int32Array;
+}
+
+/** Checks options.attentionMask (0/1, [B, P]) and derives the loop's key bias and positions. */
+function promptPadding(value: unknown, B: number, P: number, rows: number): PromptPadding {
+  const mask = maskValues(OP, 'options.attentionMask', value, B * P, `batch·promptLength = ${B}·${P}`);
+  const keyBias = new Float32Array(B * rows), positions = new Int32Array(B * P), attended = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    let count = 0;
+    for (let t = 0; t < P; t++) {
+      const m = mask[b * P + t];
+      if (m !== 0 && m !== 1) {
+        throw rangeError(OP, `options.attentionMask[${b * P + t}]`, `must be 0 (padding) or 1 (attend), got ${m}`);
+      }
+      count += m;
+      positions[b * P + t] = m === 1 ? count - 1 : 1;
+      if (m === 0) keyBias[b * rows + t] = Math.fround(F32_MIN);
+    }
+    attended[b] = count;
+  }
+  return { keyBias, positions, attended };
+}
+
 async function* run(
   ctx: GenerateContext, lease: CacheLease, prompt: Int32Array, B: number, P: number, maxNew: number, s: Sampling,
-  random: () => number, stop: Set<number>, pad: number,
+  random: () => number, stop: Set<number>, pad: number, padding?: PromptPadding,
 ): AsyncGenerator<Int32Array, void, undefined> {
   const { hp, m, weights, host } = ctx;
   const block = B * hp.positions * hp.embd * 4;
@@ -128,10 +164,20 @@ async function* run(
     // The last step's program: each decode step patches it (buildStep) rather than building
     // its phases again (GPT-2 small: about 120 f32, 170 int8).
     let built: StepProgram | undefined;
+    // With a mask: the key bias keeps one [B, n_positions] layout for the whole loop, so each
+    // decoding step patches the last one's program as without it.
+    const masked = padding ? { keyBias: padding.keyBias, keyBiasRows: hp.positions } : {};
+    const stepPositions = new Int32Array(B);
     for (let step = 0; step < maxNew; step++) {
+      let positions: Int32Array | undefined;
+      if (padding && step === 0) positions = padding.positions;
+      else if (padding) {
+        for (let b = 0; b < B; b++) stepPositions[b] = padding.attended[b] + step - 1;
+        positions = stepPositions;
+      }
       const logits = await weights.call('generate', (arena, threads) => {
-        built = buildStep(arena, threads, hp, m, ids, { batch: B, seq: L, past, outputAttentions: false, lastOnly: true },
-          cache, built);
+        built = buildStep(arena, threads, hp, m, ids,
+          { batch: B, seq: L, past, outputAttentions: false, lastOnly: true, ...masked, positions }, cache, built);
         const { program, run: r } = built;
         return { program, collect: () => arena.readF32Into(r.logits, logitsRow) };
       });

@@ -30,7 +30,9 @@ import { generate } from './generate.js';
 const OP = 'gpt2';
 const FORWARD = 'GPT2.forward';
 const OPTION_KEYS = keysOf<Gpt2Options>({ config: true, weights: true, quantize: true });
-const FORWARD_KEYS = keysOf<Gpt2ForwardOptions>({ batch: true, seq: true, attentionMask: true, outputAttentions: true });
+const FORWARD_KEYS = keysOf<Gpt2ForwardOptions>({
+  batch: true, seq: true, attentionMask: true, positionIds: true, outputAttentions: true,
+});
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -309,8 +311,14 @@ export interface Step {
   batch: number;
   seq: number;
   past: number;
-  /** f32 [B, past + seq] added to the logits of each key (HF's (1 - mask)·finfo.min), or undefined. */
+  /** f32 [B, keyBiasRows] added to the logits of each key (HF's (1 - mask)·finfo.min), or undefined;
+   * keys past + seq.. of a row are not read. */
   keyBias?: Float32Array;
+  /** Row stride of keyBias: past + seq when unset. A decoding loop gives n_positions, so the
+   * bias keeps its place and size from step to step and the step's program can be patched. */
+  keyBiasRows?: number;
+  /** Position id of each new token [B·seq] (HF's position_ids); past + t when unset. */
+  positions?: Int32Array;
   outputAttentions: boolean;
   /** Logits only for the last position of each sequence (decoding). */
   lastOnly: boolean;
@@ -325,7 +333,7 @@ export interface RunState {
   h: number; hStrips: number; // [B·L, inner] and its strips
   yLast: number; lastStrips: number; // final norm rows that get logits
   logits: number; // [rows of logits, vocab]
-  keyBias: number; // f32 [B, past + L]
+  keyBias: number; // f32 [B, keyBiasRows]
   weights: number; // f32 [layers, B, H, L, past + L]
   scratch: number;
   attention: ReturnType<typeof placeAttention>;
@@ -343,7 +351,7 @@ function placeRun(arena: Arena, hp: Gpt2Hparams, s: Step, threads: number, quant
     h: f32(rows * hp.inner), hStrips: strips(rows, hp.inner),
     yLast: f32(outRows * E), lastStrips: strips(outRows, E),
     logits: f32(elements(FORWARD, 'logits', outRows, hp.vocab)),
-    keyBias: s.keyBias ? f32(B * keys) : 0,
+    keyBias: s.keyBias ? f32(B * (s.keyBiasRows ?? keys)) : 0,
     weights: s.outputAttentions ? f32(elements(FORWARD, 'attentions', hp.layers, B, hp.heads, L, keys)) : 0,
     scratch: arena.place(threads * SCRATCH_SLOT_STRIDE, 128),
     attention: placeAttention(arena, { batch: B, heads: hp.heads, seqQ: L, seqK: keys, headDimV: hp.headDim },
@@ -415,7 +423,7 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
       v: { ptr: kv.v[layer], batch: kv.rows * E, head: d, row: E },
       o: { ptr: r.ctx, batch: L * E, head: d, row: E },
     };
-    if (r.keyBias !== 0) p.addMask = { ptr: r.keyBias, batch: keys, head: 0, row: 0 };
+    if (r.keyBias !== 0) p.addMask = { ptr: r.keyBias, batch: s.keyBiasRows ?? keys, head: 0, row: 0 };
     if (r.weights !== 0) {
       const plane = L * keys;
       p.weights = { ptr: r.weights + layer * B * H * plane * 4, batch: H * plane, head: plane, row: keys };
@@ -476,12 +484,14 @@ function qkvInt8(
   return phases;
 }
 
-/** x[b, t] = wte[ids[b, t]] + wpe[past + t]. */
-function embed(hp: Gpt2Hparams, m: Gpt2Weights, ids: Int32Array, B: number, L: number, past: number): Float32Array {
+/** x[b, t] = wte[ids[b, t]] + wpe[positions[b, t]], positions past + t by default. */
+function embed(
+  hp: Gpt2Hparams, m: Gpt2Weights, ids: Int32Array, B: number, L: number, past: number, positions?: Int32Array,
+): Float32Array {
   const E = hp.embd, x = new Float32Array(B * L * E);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < L; t++) {
-      const row = (b * L + t) * E, tok = ids[b * L + t] * E, pos = (past + t) * E;
+      const row = (b * L + t) * E, tok = ids[b * L + t] * E, pos = (positions ? positions[b * L + t] : past + t) * E;
       for (let e = 0; e < E; e++) x[row + e] = m.wte[tok + e] + m.wpe[pos + e];
     }
   }
@@ -502,12 +512,14 @@ export interface StepProgram {
 
 /** Whether a previous call's program serves this one once its moves are patched: the same
  * shape of call against the same cache, and the run state (activations, attention buffers,
- * whose key parts fix the attention's phases) placed at the same addresses. Masks and
- * attention weights are laid out by the key count, so calls with them are built anew. */
+ * whose key parts fix the attention's phases) placed at the same addresses. Attention weights,
+ * and a key bias with no fixed row stride, are laid out by the key count, so calls with them
+ * are built anew. */
 function reusable(prev: StepProgram, s: Step, run: RunState, kv: KvBlocks): boolean {
   const p = prev.step;
   if (prev.kv !== kv || p.batch !== s.batch || p.seq !== s.seq || p.lastOnly !== s.lastOnly) return false;
-  if (p.keyBias || s.keyBias || p.outputAttentions || s.outputAttentions) return false;
+  if (p.outputAttentions || s.outputAttentions) return false;
+  if (!p.keyBias !== !s.keyBias || (s.keyBias && (s.keyBiasRows === undefined || p.keyBiasRows !== s.keyBiasRows))) return false;
   for (const key of Object.keys(run) as (keyof RunState)[]) {
     if (key !== 'attention' && run[key] !== prev.run[key]) return false;
   }
@@ -532,7 +544,7 @@ export function buildStep(
   }
   const run = placeRun(arena, hp, s, threads, m.quantize);
   arena.commit();
-  arena.writeF32(run.x, embed(hp, m, ids, s.batch, s.seq, s.past));
+  arena.writeF32(run.x, embed(hp, m, ids, s.batch, s.seq, s.past, s.positions));
   if (s.keyBias) arena.writeF32(run.keyBias, s.keyBias);
   if (prev && reusable(prev, s, run, kv)) {
     for (const { phase, field, base, perPast } of prev.moves) {
@@ -561,25 +573,49 @@ export function tokenIds(op: string, name: string, value: unknown, hp: Gpt2Hpara
   return ids;
 }
 
-/** HF's extended attention mask: (1 - mask)·finfo(float32).min per key, [B, L]. */
-const F32_MIN = -3.4028234663852886e38;
-function keyBias(name: string, value: unknown, B: number, L: number): Float32Array | undefined {
-  if (value === undefined) return undefined;
+/** finfo(float32).min: HF's extended attention mask is (1 - mask)·finfo.min per key. */
+export const F32_MIN = -3.4028234663852886e38;
+
+/** An attention mask given as an array or Int32Array / Uint8Array / Float32Array of `length`
+ * numbers (checked, not copied). */
+export function maskValues(op: string, name: string, value: unknown, length: number, shape: string): ArrayLike<number> {
   let mask: ArrayLike<number>;
   if (Array.isArray(value)) mask = value as number[];
   else {
     const typed = typedArray(value, 'Int32Array', 'Uint8Array', 'Float32Array');
-    if (!typed) throw typeError(FORWARD, name, 'an array of 0/1 (1 = attend) of length batch·seq', value);
+    if (!typed) throw typeError(op, name, `an array of 0/1 (1 = attend) of length ${shape}`, value);
     mask = typed;
   }
-  if (mask.length !== B * L) throw rangeError(FORWARD, name, `has length ${mask.length}, expected batch·seq = ${B}·${L}`);
-  const bias = new Float32Array(B * L);
-  for (let i = 0; i < bias.length; i++) {
+  if (mask.length !== length) throw rangeError(op, name, `has length ${mask.length}, expected ${shape}`);
+  for (let i = 0; i < length; i++) {
     const m = mask[i];
-    if (typeof m !== 'number' || Number.isNaN(m)) throw typeError(FORWARD, `${name}[${i}]`, 'a number (1 = attend, 0 = padding)', m);
-    bias[i] = Math.fround((1 - m) * F32_MIN);
+    if (typeof m !== 'number' || Number.isNaN(m)) throw typeError(op, `${name}[${i}]`, 'a number (1 = attend, 0 = padding)', m);
   }
-  return bias;
+  return mask;
+}
+
+/** HF's extended attention mask of a forward: (1 - mask)·finfo.min per key, [B, L]. */
+function keyBias(name: string, value: unknown, B: number, L: number): Float32Array | undefined {
+  if (value === undefined) return undefined;
+  const mask = maskValues(FORWARD, name, value, B * L, `batch·seq = ${B}·${L}`);
+  return Float32Array.from(mask, (m) => Math.fround((1 - m) * F32_MIN));
+}
+
+/** HF's position_ids of a forward: integers in [0, n_positions), [B, L]. */
+function positionIds(name: string, value: unknown, hp: Gpt2Hparams, B: number, L: number): Int32Array | undefined {
+  if (value === undefined) return undefined;
+  let ids: Int32Array;
+  if (isArrayOf(value, 'Int32Array')) ids = typedArray(value, 'Int32Array')!;
+  else if (Array.isArray(value)) ids = Int32Array.from(value as number[], (x) => (Number.isInteger(x) && x >= 0 && x <= 0x7fffffff ? x : -1));
+  else throw typeError(FORWARD, name, 'an Int32Array or an array of position ids', value);
+  if (ids.length !== B * L) throw rangeError(FORWARD, name, `has length ${ids.length}, expected batch·seq = ${B}·${L}`);
+  for (let i = 0; i < ids.length; i++) {
+    if (!(ids[i] >= 0 && ids[i] < hp.positions)) {
+      const given = Array.isArray(value) ? String((value as unknown[])[i]) : String(ids[i]);
+      throw rangeError(FORWARD, `${name}[${i}]`, `must be an integer in [0, ${hp.positions}) (config.n_positions), got ${given}`);
+    }
+  }
+  return ids;
 }
 
 export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
@@ -608,6 +644,7 @@ export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
         elements(FORWARD, 'logits', B, L, hp.vocab);
         s = {
           batch: B, seq: L, past: 0, keyBias: keyBias('options.attentionMask', f.attentionMask, B, L),
+          positions: positionIds('options.positionIds', f.positionIds, hp, B, L),
           outputAttentions: flag(FORWARD, 'options.outputAttentions', f.outputAttentions, false), lastOnly: false,
         };
       } catch (error) {

@@ -11,17 +11,19 @@ import { PHASE_ATTENTION } from '../../src/parallel/phases.js';
 import { randomF32 } from '../helpers/random.js';
 import type { Quantize } from '../../src/types.js';
 
-interface Case { heads: number; batch: number; quantize?: Quantize; positions?: number }
+interface Case { heads: number; batch: number; quantize?: Quantize; positions?: number; masked?: boolean }
 const CASES: Case[] = [
   // One head: the per-head kernel, one key part up to SPLIT_MIN_KEYS (512) keys, then a key
   // split and its combine phase.
   { heads: 4, batch: 1 }, { heads: 4, batch: 1, quantize: 'int8' }, { heads: 1, batch: 1, positions: 640 },
   { heads: 2, batch: 3 }, { heads: 2, batch: 2, quantize: 'int8' },
+  // A prompt mask (generate's attentionMask): the key bias at a fixed n_positions stride.
+  { heads: 4, batch: 2, masked: true }, { heads: 2, batch: 3, quantize: 'int8', masked: true },
 ];
 
 describe('GPT-2 decode steps: the previous program, patched, equals a fresh build', () => {
   for (const c of CASES) {
-    it(`heads ${c.heads}, batch ${c.batch}, ${c.quantize ?? 'f32'}`, () => {
+    it(`heads ${c.heads}, batch ${c.batch}, ${c.quantize ?? 'f32'}${c.masked ? ', masked prompt' : ''}`, () => {
       const config = { vocab_size: 40, n_positions: c.positions ?? 420, n_embd: 32, n_layer: 2, n_head: c.heads };
       const hp = gpt2Hparams(config);
       const w: Record<string, Float32Array> = {};
@@ -36,9 +38,13 @@ describe('GPT-2 decode steps: the previous program, patched, equals a fresh buil
         k: [1 << 24, (1 << 24) + 2 * block], v: [(1 << 24) + block, (1 << 24) + 3 * block], rows: hp.positions,
       };
       const prompt = 5, ids = (L: number): Int32Array => Int32Array.from({ length: c.batch * L }, (_, i) => i % hp.vocab);
+      // Sequence b's first b prompt positions are padding.
+      const bias = new Float32Array(c.batch * hp.positions);
+      for (let b = 0; b < c.batch; b++) for (let t = 0; t < b; t++) bias[b * hp.positions + t] = -3.4028234663852886e38;
       let prev: StepProgram | undefined, reused = 0, rebuilt = 0, split = false;
       for (let past = 0, L = prompt; past + L <= hp.positions; past += L, L = 1) {
-        const s = { batch: c.batch, seq: L, past, outputAttentions: false, lastOnly: true };
+        const masked = c.masked ? { keyBias: bias, keyBiasRows: hp.positions } : {};
+        const s = { batch: c.batch, seq: L, past, outputAttentions: false, lastOnly: true, ...masked };
         const before = prev;
         prev = buildStep(kept, 2, hp, m, ids(L), s, cache, prev);
         if (prev === before) reused++;
@@ -75,6 +81,14 @@ describe('GPT-2 decode steps: the previous program, patched, equals a fresh buil
     const first = step(3);
     expect(step(4, first)).toBe(first);
     expect(step(5, first, { keyBias: new Float32Array(6) })).not.toBe(first);
+    // A key bias of a fixed stride is patched like no bias, but not across a change of stride
+    // or from no bias to a bias.
+    const bias = { keyBias: new Float32Array(hp.positions), keyBiasRows: hp.positions };
+    const biased = step(5, undefined, bias);
+    expect(step(6, biased, bias)).toBe(biased);
+    expect(step(7, biased, { keyBias: new Float32Array(8) })).not.toBe(biased);
+    expect(step(7, biased)).not.toBe(biased);
+    expect(step(7, first, bias)).not.toBe(first);
     expect(step(5, first, { outputAttentions: true })).not.toBe(first);
     expect(step(5, first, {}, 2)).not.toBe(first);
     expect(step(5, first, { lastOnly: false })).not.toBe(first);
