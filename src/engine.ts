@@ -6,6 +6,7 @@ import type {
   AttentionOptions, MultiHeadAttentionConfig, GeluOptions, LayerNormOptions, MatmulOptions, SoftmaxOptions, TensorLike,
   Linear, LinearConfig, Transformer, TransformerConfig, TransformerDecoderLayer, TransformerDecoderLayerConfig,
   TransformerEncoderLayer, TransformerEncoderLayerConfig, Gpt2, Gpt2Options, BertModel, BertModelOptions,
+  BertForSequenceClassification, BertForMaskedLM,
 } from './types.js';
 import type { KernelExports } from './wasm/abi.js';
 import { Arena } from './wasm/arena.js';
@@ -540,6 +541,16 @@ class WasmEngine implements Engine {
   bert(options: BertModelOptions): BertModel {
     this.live();
     return createBert(options, this.moduleHost);
+  }
+
+  bertForSequenceClassification(options: BertModelOptions): BertForSequenceClassification {
+    this.live();
+    return createBert(options, this.moduleHost, 'sequence-classification');
+  }
+
+  bertForMaskedLM(options: BertModelOptions): BertForMaskedLM {
+    this.live();
+    return createBert(options, this.moduleHost, 'masked-lm');
   }
 
   async dispose(): Promise<void> {

@@ -25,4 +25,5 @@ export type {
 } from './types.js';
 export type {
   BertConfig, BertForwardOptions, BertModel, BertModelOptions, BertOutput, IntegerArray, MeanPoolOptions,
+  BertForSequenceClassification, BertClassifierOutput, BertForMaskedLM, BertMaskedLMOutput,
 } from './types.js';

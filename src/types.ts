@@ -429,6 +429,43 @@ export interface BertModel {
   dispose(): Promise<void>;
 }
 
+/** `engine.bertForSequenceClassification`: HF's BertForSequenceClassification in eval mode. */
+export interface BertForSequenceClassification {
+  readonly config: Readonly<BertConfig>;
+  /** config.id2label's names in id order (HF's num_labels is their count); LABEL_0, LABEL_1 when
+   * the config has no id2label (HF's default of 2 labels) or only num_labels. */
+  readonly labels: readonly string[];
+  /** Keys of the weights the model does not use. */
+  readonly unusedKeys: readonly string[];
+  /** logits = classifier(pooler(x)) [batch, num_labels]; no softmax (HF's logits). */
+  forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<BertClassifierOutput>;
+  dispose(): Promise<void>;
+}
+
+export interface BertClassifierOutput {
+  /** [batch, num_labels]. */
+  logits: Float32Array;
+  /** Per layer [batch, heads, seq, seq], with outputAttentions. */
+  attentions?: Float32Array[];
+}
+
+/** `engine.bertForMaskedLM`: HF's BertForMaskedLM in eval mode (no pooler). */
+export interface BertForMaskedLM {
+  readonly config: Readonly<BertConfig>;
+  /** Keys of the weights the model does not use (the pooler, `cls.seq_relationship.*`, …). */
+  readonly unusedKeys: readonly string[];
+  /** logits = decoder(LayerNorm(gelu(dense(x)))) + bias, [batch, seq, vocab_size]. */
+  forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<BertMaskedLMOutput>;
+  dispose(): Promise<void>;
+}
+
+export interface BertMaskedLMOutput {
+  /** [batch, seq, vocab_size]. */
+  logits: Float32Array;
+  /** Per layer [batch, heads, seq, seq], with outputAttentions. */
+  attentions?: Float32Array[];
+}
+
 export interface MeanPoolOptions {
   batch: number;
   seq: number;
@@ -482,6 +519,12 @@ export interface Engine {
   gpt2(options: Gpt2Options): Gpt2;
   /** Hugging Face `BertModel` in eval mode, from config.json and its state dict. */
   bert(options: BertModelOptions): BertModel;
+  /** Hugging Face `BertForSequenceClassification` (the pooler, then `classifier`: cross-encoders,
+   * sentiment and other sequence classifiers), from config.json (`id2label`) and its state dict. */
+  bertForSequenceClassification(options: BertModelOptions): BertForSequenceClassification;
+  /** Hugging Face `BertForMaskedLM` (`cls.predictions`; the decoder tied to the word embeddings
+   * when the file has no `cls.predictions.decoder.weight`). */
+  bertForMaskedLM(options: BertModelOptions): BertForMaskedLM;
   /** Releases the engine; later calls reject. Idempotent. */
   dispose(): Promise<void>;
 }

@@ -8,16 +8,21 @@
 //     a = LayerNorm(x + dense(softmax(QKᵀ/√d + mask)·V))              Q, K, V from separate query/key/value
 //     x = LayerNorm(a + dense(gelu_erf(dense(a))))
 //   pooled = tanh(pooler.dense(x[:, 0]))                              in JS ([B, hidden] is small)
-// Everything from the embeddings' LayerNorm to the last layer is one program.
+// Everything from the embeddings' LayerNorm to the last layer is one program. The heads:
+//   BertForSequenceClassification  logits = classifier(pooled)         in JS ([B, num_labels])
+//   BertForMaskedLM                logits = decoder(LayerNorm(gelu(dense(x)))) + bias, the end of the
+//                                  program (the decoder is [vocab, hidden], tied to the word embeddings
+//                                  when the file has no cls.predictions.decoder.weight)
 import type {
-  BertConfig, BertForwardOptions, BertModel, BertModelOptions, BertOutput, IntegerArray,
+  BertClassifierOutput, BertConfig, BertForMaskedLM, BertForSequenceClassification, BertForwardOptions,
+  BertMaskedLMOutput, BertModel, BertModelOptions, BertOutput, IntegerArray,
 } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
-import { ACTIVATION, type Phase } from '../parallel/phases.js';
+import { ACTIVATION, layerNormPhase, scratchSlots, type Phase } from '../parallel/phases.js';
 import { array, dim, elements, flag, int8Weight, keysOf, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import { epsilon } from '../ops/layer-norm.js';
-import { LinearParams } from '../ops/linear.js';
+import { LinearParams, linearPhases } from '../ops/linear.js';
 import { ModuleWeights, type ModuleHost, type ParamSpec } from '../ops/modules.js';
 import { planMultiHeadAttention, placeMha, readMhaWeights, type MhaPlacement, type MhaShape } from '../ops/multi-head-attention.js';
 import {
@@ -25,8 +30,23 @@ import {
   type StackBuffers,
 } from '../ops/transformer-layer.js';
 
-const OP = 'bert';
-const FORWARD = 'BertModel.forward';
+/** Which model: BertModel, or one of the BertFor* heads on top of it. */
+export type BertHead = 'base' | 'sequence-classification' | 'masked-lm';
+
+/** Per head: the engine method (errors of creation), the class (errors of forward), and the
+ * namespaces whose keys the model reads (a key there that is not in the table is an error; keys
+ * elsewhere are unused, as HF's loader reports them). */
+const HEADS: Readonly<Record<BertHead, { op: string; cls: string; namespace: RegExp }>> = {
+  'base': { op: 'bert', cls: 'BertModel', namespace: /^(embeddings|encoder|pooler)\./ },
+  'sequence-classification': {
+    op: 'bertForSequenceClassification', cls: 'BertForSequenceClassification',
+    namespace: /^(embeddings|encoder|pooler|classifier)\./,
+  },
+  // No pooler in HF's BertForMaskedLM (add_pooling_layer=False): pooler.* and
+  // cls.seq_relationship.* of a pretraining checkpoint are unused.
+  'masked-lm': { op: 'bertForMaskedLM', cls: 'BertForMaskedLM', namespace: /^(embeddings|encoder|cls\.predictions)\./ },
+};
+
 const OPTION_KEYS = keysOf<BertModelOptions>({ config: true, weights: true, quantize: true });
 const FORWARD_KEYS = keysOf<BertForwardOptions>({
   batch: true, seq: true, attentionMask: true, tokenTypeIds: true, outputAttentions: true,
@@ -46,7 +66,7 @@ interface Hyper {
   maxPositions: number; typeVocab: number; eps: number;
 }
 
-function readConfig(value: unknown): { hyper: Hyper; config: BertConfig } {
+function readConfig(value: unknown, OP: string): { hyper: Hyper; config: BertConfig } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(OP, 'options.config', 'an object (config.json)', value);
   }
@@ -78,26 +98,27 @@ function readConfig(value: unknown): { hyper: Hyper; config: BertConfig } {
 
 /** The prefix BertFor* checkpoints put before the base model's keys. */
 const PREFIX = 'bert.';
-/** The base model's namespace: a key here that is not in the table is an error, not ignored. */
-const NAMESPACE = /^(embeddings|encoder|pooler)\./;
 /** Keys inside the namespace that HF files carry and the model does not use (buffers). */
 const BUFFERS = new Set(['embeddings.position_ids']);
 /** Old TF-converted checkpoints name LayerNorm's weight and bias gamma and beta. */
 const OLD_NAMES: Readonly<Record<string, string>> = { gamma: 'weight', beta: 'bias' };
 
-/** The checkpoint table: every key of BertModel's state dict (no prefix, current names) with
- * its shape. `optional` entries (the pooler) come as a group or not at all. */
-function bertSpecs(h: Hyper): (ParamSpec & { optional?: boolean })[] {
+/** A table entry; entries of one `optional` group come all together or not at all. */
+type Spec = ParamSpec & { optional?: string };
+
+/** The checkpoint table: every key of the model's state dict (no prefix, current names) with
+ * its shape: BertModel's (the pooler optional), then the head's. */
+function bertSpecs(h: Hyper, head: BertHead, numLabels: number): Spec[] {
   const d = h.hidden, ff = h.intermediate;
-  const linear = (name: string, out: number, inp: number, outName: string, inName: string, optional = false) => [
+  const linear = (name: string, out: number, inp: number, outName: string, inName: string, optional?: string): Spec[] => [
     { key: `${name}.weight`, shape: [out, inp], dims: `[${outName}, ${inName}]`, optional },
     { key: `${name}.bias`, shape: [out], dims: `[${outName}]`, optional },
   ];
-  const norm = (name: string) => [
+  const norm = (name: string): Spec[] => [
     { key: `${name}.weight`, shape: [d], dims: '[hidden_size]' },
     { key: `${name}.bias`, shape: [d], dims: '[hidden_size]' },
   ];
-  const specs: (ParamSpec & { optional?: boolean })[] = [
+  const specs: Spec[] = [
     { key: 'embeddings.word_embeddings.weight', shape: [h.vocab, d], dims: '[vocab_size, hidden_size]' },
     { key: 'embeddings.position_embeddings.weight', shape: [h.maxPositions, d], dims: '[max_position_embeddings, hidden_size]' },
     { key: 'embeddings.token_type_embeddings.weight', shape: [h.typeVocab, d], dims: '[type_vocab_size, hidden_size]' },
@@ -112,7 +133,20 @@ function bertSpecs(h: Hyper): (ParamSpec & { optional?: boolean })[] {
     specs.push(...linear(`${p}output.dense`, d, ff, 'hidden_size', 'intermediate_size'));
     specs.push(...norm(`${p}output.LayerNorm`));
   }
-  specs.push(...linear('pooler.dense', d, d, 'hidden_size', 'hidden_size', true));
+  if (head === 'base') specs.push(...linear('pooler.dense', d, d, 'hidden_size', 'hidden_size', 'pooler'));
+  if (head === 'sequence-classification') {
+    specs.push(...linear('pooler.dense', d, d, 'hidden_size', 'hidden_size'));
+    specs.push(...linear('classifier', numLabels, d, 'num_labels', 'hidden_size'));
+  }
+  if (head === 'masked-lm') {
+    specs.push(...linear('cls.predictions.transform.dense', d, d, 'hidden_size', 'hidden_size'));
+    specs.push(...norm('cls.predictions.transform.LayerNorm'));
+    // HF ties the decoder to the word embeddings and its bias to cls.predictions.bias; a file
+    // may hold either spelling of the bias, or both (then equal).
+    specs.push({ key: 'cls.predictions.decoder.weight', shape: [h.vocab, d], dims: '[vocab_size, hidden_size]', optional: 'decoder' });
+    specs.push({ key: 'cls.predictions.bias', shape: [h.vocab], dims: '[vocab_size]', optional: 'bias' });
+    specs.push({ key: 'cls.predictions.decoder.bias', shape: [h.vocab], dims: '[vocab_size]', optional: 'decoderBias' });
+  }
   return specs;
 }
 
@@ -123,30 +157,32 @@ function canonicalKey(key: string): string {
   return m ? `${m[1]}.${OLD_NAMES[m[2]]}` : k;
 }
 
-/** Reads the weights through the table: every table key once (in any of its spellings), the
- * pooler all or nothing; keys outside the namespace and known buffers are returned as unused. */
+/** Reads the weights through the table: every table key once (in any of its spellings), each
+ * optional group all or nothing; keys outside the head's namespaces and known buffers are
+ * returned as unused. */
 function readWeights(
-  h: Hyper, value: unknown, quantize?: 'int8',
+  h: Hyper, value: unknown, OP: string, head: BertHead, numLabels: number, quantize?: 'int8',
 ): { w: Record<string, Float32Array>; unused: string[]; pooler: boolean } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(OP, 'options.weights', 'an object of Float32Arrays keyed by HF names', value);
   }
   const given = value as Record<string, unknown>;
-  const specs = bertSpecs(h);
+  const specs = bertSpecs(h, head, numLabels);
+  const { cls, namespace } = HEADS[head];
   const byKey = new Map(specs.map((s) => [s.key, s]));
   const source = new Map<string, string>(); // table key → the checkpoint key that gave it
   const unused: string[] = [];
   for (const key of Object.keys(given)) {
     const k = canonicalKey(key);
     if (!byKey.has(k)) {
-      if (BUFFERS.has(k) || !NAMESPACE.test(k)) {
+      if (BUFFERS.has(k) || !namespace.test(k)) {
         unused.push(key);
         continue;
       }
       const layer = /^encoder\.layer\.(\d+)\./.exec(k);
       const why = layer && Number(layer[1]) >= h.layers
         ? `is layer ${layer[1]}, but config.num_hidden_layers is ${h.layers}`
-        : 'is not a key of BertModel';
+        : `is not a key of ${cls}`;
       throw rangeError(OP, `options.weights[${JSON.stringify(key)}]`, why);
     }
     const before = source.get(k);
@@ -155,23 +191,37 @@ function readWeights(
     }
     source.set(k, key);
   }
-  const pooler = specs.some((s) => s.optional && source.has(s.key));
+  const present = new Set(specs.filter((s) => s.optional && source.has(s.key)).map((s) => s.optional));
+  if (head === 'masked-lm' && !present.has('bias') && !present.has('decoderBias')) present.add('bias'); // named missing
   const prefixed = [...source.values()].some((k) => k.startsWith(PREFIX)) ? PREFIX : '';
   const w: Record<string, Float32Array> = {};
   for (const s of specs) {
-    if (s.optional && !pooler) continue;
-    const key = source.get(s.key) ?? prefixed + s.key;
+    if (s.optional && !present.has(s.optional)) continue;
+    // The heads' keys sit beside `bert.`, never under it.
+    const key = source.get(s.key) ?? (NAMESPACE_BASE.test(s.key) ? prefixed : '') + s.key;
     const length = elements(OP, `options.weights[${JSON.stringify(key)}]`, ...s.shape);
     w[s.key] = array(OP, `options.weights[${JSON.stringify(key)}]`, given[key], 'Float32Array', length,
       `${s.dims} = [${s.shape.join(', ')}]`);
-    // int8: the encoder's linear weights (embeddings and pooler stay f32), checked before any copy.
-    if (quantize && /^encoder\..*\.weight$/.test(s.key) && !s.key.includes('LayerNorm')) {
+    // int8: the encoder's linear weights and the masked-LM head's (embeddings, the pooler and the
+    // classifier stay f32), checked before any copy.
+    if (quantize && /^(encoder|cls)\..*\.weight$/.test(s.key) && !s.key.includes('LayerNorm')) {
       int8Weight(OP, `options.weights[${JSON.stringify(key)}]`, w[s.key], s.shape[1],
         s.shape[1] === h.hidden ? 'options.config.hidden_size' : 'options.config.intermediate_size');
     }
   }
-  return { w, unused, pooler };
+  if (w['cls.predictions.bias'] && w['cls.predictions.decoder.bias']) {
+    const a = w['cls.predictions.bias'], b = w['cls.predictions.decoder.bias'];
+    const at = a.findIndex((x, i) => !Object.is(x, b[i]));
+    if (at >= 0) {
+      throw rangeError(OP, `options.weights[${JSON.stringify(source.get('cls.predictions.decoder.bias'))}]`,
+        `differs from cls.predictions.bias at [${at}] (${b[at]} vs ${a[at]}); HF ties the two, give one or equal values`);
+    }
+  }
+  return { w, unused, pooler: present.has('pooler') || head === 'sequence-classification' };
 }
+
+/** The base model's key groups (under `bert.` in a BertFor* file). */
+const NAMESPACE_BASE = /^(embeddings|encoder|pooler)\./;
 
 /** One BERT layer as nn.TransformerEncoderLayer's weights (post-norm): self-attention with
  * separate query/key/value, norm1 = attention.output.LayerNorm, linear1 = intermediate.dense,
@@ -202,7 +252,7 @@ function layerWeights(h: Hyper, w: Record<string, Float32Array>, n: number, quan
 // --- forward -----------------------------------------------------------------------------------
 
 /** Integers of [batch, seq] in [0, limit): `name[i]` named when one is not. */
-function integers(name: string, value: unknown, length: number, limit: number, rule: string): Int32Array {
+function integers(FORWARD: string, name: string, value: unknown, length: number, limit: number, rule: string): Int32Array {
   const view = typedArray(value, 'Int32Array', 'Uint8Array') ??
     (Array.isArray(value) ? value : undefined);
   if (view === undefined) throw typeError(FORWARD, name, 'an Int32Array, Uint8Array or number[]', value);
@@ -226,25 +276,70 @@ interface ForwardPlan {
   outputAttentions: boolean;
 }
 
-export function createBert(opts: unknown, host: ModuleHost): BertModel {
+/** config.id2label's names in id order, checked: HF's num_labels is their count; with no
+ * id2label, num_labels (HF's default 2) labels LABEL_0, LABEL_1, … */
+function readLabels(c: BertConfig, OP: string): string[] {
+  const id2label = c.id2label;
+  if (id2label === undefined) {
+    const n = c.num_labels === undefined ? 2 : dim(OP, 'options.config.num_labels', c.num_labels);
+    return Array.from({ length: n }, (_, i) => `LABEL_${i}`);
+  }
+  if (typeof id2label !== 'object' || id2label === null || Array.isArray(id2label)) {
+    throw typeError(OP, 'options.config.id2label', 'an object of label names keyed by id ("0", "1", …)', id2label);
+  }
+  const entries = Object.entries(id2label as Record<string, unknown>);
+  if (entries.length === 0) throw rangeError(OP, 'options.config.id2label', 'has no label');
+  const labels: string[] = new Array(entries.length);
+  for (const [id, name] of entries) {
+    const i = Number(id);
+    if (!(Number.isInteger(i) && i >= 0 && i < entries.length && String(i) === id)) {
+      throw rangeError(OP, `options.config.id2label[${JSON.stringify(id)}]`, `must be keyed by the ids 0..${entries.length - 1}`);
+    }
+    labels[i] = String(name);
+  }
+  if (c.num_labels !== undefined && c.num_labels !== labels.length) {
+    throw rangeError(OP, 'options.config.num_labels', `(${String(c.num_labels)}) disagrees with config.id2label (${labels.length} labels)`);
+  }
+  return labels;
+}
+
+export function createBert(opts: unknown, host: ModuleHost): BertModel;
+export function createBert(opts: unknown, host: ModuleHost, head: 'sequence-classification'): BertForSequenceClassification;
+export function createBert(opts: unknown, host: ModuleHost, head: 'masked-lm'): BertForMaskedLM;
+export function createBert(
+  opts: unknown, host: ModuleHost, head: BertHead = 'base',
+): BertModel | BertForSequenceClassification | BertForMaskedLM {
+  const { op: OP, cls } = HEADS[head];
+  const FORWARD = `${cls}.forward`;
   const o = options(OP, 'options', opts, false, OPTION_KEYS);
-  const { hyper: h, config } = readConfig(o.config);
+  const { hyper: h, config } = readConfig(o.config, OP);
+  const labels = head === 'sequence-classification' ? readLabels(config, OP) : [];
   const quantize = quantizeOption(OP, 'options.quantize', o.quantize);
-  const { w, unused, pooler } = readWeights(h, o.weights, quantize);
+  const { w, unused, pooler } = readWeights(h, o.weights, OP, head, labels.length, quantize);
   const c: LayerConfig = {
     dModel: h.hidden, nhead: h.heads, dimFeedforward: h.intermediate, activation: ACTIVATION.gelu,
     layerNormEps: h.eps, normFirst: false, quantize,
   };
-  // Weights: the embedding tables and the pooler stay in JS (gathers and one small row per
-  // sequence); the norms and layers are resident.
+  // Weights: the embedding tables, the pooler and the classifier stay in JS (gathers and small
+  // rows per sequence); the norms, the layers and the masked-LM head are resident.
   const word = w['embeddings.word_embeddings.weight'].slice(); // [vocab, hidden]
   const position = w['embeddings.position_embeddings.weight'].slice(); // [max_positions, hidden]
   const tokenType = w['embeddings.token_type_embeddings.weight'].slice(); // [type_vocab, hidden]
   const poolerWeight = pooler ? w['pooler.dense.weight'].slice() : undefined; // [hidden, hidden]
   const poolerBias = pooler ? w['pooler.dense.bias'].slice() : undefined; // [hidden]
+  const classifierWeight = head === 'sequence-classification' ? w['classifier.weight'].slice() : undefined; // [labels, hidden]
+  const classifierBias = head === 'sequence-classification' ? w['classifier.bias'].slice() : undefined; // [labels]
   const embNorm = new NormBlock([w['embeddings.LayerNorm.weight'], w['embeddings.LayerNorm.bias']]);
   const layers = Array.from({ length: h.layers }, (_, n) => layerWeights(h, w, n, quantize));
-  const weights = new ModuleWeights(host, [embNorm, ...layers.flatMap(layerBlocks)], 'BertModel');
+  const mlm = head === 'masked-lm' ? {
+    dense: new LinearParams(h.hidden, h.hidden, w['cls.predictions.transform.dense.weight'],
+      w['cls.predictions.transform.dense.bias'], quantize),
+    norm: new NormBlock([w['cls.predictions.transform.LayerNorm.weight'], w['cls.predictions.transform.LayerNorm.bias']]),
+    decoder: new LinearParams(h.hidden, h.vocab, w['cls.predictions.decoder.weight'] ?? w['embeddings.word_embeddings.weight'],
+      w['cls.predictions.bias'] ?? w['cls.predictions.decoder.bias'], quantize),
+  } : undefined;
+  const blocks = [embNorm, ...layers.flatMap(layerBlocks), ...(mlm ? [mlm.dense, mlm.norm, mlm.decoder] : [])];
+  const weights = new ModuleWeights(host, blocks, cls);
   const d = h.hidden;
 
   const plan = (inputIds: unknown, opts: unknown): ForwardPlan => {
@@ -254,12 +349,13 @@ export function createBert(opts: unknown, host: ModuleHost): BertModel {
       throw rangeError(FORWARD, 'options.seq', `(${L}) must be at most config.max_position_embeddings (${h.maxPositions})`);
     }
     const n = elements(FORWARD, 'lastHiddenState', B, L, d) / d;
-    const ids = integers('inputIds', inputIds, n, h.vocab, `must be an integer in 0..${h.vocab - 1} (config.vocab_size ${h.vocab})`);
+    if (mlm) elements(FORWARD, 'logits', B, L, h.vocab);
+    const ids = integers(FORWARD, 'inputIds', inputIds, n, h.vocab, `must be an integer in 0..${h.vocab - 1} (config.vocab_size ${h.vocab})`);
     const types = f.tokenTypeIds === undefined ? new Int32Array(n)
-      : integers('options.tokenTypeIds', f.tokenTypeIds, n, h.typeVocab, `must be an integer in 0..${h.typeVocab - 1}`);
+      : integers(FORWARD, 'options.tokenTypeIds', f.tokenTypeIds, n, h.typeVocab, `must be an integer in 0..${h.typeVocab - 1}`);
     let keyPaddingMask: Uint8Array | undefined;
     if (f.attentionMask !== undefined) {
-      const mask = integers('options.attentionMask', f.attentionMask, n, 2, 'must be 1 (attend) or 0 (padding)');
+      const mask = integers(FORWARD, 'options.attentionMask', f.attentionMask, n, 2, 'must be 1 (attend) or 0 (padding)');
       if (mask.some((m) => m === 0)) {
         keyPaddingMask = new Uint8Array(n);
         for (let i = 0; i < n; i++) keyPaddingMask[i] = 1 - mask[i];
@@ -281,65 +377,122 @@ export function createBert(opts: unknown, host: ModuleHost): BertModel {
     return { B, L, embeddings, keyPaddingMask, outputAttentions: flag(FORWARD, 'options.outputAttentions', f.outputAttentions, false) };
   };
 
-  /** tanh(x[:, 0]·Wᵀ + b) for the first row of each sequence. */
-  const pool = (x: Float32Array, B: number, L: number): Float32Array => {
-    const out = new Float32Array(B * d);
+  /** y[b, o] = act(x[b·stride]·W[o]ᵀ + bias[o]) for one row of each of the B sequences (float64 sums). */
+  const rowsTimes = (x: Float32Array, B: number, stride: number, W: Float32Array, bias: Float32Array, act?: (v: number) => number): Float32Array => {
+    const outF = bias.length, out = new Float32Array(B * outF);
     for (let b = 0; b < B; b++) {
-      const row = b * L * d;
-      for (let o = 0; o < d; o++) {
-        let s = poolerBias![o];
+      const row = b * stride;
+      for (let o = 0; o < outF; o++) {
+        let s = bias[o];
         const wo = o * d;
-        for (let j = 0; j < d; j++) s += x[row + j] * poolerWeight![wo + j];
-        out[b * d + o] = Math.tanh(s);
+        for (let j = 0; j < d; j++) s += x[row + j] * W[wo + j];
+        out[b * outF + o] = act ? act(s) : s;
       }
     }
     return out;
   };
+  /** tanh(x[:, 0]·Wᵀ + b) for the first row of each sequence. */
+  const pool = (x: Float32Array, B: number, L: number): Float32Array => rowsTimes(x, B, L * d, poolerWeight!, poolerBias!, Math.tanh);
 
-  const model: BertModel = Object.freeze({
-    config,
-    unusedKeys: Object.freeze(unused),
-    forward(inputIds: IntegerArray, opts: BertForwardOptions): Promise<BertOutput> {
-      let p: ForwardPlan;
-      try {
-        p = plan(inputIds, opts);
-      } catch (error) {
-        return Promise.reject(error);
+  /** Queues one forward: the embeddings' norm and every layer as one program (and the masked-LM
+   * head after them); `collect` reads what the head needs. */
+  const run = <T>(p: ForwardPlan, collect: (arena: Arena, x: number, logits: number, attentions: () => Float32Array[]) => T,
+    outputs: number): Promise<T> => {
+    const { B, L } = p;
+    return weights.call('forward', (arena: Arena, threads: number) => {
+      // Run state: the embeddings, the rows x [B·L, hidden] the layers transform in place,
+      // the stack's shared buffers; with outputAttentions, one attention placement per layer
+      // so that every layer's probabilities survive the program.
+      const e = arena.place(p.embeddings.byteLength);
+      const x = arena.place(p.embeddings.byteLength);
+      const stack = placeStack(arena, c, layers[0].selfAttn.params, threads, B, L,
+        { keyPaddingMask: p.keyPaddingMask, causal: false });
+      const withWeights: MhaShape = { ...stack.selfShape, needWeights: true, averageWeights: false };
+      const perLayer: StackBuffers[] = p.outputAttentions
+        ? layers.map((l) => ({ ...stack, selfShape: withWeights, self: placeMha(arena, l.selfAttn.params, withWeights, threads) }))
+        : layers.map(() => stack);
+      const logits = mlm ? arena.place(B * L * h.vocab * 4) : 0;
+      arena.commit();
+      arena.writeF32(e, p.embeddings);
+      const program: Phase[] = [normPhase(c, stack, embNorm, e, x)]; // x = LayerNorm(embeddings)
+      layers.forEach((l, n) => layerPhases(program, arena, c, l, perLayer[n], x)); // x = layer(x), post-norm
+      if (mlm) {
+        // t = gelu(dense(x)); y = LayerNorm(t); logits = y·decoderᵀ + bias
+        const rows = B * L, scratch = scratchSlots(stack.self.scratch);
+        program.push(...linearPhases(mlm.dense, rows, x, d, stack.strips1, stack.t, d, { activation: ACTIVATION.gelu, scratch }));
+        program.push(layerNormPhase(rows, d, stack.t, d, 0, 0, mlm.norm.weight, mlm.norm.bias, h.eps, stack.y, d));
+        program.push(...linearPhases(mlm.decoder, rows, stack.y, d, stack.strips1, logits, h.vocab, { scratch }));
       }
-      const { B, L } = p;
-      return weights.call('forward', (arena: Arena, threads: number) => {
-        // Run state: the embeddings, the rows x [B·L, hidden] the layers transform in place,
-        // the stack's shared buffers; with outputAttentions, one attention placement per layer
-        // so that every layer's probabilities survive the program.
-        const e = arena.place(p.embeddings.byteLength);
-        const x = arena.place(p.embeddings.byteLength);
-        const stack = placeStack(arena, c, layers[0].selfAttn.params, threads, B, L,
-          { keyPaddingMask: p.keyPaddingMask, causal: false });
-        const withWeights: MhaShape = { ...stack.selfShape, needWeights: true, averageWeights: false };
-        const perLayer: StackBuffers[] = p.outputAttentions
-          ? layers.map((l) => ({ ...stack, selfShape: withWeights, self: placeMha(arena, l.selfAttn.params, withWeights, threads) }))
-          : layers.map(() => stack);
-        arena.commit();
-        arena.writeF32(e, p.embeddings);
-        const program: Phase[] = [normPhase(c, stack, embNorm, e, x)]; // x = LayerNorm(embeddings)
-        layers.forEach((l, n) => layerPhases(program, arena, c, l, perLayer[n], x)); // x = layer(x), post-norm
-        return {
-          program,
-          outputs: [B * L * d],
-          collect: (): BertOutput => {
-            const lastHiddenState = arena.readF32(x, B * L * d);
-            const out: BertOutput = { lastHiddenState };
-            if (pooler) out.pooledOutput = pool(lastHiddenState, B, L);
-            if (p.outputAttentions) {
-              out.attentions = perLayer.map((s) => readMhaWeights(arena, h.heads, s.selfShape, s.self as MhaPlacement)!);
-            }
-            return out;
-          },
-        };
-      });
-    },
-    dispose: () => weights.dispose(model),
-  });
+      return {
+        program,
+        outputs: outputs > 0 ? [outputs] : [],
+        collect: () => collect(arena, x, logits,
+          () => perLayer.map((s) => readMhaWeights(arena, h.heads, s.selfShape, s.self as MhaPlacement)!)),
+      };
+    });
+  };
+  const planned = (inputIds: unknown, opts: unknown): ForwardPlan | Error => {
+    try {
+      return plan(inputIds, opts);
+    } catch (error) {
+      return error as Error;
+    }
+  };
+
+  let model: BertModel | BertForSequenceClassification | BertForMaskedLM;
+  if (head === 'base') {
+    model = Object.freeze({
+      config,
+      unusedKeys: Object.freeze(unused),
+      forward(inputIds: IntegerArray, opts: BertForwardOptions): Promise<BertOutput> {
+        const p = planned(inputIds, opts);
+        if (p instanceof Error) return Promise.reject(p);
+        return run(p, (arena, x, _logits, attentions): BertOutput => {
+          const lastHiddenState = arena.readF32(x, p.B * p.L * d);
+          const out: BertOutput = { lastHiddenState };
+          if (pooler) out.pooledOutput = pool(lastHiddenState, p.B, p.L);
+          if (p.outputAttentions) out.attentions = attentions();
+          return out;
+        }, p.B * p.L * d);
+      },
+      dispose: () => weights.dispose(model),
+    });
+  } else if (head === 'sequence-classification') {
+    model = Object.freeze({
+      config,
+      labels: Object.freeze(labels),
+      unusedKeys: Object.freeze(unused),
+      forward(inputIds: IntegerArray, opts: BertForwardOptions): Promise<BertClassifierOutput> {
+        const p = planned(inputIds, opts);
+        if (p instanceof Error) return Promise.reject(p);
+        return run(p, (arena, x, _logits, attentions): BertClassifierOutput => {
+          // Only the first row of each sequence is read: pooler, then classifier (HF's dropout
+          // is the identity in eval mode).
+          const first = new Float32Array(p.B * d);
+          for (let b = 0; b < p.B; b++) first.set(arena.readF32(x + b * p.L * d * 4, d), b * d);
+          const out: BertClassifierOutput = { logits: rowsTimes(pool(first, p.B, 1), p.B, d, classifierWeight!, classifierBias!) };
+          if (p.outputAttentions) out.attentions = attentions();
+          return out;
+        }, 0);
+      },
+      dispose: () => weights.dispose(model),
+    });
+  } else {
+    model = Object.freeze({
+      config,
+      unusedKeys: Object.freeze(unused),
+      forward(inputIds: IntegerArray, opts: BertForwardOptions): Promise<BertMaskedLMOutput> {
+        const p = planned(inputIds, opts);
+        if (p instanceof Error) return Promise.reject(p);
+        return run(p, (arena, _x, logits, attentions): BertMaskedLMOutput => {
+          const out: BertMaskedLMOutput = { logits: arena.readF32(logits, p.B * p.L * h.vocab) };
+          if (p.outputAttentions) out.attentions = attentions();
+          return out;
+        }, p.B * p.L * h.vocab);
+      },
+      dispose: () => weights.dispose(model),
+    });
+  }
   weights.track(model);
   return model;
 }

@@ -245,3 +245,113 @@ describe("BertModel with quantize: 'int8'", () => {
       .toThrow(new RegExp(`options\\.weights\\["${key.replace(/\./g, '\\.')}"\\] holds NaN at \\[0, 2\\]`));
   });
 });
+
+// The heads (HF's BertForSequenceClassification and BertForMaskedLM) against the same PyTorch
+// reference: classifier(pooler(x)) on the classifier-3 checkpoint (bert. prefix, id2label of 3),
+// and cls.predictions on prefixed-cls (a pretraining checkpoint: its pooler and
+// cls.seq_relationship are unused by the masked-LM model, as HF reports them).
+describe('BERT heads against the PyTorch reference', () => {
+  const input = (c: Json) => [new Int32Array(c.inputIds), {
+    batch: c.batch, seq: c.seq, tokenTypeIds: c.tokenTypeIds, attentionMask: new Uint8Array(c.attentionMask),
+  }] as const;
+
+  it('BertForSequenceClassification: logits [batch, num_labels], labels from id2label, same bits at threads 1 and 2', async () => {
+    const c = cases.find((x) => x.name === 'classifier-3')!;
+    const outs = [];
+    for (const engine of engines) {
+      const model = engine.bertForSequenceClassification({ config: configOf(c.name), weights: weightsOf(c.name) });
+      expect(model.labels).toEqual(['NEGATIVE', 'NEUTRAL', 'POSITIVE']);
+      expect(model.unusedKeys).toEqual([]);
+      const out = await model.forward(...input(c));
+      expect(out.logits).toHaveLength(c.batch * 3);
+      expectClose(out.logits, f32(c.classifierLogits), TOL, TOL, `classifier logits, threads ${engine.threads}`);
+      outs.push(out.logits);
+      // The same model as BertModel: its pooled output through the classifier in float64.
+      const base = engine.bert({ config: configOf(c.name), weights: weightsOf(c.name) });
+      expect([...base.unusedKeys].sort()).toEqual(['classifier.bias', 'classifier.weight']);
+      await base.dispose();
+      await model.dispose();
+    }
+    expectSameBits(outs[1], outs[0], 'threads 2 vs 1');
+  });
+
+  it('BertForSequenceClassification: labels without id2label, and bad configs and weights named', () => {
+    const c = cases.find((x) => x.name === 'classifier-3')!;
+    const { id2label: _, label2id: __, ...noLabels } = configOf(c.name) as Json;
+    const weights = weightsOf(c.name);
+    // HF's default is 2 labels: the file's 3-row classifier then disagrees, named by its key.
+    expect(() => engines[0].bertForSequenceClassification({ config: noLabels as BertConfig, weights }))
+      .toThrow(/bertForSequenceClassification: options\.weights\["classifier\.weight"\].*\[num_labels, hidden_size\] = \[2, 40\]/);
+    const three = engines[0].bertForSequenceClassification({ config: { ...noLabels, num_labels: 3 } as BertConfig, weights });
+    expect(three.labels).toEqual(['LABEL_0', 'LABEL_1', 'LABEL_2']);
+    void three.dispose();
+    expect(() => engines[0].bertForSequenceClassification({ config: { ...configOf(c.name), id2label: { 0: 'a', 2: 'b' } } as BertConfig, weights }))
+      .toThrow(/options\.config\.id2label\["2"\] must be keyed by the ids 0\.\.1/);
+    expect(() => engines[0].bertForSequenceClassification({ config: { ...configOf(c.name), num_labels: 4 } as BertConfig, weights }))
+      .toThrow(/num_labels \(4\) disagrees with config\.id2label \(3 labels\)/);
+    expect(() => engines[0].bertForSequenceClassification({ config: { ...configOf(c.name), id2label: 'abc' } as BertConfig, weights }))
+      .toThrow(TypeError);
+    const { 'bert.pooler.dense.bias': ___, ...noPooler } = weights;
+    expect(() => engines[0].bertForSequenceClassification({ config: configOf(c.name), weights: noPooler }))
+      .toThrow(/options\.weights\["bert\.pooler\.dense\.bias"\]/);
+    expect(() => engines[0].bertForSequenceClassification({ config: configOf(c.name), weights: { ...weights, 'classifier.scale': new Float32Array(3) } }))
+      .toThrow(/options\.weights\["classifier\.scale"\] is not a key of BertForSequenceClassification/);
+  });
+
+  it('BertForMaskedLM: logits [batch, seq, vocab]; the decoder tied when absent; f32 and int8; same bits at threads 1 and 2', async () => {
+    const c = cases.find((x) => x.name === 'prefixed-cls')!;
+    const all = weightsOf(c.name);
+    const { 'cls.predictions.decoder.weight': _, ...tied } = all;
+    const want = f32(c.maskedLMLogits);
+    for (const quantize of [undefined, 'int8'] as const) {
+      const outs = [];
+      for (const engine of engines) {
+        for (const weights of [all, tied]) {
+          const model = engine.bertForMaskedLM({ config: configOf(c.name), weights, ...(quantize ? { quantize } : {}) });
+          expect([...model.unusedKeys].sort()).toEqual(
+            ['bert.pooler.dense.bias', 'bert.pooler.dense.weight', 'cls.seq_relationship.bias', 'cls.seq_relationship.weight']);
+          const out = await model.forward(...input(c));
+          expect(out.logits).toHaveLength(c.batch * c.seq * 60);
+          if (quantize) {
+            const rms = Math.sqrt(out.logits.reduce((a, x, i) => a + (x - want[i]) ** 2, 0) / want.reduce((a, x) => a + x * x, 0));
+            expect(rms, 'int8 masked-LM logits, relative RMS against fp32').toBeLessThan(0.05);
+            expect(rms, 'the int8 path ran').toBeGreaterThan(1e-5);
+          } else {
+            expectClose(out.logits, want, TOL, TOL, `masked-LM logits, threads ${engine.threads}`);
+          }
+          outs.push(out.logits);
+          await model.dispose();
+        }
+      }
+      outs.slice(1).forEach((o, i) => expectSameBits(o, outs[0], `${quantize ?? 'f32'} run ${i + 1} vs 0`));
+    }
+  });
+
+  it('BertForMaskedLM: the decoder bias under either name, and bad weights named', async () => {
+    const c = cases.find((x) => x.name === 'prefixed-cls')!;
+    const all = weightsOf(c.name);
+    const { 'cls.predictions.bias': bias, ...renamed } = all;
+    const a = engines[0].bertForMaskedLM({ config: configOf(c.name), weights: all });
+    const b = engines[0].bertForMaskedLM({ config: configOf(c.name), weights: { ...renamed, 'cls.predictions.decoder.bias': bias } });
+    const both = engines[0].bertForMaskedLM({ config: configOf(c.name), weights: { ...all, 'cls.predictions.decoder.bias': bias.slice() } });
+    const [x, y, z] = await Promise.all([a, b, both].map(async (m) => (await m.forward(...input(c))).logits));
+    expectSameBits(y, x, 'bias as cls.predictions.decoder.bias');
+    expectSameBits(z, x, 'both spellings');
+    await Promise.all([a, b, both].map((m) => m.dispose()));
+    const other = bias.slice();
+    other[5] += 1;
+    expect(() => engines[0].bertForMaskedLM({ config: configOf(c.name), weights: { ...all, 'cls.predictions.decoder.bias': other } }))
+      .toThrow(/"cls\.predictions\.decoder\.bias"\] differs from cls\.predictions\.bias at \[5\]/);
+    expect(() => engines[0].bertForMaskedLM({ config: configOf(c.name), weights: renamed }))
+      .toThrow(/bertForMaskedLM: options\.weights\["cls\.predictions\.bias"\]/);
+    const { 'cls.predictions.transform.LayerNorm.weight': __, ...noNorm } = all;
+    expect(() => engines[0].bertForMaskedLM({ config: configOf(c.name), weights: noNorm }))
+      .toThrow(/cls\.predictions\.transform\.LayerNorm\.weight/);
+    expect(() => engines[0].bertForMaskedLM({ config: configOf(c.name), weights: { ...all, 'cls.predictions.decoder.weight': new Float32Array(7) } }))
+      .toThrow(/cls\.predictions\.decoder\.weight.*length 7/);
+    const model = engines[0].bertForMaskedLM({ config: configOf(c.name), weights: all });
+    await expect(model.forward([1, 60], { batch: 1, seq: 2 })).rejects.toThrow(/BertForMaskedLM\.forward: inputIds\[1\] is 60/);
+    expect((await model.forward([1, 2], { batch: 1, seq: 2 })).logits).toHaveLength(120);
+    await model.dispose();
+  });
+});
