@@ -582,7 +582,7 @@ export interface Gpt2GenerateOptions {
    * prompt positions are masked as keys in every step, and position ids are the mask's running
    * count (cumsum − 1; 1 at padded positions), each new token one past its sequence's last.
    * Unset: every prompt token attends. */
-  attentionMask?: ArrayLike<number>;
+  attentionMask?: readonly number[] | Int32Array | Uint8Array | Float32Array;
   maxNewTokens: number;
   /** 0 (the default): greedy, whatever topK / topP say (HF's do_sample=False). */
   temperature?: number;

@@ -100,8 +100,8 @@ export function generate(
     if (n < 0) throw typeError(OP, 'options.stopTokens', 'an array or Int32Array of token ids', ids);
     stop = tokenIds(OP, 'options.stopTokens', ids, hp, n, 'token ids');
   }
-  const padding = o.attentionMask === undefined ? undefined : promptPadding(o.attentionMask, B, P, hp.positions);
   elements(OP, 'KV cache', hp.layers, 2, B, hp.positions, hp.embd);
+  const padding = o.attentionMask === undefined ? undefined : promptPadding(o.attentionMask, B, P, hp.positions);
   const lease: CacheLease = { host: ctx.host, base: -1 };
   const iterator = run(ctx, lease, prompt, B, P, maxNew, s, prng(o.seed ?? 0), new Set(stop), stop[0] ?? 0, padding);
   abandoned?.register(iterator, lease, lease);
@@ -134,7 +134,11 @@ function promptPadding(value: unknown, B: number, P: number, rows: number): Prom
       }
       count += m;
       positions[b * P + t] = m === 1 ? count - 1 : 1;
-      if (m === 0) keyBias[b * rows + t] = Math.fround(F32_MIN);
+      if (m === 0) {
+        keyBias[b * rows + t] = Math.fround(F32_MIN);
+        // HF's position 1 at padding: wpe needs that row.
+        if (rows < 2) throw rangeError(OP, `options.attentionMask[${b * P + t}]`, 'is 0 (padding, HF\'s position 1), but config.n_positions is 1');
+      }
     }
     attended[b] = count;
   }

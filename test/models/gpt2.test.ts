@@ -35,6 +35,23 @@ const argmax = (x: ArrayLike<number>, from: number, n: number): number => {
   return best;
 };
 
+/** GPT-2 weights of `config` (no prefix, lm_head tied), random from `seed`. */
+const randomGpt2 = (config: { vocab_size: number; n_positions: number; n_embd: number; n_layer: number }, seed: number): Record<string, Float32Array> => {
+  const { vocab_size: V, n_positions: N, n_embd: E } = config, I = 4 * E;
+  const w = (n: number, scale = 0.2): Float32Array => randomF32(n, seed++, scale);
+  const out: Record<string, Float32Array> = { 'wte.weight': w(V * E, 0.5), 'wpe.weight': w(N * E, 0.1), 'ln_f.weight': w(E).map((x) => 1 + x), 'ln_f.bias': w(E) };
+  for (let i = 0; i < config.n_layer; i++) {
+    const p = `h.${i}.`;
+    Object.assign(out, {
+      [`${p}ln_1.weight`]: w(E).map((x) => 1 + x), [`${p}ln_1.bias`]: w(E), [`${p}ln_2.weight`]: w(E).map((x) => 1 + x),
+      [`${p}ln_2.bias`]: w(E), [`${p}attn.c_attn.weight`]: w(E * 3 * E, 0.4), [`${p}attn.c_attn.bias`]: w(3 * E),
+      [`${p}attn.c_proj.weight`]: w(E * E), [`${p}attn.c_proj.bias`]: w(E), [`${p}mlp.c_fc.weight`]: w(E * I),
+      [`${p}mlp.c_fc.bias`]: w(I), [`${p}mlp.c_proj.weight`]: w(I * E, 0.1), [`${p}mlp.c_proj.bias`]: w(E),
+    });
+  }
+  return out;
+};
+
 let engines: Engine[];
 beforeAll(async () => { engines = await forcedEngines([1, 2]); });
 afterAll(async () => { await Promise.all(engines.map((e) => e.dispose())); });
@@ -74,8 +91,8 @@ describe.each(expected.map((c) => [c.name, c]))('GPT-2 fixture %s', (name, c) =>
     }
   });
 
-  it('left-padded prompts: the forward with HF\'s position ids, and batched greedy generation with the mask', async () => {
-    const B = 3, P = c.paddedMask.length / B;
+  it('left- and right-padded prompts: the forward with HF\'s position ids, and batched greedy generation with the mask', async () => {
+    const B = 4, P = c.paddedMask.length / B;
     for (const engine of engines) {
       const model = engine.gpt2(checkpoint(name));
       const out = await model.forward(c.paddedPrompt, {
@@ -89,7 +106,7 @@ describe.each(expected.map((c) => [c.name, c]))('GPT-2 fixture %s', (name, c) =>
       for await (const next of model.generate(c.paddedPrompt, { batch: B, maxNewTokens: 10, attentionMask: c.paddedMask })) {
         steps.push(Array.from(next));
       }
-      expect([0, 1, 2].flatMap((b) => steps.map((s) => s[b])), `threads ${engine.threads}`).toEqual(c.paddedGreedy);
+      expect([0, 1, 2, 3].flatMap((b) => steps.map((s) => s[b])), `threads ${engine.threads}`).toEqual(c.paddedGreedy);
       await model.dispose();
     }
   });
@@ -136,6 +153,11 @@ describe('GPT-2 checkpoints', () => {
     expect(() => model.generate([1, 2, 3, 4], { batch: 2, maxNewTokens: 2, attentionMask: [1, 1, 1] })).toThrow(/options\.attentionMask has length 3/);
     expect(() => model.generate([1, 2, 3, 4], { batch: 2, maxNewTokens: 2, attentionMask: [1, 1, 0.5, 1] })).toThrow(/options\.attentionMask\[2\] must be 0 \(padding\) or 1/);
     expect(() => model.generate([1, 2], { maxNewTokens: 2, attentionMask: new Float64Array(2) as never })).toThrow(TypeError);
+    // HF puts padding at position 1: a model of one position cannot embed it.
+    const one = engine.gpt2({ config: { ...config, n_positions: 1 }, weights: { ...weights, 'wpe.weight': weights['wpe.weight'].subarray(0, 48) } });
+    expect(() => one.generate([5], { maxNewTokens: 1, attentionMask: [0] })).toThrow(/options\.attentionMask\[0\] is 0 \(padding, HF's position 1\), but config\.n_positions is 1/);
+    expect((await (one.generate([5], { maxNewTokens: 1 })).next()).value).toHaveLength(1);
+    await one.dispose();
     // The model still works after every rejection.
     expect((await model.forward([1, 2, 3], { batch: 1, seq: 3 })).logits.length).toBe(3 * 100);
     await model.dispose();
@@ -150,8 +172,9 @@ describe('GPT-2 checkpoints', () => {
       for await (const next of model.generate(ids, { maxNewTokens: n, ...opts })) steps.push(Array.from(next));
       return steps;
     };
+    const three = await forcedEngines([3]);
     for (const quantize of [undefined, 'int8'] as const) {
-      for (const engine of engines) {
+      for (const engine of [...engines, ...three]) {
         const model = engine.gpt2({ config, weights, ...(quantize ? { quantize } : {}) });
         const alone = await Promise.all(prompts.map(async (p) => (await tokens(model, p, {})).map((s) => s[0])));
         // Batches of 2 (every decoding step on the GEMV) and 4 (the GEMM), prompts left-padded.
@@ -164,7 +187,45 @@ describe('GPT-2 checkpoints', () => {
           // so the comparison above can fail.
           const unmasked = await tokens(model, ids, { batch: group.length });
           expect(group.some((_, b) => unmasked.some((s, i) => s[b] !== alone[b][i]))).toBe(true);
+          // Other calls between the steps (a forward, another masked batch) leave each step's
+          // key bias and positions as they were.
+          const interleaved: number[][] = [];
+          const other = model.generate(ids, { batch: group.length, attentionMask: mask.map((m, i) => (i % P === P - 1 ? 1 : m)), maxNewTokens: n });
+          for await (const next of model.generate(ids, { batch: group.length, attentionMask: mask, maxNewTokens: n })) {
+            interleaved.push(Array.from(next));
+            await model.forward([1, 2, 3], { batch: 1, seq: 3, attentionMask: [0, 1, 1] });
+            await other.next();
+          }
+          await other.return();
+          expect(interleaved, `${quantize ?? 'f32'} threads ${engine.threads}: interleaved`).toEqual(steps);
         }
+        await model.dispose();
+      }
+    }
+    await Promise.all(three.map((e) => e.dispose()));
+  });
+
+  it('a long left padding: the decode kernel\'s key split and the per-head attention\'s split read the mask', async () => {
+    // 1 head: the per-head kernel, split past 512 keys; 4 heads: the all-heads decode kernel,
+    // split in parts of 128 keys. One prompt padded by 560 positions, one not.
+    for (const heads of [1, 4]) {
+      const config = { vocab_size: 30, n_positions: 600, n_embd: 16, n_layer: 2, n_head: heads };
+      const weights = randomGpt2(config, 5 + heads);
+      for (const engine of engines) {
+        const model = engine.gpt2({ config, weights });
+        const short = [4, 9, 2, 17], long = Array.from({ length: 570 }, (_, i) => (i * 7 + 3) % 30), P = long.length;
+        const alone = [];
+        for (const p of [long, short]) {
+          const steps: number[] = [];
+          for await (const [next] of model.generate(p, { maxNewTokens: 8 })) steps.push(next);
+          alone.push(steps);
+        }
+        const ids = [...long, ...Array(P - short.length).fill(0), ...short];
+        const mask = [...Array(P).fill(1), ...Array(P - short.length).fill(0), ...Array(short.length).fill(1)];
+        const steps: number[][] = [];
+        for await (const next of model.generate(ids, { batch: 2, maxNewTokens: 8, attentionMask: mask })) steps.push(Array.from(next));
+        expect(steps.map((s) => s[0]), `heads ${heads}, threads ${engine.threads}, the long prompt`).toEqual(alone[0]);
+        expect(steps.map((s) => s[1]), `heads ${heads}, threads ${engine.threads}, the padded prompt`).toEqual(alone[1]);
         await model.dispose();
       }
     }
