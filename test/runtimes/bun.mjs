@@ -1,11 +1,12 @@
 // Bun harness of the runtime smoke suite: bun test/runtimes/bun.mjs [--expect-kernels simd|relaxed]
-// Reads the fixtures and the shipped char-GPT (models/char-gpt/) with Bun.file and runs the shared suite on threads 1 and 2 (JavaScriptCore:
+// Reads the fixtures, the shipped char-GPT (models/char-gpt/) and the BERT fixture checkpoints with Bun.file and runs the shared suite on threads 1 and 2 (JavaScriptCore:
 // Bun 1.4 validates relaxed SIMD, so auto picks the relaxed build; the baseline one is forced too).
-import { loadFixtures, runSuite, threadsCheck, THREADED_CONFIGS } from './suite.mjs';
+import { loadBert, loadFixtures, runSuite, threadsCheck, THREADED_CONFIGS } from './suite.mjs';
 import * as lib from '../../dist/index.js';
 
 const at = Bun.argv.indexOf('--expect-kernels');
 const model = (name) => Bun.file(new URL(`../../models/char-gpt/${name}`, import.meta.url));
+const bertFile = (path) => Bun.file(new URL(`../fixtures/bert/${path}`, import.meta.url));
 const { failed } = await runSuite({
   runtime: `bun ${Bun.version} (${Bun.revision.slice(0, 9)})`,
   lib,
@@ -18,5 +19,6 @@ const { failed } = await runSuite({
     bytes: await model('model.safetensors').arrayBuffer(),
     greedy: await model('greedy.json').json(),
   },
+  bert: await loadBert((path) => bertFile(path).json(), (path) => bertFile(path).arrayBuffer()),
 });
 process.exit(failed === 0 ? 0 : 1);

@@ -1,13 +1,14 @@
 // Node harness of the runtime smoke suite: node test/runtimes/node.mjs [--expect-kernels simd|relaxed]
 // (Node 20 needs --experimental-wasm-relaxed-simd for the relaxed build). Reads the fixtures and
-// the shipped char-GPT (models/char-gpt/) with node:fs and runs the shared suite on threads 1, 2, 3.
+// the shipped char-GPT (models/char-gpt/) and the BERT fixture checkpoints with node:fs and runs the shared suite on threads 1, 2, 3.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { loadFixtures, runSuite, threadsCheck } from './suite.mjs';
+import { loadBert, loadFixtures, runSuite, threadsCheck } from './suite.mjs';
 import * as lib from '../../dist/index.js';
 
 const model = (name) => new URL(`../../models/char-gpt/${name}`, import.meta.url);
+const bertFile = (path) => new URL(`../fixtures/bert/${path}`, import.meta.url);
 
 const at = process.argv.indexOf('--expect-kernels');
 const expectKernels = at > 0 ? process.argv[at + 1] : undefined;
@@ -24,6 +25,8 @@ const { failed } = await runSuite({
     bytes: new Uint8Array(await readFile(model('model.safetensors'))),
     greedy: JSON.parse(await readFile(model('greedy.json'), 'utf8')),
   },
+  bert: await loadBert(async (path) => JSON.parse(await readFile(bertFile(path), 'utf8')),
+    async (path) => new Uint8Array(await readFile(bertFile(path)))),
   checks: [threadsCheck('node', false), {
     name: "node: package.json exports resolve ('wasm-attention' and every kernels-*.wasm) to files in dist/",
     fn: async () => {

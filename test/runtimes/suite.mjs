@@ -19,6 +19,8 @@
 //     charGpt: { config, bytes, greedy },           // optional: models/char-gpt's config.json (parsed),
 //                                                   // model.safetensors (Uint8Array or ArrayBuffer),
 //                                                   // greedy.json (parsed)
+//     bert: { expected, models },                   // optional: test/fixtures/bert/expected.json (parsed)
+//                                                   // and, per case of BERT_CASES, { config, bytes }
 //     print: console.log,                           // optional
 //   });
 //
@@ -31,10 +33,25 @@
 // With charGpt, the shipped character-level GPT-2 (models/char-gpt/) is loaded once
 // (lib.loadSafetensors) and, on the first configuration of each kernel build and thread count,
 // engine.gpt2 generates greedily from greedy.json's first prompt: the 200 tokens must be
-// PyTorch's.
+// PyTorch's. With bert, on the same configurations, BertModel, BertForMaskedLM (prefixed-cls)
+// and BertForSequenceClassification (classifier-3) give the PyTorch reference's outputs, with
+// the same bits in every configuration of a kernel build.
 
 import { checkAttentionCase, checkMhaCase } from './fixture-cases.mjs';
 import { checkInt8Kernels } from './int8-kernels.mjs';
+
+/** The BERT fixture cases the harnesses hand in (test/fixtures/bert/<case>/). */
+export const BERT_CASES = ['prefixed-cls', 'classifier-3'];
+
+/** env.bert from a runtime's readers of files under test/fixtures/bert/: `json(path)` → parsed,
+ * `bytes(path)` → Uint8Array or ArrayBuffer. */
+export async function loadBert(json, bytes) {
+  const models = {};
+  for (const name of BERT_CASES) {
+    models[name] = { config: await json(`${name}/config.json`), bytes: await bytes(`${name}/model.safetensors`) };
+  }
+  return { expected: await json('expected.json'), models };
+}
 
 export const ATOL = 2e-4;
 export const RTOL = 2e-4;
@@ -285,6 +302,46 @@ async function checkCharGpt(engine, charGpt) {
   }
 }
 
+/** A fixture tensor ({ shape, b64 }: little-endian f32) as a Float32Array (atob: every runtime has it). */
+function fixtureF32({ b64 }) {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Float32Array(bytes.buffer);
+}
+
+/** BertModel and BertForMaskedLM on prefixed-cls, BertForSequenceClassification on classifier-3,
+ * against the PyTorch reference (test/fixtures/make_bert_fixtures.py); returns the outputs. */
+async function checkBert(engine, bert) {
+  const outputs = {};
+  const run = async (make, name, read) => {
+    const c = bert.expected.cases.find((x) => x.name === name);
+    const model = make({ config: bert.models[name].config, weights: bert.models[name].weights });
+    try {
+      const out = await model.forward(c.inputIds, {
+        batch: c.batch, seq: c.seq, tokenTypeIds: c.tokenTypeIds, attentionMask: new Uint8Array(c.attentionMask),
+      });
+      return read(out, c);
+    } finally {
+      await model.dispose();
+    }
+  };
+  await run((o) => engine.bert(o), 'prefixed-cls', (out, c) => {
+    assertClose(out.lastHiddenState, fixtureF32(c.lastHiddenState), 'BertModel lastHiddenState');
+    assertClose(out.pooledOutput, fixtureF32(c.pooledOutput), 'BertModel pooledOutput');
+    outputs.hidden = out.lastHiddenState;
+  });
+  await run((o) => engine.bertForMaskedLM(o), 'prefixed-cls', (out, c) => {
+    assertClose(out.logits, fixtureF32(c.maskedLMLogits), 'BertForMaskedLM logits');
+    outputs.mlm = out.logits;
+  });
+  await run((o) => engine.bertForSequenceClassification(o), 'classifier-3', (out, c) => {
+    assertClose(out.logits, fixtureF32(c.classifierLogits), 'BertForSequenceClassification logits');
+    outputs.classifier = out.logits;
+  });
+  return outputs;
+}
+
 async function runConfig(t, env, config, big, firstBits) {
   const { createEngine } = env.lib;
   const threads = config.threads;
@@ -397,6 +454,19 @@ async function runConfig(t, env, config, big, firstBits) {
     const { prompt, outputIds } = env.charGpt.greedy.items[0];
     await t.check(`[${label}] char-GPT (models/char-gpt): greedy ${outputIds.length} tokens after ` +
       `${JSON.stringify(prompt)} are PyTorch's`, () => checkCharGpt(engine, env.charGpt));
+  }
+  if (env.bert && !env.bertDone.has(charGptKey)) {
+    env.bertDone.add(charGptKey);
+    await t.check(`[${label}] BERT (test/fixtures/bert): BertModel, BertForMaskedLM and BertForSequenceClassification ` +
+      'give PyTorch\'s outputs', async () => {
+      const out = await checkBert(engine, env.bert);
+      const key = `bert ${engine.kernels}`;
+      if (firstBits[key]) {
+        for (const what of ['hidden', 'mlm', 'classifier']) assertSameBits(out[what], firstBits[key][what], `BERT ${what} vs [${firstBits[key].label}]`);
+      } else {
+        firstBits[key] = { label, ...out };
+      }
+    });
   }
   // quantize: 'int8' (the int8 GEMM family): near float64 and the same bits in every
   // configuration, both kernel builds and both dot instructions (engine.int8Dot: the integer sums
@@ -614,7 +684,19 @@ export async function runSuite(env) {
 
   const big = bigInputs();
   const firstBits = {};
-  const runEnv = { ...env, charGpt, charGptDone: new Set() }; // charGpt: undefined when it did not load
+  let bert;
+  if (env.bert) {
+    await t.check(`BERT: the fixture checkpoints (${BERT_CASES.join(', ')}) load with loadSafetensors`, () => {
+      const models = {};
+      for (const name of BERT_CASES) {
+        const { config, bytes } = env.bert.models[name];
+        models[name] = { config, weights: env.lib.loadSafetensors(bytes) };
+      }
+      bert = { expected: env.bert.expected, models };
+    });
+  }
+  // charGpt, bert: undefined when they did not load
+  const runEnv = { ...env, charGpt, charGptDone: new Set(), bert, bertDone: new Set() };
   for (const config of env.configs) await runConfig(t, runEnv, config, big, firstBits);
 
   t.note(`${env.runtime}: ${((Date.now() - started) / 1000).toFixed(1)} s`);

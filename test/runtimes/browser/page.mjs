@@ -1,8 +1,8 @@
 // Browser harness of the runtime smoke suite (run.mjs serves it and drives Chromium). The page
-// runs the shared suite with the fixtures and the shipped char-GPT (models/char-gpt/) fetched over HTTP and leaves the result in
+// runs the shared suite with the fixtures, the shipped char-GPT (models/char-gpt/) and the BERT fixture checkpoints fetched over HTTP and leaves the result in
 // window.__suite; it prints every line to the console and to the page.
 import * as lib from '../../../dist/index.js';
-import { runSuite } from '../suite.mjs';
+import { loadBert, runSuite } from '../suite.mjs';
 
 const out = document.getElementById('out');
 const print = (line) => {
@@ -21,6 +21,11 @@ async function main() {
     const response = await fetch(new URL(`../../../models/char-gpt/${name}`, import.meta.url));
     if (!response.ok) throw new Error(`models/char-gpt/${name}: HTTP ${response.status}`);
     return name.endsWith('.json') ? response.json() : response.arrayBuffer();
+  };
+  const bertFile = async (path) => {
+    const response = await fetch(new URL(`../../fixtures/bert/${path}`, import.meta.url));
+    if (!response.ok) throw new Error(`test/fixtures/bert/${path}: HTTP ${response.status}`);
+    return path.endsWith('.json') ? response.json() : response.arrayBuffer();
   };
   const configs = isolated
     ? [
@@ -53,6 +58,7 @@ async function main() {
       bytes: await model('model.safetensors'),
       greedy: await model('greedy.json'),
     },
+    bert: await loadBert(bertFile, bertFile),
     print,
     checks: [{
       name: `page is ${isolated ? '' : 'not '}cross-origin isolated (crossOriginIsolated === ${isolated})`,

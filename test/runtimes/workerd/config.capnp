@@ -6,7 +6,8 @@
 # WebAssembly.Module; workerd forbids compiling wasm from bytes at run time), the fixtures JSON
 # modules, the library the built dist/index.js under its package name. The shipped char-GPT
 # (models/char-gpt/) is bundled with the worker: config.json and greedy.json as JSON modules,
-# model.safetensors as a data module (an ArrayBuffer).
+# model.safetensors as a data module (an ArrayBuffer); so are the BERT fixture checkpoints the
+# suite runs (suite.mjs BERT_CASES) and their expected.json.
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -37,6 +38,11 @@ const modules :List(Workerd.Worker.Module) = [
   (name = "char-gpt/config.json", json = embed "../../../models/char-gpt/config.json"),
   (name = "char-gpt/greedy.json", json = embed "../../../models/char-gpt/greedy.json"),
   (name = "char-gpt/model.safetensors", data = embed "../../../models/char-gpt/model.safetensors"),
+  (name = "bert/expected.json", json = embed "../../fixtures/bert/expected.json"),
+  (name = "bert/prefixed-cls/config.json", json = embed "../../fixtures/bert/prefixed-cls/config.json"),
+  (name = "bert/prefixed-cls/model.safetensors", data = embed "../../fixtures/bert/prefixed-cls/model.safetensors"),
+  (name = "bert/classifier-3/config.json", json = embed "../../fixtures/bert/classifier-3/config.json"),
+  (name = "bert/classifier-3/model.safetensors", data = embed "../../fixtures/bert/classifier-3/model.safetensors"),
 ];
 
 const plainWorker :Workerd.Worker = (

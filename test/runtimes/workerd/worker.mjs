@@ -2,7 +2,8 @@
 // output (status 200 when every check passed, 500 otherwise). No threads here: the engine gets
 // the kernels as a WebAssembly.Module (an ES import of the .wasm, as in a Cloudflare Worker),
 // threads 1, and threads 2 must fall back to 1 with one console warning. The shipped char-GPT's
-// files are modules of the worker (config.capnp), so its greedy check runs on bundled weights.
+// files are modules of the worker (config.capnp), so its greedy check runs on bundled weights;
+// so do the BERT fixture checkpoints'.
 import * as lib from 'wasm-attention';
 import simd from 'wasm-attention/kernels-simd.wasm';
 import relaxed from 'wasm-attention/kernels-relaxed.wasm';
@@ -13,7 +14,21 @@ import positionalEncoding from './fixtures/positional-encoding.json';
 import charGptConfig from './char-gpt/config.json';
 import charGptGreedy from './char-gpt/greedy.json';
 import charGptBytes from './char-gpt/model.safetensors';
-import { runSuite } from './suite.mjs';
+import bertExpected from './bert/expected.json';
+import prefixedClsConfig from './bert/prefixed-cls/config.json';
+import prefixedClsBytes from './bert/prefixed-cls/model.safetensors';
+import classifierConfig from './bert/classifier-3/config.json';
+import classifierBytes from './bert/classifier-3/model.safetensors';
+import { BERT_CASES, runSuite } from './suite.mjs';
+
+const bert = {
+  expected: bertExpected,
+  models: {
+    'prefixed-cls': { config: prefixedClsConfig, bytes: prefixedClsBytes },
+    'classifier-3': { config: classifierConfig, bytes: classifierBytes },
+  },
+};
+if (BERT_CASES.some((name) => !bert.models[name])) throw new Error('config.capnp does not bundle every case of BERT_CASES');
 
 const relaxedValidates = () => {
   try {
@@ -101,6 +116,7 @@ async function run(flavour) {
     configs,
     checks,
     charGpt: { config: charGptConfig, bytes: charGptBytes, greedy: charGptGreedy },
+    bert,
     print,
   });
   return new Response(`${lines.join('\n')}\n`, {
