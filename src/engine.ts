@@ -6,7 +6,7 @@ import type {
   AttentionOptions, MultiHeadAttentionConfig, GeluOptions, LayerNormOptions, MatmulOptions, SoftmaxOptions, TensorLike,
   Linear, LinearConfig, Transformer, TransformerConfig, TransformerDecoderLayer, TransformerDecoderLayerConfig,
   TransformerEncoderLayer, TransformerEncoderLayerConfig, Gpt2, Gpt2Options, BertModel, BertModelOptions,
-  BertForSequenceClassification, BertForMaskedLM,
+  BertForSequenceClassification, BertForMaskedLM, BertForTokenClassification, BertForQuestionAnswering,
 } from './types.js';
 import type { KernelExports } from './wasm/abi.js';
 import { Arena } from './wasm/arena.js';
@@ -551,6 +551,16 @@ class WasmEngine implements Engine {
   bertForMaskedLM(options: BertModelOptions): BertForMaskedLM {
     this.live();
     return createBert(options, this.moduleHost, 'masked-lm');
+  }
+
+  bertForTokenClassification(options: BertModelOptions): BertForTokenClassification {
+    this.live();
+    return createBert(options, this.moduleHost, 'token-classification');
+  }
+
+  bertForQuestionAnswering(options: BertModelOptions): BertForQuestionAnswering {
+    this.live();
+    return createBert(options, this.moduleHost, 'question-answering');
   }
 
   async dispose(): Promise<void> {

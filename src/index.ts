@@ -26,4 +26,5 @@ export type {
 export type {
   BertConfig, BertForwardOptions, BertModel, BertModelOptions, BertOutput, IntegerArray, MeanPoolOptions,
   BertForSequenceClassification, BertClassifierOutput, BertForMaskedLM, BertMaskedLMOutput,
+  BertForTokenClassification, BertTokenClassifierOutput, BertForQuestionAnswering, BertQuestionAnsweringOutput,
 } from './types.js';

@@ -466,6 +466,42 @@ export interface BertMaskedLMOutput {
   attentions?: Float32Array[];
 }
 
+/** `engine.bertForTokenClassification`: HF's BertForTokenClassification in eval mode (no pooler). */
+export interface BertForTokenClassification {
+  readonly config: Readonly<BertConfig>;
+  /** config.id2label's names in id order, as BertForSequenceClassification's. */
+  readonly labels: readonly string[];
+  readonly unusedKeys: readonly string[];
+  /** logits = classifier(x) for every token, [batch, seq, num_labels]. */
+  forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<BertTokenClassifierOutput>;
+  dispose(): Promise<void>;
+}
+
+export interface BertTokenClassifierOutput {
+  /** [batch, seq, num_labels]. */
+  logits: Float32Array;
+  /** Per layer [batch, heads, seq, seq], with outputAttentions. */
+  attentions?: Float32Array[];
+}
+
+/** `engine.bertForQuestionAnswering`: HF's BertForQuestionAnswering in eval mode (no pooler). */
+export interface BertForQuestionAnswering {
+  readonly config: Readonly<BertConfig>;
+  readonly unusedKeys: readonly string[];
+  /** qa_outputs(x) [batch, seq, 2], split into start and end logits (HF's start_logits, end_logits). */
+  forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<BertQuestionAnsweringOutput>;
+  dispose(): Promise<void>;
+}
+
+export interface BertQuestionAnsweringOutput {
+  /** [batch, seq]. */
+  startLogits: Float32Array;
+  /** [batch, seq]. */
+  endLogits: Float32Array;
+  /** Per layer [batch, heads, seq, seq], with outputAttentions. */
+  attentions?: Float32Array[];
+}
+
 export interface MeanPoolOptions {
   batch: number;
   seq: number;
@@ -525,6 +561,11 @@ export interface Engine {
   /** Hugging Face `BertForMaskedLM` (`cls.predictions`; the decoder tied to the word embeddings
    * when the file has no `cls.predictions.decoder.weight`). */
   bertForMaskedLM(options: BertModelOptions): BertForMaskedLM;
+  /** Hugging Face `BertForTokenClassification` (named-entity recognition and other per-token
+   * classifiers), from config.json (`id2label`) and its state dict. */
+  bertForTokenClassification(options: BertModelOptions): BertForTokenClassification;
+  /** Hugging Face `BertForQuestionAnswering` (extractive QA: start and end logits per token). */
+  bertForQuestionAnswering(options: BertModelOptions): BertForQuestionAnswering;
   /** Releases the engine; later calls reject. Idempotent. */
   dispose(): Promise<void>;
 }

@@ -13,9 +13,12 @@
 //   BertForMaskedLM                logits = decoder(LayerNorm(gelu(dense(x)))) + bias, the end of the
 //                                  program (the decoder is [vocab, hidden], tied to the word embeddings
 //                                  when the file has no cls.predictions.decoder.weight)
+//   BertForTokenClassification     logits = classifier(x) [B, L, num_labels], the end of the program
+//   BertForQuestionAnswering       start, end = qa_outputs(x) [B, L, 2] split, the end of the program
 import type {
-  BertClassifierOutput, BertConfig, BertForMaskedLM, BertForSequenceClassification, BertForwardOptions,
-  BertMaskedLMOutput, BertModel, BertModelOptions, BertOutput, IntegerArray,
+  BertClassifierOutput, BertConfig, BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification,
+  BertForTokenClassification, BertForwardOptions, BertMaskedLMOutput, BertModel, BertModelOptions, BertOutput,
+  BertQuestionAnsweringOutput, BertTokenClassifierOutput, IntegerArray,
 } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import { ACTIVATION, layerNormPhase, scratchSlots, type Phase } from '../parallel/phases.js';
@@ -31,7 +34,7 @@ import {
 } from '../ops/transformer-layer.js';
 
 /** Which model: BertModel, or one of the BertFor* heads on top of it. */
-export type BertHead = 'base' | 'sequence-classification' | 'masked-lm';
+export type BertHead = 'base' | 'sequence-classification' | 'masked-lm' | 'token-classification' | 'question-answering';
 
 /** Per head: the engine method (errors of creation), the class (errors of forward), and the
  * namespaces whose keys the model reads (a key there that is not in the table is an error; keys
@@ -45,6 +48,13 @@ const HEADS: Readonly<Record<BertHead, { op: string; cls: string; namespace: Reg
   // No pooler in HF's BertForMaskedLM (add_pooling_layer=False): pooler.* and
   // cls.seq_relationship.* of a pretraining checkpoint are unused.
   'masked-lm': { op: 'bertForMaskedLM', cls: 'BertForMaskedLM', namespace: /^(embeddings|encoder|cls\.predictions)\./ },
+  // No pooler in either (add_pooling_layer=False): one linear over every token.
+  'token-classification': {
+    op: 'bertForTokenClassification', cls: 'BertForTokenClassification', namespace: /^(embeddings|encoder|classifier)\./,
+  },
+  'question-answering': {
+    op: 'bertForQuestionAnswering', cls: 'BertForQuestionAnswering', namespace: /^(embeddings|encoder|qa_outputs)\./,
+  },
 };
 
 const OPTION_KEYS = keysOf<BertModelOptions>({ config: true, weights: true, quantize: true });
@@ -138,6 +148,8 @@ function bertSpecs(h: Hyper, head: BertHead, numLabels: number): Spec[] {
     specs.push(...linear('pooler.dense', d, d, 'hidden_size', 'hidden_size'));
     specs.push(...linear('classifier', numLabels, d, 'num_labels', 'hidden_size'));
   }
+  if (head === 'token-classification') specs.push(...linear('classifier', numLabels, d, 'num_labels', 'hidden_size'));
+  if (head === 'question-answering') specs.push(...linear('qa_outputs', 2, d, '2 (start, end)', 'hidden_size'));
   if (head === 'masked-lm') {
     specs.push(...linear('cls.predictions.transform.dense', d, d, 'hidden_size', 'hidden_size'));
     specs.push(...norm('cls.predictions.transform.LayerNorm'));
@@ -306,14 +318,16 @@ function readLabels(c: BertConfig, OP: string): string[] {
 export function createBert(opts: unknown, host: ModuleHost): BertModel;
 export function createBert(opts: unknown, host: ModuleHost, head: 'sequence-classification'): BertForSequenceClassification;
 export function createBert(opts: unknown, host: ModuleHost, head: 'masked-lm'): BertForMaskedLM;
+export function createBert(opts: unknown, host: ModuleHost, head: 'token-classification'): BertForTokenClassification;
+export function createBert(opts: unknown, host: ModuleHost, head: 'question-answering'): BertForQuestionAnswering;
 export function createBert(
   opts: unknown, host: ModuleHost, head: BertHead = 'base',
-): BertModel | BertForSequenceClassification | BertForMaskedLM {
+): BertModel | BertForSequenceClassification | BertForMaskedLM | BertForTokenClassification | BertForQuestionAnswering {
   const { op: OP, cls } = HEADS[head];
   const FORWARD = `${cls}.forward`;
   const o = options(OP, 'options', opts, false, OPTION_KEYS);
   const { hyper: h, config } = readConfig(o.config, OP);
-  const labels = head === 'sequence-classification' ? readLabels(config, OP) : [];
+  const labels = head === 'sequence-classification' || head === 'token-classification' ? readLabels(config, OP) : [];
   const quantize = quantizeOption(OP, 'options.quantize', o.quantize);
   const { w, unused, pooler } = readWeights(h, o.weights, OP, head, labels.length, quantize);
   const c: LayerConfig = {
@@ -338,7 +352,11 @@ export function createBert(
     decoder: new LinearParams(h.hidden, h.vocab, w['cls.predictions.decoder.weight'] ?? w['embeddings.word_embeddings.weight'],
       w['cls.predictions.bias'] ?? w['cls.predictions.decoder.bias'], quantize),
   } : undefined;
-  const blocks = [embNorm, ...layers.flatMap(layerBlocks), ...(mlm ? [mlm.dense, mlm.norm, mlm.decoder] : [])];
+  // Token classification and question answering: one f32 linear over every row, at the end of
+  // the program (its output [B·L, labels] is small, its weight a few columns).
+  const perToken = head === 'token-classification' ? new LinearParams(h.hidden, labels.length, w['classifier.weight'], w['classifier.bias'])
+    : head === 'question-answering' ? new LinearParams(h.hidden, 2, w['qa_outputs.weight'], w['qa_outputs.bias']) : undefined;
+  const blocks = [embNorm, ...layers.flatMap(layerBlocks), ...(mlm ? [mlm.dense, mlm.norm, mlm.decoder] : []), ...(perToken ? [perToken] : [])];
   const weights = new ModuleWeights(host, blocks, cls);
   const d = h.hidden;
 
@@ -350,6 +368,7 @@ export function createBert(
     }
     const n = elements(FORWARD, 'lastHiddenState', B, L, d) / d;
     if (mlm) elements(FORWARD, 'logits', B, L, h.vocab);
+    if (perToken) elements(FORWARD, 'logits', B, L, perToken.outFeatures);
     const ids = integers(FORWARD, 'inputIds', inputIds, n, h.vocab, `must be an integer in 0..${h.vocab - 1} (config.vocab_size ${h.vocab})`);
     const types = f.tokenTypeIds === undefined ? new Int32Array(n)
       : integers(FORWARD, 'options.tokenTypeIds', f.tokenTypeIds, n, h.typeVocab, `must be an integer in 0..${h.typeVocab - 1}`);
@@ -411,7 +430,7 @@ export function createBert(
       const perLayer: StackBuffers[] = p.outputAttentions
         ? layers.map((l) => ({ ...stack, selfShape: withWeights, self: placeMha(arena, l.selfAttn.params, withWeights, threads) }))
         : layers.map(() => stack);
-      const logits = mlm ? arena.place(B * L * h.vocab * 4) : 0;
+      const logits = mlm ? arena.place(B * L * h.vocab * 4) : perToken ? arena.place(B * L * perToken.outFeatures * 4) : 0;
       arena.commit();
       arena.writeF32(e, p.embeddings);
       const program: Phase[] = [normPhase(c, stack, embNorm, e, x)]; // x = LayerNorm(embeddings)
@@ -423,6 +442,8 @@ export function createBert(
         program.push(layerNormPhase(rows, d, stack.t, d, 0, 0, mlm.norm.weight, mlm.norm.bias, h.eps, stack.y, d));
         program.push(...linearPhases(mlm.decoder, rows, stack.y, d, stack.strips1, logits, h.vocab, { scratch }));
       }
+      // f32 weights, so no int8 scratch; the strips are the f32 GEMM's (sized for d in either case).
+      if (perToken) program.push(...linearPhases(perToken, B * L, x, d, stack.strips1, logits, perToken.outFeatures));
       return {
         program,
         outputs: outputs > 0 ? [outputs] : [],
@@ -439,7 +460,7 @@ export function createBert(
     }
   };
 
-  let model: BertModel | BertForSequenceClassification | BertForMaskedLM;
+  let model: BertModel | BertForSequenceClassification | BertForMaskedLM | BertForTokenClassification | BertForQuestionAnswering;
   if (head === 'base') {
     model = Object.freeze({
       config,
@@ -471,6 +492,46 @@ export function createBert(
           const first = new Float32Array(p.B * d);
           for (let b = 0; b < p.B; b++) first.set(arena.readF32(x + b * p.L * d * 4, d), b * d);
           const out: BertClassifierOutput = { logits: rowsTimes(pool(first, p.B, 1), p.B, d, classifierWeight!, classifierBias!) };
+          if (p.outputAttentions) out.attentions = attentions();
+          return out;
+        }, 0);
+      },
+      dispose: () => weights.dispose(model),
+    });
+  } else if (head === 'token-classification') {
+    model = Object.freeze({
+      config,
+      labels: Object.freeze(labels),
+      unusedKeys: Object.freeze(unused),
+      forward(inputIds: IntegerArray, opts: BertForwardOptions): Promise<BertTokenClassifierOutput> {
+        const p = planned(inputIds, opts);
+        if (p instanceof Error) return Promise.reject(p);
+        const n = p.B * p.L * labels.length;
+        return run(p, (arena, _x, logits, attentions): BertTokenClassifierOutput => {
+          const out: BertTokenClassifierOutput = { logits: arena.readF32(logits, n) };
+          if (p.outputAttentions) out.attentions = attentions();
+          return out;
+        }, n);
+      },
+      dispose: () => weights.dispose(model),
+    });
+  } else if (head === 'question-answering') {
+    model = Object.freeze({
+      config,
+      unusedKeys: Object.freeze(unused),
+      forward(inputIds: IntegerArray, opts: BertForwardOptions): Promise<BertQuestionAnsweringOutput> {
+        const p = planned(inputIds, opts);
+        if (p instanceof Error) return Promise.reject(p);
+        const n = p.B * p.L;
+        return run(p, (arena, _x, logits, attentions): BertQuestionAnsweringOutput => {
+          // qa_outputs gives [B·L, 2]; HF splits it into start and end logits [B, L].
+          const both = arena.readF32(logits, 2 * n);
+          const startLogits = new Float32Array(n), endLogits = new Float32Array(n);
+          for (let i = 0; i < n; i++) {
+            startLogits[i] = both[2 * i];
+            endLogits[i] = both[2 * i + 1];
+          }
+          const out: BertQuestionAnsweringOutput = { startLogits, endLogits };
           if (p.outputAttentions) out.attentions = attentions();
           return out;
         }, 0);

@@ -327,6 +327,49 @@ describe('BERT heads against the PyTorch reference', () => {
     }
   });
 
+  it('BertForTokenClassification and BertForQuestionAnswering: per-token logits, f32 and int8 encoders, same bits at threads 1 and 2', async () => {
+    const tc = cases.find((x) => x.name === 'token-classifier-5')!, qa = cases.find((x) => x.name === 'qa')!;
+    for (const quantize of [undefined, 'int8'] as const) {
+      const outs: Float32Array[][] = [];
+      for (const engine of engines) {
+        const tagger = engine.bertForTokenClassification({ config: configOf(tc.name), weights: weightsOf(tc.name), ...(quantize ? { quantize } : {}) });
+        expect(tagger.labels).toEqual(['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC']);
+        expect(tagger.unusedKeys).toEqual([]);
+        const t = await tagger.forward(...input(tc));
+        expect(t.logits).toHaveLength(tc.batch * tc.seq * 5);
+        const reader = engine.bertForQuestionAnswering({ config: configOf(qa.name), weights: weightsOf(qa.name), ...(quantize ? { quantize } : {}) });
+        const a = await reader.forward(...input(qa));
+        expect(a.startLogits).toHaveLength(qa.batch * qa.seq);
+        const want = [f32(tc.tokenLogits), f32(qa.startLogits), f32(qa.endLogits)], got = [t.logits, a.startLogits, a.endLogits];
+        ['token logits', 'start logits', 'end logits'].forEach((what, i) => {
+          if (quantize) {
+            const rms = Math.sqrt(got[i].reduce((acc, x, j) => acc + (x - want[i][j]) ** 2, 0) / want[i].reduce((acc, x) => acc + x * x, 0));
+            expect(rms, `int8 ${what}, relative RMS against fp32`).toBeLessThan(0.06);
+            expect(rms, 'the int8 path ran').toBeGreaterThan(1e-6);
+          } else {
+            expectClose(got[i], want[i], TOL, TOL, `${what}, threads ${engine.threads}`);
+          }
+        });
+        outs.push(got);
+        await Promise.all([tagger.dispose(), reader.dispose()]);
+      }
+      outs[1].forEach((o, i) => expectSameBits(o, outs[0][i], `${quantize ?? 'f32'} output ${i}, threads 2 vs 1`));
+    }
+    // A batch of 3 × 16 (the per-token linear on the GEMM, an int8 encoder): each sequence's
+    // logits are its bits alone; one token (the GEMV) runs too.
+    const tagger = engines[1].bertForTokenClassification({ config: configOf(tc.name), weights: weightsOf(tc.name), quantize: 'int8' });
+    const ids = Array.from({ length: 3 * 16 }, (_, i) => (i * 7 + 1) % 50);
+    const batch = (await tagger.forward(ids, { batch: 3, seq: 16 })).logits;
+    const alone = (await tagger.forward(ids.slice(16, 32), { batch: 1, seq: 16 })).logits;
+    expectSameBits(batch.subarray(16 * 5, 32 * 5), alone, 'sequence 1 in the batch vs alone');
+    expect((await tagger.forward(ids.slice(0, 1), { batch: 1, seq: 1 })).logits).toHaveLength(5);
+    expect(() => engines[0].bertForQuestionAnswering({ config: configOf(qa.name), weights: { ...weightsOf(qa.name), 'qa_outputs.weight': new Float32Array(3 * 24) } }))
+      .toThrow(/bertForQuestionAnswering: options\.weights\["qa_outputs\.weight"\].*\[2 \(start, end\), hidden_size\]/);
+    expect(() => engines[0].bertForTokenClassification({ config: { ...configOf(tc.name), num_labels: 3 } as BertConfig, weights: weightsOf(tc.name) }))
+      .toThrow(/num_labels \(3\) disagrees with config\.id2label \(5 labels\)/);
+    await tagger.dispose();
+  });
+
   it('BertForMaskedLM: the decoder bias under either name, and bad weights named', async () => {
     const c = cases.find((x) => x.name === 'prefixed-cls')!;
     const all = weightsOf(c.name);
