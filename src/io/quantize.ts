@@ -92,15 +92,16 @@ export interface QuantizeSafetensorsResult {
 /** Embedding tables (GPT-2 wte/wpe, BERT word/position/token_type embeddings, …): gathered by
  * index, and wte is GPT-2's tied lm_head, so they stay as they are by default. */
 const EMBEDDING = /(^|\.)(wte|wpe)\.weight$|embed/i;
-/** Norms (their weights are 1-D anyway, but a file may hold them 2-D), and BERT's pooler,
- * which engine.bert runs in f32 (one row per sequence). */
-const KEEP = /norm|(^|\.)ln_|(^|\.)pooler\./i;
+/** Norms (their weights are 1-D anyway, but a file may hold them 2-D), and BERT's pooler and
+ * the BertFor* classifiers and qa_outputs, which the engine runs in f32 (a few rows or columns). */
+const KEEP = /norm|(^|\.)ln_|(^|\.)pooler\.|(^|\.)classifier\.|(^|\.)qa_outputs\./i;
 /** GPT-2's Conv1D weights, stored [in, out]: their output channels are dim 1. */
 const CONV1D = /(^|\.)h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
 
 /** The default choice of tensors to quantize: every 2-D weight (`….weight`, `…_weight` such as
  * nn.MultiheadAttention's `in_proj_weight`) except embedding tables (unless `embeddings`; so
- * GPT-2's wte, hence its tied lm_head, stays f32), norms and BERT's pooler: exactly the weights
+ * GPT-2's wte, hence its tied lm_head, stays f32), norms, BERT's pooler, classifiers and
+ * qa_outputs: exactly the weights
  * that the engine's `quantize: 'int8'` quantizes itself in engine.bert and the torch modules. */
 export function defaultQuantizeKey(name: string, shape: number[], embeddings = false): boolean {
   return shape.length === 2 && /(^|[._])weight$/.test(name) && (embeddings || !EMBEDDING.test(name)) && !KEEP.test(name);

@@ -94,6 +94,9 @@ function readConfig(value: unknown, OP: string): { hyper: Hyper; config: BertCon
   const act = need('hidden_act');
   if (typeof act !== 'string') throw typeError(OP, 'options.config.hidden_act', "'gelu'", act);
   if (act !== 'gelu') throw rangeError(OP, 'options.config.hidden_act', `must be 'gelu' (exact erf), got ${JSON.stringify(act)}`);
+  if (c.is_decoder !== undefined && c.is_decoder !== false) {
+    throw rangeError(OP, 'options.config.is_decoder', `must be false (a BERT decoder, causal or with cross-attention, is not supported), got ${JSON.stringify(c.is_decoder)}`);
+  }
   const pet = c.position_embedding_type;
   if (pet !== undefined && pet !== 'absolute') {
     throw rangeError(OP, 'options.config.position_embedding_type', `must be 'absolute', got ${JSON.stringify(pet)}`);
@@ -164,7 +167,10 @@ function bertSpecs(h: Hyper, head: BertHead, numLabels: number): Spec[] {
 
 /** The table's key for a checkpoint key: without `bert.`, LayerNorm's gamma/beta as weight/bias. */
 function canonicalKey(key: string): string {
-  const k = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
+  // `bert.` prefixes the base model only: a head's key under it is not the head's (HF reports it
+  // as unexpected), so it stays as given and lands in unusedKeys.
+  const stripped = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
+  const k = stripped === key || NAMESPACE_BASE.test(stripped) || BUFFERS.has(stripped) ? stripped : key;
   const m = /^(.*\.LayerNorm)\.(gamma|beta)$/.exec(k);
   return m ? `${m[1]}.${OLD_NAMES[m[2]]}` : k;
 }
@@ -173,7 +179,7 @@ function canonicalKey(key: string): string {
  * optional group all or nothing; keys outside the head's namespaces and known buffers are
  * returned as unused. */
 function readWeights(
-  h: Hyper, value: unknown, OP: string, head: BertHead, numLabels: number, quantize?: 'int8',
+  h: Hyper, value: unknown, OP: string, head: BertHead, numLabels: number, quantize?: 'int8', tieWordEmbeddings?: unknown,
 ): { w: Record<string, Float32Array>; unused: string[]; pooler: boolean } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(OP, 'options.weights', 'an object of Float32Arrays keyed by HF names', value);
@@ -206,6 +212,18 @@ function readWeights(
   const present = new Set(specs.filter((s) => s.optional && source.has(s.key)).map((s) => s.optional));
   if (head === 'masked-lm' && !present.has('bias') && !present.has('decoderBias')) present.add('bias'); // named missing
   const prefixed = [...source.values()].some((k) => k.startsWith(PREFIX)) ? PREFIX : '';
+  // A head the checkpoint does not have (a BertModel or pretraining file given to a BertFor*
+  // class): HF would initialise it at random and warn to train it; here it is an error.
+  for (const s of specs) {
+    if (!s.optional && !NAMESPACE_BASE.test(s.key) && !source.has(s.key)) {
+      throw typeError(OP, `options.weights[${JSON.stringify(s.key)}]`,
+        `present: the checkpoint has no ${cls} head (HF would initialise it at random and warn that it needs training)`, undefined);
+    }
+  }
+  if (head === 'masked-lm' && !present.has('decoder') && tieWordEmbeddings === false) {
+    throw typeError(OP, 'options.weights["cls.predictions.decoder.weight"]',
+      'present: config.tie_word_embeddings is false, so the decoder is not the word embeddings', undefined);
+  }
   const w: Record<string, Float32Array> = {};
   for (const s of specs) {
     if (s.optional && !present.has(s.optional)) continue;
@@ -220,6 +238,12 @@ function readWeights(
       int8Weight(OP, `options.weights[${JSON.stringify(key)}]`, w[s.key], s.shape[1],
         s.shape[1] === h.hidden ? 'options.config.hidden_size' : 'options.config.intermediate_size');
     }
+  }
+  // int8 with the decoder tied: the word embeddings become the decoder's codes, checked as such.
+  if (quantize && head === 'masked-lm' && !present.has('decoder')) {
+    const key = source.get('embeddings.word_embeddings.weight')!;
+    int8Weight(OP, `options.weights[${JSON.stringify(key)}] (the tied cls.predictions decoder)`,
+      w['embeddings.word_embeddings.weight'], h.hidden, 'options.config.hidden_size');
   }
   if (w['cls.predictions.bias'] && w['cls.predictions.decoder.bias']) {
     const a = w['cls.predictions.bias'], b = w['cls.predictions.decoder.bias'];
@@ -288,8 +312,9 @@ interface ForwardPlan {
   outputAttentions: boolean;
 }
 
-/** config.id2label's names in id order, checked: HF's num_labels is their count; with no
- * id2label, num_labels (HF's default 2) labels LABEL_0, LABEL_1, … */
+/** config.id2label's names in id order, checked: HF's num_labels is their count (a num_labels
+ * beside it that disagrees is ignored, as HF does after a warning); with no id2label, num_labels
+ * (HF's default 2) labels LABEL_0, LABEL_1, … */
 function readLabels(c: BertConfig, OP: string): string[] {
   const id2label = c.id2label;
   if (id2label === undefined) {
@@ -309,9 +334,7 @@ function readLabels(c: BertConfig, OP: string): string[] {
     }
     labels[i] = String(name);
   }
-  if (c.num_labels !== undefined && c.num_labels !== labels.length) {
-    throw rangeError(OP, 'options.config.num_labels', `(${String(c.num_labels)}) disagrees with config.id2label (${labels.length} labels)`);
-  }
+  // A num_labels that disagrees is HF's warning, not an error: id2label decides (configuration_utils).
   return labels;
 }
 
@@ -329,7 +352,7 @@ export function createBert(
   const { hyper: h, config } = readConfig(o.config, OP);
   const labels = head === 'sequence-classification' || head === 'token-classification' ? readLabels(config, OP) : [];
   const quantize = quantizeOption(OP, 'options.quantize', o.quantize);
-  const { w, unused, pooler } = readWeights(h, o.weights, OP, head, labels.length, quantize);
+  const { w, unused, pooler } = readWeights(h, o.weights, OP, head, labels.length, quantize, config.tie_word_embeddings);
   const c: LayerConfig = {
     dModel: h.hidden, nhead: h.heads, dimFeedforward: h.intermediate, activation: ACTIVATION.gelu,
     layerNormEps: h.eps, normFirst: false, quantize,

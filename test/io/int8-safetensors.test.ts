@@ -327,6 +327,32 @@ describe("the engine with quantize 'int8': the int8 file gives the same bits as 
     }
   });
 
+  it.each([
+    ['prefixed-cls', 'bertForMaskedLM'], ['classifier-3', 'bertForSequenceClassification'],
+    ['token-classifier-5', 'bertForTokenClassification'], ['qa', 'bertForQuestionAnswering'],
+  ] as const)('the BERT head of %s (%s): the same bits from the int8 file; classifiers and qa_outputs stay f32 in it', async (name, make) => {
+    const dir = new URL(`../fixtures/bert/${name}/`, import.meta.url);
+    const config = JSON.parse(readFileSync(new URL('config.json', dir), 'utf8'));
+    const bytes = new Uint8Array(readFileSync(new URL('model.safetensors', dir)));
+    const q = quantizeSafetensors(bytes);
+    expect(q.quantized.map((t) => t.name).filter((n) => /classifier|qa_outputs/.test(n))).toEqual([]);
+    const ids = randomInts(2 * 9, 6, 0, config.vocab_size - 1);
+    for (const e of engines) {
+      const run = async (file: Uint8Array): Promise<Float32Array[]> => {
+        const model = e[make]({ config, weights: loadSafetensors(file), quantize: 'int8' });
+        try {
+          const out = await model.forward(ids, { batch: 2, seq: 9 }) as unknown as Record<string, Float32Array>;
+          return ['logits', 'startLogits', 'endLogits'].filter((k) => out[k]).map((k) => out[k]);
+        } finally {
+          await model.dispose();
+        }
+      };
+      const [a, b] = [await run(q.bytes), await run(bytes)];
+      expect(a.length).toBeGreaterThan(0);
+      a.forEach((t, i) => expectSameBits(t, b[i], `${name} output ${i}, threads ${e.threads}`));
+    }
+  });
+
   it.each(['tiny-f32', 'odd-untied'])('engine.gpt2 on the fixture model %s: Conv1D [in, out] codes, prefill and KV-cache decoding', async (name) => {
     const dir = new URL(`../fixtures/gpt2/${name}/`, import.meta.url);
     const config = JSON.parse(readFileSync(new URL('config.json', dir), 'utf8'));

@@ -266,7 +266,7 @@ describe('BERT heads against the PyTorch reference', () => {
       expect(out.logits).toHaveLength(c.batch * 3);
       expectClose(out.logits, f32(c.classifierLogits), TOL, TOL, `classifier logits, threads ${engine.threads}`);
       outs.push(out.logits);
-      // The same model as BertModel: its pooled output through the classifier in float64.
+      // The same checkpoint as a BertModel: the classifier is not its.
       const base = engine.bert({ config: configOf(c.name), weights: weightsOf(c.name) });
       expect([...base.unusedKeys].sort()).toEqual(['classifier.bias', 'classifier.weight']);
       await base.dispose();
@@ -287,8 +287,10 @@ describe('BERT heads against the PyTorch reference', () => {
     void three.dispose();
     expect(() => engines[0].bertForSequenceClassification({ config: { ...configOf(c.name), id2label: { 0: 'a', 2: 'b' } } as BertConfig, weights }))
       .toThrow(/options\.config\.id2label\["2"\] must be keyed by the ids 0\.\.1/);
-    expect(() => engines[0].bertForSequenceClassification({ config: { ...configOf(c.name), num_labels: 4 } as BertConfig, weights }))
-      .toThrow(/num_labels \(4\) disagrees with config\.id2label \(3 labels\)/);
+    // A num_labels beside id2label that disagrees: HF warns and takes id2label.
+    const warned = engines[0].bertForSequenceClassification({ config: { ...configOf(c.name), num_labels: 4 } as BertConfig, weights });
+    expect(warned.labels).toHaveLength(3);
+    void warned.dispose();
     expect(() => engines[0].bertForSequenceClassification({ config: { ...configOf(c.name), id2label: 'abc' } as BertConfig, weights }))
       .toThrow(TypeError);
     const { 'bert.pooler.dense.bias': ___, ...noPooler } = weights;
@@ -365,9 +367,68 @@ describe('BERT heads against the PyTorch reference', () => {
     expect((await tagger.forward(ids.slice(0, 1), { batch: 1, seq: 1 })).logits).toHaveLength(5);
     expect(() => engines[0].bertForQuestionAnswering({ config: configOf(qa.name), weights: { ...weightsOf(qa.name), 'qa_outputs.weight': new Float32Array(3 * 24) } }))
       .toThrow(/bertForQuestionAnswering: options\.weights\["qa_outputs\.weight"\].*\[2 \(start, end\), hidden_size\]/);
-    expect(() => engines[0].bertForTokenClassification({ config: { ...configOf(tc.name), num_labels: 3 } as BertConfig, weights: weightsOf(tc.name) }))
-      .toThrow(/num_labels \(3\) disagrees with config\.id2label \(5 labels\)/);
+    expect(() => engines[0].bertForTokenClassification({ config: { ...configOf(tc.name), id2label: { 0: 'O', 1: 'B' } } as BertConfig, weights: weightsOf(tc.name) }))
+      .toThrow(/options\.weights\["classifier\.weight"\].*\[num_labels, hidden_size\] = \[2, 24\]/);
     await tagger.dispose();
+  });
+
+  it('heads: one label (a cross-encoder), head keys under bert. are not the head\'s, a checkpoint without the head is named', async () => {
+    const c = cases.find((x) => x.name === 'classifier-3')!;
+    const weights = weightsOf(c.name);
+    const three = engines[0].bertForSequenceClassification({ config: configOf(c.name), weights });
+    const one = engines[0].bertForSequenceClassification({
+      config: { ...configOf(c.name), id2label: { 0: 'LABEL_0' } } as BertConfig,
+      weights: { ...weights, 'classifier.weight': weights['classifier.weight'].subarray(0, 40), 'classifier.bias': weights['classifier.bias'].subarray(0, 1) },
+    });
+    const [l3, l1] = [(await three.forward(...input(c))).logits, (await one.forward(...input(c))).logits];
+    expectSameBits(l1, Float32Array.from({ length: c.batch }, (_, b) => l3[3 * b]), 'one label: the first of three');
+    await Promise.all([three.dispose(), one.dispose()]);
+    const under: Record<string, Float32Array> = { ...weights };
+    under['bert.classifier.weight'] = under['classifier.weight'];
+    under['bert.classifier.bias'] = under['classifier.bias'];
+    delete under['classifier.weight'];
+    delete under['classifier.bias'];
+    expect(() => engines[0].bertForSequenceClassification({ config: configOf(c.name), weights: under }))
+      .toThrow(/options\.weights\["classifier\.weight"\] must be present: the checkpoint has no BertForSequenceClassification head/);
+    const base = engines[0].bert({ config: configOf(c.name), weights: under });
+    expect([...base.unusedKeys].sort()).toEqual(['bert.classifier.bias', 'bert.classifier.weight']);
+    void base.dispose();
+    const pretraining = weightsOf('prefixed-cls');
+    expect(() => engines[0].bertForSequenceClassification({ config: configOf('prefixed-cls'), weights: pretraining }))
+      .toThrow(TypeError);
+    expect(() => engines[0].bertForQuestionAnswering({ config: configOf('prefixed-cls'), weights: pretraining }))
+      .toThrow(/no BertForQuestionAnswering head/);
+    expect(() => engines[0].bertForMaskedLM({ config: { ...configOf('prefixed-cls'), is_decoder: true }, weights: pretraining }))
+      .toThrow(/options\.config\.is_decoder must be false/);
+  });
+
+  it('BertForMaskedLM: the decoder read when given, tie_word_embeddings, gamma/beta, a NaN in the tied decoder with int8', async () => {
+    const c = cases.find((x) => x.name === 'prefixed-cls')!;
+    const all = weightsOf(c.name);
+    const logits = async (weights: Record<string, Float32Array>, extra: object = {}): Promise<Float32Array> => {
+      const model = engines[0].bertForMaskedLM({ config: configOf(c.name), weights, ...extra });
+      try {
+        return (await model.forward(...input(c))).logits;
+      } finally {
+        await model.dispose();
+      }
+    };
+    const base = await logits(all);
+    // A decoder other than the word embeddings is used as given (transformers v5: both present, not tied).
+    const zero = await logits({ ...all, 'cls.predictions.decoder.weight': new Float32Array(60 * 32) });
+    const bias = all['cls.predictions.bias'];
+    expectSameBits(zero, Float32Array.from({ length: zero.length }, (_, i) => bias[i % 60]), 'a zero decoder gives the bias');
+    const { 'cls.predictions.decoder.weight': _, ...tied } = all;
+    expect(() => engines[0].bertForMaskedLM({ config: { ...configOf(c.name), tie_word_embeddings: false }, weights: tied }))
+      .toThrow(/"cls\.predictions\.decoder\.weight"\] must be present: config\.tie_word_embeddings is false/);
+    const renamed: Record<string, Float32Array> = {};
+    for (const [k, v] of Object.entries(all)) renamed[k.replace('transform.LayerNorm.weight', 'transform.LayerNorm.gamma').replace('transform.LayerNorm.bias', 'transform.LayerNorm.beta')] = v;
+    expect(Object.keys(renamed)).toContain('cls.predictions.transform.LayerNorm.gamma');
+    expectSameBits(await logits(renamed), base, 'gamma/beta in the head');
+    const nan = { ...tied, 'bert.embeddings.word_embeddings.weight': all['bert.embeddings.word_embeddings.weight'].slice() };
+    nan['bert.embeddings.word_embeddings.weight'][5] = Number.NaN;
+    expect(() => engines[0].bertForMaskedLM({ config: configOf(c.name), weights: nan, quantize: 'int8' }))
+      .toThrow(/"bert\.embeddings\.word_embeddings\.weight"\] \(the tied cls\.predictions decoder\) holds NaN at \[0, 5\]/);
   });
 
   it('BertForMaskedLM: the decoder bias under either name, and bad weights named', async () => {
