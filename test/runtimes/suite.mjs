@@ -33,15 +33,16 @@
 // With charGpt, the shipped character-level GPT-2 (models/char-gpt/) is loaded once
 // (lib.loadSafetensors) and, on the first configuration of each kernel build and thread count,
 // engine.gpt2 generates greedily from greedy.json's first prompt: the 200 tokens must be
-// PyTorch's. With bert, on the same configurations, BertModel, BertForMaskedLM (prefixed-cls)
-// and BertForSequenceClassification (classifier-3) give the PyTorch reference's outputs, with
-// the same bits in every configuration of a kernel build.
+// PyTorch's. With bert, on the same configurations, BertModel, BertForMaskedLM (prefixed-cls),
+// BertForSequenceClassification (classifier-3), BertForTokenClassification (token-classifier-5)
+// and BertForQuestionAnswering (qa) give the PyTorch reference's outputs, with the same bits in
+// every configuration of a kernel build.
 
 import { checkAttentionCase, checkMhaCase } from './fixture-cases.mjs';
 import { checkInt8Kernels } from './int8-kernels.mjs';
 
 /** The BERT fixture cases the harnesses hand in (test/fixtures/bert/<case>/). */
-export const BERT_CASES = ['prefixed-cls', 'classifier-3'];
+export const BERT_CASES = ['prefixed-cls', 'classifier-3', 'token-classifier-5', 'qa'];
 
 /** env.bert from a runtime's readers of files under test/fixtures/bert/: `json(path)` → parsed,
  * `bytes(path)` → Uint8Array or ArrayBuffer. */
@@ -311,7 +312,8 @@ function fixtureF32({ b64 }) {
 }
 
 /** BertModel and BertForMaskedLM on prefixed-cls, BertForSequenceClassification on classifier-3,
- * against the PyTorch reference (test/fixtures/make_bert_fixtures.py); returns the outputs. */
+ * BertForTokenClassification on token-classifier-5, BertForQuestionAnswering on qa, against the
+ * PyTorch reference (test/fixtures/make_bert_fixtures.py); returns the outputs. */
 async function checkBert(engine, bert) {
   const outputs = {};
   const run = async (make, name, read) => {
@@ -338,6 +340,16 @@ async function checkBert(engine, bert) {
   await run((o) => engine.bertForSequenceClassification(o), 'classifier-3', (out, c) => {
     assertClose(out.logits, fixtureF32(c.classifierLogits), 'BertForSequenceClassification logits');
     outputs.classifier = out.logits;
+  });
+  await run((o) => engine.bertForTokenClassification(o), 'token-classifier-5', (out, c) => {
+    assertClose(out.logits, fixtureF32(c.tokenLogits), 'BertForTokenClassification logits');
+    outputs.tagger = out.logits;
+  });
+  await run((o) => engine.bertForQuestionAnswering(o), 'qa', (out, c) => {
+    assertClose(out.startLogits, fixtureF32(c.startLogits), 'BertForQuestionAnswering startLogits');
+    assertClose(out.endLogits, fixtureF32(c.endLogits), 'BertForQuestionAnswering endLogits');
+    outputs.start = out.startLogits;
+    outputs.end = out.endLogits;
   });
   return outputs;
 }
@@ -457,12 +469,12 @@ async function runConfig(t, env, config, big, firstBits) {
   }
   if (env.bert && !env.bertDone.has(charGptKey)) {
     env.bertDone.add(charGptKey);
-    await t.check(`[${label}] BERT (test/fixtures/bert): BertModel, BertForMaskedLM and BertForSequenceClassification ` +
-      'give PyTorch\'s outputs', async () => {
+    await t.check(`[${label}] BERT (test/fixtures/bert): BertModel and its four heads (MaskedLM, SequenceClassification, ` +
+      'TokenClassification, QuestionAnswering) give PyTorch\'s outputs', async () => {
       const out = await checkBert(engine, env.bert);
       const key = `bert ${engine.kernels}`;
       if (firstBits[key]) {
-        for (const what of ['hidden', 'mlm', 'classifier']) assertSameBits(out[what], firstBits[key][what], `BERT ${what} vs [${firstBits[key].label}]`);
+        for (const what of ['hidden', 'mlm', 'classifier', 'tagger', 'start', 'end']) assertSameBits(out[what], firstBits[key][what], `BERT ${what} vs [${firstBits[key].label}]`);
       } else {
         firstBits[key] = { label, ...out };
       }

@@ -43,6 +43,10 @@ const modules :List(Workerd.Worker.Module) = [
   (name = "bert/prefixed-cls/model.safetensors", data = embed "../../fixtures/bert/prefixed-cls/model.safetensors"),
   (name = "bert/classifier-3/config.json", json = embed "../../fixtures/bert/classifier-3/config.json"),
   (name = "bert/classifier-3/model.safetensors", data = embed "../../fixtures/bert/classifier-3/model.safetensors"),
+  (name = "bert/token-classifier-5/config.json", json = embed "../../fixtures/bert/token-classifier-5/config.json"),
+  (name = "bert/token-classifier-5/model.safetensors", data = embed "../../fixtures/bert/token-classifier-5/model.safetensors"),
+  (name = "bert/qa/config.json", json = embed "../../fixtures/bert/qa/config.json"),
+  (name = "bert/qa/model.safetensors", data = embed "../../fixtures/bert/qa/model.safetensors"),
 ];
 
 const plainWorker :Workerd.Worker = (

@@ -19,6 +19,10 @@ import prefixedClsConfig from './bert/prefixed-cls/config.json';
 import prefixedClsBytes from './bert/prefixed-cls/model.safetensors';
 import classifierConfig from './bert/classifier-3/config.json';
 import classifierBytes from './bert/classifier-3/model.safetensors';
+import taggerConfig from './bert/token-classifier-5/config.json';
+import taggerBytes from './bert/token-classifier-5/model.safetensors';
+import qaConfig from './bert/qa/config.json';
+import qaBytes from './bert/qa/model.safetensors';
 import { BERT_CASES, runSuite } from './suite.mjs';
 
 const bert = {
@@ -26,6 +30,8 @@ const bert = {
   models: {
     'prefixed-cls': { config: prefixedClsConfig, bytes: prefixedClsBytes },
     'classifier-3': { config: classifierConfig, bytes: classifierBytes },
+    'token-classifier-5': { config: taggerConfig, bytes: taggerBytes },
+    'qa': { config: qaConfig, bytes: qaBytes },
   },
 };
 if (BERT_CASES.some((name) => !bert.models[name])) throw new Error('config.capnp does not bundle every case of BERT_CASES');
