@@ -12,7 +12,8 @@ const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors>
   K_scale (F32, one scale per output channel), exactly as quantize: 'int8' quantizes it; the
   other tensors are copied as they are. loadSafetensors reads the result.
   Default: every 2-D weight except embeddings (wte, wpe, *embeddings*, so GPT-2's tied
-  lm_head stays f32), norms and BERT's pooler: the weights quantize: 'int8' quantizes, so the
+  lm_head stays f32), norms, BERT's pooler, classifiers and qa_outputs: the weights
+  quantize: 'int8' quantizes, so the
   engine gives the same bits from this file as from the input.
   --embeddings  quantize the embedding tables too (per row: about 4x smaller in all; the
                 engine then gathers dequantized embeddings, and GPT-2's tied lm_head is int8

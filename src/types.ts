@@ -372,8 +372,10 @@ export interface Transformer {
   dispose(): Promise<void>;
 }
 
-/** config.json of a Hugging Face BERT checkpoint, as HF writes it. These keys are read; any
- * other HF key (dropout probabilities, architectures, …) is ignored. */
+/** config.json of a Hugging Face BERT checkpoint, as HF writes it. These keys are read, and
+ * position_embedding_type ('absolute' if present), is_decoder (false if present) and, for the
+ * BertFor* heads, id2label / num_labels and tie_word_embeddings; any other HF key (dropout
+ * probabilities, architectures, …) is ignored. */
 export interface BertConfig {
   vocab_size: number;
   hidden_size: number;
@@ -390,10 +392,12 @@ export interface BertConfig {
 
 export interface BertModelOptions {
   config: BertConfig;
-  /** HF state-dict keys, with or without the `bert.` prefix (as `loadSafetensors` gives them). */
+  /** HF state-dict keys, the base model's with or without the `bert.` prefix (as `loadSafetensors`
+   * gives them); the heads' keys (`classifier.*`, `qa_outputs.*`, `cls.predictions.*`) without it. */
   weights: Record<string, Float32Array>;
-  /** Default none (f32). 'int8': the encoder's query/key/value/output/intermediate weights are
-   * quantized at load (see LinearConfig.quantize); embeddings, LayerNorms and the pooler stay f32. */
+  /** Default none (f32). 'int8': the encoder's query/key/value/output/intermediate weights, and
+   * bertForMaskedLM's head dense and decoder, are quantized at load (see LinearConfig.quantize);
+   * embeddings, LayerNorms, the pooler, the classifiers and qa_outputs stay f32. */
   quantize?: Quantize;
 }
 
@@ -432,8 +436,8 @@ export interface BertModel {
 /** `engine.bertForSequenceClassification`: HF's BertForSequenceClassification in eval mode. */
 export interface BertForSequenceClassification {
   readonly config: Readonly<BertConfig>;
-  /** config.id2label's names in id order (HF's num_labels is their count); LABEL_0, LABEL_1 when
-   * the config has no id2label (HF's default of 2 labels) or only num_labels. */
+  /** config.id2label's names in id order (HF's num_labels is their count); LABEL_0 … LABEL_{n−1}
+   * when the config has no id2label, n = num_labels (HF's default 2). */
   readonly labels: readonly string[];
   /** Keys of the weights the model does not use. */
   readonly unusedKeys: readonly string[];
@@ -646,7 +650,7 @@ export interface Gpt2 {
   readonly config: Gpt2Config;
   /** Checkpoint keys that were not used: `attn.bias` / `attn.masked_bias` buffers, keys outside the model. */
   readonly unusedKeys: readonly string[];
-  /** GPT2LMHeadModel(input_ids, attention_mask): logits [batch, seq, vocab]. */
+  /** GPT2LMHeadModel(input_ids, attention_mask, position_ids): logits [batch, seq, vocab]. */
   forward(inputIds: Int32Array | number[], options: Gpt2ForwardOptions): Promise<Gpt2Output>;
   /** Decodes with a KV cache in the engine; yields the next token of each sequence, [batch].
    * The cache (2·n_layer·batch·n_positions·n_embd f32) is kept from the first next() until the

@@ -21,7 +21,7 @@ import type {
   BertQuestionAnsweringOutput, BertTokenClassifierOutput, IntegerArray,
 } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
-import { ACTIVATION, layerNormPhase, scratchSlots, type Phase } from '../parallel/phases.js';
+import { ACTIVATION, layerNormPhase, packedRowsLength, scratchSlots, type Phase } from '../parallel/phases.js';
 import { array, dim, elements, flag, int8Weight, keysOf, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import { epsilon } from '../ops/layer-norm.js';
@@ -64,7 +64,9 @@ const FORWARD_KEYS = keysOf<BertForwardOptions>({
 
 // --- config ------------------------------------------------------------------------------------
 
-/** The config.json keys the model reads (every other HF key is ignored). */
+/** The config.json dimensions the model reads (besides layer_norm_eps, hidden_act,
+ * position_embedding_type, is_decoder, and the heads' id2label / num_labels /
+ * tie_word_embeddings; every other HF key is ignored). */
 const DIM_KEYS = [
   'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size',
   'max_position_embeddings', 'type_vocab_size',
@@ -454,6 +456,8 @@ export function createBert(
         ? layers.map((l) => ({ ...stack, selfShape: withWeights, self: placeMha(arena, l.selfAttn.params, withWeights, threads) }))
         : layers.map(() => stack);
       const logits = mlm ? arena.place(B * L * h.vocab * 4) : perToken ? arena.place(B * L * perToken.outFeatures * 4) : 0;
+      // The per-token linear is f32: an int8 stack's strips are int8 ones, about half its pack.
+      const perTokenStrips = perToken && quantize ? arena.place(packedRowsLength(B * L, d) * 4) : stack.strips1;
       arena.commit();
       arena.writeF32(e, p.embeddings);
       const program: Phase[] = [normPhase(c, stack, embNorm, e, x)]; // x = LayerNorm(embeddings)
@@ -465,8 +469,7 @@ export function createBert(
         program.push(layerNormPhase(rows, d, stack.t, d, 0, 0, mlm.norm.weight, mlm.norm.bias, h.eps, stack.y, d));
         program.push(...linearPhases(mlm.decoder, rows, stack.y, d, stack.strips1, logits, h.vocab, { scratch }));
       }
-      // f32 weights, so no int8 scratch; the strips are the f32 GEMM's (sized for d in either case).
-      if (perToken) program.push(...linearPhases(perToken, B * L, x, d, stack.strips1, logits, perToken.outFeatures));
+      if (perToken) program.push(...linearPhases(perToken, B * L, x, d, perTokenStrips, logits, perToken.outFeatures));
       return {
         program,
         outputs: outputs > 0 ? [outputs] : [],

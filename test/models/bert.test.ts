@@ -214,8 +214,8 @@ describe("BertModel with quantize: 'int8'", () => {
     return Math.sqrt(num / den);
   };
 
-  // The fixture models are tiny (hidden 32–48): a row of 32 values quantized to 8 bits, 2–3
-  // layers; measured 1.7–2.4% relative RMS against PyTorch fp32 (BERT-base geometry: 0.2%,
+  // The fixture models are tiny (hidden 24–48): a row of 24–48 values quantized to 8 bits, 2
+  // layers; measured 1.6–2.4% relative RMS against PyTorch fp32 (BERT-base geometry: 0.2%,
   // bench/int8.mjs). The bound says the int8 path is right, not how accurate it is.
   it.each(cases.map((c) => [c.name, c]))('%s: near PyTorch fp32, same bits on threads 1 and 2', async (name, c) => {
     const outputs = [];
@@ -246,10 +246,11 @@ describe("BertModel with quantize: 'int8'", () => {
   });
 });
 
-// The heads (HF's BertForSequenceClassification and BertForMaskedLM) against the same PyTorch
-// reference: classifier(pooler(x)) on the classifier-3 checkpoint (bert. prefix, id2label of 3),
-// and cls.predictions on prefixed-cls (a pretraining checkpoint: its pooler and
-// cls.seq_relationship are unused by the masked-LM model, as HF reports them).
+// The heads (HF's BertForSequenceClassification, BertForMaskedLM, BertForTokenClassification and
+// BertForQuestionAnswering) against the same PyTorch reference: classifier(pooler(x)) on the
+// classifier-3 checkpoint (bert. prefix, id2label of 3), cls.predictions on prefixed-cls (a
+// pretraining checkpoint: its pooler and cls.seq_relationship are unused by the masked-LM model),
+// the per-token classifier on token-classifier-5 and qa_outputs on qa.
 describe('BERT heads against the PyTorch reference', () => {
   const input = (c: Json) => [new Int32Array(c.inputIds), {
     batch: c.batch, seq: c.seq, tokenTypeIds: c.tokenTypeIds, attentionMask: new Uint8Array(c.attentionMask),
