@@ -608,12 +608,15 @@ export interface Gpt2ForwardOptions {
   /** [batch, seq] integers in [0, n_positions) (HF's position_ids); 0..seq-1 for every row when
    * unset, as HF's forward, whatever the mask. */
   positionIds?: Int32Array | number[];
+  /** HF's logits_to_keep: logits only for the last k positions of each sequence, [batch, k, vocab]
+   * (k above seq: all); 0 or unset: every position. The lm_head runs on those rows only. */
+  logitsToKeep?: number;
   /** Also return each layer's attention weights [batch, heads, seq, seq]. */
   outputAttentions?: boolean;
 }
 
 export interface Gpt2Output {
-  /** [batch, seq, vocab_size]. */
+  /** [batch, seq, vocab_size] ([batch, logitsToKeep, vocab_size] with logitsToKeep). */
   logits: Float32Array;
   /** One [batch, n_head, seq, seq] per layer, when asked for. */
   attentions?: Float32Array[];

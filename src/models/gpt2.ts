@@ -31,7 +31,7 @@ const OP = 'gpt2';
 const FORWARD = 'GPT2.forward';
 const OPTION_KEYS = keysOf<Gpt2Options>({ config: true, weights: true, quantize: true });
 const FORWARD_KEYS = keysOf<Gpt2ForwardOptions>({
-  batch: true, seq: true, attentionMask: true, positionIds: true, outputAttentions: true,
+  batch: true, seq: true, attentionMask: true, positionIds: true, logitsToKeep: true, outputAttentions: true,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -322,6 +322,9 @@ export interface Step {
   outputAttentions: boolean;
   /** Logits only for the last position of each sequence (decoding). */
   lastOnly: boolean;
+  /** Otherwise, logits for the last `keep` positions of each sequence (HF's logits_to_keep;
+   * all when unset). */
+  keep?: number;
 }
 
 /** The activations of one call (byte addresses), placed before the commit. */
@@ -341,7 +344,7 @@ export interface RunState {
 
 function placeRun(arena: Arena, hp: Gpt2Hparams, s: Step, threads: number, quantize?: Quantize): RunState {
   const { batch: B, seq: L } = s, E = hp.embd, rows = B * L, keys = s.past + L;
-  const outRows = s.lastOnly ? B : rows;
+  const outRows = B * keptRows(s);
   const f32 = (n: number): number => arena.place(n * 4);
   const strips = (m: number, k: number, batch = 1): number =>
     arena.place(batch * (quantize === 'int8' ? i8StripsBytes(m, k) : packedRowsLength(m, k) * 4));
@@ -442,11 +445,14 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
     program.push(...project(rows, E, hp.inner, r.h, hp.inner, r.hStrips, blk.mlpProj, blk.mlpProj.bias(),
       r.x, E, { residual: r.t, ldr: E }));
   });
-  // logits = ln_f(x)·lm_headᵀ (only each sequence's last row when decoding)
-  const outRows = s.lastOnly ? B : rows;
-  const from = s.lastOnly ? r.x + (L - 1) * E * 4 : r.x;
-  const ld = s.lastOnly ? L * E : E;
-  program.push(layerNormPhase(outRows, E, from, ld, 0, 0, m.lnF.weight, m.lnF.bias, hp.eps, r.yLast, E));
+  // logits = ln_f(x)·lm_headᵀ for the kept rows: every row, each sequence's last (decoding: one
+  // phase, rows L·E apart), or each sequence's last K (one phase per sequence, K rows each).
+  const K = keptRows(s), outRows = B * K;
+  const lnF = (n: number, from: number, ld: number, to: number): Phase =>
+    layerNormPhase(n, E, from, ld, 0, 0, m.lnF.weight, m.lnF.bias, hp.eps, to, E);
+  if (K === L) program.push(lnF(rows, r.x, E, r.yLast));
+  else if (K === 1) program.push(lnF(B, r.x + (L - 1) * E * 4, L * E, r.yLast));
+  else for (let b = 0; b < B; b++) program.push(lnF(K, r.x + (b * L + L - K) * E * 4, E, r.yLast + b * K * E * 4));
   program.push(...project(outRows, hp.vocab, E, r.yLast, E, r.lastStrips, m.lmHead, 0, r.logits, hp.vocab));
   return { program, moves };
 }
@@ -498,6 +504,12 @@ function embed(
   return x;
 }
 
+/** Rows of logits per sequence a call computes: 1 when decoding, else HF's logits_to_keep (the
+ * last `keep`, every row when 0, unset or above seq). */
+function keptRows(s: Step): number {
+  return s.lastOnly ? 1 : s.keep ? Math.min(s.keep, s.seq) : s.seq;
+}
+
 /** One call's program, where its run state is, and what moves in it with `past`: a decoding
  * loop passes it back to buildStep for the next token, which then patches the moves instead of
  * building the program again (about 170 phase records for GPT-2 small: 0.25 ms of a 7.6 ms
@@ -518,6 +530,7 @@ export interface StepProgram {
 function reusable(prev: StepProgram, s: Step, run: RunState, kv: KvBlocks): boolean {
   const p = prev.step;
   if (prev.kv !== kv || p.batch !== s.batch || p.seq !== s.seq || p.lastOnly !== s.lastOnly) return false;
+  if (keptRows(p) !== keptRows(s)) return false;
   if (p.outputAttentions || s.outputAttentions) return false;
   if (!p.keyBias !== !s.keyBias || (s.keyBias && (s.keyBiasRows === undefined || p.keyBiasRows !== s.keyBiasRows))) return false;
   for (const key of Object.keys(run) as (keyof RunState)[]) {
@@ -641,22 +654,31 @@ export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
         const L = dim(FORWARD, 'options.seq', f.seq);
         if (L > hp.positions) throw rangeError(FORWARD, 'options.seq', `(${L}) must be at most config.n_positions (${hp.positions})`);
         ids = tokenIds(FORWARD, 'inputIds', inputIds, hp, elements(FORWARD, 'inputIds', B, L), `batch·seq = ${B}·${L}`);
-        elements(FORWARD, 'logits', B, L, hp.vocab);
+        const keep = f.logitsToKeep;
+        if (keep !== undefined) {
+          if (typeof keep !== 'number') throw typeError(FORWARD, 'options.logitsToKeep', 'a number', keep);
+          if (!(Number.isInteger(keep) && keep >= 0)) {
+            throw rangeError(FORWARD, 'options.logitsToKeep', `must be an integer >= 0 (0: every position), got ${keep}`);
+          }
+        }
+        elements(FORWARD, 'logits', B, keep ? Math.min(keep, L) : L, hp.vocab);
         s = {
           batch: B, seq: L, past: 0, keyBias: keyBias('options.attentionMask', f.attentionMask, B, L),
           positions: positionIds('options.positionIds', f.positionIds, hp, B, L),
           outputAttentions: flag(FORWARD, 'options.outputAttentions', f.outputAttentions, false), lastOnly: false,
+          ...(keep ? { keep } : {}),
         };
       } catch (error) {
         return Promise.reject(error);
       }
       return weights.call('forward', (arena, threads) => {
         const { program, run } = buildStep(arena, threads, hp, m, ids, s);
+        const n = s.batch * keptRows(s) * hp.vocab;
         return {
           program,
-          outputs: [s.batch * s.seq * hp.vocab],
+          outputs: [n],
           collect: (): Gpt2Output => {
-            const out: Gpt2Output = { logits: arena.readF32(run.logits, s.batch * s.seq * hp.vocab) };
+            const out: Gpt2Output = { logits: arena.readF32(run.logits, n) };
             if (run.weights !== 0) {
               const plane = s.batch * hp.heads * s.seq * s.seq;
               out.attentions = Array.from({ length: hp.layers }, (_, i) => arena.readF32(run.weights + i * plane * 4, plane));

@@ -205,6 +205,35 @@ describe('GPT-2 checkpoints', () => {
     await Promise.all(three.map((e) => e.dispose()));
   });
 
+  it('logitsToKeep (HF\'s logits_to_keep): the last k positions\' logits of a full forward, f32 and int8', async () => {
+    const c = expected.find((x) => x.name === 'odd-untied')!;
+    const { config, weights } = checkpoint(c.name);
+    const V = config.vocab_size, B = 2, L = 7;
+    for (const quantize of [undefined, 'int8'] as const) {
+      for (const engine of engines) {
+        const model = engine.gpt2({ config, weights, ...(quantize ? { quantize } : {}) });
+        const full = (await model.forward(c.inputIds, { batch: B, seq: L })).logits;
+        for (const k of [1, 3, 7, 50]) {
+          const kept = Math.min(k, L);
+          const out = (await model.forward(c.inputIds, { batch: B, seq: L, logitsToKeep: k })).logits;
+          expect(out).toHaveLength(B * kept * V);
+          for (let b = 0; b < B; b++) {
+            const want = full.subarray((b * L + L - kept) * V, (b + 1) * L * V), got = out.subarray(b * kept * V, (b + 1) * kept * V);
+            // The lm_head over fewer rows: 1–2 rows take the GEMV, whose relaxed-build bits differ
+            // from the GEMM's (docs/DESIGN.md); baseline and int8 give the GEMM's bits.
+            if (engine.kernels === 'simd' || quantize) expectSameBits(got, want, `${quantize ?? 'f32'} k ${k} sequence ${b}`);
+            else expectClose(got, want, 1e-5, 1e-5, `relaxed k ${k} sequence ${b}`);
+          }
+        }
+        expect((await model.forward(c.inputIds, { batch: B, seq: L, logitsToKeep: 0 })).logits).toHaveLength(B * L * V);
+        await expect(model.forward(c.inputIds, { batch: B, seq: L, logitsToKeep: -1 })).rejects.toThrow(/options\.logitsToKeep must be an integer >= 0/);
+        await expect(model.forward(c.inputIds, { batch: B, seq: L, logitsToKeep: 1.5 })).rejects.toThrow(RangeError);
+        await expect(model.forward(c.inputIds, { batch: B, seq: L, logitsToKeep: '2' as never })).rejects.toThrow(TypeError);
+        await model.dispose();
+      }
+    }
+  });
+
   it('a long left padding: the decode kernel\'s key split and the per-head attention\'s split read the mask', async () => {
     // 1 head: the per-head kernel, split past 512 keys; 4 heads: the all-heads decode kernel,
     // split in parts of 128 keys. One prompt padded by 560 positions, one not.
