@@ -10,6 +10,9 @@ import { expectClose, expectSameBits } from '../helpers/compare.js';
 import { forcedEngines } from '../helpers/engines.js';
 import { randomF32, randomInts, rng } from '../helpers/random.js';
 import { referenceBert } from '../reference/bert.js';
+import { referenceLinear } from '../reference/attention.js';
+import { referenceLayerNorm } from '../reference/layer-norm.js';
+import { gelu } from '../reference/activation.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const dir = new URL('../fixtures/bert/', import.meta.url);
@@ -77,50 +80,70 @@ describe('BertModel against the PyTorch reference', () => {
   });
 });
 
+/** A seeded random BERT: hidden not a multiple of the GEMM panel (8) as well as one, heads
+ * 1..4, trailing and interior padding, batch and seq across the strip and block edges; with the
+ * weights of every head (`labels` of them for the classifiers) besides BertModel's. */
+function randomBert(seed: number, labels = 3) {
+  const r = rng(seed);
+  const pick = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+  const heads = pick(1, 4), hidden = heads * pick(2, 10), intermediate = pick(4, 70), layers = pick(1, 3);
+  const vocab = pick(5, 40), maxPositions = pick(9, 20), typeVocab = pick(1, 3), B = pick(1, 4), L = pick(1, 9);
+  const config = {
+    vocab_size: vocab, hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: heads,
+    intermediate_size: intermediate, max_position_embeddings: maxPositions, type_vocab_size: typeVocab,
+    layer_norm_eps: 1e-12, hidden_act: 'gelu',
+  };
+  const w: Record<string, Float32Array> = {};
+  const put = (key: string, n: number, scale: number, offset = 0): void => {
+    w[key] = randomF32(n, seed * 1000 + Object.keys(w).length, scale).map((v) => v + offset);
+  };
+  put('embeddings.word_embeddings.weight', vocab * hidden, 1);
+  put('embeddings.position_embeddings.weight', maxPositions * hidden, 0.5);
+  put('embeddings.token_type_embeddings.weight', typeVocab * hidden, 0.5);
+  put('embeddings.LayerNorm.weight', hidden, 0.1, 1);
+  put('embeddings.LayerNorm.bias', hidden, 0.1);
+  const s = 1.5 / Math.sqrt(hidden);
+  for (let l = 0; l < layers; l++) {
+    const p = `encoder.layer.${l}.`;
+    for (const k of ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense']) {
+      put(`${p}${k}.weight`, hidden * hidden, s);
+      put(`${p}${k}.bias`, hidden, 0.1);
+    }
+    put(`${p}intermediate.dense.weight`, intermediate * hidden, s);
+    put(`${p}intermediate.dense.bias`, intermediate, 0.1);
+    put(`${p}output.dense.weight`, hidden * intermediate, 1.5 / Math.sqrt(intermediate));
+    put(`${p}output.dense.bias`, hidden, 0.1);
+    for (const k of ['attention.output.LayerNorm', 'output.LayerNorm']) {
+      put(`${p}${k}.weight`, hidden, 0.1, 1);
+      put(`${p}${k}.bias`, hidden, 0.1);
+    }
+  }
+  put('pooler.dense.weight', hidden * hidden, s);
+  put('pooler.dense.bias', hidden, 0.1);
+  const ids = randomInts(B * L, seed + 1, 0, vocab - 1), types = randomInts(B * L, seed + 2, 0, typeVocab - 1);
+  const mask = Uint8Array.from({ length: B * L }, (_, i) => (i % L === 0 || r() < 0.75 ? 1 : 0));
+  // The heads (drawn after the base model, so BertModel's weights do not depend on them).
+  const heads_: Record<string, Float32Array> = {};
+  const head = (key: string, n: number, scale: number, offset = 0): void => {
+    heads_[key] = randomF32(n, seed * 1000 + 500 + Object.keys(heads_).length, scale).map((v) => v + offset);
+  };
+  head('classifier.weight', labels * hidden, s);
+  head('classifier.bias', labels, 0.1);
+  head('qa_outputs.weight', 2 * hidden, s);
+  head('qa_outputs.bias', 2, 0.1);
+  head('cls.predictions.transform.dense.weight', hidden * hidden, s);
+  head('cls.predictions.transform.dense.bias', hidden, 0.1);
+  head('cls.predictions.transform.LayerNorm.weight', hidden, 0.1, 1);
+  head('cls.predictions.transform.LayerNorm.bias', hidden, 0.1);
+  head('cls.predictions.bias', vocab, 0.1);
+  return { config, w, heads: heads_, ids, types, mask, B, L, dims: { hidden, heads, layers, intermediate, eps: 1e-12 } };
+}
+
 describe('random geometries against the float64 reference', () => {
-  // Seeded: hidden not a multiple of the GEMM panel (8) as well as one, heads 1..4, trailing and
-  // interior padding, batch and seq across the strip and block edges.
   const seeds = [11, 12, 13, 14, 15, 16];
   it.each(seeds)('seed %i', async (seed) => {
-    const r = rng(seed);
-    const pick = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
-    const heads = pick(1, 4), hidden = heads * pick(2, 10), intermediate = pick(4, 70), layers = pick(1, 3);
-    const vocab = pick(5, 40), maxPositions = pick(9, 20), typeVocab = pick(1, 3), B = pick(1, 4), L = pick(1, 9);
-    const config = {
-      vocab_size: vocab, hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: heads,
-      intermediate_size: intermediate, max_position_embeddings: maxPositions, type_vocab_size: typeVocab,
-      layer_norm_eps: 1e-12, hidden_act: 'gelu',
-    };
-    const w: Record<string, Float32Array> = {};
-    const put = (key: string, n: number, scale: number, offset = 0): void => {
-      w[key] = randomF32(n, seed * 1000 + Object.keys(w).length, scale).map((v) => v + offset);
-    };
-    put('embeddings.word_embeddings.weight', vocab * hidden, 1);
-    put('embeddings.position_embeddings.weight', maxPositions * hidden, 0.5);
-    put('embeddings.token_type_embeddings.weight', typeVocab * hidden, 0.5);
-    put('embeddings.LayerNorm.weight', hidden, 0.1, 1);
-    put('embeddings.LayerNorm.bias', hidden, 0.1);
-    const s = 1.5 / Math.sqrt(hidden);
-    for (let l = 0; l < layers; l++) {
-      const p = `encoder.layer.${l}.`;
-      for (const k of ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense']) {
-        put(`${p}${k}.weight`, hidden * hidden, s);
-        put(`${p}${k}.bias`, hidden, 0.1);
-      }
-      put(`${p}intermediate.dense.weight`, intermediate * hidden, s);
-      put(`${p}intermediate.dense.bias`, intermediate, 0.1);
-      put(`${p}output.dense.weight`, hidden * intermediate, 1.5 / Math.sqrt(intermediate));
-      put(`${p}output.dense.bias`, hidden, 0.1);
-      for (const k of ['attention.output.LayerNorm', 'output.LayerNorm']) {
-        put(`${p}${k}.weight`, hidden, 0.1, 1);
-        put(`${p}${k}.bias`, hidden, 0.1);
-      }
-    }
-    put('pooler.dense.weight', hidden * hidden, s);
-    put('pooler.dense.bias', hidden, 0.1);
-    const ids = randomInts(B * L, seed + 1, 0, vocab - 1), types = randomInts(B * L, seed + 2, 0, typeVocab - 1);
-    const mask = Uint8Array.from({ length: B * L }, (_, i) => (i % L === 0 || r() < 0.75 ? 1 : 0));
-    const want = referenceBert({ hidden, heads, layers, intermediate, eps: 1e-12 }, w, ids, types, mask, B, L);
+    const { config, w, ids, types, mask, B, L, dims } = randomBert(seed);
+    const want = referenceBert(dims, w, ids, types, mask, B, L);
     const outs = [];
     for (const engine of engines) {
       const model = engine.bert({ config, weights: w });
@@ -132,6 +155,68 @@ describe('random geometries against the float64 reference', () => {
       await model.dispose();
     }
     expectSameBits(outs[1].lastHiddenState, outs[0].lastHiddenState, `seed ${seed}: threads 2 vs 1`);
+  });
+});
+
+// The four heads on random geometries (seeded; the seed is in every message): against float64
+// references of HF's head math on top of referenceBert, threads 1, 2 and 3 with the same bits,
+// and with quantize 'int8' the same bits across threads. WASM_ATTENTION_BERT_HEAD_SEEDS picks how
+// many seeds (default 40).
+describe('BERT heads on random geometries, threads 1, 2, 3', () => {
+  const count = Number(process.env.WASM_ATTENTION_BERT_HEAD_SEEDS ?? 40);
+  const seeds = Array.from({ length: count }, (_, i) => 700 + i);
+  let three: Engine[];
+  beforeAll(async () => { three = await forcedEngines([1, 2, 3]); });
+  afterAll(async () => { await Promise.all(three.map((e) => e.dispose())); });
+  it.each(seeds)('seed %i', async (seed) => {
+    const labels = 1 + (seed % 5);
+    const { config, w, heads, ids, types, mask, B, L, dims } = randomBert(seed, labels);
+    const { hidden: d, layers } = dims, V = config.vocab_size, n = B * L;
+    const base = referenceBert(dims, w, ids, types, mask, B, L);
+    const x = base.lastHiddenState, pooled = base.pooledOutput!;
+    const lin = (a: ArrayLike<number>, rows: number, inDim: number, key: string, outDim: number): Float64Array =>
+      referenceLinear(a, rows, inDim, heads[`${key}.weight`], outDim, heads[`${key}.bias`]);
+    const t = lin(x, n, d, 'cls.predictions.transform.dense', d).map(gelu);
+    const tn = referenceLayerNorm(n, d, t, d, undefined, d, heads['cls.predictions.transform.LayerNorm.weight'],
+      heads['cls.predictions.transform.LayerNorm.bias'], 1e-12);
+    const want: Record<string, Float64Array> = {
+      sequence: lin(pooled, B, d, 'classifier', labels),
+      token: lin(x, n, d, 'classifier', labels),
+      masked: referenceLinear(tn, n, d, w['embeddings.word_embeddings.weight'], V, heads['cls.predictions.bias']),
+    };
+    const qa = lin(x, n, d, 'qa_outputs', 2);
+    want.start = qa.filter((_, i) => i % 2 === 0);
+    want.end = qa.filter((_, i) => i % 2 === 1);
+    const id2label = Object.fromEntries(Array.from({ length: labels }, (_, i) => [String(i), `L${i}`]));
+    const weights = { ...w, ...heads };
+    const opts = { batch: B, seq: L, tokenTypeIds: types, attentionMask: mask };
+    const what = `seed ${seed} (hidden ${d}, heads ${dims.heads}, layers ${layers}, vocab ${V}, labels ${labels}, batch ${B}, seq ${L})`;
+    for (const quantize of [undefined, 'int8'] as const) {
+      const runs: Record<string, Float32Array>[] = [];
+      for (const engine of three) {
+        const q = quantize ? { quantize } : {};
+        const cfg = { ...config, id2label } as BertConfig;
+        const seqModel = engine.bertForSequenceClassification({ config: cfg, weights, ...q });
+        const tokModel = engine.bertForTokenClassification({ config: cfg, weights, ...q });
+        const qaModel = engine.bertForQuestionAnswering({ config, weights, ...q });
+        const mlmModel = engine.bertForMaskedLM({ config, weights, ...q });
+        const qaOut = await qaModel.forward(ids, opts);
+        const got: Record<string, Float32Array> = {
+          sequence: (await seqModel.forward(ids, opts)).logits,
+          token: (await tokModel.forward(ids, opts)).logits,
+          masked: (await mlmModel.forward(ids, opts)).logits,
+          start: qaOut.startLogits, end: qaOut.endLogits,
+        };
+        await Promise.all([seqModel, tokModel, qaModel, mlmModel].map((m) => m.dispose()));
+        if (!quantize) {
+          for (const k of Object.keys(want)) expectClose(got[k], want[k], TOL, TOL, `${what} ${k}, threads ${engine.threads}`);
+        }
+        runs.push(got);
+      }
+      for (const k of Object.keys(want)) {
+        runs.slice(1).forEach((r, i) => expectSameBits(r[k], runs[0][k], `${what} ${quantize ?? 'f32'} ${k}, threads ${three[i + 1].threads} vs 1`));
+      }
+    }
   });
 });
 

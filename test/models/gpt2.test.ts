@@ -12,7 +12,7 @@ import { loadSafetensors, type Engine } from '../../dist/index.js';
 import { forcedEngines } from '../helpers/engines.js';
 import { expectClose, expectSameBits } from '../helpers/compare.js';
 import { fixtureF32 } from '../helpers/fixtures.js';
-import { randomF32 } from '../helpers/random.js';
+import { randomF32, rng } from '../helpers/random.js';
 import { referenceGpt2 } from '../reference/gpt2.js';
 import { I8_GEMM_A_MAX } from '../../src/wasm/layout.js';
 
@@ -231,6 +231,39 @@ describe('GPT-2 checkpoints', () => {
         await expect(model.forward(c.inputIds, { batch: B, seq: L, logitsToKeep: '2' as never })).rejects.toThrow(TypeError);
         await model.dispose();
       }
+    }
+  });
+
+  it('randomized: left-padded batches (random pad ids, lengths, geometry) generate each prompt\'s tokens alone, threads 1, 2, 3, f32 and int8', async () => {
+    const count = Number(process.env.WASM_ATTENTION_PADDED_SEEDS ?? 16);
+    const three = await forcedEngines([3]);
+    try {
+      for (let seed = 900; seed < 900 + count; seed++) {
+        const r = rng(seed);
+        const pick = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+        const heads = pick(1, 4), E = heads * pick(2, 6) * 2, V = pick(8, 60), P = pick(2, 9), B = pick(1, 5), n = pick(1, 6);
+        const config = { vocab_size: V, n_positions: P + n + pick(0, 4), n_embd: E, n_layer: pick(1, 3), n_head: heads };
+        const weights = randomGpt2(config, seed);
+        const prompts = Array.from({ length: B }, () => Array.from({ length: pick(1, P) }, () => pick(0, V - 1)));
+        const ids = prompts.flatMap((p) => [...Array.from({ length: P - p.length }, () => pick(0, V - 1)), ...p]);
+        const mask = prompts.flatMap((p) => [...Array(P - p.length).fill(0), ...Array(p.length).fill(1)]);
+        const what = `seed ${seed} (${JSON.stringify(config)}, prompts ${JSON.stringify(prompts.map((p) => p.length))})`;
+        for (const quantize of [undefined, 'int8'] as const) {
+          for (const engine of [...engines, ...three]) {
+            const model = engine.gpt2({ config, weights, ...(quantize ? { quantize } : {}) });
+            const steps: number[][] = [];
+            for await (const next of model.generate(ids, { batch: B, maxNewTokens: n, attentionMask: mask })) steps.push(Array.from(next));
+            for (let b = 0; b < B; b++) {
+              const alone: number[] = [];
+              for await (const [next] of model.generate(prompts[b], { maxNewTokens: n })) alone.push(next);
+              expect(steps.map((x) => x[b]), `${what} ${quantize ?? 'f32'} threads ${engine.threads} sequence ${b}`).toEqual(alone);
+            }
+            await model.dispose();
+          }
+        }
+      }
+    } finally {
+      await Promise.all(three.map((e) => e.dispose()));
     }
   });
 
