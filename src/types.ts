@@ -628,7 +628,9 @@ export interface Gpt2GenerateOptions {
   /** [batch, promptLength] of 0/1, 1 = attend (HF's attention_mask): prompts of different lengths
    * in one batch, left-padded as HF's tokenizer pads for generation. As HF's generate, padded
    * prompt positions are masked as keys in every step, and position ids are the mask's running
-   * count (cumsum − 1; 1 at padded positions), each new token one past its sequence's last.
+   * count (cumsum − 1; 1 at padded positions, as transformers 4.x; transformers 5 puts 0 there,
+   * which matters only for a right-padded or all-padding prompt), each new token one past its
+   * sequence's last.
    * Unset: every prompt token attends. */
   attentionMask?: readonly number[] | Int32Array | Uint8Array | Float32Array;
   maxNewTokens: number;
