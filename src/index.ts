@@ -27,4 +27,5 @@ export type {
   BertConfig, BertForwardOptions, BertModel, BertModelOptions, BertOutput, IntegerArray, MeanPoolOptions,
   BertForSequenceClassification, BertClassifierOutput, BertForMaskedLM, BertMaskedLMOutput,
   BertForTokenClassification, BertTokenClassifierOutput, BertForQuestionAnswering, BertQuestionAnsweringOutput,
+  BertHeadModel, BertLabelledHeadModel, BertLogitsOutput,
 } from './types.js';

@@ -434,76 +434,59 @@ export interface BertModel {
 }
 
 /** `engine.bertForSequenceClassification`: HF's BertForSequenceClassification in eval mode. */
-export interface BertForSequenceClassification {
+/** What every BertFor* class has: HF's class of that name in eval mode, read from config.json and
+ * its state dict. `forward` takes BertModel's inputs and resolves to the class's output. */
+export interface BertHeadModel<Output> {
   readonly config: Readonly<BertConfig>;
+  /** Keys of the weights the model does not use (a pretraining checkpoint's other heads, the
+   * pooler of a class without one, …). */
+  readonly unusedKeys: readonly string[];
+  forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<Output>;
+  dispose(): Promise<void>;
+}
+
+/** A head that classifies into config.id2label's labels. */
+export interface BertLabelledHeadModel<Output> extends BertHeadModel<Output> {
   /** config.id2label's names in id order (HF's num_labels is their count); LABEL_0 … LABEL_{n−1}
    * when the config has no id2label, n = num_labels (HF's default 2). */
   readonly labels: readonly string[];
-  /** Keys of the weights the model does not use. */
-  readonly unusedKeys: readonly string[];
-  /** logits = classifier(pooler(x)) [batch, num_labels]; no softmax (HF's logits). */
-  forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<BertClassifierOutput>;
-  dispose(): Promise<void>;
 }
 
-export interface BertClassifierOutput {
-  /** [batch, num_labels]. */
-  logits: Float32Array;
+/** Each output of the heads may carry the attentions. */
+interface WithAttentions {
   /** Per layer [batch, heads, seq, seq], with outputAttentions. */
   attentions?: Float32Array[];
 }
 
-/** `engine.bertForMaskedLM`: HF's BertForMaskedLM in eval mode (no pooler). */
-export interface BertForMaskedLM {
-  readonly config: Readonly<BertConfig>;
-  /** Keys of the weights the model does not use (the pooler, `cls.seq_relationship.*`, …). */
-  readonly unusedKeys: readonly string[];
-  /** logits = decoder(LayerNorm(gelu(dense(x)))) + bias, [batch, seq, vocab_size]. */
-  forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<BertMaskedLMOutput>;
-  dispose(): Promise<void>;
-}
-
-export interface BertMaskedLMOutput {
-  /** [batch, seq, vocab_size]. */
+/** The output of a head that gives one logits tensor (HF's logits, no softmax). */
+export interface BertLogitsOutput extends WithAttentions {
+  /** [batch, num_labels] (sequence classification), [batch, seq, vocab_size] (masked LM),
+   * [batch, seq, num_labels] (token classification). */
   logits: Float32Array;
-  /** Per layer [batch, heads, seq, seq], with outputAttentions. */
-  attentions?: Float32Array[];
 }
 
-/** `engine.bertForTokenClassification`: HF's BertForTokenClassification in eval mode (no pooler). */
-export interface BertForTokenClassification {
-  readonly config: Readonly<BertConfig>;
-  /** config.id2label's names in id order, as BertForSequenceClassification's. */
-  readonly labels: readonly string[];
-  readonly unusedKeys: readonly string[];
-  /** logits = classifier(x) for every token, [batch, seq, num_labels]. */
-  forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<BertTokenClassifierOutput>;
-  dispose(): Promise<void>;
-}
+/** `engine.bertForSequenceClassification`: logits = classifier(pooler(x)), [batch, num_labels]. */
+export type BertForSequenceClassification = BertLabelledHeadModel<BertClassifierOutput>;
+export type BertClassifierOutput = BertLogitsOutput;
 
-export interface BertTokenClassifierOutput {
-  /** [batch, seq, num_labels]. */
-  logits: Float32Array;
-  /** Per layer [batch, heads, seq, seq], with outputAttentions. */
-  attentions?: Float32Array[];
-}
+/** `engine.bertForMaskedLM` (no pooler): logits = decoder(LayerNorm(gelu(dense(x)))) + bias,
+ * [batch, seq, vocab_size]. */
+export type BertForMaskedLM = BertHeadModel<BertMaskedLMOutput>;
+export type BertMaskedLMOutput = BertLogitsOutput;
 
-/** `engine.bertForQuestionAnswering`: HF's BertForQuestionAnswering in eval mode (no pooler). */
-export interface BertForQuestionAnswering {
-  readonly config: Readonly<BertConfig>;
-  readonly unusedKeys: readonly string[];
-  /** qa_outputs(x) [batch, seq, 2], split into start and end logits (HF's start_logits, end_logits). */
-  forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<BertQuestionAnsweringOutput>;
-  dispose(): Promise<void>;
-}
+/** `engine.bertForTokenClassification` (no pooler): logits = classifier(x) for every token,
+ * [batch, seq, num_labels]. */
+export type BertForTokenClassification = BertLabelledHeadModel<BertTokenClassifierOutput>;
+export type BertTokenClassifierOutput = BertLogitsOutput;
 
-export interface BertQuestionAnsweringOutput {
+/** `engine.bertForQuestionAnswering` (no pooler): qa_outputs(x) [batch, seq, 2], split into HF's
+ * start_logits and end_logits. */
+export type BertForQuestionAnswering = BertHeadModel<BertQuestionAnsweringOutput>;
+export interface BertQuestionAnsweringOutput extends WithAttentions {
   /** [batch, seq]. */
   startLogits: Float32Array;
   /** [batch, seq]. */
   endLogits: Float32Array;
-  /** Per layer [batch, heads, seq, seq], with outputAttentions. */
-  attentions?: Float32Array[];
 }
 
 export interface MeanPoolOptions {

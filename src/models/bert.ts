@@ -486,98 +486,66 @@ export function createBert(
     }
   };
 
+  /** The forward of a class: plan (a bad argument rejects before anything is queued), run, read
+   * what its output needs, with the attentions when asked for. */
+  const forwardOf = <T extends { attentions?: Float32Array[] }>(
+    read: (arena: Arena, x: number, logits: number, p: ForwardPlan) => T, outputs: (p: ForwardPlan) => number,
+  ) => (inputIds: IntegerArray, opts: BertForwardOptions): Promise<T> => {
+    const p = planned(inputIds, opts);
+    if (p instanceof Error) return Promise.reject(p);
+    return run(p, (arena, x, logits, attentions): T => {
+      const out = read(arena, x, logits, p);
+      if (p.outputAttentions) out.attentions = attentions();
+      return out;
+    }, outputs(p));
+  };
+  const common = { config, unusedKeys: Object.freeze(unused), dispose: () => weights.dispose(model) };
+  const labelled = { ...common, labels: Object.freeze(labels) };
+  const tokens = (p: ForwardPlan): number => p.B * p.L;
+
   let model: BertModel | BertForSequenceClassification | BertForMaskedLM | BertForTokenClassification | BertForQuestionAnswering;
   if (head === 'base') {
     model = Object.freeze({
-      config,
-      unusedKeys: Object.freeze(unused),
-      forward(inputIds: IntegerArray, opts: BertForwardOptions): Promise<BertOutput> {
-        const p = planned(inputIds, opts);
-        if (p instanceof Error) return Promise.reject(p);
-        return run(p, (arena, x, _logits, attentions): BertOutput => {
-          const lastHiddenState = arena.readF32(x, p.B * p.L * d);
-          const out: BertOutput = { lastHiddenState };
-          if (pooler) out.pooledOutput = pool(lastHiddenState, p.B, p.L);
-          if (p.outputAttentions) out.attentions = attentions();
-          return out;
-        }, p.B * p.L * d);
-      },
-      dispose: () => weights.dispose(model),
+      ...common,
+      forward: forwardOf((arena, x, _logits, p): BertOutput => {
+        const lastHiddenState = arena.readF32(x, tokens(p) * d);
+        return pooler ? { lastHiddenState, pooledOutput: pool(lastHiddenState, p.B, p.L) } : { lastHiddenState };
+      }, (p) => tokens(p) * d),
     });
   } else if (head === 'sequence-classification') {
     model = Object.freeze({
-      config,
-      labels: Object.freeze(labels),
-      unusedKeys: Object.freeze(unused),
-      forward(inputIds: IntegerArray, opts: BertForwardOptions): Promise<BertClassifierOutput> {
-        const p = planned(inputIds, opts);
-        if (p instanceof Error) return Promise.reject(p);
-        return run(p, (arena, x, _logits, attentions): BertClassifierOutput => {
-          // Only the first row of each sequence is read: pooler, then classifier (HF's dropout
-          // is the identity in eval mode).
-          const first = new Float32Array(p.B * d);
-          for (let b = 0; b < p.B; b++) first.set(arena.readF32(x + b * p.L * d * 4, d), b * d);
-          const out: BertClassifierOutput = { logits: rowsTimes(pool(first, p.B, 1), p.B, d, classifierWeight!, classifierBias!) };
-          if (p.outputAttentions) out.attentions = attentions();
-          return out;
-        }, 0);
-      },
-      dispose: () => weights.dispose(model),
+      ...labelled,
+      // Only the first row of each sequence is read: pooler, then classifier (HF's dropout is the
+      // identity in eval mode).
+      forward: forwardOf((arena, x, _logits, p): BertClassifierOutput => {
+        const first = new Float32Array(p.B * d);
+        for (let b = 0; b < p.B; b++) first.set(arena.readF32(x + b * p.L * d * 4, d), b * d);
+        return { logits: rowsTimes(pool(first, p.B, 1), p.B, d, classifierWeight!, classifierBias!) };
+      }, () => 0),
     });
   } else if (head === 'token-classification') {
     model = Object.freeze({
-      config,
-      labels: Object.freeze(labels),
-      unusedKeys: Object.freeze(unused),
-      forward(inputIds: IntegerArray, opts: BertForwardOptions): Promise<BertTokenClassifierOutput> {
-        const p = planned(inputIds, opts);
-        if (p instanceof Error) return Promise.reject(p);
-        const n = p.B * p.L * labels.length;
-        return run(p, (arena, _x, logits, attentions): BertTokenClassifierOutput => {
-          const out: BertTokenClassifierOutput = { logits: arena.readF32(logits, n) };
-          if (p.outputAttentions) out.attentions = attentions();
-          return out;
-        }, n);
-      },
-      dispose: () => weights.dispose(model),
+      ...labelled,
+      forward: forwardOf((arena, _x, logits, p): BertTokenClassifierOutput =>
+        ({ logits: arena.readF32(logits, tokens(p) * labels.length) }), (p) => tokens(p) * labels.length),
     });
   } else if (head === 'question-answering') {
     model = Object.freeze({
-      config,
-      unusedKeys: Object.freeze(unused),
-      forward(inputIds: IntegerArray, opts: BertForwardOptions): Promise<BertQuestionAnsweringOutput> {
-        const p = planned(inputIds, opts);
-        if (p instanceof Error) return Promise.reject(p);
-        const n = p.B * p.L;
-        return run(p, (arena, _x, logits, attentions): BertQuestionAnsweringOutput => {
-          // qa_outputs gives [B·L, 2]; HF splits it into start and end logits [B, L].
-          const both = arena.readF32(logits, 2 * n);
-          const startLogits = new Float32Array(n), endLogits = new Float32Array(n);
-          for (let i = 0; i < n; i++) {
-            startLogits[i] = both[2 * i];
-            endLogits[i] = both[2 * i + 1];
-          }
-          const out: BertQuestionAnsweringOutput = { startLogits, endLogits };
-          if (p.outputAttentions) out.attentions = attentions();
-          return out;
-        }, 0);
-      },
-      dispose: () => weights.dispose(model),
+      ...common,
+      // qa_outputs gives [B·L, 2]; HF splits it into start and end logits [B, L].
+      forward: forwardOf((arena, _x, logits, p): BertQuestionAnsweringOutput => {
+        const n = tokens(p), both = arena.readF32(logits, 2 * n);
+        return {
+          startLogits: Float32Array.from({ length: n }, (_, i) => both[2 * i]),
+          endLogits: Float32Array.from({ length: n }, (_, i) => both[2 * i + 1]),
+        };
+      }, () => 0),
     });
   } else {
     model = Object.freeze({
-      config,
-      unusedKeys: Object.freeze(unused),
-      forward(inputIds: IntegerArray, opts: BertForwardOptions): Promise<BertMaskedLMOutput> {
-        const p = planned(inputIds, opts);
-        if (p instanceof Error) return Promise.reject(p);
-        return run(p, (arena, _x, logits, attentions): BertMaskedLMOutput => {
-          const out: BertMaskedLMOutput = { logits: arena.readF32(logits, p.B * p.L * h.vocab) };
-          if (p.outputAttentions) out.attentions = attentions();
-          return out;
-        }, p.B * p.L * h.vocab);
-      },
-      dispose: () => weights.dispose(model),
+      ...common,
+      forward: forwardOf((arena, _x, logits, p): BertMaskedLMOutput =>
+        ({ logits: arena.readF32(logits, tokens(p) * h.vocab) }), (p) => tokens(p) * h.vocab),
     });
   }
   weights.track(model);
