@@ -413,6 +413,9 @@ export interface BertForwardOptions {
   tokenTypeIds?: IntegerArray;
   /** Return each layer's attention probabilities. */
   outputAttentions?: boolean;
+  /** Return the hidden states (HF's output_hidden_states): the embeddings' output, then each
+   * layer's, num_hidden_layers + 1 arrays of [batch, seq, hidden_size]. */
+  outputHiddenStates?: boolean;
 }
 
 export interface BertOutput {
@@ -422,6 +425,9 @@ export interface BertOutput {
   pooledOutput?: Float32Array;
   /** Per layer [batch, heads, seq, seq], with outputAttentions. */
   attentions?: Float32Array[];
+  /** With outputHiddenStates: the embeddings' output and each layer's, [batch, seq, hidden_size]
+   * each (the last is lastHiddenState's values). */
+  hiddenStates?: Float32Array[];
 }
 
 export interface BertModel {
@@ -452,10 +458,12 @@ export interface BertLabelledHeadModel<Output> extends BertHeadModel<Output> {
   readonly labels: readonly string[];
 }
 
-/** Each output of the heads may carry the attentions. */
+/** Each output of the heads may carry the attentions and the hidden states. */
 interface WithAttentions {
   /** Per layer [batch, heads, seq, seq], with outputAttentions. */
   attentions?: Float32Array[];
+  /** With outputHiddenStates: the embeddings' output and each layer's, [batch, seq, hidden_size]. */
+  hiddenStates?: Float32Array[];
 }
 
 /** The output of a head that gives one logits tensor (HF's logits, no softmax). */

@@ -21,7 +21,7 @@ import type {
   BertQuestionAnsweringOutput, BertTokenClassifierOutput, IntegerArray,
 } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
-import { ACTIVATION, layerNormPhase, packedRowsLength, scratchSlots, type Phase } from '../parallel/phases.js';
+import { ACTIVATION, layerNormPhase, packedRowsLength, scalePhase, scratchSlots, type Phase } from '../parallel/phases.js';
 import { array, dim, elements, flag, int8Weight, keysOf, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import { epsilon } from '../ops/layer-norm.js';
@@ -59,7 +59,7 @@ const HEADS: Readonly<Record<BertHead, { op: string; cls: string; namespace: Reg
 
 const OPTION_KEYS = keysOf<BertModelOptions>({ config: true, weights: true, quantize: true });
 const FORWARD_KEYS = keysOf<BertForwardOptions>({
-  batch: true, seq: true, attentionMask: true, tokenTypeIds: true, outputAttentions: true,
+  batch: true, seq: true, attentionMask: true, tokenTypeIds: true, outputAttentions: true, outputHiddenStates: true,
 });
 
 // --- config ------------------------------------------------------------------------------------
@@ -312,6 +312,7 @@ interface ForwardPlan {
   embeddings: Float32Array; // [B·L, hidden], before the LayerNorm
   keyPaddingMask?: Uint8Array; // [B, L], 1 = ignore (the mask's 0s)
   outputAttentions: boolean;
+  outputHiddenStates: boolean;
 }
 
 /** config.id2label's names in id order, checked: HF's num_labels is their count (a num_labels
@@ -418,7 +419,11 @@ export function createBert(
       const wo = ids[i] * d, to = types[i] * d, po = (i % L) * d, eo = i * d;
       for (let j = 0; j < d; j++) embeddings[eo + j] = word[wo + j] + tokenType[to + j] + position[po + j];
     }
-    return { B, L, embeddings, keyPaddingMask, outputAttentions: flag(FORWARD, 'options.outputAttentions', f.outputAttentions, false) };
+    return {
+      B, L, embeddings, keyPaddingMask,
+      outputAttentions: flag(FORWARD, 'options.outputAttentions', f.outputAttentions, false),
+      outputHiddenStates: flag(FORWARD, 'options.outputHiddenStates', f.outputHiddenStates, false),
+    };
   };
 
   /** y[b, o] = act(x[b·stride]·W[o]ᵀ + bias[o]) for one row of each of the B sequences (float64 sums). */
@@ -440,8 +445,8 @@ export function createBert(
 
   /** Queues one forward: the embeddings' norm and every layer as one program (and the masked-LM
    * head after them); `collect` reads what the head needs. */
-  const run = <T>(p: ForwardPlan, collect: (arena: Arena, x: number, logits: number, attentions: () => Float32Array[]) => T,
-    outputs: number): Promise<T> => {
+  const run = <T>(p: ForwardPlan, collect: (arena: Arena, x: number, logits: number, attentions: () => Float32Array[],
+    hiddenStates: () => Float32Array[]) => T, outputs: number): Promise<T> => {
     const { B, L } = p;
     return weights.call('forward', (arena: Arena, threads: number) => {
       // Run state: the embeddings, the rows x [B·L, hidden] the layers transform in place,
@@ -458,10 +463,17 @@ export function createBert(
       const logits = mlm ? arena.place(B * L * h.vocab * 4) : perToken ? arena.place(B * L * perToken.outFeatures * 4) : 0;
       // The per-token linear is f32: an int8 stack's strips are int8 ones, about half its pack.
       const perTokenStrips = perToken && quantize ? arena.place(packedRowsLength(B * L, d) * 4) : stack.strips1;
+      // outputHiddenStates: the embeddings' output and each layer's but the last, copied out of x
+      // (a scale by 1, exact) before the next layer transforms it; the last is x itself.
+      const n = B * L * d;
+      const saved = p.outputHiddenStates ? layers.map(() => arena.place(n * 4)) : [];
       arena.commit();
       arena.writeF32(e, p.embeddings);
       const program: Phase[] = [normPhase(c, stack, embNorm, e, x)]; // x = LayerNorm(embeddings)
-      layers.forEach((l, n) => layerPhases(program, arena, c, l, perLayer[n], x)); // x = layer(x), post-norm
+      layers.forEach((l, i) => { // x = layer(x), post-norm
+        if (saved.length) program.push(scalePhase(n, x, saved[i], 1));
+        layerPhases(program, arena, c, l, perLayer[i], x);
+      });
       if (mlm) {
         // t = gelu(dense(x)); y = LayerNorm(t); logits = y·decoderᵀ + bias
         const rows = B * L, scratch = scratchSlots(stack.self.scratch);
@@ -474,7 +486,8 @@ export function createBert(
         program,
         outputs: outputs > 0 ? [outputs] : [],
         collect: () => collect(arena, x, logits,
-          () => perLayer.map((s) => readMhaWeights(arena, h.heads, s.selfShape, s.self as MhaPlacement)!)),
+          () => perLayer.map((s) => readMhaWeights(arena, h.heads, s.selfShape, s.self as MhaPlacement)!),
+          () => [...saved, x].map((at) => arena.readF32(at, n))),
       };
     });
   };
@@ -487,14 +500,15 @@ export function createBert(
   };
 
   /** The forward of a class: plan (a bad argument rejects before anything is queued), run, read
-   * what its output needs, with the attentions when asked for. */
-  const forwardOf = <T extends { attentions?: Float32Array[] }>(
+   * what its output needs, with the hidden states and the attentions when asked for. */
+  const forwardOf = <T extends { attentions?: Float32Array[]; hiddenStates?: Float32Array[] }>(
     read: (arena: Arena, x: number, logits: number, p: ForwardPlan) => T, outputs: (p: ForwardPlan) => number,
   ) => (inputIds: IntegerArray, opts: BertForwardOptions): Promise<T> => {
     const p = planned(inputIds, opts);
     if (p instanceof Error) return Promise.reject(p);
-    return run(p, (arena, x, logits, attentions): T => {
+    return run(p, (arena, x, logits, attentions, hiddenStates): T => {
       const out = read(arena, x, logits, p);
+      if (p.outputHiddenStates) out.hiddenStates = hiddenStates();
       if (p.outputAttentions) out.attentions = attentions();
       return out;
     }, outputs(p));

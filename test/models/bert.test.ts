@@ -158,6 +158,49 @@ describe('random geometries against the float64 reference', () => {
   });
 });
 
+describe('outputHiddenStates (HF\'s output_hidden_states)', () => {
+  it('the embeddings\' output, then each layer\'s: layer k\'s is the last hidden state of the first k layers alone', async () => {
+    const c = cases.find((x) => x.name === 'gamma-beta-bf16')!;
+    const config = configOf(c.name), weights = weightsOf(c.name), layers = config.num_hidden_layers;
+    const opts = { batch: c.batch, seq: c.seq, tokenTypeIds: c.tokenTypeIds, attentionMask: new Uint8Array(c.attentionMask) };
+    for (const engine of engines) {
+      const model = engine.bert({ config, weights });
+      const out = await model.forward(c.inputIds, { ...opts, outputHiddenStates: true, outputAttentions: true });
+      expect(out.hiddenStates).toHaveLength(layers + 1);
+      expect(out.attentions).toHaveLength(layers);
+      expectSameBits(out.hiddenStates![layers], out.lastHiddenState, 'the last hidden state');
+      expectSameBits((await model.forward(c.inputIds, opts)).lastHiddenState, out.lastHiddenState, 'without the copies');
+      for (let k = 1; k < layers; k++) {
+        const keep = Object.fromEntries(Object.entries(weights).filter(([key]) => {
+          const m = /encoder\.layer\.(\d+)\./.exec(key);
+          return !m || Number(m[1]) < k;
+        }));
+        const first = engine.bert({ config: { ...config, num_hidden_layers: k }, weights: keep });
+        expectSameBits(out.hiddenStates![k], (await first.forward(c.inputIds, opts)).lastHiddenState, `layer ${k}, threads ${engine.threads}`);
+        await first.dispose();
+      }
+      // The embeddings' output: LayerNorm(word + position + token type), as the float64 reference.
+      const d = config.hidden_size, n = c.batch * c.seq, e = new Float64Array(n * d);
+      const wk = (name: string): Float32Array => weights[Object.keys(weights).find((k) => k.endsWith(name))!];
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < d; j++) {
+          e[i * d + j] = wk('word_embeddings.weight')[c.inputIds[i] * d + j] + wk('position_embeddings.weight')[(i % c.seq) * d + j] +
+            wk('token_type_embeddings.weight')[c.tokenTypeIds[i] * d + j];
+        }
+      }
+      const ln = referenceLayerNorm(n, d, e, d, undefined, d, wk('embeddings.LayerNorm.gamma'), wk('embeddings.LayerNorm.beta'), config.layer_norm_eps);
+      expectClose(out.hiddenStates![0], ln, TOL, TOL, `the embeddings' output, threads ${engine.threads}`);
+      await model.dispose();
+      // Every head returns them too.
+      const tagger = engine.bertForMaskedLM({ config: configOf('prefixed-cls'), weights: weightsOf('prefixed-cls') });
+      const p = cases.find((x) => x.name === 'prefixed-cls')!;
+      const m = await tagger.forward(p.inputIds, { batch: p.batch, seq: p.seq, outputHiddenStates: true });
+      expect(m.hiddenStates).toHaveLength(3);
+      await tagger.dispose();
+    }
+  });
+});
+
 // The four heads on random geometries (seeded; the seed is in every message): against float64
 // references of HF's head math on top of referenceBert, threads 1, 2 and 3 with the same bits,
 // and with quantize 'int8' the same bits across threads. WASM_ATTENTION_BERT_HEAD_SEEDS picks how
