@@ -604,6 +604,9 @@ export interface Gpt2ForwardOptions {
   logitsToKeep?: number;
   /** Also return each layer's attention weights [batch, heads, seq, seq]. */
   outputAttentions?: boolean;
+  /** HF's output_hidden_states: n_layer + 1 arrays [batch, seq, n_embd], each block's input (the
+   * first is wte + wpe), then ln_f of the last block's output (every position). */
+  outputHiddenStates?: boolean;
 }
 
 export interface Gpt2Output {
@@ -611,6 +614,8 @@ export interface Gpt2Output {
   logits: Float32Array;
   /** One [batch, n_head, seq, seq] per layer, when asked for. */
   attentions?: Float32Array[];
+  /** With outputHiddenStates: n_layer + 1 arrays [batch, seq, n_embd]. */
+  hiddenStates?: Float32Array[];
 }
 
 export interface Gpt2GenerateOptions {

@@ -16,7 +16,7 @@ import type { KernelExports } from '../wasm/abi.js';
 import {
   ACTIVATION, GEMV_MAX_ROWS, gemmPackedPhase, gemvPackedPhase, i8PanelsBytes, i8ProductPhase, i8ProjectionPhases,
   i8QuantizeRowsPhase, i8StripsBytes, layerNormPhase, packedPanelsLength, packedRowsLength, packRowsPhase, projectionPhases,
-  scratchSlots, type GemmExtras, type Phase,
+  scalePhase, scratchSlots, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, flag, int8Weight, isArrayOf, keysOf, options, quantizeOption, typedArray } from '../validate.js';
@@ -32,6 +32,7 @@ const FORWARD = 'GPT2.forward';
 const OPTION_KEYS = keysOf<Gpt2Options>({ config: true, weights: true, quantize: true });
 const FORWARD_KEYS = keysOf<Gpt2ForwardOptions>({
   batch: true, seq: true, attentionMask: true, positionIds: true, logitsToKeep: true, outputAttentions: true,
+  outputHiddenStates: true,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -320,6 +321,9 @@ export interface Step {
   /** Position id of each new token [B·seq] (HF's position_ids); past + t when unset. */
   positions?: Int32Array;
   outputAttentions: boolean;
+  /** HF's output_hidden_states (a forward): each block's input, then ln_f of the last block's
+   * output, every row. */
+  outputHiddenStates?: boolean;
   /** Logits only for the last position of each sequence (decoding). */
   lastOnly: boolean;
   /** Otherwise, logits for the last `keep` positions of each sequence (HF's logits_to_keep;
@@ -338,6 +342,7 @@ export interface RunState {
   logits: number; // [rows of logits, vocab]
   keyBias: number; // f32 [B, keyBiasRows]
   weights: number; // f32 [layers, B, H, L, past + L]
+  hidden: number; // f32 [layers + 1, B·L, E] with outputHiddenStates
   scratch: number;
   attention: ReturnType<typeof placeAttention>;
 }
@@ -356,6 +361,7 @@ function placeRun(arena: Arena, hp: Gpt2Hparams, s: Step, threads: number, quant
     logits: f32(elements(FORWARD, 'logits', outRows, hp.vocab)),
     keyBias: s.keyBias ? f32(B * (s.keyBiasRows ?? keys)) : 0,
     weights: s.outputAttentions ? f32(elements(FORWARD, 'attentions', hp.layers, B, hp.heads, L, keys)) : 0,
+    hidden: s.outputHiddenStates ? f32(elements(FORWARD, 'hiddenStates', hp.layers + 1, rows, E)) : 0,
     scratch: arena.place(threads * SCRATCH_SLOT_STRIDE, 128),
     attention: placeAttention(arena, { batch: B, heads: hp.heads, seqQ: L, seqK: keys, headDimV: hp.headDim },
       s.outputAttentions, L > 1),
@@ -405,6 +411,8 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
       ? i8ProjectionPhases(mm, n, k, a, lda, strips, panelsOf(w), bias, c, ldc, { ...extras, scratch: scratchSlots(r.scratch) })
       : projectionPhases(mm, n, k, a, lda, strips, panelsOf(w), bias, c, ldc, extras);
   m.blocks.forEach((blk, layer) => {
+    // outputHiddenStates: the block's input, copied out (a scale by 1, exact) before it changes.
+    if (r.hidden !== 0) program.push(scalePhase(rows * E, r.x, r.hidden + layer * rows * E * 4, 1));
     // y = ln_1(x); q, k, v = y·c_attn (K and V straight into their rows of the cache)
     program.push(norm(blk.ln1, r.x, r.y));
     if (blk.cAttn.quantize === 'int8') program.push(...qkvInt8(hp, blk.cAttn, s, r, kv, layer, moving));
@@ -454,6 +462,8 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
   else if (K === 1) program.push(lnF(B, r.x + (L - 1) * E * 4, L * E, r.yLast));
   else for (let b = 0; b < B; b++) program.push(lnF(K, r.x + (b * L + L - K) * E * 4, E, r.yLast + b * K * E * 4));
   program.push(...project(outRows, hp.vocab, E, r.yLast, E, r.lastStrips, m.lmHead, 0, r.logits, hp.vocab));
+  // HF's last hidden state is ln_f of every row, whatever logits_to_keep says.
+  if (r.hidden !== 0) program.push(lnF(rows, r.x, E, r.hidden + hp.layers * rows * E * 4));
   return { program, moves };
 }
 
@@ -531,7 +541,7 @@ function reusable(prev: StepProgram, s: Step, run: RunState, kv: KvBlocks): bool
   const p = prev.step;
   if (prev.kv !== kv || p.batch !== s.batch || p.seq !== s.seq || p.lastOnly !== s.lastOnly) return false;
   if (keptRows(p) !== keptRows(s)) return false;
-  if (p.outputAttentions || s.outputAttentions) return false;
+  if (p.outputAttentions || s.outputAttentions || p.outputHiddenStates || s.outputHiddenStates) return false;
   if (!p.keyBias !== !s.keyBias || (s.keyBias && (s.keyBiasRows === undefined || p.keyBiasRows !== s.keyBiasRows))) return false;
   for (const key of Object.keys(run) as (keyof RunState)[]) {
     if (key !== 'attention' && run[key] !== prev.run[key]) return false;
@@ -666,6 +676,7 @@ export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
           batch: B, seq: L, past: 0, keyBias: keyBias('options.attentionMask', f.attentionMask, B, L),
           positions: positionIds('options.positionIds', f.positionIds, hp, B, L),
           outputAttentions: flag(FORWARD, 'options.outputAttentions', f.outputAttentions, false), lastOnly: false,
+          outputHiddenStates: flag(FORWARD, 'options.outputHiddenStates', f.outputHiddenStates, false),
           ...(keep ? { keep } : {}),
         };
       } catch (error) {
@@ -682,6 +693,10 @@ export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
             if (run.weights !== 0) {
               const plane = s.batch * hp.heads * s.seq * s.seq;
               out.attentions = Array.from({ length: hp.layers }, (_, i) => arena.readF32(run.weights + i * plane * 4, plane));
+            }
+            if (run.hidden !== 0) {
+              const plane = s.batch * s.seq * hp.embd;
+              out.hiddenStates = Array.from({ length: hp.layers + 1 }, (_, i) => arena.readF32(run.hidden + i * plane * 4, plane));
             }
             return out;
           },

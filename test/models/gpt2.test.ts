@@ -205,6 +205,49 @@ describe('GPT-2 checkpoints', () => {
     await Promise.all(three.map((e) => e.dispose()));
   });
 
+  it('outputHiddenStates (HF\'s output_hidden_states): wte + wpe, each block\'s input, then ln_f of every row', async () => {
+    const c = expected.find((x) => x.name === 'odd-untied')!;
+    const { config, weights } = checkpoint(c.name);
+    const V = config.vocab_size, E = config.n_embd, B = 2, L = 7, layers = config.n_layer;
+    const lmHead = weights['lm_head.weight'];
+    for (const engine of engines) {
+      const model = engine.gpt2({ config, weights });
+      const plain = await model.forward(c.inputIds, { batch: B, seq: L });
+      const out = await model.forward(c.inputIds, { batch: B, seq: L, outputHiddenStates: true, logitsToKeep: 2 });
+      expect(out.hiddenStates).toHaveLength(layers + 1);
+      // The first: the embeddings, as forward sums them (f32).
+      const wte = weights['transformer.wte.weight'], wpe = weights['transformer.wpe.weight'];
+      expectSameBits(out.hiddenStates![0], Float32Array.from({ length: B * L * E }, (_, i) => {
+        const row = Math.floor(i / E), e = i % E;
+        return wte[c.inputIds[row] * E + e] + wpe[(row % L) * E + e];
+      }), 'hiddenStates[0] = wte + wpe');
+      // A model of the first k blocks computes the same block inputs 0..k-1, bit for bit.
+      for (let k = 1; k < layers; k++) {
+        const keep = Object.fromEntries(Object.entries(weights).filter(([key]) => {
+          const m = /\.h\.(\d+)\./.exec(key);
+          return !m || Number(m[1]) < k;
+        }));
+        const first = engine.gpt2({ config: { ...config, n_layer: k }, weights: keep });
+        const f = await first.forward(c.inputIds, { batch: B, seq: L, outputHiddenStates: true });
+        for (let j = 0; j < k; j++) expectSameBits(out.hiddenStates![j], f.hiddenStates![j], `hiddenStates[${j}] of ${k} layers`);
+        await first.dispose();
+      }
+      // The last: ln_f of every row (logitsToKeep 2 notwithstanding); lm_head of it is the forward's logits.
+      const last = out.hiddenStates![layers];
+      expect(last).toHaveLength(B * L * E);
+      for (let row = 0; row < B * L; row += 3) {
+        for (let v = 0; v < V; v += 7) {
+          let acc = 0;
+          for (let e = 0; e < E; e++) acc += last[row * E + e] * lmHead[v * E + e];
+          expect(Math.abs(acc - plain.logits[row * V + v]), `row ${row} token ${v}`).toBeLessThan(1e-4 * (1 + Math.abs(acc)));
+        }
+      }
+      expect(out.logits).toHaveLength(B * 2 * V);
+      expectSameBits(out.logits.subarray(0, 2 * V), plain.logits.subarray(5 * V, 7 * V), 'the kept logits');
+      await model.dispose();
+    }
+  });
+
   it('logitsToKeep (HF\'s logits_to_keep): the last k positions\' logits of a full forward, f32 and int8', async () => {
     const c = expected.find((x) => x.name === 'odd-untied')!;
     const { config, weights } = checkpoint(c.name);
