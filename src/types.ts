@@ -610,7 +610,7 @@ export interface Gpt2ForwardOptions {
 }
 
 export interface Gpt2Output {
-  /** [batch, seq, vocab_size] ([batch, logitsToKeep, vocab_size] with logitsToKeep). */
+  /** [batch, seq, vocab_size] ([batch, min(logitsToKeep, seq), vocab_size] with logitsToKeep > 0). */
   logits: Float32Array;
   /** One [batch, n_head, seq, seq] per layer, when asked for. */
   attentions?: Float32Array[];

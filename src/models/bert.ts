@@ -395,6 +395,7 @@ export function createBert(
     const n = elements(FORWARD, 'lastHiddenState', B, L, d) / d;
     if (mlm) elements(FORWARD, 'logits', B, L, h.vocab);
     if (perToken) elements(FORWARD, 'logits', B, L, perToken.outFeatures);
+    if (f.outputHiddenStates === true) elements(FORWARD, 'hiddenStates', h.layers + 1, B * L, d);
     const ids = integers(FORWARD, 'inputIds', inputIds, n, h.vocab, `must be an integer in 0..${h.vocab - 1} (config.vocab_size ${h.vocab})`);
     const types = f.tokenTypeIds === undefined ? new Int32Array(n)
       : integers(FORWARD, 'options.tokenTypeIds', f.tokenTypeIds, n, h.typeVocab, `must be an integer in 0..${h.typeVocab - 1}`);

@@ -191,12 +191,17 @@ describe('outputHiddenStates (HF\'s output_hidden_states)', () => {
       const ln = referenceLayerNorm(n, d, e, d, undefined, d, wk('embeddings.LayerNorm.gamma'), wk('embeddings.LayerNorm.beta'), config.layer_norm_eps);
       expectClose(out.hiddenStates![0], ln, TOL, TOL, `the embeddings' output, threads ${engine.threads}`);
       await model.dispose();
-      // Every head returns them too.
-      const tagger = engine.bertForMaskedLM({ config: configOf('prefixed-cls'), weights: weightsOf('prefixed-cls') });
+      // The heads return the base model's, bit for bit.
       const p = cases.find((x) => x.name === 'prefixed-cls')!;
-      const m = await tagger.forward(p.inputIds, { batch: p.batch, seq: p.seq, outputHiddenStates: true });
+      const popts = { batch: p.batch, seq: p.seq, outputHiddenStates: true };
+      const baseModel = engine.bert({ config: configOf('prefixed-cls'), weights: weightsOf('prefixed-cls') });
+      const want = (await baseModel.forward(p.inputIds, popts)).hiddenStates!;
+      await baseModel.dispose();
+      const mlm = engine.bertForMaskedLM({ config: configOf('prefixed-cls'), weights: weightsOf('prefixed-cls') });
+      const m = await mlm.forward(p.inputIds, popts);
       expect(m.hiddenStates).toHaveLength(3);
-      await tagger.dispose();
+      m.hiddenStates!.forEach((hs, i) => expectSameBits(hs, want[i], `BertForMaskedLM hiddenStates[${i}]`));
+      await mlm.dispose();
     }
   });
 });

@@ -221,6 +221,17 @@ describe('GPT-2 checkpoints', () => {
         const row = Math.floor(i / E), e = i % E;
         return wte[c.inputIds[row] * E + e] + wpe[(row % L) * E + e];
       }), 'hiddenStates[0] = wte + wpe');
+      // Every state against the float64 reference (each sequence alone: its rows do not depend
+      // on the other's).
+      const bare = Object.fromEntries(Object.entries(weights).map(([k, v]) => [k.replace(/^transformer\./, ''), v]));
+      for (let b = 0; b < B; b++) {
+        const ref: Float64Array[] = [];
+        referenceGpt2({ embd: E, heads: config.n_head, layers, vocab: V, inner: 4 * E, eps: config.layer_norm_epsilon },
+          bare, c.inputIds.slice(b * L, (b + 1) * L), undefined, ref);
+        expect(ref).toHaveLength(layers + 1);
+        ref.forEach((want, i) => expectClose(out.hiddenStates![i].subarray(b * L * E, (b + 1) * L * E), want, TOL, TOL,
+          `hiddenStates[${i}] sequence ${b}, threads ${engine.threads}`));
+      }
       // A model of the first k blocks computes the same block inputs 0..k-1, bit for bit.
       for (let k = 1; k < layers; k++) {
         const keep = Object.fromEntries(Object.entries(weights).filter(([key]) => {
@@ -243,7 +254,8 @@ describe('GPT-2 checkpoints', () => {
         }
       }
       expect(out.logits).toHaveLength(B * 2 * V);
-      expectSameBits(out.logits.subarray(0, 2 * V), plain.logits.subarray(5 * V, 7 * V), 'the kept logits');
+      expectSameBits(out.logits.subarray(0, 2 * V), plain.logits.subarray(5 * V, 7 * V), 'the kept logits of sequence 0');
+      expectSameBits(out.logits.subarray(2 * V, 4 * V), plain.logits.subarray(12 * V, 14 * V), 'the kept logits of sequence 1');
       await model.dispose();
     }
   });

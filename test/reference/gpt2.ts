@@ -10,9 +10,11 @@ import { i8Gemm, quantizeRows, quantizeWeight, type QuantizedWeight } from './i8
 
 export interface RefGpt2Config { embd: number; heads: number; layers: number; vocab: number; inner: number; eps: number }
 
-/** logits [L, vocab] for ids [L]. */
+/** logits [L, vocab] for ids [L]; `hiddenStates`, when given, receives HF's output_hidden_states:
+ * each block's input, then ln_f of the last block's output. */
 export function referenceGpt2(
   c: RefGpt2Config, w: Record<string, Float32Array>, ids: ArrayLike<number>, int8?: { aMax: number },
+  hiddenStates?: Float64Array[],
 ): Float64Array {
   const E = c.embd, L = ids.length, H = c.heads, d = E / H;
   const weights = new Map<string, QuantizedWeight>();
@@ -44,6 +46,7 @@ export function referenceGpt2(
   let x = new Float64Array(L * E);
   for (let t = 0; t < L; t++) for (let e = 0; e < E; e++) x[t * E + e] = Math.fround(w['wte.weight'][ids[t] * E + e] + w['wpe.weight'][t * E + e]);
   for (let l = 0; l < c.layers; l++) {
+    hiddenStates?.push(x.slice());
     const p = `h.${l}.`;
     // q, k, v = ln_1(x)·c_attn; causal softmax(q·kᵀ/√d)·v per head; x += ctx·c_proj
     const qkv = linear(ln(x, `${p}ln_1`), `${p}attn.c_attn.weight`, E, 3 * E, w[`${p}attn.c_attn.bias`]);
@@ -75,5 +78,7 @@ export function referenceGpt2(
     x = x.map((v, i) => v + m[i]);
   }
   // logits = ln_f(x)·lm_headᵀ
-  return linear(ln(x, 'ln_f'), w['lm_head.weight'] ? 'lm_head.weight' : 'wte.weight', E, c.vocab, undefined, true);
+  const final = ln(x, 'ln_f');
+  hiddenStates?.push(final);
+  return linear(final, w['lm_head.weight'] ? 'lm_head.weight' : 'wte.weight', E, c.vocab, undefined, true);
 }
