@@ -9,6 +9,10 @@ export type {
   SafetensorsBytes, SafetensorsDtype, SafetensorsFile, SafetensorsInput, SafetensorsQuantizedTensor, SafetensorsTensor,
   SafetensorsWeights,
 } from './io/safetensors.js';
+export { loadTokenizer } from './tokenizer/tokenizer.js';
+export type {
+  BatchEncoding, DecodeOptions, DecodeStream, EncodeBatchOptions, EncodeOptions, Encoding, Tokenizer, TokenizerConfig,
+} from './tokenizer/tokenizer.js';
 export { defaultQuantizeKey, quantizeInt8, quantizeSafetensors } from './io/quantize.js';
 export type {
   Int8Weight, QuantizedTensorReport, QuantizeSafetensorsOptions, QuantizeSafetensorsResult,

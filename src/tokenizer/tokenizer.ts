@@ -1,0 +1,671 @@
+// loadTokenizer: a Hugging Face `tokenizer.json` (the file every hub model ships for its fast
+// tokenizer) run as HF's Rust `tokenizers` runs it: added tokens, normalizer, pre-tokenizer, model,
+// truncation, post-processor, padding; and decode back to text.
+import { describe, rangeError, typeError } from '../errors.js';
+import { AlignedText, wellFormed } from './aligned-text.js';
+import { buildDecoder, cleanUpTokenization, type Decoder } from './decoders.js';
+import { asObject, fileError, type Json } from './json.js';
+import { buildModel, type TokenizerModel } from './models.js';
+import { buildNormalizer, type Normalizer } from './normalizers.js';
+import { buildPostProcessor, concatEncoded, emptyEncoded, type Encoded, type PostProcessor } from './post-processors.js';
+import { buildPreTokenizer, type PreTokenizer } from './pre-tokenizers.js';
+
+/** One text (or text pair) encoded: HF's BatchEncoding for one input, camelCased. */
+export interface Encoding {
+  /** Token ids (HF's input_ids). */
+  inputIds: Int32Array;
+  /** 1 for a token, 0 for padding. */
+  attentionMask: Int32Array;
+  /** Segment ids: 0 for the first text, 1 for textPair under BERT's template. */
+  tokenTypeIds: Int32Array;
+  /** 1 for a token the post-processor added ([CLS], [SEP], …) and for padding. */
+  specialTokensMask: Int32Array;
+  /** The token strings. */
+  tokens: string[];
+  /** Each token's [start, end) in its input string, in UTF-16 units (`text.slice(start, end)`);
+   * [0, 0] for added special tokens and padding. HF counts code points instead: the same
+   * numbers for text without characters above U+FFFF. */
+  offsets: [number, number][];
+  /** The pre-tokenized word each token comes from (HF's word_ids()); null for special tokens. */
+  wordIds: (number | null)[];
+  /** 0 for a token of the first text, 1 of textPair, null for special tokens (HF's sequence_ids()). */
+  sequenceIds: (number | null)[];
+}
+
+/** A batch padded to one length, laid out as the models take it: [batch, seq] row-major. */
+export interface BatchEncoding {
+  batch: number;
+  seq: number;
+  /** [batch, seq]. */
+  inputIds: Int32Array;
+  /** [batch, seq], 1 = token, 0 = padding (HF's attention_mask, as `forward` takes it). */
+  attentionMask: Int32Array;
+  /** [batch, seq]. */
+  tokenTypeIds: Int32Array;
+  /** Each row on its own, padded. */
+  encodings: Encoding[];
+}
+
+export interface EncodeOptions {
+  /** A second text (HF's text_pair): BERT's sentence B, a cross-encoder's passage. */
+  textPair?: string;
+  /** Add the post-processor's special tokens ([CLS] … [SEP]). Default true. */
+  addSpecialTokens?: boolean;
+  /** Cut to maxLength tokens, special tokens included. true = 'longest_first' (HF's default):
+   * a pair loses tokens from its longer text first. Default false. */
+  truncation?: boolean | 'longest_first' | 'only_first' | 'only_second';
+  /** The length truncation (and padding 'max_length') aims at. Default: tokenizer_config.json's
+   * model_max_length. */
+  maxLength?: number;
+  /** Which end truncation cuts. Default: tokenizer_config.json's truncation_side, else 'right'. */
+  truncationSide?: 'left' | 'right';
+}
+
+export interface EncodeBatchOptions extends Omit<EncodeOptions, 'textPair'> {
+  /** One second text per input (HF's text_pair for a batch). */
+  textPairs?: readonly string[];
+  /** 'longest' (or true; the default): pad to the longest row. 'max_length': pad to maxLength.
+   * false: every row must already have the same length. */
+  padding?: boolean | 'longest' | 'max_length';
+  /** Default: tokenizer_config.json's padding_side, else 'right'. GPT-2 generation pads 'left'. */
+  paddingSide?: 'left' | 'right';
+  /** Round the padded length up to a multiple of this. */
+  padToMultipleOf?: number;
+  /** The id padding writes. Default: the tokenizer's padTokenId. */
+  padTokenId?: number;
+}
+
+export interface DecodeOptions {
+  /** Leave out special added tokens ([CLS], <|endoftext|>, …). Default false. */
+  skipSpecialTokens?: boolean;
+  /** transformers' clean_up_tokenization (" ." → ".", " n't" → "n't", …) after the decoder.
+   * Default: tokenizer_config.json's clean_up_tokenization_spaces, else false. */
+  cleanUpTokenizationSpaces?: boolean;
+}
+
+/** What loadTokenizer takes besides tokenizer.json: tokenizer_config.json's fields, as HF writes
+ * them (all optional). */
+export interface TokenizerConfig {
+  /** The padding token: its string, or an object with its `content`. */
+  pad_token?: string | { content: string } | null;
+  model_max_length?: number;
+  padding_side?: 'left' | 'right';
+  truncation_side?: 'left' | 'right';
+  clean_up_tokenization_spaces?: boolean;
+}
+
+/** Text of generated tokens as they come (HF's DecodeStream). */
+export interface DecodeStream {
+  /** Adds one token id; returns the text it completes, or null while that text is not yet whole
+   * (a character split across byte-level tokens, …). */
+  step(id: number): string | null;
+}
+
+export interface Tokenizer {
+  /** Tokens in the vocabulary, added tokens included (HF's len(tokenizer)). */
+  readonly vocabSize: number;
+  /** The padding token's id: tokenizer_config.json's pad_token, else tokenizer.json's padding, else
+   * an added special token `[PAD]` or `<pad>`; null if none (GPT-2: pass padTokenId, often the
+   * eos id 50256). */
+  readonly padTokenId: number | null;
+  /** model_max_length from tokenizer_config.json, or null. */
+  readonly modelMaxLength: number | null;
+  encode(text: string, options?: EncodeOptions): Encoding;
+  encodeBatch(texts: readonly string[], options?: EncodeBatchOptions): BatchEncoding;
+  decode(ids: ArrayLike<number>, options?: DecodeOptions): string;
+  /** Incremental decoding for generation, as HF's decode_stream: each step decodes a short window
+   * of recent ids, so the cost per token stays constant. */
+  decodeStream(options?: { skipSpecialTokens?: boolean }): DecodeStream;
+  tokenToId(token: string): number | undefined;
+  idToToken(id: number): string | undefined;
+}
+
+interface AddedToken {
+  id: number;
+  content: string;
+  singleWord: boolean;
+  lstrip: boolean;
+  rstrip: boolean;
+  normalized: boolean;
+  special: boolean;
+}
+
+/** Rust regex's Unicode `\w`, at the edge of a string. */
+const WORD_AT_END = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]$/u;
+const WORD_AT_START = /^[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]/u;
+const SPACES_AT_END = /\p{White_Space}*$/u;
+const SPACES_AT_START = /^\p{White_Space}*/u;
+
+/** Finds added tokens leftmost-longest (HF's Aho-Corasick match kind), then applies single_word,
+ * lstrip and rstrip. Returns the pieces that cover the text: [start, end, added token or null]. */
+class AddedTokenMatcher {
+  private readonly byFirst = new Map<number, AddedToken[]>();
+  constructor(tokens: readonly (AddedToken & { pattern: string })[]) {
+    for (const t of tokens) {
+      if (t.pattern.length === 0) continue;
+      const key = t.pattern.charCodeAt(0);
+      const list = this.byFirst.get(key) ?? [];
+      list.push({ ...t, content: t.pattern });
+      this.byFirst.set(key, list);
+    }
+    for (const list of this.byFirst.values()) list.sort((a, b) => b.content.length - a.content.length);
+  }
+
+  get empty(): boolean {
+    return this.byFirst.size === 0;
+  }
+
+  split(text: string): [number, number, AddedToken | null][] {
+    const pieces: [number, number, AddedToken | null][] = [];
+    let done = 0;
+    for (let i = 0; i < text.length;) {
+      const candidates = this.byFirst.get(text.charCodeAt(i));
+      const hit = candidates?.find((t) => text.startsWith(t.content, i));
+      if (hit === undefined) {
+        i++;
+        continue;
+      }
+      let start = i;
+      let stop = i + hit.content.length;
+      i = stop;
+      if (hit.singleWord) {
+        const startOk = start === 0 || !WORD_AT_END.test(text.slice(0, start));
+        const stopOk = stop === text.length || !WORD_AT_START.test(text.slice(stop));
+        if (!startOk || !stopOk) continue;
+      }
+      if (hit.lstrip) {
+        const before = text.slice(0, start);
+        start = Math.max(before.length - (SPACES_AT_END.exec(before) as RegExpExecArray)[0].length, done);
+      }
+      if (hit.rstrip) stop += (SPACES_AT_START.exec(text.slice(stop)) as RegExpExecArray)[0].length;
+      if (start > done) pieces.push([done, start, null]);
+      pieces.push([start, stop, hit]);
+      done = stop;
+      i = Math.max(i, stop);
+    }
+    if (done < text.length) pieces.push([done, text.length, null]);
+    return pieces;
+  }
+}
+
+const OP = 'tokenizer';
+const INT32_MAX = 0x7fffffff;
+
+class HfTokenizer implements Tokenizer {
+  readonly vocabSize: number;
+  readonly padTokenId: number | null;
+  readonly modelMaxLength: number | null;
+  private readonly model: TokenizerModel;
+  private readonly normalizer: Normalizer | null;
+  private readonly preTokenizer: PreTokenizer | null;
+  private readonly postProcessor: PostProcessor;
+  private readonly decoder: Decoder | null;
+  private readonly rawMatcher: AddedTokenMatcher;
+  private readonly normalizedMatcher: AddedTokenMatcher;
+  private readonly addedById = new Map<number, AddedToken>();
+  private readonly addedByContent = new Map<string, AddedToken>();
+  private readonly padToken: string | null;
+  private readonly paddingSide: 'left' | 'right';
+  private readonly truncationSide: 'left' | 'right';
+  private readonly cleanUp: boolean;
+
+  constructor(file: Json, config: TokenizerConfig) {
+    this.model = buildModel(asObject(file['model'], 'model'), 'model');
+    this.normalizer = buildNormalizer(file['normalizer'] as Json | null, 'normalizer');
+    this.preTokenizer = buildPreTokenizer(file['pre_tokenizer'] as Json | null, 'pre_tokenizer');
+    this.postProcessor = buildPostProcessor(file['post_processor'] as Json | null, 'post_processor');
+    this.decoder = buildDecoder(file['decoder'] as Json | null, 'decoder');
+
+    const added = file['added_tokens'] ?? [];
+    if (!Array.isArray(added)) throw fileError('added_tokens', `must be an array, got ${describe(added)}`);
+    const raw: (AddedToken & { pattern: string })[] = [];
+    const normalized: (AddedToken & { pattern: string })[] = [];
+    // HF reassigns the ids as it loads: a token of the model's vocabulary keeps its id there, any
+    // other takes the next id after the vocabulary's size (the file's `id` is only checked, with a
+    // warning, by HF).
+    let nextId = this.model.vocab.size;
+    added.forEach((entry, i) => {
+      const path = `added_tokens[${i}]`;
+      const e = asObject(entry, path);
+      const id = e['id'];
+      const content = e['content'];
+      if (!Number.isInteger(id) || (id as number) < 0) throw fileError(`${path}.id`, `must be an integer ≥ 0, got ${describe(id)}`);
+      if (typeof content !== 'string') throw fileError(`${path}.content`, `must be a string, got ${describe(content)}`);
+      const flag = (key: string, fallback: boolean): boolean => {
+        const v = e[key];
+        if (v === undefined) return fallback;
+        if (typeof v !== 'boolean') throw fileError(`${path}.${key}`, `must be a boolean, got ${describe(v)}`);
+        return v;
+      };
+      const special = flag('special', false);
+      if (content.length === 0 || this.addedByContent.has(content)) return;
+      const token: AddedToken = {
+        id: this.model.vocab.get(content) ?? nextId++, content, special, singleWord: flag('single_word', false), lstrip: flag('lstrip', false),
+        rstrip: flag('rstrip', false), normalized: flag('normalized', !special),
+      };
+      this.addedById.set(token.id, token);
+      this.addedByContent.set(content, token);
+      if (token.normalized) {
+        const pattern = this.normalizer === null ? content : this.normalizer(AlignedText.of(content)).text;
+        normalized.push({ ...token, pattern });
+      } else {
+        raw.push({ ...token, pattern: content });
+      }
+    });
+    this.rawMatcher = new AddedTokenMatcher(raw);
+    this.normalizedMatcher = new AddedTokenMatcher(normalized);
+
+    const all = new Set<string>(this.model.vocab.keys());
+    for (const t of this.addedById.values()) all.add(t.content);
+    this.vocabSize = all.size;
+
+    const padEntry = config.pad_token;
+    const padding = file['padding'];
+    let pad: string | null = null;
+    if (typeof padEntry === 'string') pad = padEntry;
+    else if (padEntry !== null && typeof padEntry === 'object' && typeof padEntry.content === 'string') pad = padEntry.content;
+    else if (padding !== null && typeof padding === 'object' && typeof (padding as Json)['pad_token'] === 'string') pad = (padding as Json)['pad_token'] as string;
+    else pad = ['[PAD]', '<pad>'].find((p) => this.addedByContent.get(p)?.special === true) ?? null;
+    if (pad !== null && this.tokenToId(pad) === undefined) {
+      throw typeError('loadTokenizer', 'tokenizer_config.json pad_token', 'a token of the vocabulary', pad);
+    }
+    this.padToken = pad;
+    this.padTokenId = pad === null ? null : (this.tokenToId(pad) as number);
+    const maxLength = config.model_max_length;
+    this.modelMaxLength = typeof maxLength === 'number' && Number.isInteger(maxLength) && maxLength > 0 && maxLength <= INT32_MAX ? maxLength : null;
+    const side = (key: 'padding_side' | 'truncation_side'): 'left' | 'right' => {
+      const v = config[key];
+      if (v === undefined || v === null) return 'right';
+      if (v !== 'left' && v !== 'right') throw typeError('loadTokenizer', `tokenizer_config.json ${key}`, "'left' or 'right'", v);
+      return v;
+    };
+    this.paddingSide = side('padding_side');
+    this.truncationSide = side('truncation_side');
+    this.cleanUp = config.clean_up_tokenization_spaces === true;
+  }
+
+  decodeStream(options: { skipSpecialTokens?: boolean } = {}): DecodeStream {
+    if (typeof options !== 'object' || options === null) throw typeError(`${OP}.decodeStream`, 'options', 'an object', options);
+    const skip = options.skipSpecialTokens ?? false;
+    if (typeof skip !== 'boolean') throw typeError(`${OP}.decodeStream`, 'options.skipSpecialTokens', 'a boolean', skip);
+    return decodeStream(this, skip);
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.addedByContent.get(token)?.id ?? this.model.vocab.get(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.addedById.get(id)?.content ?? this.model.tokens.get(id);
+  }
+
+  /** One text through added tokens, normalizer, pre-tokenizer and model (HF's encode_single_sequence). */
+  private encodeSequence(input: string, sequenceId: number, codePointOf: Int32Array,
+    limit: { tokens: number; side: 'left' | 'right' } | null): Encoded {
+    const out = emptyEncoded();
+    const text = AlignedText.of(wellFormed(input));
+    let word = 0;
+    const splitSizes: number[] = [];
+    const splitIsAdded: boolean[] = [];
+    const addToken = (id: number, token: string, offsets: [number, number]): void => {
+      out.ids.push(id);
+      out.tokens.push(token);
+      out.typeIds.push(sequenceId);
+      out.offsets.push([codePointOf[offsets[0]] as number, codePointOf[offsets[1]] as number]);
+      out.specialTokensMask.push(0);
+      out.wordIds.push(word);
+      out.sequenceIds.push(sequenceId);
+    };
+    const addedPiece = (piece: AlignedText, token: AddedToken): void => {
+      addToken(token.id, piece.text, piece.length > 0 ? piece.span(0, piece.length) : [0, 0]);
+      splitSizes.push(1);
+      splitIsAdded.push(true);
+      word++;
+    };
+    const textPiece = (piece: AlignedText): void => {
+      const words = this.preTokenizer === null ? [piece] : this.preTokenizer(piece);
+      for (const w of words) {
+        if (w.length === 0) continue;
+        const tokens = this.model.tokenize(w.text);
+        for (const t of tokens) addToken(t.id, t.value, w.span(t.start, t.end));
+        splitSizes.push(tokens.length);
+        splitIsAdded.push(false);
+        word++;
+      }
+    };
+    for (const [a, b, token] of this.rawMatcher.split(text.text)) {
+      const piece = text.slice(a, b);
+      if (token !== null) {
+        addedPiece(piece, token);
+        continue;
+      }
+      const normalized = this.normalizer === null ? piece : this.normalizer(piece);
+      if (normalized.length === 0) continue;
+      for (const [c, d, inner] of this.normalizedMatcher.split(normalized.text)) {
+        const sub = normalized.slice(c, d);
+        if (inner !== null) addedPiece(sub, inner);
+        else textPiece(sub);
+      }
+    }
+    if (limit === null) return out;
+    // With truncation, HF tokenizes only the words it may keep: from the cut's far end, word by
+    // word, until it has limit.tokens tokens (the full maxLength; an added token never stops the
+    // walk). The later truncation sees those lengths, so longest_first splits a pair by them; and
+    // on the left, the words kept are numbered from 0.
+    const n = splitSizes.length;
+    let total = 0;
+    let first = 0;
+    let last = n;
+    for (let k = 0; k < n; k++) {
+      const i = limit.side === 'left' ? n - 1 - k : k;
+      total += splitSizes[i] as number;
+      if (limit.side === 'left') first = i;
+      else last = i + 1;
+      if (!splitIsAdded[i] && total >= limit.tokens) break;
+    }
+    if (first === 0 && last === n) return out;
+    const from = out.wordIds.findIndex((w) => (w as number) >= first);
+    const to = out.wordIds.findIndex((w) => (w as number) >= last);
+    const a = from < 0 ? out.ids.length : from;
+    const b = to < 0 ? out.ids.length : to;
+    return {
+      ids: out.ids.slice(a, b), tokens: out.tokens.slice(a, b), typeIds: out.typeIds.slice(a, b), offsets: out.offsets.slice(a, b),
+      specialTokensMask: out.specialTokensMask.slice(a, b), wordIds: out.wordIds.slice(a, b).map((w) => (w as number) - first),
+      sequenceIds: out.sequenceIds.slice(a, b),
+    };
+  }
+
+  private checkText(value: unknown, arg: string, op: string): string {
+    if (typeof value !== 'string') throw typeError(op, arg, 'a string', value);
+    return value;
+  }
+
+  /** Validates the options common to encode and encodeBatch; returns the truncation to apply. */
+  private truncationOf(options: EncodeOptions, op: string): { strategy: string; maxLength: number; side: 'left' | 'right' } | null {
+    const t = options.truncation ?? false;
+    if (t !== true && t !== false && t !== 'longest_first' && t !== 'only_first' && t !== 'only_second') {
+      throw typeError(op, 'options.truncation', "a boolean, 'longest_first', 'only_first' or 'only_second'", t);
+    }
+    const side = options.truncationSide ?? this.truncationSide;
+    if (side !== 'left' && side !== 'right') throw typeError(op, 'options.truncationSide', "'left' or 'right'", side);
+    if (options.maxLength !== undefined && (!Number.isInteger(options.maxLength) || options.maxLength < 0 || options.maxLength > INT32_MAX)) {
+      throw rangeError(op, 'options.maxLength', `must be an integer ≥ 0, got ${describe(options.maxLength)}`);
+    }
+    if (t === false) return null;
+    const maxLength = options.maxLength ?? this.modelMaxLength;
+    if (maxLength === null) throw rangeError(op, 'options.maxLength', 'must be given with truncation (tokenizer_config.json gave no model_max_length)');
+    return { strategy: t === true ? 'longest_first' : t, maxLength, side };
+  }
+
+  private encodeOne(text: string, pair: string | undefined, options: EncodeOptions, op: string,
+    truncation: ReturnType<HfTokenizer['truncationOf']>): Encoded {
+    const addSpecial = options.addSpecialTokens ?? true;
+    // Offsets count code points until the end, as HF's do (ByteLevel's trimming counts characters).
+    const maps = [codePoints(text), codePoints(pair ?? '')];
+    const added = addSpecial ? this.postProcessor.added(pair !== undefined) : 0;
+    if (truncation !== null && truncation.maxLength < added) {
+      // HF's Rust would wrap the subtraction around and not truncate at all.
+      throw rangeError(op, 'options.maxLength', `(${truncation.maxLength}) must leave room for the ${added} special tokens the post-processor adds`);
+    }
+    const limit = (sequence: number): { tokens: number; side: 'left' | 'right' } | null => (truncation !== null
+      && (truncation.strategy !== 'only_second' || sequence !== 0) ? { tokens: truncation.maxLength, side: truncation.side } : null);
+    let encodings = [this.encodeSequence(text, 0, (maps[0] as CodePoints).codePointOf, limit(0))];
+    if (pair !== undefined) encodings.push(this.encodeSequence(pair, 1, (maps[1] as CodePoints).codePointOf, limit(1)));
+    if (truncation !== null) encodings = truncate(encodings, truncation.maxLength - added, truncation.strategy, truncation.side, op);
+    const out = concatEncoded(this.postProcessor.process(encodings, addSpecial));
+    out.offsets = out.offsets.map(([a, b], i) => {
+      const sequence = out.sequenceIds[i];
+      if (sequence === null || sequence === undefined) return [a, b];
+      const unitOf = (maps[sequence] as CodePoints).unitOf;
+      return [unitOf[a] as number, unitOf[b] as number];
+    });
+    return out;
+  }
+
+  encode(text: string, options: EncodeOptions = {}): Encoding {
+    const op = `${OP}.encode`;
+    this.checkText(text, 'text', op);
+    if (typeof options !== 'object' || options === null) throw typeError(op, 'options', 'an object', options);
+    if (options.textPair !== undefined) this.checkText(options.textPair, 'options.textPair', op);
+    if (options.addSpecialTokens !== undefined && typeof options.addSpecialTokens !== 'boolean') {
+      throw typeError(op, 'options.addSpecialTokens', 'a boolean', options.addSpecialTokens);
+    }
+    const truncation = this.truncationOf(options, op);
+    return toEncoding(this.encodeOne(text, options.textPair, options, op, truncation));
+  }
+
+  encodeBatch(texts: readonly string[], options: EncodeBatchOptions = {}): BatchEncoding {
+    const op = `${OP}.encodeBatch`;
+    if (!Array.isArray(texts)) throw typeError(op, 'texts', 'an array of strings', texts);
+    if (texts.length === 0) throw rangeError(op, 'texts', 'must hold at least one string');
+    texts.forEach((t, i) => this.checkText(t, `texts[${i}]`, op));
+    if (typeof options !== 'object' || options === null) throw typeError(op, 'options', 'an object', options);
+    const pairs = options.textPairs;
+    if (pairs !== undefined) {
+      if (!Array.isArray(pairs)) throw typeError(op, 'options.textPairs', 'an array of strings', pairs);
+      if (pairs.length !== texts.length) throw rangeError(op, 'options.textPairs', `must hold one string per text (${texts.length}), got ${pairs.length}`);
+      pairs.forEach((t, i) => this.checkText(t, `options.textPairs[${i}]`, op));
+    }
+    if (options.addSpecialTokens !== undefined && typeof options.addSpecialTokens !== 'boolean') {
+      throw typeError(op, 'options.addSpecialTokens', 'a boolean', options.addSpecialTokens);
+    }
+    const padding = options.padding ?? 'longest';
+    if (padding !== true && padding !== false && padding !== 'longest' && padding !== 'max_length') {
+      throw typeError(op, 'options.padding', "a boolean, 'longest' or 'max_length'", padding);
+    }
+    const side = options.paddingSide ?? this.paddingSide;
+    if (side !== 'left' && side !== 'right') throw typeError(op, 'options.paddingSide', "'left' or 'right'", side);
+    const multiple = options.padToMultipleOf ?? 1;
+    if (!Number.isInteger(multiple) || multiple < 1 || multiple > INT32_MAX) {
+      throw rangeError(op, 'options.padToMultipleOf', `must be an integer ≥ 1, got ${describe(options.padToMultipleOf)}`);
+    }
+    const padId = options.padTokenId ?? this.padTokenId;
+    if (options.padTokenId !== undefined && (!Number.isInteger(padId) || (padId as number) < 0 || this.idToToken(padId as number) === undefined)) {
+      throw rangeError(op, 'options.padTokenId', `must be a token id of the vocabulary (0..${this.vocabSize - 1}), got ${describe(options.padTokenId)}`);
+    }
+    const truncation = this.truncationOf(options, op);
+    if (padding === 'max_length' && (options.maxLength ?? this.modelMaxLength) === null) {
+      throw rangeError(op, 'options.maxLength', "must be given with padding 'max_length' (tokenizer_config.json gave no model_max_length)");
+    }
+
+    const rows = texts.map((t, i) => this.encodeOne(t, pairs?.[i], options, op, truncation));
+    let seq = Math.max(...rows.map((r) => r.ids.length));
+    if (padding === 'max_length') {
+      const target = Math.ceil(((options.maxLength ?? this.modelMaxLength) as number) / multiple) * multiple;
+      const long = rows.findIndex((r) => r.ids.length > target);
+      if (long >= 0) {
+        // HF leaves such a row longer than the rest, which no [batch, seq] tensor can hold.
+        throw rangeError(op, `texts[${long}]`, `gives ${(rows[long] as Encoded).ids.length} tokens, more than padding 'max_length' pads to (${target}); truncate it (options.truncation) or pad to the longest row`);
+      }
+      seq = target;
+    }
+    seq = Math.ceil(seq / multiple) * multiple;
+    if (padding === false) {
+      const bad = rows.findIndex((r) => r.ids.length !== (rows[0] as Encoded).ids.length);
+      if (bad >= 0) throw rangeError(op, 'texts', `give rows of ${(rows[0] as Encoded).ids.length} and ${(rows[bad] as Encoded).ids.length} tokens (texts[0], texts[${bad}]); with padding false they must be equal`);
+    }
+    if (rows.some((r) => r.ids.length < seq) && padId === null) {
+      throw typeError(op, 'options.padTokenId', 'a token id: this tokenizer has no padding token (GPT-2: its eos id)', undefined);
+    }
+    const padToken = options.padTokenId !== undefined ? (this.idToToken(padId as number) as string) : (this.padToken ?? '');
+    const batch = rows.length;
+    const inputIds = new Int32Array(batch * seq);
+    const attentionMask = new Int32Array(batch * seq);
+    const tokenTypeIds = new Int32Array(batch * seq);
+    const encodings = rows.map((row, b) => {
+      const e = toEncoding(pad(row, seq, padId ?? 0, padToken, side));
+      inputIds.set(e.inputIds, b * seq);
+      attentionMask.set(e.attentionMask, b * seq);
+      tokenTypeIds.set(e.tokenTypeIds, b * seq);
+      return e;
+    });
+    return { batch, seq, inputIds, attentionMask, tokenTypeIds, encodings };
+  }
+
+  decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
+    const op = `${OP}.decode`;
+    if (typeof ids !== 'object' || ids === null || typeof ids.length !== 'number') throw typeError(op, 'ids', 'an array of token ids', ids);
+    if (typeof options !== 'object' || options === null) throw typeError(op, 'options', 'an object', options);
+    const skip = options.skipSpecialTokens ?? false;
+    const cleanUp = options.cleanUpTokenizationSpaces ?? this.cleanUp;
+    if (typeof skip !== 'boolean') throw typeError(op, 'options.skipSpecialTokens', 'a boolean', skip);
+    if (typeof cleanUp !== 'boolean') throw typeError(op, 'options.cleanUpTokenizationSpaces', 'a boolean', cleanUp);
+    const tokens: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as number;
+      const token = Number.isInteger(id) ? this.idToToken(id) : undefined;
+      if (token === undefined) throw rangeError(op, `ids[${i}]`, `(${describe(id)}) is not a token id of the vocabulary (0..${this.vocabSize - 1})`);
+      if (skip && this.addedByContent.get(token)?.special === true) continue;
+      tokens.push(token);
+    }
+    const text = this.decoder === null ? tokens.join(' ') : this.decoder(tokens).join('');
+    return cleanUp ? cleanUpTokenization(text) : text;
+  }
+}
+
+interface CodePoints {
+  /** [length + 1]: UTF-16 unit → index of the code point it belongs to (its end for n). */
+  codePointOf: Int32Array;
+  /** [code points + 1]: code point index → its first unit. */
+  unitOf: Int32Array;
+}
+
+function codePoints(text: string): CodePoints {
+  const codePointOf = new Int32Array(text.length + 1);
+  const units: number[] = [];
+  let k = 0;
+  for (let i = 0; i < text.length; k++) {
+    const width = (text.codePointAt(i) as number) > 0xffff ? 2 : 1;
+    units.push(i);
+    for (let u = 0; u < width; u++) codePointOf[i + u] = k;
+    i += width;
+  }
+  codePointOf[text.length] = k;
+  units.push(text.length);
+  return { codePointOf, unitOf: Int32Array.from(units) };
+}
+
+/** HF's step_decode_stream: `ids` holds the ids from the one before the last emitted text on;
+ * `prefix` is their text, which each new, longer and complete decoding must extend. */
+function decodeStream(tokenizer: Tokenizer, skipSpecialTokens: boolean): DecodeStream {
+  let ids: number[] = [];
+  let prefix = '';
+  let prefixIndex = 0;
+  return {
+    step(id) {
+      if (!Number.isInteger(id) || tokenizer.idToToken(id) === undefined) {
+        throw rangeError('tokenizer.decodeStream', 'step(id)', `(${describe(id)}) is not a token id of the vocabulary (0..${tokenizer.vocabSize - 1})`);
+      }
+      ids.push(id);
+      const text = tokenizer.decode(ids, { skipSpecialTokens, cleanUpTokenizationSpaces: false });
+      if (text.length <= prefix.length || text.endsWith('\ufffd')) return null;
+      if (!text.startsWith(prefix)) {
+        throw new Error(`tokenizer.decodeStream: decoding id ${id} changed the text before it (${JSON.stringify(prefix)} became ${JSON.stringify(text)})`);
+      }
+      const next = text.slice(prefix.length);
+      const nextPrefixIndex = ids.length - prefixIndex;
+      ids = ids.slice(prefixIndex);
+      prefix = tokenizer.decode(ids, { skipSpecialTokens, cleanUpTokenizationSpaces: false });
+      prefixIndex = nextPrefixIndex;
+      return next;
+    },
+  };
+}
+
+/** HF's truncate_encodings, without overflow: room tokens in all, cut from `side`. */
+function truncate(encodings: Encoded[], room: number, strategy: string, side: 'left' | 'right', op: string): Encoded[] {
+  const lengths = encodings.map((e) => e.ids.length);
+  const total = lengths.reduce((a, b) => a + b, 0);
+  if (total <= room) return encodings;
+  if (room === 0) return encodings.map(() => emptyEncoded());
+  const cut = (e: Encoded, n: number): Encoded => {
+    if (e.ids.length <= n) return e;
+    const [a, b] = side === 'right' ? [0, n] : [e.ids.length - n, e.ids.length];
+    return {
+      ids: e.ids.slice(a, b), tokens: e.tokens.slice(a, b), typeIds: e.typeIds.slice(a, b), offsets: e.offsets.slice(a, b),
+      specialTokensMask: e.specialTokensMask.slice(a, b), wordIds: e.wordIds.slice(a, b), sequenceIds: e.sequenceIds.slice(a, b),
+    };
+  };
+  const [first, second] = encodings as [Encoded, Encoded | undefined];
+  if (strategy === 'longest_first') {
+    if (second === undefined) return [cut(first, room)];
+    let n1 = first.ids.length;
+    let n2 = second.ids.length;
+    const swap = n1 > n2;
+    if (swap) [n1, n2] = [n2, n1];
+    n2 = n1 > room ? n1 : Math.max(n1, room - n1);
+    if (n1 + n2 > room) {
+      n1 = Math.floor(room / 2);
+      n2 = n1 + (room % 2);
+    }
+    if (swap) [n1, n2] = [n2, n1];
+    return [cut(first, n1), cut(second, n2)];
+  }
+  const target = strategy === 'only_first' ? 0 : 1;
+  const e = encodings[target];
+  const remove = total - room;
+  if (e === undefined || e.ids.length <= remove) {
+    throw rangeError(op, 'options.maxLength', `(${room} tokens after special tokens) cannot be reached by truncating only the ${target === 0 ? 'first text' : 'textPair'} (${e?.ids.length ?? 0} tokens, ${remove} too many)`);
+  }
+  return encodings.map((x, i) => (i === target ? cut(x, x.ids.length - remove) : x));
+}
+
+function pad(e: Encoded, seq: number, padId: number, padToken: string, side: 'left' | 'right'): Encoded & { mask: number[] } {
+  const n = seq - e.ids.length;
+  const mask = e.ids.map(() => 1);
+  if (n <= 0) return { ...e, mask };
+  const fill = <T>(v: T): T[] => new Array<T>(n).fill(v);
+  const join = <T>(real: T[], padding: T[]): T[] => (side === 'right' ? real.concat(padding) : padding.concat(real));
+  return {
+    ids: join(e.ids, fill(padId)), tokens: join(e.tokens, fill(padToken)), typeIds: join(e.typeIds, fill(0)),
+    offsets: join(e.offsets, Array.from({ length: n }, () => [0, 0] as [number, number])),
+    specialTokensMask: join(e.specialTokensMask, fill(1)), wordIds: join(e.wordIds, fill<number | null>(null)),
+    sequenceIds: join(e.sequenceIds, fill<number | null>(null)), mask: join(mask, fill(0)),
+  };
+}
+
+function toEncoding(e: Encoded & { mask?: number[] }): Encoding {
+  return {
+    inputIds: Int32Array.from(e.ids),
+    attentionMask: e.mask === undefined ? new Int32Array(e.ids.length).fill(1) : Int32Array.from(e.mask),
+    tokenTypeIds: Int32Array.from(e.typeIds),
+    specialTokensMask: Int32Array.from(e.specialTokensMask),
+    tokens: e.tokens,
+    offsets: e.offsets,
+    wordIds: e.wordIds,
+    sequenceIds: e.sequenceIds,
+  };
+}
+
+/**
+ * A Hugging Face tokenizer from its `tokenizer.json` (and optionally `tokenizer_config.json`), run
+ * as HF's Rust `tokenizers` runs it: the ids, tokens, type ids and offsets of `encode` equal
+ * `AutoTokenizer`'s (fast) for the components implemented here: models BPE (GPT-2's byte-level),
+ * WordPiece (BERT) and WordLevel; the BertNormalizer, Lowercase, StripAccents, NFC/NFD/NFKC/NFKD,
+ * Strip, Replace (string) and Prepend normalizers; the ByteLevel, BertPreTokenizer, Whitespace,
+ * WhitespaceSplit, Punctuation and Digits pre-tokenizers; the TemplateProcessing, BertProcessing,
+ * RobertaProcessing and ByteLevel post-processors; and their Sequences.
+ *
+ * @param tokenizerJson tokenizer.json: its text, its bytes, or the parsed object.
+ * @param config tokenizer_config.json (parsed), for pad_token, model_max_length, padding_side,
+ *   truncation_side and clean_up_tokenization_spaces; or an object with just those you set.
+ * @throws TypeError naming the field of tokenizer.json that is malformed, or the component that is
+ *   not implemented (a Unigram model, a Metaspace pre-tokenizer, …), before anything is built.
+ */
+export function loadTokenizer(tokenizerJson: string | Uint8Array | object, config: TokenizerConfig = {}): Tokenizer {
+  const op = 'loadTokenizer';
+  let parsed: unknown = tokenizerJson;
+  if (tokenizerJson instanceof Uint8Array) parsed = new TextDecoder().decode(tokenizerJson);
+  if (typeof parsed === 'string') {
+    try {
+      parsed = JSON.parse(parsed);
+    } catch (err) {
+      throw new TypeError(`${op}: tokenizerJson is not valid JSON (${(err as Error).message})`);
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw typeError(op, 'tokenizerJson', 'tokenizer.json as text, bytes or an object', tokenizerJson);
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw typeError(op, 'config', 'an object (tokenizer_config.json)', config);
+  return new HfTokenizer(parsed as Json, config);
+}

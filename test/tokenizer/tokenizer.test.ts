@@ -1,0 +1,347 @@
+// loadTokenizer against Hugging Face's own Rust tokenizers (the `tokenizers` npm package, the
+// library behind AutoTokenizer's fast tokenizers), on the same tokenizer.json: seeded random texts
+// made of every kind of character the components treat apart, this repository's documentation
+// line by line, pairs, truncation, padding and decoding. Ids, tokens, type ids, offsets, word ids,
+// special-token masks and decoded text must all be equal. A failure prints the seed and the text.
+//
+// WASM_ATTENTION_SEED (default 0x70c3) and WASM_ATTENTION_TOKENIZER_TEXTS (random texts per
+// tokenizer, default 150; `npm run test:fuzz:tokenizer` runs 3000).
+import { readFileSync } from 'node:fs';
+import { Tokenizer as Reference } from 'tokenizers';
+import { describe, expect, it } from 'vitest';
+import { loadTokenizer, type Encoding, type Tokenizer } from '../../src/index.js';
+import { rng } from '../helpers/random.js';
+import { bertTokenizerJson, gpt2TokenizerJson, randomText, tokenizerVariants } from '../helpers/tokenizers.mjs';
+
+const SEED = Number(process.env.WASM_ATTENTION_SEED ?? 0x70c3);
+const TEXTS = Number(process.env.WASM_ATTENTION_TOKENIZER_TEXTS ?? 150);
+const VARIANTS = tokenizerVariants();
+
+type RefEncoding = Awaited<ReturnType<Reference['encode']>>;
+
+/** Code-point offsets (HF's) → UTF-16 offsets (ours): index k of the map is code point k's unit. */
+function unitsOf(text: string): number[] {
+  const map = [0];
+  for (const ch of text) map.push((map[map.length - 1] as number) + ch.length);
+  return map;
+}
+
+/** The first field where `ours` differs from HF's encoding, or null. */
+function difference(ref: RefEncoding, ours: Encoding, text: string, pair: string | undefined): string | null {
+  const sequenceIds = ref.getSequenceIds();
+  const units = [unitsOf(text), unitsOf(pair ?? '')];
+  const expected: Record<string, unknown> = {
+    ids: ref.getIds(),
+    tokens: ref.getTokens(),
+    typeIds: ref.getTypeIds(),
+    attentionMask: ref.getAttentionMask(),
+    specialTokensMask: ref.getSpecialTokensMask(),
+    offsets: ref.getOffsets().map(([a, b], i) => {
+      const map = units[sequenceIds[i] === 1 ? 1 : 0] as number[];
+      return [map[a as number], map[b as number]];
+    }),
+    wordIds: ref.getWordIds().map((w) => w ?? null),
+    sequenceIds: sequenceIds.map((s) => s ?? null),
+  };
+  const actual: Record<string, unknown> = {
+    ids: [...ours.inputIds], tokens: ours.tokens, typeIds: [...ours.tokenTypeIds], attentionMask: [...ours.attentionMask],
+    specialTokensMask: [...ours.specialTokensMask], offsets: ours.offsets, wordIds: ours.wordIds, sequenceIds: ours.sequenceIds,
+  };
+  for (const key of Object.keys(expected)) {
+    const e = JSON.stringify(expected[key]);
+    const a = JSON.stringify(actual[key]);
+    if (e !== a) return `${key}:\n  HF   ${e}\n  ours ${a}`;
+  }
+  return null;
+}
+
+async function compareOne(ref: Reference, ours: Tokenizer, text: string, pair: string | undefined, addSpecialTokens: boolean): Promise<string | null> {
+  const r = await ref.encode(text, pair ?? null, { addSpecialTokens });
+  const o = ours.encode(text, { textPair: pair, addSpecialTokens });
+  const diff = difference(r, o, text, pair);
+  if (diff !== null) return diff;
+  for (const skip of [false, true]) {
+    const expected = await ref.decode(r.getIds(), skip);
+    const actual = ours.decode(o.inputIds, { skipSpecialTokens: skip });
+    if (expected !== actual) return `decode(skipSpecialTokens ${skip}):\n  HF   ${JSON.stringify(expected)}\n  ours ${JSON.stringify(actual)}`;
+  }
+  return null;
+}
+
+/** A string as a JavaScript literal with every non-ASCII unit escaped, so a failure reproduces. */
+function literal(text: string): string {
+  return JSON.stringify(text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function fail(name: string, seed: number, what: string, text: string, pair: string | undefined, diff: string): never {
+  throw new Error(`${name}, seed ${seed}, ${what}: text ${literal(text)}${pair === undefined ? '' : `, pair ${literal(pair)}`}\n${diff}`);
+}
+
+/** This repository's documentation, line by line: prose, code, tables, arrows and × signs. */
+function documentationLines(): string[] {
+  const files = ['README.md', 'docs/DESIGN.md', 'models/char-gpt/README.md'];
+  return files.flatMap((f) => readFileSync(new URL(`../../${f}`, import.meta.url), 'utf8').split('\n')).filter((l) => l.length > 0);
+}
+
+describe.each(Object.keys(VARIANTS))('loadTokenizer(%s) against HF tokenizers', (name) => {
+  const json = JSON.stringify(VARIANTS[name]);
+  const ref = Reference.fromString(json);
+  const ours = loadTokenizer(json);
+
+  it(`gives HF's encoding and decoding on ${TEXTS} seeded random texts, alone and in pairs`, async () => {
+    const next = rng(SEED);
+    for (let i = 0; i < TEXTS; i++) {
+      const text = randomText(next, 24);
+      const pair = next() < 0.4 ? randomText(next, 12) : undefined;
+      const special = next() < 0.85;
+      const diff = await compareOne(ref, ours, text, pair, special);
+      if (diff !== null) fail(name, SEED, `text ${i}, addSpecialTokens ${special}`, text, pair, diff);
+    }
+  });
+
+  it('gives HF\'s encoding of the documentation, line by line', async () => {
+    const lines = documentationLines();
+    expect(lines.length).toBeGreaterThan(500);
+    for (const line of lines) {
+      const diff = await compareOne(ref, ours, line, undefined, true);
+      if (diff !== null) fail(name, SEED, 'documentation', line, undefined, diff);
+    }
+  });
+
+  it('agrees on the vocabulary size and on every id ↔ token', () => {
+    expect(ours.vocabSize).toBe(ref.getVocabSize(true));
+    const vocab = ref.getVocab(true);
+    for (const [token, id] of Object.entries(vocab)) {
+      if (ours.tokenToId(token) !== id || ours.idToToken(id) !== token) throw new Error(`${name}: ${JSON.stringify(token)} ↔ ${id}: ours ${ours.tokenToId(token)} / ${JSON.stringify(ours.idToToken(id))}`);
+    }
+  });
+});
+
+describe('truncation and padding against HF tokenizers', () => {
+  const cases: [string, number | undefined][] = [['bert-base-uncased', undefined], ['roberta-layout', 50259], ['gpt2', 50256], ['wordpiece-sequence', undefined]];
+  it.each(cases)('%s: seeded random batches, every strategy, side and padding', async (name, padTokenId) => {
+    const json = JSON.stringify(VARIANTS[name]);
+    const ours = loadTokenizer(json);
+    const next = rng(SEED ^ 0x5eed);
+    const strategies = ['longest_first', 'only_first', 'only_second'] as const;
+    const rustStrategy = { longest_first: 'LongestFirst', only_first: 'OnlyFirst', only_second: 'OnlySecond' } as const;
+    for (let round = 0; round < 40; round++) {
+      const batch = 1 + Math.floor(next() * 4);
+      const withPairs = next() < 0.5;
+      const texts = Array.from({ length: batch }, () => randomText(next, 20));
+      const pairs = withPairs ? Array.from({ length: batch }, () => randomText(next, 10)) : undefined;
+      const truncate = next() < 0.7;
+      const strategy = strategies[withPairs ? Math.floor(next() * 3) : 0 + Math.floor(next() * 2)] as (typeof strategies)[number];
+      const maxLength = 2 + Math.floor(next() * 24);
+      const truncationSide = next() < 0.5 ? 'left' : 'right';
+      const paddingSide = next() < 0.5 ? 'left' : 'right';
+      const padding = next() < 0.25 ? 'max_length' : 'longest';
+      const padToMultipleOf = next() < 0.3 ? 8 : undefined;
+      const addSpecialTokens = next() < 0.8;
+
+      const ref = Reference.fromString(json);
+      if (truncate) ref.setTruncation(maxLength, { strategy: rustStrategy[strategy] as never, direction: truncationSide as never });
+      const padId = padTokenId ?? 0;
+      ref.setPadding({
+        direction: paddingSide as never, padId, padToken: ours.idToToken(padId) as string, padToMultipleOf,
+        maxLength: padding === 'max_length' ? maxLength : undefined,
+      });
+      const what = `round ${round}: ${JSON.stringify({ texts, pairs, truncate, strategy, maxLength, truncationSide, paddingSide, padding, padToMultipleOf, addSpecialTokens })}`;
+      let expected: RefEncoding[] | Error;
+      try {
+        if (pairs === undefined) {
+          expected = await ref.encodeBatch(texts, { addSpecialTokens });
+        } else {
+          // The binding's encodeBatch takes no pairs: encode each pair, then pad as HF pads a batch.
+          ref.disablePadding();
+          const rows = await Promise.all(texts.map((t, i) => ref.encode(t, pairs[i] as string, { addSpecialTokens })));
+          let length = Math.max(...rows.map((r) => r.getLength()), padding === 'max_length' ? maxLength : 0);
+          if (padToMultipleOf !== undefined) length = Math.ceil(length / padToMultipleOf) * padToMultipleOf;
+          for (const r of rows) r.pad(length, { direction: paddingSide as never, padId, padToken: ours.idToToken(padId) as string });
+          expected = rows;
+        }
+      } catch (error) {
+        expected = error as Error;
+      }
+      let actual: ReturnType<Tokenizer['encodeBatch']> | Error;
+      try {
+        actual = ours.encodeBatch(texts, {
+          textPairs: pairs, truncation: truncate ? strategy : false, maxLength, truncationSide, paddingSide, padding,
+          padToMultipleOf, padTokenId, addSpecialTokens,
+        });
+      } catch (error) {
+        actual = error as Error;
+      }
+      const specials = addSpecialTokens ? ours.encode('', { textPair: pairs === undefined ? undefined : '' }).inputIds.length : 0;
+      if (truncate && maxLength < specials) {
+        // HF's Rust wraps max_length − specials around and does not truncate; we refuse.
+        if (!(actual instanceof RangeError) || !/must leave room for the \d+ special tokens/.test(actual.message)) {
+          throw new Error(`${name}, seed ${SEED}, ${what}: expected a RangeError for a maxLength below the special tokens`);
+        }
+        continue;
+      }
+      if (!(expected instanceof Error) && padding === 'max_length' && expected.some((r) => r.getLength() > (padToMultipleOf === undefined ? maxLength : Math.ceil(maxLength / padToMultipleOf) * padToMultipleOf))) {
+        // HF returns a ragged batch (a row longer than max_length stays longer); we refuse.
+        if (!(actual instanceof RangeError) || !/more than padding 'max_length' pads to/.test(actual.message)) {
+          throw new Error(`${name}, seed ${SEED}, ${what}: expected a RangeError for a row longer than max_length`);
+        }
+        continue;
+      }
+      if (expected instanceof Error || actual instanceof Error) {
+        // HF refuses a truncation only_first / only_second cannot reach; so must we, by name.
+        if (!(expected instanceof Error) || !(actual instanceof RangeError) || !/options\.maxLength/.test(actual.message)) {
+          throw new Error(`${name}, seed ${SEED}, ${what}: HF ${expected instanceof Error ? expected.message : 'ok'}, ours ${actual instanceof Error ? actual.message : 'ok'}`);
+        }
+        continue;
+      }
+      expect(actual.batch).toBe(batch);
+      actual.encodings.forEach((row, b) => {
+        const diff = difference(expected[b] as RefEncoding, row, texts[b] as string, pairs?.[b]);
+        if (diff !== null) throw new Error(`${name}, seed ${SEED}, ${what}, row ${b}:\n${diff}`);
+        expect([...actual.inputIds.subarray(b * actual.seq, (b + 1) * actual.seq)]).toEqual([...row.inputIds]);
+        expect([...actual.attentionMask.subarray(b * actual.seq, (b + 1) * actual.seq)]).toEqual([...row.attentionMask]);
+        expect([...actual.tokenTypeIds.subarray(b * actual.seq, (b + 1) * actual.seq)]).toEqual([...row.tokenTypeIds]);
+      });
+    }
+  });
+});
+
+describe('loadTokenizer: what HF users rely on', () => {
+  const bert = loadTokenizer(bertTokenizerJson());
+  const gpt2 = loadTokenizer(gpt2TokenizerJson());
+
+  it('encodes bert-base-uncased ids that BERT users know', () => {
+    const e = bert.encode('i like strawberries');
+    expect([...e.inputIds]).toEqual([101, 1045, 2066, 13137, 20968, 102]);
+    expect(e.tokens).toEqual(['[CLS]', 'i', 'like', 'straw', '##berries', '[SEP]']);
+    expect(bert.padTokenId).toBe(0);
+  });
+
+  it("encodes GPT-2's ids for a known sentence and decodes them back", () => {
+    const e = gpt2.encode('Hello world');
+    expect([...e.inputIds]).toEqual([15496, 995]);
+    expect(gpt2.decode(e.inputIds)).toBe('Hello world');
+    expect(gpt2.padTokenId).toBeNull();
+  });
+
+  it('offsets slice the input string, surrogate pairs included', () => {
+    const text = 'Voilà 😀 a café';
+    const e = bert.encode(text);
+    const pieces = e.offsets.map(([a, b]) => text.slice(a, b));
+    expect(e.tokens).toEqual(['[CLS]', 'vo', '##ila', '[UNK]', 'a', 'cafe', '[SEP]']);
+    expect(pieces).toEqual(['', 'Vo', 'ilà', '😀', 'a', 'café', '']);
+  });
+
+  it('pads on the left for GPT-2 generation, with the eos id and a 0 mask', () => {
+    const b = gpt2.encodeBatch(['Hello world', 'Hi'], { paddingSide: 'left', padTokenId: 50256 });
+    expect(b.seq).toBe(2);
+    expect([...b.inputIds]).toEqual([15496, 995, 50256, 17250]);
+    expect([...b.attentionMask]).toEqual([1, 1, 0, 1]);
+  });
+
+  it('takes tokenizer_config.json: pad_token, model_max_length, sides, clean-up', () => {
+    const t = loadTokenizer(gpt2TokenizerJson(), {
+      pad_token: { content: '<|endoftext|>' }, model_max_length: 4, padding_side: 'left', truncation_side: 'left',
+      clean_up_tokenization_spaces: true,
+    });
+    expect(t.padTokenId).toBe(50256);
+    expect(t.modelMaxLength).toBe(4);
+    const b = t.encodeBatch(['one two three four five six', 'x'], { truncation: true });
+    expect(b.seq).toBe(4);
+    expect(b.encodings[0]?.tokens).toEqual(['Ġthree', 'Ġfour', 'Ġfive', 'Ġsix']);
+    expect([...(b.encodings[1]?.attentionMask ?? [])]).toEqual([0, 0, 0, 1]);
+    expect(t.decode(t.encode("it 's here .").inputIds)).toBe("it's here.");
+    expect(t.decode(t.encode("it 's here .").inputIds, { cleanUpTokenizationSpaces: false })).toBe("it 's here .");
+  });
+});
+
+describe('loadTokenizer: bad input', () => {
+  const gpt2 = gpt2TokenizerJson();
+  const bad = (mutate: (j: Record<string, any>) => void): Record<string, unknown> => {
+    const j = structuredClone(gpt2) as Record<string, any>;
+    mutate(j);
+    return j;
+  };
+  it.each([
+    ['not JSON', '{', /tokenizerJson is not valid JSON/],
+    ['an array', '[]', /tokenizerJson must be tokenizer\.json/],
+    ['no model', bad((j) => delete j['model']), /tokenizer\.json model must be an object/],
+    ['an unknown model type', bad((j) => { j['model'].type = 'Unigram'; }), /model\.type is "Unigram", which wasm-attention's tokenizer does not implement/],
+    ['a merge of unknown tokens', bad((j) => { j['model'].merges[7] = 'zzqq xxyy'; }), /model\.merges\[7\] .*needs "zzqq"/],
+    ['a merge of three tokens', bad((j) => { j['model'].merges[3] = 'a b c'; }), /model\.merges\[3\] must be two tokens/],
+    ['a negative id', bad((j) => { j['model'].vocab['!'] = -1; }), /model\.vocab\["!"\] must be an integer id/],
+    ['BPE dropout', bad((j) => { j['model'].dropout = 0.1; }), /model\.dropout is 0\.1/],
+    ['an unknown normalizer', bad((j) => { j['normalizer'] = { type: 'Precompiled' }; }), /normalizer\.type is "Precompiled"/],
+    ['an unknown pre-tokenizer in a Sequence', bad((j) => { j['pre_tokenizer'] = { type: 'Sequence', pretokenizers: [{ type: 'ByteLevel' }, { type: 'Metaspace' }] }; }), /pre_tokenizer\.pretokenizers\[1\]\.type is "Metaspace"/],
+    ['a Regex replace', bad((j) => { j['normalizer'] = { type: 'Replace', pattern: { Regex: ' +' }, content: ' ' }; }), /normalizer\.pattern is a Regex pattern/],
+    ['an added token without content', bad((j) => { j['added_tokens'][0].content = 5; }), /added_tokens\[0\]\.content must be a string/],
+    ['a template token missing from its table', bad((j) => { j['post_processor'] = { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }], pair: [], special_tokens: {} }; }), /post_processor\.single\[0\]\.SpecialToken\.id \("<s>"\) is not in post_processor\.special_tokens/],
+    ['an unknown decoder', bad((j) => { j['decoder'] = { type: 'CTC' }; }), /decoder\.type is "CTC"/],
+  ])('%s is a TypeError naming the field', (_, file, message) => {
+    expect(() => loadTokenizer(file as never)).toThrow(TypeError);
+    expect(() => loadTokenizer(file as never)).toThrow(message);
+  });
+
+  it('a pad_token outside the vocabulary is a TypeError', () => {
+    expect(() => loadTokenizer(gpt2, { pad_token: '<nope>' })).toThrow(/pad_token must be a token of the vocabulary/);
+  });
+
+  it('bad calls are TypeErrors or RangeErrors naming the argument, and the tokenizer stays usable', () => {
+    const t = loadTokenizer(gpt2);
+    const before = [...t.encode('Hello world').inputIds];
+    expect(() => t.encode(5 as never)).toThrow(/tokenizer\.encode: text must be a string/);
+    expect(() => t.encode('x', { textPair: null as never })).toThrow(/options\.textPair must be a string/);
+    expect(() => t.encode('x', { truncation: true })).toThrow(RangeError);
+    expect(() => t.encode('x', { truncation: true })).toThrow(/options\.maxLength must be given with truncation/);
+    expect(() => t.encode('x', { truncation: 'sideways' as never, maxLength: 3 })).toThrow(/options\.truncation must be/);
+    expect(() => t.encode('x', { maxLength: -1 })).toThrow(/options\.maxLength must be an integer/);
+    expect(() => t.encode('a b c d e', { textPair: 'f', truncation: 'only_second', maxLength: 2 })).toThrow(/truncating only the textPair/);
+    expect(() => t.encodeBatch([])).toThrow(/texts must hold at least one string/);
+    expect(() => t.encodeBatch(['a', 3 as never])).toThrow(/texts\[1\] must be a string/);
+    expect(() => t.encodeBatch(['a', 'b c'])).toThrow(/options\.padTokenId must be a token id: this tokenizer has no padding token/);
+    expect(() => t.encodeBatch(['a', 'b c'], { padTokenId: 60000 })).toThrow(/options\.padTokenId must be a token id of the vocabulary/);
+    expect(() => t.encodeBatch(['a', 'b c'], { padding: false })).toThrow(/with padding false they must be equal/);
+    expect(() => t.encodeBatch(['a'], { textPairs: ['x', 'y'] })).toThrow(/options\.textPairs must hold one string per text/);
+    expect(() => t.encodeBatch(['a'], { padToMultipleOf: 0 })).toThrow(/options\.padToMultipleOf must be an integer/);
+    expect(() => t.decode([15496, 50257])).toThrow(/ids\[1\] \(50257\) is not a token id/);
+    expect(() => t.decode([1.5])).toThrow(RangeError);
+    expect(() => t.decode('abc' as never)).toThrow(/ids must be an array of token ids/);
+    expect([...t.encode('Hello world').inputIds]).toEqual(before);
+  });
+});
+
+describe('tokenizer.decodeStream', () => {
+  it.each(['gpt2', 'roberta-layout', 'bert-base-uncased', 'wordlevel'])('%s: the streamed pieces make up decode() of seeded random id sequences', (name) => {
+    const t = loadTokenizer(VARIANTS[name] as never);
+    const next = rng(SEED ^ 0xdec0);
+    for (let round = 0; round < 200; round++) {
+      // Ids from encoding random text (real words, whole characters) mixed with random ids (byte
+      // tokens that split characters, special tokens).
+      const ids = [...t.encode(randomText(next, 16)).inputIds];
+      for (let i = Math.floor(next() * 6); i > 0; i--) ids.splice(Math.floor(next() * (ids.length + 1)), 0, Math.floor(next() * t.vocabSize));
+      const skip = next() < 0.5;
+      const stream = t.decodeStream({ skipSpecialTokens: skip });
+      let text = '';
+      let whole = '';
+      for (let i = 0; i < ids.length; i++) {
+        const piece = stream.step(ids[i] as number);
+        if (piece === null) continue;
+        text += piece;
+        // Each emitted piece completes the text of the ids so far (without clean-up, as HF's stream).
+        whole = t.decode(ids.slice(0, i + 1), { skipSpecialTokens: skip, cleanUpTokenizationSpaces: false });
+        if (text !== whole) throw new Error(`${name}, seed ${SEED}, round ${round}, ids ${JSON.stringify(ids.slice(0, i + 1))}: streamed ${JSON.stringify(text)}, decode ${JSON.stringify(whole)}`);
+      }
+    }
+  });
+
+  it('holds back a character split across byte-level tokens until it is whole', () => {
+    const t = loadTokenizer(gpt2TokenizerJson());
+    const ids = [...t.encode('Hi 😀!').inputIds];
+    const stream = t.decodeStream();
+    const pieces = ids.map((id) => stream.step(id));
+    expect(pieces.join('')).toBe('Hi 😀!');
+    expect(pieces).toContain(null);
+    expect(() => stream.step(-1)).toThrow(/step\(id\) \(-1\) is not a token id/);
+    expect(stream.step(0)).toBe('!');
+  });
+});
