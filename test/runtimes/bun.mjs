@@ -20,5 +20,6 @@ const { failed } = await runSuite({
     greedy: await model('greedy.json').json(),
   },
   bert: await loadBert((path) => bertFile(path).json(), (path) => bertFile(path).arrayBuffer()),
+  tokenizer: await Bun.file(new URL('../fixtures/tokenizer/cases.json', import.meta.url)).json(),
 });
 process.exit(failed === 0 ? 0 : 1);

@@ -27,5 +27,6 @@ const { failed } = await runSuite({
     greedy: JSON.parse(await Deno.readTextFile(model('greedy.json'))),
   },
   bert: await loadBert(async (path) => JSON.parse(await Deno.readTextFile(bertFile(path))), (path) => Deno.readFile(bertFile(path))),
+  tokenizer: JSON.parse(await Deno.readTextFile(new URL('../fixtures/tokenizer/cases.json', import.meta.url))),
 });
 Deno.exit(failed === 0 ? 0 : 1);

@@ -27,6 +27,7 @@ const { failed } = await runSuite({
   },
   bert: await loadBert(async (path) => JSON.parse(await readFile(bertFile(path), 'utf8')),
     async (path) => new Uint8Array(await readFile(bertFile(path)))),
+  tokenizer: JSON.parse(await readFile(new URL('../fixtures/tokenizer/cases.json', import.meta.url), 'utf8')),
   checks: [threadsCheck('node', false), {
     name: "node: package.json exports resolve ('wasm-attention' and every kernels-*.wasm) to files in dist/",
     fn: async () => {

@@ -21,6 +21,7 @@
 //                                                   // greedy.json (parsed)
 //     bert: { expected, models },                   // optional: test/fixtures/bert/expected.json (parsed)
 //                                                   // and, per case of BERT_CASES, { config, bytes }
+//     tokenizer: cases,                             // optional: test/fixtures/tokenizer/cases.json (parsed)
 //     print: console.log,                           // optional
 //   });
 //
@@ -36,7 +37,9 @@
 // PyTorch's. With bert, on the same configurations, BertModel, BertForMaskedLM (prefixed-cls),
 // BertForSequenceClassification (classifier-3), BertForTokenClassification (token-classifier-5)
 // and BertForQuestionAnswering (qa) give the PyTorch reference's outputs, with the same bits in
-// every configuration of a kernel build.
+// every configuration of a kernel build. With tokenizer, lib.loadTokenizer encodes and decodes
+// the fixture's texts (Unicode of every kind, through GPT-2's byte-level BPE and BERT's WordPiece)
+// as HF's Rust tokenizers did: each runtime brings its own Unicode tables and regex engine.
 
 import { checkAttentionCase, checkMhaCase } from './fixture-cases.mjs';
 import { checkInt8Kernels } from './int8-kernels.mjs';
@@ -661,6 +664,22 @@ export function threadsCheck(runtime, needsWorker) {
   };
 }
 
+/** Every case of test/fixtures/tokenizer/cases.json: encode (ids, type ids, UTF-16 offsets) and
+ * decode without special tokens, as HF's Rust tokenizers gave them. */
+function checkTokenizerCases(lib, { tokenizers, cases }) {
+  const loaded = {};
+  for (const [name, json] of Object.entries(tokenizers)) loaded[name] = lib.loadTokenizer(json);
+  cases.forEach((c, i) => {
+    const tokenizer = loaded[c.tokenizer];
+    const e = tokenizer.encode(c.text, c.pair === undefined ? {} : { textPair: c.pair });
+    const what = `case ${i} (${c.tokenizer}, text ${JSON.stringify(c.text)})`;
+    assertEqual(JSON.stringify(Array.from(e.inputIds)), JSON.stringify(c.ids), `${what} ids`);
+    assertEqual(JSON.stringify(Array.from(e.tokenTypeIds)), JSON.stringify(c.typeIds), `${what} type ids`);
+    assertEqual(JSON.stringify(e.offsets), JSON.stringify(c.offsets), `${what} offsets`);
+    assertEqual(tokenizer.decode(e.inputIds, { skipSpecialTokens: true }), c.decoded, `${what} decode`);
+  });
+}
+
 export async function runSuite(env) {
   const t = createRunner(env.print);
   const started = Date.now();
@@ -691,6 +710,12 @@ export async function runSuite(env) {
   for (const c of casesOf(env.fixtures.positionalEncoding)) {
     await t.check(`positional encoding ${c.seqLen}×${c.dModel}`, () => {
       assertClose(env.lib.positionalEncoding(c.seqLen, c.dModel), c.pe, 'pe');
+    });
+  }
+
+  if (env.tokenizer) {
+    await t.check(`tokenizers: loadTokenizer gives HF's ids, type ids, offsets and text on ${env.tokenizer.cases.length} texts`, () => {
+      checkTokenizerCases(env.lib, env.tokenizer);
     });
   }
 

@@ -59,6 +59,7 @@ async function main() {
       greedy: await model('greedy.json'),
     },
     bert: await loadBert(bertFile, bertFile),
+    tokenizer: await (await fetch(new URL('../../fixtures/tokenizer/cases.json', import.meta.url))).json(),
     print,
     checks: [{
       name: `page is ${isolated ? '' : 'not '}cross-origin isolated (crossOriginIsolated === ${isolated})`,

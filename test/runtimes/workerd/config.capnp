@@ -7,7 +7,7 @@
 # modules, the library the built dist/index.js under its package name. The shipped char-GPT
 # (models/char-gpt/) is bundled with the worker: config.json and greedy.json as JSON modules,
 # model.safetensors as a data module (an ArrayBuffer); so are the BERT fixture checkpoints the
-# suite runs (suite.mjs BERT_CASES) and their expected.json.
+# suite runs (suite.mjs BERT_CASES) and their expected.json, and the tokenizer cases.
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -47,6 +47,7 @@ const modules :List(Workerd.Worker.Module) = [
   (name = "bert/token-classifier-5/model.safetensors", data = embed "../../fixtures/bert/token-classifier-5/model.safetensors"),
   (name = "bert/qa/config.json", json = embed "../../fixtures/bert/qa/config.json"),
   (name = "bert/qa/model.safetensors", data = embed "../../fixtures/bert/qa/model.safetensors"),
+  (name = "tokenizer/cases.json", json = embed "../../fixtures/tokenizer/cases.json"),
 ];
 
 const plainWorker :Workerd.Worker = (

@@ -23,6 +23,7 @@ import taggerConfig from './bert/token-classifier-5/config.json';
 import taggerBytes from './bert/token-classifier-5/model.safetensors';
 import qaConfig from './bert/qa/config.json';
 import qaBytes from './bert/qa/model.safetensors';
+import tokenizerCases from './tokenizer/cases.json';
 import { BERT_CASES, runSuite } from './suite.mjs';
 
 const bert = {
@@ -123,6 +124,7 @@ async function run(flavour) {
     checks,
     charGpt: { config: charGptConfig, bytes: charGptBytes, greedy: charGptGreedy },
     bert,
+    tokenizer: tokenizerCases,
     print,
   });
   return new Response(`${lines.join('\n')}\n`, {
