@@ -2,6 +2,7 @@
 // tokenizer) run as HF's Rust `tokenizers` runs it: added tokens, normalizer, pre-tokenizer, model,
 // truncation, post-processor, padding; and decode back to text.
 import { describe, rangeError, typeError } from '../errors.js';
+import { options as knownKeys } from '../validate.js';
 import { AlignedText, wellFormed } from './aligned-text.js';
 import { buildDecoder, cleanUpTokenization, type Decoder } from './decoders.js';
 import { asObject, fileError, type Json } from './json.js';
@@ -189,7 +190,25 @@ class AddedTokenMatcher {
 }
 
 const OP = 'tokenizer';
+
+/** `options` with only known keys and no null value (an option left out takes its default; a
+ * null would silently do the same through `??`). */
+function knownOptions(op: string, name: string, value: unknown, optional: boolean, known: readonly string[]): void {
+  const checked = knownKeys(op, name, value, optional, known);
+  for (const key of Object.keys(checked)) {
+    if (checked[key] === null) throw typeError(op, `${name}.${key}`, 'a value (leave it out for its default)', null);
+  }
+}
+/** The options each call knows: any other key is a RangeError naming it (a misspelt
+ * `add_special_tokens` must not silently keep the special tokens). */
+const ENCODE_KEYS = ['textPair', 'addSpecialTokens', 'truncation', 'maxLength', 'truncationSide'];
+const BATCH_KEYS = ['textPairs', 'addSpecialTokens', 'truncation', 'maxLength', 'truncationSide', 'padding', 'paddingSide',
+  'padToMultipleOf', 'padTokenId'];
+const DECODE_KEYS = ['skipSpecialTokens', 'cleanUpTokenizationSpaces'];
 const INT32_MAX = 0x7fffffff;
+/** Padding stops here: 16 Mi tokens in a batch (64 MiB per Int32Array), far past any model's
+ * context, short of exhausting memory on a mistyped maxLength. */
+const MAX_PADDED = 2 ** 24;
 
 class HfTokenizer implements Tokenizer {
   readonly vocabSize: number;
@@ -285,7 +304,7 @@ class HfTokenizer implements Tokenizer {
   }
 
   decodeStream(options: { skipSpecialTokens?: boolean } = {}): DecodeStream {
-    if (typeof options !== 'object' || options === null) throw typeError(`${OP}.decodeStream`, 'options', 'an object', options);
+    knownOptions(`${OP}.decodeStream`, 'options', options, true, ['skipSpecialTokens']);
     const skip = options.skipSpecialTokens ?? false;
     if (typeof skip !== 'boolean') throw typeError(`${OP}.decodeStream`, 'options.skipSpecialTokens', 'a boolean', skip);
     return decodeStream(this, skip);
@@ -425,7 +444,7 @@ class HfTokenizer implements Tokenizer {
   encode(text: string, options: EncodeOptions = {}): Encoding {
     const op = `${OP}.encode`;
     this.checkText(text, 'text', op);
-    if (typeof options !== 'object' || options === null) throw typeError(op, 'options', 'an object', options);
+    knownOptions(op, 'options', options, true, ENCODE_KEYS);
     if (options.textPair !== undefined) this.checkText(options.textPair, 'options.textPair', op);
     if (options.addSpecialTokens !== undefined && typeof options.addSpecialTokens !== 'boolean') {
       throw typeError(op, 'options.addSpecialTokens', 'a boolean', options.addSpecialTokens);
@@ -439,7 +458,7 @@ class HfTokenizer implements Tokenizer {
     if (!Array.isArray(texts)) throw typeError(op, 'texts', 'an array of strings', texts);
     if (texts.length === 0) throw rangeError(op, 'texts', 'must hold at least one string');
     texts.forEach((t, i) => this.checkText(t, `texts[${i}]`, op));
-    if (typeof options !== 'object' || options === null) throw typeError(op, 'options', 'an object', options);
+    knownOptions(op, 'options', options, true, BATCH_KEYS);
     const pairs = options.textPairs;
     if (pairs !== undefined) {
       if (!Array.isArray(pairs)) throw typeError(op, 'options.textPairs', 'an array of strings', pairs);
@@ -456,16 +475,20 @@ class HfTokenizer implements Tokenizer {
     const side = options.paddingSide ?? this.paddingSide;
     if (side !== 'left' && side !== 'right') throw typeError(op, 'options.paddingSide', "'left' or 'right'", side);
     const multiple = options.padToMultipleOf ?? 1;
-    if (!Number.isInteger(multiple) || multiple < 1 || multiple > INT32_MAX) {
-      throw rangeError(op, 'options.padToMultipleOf', `must be an integer ≥ 1, got ${describe(options.padToMultipleOf)}`);
+    if (!Number.isInteger(multiple) || multiple < 1 || multiple > MAX_PADDED) {
+      throw rangeError(op, 'options.padToMultipleOf', `must be an integer in 1..${MAX_PADDED}, got ${describe(options.padToMultipleOf)}`);
     }
     const padId = options.padTokenId ?? this.padTokenId;
     if (options.padTokenId !== undefined && (!Number.isInteger(padId) || (padId as number) < 0 || this.idToToken(padId as number) === undefined)) {
       throw rangeError(op, 'options.padTokenId', `must be a token id of the vocabulary (0..${this.vocabSize - 1}), got ${describe(options.padTokenId)}`);
     }
     const truncation = this.truncationOf(options, op);
-    if (padding === 'max_length' && (options.maxLength ?? this.modelMaxLength) === null) {
-      throw rangeError(op, 'options.maxLength', "must be given with padding 'max_length' (tokenizer_config.json gave no model_max_length)");
+    if (padding === 'max_length') {
+      const target = options.maxLength ?? this.modelMaxLength;
+      if (target === null) throw rangeError(op, 'options.maxLength', "must be given with padding 'max_length' (tokenizer_config.json gave no model_max_length)");
+      if (texts.length * Math.ceil(target / multiple) * multiple > MAX_PADDED) {
+        throw rangeError(op, 'options.maxLength', `(${target}) pads ${texts.length} rows past ${MAX_PADDED} tokens, the most a padded batch holds`);
+      }
     }
 
     const rows = texts.map((t, i) => this.encodeOne(t, pairs?.[i], options, op, truncation));
@@ -479,7 +502,11 @@ class HfTokenizer implements Tokenizer {
       }
       seq = target;
     }
+    const longest = seq;
     seq = Math.ceil(seq / multiple) * multiple;
+    if (seq > longest && rows.length * seq > MAX_PADDED) {
+      throw rangeError(op, 'options.padToMultipleOf', `(${multiple}) pads ${rows.length} rows of ${longest} tokens past ${MAX_PADDED} tokens, the most a padded batch holds`);
+    }
     if (padding === false) {
       const bad = rows.findIndex((r) => r.ids.length !== (rows[0] as Encoded).ids.length);
       if (bad >= 0) throw rangeError(op, 'texts', `give rows of ${(rows[0] as Encoded).ids.length} and ${(rows[bad] as Encoded).ids.length} tokens (texts[0], texts[${bad}]); with padding false they must be equal`);
@@ -505,7 +532,7 @@ class HfTokenizer implements Tokenizer {
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
     const op = `${OP}.decode`;
     if (typeof ids !== 'object' || ids === null || typeof ids.length !== 'number') throw typeError(op, 'ids', 'an array of token ids', ids);
-    if (typeof options !== 'object' || options === null) throw typeError(op, 'options', 'an object', options);
+    knownOptions(op, 'options', options, true, DECODE_KEYS);
     const skip = options.skipSpecialTokens ?? false;
     const cleanUp = options.cleanUpTokenizationSpaces ?? this.cleanUp;
     if (typeof skip !== 'boolean') throw typeError(op, 'options.skipSpecialTokens', 'a boolean', skip);

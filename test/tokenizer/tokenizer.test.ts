@@ -4,12 +4,14 @@
 // line by line, pairs, truncation, padding and decoding. Ids, tokens, type ids, offsets, word ids,
 // special-token masks and decoded text must all be equal. A failure prints the seed and the text.
 //
-// WASM_ATTENTION_SEED (default 0x70c3) and WASM_ATTENTION_TOKENIZER_TEXTS (random texts per
-// tokenizer, default 150; `npm run test:fuzz:tokenizer` runs 3000).
+// WASM_ATTENTION_SEED (default 0x70c3), WASM_ATTENTION_TOKENIZER_TEXTS (random texts per
+// tokenizer, default 150) and WASM_ATTENTION_TOKENIZER_CALLS (malformed calls, default 400);
+// `npm run test:fuzz:tokenizer` runs 3000 of each.
 import { readFileSync } from 'node:fs';
 import { Tokenizer as Reference } from 'tokenizers';
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer, type Encoding, type Tokenizer } from '../../src/index.js';
+import { badNumbers, classOf, JUNK, rand, setKey, unknownKey } from '../helpers/bad-inputs.js';
 import { rng } from '../helpers/random.js';
 import { bertTokenizerJson, gpt2TokenizerJson, randomText, tokenizerVariants } from '../helpers/tokenizers.mjs';
 
@@ -290,7 +292,8 @@ describe('loadTokenizer: bad input', () => {
     const t = loadTokenizer(gpt2);
     const before = [...t.encode('Hello world').inputIds];
     expect(() => t.encode(5 as never)).toThrow(/tokenizer\.encode: text must be a string/);
-    expect(() => t.encode('x', { textPair: null as never })).toThrow(/options\.textPair must be a string/);
+    expect(() => t.encode('x', { textPair: null as never })).toThrow(/options\.textPair must be a value/);
+    expect(() => t.encode('x', { textPair: 3 as never })).toThrow(/options\.textPair must be a string/);
     expect(() => t.encode('x', { truncation: true })).toThrow(RangeError);
     expect(() => t.encode('x', { truncation: true })).toThrow(/options\.maxLength must be given with truncation/);
     expect(() => t.encode('x', { truncation: 'sideways' as never, maxLength: 3 })).toThrow(/options\.truncation must be/);
@@ -303,9 +306,16 @@ describe('loadTokenizer: bad input', () => {
     expect(() => t.encodeBatch(['a', 'b c'], { padding: false })).toThrow(/with padding false they must be equal/);
     expect(() => t.encodeBatch(['a'], { textPairs: ['x', 'y'] })).toThrow(/options\.textPairs must hold one string per text/);
     expect(() => t.encodeBatch(['a'], { padToMultipleOf: 0 })).toThrow(/options\.padToMultipleOf must be an integer/);
+    expect(() => t.encodeBatch(['a', 'b'], { padding: 'max_length', maxLength: 2 ** 31 - 1, padTokenId: 0 })).toThrow(/options\.maxLength \(2147483647\) pads 2 rows past 16777216 tokens/);
+    expect(() => t.encodeBatch(Array(3).fill('a b'), { padToMultipleOf: 2 ** 23, padTokenId: 0 })).toThrow(/options\.padToMultipleOf \(8388608\) pads 3 rows/);
     expect(() => t.decode([15496, 50257])).toThrow(/ids\[1\] \(50257\) is not a token id/);
     expect(() => t.decode([1.5])).toThrow(RangeError);
     expect(() => t.decode('abc' as never)).toThrow(/ids must be an array of token ids/);
+    expect(() => t.encode('x', { add_special_tokens: false } as never)).toThrow(/options\.add_special_tokens is not a known key \(did you mean options\.addSpecialTokens\?\)/);
+    expect(() => t.encodeBatch(['x'], { text_pair: ['y'] } as never)).toThrow(/options\.text_pair is not a known key \(did you mean options\.textPairs\?\)/);
+    expect(() => t.encodeBatch(['x'], { return_tensors: 'pt' } as never)).toThrow(RangeError);
+    expect(() => t.decode([1], { skip_special_tokens: true } as never)).toThrow(/did you mean options\.skipSpecialTokens/);
+    expect(() => t.decode([1], null as never)).toThrow(/options must be an object/);
     expect([...t.encode('Hello world').inputIds]).toEqual(before);
   });
 });
@@ -343,5 +353,86 @@ describe('tokenizer.decodeStream', () => {
     expect(pieces).toContain(null);
     expect(() => stream.step(-1)).toThrow(/step\(id\) \(-1\) is not a token id/);
     expect(stream.step(0)).toBe('!');
+  });
+});
+
+describe('loadTokenizer: seeded bad-input fuzz', () => {
+  // Each call is a valid call with one option replaced by a value of the wrong type or range (or
+  // an unknown key added): it must be a TypeError or RangeError that names that option, or, when
+  // the value happens to be valid, succeed; and the tokenizer's answers are unchanged after.
+  const CALLS = Number(process.env.WASM_ATTENTION_TOKENIZER_CALLS ?? 400);
+  const t = loadTokenizer(VARIANTS['bert-base-uncased'] as never);
+  const control = (): string => JSON.stringify([[...t.encode('Hello, world!', { textPair: 'x' }).inputIds], t.decode([101, 7592, 102])]);
+  const before = control();
+  const bool = (v: unknown): boolean => v === undefined || typeof v === 'boolean';
+  const int = (lo: number) => (v: unknown): boolean => v === undefined || (Number.isInteger(v) && (v as number) >= lo && (v as number) <= 0x7fffffff);
+  const oneOf = (...xs: unknown[]) => (v: unknown): boolean => v === undefined || xs.includes(v);
+  const VALID: Record<string, (v: unknown) => boolean> = {
+    textPair: (v) => v === undefined || typeof v === 'string',
+    textPairs: (v) => v === undefined || (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'string')),
+    addSpecialTokens: bool, skipSpecialTokens: bool, cleanUpTokenizationSpaces: bool,
+    truncation: oneOf(true, false, 'longest_first', 'only_first', 'only_second'),
+    maxLength: int(0), padToMultipleOf: (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 2 ** 24),
+    truncationSide: oneOf('left', 'right'), paddingSide: oneOf('left', 'right'),
+    padding: oneOf(true, false, 'longest', 'max_length'),
+    padTokenId: (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 0 && (v as number) < 30522),
+  };
+  const BAD: readonly [string, () => unknown][] = [
+    ...JUNK,
+    ...badNumbers(16).map(([n, v]): [string, () => unknown] => [n, () => v]),
+    ['"left"', () => 'left'], ['"LEFT"', () => 'LEFT'], ['"longest"', () => 'longest'], ['"max_length"', () => 'max_length'],
+    ['"only_second"', () => 'only_second'], ['["a", "b"]', () => ['a', 'b']], ['["a"]', () => ['a']], ['[1, 2]', () => [1, 2]],
+  ];
+  const CALL_KINDS = {
+    encode: { keys: ['textPair', 'addSpecialTokens', 'truncation', 'maxLength', 'truncationSide'],
+      base: () => ({ textPair: 'a pair', maxLength: 16 }), run: (o: object) => t.encode('Some text, to encode.', o) },
+    encodeBatch: { keys: ['textPairs', 'addSpecialTokens', 'truncation', 'maxLength', 'truncationSide', 'padding', 'paddingSide', 'padToMultipleOf', 'padTokenId'],
+      base: () => ({ maxLength: 16, padTokenId: 0 }), run: (o: object) => t.encodeBatch(['one text', 'and another one'], o) },
+    decode: { keys: ['skipSpecialTokens', 'cleanUpTokenizationSpaces'], base: () => ({}), run: (o: object) => t.decode([101, 2023, 1012, 102], o) },
+  } as const;
+
+  it(`${CALLS} mutated calls to encode, encodeBatch and decode`, () => {
+    const r = rand(SEED ^ 0xbad);
+    for (let i = 0; i < CALLS; i++) {
+      const name = r.pick(Object.keys(CALL_KINDS)) as keyof typeof CALL_KINDS;
+      const kind = CALL_KINDS[name];
+      const options: Record<string, unknown> = kind.base();
+      let key: string;
+      let valid: boolean;
+      let shown: string;
+      if (r.chance(0.15)) {
+        key = unknownKey(r);
+        if ((kind.keys as readonly string[]).includes(key)) continue;
+        setKey(options, key, 1);
+        valid = false;
+        shown = `unknown key ${JSON.stringify(key)}`;
+      } else {
+        key = r.pick(kind.keys);
+        const [label, make] = r.pick(BAD);
+        options[key] = make();
+        valid = (VALID[key] as (v: unknown) => boolean)(options[key]);
+        shown = `${key} = ${label}`;
+      }
+      const what = `seed ${SEED}, call ${i}: ${name} with ${shown}`;
+      let error: unknown = null;
+      try {
+        kind.run(options);
+      } catch (e) {
+        error = e;
+      }
+      if (valid) {
+        // A valid value may still be refused for what it means (only_second without a pair, …),
+        // by a RangeError naming an option.
+        if (error !== null && !(error instanceof RangeError && /options\.\w+|texts\[/.test((error as Error).message))) {
+          throw new Error(`${what}: a valid value failed with ${classOf(error)}: ${(error as Error).message}`);
+        }
+      } else {
+        const named = error instanceof Error && (error.message.includes(`options.${key}`) || error.message.includes(`options[${JSON.stringify(key)}]`));
+        if (!(error instanceof TypeError || error instanceof RangeError) || !named) {
+          throw new Error(`${what}: expected a TypeError or RangeError naming options.${key}, got ${classOf(error)}${error instanceof Error ? `: ${error.message}` : ''}`);
+        }
+      }
+    }
+    expect(control()).toBe(before);
   });
 });
