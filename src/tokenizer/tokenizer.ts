@@ -4,6 +4,7 @@
 import { describe, rangeError, typeError } from '../errors.js';
 import { options as knownKeys } from '../validate.js';
 import { AlignedText, wellFormed } from './aligned-text.js';
+import { charClass } from './char-class.js';
 import { buildDecoder, cleanUpTokenization, type Decoder } from './decoders.js';
 import { asObject, fileError, type Json } from './json.js';
 import { buildModel, type TokenizerModel } from './models.js';
@@ -132,10 +133,31 @@ interface AddedToken {
 }
 
 /** Rust regex's Unicode `\w`, at the edge of a string. */
-const WORD_AT_END = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]$/u;
-const WORD_AT_START = /^[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]/u;
-const SPACES_AT_END = /\p{White_Space}*$/u;
-const SPACES_AT_START = /^\p{White_Space}*/u;
+const isWordChar = charClass(/[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]/u);
+const isWhiteSpace = charClass(/\p{White_Space}/u);
+
+/** The code point that ends at unit `end` (a surrogate pair read whole). */
+function codePointBefore(text: string, end: number): number {
+  const low = text.charCodeAt(end - 1);
+  if (end >= 2 && low >= 0xdc00 && low <= 0xdfff) {
+    const high = text.charCodeAt(end - 2);
+    if (high >= 0xd800 && high <= 0xdbff) return (text.codePointAt(end - 2) as number);
+  }
+  return low;
+}
+
+/** Where the run of whitespace that ends at `end` begins, not before `floor` (only BMP code
+ * points are whitespace). */
+function spacesBefore(text: string, end: number, floor: number): number {
+  while (end > floor && isWhiteSpace(text.charCodeAt(end - 1))) end--;
+  return end;
+}
+
+/** Where the run of whitespace that starts at `start` ends. */
+function spacesAfter(text: string, start: number): number {
+  while (start < text.length && isWhiteSpace(text.charCodeAt(start))) start++;
+  return start;
+}
 
 /** Finds added tokens leftmost-longest (HF's Aho-Corasick match kind), then applies single_word,
  * lstrip and rstrip. Returns the pieces that cover the text: [start, end, added token or null]. */
@@ -170,15 +192,14 @@ class AddedTokenMatcher {
       let stop = i + hit.content.length;
       i = stop;
       if (hit.singleWord) {
-        const startOk = start === 0 || !WORD_AT_END.test(text.slice(0, start));
-        const stopOk = stop === text.length || !WORD_AT_START.test(text.slice(stop));
+        const startOk = start === 0 || !isWordChar(codePointBefore(text, start));
+        const stopOk = stop === text.length || !isWordChar(text.codePointAt(stop) as number);
         if (!startOk || !stopOk) continue;
       }
       if (hit.lstrip) {
-        const before = text.slice(0, start);
-        start = Math.max(before.length - (SPACES_AT_END.exec(before) as RegExpExecArray)[0].length, done);
+        start = spacesBefore(text, start, done);
       }
-      if (hit.rstrip) stop += (SPACES_AT_START.exec(text.slice(stop)) as RegExpExecArray)[0].length;
+      if (hit.rstrip) stop = spacesAfter(text, stop);
       if (start > done) pieces.push([done, start, null]);
       pieces.push([start, stop, hit]);
       done = stop;
