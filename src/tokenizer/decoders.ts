@@ -1,7 +1,7 @@
 // tokenizer.json's `decoder`: tokens back to text. Each step maps the list of token strings to
 // another (HF's decode_chain); decode joins the last list.
 import { BYTE_TO_CHAR } from './pre-tokenizers.js';
-import { field, optionalBoolean, optionalField, unsupported, type Json } from './json.js';
+import { field, fileError, optionalBoolean, optionalField, optionalInteger, unsupported, type Json } from './json.js';
 
 export type Decoder = (tokens: string[]) => string[];
 
@@ -63,8 +63,9 @@ export function buildDecoder(json: Json | null, path: string): Decoder | null {
     case 'Fuse': return (tokens) => [tokens.join('')];
     case 'Strip': {
       const content = field(json, 'content', path, 'string') as string;
-      const start = optionalField(json, 'start', path, 'number', 0) as number;
-      const stop = optionalField(json, 'stop', path, 'number', 0) as number;
+      if ([...content].length !== 1) throw fileError(`${path}.content`, `must be one character, got ${JSON.stringify(content)}`);
+      const start = optionalInteger(json, 'start', path, 0, 0);
+      const stop = optionalInteger(json, 'stop', path, 0, 0);
       return (tokens) => tokens.map((token) => {
         const chars = [...token];
         let a = 0;
@@ -79,7 +80,8 @@ export function buildDecoder(json: Json | null, path: string): Decoder | null {
       if (typeof pattern['String'] !== 'string') unsupported(`${path}.pattern`, 'a Regex pattern (only {"String": …} patterns are supported)');
       const from = pattern['String'] as string;
       const content = field(json, 'content', path, 'string') as string;
-      return (tokens) => (from.length === 0 ? tokens : tokens.map((t) => t.replaceAll(from, content)));
+      if (from.length === 0) unsupported(`${path}.pattern.String`, 'empty (HF inserts the content between every two characters)');
+      return (tokens) => tokens.map((t) => t.replaceAll(from, content));
     }
     case 'Sequence': {
       const list = field(json, 'decoders', path, 'array') as Json[];

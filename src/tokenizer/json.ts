@@ -46,3 +46,10 @@ export function asObject(value: unknown, path: string): Json {
   if (!isKind(value, 'object')) throw fileError(path, `must be an object, got ${describe(value)}`);
   return value as Json;
 }
+
+/** json[key] as an integer in lo..2^31-1 if present and not null, else `fallback`. */
+export function optionalInteger(json: Json, key: string, path: string, lo: number, fallback: number): number {
+  const value = optionalField(json, key, path, 'number', fallback) as number;
+  if (!Number.isInteger(value) || value < lo || value > 0x7fffffff) throw fileError(`${path}.${key}`, `must be an integer ≥ ${lo}, got ${describe(value)}`);
+  return value;
+}

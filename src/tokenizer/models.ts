@@ -1,7 +1,7 @@
 // tokenizer.json's `model`: BPE, WordPiece and WordLevel, each turning one pre-tokenized word into
 // tokens with their ranges in that word (UTF-16 units).
 import { describe } from '../errors.js';
-import { field, fileError, optionalField, unsupported, type Json } from './json.js';
+import { field, fileError, optionalField, optionalInteger, unsupported, type Json } from './json.js';
 
 /** One token of a word: its id, its string, and units [start, end) of the word it covers. */
 export interface WordToken {
@@ -46,11 +46,14 @@ function reverse(vocab: Map<string, number>): Map<number, string> {
   return tokens;
 }
 
-function unkId(vocab: Map<string, number>, unk: string | null, path: string): number {
-  if (unk === null) return -1;
+/** The unk token's id, asked for only when a word needs it: HF loads a file whose unk_token is
+ * not in the vocabulary and fails only then, and so do we (a TypeError naming the field). */
+function unkId(vocab: Map<string, number>, unk: string, path: string): () => number {
   const id = vocab.get(unk);
-  if (id === undefined) throw fileError(`${path}.unk_token`, `(${JSON.stringify(unk)}) is not in ${path}.vocab`);
-  return id;
+  return () => {
+    if (id === undefined) throw fileError(`${path}.unk_token`, `(${JSON.stringify(unk)}) is not in ${path}.vocab, and the text has a word that needs it`);
+    return id;
+  };
 }
 
 /** Code points of a string with their unit offsets: [char, start, end][]. */
@@ -77,15 +80,15 @@ function wordPiece(json: Json, path: string): TokenizerModel {
   const unkToken = optionalField(json, 'unk_token', path, 'string', '[UNK]') as string;
   const unk = unkId(vocab, unkToken, path);
   const prefix = optionalField(json, 'continuing_subword_prefix', path, 'string', '##') as string;
-  const maxChars = optionalField(json, 'max_input_chars_per_word', path, 'number', 100) as number;
+  const maxChars = optionalInteger(json, 'max_input_chars_per_word', path, 0, 100);
   const cache = new Map<string, WordToken[]>();
   const pieces = (word: string): WordToken[] => {
     // Unit offsets of the code point boundaries: bounds[k] is where code point k starts.
     const bounds = codePoints(word).map(([, s]) => s);
     bounds.push(word.length);
     const chars = bounds.length - 1;
-    const whole: WordToken[] = [{ id: unk, value: unkToken, start: 0, end: word.length }];
-    if (chars > maxChars) return whole;
+    const whole = (): WordToken[] => [{ id: unk(), value: unkToken, start: 0, end: word.length }];
+    if (chars > maxChars) return whole();
     const out: WordToken[] = [];
     for (let start = 0; start < chars;) {
       let end = chars;
@@ -97,7 +100,7 @@ function wordPiece(json: Json, path: string): TokenizerModel {
           break;
         }
       }
-      if (end === start) return whole;
+      if (end === start) return whole();
       start = end;
     }
     return out;
@@ -124,7 +127,7 @@ function wordLevel(json: Json, path: string): TokenizerModel {
     tokens: reverse(vocab),
     tokenize(word) {
       const id = vocab.get(word);
-      return [id === undefined ? { id: unk, value: unkToken, start: 0, end: word.length } : { id, value: word, start: 0, end: word.length }];
+      return [id === undefined ? { id: unk(), value: unkToken, start: 0, end: word.length } : { id, value: word, start: 0, end: word.length }];
     },
   };
 }
@@ -190,11 +193,12 @@ function bpe(json: Json, path: string): TokenizerModel {
   const dropout = optionalField(json, 'dropout', path, 'number', 0) as number;
   if (dropout !== 0) unsupported(`${path}.dropout`, `${dropout} (BPE dropout is random; inference runs without it)`);
   const unkToken = optionalField(json, 'unk_token', path, 'string', null) as string | null;
-  const unk = unkId(vocab, unkToken, path);
+  const unk = unkToken === null ? null : unkId(vocab, unkToken, path);
   const prefix = optionalField(json, 'continuing_subword_prefix', path, 'string', '') as string;
   const suffix = optionalField(json, 'end_of_word_suffix', path, 'string', '') as string;
   const fuseUnk = optionalField(json, 'fuse_unk', path, 'boolean', false) as boolean;
-  const byteFallback = optionalField(json, 'byte_fallback', path, 'boolean', false) as boolean;
+  // byte_fallback comes with the ByteFallback decoder (Llama, Mistral), not implemented here.
+  if (optionalField(json, 'byte_fallback', path, 'boolean', false) === true) unsupported(`${path}.byte_fallback`, 'true');
   const ignoreMerges = optionalField(json, 'ignore_merges', path, 'boolean', false) as boolean;
   for (const id of vocab.values()) if (id >= PAIR) throw fileError(`${path}.vocab`, `has id ${id}, above the ${PAIR - 1} this BPE supports`);
 
@@ -224,11 +228,19 @@ function bpe(json: Json, path: string): TokenizerModel {
   const cache = new Map<string, WordToken[]>();
 
   function mergeWord(word: string): WordToken[] {
-    // Symbols as a linked list over arrays: id, unit range, neighbours; len 0 = merged away.
+    // The symbols in order (HF's Word): id and unit range. A range is the running sum of the
+    // lengths of the symbols kept so far, as HF's is: a character dropped for want of an unk
+    // token shifts the ranges after it.
     const ids: number[] = [];
     const starts: number[] = [];
     const ends: number[] = [];
-    let pendingUnk = -1;
+    let at = 0;
+    const add = (id: number, units: number): void => {
+      ids.push(id);
+      starts.push(at);
+      ends.push(at += units);
+    };
+    let pending: [number, number] | null = null; // an unk waiting to be added: id, units
     const chars = codePoints(word);
     chars.forEach(([ch, s, e], i) => {
       let piece = ch;
@@ -236,35 +248,18 @@ function bpe(json: Json, path: string): TokenizerModel {
       if (i === chars.length - 1) piece += suffix;
       const id = vocab.get(piece);
       if (id !== undefined) {
-        pendingUnk = -1;
-        ids.push(id);
-        starts.push(s);
-        ends.push(e);
-        return;
-      }
-      if (byteFallback) {
-        const bytes = new TextEncoder().encode(piece);
-        const byteIds = Array.from(bytes, (b) => vocab.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`));
-        if (byteIds.every((b) => b !== undefined)) {
-          pendingUnk = -1;
-          for (const b of byteIds) {
-            ids.push(b as number);
-            starts.push(s);
-            ends.push(e);
-          }
-          return;
+        if (pending !== null) add(...pending);
+        pending = null;
+        add(id, e - s);
+      } else if (unk !== null) {
+        if (pending !== null && fuseUnk) pending[1] += e - s;
+        else {
+          if (pending !== null) add(...pending);
+          pending = [unk(), e - s];
         }
       }
-      if (unk < 0) return;
-      if (fuseUnk && pendingUnk >= 0) {
-        ends[pendingUnk] = e;
-        return;
-      }
-      pendingUnk = ids.length;
-      ids.push(unk);
-      starts.push(s);
-      ends.push(e);
     });
+    if (pending !== null) add(...(pending as [number, number]));
     const n = ids.length;
     const prev = Array.from({ length: n }, (_, i) => i - 1);
     const next = Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));

@@ -136,7 +136,7 @@ function replace(json: Json, path: string): Normalizer {
   if (typeof pattern['String'] !== 'string') unsupported(`${path}.pattern`, 'a Regex pattern (only {"String": …} patterns are supported)');
   const from = pattern['String'] as string;
   const content = field(json, 'content', path, 'string') as string;
-  if (from.length === 0) return (t) => t;
+  if (from.length === 0) unsupported(`${path}.pattern.String`, 'empty (HF inserts the content between every two characters)');
   const re = new RegExp(from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gu');
   return (t) => {
     const pieces: AlignedText[] = [];

@@ -1,7 +1,7 @@
 // tokenizer.json's `post_processor`: the special tokens around one sequence or a pair
 // ([CLS] A [SEP] B [SEP]), their type ids, and ByteLevel's offset trimming.
 import { describe } from '../errors.js';
-import { asObject, field, fileError, optionalBoolean, unsupported, type Json } from './json.js';
+import { asObject, field, fileError, optionalBoolean, optionalInteger, unsupported, type Json } from './json.js';
 
 /** One sequence's tokens, HF's Encoding: every array has one entry per token. */
 export interface Encoded {
@@ -24,14 +24,17 @@ export function emptyEncoded(): Encoded {
 
 export function concatEncoded(list: readonly Encoded[]): Encoded {
   const out = emptyEncoded();
+  // Loops, not push(...array): a long text's arrays would overflow the argument stack.
   for (const e of list) {
-    out.ids.push(...e.ids);
-    out.tokens.push(...e.tokens);
-    out.typeIds.push(...e.typeIds);
-    out.offsets.push(...e.offsets);
-    out.specialTokensMask.push(...e.specialTokensMask);
-    out.wordIds.push(...e.wordIds);
-    out.sequenceIds.push(...e.sequenceIds);
+    for (let i = 0; i < e.ids.length; i++) {
+      out.ids.push(e.ids[i] as number);
+      out.tokens.push(e.tokens[i] as string);
+      out.typeIds.push(e.typeIds[i] as number);
+      out.offsets.push(e.offsets[i] as [number, number]);
+      out.specialTokensMask.push(e.specialTokensMask[i] as number);
+      out.wordIds.push(e.wordIds[i] as number | null);
+      out.sequenceIds.push(e.sequenceIds[i] as number | null);
+    }
   }
   return out;
 }
@@ -51,6 +54,8 @@ function withTypeId(e: Encoded, typeId: number): Encoded {
 export interface PostProcessor {
   /** Tokens it adds to one sequence, or to a pair: truncation leaves room for them. */
   added(pair: boolean): number;
+  /** The ids it may add, each with the field of the file that names it. */
+  readonly ids: readonly [number, string][];
   /** The sequences (one or two) → the steps' output; the caller concatenates it. */
   process(encodings: Encoded[], addSpecialTokens: boolean): Encoded[];
 }
@@ -94,7 +99,7 @@ function defaultProcess(encodings: Encoded[]): Encoded[] {
   return encodings;
 }
 
-type Piece = { kind: 'sequence'; index: 0 | 1; typeId: number } | { kind: 'special'; ids: number[]; tokens: string[]; typeId: number };
+type Piece = { kind: 'sequence'; index: 0 | 1; typeId: number } | { kind: 'special'; ids: number[]; tokens: string[]; typeId: number; path: string };
 
 function template(json: Json, path: string): PostProcessor {
   const table = asObject(json['special_tokens'] ?? {}, `${path}.special_tokens`);
@@ -105,7 +110,7 @@ function template(json: Json, path: string): PostProcessor {
       const s = asObject(piece['Sequence'], `${at}.Sequence`);
       const id = s['id'];
       if (id !== 'A' && id !== 'B') throw fileError(`${at}.Sequence.id`, `must be "A" or "B", got ${describe(id)}`);
-      return { kind: 'sequence', index: id === 'A' ? 0 : 1, typeId: field(s, 'type_id', `${at}.Sequence`, 'number') as number };
+      return { kind: 'sequence', index: id === 'A' ? 0 : 1, typeId: optionalInteger(s, 'type_id', `${at}.Sequence`, 0, 0) };
     }
     const s = asObject(piece['SpecialToken'], `${at}.SpecialToken`);
     const name = field(s, 'id', `${at}.SpecialToken`, 'string') as string;
@@ -117,12 +122,15 @@ function template(json: Json, path: string): PostProcessor {
     if (ids.length !== tokens.length || !ids.every((x) => Number.isInteger(x) && x >= 0) || !tokens.every((x) => typeof x === 'string')) {
       throw fileError(`${path}.special_tokens.${name}`, 'must have as many integer ids as string tokens');
     }
-    return { kind: 'special', ids, tokens, typeId: field(s, 'type_id', `${at}.SpecialToken`, 'number') as number };
+    return { kind: 'special', ids, tokens, typeId: optionalInteger(s, 'type_id', `${at}.SpecialToken`, 0, 0), path: `${path}.special_tokens.${name}` };
   });
   const single = parse('single');
   const pair = parse('pair');
   const count = (pieces: Piece[]): number => pieces.reduce((n, p) => n + (p.kind === 'special' ? p.ids.length : 0), 0);
+  const ids: [number, string][] = [];
+  for (const p of [...single, ...pair]) if (p.kind === 'special') for (const id of p.ids) ids.push([id, `${p.path}.ids`]);
   return {
+    ids,
     added: (isPair) => count(isPair ? pair : single),
     process(encodings, addSpecialTokens) {
       const pieces = encodings.length === 2 ? pair : single;
@@ -142,7 +150,7 @@ function template(json: Json, path: string): PostProcessor {
 
 /** tokenizer.json's `post_processor` (null: the sequences as they are, the pair's type id 1). */
 export function buildPostProcessor(json: Json | null, path: string): PostProcessor {
-  if (json === null || json === undefined) return { added: () => 0, process: defaultProcess };
+  if (json === null || json === undefined) return { ids: [], added: () => 0, process: defaultProcess };
   const type = field(json, 'type', path, 'string') as string;
   switch (type) {
     case 'TemplateProcessing': return template(json, path);
@@ -150,6 +158,7 @@ export function buildPostProcessor(json: Json | null, path: string): PostProcess
       const [sep, sepId] = tokenPair(json, 'sep', path);
       const [cls, clsId] = tokenPair(json, 'cls', path);
       return {
+        ids: [[sepId, `${path}.sep`], [clsId, `${path}.cls`]],
         added: (pair) => (pair ? 3 : 2),
         process(encodings, addSpecialTokens) {
           if (!addSpecialTokens) return encodings;
@@ -166,6 +175,7 @@ export function buildPostProcessor(json: Json | null, path: string): PostProcess
       const trim = optionalBoolean(json, 'trim_offsets', path, true);
       const prefix = optionalBoolean(json, 'add_prefix_space', path, true);
       return {
+        ids: [[sepId, `${path}.sep`], [clsId, `${path}.cls`]],
         added: (pair) => (pair ? 4 : 2),
         process(encodings, addSpecialTokens) {
           let list = trim ? encodings.map((e) => trimOffsets(e, prefix)) : encodings;
@@ -181,12 +191,13 @@ export function buildPostProcessor(json: Json | null, path: string): PostProcess
     case 'ByteLevel': {
       const trim = optionalBoolean(json, 'trim_offsets', path, true);
       const prefix = optionalBoolean(json, 'add_prefix_space', path, true);
-      return { added: () => 0, process: (encodings) => (trim ? encodings.map((e) => trimOffsets(e, prefix)) : encodings) };
+      return { ids: [], added: () => 0, process: (encodings) => (trim ? encodings.map((e) => trimOffsets(e, prefix)) : encodings) };
     }
     case 'Sequence': {
       const list = field(json, 'processors', path, 'array') as Json[];
       const steps = list.map((p, i) => buildPostProcessor(p, `${path}.processors[${i}]`));
       return {
+        ids: steps.flatMap((s) => s.ids),
         added: (pair) => steps.reduce((n, s) => n + s.added(pair), 0),
         process: (encodings, addSpecialTokens) => steps.reduce((acc, s) => s.process(acc, addSpecialTokens), encodings),
       };

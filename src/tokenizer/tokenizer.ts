@@ -125,6 +125,8 @@ export interface Tokenizer {
 interface AddedToken {
   id: number;
   content: string;
+  /** The string decode gives: the content, normalized if the token is. */
+  decoded: string;
   singleWord: boolean;
   lstrip: boolean;
   rstrip: boolean;
@@ -202,8 +204,9 @@ class AddedTokenMatcher {
       if (hit.rstrip) stop = spacesAfter(text, stop);
       if (start > done) pieces.push([done, start, null]);
       pieces.push([start, stop, hit]);
+      // HF searches on from the end of the match itself, not of the spaces rstrip took: a next
+      // match may start inside them, and the pieces overlap.
       done = stop;
-      i = Math.max(i, stop);
     }
     if (done < text.length) pieces.push([done, text.length, null]);
     return pieces;
@@ -244,6 +247,8 @@ class HfTokenizer implements Tokenizer {
   private readonly normalizedMatcher: AddedTokenMatcher;
   private readonly addedById = new Map<number, AddedToken>();
   private readonly addedByContent = new Map<string, AddedToken>();
+  /** Contents of the special added tokens (HF's special_tokens_set). */
+  private readonly specialContents = new Set<string>();
   private readonly padToken: string | null;
   private readonly paddingSide: 'left' | 'right';
   private readonly truncationSide: 'left' | 'right';
@@ -258,11 +263,10 @@ class HfTokenizer implements Tokenizer {
 
     const added = file['added_tokens'] ?? [];
     if (!Array.isArray(added)) throw fileError('added_tokens', `must be an array, got ${describe(added)}`);
-    const raw: (AddedToken & { pattern: string })[] = [];
-    const normalized: (AddedToken & { pattern: string })[] = [];
     // HF reassigns the ids as it loads: a token of the model's vocabulary keeps its id there, any
     // other takes the next id after the vocabulary's size (the file's `id` is only checked, with a
-    // warning, by HF).
+    // warning, by HF). A content listed twice keeps its first id and its last entry's flags, and
+    // is special if any entry says so.
     let nextId = this.model.vocab.size;
     added.forEach((entry, i) => {
       const path = `added_tokens[${i}]`;
@@ -278,23 +282,30 @@ class HfTokenizer implements Tokenizer {
         return v;
       };
       const special = flag('special', false);
-      if (content.length === 0 || this.addedByContent.has(content)) return;
+      if (content.length === 0) return;
+      const normalized = flag('normalized', !special);
       const token: AddedToken = {
-        id: this.model.vocab.get(content) ?? nextId++, content, special, singleWord: flag('single_word', false), lstrip: flag('lstrip', false),
-        rstrip: flag('rstrip', false), normalized: flag('normalized', !special),
+        id: this.addedByContent.get(content)?.id ?? this.model.vocab.get(content) ?? nextId++, content, special,
+        singleWord: flag('single_word', false), lstrip: flag('lstrip', false), rstrip: flag('rstrip', false), normalized,
+        // What decode gives for it: HF's normalized form of a normalized token.
+        decoded: normalized && this.normalizer !== null ? this.normalizer(AlignedText.of(content)).text : content,
       };
       this.addedById.set(token.id, token);
       this.addedByContent.set(content, token);
-      if (token.normalized) {
-        const pattern = this.normalizer === null ? content : this.normalizer(AlignedText.of(content)).text;
-        normalized.push({ ...token, pattern });
-      } else {
-        raw.push({ ...token, pattern: content });
-      }
+      if (special) this.specialContents.add(content);
     });
+    const raw: (AddedToken & { pattern: string })[] = [];
+    const normalized: (AddedToken & { pattern: string })[] = [];
+    for (const token of this.addedById.values()) {
+      if (token.normalized) normalized.push({ ...token, pattern: token.decoded });
+      else raw.push({ ...token, pattern: token.content });
+    }
     this.rawMatcher = new AddedTokenMatcher(raw);
     this.normalizedMatcher = new AddedTokenMatcher(normalized);
 
+    for (const [id, path] of this.postProcessor.ids) {
+      if (this.idToToken(id) === undefined) throw fileError(path, `gives id ${id}, which is neither in the vocabulary nor an added token`);
+    }
     const all = new Set<string>(this.model.vocab.keys());
     for (const t of this.addedById.values()) all.add(t.content);
     this.vocabSize = all.size;
@@ -312,6 +323,8 @@ class HfTokenizer implements Tokenizer {
     this.padToken = pad;
     this.padTokenId = pad === null ? null : (this.tokenToId(pad) as number);
     const maxLength = config.model_max_length;
+    // transformers writes 1e30 (VERY_LARGE_INTEGER) for "no limit": that, or anything not a
+    // positive int32, is no model_max_length.
     this.modelMaxLength = typeof maxLength === 'number' && Number.isInteger(maxLength) && maxLength > 0 && maxLength <= INT32_MAX ? maxLength : null;
     const side = (key: 'padding_side' | 'truncation_side'): 'left' | 'right' => {
       const v = config[key];
@@ -433,7 +446,7 @@ class HfTokenizer implements Tokenizer {
     }
     if (t === false) return null;
     const maxLength = options.maxLength ?? this.modelMaxLength;
-    if (maxLength === null) throw rangeError(op, 'options.maxLength', 'must be given with truncation (tokenizer_config.json gave no model_max_length)');
+    if (maxLength === null) throw rangeError(op, 'options.maxLength', 'must be given with truncation (no model_max_length below 2^31 came with tokenizer_config.json)');
     return { strategy: t === true ? 'longest_first' : t, maxLength, side };
   }
 
@@ -506,14 +519,14 @@ class HfTokenizer implements Tokenizer {
     const truncation = this.truncationOf(options, op);
     if (padding === 'max_length') {
       const target = options.maxLength ?? this.modelMaxLength;
-      if (target === null) throw rangeError(op, 'options.maxLength', "must be given with padding 'max_length' (tokenizer_config.json gave no model_max_length)");
+      if (target === null) throw rangeError(op, 'options.maxLength', "must be given with padding 'max_length' (no model_max_length below 2^31 came with tokenizer_config.json)");
       if (texts.length * Math.ceil(target / multiple) * multiple > MAX_PADDED) {
         throw rangeError(op, 'options.maxLength', `(${target}) pads ${texts.length} rows past ${MAX_PADDED} tokens, the most a padded batch holds`);
       }
     }
 
     const rows = texts.map((t, i) => this.encodeOne(t, pairs?.[i], options, op, truncation));
-    let seq = Math.max(...rows.map((r) => r.ids.length));
+    let seq = rows.reduce((m, r) => Math.max(m, r.ids.length), 0);
     if (padding === 'max_length') {
       const target = Math.ceil(((options.maxLength ?? this.modelMaxLength) as number) / multiple) * multiple;
       const long = rows.findIndex((r) => r.ids.length > target);
@@ -561,9 +574,10 @@ class HfTokenizer implements Tokenizer {
     const tokens: string[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as number;
-      const token = Number.isInteger(id) ? this.idToToken(id) : undefined;
+      // HF's simple_id_to_token: an added token as decode shows it, else the model's token.
+      const token = Number.isInteger(id) ? (this.addedById.get(id)?.decoded ?? this.model.tokens.get(id)) : undefined;
       if (token === undefined) throw rangeError(op, `ids[${i}]`, `(${describe(id)}) is not a token id of the vocabulary (0..${this.vocabSize - 1})`);
-      if (skip && this.addedByContent.get(token)?.special === true) continue;
+      if (skip && this.specialContents.has(token)) continue;
       tokens.push(token);
     }
     const text = this.decoder === null ? tokens.join(' ') : this.decoder(tokens).join('');

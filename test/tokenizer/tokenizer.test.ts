@@ -436,3 +436,51 @@ describe('loadTokenizer: seeded bad-input fuzz', () => {
     expect(control()).toBe(before);
   });
 });
+
+describe('loadTokenizer: corners a review found, against HF tokenizers', () => {
+  const added = (id: number, content: string, more: object = {}) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false, ...more });
+  const file = (model: object, extra: object = {}) => ({ version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, model, ...extra });
+  const bpe = (m: object) => ({ type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, merges: [], ...m });
+  const wordLevel = { type: 'WordLevel', unk_token: '<unk>', vocab: { '<unk>': 0, a: 1, b: 2 } };
+  it.each([
+    ['BPE without an unk token: ranges after a dropped character', file(bpe({ vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] })), ['xab', 'axbxx', 'x']],
+    ['BPE: unknown characters fused into one unk, or not', file(bpe({ vocab: { '<unk>': 0, a: 1 }, unk_token: '<unk>', fuse_unk: true })), ['xxaxx', 'ax', 'xya']],
+    ['BPE: unknown characters, unfused', file(bpe({ vocab: { '<unk>': 0, a: 1 }, unk_token: '<unk>' })), ['xxaxx', 'ax']],
+    ['an added token listed twice: the last flags, special if any', file(wordLevel, { pre_tokenizer: { type: 'WhitespaceSplit' }, added_tokens: [added(3, 'X'), added(3, 'X', { lstrip: true, rstrip: true, special: true })] }), ['a X  b', 'X', ' X']],
+    ['a normalized added token decodes to its normalized form', file(wordLevel, { normalizer: { type: 'Lowercase' }, pre_tokenizer: { type: 'WhitespaceSplit' }, added_tokens: [added(3, 'SEP', { normalized: true, special: true })] }), ['a SEP b', 'aSEPb sep']],
+    ['an rstrip token, then a token that starts with a space', file(wordLevel, { added_tokens: [added(3, '<x>', { rstrip: true }), added(4, ' y')] }), ['<x> y', '<x>   y a', 'a<x> y<x>']],
+  ])('%s', async (_, json, texts) => {
+    const text = JSON.stringify(json);
+    const ref = Reference.fromString(text);
+    const ours = loadTokenizer(text);
+    for (const t of texts) {
+      for (const special of [true, false]) {
+        const diff = await compareOne(ref, ours, t, undefined, special);
+        if (diff !== null) fail(_, SEED, 'corner', t, undefined, diff);
+      }
+    }
+  });
+
+  it('encodes 195 000 tokens (no argument-stack overflow) as HF does', async () => {
+    const text = 'a, '.repeat(65000);
+    const json = JSON.stringify(VARIANTS['gpt2']);
+    const ours = loadTokenizer(json).encode(text);
+    const ref = await Reference.fromString(json).encode(text, null);
+    expect(ours.inputIds.length).toBe(ref.getIds().length);
+    expect([...ours.inputIds]).toEqual(ref.getIds());
+  });
+
+  it('refuses what it cannot run exactly, or what HF would reject, naming the field', () => {
+    const bad = (json: object, message: RegExp) => expect(() => loadTokenizer(json as never)).toThrow(message);
+    bad(file(bpe({ vocab: { a: 0 }, byte_fallback: true })), /model\.byte_fallback is true, which wasm-attention's tokenizer does not implement/);
+    bad(file(wordLevel, { normalizer: { type: 'Replace', pattern: { String: '' }, content: '_' } }), /normalizer\.pattern\.String is empty/);
+    bad(file(wordLevel, { decoder: { type: 'Strip', content: 'ab', start: 1, stop: 0 } }), /decoder\.content must be one character/);
+    bad(file(wordLevel, { decoder: { type: 'Strip', content: 'a', start: 1.5, stop: 0 } }), /decoder\.start must be an integer ≥ 0/);
+    bad(file({ type: 'WordPiece', unk_token: '<unk>', vocab: { '<unk>': 0 }, max_input_chars_per_word: -1 }), /model\.max_input_chars_per_word must be an integer ≥ 0/);
+    bad(file(wordLevel, { post_processor: { type: 'BertProcessing', sep: ['[SEP]', 99], cls: ['<unk>', 0] } }), /post_processor\.sep gives id 99, which is neither in the vocabulary nor an added token/);
+    // An unk token missing from the vocabulary loads, as in HF, and fails when a word needs it.
+    const t = loadTokenizer(file({ type: 'WordLevel', unk_token: '<nope>', vocab: { a: 0 } }, { pre_tokenizer: { type: 'WhitespaceSplit' } }) as never);
+    expect([...t.encode('a a').inputIds]).toEqual([0, 0]);
+    expect(() => t.encode('a b')).toThrow(/model\.unk_token \("<nope>"\) is not in model\.vocab, and the text has a word that needs it/);
+  });
+});
