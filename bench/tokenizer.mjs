@@ -9,23 +9,12 @@ import { readFileSync } from 'node:fs';
 import { Tokenizer as TokenizersJs } from '@huggingface/tokenizers';
 import { Tokenizer as Rust } from 'tokenizers';
 import { loadTokenizer } from '../dist/index.js';
-import { bertTokenizerJson, gpt2TokenizerJson, randomText } from '../test/helpers/tokenizers.mjs';
+import { bertTokenizerJson, gpt2TokenizerJson, randomText, textRng as rng } from '../test/helpers/tokenizers.mjs';
 
 const arg = (name, fallback) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const ROUNDS = arg('rounds', 5);
 const TEXTS = arg('texts', 2000);
 const SEED = arg('seed', 1);
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const docs = ['README.md', 'docs/DESIGN.md', 'docs/PERFORMANCE.md']
   .flatMap((f) => readFileSync(new URL(`../${f}`, import.meta.url), 'utf8').split('\n')).filter((l) => l.length > 0);

@@ -6,18 +6,7 @@
 // of their own. node scripts/make-tokenizer-fixtures.mjs
 import { writeFileSync } from 'node:fs';
 import { Tokenizer } from 'tokenizers';
-import { bertTokenizerJson, gpt2TokenizerJson, randomText } from '../test/helpers/tokenizers.mjs';
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { bertTokenizerJson, gpt2TokenizerJson, randomText, textRng as rng } from '../test/helpers/tokenizers.mjs';
 
 function smallGpt2() {
   const json = gpt2TokenizerJson();

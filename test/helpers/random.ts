@@ -1,15 +1,7 @@
 // Deterministic test data (mulberry32), so a failure reproduces.
+import { rng } from './mulberry32.mjs';
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 /** Uniform values in [-scale, scale). */
 export function randomF32(length: number, seed: number, scale = 1): Float32Array {

@@ -6,6 +6,7 @@
 // is compared with HF's Rust tokenizers on its own.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+export { rng as textRng } from './mulberry32.mjs';
 
 const require = createRequire(import.meta.url);
 
