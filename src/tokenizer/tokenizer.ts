@@ -7,7 +7,7 @@ import { AlignedText, wellFormed } from './aligned-text.js';
 import { charClass } from './char-class.js';
 import { buildDecoder, cleanUpTokenization, type Decoder } from './decoders.js';
 import { asObject, fileError, type Json } from './json.js';
-import { buildModel, type TokenizerModel } from './models.js';
+import { buildModel, type TokenizerModel, type WordToken } from './models.js';
 import { buildNormalizer, type Normalizer } from './normalizers.js';
 import { buildPostProcessor, concatEncoded, emptyEncoded, type Encoded, type PostProcessor } from './post-processors.js';
 import { buildPreTokenizer, type PreTokenizer } from './pre-tokenizers.js';
@@ -355,78 +355,76 @@ class HfTokenizer implements Tokenizer {
   /** One text through added tokens, normalizer, pre-tokenizer and model (HF's encode_single_sequence). */
   private encodeSequence(input: string, sequenceId: number, codePointOf: Int32Array,
     limit: { tokens: number; side: 'left' | 'right' } | null): Encoded {
-    const out = emptyEncoded();
+    // 1. The splits, in order (HF's PreTokenizedString): added tokens, and the words of the
+    // normalized, pre-tokenized text between them.
     const text = AlignedText.of(wellFormed(input));
-    let word = 0;
-    const splitSizes: number[] = [];
-    const splitIsAdded: boolean[] = [];
-    const addToken = (id: number, token: string, offsets: [number, number]): void => {
-      out.ids.push(id);
-      out.tokens.push(token);
-      out.typeIds.push(sequenceId);
-      out.offsets.push([codePointOf[offsets[0]] as number, codePointOf[offsets[1]] as number]);
-      out.specialTokensMask.push(0);
-      out.wordIds.push(word);
-      out.sequenceIds.push(sequenceId);
-    };
-    const addedPiece = (piece: AlignedText, token: AddedToken): void => {
-      addToken(token.id, piece.text, piece.length > 0 ? piece.span(0, piece.length) : [0, 0]);
-      splitSizes.push(1);
-      splitIsAdded.push(true);
-      word++;
-    };
+    const splits: { piece: AlignedText; added: AddedToken | null }[] = [];
     const textPiece = (piece: AlignedText): void => {
-      const words = this.preTokenizer === null ? [piece] : this.preTokenizer(piece);
-      for (const w of words) {
-        if (w.length === 0) continue;
-        const tokens = this.model.tokenize(w.text);
-        for (const t of tokens) addToken(t.id, t.value, w.span(t.start, t.end));
-        splitSizes.push(tokens.length);
-        splitIsAdded.push(false);
-        word++;
+      for (const w of this.preTokenizer === null ? [piece] : this.preTokenizer(piece)) {
+        if (w.length > 0) splits.push({ piece: w, added: null });
       }
     };
     for (const [a, b, token] of this.rawMatcher.split(text.text)) {
       const piece = text.slice(a, b);
       if (token !== null) {
-        addedPiece(piece, token);
+        splits.push({ piece, added: token });
         continue;
       }
       const normalized = this.normalizer === null ? piece : this.normalizer(piece);
       if (normalized.length === 0) continue;
       for (const [c, d, inner] of this.normalizedMatcher.split(normalized.text)) {
         const sub = normalized.slice(c, d);
-        if (inner !== null) addedPiece(sub, inner);
+        if (inner !== null) splits.push({ piece: sub, added: inner });
         else textPiece(sub);
       }
     }
-    if (limit === null) return out;
-    // With truncation, HF tokenizes only the words it may keep: from the cut's far end, word by
-    // word, until it has limit.tokens tokens (the full maxLength; an added token never stops the
-    // walk). The later truncation sees those lengths, so longest_first splits a pair by them; and
-    // on the left, the words kept are numbered from 0.
-    const n = splitSizes.length;
-    let total = 0;
+
+    // 2. The model's tokens of each split. With truncation, HF tokenizes only the splits it may
+    // keep: from the cut's far end, split by split, until it has limit.tokens tokens (the full
+    // maxLength; an added token never stops the walk), and drops the rest. The later truncation
+    // sees those lengths, so longest_first splits a pair by them; on the left, the splits kept are
+    // numbered from 0 (HF's word ids).
+    const n = splits.length;
+    const tokens: (WordToken[] | null)[] = new Array<WordToken[] | null>(n).fill(null);
+    const tokenize = (i: number): WordToken[] => {
+      const { piece, added } = splits[i] as { piece: AlignedText; added: AddedToken | null };
+      return added !== null ? [{ id: added.id, value: piece.text, start: 0, end: piece.length }] : this.model.tokenize(piece.text);
+    };
     let first = 0;
     let last = n;
-    for (let k = 0; k < n; k++) {
-      const i = limit.side === 'left' ? n - 1 - k : k;
-      total += splitSizes[i] as number;
-      if (limit.side === 'left') first = i;
-      else last = i + 1;
-      if (!splitIsAdded[i] && total >= limit.tokens) break;
+    if (limit === null) {
+      for (let i = 0; i < n; i++) tokens[i] = tokenize(i);
+    } else {
+      let total = 0;
+      for (let k = 0; k < n; k++) {
+        const i = limit.side === 'left' ? n - 1 - k : k;
+        const list = tokenize(i);
+        tokens[i] = list;
+        total += list.length;
+        if (limit.side === 'left') first = i;
+        else last = i + 1;
+        if ((splits[i] as { added: AddedToken | null }).added === null && total >= limit.tokens) break;
+      }
     }
-    if (first === 0 && last === n) return out;
-    const from = out.wordIds.findIndex((w) => (w as number) >= first);
-    const to = out.wordIds.findIndex((w) => (w as number) >= last);
-    const a = from < 0 ? out.ids.length : from;
-    const b = to < 0 ? out.ids.length : to;
-    return {
-      ids: out.ids.slice(a, b), tokens: out.tokens.slice(a, b), typeIds: out.typeIds.slice(a, b), offsets: out.offsets.slice(a, b),
-      specialTokensMask: out.specialTokensMask.slice(a, b), wordIds: out.wordIds.slice(a, b).map((w) => (w as number) - first),
-      sequenceIds: out.sequenceIds.slice(a, b),
-    };
+
+    // 3. The encoding, offsets in code points of the input.
+    const out = emptyEncoded();
+    for (let i = first; i < last; i++) {
+      const piece = (splits[i] as { piece: AlignedText }).piece;
+      for (const t of tokens[i] as WordToken[]) {
+        const [s0, e0] = t.end > t.start ? piece.span(t.start, t.end) : [0, 0];
+        out.ids.push(t.id);
+        out.tokens.push(t.value);
+        out.typeIds.push(sequenceId);
+        out.offsets.push([codePointOf[s0] as number, codePointOf[e0] as number]);
+        out.specialTokensMask.push(0);
+        out.wordIds.push(i - first);
+        out.sequenceIds.push(sequenceId);
+      }
+    }
+    return out;
   }
+
 
   private checkText(value: unknown, arg: string, op: string): string {
     if (typeof value !== 'string') throw typeError(op, arg, 'a string', value);
