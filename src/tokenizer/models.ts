@@ -56,6 +56,12 @@ function unkId(vocab: Map<string, number>, unk: string, path: string): () => num
   };
 }
 
+/** The UTF-8 length of one code point. */
+function utf8Bytes(ch: string): number {
+  const cp = ch.codePointAt(0) as number;
+  return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
 /** Code points of a string with their unit offsets: [char, start, end][]. */
 function codePoints(word: string): [string, number, number][] {
   const out: [string, number, number][] = [];
@@ -228,21 +234,24 @@ function bpe(json: Json, path: string): TokenizerModel {
   const cache = new Map<string, WordToken[]>();
 
   function mergeWord(word: string): WordToken[] {
-    // The symbols in order (HF's Word): id and unit range. A range is the running sum of the
-    // lengths of the symbols kept so far, as HF's is: a character dropped for want of an unk
-    // token shifts the ranges after it.
+    // The symbols in order (HF's Word): id and byte range. A range is the running sum of the
+    // UTF-8 lengths of the symbols kept so far, as HF's is: a character dropped for want of an
+    // unk token shifts the ranges after it (mapped back to characters at the end).
     const ids: number[] = [];
     const starts: number[] = [];
     const ends: number[] = [];
     let at = 0;
-    const add = (id: number, units: number): void => {
+    const add = (id: number, bytes: number): void => {
       ids.push(id);
       starts.push(at);
-      ends.push(at += units);
+      ends.push(at += bytes);
     };
-    let pending: [number, number] | null = null; // an unk waiting to be added: id, units
+    let pending: [number, number] | null = null; // an unk waiting to be added: id, bytes
     const chars = codePoints(word);
-    chars.forEach(([ch, s, e], i) => {
+    const byteEnds: number[] = []; // where each character's UTF-8 bytes end in the word
+    chars.forEach(([ch], i) => byteEnds.push((i > 0 ? (byteEnds[i - 1] as number) : 0) + utf8Bytes(ch)));
+    chars.forEach(([ch], i) => {
+      const length = (byteEnds[i] as number) - (i > 0 ? (byteEnds[i - 1] as number) : 0);
       let piece = ch;
       if (i > 0) piece = prefix + piece;
       if (i === chars.length - 1) piece += suffix;
@@ -250,12 +259,12 @@ function bpe(json: Json, path: string): TokenizerModel {
       if (id !== undefined) {
         if (pending !== null) add(...pending);
         pending = null;
-        add(id, e - s);
+        add(id, length);
       } else if (unk !== null) {
-        if (pending !== null && fuseUnk) pending[1] += e - s;
+        if (pending !== null && fuseUnk) pending[1] += length;
         else {
           if (pending !== null) add(...pending);
-          pending = [unk(), e - s];
+          pending = [unk(), length];
         }
       }
     });
@@ -291,9 +300,22 @@ function bpe(json: Json, path: string): TokenizerModel {
         if (mq !== undefined) queue.push(Math.floor(mq / PAIR), pos);
       }
     }
+    // A byte range → the units of the characters holding its first and its last byte.
+    const charAt = (byte: number): [string, number, number] => {
+      let lo = 0;
+      let hi = chars.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((byteEnds[mid] as number) > byte) hi = mid;
+        else lo = mid + 1;
+      }
+      return chars[lo] as [string, number, number];
+    };
     const out: WordToken[] = [];
     for (let i = 0; i < n; i++) {
-      if (alive[i]) out.push({ id: ids[i] as number, value: tokens.get(ids[i] as number) as string, start: starts[i] as number, end: ends[i] as number });
+      if (!alive[i]) continue;
+      out.push({ id: ids[i] as number, value: tokens.get(ids[i] as number) as string,
+        start: charAt(starts[i] as number)[1], end: charAt((ends[i] as number) - 1)[2] });
     }
     return out;
   }

@@ -148,8 +148,8 @@ function codePointBefore(text: string, end: number): number {
   return low;
 }
 
-/** Where the run of whitespace that ends at `end` begins, not before `floor` (only BMP code
- * points are whitespace). */
+/** Where the run of whitespace that ends at `end` begins, not before `floor` (every
+ * White_Space code point is in the BMP). */
 function spacesBefore(text: string, end: number, floor: number): number {
   while (end > floor && isWhiteSpace(text.charCodeAt(end - 1))) end--;
   return end;
@@ -180,7 +180,8 @@ class AddedTokenMatcher {
     return this.byFirst.size === 0;
   }
 
-  split(text: string): [number, number, AddedToken | null][] {
+  /** The pieces, or null where HF cannot encode the text (see start > stop below). */
+  split(text: string): [number, number, AddedToken | null][] | null {
     const pieces: [number, number, AddedToken | null][] = [];
     let done = 0;
     for (let i = 0; i < text.length;) {
@@ -198,10 +199,13 @@ class AddedTokenMatcher {
         const stopOk = stop === text.length || !isWordChar(text.codePointAt(stop) as number);
         if (!startOk || !stopOk) continue;
       }
-      if (hit.lstrip) {
-        start = spacesBefore(text, start, done);
-      }
+      // lstrip never reaches back into the previous match (HF: max(newstart, start_offset)),
+      // even when that match's rstrip ran past this one's start.
+      if (hit.lstrip) start = Math.max(spacesBefore(text, start, 0), done);
       if (hit.rstrip) stop = spacesAfter(text, stop);
+      // An lstrip token inside the spaces an rstrip token took ends before it starts: HF's Rust
+      // aborts the process there; we refuse the text.
+      if (start > stop) return null;
       if (start > done) pieces.push([done, start, null]);
       pieces.push([start, stop, hit]);
       // HF searches on from the end of the match itself, not of the spaces rstrip took: a next
@@ -287,8 +291,10 @@ class HfTokenizer implements Tokenizer {
       const token: AddedToken = {
         id: this.addedByContent.get(content)?.id ?? this.model.vocab.get(content) ?? nextId++, content, special,
         singleWord: flag('single_word', false), lstrip: flag('lstrip', false), rstrip: flag('rstrip', false), normalized,
-        // What decode gives for it: HF's normalized form of a normalized token.
-        decoded: normalized && this.normalizer !== null ? this.normalizer(AlignedText.of(content)).text : content,
+        // What decode gives for it: HF's normalized form if any entry of it was normalized (HF
+        // keeps that form by id, and a later entry does not clear it).
+        decoded: normalized && this.normalizer !== null ? this.normalizer(AlignedText.of(content)).text
+          : (this.addedByContent.get(content)?.decoded ?? content),
       };
       this.addedById.set(token.id, token);
       this.addedByContent.set(content, token);
@@ -354,7 +360,15 @@ class HfTokenizer implements Tokenizer {
 
   /** One text through added tokens, normalizer, pre-tokenizer and model (HF's encode_single_sequence). */
   private encodeSequence(input: string, sequenceId: number, codePointOf: Int32Array,
-    limit: { tokens: number; side: 'left' | 'right' } | null): Encoded {
+    limit: { tokens: number; side: 'left' | 'right' } | null, op: string): Encoded {
+    const arg = sequenceId === 0 ? 'text' : 'options.textPair';
+    const matches = (matcher: AddedTokenMatcher, s: string): [number, number, AddedToken | null][] => {
+      const pieces = matcher.split(s);
+      if (pieces === null) {
+        throw rangeError(op, arg, "has an lstrip added token inside the spaces an rstrip one takes, which HF's tokenizers cannot encode (they abort)");
+      }
+      return pieces;
+    };
     // 1. The splits, in order (HF's PreTokenizedString): added tokens, and the words of the
     // normalized, pre-tokenized text between them.
     const text = AlignedText.of(wellFormed(input));
@@ -364,7 +378,7 @@ class HfTokenizer implements Tokenizer {
         if (w.length > 0) splits.push({ piece: w, added: null });
       }
     };
-    for (const [a, b, token] of this.rawMatcher.split(text.text)) {
+    for (const [a, b, token] of matches(this.rawMatcher, text.text)) {
       const piece = text.slice(a, b);
       if (token !== null) {
         splits.push({ piece, added: token });
@@ -372,7 +386,7 @@ class HfTokenizer implements Tokenizer {
       }
       const normalized = this.normalizer === null ? piece : this.normalizer(piece);
       if (normalized.length === 0) continue;
-      for (const [c, d, inner] of this.normalizedMatcher.split(normalized.text)) {
+      for (const [c, d, inner] of matches(this.normalizedMatcher, normalized.text)) {
         const sub = normalized.slice(c, d);
         if (inner !== null) splits.push({ piece: sub, added: inner });
         else textPiece(sub);
@@ -460,8 +474,8 @@ class HfTokenizer implements Tokenizer {
     }
     const limit = (sequence: number): { tokens: number; side: 'left' | 'right' } | null => (truncation !== null
       && (truncation.strategy !== 'only_second' || sequence !== 0) ? { tokens: truncation.maxLength, side: truncation.side } : null);
-    let encodings = [this.encodeSequence(text, 0, (maps[0] as CodePoints).codePointOf, limit(0))];
-    if (pair !== undefined) encodings.push(this.encodeSequence(pair, 1, (maps[1] as CodePoints).codePointOf, limit(1)));
+    let encodings = [this.encodeSequence(text, 0, (maps[0] as CodePoints).codePointOf, limit(0), op)];
+    if (pair !== undefined) encodings.push(this.encodeSequence(pair, 1, (maps[1] as CodePoints).codePointOf, limit(1), op));
     if (truncation !== null) encodings = truncate(encodings, truncation.maxLength - added, truncation.strategy, truncation.side, op);
     const out = concatEncoded(this.postProcessor.process(encodings, addSpecial));
     out.offsets = out.offsets.map(([a, b], i) => {
@@ -605,6 +619,11 @@ function codePoints(text: string): CodePoints {
   return { codePointOf, unitOf: Int32Array.from(units) };
 }
 
+const UTF8 = new TextEncoder();
+function utf8Length(text: string): number {
+  return UTF8.encode(text).length;
+}
+
 /** HF's step_decode_stream: `ids` holds the ids from the one before the last emitted text on;
  * `prefix` is their text, which each new, longer and complete decoding must extend. */
 function decodeStream(tokenizer: Tokenizer, skipSpecialTokens: boolean): DecodeStream {
@@ -616,16 +635,26 @@ function decodeStream(tokenizer: Tokenizer, skipSpecialTokens: boolean): DecodeS
       if (!Number.isInteger(id) || tokenizer.idToToken(id) === undefined) {
         throw rangeError('tokenizer.decodeStream', 'step(id)', `(${describe(id)}) is not a token id of the vocabulary (0..${tokenizer.vocabSize - 1})`);
       }
+      const decode = (list: number[]): string => tokenizer.decode(list, { skipSpecialTokens, cleanUpTokenizationSpaces: false });
+      if (prefix === '' && ids.length > 0) {
+        // Nothing emitted yet (special tokens skipped, empty tokens): start the window here.
+        const start = decode(ids);
+        if (!start.endsWith('\ufffd')) {
+          prefix = start;
+          prefixIndex = ids.length;
+        }
+      }
       ids.push(id);
-      const text = tokenizer.decode(ids, { skipSpecialTokens, cleanUpTokenizationSpaces: false });
-      if (text.length <= prefix.length || text.endsWith('\ufffd')) return null;
+      const text = decode(ids);
+      // HF compares UTF-8 lengths.
+      if (utf8Length(text) <= utf8Length(prefix) || text.endsWith('\ufffd')) return null;
       if (!text.startsWith(prefix)) {
         throw new Error(`tokenizer.decodeStream: decoding id ${id} changed the text before it (${JSON.stringify(prefix)} became ${JSON.stringify(text)})`);
       }
       const next = text.slice(prefix.length);
       const nextPrefixIndex = ids.length - prefixIndex;
       ids = ids.slice(prefixIndex);
-      prefix = tokenizer.decode(ids, { skipSpecialTokens, cleanUpTokenizationSpaces: false });
+      prefix = decode(ids);
       prefixIndex = nextPrefixIndex;
       return next;
     },

@@ -443,12 +443,14 @@ describe('loadTokenizer: corners a review found, against HF tokenizers', () => {
   const bpe = (m: object) => ({ type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, merges: [], ...m });
   const wordLevel = { type: 'WordLevel', unk_token: '<unk>', vocab: { '<unk>': 0, a: 1, b: 2 } };
   it.each([
-    ['BPE without an unk token: ranges after a dropped character', file(bpe({ vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] })), ['xab', 'axbxx', 'x']],
+    ['BPE without an unk token: ranges after a dropped character', file(bpe({ vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] })), ['xab', 'axbxx', 'x', 'éab', 'éa b', '😀a😀b', 'aéé']],
     ['BPE: unknown characters fused into one unk, or not', file(bpe({ vocab: { '<unk>': 0, a: 1 }, unk_token: '<unk>', fuse_unk: true })), ['xxaxx', 'ax', 'xya']],
     ['BPE: unknown characters, unfused', file(bpe({ vocab: { '<unk>': 0, a: 1 }, unk_token: '<unk>' })), ['xxaxx', 'ax']],
     ['an added token listed twice: the last flags, special if any', file(wordLevel, { pre_tokenizer: { type: 'WhitespaceSplit' }, added_tokens: [added(3, 'X'), added(3, 'X', { lstrip: true, rstrip: true, special: true })] }), ['a X  b', 'X', ' X']],
     ['a normalized added token decodes to its normalized form', file(wordLevel, { normalizer: { type: 'Lowercase' }, pre_tokenizer: { type: 'WhitespaceSplit' }, added_tokens: [added(3, 'SEP', { normalized: true, special: true })] }), ['a SEP b', 'aSEPb sep']],
     ['an rstrip token, then a token that starts with a space', file(wordLevel, { added_tokens: [added(3, '<x>', { rstrip: true }), added(4, ' y')] }), ['<x> y', '<x>   y a', 'a<x> y<x>']],
+    ['an rstrip token, then an lstrip one in its spaces', file(wordLevel, { added_tokens: [added(3, '<x>', { rstrip: true }), added(4, ' y', { lstrip: true })] }), ['<x>  y', '<x> y', 'a <x>   ya']],
+    ['a duplicate added token, normalized first, then not', file(wordLevel, { normalizer: { type: 'Lowercase' }, pre_tokenizer: { type: 'WhitespaceSplit' }, added_tokens: [added(3, 'SEP', { normalized: true }), added(3, 'SEP', { normalized: false })] }), ['a SEP sep b', 'SEP']],
   ])('%s', async (_, json, texts) => {
     const text = JSON.stringify(json);
     const ref = Reference.fromString(text);
@@ -478,6 +480,10 @@ describe('loadTokenizer: corners a review found, against HF tokenizers', () => {
     bad(file(wordLevel, { decoder: { type: 'Strip', content: 'a', start: 1.5, stop: 0 } }), /decoder\.start must be an integer ≥ 0/);
     bad(file({ type: 'WordPiece', unk_token: '<unk>', vocab: { '<unk>': 0 }, max_input_chars_per_word: -1 }), /model\.max_input_chars_per_word must be an integer ≥ 0/);
     bad(file(wordLevel, { post_processor: { type: 'BertProcessing', sep: ['[SEP]', 99], cls: ['<unk>', 0] } }), /post_processor\.sep gives id 99, which is neither in the vocabulary nor an added token/);
+    // HF's Rust aborts the process on an lstrip token inside an rstrip one's spaces; we refuse.
+    const overlap = loadTokenizer(file(wordLevel, { added_tokens: [added(3, '<x>', { rstrip: true }), added(4, ' ', { lstrip: true })] }) as never);
+    expect(() => overlap.encode('<x>   a')).toThrow(/tokenizer\.encode: text has an lstrip added token inside the spaces an rstrip one takes/);
+    expect(() => overlap.encode('a', { textPair: '<x>   a' })).toThrow(/options\.textPair has an lstrip added token/);
     // An unk token missing from the vocabulary loads, as in HF, and fails when a word needs it.
     const t = loadTokenizer(file({ type: 'WordLevel', unk_token: '<nope>', vocab: { a: 0 } }, { pre_tokenizer: { type: 'WhitespaceSplit' } }) as never);
     expect([...t.encode('a a').inputIds]).toEqual([0, 0]);
