@@ -165,10 +165,13 @@ function spacesAfter(text: string, start: number): number {
  * lstrip and rstrip. Returns the pieces that cover the text: [start, end, added token or null]. */
 class AddedTokenMatcher {
   private readonly byFirst = new Map<number, AddedToken[]>();
+  /** 1 for a UTF-16 unit some token starts with. */
+  private readonly starts = new Uint8Array(0x10000);
   constructor(tokens: readonly (AddedToken & { pattern: string })[]) {
     for (const t of tokens) {
       if (t.pattern.length === 0) continue;
       const key = t.pattern.charCodeAt(0);
+      this.starts[key] = 1;
       const list = this.byFirst.get(key) ?? [];
       list.push({ ...t, content: t.pattern });
       this.byFirst.set(key, list);
@@ -185,6 +188,10 @@ class AddedTokenMatcher {
     const pieces: [number, number, AddedToken | null][] = [];
     let done = 0;
     for (let i = 0; i < text.length;) {
+      if (this.starts[text.charCodeAt(i)] === 0) {
+        i++;
+        continue;
+      }
       const candidates = this.byFirst.get(text.charCodeAt(i));
       const hit = candidates?.find((t) => text.startsWith(t.content, i));
       if (hit === undefined) {
@@ -359,7 +366,7 @@ class HfTokenizer implements Tokenizer {
   }
 
   /** One text through added tokens, normalizer, pre-tokenizer and model (HF's encode_single_sequence). */
-  private encodeSequence(input: string, sequenceId: number, codePointOf: Int32Array,
+  private encodeSequence(input: string, sequenceId: number, codePointOf: Int32Array | null,
     limit: { tokens: number; side: 'left' | 'right' } | null, op: string): Encoded {
     const arg = sequenceId === 0 ? 'text' : 'options.textPair';
     const matches = (matcher: AddedTokenMatcher, s: string): [number, number, AddedToken | null][] => {
@@ -430,7 +437,7 @@ class HfTokenizer implements Tokenizer {
         out.ids.push(t.id);
         out.tokens.push(t.value);
         out.typeIds.push(sequenceId);
-        out.offsets.push([codePointOf[s0] as number, codePointOf[e0] as number]);
+        out.offsets.push(codePointOf === null ? [s0, e0] : [codePointOf[s0] as number, codePointOf[e0] as number]);
         out.specialTokensMask.push(0);
         out.wordIds.push(i - first);
         out.sequenceIds.push(sequenceId);
@@ -478,12 +485,13 @@ class HfTokenizer implements Tokenizer {
     if (pair !== undefined) encodings.push(this.encodeSequence(pair, 1, (maps[1] as CodePoints).codePointOf, limit(1), op));
     if (truncation !== null) encodings = truncate(encodings, truncation.maxLength - added, truncation.strategy, truncation.side, op);
     const out = concatEncoded(this.postProcessor.process(encodings, addSpecial));
-    out.offsets = out.offsets.map(([a, b], i) => {
-      const sequence = out.sequenceIds[i];
-      if (sequence === null || sequence === undefined) return [a, b];
-      const unitOf = (maps[sequence] as CodePoints).unitOf;
-      return [unitOf[a] as number, unitOf[b] as number];
-    });
+    if (maps.some((m) => m.unitOf !== null)) {
+      out.offsets = out.offsets.map(([a, b], i) => {
+        const sequence = out.sequenceIds[i];
+        const unitOf = sequence === null || sequence === undefined ? null : (maps[sequence] as CodePoints).unitOf;
+        return unitOf === null ? [a, b] : [unitOf[a] as number, unitOf[b] as number];
+      });
+    }
     return out;
   }
 
@@ -598,13 +606,17 @@ class HfTokenizer implements Tokenizer {
 }
 
 interface CodePoints {
-  /** [length + 1]: UTF-16 unit → index of the code point it belongs to (its end for n). */
-  codePointOf: Int32Array;
-  /** [code points + 1]: code point index → its first unit. */
-  unitOf: Int32Array;
+  /** [length + 1]: UTF-16 unit → index of the code point it belongs to (its end for n); null
+   * when every code point is one unit (the maps are the identity). */
+  codePointOf: Int32Array | null;
+  /** [code points + 1]: code point index → its first unit; null with codePointOf. */
+  unitOf: Int32Array | null;
 }
 
+const SURROGATE = /[\ud800-\udfff]/;
+
 function codePoints(text: string): CodePoints {
+  if (!SURROGATE.test(text)) return { codePointOf: null, unitOf: null };
   const codePointOf = new Int32Array(text.length + 1);
   const units: number[] = [];
   let k = 0;
