@@ -179,10 +179,6 @@ class AddedTokenMatcher {
     for (const list of this.byFirst.values()) list.sort((a, b) => b.content.length - a.content.length);
   }
 
-  get empty(): boolean {
-    return this.byFirst.size === 0;
-  }
-
   /** The pieces, or null where HF cannot encode the text (see start > stop below). */
   split(text: string): [number, number, AddedToken | null][] | null {
     const pieces: [number, number, AddedToken | null][] = [];
@@ -367,8 +363,7 @@ class HfTokenizer implements Tokenizer {
 
   /** One text through added tokens, normalizer, pre-tokenizer and model (HF's encode_single_sequence). */
   private encodeSequence(input: string, sequenceId: number, codePointOf: Int32Array | null,
-    limit: { tokens: number; side: 'left' | 'right' } | null, op: string): Encoded {
-    const arg = sequenceId === 0 ? 'text' : 'options.textPair';
+    limit: { tokens: number; side: 'left' | 'right' } | null, op: string, arg: string): Encoded {
     const matches = (matcher: AddedTokenMatcher, s: string): [number, number, AddedToken | null][] => {
       const pieces = matcher.split(s);
       if (pieces === null) {
@@ -469,8 +464,9 @@ class HfTokenizer implements Tokenizer {
     return { strategy: t === true ? 'longest_first' : t, maxLength, side };
   }
 
+  /** `args`: the names of text and pair in the caller's arguments, for errors. */
   private encodeOne(text: string, pair: string | undefined, options: EncodeOptions, op: string,
-    truncation: ReturnType<HfTokenizer['truncationOf']>): Encoded {
+    truncation: ReturnType<HfTokenizer['truncationOf']>, args: [string, string]): Encoded {
     const addSpecial = options.addSpecialTokens ?? true;
     // Offsets count code points until the end, as HF's do (ByteLevel's trimming counts characters).
     const maps = [codePoints(text), codePoints(pair ?? '')];
@@ -481,8 +477,8 @@ class HfTokenizer implements Tokenizer {
     }
     const limit = (sequence: number): { tokens: number; side: 'left' | 'right' } | null => (truncation !== null
       && (truncation.strategy !== 'only_second' || sequence !== 0) ? { tokens: truncation.maxLength, side: truncation.side } : null);
-    let encodings = [this.encodeSequence(text, 0, (maps[0] as CodePoints).codePointOf, limit(0), op)];
-    if (pair !== undefined) encodings.push(this.encodeSequence(pair, 1, (maps[1] as CodePoints).codePointOf, limit(1), op));
+    let encodings = [this.encodeSequence(text, 0, (maps[0] as CodePoints).codePointOf, limit(0), op, args[0])];
+    if (pair !== undefined) encodings.push(this.encodeSequence(pair, 1, (maps[1] as CodePoints).codePointOf, limit(1), op, args[1]));
     if (truncation !== null) encodings = truncate(encodings, truncation.maxLength - added, truncation.strategy, truncation.side, op);
     const out = concatEncoded(this.postProcessor.process(encodings, addSpecial));
     if (maps.some((m) => m.unitOf !== null)) {
@@ -504,7 +500,7 @@ class HfTokenizer implements Tokenizer {
       throw typeError(op, 'options.addSpecialTokens', 'a boolean', options.addSpecialTokens);
     }
     const truncation = this.truncationOf(options, op);
-    return toEncoding(this.encodeOne(text, options.textPair, options, op, truncation));
+    return toEncoding(this.encodeOne(text, options.textPair, options, op, truncation, ['text', 'options.textPair']));
   }
 
   encodeBatch(texts: readonly string[], options: EncodeBatchOptions = {}): BatchEncoding {
@@ -545,7 +541,7 @@ class HfTokenizer implements Tokenizer {
       }
     }
 
-    const rows = texts.map((t, i) => this.encodeOne(t, pairs?.[i], options, op, truncation));
+    const rows = texts.map((t, i) => this.encodeOne(t, pairs?.[i], options, op, truncation, [`texts[${i}]`, `options.textPairs[${i}]`]));
     let seq = rows.reduce((m, r) => Math.max(m, r.ids.length), 0);
     if (padding === 'max_length') {
       const target = Math.ceil(((options.maxLength ?? this.modelMaxLength) as number) / multiple) * multiple;

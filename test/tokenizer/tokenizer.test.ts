@@ -484,6 +484,7 @@ describe('loadTokenizer: corners a review found, against HF tokenizers', () => {
     const overlap = loadTokenizer(file(wordLevel, { added_tokens: [added(3, '<x>', { rstrip: true }), added(4, ' ', { lstrip: true })] }) as never);
     expect(() => overlap.encode('<x>   a')).toThrow(/tokenizer\.encode: text has an lstrip added token inside the spaces an rstrip one takes/);
     expect(() => overlap.encode('a', { textPair: '<x>   a' })).toThrow(/options\.textPair has an lstrip added token/);
+    expect(() => overlap.encodeBatch(['a', '<x>   a'], { padTokenId: 0 })).toThrow(/tokenizer\.encodeBatch: texts\[1\] has an lstrip added token/);
     // An unk token missing from the vocabulary loads, as in HF, and fails when a word needs it.
     const t = loadTokenizer(file({ type: 'WordLevel', unk_token: '<nope>', vocab: { a: 0 } }, { pre_tokenizer: { type: 'WhitespaceSplit' } }) as never);
     expect([...t.encode('a a').inputIds]).toEqual([0, 0]);
