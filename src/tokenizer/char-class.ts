@@ -12,3 +12,7 @@ export function charClass(pattern: RegExp): (cp: number) => boolean {
     return v === 2;
   };
 }
+
+/** Unicode White_Space: Rust's `char::is_whitespace` and Oniguruma's `\s` (not JavaScript's
+ * `\s`, which adds U+FEFF and lacks U+0085). */
+export const isWhiteSpace = charClass(/\p{White_Space}/u);

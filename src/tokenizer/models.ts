@@ -16,7 +16,8 @@ export interface TokenizerModel {
   readonly vocab: ReadonlyMap<string, number>;
   /** Id → token string. */
   readonly tokens: ReadonlyMap<number, string>;
-  tokenize(word: string): WordToken[];
+  /** The word's tokens (shared with a cache: not to be modified). */
+  tokenize(word: string): readonly WordToken[];
 }
 
 function readVocab(json: Json, path: string): Map<string, number> {
@@ -78,6 +79,19 @@ function codePoints(word: string): [string, number, number][] {
 const CACHE_WORD = 256;
 const CACHE_SIZE = 10000;
 
+/** `tokenize` behind the word cache. */
+function cached(tokenize: (word: string) => WordToken[]): (word: string) => readonly WordToken[] {
+  const cache = new Map<string, readonly WordToken[]>();
+  return (word) => {
+    let out = cache.get(word);
+    if (out === undefined) {
+      out = tokenize(word);
+      if (word.length < CACHE_WORD && cache.size < CACHE_SIZE) cache.set(word, out);
+    }
+    return out;
+  };
+}
+
 /** HF's WordPiece: the longest vocabulary prefix first, then the longest `##`-prefixed piece of
  * the rest; a word with a piece that matches nothing, or longer than max_input_chars_per_word
  * code points, is one unk token. */
@@ -87,7 +101,6 @@ function wordPiece(json: Json, path: string): TokenizerModel {
   const unk = unkId(vocab, unkToken, path);
   const prefix = optionalField(json, 'continuing_subword_prefix', path, 'string', '##') as string;
   const maxChars = optionalInteger(json, 'max_input_chars_per_word', path, 0, 100);
-  const cache = new Map<string, WordToken[]>();
   const pieces = (word: string): WordToken[] => {
     // Unit offsets of the code point boundaries: bounds[k] is where code point k starts.
     const bounds = codePoints(word).map(([, s]) => s);
@@ -111,17 +124,7 @@ function wordPiece(json: Json, path: string): TokenizerModel {
     }
     return out;
   };
-  return {
-    vocab,
-    tokens: reverse(vocab),
-    tokenize(word) {
-      const hit = cache.get(word);
-      if (hit !== undefined) return hit.map((t) => ({ ...t }));
-      const out = pieces(word);
-      if (word.length < CACHE_WORD && cache.size < CACHE_SIZE) cache.set(word, out.map((t) => ({ ...t })));
-      return out;
-    },
-  };
+  return { vocab, tokens: reverse(vocab), tokenize: cached(pieces) };
 }
 
 function wordLevel(json: Json, path: string): TokenizerModel {
@@ -231,7 +234,6 @@ function bpe(json: Json, path: string): TokenizerModel {
     merges.set(ida * PAIR + idb, rank * PAIR + idm);
   });
   const tokens = reverse(vocab);
-  const cache = new Map<string, WordToken[]>();
 
   function mergeWord(word: string): WordToken[] {
     // The symbols in order (HF's Word): id and byte range. A range is the running sum of the
@@ -320,6 +322,7 @@ function bpe(json: Json, path: string): TokenizerModel {
     return out;
   }
 
+  const merged = cached(mergeWord);
   return {
     vocab,
     tokens,
@@ -329,11 +332,7 @@ function bpe(json: Json, path: string): TokenizerModel {
         const id = vocab.get(word);
         if (id !== undefined) return [{ id, value: word, start: 0, end: word.length }];
       }
-      const hit = cache.get(word);
-      if (hit !== undefined) return hit.map((t) => ({ ...t }));
-      const out = mergeWord(word);
-      if (word.length < CACHE_WORD && cache.size < CACHE_SIZE) cache.set(word, out.map((t) => ({ ...t })));
-      return out;
+      return merged(word);
     },
   };
 }

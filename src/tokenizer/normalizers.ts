@@ -3,13 +3,11 @@
 // the others as Unicode property escapes.
 import { AlignedText } from './aligned-text.js';
 import { MARK, NONSPACING_MARK, OTHER } from './bert-unicode.js';
-import { charClass } from './char-class.js';
+import { charClass, isWhiteSpace } from './char-class.js';
 import { field, optionalBoolean, unsupported, type Json } from './json.js';
 
 export type Normalizer = (text: AlignedText) => AlignedText;
 
-const WHITE_SPACE = /^\p{White_Space}$/u;
-const isWhiteSpace = charClass(/\p{White_Space}/u);
 const isOther = charClass(OTHER);
 const isNonspacingMark = charClass(NONSPACING_MARK);
 const isMark = charClass(MARK);
@@ -125,8 +123,8 @@ function strip(json: Json, path: string): Normalizer {
   return (t) => {
     let a = 0;
     let b = t.length;
-    if (left) while (a < b && WHITE_SPACE.test(t.text[a] as string)) a++;
-    if (right) while (b > a && WHITE_SPACE.test(t.text[b - 1] as string)) b--;
+    if (left) while (a < b && isWhiteSpace(t.text.charCodeAt(a))) a++;
+    if (right) while (b > a && isWhiteSpace(t.text.charCodeAt(b - 1))) b--;
     return a === 0 && b === t.length ? t : t.slice(a, b);
   };
 }

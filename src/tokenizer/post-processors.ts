@@ -1,6 +1,7 @@
 // tokenizer.json's `post_processor`: the special tokens around one sequence or a pair
 // ([CLS] A [SEP] B [SEP]), their type ids, and ByteLevel's offset trimming.
 import { describe } from '../errors.js';
+import { isWhiteSpace } from './char-class.js';
 import { asObject, field, fileError, optionalBoolean, optionalInteger, unsupported, type Json } from './json.js';
 
 /** One sequence's tokens, HF's Encoding: every array has one entry per token. */
@@ -62,12 +63,11 @@ export interface PostProcessor {
 
 /** GPT-2's whitespace byte (Ġ) or real whitespace, at either end of a token. */
 const SPACE_CHAR = 'Ġ';
-const WHITE_SPACE = /^\p{White_Space}$/u;
 
 /** HF's ByteLevel trim_offsets: a token's offsets leave out its leading and trailing spaces,
  * except the one space add_prefix_space put before the first token. */
 function trimOffsets(e: Encoded, addPrefixSpace: boolean): Encoded {
-  const isSpace = (ch: string | undefined): boolean => ch !== undefined && (ch === SPACE_CHAR || WHITE_SPACE.test(ch));
+  const isSpace = (ch: string | undefined): boolean => ch !== undefined && (ch === SPACE_CHAR || isWhiteSpace(ch.codePointAt(0) as number));
   const offsets = e.offsets.map(([s, t], i): [number, number] => {
     const chars = [...(e.tokens[i] as string)];
     let lead = 0;

@@ -1,7 +1,7 @@
 // tokenizer.json's `pre_tokenizer`: splits normalized text into the words the model tokenizes.
 import { AlignedText } from './aligned-text.js';
 import { PUNCTUATION } from './bert-unicode.js';
-import { charClass } from './char-class.js';
+import { charClass, isWhiteSpace } from './char-class.js';
 import { field, optionalBoolean, optionalField, unsupported, type Json } from './json.js';
 
 export type PreTokenizer = (text: AlignedText) => AlignedText[];
@@ -47,7 +47,6 @@ function byteLevel(json: Json, path: string): PreTokenizer {
   };
 }
 
-const isWhiteSpace = charClass(/\p{White_Space}/u);
 const isPunctuation = charClass(PUNCTUATION);
 
 /** BERT's words: split at whitespace (dropped) and around each punctuation character (kept). */

@@ -4,7 +4,7 @@
 import { describe, rangeError, typeError } from '../errors.js';
 import { options as knownKeys } from '../validate.js';
 import { AlignedText, wellFormed } from './aligned-text.js';
-import { charClass } from './char-class.js';
+import { charClass, isWhiteSpace } from './char-class.js';
 import { buildDecoder, cleanUpTokenization, type Decoder } from './decoders.js';
 import { asObject, fileError, type Json } from './json.js';
 import { buildModel, type TokenizerModel, type WordToken } from './models.js';
@@ -136,7 +136,6 @@ interface AddedToken {
 
 /** Rust regex's Unicode `\w`, at the edge of a string. */
 const isWordChar = charClass(/[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]/u);
-const isWhiteSpace = charClass(/\p{White_Space}/u);
 
 /** The code point that ends at unit `end` (a surrogate pair read whole). */
 function codePointBefore(text: string, end: number): number {
@@ -401,8 +400,8 @@ class HfTokenizer implements Tokenizer {
     // sees those lengths, so longest_first splits a pair by them; on the left, the splits kept are
     // numbered from 0 (HF's word ids).
     const n = splits.length;
-    const tokens: (WordToken[] | null)[] = new Array<WordToken[] | null>(n).fill(null);
-    const tokenize = (i: number): WordToken[] => {
+    const tokens: (readonly WordToken[] | null)[] = new Array<readonly WordToken[] | null>(n).fill(null);
+    const tokenize = (i: number): readonly WordToken[] => {
       const { piece, added } = splits[i] as { piece: AlignedText; added: AddedToken | null };
       return added !== null ? [{ id: added.id, value: piece.text, start: 0, end: piece.length }] : this.model.tokenize(piece.text);
     };
@@ -427,7 +426,7 @@ class HfTokenizer implements Tokenizer {
     const out = emptyEncoded();
     for (let i = first; i < last; i++) {
       const piece = (splits[i] as { piece: AlignedText }).piece;
-      for (const t of tokens[i] as WordToken[]) {
+      for (const t of tokens[i] as readonly WordToken[]) {
         const [s0, e0] = t.end > t.start ? piece.span(t.start, t.end) : [0, 0];
         out.ids.push(t.id);
         out.tokens.push(t.value);
@@ -469,7 +468,7 @@ class HfTokenizer implements Tokenizer {
     truncation: ReturnType<HfTokenizer['truncationOf']>, args: [string, string]): Encoded {
     const addSpecial = options.addSpecialTokens ?? true;
     // Offsets count code points until the end, as HF's do (ByteLevel's trimming counts characters).
-    const maps = [codePoints(text), codePoints(pair ?? '')];
+    const maps = [codePointMaps(text), codePointMaps(pair ?? '')];
     const added = addSpecial ? this.postProcessor.added(pair !== undefined) : 0;
     if (truncation !== null && truncation.maxLength < added) {
       // HF's Rust would wrap the subtraction around and not truncate at all.
@@ -611,7 +610,7 @@ interface CodePoints {
 
 const SURROGATE = /[\ud800-\udfff]/;
 
-function codePoints(text: string): CodePoints {
+function codePointMaps(text: string): CodePoints {
   if (!SURROGATE.test(text)) return { codePointOf: null, unitOf: null };
   const codePointOf = new Int32Array(text.length + 1);
   const units: number[] = [];
