@@ -7,13 +7,16 @@
 // (bytes ÷ bandwidth) that the median reaches; for a second build, the median of the per-step
 // ratios to the first (steps alternate between builds).
 //   node bench/decode.mjs [--threads=N] [--kernels=simd|relaxed] [--context=512] [--tokens=24]
-//                         [--dist=DIR[,DIR2]] [--gbps=X] [--probe] [--layers=12]
+//                         [--dist=DIR[,DIR2]] [--gbps=X] [--probe] [--layers=12] [--quantize=int8]
+// --quantize=int8: the model's linear weights and lm_head in 8 bits (weightBytes then counts
+// the int8 codes and their scales, bench/models.mjs gpt2DecodeWeightBytesInt8).
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { randomF32 } from './harness.mjs';
 import { buildPeak, instantiateStream } from './peak-probe.mjs';
 import { STREAM_BYTES } from './bandwidth-probe.mjs';
+import { gpt2DecodeWeightBytes, gpt2DecodeWeightBytesInt8 } from './models.mjs';
 
 const arg = (name, fallback) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const threads = Number(arg('threads', 1));
@@ -22,6 +25,8 @@ const context = Number(arg('context', 512));
 const tokens = Number(arg('tokens', 24));
 const layers = Number(arg('layers', 12));
 const gbps = Number(arg('gbps', 0));
+const quantize = arg('quantize', undefined);
+if (quantize !== undefined && quantize !== 'int8') throw new RangeError(`--quantize must be int8, got ${quantize}`);
 // --probe: after every round of steps, one pass of the read-bandwidth probe (256 MiB, this
 // thread) is timed too, and each step is set against the bound of its own round: on a machine
 // whose load moves, a share of the bound taken from two runs minutes apart means little.
@@ -56,7 +61,7 @@ const runs = [];
 for (const d of dists) {
   const { createEngine } = await import(pathToFileURL(`${d}/index.js`).href);
   const engine = await createEngine({ threads, kernels });
-  runs.push({ dist: d, engine, model: engine.gpt2({ config, weights }), steps: [] });
+  runs.push({ dist: d, engine, model: engine.gpt2({ config, weights, ...(quantize ? { quantize } : {}) }), steps: [] });
 }
 /** A generate call per build, prefilled; then their decode steps in alternation (load on this
  * shared machine hits every build alike), each step timed alone. */
@@ -80,11 +85,11 @@ async function alternate(n, keep) {
 const probeGBps = [];
 await alternate(8, false); // warm-up: tiers every kernel up
 await alternate(tokens, true);
-const weightBytes = 4 * (layers * (E * 3 * E + E * E + 2 * E * I) + V * E);
+const weightBytes = quantize ? gpt2DecodeWeightBytesInt8(config) : gpt2DecodeWeightBytes(config);
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 for (const r of runs) {
   const row = {
-    bench: 'gpt2-decode', context, threads, kernels: r.engine.kernels, dist: r.dist, median: median(r.steps),
+    bench: 'gpt2-decode', context, threads, quantize: quantize ?? 'none', kernels: r.engine.kernels, dist: r.dist, median: median(r.steps),
     min: Math.min(...r.steps), steps: r.steps.length, weightBytes,
   };
   if (gbps > 0) Object.assign(row, { gbps, boundMs: weightBytes / gbps / 1e6, ofBound: weightBytes / gbps / 1e6 / row.median });

@@ -78,4 +78,35 @@ describe.each(kernelVariants())('f32-attention-decode (%s)', (variant) => {
       expect(h.read(pq, q.length)).toEqual(q);
     }
   });
+
+  // The kernel reads a byte of every page of the part's K and V rows before the products
+  // (common/memory.ts touchPages): with V's last value, then K's, flush against the end of the
+  // memory, any byte past the rows would trap. Same bits as the same call on K and V placed
+  // with room after them.
+  it('K and V ending at the last byte of the memory: no read past them, the same bits', () => {
+    const next = rng(SEED + 1);
+    const int = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
+    for (let c = 0; c < 24; c++) {
+      const g = loadKernels(variant);
+      const heads = int(1, 12), d = int(1, 80), dv = int(1, 80);
+      const kHead = d + int(0, 3), ldk = heads * kHead + int(0, 9), vHead = dv + int(0, 3), ldv = heads * vHead + int(0, 9);
+      const seqK = int(1, 700), k0 = int(0, seqK - 1), k1 = int(k0 + 1, seqK);
+      const what = `case ${c} (seed ${SEED + 1}): heads ${heads}, d ${d}, dv ${dv}, ldk ${ldk}, ldv ${ldv}, keys ${k0}..${k1}`;
+      const q = randomF32(heads * d, 600 + c), k = randomF32(seqK * ldk, 700 + c), v = randomF32(seqK * ldv, 800 + c);
+      const pq = g.f32(q), scratch = g.f32(ATTENTION_SCRATCH_BYTES / 4);
+      const run = (pk: number, pv: number): Float32Array => {
+        const po = g.f32(heads * dv);
+        g.wasm.f32_attention_decode(heads, pq, d, pk, ldk, kHead, pv, ldv, vHead, po, dv, d, dv, k0, k1, 0.125, 0, 0, 0, scratch, 0, 2);
+        return g.read(po, heads * dv);
+      };
+      const roomy = run(g.f32(k), g.f32(v));
+      // Elements of K (V) up to the last one the call reads: row k1 - 1, head heads - 1, column d - 1 (dv - 1).
+      const kUsed = (k1 - 1) * ldk + (heads - 1) * kHead + d, vUsed = (k1 - 1) * ldv + (heads - 1) * vHead + dv;
+      g.memory.grow(Math.ceil((kUsed + vUsed) * 4 / 65536) + 1);
+      const end = g.memory.buffer.byteLength, pv = end - vUsed * 4, pk = pv - kUsed * 4;
+      new Float32Array(g.memory.buffer, pk, kUsed).set(k.subarray(0, kUsed));
+      new Float32Array(g.memory.buffer, pv, vUsed).set(v.subarray(0, vUsed));
+      expect(run(pk, pv), what).toEqual(roomy);
+    }
+  });
 });
