@@ -25,7 +25,7 @@
 //                   after ~10 MB of weights per layer, and the V pass otherwise meets each page
 //                   only as it reaches it. GPT-2 small at 512 keys of context, one thread, the
 //                   two builds' steps alternated in one process (both orders): int8 steps
-//                   2.5-6% faster, f32 steps unchanged within the noise (docs/PERFORMANCE.md).
+//                   2.3-6.3% faster, f32 steps 0.7-1.1% (docs/PERFORMANCE.md).
 // So over the same key range (at most ATTENTION_ROW_KEY_BLOCK keys: one softmax step of the
 // per-head path) and with headDim a multiple of 4 (where gemmNT1x1 and the 1×4 tile's lanes
 // agree: no d % 4 tail), the two kernels give the same bits; a test holds them to it. Nothing
