@@ -7,7 +7,9 @@
  * reaches it (hardware prefetchers stop at 4 KiB page boundaries, and this VM gives V8's wasm
  * memory no huge pages). Every byte read lies in [from, to), so a caller that passes bytes it
  * reads anyway never reads past the memory. The sum (at most 255 per page, never negative)
- * is the caller's to use, so the loads are not dead code.
+ * is the caller's to use, so the loads are not dead code. Used where it measured faster: the
+ * decoding attention (its K and V rows) and the f32 GEMV (its panels); the int8 GEMV measured
+ * slower with it (docs/PERFORMANCE.md, 2026-12-05).
  */
 // @ts-ignore: decorator
 @inline export function touchPages(from: usize, to: usize): i32 {

@@ -138,4 +138,31 @@ describe.each(kernelVariants())('f32-gemv (%s)', (variant) => {
       check({ m, n: 768, k: 3072, pad: 0, bias: true, activation: 0, residual: 'separate', cuts: [64, 384, 704] }, m);
     }
   });
+
+  // The GEMV reads a byte of every 4 KiB page of its panels before the rows (common/memory.ts
+  // touchPages): with the last panel's last byte on the memory's last byte, any byte read past
+  // the panels would trap. Same bits as the same call on panels placed with room after them.
+  it('panels ending at the last byte of the memory: no read past them, the same bits', () => {
+    const next = rng(SEED + 1);
+    const pick = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
+    for (let trial = 0; trial < 24; trial++) {
+      const g = loadKernels(variant);
+      const m = pick(1, 4), n = pick(1, 300), k = pick(1, 400), panels = Math.ceil(n / 8);
+      const what = `trial ${trial} (seed ${SEED + 1}): m ${m}, n ${n}, k ${k}`;
+      const a = randomF32(m * k, SEED + trial), w = randomF32(n * k, SEED + 100 + trial, 1 / Math.sqrt(k));
+      const pa = g.f32(a), pw = g.f32(w), bp = g.f32(panels * 8 * k);
+      g.wasm.f32_pack_panels_nt(n, k, pw, k, bp, 0, panels);
+      const packed = g.read(bp, panels * 8 * k);
+      const run = (at: number): Float32Array => {
+        const pc = g.f32(m * n);
+        g.wasm.f32_gemv_packed(m, n, k, pa, k, at, 0, pc, n, 0, 0, 0);
+        return g.read(pc, m * n);
+      };
+      const roomy = run(bp);
+      g.memory.grow(Math.ceil(packed.length * 4 / 65536) + 1);
+      const end = g.memory.buffer.byteLength, flush = end - packed.length * 4;
+      new Float32Array(g.memory.buffer, flush, packed.length).set(packed);
+      expect(run(flush), what).toEqual(roomy);
+    }
+  });
 });
