@@ -251,9 +251,9 @@ function bpe(json: Json, path: string): TokenizerModel {
     let pending: [number, number] | null = null; // an unk waiting to be added: id, bytes
     const chars = codePoints(word);
     const byteEnds: number[] = []; // where each character's UTF-8 bytes end in the word
-    chars.forEach(([ch], i) => byteEnds.push((i > 0 ? (byteEnds[i - 1] as number) : 0) + utf8Bytes(ch)));
     chars.forEach(([ch], i) => {
-      const length = (byteEnds[i] as number) - (i > 0 ? (byteEnds[i - 1] as number) : 0);
+      const length = utf8Bytes(ch);
+      byteEnds.push((i > 0 ? (byteEnds[i - 1] as number) : 0) + length);
       let piece = ch;
       if (i > 0) piece = prefix + piece;
       if (i === chars.length - 1) piece += suffix;

@@ -440,7 +440,6 @@ class HfTokenizer implements Tokenizer {
     return out;
   }
 
-
   private checkText(value: unknown, arg: string, op: string): string {
     if (typeof value !== 'string') throw typeError(op, arg, 'a string', value);
     return value;
