@@ -30,8 +30,9 @@
 //          |2u| to 2.0e-6 at x = -5 and 1.2e-5 at x = -9.6: the f32 rounding of the argument 2u
 //          (about |2u|·3·2^-24 relative through e^(−2|u|)), not the approximation (torch's
 //          1 + tanh u loses everything there: it returns 0 or an error of ~1e-7·|x|).
-// Special values as torch: NaN → NaN, +inf → +inf, −inf → −0. Results below about 1e-37 in
-// magnitude (x < −13.1 exact, x < −9.9 tanh) are flushed to −0 by the exp cutoff.
+// Special values as torch: NaN → NaN, +inf → +inf, −inf → NaN (torch's −inf·Φ(−inf) = −inf·0;
+// both forms set every bit of that lane, a NaN). Results below about 1e-37 in magnitude
+// (x < −13.1 exact, x < −9.9 tanh) are flushed to −0 by the exp cutoff.
 import { madd } from "../common/simd";
 import { expNonPositive, expNonPositiveSplit } from "../common/exp";
 
@@ -153,7 +154,13 @@ export const ACTIVATION_GELU_TANH: i32 = 3;
   const vlo = f32x4.mul(f32x4.mul(f32x4.sub(va, vah), f32x4.add(va, vah)), f32x4.splat(-0.5));
   const vtail = f32x4.mul(f32x4.mul(vt, vp), expNonPositiveSplit(vhi, vlo)); // Φ(−a)
   const vphi = v128.bitselect(vtail, f32x4.sub(f32x4.splat(1), vtail), f32x4.lt(vx, f32x4.splat(0)));
-  return f32x4.mul(f32x4.pmax(vx, f32x4.neg(vclamp)), vphi);
+  return negInfToNaN(vx, f32x4.mul(f32x4.pmax(vx, f32x4.neg(vclamp)), vphi));
+}
+
+/** vy, with every lane where vx is −inf set to all ones (a NaN), as torch's −inf·0 gives. */
+// @ts-ignore: decorator
+@inline function negInfToNaN(vx: v128, vy: v128): v128 {
+  return v128.or(vy, f32x4.eq(vx, f32x4.splat(-Infinity)));
 }
 
 /** x·σ(2u), u = √(2/π)(x + 0.044715x³), on four lanes (F.gelu, approximate = 'tanh'). */
@@ -163,7 +170,7 @@ export const ACTIVATION_GELU_TANH: i32 = 3;
   const v2u = f32x4.mul(vxc, madd(f32x4.mul(vxc, vxc), f32x4.splat(TANH_2K_KAPPA), f32x4.splat(TANH_2K)));
   const ve = expNonPositive(v128.or(v2u, f32x4.splat(-0.0))); // e^(−2|u|)
   const vnum = v128.bitselect(f32x4.splat(1), ve, f32x4.ge(v2u, f32x4.splat(0)));
-  return f32x4.mul(vxc, f32x4.div(vnum, f32x4.add(f32x4.splat(1), ve)));
+  return negInfToNaN(vx, f32x4.mul(vxc, f32x4.div(vnum, f32x4.add(f32x4.splat(1), ve))));
 }
 
 /** y[i] = gelu(x[i]) for i < n, exact (approximate 0) or tanh form (1). */

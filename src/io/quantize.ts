@@ -6,7 +6,7 @@
 // (W·inv, not W / scale: the kernel multiplies by the reciprocal, and the two can differ by one.)
 import { rangeError, typeError } from '../errors.js';
 import {
-  metadataAxes, QUANTIZATION_METADATA, readSafetensors, SCALE_SUFFIX, writeSafetensors, type SafetensorsBytes, type SafetensorsInput,
+  checkInt8Tensors, metadataAxes, QUANTIZATION_METADATA, readSafetensors, SCALE_SUFFIX, writeSafetensors, type SafetensorsBytes, type SafetensorsInput,
 } from './safetensors.js';
 
 const OP = 'quantizeSafetensors';
@@ -119,7 +119,8 @@ export function int8Axis(name: string): 0 | 1 {
  * `__metadata__` keeps its entries and gains "quantization" (JSON: the method and each key's
  * channel axis). Other tensors are written as they were (same dtype); I8 tensors of the input
  * and their scales pass through. This is what `npx wasm-attention quantize` runs.
- * Throws a RangeError naming the tensor for a non-finite weight, and the reader's errors.
+ * Throws a RangeError naming the tensor for a non-finite weight, and the reader's errors
+ * (`loadSafetensors`'s for the input's own I8 tensors and their scales).
  */
 export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSafetensorsOptions = {}): QuantizeSafetensorsResult {
   if (typeof options !== 'object' || options === null) throw typeError(OP, 'options', 'an object', options);
@@ -130,6 +131,7 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
   const drop = options.drop ?? ((): boolean => false);
   if (typeof drop !== 'function') throw typeError(OP, 'options.drop', 'a function (name) => boolean', drop);
   const input = readSafetensors(bytes);
+  checkInt8Tensors(bytes); // I8 tensors pass through: never write a file loadSafetensors refuses
   // Channel axes of the input's own I8 tensors, carried over with them (a bare [out] scale is
   // read along the recorded axis: dropping it would apply the scales along dim 0).
   const inputAxes = metadataAxes(input.metadata);

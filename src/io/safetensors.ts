@@ -113,7 +113,8 @@ export type SafetensorsInput =
  * - Throws a TypeError or RangeError naming the tensor for a truncated or malformed file, a
  *   RangeError for a dtype other than F32, F16, BF16 and I8, and, before any conversion, a
  *   RangeError for an I8 tensor without its `_scale` (or not 2-D, or a code of -128), a scale of
- *   the wrong dtype or shape or holding a negative or non-finite value, and a `K_scale` whose `K`
+ *   the wrong dtype or shape or holding a negative or non-finite value (or one so large that
+ *   127·scale overflows f32), and a `K_scale` whose `K`
  *   is not I8 (a `….weight_scale` without its weight, too; other `…_scale` names without a
  *   tensor `…` are ordinary tensors).
  */
@@ -161,6 +162,13 @@ function holdsDequantized(values: Float32Array, q: SafetensorsQuantizedTensor): 
     }
   }
   return true;
+}
+
+/** Checks every I8 tensor of a safetensors file and its `_scale` as `loadSafetensors` does
+ * (the same RangeErrors), without converting anything: for writers that pass I8 tensors
+ * through, so that they never write a file the reader refuses. */
+export function checkInt8Tensors(bytes: SafetensorsBytes): void {
+  pairScales(parseFile(bytes));
 }
 
 /** Reads a safetensors file: each tensor's dtype, shape and f32 values, and the metadata.
@@ -263,6 +271,9 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
     for (let i = 0; i < scales.length; i++) {
       if (!(scales[i]! >= 0) || scales[i] === Infinity) {
         throw rangeError(READ, scaleWhat, `holds ${scales[i]} at [${i}]; scales must be finite and >= 0`);
+      }
+      if (Math.fround(127 * scales[i]!) === Infinity) {
+        throw rangeError(READ, scaleWhat, `holds ${scales[i]} at [${i}]; code·scale must stay finite in f32 for codes up to ±127 (scales up to about 2.679e36)`);
       }
     }
     const codes = new Int8Array(file.buffer, file.base + e.begin, rows * cols);

@@ -72,9 +72,9 @@ export function gpt2Hparams(value: unknown): Gpt2Hparams {
   }
   let eps = 1e-5;
   if (c.layer_norm_epsilon !== undefined) {
-    if (typeof c.layer_norm_epsilon !== 'number') throw typeError(OP, 'config.layer_norm_epsilon', 'a positive number', c.layer_norm_epsilon);
-    if (!(c.layer_norm_epsilon > 0 && Number.isFinite(c.layer_norm_epsilon))) {
-      throw rangeError(OP, 'config.layer_norm_epsilon', `must be a positive finite number, got ${c.layer_norm_epsilon}`);
+    if (typeof c.layer_norm_epsilon !== 'number') throw typeError(OP, 'config.layer_norm_epsilon', 'a finite number >= 0', c.layer_norm_epsilon);
+    if (!(c.layer_norm_epsilon >= 0 && Number.isFinite(c.layer_norm_epsilon))) {
+      throw rangeError(OP, 'config.layer_norm_epsilon', `must be a finite number >= 0, got ${c.layer_norm_epsilon}`);
     }
     eps = c.layer_norm_epsilon;
   }

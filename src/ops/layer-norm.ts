@@ -15,11 +15,13 @@ const OPTION_KEYS = keysOf<LayerNormOptions>({ rows: true, dim: true, weight: tr
 /** torch's default LayerNorm eps. */
 export const LAYER_NORM_EPS = 1e-5;
 
-/** An eps: a positive finite number (`fallback` when undefined). */
+/** An eps: a finite number >= 0 (`fallback` when undefined). torch takes 0 too (a constant row
+ * then gives NaN, in torch as here); a negative eps is refused, as it can make the variance term
+ * negative. */
 export function epsilon(op: string, name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw typeError(op, name, 'a positive finite number', value);
-  if (!(value > 0) || !Number.isFinite(value)) throw rangeError(op, name, `must be a positive finite number, got ${value}`);
+  if (typeof value !== 'number') throw typeError(op, name, 'a finite number >= 0', value);
+  if (!(value >= 0) || !Number.isFinite(value)) throw rangeError(op, name, `must be a finite number >= 0, got ${value}`);
   return value;
 }
 

@@ -173,11 +173,14 @@ describe('a bad int8 file is named before any work', () => {
     ['a negative scale', { 'x.weight_scale': scale([3, 1], [0.1, -0.1, 0.1]) }, /"x\.weight_scale" holds -0\.1\d* at \[1\]/],
     ['a NaN scale', { 'x.weight_scale': scale([3], [0.1, 0.1, NaN]) }, /"x\.weight_scale" holds NaN at \[2\]/],
     ['an infinite scale', { 'x.weight_scale': scale([1, 4], [0.1, Infinity, 0, 0]) }, /"x\.weight_scale" holds Infinity at \[1\]/],
+    ['a scale whose 127·scale overflows f32', { 'x.weight_scale': scale([3, 1], [0.1, 2.67e36, 3e38]) }, /"x\.weight_scale" holds 3\.\d+e\+38 at \[2\]; code·scale must stay finite/],
     ['a scale without its I8 tensor', { 'x.weight_scale': scale([3, 1]), 'y.weight_scale': scale([2]) }, /"y\.weight_scale" is a weight scale, but the file has no I8 "y\.weight"/],
     ['a scale of an F32 tensor', { 'x.weight_scale': scale([3, 1]), 'z.weight': scale([2, 2]), 'z.weight_scale': scale([2]) }, /"z\.weight_scale" is the scale of "z\.weight", which is F32, not I8/],
   ] as [string, Record<string, SafetensorsInput>, RegExp][])('%s', (_, extra, message) => {
     expect(() => loadSafetensors(file(extra))).toThrow(RangeError);
     expect(() => loadSafetensors(file(extra))).toThrow(message);
+    // quantizeSafetensors (the CLI) passes I8 tensors through: it refuses the same files first
+    expect(() => quantizeSafetensors(file(extra))).toThrow(message);
   });
 
   it('a code of -128, an I8 tensor that is not 2-D, a bad quantization metadata', () => {

@@ -39,7 +39,7 @@ describe('module construction', () => {
     ['nhead not dividing dModel', config(layerWeights(), { nhead: 3 }), RangeError, /config\.nhead \(3\) must divide config\.dModel \(8\)/],
     ['batchFirst false', config(layerWeights(), { batchFirst: false }), RangeError, /config\.batchFirst must be true/],
     ['torch spelling', config(layerWeights(), { norm_first: true }), RangeError, /config\.norm_first is not a known key \(did you mean config\.normFirst\?\)/],
-    ['eps not positive', config(layerWeights(), { layerNormEps: 0 }), RangeError, /config\.layerNormEps/],
+    ['eps negative', config(layerWeights(), { layerNormEps: -1e-5 }), RangeError, /config\.layerNormEps/],
   ])('encoder layer: %s', (_, c, Class, message) => {
     expect(() => engine.transformerEncoderLayer(c as never)).toThrow(Class);
     expect(() => engine.transformerEncoderLayer(c as never)).toThrow(message);

@@ -145,3 +145,33 @@ describe('a float key padding mask is added, merged with any attention mask and 
     same(await run({ srcKeyPaddingMask: float }), await run({ srcKeyPaddingMask: bool }), '0 / -inf');
   });
 });
+
+describe('special values as torch', () => {
+  it('layerNorm takes eps 0: the float64 layer norm within 2e-4, and a constant row is NaN', async () => {
+    const rows = 5, dim = 33;
+    const x = Float32Array.from({ length: rows * dim }, (_, i) => Math.sin(i * 1.7) * 3 + (i % 7));
+    x.fill(2.5, 4 * dim, 5 * dim); // row 4 constant: variance 0, 1/sqrt(0 + 0) = inf, 0·inf = NaN
+    const want = new Float32Array(rows * dim);
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(x.subarray(r * dim, (r + 1) * dim));
+      const mean = row.reduce((a, b) => a + b, 0) / dim;
+      const variance = row.reduce((a, b) => a + (b - mean) ** 2, 0) / dim;
+      row.forEach((v, j) => { want[r * dim + j] = (v - mean) / Math.sqrt(variance); });
+    }
+    const results = await Promise.all(engines.map((e) => e.layerNorm(x, { rows, dim, eps: 0 })));
+    for (const r of results.slice(1)) expectSameBits(r, results[0]);
+    expectClose(results[0].subarray(0, 4 * dim), want.subarray(0, 4 * dim), TOL, TOL, 'eps 0');
+    expect(Array.from(results[0].subarray(4 * dim)).every(Number.isNaN), 'a constant row with eps 0').toBe(true);
+  });
+
+  it('gelu: -inf gives NaN (torch: -inf·Φ(-inf) = -inf·0), +inf gives +inf, NaN stays NaN, in both forms', async () => {
+    for (const approximate of ['none', 'tanh'] as const) {
+      const x = Float32Array.of(-Infinity, Infinity, Number.NaN, -1, 0.5, -Infinity, 3);
+      const results = await Promise.all(engines.map((e) => e.gelu(x, { approximate })));
+      for (const r of results.slice(1)) expectSameBits(r, results[0]);
+      const y = results[0];
+      expect([Number.isNaN(y[0]), y[1], Number.isNaN(y[2]), Number.isNaN(y[5])], approximate).toEqual([true, Infinity, true, true]);
+      for (const i of [3, 4, 6]) expect(Number.isFinite(y[i]), `${approximate} gelu(${x[i]})`).toBe(true);
+    }
+  });
+});
