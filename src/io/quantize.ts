@@ -117,8 +117,8 @@ export function int8Axis(name: string): 0 | 1 {
  * shape kept) and `K_scale` F32 per output channel ([out, 1] for nn.Linear weights, [1, out]
  * for GPT-2 Conv1D), quantized exactly as the engine's `quantize: 'int8'` does; the
  * `__metadata__` keeps its entries and gains "quantization" (JSON: the method and each key's
- * channel axis). Other tensors are written as they were (same dtype); I8 tensors of the input
- * and their scales pass through. This is what `npx wasm-attention quantize` runs.
+ * channel axis). Other tensors are written as they were (same dtype, same bytes); I8 tensors
+ * of the input and their scales pass through, and integer or bool tensors are never quantized. This is what `npx wasm-attention quantize` runs.
  * Throws a RangeError naming the tensor for a non-finite weight, and the reader's errors
  * (`loadSafetensors`'s for the input's own I8 tensors and their scales).
  */
@@ -143,14 +143,15 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
   let errorSq = 0, normSq = 0;
   const names = Object.keys(input.tensors);
   for (const name of names) {
-    const { dtype, shape, data } = input.tensors[name]!;
+    const { dtype, shape, data, bytes: stored } = input.tensors[name]!;
     if (drop(name)) {
       dropped.push(name);
       continue;
     }
     const already = dtype === 'I8' || (name.endsWith(SCALE_SUFFIX) && input.tensors[name.slice(0, -SCALE_SUFFIX.length)]?.dtype === 'I8');
-    if (already || shape.length !== 2 || !include(name, shape.slice()) || input.tensors[name + SCALE_SUFFIX] !== undefined) {
-      out[name] = dtype === 'I8' ? { dtype, shape, data: Int8Array.from(data) } : { dtype, shape, data };
+    const float = dtype === 'F32' || dtype === 'F16' || dtype === 'BF16' || dtype === 'F64'; // never an integer buffer
+    if (already || !float || shape.length !== 2 || !include(name, shape.slice()) || input.tensors[name + SCALE_SUFFIX] !== undefined) {
+      out[name] = { dtype, shape, bytes: stored }; // as stored: the same bytes, whatever the dtype
       if (dtype === 'I8' && inputAxes[name] !== undefined) axes[name] = inputAxes[name]!;
       kept.push(name);
       continue;

@@ -4,7 +4,9 @@
 // field is checked before a byte of tensor data is read, and a bad file throws a TypeError
 // (a JSON value of the wrong type) or a RangeError (a value out of range or inconsistent) whose
 // message names the tensor. Tensors come out as f32: F32 as a view on the input where its
-// absolute byte offset is 4-aligned (no copy), F16 and BF16 converted exactly.
+// absolute byte offset is 4-aligned (no copy), F16 and BF16 converted exactly; F64 and the
+// integer and bool dtypes (buffers such as BERT's I64 `position_ids` or a BOOL causal mask,
+// which real checkpoints carry) rounded to the nearest f32, so integers up to 2^24 are exact.
 //
 // int8 files: a weight `K` [out, in] (or GPT-2 Conv1D [in, out]) quantized symmetrically per
 // output channel is stored as I8 codes with its shape, next to `K_scale` F32 (the
@@ -37,17 +39,33 @@ const DTYPES: Readonly<Record<string, DtypeReader>> = {
   F16: { bytes: 2, toF32: (buffer, offset, count) => widen16(buffer, offset, count, f16BitsToF32) },
   BF16: { bytes: 2, toF32: (buffer, offset, count) => widen16(buffer, offset, count, bf16BitsToF32) },
   I8: { bytes: 1, toF32: (buffer, offset, count) => Float32Array.from(new Int8Array(buffer, offset, count)) },
+  F64: { bytes: 8, toF32: (buffer, offset, count) => convert(buffer, offset, count, 8, (v, at) => v.getFloat64(at, true)) },
+  I64: { bytes: 8, toF32: (buffer, offset, count) => convert(buffer, offset, count, 8, (v, at) => Number(v.getBigInt64(at, true))) },
+  U64: { bytes: 8, toF32: (buffer, offset, count) => convert(buffer, offset, count, 8, (v, at) => Number(v.getBigUint64(at, true))) },
+  I32: { bytes: 4, toF32: (buffer, offset, count) => convert(buffer, offset, count, 4, (v, at) => v.getInt32(at, true)) },
+  U32: { bytes: 4, toF32: (buffer, offset, count) => convert(buffer, offset, count, 4, (v, at) => v.getUint32(at, true)) },
+  I16: { bytes: 2, toF32: (buffer, offset, count) => convert(buffer, offset, count, 2, (v, at) => v.getInt16(at, true)) },
+  U16: { bytes: 2, toF32: (buffer, offset, count) => convert(buffer, offset, count, 2, (v, at) => v.getUint16(at, true)) },
+  U8: { bytes: 1, toF32: (buffer, offset, count) => Float32Array.from(new Uint8Array(buffer, offset, count)) },
+  BOOL: { bytes: 1, toF32: (buffer, offset, count) => Float32Array.from(new Uint8Array(buffer, offset, count), (b) => (b !== 0 ? 1 : 0)) },
 };
 
-/** The dtypes `loadSafetensors`/`readSafetensors` accept (I8: int8 codes with their `_scale`). */
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I8';
+/** The dtypes `loadSafetensors`/`readSafetensors` accept (I8: int8 codes with their `_scale`;
+ * F64, the integers and BOOL: converted to the nearest f32, for the buffers checkpoints carry). */
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I8' | 'F64' | 'I64' | 'U64' | 'I32' | 'U32' | 'I16' | 'U16' | 'U8' | 'BOOL';
+
+/** The dtypes that `writeSafetensors` converts f32 values to (the others: raw bytes only). */
+type FloatDtype = 'F32' | 'F16' | 'BF16';
 
 /** One tensor of a file: its stored dtype, its shape and its values as f32 (row-major; for I8
- * the integer codes themselves, not multiplied by their scales: `loadSafetensors` does that). */
+ * the integer codes themselves, not multiplied by their scales: `loadSafetensors` does that),
+ * and its stored bytes (little-endian, a view on the file: what `writeSafetensors` takes back
+ * unchanged, so a copy keeps an I64 beyond 2^24 exact). */
 export interface SafetensorsTensor {
   dtype: SafetensorsDtype;
   shape: number[];
   data: Float32Array;
+  bytes: Uint8Array;
 }
 
 /** A whole file: its tensors by name (in header order) and its `__metadata__` (or `{}`). */
@@ -89,12 +107,14 @@ export type SafetensorsWeights = Record<string, Float32Array> & {
 export type SafetensorsBytes = Uint8Array | ArrayBuffer;
 
 /** What `writeSafetensors` takes per tensor: a Float32Array (F32, shape `[length]`), the
- * values with the float dtype to store them in and their shape, or int8 codes (I8; their
- * `_scale` is an F32 tensor of its own). */
+ * values with the float dtype to store them in and their shape, int8 codes (I8; their
+ * `_scale` is an F32 tensor of its own), or the stored bytes of any dtype as they are
+ * (little-endian, shape·size bytes: what `readSafetensors` gives as `bytes`). */
 export type SafetensorsInput =
   | Float32Array
-  | { dtype: 'F32' | 'F16' | 'BF16'; shape: number[]; data: Float32Array }
-  | { dtype: 'I8'; shape: number[]; data: Int8Array };
+  | { dtype: FloatDtype; shape: number[]; data: Float32Array }
+  | { dtype: 'I8'; shape: number[]; data: Int8Array }
+  | { dtype: SafetensorsDtype; shape: number[]; bytes: Uint8Array };
 
 /**
  * Reads a safetensors file into f32 tensors keyed by name, e.g. a PyTorch `state_dict`
@@ -177,7 +197,10 @@ export function checkInt8Tensors(bytes: SafetensorsBytes): void {
 export function readSafetensors(bytes: SafetensorsBytes): SafetensorsFile {
   const parsed = parseFile(bytes);
   const tensors = {} as Record<string, SafetensorsTensor>;
-  for (const e of parsed.entries) define(tensors, e.name, { dtype: e.dtype, shape: e.shape, data: tensorData(parsed, e) });
+  for (const e of parsed.entries) {
+    const bytes = new Uint8Array(parsed.buffer, parsed.base + e.begin, e.end - e.begin);
+    define(tensors, e.name, { dtype: e.dtype, shape: e.shape, data: tensorData(parsed, e), bytes });
+  }
   return { tensors, metadata: parsed.metadata };
 }
 
@@ -222,6 +245,7 @@ function parseFile(bytes: SafetensorsBytes): ParsedFile {
     entries.push({ name, ...checkEntry(name, value, dataLength) });
   }
   checkNoOverlap(entries);
+  checkFullyIndexed(entries, dataLength);
   return { entries, metadata, buffer: file.buffer, base: file.byteOffset + dataStart };
 }
 
@@ -355,7 +379,8 @@ function defineLazy(target: object, key: string, compute: () => unknown): void {
  * (optional `__metadata__` first, then the tensors) padded with spaces to a multiple of 8
  * bytes, then the data in order of decreasing dtype size, then name, back to back — so F32
  * data is 4-aligned whenever the file is. F16 and BF16 round to nearest, ties to even. I8
- * codes are written as given (an int8 weight's scales are a separate F32 `_scale` tensor).
+ * codes are written as given (an int8 weight's scales are a separate F32 `_scale` tensor), and
+ * so are a tensor's stored bytes (`{dtype, shape, bytes}`, any dtype).
  */
 export function writeSafetensors(
   tensors: Record<string, SafetensorsInput>,
@@ -368,7 +393,7 @@ export function writeSafetensors(
   if (metadata !== undefined) define(header, '__metadata__', checkMetadata(metadata, WRITE));
   let offset = 0;
   for (const item of items) {
-    const bytes = item.data.length * DTYPES[item.dtype]!.bytes;
+    const bytes = item.raw?.length ?? item.data.length * DTYPES[item.dtype]!.bytes;
     define(header, item.name, { dtype: item.dtype, shape: item.shape, data_offsets: [offset, offset + bytes] });
     offset += bytes;
   }
@@ -380,7 +405,12 @@ export function writeSafetensors(
   out.set(json, 8);
   out.fill(0x20, 8 + json.length, 8 + n);
   let at = 8 + n;
-  for (const { dtype, data } of items) {
+  for (const { dtype, data, raw } of items) {
+    if (raw !== undefined) {
+      out.set(raw, at);
+      at += raw.length;
+      continue;
+    }
     if (dtype === 'I8') {
       out.set(new Uint8Array(data.buffer, data.byteOffset, data.length), at);
       at += data.length;
@@ -413,6 +443,9 @@ function parseHeader(text: Uint8Array): Record<string, unknown> {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw typeError(READ, 'header', 'a JSON object', parsed);
+  }
+  if (text[0] !== 0x7b) {
+    throw rangeError(READ, 'header', `must start with "{" (0x7B; only trailing spaces may pad the JSON), got byte 0x${text[0]!.toString(16)}`);
   }
   return parsed as Record<string, unknown>;
 }
@@ -487,18 +520,55 @@ function checkNoOverlap(entries: { name: string; begin: number; end: number }[])
   }
 }
 
-function checkInput(name: string, value: unknown): { name: string; dtype: SafetensorsDtype; shape: number[]; data: Float32Array | Int8Array } {
+interface WriteItem { name: string; dtype: SafetensorsDtype; shape: number[]; data: Float32Array | Int8Array; raw?: Uint8Array }
+
+/** The format's rule (the reference reader's too): the tensors' bytes cover the data buffer
+ * from 0 to its end with no hole, so no byte of a file is unaccounted for (a duplicated key,
+ * which JSON.parse collapses, leaves the first one's bytes as such a hole). */
+function checkFullyIndexed(entries: { name: string; begin: number; end: number }[], dataLength: number): void {
+  const used = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
+  let at = 0;
+  for (const e of used) {
+    if (e.begin !== at) {
+      throw rangeError(READ, `tensor ${JSON.stringify(e.name)} data_offsets`,
+        `[${e.begin}, ${e.end}] leave bytes ${at}..${e.begin} of the data buffer unindexed (a hole, or a duplicated key)`);
+    }
+    at = e.end;
+  }
+  if (at !== dataLength) {
+    throw rangeError(READ, 'file', `has ${dataLength - at} bytes after the last tensor's data (${at} of ${dataLength} indexed)`);
+  }
+}
+
+function checkInput(name: string, value: unknown): WriteItem {
   const what = `tensors[${JSON.stringify(name)}]`;
   if (typedArrayName(value) === 'Float32Array') {
     const data = plainView(value as Float32Array, 'Float32Array');
     return { name, dtype: 'F32', shape: [data.length], data };
   }
-  if (typeof value !== 'object' || value === null) throw typeError(WRITE, what, 'a Float32Array or {dtype, shape, data}', value);
-  const { dtype, shape, data } = value as Record<string, unknown>;
+  if (typeof value !== 'object' || value === null) throw typeError(WRITE, what, 'a Float32Array, {dtype, shape, data} or {dtype, shape, bytes}', value);
+  const { dtype, shape, data, bytes } = value as Record<string, unknown>;
+  if (bytes !== undefined) {
+    if (data !== undefined) throw rangeError(WRITE, what, 'has both data and bytes; give one');
+    if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPES, dtype)) {
+      throw rangeError(WRITE, `${what}.dtype`, `must be one of ${SUPPORTED}, got ${describeValue(dtype)}`);
+    }
+    if (typedArrayName(bytes) !== 'Uint8Array') throw typeError(WRITE, `${what}.bytes`, 'a Uint8Array', bytes);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw typeError(WRITE, `${what}.shape`, 'an array of non-negative integers', shape);
+    }
+    const raw = plainView(bytes as Uint8Array, 'Uint8Array');
+    const need = shape.reduce((a: number, b: number) => a * b, 1) * DTYPES[dtype]!.bytes;
+    if (raw.length !== need) {
+      throw rangeError(WRITE, `${what}.bytes`, `has ${raw.length} bytes, expected ${need} for shape [${shape.join(', ')}] of ${dtype}`);
+    }
+    return { name, dtype: dtype as SafetensorsDtype, shape: shape.slice(), data: new Float32Array(0), raw };
+  }
   const given = typedArrayName(data);
   if (given !== 'Float32Array' && given !== 'Int8Array') throw typeError(WRITE, `${what}.data`, 'a Float32Array (or an Int8Array for I8)', data);
   if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16' && dtype !== 'I8') {
-    throw rangeError(WRITE, `${what}.dtype`, `must be one of ${SUPPORTED}, got ${describeValue(dtype)}`);
+    throw rangeError(WRITE, `${what}.dtype`, `must be F32, F16, BF16 (with f32 data) or I8 (with an Int8Array), got ${describeValue(dtype)}; ` +
+      `other dtypes (${SUPPORTED}) as {dtype, shape, bytes}`);
   }
   const kind = dtype === 'I8' ? 'Int8Array' : 'Float32Array';
   if (given !== kind) throw typeError(WRITE, `${what}.data`, `a ${kind} (dtype ${dtype})`, data);
@@ -539,6 +609,14 @@ function widen16(buffer: ArrayBufferLike, offset: number, count: number, convert
     const view = new DataView(buffer, offset, count * 2);
     for (let i = 0; i < count; i++) bits[i] = convert(view.getUint16(2 * i, true));
   }
+  return out;
+}
+
+/** `count` little-endian values of `size` bytes → f32 (rounded to nearest) through `read`. */
+function convert(buffer: ArrayBufferLike, offset: number, count: number, size: number, read: (view: DataView, at: number) => number): Float32Array {
+  const out = new Float32Array(count);
+  const view = new DataView(buffer, offset, count * size);
+  for (let i = 0; i < count; i++) out[i] = read(view, i * size);
   return out;
 }
 

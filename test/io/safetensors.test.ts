@@ -70,10 +70,13 @@ describe('files written from torch tensors', () => {
     expect(w.weight).toBeInstanceOf(Float32Array);
   });
 
-  it('int32: unsupported dtype is a RangeError naming tensor and dtype', () => {
-    expect(() => loadSafetensors(fixture('int32'))).toThrow(RangeError);
-    expect(() => loadSafetensors(fixture('int32'))).toThrow(
-      'loadSafetensors: tensor "ids" has unsupported dtype "I32" (supported: F32, F16, BF16, I8)');
+  it('int32: integer tensors read as f32 (the buffers checkpoints carry), dtype and bytes as stored', () => {
+    const want = expected.int32!.tensors.ids!;
+    const w = loadSafetensors(fixture('int32'));
+    expect(Array.from(w.ids!)).toEqual(want.values);
+    const r = readSafetensors(fixture('int32'));
+    expect(r.tensors.ids!.dtype).toBe('I32');
+    expect(Array.from(new Int32Array(r.tensors.ids!.bytes.slice().buffer))).toEqual(want.values);
   });
 
   it('int8: an I8 tensor without its scales is a RangeError naming it (int8 files: int8-safetensors.test.ts)', () => {
@@ -193,7 +196,7 @@ describe('round trips', () => {
     expect(r.tensors['encoder.layers.0.self_attn.in_proj_weight']!.data).toEqual(a);
     expect(r.tensors.plain!.shape).toEqual([6]);
     expect(r.tensors.plain!.data).toEqual(a.subarray(3, 9));
-    expect(r.tensors.scalar).toEqual({ dtype: 'F32', shape: [], data: new Float32Array([2]) });
+    expect(r.tensors.scalar).toEqual({ dtype: 'F32', shape: [], data: new Float32Array([2]), bytes: new Uint8Array(new Float32Array([2]).buffer) });
     expect(Object.keys(r.tensors)).toContain('__proto__');
     expect(Object.getPrototypeOf(r.tensors)).toBe(Object.prototype);
     for (let i = 0; i < a.length; i++) {
@@ -201,6 +204,47 @@ describe('round trips', () => {
       expect(bits32(r.tensors.brain!.data[i]!)).toBe(f32ToBf16Bits(a[i]!) << 16 >>> 0);
       expect(Math.abs(r.tensors.half!.data[i]! - a[i]!)).toBeLessThanOrEqual(Math.abs(a[i]!) * 2 ** -11 + 2 ** -25);
     }
+  });
+
+  it('F64, I64, U64, I32, U32, I16, U16, U8 and BOOL read as the nearest f32; their bytes write back unchanged', () => {
+    const le = (size: number, values: (number | bigint)[], set: (v: DataView, at: number, x: never) => void): Uint8Array => {
+      const out = new Uint8Array(size * values.length);
+      const view = new DataView(out.buffer);
+      values.forEach((x, i) => set(view, i * size, x as never));
+      return out;
+    };
+    const big = 2n ** 40n + 1n; // not an f32: rounds to 2^40
+    const cases: [string, number, Uint8Array, number[]][] = [
+      ['F64', 8, le(8, [0.1, -1e300, 3], (v, at, x) => v.setFloat64(at, x, true)), [Math.fround(0.1), -Infinity, 3]],
+      ['I64', 8, le(8, [0n, 511n, -7n, big], (v, at, x) => v.setBigInt64(at, x, true)), [0, 511, -7, 2 ** 40]],
+      ['U64', 8, le(8, [5n, 2n ** 63n], (v, at, x) => v.setBigUint64(at, x, true)), [5, 2 ** 63]],
+      ['I32', 4, le(4, [-(2 ** 31), 16777217], (v, at, x) => v.setInt32(at, x, true)), [-(2 ** 31), 16777216]],
+      ['U32', 4, le(4, [2 ** 32 - 1], (v, at, x) => v.setUint32(at, x, true)), [2 ** 32]],
+      ['I16', 2, le(2, [-32768, 9], (v, at, x) => v.setInt16(at, x, true)), [-32768, 9]],
+      ['U16', 2, le(2, [65535], (v, at, x) => v.setUint16(at, x, true)), [65535]],
+      ['U8', 1, Uint8Array.of(0, 200, 255), [0, 200, 255]],
+      ['BOOL', 1, Uint8Array.of(0, 1, 1, 0), [0, 1, 1, 0]],
+    ];
+    const input: Record<string, SafetensorsInput> = {};
+    // An odd-sized tensor first, so the wider ones land at unaligned absolute offsets too.
+    input.odd = { dtype: 'U8', shape: [3], bytes: Uint8Array.of(1, 2, 3) };
+    for (const [dtype, size, bytes] of cases) {
+      input[`t.${dtype}`] = { dtype: dtype as 'I64', shape: [bytes.length / size], bytes };
+    }
+    const file = writeSafetensors(input);
+    const w = loadSafetensors(file), r = readSafetensors(file);
+    for (const [dtype, , bytes, values] of cases) {
+      expect(Array.from(w[`t.${dtype}`]!), dtype).toEqual(values);
+      expect(r.tensors[`t.${dtype}`]!.dtype).toBe(dtype);
+      expect(Array.from(r.tensors[`t.${dtype}`]!.bytes), `${dtype} bytes`).toEqual(Array.from(bytes));
+    }
+    // every tensor's stored bytes, written back, make the same file
+    const again = writeSafetensors(Object.fromEntries(Object.entries(r.tensors).map(([k, x]) => [k, { dtype: x.dtype, shape: x.shape, bytes: x.bytes }])));
+    expect(Buffer.from(again).equals(Buffer.from(file))).toBe(true);
+    expect(() => writeSafetensors({ x: { dtype: 'I64', shape: [2], bytes: new Uint8Array(15) } })).toThrow(
+      /tensors\["x"\]\.bytes has 15 bytes, expected 16 for shape \[2\] of I64/);
+    expect(() => writeSafetensors({ x: { dtype: 'I64', shape: [2], data: new Float32Array(2) } as unknown as SafetensorsInput })).toThrow(
+      /must be F32, F16, BF16 \(with f32 data\) or I8 \(with an Int8Array\), got "I64"; other dtypes .* as \{dtype, shape, bytes\}/);
   });
 
   it('shapes are under a non-enumerable symbol; the record has only tensor names', () => {
@@ -252,7 +296,7 @@ describe('hostile and truncated files', () => {
     ['number header', () => build('42'), TypeError, /header must be a JSON object, got 42/],
     ['entry not an object', () => build({ w: 3 }), TypeError, /tensor "w" must be an object \{dtype, shape, data_offsets\}, got 3/],
     ['dtype missing', () => build({ w: { shape: [1], data_offsets: [0, 4] } }, 4), TypeError, /tensor "w" dtype must be a string, got undefined/],
-    ['unknown dtype', () => build({ w: t('Q4_K', [1], [0, 1]) }, 1), RangeError, /tensor "w" has unsupported dtype "Q4_K" \(supported: F32, F16, BF16, I8\)/],
+    ['unknown dtype', () => build({ w: t('Q4_K', [1], [0, 1]) }, 1), RangeError, /tensor "w" has unsupported dtype "Q4_K" \(supported: F32, F16, BF16, I8, F64, I64, U64, I32, U32, I16, U16, U8, BOOL\)/],
     ['shape not an array', () => build({ w: t('F32', 2, [0, 8]) }, 8), TypeError, /tensor "w" shape must be an array of integers, got 2/],
     ['shape with a string', () => build({ w: t('F32', ['2'], [0, 8]) }, 8), TypeError, /tensor "w" shape\[0\] must be a non-negative integer, got "2"/],
     ['negative shape', () => build({ w: t('F32', [2, -1], [0, 8]) }, 8), RangeError, /tensor "w" shape\[1\] must be a non-negative integer, got -1/],
@@ -280,12 +324,30 @@ describe('hostile and truncated files', () => {
     expect(() => readSafetensors(bytes as Uint8Array)).toThrow(message);
   });
 
-  it('a well-formed file with gaps, zero-sized tensors and trailing bytes reads', () => {
-    const f = build({ a: t('F32', [1], [4, 8]), e: t('F16', [0, 3], [4, 4]), __metadata__: { k: 'v' } }, 12);
+  it('a well-formed file with zero-sized tensors reads', () => {
+    const f = build({ a: t('F32', [1], [4, 8]), e: t('F16', [0, 3], [4, 4]), b: t('U8', [4], [0, 4]), __metadata__: { k: 'v' } }, 8);
     const r = readSafetensors(f);
     expect(r.tensors.e!.shape).toEqual([0, 3]);
     expect(r.tensors.e!.data.length).toBe(0);
     expect(r.metadata).toEqual({ k: 'v' });
     expect(loadSafetensors(good).a).toEqual(new Float32Array(2));
+  });
+
+  // The format's rules, as the reference reader applies them: every byte of the data buffer
+  // belongs to a tensor, and the header is the JSON object from its first byte.
+  it.each([
+    ['a hole between tensors', () => build({ a: t('F32', [1], [0, 4]), b: t('F32', [1], [8, 12]) }, 12),
+      /tensor "b" data_offsets \[8, 12\] leave bytes 4\.\.8 of the data buffer unindexed/],
+    ['a hole at the start', () => build({ a: t('F32', [1], [4, 8]) }, 8), /tensor "a" data_offsets \[4, 8\] leave bytes 0\.\.4/],
+    ['trailing bytes', () => build({ a: t('F32', [2], [0, 8]) }, 12), /file has 4 bytes after the last tensor's data \(8 of 12 indexed\)/],
+    ['a duplicated key (JSON keeps the last; the first one\'s bytes are a hole)',
+      () => build('{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}', 8),
+      /tensor "a" data_offsets \[4, 8\] leave bytes 0\.\.4/],
+    ['a header that does not start with {', () => build(' {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}', 8),
+      /header must start with "\{" \(0x7B; only trailing spaces may pad the JSON\), got byte 0x20/],
+  ] as [string, () => Uint8Array, RegExp][])('%s is a RangeError', (_, make, message) => {
+    expect(() => loadSafetensors(make())).toThrow(RangeError);
+    expect(() => loadSafetensors(make())).toThrow(message);
+    expect(() => readSafetensors(make())).toThrow(message);
   });
 });

@@ -4,7 +4,7 @@
 // threads 1 and 2 with the pool forced give the same bits; meanPool; bad inputs named.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSafetensors, meanPool, type BertConfig, type Engine } from '../../dist/index.js';
+import { loadSafetensors, meanPool, readSafetensors, writeSafetensors, type BertConfig, type Engine, type SafetensorsInput } from '../../dist/index.js';
 import { fixtureF32, type FixtureTensor } from '../helpers/fixtures.js';
 import { expectClose, expectSameBits } from '../helpers/compare.js';
 import { forcedEngines } from '../helpers/engines.js';
@@ -67,6 +67,28 @@ describe('BertModel against the PyTorch reference', () => {
     const [a, b] = await Promise.all([model.forward(c.inputIds, opts), plain.forward(c.inputIds, opts)]);
     expectSameBits(a.lastHiddenState, b.lastHiddenState, 'prefixed vs bare');
     await Promise.all([model.dispose(), plain.dispose()]);
+  });
+
+  it('a checkpoint with the I64 position_ids buffer (older transformers saved it) loads; the buffer is unused', async () => {
+    const file = readSafetensors(readFileSync(new URL('prefixed-cls/model.safetensors', dir)));
+    const tensors: Record<string, SafetensorsInput> = {};
+    for (const [k, t] of Object.entries(file.tensors)) tensors[k] = { dtype: t.dtype, shape: t.shape, bytes: t.bytes };
+    const config = configOf('prefixed-cls') as Json;
+    const positions = config.max_position_embeddings as number;
+    const ids = new Uint8Array(8 * positions);
+    const view = new DataView(ids.buffer);
+    for (let i = 0; i < positions; i++) view.setBigInt64(8 * i, BigInt(i), true);
+    tensors['bert.embeddings.position_ids'] = { dtype: 'I64', shape: [1, positions], bytes: ids };
+    const weights = loadSafetensors(writeSafetensors(tensors, file.metadata));
+    expect(Array.from(weights['bert.embeddings.position_ids']!.subarray(0, 4))).toEqual([0, 1, 2, 3]);
+    const model = engines[0].bert({ config: configOf('prefixed-cls'), weights });
+    const base = engines[0].bert({ config: configOf('prefixed-cls'), weights: weightsOf('prefixed-cls') });
+    expect(model.unusedKeys).toContain('bert.embeddings.position_ids');
+    const c = cases[0];
+    const opts = { batch: c.batch, seq: c.seq, tokenTypeIds: c.tokenTypeIds, attentionMask: c.attentionMask };
+    const [a, b] = await Promise.all([model.forward(c.inputIds, opts), base.forward(c.inputIds, opts)]);
+    expectSameBits(a.lastHiddenState, b.lastHiddenState, 'with the I64 buffer vs without');
+    await Promise.all([model.dispose(), base.dispose()]);
   });
 
   it('without a mask or token types: all attended, type 0', async () => {

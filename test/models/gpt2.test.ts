@@ -8,7 +8,7 @@
 // greedy decoding = full-forward argmax, bad options and non-finite weights named.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSafetensors, type Engine } from '../../dist/index.js';
+import { loadSafetensors, readSafetensors, writeSafetensors, type Engine, type SafetensorsInput } from '../../dist/index.js';
 import { forcedEngines } from '../helpers/engines.js';
 import { expectClose, expectSameBits } from '../helpers/compare.js';
 import { fixtureF32 } from '../helpers/fixtures.js';
@@ -113,6 +113,28 @@ describe.each(expected.map((c) => [c.name, c]))('GPT-2 fixture %s', (name, c) =>
 });
 
 describe('GPT-2 checkpoints', () => {
+  it('attn.bias buffers stored as BOOL or U8 load, unused; the logits are the same bits', async () => {
+    const dir = new URL('../fixtures/gpt2/tiny-f32/', import.meta.url);
+    const file = readSafetensors(readFileSync(new URL('model.safetensors', dir)));
+    const config = JSON.parse(readFileSync(new URL('config.json', dir), 'utf8'));
+    const base = engines[0].gpt2({ config, weights: loadSafetensors(readFileSync(new URL('model.safetensors', dir))) });
+    const ids = [1, 5, 9, 2];
+    const want = (await base.forward(ids, { batch: 1, seq: 4 })).logits;
+    for (const dtype of ['BOOL', 'U8'] as const) {
+      const tensors: Record<string, SafetensorsInput> = {};
+      for (const [k, t] of Object.entries(file.tensors)) {
+        // HF's causal-mask buffer [1, 1, n, n] as the integer dtype older exports used
+        tensors[k] = k.endsWith('.attn.bias') ? { dtype, shape: t.shape, bytes: Uint8Array.from(t.data, (v) => (v !== 0 ? 1 : 0)) }
+          : { dtype: t.dtype, shape: t.shape, bytes: t.bytes };
+      }
+      const model = engines[0].gpt2({ config, weights: loadSafetensors(writeSafetensors(tensors, file.metadata)) });
+      expect(model.unusedKeys, dtype).toContain('transformer.h.0.attn.bias');
+      expectSameBits((await model.forward(ids, { batch: 1, seq: 4 })).logits, want, dtype);
+      await model.dispose();
+    }
+    await base.dispose();
+  });
+
   it('lists buffers as unused and reads both key forms', () => {
     const a = engines[0].gpt2(checkpoint('tiny-f32'));
     expect(a.unusedKeys).toContain('transformer.h.0.attn.bias');
