@@ -2,6 +2,7 @@
 // memory is touched, so a bad call throws without side effects and the engine stays usable.
 import { rangeError, typeError } from './errors.js';
 import { plainView, typedArrayName, type ArrayKind, type ArrayOfKind } from './typed-array.js';
+import { safetensorsShapes } from './io/safetensors.js';
 
 /** A positive integer dimension (TypeError if not a number, RangeError if NaN, fractional, <= 0). */
 export function dim(op: string, name: string, value: unknown): number {
@@ -83,6 +84,24 @@ export function array<K extends ArrayKind>(
     throw rangeError(op, arg, `has length ${view.length}, expected ${length} (${shape})`);
   }
   return view;
+}
+
+/**
+ * When the state dict `dict` came from `loadSafetensors` (it carries the file's shapes), the
+ * file's shape of `key` must be `shape`, up to dims of size 1: a tensor of the right length but
+ * another shape — a GPT-2 Conv1D stored transposed as nn.Linear's [out, in], a reshaped
+ * embedding — is a RangeError naming it, instead of a model that runs on scrambled weights.
+ * Arrays without a recorded shape (a hand-built dict, a spread copy) are checked by length only.
+ */
+export function fileShape(op: string, arg: string, dict: object, key: string, shape: readonly number[]): void {
+  const shapes = (dict as { [safetensorsShapes]?: Record<string, number[]> })[safetensorsShapes];
+  if (shapes === undefined || !Object.prototype.hasOwnProperty.call(shapes, key)) return;
+  const got = shapes[key]!;
+  const squeeze = (s: readonly number[]): string => s.filter((d) => d !== 1).join(',');
+  if (squeeze(got) === squeeze(shape)) return;
+  const transposed = got.length === 2 && shape.length === 2 && got[0] === shape[1] && got[1] === shape[0];
+  throw rangeError(op, arg, `has shape [${got.join(', ')}] in its safetensors file, expected [${shape.join(', ')}]` +
+    (transposed ? ' (the transpose: the file stores this weight in the other layout)' : ''));
 }
 
 /** Total element count of a shape, with a RangeError when it exceeds what memory can hold. */

@@ -22,7 +22,7 @@ import type {
 } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import { ACTIVATION, layerNormPhase, packedRowsLength, scalePhase, scratchSlots, type Phase } from '../parallel/phases.js';
-import { array, dim, elements, flag, int8Weight, keysOf, options, quantizeOption, typedArray } from '../validate.js';
+import { array, dim, elements, fileShape, flag, int8Weight, keysOf, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import { epsilon } from '../ops/layer-norm.js';
 import { LinearParams, linearPhases } from '../ops/linear.js';
@@ -234,6 +234,7 @@ function readWeights(
     const length = elements(OP, `options.weights[${JSON.stringify(key)}]`, ...s.shape);
     w[s.key] = array(OP, `options.weights[${JSON.stringify(key)}]`, given[key], 'Float32Array', length,
       `${s.dims} = [${s.shape.join(', ')}]`);
+    fileShape(OP, `options.weights[${JSON.stringify(key)}]`, given, key, s.shape);
     // int8: the encoder's linear weights and the masked-LM head's (embeddings, the pooler and the
     // classifier stay f32), checked before any copy.
     if (quantize && /^(encoder|cls)\..*\.weight$/.test(s.key) && !s.key.includes('LayerNorm')) {

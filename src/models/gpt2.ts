@@ -19,7 +19,7 @@ import {
   scalePhase, scratchSlots, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
-import { dim, elements, flag, int8Weight, isArrayOf, keysOf, options, quantizeOption, typedArray } from '../validate.js';
+import { dim, elements, fileShape, flag, int8Weight, isArrayOf, keysOf, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { LinearParams } from '../ops/linear.js';
 import { int8Codes, keepPacked, ModuleWeights, type Int8Codes, type ModuleHost, type ParamSpec, type Resident } from '../ops/modules.js';
@@ -174,6 +174,7 @@ export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown, quantize?: Qu
     if (given === undefined) throw typeError(OP, name, `a Float32Array ${s.dims} (missing)`, undefined);
     const length = s.shape.reduce((a, b) => a * b, 1);
     w[s.key] = readArray(name, dict[given], length, `${s.dims} = [${s.shape.join(', ')}]`);
+    fileShape(OP, name, dict, given, s.shape);
     // int8: every Conv1D weight [in, out], checked before any copy.
     if (quantize && s.layout === 'conv1d') {
       int8Weight(OP, name, w[s.key], s.shape[0], s.shape[0] === hp.embd ? 'config.n_embd' : 'config.n_inner', s.shape[1]);
@@ -181,6 +182,7 @@ export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown, quantize?: Qu
   }
   const lmHead = lmHeadKey === undefined ? undefined
     : readArray('weights["lm_head.weight"]', dict[lmHeadKey], hp.vocab * hp.embd, `[vocab_size, n_embd] = [${hp.vocab}, ${hp.embd}]`);
+  if (lmHeadKey !== undefined) fileShape(OP, 'weights["lm_head.weight"]', dict, lmHeadKey, [hp.vocab, hp.embd]);
   // int8: the lm_head [vocab, n_embd] (nn.Linear layout), wte's values when tied.
   if (quantize) {
     const name = lmHead ? 'weights["lm_head.weight"]' : `weights[${JSON.stringify(found.get('wte.weight'))}] (the tied lm_head)`;
@@ -617,10 +619,15 @@ export function maskValues(op: string, name: string, value: unknown, length: num
   return mask;
 }
 
-/** HF's extended attention mask of a forward: (1 - mask)·finfo.min per key, [B, L]. */
+/** HF's extended attention mask of a forward: (1 - mask)·finfo.min per key, [B, L]. Values other
+ * than 0 and 1 are refused, as generate and engine.bert refuse them: HF would add −finfo.min to a
+ * causally masked logit for a 2 and unmask it. */
 function keyBias(name: string, value: unknown, B: number, L: number): Float32Array | undefined {
   if (value === undefined) return undefined;
   const mask = maskValues(FORWARD, name, value, B * L, `batch·seq = ${B}·${L}`);
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i] !== 0 && mask[i] !== 1) throw rangeError(FORWARD, `${name}[${i}]`, `must be 0 (padding) or 1 (attend), got ${mask[i]}`);
+  }
   return Float32Array.from(mask, (m) => Math.fround((1 - m) * F32_MIN));
 }
 

@@ -4,7 +4,7 @@
 // garbage collection.
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
-import { array, options } from '../validate.js';
+import { array, fileShape, options } from '../validate.js';
 import { stateError } from '../errors.js';
 import { quantizedSource } from '../io/safetensors.js';
 import type { BuiltCall } from './attention.js';
@@ -27,6 +27,7 @@ export function readStateDict(
     const length = s.shape.reduce((a, b) => a * b, 1);
     out[s.key] = array(op, `${name}[${JSON.stringify(s.key)}]`, dict[s.key], 'Float32Array', length,
       `${s.dims} = [${s.shape.join(', ')}]`);
+    fileShape(op, `${name}[${JSON.stringify(s.key)}]`, value as object, s.key, s.shape);
   }
   return out;
 }

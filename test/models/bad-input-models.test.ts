@@ -80,7 +80,7 @@ beforeAll(async () => {
       options: { batch: B, seq: L, attentionMask: Array(B * L).fill(1), positionIds: Array.from({ length: B * L }, (_, i) => i % L), logitsToKeep: 2, outputHiddenStates: true },
       bad: {
         batch: [0, -1, 2.5, 3, ...notANumber], seq: [0, 33, 4, 1.5, ...notANumber],
-        attentionMask: [[1, 1, 1], ...notAnArray, Array(B * L).fill('1')],
+        attentionMask: [[1, 1, 1], ...notAnArray, Array(B * L).fill('1'), Array(B * L).fill(2), Array(B * L).fill(0.5)],
         positionIds: [Array(B * L).fill(32), Array(B * L).fill(-1), Array(B * L).fill(0.5), [0, 1], ...notAnArray],
         logitsToKeep: [-1, 1.5, Number.NaN, '2', null, {}],
         outputAttentions: ['true', 1], outputHiddenStates: ['true', 1],

@@ -91,6 +91,16 @@ describe('BertModel against the PyTorch reference', () => {
     await Promise.all([model.dispose(), base.dispose()]);
   });
 
+  it('a weight of the right length but another shape in the file is a RangeError naming it', () => {
+    const file = readSafetensors(readFileSync(new URL('prefixed-cls/model.safetensors', dir)));
+    const key = Object.keys(file.tensors).find((k) => k.endsWith('layer.0.attention.self.query.weight'))!;
+    const H = file.tensors[key]!.shape[0]!;
+    const tensors: Record<string, SafetensorsInput> = {};
+    for (const [k, t] of Object.entries(file.tensors)) tensors[k] = { dtype: t.dtype, shape: k === key ? [H / 2, 2 * H] : t.shape, bytes: t.bytes };
+    expect(() => engines[0].bert({ config: configOf('prefixed-cls'), weights: loadSafetensors(writeSafetensors(tensors, file.metadata)) }))
+      .toThrow(new RegExp(`options\\.weights\\["${key.replace(/\./g, '\\.')}"\\] has shape \\[${H / 2}, ${2 * H}\\] in its safetensors file, expected \\[${H}, ${H}\\]`));
+  });
+
   it('without a mask or token types: all attended, type 0', async () => {
     const c = cases[0];
     const model = engines[0].bert({ config: configOf(c.name), weights: weightsOf(c.name) });

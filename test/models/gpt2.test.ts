@@ -135,6 +135,25 @@ describe('GPT-2 checkpoints', () => {
     await base.dispose();
   });
 
+  it('a weight of the right length but another shape in the file is a RangeError naming it', () => {
+    const dir = new URL('../fixtures/gpt2/tiny-f32/', import.meta.url);
+    const file = readSafetensors(readFileSync(new URL('model.safetensors', dir)));
+    const config = JSON.parse(readFileSync(new URL('config.json', dir), 'utf8'));
+    const withShape = (key: string, shape: number[]): Uint8Array => writeSafetensors(Object.fromEntries(Object.entries(file.tensors).map(
+      ([k, t]) => [k, { dtype: t.dtype, shape: k === key ? shape : t.shape, bytes: t.bytes }])), file.metadata);
+    const E = config.n_embd as number;
+    const key = Object.keys(file.tensors).find((k) => k.endsWith('h.0.attn.c_attn.weight'))!;
+    // nn.Linear's [out, in] where the Conv1D stores [in, out]
+    expect(() => engines[0].gpt2({ config, weights: loadSafetensors(withShape(key, [3 * E, E])) })).toThrow(
+      new RegExp(`weights\\["${key.replace(/\./g, '\\.')}"\\] has shape \\[${3 * E}, ${E}\\] in its safetensors file, expected \\[${E}, ${3 * E}\\] \\(the transpose`));
+    const wte = Object.keys(file.tensors).find((k) => k.endsWith('wte.weight'))!;
+    expect(() => engines[0].gpt2({ config, weights: loadSafetensors(withShape(wte, [config.vocab_size * 2, E / 2])) })).toThrow(RangeError);
+    // dims of size 1 do not count; a spread copy has no shapes and is checked by length only
+    const ln = Object.keys(file.tensors).find((k) => k.endsWith('ln_f.bias'))!;
+    void engines[0].gpt2({ config, weights: loadSafetensors(withShape(ln, [1, E])) }).dispose();
+    void engines[0].gpt2({ config, weights: { ...loadSafetensors(withShape(key, [3 * E, E])) } }).dispose();
+  });
+
   it('lists buffers as unused and reads both key forms', () => {
     const a = engines[0].gpt2(checkpoint('tiny-f32'));
     expect(a.unusedKeys).toContain('transformer.h.0.attn.bias');
@@ -174,6 +193,7 @@ describe('GPT-2 checkpoints', () => {
     await expect(model.forward([1, 2, 3], { batch: 1, seq: 3, positionIds: 'abc' as never })).rejects.toThrow(TypeError);
     expect(() => model.generate([1, 2, 3, 4], { batch: 2, maxNewTokens: 2, attentionMask: [1, 1, 1] })).toThrow(/options\.attentionMask has length 3/);
     expect(() => model.generate([1, 2, 3, 4], { batch: 2, maxNewTokens: 2, attentionMask: [1, 1, 0.5, 1] })).toThrow(/options\.attentionMask\[2\] must be 0 \(padding\) or 1/);
+    await expect(model.forward([1, 2, 3], { batch: 1, seq: 3, attentionMask: [1, 2, 1] })).rejects.toThrow(/options\.attentionMask\[1\] must be 0 \(padding\) or 1 \(attend\), got 2/);
     expect(() => model.generate([1, 2], { maxNewTokens: 2, attentionMask: new Float64Array(2) as never })).toThrow(TypeError);
     // HF puts padding at position 1: a model of one position cannot embed it.
     const one = engine.gpt2({ config: { ...config, n_positions: 1 }, weights: { ...weights, 'wpe.weight': weights['wpe.weight'].subarray(0, 48) } });

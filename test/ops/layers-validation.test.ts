@@ -1,7 +1,7 @@
 // Bad input to the ops and modules: a TypeError / RangeError naming the argument or the
 // state-dict key before any work, and the engine computes correctly afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, type Engine } from '../../dist/index.js';
+import { createEngine, loadSafetensors, writeSafetensors, type Engine } from '../../dist/index.js';
 import { randomF32 } from '../helpers/random.js';
 
 let engine: Engine;
@@ -30,6 +30,16 @@ const config = (weights: Record<string, Float32Array>, extra: Record<string, unk
 
 describe('module construction', () => {
   const without = (key: string) => { const w = layerWeights(); delete w[key]; return w; };
+  it('a state dict from a safetensors file: a weight stored in the other layout is a RangeError naming it', () => {
+    const shapes: Record<string, number[]> = {
+      'self_attn.in_proj_weight': [3 * d, d], 'self_attn.out_proj.weight': [d, d], 'linear2.weight': [d, ff],
+      'linear1.weight': [d, ff], // nn.Linear stores [out, in] = [ff, d]
+    };
+    const w = layerWeights();
+    const file = writeSafetensors(Object.fromEntries(Object.entries(w).map(([k, v]) => [k, { dtype: 'F32', shape: shapes[k] ?? [v.length], data: v }])));
+    expect(() => engine.transformerEncoderLayer(config(loadSafetensors(file)))).toThrow(
+      /config\.weights\["linear1\.weight"\] has shape \[8, 16\] in its safetensors file, expected \[16, 8\] \(the transpose/);
+  });
   it.each([
     ['missing state-dict key', config(without('linear1.bias')), TypeError, /config\.weights\["linear1\.bias"\] must be a Float32Array, got undefined/],
     ['unknown state-dict key', config({ ...layerWeights(), 'linear3.weight': new Float32Array(4) }), RangeError, /config\.weights\["linear3\.weight"\] is not a known key/],
