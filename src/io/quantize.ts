@@ -118,7 +118,8 @@ export function int8Axis(name: string): 0 | 1 {
  * for GPT-2 Conv1D), quantized exactly as the engine's `quantize: 'int8'` does; the
  * `__metadata__` keeps its entries and gains "quantization" (JSON: the method and each key's
  * channel axis). Other tensors are written as they were (same dtype, same bytes); I8 tensors
- * of the input and their scales pass through, and integer or bool tensors are never quantized. This is what `npx wasm-attention quantize` runs.
+ * of the input and their scales pass through, and integer or bool tensors are never quantized.
+ * This is what `npx wasm-attention quantize` runs.
  * Throws a RangeError naming the tensor for a non-finite weight, and the reader's errors
  * (`loadSafetensors`'s for the input's own I8 tensors and their scales).
  */

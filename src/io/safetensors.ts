@@ -122,6 +122,8 @@ export type SafetensorsInput =
  *
  * - F32 tensors whose absolute byte offset is a multiple of 4 are views on the input's memory
  *   (no copy: later writes to the input show through); others, and F16/BF16, are new arrays.
+ *   F64, I64, U64, I32, U32, I16, U16, U8 and BOOL tensors (buffers such as BERT's I64
+ *   `position_ids`) become new arrays of the nearest f32 values (integers up to 2^24 exact).
  * - Shapes: `weights[safetensorsShapes][name]`; the record's own enumerable keys are exactly
  *   the tensor names. `readSafetensors` gives dtypes and `__metadata__` as well.
  * - int8 files (written by `npx wasm-attention quantize`, or compressed-tensors' per-channel
@@ -131,7 +133,8 @@ export type SafetensorsInput =
  *   `weights[safetensorsQuantized][K]`; an engine module made with `quantize: 'int8'` from
  *   this `weights[K]` packs those codes directly (the same bits as quantizing the original f32).
  * - Throws a TypeError or RangeError naming the tensor for a truncated or malformed file, a
- *   RangeError for a dtype other than F32, F16, BF16 and I8, and, before any conversion, a
+ *   RangeError for a dtype the reader does not know (F8, Q4_K, …), for bytes no tensor indexes
+ *   (a hole, trailing bytes) and a header not starting with `{`, and, before any conversion, a
  *   RangeError for an I8 tensor without its `_scale` (or not 2-D, or a code of -128), a scale of
  *   the wrong dtype or shape or holding a negative or non-finite value (or one so large that
  *   127·scale overflows f32), and a `K_scale` whose `K`
