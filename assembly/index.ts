@@ -190,13 +190,15 @@ export function f32_attention_decode(
     addMask, keyMask, keyInvert, scratch, stats, statsHead);
 }
 
-/** flag (i32) = 1 if any K or V value of a key that some row of one slice may skip is NaN or
- * ±inf, else 0; see f32-attention/f32-attention-nonfinite-simd.ts. */
+/** flag (i32) = 1 if one slice holds a value that makes torch's math path NaN through a key the
+ * attention kernel would skip (a NaN or ±inf in such a key's K or V, in a query row that skips
+ * keys, or a NaN or +inf its float mask adds there), else 0; see
+ * f32-attention/f32-attention-nonfinite-simd.ts. */
 export function f32_attention_nonfinite(
-  k: usize, ldk: i32, headDim: i32, v: usize, ldv: i32, headDimV: i32, seqQ: i32, seqK: i32,
-  causal: i32, validLens: usize, ldValid: i32, flag: usize,
+  q: usize, ldq: i32, k: usize, ldk: i32, headDim: i32, v: usize, ldv: i32, headDimV: i32, seqQ: i32, seqK: i32,
+  causal: i32, validLens: usize, ldValid: i32, addMask: usize, ldAdd: i32, flag: usize,
 ): void {
-  attentionNonFinite(k, ldk, headDim, v, ldv, headDimV, seqQ, seqK, causal, validLens, ldValid, flag);
+  attentionNonFinite(q, ldq, k, ldk, headDim, v, ldv, headDimV, seqQ, seqK, causal, validLens, ldValid, addMask, ldAdd, flag);
 }
 
 /** Merges `parts` partial attentions (key-split) of query rows q0..q1; see

@@ -354,9 +354,11 @@ export function runItem(kernels: KernelExports, p: Phase, i: number, slot: numbe
     }
     case PHASE_ATTENTION_NONFINITE: {
       const b = Math.floor(i / p.heads), h = i % p.heads;
-      kernels.f32_attention_nonfinite(p.kPtr + (b * p.kBatch + h * p.kHead) * 4, p.kRow, p.headDim,
+      kernels.f32_attention_nonfinite(p.qPtr + (b * p.qBatch + h * p.qHead) * 4, p.qRow,
+        p.kPtr + (b * p.kBatch + h * p.kHead) * 4, p.kRow, p.headDim,
         p.vPtr + (b * p.vBatch + h * p.vHead) * 4, p.vRow, p.headDimV, p.seqQ, p.seqK, p.causal,
-        p.lensPtr === 0 ? 0 : p.lensPtr + b * p.lensBatch * 4, p.lensRow, p.allKeysPtr + i * 4);
+        p.lensPtr === 0 ? 0 : p.lensPtr + b * p.lensBatch * 4, p.lensRow,
+        p.addPtr === 0 ? 0 : p.addPtr + (b * p.addBatch + h * p.addHead) * 4, p.addRow, p.allKeysPtr + i * 4);
       return;
     }
     case PHASE_ATTENTION_COMBINE: {

@@ -277,8 +277,11 @@ export interface KernelExports {
     stats: number,      // f32 (m, l) of head 0, or 0; when given, o is left unnormalised
     statsHead: number,  // elements from one head's (m, l) to the next
   ): void;
-  /** flag = 1 if any K or V value of a key the slice may skip is NaN or ±inf, else 0 (decides allKeys). */
+  /** flag = 1 if the slice holds a NaN or ±inf in K or V at a key it may skip, in a query row that
+   * skips keys, or a NaN or +inf in its float mask past a row's limit, else 0 (decides allKeys). */
   f32_attention_nonfinite(
+    q: number,          // f32 [seqQ, headDim], row 0 of the slice
+    ldq: number,        // row stride of q
     k: number,          // f32 [seqK, headDim], row 0 of the slice
     ldk: number,        // row stride of k
     headDim: number,    // k features
@@ -290,6 +293,8 @@ export interface KernelExports {
     causal: number,     // 1: key j > query i may be skipped
     validLens: number,  // i32 limits of the slice's batch entry, or 0
     ldValid: number,    // stride of validLens per query row (0: one for every row)
+    addMask: number,    // f32 [seqQ, ldAdd] of the slice, or 0
+    ldAdd: number,      // row stride of addMask (0: one row for every query)
     flag: number,       // i32 out
   ): void;
   /** Merges key-split partial attentions (f32_attention with stats) into o. */

@@ -60,6 +60,14 @@ const cases: AttentionCase[] = [
     poison: [{ where: 'k', row: 3, col: 2, value: NaN }] },
   { name: '+inf in a float mask', seqQ: 10, seqK: 12, headDim: 8, floatMask: (i, j) => (i === 4 && j === 7 ? Infinity : 0.1 * (i - j)) },
   { name: 'NaN in a float mask', seqQ: 10, seqK: 12, headDim: 8, floatMask: (i, j) => (i === 6 && j === 1 ? NaN : 0) },
+  { name: '+inf in a q row, causal (its logits with the excluded keys: inf + -inf)', seqQ: 70, seqK: 70, headDim: 8, causal: true,
+    poison: [{ where: 'q', row: 3, col: 1, value: Infinity }] },
+  { name: '-inf in a q row past validLens', seqQ: 20, seqK: 130, headDim: 8, validLens: [60, 100],
+    poison: [{ where: 'q', row: 11, col: 2, value: -Infinity }] },
+  { name: 'NaN in a float mask at a causally excluded key (NaN + -inf)', seqQ: 70, seqK: 70, headDim: 8, causal: true,
+    floatMask: (i, j) => (i === 3 && j === 68 ? NaN : 0.05 * (j - i)) },
+  { name: '+inf in a float mask past validLens (+inf + -inf)', seqQ: 20, seqK: 130, headDim: 8, validLens: [60, 100],
+    floatMask: (i, j) => (i === 2 && j === 110 ? Infinity : 0) },
   { name: 'a float mask row of -inf gives zeros', seqQ: 10, seqK: 12, headDim: 8, floatMask: (i) => (i === 3 ? -Infinity : 0) },
   { name: 'a fully masked boolean row gives zeros', seqQ: 10, seqK: 12, headDim: 8, boolMask: (i) => i !== 5 },
   { name: 'a fully masked row and a NaN in v: 0·NaN', seqQ: 10, seqK: 12, headDim: 8, boolMask: (i) => i !== 5,
@@ -68,6 +76,34 @@ const cases: AttentionCase[] = [
     poison: [{ where: 'k', row: 800, col: 7, value: NaN }], returnWeights: false },
   { name: 'decode: key split, finite', seqQ: 1, seqK: 1100, headDim: 16, returnWeights: false },
 ];
+
+describe('non-finite inputs: the same masking, however it is expressed', () => {
+  // q = +inf against k = [-1, 1]: the logits are [-inf, +inf]; with key 1 masked, torch adds
+  // -inf to +inf: NaN, whether the mask is a bool mask, validLens or causal.
+  it.each([
+    ['a bool mask', { attnMask: Uint8Array.of(1, 0) }],
+    ['validLens', { validLens: Int32Array.of(1) }],
+    ['causal', { causal: true }],
+    ['a float mask', { attnMask: Float32Array.of(0, -Infinity) }],
+  ])('%s', async (_, mask) => {
+    const f = (...x: number[]): Float32Array => Float32Array.from(x);
+    const opts = { batch: 1, heads: 1, seqQ: 1, seqK: 2, headDim: 1, returnWeights: true, ...mask };
+    const results = await Promise.all(engines.map((e) => e.attention(f(Infinity), f(-1, 1), f(3, 4), opts)));
+    for (const r of results) {
+      expect(Number.isNaN(r.output[0]), 'output').toBe(true);
+      expect(Array.from(r.weights!).every(Number.isNaN), 'weights').toBe(true);
+    }
+  });
+
+  it('a NaN in a float mask at a key that causal or validLens excludes: NaN, as torch', async () => {
+    const f = (...x: number[]): Float32Array => Float32Array.from(x);
+    for (const mask of [{ causal: true }, { validLens: Int32Array.of(1) }]) {
+      const opts = { batch: 1, heads: 1, seqQ: 1, seqK: 2, headDim: 1, attnMask: f(0, Number.NaN), ...mask };
+      const results = await Promise.all(engines.map((e) => e.attention(f(1), f(1, 2), f(3, 4), opts)));
+      for (const r of results) expect(Number.isNaN(r.output[0]), JSON.stringify(Object.keys(mask))).toBe(true);
+    }
+  });
+});
 
 describe('non-finite inputs: attention', () => {
   it.each(cases)('$name', async (c) => {
