@@ -14,7 +14,7 @@ import { ARENA_BASE } from './wasm/layout.js';
 import { compileGiven, compileKernels, createMemory, instantiateGiven, instantiateKernels } from './wasm/load.js';
 import { detectFeatures } from './features.js';
 import { keysOf, options } from './validate.js';
-import { rangeError, stateError, typeError } from './errors.js';
+import { engineDisposedError, rangeError, stateError, typeError } from './errors.js';
 import { buildAttention, planAttention, type BuiltCall } from './ops/attention.js';
 import { createMultiHeadAttention, planMultiHeadAttention } from './ops/multi-head-attention.js';
 import { createTensor, type TensorRegistry } from './ops/tensor.js';
@@ -421,9 +421,9 @@ class WasmEngine implements Engine {
 
   /** Runs `work` after everything queued before it; one piece of work owns the arena at a time. */
   private enqueue<T>(work: () => T | Promise<T>): Promise<T> {
-    if (this.disposed) return Promise.reject(stateError('the engine has been disposed'));
+    if (this.disposed) return Promise.reject(engineDisposedError());
     const result = this.queue.then(() => {
-      if (this.disposed) throw stateError('the engine has been disposed');
+      if (this.disposed) throw engineDisposedError();
       return work();
     });
     this.queue = result.catch(() => undefined);
@@ -492,12 +492,12 @@ class WasmEngine implements Engine {
   }
 
   createTensor(init: number | Float32Array): EngineTensor {
-    if (this.disposed) throw stateError('the engine has been disposed');
+    if (this.disposed) throw engineDisposedError();
     return createTensor({ task: (work) => this.task(work) }, this.tensors, init);
   }
 
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention {
-    if (this.disposed) throw stateError('the engine has been disposed');
+    if (this.disposed) throw engineDisposedError();
     return createMultiHeadAttention(planMultiHeadAttention(config), {
       call: (build) => this.call(build),
       task: (work) => this.task(work),
@@ -510,7 +510,7 @@ class WasmEngine implements Engine {
   }
 
   private live(): void {
-    if (this.disposed) throw stateError('the engine has been disposed');
+    if (this.disposed) throw engineDisposedError();
   }
 
   linear(config: LinearConfig): Linear {

@@ -30,3 +30,22 @@ export function rangeError(op: string, arg: string, problem: string): RangeError
 export function stateError(message: string): Error {
   return new Error(`wasm-attention: ${message}`);
 }
+
+const ENGINE_DISPOSED = 'the engine has been disposed';
+
+/** The rejection of work queued on (or after) a disposed engine. */
+export function engineDisposedError(): Error {
+  return stateError(ENGINE_DISPOSED);
+}
+
+/**
+ * Queues the release of a resource's memory and settles when it is done: a dispose() queued now,
+ * in order, so the work queued after it already finds the memory free. An engine disposed
+ * before the release ran took the memory with it, so that rejection is a success here: a
+ * resource's dispose() never fails because its engine went first.
+ */
+export function released(release: Promise<void>): Promise<void> {
+  return release.catch((error: unknown) => {
+    if (!(error instanceof Error && error.message === `wasm-attention: ${ENGINE_DISPOSED}`)) throw error;
+  });
+}

@@ -74,7 +74,8 @@ export function generate(
     throw rangeError(OP, 'promptIds', `has length ${total}, expected a positive multiple of options.batch (${B})`);
   }
   const P = total / B;
-  const prompt = tokenIds(OP, 'promptIds', promptIds, hp, total, `batch·promptLength = ${B}·${P}`);
+  // A copy: the iterator reads the prompt at its first next(), the caller may change it before.
+  const prompt = tokenIds(OP, 'promptIds', promptIds, hp, total, `batch·promptLength = ${B}·${P}`).slice();
   const maxNew = dim(OP, 'options.maxNewTokens', o.maxNewTokens);
   if (P + maxNew - 1 > hp.positions) {
     throw rangeError(OP, 'options.maxNewTokens', `(${maxNew}) plus the prompt (${P}) would pass config.n_positions ` +

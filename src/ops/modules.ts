@@ -5,7 +5,7 @@
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import { array, fileShape, options } from '../validate.js';
-import { stateError } from '../errors.js';
+import { released, stateError } from '../errors.js';
 import { quantizedSource } from '../io/safetensors.js';
 import type { BuiltCall } from './attention.js';
 
@@ -91,12 +91,12 @@ export class ModuleWeights {
     });
   }
 
-  async dispose(owner: object): Promise<void> {
-    if (this.disposed) return;
+  dispose(owner: object): Promise<void> {
+    if (this.disposed) return Promise.resolve();
     this.disposed = true;
     collected?.unregister(owner);
-    await this.uploaded.catch(() => undefined);
-    await this.host.task((arena) => this.blocks.forEach((b) => b.release(arena)));
+    // Queued now, after the upload (the queue runs in order): later work finds the memory free.
+    return released(this.host.task((arena) => this.blocks.forEach((b) => b.release(arena))));
   }
 }
 

@@ -20,7 +20,7 @@ import {
 import type { BuiltCall } from './attention.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, flag, int8Weight, isArrayOf, keysOf, optionalDim, options, quantizeOption, typedArray } from '../validate.js';
-import { rangeError, stateError, typeError } from '../errors.js';
+import { rangeError, released, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
 import { int8Codes, keepPacked, type Int8Codes } from './modules.js';
 
@@ -524,12 +524,15 @@ export function createMultiHeadAttention(params: MultiHeadAttentionParams, host:
         return buildForward(arena, params, plan, threads);
       });
     },
-    async dispose() {
-      if (disposed) return;
+    dispose() {
+      if (disposed) return Promise.resolve();
       disposed = true;
       collected?.unregister(layer);
-      await uploaded.catch(() => undefined);
-      await host.task((arena) => arena.release(params.resident));
+      // Queued now, after the upload (the queue runs in order): later work finds the memory free.
+      return released(host.task((arena) => {
+        if (params.resident !== 0) arena.release(params.resident);
+        params.resident = 0;
+      }));
     },
   });
   collected?.register(layer, { host, params }, layer);

@@ -6,7 +6,7 @@ import type { EngineTensor } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import { ARENA_BASE, MAX_PAGES, PAGE_BYTES } from '../wasm/layout.js';
 import { array, isArrayOf, typedArray } from '../validate.js';
-import { rangeError, stateError, typeError } from '../errors.js';
+import { rangeError, released, stateError, typeError } from '../errors.js';
 
 const OP = 'createTensor';
 
@@ -117,15 +117,15 @@ export function createTensor(host: TensorHost, registry: TensorRegistry, init: u
         return arena.readF32(state.ptr + offset * 4, n);
       });
     },
-    async dispose(): Promise<void> {
-      if (state.disposed) return;
+    dispose(): Promise<void> {
+      if (state.disposed) return Promise.resolve();
       state.disposed = true;
       collected?.unregister(tensor);
-      await placed.catch(() => undefined);
-      await host.task((arena) => {
-        arena.release(state.ptr);
+      // Queued now, after the placement (the queue runs in order): later work finds it freed.
+      return released(host.task((arena) => {
+        if (state.ptr !== 0) arena.release(state.ptr);
         state.ptr = 0;
-      });
+      }));
     },
   });
   registry.set(tensor, state);

@@ -182,6 +182,16 @@ describe('GPT-2 checkpoints', () => {
     delete missing['ln_f.bias'];
     expect(() => engine.gpt2({ config, weights: missing })).toThrow(/ln_f\.bias/);
     const model = engine.gpt2({ config, weights });
+    // generate checks the prompt when called and reads its own copy: a change before the first
+    // next() (here an id out of range) does not reach the loop
+    const ids = Int32Array.of(1, 2, 3);
+    const want: number[] = [];
+    for await (const t of model.generate(ids, { maxNewTokens: 4 })) want.push(t[0]);
+    const iterator = model.generate(ids, { maxNewTokens: 4 });
+    ids[1] = 100;
+    const got: number[] = [];
+    for await (const t of iterator) got.push(t[0]);
+    expect(got).toEqual(want);
     await expect(model.forward([1, 2, 100], { batch: 1, seq: 3 })).rejects.toThrow(/inputIds\[2\]/);
     await expect(model.forward([1, 2, -1], { batch: 1, seq: 3 })).rejects.toThrow(RangeError);
     await expect(model.forward(new Int32Array(33), { batch: 1, seq: 33 })).rejects.toThrow(/n_positions/);

@@ -181,5 +181,36 @@ describe.each(kernelVariants())('engine tensors (%s)', (variant) => {
       await e.dispose();
       expect(() => e.createTensor(4)).toThrow(/disposed/);
     });
+
+    it('dispose() not awaited: work queued after it already finds the memory free', async () => {
+      const arena = arenaOf(engine);
+      const before = arena.residentBytes;
+      for (let i = 0; i < 50; i++) {
+        const t = engine.createTensor(1 << 18); // 1 MiB
+        void t.dispose();
+      }
+      const t = engine.createTensor(16);
+      await t.read(); // queued after every dispose above
+      expect(arena.residentBytes - before, 'only the last tensor is left').toBeLessThan(1024);
+      await t.dispose();
+      expect(arena.residentBytes).toBe(before);
+    });
+
+    it('a resource disposed after its engine (awaited or not) resolves; dispose stays idempotent', async () => {
+      for (const threads of [1, 2]) {
+        const e = await createEngine({ threads });
+        const t = e.createTensor(8), u = e.createTensor(8);
+        const layer = e.linear({ inFeatures: 4, outFeatures: 3, weights: { weight: randomF32(12, 1), bias: randomF32(3, 2) } });
+        const mha = e.multiHeadAttention({ embedDim: 4, numHeads: 2, weights: { inProjWeight: randomF32(48, 3), inProjBias: randomF32(12, 4), outProjWeight: randomF32(16, 5), outProjBias: randomF32(4, 6) } });
+        const early = t.dispose(); // not awaited before the engine goes
+        await e.dispose();
+        await expect(early).resolves.toBeUndefined();
+        await expect(u.dispose()).resolves.toBeUndefined();
+        await expect(layer.dispose()).resolves.toBeUndefined();
+        await expect(mha.dispose()).resolves.toBeUndefined();
+        await expect(u.dispose()).resolves.toBeUndefined();
+        await expect(e.dispose()).resolves.toBeUndefined();
+      }
+    });
   });
 });
