@@ -49,15 +49,18 @@ export class Arena {
     return this.top;
   }
 
-  /** Grows the memory (once) so every placed buffer exists. */
-  commit(): void {
+  /** Grows the memory (once) so every placed buffer exists; `resident`: for a block keep()
+   * places (a tensor, a module's weights), which the message names instead of a call. */
+  commit(resident?: number): void {
     const have = this.memory.buffer.byteLength;
     if (this.top <= have) return;
     const pages = Math.ceil((this.top - have) / PAGE_BYTES);
     if (have / PAGE_BYTES + pages > this.maxPages) {
-      throw new RangeError(
-        `wasm-attention: this call needs ${this.top} bytes of working memory, more than the ` +
-        `${this.maxPages * PAGE_BYTES} bytes the engine can address; split the batch`);
+      const limit = this.maxPages * PAGE_BYTES;
+      throw new RangeError(resident === undefined
+        ? `wasm-attention: this call needs ${this.top} bytes of working memory, more than the ${limit} bytes the engine can address; split the batch`
+        : `wasm-attention: keeping ${resident} more bytes resident (a tensor or a module's weights) needs ${this.top} bytes ` +
+          `of memory, more than the ${limit} bytes the engine can address; dispose tensors or models that are no longer used`);
     }
     try {
       this.memory.grow(pages);
@@ -136,7 +139,7 @@ export class Arena {
       at = this.base;
       this.top = this.base + size;
       try {
-        this.commit();
+        this.commit(size);
       } catch (error) {
         this.top = this.base; // nothing kept: the next call starts from a clean arena
         throw error;

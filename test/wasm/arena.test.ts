@@ -60,6 +60,16 @@ describe('Arena', () => {
     const arena = new Arena(new WebAssembly.Memory({ initial: 1, maximum: 2 }), 2);
     arena.place(3 * PAGE_BYTES);
     expect(() => arena.commit()).toThrow(RangeError);
+    expect(() => arena.commit()).toThrow(/this call needs \d+ bytes of working memory, .*; split the batch/);
+  });
+
+  it('a resident block that does not fit is a RangeError that says so (not a call), and keeps nothing', () => {
+    const arena = new Arena(new WebAssembly.Memory({ initial: 1, maximum: 4 }), 4);
+    expect(() => arena.keep(5 * PAGE_BYTES)).toThrow(RangeError);
+    expect(() => arena.keep(5 * PAGE_BYTES)).toThrow(
+      new RegExp(`keeping ${5 * PAGE_BYTES} more bytes resident \\(a tensor or a module's weights\\) needs \\d+ bytes .*; dispose tensors or models`));
+    expect(arena.residentBytes).toBe(0);
+    expect(arena.keep(PAGE_BYTES)).toBeGreaterThan(0);
   });
 
   it('deferred copies: made on flush, or into a plain memory at the same addresses (runOn) until reset', () => {
