@@ -35,4 +35,4 @@ await Promise.all([
   }),
   run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']),
 ]);
-console.log(`build: dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.error(`build: dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -234,6 +234,8 @@ async function main() {
     const width = Math.max(...skipped.map((r) => r.name.length));
     console.log(`\n!! SKIPPED ${skipped.map((r) => r.name).join(', ')}: ${skipped[0].skipped}, so these did not run:`);
     for (const r of skipped) console.log(`!!   ${r.name.padEnd(width)}  ${r.describe}`);
+    console.log('!! (npm test\'s vitest run skipped its one browser test for the same reason: test/bench/run.test.ts,');
+    console.log('!! "runs the same in Chromium pages".)');
     console.log('!! This run has not checked the library in a browser. Install Debian\'s Chromium and run again:');
     console.log(`!!   ${CHROMIUM_INSTALL}`);
     console.log('!! (WASM_ATTENTION_CHROMIUM=<path> drives another Chromium. WASM_ATTENTION_REQUIRE_BROWSER=1 makes');

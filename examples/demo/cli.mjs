@@ -8,8 +8,15 @@ import { plainMultiHeadAttention } from '../../bench/peers/plain-js.mjs';
 import { demoWeights, embed, heatmapSvg, layerFlops, seeded, tokenize } from './model.js';
 
 const args = process.argv.slice(2).filter((a) => a !== '--cli');
+const unknown = args.find((a) => a.startsWith('--') && a !== '--causal');
+const sentences = args.filter((a) => !a.startsWith('--'));
+if (unknown !== undefined || sentences.length > 1) {
+  process.stderr.write(`${unknown !== undefined ? `unknown argument ${JSON.stringify(unknown)}` : 'give one sentence (in quotes)'}\n` +
+    'usage: npm start -- --cli ["your sentence"] [--causal]   or   npm start -- --cli --generate "prompt" [...]\n');
+  process.exit(2);
+}
 const causal = args.includes('--causal');
-const sentence = args.find((a) => !a.startsWith('--')) ?? "The animal didn't cross the street because it was too tired";
+const sentence = sentences[0] ?? "The animal didn't cross the street because it was too tired";
 const tokens = tokenize(sentence);
 const E = 64, H = 4, L = tokens.length;
 

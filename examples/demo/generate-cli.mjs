@@ -19,7 +19,11 @@ function fail(message) {
   process.exit(2);
 }
 
-/** The command line: { prompt, maxNewTokens, temperature, topK, topP, seed, threads }. */
+/** A decimal number (no hex, no Infinity, no blanks). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** The command line: { prompt, maxNewTokens, temperature, topK, topP, seed, threads }, every
+ * value checked here, whether or not the decoding (greedy by default) would use it. */
 function parse(argv) {
   const o = { ...DEFAULTS, threads: 1 };
   let prompt;
@@ -27,19 +31,25 @@ function parse(argv) {
     const a = argv[i];
     if (a === '--cli') continue;
     if (a === '--generate') {
+      if (prompt !== undefined) fail('--generate: given twice');
       prompt = argv[++i];
-      if (prompt === undefined) fail('--generate: give the prompt after it');
+      if (prompt === undefined || prompt in NUMBERS || prompt === '--generate' || prompt === '--cli') fail('--generate: give the prompt after it');
     } else if (a in NUMBERS) {
       const text = argv[++i];
-      const value = Number(text);
-      if (text === undefined || text.trim() === '' || !Number.isFinite(value)) fail(`${a}: expected a number, got ${JSON.stringify(text)}`);
-      o[NUMBERS[a]] = value;
+      if (text === undefined || !DECIMAL.test(text)) fail(`${a}: expected a number, got ${JSON.stringify(text)}`);
+      o[NUMBERS[a]] = Number(text);
     } else {
       fail(`unknown argument ${JSON.stringify(a)}`);
     }
   }
   if (prompt === undefined) fail('--generate: give the prompt after it');
-  if (!Number.isInteger(o.threads) || o.threads < 1) fail(`--threads: expected a positive integer, got ${o.threads}`);
+  const check = (flag, ok, want) => { if (!ok) fail(`${flag}: expected ${want}, got ${o[NUMBERS[flag]]}`); };
+  check('--max-tokens', Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 1, 'a positive integer');
+  check('--temperature', o.temperature >= 0, 'a number >= 0 (0: greedy)');
+  check('--top-k', Number.isInteger(o.topK) && o.topK >= 0, 'an integer >= 0 (0: off)');
+  check('--top-p', o.topP > 0 && o.topP <= 1, 'a number in (0, 1] (1: off)');
+  check('--seed', Number.isInteger(o.seed), 'an integer');
+  check('--threads', Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 256, 'an integer in 1..256');
   return { ...o, prompt };
 }
 
@@ -52,6 +62,17 @@ try {
 } catch (error) {
   fail(error.message);
 }
+const positions = config.n_positions;
+if (promptIds.length > positions) fail(`prompt: ${promptIds.length} characters, more than the model's ${positions} positions`);
+if (promptIds.length + args.maxNewTokens - 1 > positions) {
+  fail(`--max-tokens: ${args.maxNewTokens} after a prompt of ${promptIds.length} would pass the model's ${positions} positions: ` +
+    `at most ${positions - promptIds.length + 1}`);
+}
+// `| head` closes the pipe early: stop quietly, as a terminal tool does.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 const engine = await createEngine({ threads: args.threads });
 try {
@@ -72,9 +93,10 @@ try {
   }
   process.stdout.write('\n');
   const r = rates(ms);
+  const decoding = r.tokens > 1
+    ? `, decoding ${r.decodeTokensPerSecond.toFixed(0)} tokens/s (${(r.decodeMs / (r.tokens - 1)).toFixed(3)} ms per token)` : '';
   process.stderr.write(`\n${r.tokens} tokens on ${engine.threads} thread(s), ${engine.kernels} kernels: first token ` +
-    `(prefill of ${promptIds.length}) ${r.firstMs.toFixed(2)} ms, decoding ${r.decodeTokensPerSecond.toFixed(0)} tokens/s ` +
-    `(${(r.decodeMs / Math.max(1, r.tokens - 1)).toFixed(3)} ms per token)\n`);
+    `(prefill of ${promptIds.length}) ${r.firstMs.toFixed(2)} ms${decoding}\n`);
   await model.dispose();
 } finally {
   await engine.dispose();

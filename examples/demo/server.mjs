@@ -10,12 +10,28 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
   '.wasm': 'application/wasm', '.json': 'application/json', '.css': 'text/css', '.svg': 'image/svg+xml', '.map': 'application/json' };
 
-/** Starts the server; resolves to its base URL and a close function. */
+/** The file a request path names under root, or undefined: a malformed escape, or a hidden
+ * file or directory (`.git`, `.ci`, …) anywhere on the path. `..` cannot climb above root. */
+function fileOf(url) {
+  let path;
+  try {
+    path = decodeURIComponent(new URL(url, 'http://x').pathname);
+  } catch {
+    return undefined;
+  }
+  path = normalize(path).replace(/^(\.\.[/\\])+/, '');
+  if (path.split(/[/\\]/).some((part) => part.startsWith('.'))) return undefined;
+  const file = join(root, path);
+  return file.startsWith(root.replace(/[/\\]$/, '')) ? file : undefined;
+}
+
+/** Starts the server; resolves to its base URL and a close function (rejects if it cannot
+ * listen, e.g. the port is taken). */
 export async function serve({ port = 0, isolation = true } = {}) {
   const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    let file = join(root, path);
+    let file = fileOf(req.url);
     try {
+      if (file === undefined) throw new Error('not served');
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);
       const headers = { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store' };
@@ -28,13 +44,41 @@ export async function serve({ port = 0, isolation = true } = {}) {
       res.writeHead(404).end('not found');
     }
   });
-  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const url = `http://127.0.0.1:${server.address().port}/`;
   return { url, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
+/** `--port N` and `--no-isolation` from argv (PORT in the environment as the default port). */
+export function serverOptions(argv, env) {
+  const at = argv.indexOf('--port');
+  const port = at >= 0 ? Number(argv[at + 1]) : Number(env.PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`--port (or PORT) must be an integer in 0..65535, got ${at >= 0 ? argv[at + 1] : env.PORT}`);
+  }
+  return { port, isolation: !argv.includes('--no-isolation') };
+}
+
+/** Serves until Ctrl-C, or exits 1 with a one-line reason (a bad port, a port in use). */
+export async function main(argv, env, hint) {
+  let url, isolation;
+  try {
+    const options = serverOptions(argv, env);
+    isolation = options.isolation;
+    ({ url } = await serve(options));
+  } catch (error) {
+    console.error(`wasm-attention demo: ${error.code === 'EADDRINUSE' ? `port ${error.port} is in use (choose another with --port N)` : error.message}`);
+    process.exit(1);
+  }
+  console.log(`wasm-attention demo: open ${url}examples/demo/${isolation ? '' : '   (not cross-origin isolated: one thread)'}   (Ctrl-C stops it; ${hint})`);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const at = process.argv.indexOf('--port');
-  const { url } = await serve({ port: at >= 0 ? Number(process.argv[at + 1]) : 8080, isolation: !process.argv.includes('--no-isolation') });
-  console.log(`wasm-attention demo: ${url}examples/demo/   (Ctrl-C to stop; on a machine without a display: npm start -- --cli)`);
+  await main(process.argv.slice(2), process.env, 'on a machine without a display: npm start -- --cli');
 }

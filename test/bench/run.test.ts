@@ -11,7 +11,7 @@ import { chromiumBinary } from '../../scripts/runtime-binaries.mjs';
 
 const RUN = fileURLToPath(new URL('../../bench/run.mjs', import.meta.url));
 // As the runtime suite: without Debian's Chromium the browser run is skipped, except in CI.
-const noBrowser = !chromiumBinary().path && !process.env.WASM_ATTENTION_REQUIRE_BROWSER;
+const noBrowser = !chromiumBinary().path && process.env.WASM_ATTENTION_REQUIRE_BROWSER !== '1';
 
 interface Row { shape: string; impl: string; threads: number; median: number; maxDiff: number; share?: number; skipped?: string }
 
