@@ -70,13 +70,20 @@ describe('npm start -- --cli --generate', () => {
 
   it.each([
     [['Caf\u00e9'], /"\u00e9" \(U\+00E9\) is not in the model's vocabulary/],
-    [['The', '--max-tokens', '0'], /options\.maxNewTokens/],
-    [['The', '--max-tokens', '300'], /options\.maxNewTokens \(300\) plus the prompt \(3\) would pass config\.n_positions/],
-    [['The', '--temperature', '-1'], /options\.temperature/],
-    [['The', '--top-p', '1.5', '--temperature', '1'], /options\.topP/],
+    [['The', '--max-tokens', '0'], /--max-tokens: expected a positive integer, got 0/],
+    [['The', '--max-tokens', '300'], /--max-tokens: 300 after a prompt of 3 would pass the model's 256 positions: at most 254/],
+    [['The', '--max-tokens', '0x10'], /--max-tokens: expected a number, got "0x10"/],
+    [['x'.repeat(300)], /prompt: 300 characters, more than the model's 256 positions/],
+    [['The', '--temperature', '-1'], /--temperature: expected a number >= 0/],
+    [['The', '--top-p', '1.5', '--temperature', '1'], /--top-p: expected a number in \(0, 1\]/],
+    [['The', '--top-p', '1.5'], /--top-p: expected a number in \(0, 1\]/], // checked under greedy decoding too
+    [['The', '--top-k', '-1'], /--top-k: expected an integer >= 0/],
+    [['The', '--seed', '1.5'], /--seed: expected an integer, got 1\.5/],
     [['The', '--top-k', 'many'], /--top-k: expected a number, got "many"/],
-    [['The', '--threads', '0'], /--threads: expected a positive integer/],
+    [['The', '--threads', '0'], /--threads: expected an integer in 1\.\.256/],
     [['The', '--verbose'], /unknown argument "--verbose"/],
+    [['The', '--generate', 'again'], /--generate: given twice/],
+    [['--max-tokens', '5'], /--generate: give the prompt after it/],
     [[], /--generate: give the prompt/],
     [[''], /prompt: give at least one character/],
   ])('bad argument %j: exit 2, stderr names it, nothing on stdout', async (args, message) => {

@@ -1,0 +1,48 @@
+// The demo's static server (examples/demo/server.mjs, `npm start`): the repository's files with
+// COOP/COEP, never a hidden file, a malformed URL answered (not a crash), a taken port refused.
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain ES module of the example, no types
+import { serve, serverOptions } from '../../examples/demo/server.mjs';
+
+describe('examples/demo/server.mjs', () => {
+  it('serves the demo isolated; hidden files and malformed URLs are 404s, and the server stays up', async () => {
+    const { url, close } = await serve({ port: 0 });
+    try {
+      const page = await fetch(`${url}examples/demo/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+      expect(page.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+      for (const path of ['.git/config', '.ci/run', 'examples/.hidden', '%2e%2e/%2e%2e/etc/passwd', '%E0%A4%A', 'no/such/file']) {
+        expect((await fetch(url + path)).status, path).toBe(404);
+      }
+      expect((await fetch(`${url}package.json`)).status).toBe(200); // still serving
+    } finally {
+      await close();
+    }
+  });
+
+  it('without isolation: no COOP/COEP headers', async () => {
+    const { url, close } = await serve({ port: 0, isolation: false });
+    try {
+      const page = await fetch(`${url}examples/demo/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('cross-origin-embedder-policy')).toBeNull();
+    } finally {
+      await close();
+    }
+  });
+
+  it('a taken port rejects (EADDRINUSE); --port, PORT and --no-isolation are read, a bad port named', async () => {
+    const first = await serve({ port: 0 });
+    try {
+      const port = Number(new URL(first.url).port);
+      await expect(serve({ port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      await first.close();
+    }
+    expect(serverOptions(['--port', '9001', '--no-isolation'], {})).toEqual({ port: 9001, isolation: false });
+    expect(serverOptions([], { PORT: '9002' })).toEqual({ port: 9002, isolation: true });
+    expect(serverOptions([], {})).toEqual({ port: 8080, isolation: true });
+    expect(() => serverOptions(['--port', 'abc'], {})).toThrow(/--port \(or PORT\) must be an integer in 0\.\.65535, got abc/);
+  });
+});
