@@ -248,6 +248,8 @@ class HfTokenizer implements Tokenizer {
   private readonly normalizer: Normalizer | null;
   private readonly preTokenizer: PreTokenizer | null;
   private readonly postProcessor: PostProcessor;
+  /** Whether tokenizer.json names a post-processor (HF's sequence ranges come from one). */
+  private readonly hasPostProcessor: boolean;
   private readonly decoder: Decoder | null;
   private readonly rawMatcher: AddedTokenMatcher;
   private readonly normalizedMatcher: AddedTokenMatcher;
@@ -265,6 +267,7 @@ class HfTokenizer implements Tokenizer {
     this.normalizer = buildNormalizer(file['normalizer'] as Json | null, 'normalizer');
     this.preTokenizer = buildPreTokenizer(file['pre_tokenizer'] as Json | null, 'pre_tokenizer');
     this.postProcessor = buildPostProcessor(file['post_processor'] as Json | null, 'post_processor');
+    this.hasPostProcessor = file['post_processor'] !== null && file['post_processor'] !== undefined;
     this.decoder = buildDecoder(file['decoder'] as Json | null, 'decoder');
 
     const added = file['added_tokens'] ?? [];
@@ -319,6 +322,10 @@ class HfTokenizer implements Tokenizer {
     this.vocabSize = all.size;
 
     const padEntry = config.pad_token;
+    if (padEntry !== undefined && padEntry !== null && typeof padEntry !== 'string'
+      && !(typeof padEntry === 'object' && typeof padEntry.content === 'string')) {
+      throw typeError('loadTokenizer', 'tokenizer_config.json pad_token', 'a string, {content: string} or null', padEntry);
+    }
     const padding = file['padding'];
     let pad: string | null = null;
     if (typeof padEntry === 'string') pad = padEntry;
@@ -331,9 +338,15 @@ class HfTokenizer implements Tokenizer {
     this.padToken = pad;
     this.padTokenId = pad === null ? null : (this.tokenToId(pad) as number);
     const maxLength = config.model_max_length;
-    // transformers writes 1e30 (VERY_LARGE_INTEGER) for "no limit": that, or anything not a
-    // positive int32, is no model_max_length.
-    this.modelMaxLength = typeof maxLength === 'number' && Number.isInteger(maxLength) && maxLength > 0 && maxLength <= INT32_MAX ? maxLength : null;
+    // transformers writes 1e30 (VERY_LARGE_INTEGER) for "no limit": that, or any integer past
+    // int32, is no model_max_length; what is not a positive integer at all is a mistake.
+    if (maxLength !== undefined && maxLength !== null) {
+      if (typeof maxLength !== 'number') throw typeError('loadTokenizer', 'tokenizer_config.json model_max_length', 'a positive integer', maxLength);
+      if (!Number.isInteger(maxLength) || maxLength <= 0) {
+        throw rangeError('loadTokenizer', 'tokenizer_config.json model_max_length', `must be a positive integer, got ${maxLength}`);
+      }
+    }
+    this.modelMaxLength = typeof maxLength === 'number' && maxLength <= INT32_MAX ? maxLength : null;
     const side = (key: 'padding_side' | 'truncation_side'): 'left' | 'right' => {
       const v = config[key];
       if (v === undefined || v === null) return 'right';
@@ -342,7 +355,11 @@ class HfTokenizer implements Tokenizer {
     };
     this.paddingSide = side('padding_side');
     this.truncationSide = side('truncation_side');
-    this.cleanUp = config.clean_up_tokenization_spaces === true;
+    const cleanUp = config.clean_up_tokenization_spaces;
+    if (cleanUp !== undefined && cleanUp !== null && typeof cleanUp !== 'boolean') {
+      throw typeError('loadTokenizer', 'tokenizer_config.json clean_up_tokenization_spaces', 'a boolean', cleanUp);
+    }
+    this.cleanUp = cleanUp === true;
   }
 
   decodeStream(options: { skipSpecialTokens?: boolean } = {}): DecodeStream {
@@ -505,13 +522,13 @@ class HfTokenizer implements Tokenizer {
     const op = `${OP}.encodeBatch`;
     if (!Array.isArray(texts)) throw typeError(op, 'texts', 'an array of strings', texts);
     if (texts.length === 0) throw rangeError(op, 'texts', 'must hold at least one string');
-    texts.forEach((t, i) => this.checkText(t, `texts[${i}]`, op));
+    for (let i = 0; i < texts.length; i++) this.checkText(texts[i], `texts[${i}]`, op); // holes too (forEach skips them)
     knownOptions(op, 'options', options, true, BATCH_KEYS);
     const pairs = options.textPairs;
     if (pairs !== undefined) {
       if (!Array.isArray(pairs)) throw typeError(op, 'options.textPairs', 'an array of strings', pairs);
       if (pairs.length !== texts.length) throw rangeError(op, 'options.textPairs', `must hold one string per text (${texts.length}), got ${pairs.length}`);
-      pairs.forEach((t, i) => this.checkText(t, `options.textPairs[${i}]`, op));
+      for (let i = 0; i < pairs.length; i++) this.checkText(pairs[i], `options.textPairs[${i}]`, op);
     }
     if (options.addSpecialTokens !== undefined && typeof options.addSpecialTokens !== 'boolean') {
       throw typeError(op, 'options.addSpecialTokens', 'a boolean', options.addSpecialTokens);
@@ -567,8 +584,11 @@ class HfTokenizer implements Tokenizer {
     const inputIds = new Int32Array(batch * seq);
     const attentionMask = new Int32Array(batch * seq);
     const tokenTypeIds = new Int32Array(batch * seq);
+    // HF: an encoding without sequence ranges (one text, no post-processor to set them) says
+    // sequence 0 for every position, padding included; otherwise padding has none.
+    const paddingSequence = !this.hasPostProcessor && pairs === undefined ? 0 : null;
     const encodings = rows.map((row, b) => {
-      const e = toEncoding(pad(row, seq, padId ?? 0, padToken, side));
+      const e = toEncoding(pad(row, seq, padId ?? 0, padToken, side, paddingSequence));
       inputIds.set(e.inputIds, b * seq);
       attentionMask.set(e.attentionMask, b * seq);
       tokenTypeIds.set(e.tokenTypeIds, b * seq);
@@ -705,7 +725,9 @@ function truncate(encodings: Encoded[], room: number, strategy: string, side: 'l
   return encodings.map((x, i) => (i === target ? cut(x, x.ids.length - remove) : x));
 }
 
-function pad(e: Encoded, seq: number, padId: number, padToken: string, side: 'left' | 'right'): Encoded & { mask: number[] } {
+function pad(
+  e: Encoded, seq: number, padId: number, padToken: string, side: 'left' | 'right', paddingSequence: number | null,
+): Encoded & { mask: number[] } {
   const n = seq - e.ids.length;
   const mask = e.ids.map(() => 1);
   if (n <= 0) return { ...e, mask };
@@ -715,7 +737,7 @@ function pad(e: Encoded, seq: number, padId: number, padToken: string, side: 'le
     ids: join(e.ids, fill(padId)), tokens: join(e.tokens, fill(padToken)), typeIds: join(e.typeIds, fill(0)),
     offsets: join(e.offsets, Array.from({ length: n }, () => [0, 0] as [number, number])),
     specialTokensMask: join(e.specialTokensMask, fill(1)), wordIds: join(e.wordIds, fill<number | null>(null)),
-    sequenceIds: join(e.sequenceIds, fill<number | null>(null)), mask: join(mask, fill(0)),
+    sequenceIds: join(e.sequenceIds, fill<number | null>(paddingSequence)), mask: join(mask, fill(0)),
   };
 }
 

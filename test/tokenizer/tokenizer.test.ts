@@ -120,7 +120,7 @@ describe.each(Object.keys(VARIANTS))('loadTokenizer(%s) against HF tokenizers', 
 });
 
 describe('truncation and padding against HF tokenizers', () => {
-  const cases: [string, number | undefined][] = [['bert-base-uncased', undefined], ['roberta-layout', 50259], ['gpt2', 50256], ['wordpiece-sequence', undefined]];
+  const cases: [string, number | undefined][] = [['bert-base-uncased', undefined], ['roberta-layout', 50259], ['gpt2', 50256], ['wordpiece-sequence', undefined], ['wordlevel', 0]];
   it.each(cases)('%s: seeded random batches, every strategy, side and padding', async (name, padTokenId) => {
     const json = JSON.stringify(VARIANTS[name]);
     const ours = loadTokenizer(json);
@@ -255,6 +255,21 @@ describe('loadTokenizer: what HF users rely on', () => {
     expect(t.decode(t.encode("it 's here .").inputIds)).toBe("it's here.");
     expect(t.decode(t.encode("it 's here .").inputIds, { cleanUpTokenizationSpaces: false })).toBe("it 's here .");
   });
+
+  it('tokenizer_config.json values of the wrong type or range are named; 1e30 (transformers\' "no limit") is none', () => {
+    expect(loadTokenizer(gpt2TokenizerJson(), { model_max_length: 1e30 }).modelMaxLength).toBeNull();
+    expect(loadTokenizer(gpt2TokenizerJson(), { model_max_length: null } as never).modelMaxLength).toBeNull();
+    for (const [config, kind, message] of [
+      [{ model_max_length: -5 }, RangeError, /tokenizer_config\.json model_max_length must be a positive integer, got -5/],
+      [{ model_max_length: 2.5 }, RangeError, /model_max_length must be a positive integer, got 2\.5/],
+      [{ model_max_length: 'big' }, TypeError, /model_max_length must be a positive integer, got "big"/],
+      [{ clean_up_tokenization_spaces: 'yes' }, TypeError, /clean_up_tokenization_spaces must be a boolean, got "yes"/],
+      [{ pad_token: 5 }, TypeError, /pad_token must be a string, \{content: string\} or null, got 5/],
+    ] as [object, typeof TypeError, RegExp][]) {
+      expect(() => loadTokenizer(gpt2TokenizerJson(), config as never), JSON.stringify(config)).toThrow(kind);
+      expect(() => loadTokenizer(gpt2TokenizerJson(), config as never), JSON.stringify(config)).toThrow(message);
+    }
+  });
 });
 
 describe('loadTokenizer: bad input', () => {
@@ -301,6 +316,10 @@ describe('loadTokenizer: bad input', () => {
     expect(() => t.encode('a b c d e', { textPair: 'f', truncation: 'only_second', maxLength: 2 })).toThrow(/truncating only the textPair/);
     expect(() => t.encodeBatch([])).toThrow(/texts must hold at least one string/);
     expect(() => t.encodeBatch(['a', 3 as never])).toThrow(/texts\[1\] must be a string/);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => t.encodeBatch([, 'a'] as never)).toThrow(/texts\[0\] must be a string, got undefined/); // a hole
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => t.encodeBatch(['a', 'b'], { textPairs: [, 'x'] as never, padTokenId: 0 })).toThrow(/options\.textPairs\[0\] must be a string/);
     expect(() => t.encodeBatch(['a', 'b c'])).toThrow(/options\.padTokenId must be a token id: this tokenizer has no padding token/);
     expect(() => t.encodeBatch(['a', 'b c'], { padTokenId: 60000 })).toThrow(/options\.padTokenId must be a token id of the vocabulary/);
     expect(() => t.encodeBatch(['a', 'b c'], { padding: false })).toThrow(/with padding false they must be equal/);
