@@ -285,14 +285,20 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
     if (scale.dtype !== 'F32') throw rangeError(READ, scaleWhat, `has dtype ${scale.dtype}; the scales of an I8 weight must be F32`);
     const [rows, cols] = e.shape as [number, number];
     const s = scale.shape;
-    let axis: 0 | 1;
+    let axis: 0 | 1 | undefined;
     if (s.length === 2 && s[1] === 1 && s[0] === rows) axis = 0;
     else if (s.length === 2 && s[0] === 1 && s[1] === cols) axis = 1;
     else if (s.length === 1 && s[0] === (axes[e.name] === 1 ? cols : rows)) axis = axes[e.name] ?? 0;
-    else {
+    if (axis === undefined) {
       throw rangeError(READ, scaleWhat, `has shape [${s.join(', ')}]; for ${JSON.stringify(e.name)} [${rows}, ${cols}] ` +
         `it must be [${rows}, 1] (channels along dim 0), [1, ${cols}] (along dim 1) or [${axes[e.name] === 1 ? cols : rows}] ` +
         `(dim ${axes[e.name] ?? 0}: the "${QUANTIZATION_METADATA}" metadata's axis, else 0)`);
+    }
+    // A 2-D scale says its axis itself; metadata that says the other one contradicts the file
+    // (a [1, 1] scale of a [1, 1] weight says nothing).
+    if (s.length === 2 && !(rows === 1 && cols === 1) && axes[e.name] !== undefined && axes[e.name] !== axis) {
+      throw rangeError(READ, `"__metadata__" entry "${QUANTIZATION_METADATA}" axes[${JSON.stringify(e.name)}]`,
+        `is ${axes[e.name]}, but ${JSON.stringify(scaleName)} of shape [${s.join(', ')}] holds the channels along dim ${axis}`);
     }
     const scales = tensorData(file, scale);
     for (let i = 0; i < scales.length; i++) {

@@ -202,6 +202,10 @@ describe('a bad int8 file is named before any work', () => {
     expect(w1[safetensorsQuantized]['x.weight']!.axis).toBe(1);
     expect(w1['x.weight']![6]).toBe(codes[6]! * 3);
     expect(() => loadSafetensors(file({ 'x.weight_scale': scale([4]) }))).toThrow(/must be \[3, 1\] \(channels along dim 0\), \[1, 4\] \(along dim 1\) or \[3\]/);
+    // a 2-D scale names its axis itself: metadata that says the other one is a contradiction
+    expect(() => loadSafetensors(file({ 'x.weight_scale': scale([3, 1]) }, { quantization: '{"axes": {"x.weight": 1}}' })))
+      .toThrow(/"__metadata__" entry "quantization" axes\["x\.weight"\] is 1, but "x\.weight_scale" of shape \[3, 1\] holds the channels along dim 0/);
+    expect(loadSafetensors(file({ 'x.weight_scale': scale([3, 1]) }, { quantization: '{"axes": {"x.weight": 0}}' }))[safetensorsQuantized]['x.weight']!.axis).toBe(0);
   });
 
   it('quantizeSafetensors passes an I8 tensor through with its metadata axis (a bare [n] scale stays along it)', () => {
