@@ -137,7 +137,7 @@ export type SafetensorsInput =
  *   (a hole, trailing bytes) and a header not starting with `{`, and, before any conversion, a
  *   RangeError for an I8 tensor without its `_scale` (or not 2-D, or a code of -128), a scale of
  *   the wrong dtype or shape or holding a negative or non-finite value (or one so large that
- *   127·scale overflows f32), and a `K_scale` whose `K`
+ *   127·scale overflows f32, or a metadata axis its 2-D shape contradicts), and a `K_scale` whose `K`
  *   is not I8 (a `….weight_scale` without its weight, too; other `…_scale` names without a
  *   tensor `…` are ordinary tensors).
  */
