@@ -31,11 +31,14 @@ export function stateError(message: string): Error {
   return new Error(`wasm-attention: ${message}`);
 }
 
-const ENGINE_DISPOSED = 'the engine has been disposed';
+/** The errors engineDisposedError made (so released() knows them by identity, not by text). */
+const engineDisposed = new WeakSet<Error>();
 
 /** The rejection of work queued on (or after) a disposed engine. */
 export function engineDisposedError(): Error {
-  return stateError(ENGINE_DISPOSED);
+  const error = stateError('the engine has been disposed');
+  engineDisposed.add(error);
+  return error;
 }
 
 /**
@@ -46,6 +49,6 @@ export function engineDisposedError(): Error {
  */
 export function released(release: Promise<void>): Promise<void> {
   return release.catch((error: unknown) => {
-    if (!(error instanceof Error && error.message === `wasm-attention: ${ENGINE_DISPOSED}`)) throw error;
+    if (!(error instanceof Error && engineDisposed.has(error))) throw error;
   });
 }
