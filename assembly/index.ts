@@ -101,17 +101,18 @@ export function i8_quantize_rows(m: i32, k: i32, a: usize, lda: i32, ap: usize, 
   i8QuantizeRows(m, k, a, lda, ap, s0, s1, compact);
 }
 
-/** 1 when this engine computes i32x4.relaxed_dot_i8x16_i7x16_add_s as the int8 GEMM needs it
- * (exact u8·s8 sums: x64 AVX-VNNI), else 0 (and always 0 in the baseline build); x = 0. See
- * i8-gemm/i8-relaxed-dot.ts. */
+/** How this engine computes i32x4.relaxed_dot_i8x16_i7x16_add_s, as the int8 GEMM can use it:
+ * 1 exact with b unsigned (x64 AVX-VNNI), 2 exact with b signed (Arm, x64 AVX-VNNI-INT8), else
+ * 0 (and always 0 in the baseline build); x = 0. See i8-gemm/i8-relaxed-dot.ts. */
 export function i8_relaxed_dot_exact(x: i32): i32 {
-  return i8RelaxedDotExact(x) ? 1 : 0;
+  return i8RelaxedDotExact(x);
 }
 
-/** Turns this instance's relaxed int8 dot on (1) or off (0); returns the mode in effect (0 in
- * the baseline build). Every instance on one memory must be given the same mode. */
-export function i8_set_relaxed_dot(on: i32): i32 {
-  return i8SetRelaxedDot(on != 0) ? 1 : 0;
+/** Sets this instance's int8 mode: 0 i16 pairs, 1 or 2 quads for the relaxed dot (the probe's
+ * answer); returns the mode in effect (0 in the baseline build). Every instance on one memory
+ * must be given the same mode. */
+export function i8_set_relaxed_dot(mode: i32): i32 {
+  return i8SetRelaxedDot(mode);
 }
 
 /** C[m, n] = act(dequant(A·B) + bias[n]) + residual[m, n] from int8 strips (quantized with

@@ -141,22 +141,31 @@ export async function createEngine(opts?: EngineOptions): Promise<Engine> {
   } else {
     executor = new InlineExecutor(kernels);
   }
-  return new WasmEngine(features, variant, relaxedDot ? 'relaxed_dot_i8x16_i7x16' : 'dot_i16x8', new Arena(memory), executor, kernels);
+  return new WasmEngine(features, variant, INT8_DOT[relaxedDot], new Arena(memory), executor, kernels);
 }
 
-/** Turns the int8 relaxed dot on in `kernels` when the engine computes it exactly
- * (i8_relaxed_dot_exact: never in the baseline build); whether it did. Probed on the calling
+/** The int8 mode of an engine (assembly/i8-gemm/i8-relaxed-dot.ts): 0 the i16 pairs, 1 the
+ * relaxed dot with unsigned activation codes, 2 with signed ones (codes less 128). */
+type Int8Mode = 0 | 1 | 2;
+const INT8_DOT: Record<Int8Mode, Int8Dot> = {
+  0: 'dot_i16x8', 1: 'relaxed_dot_i8x16_i7x16', 2: 'relaxed_dot_i8x16_i7x16_signed',
+};
+
+/** Turns the int8 relaxed dot on in `kernels` in the mode the probe finds exact here
+ * (i8_relaxed_dot_exact: never in the baseline build); the mode in effect. Probed on the calling
  * thread's instance, once per engine: every other instance on the memory is then set alike
  * (setRelaxedDot), since strips quantized on one thread are multiplied on another. */
-function enableRelaxedDot(kernels: KernelExports): boolean {
-  if (typeof kernels.i8_relaxed_dot_exact !== 'function') return false; // options.wasm of an older build
-  return kernels.i8_relaxed_dot_exact(0) === 1 && kernels.i8_set_relaxed_dot(1) === 1;
+function enableRelaxedDot(kernels: KernelExports): Int8Mode {
+  if (typeof kernels.i8_relaxed_dot_exact !== 'function') return 0; // options.wasm of an older build
+  const mode = kernels.i8_relaxed_dot_exact(0);
+  if (mode !== 1 && mode !== 2) return 0;
+  return kernels.i8_set_relaxed_dot(mode) === mode ? mode : 0;
 }
 
 /** Sets another instance of the engine's module to the engine's int8 mode. */
-function setRelaxedDot(kernels: KernelExports, on: boolean, who: string): void {
-  if (!on) return; // every instance starts with the relaxed dot off
-  if (kernels.i8_set_relaxed_dot(1) !== 1) throw stateError(`${who} could not turn the int8 relaxed dot on`);
+function setRelaxedDot(kernels: KernelExports, mode: Int8Mode, who: string): void {
+  if (mode === 0) return; // every instance starts with the relaxed dot off
+  if (kernels.i8_set_relaxed_dot(mode) !== mode) throw stateError(`${who} could not turn the int8 relaxed dot on`);
 }
 
 /** Runs programs: inline, or on a worker pool. A program's input copies may still be deferred
@@ -286,12 +295,12 @@ class PoolExecutor implements Executor {
     private readonly memory: WebAssembly.Memory,
     private readonly kernels: KernelExports,
     private readonly plain: PlainSide | undefined,
-    private readonly relaxedDot: boolean,
+    private readonly relaxedDot: Int8Mode,
   ) {}
 
   static async create(
     threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, kernels: KernelExports,
-    plain: PlainSide | undefined, relaxedDot: boolean,
+    plain: PlainSide | undefined, relaxedDot: Int8Mode,
   ): Promise<PoolExecutor> {
     return new PoolExecutor(await Pool.create(threads, module, memory, relaxedDot), threads, module, memory, kernels, plain,
       relaxedDot);

@@ -10,11 +10,16 @@
 export type KernelVariant = 'simd' | 'relaxed';
 
 /** The dot-product instruction of the int8 GEMM and GEMV (`quantize: 'int8'`):
- * `i32x4.relaxed_dot_i8x16_i7x16_add_s` (16 multiply-adds each) where the relaxed build runs on
- * an engine that computes it exactly for 8-bit activation codes (x64 with AVX-VNNI and without
- * AVX-VNNI-INT8, in V8 15: Deno 2.9, Chromium 156), else `i32x4.dot_i16x8_s` on codes widened to 16 bits (8 each). The
- * integer sums are exact either way, so the results are the same bits. */
-export type Int8Dot = 'relaxed_dot_i8x16_i7x16' | 'dot_i16x8';
+ * - `'relaxed_dot_i8x16_i7x16'`: `i32x4.relaxed_dot_i8x16_i7x16_add_s` (16 multiply-adds each)
+ *   on the activation codes 0..255, where the relaxed build runs on an engine that computes it
+ *   exactly with that operand unsigned (x64 with AVX-VNNI and without AVX-VNNI-INT8, in V8 15:
+ *   Deno 2.9, Chromium 156);
+ * - `'relaxed_dot_i8x16_i7x16_signed'`: the same instruction on the codes less 128, where the
+ *   engine reads that operand signed (Arm's `sdot`, x64 with AVX-VNNI-INT8); the zero points are
+ *   moved by 128 to match;
+ * - `'dot_i16x8'`: `i32x4.dot_i16x8_s` on codes widened to 16 bits (8 multiply-adds each) elsewhere.
+ * The integer sums are exact in each, so the results are the same bits. */
+export type Int8Dot = 'relaxed_dot_i8x16_i7x16' | 'relaxed_dot_i8x16_i7x16_signed' | 'dot_i16x8';
 
 /** What the host WebAssembly engine offers, detected once when an engine is created. */
 export interface Features {

@@ -22,7 +22,7 @@ import { GEMM_STRIP_ROWS as MR, GEMM_PANEL_COLS as NR, I8_GEMM_STRIP_HEADER, I8_
 import { ACTIVATION_RELU, ACTIVATION_GELU, ACTIVATION_GELU_TANH, relu, geluErf, geluTanh } from "../f32-activation/f32-gelu-simd";
 import { paddedK, panelBytes, stripBytes } from "./i8-gemm";
 import { biasVector, storeRow } from "../f32-gemm/f32-gemm-packed-4x8-simd";
-import { dotQuads } from "./i8-relaxed-dot";
+import { I8_QUAD_BUILD, dotQuads } from "./i8-relaxed-dot";
 
 /** f32(acc − za·colsum)·(sa·sw) + bias for four columns of one row. */
 // @ts-ignore: decorator
@@ -67,12 +67,12 @@ import { dotQuads } from "./i8-relaxed-dot";
  * use; 512×768×3072 27.99 → 25.96 ms in alternation). The same products, so the same bits.
  * quads (relaxed build, the relaxed dot on): ap holds quad strips, and the panels are reordered
  * into quads in scratch, or on every strip without it (i8GemmPanels); the baseline build
- * ignores it. */
+ * ignores it (except an emulating test build: i8-relaxed-dot.ts). */
 export function i8GemmPacked(
   m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
   activation: i32, residual: usize, ldr: i32, scratch: usize, quads: bool,
 ): void {
-  if (ASC_FEATURE_RELAXED_SIMD && quads) { // folded away in the baseline build
+  if (I8_QUAD_BUILD && quads) { // folded away in the baseline build
     if (scratch != 0) i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, scratch, true, true);
     else i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, 0, false, true);
   } else if (scratch != 0) i8GemmPanels(m, n, k, ap, bp, bias, c, ldc, activation, residual, ldr, scratch, true, false);

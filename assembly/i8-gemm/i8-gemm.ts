@@ -23,7 +23,9 @@
 //             With the relaxed dot on (i8-relaxed-dot.ts: the instance's mode, which the GEMM and
 //             GEMV follow too) the codes are QUADS instead, in the same bytes (half of them used):
 //             u8 [kp/4, 4 rows, 4 k]  (a row's four k are one load32_splat, the operand of one
-//                                      relaxed_dot_i8x16_i7x16_add_s)
+//                                      relaxed_dot_i8x16_i7x16_add_s; in the signed mode each
+//                                      byte is aq ^ 0x80 = aq − 128 as i8, and the header's za
+//                                      is za − 128: the same sums, i8-relaxed-dot.ts)
 //             COMPACT strips (m <= 2, `compact` set when quantizing and in i8_gemv): one strip,
 //             the same header, then i16 [kp/2, m rows, 2 k] (quads: u8 [kp/4, m rows, 4 k]):
 //             the GEMV of one or two rows then reads 4 or 8 bytes of A per k pair (per 4 k

@@ -1,6 +1,7 @@
 // On-the-fly activation quantization of the int8 GEMM: rows of A[m, k] f32 into the GEMM's
-// A strips (codes stored as i16 pairs, or as u8 quads for the relaxed dot), each row with its
-// own scale and zero point (math and layouts: i8-gemm.ts).
+// A strips (codes stored as i16 pairs, or as bytes in quads for the relaxed dot), each row with
+// its own scale and zero point (math and layouts: i8-gemm.ts). Under the relaxed dot's signed
+// mode the quad codes and the zero points are stored less 128 (i8-relaxed-dot.ts).
 //
 // Why asymmetric per row (not symmetric): the GEMM multiplies i16 codes, so unsigned codes
 // cost nothing more than signed ones, and with the offset chosen per row from the row's own
@@ -15,7 +16,7 @@
 // 2.28 → 1.22 ms, 512×768 0.57 → 0.30 ms (bench/i8-gemm.mjs, same bits).
 import { GEMM_STRIP_ROWS as MR, I8_GEMM_STRIP_HEADER, I8_GEMM_A_MAX as QMAX } from "../layout";
 import { paddedK, quadCodeOffset, stripBytes, stripCodeOffset } from "./i8-gemm";
-import { i8RelaxedDotOn } from "./i8-relaxed-dot";
+import { i8RelaxedDotOn, i8RelaxedDotSigned } from "./i8-relaxed-dot";
 
 /** 1.5·2²³ (bits 0x4B400000): adding it rounds an f32 below 2²² to an integer. */
 const ROUND_MAGIC: f32 = 12582912;
@@ -73,10 +74,11 @@ const ROUND_MAGIC_BITS: i32 = 0x4B400000;
 }
 
 /** The codes of one row r of a strip of `rows` rows (the strip's last rows, compact strips), 4 k
- * a step, then code 0 up to kp: as i16 pairs, or as u8 quads (`quads`, the relaxed dot's). */
+ * a step, then code 0 up to kp: as i16 pairs, or as bytes in quads (`quads`, the relaxed dot's),
+ * each XORed with `flip` (0x80 in the signed mode: the code less 128; else 0). */
 // @ts-ignore: decorator
 @inline function rowCodes(
-  row: usize, k: i32, kk: i32, params: v128, codes: usize, r: i32, rows: i32, live: bool, quads: bool,
+  row: usize, k: i32, kk: i32, params: v128, codes: usize, r: i32, rows: i32, live: bool, quads: bool, flip: u32,
 ): void {
   const kp = <i32>paddedK(k), k4 = k & ~3;
   const vinv = f32x4.splat(f32x4.extract_lane(params, 1)), vmax = i32x4.splat(QMAX);
@@ -86,7 +88,7 @@ const ROUND_MAGIC_BITS: i32 = 0x4B400000;
       const q = codes4(v128.load(row + (<usize>kk << 2)), vinv, vbias, vmax);
       const q16 = i16x8.narrow_i32x4_s(q, q); // q0..q3 as i16: the pairs (q0, q1), (q2, q3)
       if (quads) {
-        store<u32>(codes + quadCodeOffset(r, kk, rows), i32x4.extract_lane(i8x16.narrow_i16x8_u(q16, q16), 0));
+        store<u32>(codes + quadCodeOffset(r, kk, rows), <u32>i32x4.extract_lane(i8x16.narrow_i16x8_u(q16, q16), 0) ^ flip);
       } else {
         store<u32>(codes + stripCodeOffset(r, kk, rows), i32x4.extract_lane(q16, 0));
         store<u32>(codes + stripCodeOffset(r, kk + 2, rows), i32x4.extract_lane(q16, 1));
@@ -94,13 +96,13 @@ const ROUND_MAGIC_BITS: i32 = 0x4B400000;
     }
     for (; kk < k; kk++) {
       const q = <u16>i32x4.extract_lane(codes4(v128.load_splat<f32>(row + (<usize>kk << 2)), vinv, vbias, vmax), 0);
-      if (quads) store<u8>(codes + quadCodeOffset(r, kk, rows), <u8>q);
+      if (quads) store<u8>(codes + quadCodeOffset(r, kk, rows), <u8>(q ^ <u16>flip));
       else store<u16>(codes + stripCodeOffset(r, kk, rows), q);
     }
   }
   // Padding rows and the k padding: code 0 (the padded weights are 0, so any value would do).
   for (; kk < kp; kk++) {
-    if (quads) store<u8>(codes + quadCodeOffset(r, kk, rows), 0);
+    if (quads) store<u8>(codes + quadCodeOffset(r, kk, rows), <u8>flip);
     else store<u16>(codes + stripCodeOffset(r, kk, rows), 0);
   }
 }
@@ -114,6 +116,9 @@ export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0
   // Rows per k pair in the codes: MR, or m for a compact strip (whose header still has MR slots).
   const rows = compact != 0 && m <= 2 ? m : MR;
   const quads = i8RelaxedDotOn();
+  // The signed mode's offset: codes XOR 0x80 (aq − 128 as a byte), zero points − 128.
+  const flip: u32 = i8RelaxedDotSigned() ? 0x80808080 : 0, vflip = i32x4.splat(flip);
+  const vzshift = i32x4.splat(i8RelaxedDotSigned() ? 128 : 0);
   for (let s = s0; s < s1; s++) {
     const strip = ap + <usize>s * stripBytes(k), codes = strip + I8_GEMM_STRIP_HEADER;
     const i0 = s * MR, row0 = a + <usize>i0 * ldaB;
@@ -121,7 +126,7 @@ export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0
     const p2 = rowParams(row0 + 2 * ldaB, k, i0 + 2 < m), p3 = rowParams(row0 + 3 * ldaB, k, i0 + 3 < m);
     // Header: the four scales, then the four zero points.
     v128.store(strip, i32x4.shuffle(i32x4.shuffle(p0, p1, 0, 4, 2, 6), i32x4.shuffle(p2, p3, 0, 4, 2, 6), 0, 1, 4, 5));
-    v128.store(strip, i32x4.shuffle(i32x4.shuffle(p0, p1, 0, 4, 2, 6), i32x4.shuffle(p2, p3, 0, 4, 2, 6), 2, 3, 6, 7), 16);
+    v128.store(strip, i32x4.sub(i32x4.shuffle(i32x4.shuffle(p0, p1, 0, 4, 2, 6), i32x4.shuffle(p2, p3, 0, 4, 2, 6), 2, 3, 6, 7), vzshift), 16);
     let kk = 0;
     if (rows == MR && i0 + MR <= m) {
       // A whole strip: four rows at once, 4 k a step, stored as the strip's two 16-byte k pairs,
@@ -136,7 +141,7 @@ export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0
         const r01 = i16x8.narrow_i32x4_s(codes4(v128.load(row0 + off), vinv0, vb0, vmax), codes4(v128.load(row0 + ldaB + off), vinv1, vb1, vmax));
         const r23 = i16x8.narrow_i32x4_s(codes4(v128.load(row0 + 2 * ldaB + off), vinv2, vb2, vmax), codes4(v128.load(row0 + 3 * ldaB + off), vinv3, vb3, vmax));
         if (quads) {
-          v128.store(codes + quadCodeOffset(0, kk), i8x16.narrow_i16x8_u(r01, r23));
+          v128.store(codes + quadCodeOffset(0, kk), v128.xor(i8x16.narrow_i16x8_u(r01, r23), vflip));
         } else {
           const at = codes + stripCodeOffset(0, kk);
           v128.store(at, i32x4.shuffle(r01, r23, 0, 2, 4, 6));
@@ -146,9 +151,9 @@ export function i8QuantizeRows(m: i32, k: i32, a: usize, lda: i32, ap: usize, s0
     }
     // The k tail of a whole strip, or every code of the rows of a partial or compact strip (a
     // compact strip has no codes for its padding rows).
-    rowCodes(row0, k, kk, p0, codes, 0, rows, i0 < m, quads);
-    if (rows > 1) rowCodes(row0 + ldaB, k, kk, p1, codes, 1, rows, i0 + 1 < m, quads);
-    if (rows > 2) rowCodes(row0 + 2 * ldaB, k, kk, p2, codes, 2, rows, i0 + 2 < m, quads);
-    if (rows > 3) rowCodes(row0 + 3 * ldaB, k, kk, p3, codes, 3, rows, i0 + 3 < m, quads);
+    rowCodes(row0, k, kk, p0, codes, 0, rows, i0 < m, quads, flip);
+    if (rows > 1) rowCodes(row0 + ldaB, k, kk, p1, codes, 1, rows, i0 + 1 < m, quads, flip);
+    if (rows > 2) rowCodes(row0 + 2 * ldaB, k, kk, p2, codes, 2, rows, i0 + 2 < m, quads, flip);
+    if (rows > 3) rowCodes(row0 + 3 * ldaB, k, kk, p3, codes, 3, rows, i0 + 3 < m, quads, flip);
   }
 }

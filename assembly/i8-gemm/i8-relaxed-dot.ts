@@ -1,5 +1,5 @@
-// The relaxed integer dot of the int8 GEMM and GEMV (relaxed build only), and whether this engine
-// computes it exactly as they need.
+// The relaxed integer dot of the int8 GEMM and GEMV (relaxed build only), and how this engine
+// computes it.
 //
 // i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, c): lane j = c[j] + Σ_t a[4j+t]·b[4j+t] with a
 // signed bytes. The relaxed-SIMD proposal fixes the result only for b in 0..127; past 127 it is
@@ -9,29 +9,57 @@
 //                       (−127..127), 16 multiply-adds in one instruction instead of 8.
 //   x64 without         pmaddubsw + pmaddwd + paddd: b unsigned, but each pair of products
 //                       saturates at i16 (2·255·127 > 32767).
-//   x64 AVX-VNNI-INT8   vpdpbssd, which V8 prefers there, and Arm (sdot): b signed, 255 reads as −1.
+//   x64 AVX-VNNI-INT8   vpdpbssd, which V8 prefers there, and Arm (sdot, or smull where the
+//                       core has no dot product): b signed, 255 reads as −1; exact in i32.
 //   V8 11.3 Liftoff     (Node 20, with --experimental-wasm-relaxed-simd) loses c: 2·dot.
-// So the GEMM and GEMV use it only where i8RelaxedDotExact finds the first behaviour, and get the
-// very i32 sums of their i32x4.dot_i16x8_s loops: the same bits on every engine either way. The host
-// runs the probe once per engine (on the calling thread's instance) and sets the same mode on
-// every instance of the engine with i8SetRelaxedDot: quantization and products may run on
-// different threads, and must agree on the strip layout.
+// The probe (i8RelaxedDotExact) tells the first behaviour (DOT_UNSIGNED) and the signed one
+// (DOT_SIGNED) apart from the others. Under DOT_SIGNED the quad strips hold each activation
+// code minus 128 (aq ^ 0x80, in −128..127) and their zero points minus 128 too, so that
+//   Σ (aq − 128)·wq − (za − 128)·Σ wq  =  Σ aq·wq − za·Σ wq
+// in exact i32 arithmetic: the products and the epilogue are unchanged, and every mode gives the
+// very i32 sums of the i32x4.dot_i16x8_s loops, so the same bits on every engine. The host runs
+// the probe once per engine (on the calling thread's instance) and sets the same mode on every
+// instance of the engine with i8SetRelaxedDot: quantization and products may run on different
+// threads, and must agree on the strip layout.
+//
+// Test builds (scripts/build.mjs, never shipped): asc --use I8_DOT_EMULATION=1 or =2 builds the
+// baseline kernels with the relaxed dot replaced by an exact emulation of the unsigned (1) or
+// the signed (2) behaviour, from baseline instructions. The probe then finds that behaviour, so
+// an engine on this build runs the quad strips and the mode's encoding end to end on any host,
+// in every runtime; only the instruction itself is not exercised.
 
-/** Whether this instance's int8 strips are quads and its products run the relaxed dot (i8-gemm.ts).
- * A module global: per instance, not in the shared memory, and 0 when instantiated. */
-let relaxedDot: bool = false;
+// @ts-ignore: asc --use I8_DOT_EMULATION=1|2 in the test builds only
+const EMULATION: i32 = isDefined(I8_DOT_EMULATION) ? I8_DOT_EMULATION : 0;
+/** Whether this build can run quad strips: the relaxed build, or an emulating test build. */
+export const I8_QUAD_BUILD: bool = ASC_FEATURE_RELAXED_SIMD || EMULATION != 0;
 
-/** Turns the relaxed dot on or off for this instance; the baseline build stays off. Returns the
- * mode in effect. The host turns it on only after i8RelaxedDotExact returned true. */
-export function i8SetRelaxedDot(on: bool): bool {
-  relaxedDot = ASC_FEATURE_RELAXED_SIMD ? on : false;
+/** The modes (i8SetRelaxedDot, the probe's answer): off (i16 pairs), quads with b unsigned,
+ * quads with b signed (codes and zero points less 128). */
+export const DOT_OFF: i32 = 0;
+export const DOT_UNSIGNED: i32 = 1;
+export const DOT_SIGNED: i32 = 2;
+
+/** This instance's int8 mode (DOT_*). A module global: per instance, not in the shared memory,
+ * and DOT_OFF when instantiated. */
+let relaxedDot: i32 = DOT_OFF;
+
+/** Sets the mode of this instance (DOT_*; anything else, or a build without quads, turns it
+ * off). Returns the mode in effect. The host sets the mode the probe found, and only that. */
+export function i8SetRelaxedDot(mode: i32): i32 {
+  relaxedDot = I8_QUAD_BUILD && (mode == DOT_UNSIGNED || mode == DOT_SIGNED) ? mode : DOT_OFF;
   return relaxedDot;
 }
 
 /** Whether strips are quantized as quads and the int8 GEMM and GEMV run the relaxed dot. */
 // @ts-ignore: decorator
 @inline export function i8RelaxedDotOn(): bool {
-  return ASC_FEATURE_RELAXED_SIMD && relaxedDot;
+  return I8_QUAD_BUILD && relaxedDot != DOT_OFF;
+}
+
+/** Whether quad codes and zero points are stored less 128 (DOT_SIGNED). */
+// @ts-ignore: decorator
+@inline export function i8RelaxedDotSigned(): bool {
+  return I8_QUAD_BUILD && relaxedDot == DOT_SIGNED;
 }
 
 /** The exact u8·s8 sum of each lane's four byte pairs plus c, from baseline instructions only:
@@ -43,26 +71,38 @@ export function i8SetRelaxedDot(on: bool): bool {
   return i32x4.add(c, i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7)));
 }
 
-/** relaxed_dot_i8x16_i7x16_add_s(a, b, c) in the relaxed build; in the baseline build, which
- * never turns the mode on, exactDot (the same sums), so that code shared by both builds compiles
- * in both. */
+/** The exact s8·s8 sum of each lane's four byte pairs plus c (b signed), from baseline
+ * instructions: DOT_SIGNED's behaviour. */
+// @ts-ignore: decorator
+@inline function exactSignedDot(a: v128, b: v128, c: v128): v128 {
+  const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_s(b));
+  const hi = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_s(b));
+  return i32x4.add(c, i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7)));
+}
+
+/** relaxed_dot_i8x16_i7x16_add_s(a, b, c) in the relaxed build; its emulation in a test build;
+ * in the baseline build, which never turns the mode on, exactDot (the same sums), so that code
+ * shared by the builds compiles in each. */
 // @ts-ignore: decorator
 @inline export function dotQuads(a: v128, b: v128, c: v128): v128 {
+  if (EMULATION == DOT_UNSIGNED) return exactDot(a, b, c);
+  if (EMULATION == DOT_SIGNED) return exactSignedDot(a, b, c);
   if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, c);
   return exactDot(a, b, c);
 }
 
-/** Whether relaxed_dot_i8x16_i7x16_add_s computes exactDot here: b's bytes past 127 unsigned,
- * no saturation, the accumulator kept. Eight accumulators over `x + 3` rounds (x = 0 from the
- * host: the operands stay unknown to the optimiser), as the GEMM tile keeps eight: V8 11.3's
- * Liftoff bug showed under such register pressure. Always false in the baseline build. */
-export function i8RelaxedDotExact(x: i32): bool {
-  if (ASC_FEATURE_RELAXED_SIMD) return relaxedDotExact(x); // compiled in the relaxed build only
-  return false;
+/** How relaxed_dot_i8x16_i7x16_add_s computes here: DOT_UNSIGNED when it equals exactDot (b's
+ * bytes past 127 unsigned, no saturation, the accumulator kept), DOT_SIGNED when it equals
+ * exactSignedDot, else DOT_OFF. Eight accumulators over `x + 3` rounds (x = 0 from the host:
+ * the operands stay unknown to the optimiser), as the GEMM tile keeps eight: V8 11.3's Liftoff
+ * bug showed under such register pressure. Always DOT_OFF in the baseline build. */
+export function i8RelaxedDotExact(x: i32): i32 {
+  if (I8_QUAD_BUILD) return relaxedDotMode(x); // compiled where quads can run only
+  return DOT_OFF;
 }
 
 // @ts-ignore: decorator
-@inline function relaxedDotExact(x: i32): bool {
+@inline function relaxedDotMode(x: i32): i32 {
   const vx = i32x4.splat(x);
   // a: the signed extremes and mixed signs; b: as unsigned 255 ×8, 128, 129, 255, 0, 200, 201, 3, 4.
   const a = v128.xor(i8x16(127, 127, 127, 127, -128, -128, -128, -128, 127, -128, 1, -1, 100, -100, 50, -50), vx);
@@ -71,25 +111,48 @@ export function i8RelaxedDotExact(x: i32): bool {
   const b3 = v128.xor(b, i32x4.splat(0x7f7f7f7f)), b4 = v128.xor(b, i32x4.splat(0x80808080));
   const c0 = i32x4.add(vx, i32x4(1, -2, 3, 1 << 20)), c1 = i32x4.add(c0, i32x4.splat(12345));
   let r0 = c0, r1 = c1, r2 = c0, r3 = c1, r4 = c0, r5 = c1, r6 = c0, r7 = c1;
-  let e0 = c0, e1 = c1, e2 = c0, e3 = c1, e4 = c0, e5 = c1, e6 = c0, e7 = c1;
   for (let i = 0; i < x + 3; i++) {
-    r0 = i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, r0);
-    r1 = i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b1, r1);
-    r2 = i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b2, r2);
-    r3 = i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b3, r3);
-    r4 = i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b4, r4);
-    r5 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b4, b, r5);
-    r6 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b, b3, r6);
-    r7 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, b2, r7);
-    e0 = exactDot(a, b, e0);
-    e1 = exactDot(a, b1, e1);
-    e2 = exactDot(a, b2, e2);
-    e3 = exactDot(a, b3, e3);
-    e4 = exactDot(a, b4, e4);
-    e5 = exactDot(b4, b, e5);
-    e6 = exactDot(b, b3, e6);
-    e7 = exactDot(b1, b2, e7);
+    r0 = dotQuads(a, b, r0);
+    r1 = dotQuads(a, b1, r1);
+    r2 = dotQuads(a, b2, r2);
+    r3 = dotQuads(a, b3, r3);
+    r4 = dotQuads(a, b4, r4);
+    r5 = dotQuads(b4, b, r5);
+    r6 = dotQuads(b, b3, r6);
+    r7 = dotQuads(b1, b2, r7);
   }
+  // The same rounds by each behaviour: unsigned (u) and signed (s).
+  let u0 = c0, u1 = c1, u2 = c0, u3 = c1, u4 = c0, u5 = c1, u6 = c0, u7 = c1;
+  let s0 = c0, s1 = c1, s2 = c0, s3 = c1, s4 = c0, s5 = c1, s6 = c0, s7 = c1;
+  for (let i = 0; i < x + 3; i++) {
+    u0 = exactDot(a, b, u0);
+    u1 = exactDot(a, b1, u1);
+    u2 = exactDot(a, b2, u2);
+    u3 = exactDot(a, b3, u3);
+    u4 = exactDot(a, b4, u4);
+    u5 = exactDot(b4, b, u5);
+    u6 = exactDot(b, b3, u6);
+    u7 = exactDot(b1, b2, u7);
+    s0 = exactSignedDot(a, b, s0);
+    s1 = exactSignedDot(a, b1, s1);
+    s2 = exactSignedDot(a, b2, s2);
+    s3 = exactSignedDot(a, b3, s3);
+    s4 = exactSignedDot(a, b4, s4);
+    s5 = exactSignedDot(b4, b, s5);
+    s6 = exactSignedDot(b, b3, s6);
+    s7 = exactSignedDot(b1, b2, s7);
+  }
+  if (same8(r0, r1, r2, r3, r4, r5, r6, r7, u0, u1, u2, u3, u4, u5, u6, u7)) return DOT_UNSIGNED;
+  if (same8(r0, r1, r2, r3, r4, r5, r6, r7, s0, s1, s2, s3, s4, s5, s6, s7)) return DOT_SIGNED;
+  return DOT_OFF;
+}
+
+/** Whether r0..r7 equal e0..e7 in every lane. */
+// @ts-ignore: decorator
+@inline function same8(
+  r0: v128, r1: v128, r2: v128, r3: v128, r4: v128, r5: v128, r6: v128, r7: v128,
+  e0: v128, e1: v128, e2: v128, e3: v128, e4: v128, e5: v128, e6: v128, e7: v128,
+): bool {
   const same = v128.and(v128.and(v128.and(i32x4.eq(r0, e0), i32x4.eq(r1, e1)), v128.and(i32x4.eq(r2, e2), i32x4.eq(r3, e3))),
     v128.and(v128.and(i32x4.eq(r4, e4), i32x4.eq(r5, e5)), v128.and(i32x4.eq(r6, e6), i32x4.eq(r7, e7))));
   return i32x4.all_true(same);

@@ -98,7 +98,7 @@ export class Pool {
 
   /** Starts `threads` workers; resolves once each has instantiated the kernels and answered. */
   static async create(
-    threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, relaxedDot = false,
+    threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, relaxedDot = 0,
   ): Promise<Pool> {
     const workers: WorkerLike[] = [];
     try {

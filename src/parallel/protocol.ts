@@ -39,7 +39,7 @@ export type HostToWorker = {
   threads: number;            // workers in the pool
   module: WebAssembly.Module; // the kernels, compiled once by the host
   memory: WebAssembly.Memory; // the shared memory
-  relaxedDot: boolean;        // turn the int8 relaxed dot on (the host's instance has it on)
+  relaxedDot: number;         // the int8 mode of the host's instance (0 off, 1 or 2: i8_set_relaxed_dot)
   generation: number;         // CTRL.GEN of this pool: the worker stops when it changes
   control: number;            // byte address of the control block
   program: number;            // byte address of the program region

@@ -137,7 +137,9 @@ void connect().then((port) => port.listen(async (message) => {
     const instance = await WebAssembly.instantiate(message.module, { env: { memory: message.memory } });
     const kernels = instance.exports as unknown as KernelExports;
     // The host's int8 mode: strips this thread quantizes may be multiplied on another.
-    if (message.relaxedDot && kernels.i8_set_relaxed_dot(1) !== 1) throw new Error('could not turn the int8 relaxed dot on');
+    if (message.relaxedDot !== 0 && kernels.i8_set_relaxed_dot(message.relaxedDot) !== message.relaxedDot) {
+      throw new Error('could not turn the int8 relaxed dot on');
+    }
     const epoch = Atomics.load(new Int32Array(message.memory.buffer, message.control, CONTROL_SLOTS), CTRL.EPOCH);
     port.post({ type: 'ready', index: message.index });
     // Enter the blocking loop after the reply is queued; the loop owns this thread from here.

@@ -133,15 +133,16 @@ export interface KernelExports {
     s1: number,  // one past the last strip
     compact?: number, // 1 with m <= 2: the one compact strip that only i8_gemv reads (0: 4-row strips)
   ): void;
-  /** 1 when this engine computes i32x4.relaxed_dot_i8x16_i7x16_add_s exactly as the int8 GEMM
-   * needs (u8·s8 sums, no saturation: x64 AVX-VNNI), else 0; always 0 in the baseline build. */
+  /** How this engine computes i32x4.relaxed_dot_i8x16_i7x16_add_s, where the int8 GEMM can use
+   * it: 1 exact with b's bytes unsigned (u8·s8 sums, no saturation: x64 AVX-VNNI), 2 exact with
+   * them signed (Arm sdot, x64 AVX-VNNI-INT8), else 0; always 0 in the baseline build. */
   i8_relaxed_dot_exact(
     x: number, // 0 (keeps the probe's operands unknown to the optimiser)
   ): number;
   /** Sets this instance's int8 GEMM mode; returns the mode in effect (0 in the baseline build).
    * Every instance on one memory must run the same mode. */
   i8_set_relaxed_dot(
-    on: number, // 1: strips as quads, products by the relaxed dot; 0: i16 pairs, dot_i16x8_s
+    mode: number, // 0: i16 pairs, dot_i16x8_s; 1 or 2 (the probe's answer): strips as quads, products by the relaxed dot
   ): number;
   /** C = act(dequant(A·B) + bias) + residual from int8 strips and panels (exact i32 sums). */
   i8_gemm_packed(

@@ -1,12 +1,25 @@
 // Direct access to a kernel build for the kernel tests: one memory, the raw exports, and a
-// bump allocator. Builds are read from dist/ (npm test builds first).
+// bump allocator. Builds are read from dist/, the test-only ones from build/ (npm test builds
+// first).
 import { readFileSync } from 'node:fs';
 import type { KernelExports } from '../../src/wasm/abi.js';
 import { detectFeatures } from '../../src/features.js';
 import type { KernelVariant } from '../../src/types.js';
 
+/** The test-only builds (scripts/build.mjs): the baseline kernels with the int8 relaxed dot
+ * emulated as x64 AVX-VNNI (unsigned) and as Arm (signed) compute it; shared memory only. */
+export const DOT_EMULATIONS = ['dot-emulation-unsigned', 'dot-emulation-signed'] as const;
+export type KernelBuild = KernelVariant | typeof DOT_EMULATIONS[number];
+
+/** The bytes of a test-only build (build/), e.g. for createEngine's `wasm` option. */
+export function emulationBytes(build: typeof DOT_EMULATIONS[number]): Uint8Array {
+  return readFileSync(`build/kernels-${build}.wasm`);
+}
+
 export interface KernelHarness {
-  variant: KernelVariant;
+  variant: KernelBuild;
+  /** The build's bytes. */
+  bytes: Uint8Array;
   wasm: KernelExports;
   memory: WebAssembly.Memory;
   /** Places a copy of `data` (or `length` zeros) and returns its byte address. */
@@ -22,9 +35,12 @@ export function kernelVariants(): KernelVariant[] {
   return detectFeatures().relaxedSimd ? ['simd', 'relaxed'] : ['simd'];
 }
 
-export function loadKernels(variant: KernelVariant, shared = true): KernelHarness {
-  const file = `dist/kernels-${variant}${shared ? '' : '-unshared'}.wasm`;
-  const module = new WebAssembly.Module(readFileSync(file));
+export function loadKernels(variant: KernelBuild, shared = true): KernelHarness {
+  const emulation = variant.startsWith('dot-emulation');
+  if (emulation && !shared) throw new Error(`${variant} is a shared-memory build only`);
+  const file = emulation ? `build/kernels-${variant}.wasm` : `dist/kernels-${variant}${shared ? '' : '-unshared'}.wasm`;
+  const bytes = readFileSync(file);
+  const module = new WebAssembly.Module(bytes);
   const memory = new WebAssembly.Memory({ initial: 64, maximum: 32768, shared });
   const wasm = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
   let top = 64;
@@ -36,7 +52,7 @@ export function loadKernels(variant: KernelVariant, shared = true): KernelHarnes
     return at;
   };
   return {
-    variant, wasm, memory,
+    variant, bytes, wasm, memory,
     f32(data) {
       const length = typeof data === 'number' ? data : data.length;
       const at = place(length * 4);

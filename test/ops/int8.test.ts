@@ -2,17 +2,33 @@
 // reference (test/reference/i8-gemm.ts) and within the quantization error of the f32 linear;
 // the encoder layer, decoder layer and transformer within a few percent of their f32 selves;
 // threads 1, 2 and 3 (pool forced) give identical bits; bad quantize options and non-finite
-// weights are named before any work, and the engine stays usable.
+// weights are named before any work, and the engine stays usable. Where this project runs the
+// baseline build, engines on the two test builds that emulate the relaxed integer dot (build/:
+// the baseline kernels with the int8 products on quads, as x64 AVX-VNNI and as Arm compute them,
+// its unsigned and signed modes, assembly/i8-gemm/i8-relaxed-dot.ts) at threads 1 and 3 run
+// every check too, and must give the same bits as the others (the relaxed build's f32 parts
+// differ from the baseline's, so its project leaves them out).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../dist/index.js';
 import { forcedEngines } from '../helpers/engines.js';
+import { DOT_EMULATIONS, emulationBytes } from '../helpers/kernels.js';
 import { expectSameBits } from '../helpers/compare.js';
 import { randomF32, rng } from '../helpers/random.js';
 import { i8Gemm, quantizeRows, quantizeWeight } from '../reference/i8-gemm.js';
 
 let engines: Engine[] = [];
+/** What each of `engines` is, for the messages. */
+let labels: string[] = [];
 beforeAll(async () => {
   engines = await forcedEngines();
+  labels = engines.map((e) => `threads ${e.threads}`);
+  for (const build of engines[0].kernels === 'simd' ? DOT_EMULATIONS : []) {
+    const emulated = await forcedEngines([1, 3], { wasm: emulationBytes(build) });
+    const dot = build === 'dot-emulation-signed' ? 'relaxed_dot_i8x16_i7x16_signed' : 'relaxed_dot_i8x16_i7x16';
+    for (const e of emulated) expect(e.int8Dot, `${build}: engine.int8Dot`).toBe(dot);
+    engines.push(...emulated);
+    labels.push(...emulated.map((e) => `${build}, threads ${e.threads}`));
+  }
 });
 afterAll(async () => {
   await Promise.all(engines.map((e) => e.dispose()));
@@ -31,7 +47,7 @@ function relRms(got: Float32Array, want: Float32Array): number {
 /** Runs `run` on every engine and checks that they agree bit for bit; returns the output. */
 async function same(run: (e: Engine) => Promise<unknown>): Promise<Float32Array> {
   const results = await Promise.all(engines.map(run)) as Float32Array[];
-  results.slice(1).forEach((r, i) => expectSameBits(r, results[0], `threads ${i + 2} vs 1`));
+  results.slice(1).forEach((r, i) => expectSameBits(r, results[0], `${labels[i + 1]} vs ${labels[0]}`));
   return results[0];
 }
 

@@ -1,6 +1,6 @@
 // Deno harness of the runtime smoke suite:
 //   deno run --allow-read=dist,test,models/char-gpt test/runtimes/deno.mjs [--expect-kernels simd|relaxed]
-//     [--expect-int8-dot relaxed_dot_i8x16_i7x16|dot_i16x8]
+//     [--expect-int8-dot relaxed_dot_i8x16_i7x16|relaxed_dot_i8x16_i7x16_signed|dot_i16x8]
 // Reads the fixtures, the shipped char-GPT (models/char-gpt/) and the BERT fixture checkpoints with Deno.readTextFile /
 // Deno.readFile and runs the shared suite on threads 1, 2, 3 (web Workers loaded from
 // dist/worker.js, shared WebAssembly.Memory).

@@ -1,18 +1,22 @@
-// The int8 kernels of the relaxed build with the relaxed dot on against the same instance with it
-// off (assembly/i8-gemm/i8-relaxed-dot.ts), bit for bit: the kernel-level twin of the suite's
-// int8 linears, reaching what engine.linear does not (activations, a residual written in place, a
-// row stride past k, the GEMM without a scratch slot, the GEMV of 3..8 rows). It means something
-// only where the engine computes the relaxed dot exactly (Deno 2.9 and Chromium 156 on an
-// AVX-VNNI host); elsewhere i8_relaxed_dot_exact is 0 and the check says so. Plain ESM, no
-// imports: the Deno and browser harnesses hand in the compiled kernels-relaxed-unshared.wasm.
+// The int8 kernels of the relaxed build with the relaxed dot on, in the mode the probe finds,
+// against the same instance with it off (assembly/i8-gemm/i8-relaxed-dot.ts), bit for bit: the
+// kernel-level twin of the suite's int8 linears, reaching what engine.linear does not
+// (activations, a residual written in place, a row stride past k, the GEMM without a scratch
+// slot, the GEMV of 3..8 rows). It means something only where the engine computes the relaxed
+// dot exactly (Deno 2.9 and Chromium 156 on an AVX-VNNI host: mode 1; Arm: mode 2), or on the
+// test builds that emulate it (test/kernels/i8-relaxed-dot.test.ts); elsewhere
+// i8_relaxed_dot_exact is 0 and the check says so. Plain ESM, no imports: the Deno and browser
+// harnesses hand in the compiled kernels-relaxed-unshared.wasm.
 
 const SEED = 0x1b8d07;
 
-/** Runs the comparison; returns { exact, cases } or throws naming the case and the seed. */
-export function checkInt8Kernels(module) {
-  const memory = new WebAssembly.Memory({ initial: 256, maximum: 4096 });
+/** Runs the comparison; returns { exact, mode, cases } or throws naming the case and the seed.
+ * `shared`: the module imports a shared memory. */
+export function checkInt8Kernels(module, shared = false) {
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 4096, shared });
   const w = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  if (w.i8_relaxed_dot_exact(0) !== 1) return { exact: false, cases: 0 };
+  const mode = w.i8_relaxed_dot_exact(0);
+  if (mode !== 1 && mode !== 2) return { exact: false, mode: 0, cases: 0 };
   let s = SEED;
   const next = () => {
     s = (s + 0x6d2b79f5) >>> 0;
@@ -46,8 +50,8 @@ export function checkInt8Kernels(module) {
     w.i8_pack_panels_nt(n, k, weight, k, panels, 0, Math.ceil(n / 8));
     const scratch = alloc(16 * kp(k));
     const outputs = {};
-    for (const on of [0, 1]) {
-      w.i8_set_relaxed_dot(on);
+    for (const on of [0, mode]) {
+      if (w.i8_set_relaxed_dot(on) !== on) throw new Error(`i8_set_relaxed_dot(${on}) did not take`);
       for (const compact of m <= 2 ? [0, 1] : [0]) {
         const ap = alloc(strips * stripBytes);
         new Uint8Array(memory.buffer, ap, strips * stripBytes).fill(0xab); // every code byte must be written
@@ -56,7 +60,7 @@ export function checkInt8Kernels(module) {
           const c = alloc(m * n * 4);
           new Float32Array(memory.buffer, c, m * n).set(new Float32Array(memory.buffer, residual, m * n));
           call(c); // the residual is C itself: added in place
-          outputs[`${name}, relaxed dot ${on ? 'on' : 'off'}`] = new Uint32Array(memory.buffer, c, m * n).slice();
+          outputs[`${name}, relaxed dot ${on ? `on (mode ${on})` : 'off'}`] = new Uint32Array(memory.buffer, c, m * n).slice();
         };
         if (!compact) {
           for (const slot of [scratch, 0]) {
@@ -84,5 +88,5 @@ export function checkInt8Kernels(module) {
   for (let t = 0; t < 60; t++) {
     run(1 + Math.floor(next() * 40), 1 + Math.floor(next() * 1100), 1 + Math.floor(next() * 40), Math.floor(next() * 4));
   }
-  return { exact: true, cases };
+  return { exact: true, mode, cases };
 }
