@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensors, readSafetensors, writeSafetensors, type Engine, type SafetensorsInput } from '../../dist/index.js';
 import { forcedEngines } from '../helpers/engines.js';
+import { DOT_EMULATIONS, emulationBytes } from '../helpers/kernels.js';
 import { expectClose, expectSameBits } from '../helpers/compare.js';
 import { fixtureF32 } from '../helpers/fixtures.js';
 import { randomF32, rng } from '../helpers/random.js';
@@ -606,6 +607,40 @@ describe("GPT-2 with quantize: 'int8'", () => {
       }
     }
     await model.dispose();
+  });
+
+  it('on the test builds that emulate the relaxed integer dot (both modes), threads 1 and 2: the bits and greedy tokens of the baseline build', async () => {
+    // The builds run the baseline kernels with the int8 products on quads (assembly/i8-gemm/
+    // i8-relaxed-dot.ts): prefill through the int8 GEMM, decoding through the compact-strip GEMV.
+    const run = async (engine: Engine): Promise<{ logits: Float32Array; steps: number[][] }> => {
+      const model = engine.gpt2({ config, weights, quantize: 'int8' });
+      try {
+        const logits = (await model.forward(ids.slice(0, 2 * 9), { batch: 2, seq: 9 })).logits;
+        const steps: number[][] = [];
+        for await (const next of model.generate(ids.slice(0, 6), { batch: 2, maxNewTokens: 10 })) steps.push(Array.from(next));
+        return { logits, steps };
+      } finally {
+        await model.dispose();
+      }
+    };
+    const [baseline] = await forcedEngines([1], { kernels: 'simd' });
+    try {
+      const want = await run(baseline);
+      for (const build of DOT_EMULATIONS) {
+        for (const engine of await forcedEngines([1, 2], { wasm: emulationBytes(build) })) {
+          try {
+            expect(engine.int8Dot, build).toMatch(/^relaxed_dot_i8x16_i7x16/);
+            const got = await run(engine);
+            expectSameBits(got.logits, want.logits, `${build}, threads ${engine.threads}: prefill logits`);
+            expect(got.steps, `${build}, threads ${engine.threads}: greedy tokens`).toEqual(want.steps);
+          } finally {
+            await engine.dispose();
+          }
+        }
+      }
+    } finally {
+      await baseline.dispose();
+    }
   });
 
   // The fixture models are tiny (n_embd 32–48, rows of 32–192 values per quantization):
