@@ -9,8 +9,10 @@
 //                       (−127..127), 16 multiply-adds in one instruction instead of 8.
 //   x64 without         pmaddubsw + pmaddwd + paddd: b unsigned, but each pair of products
 //                       saturates at i16 (2·255·127 > 32767).
-//   x64 AVX-VNNI-INT8   vpdpbssd, which V8 prefers there, and Arm (sdot, or smull where the
-//                       core has no dot product): b signed, 255 reads as −1; exact in i32.
+//   x64 AVX-VNNI-INT8   vpdpbssd, which V8 prefers there, and Arm with the dot-product
+//                       extension (sdot): b signed, 255 reads as −1; exact in i32. (Arm without
+//                       it: smull, then pairwise adds in i16, which overflow at two products of
+//                       (−128)·(−128); the probe has such a pair and so keeps the i16 tile there.)
 //   V8 11.3 Liftoff     (Node 20, with --experimental-wasm-relaxed-simd) loses c: 2·dot.
 // The probe (i8RelaxedDotExact) tells the first behaviour (DOT_UNSIGNED) and the signed one
 // (DOT_SIGNED) apart from the others. Under DOT_SIGNED the quad strips hold each activation
