@@ -54,7 +54,8 @@ function setup(build) {
     items(rbF, (r0, c0, rows, cols) => w.f32_gemm_packed(rows, cols, k, strips + r0 * k * 4, panels + c0 * k * 4,
       bias + c0 * 4, y + (r0 * n + c0) * 4, n, 0, 0, 0));
   };
-  const relaxedDot = w.i8_relaxed_dot_exact(0) === 1;
+  const dotMode = w.i8_relaxed_dot_exact(0); // 1 or 2 where exact (unsigned or signed reading), else 0
+  const relaxedDot = dotMode === 1 || dotMode === 2;
   const i8LinearIn = (mode, out) => () => {
     w.i8_set_relaxed_dot(mode); // per instance: the strips' layout and the tile follow it
     w.i8_quantize_rows(m, k, x, k, strips8, 0, ceilDiv(m, 4));
@@ -62,7 +63,7 @@ function setup(build) {
       panels8 + (c0 / 8) * panelBytes, bias + c0 * 4, out + (r0 * n + c0) * 4, n, 0, 0, 0, scratch));
   };
   const i8Linear = i8LinearIn(0, y8);
-  const i8DotLinear = relaxedDot ? i8LinearIn(1, y8d) : undefined;
+  const i8DotLinear = relaxedDot ? i8LinearIn(dotMode, y8d) : undefined;
   const quantizeOnly = () => {
     w.i8_set_relaxed_dot(0);
     w.i8_quantize_rows(m, k, x, k, strips8, 0, ceilDiv(m, 4));

@@ -66,9 +66,10 @@ for (const name of shapes) {
   for (let c = 1; c < i8Copies; c++) bytes.copyWithin(i8At + c * align(i8Bytes), i8At, i8At + i8Bytes);
   new Float32Array(memory.buffer, buf, probeBytes / 4).fill(1);
   kernels.i8_quantize_rows(m, k, x, k, strips, 0, ceilDiv(m, 4));
-  const relaxedDot = kernels.i8_relaxed_dot_exact(0) === 1;
+  const dotMode = kernels.i8_relaxed_dot_exact(0); // 1 or 2 where exact (unsigned or signed reading), else 0
+  const relaxedDot = dotMode === 1 || dotMode === 2;
   if (relaxedDot) { // the quad strips of the same rows; the mode is the instance's, so each call sets it
-    kernels.i8_set_relaxed_dot(1);
+    kernels.i8_set_relaxed_dot(dotMode);
     kernels.i8_quantize_rows(m, k, x, k, stripsDot, 0, ceilDiv(m, 4));
     kernels.i8_set_relaxed_dot(0);
   }
@@ -83,7 +84,7 @@ for (const name of shapes) {
   let nextDot = 0;
   if (relaxedDot) {
     fns.push(() => {
-      kernels.i8_set_relaxed_dot(1);
+      kernels.i8_set_relaxed_dot(dotMode);
       kernels.i8_gemv(m, n, k, stripsDot, i8At + (nextDot++ % i8Copies) * align(i8Bytes), 0, yDot, n, 0, 0, 0);
       kernels.i8_set_relaxed_dot(0);
     });

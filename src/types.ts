@@ -15,8 +15,8 @@ export type KernelVariant = 'simd' | 'relaxed';
  *   exactly with that operand unsigned (x64 with AVX-VNNI and without AVX-VNNI-INT8, in V8 15:
  *   Deno 2.9, Chromium 156);
  * - `'relaxed_dot_i8x16_i7x16_signed'`: the same instruction on the codes less 128, where the
- *   engine reads that operand signed (Arm's `sdot`, x64 with AVX-VNNI-INT8); the zero points are
- *   moved by 128 to match;
+ *   engine reads that operand signed (V8 on Arm: `sdot`, or `smull` and i16 pair sums, both exact
+ *   here; x64 with AVX-VNNI-INT8); the zero points are moved by 128 to match;
  * - `'dot_i16x8'`: `i32x4.dot_i16x8_s` on codes widened to 16 bits (8 multiply-adds each) elsewhere.
  * The integer sums are exact in each, so the results are the same bits. */
 export type Int8Dot = 'relaxed_dot_i8x16_i7x16' | 'relaxed_dot_i8x16_i7x16_signed' | 'dot_i16x8';

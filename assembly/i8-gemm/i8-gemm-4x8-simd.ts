@@ -13,8 +13,9 @@
 // each, as llama.cpp's and candle's wasm paths): 8 accumulators, 2 B vectors and the A pairs,
 // within V8's 15 XMM registers. Products are at most 255·127, pairs 2·255·127: the sum is exact.
 // Both builds run this loop, except where the relaxed build's probe found the relaxed integer
-// dot exact (x64 AVX-VNNI: i8-relaxed-dot.ts): there the loop below runs it on u8 quads,
-// 16 multiply-adds an instruction, for the same i32 sums. So the builds give identical bits, on
+// dot exact (x64 AVX-VNNI; in its signed mode Arm and x64 AVX-VNNI-INT8: i8-relaxed-dot.ts):
+// there the loop below runs it on byte quads, 16 multiply-adds an instruction, for the same i32
+// sums. So the builds give identical bits, on
 // every engine.
 // The epilogue uses f32 mul and add (never relaxed_madd), and the threads split C only (never
 // k): every bit is reproducible.
@@ -95,8 +96,9 @@ export function i8GemmPacked(
 
 /** The panel loop of i8GemmPacked; `wide` (a scratch slot given) and `quads` (the relaxed dot
  * on) are constants at each call. With quads, per 4 k: 2 B loads, 4 load32_splat of a row's four
- * u8 codes and 8 relaxed_dot_i8x16_i7x16_add_s (the weights the signed operand, the activations
- * the 0..255 one: exact where i8RelaxedDotExact holds), against 4 B loads, 8 splats, 16
+ * byte codes and 8 relaxed_dot_i8x16_i7x16_add_s (the weights the signed operand, the
+ * activations the other: 0..255, or less 128 in the signed mode; exact where i8RelaxedDotExact
+ * found the mode), against 4 B loads, 8 splats, 16
  * dot_i16x8_s and 16 adds for the same 4 k with i16 codes; each panel's codes reordered into
  * quads in the scratch slot once (8·kp of its 16·kp bytes), or on every strip without one. The
  * same i32 sums, so the same epilogue and the same bits. */

@@ -16,7 +16,8 @@
 //
 // Memory contract (pointers are byte addresses; strides in ELEMENTS; kp = k rounded up to
 // I8_GEMM_K_ALIGN; no alignment required, 16 bytes is faster):
-//   A strips  ap: strip s (rows 4s..4s+3, the padding rows past m have sa = za = 0) is
+//   A strips  ap: strip s (rows 4s..4s+3, the padding rows past m have sa = za = 0; za = −128
+//             in the relaxed dot's signed mode) is
 //             I8_GEMM_STRIP_HEADER + 8·kp bytes:  f32 sa[4], i32 za[4], then the codes
 //             i16 [kp/2, 4 rows, 2 k]  (0..255, widened when quantized: a row's pair is one
 //                                       load32_splat, with no widening in the GEMM's loop)

@@ -10,12 +10,16 @@
 //   x64 without         pmaddubsw + pmaddwd + paddd: b unsigned, but each pair of products
 //                       saturates at i16 (2·255·127 > 32767).
 //   x64 AVX-VNNI-INT8   vpdpbssd, which V8 prefers there, and Arm with the dot-product
-//                       extension (sdot): b signed, 255 reads as −1; exact in i32. (Arm without
-//                       it: smull, then pairwise adds in i16, which overflow at two products of
-//                       (−128)·(−128); the probe has such a pair and so keeps the i16 tile there.)
+//                       extension (sdot, in V8's optimising tier): b signed, 255 reads as −1;
+//                       exact in i32.
+//   Arm otherwise       smull into i16 products, pairs added in i16 (wrapping), then widened:
+//                       V8's Liftoff on every Arm core, and its optimising tier on cores without
+//                       the dot-product extension. b signed; exact as long as no pair of
+//                       products passes 32767, which holds for the GEMM's operands: a is always
+//                       a weight code (−127..127), so a pair is at most 2·127·128 = 32512.
 //   V8 11.3 Liftoff     (Node 20, with --experimental-wasm-relaxed-simd) loses c: 2·dot.
-// The probe (i8RelaxedDotExact) tells the first behaviour (DOT_UNSIGNED) and the signed one
-// (DOT_SIGNED) apart from the others. Under DOT_SIGNED the quad strips hold each activation
+// The probe (i8RelaxedDotExact) tells the first behaviour (DOT_UNSIGNED) and the signed ones
+// (DOT_SIGNED) apart from the others, on operands the GEMM can give: a in −127..127. Under DOT_SIGNED the quad strips hold each activation
 // code minus 128 (aq ^ 0x80, in −128..127) and their zero points minus 128 too, so that
 //   Σ (aq − 128)·wq − (za − 128)·Σ wq  =  Σ aq·wq − za·Σ wq
 // in exact i32 arithmetic: the products and the epilogue are unchanged, and every mode gives the
@@ -24,13 +28,15 @@
 // instance of the engine with i8SetRelaxedDot: quantization and products may run on different
 // threads, and must agree on the strip layout.
 //
-// Test builds (scripts/build.mjs, never shipped): asc --use I8_DOT_EMULATION=1 or =2 builds the
-// baseline kernels with the relaxed dot replaced by an exact emulation of the unsigned (1) or
-// the signed (2) behaviour, from baseline instructions. The probe then finds that behaviour, so
+// Test builds (scripts/build.mjs, never shipped): asc --use I8_DOT_EMULATION=1..4 builds the
+// baseline kernels with the relaxed dot replaced by an emulation, from baseline instructions,
+// of the unsigned (1) or the signed (2) behaviour, of Arm's smull sequence with its i16 pair
+// sums (3, which the probe must find DOT_SIGNED), or of x64's pmaddubsw sequence with its
+// saturating pair sums (4, which the probe must refuse). The probe then finds that behaviour, so
 // an engine on this build runs the quad strips and the mode's encoding end to end on any host,
 // in every runtime; only the instruction itself is not exercised.
 
-// @ts-ignore: asc --use I8_DOT_EMULATION=1|2 in the test builds only
+// @ts-ignore: asc --use I8_DOT_EMULATION=1|2|3|4 in the test builds only
 const EMULATION: i32 = isDefined(I8_DOT_EMULATION) ? I8_DOT_EMULATION : 0;
 /** Whether this build can run quad strips: the relaxed build, or an emulating test build. */
 export const I8_QUAD_BUILD: bool = ASC_FEATURE_RELAXED_SIMD || EMULATION != 0;
@@ -82,20 +88,45 @@ export function i8SetRelaxedDot(mode: i32): i32 {
   return i32x4.add(c, i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7)));
 }
 
+/** Arm's lowering without `sdot` (V8's Liftoff there): i16 products (smull), adjacent pairs
+ * added in i16, wrapping (addp), then widened and added (saddlp, add). EMULATION 3's behaviour. */
+// @ts-ignore: decorator
+@inline function armSmullDot(a: v128, b: v128, c: v128): v128 {
+  const lo = i16x8.extmul_low_i8x16_s(a, b), hi = i16x8.extmul_high_i8x16_s(a, b);
+  const even = i8x16.shuffle(lo, hi, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+  const odd = i8x16.shuffle(lo, hi, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+  return i32x4.add(c, i32x4.extadd_pairwise_i16x8_s(i16x8.add(even, odd)));
+}
+
+/** x64's lowering without AVX-VNNI: pmaddubsw (b unsigned × a signed, adjacent pairs added
+ * with i16 saturation), pmaddwd by ones, paddd. EMULATION 4's behaviour. */
+// @ts-ignore: decorator
+@inline function x64SaturatingDot(a: v128, b: v128, c: v128): v128 {
+  const lo = i16x8.mul(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b));
+  const hi = i16x8.mul(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b));
+  const even = i8x16.shuffle(lo, hi, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+  const odd = i8x16.shuffle(lo, hi, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+  return i32x4.add(c, i32x4.extadd_pairwise_i16x8_s(i16x8.add_sat_s(even, odd)));
+}
+
 /** relaxed_dot_i8x16_i7x16_add_s(a, b, c) in the relaxed build; its emulation in a test build;
  * in the baseline build, which never turns the mode on, exactDot (the same sums), so that code
- * shared by the builds compiles in each. */
+ * shared by the builds compiles in each. a is always weight codes (−127..127): the probe checks
+ * the instruction on such operands only. */
 // @ts-ignore: decorator
 @inline export function dotQuads(a: v128, b: v128, c: v128): v128 {
   if (EMULATION == DOT_UNSIGNED) return exactDot(a, b, c);
   if (EMULATION == DOT_SIGNED) return exactSignedDot(a, b, c);
+  if (EMULATION == 3) return armSmullDot(a, b, c);
+  if (EMULATION == 4) return x64SaturatingDot(a, b, c);
   if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, c);
   return exactDot(a, b, c);
 }
 
-/** How relaxed_dot_i8x16_i7x16_add_s computes here: DOT_UNSIGNED when it equals exactDot (b's
- * bytes past 127 unsigned, no saturation, the accumulator kept), DOT_SIGNED when it equals
- * exactSignedDot, else DOT_OFF. Eight accumulators over `x + 3` rounds (x = 0 from the host:
+/** How relaxed_dot_i8x16_i7x16_add_s computes here, for a in −127..127 (the GEMM's weight
+ * codes; with −128 there, Arm's i16 pair sums would overflow where the GEMM's never do):
+ * DOT_UNSIGNED when it equals exactDot (b's bytes past 127 unsigned, no saturation, the
+ * accumulator kept), DOT_SIGNED when it equals exactSignedDot, else DOT_OFF. Eight accumulators over `x + 3` rounds (x = 0 from the host:
  * the operands stay unknown to the optimiser), as the GEMM tile keeps eight: V8 11.3's Liftoff
  * bug showed under such register pressure. Always DOT_OFF in the baseline build. */
 export function i8RelaxedDotExact(x: i32): i32 {
@@ -106,11 +137,14 @@ export function i8RelaxedDotExact(x: i32): i32 {
 // @ts-ignore: decorator
 @inline function relaxedDotMode(x: i32): i32 {
   const vx = i32x4.splat(x);
-  // a: the signed extremes and mixed signs; b: as unsigned 255 ×8, 128, 129, 255, 0, 200, 201, 3, 4.
-  const a = v128.xor(i8x16(127, 127, 127, 127, -128, -128, -128, -128, 127, -128, 1, -1, 100, -100, 50, -50), vx);
+  // a: the weight codes' extremes and mixed signs; b: as unsigned 255 ×8, 128, 129, 255, 0, 200, 201, 3, 4.
+  const a = v128.xor(i8x16(127, 127, 127, 127, -127, -127, -127, -127, 127, -127, 1, -1, 100, -100, 50, -50), vx);
   const b = v128.xor(i8x16(-1, -1, -1, -1, -1, -1, -1, -1, -128, -127, -1, 0, -56, -55, 3, 4), vx);
   const b1 = v128.xor(b, i32x4.splat(0x01010101)), b2 = v128.xor(b, i32x4.splat(0x40404040));
   const b3 = v128.xor(b, i32x4.splat(0x7f7f7f7f)), b4 = v128.xor(b, i32x4.splat(0x80808080));
+  // More first operands, from b's bytes, kept to the weight codes' range.
+  const wmin = i8x16.splat(-127);
+  const a5 = i8x16.max_s(b4, wmin), a6 = i8x16.max_s(b, wmin), a7 = i8x16.max_s(b1, wmin);
   const c0 = i32x4.add(vx, i32x4(1, -2, 3, 1 << 20)), c1 = i32x4.add(c0, i32x4.splat(12345));
   let r0 = c0, r1 = c1, r2 = c0, r3 = c1, r4 = c0, r5 = c1, r6 = c0, r7 = c1;
   for (let i = 0; i < x + 3; i++) {
@@ -119,9 +153,9 @@ export function i8RelaxedDotExact(x: i32): i32 {
     r2 = dotQuads(a, b2, r2);
     r3 = dotQuads(a, b3, r3);
     r4 = dotQuads(a, b4, r4);
-    r5 = dotQuads(b4, b, r5);
-    r6 = dotQuads(b, b3, r6);
-    r7 = dotQuads(b1, b2, r7);
+    r5 = dotQuads(a5, b, r5);
+    r6 = dotQuads(a6, b3, r6);
+    r7 = dotQuads(a7, b2, r7);
   }
   // The same rounds by each behaviour: unsigned (u) and signed (s).
   let u0 = c0, u1 = c1, u2 = c0, u3 = c1, u4 = c0, u5 = c1, u6 = c0, u7 = c1;
@@ -132,17 +166,17 @@ export function i8RelaxedDotExact(x: i32): i32 {
     u2 = exactDot(a, b2, u2);
     u3 = exactDot(a, b3, u3);
     u4 = exactDot(a, b4, u4);
-    u5 = exactDot(b4, b, u5);
-    u6 = exactDot(b, b3, u6);
-    u7 = exactDot(b1, b2, u7);
+    u5 = exactDot(a5, b, u5);
+    u6 = exactDot(a6, b3, u6);
+    u7 = exactDot(a7, b2, u7);
     s0 = exactSignedDot(a, b, s0);
     s1 = exactSignedDot(a, b1, s1);
     s2 = exactSignedDot(a, b2, s2);
     s3 = exactSignedDot(a, b3, s3);
     s4 = exactSignedDot(a, b4, s4);
-    s5 = exactSignedDot(b4, b, s5);
-    s6 = exactSignedDot(b, b3, s6);
-    s7 = exactSignedDot(b1, b2, s7);
+    s5 = exactSignedDot(a5, b, s5);
+    s6 = exactSignedDot(a6, b3, s6);
+    s7 = exactSignedDot(a7, b2, s7);
   }
   if (same8(r0, r1, r2, r3, r4, r5, r6, r7, u0, u1, u2, u3, u4, u5, u6, u7)) return DOT_UNSIGNED;
   if (same8(r0, r1, r2, r3, r4, r5, r6, r7, s0, s1, s2, s3, s4, s5, s6, s7)) return DOT_SIGNED;

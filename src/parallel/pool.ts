@@ -117,7 +117,11 @@ export class Pool {
       let ready = 0;
       workers.forEach((worker, index) => {
         worker.onMessage((m) => pool.onMessage(m, () => {
-          if (++ready === threads) resolve();
+          // Every instance on the memory must run the host's int8 mode: strips quantized on one
+          // thread are multiplied on another.
+          if (m.type === 'ready' && m.int8Mode !== relaxedDot) {
+            reject(stateError(`worker ${index} runs int8 mode ${String(m.int8Mode)}, the engine ${relaxedDot}`));
+          } else if (++ready === threads) resolve();
         }, reject));
         worker.onFailure((cause) => {
           const error = stateError(`worker ${index} ${cause}`);

@@ -47,7 +47,7 @@ export type HostToWorker = {
 };
 
 export type WorkerToHost =
-  | { type: 'ready'; index: number }
+  | { type: 'ready'; index: number; int8Mode: number } // int8Mode: i8_set_relaxed_dot's answer
   | { type: 'done'; index: number; epoch: number }
   | { type: 'error'; index: number; error: WireError; epoch?: number }; // epoch: the failing call's (none: start-up)
 

@@ -136,12 +136,11 @@ void connect().then((port) => port.listen(async (message) => {
   try {
     const instance = await WebAssembly.instantiate(message.module, { env: { memory: message.memory } });
     const kernels = instance.exports as unknown as KernelExports;
-    // The host's int8 mode: strips this thread quantizes may be multiplied on another.
-    if (message.relaxedDot !== 0 && kernels.i8_set_relaxed_dot(message.relaxedDot) !== message.relaxedDot) {
-      throw new Error('could not turn the int8 relaxed dot on');
-    }
+    // The host's int8 mode: strips this thread quantizes may be multiplied on another. The mode
+    // in effect goes back with 'ready', and the host checks it (builds without the export: 0).
+    const int8Mode = typeof kernels.i8_set_relaxed_dot === 'function' ? kernels.i8_set_relaxed_dot(message.relaxedDot) : 0;
     const epoch = Atomics.load(new Int32Array(message.memory.buffer, message.control, CONTROL_SLOTS), CTRL.EPOCH);
-    port.post({ type: 'ready', index: message.index });
+    port.post({ type: 'ready', index: message.index, int8Mode });
     // Enter the blocking loop after the reply is queued; the loop owns this thread from here.
     setTimeout(() => serve(port, message, kernels, epoch), 0);
   } catch (error) {

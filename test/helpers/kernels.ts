@@ -7,12 +7,22 @@ import { detectFeatures } from '../../src/features.js';
 import type { KernelVariant } from '../../src/types.js';
 
 /** The test-only builds (scripts/build.mjs): the baseline kernels with the int8 relaxed dot
- * emulated as x64 AVX-VNNI (unsigned) and as Arm (signed) compute it; shared memory only. */
-export const DOT_EMULATIONS = ['dot-emulation-unsigned', 'dot-emulation-signed'] as const;
-export type KernelBuild = KernelVariant | typeof DOT_EMULATIONS[number];
+ * emulated as x64 AVX-VNNI (unsigned), as Arm's sdot and x64 AVX-VNNI-INT8 (signed) and as Arm's
+ * smull sequence with i16 pair sums (V8's Liftoff on Arm) compute it; shared memory only. */
+export const DOT_EMULATIONS = ['dot-emulation-unsigned', 'dot-emulation-signed', 'dot-emulation-arm-smull'] as const;
+/** engine.int8Dot each test build must give. */
+export const EMULATED_INT8_DOT = {
+  'dot-emulation-unsigned': 'relaxed_dot_i8x16_i7x16',
+  'dot-emulation-signed': 'relaxed_dot_i8x16_i7x16_signed',
+  'dot-emulation-arm-smull': 'relaxed_dot_i8x16_i7x16_signed',
+} as const;
+/** A test-only build whose emulated dot the probe must refuse (x64 without VNNI: pmaddubsw's
+ * saturating pair sums); its engines run the i16 tile. */
+export const REFUSED_EMULATION = 'dot-emulation-x64-pmaddubsw';
+export type KernelBuild = KernelVariant | typeof DOT_EMULATIONS[number] | typeof REFUSED_EMULATION;
 
 /** The bytes of a test-only build (build/), e.g. for createEngine's `wasm` option. */
-export function emulationBytes(build: typeof DOT_EMULATIONS[number]): Uint8Array {
+export function emulationBytes(build: typeof DOT_EMULATIONS[number] | typeof REFUSED_EMULATION): Uint8Array {
   return readFileSync(`build/kernels-${build}.wasm`);
 }
 

@@ -4,19 +4,23 @@
 // AVX-VNNI: V8 15 in Deno 2.9 and Chromium 156; Arm, signed); Node 20 does not (its Liftoff
 // drops the accumulator), so on the relaxed build they are checked bit for bit against the
 // baseline build in Deno and Chromium by the runtime suite (test/runtimes/suite.mjs, "int8
-// linear"). Here the two test builds that emulate the instruction's unsigned and signed
-// behaviours (build/) run the same kernels in both modes on any host.
+// linear"). Here the test builds that emulate the instruction's unsigned and signed behaviours,
+// and Arm's smull lowering with its i16 pair sums (build/), run the same kernels in both modes on
+// any host; the last must pass the probe, as the GEMM's operands never overflow it. A fourth
+// emulates x64 without VNNI (pmaddubsw, whose pair sums saturate): the probe must refuse it.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../dist/index.js';
-import { DOT_EMULATIONS, emulationBytes, kernelVariants, loadKernels, type KernelBuild } from '../helpers/kernels.js';
+import { DOT_EMULATIONS, REFUSED_EMULATION, emulationBytes, kernelVariants, loadKernels, type KernelBuild } from '../helpers/kernels.js';
 import { randomF32, rng } from '../helpers/random.js';
 import { i8StripBytes } from '../../src/parallel/phases.js';
 import { checkInt8Kernels } from '../runtimes/int8-kernels.mjs';
 
 const INT8_DOT = ['dot_i16x8', 'relaxed_dot_i8x16_i7x16', 'relaxed_dot_i8x16_i7x16_signed'];
 /** The probe's answer each test build must give (the relaxed build's depends on the engine). */
-const EMULATED_MODE: Record<string, number> = { 'dot-emulation-unsigned': 1, 'dot-emulation-signed': 2 };
-const BUILDS: KernelBuild[] = [...kernelVariants(), ...DOT_EMULATIONS];
+const EMULATED_MODE: Record<string, number> = {
+  'dot-emulation-unsigned': 1, 'dot-emulation-signed': 2, 'dot-emulation-arm-smull': 2, [REFUSED_EMULATION]: 0,
+};
+const BUILDS: KernelBuild[] = [...kernelVariants(), ...DOT_EMULATIONS, REFUSED_EMULATION];
 
 describe.each(BUILDS)('i8 relaxed dot (%s)', (variant) => {
   const h = loadKernels(variant);
@@ -34,7 +38,7 @@ describe.each(BUILDS)('i8 relaxed dot (%s)', (variant) => {
     else if (variant in EMULATED_MODE) expect(exact).toBe(EMULATED_MODE[variant]);
     else expect([0, 1, 2]).toContain(exact);
     const engine = await createEngine(variant in EMULATED_MODE
-      ? { threads: 1, wasm: emulationBytes(variant as typeof DOT_EMULATIONS[number]) }
+      ? { threads: 1, wasm: emulationBytes(variant as typeof DOT_EMULATIONS[number] | typeof REFUSED_EMULATION) }
       : { threads: 1, kernels: variant as 'simd' | 'relaxed' });
     try {
       expect(engine.int8Dot).toBe(INT8_DOT[exact]);
@@ -47,11 +51,11 @@ describe.each(BUILDS)('i8 relaxed dot (%s)', (variant) => {
     // Meaningful where the probe finds a mode: the test builds here, the relaxed build on an
     // engine that computes the instruction exactly (the runtime suite runs it there).
     const { exact, mode, cases } = checkInt8Kernels(new WebAssembly.Module(h.bytes), true);
-    if (variant in EMULATED_MODE) {
+    if (variant in EMULATED_MODE && EMULATED_MODE[variant] !== 0) {
       expect(exact).toBe(true);
       expect(mode).toBe(EMULATED_MODE[variant]);
       expect(cases).toBeGreaterThan(1000);
-    } else if (variant === 'simd') {
+    } else if (variant === 'simd' || variant === REFUSED_EMULATION) {
       expect(exact).toBe(false);
     }
   });

@@ -3,15 +3,15 @@
 // the encoder layer, decoder layer and transformer within a few percent of their f32 selves;
 // threads 1, 2 and 3 (pool forced) give identical bits; bad quantize options and non-finite
 // weights are named before any work, and the engine stays usable. Where this project runs the
-// baseline build, engines on the two test builds that emulate the relaxed integer dot (build/:
-// the baseline kernels with the int8 products on quads, as x64 AVX-VNNI and as Arm compute them,
-// its unsigned and signed modes, assembly/i8-gemm/i8-relaxed-dot.ts) at threads 1 and 3 run
+// baseline build, engines on the test builds that emulate the relaxed integer dot (build/: the
+// baseline kernels with the int8 products on quads, as x64 AVX-VNNI, Arm's sdot and Arm's smull
+// sequence compute them, its unsigned and signed modes, assembly/i8-gemm/i8-relaxed-dot.ts) at threads 1 and 3 run
 // every check too, and must give the same bits as the others (the relaxed build's f32 parts
 // differ from the baseline's, so its project leaves them out).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../dist/index.js';
 import { forcedEngines } from '../helpers/engines.js';
-import { DOT_EMULATIONS, emulationBytes } from '../helpers/kernels.js';
+import { DOT_EMULATIONS, EMULATED_INT8_DOT, emulationBytes } from '../helpers/kernels.js';
 import { expectSameBits } from '../helpers/compare.js';
 import { randomF32, rng } from '../helpers/random.js';
 import { i8Gemm, quantizeRows, quantizeWeight } from '../reference/i8-gemm.js';
@@ -24,8 +24,7 @@ beforeAll(async () => {
   labels = engines.map((e) => `threads ${e.threads}`);
   for (const build of engines[0].kernels === 'simd' ? DOT_EMULATIONS : []) {
     const emulated = await forcedEngines([1, 3], { wasm: emulationBytes(build) });
-    const dot = build === 'dot-emulation-signed' ? 'relaxed_dot_i8x16_i7x16_signed' : 'relaxed_dot_i8x16_i7x16';
-    for (const e of emulated) expect(e.int8Dot, `${build}: engine.int8Dot`).toBe(dot);
+    for (const e of emulated) expect(e.int8Dot, `${build}: engine.int8Dot`).toBe(EMULATED_INT8_DOT[build]);
     engines.push(...emulated);
     labels.push(...emulated.map((e) => `${build}, threads ${e.threads}`));
   }

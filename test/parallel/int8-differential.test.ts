@@ -2,8 +2,9 @@
 // shapes (GEMV rows 1..4 and GEMM rows past them, k and n across every tile tail, now and then k
 // past the GEMM's widening slot), inputs that stress the per-row quantization (shifted, one-sided,
 // outliers, constant and all-zero rows) and weights with all-zero rows, each run on engines of
-// threads 1, 2 and 3 (pool forced) and on the two test builds that emulate the relaxed integer
-// dot (build/: the quad path in its unsigned and its signed mode, threads 1 and 3). Every engine
+// threads 1, 2 and 3 (pool forced) and on the test builds that emulate the relaxed integer dot
+// (build/: the quad path in its unsigned and its signed mode, the latter also as Arm's smull
+// sequence computes it; threads 1 and 3). Every engine
 // must give the bits of the plain-JS int8 reference (test/reference/i8-gemm.ts): the sums are
 // exact integers, and no activation runs, so every build and dot instruction agrees.
 //
