@@ -157,30 +157,30 @@ export function i8RelaxedDotExact(x: i32): i32 {
     r6 = dotQuads(a6, b3, r6);
     r7 = dotQuads(a7, b2, r7);
   }
-  // The same rounds by each behaviour: unsigned (u) and signed (s).
-  let u0 = c0, u1 = c1, u2 = c0, u3 = c1, u4 = c0, u5 = c1, u6 = c0, u7 = c1;
-  let s0 = c0, s1 = c1, s2 = c0, s3 = c1, s4 = c0, s5 = c1, s6 = c0, s7 = c1;
-  for (let i = 0; i < x + 3; i++) {
-    u0 = exactDot(a, b, u0);
-    u1 = exactDot(a, b1, u1);
-    u2 = exactDot(a, b2, u2);
-    u3 = exactDot(a, b3, u3);
-    u4 = exactDot(a, b4, u4);
-    u5 = exactDot(a5, b, u5);
-    u6 = exactDot(a6, b3, u6);
-    u7 = exactDot(a7, b2, u7);
-    s0 = exactSignedDot(a, b, s0);
-    s1 = exactSignedDot(a, b1, s1);
-    s2 = exactSignedDot(a, b2, s2);
-    s3 = exactSignedDot(a, b3, s3);
-    s4 = exactSignedDot(a, b4, s4);
-    s5 = exactSignedDot(a5, b, s5);
-    s6 = exactSignedDot(a6, b3, s6);
-    s7 = exactSignedDot(a7, b2, s7);
-  }
-  if (same8(r0, r1, r2, r3, r4, r5, r6, r7, u0, u1, u2, u3, u4, u5, u6, u7)) return DOT_UNSIGNED;
-  if (same8(r0, r1, r2, r3, r4, r5, r6, r7, s0, s1, s2, s3, s4, s5, s6, s7)) return DOT_SIGNED;
+  if (sameRounds(false, x, a, a5, a6, a7, b, b1, b2, b3, b4, c0, c1, r0, r1, r2, r3, r4, r5, r6, r7)) return DOT_UNSIGNED;
+  if (sameRounds(true, x, a, a5, a6, a7, b, b1, b2, b3, b4, c0, c1, r0, r1, r2, r3, r4, r5, r6, r7)) return DOT_SIGNED;
   return DOT_OFF;
+}
+
+/** Whether r0..r7 are the probe's `x + 3` rounds (relaxedDotMode) as the exact dot computes
+ * them, b's bytes read signed or unsigned (`signed`, a constant at each call). */
+// @ts-ignore: decorator
+@inline function sameRounds(
+  signed: bool, x: i32, a: v128, a5: v128, a6: v128, a7: v128, b: v128, b1: v128, b2: v128, b3: v128, b4: v128,
+  c0: v128, c1: v128, r0: v128, r1: v128, r2: v128, r3: v128, r4: v128, r5: v128, r6: v128, r7: v128,
+): bool {
+  let e0 = c0, e1 = c1, e2 = c0, e3 = c1, e4 = c0, e5 = c1, e6 = c0, e7 = c1;
+  for (let i = 0; i < x + 3; i++) {
+    e0 = signed ? exactSignedDot(a, b, e0) : exactDot(a, b, e0);
+    e1 = signed ? exactSignedDot(a, b1, e1) : exactDot(a, b1, e1);
+    e2 = signed ? exactSignedDot(a, b2, e2) : exactDot(a, b2, e2);
+    e3 = signed ? exactSignedDot(a, b3, e3) : exactDot(a, b3, e3);
+    e4 = signed ? exactSignedDot(a, b4, e4) : exactDot(a, b4, e4);
+    e5 = signed ? exactSignedDot(a5, b, e5) : exactDot(a5, b, e5);
+    e6 = signed ? exactSignedDot(a6, b3, e6) : exactDot(a6, b3, e6);
+    e7 = signed ? exactSignedDot(a7, b2, e7) : exactDot(a7, b2, e7);
+  }
+  return same8(r0, r1, r2, r3, r4, r5, r6, r7, e0, e1, e2, e3, e4, e5, e6, e7);
 }
 
 /** Whether r0..r7 equal e0..e7 in every lane. */
