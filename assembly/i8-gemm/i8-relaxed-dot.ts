@@ -19,8 +19,9 @@
 //                       a weight code (−127..127), so a pair is at most 2·127·128 = 32512.
 //   V8 11.3 Liftoff     (Node 20, with --experimental-wasm-relaxed-simd) loses c: 2·dot.
 // The probe (i8RelaxedDotExact) tells the first behaviour (DOT_UNSIGNED) and the signed ones
-// (DOT_SIGNED) apart from the others, on operands the GEMM can give: a in −127..127. Under DOT_SIGNED the quad strips hold each activation
-// code minus 128 (aq ^ 0x80, in −128..127) and their zero points minus 128 too, so that
+// (DOT_SIGNED) apart from the others, on operands the GEMM can give: a in −127..127. Under
+// DOT_SIGNED the quad strips hold each activation code minus 128 (aq ^ 0x80, in −128..127) and
+// their zero points minus 128 too, so that
 //   Σ (aq − 128)·wq − (za − 128)·Σ wq  =  Σ aq·wq − za·Σ wq
 // in exact i32 arithmetic: the products and the epilogue are unchanged, and every mode gives the
 // very i32 sums of the i32x4.dot_i16x8_s loops, so the same bits on every engine. The host runs
@@ -32,9 +33,9 @@
 // baseline kernels with the relaxed dot replaced by an emulation, from baseline instructions,
 // of the unsigned (1) or the signed (2) behaviour, of Arm's smull sequence with its i16 pair
 // sums (3, which the probe must find DOT_SIGNED), or of x64's pmaddubsw sequence with its
-// saturating pair sums (4, which the probe must refuse). The probe then finds that behaviour, so
-// an engine on this build runs the quad strips and the mode's encoding end to end on any host,
-// in every runtime; only the instruction itself is not exercised.
+// saturating pair sums (4, which the probe must refuse). The probe answers 1, 2, 2 and 0 there,
+// so an engine on builds 1 to 3 runs the quad strips and its mode's encoding end to end on any
+// host, in every runtime; only the real instruction is not exercised.
 
 // @ts-ignore: asc --use I8_DOT_EMULATION=1|2|3|4 in the test builds only
 const EMULATION: i32 = isDefined(I8_DOT_EMULATION) ? I8_DOT_EMULATION : 0;

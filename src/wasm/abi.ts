@@ -135,7 +135,8 @@ export interface KernelExports {
   ): void;
   /** How this engine computes i32x4.relaxed_dot_i8x16_i7x16_add_s, where the int8 GEMM can use
    * it: 1 exact with b's bytes unsigned (u8·s8 sums, no saturation: x64 AVX-VNNI), 2 exact with
-   * them signed (Arm sdot, x64 AVX-VNNI-INT8), else 0; always 0 in the baseline build. */
+   * them signed (Arm, x64 AVX-VNNI-INT8), else 0; always 0 in the baseline build. Checked on
+   * first operands in −127..127 (the GEMM's weight codes) only. */
   i8_relaxed_dot_exact(
     x: number, // 0 (keeps the probe's operands unknown to the optimiser)
   ): number;
