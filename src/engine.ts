@@ -392,6 +392,8 @@ class WasmEngine implements Engine {
   private disposed = false;
   private readonly tensors: TensorRegistry = new WeakMap();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Work queued and not yet settled: 0 when nothing owns the arena or waits for it. */
+  private queued = 0;
 
   constructor(
     readonly features: Features,
@@ -435,8 +437,17 @@ class WasmEngine implements Engine {
       if (this.disposed) throw engineDisposedError();
       return work();
     });
-    this.queue = result.catch(() => undefined);
+    this.queued++;
+    this.queue = result.then(() => { this.queued--; }, () => { this.queued--; });
     return result;
+  }
+
+  /** Runs `work` on the arena right away when nothing is queued (so nothing queued after it can
+   * run first), and gives its value; undefined when the queue is busy (then queue it instead). */
+  private now<T>(work: (arena: Arena, kernels: KernelExports) => T): { value: T } | undefined {
+    if (this.disposed) throw engineDisposedError();
+    if (this.queued > 0) return undefined;
+    return { value: work(this.arena, this.kernelExports) };
   }
 
   /** Queues a call: build (place + copy in), run the program, copy out, free the arena. */
@@ -515,7 +526,7 @@ class WasmEngine implements Engine {
 
   /** What a module needs of this engine: its queue, for calls and between-call tasks. */
   private get moduleHost(): ModuleHost {
-    return { call: (build) => this.call(build), task: (work) => this.task(work) };
+    return { call: (build) => this.call(build), task: (work) => this.task(work), now: (work) => this.now(work) };
   }
 
   private live(): void {

@@ -151,7 +151,7 @@ export function loadSafetensors(bytes: SafetensorsBytes): SafetensorsWeights {
     if (quantized.scaleKeys.has(e.name)) continue;
     const q = quantized.tensors.get(e.name);
     if (q !== undefined) {
-      defineLazy(weights, e.name, () => dequantize(q));
+      LAZY_INT8.set(defineLazy(weights, e.name, () => dequantize(q)), q);
       define(codes, e.name, q);
     } else {
       define(weights, e.name, tensorData(parsed, e));
@@ -174,6 +174,15 @@ export function quantizedSource(weight: unknown): SafetensorsQuantizedTensor | u
   const q = DEQUANTIZED.get(view.buffer);
   if (q === undefined || view.byteOffset !== 0 || view.length !== q.codes.length) return undefined;
   return holdsDequantized(view, q) ? q : undefined;
+}
+
+/** The int8 codes and scales behind `weights[key]` while that entry is still the accessor
+ * `loadSafetensors` defined (never read, never replaced), or undefined; reads no value. The
+ * engine's int8 modules pack these codes, and its embedding tables keep them, without ever
+ * making the f32 array. */
+export function unreadQuantized(weights: object, key: string): SafetensorsQuantizedTensor | undefined {
+  const get = Object.getOwnPropertyDescriptor(weights, key)?.get;
+  return get === undefined ? undefined : LAZY_INT8.get(get);
 }
 
 /** Whether `values` is still what dequantize(q) wrote: code·scale rounded to f32, everywhere. */
@@ -263,6 +272,9 @@ export const QUANTIZATION_METADATA = 'quantization';
 /** The buffers of dequantized arrays → the codes they came from (for the engine's int8
  * modules; keyed by buffer, since the engine's checks read arrays through fresh views). */
 const DEQUANTIZED = new WeakMap<ArrayBufferLike, SafetensorsQuantizedTensor>();
+
+/** The getters loadSafetensors defines for int8 weights → their codes (unreadQuantized). */
+const LAZY_INT8 = new WeakMap<() => unknown, SafetensorsQuantizedTensor>();
 
 /** Pairs every I8 tensor with its `_scale` and checks both, before any tensor is converted. */
 function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantizedTensor>; scaleKeys: Set<string> } {
@@ -367,20 +379,23 @@ function dequantize(q: SafetensorsQuantizedTensor): Float32Array {
   return out;
 }
 
-/** An own enumerable property computed on first read, then kept as a plain value. */
-function defineLazy(target: object, key: string, compute: () => unknown): void {
+/** An own enumerable property computed on first read, then kept as a plain value; returns
+ * its getter. */
+function defineLazy(target: object, key: string, compute: () => unknown): () => unknown {
+  const get = (): unknown => {
+    const value = compute();
+    define(target, key, value);
+    return value;
+  };
   Object.defineProperty(target, key, {
     enumerable: true,
     configurable: true,
-    get() {
-      const value = compute();
-      define(target, key, value);
-      return value;
-    },
+    get,
     set(value: unknown) {
       define(target, key, value);
     },
   });
+  return get;
 }
 
 /**

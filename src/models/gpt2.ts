@@ -22,7 +22,8 @@ import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, fileShape, flag, int8Weight, isArrayOf, keysOf, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, stateError, typeError } from '../errors.js';
 import { LinearParams } from '../ops/linear.js';
-import { int8Codes, keepPacked, ModuleWeights, type Int8Codes, type ModuleHost, type ParamSpec, type Resident } from '../ops/modules.js';
+import {
+  addRow, embeddingTable, int8Codes, int8Source, isCodesOnly, keepPacked, ownCodes, readRow, ModuleWeights, type EmbeddingTable, type Int8Codes, type ModuleHost, type ParamSpec, type Resident } from '../ops/modules.js';
 import { NormBlock } from '../ops/transformer-layer.js';
 import { attentionPhases, keyCountFields, placeAttention, type SliceProblem } from '../ops/attention-slices.js';
 import { generate } from './generate.js';
@@ -129,7 +130,11 @@ const NAMESPACE = /^(wte|wpe|h|ln_f)\./;
 /** Reads the state dict through the table: HF keys with or without `transformer.`; buffers and
  * keys outside the model go to `unused`; a key inside it that the table lacks is a RangeError. */
 export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown, quantize?: Quantize): {
-  w: Record<string, Float32Array>; lmHead?: Float32Array; unused: string[];
+  /** Every resident weight; `wte.weight` only when it is the tied lm_head. */
+  w: Record<string, Float32Array>;
+  /** wte and wpe, the model's own copies. */
+  tables: Record<string, EmbeddingTable>;
+  lmHead?: Float32Array; unused: string[];
 } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(OP, 'weights', 'an object of Float32Arrays keyed by state-dict name', value);
@@ -168,12 +173,25 @@ export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown, quantize?: Qu
     found.set(bare, given);
   }
   const w: Record<string, Float32Array> = {};
+  const tables: Record<string, EmbeddingTable> = {};
   for (const s of specs) {
     const given = found.get(s.key);
     const name = `weights[${JSON.stringify(given ?? `transformer.${s.key}`)}]`;
     if (given === undefined) throw typeError(OP, name, `a Float32Array ${s.dims} (missing)`, undefined);
     const length = s.shape.reduce((a, b) => a * b, 1);
-    w[s.key] = readArray(name, dict[given], length, `${s.dims} = [${s.shape.join(', ')}]`);
+    const shape = `${s.dims} = [${s.shape.join(', ')}]`;
+    // From an int8 file, nothing is made f32 that is not needed as f32: the Conv1Ds and an int8
+    // tied lm_head pack their codes, and the tables keep theirs (embeddingTable).
+    if (s.layout === 'table') {
+      tables[s.key] = embeddingTable(dict, given, s.shape[0]!, s.shape[1]!, () => readArray(name, dict[given], length, shape));
+      fileShape(OP, name, dict, given, s.shape);
+      if (s.key === 'wte.weight' && lmHeadKey === undefined) { // the tied lm_head [vocab, n_embd]
+        w[s.key] = readArray(name, quantize ? int8Source(dict, given, s.shape[0]!, s.shape[1]!, 0) : dict[given], length, shape);
+      }
+      continue;
+    }
+    const source = quantize && s.layout === 'conv1d' ? int8Source(dict, given, s.shape[0]!, s.shape[1]!, 1) : dict[given];
+    w[s.key] = readArray(name, source, length, shape);
     fileShape(OP, name, dict, given, s.shape);
     // int8: every Conv1D weight [in, out], checked before any copy.
     if (quantize && s.layout === 'conv1d') {
@@ -181,17 +199,19 @@ export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown, quantize?: Qu
     }
   }
   const lmHead = lmHeadKey === undefined ? undefined
-    : readArray('weights["lm_head.weight"]', dict[lmHeadKey], hp.vocab * hp.embd, `[vocab_size, n_embd] = [${hp.vocab}, ${hp.embd}]`);
+    : readArray('weights["lm_head.weight"]', quantize ? int8Source(dict, lmHeadKey, hp.vocab, hp.embd, 0) : dict[lmHeadKey],
+      hp.vocab * hp.embd, `[vocab_size, n_embd] = [${hp.vocab}, ${hp.embd}]`);
   if (lmHeadKey !== undefined) fileShape(OP, 'weights["lm_head.weight"]', dict, lmHeadKey, [hp.vocab, hp.embd]);
   // int8: the lm_head [vocab, n_embd] (nn.Linear layout), wte's values when tied.
   if (quantize) {
     const name = lmHead ? 'weights["lm_head.weight"]' : `weights[${JSON.stringify(found.get('wte.weight'))}] (the tied lm_head)`;
-    int8Weight(OP, name, lmHead ?? w['wte.weight'], hp.embd, 'config.n_embd');
+    int8Weight(OP, name, lmHead ?? w['wte.weight']!, hp.embd, 'config.n_embd');
   }
-  return { w, lmHead, unused };
+  return { w, tables, lmHead, unused };
 }
 
 function readArray(name: string, value: unknown, length: number, shape: string): Float32Array {
+  if (isCodesOnly(value)) return value as Float32Array; // its shape was checked by int8Source
   const view = typedArray(value, 'Float32Array');
   if (!view) throw typeError(OP, name, 'a Float32Array', value);
   if (view.length !== length) throw rangeError(OP, name, `has length ${view.length}, expected ${length} (${shape})`);
@@ -212,12 +232,20 @@ export class Conv1DParams implements Resident {
   ) {
     // An int8 file's codes ([in, out], channels along axis 1) are packed as they are: same bits.
     const codes = quantize === 'int8' ? int8Codes(weight, inFeatures, outFeatures, 1) : undefined;
-    this.raw = { weight: codes ? new Float32Array(0) : weight.slice(), bias: bias.slice(), codes };
+    // The caller's arrays until the upload (own() copies them when it is queued: ModuleWeights).
+    this.raw = { weight: codes ? new Float32Array(0) : weight, bias, codes };
     this.width = outFeatures / groups;
+  }
+  own(): void {
+    const raw = this.raw;
+    if (raw) this.raw = { weight: raw.weight.slice(), bias: raw.bias.slice(), codes: ownCodes(raw.codes) };
   }
   /** f32 slots of one group's panels (int8 panels are whole 32 bytes). */
   private get groupLength(): number {
     return this.quantize === 'int8' ? i8PanelsBytes(this.width, this.inFeatures) / 4 : packedPanelsLength(this.inFeatures, this.width);
+  }
+  get bytes(): number {
+    return (this.groups * this.groupLength + this.outFeatures) * 4;
   }
   /** Byte address of group g's panels. */
   panels(g = 0): number {
@@ -267,15 +295,16 @@ interface BlockWeights {
 /** The model's weights: embedding tables in JavaScript (the gather runs there), the rest resident. */
 export interface Gpt2Weights {
   quantize?: Quantize; // every Conv1D and the lm_head
-  wte: Float32Array; // [vocab, E] (f32 for the lookup, also when the tied lm_head is int8)
-  wpe: Float32Array; // [positions, E]
+  wte: EmbeddingTable; // [vocab, E] (gathered in JS, whatever the tied lm_head's type)
+  wpe: EmbeddingTable; // [positions, E]
   blocks: BlockWeights[];
   lnF: Norm;
   lmHead: LinearParams; // [vocab, E] as nn.Linear (wte when tied)
 }
 
 export function gpt2Weights(
-  hp: Gpt2Hparams, w: Record<string, Float32Array>, lmHead: Float32Array | undefined, quantize?: Quantize,
+  hp: Gpt2Hparams, w: Record<string, Float32Array>, tables: Record<string, EmbeddingTable>, lmHead: Float32Array | undefined,
+  quantize?: Quantize,
 ): Gpt2Weights {
   const E = hp.embd, I = hp.inner;
   const norm = (p: string): Norm => new NormBlock([w[`${p}.weight`], w[`${p}.bias`]]);
@@ -290,8 +319,8 @@ export function gpt2Weights(
     });
   }
   return {
-    quantize, wte: w['wte.weight'].slice(), wpe: w['wpe.weight'].slice(), blocks, lnF: norm('ln_f'),
-    lmHead: new LinearParams(E, hp.vocab, lmHead ?? w['wte.weight'], undefined, quantize),
+    quantize, blocks, lnF: norm('ln_f'), wte: tables['wte.weight']!, wpe: tables['wpe.weight']!,
+    lmHead: new LinearParams(E, hp.vocab, lmHead ?? w['wte.weight']!, undefined, quantize),
   };
 }
 
@@ -509,8 +538,9 @@ function embed(
   const E = hp.embd, x = new Float32Array(B * L * E);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < L; t++) {
-      const row = (b * L + t) * E, tok = ids[b * L + t] * E, pos = (positions ? positions[b * L + t] : past + t) * E;
-      for (let e = 0; e < E; e++) x[row + e] = m.wte[tok + e] + m.wpe[pos + e];
+      const row = (b * L + t) * E;
+      readRow(m.wte, ids[b * L + t]!, E, x, row);
+      addRow(m.wpe, positions ? positions[b * L + t]! : past + t, E, x, row);
     }
   }
   return x;
@@ -652,8 +682,8 @@ export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
   const o = options(OP, 'options', spec, false, OPTION_KEYS) as Partial<Gpt2Options>;
   const hp = gpt2Hparams(o.config);
   const quantize = quantizeOption(OP, 'options.quantize', o.quantize);
-  const { w, lmHead, unused } = readGpt2StateDict(hp, o.weights, quantize);
-  const m = gpt2Weights(hp, w, lmHead, quantize);
+  const { w, tables, lmHead, unused } = readGpt2StateDict(hp, o.weights, quantize);
+  const m = gpt2Weights(hp, w, tables, lmHead, quantize);
   const weights = new ModuleWeights(host, residentBlocks(m), 'GPT2');
   const config: Gpt2Config = Object.freeze({
     vocabSize: hp.vocab, nPositions: hp.positions, nEmbd: hp.embd, nLayer: hp.layers, nHead: hp.heads,

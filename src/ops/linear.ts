@@ -15,7 +15,7 @@ import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, flag, int8Weight, keysOf, options, quantizeOption } from '../validate.js';
 import { stateError } from '../errors.js';
 import type { BuiltCall } from './attention.js';
-import { int8Codes, keepPacked, ModuleWeights, readStateDict, type Int8Codes, type ModuleHost, type Resident } from './modules.js';
+import { int8Codes, keepPacked, ownCodes, ModuleWeights, readStateDict, type Int8Codes, type ModuleHost, type Resident } from './modules.js';
 import { collectOutput, outputLengths, placeOutput, planOutput } from './outputs.js';
 import { placeInput, tensorInput, writeInput, type TensorRegistry } from './tensor.js';
 
@@ -36,14 +36,22 @@ export class LinearParams implements Resident {
     readonly quantize?: 'int8',
   ) {
     const codes = quantize === 'int8' ? int8Codes(weight, outFeatures, inFeatures) : undefined;
-    // torch modules own their parameters (copies)
-    this.raw = { weight: codes ? new Float32Array(0) : weight.slice(), bias: bias?.slice(), codes };
+    // The caller's arrays until the upload: torch modules own their parameters, so own() copies
+    // them when the upload is queued (ModuleWeights).
+    this.raw = { weight: codes ? new Float32Array(0) : weight, bias, codes };
     this.hasBias = bias !== undefined;
+  }
+  own(): void {
+    const raw = this.raw;
+    if (raw) this.raw = { weight: raw.weight.slice(), bias: raw.bias?.slice(), codes: ownCodes(raw.codes) };
   }
   /** Elements (f32 slots) of the packed weight (the bias follows; int8 panels are whole 32 bytes). */
   get biasOffset(): number {
     return this.quantize === 'int8' ? i8PanelsBytes(this.outFeatures, this.inFeatures) / 4
       : packedPanelsLength(this.inFeatures, this.outFeatures);
+  }
+  get bytes(): number {
+    return (this.biasOffset + (this.hasBias ? this.outFeatures : 0)) * 4;
   }
   /** Byte address of the panels (once resident). */
   get panels(): number {

@@ -1,12 +1,14 @@
 // What every torch module of the engine shares: its state dict read through one table of
 // expected keys and shapes (every loading error names the key), and its weights kept resident
-// in the engine's memory — uploaded once, queued before any forward, released by dispose() or
+// in the engine's memory — uploaded once, before any forward (at once when the engine is idle,
+// else queued), released by dispose() or
 // garbage collection.
 import type { Arena } from '../wasm/arena.js';
+import { ARENA_BASE, MAX_PAGES, PAGE_BYTES } from '../wasm/layout.js';
 import type { KernelExports } from '../wasm/abi.js';
 import { array, fileShape, options } from '../validate.js';
 import { released, stateError } from '../errors.js';
-import { quantizedSource } from '../io/safetensors.js';
+import { quantizedSource, unreadQuantized, type SafetensorsQuantizedTensor } from '../io/safetensors.js';
 import type { BuiltCall } from './attention.js';
 
 /** One expected entry of a state dict: its key and shape (named dims for messages). */
@@ -32,10 +34,16 @@ export function readStateDict(
   return out;
 }
 
-/** A block of weights that lives in the engine's memory while its module does. */
+/** A block of weights that lives in the engine's memory while its module does. Until its
+ * upload it may hold the caller's own arrays: the upload runs inside the module's constructor
+ * when the engine is idle, and own() copies them first when it has to wait in the queue. */
 export interface Resident {
   /** Puts the block in memory (between calls). */
   upload(arena: Arena, kernels: KernelExports): void;
+  /** Copies whatever caller arrays the block still refers to (before a queued upload). */
+  own?(): void;
+  /** Bytes the block keeps resident once uploaded. */
+  readonly bytes: number;
   /** Byte address of the block (0 before the upload and after the release). */
   readonly resident: number;
   release(arena: Arena): void;
@@ -45,6 +53,8 @@ export interface Resident {
 export interface ModuleHost {
   call<T>(build: (arena: Arena, threads: number) => BuiltCall<T>): Promise<T>;
   task<T>(work: (arena: Arena, kernels: KernelExports) => T): Promise<T>;
+  /** Runs `work` at once if nothing is queued; undefined otherwise (queue it with task). */
+  now?<T>(work: (arena: Arena, kernels: KernelExports) => T): { value: T } | undefined;
 }
 
 /** Frees the weights of modules that were garbage-collected without dispose(). */
@@ -54,15 +64,22 @@ const collected = typeof FinalizationRegistry === 'function'
   })
   : undefined;
 
-/** The lifecycle of a module's weights: queued upload (all blocks or none), calls that fail
- * clearly if the upload did, idempotent dispose. */
+/** The lifecycle of a module's weights: the upload (all blocks or none), calls that fail
+ * clearly if the upload did, idempotent dispose.
+ *
+ * When the engine is idle the blocks are packed into its memory here, from the caller's arrays,
+ * and a failure (the weights do not fit) throws from the module's constructor with nothing
+ * left resident. Otherwise every block first copies the arrays it refers to (own()), since the
+ * caller may change them once the constructor returns, and the upload waits in the queue; a
+ * failure then rejects the module's calls. Packing straight from the caller's arrays saves a
+ * copy of every weight, and a first touch of fresh memory costs far more than the copy (a page
+ * fault per 4 KiB: about 2.8 ms per MB in Node on a VM, bench/load.mjs). */
 export class ModuleWeights {
-  private readonly uploaded: Promise<void>;
   private uploadError: unknown;
   private disposed = false;
 
   constructor(private readonly host: ModuleHost, private readonly blocks: readonly Resident[], private readonly op: string) {
-    this.uploaded = host.task((arena, kernels) => {
+    const upload = (arena: Arena, kernels: KernelExports): void => {
       const done: Resident[] = [];
       try {
         for (const b of blocks) {
@@ -73,8 +90,16 @@ export class ModuleWeights {
         for (const b of done) b.release(arena);
         throw error;
       }
-    });
-    this.uploaded.catch((error: unknown) => { this.uploadError = error; });
+    };
+    // Weights that cannot fit even in an empty engine fail here, before anything is packed.
+    const bytes = blocks.reduce((n, b) => n + b.bytes, 0), capacity = MAX_PAGES * PAGE_BYTES - ARENA_BASE;
+    if (bytes > capacity) {
+      throw new RangeError(`wasm-attention: ${op}: the weights take ${bytes} bytes in the engine's memory, more than the ` +
+        `${capacity} bytes it can hold (quantize: 'int8' keeps the weight matrices in a quarter of their f32 bytes)`);
+    }
+    if (host.now?.(upload)) return;
+    for (const b of blocks) b.own?.();
+    host.task(upload).catch((error: unknown) => { this.uploadError = error; });
   }
 
   /** Registers the user-facing object so that its weights are freed when it is collected. */
@@ -108,15 +133,78 @@ export interface Int8Codes {
 }
 
 /** The int8 codes and scales of a weight [rows, cols] that `loadSafetensors` dequantized from
- * an int8 file with its output channels along `axis` (copies: modules own their parameters),
- * or undefined: an int8 module packs these with i8_pack_panels_codes instead of quantizing the
+ * an int8 file with its output channels along `axis` (the loader's arrays: a block copies
+ * them in own() when its upload is queued), or undefined: an int8 module packs these with i8_pack_panels_codes instead of quantizing the
  * f32 values again (same bits). nn.Linear [out, in]: axis 0 (the default); GPT-2 Conv1D
  * [in, out]: axis 1, codes [in, out] (channel stride 1, reduction stride out). */
 export function int8Codes(weight: Float32Array, rows: number, cols: number, axis: 0 | 1 = 0): Int8Codes | undefined {
-  const q = quantizedSource(weight);
+  const q = CODES_ONLY.get(weight) ?? quantizedSource(weight);
   if (q === undefined || q.axis !== axis || q.shape[0] !== rows || q.shape[1] !== cols) return undefined;
-  return { codes: q.codes.slice(), scales: q.scales.slice() };
+  return { codes: q.codes, scales: q.scales };
 }
+
+/** Zero-length stand-ins for int8 weights packed from their file's codes (int8Source). */
+const CODES_ONLY = new WeakMap<Float32Array, SafetensorsQuantizedTensor>();
+
+/** `dict[key]` for a module that keeps it as int8 with its output channels along `axis` of
+ * [rows, cols]: when it is an int8 file's weight of that layout that nobody has read since
+ * `loadSafetensors` (unreadQuantized), a zero-length stand-in that only int8Codes reads, so its
+ * f32 values are never made (a GPT-2 small int8 file: 124 MB of codes instead of 500 MB of f32,
+ * and no pass checking them); otherwise the value itself, for the caller's usual checks. */
+export function int8Source(dict: object, key: string, rows: number, cols: number, axis: 0 | 1): unknown {
+  const q = unreadQuantized(dict, key);
+  if (q === undefined || q.axis !== axis || q.shape[0] !== rows || q.shape[1] !== cols) return (dict as Record<string, unknown>)[key];
+  const stand = new Float32Array(0);
+  CODES_ONLY.set(stand, q);
+  return stand;
+}
+
+/** An embedding table that its model gathers in JavaScript, in arrays of the model's own: f32
+ * rows, or an int8 file's codes with one scale per row, whose rows read as code·scale rounded
+ * to f32 (the values the file's f32 getter gives: the same bits, at a quarter of the memory). */
+export type EmbeddingTable =
+  | { readonly values: Float32Array; readonly codes?: undefined; readonly scales?: undefined }
+  | { readonly values?: undefined; readonly codes: Int8Array; readonly scales: Float32Array };
+
+/** The model's copy of table `key` [rows, width] of `dict`: an unread int8 weight with per-row
+ * scales keeps its codes; anything else is read (`read`: the caller's checked f32 array). */
+export function embeddingTable(dict: object, key: string, rows: number, width: number, read: () => Float32Array): EmbeddingTable {
+  const q = unreadQuantized(dict, key);
+  if (q !== undefined && q.axis === 0 && q.shape[0] === rows && q.shape[1] === width) {
+    return { codes: q.codes.slice(), scales: q.scales.slice() };
+  }
+  return { values: read().slice() };
+}
+
+/** out[at + e] = row `row` of `table` (width `width`), e < width. */
+export function readRow(table: EmbeddingTable, row: number, width: number, out: Float32Array, at: number): void {
+  const from = row * width;
+  if (table.values) {
+    out.set(table.values.subarray(from, from + width), at);
+    return;
+  }
+  const { codes, scales } = table, s = scales[row]!;
+  for (let e = 0; e < width; e++) out[at + e] = codes[from + e]! * s;
+}
+
+/** out[at + e] += row `row` of `table`, rounded to f32 as an f32 addition. */
+export function addRow(table: EmbeddingTable, row: number, width: number, out: Float32Array, at: number): void {
+  const from = row * width;
+  if (table.values) {
+    const v = table.values;
+    for (let e = 0; e < width; e++) out[at + e]! += v[from + e]!;
+    return;
+  }
+  const { codes, scales } = table, s = scales[row]!;
+  for (let e = 0; e < width; e++) out[at + e]! += Math.fround(codes[from + e]! * s);
+}
+
+/** Whether `weight` is int8Source's stand-in (its length is not the weight's). */
+export const isCodesOnly = (weight: unknown): boolean => weight instanceof Float32Array && CODES_ONLY.has(weight);
+
+/** A private copy of int8 codes (a block's own(): the upload waits in the queue). */
+export const ownCodes = (c: Int8Codes | undefined): Int8Codes | undefined =>
+  c && { codes: c.codes.slice(), scales: c.scales.slice() };
 
 /** Where keepPacked staged a weight's int8 codes and scales (byte addresses). */
 export interface StagedCodes { q: number; s: number }
@@ -134,7 +222,7 @@ export function keepPacked(
   try {
     const staging = arena.place(weight.byteLength);
     const staged = codes.map((c) => ({ s: arena.place(c.scales.byteLength), q: arena.place(c.codes.byteLength) }));
-    arena.commit();
+    arena.commit(undefined, true);
     arena.writeF32(staging, weight);
     codes.forEach((c, i) => {
       arena.writeF32(staged[i]!.s, c.scales);
@@ -156,17 +244,25 @@ export class PlainBlock implements Resident {
   resident = 0;
   private raw: Float32Array[] | undefined;
   private readonly offsets: number[] = [];
+  private readonly lengths: number[];
   constructor(parts: Float32Array[]) {
-    this.raw = parts.map((p) => p.slice()); // torch modules own their parameters
+    this.lengths = parts.map((p) => p.length);
+    this.raw = parts; // the caller's arrays until the upload (own() copies them if it is queued)
     let offset = 0;
     for (const p of parts) {
       this.offsets.push(offset);
       offset += p.length;
     }
   }
+  get bytes(): number {
+    return this.offsets.length === 0 ? 0 : (this.offsets[this.offsets.length - 1]! + this.lengths[this.lengths.length - 1]!) * 4;
+  }
   /** Byte address of part i (once resident). */
   at(i: number): number {
     return this.resident + this.offsets[i] * 4;
+  }
+  own(): void {
+    this.raw = this.raw?.map((p) => p.slice()); // torch modules own their parameters
   }
   upload(arena: Arena): void {
     if (!this.raw) throw stateError('the weights were already uploaded');

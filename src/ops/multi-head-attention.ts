@@ -22,7 +22,7 @@ import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, flag, int8Weight, isArrayOf, keysOf, optionalDim, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, released, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
-import { int8Codes, keepPacked, type Int8Codes } from './modules.js';
+import { int8Codes, keepPacked, ownCodes, type Int8Codes } from './modules.js';
 
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
@@ -140,7 +140,7 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
   const codes: Partial<Record<WeightSlot, Int8Codes>> = {};
   if (quantize) {
     const take = (name: string, k: number, slots: WeightSlot[]): void => {
-      const c = w[name] === undefined ? undefined : int8Codes(w[name] as Float32Array, slots.length * E, k);
+      const c = w[name] === undefined ? undefined : ownCodes(int8Codes(w[name] as Float32Array, slots.length * E, k));
       slots.forEach((slot, i) => {
         if (c) codes[slot] = { codes: c.codes.subarray(i * E * k, (i + 1) * E * k), scales: c.scales.subarray(i * E, (i + 1) * E) };
       });

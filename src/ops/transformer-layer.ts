@@ -109,6 +109,9 @@ export class AttentionBlock implements Resident {
   get resident(): number {
     return this.params.resident;
   }
+  get bytes(): number {
+    return this.params.residentLength * 4;
+  }
   upload(arena: Arena, kernels: KernelExports): void {
     uploadWeights(arena, kernels, this.params);
   }

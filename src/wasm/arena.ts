@@ -50,17 +50,22 @@ export class Arena {
   }
 
   /** Grows the memory (once) so every placed buffer exists; `resident`: for a block keep()
-   * places (a tensor, a module's weights), which the message names instead of a call. */
-  commit(resident?: number): void {
+   * places (a tensor, a module's weights), which the message names instead of a call;
+   * `staging`: the buffers that weights are packed from, above the resident blocks. */
+  commit(resident?: number, staging = false): void {
     const have = this.memory.buffer.byteLength;
     if (this.top <= have) return;
     const pages = Math.ceil((this.top - have) / PAGE_BYTES);
     if (have / PAGE_BYTES + pages > this.maxPages) {
       const limit = this.maxPages * PAGE_BYTES;
-      throw new RangeError(resident === undefined
-        ? `wasm-attention: this call needs ${this.top} bytes of working memory, more than the ${limit} bytes the engine can address; split the batch`
-        : `wasm-attention: keeping ${resident} more bytes resident (a tensor or a module's weights) needs ${this.top} bytes ` +
-          `of memory, more than the ${limit} bytes the engine can address; dispose tensors or models that are no longer used`);
+      const hint = "dispose tensors or models that are no longer used, or keep a model's weights as int8 (quantize: 'int8')";
+      throw new RangeError(staging
+        ? `wasm-attention: packing a module's weights needs ${this.top} bytes of memory (its resident blocks so far and ` +
+          `${this.top - this.base} bytes of staging), more than the ${limit} bytes the engine can address; ${hint}`
+        : resident === undefined
+          ? `wasm-attention: this call needs ${this.top} bytes of working memory, more than the ${limit} bytes the engine can address; split the batch`
+          : `wasm-attention: keeping ${resident} more bytes resident (a tensor or a module's weights) needs ${this.top} bytes ` +
+            `of memory, more than the ${limit} bytes the engine can address; ${hint}`);
     }
     try {
       this.memory.grow(pages);

@@ -1,0 +1,164 @@
+// Where a module's weights come from between its constructor and its first call. An idle engine
+// packs them inside the constructor, straight from the caller's arrays; a busy one copies them
+// first and packs them in its queue. Either way, changing the caller's arrays once the
+// constructor has returned changes nothing. Weights that cannot fit fail in the constructor
+// with nothing resident, and the engine stays usable.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, loadSafetensors, quantizeSafetensors, writeSafetensors, type Engine } from '../../dist/index.js';
+import { ModuleWeights, type ModuleHost, type Resident } from '../../src/ops/modules.js';
+import { randomF32 } from '../helpers/random.js';
+
+const residentBytes = (engine: Engine): number =>
+  (engine as unknown as Record<symbol, () => { arena: { residentBytes: number } }>)[Symbol.for('wasm-attention.debug')]().arena.residentBytes;
+
+/** A small GPT-2 state dict (HF keys, Conv1D [in, out]). */
+function gpt2Dict(E: number, layers: number, vocab: number, positions: number, seed: number): Record<string, Float32Array> {
+  let s = seed;
+  const r = (n: number, scale: number) => randomF32(n, s++, scale);
+  const w: Record<string, Float32Array> = { 'wte.weight': r(vocab * E, 0.5), 'wpe.weight': r(positions * E, 0.1) };
+  for (let i = 0; i < layers; i++) {
+    Object.assign(w, {
+      [`h.${i}.ln_1.weight`]: r(E, 1), [`h.${i}.ln_1.bias`]: r(E, 0.1),
+      [`h.${i}.attn.c_attn.weight`]: r(E * 3 * E, 0.3), [`h.${i}.attn.c_attn.bias`]: r(3 * E, 0.1),
+      [`h.${i}.attn.c_proj.weight`]: r(E * E, 0.3), [`h.${i}.attn.c_proj.bias`]: r(E, 0.1),
+      [`h.${i}.ln_2.weight`]: r(E, 1), [`h.${i}.ln_2.bias`]: r(E, 0.1),
+      [`h.${i}.mlp.c_fc.weight`]: r(E * 4 * E, 0.3), [`h.${i}.mlp.c_fc.bias`]: r(4 * E, 0.1),
+      [`h.${i}.mlp.c_proj.weight`]: r(4 * E * E, 0.3), [`h.${i}.mlp.c_proj.bias`]: r(E, 0.1),
+    });
+  }
+  w['ln_f.weight'] = r(E, 1);
+  w['ln_f.bias'] = r(E, 0.1);
+  return w;
+}
+
+const E = 16, VOCAB = 37, POSITIONS = 24;
+const CONFIG = { vocab_size: VOCAB, n_positions: POSITIONS, n_embd: E, n_layer: 2, n_head: 2, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new' };
+const copy = (w: Record<string, Float32Array>) => Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v.slice()]));
+const spoil = (w: Record<string, Float32Array>) => Object.values(w).forEach((v) => v.fill(Number.NaN));
+const ids = Int32Array.from({ length: 9 }, (_, i) => (i * 7 + 3) % VOCAB);
+
+for (const threads of [1, 2]) {
+  describe(`module weights, threads ${threads}`, () => {
+    let engine: Engine;
+    beforeAll(async () => { engine = await createEngine({ threads }); });
+    afterAll(async () => { await engine.dispose(); });
+
+    for (const quantize of [undefined, 'int8'] as const) {
+      const q = quantize ? { quantize } : {};
+      it(`${quantize ?? 'f32'}: an idle engine packs them in the constructor; a busy one copies them, then packs them in its queue`, async () => {
+        const start = residentBytes(engine);
+        const w = gpt2Dict(E, 2, VOCAB, POSITIONS, 5);
+        const reference = engine.gpt2({ config: CONFIG, weights: copy(w), ...q });
+        const expected = (await reference.forward(ids, { batch: 1, seq: ids.length })).logits;
+        const before = residentBytes(engine);
+
+        // Idle: resident once the constructor returns; the caller's arrays are not read again.
+        const idle = engine.gpt2({ config: CONFIG, weights: w, ...q });
+        expect(residentBytes(engine)).toBeGreaterThan(before);
+        spoil(w);
+        expect((await idle.forward(ids, { batch: 1, seq: ids.length })).logits).toEqual(expected);
+
+        // Busy (a call in the queue): nothing resident yet, and the arrays were copied.
+        const w2 = gpt2Dict(E, 2, VOCAB, POSITIONS, 5);
+        const pending = reference.forward(ids, { batch: 1, seq: ids.length });
+        const held = residentBytes(engine);
+        const busy = engine.gpt2({ config: CONFIG, weights: w2, ...q });
+        expect(residentBytes(engine)).toBe(held);
+        spoil(w2);
+        expect((await pending).logits).toEqual(expected);
+        expect((await busy.forward(ids, { batch: 1, seq: ids.length })).logits).toEqual(expected);
+        await Promise.all([reference.dispose(), idle.dispose(), busy.dispose()]);
+        expect(residentBytes(engine)).toBe(start);
+      });
+    }
+
+    for (const embeddings of [false, true]) {
+      it(`an int8 file${embeddings ? ' with --embeddings' : ''}, read from its codes: the bits of its f32 reading, int8 and f32 models`, async () => {
+        const w = gpt2Dict(E, 2, VOCAB, POSITIONS, 13);
+        const tensors = Object.fromEntries(Object.entries(w).map(([k, v]) => {
+          const rows = k === 'wte.weight' ? VOCAB : k === 'wpe.weight' ? POSITIONS : k.includes('mlp.c_proj') ? 4 * E : E;
+          return [k, { dtype: 'F32' as const, shape: v.length === rows * (v.length / rows) && v.length > 4 * E ? [rows, v.length / rows] : [v.length], data: v }];
+        }));
+        const file = quantizeSafetensors(writeSafetensors(tensors), { embeddings }).bytes;
+        for (const quantize of [undefined, 'int8'] as const) {
+          const q = quantize ? { quantize } : {};
+          // Reading every weight (the spread) makes the f32 arrays; the model then sees values, not codes.
+          const read = (await engine.gpt2({ config: CONFIG, weights: { ...loadSafetensors(file) }, ...q }).forward(ids, { batch: 1, seq: ids.length })).logits;
+          const codes = (await engine.gpt2({ config: CONFIG, weights: loadSafetensors(file), ...q }).forward(ids, { batch: 1, seq: ids.length })).logits;
+          expect(codes).toEqual(read);
+        }
+      });
+    }
+
+    it('int8 codes read from an int8 file: the same bits, whether packed at once or after a copy', async () => {
+      const w = gpt2Dict(E, 2, VOCAB, POSITIONS, 9);
+      const shapes: Record<string, number[]> = {};
+      for (const [key, v] of Object.entries(w)) {
+        const rows = key === 'wte.weight' ? VOCAB : key === 'wpe.weight' ? POSITIONS : key.includes('mlp.c_proj') ? 4 * E : E;
+        shapes[key] = v.length === E || v.length === 3 * E || v.length === 4 * E ? [v.length] : [rows, v.length / rows];
+      }
+      const file = quantizeSafetensors(writeSafetensors(Object.fromEntries(Object.entries(w).map(([k, v]) => [k, { dtype: 'F32' as const, shape: shapes[k]!, data: v }])))).bytes;
+      const expected = (await engine.gpt2({ config: CONFIG, weights: w, quantize: 'int8' }).forward(ids, { batch: 1, seq: ids.length })).logits;
+      // The codes are views of the file's bytes: spoiling the bytes spoils any code not yet copied.
+      const bytes1 = file.slice(), bytes2 = file.slice();
+      const idle = engine.gpt2({ config: CONFIG, weights: loadSafetensors(bytes1), quantize: 'int8' });
+      bytes1.fill(0);
+      const blocker = engine.gpt2({ config: CONFIG, weights: w, quantize: 'int8' }).forward(ids, { batch: 1, seq: ids.length });
+      const busy = engine.gpt2({ config: CONFIG, weights: loadSafetensors(bytes2), quantize: 'int8' });
+      bytes2.fill(0);
+      await blocker;
+      expect((await idle.forward(ids, { batch: 1, seq: ids.length })).logits).toEqual(expected);
+      expect((await busy.forward(ids, { batch: 1, seq: ids.length })).logits).toEqual(expected);
+    });
+  });
+}
+
+describe('ModuleWeights', () => {
+  /** Fake blocks: record what ran; `fail` makes its upload throw. */
+  function blocks(sizes: number[], fail = -1) {
+    const log: string[] = [];
+    const list: Resident[] = sizes.map((bytes, i) => ({
+      resident: 0,
+      bytes,
+      upload() { if (i === fail) throw new RangeError(`block ${i} does not fit`); log.push(`upload ${i}`); (this as { resident: number }).resident = 64 * (i + 1); },
+      release() { log.push(`release ${i}`); (this as { resident: number }).resident = 0; },
+      own() { log.push(`own ${i}`); },
+    }));
+    return { log, list };
+  }
+  const host = (idle: boolean, log: string[]): ModuleHost => ({
+    call: () => Promise.reject(new Error('no calls here')),
+    task: (work) => { log.push('queued'); return Promise.resolve().then(() => work(undefined as never, undefined as never)); },
+    now: (work) => (idle ? { value: work(undefined as never, undefined as never) } : undefined),
+  });
+
+  it('weights larger than the engine can ever hold: a RangeError before anything is read or packed', () => {
+    const { log, list } = blocks([2 ** 30, 2 ** 30 + 16]);
+    expect(() => new ModuleWeights(host(true, log), list, 'GPT2')).toThrow(
+      /^wasm-attention: GPT2: the weights take 2147483664 bytes in the engine's memory, more than the \d+ bytes it can hold \(quantize: 'int8'/);
+    expect(log).toEqual([]);
+  });
+
+  it('idle: packed in the constructor; a failure throws there and releases the blocks packed before it', () => {
+    const ok = blocks([16, 32]);
+    new ModuleWeights(host(true, ok.log), ok.list, 'Linear');
+    expect(ok.log).toEqual(['upload 0', 'upload 1']);
+    const bad = blocks([16, 32, 48], 2);
+    expect(() => new ModuleWeights(host(true, bad.log), bad.list, 'Linear')).toThrow('block 2 does not fit');
+    expect(bad.log).toEqual(['upload 0', 'upload 1', 'release 0', 'release 1']);
+  });
+
+  it('busy: every block copies its arrays, then the upload is queued; a failure rejects the calls', async () => {
+    const ok = blocks([16, 32]);
+    new ModuleWeights(host(false, ok.log), ok.list, 'Linear');
+    expect(ok.log).toEqual(['own 0', 'own 1', 'queued']);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(ok.log).toEqual(['own 0', 'own 1', 'queued', 'upload 0', 'upload 1']);
+    const bad = blocks([16, 32], 1);
+    const weights = new ModuleWeights({ ...host(false, bad.log), call: (build) => Promise.resolve().then(() => build(undefined as never, 1)) as never }, bad.list, 'Linear');
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await expect(weights.call('forward', () => { throw new Error('not reached'); })).rejects.toThrow('block 1 does not fit');
+    expect(bad.log).toEqual(['own 0', 'own 1', 'queued', 'upload 0', 'release 0']);
+  });
+});
