@@ -26,7 +26,9 @@ import { array, dim, elements, fileShape, flag, int8Weight, keysOf, options, qua
 import { rangeError, typeError } from '../errors.js';
 import { epsilon } from '../ops/layer-norm.js';
 import { LinearParams, linearPhases } from '../ops/linear.js';
-import { ModuleWeights, type ModuleHost, type ParamSpec } from '../ops/modules.js';
+import {
+  embeddingTable, int8Source, isCodesOnly, readRow, ModuleWeights, type EmbeddingTable, type ModuleHost, type ParamSpec,
+} from '../ops/modules.js';
 import { planMultiHeadAttention, placeMha, readMhaWeights, type MhaPlacement, type MhaShape } from '../ops/multi-head-attention.js';
 import {
   AttentionBlock, NormBlock, layerBlocks, layerPhases, normPhase, placeStack, type LayerConfig, type LayerWeights,
@@ -182,7 +184,7 @@ function canonicalKey(key: string): string {
  * returned as unused. */
 function readWeights(
   h: Hyper, value: unknown, OP: string, head: BertHead, numLabels: number, quantize?: 'int8', tieWordEmbeddings?: unknown,
-): { w: Record<string, Float32Array>; unused: string[]; pooler: boolean } {
+): { w: Record<string, Float32Array>; tables: Record<string, EmbeddingTable>; unused: string[]; pooler: boolean } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(OP, 'options.weights', 'an object of Float32Arrays keyed by HF names', value);
   }
@@ -227,14 +229,28 @@ function readWeights(
       'present: config.tie_word_embeddings is false, so the decoder is not the word embeddings', undefined);
   }
   const w: Record<string, Float32Array> = {};
+  const tables: Record<string, EmbeddingTable> = {};
+  const tiedDecoder = head === 'masked-lm' && !present.has('decoder');
   for (const s of specs) {
     if (s.optional && !present.has(s.optional)) continue;
     // The heads' keys sit beside `bert.`, never under it.
     const key = source.get(s.key) ?? (NAMESPACE_BASE.test(s.key) ? prefixed : '') + s.key;
-    const length = elements(OP, `options.weights[${JSON.stringify(key)}]`, ...s.shape);
-    w[s.key] = array(OP, `options.weights[${JSON.stringify(key)}]`, given[key], 'Float32Array', length,
-      `${s.dims} = [${s.shape.join(', ')}]`);
-    fileShape(OP, `options.weights[${JSON.stringify(key)}]`, given, key, s.shape);
+    const name = `options.weights[${JSON.stringify(key)}]`;
+    const length = elements(OP, name, ...s.shape);
+    const read = (value: unknown): Float32Array => isCodesOnly(value) ? value as Float32Array
+      : array(OP, name, value, 'Float32Array', length, `${s.dims} = [${s.shape.join(', ')}]`);
+    if (TABLES.has(s.key)) {
+      // Gathered in JS, in the model's own copy: an int8 file's table keeps its codes; the word
+      // embeddings are read as a weight only for a tied masked-LM decoder.
+      tables[s.key] = embeddingTable(given, key, s.shape[0]!, s.shape[1]!, () => read(given[key]));
+      if (tiedDecoder && s.key === 'embeddings.word_embeddings.weight') {
+        w[s.key] = read(quantize ? int8Source(given, key, s.shape[0]!, s.shape[1]!, 0) : given[key]);
+      }
+      fileShape(OP, name, given, key, s.shape);
+      continue;
+    }
+    w[s.key] = read(given[key]);
+    fileShape(OP, name, given, key, s.shape);
     // int8: the encoder's linear weights and the masked-LM head's (embeddings, the pooler and the
     // classifier stay f32), checked before any copy.
     if (quantize && /^(encoder|cls)\..*\.weight$/.test(s.key) && !s.key.includes('LayerNorm')) {
@@ -256,8 +272,11 @@ function readWeights(
         `differs from cls.predictions.bias at [${at}] (${b[at]} vs ${a[at]}); HF ties the two, give one or equal values`);
     }
   }
-  return { w, unused, pooler: present.has('pooler') || head === 'sequence-classification' };
+  return { w, tables, unused, pooler: present.has('pooler') || head === 'sequence-classification' };
 }
+
+/** The embedding tables, gathered in JavaScript. */
+const TABLES = new Set(['embeddings.word_embeddings.weight', 'embeddings.position_embeddings.weight', 'embeddings.token_type_embeddings.weight']);
 
 /** The base model's key groups (under `bert.` in a BertFor* file). */
 const NAMESPACE_BASE = /^(embeddings|encoder|pooler)\./;
@@ -356,16 +375,16 @@ export function createBert(
   const { hyper: h, config } = readConfig(o.config, OP);
   const labels = head === 'sequence-classification' || head === 'token-classification' ? readLabels(config, OP) : [];
   const quantize = quantizeOption(OP, 'options.quantize', o.quantize);
-  const { w, unused, pooler } = readWeights(h, o.weights, OP, head, labels.length, quantize, config.tie_word_embeddings);
+  const { w, tables, unused, pooler } = readWeights(h, o.weights, OP, head, labels.length, quantize, config.tie_word_embeddings);
   const c: LayerConfig = {
     dModel: h.hidden, nhead: h.heads, dimFeedforward: h.intermediate, activation: ACTIVATION.gelu,
     layerNormEps: h.eps, normFirst: false, quantize,
   };
   // Weights: the embedding tables, the pooler and the classifier stay in JS (gathers and small
   // rows per sequence); the norms, the layers and the masked-LM head are resident.
-  const word = w['embeddings.word_embeddings.weight'].slice(); // [vocab, hidden]
-  const position = w['embeddings.position_embeddings.weight'].slice(); // [max_positions, hidden]
-  const tokenType = w['embeddings.token_type_embeddings.weight'].slice(); // [type_vocab, hidden]
+  const word = tables['embeddings.word_embeddings.weight']!; // [vocab, hidden]
+  const position = tables['embeddings.position_embeddings.weight']!; // [max_positions, hidden]
+  const tokenType = tables['embeddings.token_type_embeddings.weight']!; // [type_vocab, hidden]
   const poolerWeight = pooler ? w['pooler.dense.weight'].slice() : undefined; // [hidden, hidden]
   const poolerBias = pooler ? w['pooler.dense.bias'].slice() : undefined; // [hidden]
   const classifierWeight = head === 'sequence-classification' ? w['classifier.weight'].slice() : undefined; // [labels, hidden]
@@ -417,9 +436,13 @@ export function createBert(
     }
     // Embeddings: word + token type + position (absolute, 0..L-1), before their LayerNorm.
     const embeddings = new Float32Array(n * d);
+    const wr = new Float32Array(d), tr = new Float32Array(d), pr = new Float32Array(d);
     for (let i = 0; i < n; i++) {
-      const wo = ids[i] * d, to = types[i] * d, po = (i % L) * d, eo = i * d;
-      for (let j = 0; j < d; j++) embeddings[eo + j] = word[wo + j] + tokenType[to + j] + position[po + j];
+      readRow(word, ids[i]!, d, wr, 0);
+      readRow(tokenType, types[i]!, d, tr, 0);
+      readRow(position, i % L, d, pr, 0);
+      const eo = i * d;
+      for (let j = 0; j < d; j++) embeddings[eo + j] = wr[j]! + tr[j]! + pr[j]!;
     }
     return {
       B, L, embeddings, keyPaddingMask,

@@ -31,6 +31,26 @@ function gpt2Dict(E: number, layers: number, vocab: number, positions: number, s
   return w;
 }
 
+/** A small BertForMaskedLM state dict (HF keys, nn.Linear [out, in], decoder tied) with shapes. */
+function bertFile(d: number, layers: number, vocab: number, positions: number, seed: number): Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> {
+  let s = seed;
+  const t = (shape: number[], scale: number, offset = 0) => ({ dtype: 'F32' as const, shape, data: randomF32(shape.reduce((a, b) => a * b, 1), s++, scale).map((v) => v + offset) });
+  const linear = (p: string, out: number, inp: number) => ({ [`${p}.weight`]: t([out, inp], 0.3), [`${p}.bias`]: t([out], 0.1) });
+  const norm = (p: string) => ({ [`${p}.weight`]: t([d], 0.1, 1), [`${p}.bias`]: t([d], 0.1) });
+  const f: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {
+    'bert.embeddings.word_embeddings.weight': t([vocab, d], 0.5), 'bert.embeddings.position_embeddings.weight': t([positions, d], 0.2),
+    'bert.embeddings.token_type_embeddings.weight': t([2, d], 0.2), ...norm('bert.embeddings.LayerNorm'),
+    ...linear('cls.predictions.transform.dense', d, d), ...norm('cls.predictions.transform.LayerNorm'), 'cls.predictions.bias': t([vocab], 0.1),
+  };
+  for (let i = 0; i < layers; i++) {
+    const p = `bert.encoder.layer.${i}.`;
+    Object.assign(f, linear(`${p}attention.self.query`, d, d), linear(`${p}attention.self.key`, d, d), linear(`${p}attention.self.value`, d, d),
+      linear(`${p}attention.output.dense`, d, d), norm(`${p}attention.output.LayerNorm`), linear(`${p}intermediate.dense`, 4 * d, d),
+      linear(`${p}output.dense`, d, 4 * d), norm(`${p}output.LayerNorm`));
+  }
+  return f;
+}
+
 const E = 16, VOCAB = 37, POSITIONS = 24;
 const CONFIG = { vocab_size: VOCAB, n_positions: POSITIONS, n_embd: E, n_layer: 2, n_head: 2, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new' };
 const copy = (w: Record<string, Float32Array>) => Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v.slice()]));
@@ -86,6 +106,21 @@ for (const threads of [1, 2]) {
           const read = (await engine.gpt2({ config: CONFIG, weights: { ...loadSafetensors(file) }, ...q }).forward(ids, { batch: 1, seq: ids.length })).logits;
           const codes = (await engine.gpt2({ config: CONFIG, weights: loadSafetensors(file), ...q }).forward(ids, { batch: 1, seq: ids.length })).logits;
           expect(codes).toEqual(read);
+        }
+      });
+    }
+
+    for (const embeddings of [false, true]) {
+      it(`BERT (masked LM, tied decoder) from an int8 file${embeddings ? ' with --embeddings' : ''}: the bits of its f32 reading`, async () => {
+        const config = { vocab_size: VOCAB, hidden_size: E, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 4 * E,
+          max_position_embeddings: POSITIONS, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu' };
+        const file = quantizeSafetensors(writeSafetensors(bertFile(E, 2, VOCAB, POSITIONS, 21)), { embeddings }).bytes;
+        const types = Array.from(ids, (_, i) => (i > 4 ? 1 : 0));
+        for (const quantize of [undefined, 'int8'] as const) {
+          const q = quantize ? { quantize } : {};
+          const run = async (weights: Record<string, Float32Array>) =>
+            (await engine.bertForMaskedLM({ config, weights, ...q }).forward(ids, { batch: 1, seq: ids.length, tokenTypeIds: types })).logits;
+          expect(await run(loadSafetensors(file))).toEqual(await run({ ...loadSafetensors(file) }));
         }
       });
     }
