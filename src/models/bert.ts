@@ -249,7 +249,10 @@ function readWeights(
       fileShape(OP, name, given, key, s.shape);
       continue;
     }
-    w[s.key] = read(given[key]);
+    // int8: the encoder's and the masked-LM head's linear weights from an int8 file pack their
+    // codes (int8Source); every other weight is read.
+    const int8 = quantize && /^(encoder|cls)\..*\.weight$/.test(s.key) && !s.key.includes('LayerNorm');
+    w[s.key] = read(int8 ? int8Source(given, key, s.shape[0]!, s.shape[1]!, 0) : given[key]);
     fileShape(OP, name, given, key, s.shape);
     // int8: the encoder's linear weights and the masked-LM head's (embeddings, the pooler and the
     // classifier stay f32), checked before any copy.

@@ -22,7 +22,7 @@ import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, flag, int8Weight, isArrayOf, keysOf, optionalDim, options, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, released, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
-import { int8Codes, keepPacked, ownCodes, type Int8Codes } from './modules.js';
+import { int8Codes, isCodesOnly, keepPacked, ownCodes, type Int8Codes } from './modules.js';
 
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
@@ -96,6 +96,8 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
     vProjWeight: [vdim, 'config.vdim'], outProjWeight: [E, 'config.embedDim'],
   };
   const f32 = (name: string, length: number, shape: string): Float32Array => {
+    // A model's int8 weight that packs from its file's codes (int8Source): nothing to read.
+    if (quantize && isCodesOnly(w[name])) return w[name] as Float32Array;
     const data = array(OP, `config.weights.${name}`, w[name], 'Float32Array', length, shape);
     if (quantize && name in inFeatures) int8Weight(OP, `config.weights.${name}`, data, ...inFeatures[name]);
     return data;
