@@ -160,6 +160,7 @@ export function loadSafetensors(bytes: SafetensorsBytes): SafetensorsWeights {
   }
   Object.defineProperty(weights, safetensorsShapes, { value: shapes, enumerable: false });
   Object.defineProperty(weights, safetensorsQuantized, { value: codes, enumerable: false });
+  if (quantized.tensors.size > 0) LOADED.add(weights);
   return weights as SafetensorsWeights;
 }
 
@@ -176,11 +177,15 @@ export function quantizedSource(weight: unknown): SafetensorsQuantizedTensor | u
   return holdsDequantized(view, q) ? q : undefined;
 }
 
-/** The int8 codes and scales behind `weights[key]` while that entry is still the accessor
- * `loadSafetensors` defined (never read, never replaced), or undefined; reads no value. The
+/** The int8 codes and scales behind `weights[key]` while `weights` is a result of
+ * `loadSafetensors` whose entry is still the accessor it defined (never read, never replaced),
+ * or undefined; reads no value. The
  * engine's int8 modules pack these codes, and its embedding tables keep them, without ever
  * making the f32 array. */
 export function unreadQuantized(weights: object, key: string): SafetensorsQuantizedTensor | undefined {
+  // Only the very object loadSafetensors returned: a Proxy or any other object may answer a read
+  // with something else than its own accessor would.
+  if (!LOADED.has(weights)) return undefined;
   const get = Object.getOwnPropertyDescriptor(weights, key)?.get;
   return get === undefined ? undefined : LAZY_INT8.get(get);
 }
@@ -275,6 +280,8 @@ const DEQUANTIZED = new WeakMap<ArrayBufferLike, SafetensorsQuantizedTensor>();
 
 /** The getters loadSafetensors defines for int8 weights → their codes (unreadQuantized). */
 const LAZY_INT8 = new WeakMap<() => unknown, SafetensorsQuantizedTensor>();
+/** The results of loadSafetensors that hold such getters. */
+const LOADED = new WeakSet<object>();
 
 /** Pairs every I8 tensor with its `_scale` and checks both, before any tensor is converted. */
 function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantizedTensor>; scaleKeys: Set<string> } {

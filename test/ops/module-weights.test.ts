@@ -110,6 +110,24 @@ for (const threads of [1, 2]) {
       });
     }
 
+    it('a Proxy (or any object but the loader\'s own result) over an int8 file is read, never taken for its codes', async () => {
+      const w = gpt2Dict(E, 2, VOCAB, POSITIONS, 17);
+      const shapes: Record<string, number[]> = {};
+      for (const [key, v] of Object.entries(w)) {
+        const rows = key === 'wte.weight' ? VOCAB : key === 'wpe.weight' ? POSITIONS : key.includes('mlp.c_proj') ? 4 * E : E;
+        shapes[key] = v.length > 4 * E ? [rows, v.length / rows] : [v.length];
+      }
+      const file = quantizeSafetensors(writeSafetensors(Object.fromEntries(Object.entries(w).map(([k, v]) => [k, { dtype: 'F32' as const, shape: shapes[k]!, data: v }]))), { embeddings: true }).bytes;
+      const replaced: Record<string, Float32Array> = { 'h.0.attn.c_proj.weight': new Float32Array(E * E).fill(0.01), 'wpe.weight': new Float32Array(POSITIONS * E).fill(0.2) };
+      for (const quantize of [undefined, 'int8'] as const) {
+        const q = quantize ? { quantize } : {};
+        const proxy = new Proxy(loadSafetensors(file), { get: (target, key, receiver) => (typeof key === 'string' && key in replaced ? replaced[key] : Reflect.get(target, key, receiver)) });
+        const plain = { ...loadSafetensors(file), ...replaced };
+        const run = async (weights: Record<string, Float32Array>) => (await engine.gpt2({ config: CONFIG, weights, ...q }).forward(ids, { batch: 1, seq: ids.length })).logits;
+        expect(await run(proxy)).toEqual(await run(plain));
+      }
+    });
+
     for (const embeddings of [false, true]) {
       it(`BERT (masked LM, tied decoder) from an int8 file${embeddings ? ' with --embeddings' : ''}: the bits of its f32 reading`, async () => {
         const config = { vocab_size: VOCAB, hidden_size: E, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 4 * E,
