@@ -187,6 +187,29 @@ describe('a bad int8 file is named before any work', () => {
     expect(() => quantizeSafetensors(file(extra))).toThrow(message);
   });
 
+  it('the first code of -128 is named wherever it sits: every byte alignment, word lane and tail', () => {
+    const random = rng(128);
+    for (let trial = 0; trial < 200; trial++) {
+      const rows = 1 + Math.floor(random() * 5), cols = 1 + Math.floor(random() * 23), n = rows * cols;
+      const data = Int8Array.from({ length: n }, () => Math.floor(random() * 255) - 127); // -127..127
+      const first = Math.floor(random() * n);
+      data[first] = -128;
+      if (first + 1 < n && random() < 0.5) data[first + 1 + Math.floor(random() * (n - first - 1))] = -128;
+      // A U8 tensor of 0..3 bytes sorts before the codes and shifts their byte offset.
+      const pad = Math.floor(random() * 4);
+      const tensors: Record<string, SafetensorsInput> = {
+        'w.weight': { dtype: 'I8', shape: [rows, cols], data }, 'w.weight_scale': { dtype: 'F32', shape: [rows, 1], data: new Float32Array(rows).fill(0.5) },
+      };
+      if (pad > 0) tensors['a'] = { dtype: 'U8', shape: [pad], bytes: new Uint8Array(pad) };
+      const at = `[${Math.floor(first / cols)}, ${first % cols}]`;
+      expect(() => loadSafetensors(writeSafetensors(tensors)), `trial ${trial}: rows ${rows}, cols ${cols}, pad ${pad}, first ${first}`)
+        .toThrow(`holds the code -128 at ${at};`);
+      data.fill(127, first, first + 1);
+      data.forEach((v, i) => { if (v === -128) data[i] = -127; });
+      expect(() => loadSafetensors(writeSafetensors(tensors))).not.toThrow();
+    }
+  });
+
   it('a code of -128, an I8 tensor that is not 2-D, a bad quantization metadata', () => {
     const c = codes.slice();
     c[6] = -128;
