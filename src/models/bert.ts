@@ -27,7 +27,7 @@ import { rangeError, typeError } from '../errors.js';
 import { epsilon } from '../ops/layer-norm.js';
 import { LinearParams, linearPhases } from '../ops/linear.js';
 import {
-  embeddingTable, int8Source, isCodesOnly, readRow, ModuleWeights, type EmbeddingTable, type ModuleHost, type ParamSpec,
+  embeddingTable, int8Source, isCodesOnly, ownTable, readRow, ModuleWeights, type EmbeddingTable, type ModuleHost, type ParamSpec,
 } from '../ops/modules.js';
 import { planMultiHeadAttention, placeMha, readMhaWeights, type MhaPlacement, type MhaShape } from '../ops/multi-head-attention.js';
 import {
@@ -240,7 +240,7 @@ function readWeights(
     const read = (value: unknown): Float32Array => isCodesOnly(value) ? value as Float32Array
       : array(OP, name, value, 'Float32Array', length, `${s.dims} = [${s.shape.join(', ')}]`);
     if (TABLES.has(s.key)) {
-      // Gathered in JS, in the model's own copy: an int8 file's table keeps its codes; the word
+      // Gathered in JS (createBert keeps copies): an int8 file's table keeps its codes; the word
       // embeddings are read as a weight only for a tied masked-LM decoder.
       tables[s.key] = embeddingTable(given, key, s.shape[0]!, s.shape[1]!, () => read(given[key]));
       if (tiedDecoder && s.key === 'embeddings.word_embeddings.weight') {
@@ -385,9 +385,9 @@ export function createBert(
   };
   // Weights: the embedding tables, the pooler and the classifier stay in JS (gathers and small
   // rows per sequence); the norms, the layers and the masked-LM head are resident.
-  const word = tables['embeddings.word_embeddings.weight']!; // [vocab, hidden]
-  const position = tables['embeddings.position_embeddings.weight']!; // [max_positions, hidden]
-  const tokenType = tables['embeddings.token_type_embeddings.weight']!; // [type_vocab, hidden]
+  const word = ownTable(tables['embeddings.word_embeddings.weight']!); // [vocab, hidden]
+  const position = ownTable(tables['embeddings.position_embeddings.weight']!); // [max_positions, hidden]
+  const tokenType = ownTable(tables['embeddings.token_type_embeddings.weight']!); // [type_vocab, hidden]
   const poolerWeight = pooler ? w['pooler.dense.weight'].slice() : undefined; // [hidden, hidden]
   const poolerBias = pooler ? w['pooler.dense.bias'].slice() : undefined; // [hidden]
   const classifierWeight = head === 'sequence-classification' ? w['classifier.weight'].slice() : undefined; // [labels, hidden]

@@ -23,7 +23,9 @@ import { dim, elements, fileShape, flag, int8Weight, isArrayOf, keysOf, options,
 import { rangeError, stateError, typeError } from '../errors.js';
 import { LinearParams } from '../ops/linear.js';
 import {
-  addRow, embeddingTable, int8Codes, int8Source, isCodesOnly, keepPacked, ownCodes, readRow, ModuleWeights, type EmbeddingTable, type Int8Codes, type ModuleHost, type ParamSpec, type Resident } from '../ops/modules.js';
+  addRow, embeddingTable, int8Codes, int8Source, isCodesOnly, keepPacked, ownCodes, ownTable, readRow, ModuleWeights,
+  type EmbeddingTable, type Int8Codes, type ModuleHost, type ParamSpec, type Resident,
+} from '../ops/modules.js';
 import { NormBlock } from '../ops/transformer-layer.js';
 import { attentionPhases, keyCountFields, placeAttention, type SliceProblem } from '../ops/attention-slices.js';
 import { generate } from './generate.js';
@@ -132,7 +134,7 @@ const NAMESPACE = /^(wte|wpe|h|ln_f)\./;
 export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown, quantize?: Quantize): {
   /** Every resident weight; `wte.weight` only when it is the tied lm_head. */
   w: Record<string, Float32Array>;
-  /** wte and wpe, the model's own copies. */
+  /** wte and wpe (the caller's arrays or codes: gpt2Weights copies them). */
   tables: Record<string, EmbeddingTable>;
   lmHead?: Float32Array; unused: string[];
 } {
@@ -319,7 +321,7 @@ export function gpt2Weights(
     });
   }
   return {
-    quantize, blocks, lnF: norm('ln_f'), wte: tables['wte.weight']!, wpe: tables['wpe.weight']!,
+    quantize, blocks, lnF: norm('ln_f'), wte: ownTable(tables['wte.weight']!), wpe: ownTable(tables['wpe.weight']!),
     lmHead: new LinearParams(E, hp.vocab, lmHead ?? w['wte.weight']!, undefined, quantize),
   };
 }

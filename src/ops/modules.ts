@@ -166,15 +166,18 @@ export type EmbeddingTable =
   | { readonly values: Float32Array; readonly codes?: undefined; readonly scales?: undefined }
   | { readonly values?: undefined; readonly codes: Int8Array; readonly scales: Float32Array };
 
-/** The model's copy of table `key` [rows, width] of `dict`: an unread int8 weight with per-row
- * scales keeps its codes; anything else is read (`read`: the caller's checked f32 array). */
+/** Table `key` [rows, width] of `dict`, not yet copied: an unread int8 weight with per-row
+ * scales gives its codes; anything else is read (`read`: the caller's checked f32 array). A
+ * model validates every weight first, then keeps ownTable of each. */
 export function embeddingTable(dict: object, key: string, rows: number, width: number, read: () => Float32Array): EmbeddingTable {
   const q = unreadQuantized(dict, key);
-  if (q !== undefined && q.axis === 0 && q.shape[0] === rows && q.shape[1] === width) {
-    return { codes: q.codes.slice(), scales: q.scales.slice() };
-  }
-  return { values: read().slice() };
+  if (q !== undefined && q.axis === 0 && q.shape[0] === rows && q.shape[1] === width) return { codes: q.codes, scales: q.scales };
+  return { values: read() };
 }
+
+/** The model's own copy of a table (embeddingTable gives the caller's arrays). */
+export const ownTable = (t: EmbeddingTable): EmbeddingTable =>
+  t.values ? { values: t.values.slice() } : { codes: t.codes.slice(), scales: t.scales.slice() };
 
 /** out[at + e] = row `row` of `table` (width `width`), e < width. */
 export function readRow(table: EmbeddingTable, row: number, width: number, out: Float32Array, at: number): void {
