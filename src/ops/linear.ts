@@ -15,7 +15,7 @@ import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, flag, int8Weight, keysOf, options, quantizeOption } from '../validate.js';
 import { stateError } from '../errors.js';
 import type { BuiltCall } from './attention.js';
-import { int8Codes, keepPacked, ownCodes, ModuleWeights, readStateDict, type Int8Codes, type ModuleHost, type Resident } from './modules.js';
+import { int8Codes, keepPacked, ownCodes, ModuleWeights, readStateDict, type Int8Codes, type ModuleHost, type ParamSpec, type Resident } from './modules.js';
 import { collectOutput, outputLengths, placeOutput, planOutput } from './outputs.js';
 import { placeInput, tensorInput, writeInput, type TensorRegistry } from './tensor.js';
 
@@ -116,9 +116,9 @@ export function createLinear(config: unknown, host: ModuleHost, tensors: TensorR
   const bias = flag(OP, 'config.bias', c.bias, true);
   const quantize = quantizeOption(OP, 'config.quantize', c.quantize);
   elements(OP, 'config.weights.weight', outFeatures, inFeatures);
-  const specs = [{ key: 'weight', shape: [outFeatures, inFeatures], dims: '[outFeatures, inFeatures]' }];
+  const specs: ParamSpec[] = [{ key: 'weight', shape: [outFeatures, inFeatures], dims: '[outFeatures, inFeatures]', int8: true }];
   if (bias) specs.push({ key: 'bias', shape: [outFeatures], dims: '[outFeatures]' });
-  const w = readStateDict(OP, 'config.weights', c.weights, specs);
+  const w = readStateDict(OP, 'config.weights', c.weights, specs, quantize);
   if (quantize) int8Weight(OP, 'config.weights["weight"]', w.weight, inFeatures, 'config.inFeatures');
   const params = new LinearParams(inFeatures, outFeatures, w.weight, w.bias, quantize);
   const weights = new ModuleWeights(host, [params], 'Linear');

@@ -16,18 +16,22 @@ export interface ParamSpec {
   key: string;
   shape: number[];
   dims: string;
+  /** An nn.Linear weight [out, in] that quantize 'int8' keeps as int8: from an int8 file, its
+   * codes are packed without reading it (int8Source). */
+  int8?: boolean;
 }
 
 /** Checks a state dict against the table: every key present as a Float32Array of its shape's
  * length, no key unknown (RangeError naming it, with a suggestion). `name` is the argument. */
 export function readStateDict(
-  op: string, name: string, value: unknown, specs: readonly ParamSpec[],
+  op: string, name: string, value: unknown, specs: readonly ParamSpec[], quantize?: 'int8',
 ): Record<string, Float32Array> {
   const dict = options(op, name, value, false, specs.map((s) => s.key));
   const out: Record<string, Float32Array> = {};
   for (const s of specs) {
     const length = s.shape.reduce((a, b) => a * b, 1);
-    out[s.key] = array(op, `${name}[${JSON.stringify(s.key)}]`, dict[s.key], 'Float32Array', length,
+    const given = quantize && s.int8 ? int8Source(dict, s.key, s.shape[0]!, s.shape[1]!, 0) : dict[s.key];
+    out[s.key] = isCodesOnly(given) ? given as Float32Array : array(op, `${name}[${JSON.stringify(s.key)}]`, given, 'Float32Array', length,
       `${s.dims} = [${s.shape.join(', ')}]`);
     fileShape(op, `${name}[${JSON.stringify(s.key)}]`, value as object, s.key, s.shape);
   }

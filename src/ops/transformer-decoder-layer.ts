@@ -58,7 +58,7 @@ export function placeMemory(arena: Arena, p: DecodePlan, op: string): number {
 export function createTransformerDecoderLayer(config: unknown, host: ModuleHost, tensors: TensorRegistry): TransformerDecoderLayer {
   const cfg = options(OP, 'config', config, false, LAYER_CONFIG_KEYS) as Partial<TransformerDecoderLayerConfig>;
   const c = layerConfig(OP, cfg);
-  const w = readStateDict(OP, 'config.weights', cfg.weights, layerSpecs(c, '', true));
+  const w = readStateDict(OP, 'config.weights', cfg.weights, layerSpecs(c, '', true), c.quantize);
   const layer = layerWeights(c, w, '', true, OP);
   const weights = new ModuleWeights(host, layerBlocks(layer), 'TransformerDecoderLayer');
 

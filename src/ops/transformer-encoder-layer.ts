@@ -22,7 +22,7 @@ const FORWARD_KEYS = keysOf<TransformerEncoderLayerForwardOptions>({
 export function createTransformerEncoderLayer(config: unknown, host: ModuleHost): TransformerEncoderLayer {
   const cfg = options(OP, 'config', config, false, LAYER_CONFIG_KEYS) as Partial<TransformerEncoderLayerConfig>;
   const c = layerConfig(OP, cfg);
-  const w = readStateDict(OP, 'config.weights', cfg.weights, layerSpecs(c, '', false));
+  const w = readStateDict(OP, 'config.weights', cfg.weights, layerSpecs(c, '', false), c.quantize);
   const layer = layerWeights(c, w, '', false);
   const weights = new ModuleWeights(host, layerBlocks(layer), 'TransformerEncoderLayer');
 

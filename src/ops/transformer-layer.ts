@@ -75,9 +75,9 @@ export function layerConfig(op: string, c: Partial<TransformerLayerConfig>): Lay
 export function layerSpecs(c: LayerConfig, prefix: string, decoder: boolean): ParamSpec[] {
   const d = c.dModel, ff = c.dimFeedforward;
   const attention = (name: string): ParamSpec[] => [
-    { key: `${prefix}${name}.in_proj_weight`, shape: [3 * d, d], dims: '[3·dModel, dModel]' },
+    { key: `${prefix}${name}.in_proj_weight`, shape: [3 * d, d], dims: '[3·dModel, dModel]', int8: true },
     { key: `${prefix}${name}.in_proj_bias`, shape: [3 * d], dims: '[3·dModel]' },
-    { key: `${prefix}${name}.out_proj.weight`, shape: [d, d], dims: '[dModel, dModel]' },
+    { key: `${prefix}${name}.out_proj.weight`, shape: [d, d], dims: '[dModel, dModel]', int8: true },
     { key: `${prefix}${name}.out_proj.bias`, shape: [d], dims: '[dModel]' },
   ];
   const norm = (name: string): ParamSpec[] => [
@@ -87,9 +87,9 @@ export function layerSpecs(c: LayerConfig, prefix: string, decoder: boolean): Pa
   return [
     ...attention('self_attn'),
     ...(decoder ? attention('multihead_attn') : []),
-    { key: `${prefix}linear1.weight`, shape: [ff, d], dims: '[dimFeedforward, dModel]' },
+    { key: `${prefix}linear1.weight`, shape: [ff, d], dims: '[dimFeedforward, dModel]', int8: true },
     { key: `${prefix}linear1.bias`, shape: [ff], dims: '[dimFeedforward]' },
-    { key: `${prefix}linear2.weight`, shape: [d, ff], dims: '[dModel, dimFeedforward]' },
+    { key: `${prefix}linear2.weight`, shape: [d, ff], dims: '[dModel, dimFeedforward]', int8: true },
     { key: `${prefix}linear2.bias`, shape: [d], dims: '[dModel]' },
     ...norm('norm1'), ...norm('norm2'), ...(decoder ? norm('norm3') : []),
   ];

@@ -91,7 +91,7 @@ export function createTransformer(config: unknown, host: ModuleHost, tensors: Te
     ...Array.from({ length: nDec }, (_, i) => layerSpecs(c, `decoder.layers.${i}.`, true)).flat(),
     ...normSpecs(c, 'decoder.norm.'),
   ];
-  const w = readStateDict(OP, 'config.weights', cfg.weights, specs);
+  const w = readStateDict(OP, 'config.weights', cfg.weights, specs, c.quantize);
   const s: Stacks = {
     c,
     encoder: Array.from({ length: nEnc }, (_, i) => layerWeights(c, w, `encoder.layers.${i}.`, false, OP)),
