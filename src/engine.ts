@@ -513,7 +513,7 @@ class WasmEngine implements Engine {
 
   createTensor(init: number | Float32Array): EngineTensor {
     if (this.disposed) throw engineDisposedError();
-    return createTensor({ task: (work) => this.task(work) }, this.tensors, init);
+    return createTensor({ task: (work) => this.task(work), now: (work) => this.now(work) }, this.tensors, init);
   }
 
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention {

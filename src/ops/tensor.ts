@@ -20,6 +20,8 @@ const tooLarge = (length: number): RangeError => rangeError(OP, `init (${length}
 /** What a tensor needs of its engine: work between calls, through the engine's queue. */
 export interface TensorHost {
   task<T>(work: (arena: Arena) => T): Promise<T>;
+  /** Runs `work` at once if nothing is queued; undefined otherwise (then queue it with task). */
+  now?<T>(work: (arena: Arena) => T): { value: T } | undefined;
 }
 
 /** The engine-side state behind a tensor handle. */
@@ -55,20 +57,33 @@ export function createTensor(host: TensorHost, registry: TensorRegistry, init: u
   } else if (array !== undefined) {
     if (array.length === 0) throw rangeError(OP, 'init', 'is an empty Float32Array');
     if (array.length > MAX_TENSOR_LENGTH) throw tooLarge(array.length);
-    data = array.slice(); // the caller may change its array right away
+    data = array; // copied below unless it goes into the engine at once
     length = data.length;
   } else {
     throw typeError(OP, 'init', 'a positive integer length or a Float32Array', init);
   }
 
   const state: TensorState = { length, ptr: 0, disposed: false };
-  const placed = host.task((arena) => {
+  const place = (arena: Arena): void => {
     const ptr = arena.keep(length * 4);
     if (data) arena.writeF32(ptr, data);
     else arena.f32.fill(0, ptr / 4, ptr / 4 + length);
     state.ptr = ptr;
-  });
-  placed.catch((error: unknown) => { state.failure = error; });
+  };
+  // An idle engine places the tensor now, from the caller's array; a busy one queues it, with a
+  // copy (the caller may change its array right away). A failure (no room) is the tensor's
+  // either way: its calls reject with it.
+  let placedNow = false;
+  try {
+    placedNow = host.now?.(place) !== undefined;
+  } catch (error) {
+    state.failure = error;
+    placedNow = true;
+  }
+  if (!placedNow) {
+    if (data) data = data.slice();
+    host.task(place).catch((error: unknown) => { state.failure = error; });
+  }
 
   const live = (op: string): void => {
     if (state.disposed) throw stateError(`${op}: the tensor has been disposed`);
