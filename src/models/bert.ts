@@ -249,14 +249,13 @@ function readWeights(
       fileShape(OP, name, given, key, s.shape);
       continue;
     }
-    // int8: the encoder's and the masked-LM head's linear weights from an int8 file pack their
-    // codes (int8Source); every other weight is read.
+    // int8: the encoder's and the masked-LM head's linear weights (embeddings, the pooler and the
+    // classifier stay f32). From an int8 file they pack their codes (int8Source); read ones are
+    // checked before any copy.
     const int8 = quantize && /^(encoder|cls)\..*\.weight$/.test(s.key) && !s.key.includes('LayerNorm');
     w[s.key] = read(int8 ? int8Source(given, key, s.shape[0]!, s.shape[1]!, 0) : given[key]);
     fileShape(OP, name, given, key, s.shape);
-    // int8: the encoder's linear weights and the masked-LM head's (embeddings, the pooler and the
-    // classifier stay f32), checked before any copy.
-    if (quantize && /^(encoder|cls)\..*\.weight$/.test(s.key) && !s.key.includes('LayerNorm')) {
+    if (int8) {
       int8Weight(OP, `options.weights[${JSON.stringify(key)}]`, w[s.key], s.shape[1],
         s.shape[1] === h.hidden ? 'options.config.hidden_size' : 'options.config.intermediate_size');
     }

@@ -1,8 +1,7 @@
 // What every torch module of the engine shares: its state dict read through one table of
 // expected keys and shapes (every loading error names the key), and its weights kept resident
 // in the engine's memory — uploaded once, before any forward (at once when the engine is idle,
-// else queued), released by dispose() or
-// garbage collection.
+// else queued), released by dispose() or garbage collection.
 import type { Arena } from '../wasm/arena.js';
 import { ARENA_BASE, MAX_PAGES, PAGE_BYTES } from '../wasm/layout.js';
 import type { KernelExports } from '../wasm/abi.js';
@@ -136,10 +135,11 @@ export interface Int8Codes {
   scales: Float32Array; // [out]
 }
 
-/** The int8 codes and scales of a weight [rows, cols] that `loadSafetensors` dequantized from
- * an int8 file with its output channels along `axis` (the loader's arrays: a block copies
- * them in own() when its upload is queued), or undefined: an int8 module packs these with i8_pack_panels_codes instead of quantizing the
- * f32 values again (same bits). nn.Linear [out, in]: axis 0 (the default); GPT-2 Conv1D
+/** The int8 codes and scales of a weight [rows, cols] from an int8 file (an int8Source stand-in,
+ * or an array `loadSafetensors` dequantized) with its output channels along `axis` (the
+ * loader's arrays: a block copies them in own() when its upload is queued), or undefined: an
+ * int8 module packs these with i8_pack_panels_codes instead of quantizing the f32 values again
+ * (same bits). nn.Linear [out, in]: axis 0 (the default); GPT-2 Conv1D
  * [in, out]: axis 1, codes [in, out] (channel stride 1, reduction stride out). */
 export function int8Codes(weight: Float32Array, rows: number, cols: number, axis: 0 | 1 = 0): Int8Codes | undefined {
   const q = CODES_ONLY.get(weight) ?? quantizedSource(weight);
@@ -251,18 +251,15 @@ export class PlainBlock implements Resident {
   resident = 0;
   private raw: Float32Array[] | undefined;
   private readonly offsets: number[] = [];
-  private readonly lengths: number[];
+  readonly bytes: number;
   constructor(parts: Float32Array[]) {
-    this.lengths = parts.map((p) => p.length);
     this.raw = parts; // the caller's arrays until the upload (own() copies them if it is queued)
     let offset = 0;
     for (const p of parts) {
       this.offsets.push(offset);
       offset += p.length;
     }
-  }
-  get bytes(): number {
-    return this.offsets.length === 0 ? 0 : (this.offsets[this.offsets.length - 1]! + this.lengths[this.lengths.length - 1]!) * 4;
+    this.bytes = offset * 4;
   }
   /** Byte address of part i (once resident). */
   at(i: number): number {
@@ -273,7 +270,7 @@ export class PlainBlock implements Resident {
   }
   upload(arena: Arena): void {
     if (!this.raw) throw stateError('the weights were already uploaded');
-    const ptr = arena.keep(this.raw.reduce((n, p) => n + p.length, 0) * 4);
+    const ptr = arena.keep(this.bytes);
     this.raw.forEach((p, i) => arena.writeF32(ptr + this.offsets[i] * 4, p));
     this.resident = ptr;
     this.raw = undefined;
