@@ -275,7 +275,8 @@ export class PathChooser {
 }
 
 /** A pool that is replaced after a failure: the failing call rejects, the next call gets new
- * workers; if they cannot start, that call (and every later one) rejects saying why. */
+ * workers; if they cannot start, that call rejects saying why, and the call after it tries
+ * again. */
 class PoolExecutor implements Executor {
   /** Test hook (`engine[DEBUG]().forcePool()`): every program goes to the workers, whatever
    * its size, so threaded tests exercise the pool rather than the inline path. */
@@ -334,16 +335,7 @@ class PoolExecutor implements Executor {
       return;
     }
     arena.flush();
-    let pool = await this.pool;
-    if (pool.failed) {
-      await pool.terminate();
-      // dispose() may have come while this call waited: it terminated the pool it saw (this one),
-      // and a pool created now would never be terminated, its workers holding the memory.
-      if (this.disposed) throw stateError('the engine was disposed during the call');
-      this.pool = Pool.create(this.threads, this.module, this.memory, this.relaxedDot);
-      this.pool.catch(() => undefined);
-      pool = await this.pool;
-    }
+    const pool = await this.livePool();
     // The chooser compares the pool with inline runs, which make their result arrays after the
     // program: the time of `during` is not the pool's. (When `during` outlasts the workers this
     // undercounts the pool; their end cannot be seen while the calling thread is busy.)
@@ -367,6 +359,20 @@ class PoolExecutor implements Executor {
       throw error;
     }
     if (measured) this.chooser.record('pool', Math.max(0, performance.now() - start - duringMs), programFlops(program));
+  }
+
+  /** The pool to run on: the current one, or a new one when it failed or could not start (the
+   * stored promise of a pool that could not start is tried again, not rethrown for ever). */
+  private async livePool(): Promise<Pool> {
+    const pool = await Promise.resolve(this.pool).catch(() => undefined);
+    if (pool !== undefined && !pool.failed) return pool;
+    await pool?.terminate();
+    // dispose() may have come while this call waited: it terminated the pool it saw (this one),
+    // and a pool created now would never be terminated, its workers holding the memory.
+    if (this.disposed) throw stateError('the engine was disposed during the call');
+    this.pool = Pool.create(this.threads, this.module, this.memory, this.relaxedDot);
+    this.pool.catch(() => undefined);
+    return await this.pool;
   }
 
   /** Set by dispose(): no pool is created after it. */
@@ -583,10 +589,15 @@ class WasmEngine implements Engine {
     return createBert(options, this.moduleHost, 'question-answering');
   }
 
-  async dispose(): Promise<void> {
-    if (this.disposed) return this.queue.then(() => undefined);
-    this.disposed = true;
-    await this.executor.dispose();
-    await this.queue.catch(() => undefined);
+  /** The first dispose(): every later one returns it, so each settles once the workers are gone. */
+  private disposing: Promise<void> | undefined;
+
+  dispose(): Promise<void> {
+    this.disposing ??= (async () => {
+      this.disposed = true;
+      await this.executor.dispose();
+      await this.queue.catch(() => undefined);
+    })();
+    return this.disposing;
   }
 }

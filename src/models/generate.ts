@@ -22,6 +22,9 @@ const KEYS = keysOf<Gpt2GenerateOptions>({
 interface CacheLease {
   host: ModuleHost;
   base: number;
+  /** The model: the iterator's loop and `abandoned` hold the lease, so a model that only its
+   * iterator refers to (`engine.gpt2(…).generate(…)`) keeps its weights until the loop ends. */
+  model: object;
 }
 
 /** Releases the cache of an iterator that was dropped unfinished: a loop that stops calling
@@ -41,6 +44,8 @@ export interface GenerateContext {
   m: Gpt2Weights;
   weights: ModuleWeights;
   host: ModuleHost;
+  /** The user-facing model, whose collection frees `weights` (ModuleWeights.track). */
+  model: object;
 }
 
 /** A non-negative integer option (topK: 0 = off). */
@@ -103,7 +108,7 @@ export function generate(
   }
   elements(OP, 'KV cache', hp.layers, 2, B, hp.positions, hp.embd);
   const padding = o.attentionMask === undefined ? undefined : promptPadding(o.attentionMask, B, P, hp.positions);
-  const lease: CacheLease = { host: ctx.host, base: -1 };
+  const lease: CacheLease = { host: ctx.host, base: -1, model: ctx.model };
   const iterator = run(ctx, lease, prompt, B, P, maxNew, s, prng(o.seed ?? 0), new Set(stop), stop[0] ?? 0, padding);
   abandoned?.register(iterator, lease, lease);
   return iterator;

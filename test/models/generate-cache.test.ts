@@ -81,4 +81,51 @@ describe('the KV cache of generate', () => {
     expect(r.started).toEqual(Array.from({ length: 3 }, () => item.outputIds.slice(0, 2)).flat());
     expect(r.out).toEqual(item.outputIds.slice(0, 20));
   });
+
+  it('keeps the weights of a model that only its running iterator refers to, and frees both after', () => {
+    const dist = new URL('../../dist/index.js', import.meta.url).href;
+    // engine.gpt2(…).generate(…): collections during the loop must not free the model's weights
+    // (they did: the next step rejected "the module weights are not in memory"); once the
+    // iterator is dropped, collection frees its cache and then the model's weights.
+    const script = `
+      import { readFileSync } from 'node:fs';
+      const { createEngine, loadSafetensors } = await import(${JSON.stringify(dist)});
+      const dir = new URL(${JSON.stringify(DIR.href)});
+      const config = JSON.parse(readFileSync(new URL('config.json', dir), 'utf8'));
+      const weights = loadSafetensors(readFileSync(new URL('model.safetensors', dir)));
+      const ids = ${JSON.stringify(item.promptIds)};
+      const collect = async (until) => {
+        for (let i = 0; i < 100 && !until(); i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
+      };
+      const results = [];
+      for (const threads of [1, 2]) {
+        const engine = await createEngine({ threads });
+        const arena = engine[Symbol.for('wasm-attention.debug')]().arena;
+        const run = async () => {
+          const it = engine.gpt2({ config, weights }).generate(ids, { maxNewTokens: 30 });
+          const out = [];
+          for (let step = 0; step < 30; step++) {
+            const r = await it.next();
+            if (r.done) break;
+            out.push(r.value[0]);
+            if (step === 3) await collect(() => false);
+          }
+          return out;
+        };
+        const out = await run().catch((e) => e.message);
+        const heldAfterLoop = arena.residentBytes;
+        await collect(() => arena.residentBytes === 0);
+        results.push({ threads, out, heldAfterLoop, after: arena.residentBytes });
+        await engine.dispose();
+      }
+      console.log(JSON.stringify(results));`;
+    const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script],
+      { timeout: 60_000, encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    for (const r of JSON.parse(child.stdout.trim())) {
+      expect(r.out, `threads ${r.threads}`).toEqual(item.outputIds.slice(0, 30));
+      expect(r.heldAfterLoop, `threads ${r.threads}`).toBeGreaterThan(0); // an unfinished iterator: its cache until it is collected
+      expect(r.after, `threads ${r.threads}`).toBe(0);
+    }
+  });
 });

@@ -2,6 +2,10 @@
 // dispose semantics; memory growth.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createEngine, type Engine } from '../../dist/index.js';
 import { randomF32, randomInts, randomMask, rng } from '../helpers/random.js';
 import { expectSameBits } from '../helpers/compare.js';
@@ -275,6 +279,51 @@ describe('failure policy: review regressions', () => {
     await e.dispose();
     await expect(call).rejects.toThrow(/disposed/);
     expect(await internals(e).pool!()).toBe(dead);
+  });
+
+  it('a replacement pool that cannot start fails its call only: the next call starts one (Node)', () => {
+    // (found in review) The rejected start was kept and rethrown to every later call: the engine
+    // stayed unusable after the cause was gone. The child runs a copy of dist/, whose worker.js
+    // is moved away while the replacement starts and then put back.
+    const dir = mkdtempSync(join(tmpdir(), 'wasm-attention-pool-'));
+    cpSync(fileURLToPath(new URL('../../dist/', import.meta.url)), join(dir, 'dist'), { recursive: true });
+    const script = `
+      import { renameSync } from 'node:fs';
+      const { createEngine } = await import(${JSON.stringify(pathToFileURL(join(dir, 'dist', 'index.js')).href)});
+      const worker = ${JSON.stringify(join(dir, 'dist', 'worker.js'))};
+      const e = await createEngine({ threads: 2 });
+      const hooks = e[Symbol.for('wasm-attention.debug')]();
+      hooks.forcePool();
+      const n = 96, a = Float32Array.from({ length: n * n }, (_, i) => Math.sin(i)), b = a.map((x) => x * x - 0.25);
+      const expected = Array.from(await e.matmul(a, b, { m: n, k: n, n }));
+      await (await hooks.pool()).killWorker(0);
+      renameSync(worker, worker + '.away');
+      const failed = await e.matmul(a, b, { m: n, k: n, n }).then(() => 'resolved', (err) => err.message);
+      renameSync(worker + '.away', worker);
+      const later = [];
+      for (let i = 0; i < 3; i++) later.push(Array.from(await e.matmul(a, b, { m: n, k: n, n })).every((x, j) => Object.is(x, expected[j])));
+      await e.dispose();
+      console.log(JSON.stringify({ failed, later }));`;
+    try {
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 30000, encoding: 'utf8' });
+      expect(child.status, child.stderr).toBe(0);
+      const r = JSON.parse(child.stdout.trim());
+      expect(r.failed).toMatch(/could not start/);
+      expect(r.later).toEqual([true, true, true]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a second dispose() settles only once the first has terminated the workers', async () => {
+    const e = await createEngine({ threads: 2 });
+    const pool = (await internals(e).pool!()) as unknown as { closed: boolean };
+    let first = false;
+    const disposing = e.dispose().then(() => { first = true; });
+    await e.dispose();
+    expect(first).toBe(true);
+    expect(pool.closed).toBe(true);
+    await disposing;
   });
 
   it('dispose() during a call resolves and lets code after it run (Node)', () => {
