@@ -524,10 +524,7 @@ class WasmEngine implements Engine {
 
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention {
     if (this.disposed) throw engineDisposedError();
-    return createMultiHeadAttention(planMultiHeadAttention(config), {
-      call: (build) => this.call(build),
-      task: (work) => this.task(work),
-    });
+    return createMultiHeadAttention(planMultiHeadAttention(config), this.moduleHost);
   }
 
   /** What a module needs of this engine: its queue, for calls and between-call tasks. */

@@ -271,7 +271,7 @@ export class Conv1DParams implements Resident {
         if (c) kernels.i8_pack_panels_codes(width, k, c.q + g * width, 1, n, c.s + g * width * 4, out, 0, panels);
         else pack(k, width, staging + g * width * 4, n, out, 0, panels);
       }
-    }, { offset: this.groups * this.groupLength, data: raw.bias }, raw.codes ? [raw.codes] : []);
+    }, [{ offset: this.groups * this.groupLength, data: raw.bias }], raw.codes ? [raw.codes] : []);
     this.resident = ptr;
     this.raw = undefined;
   }

@@ -71,7 +71,7 @@ export class LinearParams implements Resident {
       (staging, block, [codes]) => codes
         ? kernels.i8_pack_panels_codes(n, k, codes.q, k, 1, codes.s, block, 0, panels)
         : pack(n, k, staging, k, block, 0, panels),
-      raw.bias && { offset: this.biasOffset, data: raw.bias }, raw.codes ? [raw.codes] : []);
+      raw.bias ? [{ offset: this.biasOffset, data: raw.bias }] : [], raw.codes ? [raw.codes] : []);
     this.resident = ptr;
     this.raw = undefined;
   }

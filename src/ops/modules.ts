@@ -216,27 +216,35 @@ export const ownCodes = (c: Int8Codes | undefined): Int8Codes | undefined =>
 /** Where keepPacked staged a weight's int8 codes and scales (byte addresses). */
 export interface StagedCodes { q: number; s: number }
 
-/** Keeps a resident block of `floats` and fills it between calls: `weight` (and the int8 `codes`
- * of some weights, if any) is staged in the call arena, `pack(staging, block, staged)` packs
- * it (GEMM panels), and `rest` (biases) follows at `restOffset` floats. The block is released
- * again if anything fails. Returns its address. */
+/** Weights staged from several arrays, each at its float offset in one region of `floats`. */
+export interface StagedParts {
+  floats: number;
+  parts: readonly (readonly [offset: number, data: Float32Array])[];
+}
+
+/** Keeps a resident block of `floats` and fills it between calls: `weight` (one array, or parts
+ * written side by side, and the int8 `codes` of some weights, if any) is staged in the call
+ * arena, `pack(staging, block, staged)` packs it (GEMM panels), and each of `rest` (biases) is
+ * written at its float offset in the block. The block is released again if anything fails.
+ * Returns its address. */
 export function keepPacked(
-  arena: Arena, floats: number, weight: Float32Array,
+  arena: Arena, floats: number, weight: Float32Array | StagedParts,
   pack: (staging: number, block: number, staged: StagedCodes[]) => void,
-  rest?: { offset: number; data: Float32Array }, codes: readonly Int8Codes[] = [],
+  rest: readonly { offset: number; data: Float32Array }[] = [], codes: readonly Int8Codes[] = [],
 ): number {
+  const layout: StagedParts = weight instanceof Float32Array ? { floats: weight.length, parts: [[0, weight]] } : weight;
   const ptr = arena.keep(floats * 4);
   try {
-    const staging = arena.place(weight.byteLength);
+    const staging = arena.place(layout.floats * 4);
     const staged = codes.map((c) => ({ s: arena.place(c.scales.byteLength), q: arena.place(c.codes.byteLength) }));
     arena.commit(undefined, true);
-    arena.writeF32(staging, weight);
+    for (const [offset, data] of layout.parts) arena.writeF32(staging + offset * 4, data);
     codes.forEach((c, i) => {
       arena.writeF32(staged[i]!.s, c.scales);
       arena.writeU8(staged[i]!.q, new Uint8Array(c.codes.buffer, c.codes.byteOffset, c.codes.byteLength));
     });
     pack(staging, ptr, staged);
-    if (rest) arena.writeF32(ptr + rest.offset * 4, rest.data);
+    for (const r of rest) arena.writeF32(ptr + r.offset * 4, r.data);
   } catch (error) {
     arena.release(ptr);
     throw error;

@@ -20,9 +20,11 @@ import {
 import type { BuiltCall } from './attention.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { array, dim, elements, flag, int8Weight, isArrayOf, keysOf, optionalDim, options, quantizeOption, typedArray } from '../validate.js';
-import { rangeError, released, stateError, typeError } from '../errors.js';
+import { rangeError, stateError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
-import { int8Codes, isCodesOnly, keepPacked, ownCodes, type Int8Codes } from './modules.js';
+import {
+  int8Codes, isCodesOnly, keepPacked, ownCodes, ModuleWeights, type Int8Codes, type ModuleHost, type Resident,
+} from './modules.js';
 
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
@@ -56,9 +58,10 @@ export interface MultiHeadAttentionParams {
   kdim: number;
   vdim: number;
   bias: boolean;
-  /** The weights as given, until they are resident (then dropped). */
-  raw: Float32Array | undefined;
-  /** Element offsets into `raw`. */
+  /** The weights as given (the caller's arrays: ownMhaWeights copies them for a queued upload),
+   * each at its element offset in the layout `at`, until they are resident (then dropped). */
+  parts: [offset: number, data: Float32Array][] | undefined;
+  /** Element offsets of the weights in one staged region (in_proj's three blocks side by side). */
   at: WeightOffsets;
   /** Byte address of the packed block once it is resident in the engine's memory (0 before). */
   resident: number;
@@ -80,7 +83,8 @@ const panelsSlots = (quantize: 'int8' | undefined, k: number, n: number): number
 export const stripsSlots = (quantize: 'int8' | undefined, rows: number, k: number): number =>
   quantize === 'int8' ? i8StripsBytes(rows, k) / 4 : packedRowsLength(rows, k);
 
-/** Checks the configuration (TypeError / RangeError naming the argument) and copies the weights. */
+/** Checks the configuration (TypeError / RangeError naming the argument); the weights are
+ * referred to, not copied (uploadWeights stages them, ownMhaWeights copies them). */
 export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParams {
   const c = options(OP, 'config', config, false, CONFIG_KEYS) as Partial<MultiHeadAttentionConfig>;
   const E = dim(OP, 'config.embedDim', c.embedDim);
@@ -136,13 +140,11 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
       if (w[name] !== undefined) throw rangeError(OP, `config.weights.${name}`, 'is given but config.bias is false');
     }
   }
-  const raw = new Float32Array(bias ? at.bo + E : at.bq);
-  for (const [offset, data] of parts) raw.set(data, offset);
   // int8 weights read from an int8 file: their codes (the stacked in_proj cut in three).
   const codes: Partial<Record<WeightSlot, Int8Codes>> = {};
   if (quantize) {
     const take = (name: string, k: number, slots: WeightSlot[]): void => {
-      const c = w[name] === undefined ? undefined : ownCodes(int8Codes(w[name] as Float32Array, slots.length * E, k));
+      const c = w[name] === undefined ? undefined : int8Codes(w[name] as Float32Array, slots.length * E, k);
       slots.forEach((slot, i) => {
         if (c) codes[slot] = { codes: c.codes.subarray(i * E * k, (i + 1) * E * k), scales: c.scales.subarray(i * E, (i + 1) * E) };
       });
@@ -161,15 +163,27 @@ export function planMultiHeadAttention(config: unknown): MultiHeadAttentionParam
   res.bv = res.bk + E;
   res.bo = res.bv + E;
   const residentLength = bias ? res.bo + E : res.bq;
-  return { embedDim: E, numHeads: H, headDim: E / H, kdim, vdim, bias, raw, at, resident: 0, res, residentLength, quantize, codes };
+  return { embedDim: E, numHeads: H, headDim: E / H, kdim, vdim, bias, parts, at, resident: 0, res, residentLength, quantize, codes };
+}
+
+/** Copies the caller's arrays that `params` still refers to (its upload waits in the queue, and
+ * the caller may change them once the constructor returns). */
+export function ownMhaWeights(params: MultiHeadAttentionParams): void {
+  params.parts = params.parts?.map(([offset, data]) => [offset, isCodesOnly(data) ? data : data.slice()]);
+  const codes = params.codes;
+  if (codes) for (const slot of Object.keys(codes) as WeightSlot[]) codes[slot] = ownCodes(codes[slot]);
 }
 
 /** Puts a layer's weights in the engine's memory, packed for the GEMM (between calls). */
 export function uploadWeights(arena: Arena, kernels: KernelExports, params: MultiHeadAttentionParams): void {
-  const { embedDim: E, kdim, vdim, at, res, raw } = params;
-  if (raw === undefined) throw stateError('the layer weights were already uploaded');
+  const { embedDim: E, kdim, vdim, at, res, parts } = params;
+  if (parts === undefined) throw stateError('the layer weights were already uploaded');
   const slots = (['wq', 'wk', 'wv', 'wo'] as const).filter((slot) => params.codes?.[slot] !== undefined);
-  const resident = keepPacked(arena, params.residentLength, raw, (staging, block, staged) => {
+  // The projection weights are staged side by side (in_proj's [3E, E] is wq, wk and wv); the
+  // biases go straight to their place in the block (in_proj_bias is bq, bk and bv).
+  const weights = parts.filter(([offset]) => offset < at.bq);
+  const biases = params.bias ? parts.filter(([offset]) => offset >= at.bq).map(([offset, data]) => ({ offset: res.bq + offset - at.bq, data })) : [];
+  const resident = keepPacked(arena, params.residentLength, { floats: at.bq, parts: weights }, (staging, block, staged) => {
     const packPanels = params.quantize === 'int8' ? kernels.i8_pack_panels_nt : kernels.f32_pack_panels_nt;
     const panels = Math.ceil(E / GEMM_PANEL_COLS);
     const pack = (slot: WeightSlot, k: number): void => {
@@ -181,10 +195,9 @@ export function uploadWeights(arena: Arena, kernels: KernelExports, params: Mult
     pack('wk', kdim);
     pack('wv', vdim);
     pack('wo', E);
-  }, params.bias ? { offset: res.bq, data: raw.subarray(at.bq, at.bo + E) } : undefined,
-  slots.map((slot) => params.codes![slot]!));
+  }, biases, slots.map((slot) => params.codes![slot]!));
   params.resident = resident;
-  params.raw = undefined;
+  params.parts = undefined;
   params.codes = undefined;
 }
 
@@ -487,56 +500,49 @@ export function buildForward(
   };
 }
 
-/** What a layer needs of its engine: calls and between-call tasks, both through its queue. */
-export interface LayerHost {
-  call(build: (arena: Arena, threads: number) => BuiltCall): Promise<AttentionResult>;
-  task<T>(work: (arena: Arena, kernels: KernelExports) => T): Promise<T>;
+/** A multi-head attention's weights as a resident block (engine.multiHeadAttention, the
+ * PyTorch layers' attention, BERT's). */
+export class AttentionBlock implements Resident {
+  constructor(readonly params: MultiHeadAttentionParams) {}
+  get resident(): number {
+    return this.params.resident;
+  }
+  get bytes(): number {
+    return this.params.residentLength * 4;
+  }
+  upload(arena: Arena, kernels: KernelExports): void {
+    uploadWeights(arena, kernels, this.params);
+  }
+  own(): void {
+    ownMhaWeights(this.params);
+  }
+  release(arena: Arena): void {
+    if (this.params.resident !== 0) arena.release(this.params.resident);
+    this.params.resident = 0;
+  }
 }
 
-/** Frees the weights of layers that were garbage-collected without dispose(). */
-const collected = typeof FinalizationRegistry === 'function'
-  ? new FinalizationRegistry<{ host: LayerHost; params: MultiHeadAttentionParams }>(({ host, params }) => {
-    void host.task((arena) => arena.release(params.resident)).catch(() => undefined);
-  })
-  : undefined;
-
-/** The layer object handed to users. Its weights are uploaded once (queued before any forward)
- * and stay resident in the engine's memory until dispose() or garbage collection. */
-export function createMultiHeadAttention(params: MultiHeadAttentionParams, host: LayerHost): MultiHeadAttention {
-  const uploaded = host.task((arena, kernels) => uploadWeights(arena, kernels, params));
-  let uploadError: unknown;
-  uploaded.catch((error: unknown) => { uploadError = error; });
-  let disposed = false;
+/** The layer object handed to users. Its weights are packed once (in the constructor when the
+ * engine is idle, else queued before any forward: ModuleWeights) and stay resident in the
+ * engine's memory until dispose() or garbage collection. */
+export function createMultiHeadAttention(params: MultiHeadAttentionParams, host: ModuleHost): MultiHeadAttention {
+  const weights = new ModuleWeights(host, [new AttentionBlock(params)], OP);
   const layer: MultiHeadAttention = Object.freeze({
     embedDim: params.embedDim,
     numHeads: params.numHeads,
     kdim: params.kdim,
     vdim: params.vdim,
     forward(query: Float32Array, key: Float32Array, value: Float32Array, opts: MultiHeadAttentionForwardOptions) {
-      if (disposed) return Promise.reject(stateError('MultiHeadAttention.forward: the layer has been disposed'));
       let plan: ForwardPlan;
       try {
         plan = planForward(params, query, key, value, opts);
       } catch (error) {
         return Promise.reject(error);
       }
-      // The upload was queued first, so it has run by the time this call builds.
-      return host.call((arena, threads) => {
-        if (params.resident === 0) throw uploadError ?? stateError('the layer weights are not in memory');
-        return buildForward(arena, params, plan, threads);
-      });
+      return weights.call<AttentionResult>('forward', (arena, threads) => buildForward(arena, params, plan, threads));
     },
-    dispose() {
-      if (disposed) return Promise.resolve();
-      disposed = true;
-      collected?.unregister(layer);
-      // Queued now, after the upload (the queue runs in order): later work finds the memory free.
-      return released(host.task((arena) => {
-        if (params.resident !== 0) arena.release(params.resident);
-        params.resident = 0;
-      }));
-    },
+    dispose: () => weights.dispose(layer),
   });
-  collected?.register(layer, { host, params }, layer);
+  weights.track(layer);
   return layer;
 }

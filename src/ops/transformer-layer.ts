@@ -12,7 +12,6 @@
 // linear2), and the activation is linear1's epilogue: no pass over memory of their own.
 import type { TransformerEncoderLayerConfig, TransformerLayerConfig } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
-import type { KernelExports } from '../wasm/abi.js';
 import { ACTIVATION, layerNormPhase, scratchSlots, type Phase } from '../parallel/phases.js';
 import { dim, elements, flag, int8Weight, isArrayOf, keysOf, optionalDim, quantizeOption, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
@@ -20,9 +19,11 @@ import { epsilon, LAYER_NORM_EPS } from './layer-norm.js';
 import { LinearParams, linearPhases } from './linear.js';
 import { PlainBlock, type ParamSpec, type Resident } from './modules.js';
 import {
-  mergeFloatPadding, mhaPhases, paddingMask, placeMha, planMultiHeadAttention, stripsSlots, uploadWeights, type MhaPlacement, type MhaShape,
+  AttentionBlock, mergeFloatPadding, mhaPhases, paddingMask, placeMha, planMultiHeadAttention, stripsSlots, type MhaPlacement, type MhaShape,
   type MultiHeadAttentionParams,
 } from './multi-head-attention.js';
+
+export { AttentionBlock };
 
 /** The config keys of a layer (encoder and decoder take the same). */
 export const LAYER_CONFIG_KEYS = keysOf<TransformerEncoderLayerConfig>({
@@ -101,24 +102,6 @@ export function normSpecs(c: LayerConfig, prefix: string): ParamSpec[] {
     { key: `${prefix}weight`, shape: [c.dModel], dims: '[dModel]' },
     { key: `${prefix}bias`, shape: [c.dModel], dims: '[dModel]' },
   ];
-}
-
-/** A multi-head attention's weights as a resident block. */
-export class AttentionBlock implements Resident {
-  constructor(readonly params: MultiHeadAttentionParams) {}
-  get resident(): number {
-    return this.params.resident;
-  }
-  get bytes(): number {
-    return this.params.residentLength * 4;
-  }
-  upload(arena: Arena, kernels: KernelExports): void {
-    uploadWeights(arena, kernels, this.params);
-  }
-  release(arena: Arena): void {
-    if (this.params.resident !== 0) arena.release(this.params.resident);
-    this.params.resident = 0;
-  }
 }
 
 /** A LayerNorm's weight and bias, resident. */

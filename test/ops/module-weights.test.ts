@@ -143,6 +143,76 @@ for (const threads of [1, 2]) {
       });
     }
 
+    // Modules with a multi-head attention: its weights go to the engine from the caller's
+    // arrays too (in_proj stacked or q/k/v apart, biases placed straight in the block).
+    for (const quantize of [undefined, 'int8'] as const) {
+      const q = quantize ? { quantize } : {};
+      it(`${quantize ?? 'f32'}: attention weights (multiHeadAttention, encoder layer, BERT) are the module's own, idle or busy`, async () => {
+        const D = 16, L = 5, x = randomF32(L * D, 40);
+        const mhaWeights = (seed: number, separate: boolean): Record<string, Float32Array> => separate
+          ? { qProjWeight: randomF32(D * D, seed), kProjWeight: randomF32(D * 8, seed + 1), vProjWeight: randomF32(D * 12, seed + 2),
+            inProjBias: randomF32(3 * D, seed + 3), outProjWeight: randomF32(D * D, seed + 4), outProjBias: randomF32(D, seed + 5) }
+          : { inProjWeight: randomF32(3 * D * D, seed), inProjBias: randomF32(3 * D, seed + 3), outProjWeight: randomF32(D * D, seed + 4),
+            outProjBias: randomF32(D, seed + 5) };
+        const key = randomF32(L * 8, 41), value = randomF32(L * 12, 42);
+        const layerWeights = (seed: number): Record<string, Float32Array> => {
+          let s = seed;
+          const r = (n: number, scale = 0.3) => randomF32(n, s++, scale);
+          return {
+            'self_attn.in_proj_weight': r(3 * D * D), 'self_attn.in_proj_bias': r(3 * D), 'self_attn.out_proj.weight': r(D * D),
+            'self_attn.out_proj.bias': r(D), 'linear1.weight': r(32 * D), 'linear1.bias': r(32), 'linear2.weight': r(D * 32), 'linear2.bias': r(D),
+            'norm1.weight': r(D, 1), 'norm1.bias': r(D), 'norm2.weight': r(D, 1), 'norm2.bias': r(D),
+          };
+        };
+        const bertConfig = { vocab_size: VOCAB, hidden_size: D, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 4 * D,
+          max_position_embeddings: POSITIONS, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu' };
+        const bertWeights = (): Record<string, Float32Array> =>
+          Object.fromEntries(Object.entries(bertFile(D, 2, VOCAB, POSITIONS, 30)).map(([k, v]) => [k, v.data]));
+        const makers: [string, (w: Record<string, Float32Array>) => Promise<Float32Array>, () => Record<string, Float32Array>][] = [
+          ['multiHeadAttention, in_proj', async (w) => (await engine.multiHeadAttention({ embedDim: D, numHeads: 2, weights: w, ...q })
+            .forward(x, x, x, { batch: 1, seqQ: L, seqK: L })).output, () => mhaWeights(50, false)],
+          ['multiHeadAttention, q/k/v apart', async (w) => (await engine.multiHeadAttention({ embedDim: D, numHeads: 2, kdim: 8, vdim: 12, weights: w, ...q })
+            .forward(x, key, value, { batch: 1, seqQ: L, seqK: L })).output, () => mhaWeights(60, true)],
+          ['transformerEncoderLayer', (w) => engine.transformerEncoderLayer({ dModel: D, nhead: 2, dimFeedforward: 32, weights: w, ...q })
+            .forward(x, { batch: 1, seq: L }), () => layerWeights(70)],
+          ['bertForMaskedLM', async (w) => (await engine.bertForMaskedLM({ config: bertConfig, weights: w, ...q })
+            .forward(ids.subarray(0, L), { batch: 1, seq: L })).logits, bertWeights],
+        ];
+        for (const [name, run, weights] of makers) {
+          const expected = await run(weights());
+          const idleWeights = weights(), busyWeights = weights();
+          // Idle: built (and packed) inside run's constructor; spoiled before the forward settles.
+          const idle = run(idleWeights);
+          spoil(idleWeights);
+          expect(await idle, `${name}, idle`).toEqual(expected);
+          // Busy: a call is queued when the module is built.
+          const blocker = run(weights());
+          const busy = run(busyWeights);
+          spoil(busyWeights);
+          await blocker;
+          expect(await busy, `${name}, busy`).toEqual(expected);
+        }
+      });
+    }
+
+    it('BERT from an int8 file: its attention codes are the module\'s own, idle or busy', async () => {
+      const config = { vocab_size: VOCAB, hidden_size: E, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 4 * E,
+        max_position_embeddings: POSITIONS, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu' };
+      const file = quantizeSafetensors(writeSafetensors(bertFile(E, 2, VOCAB, POSITIONS, 23))).bytes;
+      const run = (bytes: Uint8Array) => engine.bertForMaskedLM({ config, weights: loadSafetensors(bytes), quantize: 'int8' });
+      const forward = async (m: ReturnType<typeof run>) => (await m.forward(ids, { batch: 1, seq: ids.length })).logits;
+      const expected = await forward(run(file.slice()));
+      const bytes1 = file.slice(), bytes2 = file.slice();
+      const idle = run(bytes1);
+      bytes1.fill(0);
+      const blocker = forward(run(file.slice()));
+      const busy = run(bytes2);
+      bytes2.fill(0);
+      await blocker;
+      expect(await forward(idle)).toEqual(expected);
+      expect(await forward(busy)).toEqual(expected);
+    });
+
     it('int8 codes read from an int8 file: the same bits, whether packed at once or after a copy', async () => {
       const w = gpt2Dict(E, 2, VOCAB, POSITIONS, 9);
       const shapes: Record<string, number[]> = {};
