@@ -98,7 +98,7 @@ export class ModuleWeights {
     const bytes = blocks.reduce((n, b) => n + b.bytes, 0), capacity = MAX_PAGES * PAGE_BYTES - ARENA_BASE;
     if (bytes > capacity) {
       throw new RangeError(`wasm-attention: ${op}: the weights take ${bytes} bytes in the engine's memory, more than the ` +
-        `${capacity} bytes it can hold (quantize: 'int8' keeps the weight matrices in a quarter of their f32 bytes)`);
+        `${capacity} bytes it can hold (quantize: 'int8', unless they are int8 already, keeps the weight matrices in a quarter of their f32 bytes)`);
     }
     if (host.now?.(upload)) return;
     for (const b of blocks) b.own?.();
