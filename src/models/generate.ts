@@ -22,9 +22,10 @@ const KEYS = keysOf<Gpt2GenerateOptions>({
 interface CacheLease {
   host: ModuleHost;
   base: number;
-  /** The model: the iterator's loop and `abandoned` hold the lease, so a model that only its
-   * iterator refers to (`engine.gpt2(…).generate(…)`) keeps its weights until the loop ends. */
-  model: object;
+  /** The model until the loop ends: the running iterator and `abandoned` hold the lease, so a
+   * model that only its iterator refers to (`engine.gpt2(…).generate(…)`) keeps its weights
+   * while it generates, and not after (not in the context: a finished generator keeps that). */
+  model: object | undefined;
 }
 
 /** Releases the cache of an iterator that was dropped unfinished: a loop that stops calling
@@ -44,8 +45,6 @@ export interface GenerateContext {
   m: Gpt2Weights;
   weights: ModuleWeights;
   host: ModuleHost;
-  /** The user-facing model, whose collection frees `weights` (ModuleWeights.track). */
-  model: object;
 }
 
 /** A non-negative integer option (topK: 0 = off). */
@@ -69,7 +68,7 @@ function positive(name: string, value: unknown, fallback: number, max = Infinity
 /** Checks the call now (a bad argument throws before anything is queued), then returns the
  * iterator: one Int32Array [batch] of new token ids per step. */
 export function generate(
-  ctx: GenerateContext, promptIds: Int32Array | number[], opts: Gpt2GenerateOptions,
+  ctx: GenerateContext, model: object, promptIds: Int32Array | number[], opts: Gpt2GenerateOptions,
 ): AsyncGenerator<Int32Array, void, undefined> {
   const { hp } = ctx;
   const o = options(OP, 'options', opts, false, KEYS) as Partial<Gpt2GenerateOptions>;
@@ -108,7 +107,7 @@ export function generate(
   }
   elements(OP, 'KV cache', hp.layers, 2, B, hp.positions, hp.embd);
   const padding = o.attentionMask === undefined ? undefined : promptPadding(o.attentionMask, B, P, hp.positions);
-  const lease: CacheLease = { host: ctx.host, base: -1, model: ctx.model };
+  const lease: CacheLease = { host: ctx.host, base: -1, model };
   const iterator = run(ctx, lease, prompt, B, P, maxNew, s, prng(o.seed ?? 0), new Set(stop), stop[0] ?? 0, padding);
   abandoned?.register(iterator, lease, lease);
   return iterator;
@@ -215,6 +214,7 @@ async function* run(
   } finally {
     abandoned?.unregister(lease);
     lease.base = -1;
+    lease.model = undefined;
     await host.task((arena) => arena.release(base)).catch(() => undefined);
   }
 }

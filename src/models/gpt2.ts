@@ -743,7 +743,7 @@ export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
       });
     },
     generate(promptIds: Int32Array | number[], opts: Gpt2GenerateOptions) {
-      return generate({ hp, m, weights, host, model }, promptIds, opts);
+      return generate({ hp, m, weights, host }, model, promptIds, opts);
     },
     dispose: () => weights.dispose(model),
   });

@@ -105,6 +105,11 @@ export class ModuleWeights {
     host.task(upload).catch((error: unknown) => { this.uploadError = error; });
   }
 
+  /** Whether dispose() has been called. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   /** Registers the user-facing object so that its weights are freed when it is collected. */
   track(owner: object): void {
     collected?.register(owner, { host: this.host, blocks: this.blocks }, owner);

@@ -43,8 +43,9 @@ const FORWARD_KEYS = keysOf<MultiHeadAttentionForwardOptions>({
 /** Element offsets of the weights and biases in one block. */
 export interface WeightOffsets { wq: number; wk: number; wv: number; wo: number; bq: number; bk: number; bv: number; bo: number }
 
-/** Validated parameters. `raw` is a copy of the weights as given: Wq [E, E] · Wk [E, kdim] ·
- * Wv [E, vdim] · Wo [E, E] · bq bk bv [E each] · bo [E] (biases absent when bias is false).
+/** Validated parameters. `parts` are the weights as given, at their offsets `at` of one
+ * layout: Wq [E, E] · Wk [E, kdim] · Wv [E, vdim] · Wo [E, E] · bq bk bv [E each] · bo [E]
+ * (biases absent when bias is false).
  * In the engine's memory they live packed for the GEMM: each W as B = Wᵀ panels
  * [ceil(E/8), in, 8] (Wq, Wk, Wv adjacent, so with E % 8 = 0 they are the panels of the
  * stacked [3E, E] weight), then the biases as given. With quantize 'int8' each W is int8
@@ -526,13 +527,15 @@ export class AttentionBlock implements Resident {
  * engine is idle, else queued before any forward: ModuleWeights) and stay resident in the
  * engine's memory until dispose() or garbage collection. */
 export function createMultiHeadAttention(params: MultiHeadAttentionParams, host: ModuleHost): MultiHeadAttention {
-  const weights = new ModuleWeights(host, [new AttentionBlock(params)], OP);
+  const weights = new ModuleWeights(host, [new AttentionBlock(params)], 'MultiHeadAttention');
   const layer: MultiHeadAttention = Object.freeze({
     embedDim: params.embedDim,
     numHeads: params.numHeads,
     kdim: params.kdim,
     vdim: params.vdim,
     forward(query: Float32Array, key: Float32Array, value: Float32Array, opts: MultiHeadAttentionForwardOptions) {
+      // Before the arguments, as since round 1.
+      if (weights.isDisposed) return Promise.reject(stateError(`${FORWARD}: the layer has been disposed`));
       let plan: ForwardPlan;
       try {
         plan = planForward(params, query, key, value, opts);

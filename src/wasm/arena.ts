@@ -60,7 +60,7 @@ export class Arena {
       const limit = this.maxPages * PAGE_BYTES;
       const hint = "dispose tensors or models that are no longer used, or keep a model's weights as int8 (quantize: 'int8') if they are not already";
       throw new RangeError(staging
-        ? `wasm-attention: packing a module's weights needs ${this.top} bytes of memory (the engine's resident blocks so far and ` +
+        ? `wasm-attention: packing a module's weights needs ${this.top} bytes of memory (its fixed regions and resident blocks so far and ` +
           `${this.top - this.base} bytes of staging), more than the ${limit} bytes the engine can address; ${hint}`
         : resident === undefined
           ? `wasm-attention: this call needs ${this.top} bytes of working memory, more than the ${limit} bytes the engine can address; split the batch`

@@ -115,7 +115,11 @@ describe('the KV cache of generate', () => {
         const out = await run().catch((e) => e.message);
         const heldAfterLoop = arena.residentBytes;
         await collect(() => arena.residentBytes === 0);
-        results.push({ threads, out, heldAfterLoop, after: arena.residentBytes });
+        // A finished iterator that is still referenced holds neither its cache nor the model.
+        const finished = engine.gpt2({ config, weights }).generate(ids, { maxNewTokens: 3 });
+        for await (const _ of finished);
+        await collect(() => arena.residentBytes === 0);
+        results.push({ threads, out, heldAfterLoop, after: arena.residentBytes, finished: finished !== undefined });
         await engine.dispose();
       }
       console.log(JSON.stringify(results));`;

@@ -209,7 +209,11 @@ describe('multiHeadAttention weights residency', () => {
     await layers[1].dispose();
     await layers[1].dispose();
     expect(internals.arena.residentBytes).toBe(2 * perLayer);
-    await expect(layers[1].forward(x, x, x, { batch: 2, seqQ: 50, seqK: 50 })).rejects.toThrow(/disposed/);
+    // The disposed state comes before the arguments, with round 1's message.
+    for (const query of [x, x.subarray(1)]) {
+      await expect(layers[1].forward(query, x, x, { batch: 2, seqQ: 50, seqK: 50 }))
+        .rejects.toThrow('MultiHeadAttention.forward: the layer has been disposed');
+    }
     const again = await layers[2].forward(x, x, x, { batch: 2, seqQ: 50, seqK: 50 });
     expect(again.output).toEqual(results[0].output);
     const fresh = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: torchWeights(p) }); // reuses the hole
