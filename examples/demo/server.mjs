@@ -57,6 +57,13 @@ export async function serve({ port = 0, isolation = true } = {}) {
 
 /** `--port N` and `--no-isolation` from argv (PORT in the environment as the default port). */
 export function serverOptions(argv, env) {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--port') i++;
+    else if (argv[i] !== '--no-isolation') {
+      throw new RangeError(`unknown argument ${JSON.stringify(argv[i])} (the server takes --port N and --no-isolation; ` +
+        'the terminal versions: --cli, --generate "prompt")');
+    }
+  }
   const at = argv.indexOf('--port');
   const port = at >= 0 ? Number(argv[at + 1]) : Number(env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

@@ -44,5 +44,7 @@ describe('examples/demo/server.mjs', () => {
     expect(serverOptions([], { PORT: '9002' })).toEqual({ port: 9002, isolation: true });
     expect(serverOptions([], {})).toEqual({ port: 8080, isolation: true });
     expect(() => serverOptions(['--port', 'abc'], {})).toThrow(/--port \(or PORT\) must be an integer in 0\.\.65535, got abc/);
+    expect(() => serverOptions(['--prot', '8090'], {})).toThrow(/unknown argument "--prot"/);
+    expect(() => serverOptions(['--port', '8090', 'extra'], {})).toThrow(/unknown argument "extra"/);
   });
 });
