@@ -235,7 +235,7 @@ export function placeStack(
 }
 
 /** LayerNorm of the stack's rows: y = norm(x) (weights of `n`). */
-export function normPhase(c: LayerConfig, s: StackBuffers, n: NormBlock, x: number, y: number): Phase {
+export function normPhase(c: LayerConfig, s: Pick<StackBuffers, 'rows'>, n: NormBlock, x: number, y: number): Phase {
   return layerNormPhase(s.rows, c.dModel, x, c.dModel, 0, 0, n.weight, n.bias, c.layerNormEps, y, c.dModel);
 }
 

@@ -65,16 +65,17 @@ function encodePhases(arena: Arena, s: Stacks, e: EncodePlan, x: number, threads
 
 /** The decoder's phases on the copy of tgt at x over memory at `memory` (output left at x). */
 function decodePhases(arena: Arena, s: Stacks, d: DecodePlan, x: number, memory: () => number, threads: number): { place(): void; phases(): Phase[] } {
-  let stack: ReturnType<typeof placeStack>;
+  let stack: ReturnType<typeof placeStack> | undefined;
   return {
     place: () => {
+      if (s.decoder.length === 0) return; // decoder.norm(tgt) only
       stack = placeStack(arena, s.c, s.decoder[0].selfAttn.params, threads, d.B, d.Lt, d.self,
         { Lk: d.Ls, masks: d.cross, params: s.decoder[0].multiheadAttn!.params });
     },
     phases: () => {
       const program: Phase[] = [];
-      for (const layer of s.decoder) layerPhases(program, arena, s.c, layer, stack, x, memory());
-      program.push(normPhase(s.c, stack, s.decoderNorm, x, x));
+      for (const layer of s.decoder) layerPhases(program, arena, s.c, layer, stack!, x, memory());
+      program.push(normPhase(s.c, stack ?? { rows: d.B * d.Lt }, s.decoderNorm, x, x));
       return program;
     },
   };
@@ -84,7 +85,9 @@ export function createTransformer(config: unknown, host: ModuleHost, tensors: Te
   const cfg = options(OP, 'config', config, false, CONFIG_KEYS) as Partial<TransformerConfig>;
   const c = layerConfig(OP, cfg);
   const nEnc = optionalDim(OP, 'config.numEncoderLayers', cfg.numEncoderLayers, 6);
-  const nDec = optionalDim(OP, 'config.numDecoderLayers', cfg.numDecoderLayers, 6);
+  // torch builds a decoder of no layers (its output is decoder.norm(tgt)); an encoder of none
+  // fails in torch's forward (it reads layers[0]), so it is refused here.
+  const nDec = cfg.numDecoderLayers === 0 ? 0 : optionalDim(OP, 'config.numDecoderLayers', cfg.numDecoderLayers, 6);
   const specs = [
     ...Array.from({ length: nEnc }, (_, i) => layerSpecs(c, `encoder.layers.${i}.`, false)).flat(),
     ...normSpecs(c, 'encoder.norm.'),

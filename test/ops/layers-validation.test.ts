@@ -70,6 +70,26 @@ describe('module construction', () => {
       .toThrow(/config\.weights\["decoder\.layers\.1\.linear1\.bias"\] is not a known key/);
     expect(() => engine.transformer(model)).not.toThrow();
   });
+
+  it('a transformer of no decoder layers is decoder.norm(tgt), as torch builds it; one of no encoder layers is refused', async () => {
+    // torch 1.13: nn.Transformer(num_decoder_layers=0) runs, its output decoder.norm(tgt); with
+    // num_encoder_layers=0 its forward fails on layers[0].
+    const t: Record<string, Float32Array> = {
+      ...layerWeights('encoder.layers.0.'), 'encoder.norm.weight': randomF32(d, 1), 'encoder.norm.bias': randomF32(d, 2),
+      'decoder.norm.weight': randomF32(d, 3), 'decoder.norm.bias': randomF32(d, 4),
+    };
+    const model = engine.transformer({ ...config(t), numEncoderLayers: 1, numDecoderLayers: 0, layerNormEps: 1e-6 });
+    const src = randomF32(2 * 3 * d, 5), tgt = randomF32(2 * 4 * d, 6);
+    const want = await engine.layerNorm(tgt, { rows: 8, dim: d, weight: t['decoder.norm.weight'], bias: t['decoder.norm.bias'], eps: 1e-6 });
+    const o = { batch: 2, seqS: 3, seqT: 4, tgtIsCausal: true, memoryKeyPaddingMask: new Uint8Array([0, 0, 1, 0, 0, 0]) };
+    expect(await model.forward(src, tgt, o)).toEqual(want);
+    expect(await model.decode(tgt, await model.encode(src, { batch: 2, seqS: 3 }), o)).toEqual(want);
+    expect(() => engine.transformer({ ...config({ ...t, ...layerWeights('decoder.layers.0.', true) }), numEncoderLayers: 1, numDecoderLayers: 0 }))
+      .toThrow(/config\.weights\["decoder\.layers\.0\.[a-z_.]+"\] is not a known key/);
+    expect(() => engine.transformer({ ...config(t), numEncoderLayers: 0, numDecoderLayers: 0 }))
+      .toThrow(/config\.numEncoderLayers must be a positive integer, got 0/);
+    await model.dispose();
+  });
 });
 
 describe('module and op calls', () => {
