@@ -85,6 +85,22 @@ describe('engine.linear with quantize int8', () => {
     }
   });
 
+  it('an activation row holding ±inf or NaN gives NaN in that row only (GEMV and GEMM), as README says', async () => {
+    const inF = 24, outF = 10;
+    const config = { inFeatures: inF, outFeatures: outF, weights: { weight: randomF32(outF * inF, 3, 0.1), bias: randomF32(outF, 4) } };
+    for (const rows of [1, 2, 4, 5, 9]) {
+      const x = randomF32(rows * inF, 5, 2);
+      const clean = await same((e) => e.linear({ ...config, quantize: 'int8' }).forward(x, { rows }) as Promise<Float32Array>);
+      for (const bad of [Infinity, -Infinity, NaN]) {
+        const row = rows - 1, y = x.slice();
+        y[row * inF + 7] = bad;
+        const got = await same((e) => e.linear({ ...config, quantize: 'int8' }).forward(y, { rows }) as Promise<Float32Array>);
+        expect(Array.from(got.subarray(row * outF)).every(Number.isNaN), `rows ${rows}, ${bad}: the row is NaN`).toBe(true);
+        expectSameBits(got.subarray(0, row * outF), clean.subarray(0, row * outF), `rows ${rows}, ${bad}: the other rows`);
+      }
+    }
+  });
+
   it('seeded random shapes', async () => {
     const seed = Number(process.env.WASM_ATTENTION_SEED ?? 16);
     const next = rng(seed);
