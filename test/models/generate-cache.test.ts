@@ -18,6 +18,27 @@ const cacheBytes = 2 * config.n_layer * config.n_positions * config.n_embd * 4;
 
 const charGpt = charGptOnOneThread(config);
 
+/** Runs `body` in a child process with --expose-gc, after a preamble that imports the library
+ * and reads the char-GPT (`config`, `weights`, the prompt `ids`, `collect(until)`: collections
+ * until `until()` holds, at most 100); returns what the body printed, as JSON. */
+function inChild(body: string, ids: readonly number[]): unknown {
+  const dist = new URL('../../dist/index.js', import.meta.url).href;
+  const script = `
+    import { readFileSync } from 'node:fs';
+    const { createEngine, loadSafetensors } = await import(${JSON.stringify(dist)});
+    const dir = new URL(${JSON.stringify(DIR.href)});
+    const config = JSON.parse(readFileSync(new URL('config.json', dir), 'utf8'));
+    const weights = loadSafetensors(readFileSync(new URL('model.safetensors', dir)));
+    const ids = ${JSON.stringify(ids)};
+    const collect = async (until) => {
+      for (let i = 0; i < 100 && !until(); i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
+    };
+    ${body}`;
+  const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { timeout: 60_000, encoding: 'utf8' });
+  expect(child.status, child.stderr).toBe(0);
+  return JSON.parse(child.stdout.trim());
+}
+
 describe('the KV cache of generate', () => {
   const item = greedy.items[0];
 
@@ -39,18 +60,12 @@ describe('the KV cache of generate', () => {
   });
 
   it('of an iterator dropped unfinished is released once the iterator is collected', () => {
-    const dist = new URL('../../dist/index.js', import.meta.url).href;
-    const script = `
-      import { readFileSync } from 'node:fs';
-      const { createEngine, loadSafetensors } = await import(${JSON.stringify(dist)});
-      const dir = new URL(${JSON.stringify(DIR.href)});
-      const config = JSON.parse(readFileSync(new URL('config.json', dir), 'utf8'));
+    const r = inChild(`
       const engine = await createEngine({ threads: 1 });
       const arena = engine[Symbol.for('wasm-attention.debug')]().arena;
-      const model = engine.gpt2({ config, weights: loadSafetensors(readFileSync(new URL('model.safetensors', dir))) });
-      const ids = ${JSON.stringify(item.promptIds)};
+      const model = engine.gpt2({ config, weights });
       await model.forward(ids, { batch: 1, seq: ids.length });
-      const weights = arena.residentBytes;
+      const resident = arena.residentBytes;
       // A loop that stops calling next() after two tokens (in a function of its own: the frame
       // of a running async function would still hold its last iterator).
       const twoTokens = async () => {
@@ -59,23 +74,14 @@ describe('the KV cache of generate', () => {
       };
       const started = [];
       for (let i = 0; i < 3; i++) started.push(...(await twoTokens()));
-      const held = arena.residentBytes - weights;
-      let rounds = 0;
-      while (arena.residentBytes !== weights && rounds < 100) {
-        globalThis.gc();
-        await new Promise((r) => setTimeout(r, 10));
-        rounds++;
-      }
-      const after = arena.residentBytes - weights;
+      const held = arena.residentBytes - resident;
+      await collect(() => arena.residentBytes === resident);
+      const after = arena.residentBytes - resident;
       const out = [];
       for await (const [id] of model.generate(ids, { maxNewTokens: 20 })) out.push(id);
       await model.dispose();
       await engine.dispose();
-      console.log(JSON.stringify({ held, after, started, out }));`;
-    const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script],
-      { timeout: 60_000, encoding: 'utf8' });
-    expect(child.status, child.stderr).toBe(0);
-    const r = JSON.parse(child.stdout.trim());
+      console.log(JSON.stringify({ held, after, started, out }));`, item.promptIds) as { held: number; after: number; started: number[]; out: number[] };
     expect(r.held).toBe(3 * cacheBytes);
     expect(r.after).toBe(0);
     expect(r.started).toEqual(Array.from({ length: 3 }, () => item.outputIds.slice(0, 2)).flat());
@@ -83,20 +89,10 @@ describe('the KV cache of generate', () => {
   });
 
   it('keeps the weights of a model that only its running iterator refers to, and frees both after', () => {
-    const dist = new URL('../../dist/index.js', import.meta.url).href;
     // engine.gpt2(…).generate(…): collections during the loop must not free the model's weights
     // (they did: the next step rejected "the module weights are not in memory"); once the
     // iterator is dropped, collection frees its cache and then the model's weights.
-    const script = `
-      import { readFileSync } from 'node:fs';
-      const { createEngine, loadSafetensors } = await import(${JSON.stringify(dist)});
-      const dir = new URL(${JSON.stringify(DIR.href)});
-      const config = JSON.parse(readFileSync(new URL('config.json', dir), 'utf8'));
-      const weights = loadSafetensors(readFileSync(new URL('model.safetensors', dir)));
-      const ids = ${JSON.stringify(item.promptIds)};
-      const collect = async (until) => {
-        for (let i = 0; i < 100 && !until(); i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
-      };
+    const results = inChild(`
       const results = [];
       for (const threads of [1, 2]) {
         const engine = await createEngine({ threads });
@@ -122,11 +118,8 @@ describe('the KV cache of generate', () => {
         results.push({ threads, out, heldAfterLoop, after: arena.residentBytes, finished: finished !== undefined });
         await engine.dispose();
       }
-      console.log(JSON.stringify(results));`;
-    const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script],
-      { timeout: 60_000, encoding: 'utf8' });
-    expect(child.status, child.stderr).toBe(0);
-    for (const r of JSON.parse(child.stdout.trim())) {
+      console.log(JSON.stringify(results));`, item.promptIds) as { threads: number; out: unknown; heldAfterLoop: number; after: number }[];
+    for (const r of results) {
       expect(r.out, `threads ${r.threads}`).toEqual(item.outputIds.slice(0, 30));
       expect(r.heldAfterLoop, `threads ${r.threads}`).toBeGreaterThan(0); // an unfinished iterator: its cache until it is collected
       expect(r.after, `threads ${r.threads}`).toBe(0);
