@@ -469,6 +469,10 @@ describe('loadTokenizer: corners a review found, against HF tokenizers', () => {
     ['a normalized added token decodes to its normalized form', file(wordLevel, { normalizer: { type: 'Lowercase' }, pre_tokenizer: { type: 'WhitespaceSplit' }, added_tokens: [added(3, 'SEP', { normalized: true, special: true })] }), ['a SEP b', 'aSEPb sep']],
     ['an rstrip token, then a token that starts with a space', file(wordLevel, { added_tokens: [added(3, '<x>', { rstrip: true }), added(4, ' y')] }), ['<x> y', '<x>   y a', 'a<x> y<x>']],
     ['an rstrip token, then an lstrip one in its spaces', file(wordLevel, { added_tokens: [added(3, '<x>', { rstrip: true }), added(4, ' y', { lstrip: true })] }), ['<x>  y', '<x> y', 'a <x>   ya']],
+    ['2000 added tokens sharing a prefix, near misses between them (the matcher is a trie)', file(wordLevel, {
+      pre_tokenizer: { type: 'WhitespaceSplit' },
+      added_tokens: [...Array.from({ length: 2000 }, (_, i) => added(3 + i, `<|r_${i}|>`)), added(2003, '<|'), added(2004, '<|r_1')],
+    }), ['<|r_12|><|r_1|>a<|r_', '<|<|r_199|>b<|r_1999|<|r_19|>', '<|r_1 <|r_10|>|> a', '<|'.repeat(300), '<|r_'.repeat(50) + '<|r_7|>']],
     ['a duplicate added token, normalized first, then not', file(wordLevel, { normalizer: { type: 'Lowercase' }, pre_tokenizer: { type: 'WhitespaceSplit' }, added_tokens: [added(3, 'SEP', { normalized: true }), added(3, 'SEP', { normalized: false })] }), ['a SEP sep b', 'SEP']],
   ])('%s', async (_, json, texts) => {
     const text = JSON.stringify(json);
@@ -489,6 +493,23 @@ describe('loadTokenizer: corners a review found, against HF tokenizers', () => {
     const ref = await Reference.fromString(json).encode(text, null);
     expect(ours.inputIds.length).toBe(ref.getIds().length);
     expect([...ours.inputIds]).toEqual(ref.getIds());
+  });
+
+  it('refuses a file nested deeper than HF reads, naming the path, instead of overflowing the stack', async () => {
+    // As text (JSON.stringify of 3000 levels would overflow the stack itself).
+    const nest = (levels: number, extra: object = {}): string => JSON.stringify(file(wordLevel, { normalizer: 'N', ...extra }))
+      .replace('"N"', '{"type":"Sequence","normalizers":['.repeat(levels) + '{"type":"Lowercase"}' + ']}'.repeat(levels));
+    const shallow = nest(20, { pre_tokenizer: { type: 'WhitespaceSplit' } });
+    expect([...loadTokenizer(shallow).encode('A b').inputIds]).toEqual((await Reference.fromString(shallow).encode('A b', null)).getIds());
+    for (const levels of [100, 3000]) {
+      const deep = nest(levels);
+      expect(() => Reference.fromString(deep)).toThrow(); // HF refuses it too
+      expect(() => loadTokenizer(deep)).toThrow(TypeError);
+      expect(() => loadTokenizer(deep)).toThrow(/tokenizer\.json normalizer(\.normalizers(\[0\])?)+ is nested 128 levels deep/);
+    }
+    const cyclic: Record<string, unknown> = file(wordLevel, { normalizer: { type: 'Sequence', normalizers: [] } }) as never;
+    ((cyclic.normalizer as { normalizers: unknown[] }).normalizers).push(cyclic.normalizer);
+    expect(() => loadTokenizer(cyclic)).toThrow(/is nested 128 levels deep \(HF's reader stops there; or the object contains itself\)/);
   });
 
   it('refuses what it cannot run exactly, or what HF would reject, naming the field', () => {
