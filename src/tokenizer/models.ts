@@ -209,7 +209,9 @@ function bpe(json: Json, path: string): TokenizerModel {
   // byte_fallback comes with the ByteFallback decoder (Llama, Mistral), not implemented here.
   if (optionalField(json, 'byte_fallback', path, 'boolean', false) === true) unsupported(`${path}.byte_fallback`, 'true');
   const ignoreMerges = optionalField(json, 'ignore_merges', path, 'boolean', false) as boolean;
-  for (const id of vocab.values()) if (id >= PAIR) throw fileError(`${path}.vocab`, `has id ${id}, above the ${PAIR - 1} this BPE supports`);
+  for (const [token, id] of vocab) {
+    if (id >= PAIR) throw fileError(`${path}.vocab[${JSON.stringify(token)}]`, `is ${id}, above the ${PAIR - 1} this BPE supports (merge pairs are packed in one number)`);
+  }
 
   // (left id, right id) → rank · PAIR + merged id.
   const merges = new Map<number, number>();

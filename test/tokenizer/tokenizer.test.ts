@@ -515,6 +515,7 @@ describe('loadTokenizer: corners a review found, against HF tokenizers', () => {
   it('refuses what it cannot run exactly, or what HF would reject, naming the field', () => {
     const bad = (json: object, message: RegExp) => expect(() => loadTokenizer(json as never)).toThrow(message);
     bad(file(bpe({ vocab: { a: 0 }, byte_fallback: true })), /model\.byte_fallback is true, which wasm-attention's tokenizer does not implement/);
+    bad(file(bpe({ vocab: { a: 0, b: 2 ** 21 } })), /model\.vocab\["b"\] is 2097152, above the 2097151 this BPE supports/);
     bad(file(wordLevel, { normalizer: { type: 'Replace', pattern: { String: '' }, content: '_' } }), /normalizer\.pattern\.String is empty/);
     bad(file(wordLevel, { decoder: { type: 'Strip', content: 'ab', start: 1, stop: 0 } }), /decoder\.content must be one character/);
     bad(file(wordLevel, { decoder: { type: 'Strip', content: 'a', start: 1.5, stop: 0 } }), /decoder\.start must be an integer ≥ 0/);
