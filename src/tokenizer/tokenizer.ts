@@ -509,7 +509,7 @@ class HfTokenizer implements Tokenizer {
       && (truncation.strategy !== 'only_second' || sequence !== 0) ? { tokens: truncation.maxLength, side: truncation.side } : null);
     let encodings = [this.encodeSequence(text, 0, (maps[0] as CodePoints).codePointOf, limit(0), op, args[0])];
     if (pair !== undefined) encodings.push(this.encodeSequence(pair, 1, (maps[1] as CodePoints).codePointOf, limit(1), op, args[1]));
-    if (truncation !== null) encodings = truncate(encodings, truncation.maxLength - added, truncation.strategy, truncation.side, op);
+    if (truncation !== null) encodings = truncate(encodings, truncation.maxLength - added, truncation.strategy, truncation.side, op, args);
     const out = concatEncoded(this.postProcessor.process(encodings, addSpecial));
     if (maps.some((m) => m.unitOf !== null)) {
       out.offsets = out.offsets.map(([a, b], i) => {
@@ -703,7 +703,9 @@ function decodeStream(tokenizer: Tokenizer, skipSpecialTokens: boolean): DecodeS
 }
 
 /** HF's truncate_encodings, without overflow: room tokens in all, cut from `side`. */
-function truncate(encodings: Encoded[], room: number, strategy: string, side: 'left' | 'right', op: string): Encoded[] {
+function truncate(
+  encodings: Encoded[], room: number, strategy: string, side: 'left' | 'right', op: string, args: readonly [string, string],
+): Encoded[] {
   const lengths = encodings.map((e) => e.ids.length);
   const total = lengths.reduce((a, b) => a + b, 0);
   if (total <= room) return encodings;
@@ -735,7 +737,7 @@ function truncate(encodings: Encoded[], room: number, strategy: string, side: 'l
   const e = encodings[target];
   const remove = total - room;
   if (e === undefined || e.ids.length <= remove) {
-    throw rangeError(op, 'options.maxLength', `(${room} tokens after special tokens) cannot be reached by truncating only the ${target === 0 ? 'first text' : 'textPair'} (${e?.ids.length ?? 0} tokens, ${remove} too many)`);
+    throw rangeError(op, 'options.maxLength', `(${room} tokens after special tokens) cannot be reached by truncating only ${args[target]} (${e?.ids.length ?? 0} tokens, ${remove} too many)`);
   }
   return encodings.map((x, i) => (i === target ? cut(x, x.ids.length - remove) : x));
 }

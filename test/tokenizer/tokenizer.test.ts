@@ -313,7 +313,9 @@ describe('loadTokenizer: bad input', () => {
     expect(() => t.encode('x', { truncation: true })).toThrow(/options\.maxLength must be given with truncation/);
     expect(() => t.encode('x', { truncation: 'sideways' as never, maxLength: 3 })).toThrow(/options\.truncation must be/);
     expect(() => t.encode('x', { maxLength: -1 })).toThrow(/options\.maxLength must be an integer/);
-    expect(() => t.encode('a b c d e', { textPair: 'f', truncation: 'only_second', maxLength: 2 })).toThrow(/truncating only the textPair/);
+    expect(() => t.encode('a b c d e', { textPair: 'f', truncation: 'only_second', maxLength: 2 })).toThrow(/truncating only options\.textPair \(/);
+    expect(() => t.encodeBatch(['a', 'a b'], { textPairs: ['f', 'g h i j k l'], truncation: 'only_first', maxLength: 4, padTokenId: 0 }))
+      .toThrow(/options\.maxLength \(\d+ tokens after special tokens\) cannot be reached by truncating only texts\[1\] \(/);
     expect(() => t.encodeBatch([])).toThrow(/texts must hold at least one string/);
     expect(() => t.encodeBatch(['a', 3 as never])).toThrow(/texts\[1\] must be a string/);
     // eslint-disable-next-line no-sparse-arrays
