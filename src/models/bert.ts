@@ -27,7 +27,7 @@ import { rangeError, typeError } from '../errors.js';
 import { epsilon } from '../ops/layer-norm.js';
 import { LinearParams, linearPhases } from '../ops/linear.js';
 import {
-  embeddingTable, int8Source, isCodesOnly, ownTable, readRow, ModuleWeights, type EmbeddingTable, type ModuleHost, type ParamSpec,
+  addRow, embeddingTable, int8Source, isCodesOnly, ownTable, readRow, ModuleWeights, type EmbeddingTable, type ModuleHost, type ParamSpec,
 } from '../ops/modules.js';
 import { planMultiHeadAttention, placeMha, readMhaWeights, type MhaPlacement, type MhaShape } from '../ops/multi-head-attention.js';
 import {
@@ -436,15 +436,13 @@ export function createBert(
         }
       }
     }
-    // Embeddings: word + token type + position (absolute, 0..L-1), before their LayerNorm.
+    // Embeddings: word + token type + position (absolute, 0..L-1), before their LayerNorm,
+    // added in f32 in HF's order (inputs_embeds + token_type_embeddings, then += position).
     const embeddings = new Float32Array(n * d);
-    const wr = new Float32Array(d), tr = new Float32Array(d), pr = new Float32Array(d);
     for (let i = 0; i < n; i++) {
-      readRow(word, ids[i]!, d, wr, 0);
-      readRow(tokenType, types[i]!, d, tr, 0);
-      readRow(position, i % L, d, pr, 0);
-      const eo = i * d;
-      for (let j = 0; j < d; j++) embeddings[eo + j] = wr[j]! + tr[j]! + pr[j]!;
+      readRow(word, ids[i]!, d, embeddings, i * d);
+      addRow(tokenType, types[i]!, d, embeddings, i * d);
+      addRow(position, i % L, d, embeddings, i * d);
     }
     return {
       B, L, embeddings, keyPaddingMask,
