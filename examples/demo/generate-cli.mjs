@@ -47,8 +47,8 @@ function parse(argv) {
   check('--max-tokens', Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 1, 'a positive integer');
   check('--temperature', o.temperature >= 0, 'a number >= 0 (0: greedy)');
   check('--top-k', Number.isInteger(o.topK) && o.topK >= 0, 'an integer >= 0 (0: off)');
-  check('--top-p', o.topP > 0 && o.topP <= 1, 'a number in (0, 1] (1: off)');
-  check('--seed', Number.isInteger(o.seed), 'an integer');
+  check('--top-p', o.topP >= 0 && o.topP <= 1, 'a number in [0, 1] (1: off; 0 keeps the most likely token)');
+  check('--seed', Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32, 'an integer in [0, 2^32)');
   check('--threads', Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 256, 'an integer in 1..256');
   return { ...o, prompt };
 }

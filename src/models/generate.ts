@@ -60,7 +60,8 @@ function positive(name: string, value: unknown, fallback: number, max = Infinity
   if (value === undefined) return fallback;
   if (typeof value !== 'number') throw typeError(OP, name, 'a number', value);
   if (!(Number.isFinite(value) && (zero ? value >= 0 : value > 0) && value <= max)) {
-    throw rangeError(OP, name, `must be a finite number in ${zero ? '[0' : '(0'}, ${max}], got ${value}`);
+    const range = max === Infinity ? (zero ? '>= 0' : '> 0') : `in ${zero ? '[0' : '(0'}, ${max}]`;
+    throw rangeError(OP, name, `must be a finite number ${range}, got ${value}`);
   }
   return value;
 }
@@ -73,7 +74,10 @@ export function generate(
   const { hp } = ctx;
   const o = options(OP, 'options', opts, false, KEYS) as Partial<Gpt2GenerateOptions>;
   const B = o.batch === undefined ? 1 : dim(OP, 'options.batch', o.batch);
-  const total = Array.isArray(promptIds) || ArrayBuffer.isView(promptIds) ? (promptIds as ArrayLike<number>).length : 0;
+  if (!Array.isArray(promptIds) && !ArrayBuffer.isView(promptIds)) {
+    throw typeError(OP, 'promptIds', 'an array or Int32Array of token ids', promptIds);
+  }
+  const total = (promptIds as ArrayLike<number>).length;
   if (total % B !== 0 || total === 0) {
     throw rangeError(OP, 'promptIds', `has length ${total}, expected a positive multiple of options.batch (${B})`);
   }
@@ -81,6 +85,10 @@ export function generate(
   // A copy: the iterator reads the prompt at its first next(), the caller may change it before.
   const prompt = tokenIds(OP, 'promptIds', promptIds, hp, total, `batch·promptLength = ${B}·${P}`).slice();
   const maxNew = dim(OP, 'options.maxNewTokens', o.maxNewTokens);
+  // The model is fed the prompt and every new token but the last: P + maxNew − 1 positions.
+  if (P > hp.positions) {
+    throw rangeError(OP, 'promptIds', `holds prompts of ${P} tokens, more than config.n_positions (${hp.positions})`);
+  }
   if (P + maxNew - 1 > hp.positions) {
     throw rangeError(OP, 'options.maxNewTokens', `(${maxNew}) plus the prompt (${P}) would pass config.n_positions ` +
       `(${hp.positions}): at most ${hp.positions - P + 1} new tokens`);
@@ -95,8 +103,9 @@ export function generate(
     temperature: temperature === 0 ? 1 : temperature, topK, topP,
     repetitionPenalty: positive('options.repetitionPenalty', o.repetitionPenalty, 1),
   };
-  if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed))) {
-    throw typeError(OP, 'options.seed', 'an integer', o.seed);
+  if (o.seed !== undefined && typeof o.seed !== 'number') throw typeError(OP, 'options.seed', 'an integer', o.seed);
+  if (o.seed !== undefined && !(Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32)) {
+    throw rangeError(OP, 'options.seed', `must be an integer in [0, 2^32) (the PRNG's 32-bit state), got ${o.seed}`);
   }
   let stop: Int32Array = new Int32Array(0);
   if (o.stopTokens !== undefined) {
@@ -205,7 +214,8 @@ async function* run(
         seen[b].push(next[b]);
         if (stop.has(next[b])) done[b] = 1;
       }
-      yield next;
+      // The caller gets its own array: what it does with it cannot change the next step's input.
+      yield next.slice();
       if (done.every((x) => x === 1)) return;
       past += L;
       L = 1;

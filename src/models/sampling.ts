@@ -36,7 +36,8 @@ export function penalize(logits: Float32Array, seen: Iterable<number>, penalty: 
 }
 
 /** The distribution a sampled token is drawn from: the tokens HF's warpers keep, most likely
- * first (equal scores: lower id first), with their probabilities. */
+ * first (equal scores: higher id first, the reverse of torch's stable ascending sort, so top-p
+ * removes the lower id of a tie first, as HF does), with their probabilities. */
 export interface Warped {
   ids: Int32Array;
   probs: Float64Array;
@@ -48,23 +49,35 @@ export interface Warped {
  *   k-th is kept;
  * - TopPLogitsWarper: in ascending order of score, removes the tokens while the cumulative
  *   probability (softmax over the kept tokens) stays <= 1 − topP; the most likely is always kept.
- * Probabilities are the softmax of the kept scores, in f64. NaN scores are not supported. */
+ * Probabilities are the softmax of the kept scores, in f64. Where a score leaves f32's range (a
+ * temperature or a repetition penalty near 0 on ordinary logits, where HF's generate raises on
+ * its NaN probabilities) the same softmax is taken as exp((logit − max logit) / temperature) in
+ * f64, ordered by the logits: its limit, greedy. NaN logits are not supported. */
 export function warp(logits: Float32Array, s: Sampling): Warped {
   const n = logits.length;
   const t = Math.fround(s.temperature);
   const scores = new Float32Array(n);
-  for (let i = 0; i < n; i++) scores[i] = logits[i] / t;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+  let finite = true;
+  for (let i = 0; i < n; i++) {
+    scores[i] = logits[i] / t;
+    if (!Number.isFinite(scores[i])) finite = false;
+  }
+  const key = finite ? scores : logits; // the same order where both are finite: t > 0
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => key[b] - key[a] || b - a);
   let keep = n;
   if (s.topK > 0 && s.topK < n) {
-    const kth = scores[order[s.topK - 1]];
+    const kth = key[order[s.topK - 1]];
     keep = s.topK;
-    while (keep < n && scores[order[keep]] >= kth) keep++;
+    while (keep < n && key[order[keep]] >= kth) keep++;
   }
-  const max = scores[order[0]];
+  const max = key[order[0]];
   let probs = new Float64Array(keep);
   let sum = 0;
-  for (let i = 0; i < keep; i++) sum += probs[i] = Math.exp(scores[order[i]] - max);
+  for (let i = 0; i < keep; i++) {
+    const x = key[order[i]];
+    // x === max first: a logit of +inf (a penalty's overflow) against itself gives 0, not NaN.
+    sum += probs[i] = x === max ? 1 : Math.exp(finite ? x - max : (x - max) / s.temperature);
+  }
   for (let i = 0; i < keep; i++) probs[i] /= sum;
   if (s.topP < 1) {
     let removed = 0, cumulative = 0;

@@ -75,10 +75,11 @@ describe('npm start -- --cli --generate', () => {
     [['The', '--max-tokens', '0x10'], /--max-tokens: expected a number, got "0x10"/],
     [['x'.repeat(300)], /prompt: 300 characters, more than the model's 256 positions/],
     [['The', '--temperature', '-1'], /--temperature: expected a number >= 0/],
-    [['The', '--top-p', '1.5', '--temperature', '1'], /--top-p: expected a number in \(0, 1\]/],
-    [['The', '--top-p', '1.5'], /--top-p: expected a number in \(0, 1\]/], // checked under greedy decoding too
+    [['The', '--top-p', '1.5', '--temperature', '1'], /--top-p: expected a number in \[0, 1\]/],
+    [['The', '--top-p', '1.5'], /--top-p: expected a number in \[0, 1\]/], // checked under greedy decoding too
     [['The', '--top-k', '-1'], /--top-k: expected an integer >= 0/],
-    [['The', '--seed', '1.5'], /--seed: expected an integer, got 1\.5/],
+    [['The', '--seed', '1.5'], /--seed: expected an integer in \[0, 2\^32\), got 1\.5/],
+    [['The', '--seed', '-1'], /--seed: expected an integer in \[0, 2\^32\), got -1/],
     [['The', '--top-k', 'many'], /--top-k: expected a number, got "many"/],
     [['The', '--threads', '0'], /--threads: expected an integer in 1\.\.256/],
     [['The', '--verbose'], /unknown argument "--verbose"/],

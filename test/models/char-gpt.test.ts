@@ -90,6 +90,37 @@ describe('char-gpt through engine.gpt2', () => {
     const out = await run(model, long, { maxNewTokens: 200 });
     expect(out.length).toBe(200);
     expect(() => model.generate([...long, 0], { maxNewTokens: 200 })).toThrow(RangeError);
+    // A prompt past n_positions names the prompt, not maxNewTokens.
+    expect(() => model.generate(encode('a'.repeat(config.n_positions + 1)), { maxNewTokens: 1 }))
+      .toThrow(/promptIds holds prompts of 257 tokens, more than config\.n_positions \(256\)/);
+  });
+
+  it("the yielded arrays are the caller's: changing one changes neither the next step nor the text", async () => {
+    const prompt = encode('And the LORD said');
+    const want = decode(await run(models[0]!, prompt, { maxNewTokens: 40 }));
+    for (const model of models) {
+      const got: number[] = [];
+      for await (const next of model.generate(prompt, { maxNewTokens: 40 })) {
+        got.push(next[0]!);
+        next.fill(1e6); // an id out of range, were it fed
+      }
+      expect(decode(got)).toBe(want);
+    }
+  });
+
+  it('option checks: seed in [0, 2^32), a prompt that is not an array, tiny temperatures', async () => {
+    const model = models[0]!;
+    const prompt = encode('And');
+    for (const seed of [-1, 2 ** 32, 1.5, Number.NaN]) {
+      expect(() => model.generate(prompt, { maxNewTokens: 1, seed }), String(seed)).toThrow(/options\.seed must be an integer in \[0, 2\^32\)/);
+    }
+    expect(() => model.generate('And' as never, { maxNewTokens: 1 })).toThrow(TypeError);
+    expect(() => model.generate(prompt, { maxNewTokens: 1, temperature: Infinity })).toThrow(/options\.temperature must be a finite number >= 0, got Infinity/);
+    // A temperature whose scores overflow f32 samples the argmax, not the least likely token.
+    const text = decode(await run(model, prompt, { maxNewTokens: 30 }));
+    for (const temperature of [1e-38, 1e-45, 1e-300]) {
+      expect(decode(await run(model, prompt, { maxNewTokens: 30, temperature, seed: 5 })), String(temperature)).toBe(text);
+    }
   });
 
   const SAMPLING: [string, Gpt2GenerateOptions][] = [

@@ -39,6 +39,50 @@ describe('sampling: HF logits processors', () => {
     expect(Math.abs(total - 1)).toBeLessThan(1e-12);
   });
 
+  it('ties at the top-p cut: the lower id goes first, as torch\'s stable ascending sort removes it', () => {
+    // Kept sets from the fixture script's top_p_warper (HF's) in torch 1.13; torch's sort is
+    // stable up to 16 elements (above, it is not, and no order matches it every time).
+    const ties: [number[], number, number[]][] = [
+      [[1, 1, 0], 0.4, [1]],
+      [[2, 0, 2, 2], 0, [3]],
+      [[3, 3], 0.5, [1]],
+      [[0, 5, 5, 5, 1], 0.5, [2, 3]],
+      [[4, 4, 4, 4, 4, 4, 4, 4], 0.3, [5, 6, 7]],
+      [[1, 2, 2, 1, 2, 0, 0, 1, 2, 2, 1, 0, 2, 1, 0, 2], 0.55, [2, 4, 8, 9, 12, 15]],
+    ];
+    for (const [logits, topP, kept] of ties) {
+      const { ids } = warp(new Float32Array(logits), { greedy: false, temperature: 1, topK: 0, topP, repetitionPenalty: 1 });
+      expect([...ids].sort((a, b) => a - b), `${logits} topP ${topP}`).toEqual(kept);
+    }
+  });
+
+  it('scores past f32 (temperature or penalty near 0) give the limit, greedy, not the least likely token', () => {
+    const s = (temperature: number, topK = 0, topP = 1): Sampling => ({ greedy: false, temperature, topK, topP, repetitionPenalty: 1 });
+    for (const t of [1e-38, 1e-40, 1e-45, 1e-50, 5e-324]) {
+      for (const logits of [[1, 3, 2.5, -4], [-5, -1, -1.5, -3], [0.5, 0, 2, 2 - 2 ** -22]]) {
+        const best = logits.indexOf(Math.max(...logits));
+        for (const [k, p] of [[0, 1], [2, 1], [0, 0.5]]) {
+          const { ids, probs } = warp(new Float32Array(logits), s(t, k, p));
+          const what = `t ${t}, ${logits}, topK ${k}, topP ${p}`;
+          expect(ids[0], what).toBe(best);
+          expect([...probs], what).toEqual([1, ...new Array(ids.length - 1).fill(0)]);
+          if (p < 1) expect(ids.length, what).toBe(1);
+          expect(pick(new Float32Array(logits), s(t, k, p), prng(7))).toBe(best);
+        }
+      }
+    }
+    // Two exact ties at the max share the mass (the limit of a softmax), in f64 as ever.
+    expect([...warp(new Float32Array([3, 1, 3]), s(1e-40)).probs]).toEqual([0.5, 0.5, 0]);
+    // A penalty near 0 (1e-50 is 0 in f32, as torch takes it) sends seen positive logits to
+    // +inf: they tie, and the rest get 0.
+    const row = new Float32Array([2, 5, -1, 4]);
+    penalize(row, [0, 1, 2], 1e-50);
+    expect([...row]).toEqual([Infinity, Infinity, -0, 4]);
+    const w = warp(row, s(1));
+    expect([...w.ids]).toEqual([1, 0, 3, 2]);
+    expect([...w.probs]).toEqual([0.5, 0.5, 0, 0]);
+  });
+
   it('pick() draws from the warped distribution (20000 seeded draws per row, 4 rows)', () => {
     const rows = cases.filter((c) => c.keptIds.length >= 3 && c.keptIds.length <= 40).slice(0, 4);
     expect(rows.length).toBe(4);
