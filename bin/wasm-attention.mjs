@@ -3,7 +3,7 @@
 //   npx wasm-attention quantize <in.safetensors> <out.safetensors> [--embeddings] [--include RE] [--exclude RE] [--drop RE]
 // writes an int8 copy of a safetensors file (quantizeSafetensors: the engine's own per-channel
 // quantization) and prints the sizes and the quantization error.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { defaultQuantizeKey, quantizeSafetensors } from '../dist/index.js';
 
 const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors> [options]
@@ -21,7 +21,9 @@ const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors>
   --include RE  quantize the 2-D tensors whose name matches (instead of the default)
   --exclude RE  keep the tensors whose name matches as they are, too
   --drop RE     leave the tensors whose name matches out of the output (e.g. '\\.attn\\.bias$':
-                GPT-2's causal-mask buffers, which the engine does not read)`;
+                GPT-2's causal-mask buffers, which the engine does not read); an I8 weight
+                goes with its _scale
+  --help        this text`;
 
 function fail(message) {
   process.stderr.write(`wasm-attention: ${message}\n`);
@@ -57,12 +59,16 @@ function quantize(args) {
       else drop = re;
     } else if (a === '--embeddings') {
       embeddings = true;
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      return;
     } else if (a.startsWith('--')) {
       fail(`unknown option ${a}\n${USAGE}`);
     } else {
       files.push(a);
     }
   }
+  if (files.length > 2) fail(`unexpected argument ${JSON.stringify(files[2])}: quantize takes an input and an output file\n${USAGE}`);
   if (files.length !== 2) fail(`quantize needs an input and an output file\n${USAGE}`);
   const [inPath, outPath] = files;
   let bytes;
@@ -79,16 +85,23 @@ function quantize(args) {
   } catch (error) {
     fail(`${inPath}: ${error.message}`);
   }
+  // Written beside the output and renamed over it: a failed write (a full disk) leaves no
+  // truncated file under the output's name, and the output may be the input itself.
+  const temporary = `${outPath}.${process.pid}.tmp`;
   try {
-    writeFileSync(outPath, result.bytes);
+    writeFileSync(temporary, result.bytes);
+    renameSync(temporary, outPath);
   } catch (error) {
+    try { rmSync(temporary, { force: true }); } catch { /* the write error is the one to report */ }
     fail(`cannot write ${outPath}: ${error.message}`);
   }
   const worst = result.quantized.reduce((a, t) => (a === undefined || t.relativeRmsError > a.relativeRmsError ? t : a), undefined);
   const lines = [
     `input:  ${inPath}  ${size(result.inputBytes)}`,
     `output: ${outPath}  ${size(result.outputBytes)}`,
-    `ratio:  ${(result.outputBytes / result.inputBytes).toFixed(4)} (${(result.inputBytes / result.outputBytes).toFixed(2)}x smaller)`,
+    `ratio:  ${(result.outputBytes / result.inputBytes).toFixed(4)} (${result.outputBytes <= result.inputBytes
+      ? `${(result.inputBytes / result.outputBytes).toFixed(2)}x smaller`
+      : `${(result.outputBytes / result.inputBytes).toFixed(2)}x larger`})`,
     `int8:   ${result.quantized.length} tensors quantized per output channel, ${result.kept.length} kept as they were` +
       (result.dropped.length > 0 ? `, ${result.dropped.length} dropped` : ''),
     worst === undefined

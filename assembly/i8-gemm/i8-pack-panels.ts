@@ -39,7 +39,9 @@ export function i8PackPanelsNN(k: i32, n: i32, b: usize, ldb: i32, bp: usize, p0
       if (j < n) {
         let amax: f32 = 0;
         for (let kk = 0; kk < k; kk++) amax = max(amax, abs(load<f32>(row + <usize>kk * kStride)));
-        if (amax > 0) {
+        // A channel so small that 127 / amax overflows f32 (amax below about 3.7e-37) counts
+        // as all zero, as an all-zero one does: scale 0, codes 0.
+        if (amax > 0 && <f32>127 / amax <= f32.MAX_VALUE) {
           scale = amax / 127;
           inv = <f32>127 / amax;
         }

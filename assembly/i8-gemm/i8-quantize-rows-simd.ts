@@ -54,19 +54,27 @@ const ROUND_MAGIC_BITS: i32 = 0x4B400000;
   return f32x4.replace_lane(f32x4.splat(lo), 1, hi);
 }
 
-/** [scale, 1/scale, zero point (i32 lane), 0] of a row (all 0 for a padding row, `live` false). */
+/** [scale, 1/scale, zero point (i32 lane), 0] of a row (all 0 for a padding row, `live` false).
+ * scale = range / QMAX and inv = QMAX / range in f32, range = max(0, row) − min(0, row); two
+ * edges keep every finite row finite: a range past f32's largest (finite extremes of opposite
+ * signs) takes the same math on half the range and half QMAX, and a range so small that
+ * QMAX / range overflows (below about 7.5e-37) counts as an all-zero row. */
 // @ts-ignore: decorator
 @inline function rowParams(row: usize, k: i32, live: bool): v128 {
   let scale: f32 = 0, inv: f32 = 0, zp: i32 = 0;
   if (live) {
     const range2 = rowRange(row, k);
     const lo = f32x4.extract_lane(range2, 0), hi = f32x4.extract_lane(range2, 1);
-    const range = hi - lo;
+    let range = hi - lo, levels = <f32>QMAX;
+    if (!(range <= f32.MAX_VALUE) && lo >= -f32.MAX_VALUE && hi <= f32.MAX_VALUE) {
+      range = hi * 0.5 - lo * 0.5; // exact halves, one rounding: finite
+      levels = <f32>QMAX * 0.5;
+    }
     if (!(range <= f32.MAX_VALUE)) {
-      scale = NaN; // NaN or ±inf in the row, or a range past f32: the row's output is NaN
-    } else if (range > 0) {
-      scale = range / <f32>QMAX;
-      inv = <f32>QMAX / range;
+      scale = NaN; // NaN or ±inf in the row: the row's output is NaN
+    } else if (range > 0 && levels / range <= f32.MAX_VALUE) {
+      scale = range / levels;
+      inv = levels / range;
       zp = min(QMAX, max(0, <i32>nearest<f32>(-lo * inv)));
     }
   }

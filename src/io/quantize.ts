@@ -2,7 +2,8 @@
 // replicated in plain JS, so a file written here and packed by i8_pack_panels_codes gives the
 // very panels i8_pack_panels_nt makes from the f32 file. Per output channel j, in f32 and in
 // this order: amax = max_kk |W[j, kk]|; scale = amax / 127; inv = 127 / amax;
-// code = clamp(roundEven(W·inv), −127, 127); an all-zero channel has scale 0 and codes 0.
+// code = clamp(roundEven(W·inv), −127, 127); an all-zero channel has scale 0 and codes 0, and
+// so has one whose inv overflows f32 (amax below about 3.7e-37).
 // (W·inv, not W / scale: the kernel multiplies by the reciprocal, and the two can differ by one.)
 import { rangeError, typeError } from '../errors.js';
 import {
@@ -39,9 +40,9 @@ export function quantizeInt8(weight: Float32Array, rows: number, cols: number, a
   for (let j = 0; j < channels; j++) {
     let amax = 0;
     for (let kk = 0; kk < length; kk++) amax = Math.max(amax, Math.abs(weight[j * cs + kk * ks]!));
-    if (!(amax > 0)) continue; // all zero: scale 0, codes 0
-    scales[j] = amax / 127; // f32 division, rounded on store
     const inv = Math.fround(127 / amax);
+    if (!(amax > 0) || inv === Infinity) continue; // all zero, or below about 3.7e-37: scale 0, codes 0
+    scales[j] = amax / 127; // f32 division, rounded on store
     for (let kk = 0; kk < length; kk++) {
       const q = roundEven(Math.fround(weight[j * cs + kk * ks]! * inv));
       codes[j * cs + kk * ks] = Math.min(127, Math.max(-127, q));
@@ -52,7 +53,7 @@ export function quantizeInt8(weight: Float32Array, rows: number, cols: number, a
 
 /** Options of `quantizeSafetensors`. */
 export interface QuantizeSafetensorsOptions {
-  /** Which tensors to quantize (name, shape → yes/no); only 2-D F32/F16/BF16 tensors are
+  /** Which tensors to quantize (name, shape → yes/no); only 2-D F32/F16/BF16/F64 tensors are
    * asked. Default {@link defaultQuantizeKey}. */
   include?: (name: string, shape: number[]) => boolean;
   /** With the default choice, quantize the embedding tables too (per row: one scale per token
@@ -60,7 +61,9 @@ export interface QuantizeSafetensorsOptions {
    * f32 (dequantized), and GPT-2's tied lm_head then packs wte's codes. Default false. */
   embeddings?: boolean;
   /** Which tensors to leave out of the output (name → yes/no), e.g. buffers the engine does
-   * not read such as GPT-2's causal-mask `attn.bias`. Default none. */
+   * not read such as GPT-2's causal-mask `attn.bias`. Leaving out an I8 weight of the input
+   * leaves out its `_scale` too; leaving out only the `_scale` of a kept I8 weight is a
+   * RangeError. Default none. */
   drop?: (name: string) => boolean;
 }
 
@@ -133,19 +136,30 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
   if (typeof drop !== 'function') throw typeError(OP, 'options.drop', 'a function (name) => boolean', drop);
   const input = readSafetensors(bytes);
   checkInt8Tensors(bytes); // I8 tensors pass through: never write a file loadSafetensors refuses
+  const names = Object.keys(input.tensors);
+  const int8 = new Set(names.filter((name) => input.tensors[name]!.dtype === 'I8'));
   // Channel axes of the input's own I8 tensors, carried over with them (a bare [out] scale is
   // read along the recorded axis: dropping it would apply the scales along dim 0).
-  const inputAxes = metadataAxes(input.metadata);
+  const inputAxes = metadataAxes(input.metadata, int8);
+  // An I8 weight and its scales are left out together; leaving out only the scales of a kept
+  // I8 weight would write a file the reader refuses.
+  const dropping = new Set(names.filter((name) => drop(name)));
+  for (const name of int8) {
+    const scale = name + SCALE_SUFFIX;
+    if (dropping.has(name)) dropping.add(scale);
+    else if (dropping.has(scale)) {
+      throw rangeError(OP, 'options.drop', `leaves out ${JSON.stringify(scale)} but keeps the I8 tensor ${JSON.stringify(name)}, which cannot be read without its scales (leave out both, or neither)`);
+    }
+  }
   const out: Record<string, SafetensorsInput> = {};
   const quantized: QuantizedTensorReport[] = [];
   const kept: string[] = [];
   const dropped: string[] = [];
   const axes: Record<string, 0 | 1> = {};
   let errorSq = 0, normSq = 0;
-  const names = Object.keys(input.tensors);
   for (const name of names) {
     const { dtype, shape, data, bytes: stored } = input.tensors[name]!;
-    if (drop(name)) {
+    if (dropping.has(name)) {
       dropped.push(name);
       continue;
     }

@@ -68,7 +68,8 @@ export interface SafetensorsTensor {
   bytes: Uint8Array;
 }
 
-/** A whole file: its tensors by name (in header order) and its `__metadata__` (or `{}`). */
+/** A whole file: its tensors by name (in header order, except that a JavaScript object lists
+ * integer-like names such as "10" first, in numeric order) and its `__metadata__` (or `{}`). */
 export interface SafetensorsFile {
   tensors: Record<string, SafetensorsTensor>;
   metadata: Record<string, string>;
@@ -256,7 +257,7 @@ function parseFile(bytes: SafetensorsBytes): ParsedFile {
   for (const name of Object.keys(header)) {
     const value = header[name];
     if (name === '__metadata__') {
-      metadata = checkMetadata(value);
+      metadata = value === null ? {} : checkMetadata(value); // null: none, as the reference reader reads it
       continue;
     }
     entries.push({ name, ...checkEntry(name, value, dataLength) });
@@ -286,7 +287,7 @@ const LOADED = new WeakSet<object>();
 /** Pairs every I8 tensor with its `_scale` and checks both, before any tensor is converted. */
 function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantizedTensor>; scaleKeys: Set<string> } {
   const byName = new Map(file.entries.map((e) => [e.name, e]));
-  const axes = metadataAxes(file.metadata);
+  const axes = metadataAxes(file.metadata, new Set(file.entries.filter((e) => e.dtype === 'I8').map((e) => e.name)));
   const tensors = new Map<string, SafetensorsQuantizedTensor>();
   const scaleKeys = new Set<string>();
   for (const e of file.entries) {
@@ -352,10 +353,12 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
   return { tensors, scaleKeys };
 }
 
-/** The axes the `quantization` metadata entry records ({} when there is none). */
-export function metadataAxes(metadata: Record<string, string>): Record<string, 0 | 1> {
+/** The axes the `quantization` metadata entry records for the file's I8 tensors `int8` ({} when
+ * there is none, or no I8 tensor: the entry is then not read, whatever it holds). */
+export function metadataAxes(metadata: Record<string, string>, int8: ReadonlySet<string>): Record<string, 0 | 1> {
   const text = metadata[QUANTIZATION_METADATA];
-  if (text === undefined) return {};
+  // Metadata is free-form text: the entry is read only where an I8 tensor needs its axis.
+  if (text === undefined || int8.size === 0) return {};
   const what = `"__metadata__" entry "${QUANTIZATION_METADATA}"`;
   let parsed: unknown;
   try {
@@ -368,6 +371,7 @@ export function metadataAxes(metadata: Record<string, string>): Record<string, 0
   if (typeof axes !== 'object' || axes === null || Array.isArray(axes)) throw typeError(READ, `${what} axes`, 'an object', axes);
   const out = {} as Record<string, 0 | 1>;
   for (const key of Object.keys(axes)) {
+    if (!int8.has(key)) continue; // no I8 tensor of that name here: not this file's concern
     const a = (axes as Record<string, unknown>)[key];
     if (a !== 0 && a !== 1) throw rangeError(READ, `${what} axes[${JSON.stringify(key)}]`, `must be 0 or 1, got ${describeValue(a)}`);
     define(out, key, a);
@@ -517,9 +521,11 @@ function checkEntry(name: string, value: unknown, dataLength: number) {
       throw rangeError(READ, `${what} shape[${i}]`, `must be a non-negative integer, got ${d}`);
     }
     count *= d;
-  }
-  if (!Number.isSafeInteger(count)) {
-    throw rangeError(READ, `${what} shape`, `[${shape.join(', ')}] has more elements than a safe integer`);
+    // Every partial product, as the reference reader's checked multiplication: [2^26, 2^26,
+    // 2^26, 0] is refused though it holds no element.
+    if (!Number.isSafeInteger(count)) {
+      throw rangeError(READ, `${what} shape`, `[${shape.join(', ')}] has more elements than a safe integer`);
+    }
   }
   const offsets = entry.data_offsets;
   if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => typeof o !== 'number')) {
@@ -540,7 +546,7 @@ function checkEntry(name: string, value: unknown, dataLength: number) {
 }
 
 function checkNoOverlap(entries: { name: string; begin: number; end: number }[]): void {
-  const used = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
+  const used = sortByOffsets(entries);
   for (let i = 1; i < used.length; i++) {
     const prev = used[i - 1]!;
     const cur = used[i]!;
@@ -551,13 +557,19 @@ function checkNoOverlap(entries: { name: string; begin: number; end: number }[])
   }
 }
 
+/** The entries by (begin, end), empty tensors included: as the reference reader sorts them, so
+ * that an empty tensor must sit where the bytes before it end, not inside another tensor. */
+function sortByOffsets<T extends { begin: number; end: number }>(entries: T[]): T[] {
+  return entries.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
+}
+
 interface WriteItem { name: string; dtype: SafetensorsDtype; shape: number[]; data: Float32Array | Int8Array; raw?: Uint8Array }
 
 /** The format's rule (the reference reader's too): the tensors' bytes cover the data buffer
  * from 0 to its end with no hole, so no byte of a file is unaccounted for (a duplicated key,
  * which JSON.parse collapses, leaves the first one's bytes as such a hole). */
 function checkFullyIndexed(entries: { name: string; begin: number; end: number }[], dataLength: number): void {
-  const used = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
+  const used = sortByOffsets(entries);
   let at = 0;
   for (const e of used) {
     if (e.begin !== at) {
@@ -572,6 +584,9 @@ function checkFullyIndexed(entries: { name: string; begin: number; end: number }
 }
 
 function checkInput(name: string, value: unknown): WriteItem {
+  if (name === '__metadata__') {
+    throw rangeError(WRITE, 'tensors["__metadata__"]', 'is the header key the format reserves for the metadata (pass it as `metadata`)');
+  }
   const what = `tensors[${JSON.stringify(name)}]`;
   if (typedArrayName(value) === 'Float32Array') {
     const data = plainView(value as Float32Array, 'Float32Array');

@@ -249,6 +249,33 @@ describe('a bad int8 file is named before any work', () => {
   });
 });
 
+describe('int8 files: what the metadata and options.drop may not break', () => {
+  const scale = (shape: number[], values?: number[]): SafetensorsInput =>
+    ({ dtype: 'F32', shape, data: values ? Float32Array.from(values) : new Float32Array(shape[0]! * (shape[1] ?? 1)).fill(0.01) });
+  const square = Int8Array.from(randomInts(16, 9, -127, 127));
+  const int8File = () => writeSafetensors({
+    'x.weight': { dtype: 'I8', shape: [4, 4], data: square }, 'x.weight_scale': scale([4, 1], [1, 2, 3, 4]),
+    'y.weight': new Float32Array(16).fill(0.5),
+  });
+
+  it('a "quantization" metadata entry is read only where an I8 tensor needs its axis', () => {
+    const plain = writeSafetensors({ 'y.weight': new Float32Array(4) }, { quantization: 'none' });
+    expect(loadSafetensors(plain)['y.weight']).toEqual(new Float32Array(4));
+    expect(quantizeSafetensors(plain).quantized).toEqual([]);
+    const unrelated = writeSafetensors({ 'x.weight': { dtype: 'I8', shape: [4, 4], data: square }, 'x.weight_scale': scale([4, 1]) },
+      { quantization: '{"axes": {"no.such.weight": 2}}' });
+    expect(loadSafetensors(unrelated)[safetensorsQuantized]['x.weight']!.axis).toBe(0);
+  });
+
+  it('options.drop leaves out an I8 weight with its scales, and refuses to leave out only the scales', () => {
+    const r = quantizeSafetensors(int8File(), { drop: (name) => name === 'x.weight' });
+    expect(r.dropped.sort()).toEqual(['x.weight', 'x.weight_scale']);
+    expect(Object.keys(loadSafetensors(r.bytes)).sort()).toEqual(['y.weight']);
+    expect(() => quantizeSafetensors(int8File(), { drop: (name) => name.endsWith('_scale') })).toThrow(
+      /quantizeSafetensors: options\.drop leaves out "x\.weight_scale" but keeps the I8 tensor "x\.weight"/);
+  });
+});
+
 describe("the engine with quantize 'int8': the int8 file gives the same bits as the f32 file", () => {
   let engines: Engine[];
   beforeAll(async () => { engines = await forcedEngines([1, 2]); });

@@ -3,7 +3,7 @@
 // quantization of the input, and every printed number is the one recomputed from the two
 // files; bad arguments exit 2 with a message.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -117,5 +117,35 @@ describe('wasm-attention quantize', () => {
     const unwritable = cli('quantize', join(dir, 'in.safetensors'), join(dir, 'no-such-dir', 'out.safetensors'));
     expect(unwritable.status).toBe(2);
     expect(unwritable.stderr).toMatch(/cannot write .*no-such-dir.*ENOENT/);
+    expect(cli('quantize', '--help').stdout).toMatch(/^usage: wasm-attention quantize/);
+    const three = cli('quantize', 'a', 'b', 'c');
+    expect(three.status).toBe(2);
+    expect(three.stderr).toMatch(/unexpected argument "c": quantize takes an input and an output file/);
+  });
+
+  it('a failed write leaves neither a partial output nor its temporary file', () => {
+    const target = join(dir, 'occupied');
+    mkdirSync(join(target, 'inside'), { recursive: true }); // a non-empty directory: the rename fails
+    const r = cli('quantize', join(dir, 'in.safetensors'), target);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/cannot write .*occupied/);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    expect(readdirSync(target)).toEqual(['inside']);
+  });
+
+  it('an output larger than its input says so; --drop of an I8 weight takes its scales too', () => {
+    const tiny = join(dir, 'tiny.safetensors'), tinyOut = join(dir, 'tiny-int8.safetensors');
+    writeFileSync(tiny, writeSafetensors({ 'x.weight': { dtype: 'F32', shape: [1, 1], data: Float32Array.of(0.5) } }));
+    const r = cli('quantize', tiny, tinyOut);
+    expect(r.status).toBe(0);
+    const inBytes = statSync(tiny).size, outBytes = statSync(tinyOut).size;
+    expect(outBytes).toBeGreaterThan(inBytes);
+    expect(r.stdout).toContain(`ratio:  ${(outBytes / inBytes).toFixed(4)} (${(outBytes / inBytes).toFixed(2)}x larger)`);
+    const dropped = join(dir, 'tiny-dropped.safetensors');
+    expect(cli('quantize', tinyOut, dropped, '--drop', '^x\\.weight$').status).toBe(0);
+    expect(Object.keys(readSafetensors(readFileSync(dropped)).tensors)).toEqual([]);
+    const orphan = cli('quantize', tinyOut, dropped, '--drop', '_scale$');
+    expect(orphan.status).toBe(2);
+    expect(orphan.stderr).toMatch(/options\.drop leaves out "x\.weight_scale" but keeps the I8 tensor "x\.weight"/);
   });
 });

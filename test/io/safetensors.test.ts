@@ -264,6 +264,9 @@ describe('round trips', () => {
       /tensors\["x"\]\.data must be a Int8Array \(dtype I8\)/);
     expect(() => writeSafetensors({ x: [1, 2] as unknown as Float32Array })).toThrow(TypeError);
     expect(() => writeSafetensors({ x: new Float32Array(1) }, { a: 1 as unknown as string })).toThrow(TypeError);
+    // The header's metadata key is not a tensor name: no file the reader refuses.
+    expect(() => writeSafetensors({ __metadata__: new Float32Array(1) })).toThrow(
+      /writeSafetensors: tensors\["__metadata__"\] is the header key the format reserves for the metadata/);
   });
 });
 
@@ -312,6 +315,11 @@ describe('hostile and truncated files', () => {
     ['size mismatch', () => build({ w: t('F16', [3], [0, 8]) }, 8), RangeError, /tensor "w" holds 8 bytes, but shape \[3\] of F16 needs 6/],
     ['overlap', () => build({ a: t('F32', [2], [0, 8]), b: t('F32', [2], [4, 12]) }, 12), RangeError, /tensor "b" data_offsets \[4, 12\] overlap tensor "a" \[0, 8\]/],
     ['same bytes twice', () => build({ a: t('F32', [2], [0, 8]), b: t('BF16', [4], [0, 8]) }, 8), RangeError, /overlap tensor/],
+    // The reference reader sorts empty tensors with the rest: one must sit between two others.
+    ['an empty tensor inside another', () => build({ a: t('F32', [2], [0, 8]), e: t('F32', [0], [4, 4]) }, 8), RangeError,
+      /tensor "e" data_offsets \[4, 4\] overlap tensor "a" \[0, 8\]/],
+    ['a partial shape product past 2^53 (checked multiplication)', () => build({ w: t('F32', [2 ** 26, 2 ** 26, 2 ** 26, 0], [0, 0]) }, 0),
+      RangeError, /tensor "w" shape \[67108864, 67108864, 67108864, 0\] has more elements than a safe integer/],
     ['metadata not an object', () => build({ __metadata__: 'x' }), TypeError, /"__metadata__" must be an object of strings/],
     ['metadata value not a string', () => build({ __metadata__: { epoch: 3 } }), TypeError, /"__metadata__" entry "epoch" must be a string, got 3/],
     ['not bytes', () => [1, 2, 3], TypeError, /loadSafetensors: bytes must be a Uint8Array \(or Node Buffer\) or an ArrayBuffer, got Array\(3\)/],
@@ -331,6 +339,8 @@ describe('hostile and truncated files', () => {
     expect(r.tensors.e!.data.length).toBe(0);
     expect(r.metadata).toEqual({ k: 'v' });
     expect(loadSafetensors(good).a).toEqual(new Float32Array(2));
+    // "__metadata__": null is no metadata, as the reference reader's Option reads it.
+    expect(readSafetensors(build({ a: t('F32', [2], [0, 8]), __metadata__: null }, 8)).metadata).toEqual({});
   });
 
   // The format's rules, as the reference reader applies them: every byte of the data buffer

@@ -9,7 +9,7 @@
 // every check too, and must give the same bits as the others (the relaxed build's f32 parts
 // differ from the baseline's, so its project leaves them out).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Engine } from '../../dist/index.js';
+import { quantizeInt8, type Engine } from '../../dist/index.js';
 import { forcedEngines } from '../helpers/engines.js';
 import { DOT_EMULATIONS, EMULATED_INT8_DOT, emulationBytes } from '../helpers/kernels.js';
 import { expectSameBits } from '../helpers/compare.js';
@@ -99,6 +99,30 @@ describe('engine.linear with quantize int8', () => {
         expectSameBits(got.subarray(0, row * outF), clean.subarray(0, row * outF), `rows ${rows}, ${bad}: the other rows`);
       }
     }
+  });
+
+  it('finite extremes: a row whose range passes f32 stays finite, a row or channel below ~1e-36 counts as zero', async () => {
+    const inF = 24, outF = 10;
+    const weight = randomF32(outF * inF, 6, 0.1), bias = randomF32(outF, 7);
+    for (let kk = 0; kk < inF; kk++) weight[3 * inF + kk] *= 1e-38; // channel 3: 127 / amax overflows f32
+    const config = { inFeatures: inF, outFeatures: outF, weights: { weight, bias } };
+    for (const rows of [1, 2, 4, 5, 9]) {
+      const x = randomF32(rows * inF, 8 + rows, 2);
+      x[0] = 3.4e38; // row 0: max − min overflows f32
+      x[1] = -3.4e38;
+      for (let kk = 0; kk < inF; kk++) x[(rows - 1) * inF + kk] *= rows > 1 ? 1e-37 : 1; // last row: 255 / range overflows
+      const got = await same((e) => e.linear({ ...config, quantize: 'int8' }).forward(x, { rows }) as Promise<Float32Array>);
+      expectSameBits(got, i8Gemm(quantizeRows(x, rows, inF, 255), quantizeWeight(weight, outF, inF), bias), `rows ${rows}: the reference`);
+      expect(Array.from(got).every(Number.isFinite), `rows ${rows}: finite`).toBe(true);
+      const f32 = await engines[0].linear(config).forward(x, { rows }) as Float32Array;
+      expect(relRms(got.subarray(0, outF), f32.subarray(0, outF)), `rows ${rows}: row 0 against f32`).toBeLessThan(0.02);
+      for (let i = 0; i < rows; i++) expect(got[i * outF + 3], `rows ${rows}, row ${i}: channel 3 is its bias`).toBe(bias[3]);
+      if (rows > 1) expectSameBits(got.subarray((rows - 1) * outF), bias, `rows ${rows}: the tiny row gives the bias`);
+    }
+    // quantizeInt8 (the file writer) agrees with the engine: channel 3 all zero, scale 0.
+    const { codes, scales } = quantizeInt8(weight, outF, inF, 0);
+    expect(scales[3]).toBe(0);
+    expect(Array.from(codes.subarray(3 * inF, 4 * inF)).every((q) => q === 0)).toBe(true);
   });
 
   it('seeded random shapes', async () => {

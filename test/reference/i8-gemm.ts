@@ -29,10 +29,11 @@ export function quantizeWeight(w: Float32Array, n: number, k: number, ldw = k): 
   for (let j = 0; j < n; j++) {
     let amax = 0;
     for (let kk = 0; kk < k; kk++) amax = Math.max(amax, Math.abs(w[j * ldw + kk]));
-    const inv = amax > 0 ? f(127 / amax) : 0;
-    scale[j] = amax > 0 ? f(amax / 127) : 0;
+    const live = amax > 0 && f(127 / amax) <= F32_MAX; // a channel below ~3.7e-37 counts as zero
+    const inv = live ? f(127 / amax) : 0;
+    scale[j] = live ? f(amax / 127) : 0;
     for (let kk = 0; kk < k; kk++) {
-      const q = amax > 0 ? clamp(rne(f(w[j * ldw + kk] * inv)), -127, 127) : 0;
+      const q = live ? clamp(rne(f(w[j * ldw + kk] * inv)), -127, 127) : 0;
       codes[j * k + kk] = q;
       colsum[j] += q;
     }
@@ -58,12 +59,16 @@ export function quantizeRows(a: Float32Array, m: number, k: number, aMax: number
       lo = Math.min(lo, x);
       hi = Math.max(hi, x);
     }
-    const range = f(hi - lo);
+    let range = f(hi - lo), levels = aMax;
+    if (!nan && !(range <= F32_MAX) && lo >= -F32_MAX && hi <= F32_MAX) {
+      range = f(hi * 0.5 - lo * 0.5); // finite extremes whose range overflows: halves
+      levels = aMax / 2;
+    }
     let inv = 0;
     if (nan || !(range <= F32_MAX)) scale[i] = Number.NaN;
-    else if (range > 0) {
-      scale[i] = f(range / aMax);
-      inv = f(aMax / range);
+    else if (range > 0 && f(levels / range) <= F32_MAX) { // else below ~7.5e-37: a zero row
+      scale[i] = f(range / levels);
+      inv = f(levels / range);
       zero[i] = clamp(rne(f(-lo * inv)), 0, aMax);
     }
     for (let kk = 0; kk < k; kk++) {
