@@ -27,6 +27,13 @@ export function typedArrayLength(value: ArrayBufferView): number {
   return lengthSlot.call(value) as number;
 }
 
+/** The length a value declares: a typed array's real one (not a subclass's getter or an own
+ * property), else its `length` property (an engine tensor's, an array's), else undefined. */
+export function declaredLength(value: unknown): unknown {
+  if (typedArrayName(value) !== undefined) return typedArrayLength(value as ArrayBufferView);
+  return typeof value === 'object' && value !== null ? (value as { length?: unknown }).length : undefined;
+}
+
 /** A view of this realm's own class on the same memory as `value` (no copy), so that length,
  * byteLength, set and slice later read the array's slots, never a subclass's or an own property. */
 export function plainView<K extends ArrayKind>(value: ArrayBufferView, kind: K): ArrayOfKind[K] {

@@ -81,8 +81,9 @@ export interface AttentionOptions {
 export interface EngineTensor {
   /** Elements. */
   readonly length: number;
-  /** Copies `data` into elements offset .. offset + data.length (default offset 0). `data` is
-   * read when the write runs, after the calls queued before it. */
+  /** Copies `data` into elements offset .. offset + data.length (default offset 0), after the
+   * calls queued before it. `data` is read when `write` is called (copied if the engine is busy),
+   * so the caller may reuse its array at once. */
   write(data: Float32Array, offset?: number): Promise<void>;
   /** A copy of `length` elements from `offset` (default: from 0 to the end). */
   read(offset?: number, length?: number): Promise<Float32Array>;

@@ -12,7 +12,9 @@
 // Mean and variance are computed in f32 in two passes over the row — the sum, then the sum of
 // squared deviations from the mean — not Welford's running update and not Σs² − n·mean².
 // Why: the one-pass Σs² − n·mean² cancels catastrophically when |mean| ≫ std (a residual
-// stream drifts far from 0); two passes are at least as accurate as Welford's update, and
+// stream drifts far from 0); two passes are as accurate as Welford's update in the error
+// bound (the variance's error is that of the mean's, squared, plus the sum's), though on a
+// given row where |mean| ≫ std either may land an ulp of the mean closer to float64; and
 // Welford needs a division per element (or per-lane merges) where the second pass costs one
 // more read of a row that sits in L1 (768 floats = 3 KiB). Each pass keeps eight partial sums
 // (two vectors), so its rounding error grows like dim/8 in the worst case and like √(dim/8)

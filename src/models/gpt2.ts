@@ -51,6 +51,7 @@ export interface Gpt2Hparams {
   headDim: number;  // n_embd / n_head
   inner: number;    // n_inner ?? 4·n_embd
   eps: number;      // layer_norm_epsilon (1e-5)
+  tieWordEmbeddings: boolean; // tie_word_embeddings (true): lm_head is wte when the file has none
 }
 
 /** The config.json keys HF writes that change nothing here (dropouts are off in eval mode). */
@@ -81,12 +82,14 @@ export function gpt2Hparams(value: unknown): Gpt2Hparams {
     }
     eps = c.layer_norm_epsilon;
   }
+  const tie = c.tie_word_embeddings;
+  if (tie !== undefined && typeof tie !== 'boolean') throw typeError(OP, 'config.tie_word_embeddings', 'a boolean', tie);
   const hp: Gpt2Hparams = {
     vocab: dim(OP, 'config.vocab_size', c.vocab_size),
     positions: dim(OP, 'config.n_positions', c.n_positions),
     embd, layers: dim(OP, 'config.n_layer', c.n_layer), heads, headDim: embd / heads,
     inner: c.n_inner === undefined || c.n_inner === null ? 4 * embd : dim(OP, 'config.n_inner', c.n_inner),
-    eps,
+    eps, tieWordEmbeddings: tie !== false,
   };
   elements(OP, 'config.vocab_size', hp.vocab, embd);
   elements(OP, 'config.n_inner', hp.inner, embd);
@@ -154,6 +157,10 @@ export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown, quantize?: Qu
     }
     const bare = given.startsWith('transformer.') ? given.slice('transformer.'.length) : given;
     if (BUFFER.test(bare)) {
+      const layer = Number(/^h\.(\d+)\./.exec(bare)![1]);
+      if (layer >= hp.layers) {
+        throw rangeError(OP, `weights[${JSON.stringify(given)}]`, `has layer index ${layer}, but config.n_layer is ${hp.layers}`);
+      }
       unused.push(given);
       continue;
     }
@@ -173,6 +180,11 @@ export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown, quantize?: Qu
       throw rangeError(OP, `weights[${JSON.stringify(given)}]`, `is given twice (also as ${JSON.stringify(found.get(bare))})`);
     }
     found.set(bare, given);
+  }
+  // HF initialises an untied lm_head the file lacks at random (and warns); here it is an error.
+  if (lmHeadKey === undefined && !hp.tieWordEmbeddings) {
+    throw typeError(OP, 'weights["lm_head.weight"]',
+      'present: config.tie_word_embeddings is false, so the lm_head is not wte', undefined);
   }
   const w: Record<string, Float32Array> = {};
   const tables: Record<string, EmbeddingTable> = {};

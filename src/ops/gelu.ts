@@ -4,6 +4,7 @@ import type { Arena } from '../wasm/arena.js';
 import { geluPhase } from '../parallel/phases.js';
 import { keysOf, options } from '../validate.js';
 import { typeError } from '../errors.js';
+import { declaredLength } from '../typed-array.js';
 import type { BuiltCall } from './attention.js';
 import { collectOutput, outputLengths, placeOutput, planOutput, type OutputPlan } from './outputs.js';
 import { placeInput, tensorInput, writeInput, type Input, type TensorRegistry } from './tensor.js';
@@ -24,7 +25,7 @@ export function planGelu(x: unknown, opts: unknown, tensors?: TensorRegistry): G
   const o = options(OP, 'options', opts, true, OPTION_KEYS) as Partial<GeluOptions>;
   const tanh = geluApproximate(OP, 'options.approximate', o.approximate);
   const state = tensors?.get(x as EngineTensor);
-  const given = state ? state.length : (x as { length?: unknown } | undefined)?.length;
+  const given = state ? state.length : declaredLength(x);
   const n = typeof given === 'number' && given > 0 ? given : 1;
   const input = tensorInput(OP, 'x', x, n, 'a non-empty tensor', tensors);
   return { n, tanh, x: input, out: planOutput(OP, o.out, n, 'the length of x', tensors) };

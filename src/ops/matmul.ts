@@ -11,6 +11,7 @@ import {
 } from '../parallel/phases.js';
 import { dim, elements, finite, flag, keysOf, optionalDim, options } from '../validate.js';
 import { rangeError } from '../errors.js';
+import { declaredLength } from '../typed-array.js';
 import type { BuiltCall } from './attention.js';
 import { collectOutput, outputLengths, placeOutput, planOutput, type OutputPlan } from './outputs.js';
 import { isTensor, placeInput, tensorInput, writeInput, type Input, type TensorRegistry } from './tensor.js';
@@ -36,7 +37,7 @@ export function planMatmul(a: unknown, b: unknown, opts: unknown, tensors?: Tens
   const bNames = transB ? 'n·k' : 'k·n', bValues = transB ? `${n}·${k}` : `${k}·${n}`;
   const bDims = `${bNames} = ${bValues}`, bBatchDims = `batch·${bNames} = ${batch}·${bValues}`;
   const bLength = elements(OP, 'b', k, n);
-  const bGiven = (b as { length?: unknown } | undefined)?.length;
+  const bGiven = declaredLength(b);
   // B of one matrix is shared by every batch entry; else one per entry.
   const bShared = batch === 1 || bGiven === bLength;
   const bBatched = elements(OP, 'b', batch, k, n);

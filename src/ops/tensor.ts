@@ -88,10 +88,14 @@ export function createTensor(host: TensorHost, registry: TensorRegistry, init: u
   const live = (op: string): void => {
     if (state.disposed) throw stateError(`${op}: the tensor has been disposed`);
   };
-  const range = (op: string, offset: unknown, count: number): number => {
+  /** Checks offset, then that `count` elements from it fit (`what`: the argument giving count). */
+  const range = (op: string, offset: unknown, count: number, what: string): number => {
     if (typeof offset !== 'number') throw typeError(op, 'offset', 'a non-negative integer', offset);
-    if (!Number.isInteger(offset) || offset < 0 || offset + count > length) {
-      throw rangeError(op, 'offset', `${offset} with ${count} elements does not fit in the tensor's ${length}`);
+    if (!Number.isInteger(offset) || offset < 0 || offset > length) {
+      throw rangeError(op, 'offset', `must be an integer in [0, ${length}] (the tensor's length), got ${offset}`);
+    }
+    if (offset + count > length) {
+      throw rangeError(op, what, `of ${count} elements from offset ${offset} does not fit in the tensor's ${length}`);
     }
     return offset;
   };
@@ -105,14 +109,22 @@ export function createTensor(host: TensorHost, registry: TensorRegistry, init: u
         live(op);
         source = typedArray(data, 'Float32Array');
         if (source === undefined) throw typeError(op, 'data', 'a Float32Array', data);
-        range(op, offset, source.length);
+        range(op, offset, source.length, 'data');
       } catch (error) {
         return Promise.reject(error);
       }
-      return host.task((arena) => {
+      // The data as it is now: written at once on an idle engine, else copied and queued (the
+      // caller may reuse its array before the write runs).
+      const write = (values: Float32Array) => (arena: Arena): void => {
         resident(state, op);
-        arena.writeF32(state.ptr + offset * 4, source);
-      });
+        arena.writeF32(state.ptr + offset * 4, values);
+      };
+      try {
+        if (host.now?.(write(source)) !== undefined) return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return host.task(write(source.slice()));
     },
     read(offset: number = 0, count?: number): Promise<Float32Array> {
       const op = 'EngineTensor.read';
@@ -122,7 +134,7 @@ export function createTensor(host: TensorHost, registry: TensorRegistry, init: u
         if (count !== undefined && (!Number.isInteger(count) || count < 0)) {
           throw rangeError(op, 'length', `must be a non-negative integer, got ${count}`);
         }
-        range(op, offset, count ?? 0);
+        range(op, offset, count ?? 0, 'length');
       } catch (error) {
         return Promise.reject(error);
       }

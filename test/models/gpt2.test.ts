@@ -177,6 +177,17 @@ describe('GPT-2 checkpoints', () => {
     expect(() => engine.gpt2({ config: { ...config, activation_function: 'relu' }, weights })).toThrow(/activation_function/);
     expect(() => engine.gpt2({ config, weights: { ...weights, 'h.2.ln_1.weight': weights['h.0.ln_1.weight'] } }))
       .toThrow(/weights\["h\.2\.ln_1\.weight"\] has layer index 2/);
+    // A mask buffer is unused, but not one of a layer the config does not have.
+    const buffer = new Float32Array(4);
+    const buffered = engine.gpt2({ config, weights: { ...weights, 'transformer.h.1.attn.masked_bias': buffer } });
+    expect(buffered.unusedKeys).toEqual(['transformer.h.1.attn.masked_bias']);
+    await buffered.dispose();
+    expect(() => engine.gpt2({ config, weights: { ...weights, 'transformer.h.7.attn.bias': buffer } }))
+      .toThrow(/weights\["transformer\.h\.7\.attn\.bias"\] has layer index 7, but config\.n_layer is 2/);
+    // Untied by the config and no lm_head in the file: HF would initialise one at random.
+    expect(() => engine.gpt2({ config: { ...config, tie_word_embeddings: false }, weights }))
+      .toThrow(/weights\["lm_head\.weight"\] must be present: config\.tie_word_embeddings is false/);
+    expect(() => engine.gpt2({ config: { ...config, tie_word_embeddings: 'no' }, weights })).toThrow(TypeError);
     expect(() => engine.gpt2({ config, weights: { ...weights, 'h.0.attn.q_proj.weight': weights['h.0.ln_1.weight'] } }))
       .toThrow(RangeError);
     const missing = { ...weights };

@@ -123,6 +123,21 @@ describe.each(kernelVariants())('engine tensors (%s)', (variant) => {
       await Promise.all([idle.dispose(), busy.dispose(), small.dispose()]);
     });
 
+    it('write(data) reads data when called: one scratch array reused for unawaited writes, idle and busy', async () => {
+      const t = engine.createTensor(8);
+      const scratch = new Float32Array(2);
+      const writes: Promise<void>[] = [];
+      for (let i = 0; i < 4; i++) {
+        scratch.fill(i + 1);
+        writes.push(t.write(scratch, 2 * i)); // the first runs at once, the rest queue behind it
+        if (i === 0) writes.push(t.read().then(() => undefined)); // keeps the queue busy
+      }
+      scratch.fill(-1);
+      await Promise.all(writes);
+      expect(await t.read()).toEqual(Float32Array.of(1, 1, 2, 2, 3, 3, 4, 4));
+      await t.dispose();
+    });
+
     it('bad arguments are TypeError / RangeError naming them, before anything is queued', async () => {
       expect(() => engine.createTensor(0)).toThrow(RangeError);
       expect(() => engine.createTensor(1.5)).toThrow(/init/);
@@ -137,6 +152,9 @@ describe.each(kernelVariants())('engine tensors (%s)', (variant) => {
       await expect(t.write(Float32Array.of(1), -1)).rejects.toThrow(/offset/);
       await expect(t.write([1] as unknown as Float32Array)).rejects.toThrow(TypeError);
       await expect(t.read(2, 3)).rejects.toThrow(RangeError);
+      await expect(t.read(0, 5)).rejects.toThrow(/^EngineTensor\.read: length of 5 elements from offset 0 does not fit in the tensor's 4$/);
+      await expect(t.read(5)).rejects.toThrow(/^EngineTensor\.read: offset must be an integer in \[0, 4\]/);
+      await expect(t.write(new Float32Array(5))).rejects.toThrow(/^EngineTensor\.write: data of 5 elements from offset 0 does not fit/);
       await expect(t.read(0, 1.5)).rejects.toThrow(RangeError); // a number, of the wrong value
       await expect(t.read(0, "1" as never)).rejects.toThrow(TypeError);
       await expect(t.write(tagged as never)).rejects.toThrow(/^EngineTensor\.write: data must be a Float32Array, got Uint8Array\(8\)$/);

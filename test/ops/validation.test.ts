@@ -277,6 +277,14 @@ const FORMS: [string, <T extends Typed>(a: T) => T][] = [
     }
     return new Named('values', a) as never;
   }],
+  ['of a subclass whose length getter lies', (a) => {
+    class Short extends (classOf(a) as unknown as typeof Float32Array) {
+      get length(): number { return super.length - 1; }
+    }
+    const out = new Short(a.length);
+    out.set(a);
+    return out as never;
+  }],
   ['a subarray view', (a) => {
     const big = new (classOf(a))(a.length + 7);
     big.set(a, 3);
@@ -328,6 +336,20 @@ describe.each([1, 2])('arrays of every form are taken and give the same bits (th
     expectSameBits((await layer.forward(self, self, self, selfOpts)).output,
       (await plainLayer.forward(x, x, x, selfOpts)).output, 'self-attention');
     await Promise.all([layer.dispose(), plainLayer.dispose()]);
+  });
+
+  it.each(FORMS)('matmul, softmax, layerNorm and gelu take arrays %s', async (_, form) => {
+    const a = randomF32(2 * 3 * 4, 31), b = randomF32(4 * 5, 32), bias = randomF32(5, 33);
+    const mm = { m: 3, k: 4, n: 5, batch: 2, bias };
+    expectSameBits(await engine.matmul(form(a), form(b), { ...mm, bias: form(bias) }) as Float32Array,
+      await engine.matmul(a, b, mm) as Float32Array, 'matmul, one B for the batch');
+    const sm = { rows: 3, cols: 4, mask: boolMask };
+    expectSameBits(await engine.softmax(form(addMask), { ...sm, mask: form(boolMask) }) as Float32Array,
+      await engine.softmax(addMask, sm) as Float32Array, 'softmax');
+    const ln = { rows: 2, dim: 12, weight: randomF32(12, 34), residual: randomF32(24, 35) };
+    expectSameBits(await engine.layerNorm(form(a), { ...ln, weight: form(ln.weight), residual: form(ln.residual) }) as Float32Array,
+      await engine.layerNorm(a, ln) as Float32Array, 'layerNorm');
+    expectSameBits(await engine.gelu(form(a)) as Float32Array, await engine.gelu(a) as Float32Array, 'gelu');
   });
 
   it.each(FORMS)('createTensor and EngineTensor.write take arrays %s', async (_, form) => {
