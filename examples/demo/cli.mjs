@@ -18,6 +18,10 @@ if (unknown !== undefined || sentences.length > 1) {
 const causal = args.includes('--causal');
 const sentence = sentences[0] ?? "The animal didn't cross the street because it was too tired";
 const tokens = tokenize(sentence);
+if (tokens.length === 0) {
+  process.stderr.write('the sentence has no words\nusage: npm start -- --cli ["your sentence"] [--causal]\n');
+  process.exit(2);
+}
 const E = 64, H = 4, L = tokens.length;
 
 const engine = await createEngine();

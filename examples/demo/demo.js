@@ -12,6 +12,14 @@ const genStatus = (text) => { $('gen-status').textContent = text; };
 // The engine's diagnostic hook: where its last call ran (the pool's workers or the calling thread).
 const DEBUG = Symbol.for('wasm-attention.debug');
 
+// Until the model is in, a submit (a click, Enter) does nothing: a native one would reload the page.
+for (const id of ['form', 'gen-form']) $(id).addEventListener('submit', (e) => e.preventDefault());
+genStatus('loading the model…');
+if (!crossOriginIsolated) {
+  $('gen-form').insertAdjacentHTML('afterend', '<p class="note" id="isolation">One thread: this page is not ' +
+    'cross-origin isolated (no COOP/COEP headers), so it has no SharedArrayBuffer for the engine\'s workers.</p>');
+}
+
 const threads = navigator.hardwareConcurrency > 1 && crossOriginIsolated ? Math.min(navigator.hardwareConcurrency, 4) : 1;
 const engine = await createEngine({ threads });
 const layer = engine.multiHeadAttention({ embedDim: E, numHeads: H, weights: demoWeights(E) });
@@ -29,7 +37,9 @@ const { vocab } = gpts.get(1);
 for (const { model } of gpts.values()) await warmUp(model);
 const nThreads = engine.threads;
 for (const [id, key] of [['prompt', 'prompt'], ['max-tokens', 'maxNewTokens'], ['temperature', 'temperature'],
-  ['top-k', 'topK'], ['top-p', 'topP'], ['seed', 'seed']]) $(id).value = String(DEFAULTS[key]);
+  ['top-k', 'topK'], ['top-p', 'topP'], ['seed', 'seed']]) {
+  if ($(id).value === $(id).defaultValue) $(id).value = String(DEFAULTS[key]); // not what was typed while loading
+}
 $('threads').innerHTML = nThreads > 1
   ? `<option value="both" selected>1, then ${nThreads}</option><option value="1">1</option><option value="${nThreads}">${nThreads}</option>`
   : '<option value="1" selected>1</option>';

@@ -46,7 +46,7 @@ function parse(argv) {
   const check = (flag, ok, want) => { if (!ok) fail(`${flag}: expected ${want}, got ${o[NUMBERS[flag]]}`); };
   check('--max-tokens', Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 1, 'a positive integer');
   check('--temperature', o.temperature >= 0, 'a number >= 0 (0: greedy)');
-  check('--top-k', Number.isInteger(o.topK) && o.topK >= 0, 'an integer >= 0 (0: off)');
+  check('--top-k', Number.isInteger(o.topK) && o.topK >= 0 && o.topK < 2 ** 31, 'an integer in [0, 2^31) (0: off)');
   check('--top-p', o.topP >= 0 && o.topP <= 1, 'a number in [0, 1] (1: off; 0 keeps the most likely token)');
   check('--seed', Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32, 'an integer in [0, 2^32)');
   check('--threads', Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 256, 'an integer in 1..256');
@@ -68,10 +68,14 @@ if (promptIds.length + args.maxNewTokens - 1 > positions) {
   fail(`--max-tokens: ${args.maxNewTokens} after a prompt of ${promptIds.length} would pass the model's ${positions} positions: ` +
     `at most ${positions - promptIds.length + 1}`);
 }
-// `| head` closes the pipe early: stop quietly, as a terminal tool does.
+// `| head` closes the pipe early: stop quietly, as a terminal tool does; another write error
+// (a full disk) is a one-line message and status 1. The error event comes on a later turn of
+// the event loop, which a one-thread engine's steps (promise continuations only) never give
+// it: the loop yields one turn per token (outside the timed steps).
 process.stdout.on('error', (error) => {
   if (error.code === 'EPIPE') process.exit(0);
-  throw error;
+  process.stderr.write(`cannot write the text: ${error.message}\n`);
+  process.exit(1);
 });
 
 const engine = await createEngine({ threads: args.threads });
@@ -90,6 +94,7 @@ try {
   for await (const { id, ms: stepMs } of steps) {
     ms.push(stepMs);
     process.stdout.write(vocab.decode([id]));
+    await new Promise((resolve) => setImmediate(resolve));
   }
   process.stdout.write('\n');
   const r = rates(ms);

@@ -65,7 +65,10 @@ export function serverOptions(argv, env) {
     }
   }
   const at = argv.indexOf('--port');
-  const port = at >= 0 ? Number(argv[at + 1]) : Number(env.PORT ?? 8080);
+  if (at >= 0 && argv.indexOf('--port', at + 1) >= 0) throw new RangeError('--port is given twice');
+  const text = at >= 0 ? argv[at + 1] : env.PORT === undefined ? '8080' : env.PORT;
+  // Decimal digits only: Number() would take '' as 0 (a random port) and '0x20C8' as 8392.
+  const port = typeof text === 'string' && /^\d{1,5}$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`--port (or PORT) must be an integer in 0..65535, got ${at >= 0 ? argv[at + 1] : env.PORT}`);
   }
@@ -84,6 +87,13 @@ export async function main(argv, env, hint) {
     process.exit(1);
   }
   console.log(`wasm-attention demo: open ${url}examples/demo/${isolation ? '' : '   (not cross-origin isolated: one thread)'}   (Ctrl-C stops it; ${hint})`);
+  // Under `npm start`, a SIGTERM or SIGINT sent to npm alone reaches the shell that runs the
+  // script (npm run build && node …), not this process, which would outlive them both. When
+  // that shell goes, this process is given another parent: stop then too.
+  if (env.npm_lifecycle_event !== undefined) {
+    const parent = process.ppid;
+    setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,7 +1,8 @@
 // The shipped date translator (models/date-translator/) on the engine: character embeddings ·
 // √dModel + sinusoidal positions in JavaScript, nn.Transformer on the engine (encode once, then
 // decode the whole prefix at every step, as the PyTorch reference does), and the generator as an
-// engine.linear on the last position. Greedy: the argmax token, until EOS or maxTgtLen.
+// engine.linear on the last position. Greedy: the argmax token, until EOS or maxTgtLen − 1 tokens
+// (train.py's greedy_one: the decoder never sees more than the maxTgtLen positions it was trained on).
 import { readFile } from 'node:fs/promises';
 import { loadSafetensors, positionalEncoding } from '../../dist/index.js';
 import { createVocab, loadConfig } from './vocab.mjs';
@@ -44,7 +45,7 @@ export async function createTranslator(engine, dir = MODEL) {
     try {
       const tgt = [vocab.bos];
       const out = [];
-      while (out.length < config.maxTgtLen) {
+      while (out.length < config.maxTgtLen - 1) { // BOS and the ids: maxTgtLen positions at most, as trained
         const hidden = await model.decode(embed(weights['tgt_embed.weight'], tgt), memory,
           { batch: 1, seqT: tgt.length, seqS: srcIds.length, tgtIsCausal: true });
         const logits = await generator.forward(hidden.subarray((tgt.length - 1) * d), { rows: 1 });

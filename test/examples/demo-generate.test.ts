@@ -3,7 +3,7 @@
 // gives with the same options (greedy and seeded sampling, threads 1 and 2), greedy equals
 // PyTorch's (models/char-gpt/greedy.json); stderr has the rates; a bad argument exits 2 naming
 // it. Also the demo's char-GPT helpers (examples/demo/char-gpt.js) that the page shares.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -77,7 +77,8 @@ describe('npm start -- --cli --generate', () => {
     [['The', '--temperature', '-1'], /--temperature: expected a number >= 0/],
     [['The', '--top-p', '1.5', '--temperature', '1'], /--top-p: expected a number in \[0, 1\]/],
     [['The', '--top-p', '1.5'], /--top-p: expected a number in \[0, 1\]/], // checked under greedy decoding too
-    [['The', '--top-k', '-1'], /--top-k: expected an integer >= 0/],
+    [['The', '--top-k', '-1'], /--top-k: expected an integer in \[0, 2\^31\)/],
+    [['The', '--top-k', '1e30'], /--top-k: expected an integer in \[0, 2\^31\)/], // checked under greedy decoding too
     [['The', '--seed', '1.5'], /--seed: expected an integer in \[0, 2\^32\), got 1\.5/],
     [['The', '--seed', '-1'], /--seed: expected an integer in \[0, 2\^32\), got -1/],
     [['The', '--top-k', 'many'], /--top-k: expected a number, got "many"/],
@@ -93,6 +94,30 @@ describe('npm start -- --cli --generate', () => {
     expect(run.stderr).toMatch(message);
     expect(run.stderr).toMatch(/^usage: npm start -- --cli --generate/m);
     expect(run.stdout).toBe('');
+  });
+});
+
+describe('npm start -- --cli: the terminal tools stop cleanly', () => {
+  it('a reader that closes the pipe early (| head -c 10) stops the generation at once, status 0', async () => {
+    const child = spawn(process.execPath, ['examples/demo/start.mjs', '--cli', '--generate', 'And', '--max-tokens', '250'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    child.stdout.destroy(); // as head does once it has its bytes
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(first.startsWith('And')).toBe(true);
+    expect(code).toBe(0);
+    expect(stderr, 'no rates line: it stopped before the end').not.toMatch(/tokens on 1 thread/);
+  });
+
+  it('the attention CLI names a sentence without words: status 2, no stack trace', async () => {
+    const run = await new Promise<Run>((resolve) => {
+      execFile(process.execPath, ['examples/demo/start.mjs', '--cli', ' '], { cwd: ROOT, timeout: 120_000 },
+        (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }));
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^the sentence has no words\nusage: npm start -- --cli/);
   });
 });
 

@@ -46,5 +46,11 @@ describe('examples/demo/server.mjs', () => {
     expect(() => serverOptions(['--port', 'abc'], {})).toThrow(/--port \(or PORT\) must be an integer in 0\.\.65535, got abc/);
     expect(() => serverOptions(['--prot', '8090'], {})).toThrow(/unknown argument "--prot"/);
     expect(() => serverOptions(['--port', '8090', 'extra'], {})).toThrow(/unknown argument "extra"/);
+    // Decimal digits only: Number('') is 0 (a random port), Number('0x20C8') is 8392.
+    for (const bad of ['', '0x20C8', '1e3', ' 80', '80.0', '65536']) {
+      expect(() => serverOptions(['--port', bad], {}), JSON.stringify(bad)).toThrow(/--port \(or PORT\) must be an integer in 0\.\.65535/);
+      expect(() => serverOptions([], { PORT: bad }), `PORT=${JSON.stringify(bad)}`).toThrow(/must be an integer in 0\.\.65535/);
+    }
+    expect(() => serverOptions(['--port', '8090', '--port', '8091'], {})).toThrow(/--port is given twice/);
   });
 });

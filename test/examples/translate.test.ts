@@ -37,6 +37,25 @@ describe('date translator', () => {
     expect(correct / greedy.items.length).toBe(greedy.accuracy);
     await translator.dispose();
   });
+
+  it('inputs outside the grammar: PyTorch\'s greedy ids, at most maxTgtLen − 1 of them when no EOS comes', async () => {
+    // train.greedy_one (torch 1.13) on the committed weights; argmax margins 0.12 to 11.9.
+    const torch: [string, number[]][] = [
+      ['9', [15, 15, 15, 15, 15, 5, 15, 15, 15, 15, 15]],
+      ['x'.repeat(64), [12, 12, 12, 12, 5, 7, 12, 5, 7, 12, 12]],
+      ['hello world', [8, 6, 7, 8, 5, 6, 10, 5, 6, 6, 2]],
+      ['31st of february 2023', [8, 6, 8, 9, 5, 6, 8, 5, 9, 7, 2]],
+      ['the 3rd of july, 1899', [7, 15, 14, 15, 5, 6, 13, 5, 6, 9, 2]],
+      ['aaaa aaaa aaaa', [6, 6, 6, 6, 5, 6, 6, 7, 7, 7, 2]],
+      ['- - - -', [12, 12, 12, 12, 5, 6, 14, 5, 6, 12, 2]],
+      ['0'.repeat(40), [6, 6, 6, 6, 5, 6, 6, 5, 6, 6, 2]],
+    ];
+    const engine = await createEngine({ threads: 1 });
+    engines.push(engine);
+    const translator = await createTranslator(engine);
+    for (const [input, ids] of torch) expect(await translator.translateIds(translator.vocab.encodeSource(input)), input).toEqual(ids);
+    await translator.dispose();
+  });
 });
 
 describe('npm run example:translate (examples/translate/translate.mjs)', () => {
