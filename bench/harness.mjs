@@ -20,8 +20,9 @@ export async function measure(fn, { warmupMs = 1500, runs = 10, maxMs = 60000 } 
   return { median: times[times.length >> 1], min: times[0], runs: times.length };
 }
 
-/** Largest |a - b| over two arrays. */
+/** Largest |a - b| over two arrays (Infinity when their lengths differ: a truncated output). */
 export function maxAbsDiff(a, b) {
+  if (a.length !== b.length) return Infinity;
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   return worst;

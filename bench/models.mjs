@@ -17,6 +17,20 @@ export const MINILM_L6 = Object.freeze({
   hidden_act: 'gelu', position_embedding_type: 'absolute',
 });
 
+/** WASM_ATTENTION_BENCH_FFN_SCALE (default 1) scales the first feed-forward weight of the BERT
+ * and encoder-layer shapes (linear1, intermediate.dense), for both sides alike. At 1 the GELU's
+ * inputs have the spread of a freshly initialised layer (std about 0.58 in the encoder layer,
+ * 0.40 in MiniLM), which keeps nearly every vector on the GELU's central path (a third of the
+ * full path's work, assembly/f32-activation/f32-gelu-simd.ts); ORT's Erf has no such path.
+ * Trained models spread wider: 3 (std about 1.7) shows what that costs. GPT-2's tanh GELU has
+ * one path whatever its input. */
+export const FFN_SCALE = (() => {
+  const text = globalThis.process?.env?.WASM_ATTENTION_BENCH_FFN_SCALE; // Node, Deno, Bun; a page: 1
+  const k = text === undefined ? 1 : Number(text);
+  if (!(k > 0 && Number.isFinite(k))) throw new RangeError(`WASM_ATTENTION_BENCH_FFN_SCALE must be a positive number, got ${text}`);
+  return k;
+})();
+
 /** Seeds: one per tensor, from its position in the state dict, so both sides build the same. */
 const seeded = (seed0) => {
   let seed = seed0;
@@ -50,7 +64,7 @@ export function gpt2Weights(c, seed = 1000) {
 export function bertWeights(c, seed = 2000) {
   const r = seeded(seed), d = c.hidden_size, ff = c.intermediate_size;
   const norm = (name) => ({ [`${name}.weight`]: near1(r(d, 0.1)), [`${name}.bias`]: r(d, 0.02) });
-  const linear = (name, out, inp) => ({ [`${name}.weight`]: r(out * inp, 0.035), [`${name}.bias`]: r(out, 0.02) });
+  const linear = (name, out, inp, k = 1) => ({ [`${name}.weight`]: r(out * inp, 0.035 * k), [`${name}.bias`]: r(out, 0.02) });
   const w = {
     'embeddings.word_embeddings.weight': r(c.vocab_size * d, 0.05),
     'embeddings.position_embeddings.weight': r(c.max_position_embeddings * d, 0.02),
@@ -62,7 +76,7 @@ export function bertWeights(c, seed = 2000) {
     Object.assign(w,
       linear(`${p}attention.self.query`, d, d), linear(`${p}attention.self.key`, d, d), linear(`${p}attention.self.value`, d, d),
       linear(`${p}attention.output.dense`, d, d), norm(`${p}attention.output.LayerNorm`),
-      linear(`${p}intermediate.dense`, ff, d), linear(`${p}output.dense`, d, ff), norm(`${p}output.LayerNorm`));
+      linear(`${p}intermediate.dense`, ff, d, FFN_SCALE), linear(`${p}output.dense`, d, ff), norm(`${p}output.LayerNorm`));
   }
   return w;
 }
@@ -75,7 +89,7 @@ export function encoderLayerWeights({ dModel: d, ff }) {
   return {
     'self_attn.in_proj_weight': w(3 * d * d, 1, 1 / Math.sqrt(d)), 'self_attn.in_proj_bias': w(3 * d, 2, 0.1),
     'self_attn.out_proj.weight': w(d * d, 3, 1 / Math.sqrt(d)), 'self_attn.out_proj.bias': w(d, 4, 0.1),
-    'linear1.weight': w(ff * d, 6, 1 / Math.sqrt(d)), 'linear1.bias': w(ff, 7, 0.1),
+    'linear1.weight': w(ff * d, 6, FFN_SCALE / Math.sqrt(d)), 'linear1.bias': w(ff, 7, 0.1),
     'linear2.weight': w(d * ff, 8, 1 / Math.sqrt(ff)), 'linear2.bias': w(d, 9, 0.1),
     'norm1.weight': near1(d, 10), 'norm1.bias': w(d, 11, 0.1), 'norm2.weight': near1(d, 12), 'norm2.bias': w(d, 13, 0.1),
   };

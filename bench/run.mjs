@@ -150,7 +150,10 @@ for (const r of timed) {
   const plain = timed.find((p) => p.shape === r.shape && p.impl === 'plain JS');
   const ort = timed.find((p) => p.shape === r.shape && p.impl.startsWith('onnxruntime') && p.threads === r.threads);
   const tfjs = timed.find((p) => p.shape === r.shape && p.impl.startsWith('tfjs'));
-  const comparable = r.impl.startsWith('wasm-attention') && !r.impl.endsWith(KERNEL_ONLY) && !r.impl.endsWith(KERNEL_VS_PROBE) && !r.impl.endsWith(LAYER_GEMMS_VS_PROBE);
+  // Not the generate-prefill row: it runs the lm_head on the last position only, ORT's graph on
+  // all of them (the forward row is the like-for-like one).
+  const comparable = r.impl.startsWith('wasm-attention') && !r.impl.endsWith(KERNEL_ONLY) && !r.impl.endsWith(KERNEL_VS_PROBE) &&
+    !r.impl.endsWith(LAYER_GEMMS_VS_PROBE) && !r.impl.includes('(generate prefill');
   const vsOrt = comparable && ort ? `${fmt(ort.median / r.median)}×` : '—';
   const vsOrtMin = comparable && ort ? `${fmt(fastest(ort) / fastest(r))}×` : '—';
   const vsTfjs = comparable && tfjs && r.threads === 1 ? `${fmt(tfjs.median / r.median)}×` : '—';
@@ -187,3 +190,10 @@ if (!saved) {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify({ node: process.version, ...(other ? { runtime: other.version } : {}), cpu: host, load, date: new Date().toISOString(), quick, rounds, peak, rows, all }, null, 2));
 }
+// A ratio against a different computation means nothing: a row whose output is off (beyond
+// 1e-3 of the reference, or of another length) or whose greedy tokens differ fails the run.
+// int8 rows against ORT q8 compare two quantizations: only a missing or truncated output fails.
+const wrong = rows.filter((r) => !r.skipped && r.maxDiff !== null && r.maxDiff !== undefined &&
+  (SHAPES[r.shape]?.q8 ? !Number.isFinite(r.maxDiff) : !(r.maxDiff <= 1e-3) || r.tokensMatch === false));
+for (const r of wrong) console.error(`bench: MISMATCH on ${r.title}, ${r.impl}, ${r.threads} thread(s): max diff ${r.maxDiff}${r.tokensMatch === false ? ', tokens differ' : ''}`);
+if (wrong.length > 0) process.exitCode = 1;
