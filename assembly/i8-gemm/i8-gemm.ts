@@ -3,16 +3,19 @@
 //
 // Quantization (the math of every kernel of the family):
 //   weights      per output channel j, symmetric:  W[j, kk] ≈ sw[j]·wq[j, kk],  wq in -127..127,
-//                sw[j] = max|W[j, :]| / 127 (0 for an all-zero row, whose wq are 0)
+//                sw[j] = max|W[j, :]| / 127 (0, with wq 0, for an all-zero row or one whose
+//                127 / max|W| overflows f32: max|W| below about 3.7e-37)
 //   activations  per row i, asymmetric:  A[i, kk] ≈ sa[i]·(aq[i, kk] − za[i]),  aq in 0..A_MAX,
 //                sa[i] = (max(0, A[i, :]) − min(0, A[i, :])) / A_MAX,  za[i] = round(−min/sa[i])
-//                (A_MAX = I8_GEMM_A_MAX = 255; 0 is exactly representable)
+//                (A_MAX = I8_GEMM_A_MAX = 255; 0 is exactly representable); a range past f32's
+//                largest is taken as (max/2 − min/2) over A_MAX/2, and a row whose A_MAX / range
+//                overflows (range below about 7.5e-37) gets sa = za = 0, aq 0 (a zero row)
 //   product      acc[i, j] = Σ_kk aq[i, kk]·wq[j, kk] − za[i]·Σ_kk wq[j, kk]   (exact, in i32)
 //                C[i, j] = act(f32(acc)·(sa[i]·sw[j]) + bias[j]) + residual[i, j]
 // Rounding is to nearest even everywhere (f32 arithmetic, in this order), so a plain-JS
 // reference reproduces every bit. |acc| <= 255·127·k needs k <= 66311; the host allows 65536.
-// A row holding a NaN or ±inf, or whose range overflows f32, gets sa = NaN: its C row is NaN
-// before the activation (torch would give NaN or ±inf there).
+// A row holding a NaN or ±inf gets sa = NaN: its C row is NaN before the activation (torch
+// would give NaN or ±inf there).
 //
 // Memory contract (pointers are byte addresses; strides in ELEMENTS; kp = k rounded up to
 // I8_GEMM_K_ALIGN; no alignment required, 16 bytes is faster):

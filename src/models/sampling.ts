@@ -31,7 +31,9 @@ export function penalize(logits: Float32Array, seen: Iterable<number>, penalty: 
   const p = Math.fround(penalty);
   for (const id of new Set(seen)) {
     const x = logits[id];
-    logits[id] = x < 0 ? x * p : x / p;
+    // A logit of 0 stays 0: 0 / p for any p > 0, and the limit where p is 0 in f32 (torch's 0/0
+    // is NaN there, and its generate raises).
+    logits[id] = x < 0 ? x * p : x === 0 ? x : x / p;
   }
 }
 
@@ -49,19 +51,22 @@ export interface Warped {
  *   k-th is kept;
  * - TopPLogitsWarper: in ascending order of score, removes the tokens while the cumulative
  *   probability (softmax over the kept tokens) stays <= 1 − topP; the most likely is always kept.
- * Probabilities are the softmax of the kept scores, in f64. Where a score leaves f32's range (a
- * temperature or a repetition penalty near 0 on ordinary logits, where HF's generate raises on
- * its NaN probabilities) the same softmax is taken as exp((logit − max logit) / temperature) in
- * f64, ordered by the logits: its limit, greedy. NaN logits are not supported. */
+ * Probabilities are the softmax of the kept scores, in f64 (a score of −inf gets 0, as in HF).
+ * Where the largest score is not finite (a temperature or a repetition penalty near 0 on ordinary
+ * logits sends it to ±inf, where HF's generate raises on its NaN probabilities) the same softmax
+ * is taken as exp((logit − max logit) / temperature) in f64, ordered by the logits: its limit,
+ * greedy (exact ties at the max share it). NaN logits are not supported. */
 export function warp(logits: Float32Array, s: Sampling): Warped {
   const n = logits.length;
   const t = Math.fround(s.temperature);
   const scores = new Float32Array(n);
-  let finite = true;
+  let top = -Infinity, nan = false;
   for (let i = 0; i < n; i++) {
     scores[i] = logits[i] / t;
-    if (!Number.isFinite(scores[i])) finite = false;
+    if (scores[i] > top) top = scores[i];
+    else if (Number.isNaN(scores[i])) nan = true; // 0/0, where t is 0 in f32
   }
+  const finite = !nan && Number.isFinite(top);
   const key = finite ? scores : logits; // the same order where both are finite: t > 0
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => key[b] - key[a] || b - a);
   let keep = n;

@@ -73,6 +73,18 @@ describe('sampling: HF logits processors', () => {
     }
     // Two exact ties at the max share the mass (the limit of a softmax), in f64 as ever.
     expect([...warp(new Float32Array([3, 1, 3]), s(1e-40)).probs]).toEqual([0.5, 0.5, 0]);
+    // A -inf logit (a mask, a huge penalty on a negative logit) is an ordinary 0 probability:
+    // the f32 scores stay in use, ties at the k-th f32 score kept (torch 1.13 keeps both here).
+    const masked = warp(Float32Array.of(1.9000002, 1.9000001, -Infinity), s(1.5, 1));
+    expect([...masked.ids].sort()).toEqual([0, 1]);
+    expect([...masked.probs]).toEqual([0.5, 0.5]);
+    // A logit of 0 under a penalty that is 0 in f32 stays 0 (torch: 0/0, NaN).
+    for (const logits of [[0, 5, 3, -2], [5, 0, 3, -2], [5, 3, 0, -2]]) {
+      const z = Float32Array.from(logits);
+      penalize(z, [logits.indexOf(0), logits.indexOf(5)], 1e-50); // 0 stays 0, 5 goes to +inf
+      expect(Array.from(z).some(Number.isNaN), String(logits)).toBe(false);
+      expect(pick(z, s(1), prng(3)), String(logits)).toBe(logits.indexOf(5));
+    }
     // A penalty near 0 (1e-50 is 0 in f32, as torch takes it) sends seen positive logits to
     // +inf: they tie, and the rest get 0.
     const row = new Float32Array([2, 5, -1, 4]);
