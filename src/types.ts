@@ -643,7 +643,7 @@ export interface Gpt2GenerateOptions {
   /** HF's top_p when sampling, in [0, 1]: the smallest set whose probability reaches p (at least
    * one token); 1 or unset: off. */
   topP?: number;
-  /** Seed of the sampling PRNG (default 0). */
+  /** Seed of the sampling PRNG (mulberry32), an integer in [0, 2^32) (default 0). */
   seed?: number;
   /** A sequence stops at the first of these it produces (it is yielded); generation ends once
    * every sequence has stopped, and until then a stopped sequence gets stopTokens[0] (HF pads
