@@ -94,6 +94,12 @@ async function generate() {
     }
     const runs = $('threads').value === 'both' ? [1, nThreads] : [Number($('threads').value)];
     $('rates').tBodies[0].replaceChildren();
+    // The previous text's map goes: a layer or head picked during this run, or a failed run,
+    // must not show it under this text.
+    attention = undefined;
+    const canvas = $('attention');
+    canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
+    $('cell').textContent = 'the attention map follows once the text is complete';
     let first, note = '';
     for (const n of runs) {
       const e = engines.get(n);
