@@ -24,6 +24,23 @@ describe.each(kernelVariants())('f32-softmax (%s)', (variant) => {
     }
   });
 
+  it('a row of 4M elements (and of 1025, 100k) sums to 1 within 1e-6: the sum runs in blocks', () => {
+    // One running sum over 4M exps lost the terms below half its ulp: the row summed to 1.0018.
+    for (const cols of [1025, 100_000, 1 << 22]) {
+      h.reset();
+      const x = randomF32(cols, cols, 3);
+      const px = h.f32(x), py = h.f32(cols);
+      h.wasm.f32_softmax(1, cols, px, cols, py, cols);
+      let total = 0;
+      for (const v of h.read(py, cols)) total += v;
+      expect(Math.abs(total - 1), `${cols} columns`).toBeLessThan(1e-6);
+      h.wasm.f32_softmax_scaled(1, cols, px, cols, 1, 0, 0, 0, 0, py, cols);
+      total = 0;
+      for (const v of h.read(py, cols)) total += v;
+      expect(Math.abs(total - 1), `${cols} columns, scaled`).toBeLessThan(1e-6);
+    }
+  });
+
   it('works in place, handles ±1e3 logits, -inf entries and fully masked rows', () => {
     h.reset();
     const cols = 9;
