@@ -28,6 +28,15 @@ export function maxAbsDiff(a, b) {
   return worst;
 }
 
+/** The measurements whose output is wrong: off by more than 1e-3 from their reference (or NaN),
+ * of another length (maxAbsDiff: Infinity), or with other greedy tokens. int8 rows against ORT
+ * q8 (`isQ8(row)`) compare two quantizations: only a missing or truncated output counts there.
+ * Rows without a check (maxDiff null: the other side had not run yet) and skipped rows pass. */
+export function mismatches(measurements, isQ8) {
+  return measurements.filter((r) => !r.skipped && r.maxDiff !== null && r.maxDiff !== undefined &&
+    (isQ8(r) ? !Number.isFinite(r.maxDiff) : !(r.maxDiff <= 1e-3) || r.tokensMatch === false));
+}
+
 /** Deterministic uniform data in [-scale, scale). */
 export function randomF32(length, seed, scale = 1) {
   let s = seed >>> 0;

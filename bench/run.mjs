@@ -23,6 +23,7 @@ import { SHAPES, KERNEL_ONLY, KERNEL_VS_PROBE, LAYER_GEMMS_VS_PROBE } from './sh
 import { RELAXED_PROBE, buildPeak } from './peak-probe.mjs';
 import { MODEL_KINDS } from './model-rows.mjs';
 import { weightStreamingBoundMs } from './models.mjs';
+import { mismatches } from './harness.mjs';
 import { chromiumBinary, npmBinary } from '../scripts/runtime-binaries.mjs';
 
 const args = process.argv.slice(2);
@@ -194,8 +195,7 @@ if (!saved) {
 // 1e-3 of the reference, or of another length) or whose greedy tokens differ fails the run.
 // int8 rows against ORT q8 compare two quantizations: only a missing or truncated output fails.
 // Every round counts, not only the row's fastest one.
-const wrong = all.filter((r) => !r.skipped && r.maxDiff !== null && r.maxDiff !== undefined &&
-  (SHAPES[r.shape]?.q8 ? !Number.isFinite(r.maxDiff) : !(r.maxDiff <= 1e-3) || r.tokensMatch === false));
+const wrong = mismatches(all, (r) => Boolean(SHAPES[r.shape]?.q8));
 for (const r of wrong) {
   console.error(`bench: MISMATCH on ${r.title}, ${r.impl}, ${r.threads} thread(s)${r.round === undefined ? '' : `, round ${r.round}`}: ` +
     `max diff ${r.maxDiff}${r.tokensMatch === false ? ', tokens differ' : ''}`);

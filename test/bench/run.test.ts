@@ -8,12 +8,29 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromiumBinary } from '../../scripts/runtime-binaries.mjs';
+// @ts-expect-error: a JavaScript module of the bench, without types
+import { maxAbsDiff, mismatches } from '../../bench/harness.mjs';
 
 const RUN = fileURLToPath(new URL('../../bench/run.mjs', import.meta.url));
 // As the runtime suite: without Debian's Chromium the browser run is skipped, except in CI.
 const noBrowser = !chromiumBinary().path && process.env.WASM_ATTENTION_REQUIRE_BROWSER !== '1';
 
 interface Row { shape: string; impl: string; threads: number; median: number; maxDiff: number; share?: number; skipped?: string }
+
+describe('bench/harness.mjs: what fails a run', () => {
+  it('mismatches: an output off by more than 1e-3, NaN, truncated, or other tokens; int8 rows only when missing or truncated', () => {
+    const row = (maxDiff: number | null, extra: Record<string, unknown> = {}) => ({ shape: 's', impl: 'i', threads: 1, maxDiff, ...extra });
+    const q8 = (r: { shape: string }) => r.shape === 'q8';
+    const fine = [row(0), row(2e-6), row(1e-3), row(null), row(0.5, { skipped: 'no browser' }), row(5e-6, { tokensMatch: true }),
+      row(0.3, { shape: 'q8', tokensMatch: false })];
+    expect(mismatches(fine, q8)).toEqual([]);
+    const wrong = [row(1.1e-3), row(0.7), row(Number.NaN), row(Infinity), row(0, { tokensMatch: false }), row(Infinity, { shape: 'q8' })];
+    expect(mismatches(wrong, q8)).toEqual(wrong);
+    // A truncated output is Infinity, not the difference over the shorter length.
+    expect(maxAbsDiff(Float32Array.of(1, 2), Float32Array.of(1, 2, 3))).toBe(Infinity);
+    expect(maxAbsDiff(Float32Array.of(1, 2), Float32Array.of(1, 2.5))).toBe(0.5);
+  });
+});
 
 describe('bench/run.mjs', () => {
   it('runs every implementation of a shape, each output within 1e-4 of plain JS', () => {
