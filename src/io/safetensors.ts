@@ -262,8 +262,9 @@ function parseFile(bytes: SafetensorsBytes): ParsedFile {
     }
     entries.push({ name, ...checkEntry(name, value, dataLength) });
   }
-  checkNoOverlap(entries);
-  checkFullyIndexed(entries, dataLength);
+  const sorted = sortByOffsets(entries);
+  checkNoOverlap(sorted);
+  checkFullyIndexed(sorted, dataLength);
   return { entries, metadata, buffer: file.buffer, base: file.byteOffset + dataStart };
 }
 
@@ -545,8 +546,8 @@ function checkEntry(name: string, value: unknown, dataLength: number) {
   return { dtype: dtype as SafetensorsDtype, shape: (shape as number[]).slice(), begin, end };
 }
 
-function checkNoOverlap(entries: { name: string; begin: number; end: number }[]): void {
-  const used = sortByOffsets(entries);
+/** `used`: the entries by (begin, end) (sortByOffsets). */
+function checkNoOverlap(used: { name: string; begin: number; end: number }[]): void {
   for (let i = 1; i < used.length; i++) {
     const prev = used[i - 1]!;
     const cur = used[i]!;
@@ -567,9 +568,9 @@ interface WriteItem { name: string; dtype: SafetensorsDtype; shape: number[]; da
 
 /** The format's rule (the reference reader's too): the tensors' bytes cover the data buffer
  * from 0 to its end with no hole, so no byte of a file is unaccounted for (a duplicated key,
- * which JSON.parse collapses, leaves the first one's bytes as such a hole). */
-function checkFullyIndexed(entries: { name: string; begin: number; end: number }[], dataLength: number): void {
-  const used = sortByOffsets(entries);
+ * which JSON.parse collapses, leaves the first one's bytes as such a hole). `used`: sorted as
+ * for checkNoOverlap. */
+function checkFullyIndexed(used: { name: string; begin: number; end: number }[], dataLength: number): void {
   let at = 0;
   for (const e of used) {
     if (e.begin !== at) {
