@@ -379,9 +379,9 @@ export interface Transformer {
 }
 
 /** config.json of a Hugging Face BERT checkpoint, as HF writes it. These keys are read, and
- * position_embedding_type ('absolute' if present), is_decoder (false if present) and, for the
- * BertFor* heads, id2label / num_labels and tie_word_embeddings; any other HF key (dropout
- * probabilities, architectures, …) is ignored. */
+ * position_embedding_type ('absolute' if present), is_decoder and add_cross_attention (false if
+ * present), tie_word_embeddings (a boolean if present) and, for the BertFor* heads, id2label /
+ * num_labels; any other HF key (dropout probabilities, architectures, …) is ignored. */
 export interface BertConfig {
   vocab_size: number;
   hidden_size: number;
@@ -591,6 +591,10 @@ export interface Gpt2Config {
   readonly nLayer: number;
   readonly nHead: number;
   readonly layerNormEpsilon: number;
+  /** scale_attn_weights: attention scores divided by √head_dim (HF's default true). */
+  readonly scaleAttnWeights: boolean;
+  /** scale_attn_by_inverse_layer_idx: scores of layer i also divided by i + 1 (default false). */
+  readonly scaleAttnByInverseLayerIdx: boolean;
   /** lm_head is wte (no `lm_head.weight` given). */
   readonly tiedLmHead: boolean;
   /** The weight quantization the model was created with (undefined: f32). */
@@ -647,7 +651,9 @@ export interface Gpt2GenerateOptions {
   seed?: number;
   /** A sequence stops at the first of these it produces (it is yielded); generation ends once
    * every sequence has stopped, and until then a stopped sequence gets stopTokens[0] (HF pads
-   * finished sequences with pad_token_id, eos_token_id[0] when unset, as for GPT-2). */
+   * finished sequences with pad_token_id, eos_token_id[0] when unset, as for GPT-2). Unset: no
+   * stop token. The config's eos_token_id is not read: pass [config.eos_token_id] to stop where
+   * HF's generate stops by default. */
   stopTokens?: number[] | Int32Array;
   /** HF's repetition_penalty (1: off). */
   repetitionPenalty?: number;

@@ -67,8 +67,8 @@ const FORWARD_KEYS = keysOf<BertForwardOptions>({
 // --- config ------------------------------------------------------------------------------------
 
 /** The config.json dimensions the model reads (besides layer_norm_eps, hidden_act,
- * position_embedding_type, is_decoder, and the heads' id2label / num_labels /
- * tie_word_embeddings; every other HF key is ignored). */
+ * position_embedding_type, is_decoder, add_cross_attention, tie_word_embeddings, and the heads'
+ * id2label / num_labels; every other HF key is ignored). */
 const DIM_KEYS = [
   'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size',
   'max_position_embeddings', 'type_vocab_size',
@@ -100,6 +100,13 @@ function readConfig(value: unknown, OP: string): { hyper: Hyper; config: BertCon
   if (act !== 'gelu') throw rangeError(OP, 'options.config.hidden_act', `must be 'gelu' (exact erf), got ${JSON.stringify(act)}`);
   if (c.is_decoder !== undefined && c.is_decoder !== false) {
     throw rangeError(OP, 'options.config.is_decoder', `must be false (a BERT decoder, causal or with cross-attention, is not supported), got ${JSON.stringify(c.is_decoder)}`);
+  }
+  const tie = c.tie_word_embeddings;
+  if (tie !== undefined && typeof tie !== 'boolean') throw typeError(OP, 'options.config.tie_word_embeddings', 'a boolean', tie);
+  const cross = c.add_cross_attention;
+  if (cross !== undefined && cross !== false) {
+    if (typeof cross !== 'boolean') throw typeError(OP, 'options.config.add_cross_attention', 'a boolean', cross);
+    throw rangeError(OP, 'options.config.add_cross_attention', 'must be false (cross-attention needs is_decoder, which is not supported; HF refuses it without is_decoder too)');
   }
   const pet = c.position_embedding_type;
   if (pet !== undefined && pet !== 'absolute') {

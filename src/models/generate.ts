@@ -75,7 +75,7 @@ export function generate(
   const o = options(OP, 'options', opts, false, KEYS) as Partial<Gpt2GenerateOptions>;
   const B = o.batch === undefined ? 1 : dim(OP, 'options.batch', o.batch);
   if (!Array.isArray(promptIds) && !ArrayBuffer.isView(promptIds)) {
-    throw typeError(OP, 'promptIds', 'an array or Int32Array of token ids', promptIds);
+    throw typeError(OP, 'promptIds', 'an Int32Array or an array of token ids', promptIds);
   }
   const total = (promptIds as ArrayLike<number>).length;
   if (total % B !== 0 || total === 0) {
@@ -111,7 +111,7 @@ export function generate(
   if (o.stopTokens !== undefined) {
     const ids = o.stopTokens as unknown;
     const n = Array.isArray(ids) || ArrayBuffer.isView(ids) ? (ids as ArrayLike<number>).length : -1;
-    if (n < 0) throw typeError(OP, 'options.stopTokens', 'an array or Int32Array of token ids', ids);
+    if (n < 0) throw typeError(OP, 'options.stopTokens', 'an Int32Array or an array of token ids', ids);
     stop = tokenIds(OP, 'options.stopTokens', ids, hp, n, 'token ids');
   }
   elements(OP, 'KV cache', hp.layers, 2, B, hp.positions, hp.embd);

@@ -51,28 +51,58 @@ export interface Gpt2Hparams {
   headDim: number;  // n_embd / n_head
   inner: number;    // n_inner ?? 4·n_embd
   eps: number;      // layer_norm_epsilon (1e-5)
+  scaleAttnWeights: boolean; // scale_attn_weights (true): scores / √headDim
+  scaleAttnByInverseLayerIdx: boolean; // scale_attn_by_inverse_layer_idx (false): scores / (layer + 1)
   tieWordEmbeddings: boolean; // tie_word_embeddings (true): lm_head is wte when the file has none
 }
 
-/** The config.json keys HF writes that change nothing here (dropouts are off in eval mode). */
+/** The config.json keys the forward needs (HF's GPT2Config also reads each under its alias). */
 const REQUIRED = ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head'] as const;
+
+/** GPT2Config's attribute_map: HF reads `hidden_size` as `n_embd`, and so on; given both, the
+ * alias wins there (it is set last), so two values that disagree are refused here. */
+const ALIASES: Record<string, string> = {
+  n_embd: 'hidden_size', n_positions: 'max_position_embeddings', n_head: 'num_attention_heads', n_layer: 'num_hidden_layers',
+};
+
+/** activation_function values that are the tanh-form GELU, x/2·(1 + tanh(√(2/π)(x + 0.044715x³))),
+ * each written its own way in HF's activations.py. */
+const TANH_GELU = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'gelu_accurate'];
 
 export function gpt2Hparams(value: unknown): Gpt2Hparams {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw typeError(OP, 'config', 'an object (config.json)', value);
   const c = value as Record<string, unknown>;
-  for (const key of REQUIRED) {
-    if (c[key] === undefined) throw typeError(OP, `config.${key}`, 'a positive integer (a GPT-2 config.json key)', undefined);
-  }
-  const embd = dim(OP, 'config.n_embd', c.n_embd);
-  const heads = dim(OP, 'config.n_head', c.n_head);
-  if (embd % heads !== 0) throw rangeError(OP, 'config.n_head', `(${heads}) must divide config.n_embd (${embd})`);
+  /** Key `key` of the config, or its alias: the value and the name to give in errors. */
+  const read = (key: string): { name: string; value: unknown } => {
+    const alias = ALIASES[key];
+    if (alias === undefined || c[alias] === undefined) return { name: `config.${key}`, value: c[key] };
+    if (c[key] !== undefined && c[key] !== c[alias]) {
+      throw rangeError(OP, `config.${alias}`, `(${JSON.stringify(c[alias])}) disagrees with config.${key} (${JSON.stringify(c[key])}); ` +
+        `HF's GPT2Config reads ${alias} as ${key} and would use ${JSON.stringify(c[alias])}: give one value`);
+    }
+    return { name: `config.${alias}`, value: c[alias] };
+  };
+  const size = (key: string): number => {
+    const { name, value: v } = read(key);
+    if (v === undefined) throw typeError(OP, name, 'a positive integer (a GPT-2 config.json key)', undefined);
+    return dim(OP, name, v);
+  };
+  /** A flag HF tests for truth: anything but a boolean is refused (0, null or "yes" would be
+   * read by Python's truthiness there, and guessing could change the math silently). */
+  const boolKey = (key: string, fallback: boolean): boolean => {
+    const v = c[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'boolean') throw typeError(OP, `config.${key}`, 'a boolean', v);
+    return v;
+  };
+  for (const key of REQUIRED) size(key); // each present, in this order, before any other check
+  const embd = size('n_embd');
+  const heads = size('n_head');
+  if (embd % heads !== 0) throw rangeError(OP, read('n_head').name, `(${heads}) must divide ${read('n_embd').name} (${embd})`);
   const act = c.activation_function;
-  if (act !== undefined && act !== 'gelu_new') {
-    throw rangeError(OP, 'config.activation_function', `must be "gelu_new" (the only activation implemented), got ${JSON.stringify(act)}`);
-  }
-  if (c.scale_attn_weights === false) throw rangeError(OP, 'config.scale_attn_weights', 'must be true (unscaled attention is not implemented)');
-  if (c.scale_attn_by_inverse_layer_idx === true) {
-    throw rangeError(OP, 'config.scale_attn_by_inverse_layer_idx', 'must be false (not implemented)');
+  if (act !== undefined && !TANH_GELU.includes(act as string)) {
+    throw rangeError(OP, 'config.activation_function',
+      `must be one of ${TANH_GELU.map((a) => JSON.stringify(a)).join(', ')} (the tanh-form GELU, the only activation implemented), got ${JSON.stringify(act)}`);
   }
   let eps = 1e-5;
   if (c.layer_norm_epsilon !== undefined) {
@@ -82,18 +112,26 @@ export function gpt2Hparams(value: unknown): Gpt2Hparams {
     }
     eps = c.layer_norm_epsilon;
   }
-  const tie = c.tie_word_embeddings;
-  if (tie !== undefined && typeof tie !== 'boolean') throw typeError(OP, 'config.tie_word_embeddings', 'a boolean', tie);
   const hp: Gpt2Hparams = {
-    vocab: dim(OP, 'config.vocab_size', c.vocab_size),
-    positions: dim(OP, 'config.n_positions', c.n_positions),
-    embd, layers: dim(OP, 'config.n_layer', c.n_layer), heads, headDim: embd / heads,
+    vocab: size('vocab_size'),
+    positions: size('n_positions'),
+    embd, layers: size('n_layer'), heads, headDim: embd / heads,
     inner: c.n_inner === undefined || c.n_inner === null ? 4 * embd : dim(OP, 'config.n_inner', c.n_inner),
-    eps, tieWordEmbeddings: tie !== false,
+    eps,
+    scaleAttnWeights: boolKey('scale_attn_weights', true),
+    scaleAttnByInverseLayerIdx: boolKey('scale_attn_by_inverse_layer_idx', false),
+    tieWordEmbeddings: boolKey('tie_word_embeddings', true),
   };
   elements(OP, 'config.vocab_size', hp.vocab, embd);
   elements(OP, 'config.n_inner', hp.inner, embd);
   return hp;
+}
+
+/** The factor on layer `layer`'s attention scores, as HF's GPT2Attention divides them: by
+ * √head_dim when scale_attn_weights, then by layer_idx + 1 when scale_attn_by_inverse_layer_idx
+ * (here one f32 factor, a rounding of those two divisions). */
+export function attentionScale(hp: Gpt2Hparams, layer: number): number {
+  return (hp.scaleAttnWeights ? 1 / Math.sqrt(hp.headDim) : 1) / (hp.scaleAttnByInverseLayerIdx ? layer + 1 : 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -473,7 +511,7 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
     }
     // ctx = softmax(q·kᵀ/√d + causal + mask)·v, head h as columns h·d.. of each row
     const p: SliceProblem = {
-      batch: B, heads: H, seqQ: L, seqK: keys, headDim: d, headDimV: d, scale: 1 / Math.sqrt(d), causal: L > 1,
+      batch: B, heads: H, seqQ: L, seqK: keys, headDim: d, headDimV: d, scale: attentionScale(hp, layer), causal: L > 1,
       q: { ptr: r.q, batch: L * E, head: d, row: E },
       k: { ptr: kv.k[layer], batch: kv.rows * E, head: d, row: E },
       v: { ptr: kv.v[layer], batch: kv.rows * E, head: d, row: E },
@@ -701,7 +739,8 @@ export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
   const weights = new ModuleWeights(host, residentBlocks(m), 'GPT2');
   const config: Gpt2Config = Object.freeze({
     vocabSize: hp.vocab, nPositions: hp.positions, nEmbd: hp.embd, nLayer: hp.layers, nHead: hp.heads,
-    layerNormEpsilon: hp.eps, tiedLmHead: lmHead === undefined, quantize,
+    layerNormEpsilon: hp.eps, scaleAttnWeights: hp.scaleAttnWeights, scaleAttnByInverseLayerIdx: hp.scaleAttnByInverseLayerIdx,
+    tiedLmHead: lmHead === undefined, quantize,
   });
 
   const model: Gpt2 = Object.freeze({

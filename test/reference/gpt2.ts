@@ -8,7 +8,11 @@ import { geluTanh } from './activation.js';
 import { referenceLayerNorm } from './layer-norm.js';
 import { i8Gemm, quantizeRows, quantizeWeight, type QuantizedWeight } from './i8-gemm.js';
 
-export interface RefGpt2Config { embd: number; heads: number; layers: number; vocab: number; inner: number; eps: number }
+export interface RefGpt2Config {
+  embd: number; heads: number; layers: number; vocab: number; inner: number; eps: number;
+  /** HF's scale_attn_weights (default true) and scale_attn_by_inverse_layer_idx (default false). */
+  scaleAttnWeights?: boolean; scaleAttnByInverseLayerIdx?: boolean;
+}
 
 /** logits [L, vocab] for ids [L]; `hiddenStates`, when given, receives HF's output_hidden_states:
  * each block's input, then ln_f of the last block's output. */
@@ -58,7 +62,8 @@ export function referenceGpt2(
         for (let j = 0; j <= i; j++) {
           let dot = 0;
           for (let e = 0; e < d; e++) dot += qkv[i * 3 * E + h * d + e] * qkv[j * 3 * E + E + h * d + e];
-          s[j] = dot / Math.sqrt(d);
+          // HF's GPT2Attention: / √head_dim when scale_attn_weights, then / (layer_idx + 1).
+          s[j] = (c.scaleAttnWeights === false ? dot : dot / Math.sqrt(d)) / (c.scaleAttnByInverseLayerIdx ? l + 1 : 1);
           max = Math.max(max, s[j]);
         }
         let sum = 0;

@@ -1,0 +1,157 @@
+// config.json keys of HF's GPT-2 and BERT that change the math: followed exactly or refused with
+// an error naming the key (never read some other way). GPT-2's scale_attn_weights and
+// scale_attn_by_inverse_layer_idx against the float64 reference of modeling_gpt2.py's attention
+// (test/reference/gpt2.ts), forward and greedy generation, same bits at threads 1 and 2;
+// GPT2Config's aliases; booleans that HF reads by truthiness; the tanh-GELU spellings.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSafetensors, type BertConfig, type Engine } from '../../dist/index.js';
+import { forcedEngines } from '../helpers/engines.js';
+import { expectClose, expectSameBits } from '../helpers/compare.js';
+import { randomF32 } from '../helpers/random.js';
+import { referenceGpt2 } from '../reference/gpt2.js';
+
+const TOL = 2e-4;
+const CONFIG = { vocab_size: 41, n_positions: 24, n_embd: 24, n_layer: 3, n_head: 4, layer_norm_epsilon: 1e-5 };
+
+/** GPT-2 weights of CONFIG (no prefix, lm_head tied), random from `seed`, scores spread enough
+ * that the scale of the attention matters. */
+function randomGpt2(seed: number): Record<string, Float32Array> {
+  const { vocab_size: V, n_positions: N, n_embd: E } = CONFIG, I = 4 * E;
+  const w = (n: number, scale = 0.2): Float32Array => randomF32(n, seed++, scale);
+  const out: Record<string, Float32Array> = { 'wte.weight': w(V * E, 0.5), 'wpe.weight': w(N * E, 0.1), 'ln_f.weight': w(E).map((x) => 1 + x), 'ln_f.bias': w(E) };
+  for (let i = 0; i < CONFIG.n_layer; i++) {
+    const p = `h.${i}.`;
+    Object.assign(out, {
+      [`${p}ln_1.weight`]: w(E).map((x) => 1 + x), [`${p}ln_1.bias`]: w(E), [`${p}ln_2.weight`]: w(E).map((x) => 1 + x),
+      [`${p}ln_2.bias`]: w(E), [`${p}attn.c_attn.weight`]: w(E * 3 * E, 0.6), [`${p}attn.c_attn.bias`]: w(3 * E),
+      [`${p}attn.c_proj.weight`]: w(E * E), [`${p}attn.c_proj.bias`]: w(E), [`${p}mlp.c_fc.weight`]: w(E * I),
+      [`${p}mlp.c_fc.bias`]: w(I), [`${p}mlp.c_proj.weight`]: w(I * E, 0.1), [`${p}mlp.c_proj.bias`]: w(E),
+    });
+  }
+  return out;
+}
+
+const argmax = (x: ArrayLike<number>, from: number, n: number): number => {
+  let best = 0;
+  for (let v = 1; v < n; v++) if (x[from + v] > x[from + best]) best = v;
+  return best;
+};
+
+let engines: Engine[];
+beforeAll(async () => { engines = await forcedEngines([1, 2]); });
+afterAll(async () => { await Promise.all(engines.map((e) => e.dispose())); });
+
+describe('GPT-2 config flags', () => {
+  const weights = randomGpt2(7);
+  const ids = [3, 17, 40, 0, 22, 9, 31, 5, 12];
+  const ref = (flags: { scaleAttnWeights?: boolean; scaleAttnByInverseLayerIdx?: boolean }, seq: ArrayLike<number>) =>
+    referenceGpt2({ embd: CONFIG.n_embd, heads: CONFIG.n_head, layers: CONFIG.n_layer, vocab: CONFIG.vocab_size, inner: 4 * CONFIG.n_embd,
+      eps: CONFIG.layer_norm_epsilon, ...flags }, weights, seq);
+
+  const cases = [
+    { name: 'scale_attn_weights false', config: { scale_attn_weights: false }, flags: { scaleAttnWeights: false } },
+    { name: 'scale_attn_by_inverse_layer_idx true', config: { scale_attn_by_inverse_layer_idx: true }, flags: { scaleAttnByInverseLayerIdx: true } },
+    { name: 'both', config: { scale_attn_weights: false, scale_attn_by_inverse_layer_idx: true },
+      flags: { scaleAttnWeights: false, scaleAttnByInverseLayerIdx: true } },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: logits and greedy tokens as modeling_gpt2.py's attention, threads 1 and 2 alike`, async () => {
+      const want = ref(c.flags, ids);
+      // The flag must matter here, or the test could not fail.
+      const plain = ref({}, ids);
+      expect(want.reduce((m, v, i) => Math.max(m, Math.abs(v - plain[i])), 0)).toBeGreaterThan(0.05);
+      // Greedy tokens of the reference, one position at a time.
+      const tokens: number[] = [];
+      const seq = ids.slice(0, 4);
+      for (let step = 0; step < 8; step++) {
+        const logits = ref(c.flags, seq);
+        const next = argmax(logits, (seq.length - 1) * CONFIG.vocab_size, CONFIG.vocab_size);
+        tokens.push(next);
+        seq.push(next);
+      }
+      const outs: Float32Array[] = [];
+      for (const engine of engines) {
+        const model = engine.gpt2({ config: { ...CONFIG, ...c.config }, weights });
+        expect(model.config.scaleAttnWeights).toBe(c.flags.scaleAttnWeights ?? true);
+        expect(model.config.scaleAttnByInverseLayerIdx).toBe(c.flags.scaleAttnByInverseLayerIdx ?? false);
+        const { logits } = await model.forward(ids, { batch: 1, seq: ids.length });
+        expectClose(logits, want, TOL, TOL, `${c.name} logits, threads ${engine.threads}`);
+        outs.push(logits);
+        const got: number[] = [];
+        for await (const step of model.generate(ids.slice(0, 4), { maxNewTokens: 8 })) got.push(step[0]);
+        expect(got, `${c.name} greedy tokens, threads ${engine.threads}`).toEqual(tokens);
+        await model.dispose();
+      }
+      expectSameBits(outs[1], outs[0], `${c.name}: threads 2 against 1`);
+    });
+  }
+
+  it('GPT2Config aliases (hidden_size, …) read as their keys; an alias that disagrees is a RangeError naming both', async () => {
+    const base = engines[0].gpt2({ config: CONFIG, weights });
+    const want = (await base.forward(ids, { batch: 1, seq: ids.length })).logits;
+    const { n_embd, n_positions, n_head, n_layer, ...rest } = CONFIG;
+    const aliased = engines[0].gpt2({
+      config: { ...rest, hidden_size: n_embd, max_position_embeddings: n_positions, num_attention_heads: n_head, num_hidden_layers: n_layer },
+      weights,
+    });
+    expectSameBits((await aliased.forward(ids, { batch: 1, seq: ids.length })).logits, want, 'aliases only');
+    const both = engines[0].gpt2({ config: { ...CONFIG, num_attention_heads: n_head, hidden_size: n_embd }, weights });
+    expectSameBits((await both.forward(ids, { batch: 1, seq: ids.length })).logits, want, 'aliases equal to their keys');
+    expect(() => engines[0].gpt2({ config: { ...CONFIG, num_attention_heads: 2 }, weights }))
+      .toThrow(/gpt2: config\.num_attention_heads \(2\) disagrees with config\.n_head \(4\)/);
+    expect(() => engines[0].gpt2({ config: { ...CONFIG, num_hidden_layers: 2 }, weights })).toThrow(RangeError);
+    expect(() => engines[0].gpt2({ config: { ...rest, n_positions, n_head, n_layer, hidden_size: 'wide' }, weights }))
+      .toThrow(/config\.hidden_size/);
+    await Promise.all([base.dispose(), aliased.dispose(), both.dispose()]);
+  });
+
+  it('flags HF reads by truthiness must be booleans: a TypeError naming the key, and the engine stays usable', async () => {
+    for (const [key, value] of [['scale_attn_weights', 0], ['scale_attn_weights', null], ['scale_attn_weights', 'yes'],
+      ['scale_attn_by_inverse_layer_idx', 1], ['scale_attn_by_inverse_layer_idx', 'true'], ['tie_word_embeddings', 0]] as const) {
+      expect(() => engines[0].gpt2({ config: { ...CONFIG, [key]: value }, weights }), `${key}: ${JSON.stringify(value)}`)
+        .toThrow(new RegExp(`^gpt2: config\\.${key} must be a boolean`));
+      try { engines[0].gpt2({ config: { ...CONFIG, [key]: value }, weights }); } catch (e) { expect(e).toBeInstanceOf(TypeError); }
+    }
+    const model = engines[0].gpt2({ config: CONFIG, weights });
+    expectClose((await model.forward(ids, { batch: 1, seq: ids.length })).logits, ref({}, ids), TOL, TOL, 'after the refusals');
+    await model.dispose();
+  });
+
+  it('activation_function: the tanh-GELU spellings give the same bits; other activations are refused by name', async () => {
+    const base = engines[0].gpt2({ config: CONFIG, weights });
+    const want = (await base.forward(ids, { batch: 1, seq: ids.length })).logits;
+    for (const act of ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'gelu_accurate']) {
+      const model = engines[0].gpt2({ config: { ...CONFIG, activation_function: act }, weights });
+      expectSameBits((await model.forward(ids, { batch: 1, seq: ids.length })).logits, want, act);
+      await model.dispose();
+    }
+    for (const act of ['gelu', 'relu', 'quick_gelu', 'silu', 7]) {
+      expect(() => engines[0].gpt2({ config: { ...CONFIG, activation_function: act }, weights }))
+        .toThrow(/gpt2: config\.activation_function must be one of "gelu_new", "gelu_pytorch_tanh"/);
+    }
+    await base.dispose();
+  });
+});
+
+describe('BERT config flags', () => {
+  const dir = new URL('../fixtures/bert/', import.meta.url);
+  const config: BertConfig = JSON.parse(readFileSync(new URL('prefixed-cls/config.json', dir), 'utf8'));
+  const weights = loadSafetensors(readFileSync(new URL('prefixed-cls/model.safetensors', dir)));
+
+  it('tie_word_embeddings must be a boolean; add_cross_attention must be false (HF refuses it without is_decoder)', () => {
+    for (const value of [0, null, 'false']) {
+      expect(() => engines[0].bertForMaskedLM({ config: { ...config, tie_word_embeddings: value } as BertConfig, weights }))
+        .toThrow(/bertForMaskedLM: options\.config\.tie_word_embeddings must be a boolean/);
+      expect(() => engines[0].bert({ config: { ...config, tie_word_embeddings: value } as BertConfig, weights }))
+        .toThrow(TypeError);
+    }
+    expect(() => engines[0].bert({ config: { ...config, add_cross_attention: true } as BertConfig, weights }))
+      .toThrow(/bert: options\.config\.add_cross_attention must be false/);
+    expect(() => engines[0].bertForMaskedLM({ config: { ...config, add_cross_attention: 1 } as BertConfig, weights }))
+      .toThrow(/options\.config\.add_cross_attention must be a boolean/);
+    for (const ok of [{ add_cross_attention: false }, { tie_word_embeddings: true }, { tie_word_embeddings: false }]) {
+      void engines[0].bert({ config: { ...config, ...ok } as BertConfig, weights }).dispose();
+    }
+  });
+});
