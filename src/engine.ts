@@ -496,18 +496,30 @@ class WasmEngine implements Engine {
     return this.call((arena, threads) => build(arena, p, threads));
   }
 
+  matmul(a: TensorLike, b: TensorLike, opts: MatmulOptions & { out: EngineTensor }): Promise<EngineTensor>;
+  matmul(a: TensorLike, b: TensorLike, opts: MatmulOptions & { out?: undefined }): Promise<Float32Array>;
+  matmul(a: TensorLike, b: TensorLike, opts: MatmulOptions): Promise<Float32Array | EngineTensor>;
   matmul(a: TensorLike, b: TensorLike, opts: MatmulOptions): Promise<Float32Array | EngineTensor> {
     return this.op(() => planMatmul(a, b, opts, this.tensors), buildMatmul);
   }
 
+  softmax(x: TensorLike, opts: SoftmaxOptions & { out: EngineTensor }): Promise<EngineTensor>;
+  softmax(x: TensorLike, opts: SoftmaxOptions & { out?: undefined }): Promise<Float32Array>;
+  softmax(x: TensorLike, opts: SoftmaxOptions): Promise<Float32Array | EngineTensor>;
   softmax(x: TensorLike, opts: SoftmaxOptions): Promise<Float32Array | EngineTensor> {
     return this.op(() => planSoftmax(x, opts, this.tensors), buildSoftmax);
   }
 
+  layerNorm(x: TensorLike, opts: LayerNormOptions & { out: EngineTensor }): Promise<EngineTensor>;
+  layerNorm(x: TensorLike, opts: LayerNormOptions & { out?: undefined }): Promise<Float32Array>;
+  layerNorm(x: TensorLike, opts: LayerNormOptions): Promise<Float32Array | EngineTensor>;
   layerNorm(x: TensorLike, opts: LayerNormOptions): Promise<Float32Array | EngineTensor> {
     return this.op(() => planLayerNorm(x, opts, this.tensors), buildLayerNorm);
   }
 
+  gelu(x: TensorLike, opts: GeluOptions & { out: EngineTensor }): Promise<EngineTensor>;
+  gelu(x: TensorLike, opts?: GeluOptions & { out?: undefined }): Promise<Float32Array>;
+  gelu(x: TensorLike, opts?: GeluOptions): Promise<Float32Array | EngineTensor>;
   gelu(x: TensorLike, opts?: GeluOptions): Promise<Float32Array | EngineTensor> {
     return this.op(() => planGelu(x, opts, this.tensors), buildGelu);
   }

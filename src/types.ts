@@ -264,6 +264,8 @@ export interface Linear {
   readonly inFeatures: number;
   readonly outFeatures: number;
   /** x [rows, inFeatures] → y [rows, outFeatures]. */
+  forward(x: TensorLike, options: LinearForwardOptions & { out: EngineTensor }): Promise<EngineTensor>;
+  forward(x: TensorLike, options: LinearForwardOptions & { out?: undefined }): Promise<Float32Array>;
   forward(x: TensorLike, options: LinearForwardOptions): Promise<Float32Array | EngineTensor>;
   /** Frees the weights in the engine's memory; later calls reject. Idempotent. */
   dispose(): Promise<void>;
@@ -529,20 +531,29 @@ export interface Engine {
   /** A tensor in the engine's memory: `init` elements of zeros, or a copy of `init`. q, k and v
    * of {@link Engine.attention} may be tensors of this engine; they are read in place. At most
    * about 2^29 elements (the engine's 2 GiB memory less its fixed regions: a larger `init` is a
-   * RangeError giving the exact limit); when the memory cannot make room for it, the tensor's
-   * uses reject saying why. */
+   * RangeError giving the exact limit). When the memory cannot make room for it, an idle engine
+   * throws that RangeError here; with calls queued, the tensor is placed in turn and its uses
+   * reject saying why. */
   createTensor(init: number | Float32Array): EngineTensor;
   /** A multi-head attention layer with fixed weights (copied now and kept in the engine's
    * memory; later changes to the caller's arrays do not affect it). */
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention;
   /** C = alpha·A·B (A·Bᵀ with transB) + bias: a [batch, m, k], b [batch, k, n] or one [k, n] (or
    * [n, k] with transB) → C [batch, m, n]. Resolves to a new array, or to `options.out`. */
+  matmul(a: TensorLike, b: TensorLike, options: MatmulOptions & { out: EngineTensor }): Promise<EngineTensor>;
+  matmul(a: TensorLike, b: TensorLike, options: MatmulOptions & { out?: undefined }): Promise<Float32Array>;
   matmul(a: TensorLike, b: TensorLike, options: MatmulOptions): Promise<Float32Array | EngineTensor>;
   /** `torch.softmax(x·scale + mask, -1)` over rows: x [rows, cols] → [rows, cols]. */
+  softmax(x: TensorLike, options: SoftmaxOptions & { out: EngineTensor }): Promise<EngineTensor>;
+  softmax(x: TensorLike, options: SoftmaxOptions & { out?: undefined }): Promise<Float32Array>;
   softmax(x: TensorLike, options: SoftmaxOptions): Promise<Float32Array | EngineTensor>;
   /** `F.layer_norm(x + residual)` over rows: x [rows, dim] → [rows, dim]. */
+  layerNorm(x: TensorLike, options: LayerNormOptions & { out: EngineTensor }): Promise<EngineTensor>;
+  layerNorm(x: TensorLike, options: LayerNormOptions & { out?: undefined }): Promise<Float32Array>;
   layerNorm(x: TensorLike, options: LayerNormOptions): Promise<Float32Array | EngineTensor>;
   /** `F.gelu(x)`, elementwise. */
+  gelu(x: TensorLike, options: GeluOptions & { out: EngineTensor }): Promise<EngineTensor>;
+  gelu(x: TensorLike, options?: GeluOptions & { out?: undefined }): Promise<Float32Array>;
   gelu(x: TensorLike, options?: GeluOptions): Promise<Float32Array | EngineTensor>;
   /** `nn.Linear` with fixed weights (copied now, packed and kept in the engine's memory). */
   linear(config: LinearConfig): Linear;
@@ -605,10 +616,10 @@ export interface Gpt2ForwardOptions {
   batch: number;
   seq: number;
   /** [batch, seq], 1 = attend, 0 = padding (HF's attention_mask). */
-  attentionMask?: ArrayLike<number>;
+  attentionMask?: Int32Array | Uint8Array | Float32Array | readonly number[];
   /** [batch, seq] integers in [0, n_positions) (HF's position_ids); 0..seq-1 for every row when
    * unset, as HF's forward, whatever the mask. */
-  positionIds?: Int32Array | number[];
+  positionIds?: Int32Array | readonly number[];
   /** HF's logits_to_keep: logits only for the last k positions of each sequence, [batch, k, vocab]
    * (k above seq: all); 0 or unset: every position. The lm_head runs on those rows only. */
   logitsToKeep?: number;
@@ -654,7 +665,7 @@ export interface Gpt2GenerateOptions {
    * finished sequences with pad_token_id, eos_token_id[0] when unset, as for GPT-2). Unset: no
    * stop token. The config's eos_token_id is not read: pass [config.eos_token_id] to stop where
    * HF's generate stops by default. */
-  stopTokens?: number[] | Int32Array;
+  stopTokens?: readonly number[] | Int32Array;
   /** HF's repetition_penalty (1: off). */
   repetitionPenalty?: number;
 }
@@ -664,11 +675,11 @@ export interface Gpt2 {
   /** Checkpoint keys that were not used: `attn.bias` / `attn.masked_bias` buffers, keys outside the model. */
   readonly unusedKeys: readonly string[];
   /** GPT2LMHeadModel(input_ids, attention_mask, position_ids): logits [batch, seq, vocab]. */
-  forward(inputIds: Int32Array | number[], options: Gpt2ForwardOptions): Promise<Gpt2Output>;
+  forward(inputIds: Int32Array | readonly number[], options: Gpt2ForwardOptions): Promise<Gpt2Output>;
   /** Decodes with a KV cache in the engine; yields the next token of each sequence, [batch].
    * The cache (2·n_layer·batch·n_positions·n_embd f32) is kept from the first next() until the
    * loop ends or leaves early (break, return, an exception); an iterator dropped unfinished
    * gives it back when it is garbage-collected. */
-  generate(promptIds: Int32Array | number[], options: Gpt2GenerateOptions): AsyncGenerator<Int32Array, void, undefined>;
+  generate(promptIds: Int32Array | readonly number[], options: Gpt2GenerateOptions): AsyncGenerator<Int32Array, void, undefined>;
   dispose(): Promise<void>;
 }

@@ -13,7 +13,11 @@ describe('options.wasm', () => {
   it('accepts a WebAssembly.Module, bytes, a URL and a URL string, all with the same results', async () => {
     const reference = await (await createEngine()).attention(q, q, q, o);
     const bytes = readFileSync(file('kernels-simd.wasm'));
-    for (const wasm of [new WebAssembly.Module(bytes), bytes, new Uint8Array(bytes).buffer, file('kernels-simd.wasm'), file('kernels-simd.wasm').href]) {
+    // Any ArrayBufferView the type admits: a DataView, and a view at an offset into a larger buffer.
+    const padded = new Uint8Array(bytes.length + 12);
+    padded.set(bytes, 8);
+    const views = [new DataView(new Uint8Array(bytes).buffer), new DataView(padded.buffer, 8, bytes.length), new Uint8Array(padded.buffer, 8, bytes.length)];
+    for (const wasm of [new WebAssembly.Module(bytes), bytes, new Uint8Array(bytes).buffer, ...views, file('kernels-simd.wasm'), file('kernels-simd.wasm').href]) {
       const e = await createEngine({ wasm, threads: 2 });
       expect(e.kernels).toBe('simd');
       expect(e.threads).toBe(2);

@@ -6,6 +6,7 @@
 import type { Gpt2GenerateOptions } from '../types.js';
 import { dim, elements, keysOf, options } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
+import { ARENA_BASE, MAX_PAGES, PAGE_BYTES } from '../wasm/layout.js';
 import type { ModuleHost, ModuleWeights } from '../ops/modules.js';
 import {
   buildStep, F32_MIN, maskValues, tokenIds, type Gpt2Hparams, type Gpt2Weights, type KvBlocks, type StepProgram,
@@ -69,7 +70,7 @@ function positive(name: string, value: unknown, fallback: number, max = Infinity
 /** Checks the call now (a bad argument throws before anything is queued), then returns the
  * iterator: one Int32Array [batch] of new token ids per step. */
 export function generate(
-  ctx: GenerateContext, model: object, promptIds: Int32Array | number[], opts: Gpt2GenerateOptions,
+  ctx: GenerateContext, model: object, promptIds: Int32Array | readonly number[], opts: Gpt2GenerateOptions,
 ): AsyncGenerator<Int32Array, void, undefined> {
   const { hp } = ctx;
   const o = options(OP, 'options', opts, false, KEYS) as Partial<Gpt2GenerateOptions>;
@@ -115,6 +116,11 @@ export function generate(
     stop = tokenIds(OP, 'options.stopTokens', ids, hp, n, 'token ids');
   }
   elements(OP, 'KV cache', hp.layers, 2, B, hp.positions, hp.embd);
+  const cacheBytes = 2 * hp.layers * B * hp.positions * hp.embd * 4;
+  if (cacheBytes > MAX_PAGES * PAGE_BYTES - ARENA_BASE) {
+    throw rangeError(OP, 'options.batch', `(${B}) needs a KV cache of ${cacheBytes} bytes (2·n_layer·batch·n_positions·n_embd·4), ` +
+      `more than the engine's ${MAX_PAGES * PAGE_BYTES - ARENA_BASE} bytes of memory less its fixed regions; generate fewer sequences at once`);
+  }
   const padding = o.attentionMask === undefined ? undefined : promptPadding(o.attentionMask, B, P, hp.positions);
   const lease: CacheLease = { host: ctx.host, base: -1, model };
   const iterator = run(ctx, lease, prompt, B, P, maxNew, s, prng(o.seed ?? 0), new Set(stop), stop[0] ?? 0, padding);
@@ -167,7 +173,10 @@ async function* run(
   const block = B * hp.positions * hp.embd * 4;
   // The cache: K and V per layer, [B, n_positions, E] each, resident until the iterator ends
   // (or, dropped unfinished, is collected: `abandoned`).
-  const base = lease.base = await host.task((arena) => arena.keep(2 * hp.layers * block));
+  const base = lease.base = await host.task((arena) => arena.keep(2 * hp.layers * block, {
+    what: `GPT2.generate's KV cache for ${B} sequence${B === 1 ? '' : 's'}, resident until the iterator ends`,
+    hint: 'generate fewer sequences at once (options.batch), or dispose tensors, models and other iterators',
+  }));
   const cache: KvBlocks = {
     k: Array.from({ length: hp.layers }, (_, i) => base + 2 * i * block),
     v: Array.from({ length: hp.layers }, (_, i) => base + (2 * i + 1) * block),

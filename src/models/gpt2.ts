@@ -746,7 +746,7 @@ export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
   const model: Gpt2 = Object.freeze({
     config,
     unusedKeys: Object.freeze(unused),
-    forward(inputIds: Int32Array | number[], opts: Gpt2ForwardOptions): Promise<Gpt2Output> {
+    forward(inputIds: Int32Array | readonly number[], opts: Gpt2ForwardOptions): Promise<Gpt2Output> {
       let ids: Int32Array, s: Step;
       try {
         const f = options(FORWARD, 'options', opts, false, FORWARD_KEYS) as Partial<Gpt2ForwardOptions>;
@@ -793,7 +793,7 @@ export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
         };
       });
     },
-    generate(promptIds: Int32Array | number[], opts: Gpt2GenerateOptions) {
+    generate(promptIds: Int32Array | readonly number[], opts: Gpt2GenerateOptions) {
       return generate({ hp, m, weights, host }, model, promptIds, opts);
     },
     dispose: () => weights.dispose(model),

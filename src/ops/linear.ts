@@ -126,7 +126,8 @@ export function createLinear(config: unknown, host: ModuleHost, tensors: TensorR
   const module: Linear = Object.freeze({
     inFeatures,
     outFeatures,
-    forward(x: Float32Array | EngineTensor, opts: LinearForwardOptions): Promise<Float32Array | EngineTensor> {
+    // One implementation for Linear's three signatures (the result is a new array, or `out`).
+    forward: ((x: Float32Array | EngineTensor, opts: LinearForwardOptions): Promise<Float32Array | EngineTensor> => {
       const F = 'Linear.forward';
       let plan;
       try {
@@ -157,7 +158,7 @@ export function createLinear(config: unknown, host: ModuleHost, tensors: TensorR
           collect: () => collectOutput(arena, plan.out, yPtr),
         };
       });
-    },
+    }) as Linear['forward'],
     dispose: () => weights.dispose(module),
   });
   weights.track(module);

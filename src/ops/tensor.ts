@@ -65,21 +65,18 @@ export function createTensor(host: TensorHost, registry: TensorRegistry, init: u
 
   const state: TensorState = { length, ptr: 0, disposed: false };
   const place = (arena: Arena): void => {
-    const ptr = arena.keep(length * 4);
+    const ptr = arena.keep(length * 4, {
+      what: `createTensor's tensor of ${length} elements`,
+      hint: "dispose tensors or models that are no longer used, or keep a model's weights as int8 (quantize: 'int8')",
+    });
     if (data) arena.writeF32(ptr, data);
     else arena.f32.fill(0, ptr / 4, ptr / 4 + length);
     state.ptr = ptr;
   };
-  // An idle engine places the tensor now, from the caller's array; a busy one queues it, with a
-  // copy (the caller may change its array right away). A failure (no room) is the tensor's
-  // either way: its calls reject with it.
-  let placedNow = false;
-  try {
-    placedNow = host.now?.(place) !== undefined;
-  } catch (error) {
-    state.failure = error;
-    placedNow = true;
-  }
+  // An idle engine places the tensor now, from the caller's array, and no room is a RangeError
+  // from createTensor (as a module's weights are); a busy one queues it, with a copy (the caller
+  // may change its array right away), and then no room is the tensor's: its uses reject with it.
+  const placedNow = host.now?.(place) !== undefined;
   if (!placedNow) {
     if (data) data = data.slice();
     host.task(place).catch((error: unknown) => { state.failure = error; });

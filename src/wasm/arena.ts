@@ -50,22 +50,33 @@ export class Arena {
   }
 
   /** Grows the memory (once) so every placed buffer exists; `resident`: for a block keep()
-   * places (a tensor, a module's weights), which the message names instead of a call;
-   * `staging`: the buffers that weights are packed from, above the resident blocks. */
-  commit(resident?: number, staging = false): void {
+   * places, which the message names instead of a call (`what` says what it is, `hint` what to
+   * do; by default a tensor or a module's weights); `staging`: the buffers that weights are
+   * packed from, above the resident blocks. */
+  commit(resident?: number, staging = false, what?: { what: string; hint: string }): void {
     const have = this.memory.buffer.byteLength;
     if (this.top <= have) return;
     const pages = Math.ceil((this.top - have) / PAGE_BYTES);
     if (have / PAGE_BYTES + pages > this.maxPages) {
       const limit = this.maxPages * PAGE_BYTES;
-      const hint = "dispose tensors or models that are no longer used, or keep a model's weights as int8 (quantize: 'int8') if they are not already";
+      // Objects dropped without dispose() are released by FinalizationRegistry callbacks, which
+      // run only after a garbage collection and only when the event loop turns: a loop of awaited
+      // calls that settle at once never lets them run.
+      const gc = 'tensors, models and generate iterators dropped without dispose() are freed only after a garbage collection, ' +
+        'once the event loop turns (a loop of awaited calls may never yield), so dispose() them';
+      const free = this.holes.reduce((sum, h) => sum + h.bytes, 0);
+      // Only resident blocks reuse a hole; a call's buffers and staging lie above every block.
+      const holes = free === 0 ? '' : `; ${free} bytes are free below resident blocks made later, ` +
+        'which only tensors and weights can reuse (create long-lived tensors and models first, or dispose the later ones)';
+      const hint = `dispose tensors or models that are no longer used (${gc}), or keep a model's weights as int8 (quantize: 'int8') if they are not already`;
       throw new RangeError(staging
         ? `wasm-attention: packing a module's weights needs ${this.top} bytes of memory (its fixed regions and resident blocks so far and ` +
-          `${this.top - this.base} bytes of staging), more than the ${limit} bytes the engine can address; ${hint}`
+          `${this.top - this.base} bytes of staging), more than the ${limit} bytes the engine can address; ${hint}${holes}`
         : resident === undefined
-          ? `wasm-attention: this call needs ${this.top} bytes of working memory, more than the ${limit} bytes the engine can address; split the batch`
-          : `wasm-attention: keeping ${resident} more bytes resident (a tensor or a module's weights) needs ${this.top} bytes ` +
-            `of memory, more than the ${limit} bytes the engine can address; ${hint}`);
+          ? `wasm-attention: this call needs ${this.top} bytes of working memory (${this.top - this.base} above the resident blocks), ` +
+            `more than the ${limit} bytes the engine can address; split the batch, or free resident blocks (${gc})${holes}`
+          : `wasm-attention: keeping ${resident} more bytes resident (${what?.what ?? "a tensor or a module's weights"}) needs ${this.top} bytes ` +
+            `of memory, more than the ${limit} bytes the engine can address; ${what ? `${what.hint} (${gc})` : hint}`);
     }
     try {
       this.memory.grow(pages);
@@ -130,8 +141,9 @@ export class Arena {
     this.flush();
   }
 
-  /** A resident block of `bytes` (16-byte aligned) that survives reset(); between calls only. */
-  keep(bytes: number): number {
+  /** A resident block of `bytes` (16-byte aligned) that survives reset(); between calls only.
+   * `what`: the block's name and the hint for a RangeError when it does not fit (commit). */
+  keep(bytes: number, what?: { what: string; hint: string }): number {
     const size = Math.ceil(bytes / ALIGN) * ALIGN;
     const hole = this.holes.findIndex((h) => h.bytes >= size);
     let at: number;
@@ -144,7 +156,7 @@ export class Arena {
       at = this.base;
       this.top = this.base + size;
       try {
-        this.commit(size);
+        this.commit(size, false, what);
       } catch (error) {
         this.top = this.base; // nothing kept: the next call starts from a clean arena
         throw error;

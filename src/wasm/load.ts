@@ -79,7 +79,10 @@ export async function compileGiven(source: KernelSource): Promise<WebAssembly.Mo
     if (source instanceof URL || typeof source === 'string') {
       return await WebAssembly.compile(await fetchBytes(new URL(source, import.meta.url)));
     }
-    return await WebAssembly.compile(source as BufferSource);
+    // Any view (a DataView, a Buffer, a typed array of any element size) as the bytes it spans:
+    // WebAssembly.compile takes ArrayBuffers and typed arrays, not every ArrayBufferView.
+    const bytes = ArrayBuffer.isView(source) ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength) : source;
+    return await WebAssembly.compile(bytes as BufferSource);
   } catch (cause) {
     throw stateError(`could not compile options.wasm: ${String(cause)}`);
   }

@@ -29,7 +29,7 @@ const { failed } = await runSuite({
     async (path) => new Uint8Array(await readFile(bertFile(path)))),
   tokenizer: JSON.parse(await readFile(new URL('../fixtures/tokenizer/cases.json', import.meta.url), 'utf8')),
   checks: [threadsCheck('node', false), {
-    name: "node: package.json exports resolve ('wasm-attention' and every kernels-*.wasm) to files in dist/",
+    name: "node: package.json exports resolve ('wasm-attention', every kernels-*.wasm and worker.js) to files in dist/",
     fn: async () => {
       const self = await import('wasm-attention');
       if (self.createEngine !== lib.createEngine) throw new Error("import('wasm-attention') is not dist/index.js");
@@ -37,6 +37,8 @@ const { failed } = await runSuite({
         const file = fileURLToPath(import.meta.resolve(`wasm-attention/kernels-${build}.wasm`));
         if (!existsSync(file)) throw new Error(`wasm-attention/kernels-${build}.wasm resolves to missing ${file}`);
       }
+      const worker = fileURLToPath(import.meta.resolve('wasm-attention/worker.js'));
+      if (worker !== fileURLToPath(new URL('../../dist/worker.js', import.meta.url))) throw new Error(`wasm-attention/worker.js resolves to ${worker}`);
     },
   }],
 });

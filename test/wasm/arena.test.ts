@@ -60,7 +60,7 @@ describe('Arena', () => {
     const arena = new Arena(new WebAssembly.Memory({ initial: 1, maximum: 2 }), 2);
     arena.place(3 * PAGE_BYTES);
     expect(() => arena.commit()).toThrow(RangeError);
-    expect(() => arena.commit()).toThrow(/this call needs \d+ bytes of working memory, .*; split the batch/);
+    expect(() => arena.commit()).toThrow(/this call needs \d+ bytes of working memory \(\d+ above the resident blocks\), .*; split the batch/);
   });
 
   it('a resident block that does not fit is a RangeError that says so (not a call), and keeps nothing', () => {
@@ -70,6 +70,25 @@ describe('Arena', () => {
       new RegExp(`keeping ${5 * PAGE_BYTES} more bytes resident \\(a tensor or a module's weights\\) needs \\d+ bytes .*; dispose tensors or models`));
     expect(arena.residentBytes).toBe(0);
     expect(arena.keep(PAGE_BYTES)).toBeGreaterThan(0);
+  });
+
+  it('a failing call or block names the holes only blocks can reuse, the garbage-collection caveat, and a block\'s own name and hint', () => {
+    const pages = 16;
+    const arena = new Arena(new WebAssembly.Memory({ initial: 1, maximum: pages }), pages);
+    const big = arena.keep(8 * PAGE_BYTES);
+    arena.keep(1024); // a small block above the big one pins the call arena above it
+    arena.release(big);
+    expect(arena.residentBytes).toBe(1024);
+    arena.place(10 * PAGE_BYTES);
+    expect(() => arena.commit()).toThrow(new RegExp(
+      `this call needs \\d+ bytes of working memory \\(${10 * PAGE_BYTES} above the resident blocks\\), .*; split the batch, or free resident blocks ` +
+      `\\(tensors, models and generate iterators dropped without dispose\\(\\) are freed only after a garbage collection.*\\); ` +
+      `${8 * PAGE_BYTES} bytes are free below resident blocks made later, which only tensors and weights can reuse`));
+    arena.reset();
+    // The hole serves a block that fits in it: no growth, the same address.
+    expect(arena.keep(4 * PAGE_BYTES)).toBe(big);
+    expect(() => arena.keep(20 * PAGE_BYTES, { what: 'a KV cache', hint: 'generate fewer sequences at once' })).toThrow(
+      /keeping \d+ more bytes resident \(a KV cache\) needs \d+ bytes of memory, more than the \d+ bytes the engine can address; generate fewer sequences at once \(tensors, models/);
   });
 
   it('deferred copies: made on flush, or into a plain memory at the same addresses (runOn) until reset', () => {

@@ -1,0 +1,42 @@
+// The published declarations as a user's strict TypeScript reads them: test/types/consumer.ts
+// must type-check against dist/index.d.ts (op results narrowed by `out`, read-only id arrays, a
+// DataView as options.wasm), and a misuse must not.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const tsc = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url));
+const check = (file: string): string => {
+  try {
+    execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext',
+      '--moduleResolution', 'nodenext', '--skipLibCheck', 'false', '--types', 'node', file], { encoding: 'utf8', stdio: 'pipe' });
+    return '';
+  } catch (error) {
+    return String((error as { stdout?: string }).stdout ?? error);
+  }
+};
+
+describe('published types', () => {
+  it('README\'s uses type-check under --strict (nodenext)', () => {
+    expect(check(fileURLToPath(new URL('consumer.ts', import.meta.url)))).toBe('');
+  }, 60_000);
+
+  it('and a misuse does not: the result with `out` is not a Float32Array', () => {
+    const dir = mkdtempSync(join(fileURLToPath(new URL('.', import.meta.url)), '.tmp-'));
+    try {
+      const file = join(dir, 'misuse.ts');
+      writeFileSync(file, `import { createEngine } from '../../../dist/index.js';
+const engine = await createEngine();
+const t = engine.createTensor(4);
+const wrong: Float32Array = await engine.gelu(new Float32Array(4), { out: t });
+void wrong;
+`);
+      expect(check(file)).toMatch(/misuse\.ts\(4,7\): error TS\d+: Type 'EngineTensor' is missing/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
