@@ -104,8 +104,9 @@ export async function createEngine(opts?: EngineOptions): Promise<Engine> {
     }
     module = await compileGiven(o.wasm);
     ({ kernels, memory, variant } = await instantiateGiven(module, features.sharedMemory));
-    reason = kernels.KERNEL_SHARED_MEMORY.value === 1 || !features.sharedMemory ? singleThreadReason(features)
-      : 'the kernel module imports an unshared memory; pass a shared build (kernels-simd.wasm)';
+    // A runtime that cannot have threads at all says so first: a shared build would not help there.
+    reason = singleThreadReason(features) ?? (kernels.KERNEL_SHARED_MEMORY.value === 1 ? undefined
+      : 'the kernel module imports an unshared memory; pass a shared build (kernels-simd.wasm)');
   } else {
     variant = resolveVariant(o.kernels, features);
     reason = singleThreadReason(features);

@@ -38,7 +38,7 @@ export interface EngineOptions {
   /** Threads to compute with (1..256). 1 runs on the calling thread; n > 1 starts n workers on
    * one shared memory; `'auto'` takes the available cores. Without SharedArrayBuffer (a page that
    * is not cross-origin isolated) or workers (workerd) the engine runs on 1 thread, and says so
-   * once on the console when more were asked for. Default 1. */
+   * on the console (once per engine) when more were asked for. Default 1. */
   threads?: number | 'auto';
   /** Kernel build: `'auto'` (default) picks relaxed SIMD where the engine validates it. */
   kernels?: 'auto' | KernelVariant;

@@ -509,7 +509,7 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
       program.push(moving(proj(1, kv.k[layer] + past * E * 4, kv.rows * E), 'c', kv.k[layer], E * 4));
       program.push(moving(proj(2, kv.v[layer] + past * E * 4, kv.rows * E), 'c', kv.v[layer], E * 4));
     }
-    // ctx = softmax(q·kᵀ/√d + causal + mask)·v, head h as columns h·d.. of each row
+    // ctx = softmax(q·kᵀ·scale + causal + mask)·v (scale: attentionScale), head h as columns h·d.. of each row
     const p: SliceProblem = {
       batch: B, heads: H, seqQ: L, seqK: keys, headDim: d, headDimV: d, scale: attentionScale(hp, layer), causal: L > 1,
       q: { ptr: r.q, batch: L * E, head: d, row: E },

@@ -9,7 +9,7 @@ import {
 import { CONTROL_OFFSET, CONTROL_SLOTS, MAX_PHASES, PHASE_SLOTS, PROGRAM_OFFSET } from '../wasm/layout.js';
 import { stateError } from '../errors.js';
 
-/** What the pool needs of a worker, in Node (worker_threads) and in browsers/Deno/Bun (Worker). */
+/** What the pool needs of a worker, in Node, Deno and Bun (node:worker_threads) and in browsers (Worker). */
 interface WorkerLike {
   post(message: HostToWorker): void;
   onMessage(handler: (message: WorkerToHost) => void): void;
@@ -28,6 +28,10 @@ const isWorkerd = (): boolean =>
 const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string' &&
   typeof (globalThis as { Deno?: unknown }).Deno === 'undefined' && !isWorkerd();
 
+/** Deno's web Workers cannot be unref'd, so a process that never disposes its engine would wait
+ * on them forever; its node:worker_threads can (tested in the runtime matrix). */
+const isDeno = (): boolean => typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined' && !isWorkerd();
+
 /** Whether this runtime can start workers at all (workerd, for one, cannot). */
 export function workersAvailable(): boolean {
   if (isWorkerd()) return false;
@@ -35,13 +39,14 @@ export function workersAvailable(): boolean {
 }
 
 async function spawn(): Promise<WorkerLike> {
-  if (isNode()) {
+  const url = new URL('./worker.js', import.meta.url);
+  if (isNode() || isDeno()) {
     const name = 'node:worker_threads';
     const { Worker } = (await import(/* @vite-ignore */ name)) as typeof import('node:worker_threads');
     // The worker needs none of the parent's Node options, and some make it fail to start
     // (--input-type, V8 flags such as --experimental-wasm-relaxed-simd, which apply to the
     // whole process anyway).
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { execArgv: [] });
+    const worker = new Worker(url, { execArgv: [] });
     return {
       post: (m) => worker.postMessage(m),
       onMessage: (h) => worker.on('message', h),
@@ -55,12 +60,15 @@ async function spawn(): Promise<WorkerLike> {
       },
     };
   }
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  const worker = new Worker(url, { type: 'module' });
   return {
     post: (m) => worker.postMessage(m),
     onMessage: (h) => worker.addEventListener('message', (e) => h(e.data as WorkerToHost)),
     onFailure: (h) => {
-      worker.addEventListener('error', (e) => h(`threw ${e.message || 'an error (failed to load worker.js?)'}`));
+      worker.addEventListener('error', (e) => {
+        e.preventDefault(); // handled here: not also an uncaught error of the page (or the process)
+        h(`threw ${e.message || `an error (could the worker script ${url.href} not be loaded?)`}`);
+      });
       worker.addEventListener('messageerror', () => h('sent a message that could not be read'));
     },
     ref: () => undefined,

@@ -15,18 +15,21 @@ interface Port {
 }
 
 async function connect(): Promise<Port> {
-  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string' &&
-    typeof (globalThis as { Deno?: unknown }).Deno === 'undefined' &&
+  const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string' && !isDeno &&
     (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent !== 'Cloudflare-Workers';
-  if (isNode) {
+  if (isNode || isDeno) { // Deno: started through its node:worker_threads (pool.ts), which has parentPort
     const name = 'node:worker_threads';
     const { parentPort } = (await import(/* @vite-ignore */ name)) as typeof import('node:worker_threads');
-    if (!parentPort) throw new Error('wasm-attention worker started outside a worker thread');
-    return {
-      post: (m) => parentPort.postMessage(m),
-      listen: (h) => parentPort.on('message', h),
-      exit: () => process.exit(0),
-    };
+    if (parentPort) {
+      return {
+        post: (m) => parentPort.postMessage(m),
+        listen: (h) => parentPort.on('message', h),
+        // Node ends just this thread; in Deno, close() ends the worker (its process.exit is the process's).
+        exit: () => (isDeno ? (globalThis as unknown as { close(): void }).close() : process.exit(0)),
+      };
+    }
+    if (isNode) throw new Error('wasm-attention worker started outside a worker thread');
   }
   const scope = globalThis as unknown as {
     postMessage(m: unknown): void; addEventListener(t: 'message', h: (e: MessageEvent) => void): void; close(): void;

@@ -56,8 +56,15 @@ async function run(flavour) {
     { threads: 1, engineOptions: { wasm: simd }, expectKernels: 'simd', label: `${flavour}: threads 1, kernels-simd.wasm` },
     {
       threads: 2, expectThreads: 1, engineOptions: { wasm: simd }, expectKernels: 'simd',
-      expectWarning: /2 threads requested, running on 1/,
+      expectWarning: /2 threads requested, running on 1: this runtime cannot start workers/,
       label: `${flavour}: threads 2 (no workers: falls back to 1), kernels-simd.wasm`,
+    },
+    {
+      // README's setup (the unshared module): the warning names the runtime, not the module,
+      // since a shared build would not give threads here either.
+      threads: 2, expectThreads: 1, engineOptions: { wasm: simdUnshared }, expectKernels: 'simd',
+      expectWarning: /2 threads requested, running on 1: this runtime cannot start workers/,
+      label: `${flavour}: threads 2 (no workers: falls back to 1), kernels-simd-unshared.wasm`,
     },
     {
       threads: 'auto', expectThreads: 1, engineOptions: { wasm: simd }, expectKernels: 'simd',
