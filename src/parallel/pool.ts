@@ -4,7 +4,7 @@
 // error naming the cause, and the pool is then unusable (the engine replaces it).
 import type { Phase } from './phases.js';
 import {
-  COMMAND_EXIT, COMMAND_RUN, CTRL, encodeProgram, fromWire, type HostToWorker, type WireError, type WorkerToHost,
+  COMMAND_EXIT, COMMAND_RUN, CTRL, PROTOCOL, encodeProgram, fromWire, type HostToWorker, type WireError, type WorkerToHost,
 } from './protocol.js';
 import { CONTROL_OFFSET, CONTROL_SLOTS, MAX_PHASES, PHASE_SLOTS, PROGRAM_OFFSET } from '../wasm/layout.js';
 import { stateError } from '../errors.js';
@@ -38,8 +38,11 @@ export function workersAvailable(): boolean {
   return isNode() || typeof (globalThis as { Worker?: unknown }).Worker === 'function';
 }
 
+/** The worker script, beside this bundle. */
+const workerUrl = (): URL => new URL('./worker.js', import.meta.url);
+
 async function spawn(): Promise<WorkerLike> {
-  const url = new URL('./worker.js', import.meta.url);
+  const url = workerUrl();
   if (isNode() || isDeno()) {
     const name = 'node:worker_threads';
     const { Worker } = (await import(/* @vite-ignore */ name)) as typeof import('node:worker_threads');
@@ -79,6 +82,12 @@ async function spawn(): Promise<WorkerLike> {
 const waitAsync = (Atomics as unknown as {
   waitAsync?: (a: Int32Array, i: number, v: number, t?: number) => { async: boolean; value: Promise<string> | string };
 }).waitAsync;
+
+/** How long a pool may take to start (every worker instantiated and answered) before createEngine
+ * (or the call that replaces a dead pool) rejects: a worker script that loads but never answers
+ * would otherwise leave it pending forever. Tests shorten it through START_TIMEOUT_HOOK. */
+const START_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_HOOK = Symbol.for('wasm-attention.poolStartTimeoutMs');
 
 /** How long a failed call waits for the failing worker's report before it settles without it. */
 const REPORT_WAIT_MS = 200;
@@ -121,13 +130,27 @@ export class Pool {
     // they touch this pool's counters.
     const generation = (Atomics.add(pool.ctrl, CTRL.GEN, 1) + 1) | 0; // as the Int32 slot wraps
     const notifyByMessage = typeof waitAsync !== 'function';
+    const answered = new Set<number>();
+    const timeoutMs = (globalThis as Record<symbol, unknown>)[START_TIMEOUT_HOOK] as number | undefined ?? START_TIMEOUT_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve, reject) => {
       let ready = 0;
+      timer = setTimeout(() => {
+        const silent = workers.map((_, i) => i).filter((i) => !answered.has(i));
+        reject(stateError(`worker${silent.length > 1 ? 's' : ''} ${silent.join(', ')} did not answer within ${timeoutMs / 1000} s of ` +
+          `starting (is ${workerUrl().href} the worker script of this build?)`));
+      }, timeoutMs);
+      (timer as { unref?: () => void }).unref?.(); // the timer alone must not keep a process alive
       workers.forEach((worker, index) => {
         worker.onMessage((m) => pool.onMessage(m, () => {
+          answered.add(index);
+          // A worker script of another build (a stale cached copy) reads programs differently.
+          if (m.type === 'ready' && m.protocol !== PROTOCOL) {
+            reject(stateError(`worker ${index} runs a worker script of another build (protocol ${String(m.protocol)}, ` +
+              `this one ${PROTOCOL}): serve the worker.js of the same wasm-attention build as index.js (${workerUrl().href})`));
           // Every instance on the memory must run the host's int8 mode: strips quantized on one
           // thread are multiplied on another.
-          if (m.type === 'ready' && m.int8Mode !== relaxedDot) {
+          } else if (m.type === 'ready' && m.int8Mode !== relaxedDot) {
             reject(stateError(`worker ${index} runs int8 mode ${String(m.int8Mode)}, the engine ${relaxedDot}`));
           } else if (++ready === threads) resolve();
         }, reject));
@@ -137,11 +160,11 @@ export class Pool {
           pool.fail(error);
         });
         worker.post({
-          type: 'init', index, threads, module, memory, relaxedDot, generation,
+          type: 'init', protocol: PROTOCOL, index, threads, module, memory, relaxedDot, generation,
           control: CONTROL_OFFSET, program: PROGRAM_OFFSET, notifyByMessage,
         });
       });
-    }).catch(async (error: Error) => {
+    }).finally(() => clearTimeout(timer)).catch(async (error: Error) => {
       await pool.terminate();
       throw stateError(`the worker pool could not start: ${error.message.replace(/^wasm-attention: /, '')}`);
     });

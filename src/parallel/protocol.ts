@@ -33,8 +33,15 @@ export interface WireError {
   stack?: string;
 }
 
+/** The host–worker protocol's version: a worker script of another build (a stale cached
+ * worker.js, a bundler copy left from an older version) answers with its own, and the pool
+ * refuses to start instead of running a program it reads differently. Bump on any change to
+ * these messages, the control block or the program encoding. */
+export const PROTOCOL = 2;
+
 export type HostToWorker = {
   type: 'init';
+  protocol: number;           // PROTOCOL of the host
   index: number;              // this worker's thread index (its scratch slot)
   threads: number;            // workers in the pool
   module: WebAssembly.Module; // the kernels, compiled once by the host
@@ -47,7 +54,7 @@ export type HostToWorker = {
 };
 
 export type WorkerToHost =
-  | { type: 'ready'; index: number; int8Mode: number } // int8Mode: i8_set_relaxed_dot's answer
+  | { type: 'ready'; index: number; int8Mode: number; protocol: number } // int8Mode: i8_set_relaxed_dot's answer
   | { type: 'done'; index: number; epoch: number }
   | { type: 'error'; index: number; error: WireError; epoch?: number }; // epoch: the failing call's (none: start-up)
 

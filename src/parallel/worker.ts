@@ -4,7 +4,7 @@
 import type { KernelExports } from '../wasm/abi.js';
 import { itemCount, runItem, type Phase } from './phases.js';
 import {
-  COMMAND_EXIT, CTRL, decodePhase, toWire, type HostToWorker, type WorkerToHost,
+  COMMAND_EXIT, CTRL, PROTOCOL, decodePhase, toWire, type HostToWorker, type WorkerToHost,
 } from './protocol.js';
 import { CONTROL_SLOTS, MAX_PHASES, PHASE_SLOTS } from '../wasm/layout.js';
 
@@ -136,6 +136,11 @@ const SPIN_MS = 0.1;
 // synchronously (no await happens before listen on that path).
 void connect().then((port) => port.listen(async (message) => {
   if (message.type !== 'init') return;
+  if (message.protocol !== PROTOCOL) { // a host of another build: say so rather than misread its programs
+    port.post({ type: 'error', index: message.index, error: toWire(new Error(`this worker script speaks protocol ${PROTOCOL}, ` +
+      `the host ${String(message.protocol)}: serve the worker.js of the same wasm-attention build as its index.js`)) });
+    return;
+  }
   try {
     const instance = await WebAssembly.instantiate(message.module, { env: { memory: message.memory } });
     const kernels = instance.exports as unknown as KernelExports;
@@ -143,7 +148,7 @@ void connect().then((port) => port.listen(async (message) => {
     // in effect goes back with 'ready', and the host checks it (builds without the export: 0).
     const int8Mode = typeof kernels.i8_set_relaxed_dot === 'function' ? kernels.i8_set_relaxed_dot(message.relaxedDot) : 0;
     const epoch = Atomics.load(new Int32Array(message.memory.buffer, message.control, CONTROL_SLOTS), CTRL.EPOCH);
-    port.post({ type: 'ready', index: message.index, int8Mode });
+    port.post({ type: 'ready', index: message.index, int8Mode, protocol: PROTOCOL });
     // Enter the blocking loop after the reply is queued; the loop owns this thread from here.
     setTimeout(() => serve(port, message, kernels, epoch), 0);
   } catch (error) {
