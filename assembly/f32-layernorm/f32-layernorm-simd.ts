@@ -17,15 +17,16 @@
 // given row where |mean| ≫ std either may land an ulp of the mean closer to float64; and
 // Welford needs a division per element (or per-lane merges) where the second pass costs one
 // more read of a row that sits in L1 (768 floats = 3 KiB). Each pass keeps eight partial sums
-// (two vectors), so its rounding error grows like dim/8 in the worst case and like √(dim/8)
-// typically; test/kernels/f32-layernorm.test.ts bounds y against a float64 reference.
+// (two vectors) over blocks of 1024 elements, whose sums add up in f64 (SUM_BLOCK below), so
+// its rounding error grows like 128 terms' in the worst case whatever the row's length;
+// test/kernels/f32-layernorm.test.ts bounds y against a float64 reference.
 // With a residual, the first pass stores s into y (y[j] is written only after x[j] and
 // residual[j] are read, so in place is safe) and the later passes read s from y.
 import { hsum, madd } from "../common/simd";
 
-/** Σ x[0..n) with eight partial sums. */
+/** Σ x[0..n) with eight partial sums (n <= SUM_BLOCK). */
 // @ts-ignore: decorator
-@inline function rowSum(x: usize, n: i32): f32 {
+@inline function blockSum(x: usize, n: i32): f32 {
   const nb = <usize>n << 2, n8 = nb & ~31, n4 = nb & ~15;
   let vacc0123 = f32x4.splat(0), vacc4567 = f32x4.splat(0);
   let off: usize = 0;
@@ -42,9 +43,9 @@ import { hsum, madd } from "../common/simd";
   return sum;
 }
 
-/** y[j] = x[j] + r[j] for j < n; returns Σ y[j] (eight partial sums). */
+/** y[j] = x[j] + r[j] for j < n; returns Σ y[j] (eight partial sums; n <= SUM_BLOCK). */
 // @ts-ignore: decorator
-@inline function rowAddSum(x: usize, r: usize, y: usize, n: i32): f32 {
+@inline function blockAddSum(x: usize, r: usize, y: usize, n: i32): f32 {
   const nb = <usize>n << 2, n8 = nb & ~31, n4 = nb & ~15;
   let vacc0123 = f32x4.splat(0), vacc4567 = f32x4.splat(0);
   let off: usize = 0;
@@ -71,9 +72,9 @@ import { hsum, madd } from "../common/simd";
   return sum;
 }
 
-/** Σ (x[j] − mean)² for j < n (eight partial sums). */
+/** Σ (x[j] − mean)² for j < n (eight partial sums; n <= SUM_BLOCK). */
 // @ts-ignore: decorator
-@inline function rowSquaredDeviation(x: usize, n: i32, mean: f32): f32 {
+@inline function blockSquaredDeviation(x: usize, n: i32, mean: f32): f32 {
   const nb = <usize>n << 2, n8 = nb & ~31, n4 = nb & ~15;
   const vmean = f32x4.splat(mean);
   let vacc0123 = f32x4.splat(0), vacc4567 = f32x4.splat(0);
@@ -95,6 +96,44 @@ import { hsum, madd } from "../common/simd";
     sum += d * d;
   }
   return sum;
+}
+
+// Rows longer than SUM_BLOCK elements are summed block by block, the block sums in f64: one
+// running f32 sum per partial over a long row loses accuracy with its length (a row of 1e6
+// elements with mean 1e4 put the mean 1 off), and with at most SUM_BLOCK/8 = 128 terms per
+// partial the f32 error stays that of a 1024-element row. A row of at most SUM_BLOCK elements
+// is one block: the same operations, hence the same bits, as one f32 pass.
+// @ts-ignore: decorator
+@inline const SUM_BLOCK: i32 = 1024;
+
+/** Σ x[0..n), blocked (above). */
+// @ts-ignore: decorator
+@inline function rowSum(x: usize, n: i32): f32 {
+  if (n <= SUM_BLOCK) return blockSum(x, n);
+  let sum: f64 = 0;
+  for (let j = 0; j < n; j += SUM_BLOCK) sum += <f64>blockSum(x + (<usize>j << 2), min(n - j, SUM_BLOCK));
+  return <f32>sum;
+}
+
+/** y[j] = x[j] + r[j] for j < n; returns Σ y[j], blocked (above). */
+// @ts-ignore: decorator
+@inline function rowAddSum(x: usize, r: usize, y: usize, n: i32): f32 {
+  if (n <= SUM_BLOCK) return blockAddSum(x, r, y, n);
+  let sum: f64 = 0;
+  for (let j = 0; j < n; j += SUM_BLOCK) {
+    const off = <usize>j << 2;
+    sum += <f64>blockAddSum(x + off, r + off, y + off, min(n - j, SUM_BLOCK));
+  }
+  return <f32>sum;
+}
+
+/** Σ (x[j] − mean)² for j < n, blocked (above). */
+// @ts-ignore: decorator
+@inline function rowSquaredDeviation(x: usize, n: i32, mean: f32): f32 {
+  if (n <= SUM_BLOCK) return blockSquaredDeviation(x, n, mean);
+  let sum: f64 = 0;
+  for (let j = 0; j < n; j += SUM_BLOCK) sum += <f64>blockSquaredDeviation(x + (<usize>j << 2), min(n - j, SUM_BLOCK), mean);
+  return <f32>sum;
 }
 
 /** y[j] = (s[j] − mean)·rstd·weight[j] + bias[j] for j < n; hasWeight and hasBias are

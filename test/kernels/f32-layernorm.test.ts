@@ -9,13 +9,14 @@ import { referenceLayerNorm } from '../reference/layer-norm.js';
 const DIMS = [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 768, 769];
 const U = 2 ** -24; // unit roundoff of f32
 
-/** Error bound of one row: each pass sums `dim` terms in eight partial sums, so the mean and
- * the variance carry about (dim/8 + 3)·u relative in the worst case (√dim-like in practice);
- * the bound scales that by what it multiplies: max|s|·rstd·max|w| (+ max|b| for the last add). */
+/** Error bound of one row: each pass sums blocks of up to 1024 terms in eight partial sums (the
+ * block sums add up in f64), so the mean and the variance carry about (min(dim, 1024)/8 + 3)·u
+ * relative in the worst case (√-like in practice) whatever the row's length; the bound scales
+ * that by what it multiplies: max|s|·rstd·max|w| (+ max|b| for the last add). */
 function rowBound(dim: number, s: Float64Array, rstd: number, wMax: number, bMax: number): number {
   let sMax = 0;
   for (const v of s) sMax = Math.max(sMax, Math.abs(v));
-  return U * (8 + 2 * Math.sqrt(dim)) * (sMax * rstd * wMax + bMax);
+  return U * (8 + 2 * Math.sqrt(Math.min(dim, 1024))) * (sMax * rstd * wMax + bMax);
 }
 
 describe.each(kernelVariants())('f32-layernorm (%s)', (variant) => {
@@ -40,15 +41,20 @@ describe.each(kernelVariants())('f32-layernorm (%s)', (variant) => {
     const y = h.read(py, rows * ld);
     const expected = referenceLayerNorm(rows, dim, x, ld, residual, ld, weight, bias, eps);
     let wMax = 1, bMax = 0;
-    if (weight) wMax = Math.max(...Array.from(weight, Math.abs));
-    if (bias) bMax = Math.max(...Array.from(bias, Math.abs));
+    const absMax = (a: ArrayLike<number>): number => { // no spread: rows reach 1e6 elements
+      let m = 0;
+      for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+      return m;
+    };
+    if (weight) wMax = absMax(weight);
+    if (bias) bMax = absMax(bias);
     for (let r = 0; r < rows; r++) {
       const s = new Float64Array(dim);
       for (let j = 0; j < dim; j++) s[j] = x[r * ld + j] + (residual ? residual[r * ld + j] : 0);
       const mean = s.reduce((a, b) => a + b, 0) / dim;
       const rstd = 1 / Math.sqrt(s.reduce((a, b) => a + (b - mean) ** 2, 0) / dim + eps);
       const bound = rowBound(dim, s, rstd, wMax, bMax);
-      const scale = U * (Math.max(...Array.from(s, Math.abs)) * rstd * wMax + bMax);
+      const scale = U * (absMax(s) * rstd * wMax + bMax);
       for (let j = 0; j < dim; j++) {
         const err = Math.abs(y[r * ld + j] - expected[r * dim + j]);
         worst = Math.max(worst, err / scale);
@@ -87,6 +93,16 @@ describe.each(kernelVariants())('f32-layernorm (%s)', (variant) => {
       check(2, dim, { offset: 1e3, weight: true, bias: true });
       check(2, dim, { offset: 1e4 });
     }
+  });
+
+  it('rows longer than a sum block (1024 elements) keep the error of a 1024-element row, a mean far from 0 included', () => {
+    // One f32 running sum per partial over the whole row put the mean of a 1e6-element row with
+    // mean 1e4 about 1 off (an error 1e4 times this bound's).
+    for (const dim of [1025, 4099, 65549, 300017]) {
+      check(1, dim, { residual: dim % 2 === 1, weight: true, bias: true });
+      check(1, dim, { offset: 1e4, residual: dim > 4099 });
+    }
+    check(2, 1_000_003, { offset: 1e3 });
   });
 
   it('a constant row gives bias (var 0 → (s − mean)·rsqrt(eps) = 0), eps matters', () => {
