@@ -24,11 +24,11 @@
 // which neither cancels for u < 0 (1 + tanh u would) nor needs a separate polynomial near 0
 // (E ≈ 1 there, and 1/(1 + E) is as accurate as E).
 // Measured in wasm against float64 (scripts/gelu-error.mjs: every 256th f32 in [-16, 16], 8.6M
-// values, plus a 1e-4 grid; both builds) — worst error of gelu(x):
-//   exact: abs 1.4e-7·max(1, |x|); rel 9.4e-7 (13 ulp, at x ≈ -1.49, where 1/2 + x·C cancels
-//          most; relaxed build 7.5e-7), <= 4.0e-7 everywhere in the tail down to x = -13
+// values, a 1e-4 grid, and every f32 of [1, 2) and [-2, -1); both builds) — worst error:
+//   exact: abs 1.6e-7·max(1, |x|); rel 1.08e-6 (15 ulp, at x ≈ -1.491, where 1/2 + x·C cancels
+//          most; relaxed build 8.2e-7), <= 4.0e-7 everywhere in the tail down to x = -13
 //          (|gelu| >= 1e-35)
-//   tanh:  abs 1.4e-7·max(1, |x|); rel 1.9e-7 on x >= 0, 4.7e-7 on [-2, 0), then growing with
+//   tanh:  abs 1.6e-7·max(1, |x|); rel 1.9e-7 on x >= 0, 5.7e-7 on [-2, 0), then growing with
 //          |2u| to 2.0e-6 at x = -5 and 1.2e-5 at x = -9.6: the f32 rounding of the argument 2u
 //          (about |2u|·3·2^-24 relative through e^(−2|u|)), not the approximation (torch's
 //          1 + tanh u loses everything there: it returns 0 or an error of ~1e-7·|x|).
