@@ -39,6 +39,14 @@ export function cleanUpTokenization(text: string): string {
     .replaceAll(" 's", "'s").replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
 }
 
+/** transformers' clean_up_tokenization (decode's clean_up_tokenization_spaces): the same list
+ * without " do not" → " don't", which only HF's Rust WordPiece decoder applies. */
+export function cleanUpTokenizationSpaces(text: string): string {
+  return text.replaceAll(' .', '.').replaceAll(' ?', '?').replaceAll(' !', '!').replaceAll(' ,', ',')
+    .replaceAll(" ' ", "'").replaceAll(" n't", "n't").replaceAll(" 'm", "'m")
+    .replaceAll(" 's", "'s").replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
+}
+
 function wordPiece(json: Json, path: string): Decoder {
   const prefix = optionalField(json, 'prefix', path, 'string', '##') as string;
   const cleanup = optionalBoolean(json, 'cleanup', path, true);

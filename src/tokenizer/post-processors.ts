@@ -125,6 +125,9 @@ function template(json: Json, path: string): PostProcessor {
     return { kind: 'special', ids, tokens, typeId: optionalInteger(s, 'type_id', `${at}.SpecialToken`, 0, 0), path: `${path}.special_tokens.${name}` };
   });
   const single = parse('single');
+  // A single-sequence template that reads sequence B has nothing to read (HF's Rust aborts).
+  const readsB = single.findIndex((p) => p.kind === 'sequence' && p.index === 1);
+  if (readsB >= 0) throw fileError(`${path}.single[${readsB}].Sequence.id`, 'must be "A" in the single-sequence template (there is no sequence B)');
   const pair = parse('pair');
   const count = (pieces: Piece[]): number => pieces.reduce((n, p) => n + (p.kind === 'special' ? p.ids.length : 0), 0);
   const ids: [number, string][] = [];

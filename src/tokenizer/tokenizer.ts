@@ -5,7 +5,7 @@ import { describe, rangeError, typeError } from '../errors.js';
 import { options as knownKeys } from '../validate.js';
 import { AlignedText, wellFormed } from './aligned-text.js';
 import { charClass, isWhiteSpace } from './char-class.js';
-import { buildDecoder, cleanUpTokenization, type Decoder } from './decoders.js';
+import { buildDecoder, cleanUpTokenizationSpaces, type Decoder } from './decoders.js';
 import { asObject, fileError, type Json } from './json.js';
 import { buildModel, type TokenizerModel, type WordToken } from './models.js';
 import { buildNormalizer, type Normalizer } from './normalizers.js';
@@ -362,14 +362,25 @@ class HfTokenizer implements Tokenizer {
       }
     }
     this.modelMaxLength = typeof maxLength === 'number' && maxLength <= INT32_MAX ? maxLength : null;
-    const side = (key: 'padding_side' | 'truncation_side'): 'left' | 'right' => {
+    // transformers' PreTrainedTokenizerFast takes tokenizer.json's padding and truncation
+    // directions as the sides' defaults (kwargs.setdefault), under tokenizer_config.json's.
+    const fileSide = (key: 'padding' | 'truncation'): 'left' | 'right' => {
+      const entry = file[key];
+      if (entry === undefined || entry === null) return 'right';
+      if (typeof entry !== 'object') throw typeError('loadTokenizer', `tokenizer.json ${key}`, 'an object or null', entry);
+      const d = (entry as Json)['direction'];
+      if (d === undefined) return 'right';
+      if (d !== 'Left' && d !== 'Right') throw typeError('loadTokenizer', `tokenizer.json ${key}.direction`, '"Left" or "Right"', d);
+      return d === 'Left' ? 'left' : 'right';
+    };
+    const side = (key: 'padding_side' | 'truncation_side', fallback: 'left' | 'right'): 'left' | 'right' => {
       const v = config[key];
-      if (v === undefined || v === null) return 'right';
+      if (v === undefined || v === null) return fallback;
       if (v !== 'left' && v !== 'right') throw typeError('loadTokenizer', `tokenizer_config.json ${key}`, "'left' or 'right'", v);
       return v;
     };
-    this.paddingSide = side('padding_side');
-    this.truncationSide = side('truncation_side');
+    this.paddingSide = side('padding_side', fileSide('padding'));
+    this.truncationSide = side('truncation_side', fileSide('truncation'));
     const cleanUp = config.clean_up_tokenization_spaces;
     if (cleanUp !== undefined && cleanUp !== null && typeof cleanUp !== 'boolean') {
       throw typeError('loadTokenizer', 'tokenizer_config.json clean_up_tokenization_spaces', 'a boolean', cleanUp);
@@ -630,7 +641,7 @@ class HfTokenizer implements Tokenizer {
       tokens.push(token);
     }
     const text = this.decoder === null ? tokens.join(' ') : this.decoder(tokens).join('');
-    return cleanUp ? cleanUpTokenization(text) : text;
+    return cleanUp ? cleanUpTokenizationSpaces(text) : text;
   }
 }
 

@@ -256,6 +256,38 @@ describe('loadTokenizer: what HF users rely on', () => {
     expect(t.decode(t.encode("it 's here .").inputIds, { cleanUpTokenizationSpaces: false })).toBe("it 's here .");
   });
 
+  it("tokenizer.json's padding and truncation directions are the sides' defaults (transformers' setdefault), under tokenizer_config.json's", () => {
+    const json = gpt2TokenizerJson();
+    json.padding = { strategy: 'BatchLongest', direction: 'Left', pad_to_multiple_of: null, pad_id: 50256, pad_type_id: 0, pad_token: '<|endoftext|>' };
+    json.truncation = { direction: 'Left', max_length: 3, strategy: 'LongestFirst', stride: 0 };
+    const t = loadTokenizer(json);
+    const b = t.encodeBatch(['Hello world', 'Hi']);
+    expect([...b.inputIds]).toEqual([15496, 995, 50256, 17250]);
+    expect([...b.attentionMask]).toEqual([1, 1, 0, 1]);
+    expect(t.encode('one two three four', { truncation: true, maxLength: 2 }).tokens).toEqual(['Ġthree', 'Ġfour']);
+    const overridden = loadTokenizer(json, { padding_side: 'right', truncation_side: 'right' });
+    expect([...overridden.encodeBatch(['Hello world', 'Hi']).inputIds]).toEqual([15496, 995, 17250, 50256]);
+    expect(overridden.encode('one two three four', { truncation: true, maxLength: 2 }).tokens).toEqual(['one', 'Ġtwo']);
+    expect(() => loadTokenizer({ ...json, padding: { ...json.padding, direction: 'Up' } }))
+      .toThrow(/^loadTokenizer: tokenizer\.json padding\.direction must be "Left" or "Right", got "Up"/);
+  });
+
+  it("decode's clean-up is transformers' list: \" do not\" stays (HF's Rust rule applies within a WordPiece token only)", () => {
+    expect(gpt2.decode(gpt2.encode('I do not know , he said .').inputIds, { cleanUpTokenizationSpaces: true })).toBe('I do not know, he said.');
+    expect(bert.decode(bert.encode('i do not know , he said .').inputIds, { skipSpecialTokens: true })).toBe('i do not know, he said.');
+  });
+
+  it('a single-sequence template that reads sequence B is refused naming it (HF aborts)', () => {
+    const json = bertTokenizerJson();
+    json.post_processor = {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }],
+      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '[CLS]': { id: '[CLS]', ids: [101], tokens: ['[CLS]'] } },
+    };
+    expect(() => loadTokenizer(json)).toThrow(/^loadTokenizer: tokenizer\.json post_processor\.single\[1\]\.Sequence\.id must be "A" in the single-sequence template/);
+  });
+
   it('tokenizer_config.json values of the wrong type or range are named; 1e30 (transformers\' "no limit") is none', () => {
     expect(loadTokenizer(gpt2TokenizerJson(), { model_max_length: 1e30 }).modelMaxLength).toBeNull();
     expect(loadTokenizer(gpt2TokenizerJson(), { model_max_length: null } as never).modelMaxLength).toBeNull();
