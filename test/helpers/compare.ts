@@ -45,3 +45,10 @@ export function expectSameBits(actual: Float32Array | undefined, expected: Float
     if (a[i] !== b[i]) throw new Error(`${what}[${i}] = ${actual[i]}, expected ${expected[i]} (bits differ)`);
   }
 }
+
+/** The index of the largest of x[from .. from + n) (the first of ties), as torch.argmax of a row. */
+export function argmax(x: ArrayLike<number>, from: number, n: number): number {
+  let best = 0;
+  for (let j = 1; j < n; j++) if (x[from + j] > x[from + best]) best = j;
+  return best;
+}

@@ -11,9 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensors, readSafetensors, writeSafetensors, type Engine, type SafetensorsInput } from '../../dist/index.js';
 import { forcedEngines } from '../helpers/engines.js';
 import { DOT_EMULATIONS, emulationBytes } from '../helpers/kernels.js';
-import { expectClose, expectSameBits } from '../helpers/compare.js';
+import { argmax, expectClose, expectSameBits } from '../helpers/compare.js';
 import { fixtureF32 } from '../helpers/fixtures.js';
 import { randomF32, rng } from '../helpers/random.js';
+import { randomGpt2 } from '../helpers/gpt2-weights.js';
 import { referenceGpt2 } from '../reference/gpt2.js';
 import { I8_GEMM_A_MAX } from '../../src/wasm/layout.js';
 
@@ -29,28 +30,6 @@ const relRms = (got: ArrayLike<number>, want: ArrayLike<number>): number => {
   let num = 0, den = 0;
   for (let i = 0; i < want.length; i++) { num += (got[i] - want[i]) ** 2; den += want[i] ** 2; }
   return Math.sqrt(num / den);
-};
-const argmax = (x: ArrayLike<number>, from: number, n: number): number => {
-  let best = 0;
-  for (let j = 1; j < n; j++) if (x[from + j] > x[from + best]) best = j;
-  return best;
-};
-
-/** GPT-2 weights of `config` (no prefix, lm_head tied), random from `seed`. */
-const randomGpt2 = (config: { vocab_size: number; n_positions: number; n_embd: number; n_layer: number }, seed: number): Record<string, Float32Array> => {
-  const { vocab_size: V, n_positions: N, n_embd: E } = config, I = 4 * E;
-  const w = (n: number, scale = 0.2): Float32Array => randomF32(n, seed++, scale);
-  const out: Record<string, Float32Array> = { 'wte.weight': w(V * E, 0.5), 'wpe.weight': w(N * E, 0.1), 'ln_f.weight': w(E).map((x) => 1 + x), 'ln_f.bias': w(E) };
-  for (let i = 0; i < config.n_layer; i++) {
-    const p = `h.${i}.`;
-    Object.assign(out, {
-      [`${p}ln_1.weight`]: w(E).map((x) => 1 + x), [`${p}ln_1.bias`]: w(E), [`${p}ln_2.weight`]: w(E).map((x) => 1 + x),
-      [`${p}ln_2.bias`]: w(E), [`${p}attn.c_attn.weight`]: w(E * 3 * E, 0.4), [`${p}attn.c_attn.bias`]: w(3 * E),
-      [`${p}attn.c_proj.weight`]: w(E * E), [`${p}attn.c_proj.bias`]: w(E), [`${p}mlp.c_fc.weight`]: w(E * I),
-      [`${p}mlp.c_fc.bias`]: w(I), [`${p}mlp.c_proj.weight`]: w(I * E, 0.1), [`${p}mlp.c_proj.bias`]: w(E),
-    });
-  }
-  return out;
 };
 
 let engines: Engine[];

@@ -7,43 +7,20 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensors, type BertConfig, type Engine } from '../../dist/index.js';
 import { forcedEngines } from '../helpers/engines.js';
-import { expectClose, expectSameBits } from '../helpers/compare.js';
-import { randomF32 } from '../helpers/random.js';
+import { argmax, expectClose, expectSameBits } from '../helpers/compare.js';
+import { randomGpt2 } from '../helpers/gpt2-weights.js';
 import { referenceGpt2 } from '../reference/gpt2.js';
 
 const TOL = 2e-4;
 const CONFIG = { vocab_size: 41, n_positions: 24, n_embd: 24, n_layer: 3, n_head: 4, layer_norm_epsilon: 1e-5 };
 
-/** GPT-2 weights of CONFIG (no prefix, lm_head tied), random from `seed`, scores spread enough
- * that the scale of the attention matters. */
-function randomGpt2(seed: number): Record<string, Float32Array> {
-  const { vocab_size: V, n_positions: N, n_embd: E } = CONFIG, I = 4 * E;
-  const w = (n: number, scale = 0.2): Float32Array => randomF32(n, seed++, scale);
-  const out: Record<string, Float32Array> = { 'wte.weight': w(V * E, 0.5), 'wpe.weight': w(N * E, 0.1), 'ln_f.weight': w(E).map((x) => 1 + x), 'ln_f.bias': w(E) };
-  for (let i = 0; i < CONFIG.n_layer; i++) {
-    const p = `h.${i}.`;
-    Object.assign(out, {
-      [`${p}ln_1.weight`]: w(E).map((x) => 1 + x), [`${p}ln_1.bias`]: w(E), [`${p}ln_2.weight`]: w(E).map((x) => 1 + x),
-      [`${p}ln_2.bias`]: w(E), [`${p}attn.c_attn.weight`]: w(E * 3 * E, 0.6), [`${p}attn.c_attn.bias`]: w(3 * E),
-      [`${p}attn.c_proj.weight`]: w(E * E), [`${p}attn.c_proj.bias`]: w(E), [`${p}mlp.c_fc.weight`]: w(E * I),
-      [`${p}mlp.c_fc.bias`]: w(I), [`${p}mlp.c_proj.weight`]: w(I * E, 0.1), [`${p}mlp.c_proj.bias`]: w(E),
-    });
-  }
-  return out;
-}
-
-const argmax = (x: ArrayLike<number>, from: number, n: number): number => {
-  let best = 0;
-  for (let v = 1; v < n; v++) if (x[from + v] > x[from + best]) best = v;
-  return best;
-};
 
 let engines: Engine[];
 beforeAll(async () => { engines = await forcedEngines([1, 2]); });
 afterAll(async () => { await Promise.all(engines.map((e) => e.dispose())); });
 
 describe('GPT-2 config flags', () => {
-  const weights = randomGpt2(7);
+  const weights = randomGpt2(CONFIG, 7, 0.6); // scores spread enough that their scale matters
   const ids = [3, 17, 40, 0, 22, 9, 31, 5, 12];
   const ref = (flags: { scaleAttnWeights?: boolean; scaleAttnByInverseLayerIdx?: boolean }, seq: ArrayLike<number>) =>
     referenceGpt2({ embd: CONFIG.n_embd, heads: CONFIG.n_head, layers: CONFIG.n_layer, vocab: CONFIG.vocab_size, inner: 4 * CONFIG.n_embd,
