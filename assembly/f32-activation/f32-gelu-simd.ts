@@ -133,7 +133,9 @@ export const ACTIVATION_GELU_TANH: i32 = 3;
   return f32x4.mul(vx, madd(vx, vc, f32x4.splat(0.5)));
 }
 
-/** x·Φ(x) on four lanes, any x: Φ(−|x|) = e^(−x²/2)·t·P(t), mirrored for x > 0. */
+/** x·Φ(x) on four lanes with |x| >= C_LO (or NaN, ±inf): Φ(−|x|) = e^(−x²/2)·t·P(t), mirrored
+ * for x > 0. P is fitted on |x| in [C_LO, 14] only: below C_LO this is not accurate (3e-3
+ * relative at 0), and geluErf never asks it there. */
 // @ts-ignore: decorator
 @inline function geluErfFull(vx: v128): v128 {
   const vclamp = f32x4.splat(GELU_CLAMP);

@@ -118,8 +118,10 @@ export function generate(
   elements(OP, 'KV cache', hp.layers, 2, B, hp.positions, hp.embd);
   const cacheBytes = 2 * hp.layers * B * hp.positions * hp.embd * 4;
   if (cacheBytes > MAX_PAGES * PAGE_BYTES - ARENA_BASE) {
-    throw rangeError(OP, 'options.batch', `(${B}) needs a KV cache of ${cacheBytes} bytes (2·n_layer·batch·n_positions·n_embd·4), ` +
-      `more than the engine's ${MAX_PAGES * PAGE_BYTES - ARENA_BASE} bytes of memory less its fixed regions; generate fewer sequences at once`);
+    const limit = `more than the engine's ${MAX_PAGES * PAGE_BYTES - ARENA_BASE} bytes of memory less its fixed regions`;
+    throw B > 1
+      ? rangeError(OP, 'options.batch', `(${B}) needs a KV cache of ${cacheBytes} bytes (2·n_layer·batch·n_positions·n_embd·4), ${limit}; generate fewer sequences at once`)
+      : rangeError(OP, 'config.n_positions', `(${hp.positions}) needs a KV cache of ${cacheBytes} bytes for one sequence (2·n_layer·n_positions·n_embd·4), ${limit}`);
   }
   const padding = o.attentionMask === undefined ? undefined : promptPadding(o.attentionMask, B, P, hp.positions);
   const lease: CacheLease = { host: ctx.host, base: -1, model };

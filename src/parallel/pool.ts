@@ -43,13 +43,15 @@ const workerUrl = (): URL => new URL('./worker.js', import.meta.url);
 
 async function spawn(): Promise<WorkerLike> {
   const url = workerUrl();
-  if (isNode() || isDeno()) {
+  // Deno's node:worker_threads takes file: and data: URLs only: a library imported over https
+  // (esm.sh, jsDelivr) starts web Workers, which cannot be unref'd (dispose() lets it exit).
+  if (isNode() || (isDeno() && (url.protocol === 'file:' || url.protocol === 'data:'))) {
     const name = 'node:worker_threads';
     const { Worker } = (await import(/* @vite-ignore */ name)) as typeof import('node:worker_threads');
     // The worker needs none of the parent's Node options, and some make it fail to start
     // (--input-type, V8 flags such as --experimental-wasm-relaxed-simd, which apply to the
     // whole process anyway).
-    const worker = new Worker(url, { execArgv: [] });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { execArgv: [] });
     return {
       post: (m) => worker.postMessage(m),
       onMessage: (h) => worker.on('message', h),
@@ -63,7 +65,8 @@ async function spawn(): Promise<WorkerLike> {
       },
     };
   }
-  const worker = new Worker(url, { type: 'module' });
+  // The literal form bundlers recognise and rewrite (Vite builds the worker from it).
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   return {
     post: (m) => worker.postMessage(m),
     onMessage: (h) => worker.addEventListener('message', (e) => h(e.data as WorkerToHost)),
@@ -132,7 +135,11 @@ export class Pool {
     const notifyByMessage = typeof waitAsync !== 'function';
     const answered = new Set<number>();
     const timeoutMs = (globalThis as Record<symbol, unknown>)[START_TIMEOUT_HOOK] as number | undefined ?? START_TIMEOUT_MS;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined, resend: ReturnType<typeof setInterval> | undefined;
+    const init = (index: number): HostToWorker => ({
+      type: 'init', protocol: PROTOCOL, index, threads, module, memory, relaxedDot, generation,
+      control: CONTROL_OFFSET, program: PROGRAM_OFFSET, notifyByMessage,
+    });
     await new Promise<void>((resolve, reject) => {
       let ready = 0;
       timer = setTimeout(() => {
@@ -159,12 +166,17 @@ export class Pool {
           if (ready < threads) reject(error);
           pool.fail(error);
         });
-        worker.post({
-          type: 'init', protocol: PROTOCOL, index, threads, module, memory, relaxedDot, generation,
-          control: CONTROL_OFFSET, program: PROGRAM_OFFSET, notifyByMessage,
-        });
+        worker.post(init(index));
       });
-    }).finally(() => clearTimeout(timer)).catch(async (error: Error) => {
+      // Again every second to the workers that have not answered: a message posted before the
+      // worker's listener exists may be dropped (Deno's node:worker_threads); a worker serves
+      // the first 'init' it sees only.
+      resend = setInterval(() => workers.forEach((w, i) => { if (!answered.has(i)) w.post(init(i)); }), 1000);
+      (resend as { unref?: () => void }).unref?.();
+    }).finally(() => {
+      clearTimeout(timer);
+      clearInterval(resend);
+    }).catch(async (error: Error) => {
       await pool.terminate();
       throw stateError(`the worker pool could not start: ${error.message.replace(/^wasm-attention: /, '')}`);
     });

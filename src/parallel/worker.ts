@@ -134,8 +134,12 @@ const SPIN_MS = 0.1;
 // No top-level await: bundlers build workers as classic scripts (Vite's default is iife).
 // Node's parentPort queues messages until a listener is attached; in browsers connect() attaches
 // synchronously (no await happens before listen on that path).
+// The host posts 'init' again until the worker answers (a runtime that drops messages sent
+// before the listener exists, as Deno's node:worker_threads can): only the first one counts.
+let initialised = false;
 void connect().then((port) => port.listen(async (message) => {
-  if (message.type !== 'init') return;
+  if (message.type !== 'init' || initialised) return;
+  initialised = true;
   if (message.protocol !== PROTOCOL) { // a host of another build: say so rather than misread its programs
     port.post({ type: 'error', index: message.index, error: toWire(new Error(`this worker script speaks protocol ${PROTOCOL}, ` +
       `the host ${String(message.protocol)}: serve the worker.js of the same wasm-attention build as its index.js`)) });

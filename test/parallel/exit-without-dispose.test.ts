@@ -37,3 +37,44 @@ describe('a process with an undisposed 2-thread engine exits', () => {
     }, 40_000);
   }
 });
+
+describe('Deno importing the library over http(s) (esm.sh, a CDN)', () => {
+  it('starts its 2-thread pool with web Workers (node:worker_threads takes file: URLs only) and exits after dispose()', async () => {
+    const bin = npmBinary('deno');
+    if (bin.error) throw new Error(bin.error);
+    const { createServer } = await import('node:http');
+    const { readFile } = await import('node:fs/promises');
+    const server = createServer((req, res) => {
+      const name = (req.url ?? '/').slice(1);
+      if (!/^[\w.-]+$/.test(name)) { res.writeHead(404).end(); return; }
+      readFile(new URL(`../../dist/${name}`, import.meta.url)).then((body) => {
+        res.writeHead(200, { 'content-type': name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript' }).end(body);
+      }, () => res.writeHead(404).end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const script = `
+const { createEngine } = await import('http://127.0.0.1:${port}/index.js');
+const engine = await createEngine({ threads: 2 });
+const debug = engine[Symbol.for('wasm-attention.debug')]();
+debug.forcePool();
+const y = await engine.gelu(new Float32Array([1, 2, 3, 4]));
+console.log('threads ' + engine.threads + ' runs ' + (await debug.pool()).runs + ' gelu ' + y[0].toFixed(6));
+await engine.dispose();`;
+    try {
+      const { spawn } = await import('node:child_process');
+      const child = spawn(bin.path, ['eval', '--no-config', '--quiet', script], { cwd: ROOT, env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' } });
+      let stdout = '', stderr = '';
+      child.stdout.on('data', (d) => { stdout += d; });
+      child.stderr.on('data', (d) => { stderr += d; });
+      const status = await new Promise<number | null>((resolve) => {
+        const timer = setTimeout(() => { child.kill(); resolve(null); }, 30_000);
+        child.on('exit', (code) => { clearTimeout(timer); resolve(code); });
+      });
+      expect(status, `deno did not exit 0 within 30 s: ${stderr}`).toBe(0);
+      expect(stdout).toMatch(/^threads 2 runs [1-9]\d* gelu 0\.841345$/m);
+    } finally {
+      server.close();
+    }
+  }, 40_000);
+});
