@@ -119,6 +119,25 @@ describe.each(Object.keys(VARIANTS))('loadTokenizer(%s) against HF tokenizers', 
   });
 });
 
+describe('WordPiece on long words against HF tokenizers', () => {
+  it('words of up to 3000 characters with a raised max_input_chars_per_word: HF\'s pieces (the candidates tried are capped at the longest vocabulary entry)', async () => {
+    const json = bertTokenizerJson();
+    json.model.max_input_chars_per_word = 5000;
+    const text = JSON.stringify(json);
+    const ref = Reference.fromString(text);
+    const ours = loadTokenizer(text);
+    const next = rng(SEED);
+    const letters = 'abcdefghijklmnopqrstuvwxyzé';
+    const parts = ['straw', 'berries', 'ing', 'tion', 'un', 'qu', 'x', 'zz', 'pre', 'ly'];
+    for (const length of [20, 150, 700, 3000]) {
+      let word = '';
+      while (word.length < length) word += next() < 0.6 ? parts[Math.floor(next() * parts.length)] : letters[Math.floor(next() * letters.length)];
+      const diff = await compareOne(ref, ours, word, undefined, true);
+      if (diff !== null) fail('long words', SEED, `length ${word.length}`, word, undefined, diff);
+    }
+  });
+});
+
 describe('truncation and padding against HF tokenizers', () => {
   const cases: [string, number | undefined][] = [['bert-base-uncased', undefined], ['roberta-layout', 50259], ['gpt2', 50256], ['wordpiece-sequence', undefined], ['wordlevel', 0]];
   it.each(cases)('%s: seeded random batches, every strategy, side and padding', async (name, padTokenId) => {
