@@ -31,20 +31,18 @@ function byteLevel(tokens: string[]): string[] {
   return [new TextDecoder('utf-8', { ignoreBOM: true }).decode(Uint8Array.from(bytes))];
 }
 
-/** HF's WordPiece decoder cleanup: the spaces BERT's tokenization put around punctuation and
- * English contractions. */
-export function cleanUpTokenization(text: string): string {
-  return text.replaceAll(' .', '.').replaceAll(' ?', '?').replaceAll(' !', '!').replaceAll(' ,', ',')
-    .replaceAll(" ' ", "'").replaceAll(" n't", "n't").replaceAll(" 'm", "'m").replaceAll(' do not', " don't")
-    .replaceAll(" 's", "'s").replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
-}
-
-/** transformers' clean_up_tokenization (decode's clean_up_tokenization_spaces): the same list
- * without " do not" → " don't", which only HF's Rust WordPiece decoder applies. */
+/** transformers' clean_up_tokenization (decode's clean_up_tokenization_spaces): the spaces a
+ * tokenization put around punctuation and English contractions. */
 export function cleanUpTokenizationSpaces(text: string): string {
   return text.replaceAll(' .', '.').replaceAll(' ?', '?').replaceAll(' !', '!').replaceAll(' ,', ',')
     .replaceAll(" ' ", "'").replaceAll(" n't", "n't").replaceAll(" 'm", "'m")
     .replaceAll(" 's", "'s").replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
+}
+
+/** HF's Rust WordPiece decoder's cleanup: transformers' list plus " do not" → " don't" (no rule
+ * of that list makes or unmakes " do not", so the order does not matter). */
+export function cleanUpTokenization(text: string): string {
+  return cleanUpTokenizationSpaces(text).replaceAll(' do not', " don't");
 }
 
 function wordPiece(json: Json, path: string): Decoder {
