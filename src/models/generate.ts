@@ -220,8 +220,8 @@ async function* run(
           continue;
         }
         const row = logits.subarray(b * hp.vocab, (b + 1) * hp.vocab);
-        penalize(row, seen[b], s.repetitionPenalty);
-        next[b] = pick(row, s, random);
+        const wide = penalize(row, seen[b], s.repetitionPenalty);
+        next[b] = pick(row, s, random, wide);
         seen[b].push(next[b]);
         if (stop.has(next[b])) done[b] = 1;
       }

@@ -25,16 +25,21 @@ export function prng(seed: number): () => number {
 
 /** HF's RepetitionPenaltyLogitsProcessor: a seen token's logit is divided by the penalty when
  * positive, multiplied when negative, once per token, in f32 as torch computes it. Works in
- * place on `logits`. */
-export function penalize(logits: Float32Array, seen: Iterable<number>, penalty: number): void {
-  if (penalty === 1) return;
+ * place on `logits`. Returns the f64 values of the penalized logits that overflowed f32 (a
+ * penalty near 0, where torch's row holds +inf and HF's sampling raises) and that f64 holds,
+ * for warp()'s limit; undefined when none did. */
+export function penalize(logits: Float32Array, seen: Iterable<number>, penalty: number): Map<number, number> | undefined {
+  if (penalty === 1) return undefined;
   const p = Math.fround(penalty);
+  let wide: Map<number, number> | undefined;
   for (const id of new Set(seen)) {
     const x = logits[id];
     // A logit of 0 stays 0: 0 / p for any p > 0, and the limit where p is 0 in f32 (torch's 0/0
     // is NaN there, and its generate raises).
     logits[id] = x < 0 ? x * p : x === 0 ? x : x / p;
+    if (x > 0 && logits[id] === Infinity && Number.isFinite(x / p)) (wide ??= new Map()).set(id, x / p);
   }
+  return wide;
 }
 
 /** The distribution a sampled token is drawn from: the tokens HF's warpers keep, most likely
@@ -54,9 +59,11 @@ export interface Warped {
  * Probabilities are the softmax of the kept scores, in f64 (a score of −inf gets 0, as in HF).
  * Where the largest score is not finite (a temperature or a repetition penalty near 0 on ordinary
  * logits sends it to ±inf, where HF's generate raises on its NaN probabilities) the same softmax
- * is taken as exp((logit − max logit) / temperature) in f64, ordered by the logits: its limit,
- * greedy (exact ties at the max share it). NaN logits are not supported. */
-export function warp(logits: Float32Array, s: Sampling): Warped {
+ * is taken as exp((logit − max logit) / temperature) in f64, ordered by the logits, with the
+ * f64 values penalize() returned (`wide`) for the logits it sent past f32: its limit, greedy
+ * (exact ties at the max share it: a penalty that is 0 in f32 sends every seen positive logit
+ * to +inf alike). NaN logits are not supported. */
+export function warp(logits: Float32Array, s: Sampling, wide?: ReadonlyMap<number, number>): Warped {
   const n = logits.length;
   const t = Math.fround(s.temperature);
   const scores = new Float32Array(n);
@@ -67,7 +74,12 @@ export function warp(logits: Float32Array, s: Sampling): Warped {
     else if (Number.isNaN(scores[i])) nan = true; // 0/0, where t is 0 in f32
   }
   const finite = !nan && Number.isFinite(top);
-  const key = finite ? scores : logits; // the same order where both are finite: t > 0
+  // the same order where both are finite: t > 0
+  let key: Float32Array | Float64Array = scores;
+  if (!finite) {
+    key = Float64Array.from(logits);
+    if (wide) for (const [id, x] of wide) key[id] = x;
+  }
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => key[b] - key[a] || b - a);
   let keep = n;
   if (s.topK > 0 && s.topK < n) {
@@ -101,11 +113,12 @@ export function warp(logits: Float32Array, s: Sampling): Warped {
   return { ids: Int32Array.from(order.slice(0, keep)), probs };
 }
 
-/** The next token of one row of logits (already penalized): the argmax when greedy, else a
- * draw from warp()'s distribution with one uniform number from `random`. */
-export function pick(logits: Float32Array, s: Sampling, random: () => number): number {
+/** The next token of one row of logits (already penalized; `wide` what penalize() returned):
+ * the argmax when greedy, else a draw from warp()'s distribution with one uniform number from
+ * `random`. */
+export function pick(logits: Float32Array, s: Sampling, random: () => number, wide?: ReadonlyMap<number, number>): number {
   if (s.greedy) return argmax(logits);
-  const { ids, probs } = warp(logits, s);
+  const { ids, probs } = warp(logits, s, wide);
   let u = random();
   for (let i = 0; i < ids.length; i++) {
     u -= probs[i];

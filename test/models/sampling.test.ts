@@ -93,6 +93,23 @@ describe('sampling: HF logits processors', () => {
     const w = warp(row, s(1));
     expect([...w.ids]).toEqual([1, 0, 3, 2]);
     expect([...w.probs]).toEqual([0.5, 0.5, 0, 0]);
+    // A penalty that f32 holds (1e-40, subnormal) but whose quotients overflow it: the row holds
+    // +inf for both seen positive logits, as torch's does; the draw's limit takes them in f64,
+    // so the larger logit wins every draw (it was a coin toss between them).
+    const both = new Float32Array([1, 3, 2, 0.5]);
+    const wide = penalize(both, [1, 3], 1e-40);
+    expect([...both]).toEqual([1, Infinity, 2, Infinity]);
+    expect([...(wide ?? new Map()).keys()].sort()).toEqual([1, 3]);
+    expect([...warp(both, s(1), wide).probs]).toEqual([1, 0, 0, 0]);
+    expect(warp(both, s(1), wide).ids[0]).toBe(1);
+    const random = prng(11);
+    for (let i = 0; i < 200; i++) expect(pick(both, s(1), random, wide)).toBe(1);
+    // Greedy stays HF's: the argmax of the f32 row, the first +inf.
+    expect(pick(both, { ...s(1), greedy: true }, random, wide)).toBe(1);
+    const swapped = new Float32Array([1, 0.5, 2, 3]);
+    const wide2 = penalize(swapped, [1, 3], 1e-40);
+    expect(pick(swapped, { ...s(1), greedy: true }, random, wide2)).toBe(1);
+    for (let i = 0; i < 50; i++) expect(pick(swapped, s(1), random, wide2)).toBe(3);
   });
 
   it('pick() draws from the warped distribution (20000 seeded draws per row, 4 rows)', () => {
