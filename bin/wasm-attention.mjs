@@ -3,7 +3,7 @@
 //   npx wasm-attention quantize <in.safetensors> <out.safetensors> [--embeddings] [--include RE] [--exclude RE] [--drop RE]
 // writes an int8 copy of a safetensors file (quantizeSafetensors: the engine's own per-channel
 // quantization) and prints the sizes and the quantization error.
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { defaultQuantizeKey, quantizeSafetensors } from '../dist/index.js';
 
 const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors> [options]
@@ -85,21 +85,44 @@ function quantize(args) {
   } catch (error) {
     fail(`${inPath}: ${error.message}`);
   }
-  // Written beside the output and renamed over it: a failed write (a full disk) leaves no
-  // truncated file under the output's name, and the output may be the input itself.
-  const temporary = `${outPath}.${process.pid}.tmp`;
+  // A regular file (or a new one) is written beside the output and renamed over it: a failed
+  // write (a full disk) leaves no truncated file under the output's name, and the output may
+  // be the input itself. A symbolic link is followed (its target is what gets replaced, with
+  // the target's mode); anything else that exists (a pipe, /dev/stdout) is written to directly.
+  let target = outPath, mode;
   try {
-    writeFileSync(temporary, result.bytes);
-    renameSync(temporary, outPath);
+    target = realpathSync(outPath);
+    const stat = statSync(target);
+    mode = stat.isFile() ? stat.mode & 0o7777 : undefined;
+    if (!stat.isFile()) target = undefined;
   } catch (error) {
-    try { rmSync(temporary, { force: true }); } catch { /* the write error is the one to report */ }
-    fail(`cannot write ${outPath}: ${error.message}`);
+    if (error.code !== 'ENOENT') fail(`cannot write ${outPath}: ${error.message}`);
+    // A new file; a dangling link is written through, creating its target.
+    target = lstatSync(outPath, { throwIfNoEntry: false })?.isSymbolicLink() ? undefined : outPath;
+  }
+  if (target === undefined) {
+    try {
+      writeFileSync(outPath, result.bytes);
+    } catch (error) {
+      fail(`cannot write ${outPath}: ${error.message}`);
+    }
+  } else {
+    const temporary = `${target}.${process.pid}.tmp`;
+    try {
+      writeFileSync(temporary, result.bytes, mode === undefined ? undefined : { mode });
+      if (mode !== undefined) chmodSync(temporary, mode);
+      renameSync(temporary, target);
+    } catch (error) {
+      try { rmSync(temporary, { force: true }); } catch { /* the write error is the one to report */ }
+      fail(`cannot write ${outPath}: ${error.message}`);
+    }
   }
   const worst = result.quantized.reduce((a, t) => (a === undefined || t.relativeRmsError > a.relativeRmsError ? t : a), undefined);
   const lines = [
     `input:  ${inPath}  ${size(result.inputBytes)}`,
     `output: ${outPath}  ${size(result.outputBytes)}`,
-    `ratio:  ${(result.outputBytes / result.inputBytes).toFixed(4)} (${result.outputBytes <= result.inputBytes
+    `ratio:  ${(result.outputBytes / result.inputBytes).toFixed(4)} (${result.outputBytes === result.inputBytes ? 'the same size'
+      : result.outputBytes < result.inputBytes
       ? `${(result.inputBytes / result.outputBytes).toFixed(2)}x smaller`
       : `${(result.outputBytes / result.inputBytes).toFixed(2)}x larger`})`,
     `int8:   ${result.quantized.length} tensors quantized per output channel, ${result.kept.length} kept as they were` +

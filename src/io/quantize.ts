@@ -20,6 +20,13 @@ export interface Int8Weight {
   scales: Float32Array;
 }
 
+/** The largest f32 below a positive finite f32. */
+function nextDownF32(x: number): number {
+  const bits = new Uint32Array(Float32Array.of(x).buffer);
+  bits[0]! -= 1;
+  return new Float32Array(bits.buffer)[0]!;
+}
+
 /** Round to nearest, ties to even (wasm's f32.nearest) of a finite number. */
 function roundEven(x: number): number {
   const f = Math.floor(x);
@@ -43,6 +50,9 @@ export function quantizeInt8(weight: Float32Array, rows: number, cols: number, a
     const inv = Math.fround(127 / amax);
     if (!(amax > 0) || inv === Infinity) continue; // all zero, or below about 3.7e-37: scale 0, codes 0
     scales[j] = amax / 127; // f32 division, rounded on store
+    // amax at f32's largest: 127·scale may round to +inf, which no reader can dequantize; one
+    // ulp less keeps every code·scale finite (the codes come from `inv`, unchanged).
+    if (Math.fround(127 * scales[j]!) === Infinity) scales[j] = nextDownF32(scales[j]!);
     for (let kk = 0; kk < length; kk++) {
       const q = roundEven(Math.fround(weight[j * cs + kk * ks]! * inv));
       codes[j * cs + kk * ks] = Math.min(127, Math.max(-127, q));
@@ -119,8 +129,8 @@ export function int8Axis(name: string): 0 | 1 {
  * Writes an int8 copy of a safetensors file: each chosen weight `K` becomes I8 codes (its
  * shape kept) and `K_scale` F32 per output channel ([out, 1] for nn.Linear weights, [1, out]
  * for GPT-2 Conv1D), quantized exactly as the engine's `quantize: 'int8'` does; the
- * `__metadata__` keeps its entries and gains "quantization" (JSON: the method and each key's
- * channel axis). Other tensors are written as they were (same dtype, same bytes); I8 tensors
+ * `__metadata__` keeps its other entries, and its "quantization" entry is written anew (JSON:
+ * the method and each key's channel axis; one the input had is replaced). Other tensors are written as they were (same dtype, same bytes); I8 tensors
  * of the input and their scales pass through, and integer or bool tensors are never quantized.
  * This is what `npx wasm-attention quantize` runs.
  * Throws a RangeError naming the tensor for a non-finite weight, and the reader's errors

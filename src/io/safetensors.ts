@@ -175,7 +175,7 @@ export function quantizedSource(weight: unknown): SafetensorsQuantizedTensor | u
   const view = plainView(weight as Float32Array, 'Float32Array');
   const q = DEQUANTIZED.get(view.buffer);
   if (q === undefined || view.byteOffset !== 0 || view.length !== q.codes.length) return undefined;
-  return holdsDequantized(view, q) ? q : undefined;
+  return holdsDequantized(view, q) ? recheck(q) : undefined;
 }
 
 /** The int8 codes and scales behind `weights[key]` while `weights` is a result of
@@ -188,7 +188,8 @@ export function unreadQuantized(weights: object, key: string): SafetensorsQuanti
   // with something else than its own accessor would.
   if (!LOADED.has(weights)) return undefined;
   const get = Object.getOwnPropertyDescriptor(weights, key)?.get;
-  return get === undefined ? undefined : LAZY_INT8.get(get);
+  const q = get === undefined ? undefined : LAZY_INT8.get(get);
+  return q === undefined ? undefined : recheck(q);
 }
 
 /** Whether `values` is still what dequantize(q) wrote: code·scale rounded to f32, everywhere. */
@@ -285,6 +286,37 @@ const LAZY_INT8 = new WeakMap<() => unknown, SafetensorsQuantizedTensor>();
 /** The results of loadSafetensors that hold such getters. */
 const LOADED = new WeakSet<object>();
 
+/** The name of each I8 tensor loadSafetensors paired (for checkCodes' errors later). */
+const NAMES = new WeakMap<SafetensorsQuantizedTensor, string>();
+
+/** Throws the RangeError naming the tensor (or its `_scale`) when a scale is negative, not
+ * finite or so large that 127·scale is not (f32), or a code is -128. `late`: what the message
+ * adds when the check runs again before the codes are packed (the caller may have written to
+ * the file's bytes since loadSafetensors read them: codes and scales are views on them). */
+function checkCodes(q: SafetensorsQuantizedTensor, name: string, late: string): void {
+  const { codes, scales } = q, cols = q.shape[1];
+  const scaleWhat = `tensor ${JSON.stringify(name + SCALE_SUFFIX)}`;
+  for (let i = 0; i < scales.length; i++) {
+    if (!(scales[i]! >= 0) || scales[i] === Infinity) {
+      throw rangeError(READ, scaleWhat, `holds ${scales[i]} at [${i}]; scales must be finite and >= 0${late}`);
+    }
+    if (Math.fround(127 * scales[i]!) === Infinity) {
+      throw rangeError(READ, scaleWhat, `holds ${scales[i]} at [${i}]; code·scale must stay finite in f32 for codes up to ±127 (scales up to about 2.679e36)${late}`);
+    }
+  }
+  const bad = codes.indexOf(-128);
+  if (bad >= 0) {
+    throw rangeError(READ, `tensor ${JSON.stringify(name)}`,
+      `holds the code -128 at [${Math.floor(bad / cols)}, ${bad % cols}]; symmetric int8 codes are in -127..127${late}`);
+  }
+}
+
+/** checkCodes again, before a module packs (or a model keeps) the codes of `q`. */
+function recheck(q: SafetensorsQuantizedTensor): SafetensorsQuantizedTensor {
+  checkCodes(q, NAMES.get(q) ?? '?', ' (the file\'s bytes changed after loadSafetensors read them)');
+  return q;
+}
+
 /** Pairs every I8 tensor with its `_scale` and checks both, before any tensor is converted. */
 function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantizedTensor>; scaleKeys: Set<string> } {
   const byName = new Map(file.entries.map((e) => [e.name, e]));
@@ -321,21 +353,12 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
       throw rangeError(READ, `"__metadata__" entry "${QUANTIZATION_METADATA}" axes[${JSON.stringify(e.name)}]`,
         `is ${axes[e.name]}, but ${JSON.stringify(scaleName)} of shape [${s.join(', ')}] holds the channels along dim ${axis}`);
     }
-    const scales = tensorData(file, scale);
-    for (let i = 0; i < scales.length; i++) {
-      if (!(scales[i]! >= 0) || scales[i] === Infinity) {
-        throw rangeError(READ, scaleWhat, `holds ${scales[i]} at [${i}]; scales must be finite and >= 0`);
-      }
-      if (Math.fround(127 * scales[i]!) === Infinity) {
-        throw rangeError(READ, scaleWhat, `holds ${scales[i]} at [${i}]; code·scale must stay finite in f32 for codes up to ±127 (scales up to about 2.679e36)`);
-      }
-    }
-    const codes = new Int8Array(file.buffer, file.base + e.begin, rows * cols);
-    const bad = codes.indexOf(-128);
-    if (bad >= 0) {
-      throw rangeError(READ, what, `holds the code -128 at [${Math.floor(bad / cols)}, ${bad % cols}]; symmetric int8 codes are in -127..127`);
-    }
-    tensors.set(e.name, { codes, scales, axis, shape: [rows, cols] });
+    const q: SafetensorsQuantizedTensor = {
+      codes: new Int8Array(file.buffer, file.base + e.begin, rows * cols), scales: tensorData(file, scale), axis, shape: [rows, cols],
+    };
+    checkCodes(q, e.name, '');
+    NAMES.set(q, e.name);
+    tensors.set(e.name, q);
     scaleKeys.add(scaleName);
   }
   for (const e of file.entries) {

@@ -331,6 +331,39 @@ describe("the engine with quantize 'int8': the int8 file gives the same bits as 
     expect([...await run(int8.weight!)].every((v) => v === 0)).toBe(true);
   });
 
+  it('file bytes changed after loading (a code of -128, a NaN or negative scale) are named when a module takes them', async () => {
+    const [outF, inF] = [6, 10];
+    const bytes = quantizeSafetensors(writeSafetensors({
+      'weight': { dtype: 'F32', shape: [outF, inF], data: randomF32(outF * inF, 93, 0.3) },
+    })).bytes;
+    const x = randomF32(2 * inF, 94, 2);
+    const good = engines[0].linear({ inFeatures: inF, outFeatures: outF, bias: false, weights: loadSafetensors(bytes), quantize: 'int8' });
+    const expected = await good.forward(x, { rows: 2 }) as Float32Array;
+    await good.dispose();
+    const edits: [string, (q: { codes: Int8Array; scales: Float32Array }) => void, RegExp][] = [
+      ['code', (q) => { q.codes[13] = -128; }, /tensor "weight" holds the code -128 at \[1, 3\].*changed after loadSafetensors/],
+      ['NaN scale', (q) => { q.scales[2] = NaN; }, /tensor "weight_scale" holds NaN at \[2\].*changed after loadSafetensors/],
+      ['negative scale', (q) => { q.scales[0] = -1e30; }, /tensor "weight_scale" holds -1\.0+\d*e\+30 at \[0\]; scales must be finite and >= 0/],
+    ];
+    for (const [what, edit, message] of edits) {
+      for (const read of [false, true]) {
+        const copy = new Uint8Array(bytes);
+        const weights = loadSafetensors(copy);
+        edit((weights as Record<symbol, Record<string, { codes: Int8Array; scales: Float32Array }>>)[safetensorsQuantized]!['weight']!);
+        if (read) void weights['weight']; // dequantized from the edited bytes, then taken as their codes
+        for (const e of engines) {
+          expect(() => e.linear({ inFeatures: inF, outFeatures: outF, bias: false, weights, quantize: 'int8' }),
+            `${what}${read ? ', read' : ''}, threads ${e.threads}`)
+            // read: the dequantized NaN meets the f32 check first
+            .toThrow(read && what === 'NaN scale' ? /config\.weights\["weight"\] holds NaN at \[2, 0\]/ : message);
+          const again = e.linear({ inFeatures: inF, outFeatures: outF, bias: false, weights: loadSafetensors(bytes), quantize: 'int8' });
+          expectSameBits(await again.forward(x, { rows: 2 }) as Float32Array, expected, `after the ${what} error, threads ${e.threads}`);
+          await again.dispose();
+        }
+      }
+    }
+  });
+
   it('nn.TransformerEncoderLayer (stacked in_proj_weight)', async () => {
     const d = 32, ff = 72, next = rng(41);
     const t: Record<string, SafetensorsInput> = {};

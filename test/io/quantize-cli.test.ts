@@ -2,8 +2,10 @@
 // it): on a generated GPT-2-like file, the output loads, its weights are the engine's int8
 // quantization of the input, and every printed number is the one recomputed from the two
 // files; bad arguments exit 2 with a message.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -147,5 +149,49 @@ describe('wasm-attention quantize', () => {
     const orphan = cli('quantize', tinyOut, dropped, '--drop', '_scale$');
     expect(orphan.status).toBe(2);
     expect(orphan.stderr).toMatch(/options\.drop leaves out "x\.weight_scale" but keeps the I8 tensor "x\.weight"/);
+    // An int8 file quantized again passes through: the same bytes, and the ratio says so.
+    const again = cli('quantize', tinyOut, join(dir, 'tiny-again.safetensors'));
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain('ratio:  1.0000 (the same size)');
+  });
+
+  it('writes through a symbolic link (its target replaced, the link kept, the mode kept) and into a pipe', () => {
+    const inPath = join(dir, 'in.safetensors');
+    const real = join(dir, 'real-target.safetensors'), link = join(dir, 'link.safetensors');
+    writeFileSync(real, 'old');
+    chmodSync(real, 0o640);
+    symlinkSync(real, link);
+    expect(cli('quantize', inPath, link).status).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(statSync(real).mode & 0o777).toBe(0o640);
+    const expected = readFileSync(real);
+    expect(Object.keys(loadSafetensors(expected)).length).toBeGreaterThan(0);
+    // A dangling link is written through: its target is created.
+    const missing = join(dir, 'created-by-link.safetensors'), dangling = join(dir, 'dangling.safetensors');
+    symlinkSync(missing, dangling);
+    expect(cli('quantize', inPath, dangling).status).toBe(0);
+    expect(lstatSync(dangling).isSymbolicLink()).toBe(true);
+    expect(readFileSync(missing).equals(expected)).toBe(true);
+    // A pipe: written to directly, the reader gets the file (it was renamed over before).
+    const fifo = join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    const out = spawnSync('sh', ['-c', `cat "${fifo}" > "${join(dir, 'from-pipe')}" & "${process.execPath}" "${BIN}" quantize "${inPath}" "${fifo}" > /dev/null; wait`]);
+    expect(out.status).toBe(0);
+    expect(statSync(fifo).isFIFO()).toBe(true);
+    expect(readFileSync(join(dir, 'from-pipe')).equals(expected)).toBe(true);
+  });
+
+  it('a weight at f32\'s largest magnitude quantizes to a file that loads (127·scale stays finite)', () => {
+    const big = join(dir, 'fmax.safetensors'), bigOut = join(dir, 'fmax-int8.safetensors');
+    const w = Float32Array.of(3.4028234663852886e38, 1, -2, 0.5, -3.4028234663852886e38, 7);
+    writeFileSync(big, writeSafetensors({ 'l.weight': { dtype: 'F32', shape: [2, 3], data: w } }));
+    const r = cli('quantize', big, bigOut);
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toMatch(/Infinity|NaN/);
+    const loaded = loadSafetensors(readFileSync(bigOut));
+    const { codes, scales } = quantizeInt8(w, 2, 3, 0);
+    expect(Math.fround(127 * scales[0]!)).toBeLessThan(Infinity);
+    expect([...codes]).toEqual([127, 0, 0, 0, -127, 0]);
+    expect(Array.from(loaded['l.weight']!).every(Number.isFinite)).toBe(true);
   });
 });
