@@ -65,8 +65,9 @@ export function f32_gemm_packed(
 }
 
 /** C[m, n] = act(A·B + bias[n]) + residual[m, n] for a few rows (m <= 4: decoding) from A in
- * place and the packed GEMM's B panels, same bits as f32_gemm_packed; see
- * f32-gemm/f32-gemv-packed-simd.ts. */
+ * place and the packed GEMM's B panels: the same bits as f32_gemm_packed in the baseline
+ * build; the relaxed build's 1- and 2-row tiles multiply and add unfused, so they differ from
+ * its fused GEMM in each product's rounding; see f32-gemm/f32-gemv-packed-simd.ts. */
 export function f32_gemv_packed(
   m: i32, n: i32, k: i32, a: usize, lda: i32, bp: usize, bias: usize, c: usize, ldc: i32,
   activation: i32, residual: usize, ldr: i32,

@@ -201,7 +201,7 @@ export interface SoftmaxOptions {
   cols: number;
   /** Multiplies x before the mask. Default 1. */
   scale?: number;
-  /** [rows, cols] or [cols] (one row for every row). Uint8Array: 1 = keep, 0 = masked.
+  /** [rows, cols] or [cols] (one row for every row). Uint8Array: non-zero = keep, 0 = masked.
    * Float32Array: added (may hold -Infinity). A row with every entry masked gives zeros. */
   mask?: Uint8Array | Float32Array;
   /** Write the result into this tensor and resolve to it. */
@@ -535,8 +535,9 @@ export interface Engine {
    * throws that RangeError here; with calls queued, the tensor is placed in turn and its uses
    * reject saying why. */
   createTensor(init: number | Float32Array): EngineTensor;
-  /** A multi-head attention layer with fixed weights (copied now and kept in the engine's
-   * memory; later changes to the caller's arrays do not affect it). */
+  /** A multi-head attention layer with fixed weights, packed into the engine's memory (at once
+   * from the caller's arrays when the engine is idle, else staged for the queue); later changes
+   * to the caller's arrays do not affect it. */
   multiHeadAttention(config: MultiHeadAttentionConfig): MultiHeadAttention;
   /** C = alpha·A·B (A·Bᵀ with transB) + bias: a [batch, m, k], b [batch, k, n] or one [k, n] (or
    * [n, k] with transB) → C [batch, m, n]. Resolves to a new array, or to `options.out`. */
@@ -555,7 +556,9 @@ export interface Engine {
   gelu(x: TensorLike, options: GeluOptions & { out: EngineTensor }): Promise<EngineTensor>;
   gelu(x: TensorLike, options?: GeluOptions & { out?: undefined }): Promise<Float32Array>;
   gelu(x: TensorLike, options?: GeluOptions): Promise<Float32Array | EngineTensor>;
-  /** `nn.Linear` with fixed weights (copied now, packed and kept in the engine's memory). */
+  /** `nn.Linear` with fixed weights, packed into the engine's memory (at once from the caller's
+   * arrays when the engine is idle, else staged for the queue); later changes to the caller's
+   * arrays do not affect it. */
   linear(config: LinearConfig): Linear;
   /** `nn.TransformerEncoderLayer(batch_first=True)` in eval mode, from its state dict. */
   transformerEncoderLayer(config: TransformerEncoderLayerConfig): TransformerEncoderLayer;
@@ -588,9 +591,9 @@ export interface Gpt2Options {
   config: Record<string, unknown>;
   weights: Record<string, Float32Array>;
   /** Default none (f32). 'int8': every Conv1D weight (attn.c_attn, attn.c_proj, mlp.c_fc,
-   * mlp.c_proj) and the lm_head are quantized at load (see LinearConfig.quantize), prefill and
-   * decoding both run the int8 GEMM; wte and wpe stay f32 for the lookup (a tied lm_head keeps an
-   * int8 copy of wte), as do LayerNorms and attention. */
+   * mlp.c_proj) and the lm_head are quantized at load (see LinearConfig.quantize); prefill runs
+   * the int8 GEMM, decoding steps (up to 4 rows) the int8 GEMV on the same codes; wte and wpe stay
+   * f32 for the lookup (a tied lm_head keeps an int8 copy of wte), as do LayerNorms and attention. */
   quantize?: Quantize;
 }
 

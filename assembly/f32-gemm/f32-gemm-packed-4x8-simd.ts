@@ -1,7 +1,9 @@
 // Packed GEMM: C[m, n] = act(A[m, k]·B[k, n] + bias[n]) + residual[m, n] with both operands
 // rearranged so that the 4×8 register tile reads each of them through ONE pointer at constant
-// offsets; bias, activation and residual are optional and applied to the accumulators at the
-// tile's store (the epilogue), so C is written once.
+// offsets; bias, activation and residual are optional: the bias is the accumulators' starting
+// value (as torch's addmm / F.linear: products below half an ulp of a large bias are lost, as
+// there), the activation and residual are applied at the tile's store (the epilogue), so C is
+// written once.
 //
 // Why: V8 hoists every load of a loop iteration to its top and keeps 15 XMM registers, so a
 // 4×8 broadcast tile (8 accumulators, 2 B vectors, 4 A splats, 1 temporary) is the largest

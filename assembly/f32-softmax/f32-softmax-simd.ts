@@ -72,6 +72,28 @@ import { expNonPositive, expNonPositiveScalar } from "../common/exp";
   memory.fill(y, 0, <usize>n << 2);
 }
 
+/** y[j] = NaN (the positive quiet NaN, 0x7fc00000) for j < n: a row that holds a NaN or +inf.
+ * Its NaNs would otherwise carry whatever sign the engine's f32.max and arithmetic give them,
+ * which wasm leaves open and V8's tiers choose differently (a warm calling thread and fresh
+ * workers disagreed): this way every thread count writes the same bits. */
+// @ts-ignore: decorator
+@inline function rowNaN(y: usize, n: i32): void {
+  const nb = <usize>n << 2, n16 = nb & ~15;
+  const vnan = i32x4.splat(0x7fc00000);
+  let off: usize = 0;
+  for (; off < n16; off += 16) v128.store(y + off, vnan);
+  for (; off < nb; off += 4) store<i32>(y + off, 0x7fc00000);
+}
+
+/** The end of a softmax row whose exps (y) sum to `sum`: zeros when every logit was -inf, the
+ * canonical NaN when one was NaN or +inf (the sum is then NaN), else y / sum. */
+// @ts-ignore: decorator
+@inline function rowFinish(y: usize, n: i32, sum: f32): void {
+  if (sum == 0) rowZero(y, n);
+  else if (sum != sum) rowNaN(y, n);
+  else rowScale(y, y, n, 1 / sum);
+}
+
 // The lowest finite f32: the shift of a row whose elements are all -inf (or NaN), so that
 // exp(-inf - shift) is an exact 0 and no -inf - -inf (NaN) arises.
 // @ts-ignore: decorator
@@ -79,14 +101,12 @@ import { expNonPositive, expNonPositiveScalar } from "../common/exp";
 
 /** Softmax of `rows` rows of `cols` elements: x row stride ldx, y row stride ldy (elements).
  * A row whose elements are all -inf (fully masked) gives zeros; a NaN or +inf in a row makes
- * it NaN, as in torch. */
+ * it NaN, as in torch (the positive quiet NaN, whatever the thread). */
 export function softmaxRows(rows: i32, cols: i32, x: usize, ldx: i32, y: usize, ldy: i32): void {
   const ldxB = <usize>ldx << 2, ldyB = <usize>ldy << 2;
   for (let r = 0; r < rows; r++) {
     const px = x + <usize>r * ldxB, py = y + <usize>r * ldyB;
-    const sum = expShiftSumBlocked(px, py, cols, max(rowMax(px, cols), LOWEST));
-    if (sum == 0) rowZero(py, cols);
-    else rowScale(py, py, cols, 1 / sum);
+    rowFinish(py, cols, expShiftSumBlocked(px, py, cols, max(rowMax(px, cols), LOWEST)));
   }
 }
 
@@ -125,7 +145,7 @@ export function softmaxRows(rows: i32, cols: i32, x: usize, ldx: i32, y: usize, 
  * mask, -1)); addMask f32 [rows, ldAdd] or 0, boolMask u8 [rows, ldBool] or 0 (byte 0 = masked:
  * its logit gets + -inf, so a NaN stays NaN); ldAdd / ldBool 0 broadcast one row to all. Row
  * strides in ELEMENTS; y may equal x (in place), the masks overlap nothing written. A row whose
- * logits are all -inf gives zeros; a NaN or +inf in a row makes it NaN. The scaled, masked
+ * logits are all -inf gives zeros; a NaN or +inf in a row makes it NaN (0x7fc00000). The scaled, masked
  * logits are written to y first (x[j] is read before y[j] is written), then softmaxed there. */
 export function softmaxScaledRows(
   rows: i32, cols: i32, x: usize, ldx: i32, scale: f32, addMask: usize, ldAdd: i32,
@@ -139,8 +159,6 @@ export function softmaxScaledRows(
     else if (addMask != 0) rowScaleMask(px, py, cols, scale, padd, 0, true, false);
     else if (boolMask != 0) rowScaleMask(px, py, cols, scale, 0, pkeep, false, true);
     else rowScaleMask(px, py, cols, scale, 0, 0, false, false);
-    const sum = expShiftSumBlocked(py, py, cols, max(rowMax(py, cols), LOWEST));
-    if (sum == 0) rowZero(py, cols);
-    else rowScale(py, py, cols, 1 / sum);
+    rowFinish(py, cols, expShiftSumBlocked(py, py, cols, max(rowMax(py, cols), LOWEST)));
   }
 }

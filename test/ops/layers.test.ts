@@ -164,6 +164,26 @@ describe('special values as torch', () => {
     expect(Array.from(results[0].subarray(4 * dim)).every(Number.isNaN), 'a constant row with eps 0').toBe(true);
   });
 
+  it('softmax: a row holding NaN or +inf is NaN, the same NaN on every thread count and kernel tier', async () => {
+    const rows = 12, cols = 7 + 16; // a vector body and a scalar tail
+    const x = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i) * 3);
+    for (let r = 0; r < rows; r++) if (r % 3 !== 2) x[r * cols + ((r * 5) % cols)] = r % 3 === 0 ? Number.NaN : Infinity;
+    const mask = Uint8Array.from({ length: rows * cols }, (_, i) => (i % 5 === 0 ? 0 : 1));
+    // Warm every engine's kernels (V8 tiers them up; the calling thread and fresh workers gave
+    // NaNs of either sign before the kernel wrote its own)
+    for (let i = 0; i < 300; i++) await Promise.all(engines.map((e) => e.softmax(x, { rows, cols, scale: 10, mask })));
+    for (const options of [{ rows, cols }, { rows, cols, scale: 10, mask }]) {
+      const results = await Promise.all(engines.map((e) => e.softmax(x, options))) as Float32Array[];
+      for (const r of results.slice(1)) expectSameBits(r, results[0], `threads, mask ${options.mask !== undefined}`);
+      const bits = new Uint32Array(results[0].buffer, results[0].byteOffset, results[0].length);
+      for (let r = 0; r < rows; r++) {
+        const row = Array.from(bits.subarray(r * cols, (r + 1) * cols));
+        if (r % 3 === 2) expect(row.every((b) => (b & 0x7f800000) !== 0x7f800000), `row ${r} finite`).toBe(true);
+        else expect(row.every((b) => b === 0x7fc00000), `row ${r}: 0x7fc00000 everywhere`).toBe(true);
+      }
+    }
+  }, 60_000);
+
   it('gelu: -inf gives NaN (torch: -inf·Φ(-inf) = -inf·0), +inf gives +inf, NaN stays NaN, in both forms', async () => {
     for (const approximate of ['none', 'tanh'] as const) {
       const x = Float32Array.of(-Infinity, Infinity, Number.NaN, -1, 0.5, -Infinity, 3);

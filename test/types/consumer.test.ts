@@ -1,8 +1,8 @@
 // The published declarations as a user's strict TypeScript reads them: test/types/consumer.ts
 // must type-check against dist/index.d.ts (op results narrowed by `out`, read-only id arrays, a
-// DataView as options.wasm), and a misuse must not.
+// DataView as options.wasm), so must README's ```ts examples, and a misuse must not.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,23 @@ describe('published types', () => {
   it('README\'s uses type-check under --strict (nodenext)', () => {
     expect(check(fileURLToPath(new URL('consumer.ts', import.meta.url)))).toBe('');
   }, 60_000);
+
+  it('README\'s ```ts examples type-check under --strict as written', () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+    const blocks = [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    const dir = mkdtempSync(join(fileURLToPath(new URL('.', import.meta.url)), '.tmp-'));
+    try {
+      const errors = blocks.map((code, i) => {
+        const file = join(dir, `readme-${i}.ts`);
+        writeFileSync(file, `${code.replaceAll("from 'wasm-attention'", "from '../../../dist/index.js'")}\nexport {};\n`);
+        return check(file);
+      });
+      expect(errors.join('')).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('and a misuse does not: the result with `out` is not a Float32Array', () => {
     const dir = mkdtempSync(join(fileURLToPath(new URL('.', import.meta.url)), '.tmp-'));
