@@ -20,7 +20,7 @@ import {
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, fileShape, flag, int8Weight, isArrayOf, keysOf, options, quantizeOption, typedArray } from '../validate.js';
-import { rangeError, stateError, typeError } from '../errors.js';
+import { describe, rangeError, stateError, typeError } from '../errors.js';
 import { LinearParams } from '../ops/linear.js';
 import {
   addRow, embeddingTable, int8Codes, int8Source, isCodesOnly, keepPacked, ownCodes, ownTable, readRow, ModuleWeights,
@@ -673,8 +673,9 @@ export function tokenIds(op: string, name: string, value: unknown, hp: Gpt2Hpara
   if (ids.length !== length) throw rangeError(op, name, `has length ${ids.length}, expected ${length} (${shape})`);
   for (let i = 0; i < ids.length; i++) {
     if (!(ids[i] >= 0 && ids[i] < hp.vocab)) {
-      const given = Array.isArray(value) ? String((value as unknown[])[i]) : String(ids[i]);
-      throw rangeError(op, `${name}[${i}]`, `must be an integer token id in [0, ${hp.vocab}) (config.vocab_size), got ${given}`);
+      const given = Array.isArray(value) ? (value as unknown[])[i] : ids[i];
+      if (typeof given !== 'number') throw typeError(op, `${name}[${i}]`, 'an integer token id (a number)', given);
+      throw rangeError(op, `${name}[${i}]`, `must be an integer token id in [0, ${hp.vocab}) (config.vocab_size), got ${describe(given)}`);
     }
   }
   return ids;

@@ -185,6 +185,10 @@ describe('GPT-2 checkpoints', () => {
     expect(got).toEqual(want);
     await expect(model.forward([1, 2, 100], { batch: 1, seq: 3 })).rejects.toThrow(/inputIds\[2\]/);
     await expect(model.forward([1, 2, -1], { batch: 1, seq: 3 })).rejects.toThrow(RangeError);
+    // A string or null id is the wrong type, named as such (it read as the number 3)
+    await expect(model.forward([1, '3' as unknown as number, 2], { batch: 1, seq: 3 })).rejects
+      .toThrow(new TypeError('GPT2.forward: inputIds[1] must be an integer token id (a number), got "3"'));
+    expect(() => model.generate([1, null as unknown as number], { maxNewTokens: 1 })).toThrow(/promptIds\[1\] must be an integer token id \(a number\), got null/);
     await expect(model.forward(new Int32Array(33), { batch: 1, seq: 33 })).rejects.toThrow(/n_positions/);
     await expect(model.forward([1, 2], { batch: 1, seq: 3 })).rejects.toThrow(/inputIds/);
     expect(() => model.generate([1, 2, 3], { maxNewTokens: 31 })).toThrow(/maxNewTokens/);
