@@ -54,6 +54,9 @@ export interface Gpt2Hparams {
   scaleAttnWeights: boolean; // scale_attn_weights (true): scores / √headDim
   scaleAttnByInverseLayerIdx: boolean; // scale_attn_by_inverse_layer_idx (false): scores / (layer + 1)
   tieWordEmbeddings: boolean; // tie_word_embeddings (true): lm_head is wte when the file has none
+  /** add_cross_attention (false): the file may hold each block's cross-attention, which HF's
+   * GPT2LMHeadModel runs only with encoder_hidden_states (never given here): unused. */
+  addCrossAttention: boolean;
 }
 
 /** The config.json keys the forward needs (HF's GPT2Config also reads each under its alias). */
@@ -121,6 +124,7 @@ export function gpt2Hparams(value: unknown): Gpt2Hparams {
     scaleAttnWeights: boolKey('scale_attn_weights', true),
     scaleAttnByInverseLayerIdx: boolKey('scale_attn_by_inverse_layer_idx', false),
     tieWordEmbeddings: boolKey('tie_word_embeddings', true),
+    addCrossAttention: boolKey('add_cross_attention', false),
   };
   elements(OP, 'config.vocab_size', hp.vocab, embd);
   elements(OP, 'config.n_inner', hp.inner, embd);
@@ -167,6 +171,8 @@ export function gpt2Specs(hp: Gpt2Hparams): (ParamSpec & { layout: Layout })[] {
 
 /** Buffers HF keeps in some checkpoints that are not weights (the causal mask, its fill value). */
 const BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
+/** A block's cross-attention (add_cross_attention: GPT2Block's crossattention and its norm). */
+const CROSS_ATTENTION = /^h\.(\d+)\.(crossattention\.(c_attn|q_attn|c_proj)|ln_cross_attn)\.(weight|bias)$/;
 /** Keys of the model's namespace: `transformer.*`, or a bare GPT2Model key, or lm_head. */
 const NAMESPACE = /^(wte|wpe|h|ln_f)\./;
 
@@ -204,6 +210,17 @@ export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown, quantize?: Qu
     }
     if (!given.startsWith('transformer.') && !NAMESPACE.test(given)) {
       unused.push(given);
+      continue;
+    }
+    const cross = CROSS_ATTENTION.exec(bare);
+    if (cross) {
+      if (Number(cross[1]) >= hp.layers) {
+        throw rangeError(OP, `weights[${JSON.stringify(given)}]`, `has layer index ${cross[1]}, but config.n_layer is ${hp.layers}`);
+      }
+      if (!hp.addCrossAttention) {
+        throw rangeError(OP, `weights[${JSON.stringify(given)}]`, 'is a cross-attention weight, but config.add_cross_attention is not true');
+      }
+      unused.push(given); // HF runs it only with encoder_hidden_states
       continue;
     }
     const spec = byKey.get(bare);

@@ -95,6 +95,33 @@ describe('GPT-2 config flags', () => {
     await model.dispose();
   });
 
+  it('add_cross_attention: the blocks\' cross-attention weights load as unused (HF runs them only with encoder_hidden_states)', async () => {
+    const E = CONFIG.n_embd, cross: Record<string, Float32Array> = {};
+    for (let l = 0; l < CONFIG.n_layer; l++) {
+      const p = `transformer.h.${l}.`;
+      Object.assign(cross, {
+        [`${p}crossattention.c_attn.weight`]: new Float32Array(E * 2 * E).fill(0.3), [`${p}crossattention.c_attn.bias`]: new Float32Array(2 * E),
+        [`${p}crossattention.q_attn.weight`]: new Float32Array(E * E).fill(0.3), [`${p}crossattention.q_attn.bias`]: new Float32Array(E),
+        [`${p}crossattention.c_proj.weight`]: new Float32Array(E * E).fill(0.3), [`${p}crossattention.c_proj.bias`]: new Float32Array(E),
+        [`${p}ln_cross_attn.weight`]: new Float32Array(E).fill(1), [`${p}ln_cross_attn.bias`]: new Float32Array(E),
+      });
+    }
+    const base = engines[0].gpt2({ config: CONFIG, weights });
+    const want = (await base.forward(ids, { batch: 1, seq: ids.length })).logits;
+    await base.dispose();
+    for (const e of engines) {
+      const model = e.gpt2({ config: { ...CONFIG, add_cross_attention: true }, weights: { ...weights, ...cross } });
+      expect([...model.unusedKeys].sort()).toEqual(Object.keys(cross).sort());
+      expectSameBits((await model.forward(ids, { batch: 1, seq: ids.length })).logits, want, `threads ${e.threads}`);
+      await model.dispose();
+    }
+    expect(() => engines[0].gpt2({ config: CONFIG, weights: { ...weights, ...cross } }))
+      .toThrow(/weights\["transformer\.h\.0\.crossattention\.c_attn\.weight"\] is a cross-attention weight, but config\.add_cross_attention is not true/);
+    expect(() => engines[0].gpt2({ config: { ...CONFIG, add_cross_attention: true },
+      weights: { ...weights, 'h.3.ln_cross_attn.weight': new Float32Array(E) } })).toThrow(/has layer index 3, but config\.n_layer is 3/);
+    expect(() => engines[0].gpt2({ config: { ...CONFIG, add_cross_attention: 1 }, weights })).toThrow(/config\.add_cross_attention must be a boolean/);
+  });
+
   it('activation_function: the tanh-GELU spellings give the same bits; other activations are refused by name', async () => {
     const base = engines[0].gpt2({ config: CONFIG, weights });
     const want = (await base.forward(ids, { batch: 1, seq: ids.length })).logits;
