@@ -3,7 +3,9 @@
 //   npx wasm-attention quantize <in.safetensors> <out.safetensors> [--embeddings] [--include RE] [--exclude RE] [--drop RE]
 // writes an int8 copy of a safetensors file (quantizeSafetensors: the engine's own per-channel
 // quantization) and prints the sizes and the quantization error.
-import { chmodSync, lstatSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync, fstatSync, lstatSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync,
+} from 'node:fs';
 import { defaultQuantizeKey, quantizeSafetensors } from '../dist/index.js';
 
 const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors> [options]
@@ -88,19 +90,34 @@ function quantize(args) {
   // A regular file (or a new one) is written beside the output and renamed over it: a failed
   // write (a full disk) leaves no truncated file under the output's name, and the output may
   // be the input itself. A symbolic link is followed (its target is what gets replaced, with
-  // the target's mode); anything else that exists (a pipe, /dev/stdout) is written to directly.
-  let target = outPath, mode;
-  try {
-    target = realpathSync(outPath);
-    const stat = statSync(target);
-    mode = stat.isFile() ? stat.mode & 0o7777 : undefined;
-    if (!stat.isFile()) target = undefined;
-  } catch (error) {
-    if (error.code !== 'ENOENT') fail(`cannot write ${outPath}: ${error.message}`);
-    // A new file; a dangling link is written through, creating its target.
-    target = lstatSync(outPath, { throwIfNoEntry: false })?.isSymbolicLink() ? undefined : outPath;
+  // the target's mode). The process's own stdout (`/dev/stdout`, whatever it is redirected to)
+  // gets the bytes through fd 1, which keeps a shell's `>>`, and the summary goes to stderr;
+  // anything else that is not a regular file (a named pipe, a device) and a dangling link are
+  // written to directly.
+  let stdout;
+  try { stdout = fstatSync(1); } catch { /* no stdout: the output cannot be it */ }
+  const here = statSync(outPath, { throwIfNoEntry: false });
+  const toStdout = stdout !== undefined && here !== undefined && here.dev === stdout.dev && here.ino === stdout.ino;
+  let target, mode;
+  if (!toStdout) {
+    try {
+      target = realpathSync(outPath);
+      const stat = statSync(target);
+      mode = stat.isFile() ? stat.mode & 0o7777 : undefined;
+      if (!stat.isFile()) target = undefined;
+    } catch (error) {
+      if (error.code !== 'ENOENT') fail(`cannot write ${outPath}: ${error.message}`);
+      // A new file; a dangling link is written through, creating its target.
+      target = lstatSync(outPath, { throwIfNoEntry: false })?.isSymbolicLink() ? undefined : outPath;
+    }
   }
-  if (target === undefined) {
+  if (toStdout) {
+    try {
+      for (let at = 0; at < result.bytes.length;) at += writeSync(1, result.bytes, at, result.bytes.length - at);
+    } catch (error) {
+      fail(`cannot write ${outPath}: ${error.message}`);
+    }
+  } else if (target === undefined) {
     try {
       writeFileSync(outPath, result.bytes);
     } catch (error) {
@@ -131,7 +148,7 @@ function quantize(args) {
       ? 'error:  none (no tensor quantized)'
       : `error:  relative RMS ${percent(result.relativeRmsError)} overall, worst ${percent(worst.relativeRmsError)} (${worst.name})`,
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  (toStdout ? process.stderr : process.stdout).write(`${lines.join('\n')}\n`);
 }
 
 const [command, ...rest] = process.argv.slice(2);

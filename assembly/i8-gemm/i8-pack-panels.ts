@@ -43,6 +43,9 @@ export function i8PackPanelsNN(k: i32, n: i32, b: usize, ldb: i32, bp: usize, p0
         // as all zero, as an all-zero one does: scale 0, codes 0.
         if (amax > 0 && <f32>127 / amax <= f32.MAX_VALUE) {
           scale = amax / 127;
+          // amax at f32's largest: 127·scale may round to +inf; one ulp less keeps every
+          // code·scale finite, as quantizeInt8 (src/io/quantize.ts) writes it to a file.
+          if (<f32>127 * scale > f32.MAX_VALUE) scale = reinterpret<f32>(reinterpret<u32>(scale) - 1);
           inv = <f32>127 / amax;
         }
       }

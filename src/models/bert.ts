@@ -327,9 +327,8 @@ function integers(FORWARD: string, name: string, value: unknown, length: number,
   const out = new Int32Array(length);
   for (let i = 0; i < length; i++) {
     const v = view[i] as unknown;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= limit) {
-      throw rangeError(FORWARD, `${name}[${i}]`, `is ${String(v)}, ${rule}`);
-    }
+    if (typeof v !== 'number') throw typeError(FORWARD, `${name}[${i}]`, 'a number (an integer id)', v);
+    if (!Number.isInteger(v) || v < 0 || v >= limit) throw rangeError(FORWARD, `${name}[${i}]`, `is ${v}, ${rule}`);
     out[i] = v;
   }
   return out;

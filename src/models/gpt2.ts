@@ -171,8 +171,9 @@ export function gpt2Specs(hp: Gpt2Hparams): (ParamSpec & { layout: Layout })[] {
 
 /** Buffers HF keeps in some checkpoints that are not weights (the causal mask, its fill value). */
 const BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
-/** A block's cross-attention (add_cross_attention: GPT2Block's crossattention and its norm). */
-const CROSS_ATTENTION = /^h\.(\d+)\.(crossattention\.(c_attn|q_attn|c_proj)|ln_cross_attn)\.(weight|bias)$/;
+/** A block's cross-attention (add_cross_attention: GPT2Block's crossattention, its norm, and
+ * the mask buffers its attention module registers as the self-attention does). */
+const CROSS_ATTENTION = /^h\.(\d+)\.((crossattention\.(c_attn|q_attn|c_proj)|ln_cross_attn)\.(weight|bias)|crossattention\.(bias|masked_bias))$/;
 /** Keys of the model's namespace: `transformer.*`, or a bare GPT2Model key, or lm_head. */
 const NAMESPACE = /^(wte|wpe|h|ln_f)\./;
 

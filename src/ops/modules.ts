@@ -158,8 +158,9 @@ const CODES_ONLY = new WeakMap<Float32Array, SafetensorsQuantizedTensor>();
 /** `dict[key]` for a module that keeps it as int8 with its output channels along `axis` of
  * [rows, cols]: when it is an int8 file's weight of that layout that nobody has read since
  * `loadSafetensors` (unreadQuantized), a zero-length stand-in that only int8Codes reads, so its
- * f32 values are never made (a GPT-2 small int8 file: 124 MB of codes instead of 500 MB of f32,
- * and no pass checking them); otherwise the value itself, for the caller's usual checks. */
+ * f32 values are never made (a GPT-2 small int8 file: 124 MB of codes instead of 500 MB of f32;
+ * unreadQuantized checks the codes and scales again, one pass: the caller may have changed the
+ * file's bytes since loadSafetensors); otherwise the value itself, for the caller's usual checks. */
 export function int8Source(dict: object, key: string, rows: number, cols: number, axis: 0 | 1): unknown {
   const q = unreadQuantized(dict, key);
   if (q === undefined || q.axis !== axis || q.shape[0] !== rows || q.shape[1] !== cols) return (dict as Record<string, unknown>)[key];

@@ -331,6 +331,27 @@ describe("the engine with quantize 'int8': the int8 file gives the same bits as 
     expect([...await run(int8.weight!)].every((v) => v === 0)).toBe(true);
   });
 
+  it('a channel at f32\'s largest magnitude: the file and the engine\'s own quantization give the same bits', async () => {
+    const w = Float32Array.of(3.4028234663852886e38, 1e37, -2e36, 0.5, -3.4028234663852886e38, 7);
+    const { f32, int8 } = both({ 'weight': { dtype: 'F32', shape: [2, 3], data: w } });
+    const x = Float32Array.of(1e-30, 2e-31, -3e-31, 0.25, 1e-31, -1e-30, 1e-30, 0, 0, 0, 0, 1e-31);
+    for (const e of engines) {
+      for (const rows of [2, 4]) { // the GEMV and the GEMM
+        const run = async (weights: Record<string, Float32Array>): Promise<Float32Array> => {
+          const layer = e.linear({ inFeatures: 3, outFeatures: 2, bias: false, weights, quantize: 'int8' });
+          try {
+            return await layer.forward(x.subarray(0, rows * 3), { rows }) as Float32Array;
+          } finally {
+            await layer.dispose();
+          }
+        };
+        const fromFile = await run(int8);
+        expectSameBits(fromFile, await run(f32), `threads ${e.threads}, ${rows} rows`);
+        expect(Array.from(fromFile).every(Number.isFinite), 'finite').toBe(true);
+      }
+    }
+  });
+
   it('file bytes changed after loading (a code of -128, a NaN or negative scale) are named when a module takes them', async () => {
     const [outF, inF] = [6, 10];
     const bytes = quantizeSafetensors(writeSafetensors({

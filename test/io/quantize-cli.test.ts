@@ -179,6 +179,17 @@ describe('wasm-attention quantize', () => {
     expect(out.status).toBe(0);
     expect(statSync(fifo).isFIFO()).toBe(true);
     expect(readFileSync(join(dir, 'from-pipe')).equals(expected)).toBe(true);
+    // The process's own stdout: the bytes alone go there (the summary to stderr), piped,
+    // redirected or appended to.
+    const toStdout = spawnSync(process.execPath, [BIN, 'quantize', inPath, '/dev/stdout']);
+    expect(toStdout.status).toBe(0);
+    expect(Buffer.from(toStdout.stdout).equals(expected)).toBe(true);
+    expect(String(toStdout.stderr)).toMatch(/^input: .*\noutput: \/dev\/stdout/);
+    const appended = join(dir, 'appended');
+    writeFileSync(appended, 'HEAD');
+    const append = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" quantize "${inPath}" /dev/stdout >> "${appended}"`]);
+    expect(append.status).toBe(0);
+    expect(readFileSync(appended).equals(Buffer.concat([Buffer.from('HEAD'), expected]))).toBe(true);
   });
 
   it('a weight at f32\'s largest magnitude quantizes to a file that loads (127·scale stays finite)', () => {

@@ -330,6 +330,9 @@ describe('bad inputs are named', () => {
     const ids = [1, 2, 3, 60];
     await expect(model.forward(ids, { batch: 1, seq: 4 })).rejects.toThrow(/inputIds\[3\] is 60/);
     await expect(model.forward([1, -1], { batch: 1, seq: 2 })).rejects.toThrow(RangeError);
+    // a string id is the wrong type, named as such (it read as the number 3)
+    await expect(model.forward([1, '3' as unknown as number], { batch: 1, seq: 2 })).rejects
+      .toThrow(new TypeError('BertModel.forward: inputIds[1] must be a number (an integer id), got "3"'));
     await expect(model.forward(new Int32Array(33), { batch: 1, seq: 33 })).rejects.toThrow(/max_position_embeddings/);
     await expect(model.forward([1, 2], { batch: 1, seq: 2, tokenTypeIds: [0, 2] })).rejects.toThrow(/tokenTypeIds\[1\]/);
     await expect(model.forward([1, 2], { batch: 1, seq: 2, attentionMask: [0, 0] })).rejects.toThrow(/row 0 attends to no token/);

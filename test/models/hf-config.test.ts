@@ -104,6 +104,8 @@ describe('GPT-2 config flags', () => {
         [`${p}crossattention.q_attn.weight`]: new Float32Array(E * E).fill(0.3), [`${p}crossattention.q_attn.bias`]: new Float32Array(E),
         [`${p}crossattention.c_proj.weight`]: new Float32Array(E * E).fill(0.3), [`${p}crossattention.c_proj.bias`]: new Float32Array(E),
         [`${p}ln_cross_attn.weight`]: new Float32Array(E).fill(1), [`${p}ln_cross_attn.bias`]: new Float32Array(E),
+        // the mask buffers its attention module registers, as the self-attention's
+        [`${p}crossattention.bias`]: new Float32Array(CONFIG.n_positions ** 2), [`${p}crossattention.masked_bias`]: new Float32Array(1),
       });
     }
     const base = engines[0].gpt2({ config: CONFIG, weights });
