@@ -1,7 +1,8 @@
 // int8 safetensors files: the engine's weight quantization (assembly/i8-gemm/i8-pack-panels.ts)
 // replicated in plain JS, so a file written here and packed by i8_pack_panels_codes gives the
 // very panels i8_pack_panels_nt makes from the f32 file. Per output channel j, in f32 and in
-// this order: amax = max_kk |W[j, kk]|; scale = amax / 127; inv = 127 / amax;
+// this order: amax = max_kk |W[j, kk]|; scale = amax / 127 (one ulp less where 127·scale
+// rounds to +inf); inv = 127 / amax;
 // code = clamp(roundEven(W·inv), −127, 127); an all-zero channel has scale 0 and codes 0, and
 // so has one whose inv overflows f32 (amax below about 3.7e-37).
 // (W·inv, not W / scale: the kernel multiplies by the reciprocal, and the two can differ by one.)
