@@ -8,7 +8,7 @@
 import { createEngine } from '../../dist/index.js';
 import { createTranslator } from './translator.mjs';
 
-const USAGE = 'usage: npm run example:translate -- [--threads N] ["a date in words" ...]';
+const USAGE = 'usage: npm run example:translate -- [--threads N] [--] ["a date in words" ...]';
 function fail(message) {
   process.stderr.write(`translate: ${message}\n${USAGE}\n`);
   process.exit(2);
@@ -17,8 +17,12 @@ function fail(message) {
 const args = process.argv.slice(2);
 let threads = 1;
 const sentences = [];
-for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--threads') {
+for (let i = 0, options = true; i < args.length; i++) {
+  if (!options) {
+    sentences.push(args[i]);
+  } else if (args[i] === '--') {
+    options = false; // the rest are sentences, even one that starts with --
+  } else if (args[i] === '--threads') {
     const text = args[++i];
     threads = /^\d+$/.test(text ?? '') ? Number(text) : NaN;
     if (!(threads >= 1 && threads <= 256)) fail(`--threads: expected an integer in 1..256, got ${JSON.stringify(text)}`);

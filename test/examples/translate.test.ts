@@ -72,6 +72,13 @@ describe('npm run example:translate (examples/translate/translate.mjs)', () => {
     expect(r.stderr).toMatch(/^"": translate: the sentence has 0 characters/m);
   });
 
+  it('-- ends the options: what follows is a sentence, even one that starts with --', async () => {
+    const r = await run('--threads', '2', '--', '--threads', 'twenty-first of march 2024');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^--threads {2}→ {2}\S+ /m);
+    expect(r.stdout).toMatch(/^twenty-first of march 2024 {2}→ {2}2024-03-21 /m);
+  });
+
   it.each([
     [['--threads', 'abc'], /--threads: expected an integer in 1\.\.256, got "abc"/],
     [['--threads'], /--threads: expected an integer in 1\.\.256, got undefined/],
