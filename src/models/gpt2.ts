@@ -173,7 +173,7 @@ export function gpt2Specs(hp: Gpt2Hparams): (ParamSpec & { layout: Layout })[] {
 const BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
 /** A block's cross-attention (add_cross_attention: GPT2Block's crossattention, its norm, and
  * the mask buffers its attention module registers as the self-attention does). */
-const CROSS_ATTENTION = /^h\.(\d+)\.((crossattention\.(c_attn|q_attn|c_proj)|ln_cross_attn)\.(weight|bias)|crossattention\.(bias|masked_bias))$/;
+const CROSS_ATTENTION = /^h\.\d+\.((crossattention\.(c_attn|q_attn|c_proj)|ln_cross_attn)\.(weight|bias)|crossattention\.(bias|masked_bias))$/;
 /** Keys of the model's namespace: `transformer.*`, or a bare GPT2Model key, or lm_head. */
 const NAMESPACE = /^(wte|wpe|h|ln_f)\./;
 
@@ -201,23 +201,19 @@ export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown, quantize?: Qu
       continue;
     }
     const bare = given.startsWith('transformer.') ? given.slice('transformer.'.length) : given;
-    if (BUFFER.test(bare)) {
-      const layer = Number(/^h\.(\d+)\./.exec(bare)![1]);
-      if (layer >= hp.layers) {
-        throw rangeError(OP, `weights[${JSON.stringify(given)}]`, `has layer index ${layer}, but config.n_layer is ${hp.layers}`);
-      }
-      unused.push(given);
-      continue;
-    }
     if (!given.startsWith('transformer.') && !NAMESPACE.test(given)) {
       unused.push(given);
       continue;
     }
-    const cross = CROSS_ATTENTION.exec(bare);
-    if (cross) {
-      if (Number(cross[1]) >= hp.layers) {
-        throw rangeError(OP, `weights[${JSON.stringify(given)}]`, `has layer index ${cross[1]}, but config.n_layer is ${hp.layers}`);
-      }
+    const layer = /^h\.(\d+)\./.exec(bare);
+    if (layer && Number(layer[1]) >= hp.layers) { // a weight, a buffer or an unknown key alike
+      throw rangeError(OP, `weights[${JSON.stringify(given)}]`, `has layer index ${layer[1]}, but config.n_layer is ${hp.layers}`);
+    }
+    if (BUFFER.test(bare)) {
+      unused.push(given);
+      continue;
+    }
+    if (CROSS_ATTENTION.test(bare)) {
       if (!hp.addCrossAttention) {
         throw rangeError(OP, `weights[${JSON.stringify(given)}]`, 'is a cross-attention weight, but config.add_cross_attention is not true');
       }
@@ -226,11 +222,8 @@ export function readGpt2StateDict(hp: Gpt2Hparams, value: unknown, quantize?: Qu
     }
     const spec = byKey.get(bare);
     if (!spec) {
-      const layer = /^h\.(\d+)\./.exec(bare);
-      const why = layer && Number(layer[1]) >= hp.layers
-        ? `has layer index ${layer[1]}, but config.n_layer is ${hp.layers}`
-        : 'is not a GPT-2 weight (known: wte, wpe, h.N.{ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj}, ln_f)';
-      throw rangeError(OP, `weights[${JSON.stringify(given)}]`, why);
+      throw rangeError(OP, `weights[${JSON.stringify(given)}]`,
+        'is not a GPT-2 weight (known: wte, wpe, h.N.{ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj}, ln_f)');
     }
     if (found.has(bare)) {
       throw rangeError(OP, `weights[${JSON.stringify(given)}]`, `is given twice (also as ${JSON.stringify(found.get(bare))})`);

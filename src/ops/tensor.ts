@@ -65,10 +65,7 @@ export function createTensor(host: TensorHost, registry: TensorRegistry, init: u
 
   const state: TensorState = { length, ptr: 0, disposed: false };
   const place = (arena: Arena): void => {
-    const ptr = arena.keep(length * 4, {
-      what: `createTensor's tensor of ${length} elements`,
-      hint: "dispose tensors or models that are no longer used, or keep a model's weights as int8 (quantize: 'int8')",
-    });
+    const ptr = arena.keep(length * 4, { what: `createTensor's tensor of ${length} elements` });
     if (data) arena.writeF32(ptr, data);
     else arena.f32.fill(0, ptr / 4, ptr / 4 + length);
     state.ptr = ptr;

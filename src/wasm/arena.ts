@@ -50,10 +50,10 @@ export class Arena {
   }
 
   /** Grows the memory (once) so every placed buffer exists; `resident`: for a block keep()
-   * places, which the message names instead of a call (`what` says what it is, `hint` what to
-   * do; by default a tensor or a module's weights); `staging`: the buffers that weights are
-   * packed from, above the resident blocks. */
-  commit(resident?: number, staging = false, what?: { what: string; hint: string }): void {
+   * places, which the message names instead of a call (`what` says what it is, by default a
+   * tensor or a module's weights, and `hint` what to do, by default free or quantize some);
+   * `staging`: the buffers that weights are packed from, above the resident blocks. */
+  commit(resident?: number, staging = false, what?: { what: string; hint?: string }): void {
     const have = this.memory.buffer.byteLength;
     if (this.top <= have) return;
     const pages = Math.ceil((this.top - have) / PAGE_BYTES);
@@ -76,7 +76,7 @@ export class Arena {
           ? `wasm-attention: this call needs ${this.top} bytes of working memory (${this.top - this.base} above the resident blocks), ` +
             `more than the ${limit} bytes the engine can address; split the batch, or free resident blocks (${gc})${holes}`
           : `wasm-attention: keeping ${resident} more bytes resident (${what?.what ?? "a tensor or a module's weights"}) needs ${this.top} bytes ` +
-            `of memory, more than the ${limit} bytes the engine can address; ${what ? `${what.hint} (${gc})` : hint}`);
+            `of memory, more than the ${limit} bytes the engine can address; ${what?.hint ? `${what.hint} (${gc})` : hint}`);
     }
     try {
       this.memory.grow(pages);
@@ -143,7 +143,7 @@ export class Arena {
 
   /** A resident block of `bytes` (16-byte aligned) that survives reset(); between calls only.
    * `what`: the block's name and the hint for a RangeError when it does not fit (commit). */
-  keep(bytes: number, what?: { what: string; hint: string }): number {
+  keep(bytes: number, what?: { what: string; hint?: string }): number {
     const size = Math.ceil(bytes / ALIGN) * ALIGN;
     const hole = this.holes.findIndex((h) => h.bytes >= size);
     let at: number;
