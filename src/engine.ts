@@ -208,13 +208,15 @@ export const INLINE_BELOW_FLOPS = 8e6;
 export const INLINE_FLOPS_PER_COPIED_BYTE = 1.3;
 
 /** Whether a program reads or writes below `residentEnd` (a resident block: a layer's weights,
- * an engine tensor): then it can only run in the engine's own memory. Conservative: any field
- * (sizes and strides included) in [ARENA_BASE, residentEnd) counts. */
-function touchesResident(program: readonly Phase[], residentEnd: number): boolean {
+ * an engine tensor), outside the hole its call lies in (`region`, if any): then it can only run
+ * in the engine's own memory. Conservative: any field (sizes and strides included) in
+ * [ARENA_BASE, residentEnd) and not in the region counts. */
+function touchesResident(program: readonly Phase[], residentEnd: number, region?: { at: number; end: number }): boolean {
   if (residentEnd <= ARENA_BASE) return false;
+  const at = region?.at ?? 0, end = region?.end ?? 0;
   for (const phase of program) {
     for (const value of Object.values(phase)) {
-      if (typeof value === 'number' && value >= ARENA_BASE && value < residentEnd) return true;
+      if (typeof value === 'number' && value >= ARENA_BASE && value < residentEnd && !(value >= at && value < end)) return true;
     }
   }
   return false;
@@ -310,7 +312,7 @@ class PoolExecutor implements Executor {
 
   /** Where `program` should run: by its size and what the arena holds (the test hooks first). */
   place(program: readonly Phase[], arena: Arena): Placement {
-    const plainOk = this.plain !== undefined && arena.deferred && !touchesResident(program, arena.residentEnd);
+    const plainOk = this.plain !== undefined && arena.deferred && !touchesResident(program, arena.residentEnd, arena.callRegion);
     const inline: Placement = plainOk ? 'inline-plain' : 'inline';
     if (this.forced) return 'pool';
     if (this.inline) return inline;
@@ -463,7 +465,8 @@ class WasmEngine implements Engine {
       try {
         // Input copies wait until the executor knows which memory the program runs in.
         this.arena.deferWrites();
-        const built = build(this.arena, this.executor.threads);
+        // In a hole below later resident blocks, when the call would otherwise grow the memory.
+        const built = this.arena.fit(() => build(this.arena, this.executor.threads));
         const outputs = built.outputs;
         await this.executor.run(built.program, this.arena, outputs?.length ? () => this.arena.prepareOutputs(outputs) : undefined);
         return built.collect();

@@ -241,9 +241,12 @@ export function keepPacked(
   const layout: StagedParts = weight instanceof Float32Array ? { floats: weight.length, parts: [[0, weight]] } : weight;
   const ptr = arena.keep(floats * 4);
   try {
-    const staging = arena.place(layout.floats * 4);
-    const staged = codes.map((c) => ({ s: arena.place(c.scales.byteLength), q: arena.place(c.codes.byteLength) }));
-    arena.commit(undefined, true);
+    const { staging, staged } = arena.fit(() => { // in a hole, when one holds the staging
+      const at = arena.place(layout.floats * 4);
+      const parts = codes.map((c) => ({ s: arena.place(c.scales.byteLength), q: arena.place(c.codes.byteLength) }));
+      arena.commit(undefined, true);
+      return { staging: at, staged: parts };
+    });
     for (const [offset, data] of layout.parts) arena.writeF32(staging + offset * 4, data);
     codes.forEach((c, i) => {
       arena.writeF32(staged[i]!.s, c.scales);

@@ -3,8 +3,10 @@
 // its buffers (place: offsets only, nothing touched), then commits (one grow if the call needs
 // more memory), then writes and runs; reset() frees them for the next call. keep()/release()
 // manage resident blocks (first fit, coalescing) and may only run between calls, which the
-// engine's queue guarantees. Views are re-created whenever the memory's buffer changed (grow
-// detaches or replaces it).
+// engine's queue guarantees. A call built through fit() that would grow the memory is placed
+// again in a hole that a released block left below later ones, when one holds it: memory never
+// shrinks, so growing past a free hole would keep its bytes unused for the engine's life. Views
+// are re-created whenever the memory's buffer changed (grow detaches or replaces it).
 //
 // A call's input copies may be deferred (deferWrites, then flush): the engine decides after the
 // program is built whether it runs on the pool, and a call that runs on the calling thread and
@@ -13,12 +15,25 @@
 import { ALIGN, MAX_PAGES, ARENA_BASE, PAGE_BYTES } from './layout.js';
 import { stateError } from '../errors.js';
 
+/** A free range of the resident region, [at, at + bytes). */
+interface Hole { at: number; bytes: number }
+
+/** commit()'s signal to fit(): place the call again, in `hole` (or, when undefined, above the
+ * resident blocks: it did not fit in the hole after all). Never reaches a caller of fit(). */
+class Relocate {
+  constructor(readonly hole: Hole | undefined) {}
+}
+
 export class Arena {
   readonly memory: WebAssembly.Memory;
   private top = ARENA_BASE;
   /** End of the resident region = start of the call arena. */
   private base = ARENA_BASE;
-  private readonly holes: { at: number; bytes: number }[] = [];
+  private readonly holes: Hole[] = [];
+  /** The hole the current call is placed in (fit), or undefined: above the resident blocks. */
+  private region: { at: number; end: number } | undefined;
+  /** Inside fit()'s first build: a commit that would grow the memory may relocate the call. */
+  private fitting = false;
   private readonly kept = new Map<number, number>();
   private buffer: ArrayBuffer | SharedArrayBuffer | undefined;
   private f32View = new Float32Array(0);
@@ -52,10 +67,22 @@ export class Arena {
   /** Grows the memory (once) so every placed buffer exists; `resident`: for a block keep()
    * places, which the message names instead of a call (`what` says what it is, by default a
    * tensor or a module's weights, and `hint` what to do, by default free or quantize some);
-   * `staging`: the buffers that weights are packed from, above the resident blocks. */
+   * `staging`: the buffers that weights are packed from. Inside fit(), a call that would grow the
+   * memory while a hole holds it (or that overflows the hole it was placed in) is placed again
+   * instead (fit catches the signal). */
   commit(resident?: number, staging = false, what?: { what: string; hint?: string }): void {
+    if (this.region) {
+      if (this.top <= this.region.end) return;
+      throw new Relocate(undefined);
+    }
     const have = this.memory.buffer.byteLength;
     if (this.top <= have) return;
+    if (this.fitting) {
+      const need = this.top - this.base;
+      let best: Hole | undefined; // the smallest hole that holds the call
+      for (const h of this.holes) if (h.bytes >= need && (!best || h.bytes < best.bytes)) best = h;
+      if (best) throw new Relocate(best);
+    }
     const pages = Math.ceil((this.top - have) / PAGE_BYTES);
     if (have / PAGE_BYTES + pages > this.maxPages) {
       const limit = this.maxPages * PAGE_BYTES;
@@ -65,9 +92,10 @@ export class Arena {
       const gc = 'tensors, models and generate iterators dropped without dispose() are freed only after a garbage collection, ' +
         'once the event loop turns (a loop of awaited calls may never yield), so dispose() them';
       const free = this.holes.reduce((sum, h) => sum + h.bytes, 0);
-      // Only resident blocks reuse a hole; a call's buffers and staging lie above every block.
+      // A call or staging goes in a hole only when the hole holds all of it (fit).
+      const largest = this.holes.reduce((max, h) => Math.max(max, h.bytes), 0);
       const holes = free === 0 ? '' : `; ${free} bytes are free below resident blocks made later, ` +
-        'which only tensors and weights can reuse (create long-lived tensors and models first, or dispose the later ones)';
+        `in holes of at most ${largest} bytes, which a call uses only when one holds all its memory (create long-lived tensors and models first, or dispose the later ones)`;
       const hint = `dispose tensors or models that are no longer used (${gc}), or keep a model's weights as int8 (quantize: 'int8') if they are not already`;
       throw new RangeError(staging
         ? `wasm-attention: packing a module's weights needs ${this.top} bytes of memory (its fixed regions and resident blocks so far and ` +
@@ -85,9 +113,49 @@ export class Arena {
     }
   }
 
+  /**
+   * Runs `build`, which places a call's buffers and commits them (then may write and build its
+   * program). When the commit would grow the memory and a hole below later resident blocks holds
+   * the call, builds it again placed in the smallest such hole; if alignment makes it overflow
+   * the hole after all, once more above the resident blocks. So `build` must not write before
+   * it commits, nor change anything that a second build would see (every call places, commits,
+   * then writes), and it may run up to three times.
+   */
+  fit<T>(build: () => T): T {
+    if (this.holes.length === 0 || this.region) return build();
+    const start = this.top;
+    let hole: Hole | undefined;
+    this.fitting = true;
+    try {
+      return build();
+    } catch (error) {
+      if (!(error instanceof Relocate) || !error.hole) throw error;
+      hole = error.hole;
+    } finally {
+      this.fitting = false;
+    }
+    this.region = { at: hole.at, end: hole.at + hole.bytes };
+    this.top = hole.at;
+    try {
+      return build();
+    } catch (error) {
+      if (!(error instanceof Relocate)) throw error;
+    }
+    this.region = undefined;
+    this.top = start;
+    return build();
+  }
+
+  /** The hole the current call lies in ([at, end)), or undefined when it lies above the resident
+   * blocks: addresses below residentEnd that are not in it belong to resident blocks. */
+  get callRegion(): { readonly at: number; readonly end: number } | undefined {
+    return this.region;
+  }
+
   /** Frees every placed buffer (and drops deferred copies, and the plain memory of runOn). */
   reset(): void {
     this.prepared.length = 0;
+    this.region = undefined;
     this.top = this.base;
     this.pending = undefined;
     this.pendingBytes = 0;
@@ -95,7 +163,7 @@ export class Arena {
   }
 
   /** End of the resident region: addresses in [ARENA_BASE, residentEnd) may belong to resident
-   * blocks; the current call's buffers all lie at or above it. */
+   * blocks; the current call's buffers lie at or above it, or in callRegion. */
   get residentEnd(): number {
     return this.base;
   }

@@ -91,6 +91,62 @@ describe.each(kernelVariants())('engine tensors (%s)', (variant) => {
     }
   });
 
+  describe('holes left by disposed blocks', () => {
+    type Hooks = { arena: Arena; forcePool(on?: boolean): void; forceInline(on?: boolean): void; placement(): string | undefined };
+    const hooks = (engine: Engine): Hooks => (engine as unknown as Record<symbol, () => Hooks>)[DEBUG]();
+    const m = 300, k = 700, n = 500; // a matmul of ~5 MB of working memory
+    const a = randomF32(m * k, 51), b = randomF32(k * n, 52, 0.05), x = randomF32(7 * 1024, 53);
+    const lw = { weight: randomF32(1024 * 1024, 54, 0.03), bias: randomF32(1024, 55) };
+    let expected: { c: Float32Array; cResident: Float32Array; y: Float32Array };
+    beforeAll(async () => {
+      const fresh = await createEngine({ threads: 1, kernels: variant });
+      const linear = fresh.linear({ inFeatures: 1024, outFeatures: 1024, weights: lw });
+      expected = {
+        c: await fresh.matmul(a, b, { m, k, n }),
+        cResident: await fresh.matmul(fresh.createTensor(a), b, { m, k, n }),
+        y: await linear.forward(x, { rows: 7 }),
+      };
+      await fresh.dispose();
+    });
+
+    // placement: which memory the 2-thread engine runs the call in (pool, shared or plain inline)
+    for (const [threads, placement] of [[1, 'any'], [2, 'pool'], [2, 'inline']] as const) {
+      it(`a call that would grow the memory runs in the hole, and module staging too (threads ${threads}, ${placement})`, async () => {
+        const engine = await createEngine({ threads, kernels: variant });
+        const h = hooks(engine);
+        if (placement === 'pool') h.forcePool();
+        if (placement === 'inline') h.forceInline();
+        const big = engine.createTensor(4 << 20); // 16 MiB
+        const pin = engine.createTensor(16);
+        await pin.read();
+        const end = h.arena.residentEnd;
+        await big.dispose();
+        expect(h.arena.residentEnd).toBe(end); // pin keeps the call arena above the hole
+        const memory = h.arena.memory, bytes = memory.buffer.byteLength;
+        expect(bytes - end).toBeLessThan(4 << 20); // the call does not fit above the blocks
+
+        expectSameBits(await engine.matmul(a, b, { m, k, n }), expected.c, 'matmul in the hole');
+        if (threads === 2) expect(h.placement()).toBe(placement === 'pool' ? 'pool' : 'inline-plain');
+        // A resident input below the hole: the call must stay in the engine's memory.
+        const ta = engine.createTensor(a);
+        expectSameBits(await engine.matmul(ta, b, { m, k, n }), expected.cResident, 'matmul of a resident tensor in the hole');
+        if (threads === 2) expect(h.placement()).toBe(placement === 'pool' ? 'pool' : 'inline');
+        // A module's weights (4 MiB, first fit in the hole) and their staging (4 MiB, the rest of it).
+        const linear = engine.linear({ inFeatures: 1024, outFeatures: 1024, weights: lw });
+        expectSameBits(await linear.forward(x, { rows: 7 }), expected.y, 'linear packed from staging in the hole');
+        expect(memory.buffer.byteLength).toBe(bytes);
+        expect(await pin.read()).toEqual(new Float32Array(16));
+        expect(await ta.read()).toEqual(a);
+        // Once the hole is taken, a call goes above the blocks and grows the memory, as before.
+        const filler = engine.createTensor(12 << 20 >> 2); // fills what the linear and ta left
+        await filler.read();
+        expectSameBits(await engine.matmul(a, b, { m, k, n }), expected.c, 'matmul above the blocks');
+        expect(memory.buffer.byteLength).toBeGreaterThan(bytes);
+        await engine.dispose();
+      });
+    }
+  });
+
   describe('handles', () => {
     let engine: Engine;
     beforeAll(async () => { engine = await createEngine({ kernels: variant }); });

@@ -72,7 +72,7 @@ describe('Arena', () => {
     expect(arena.keep(PAGE_BYTES)).toBeGreaterThan(0);
   });
 
-  it('a failing call or block names the holes only blocks can reuse, the garbage-collection caveat, and a block\'s own name and hint', () => {
+  it('a failing call or block names the free holes and the largest, the garbage-collection caveat, and a block\'s own name and hint', () => {
     const pages = 16;
     const arena = new Arena(new WebAssembly.Memory({ initial: 1, maximum: pages }), pages);
     const big = arena.keep(8 * PAGE_BYTES);
@@ -83,12 +83,91 @@ describe('Arena', () => {
     expect(() => arena.commit()).toThrow(new RegExp(
       `this call needs \\d+ bytes of working memory \\(${10 * PAGE_BYTES} above the resident blocks\\), .*; split the batch, or free resident blocks ` +
       `\\(tensors, models and generate iterators dropped without dispose\\(\\) are freed only after a garbage collection.*\\); ` +
-      `${8 * PAGE_BYTES} bytes are free below resident blocks made later, which only tensors and weights can reuse`));
+      `${8 * PAGE_BYTES} bytes are free below resident blocks made later, in holes of at most ${8 * PAGE_BYTES} bytes, ` +
+      'which a call uses only when one holds all its memory'));
     arena.reset();
     // The hole serves a block that fits in it: no growth, the same address.
     expect(arena.keep(4 * PAGE_BYTES)).toBe(big);
     expect(() => arena.keep(20 * PAGE_BYTES, { what: 'a KV cache', hint: 'generate fewer sequences at once' })).toThrow(
       /keeping \d+ more bytes resident \(a KV cache\) needs \d+ bytes of memory, more than the \d+ bytes the engine can address; generate fewer sequences at once \(tensors, models/);
+  });
+
+  it('fit: a call that would grow the memory goes in the smallest hole that holds it, else above the blocks', () => {
+    const pages = 64;
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: pages, shared: true });
+    const arena = new Arena(memory, pages);
+    const big = arena.keep(8 * PAGE_BYTES);
+    arena.keep(16); // between the holes: they do not coalesce
+    const small = arena.keep(2 * PAGE_BYTES);
+    const pin = arena.keep(1024); // above both: their space stays below the call arena once released
+    arena.release(big);
+    arena.release(small);
+    expect(arena.callRegion).toBe(undefined);
+    const grown = memory.buffer.byteLength;
+    const build = (bytes: number[]) => arena.fit(() => {
+      const at = bytes.map((b) => arena.place(b));
+      arena.commit();
+      return at;
+    });
+
+    // 1.5 pages: the 2-page hole (smallest that holds it), not the 8-page one; no growth
+    const [a, b] = build([PAGE_BYTES, PAGE_BYTES / 2]);
+    expect(a).toBe(small);
+    expect(b).toBe(small + PAGE_BYTES);
+    expect(arena.callRegion).toEqual({ at: small, end: small + 2 * PAGE_BYTES });
+    expect(arena.residentEnd).toBe(pin + 1024);
+    arena.writeF32(b, new Float32Array([1, 2]));
+    expect(Array.from(arena.readF32(b, 2))).toEqual([1, 2]);
+    arena.reset();
+    expect(arena.callRegion).toBe(undefined);
+
+    // 5 pages: only the big hole holds it; 8 pages fill it; 8 pages and 16 bytes go above the blocks
+    expect(build([5 * PAGE_BYTES])).toEqual([big]);
+    arena.reset();
+    expect(build([8 * PAGE_BYTES])).toEqual([big]);
+    arena.reset();
+    expect(memory.buffer.byteLength).toBe(grown);
+    expect(build([8 * PAGE_BYTES, 16])).toEqual([pin + 1024, pin + 1024 + 8 * PAGE_BYTES]);
+    expect(memory.buffer.byteLength).toBeGreaterThan(grown);
+    arena.reset();
+    // A call that fits above the blocks without growing stays there.
+    expect(build([PAGE_BYTES])).toEqual([pin + 1024]);
+    arena.reset();
+
+    // A build that fails for another reason propagates, and the next call starts clean.
+    expect(() => arena.fit(() => {
+      arena.place(9 * PAGE_BYTES);
+      arena.commit();
+      throw new TypeError('bad');
+    })).toThrow(TypeError);
+    arena.reset();
+    expect(arena.place(16)).toBe(arena.residentEnd);
+  });
+
+  it('fit: built three times at most (a hole that holds the call by size but not once aligned), once when no hole holds it', () => {
+    const arena = new Arena(new WebAssembly.Memory({ initial: 1, maximum: 32 }), 32);
+    expect(ARENA_BASE % 128).toBe(0);
+    const hole = arena.keep(4 * PAGE_BYTES + 16);
+    arena.keep(96); // the call arena starts at 112 mod 128
+    arena.release(hole);
+    expect(arena.residentEnd % 128).toBe(112);
+    let builds = 0;
+    // above the blocks: 16 bytes, then 4 pages at the next 128-byte boundary (no padding), 16 + 4
+    // pages: the hole's size; in the hole, 112 bytes of padding: it overflows, so above after all
+    const call = (): number[] => {
+      builds++;
+      const at = [arena.place(16), arena.place(4 * PAGE_BYTES, 128)];
+      arena.commit();
+      return at;
+    };
+    const top = arena.residentEnd;
+    expect(arena.fit(call)).toEqual([top, top + 16]);
+    expect(builds).toBe(3);
+    arena.reset();
+    builds = 0;
+    expect(() => arena.fit(() => { builds++; arena.place(40 * PAGE_BYTES); arena.commit(); })).toThrow(RangeError);
+    expect(builds).toBe(1);
+    arena.reset();
   });
 
   it('deferred copies: made on flush, or into a plain memory at the same addresses (runOn) until reset', () => {
