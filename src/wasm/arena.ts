@@ -134,16 +134,24 @@ export class Arena {
     } finally {
       this.fitting = false;
     }
-    this.region = { at: hole.at, end: hole.at + hole.bytes };
-    this.top = hole.at;
+    this.restart(start, { at: hole.at, end: hole.at + hole.bytes });
     try {
       return build();
     } catch (error) {
       if (!(error instanceof Relocate)) throw error;
     }
-    this.region = undefined;
-    this.top = start;
+    this.restart(start, undefined);
     return build();
+  }
+
+  /** Forgets the placements (and deferred copies) of a build that fit() runs again. */
+  private restart(start: number, region: { at: number; end: number } | undefined): void {
+    this.region = region;
+    this.top = region?.at ?? start;
+    if (this.pending) {
+      this.pending.length = 0;
+      this.pendingBytes = 0;
+    }
   }
 
   /** The hole the current call lies in ([at, end)), or undefined when it lies above the resident

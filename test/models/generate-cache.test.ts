@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../dist/index.js';
+import { createEngine, loadSafetensors, type Engine } from '../../dist/index.js';
 import { charGptOnOneThread, CHAR_GPT_DIR as DIR } from '../helpers/char-gpt.js';
 
 const config = JSON.parse(readFileSync(new URL('config.json', DIR), 'utf8'));
@@ -125,4 +125,23 @@ describe('the KV cache of generate', () => {
       expect(r.after, `threads ${r.threads}`).toBe(0);
     }
   });
+  for (const threads of [1, 2]) {
+    it(`decodes in a hole that a disposed tensor left, with the same tokens and no growth (threads ${threads})`, async () => {
+      const engine = await createEngine({ threads });
+      const arena = (engine as unknown as Record<symbol, () => { arena: { residentEnd: number; memory: WebAssembly.Memory } }>)[DEBUG]().arena;
+      const model = engine.gpt2({ config, weights: loadSafetensors(readFileSync(new URL('model.safetensors', DIR))) });
+      await model.forward(item.promptIds, { batch: 1, seq: item.promptIds.length });
+      const big = engine.createTensor((cacheBytes >> 2) + (8 << 20 >> 2)); // the cache and 8 MiB more
+      const pin = engine.createTensor(16);
+      await pin.read();
+      await big.dispose();
+      const bytes = arena.memory.buffer.byteLength;
+      expect(bytes - arena.residentEnd).toBeLessThan(1 << 20); // a step's working memory does not fit above the blocks
+      const out: number[] = [];
+      for await (const [id] of model.generate(item.promptIds, { maxNewTokens: 40 })) out.push(id!);
+      expect(out).toEqual(item.outputIds.slice(0, 40));
+      expect(arena.memory.buffer.byteLength).toBe(bytes);
+      await engine.dispose();
+    });
+  }
 });
