@@ -12,8 +12,21 @@ export function describe(value: unknown): string {
   if (ArrayBuffer.isView(value)) return `DataView(${value.byteLength})`;
   if (Array.isArray(value)) return `Array(${value.length})`;
   if (typeof value === 'number') return String(value);
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') return quote(value);
   return typeof value;
+}
+
+/** `text` in JSON quotes for a message, cut to its first `max` characters when longer (a
+ * hostile file's names and dtypes can be megabytes). */
+export function quote(text: string, max = 200): string {
+  return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, max))}… (${text.length} characters)`;
+}
+
+/** A shape (or any list of numbers) for a message: `[2, 3]`, or its first 8 and last 2 entries
+ * and its length when it has more than 12. */
+export function shapeText(shape: readonly unknown[]): string {
+  if (shape.length <= 12) return `[${shape.join(', ')}]`;
+  return `[${shape.slice(0, 8).join(', ')}, …, ${shape.slice(-2).join(', ')}] (${shape.length} dims)`;
 }
 
 /** A value of the wrong type (wrong array class, a string where a number belongs, …). */

@@ -9,11 +9,12 @@
 // which real checkpoints carry) rounded to the nearest f32, so integers up to 2^24 are exact.
 //
 // int8 files: a weight `K` [out, in] (or GPT-2 Conv1D [in, out]) quantized symmetrically per
-// output channel is stored as I8 codes with its shape, next to `K_scale` F32 (the
-// compressed-tensors naming): shape [out, 1] for an nn.Linear layout (channels along dim 0),
+// output channel is stored as I8 codes (-127..127) with its shape, next to `K_scale` F32
+// (compressed-tensors' names, not its files: its codes reach -128 and its scales take the
+// weight's dtype, both refused): shape [out, 1] for an nn.Linear layout (channels along dim 0),
 // [1, out] for a Conv1D layout (channels along dim 1), or a bare [out], whose axis is the one
 // the `__metadata__` entry "quantization" (JSON {"axes": {K: 0 | 1}}) gives, else 0. W ≈ code·scale.
-import { describe as describeValue, rangeError, typeError } from '../errors.js';
+import { describe as describeValue, quote, rangeError, shapeText, typeError } from '../errors.js';
 import { plainView, typedArrayLength, typedArrayName } from '../typed-array.js';
 
 const READ = 'loadSafetensors';
@@ -40,8 +41,8 @@ const DTYPES: Readonly<Record<string, DtypeReader>> = {
   BF16: { bytes: 2, toF32: (buffer, offset, count) => widen16(buffer, offset, count, bf16BitsToF32) },
   I8: { bytes: 1, toF32: (buffer, offset, count) => Float32Array.from(new Int8Array(buffer, offset, count)) },
   F64: { bytes: 8, toF32: (buffer, offset, count) => convert(buffer, offset, count, 8, (v, at) => v.getFloat64(at, true)) },
-  I64: { bytes: 8, toF32: (buffer, offset, count) => convert(buffer, offset, count, 8, (v, at) => Number(v.getBigInt64(at, true))) },
-  U64: { bytes: 8, toF32: (buffer, offset, count) => convert(buffer, offset, count, 8, (v, at) => Number(v.getBigUint64(at, true))) },
+  I64: { bytes: 8, toF32: (buffer, offset, count) => convert(buffer, offset, count, 8, (v, at) => bigToF32(v.getBigInt64(at, true))) },
+  U64: { bytes: 8, toF32: (buffer, offset, count) => convert(buffer, offset, count, 8, (v, at) => bigToF32(v.getBigUint64(at, true))) },
   I32: { bytes: 4, toF32: (buffer, offset, count) => convert(buffer, offset, count, 4, (v, at) => v.getInt32(at, true)) },
   U32: { bytes: 4, toF32: (buffer, offset, count) => convert(buffer, offset, count, 4, (v, at) => v.getUint32(at, true)) },
   I16: { bytes: 2, toF32: (buffer, offset, count) => convert(buffer, offset, count, 2, (v, at) => v.getInt16(at, true)) },
@@ -127,8 +128,8 @@ export type SafetensorsInput =
  *   `position_ids`) become new arrays of the nearest f32 values (integers up to 2^24 exact).
  * - Shapes: `weights[safetensorsShapes][name]`; the record's own enumerable keys are exactly
  *   the tensor names. `readSafetensors` gives dtypes and `__metadata__` as well.
- * - int8 files (written by `npx wasm-attention quantize`, or compressed-tensors' per-channel
- *   int8): an I8 weight `K` with its F32 `K_scale` is one key `K`, an f32 getter that
+ * - int8 files (written by `npx wasm-attention quantize`: codes in -127..127, F32 scales; not
+ *   compressed-tensors' files, whose codes reach -128): an I8 weight `K` with its F32 `K_scale` is one key `K`, an f32 getter that
  *   dequantizes (code·scale, rounded to f32) on first read and caches, so weights that are
  *   never read as f32 are never allocated; `K_scale` is not a key. The codes and scales are in
  *   `weights[safetensorsQuantized][K]`; an engine module made with `quantize: 'int8'` from
@@ -295,7 +296,7 @@ const NAMES = new WeakMap<SafetensorsQuantizedTensor, string>();
  * the file's bytes since loadSafetensors read them: codes and scales are views on them). */
 function checkCodes(q: SafetensorsQuantizedTensor, name: string, late: string): void {
   const { codes, scales } = q, cols = q.shape[1];
-  const scaleWhat = `tensor ${JSON.stringify(name + SCALE_SUFFIX)}`;
+  const scaleWhat = `tensor ${quote(name + SCALE_SUFFIX)}`;
   for (let i = 0; i < scales.length; i++) {
     if (!(scales[i]! >= 0) || scales[i] === Infinity) {
       throw rangeError(READ, scaleWhat, `holds ${scales[i]} at [${i}]; scales must be finite and >= 0${late}`);
@@ -306,7 +307,7 @@ function checkCodes(q: SafetensorsQuantizedTensor, name: string, late: string): 
   }
   const bad = codes.indexOf(-128);
   if (bad >= 0) {
-    throw rangeError(READ, `tensor ${JSON.stringify(name)}`,
+    throw rangeError(READ, `tensor ${quote(name)}`,
       `holds the code -128 at [${Math.floor(bad / cols)}, ${bad % cols}]; symmetric int8 codes are in -127..127${late}`);
   }
 }
@@ -325,16 +326,16 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
   const scaleKeys = new Set<string>();
   for (const e of file.entries) {
     if (e.dtype !== 'I8') continue;
-    const what = `tensor ${JSON.stringify(e.name)}`;
+    const what = `tensor ${quote(e.name)}`;
     const scaleName = e.name + SCALE_SUFFIX;
     const scale = byName.get(scaleName);
     if (e.shape.length !== 2) {
-      throw rangeError(READ, what, `is I8 of shape [${e.shape.join(', ')}]; an int8 weight must be 2-D (per-channel scales)`);
+      throw rangeError(READ, what, `is I8 of shape ${shapeText(e.shape)}; an int8 weight must be 2-D (per-channel scales)`);
     }
     if (scale === undefined) {
-      throw rangeError(READ, what, `is I8 but the file has no ${JSON.stringify(scaleName)} (its per-channel scales)`);
+      throw rangeError(READ, what, `is I8 but the file has no ${quote(scaleName)} (its per-channel scales)`);
     }
-    const scaleWhat = `tensor ${JSON.stringify(scaleName)}`;
+    const scaleWhat = `tensor ${quote(scaleName)}`;
     if (scale.dtype !== 'F32') throw rangeError(READ, scaleWhat, `has dtype ${scale.dtype}; the scales of an I8 weight must be F32`);
     const [rows, cols] = e.shape as [number, number];
     const s = scale.shape;
@@ -343,15 +344,15 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
     else if (s.length === 2 && s[0] === 1 && s[1] === cols) axis = 1;
     else if (s.length === 1 && s[0] === (axes[e.name] === 1 ? cols : rows)) axis = axes[e.name] ?? 0;
     if (axis === undefined) {
-      throw rangeError(READ, scaleWhat, `has shape [${s.join(', ')}]; for ${JSON.stringify(e.name)} [${rows}, ${cols}] ` +
+      throw rangeError(READ, scaleWhat, `has shape ${shapeText(s)}; for ${quote(e.name)} [${rows}, ${cols}] ` +
         `it must be [${rows}, 1] (channels along dim 0), [1, ${cols}] (along dim 1) or [${axes[e.name] === 1 ? cols : rows}] ` +
         `(dim ${axes[e.name] ?? 0}: the "${QUANTIZATION_METADATA}" metadata's axis, else 0)`);
     }
     // A 2-D scale says its axis itself; metadata that says the other one contradicts the file
     // (a [1, 1] scale of a [1, 1] weight says nothing).
     if (s.length === 2 && !(rows === 1 && cols === 1) && axes[e.name] !== undefined && axes[e.name] !== axis) {
-      throw rangeError(READ, `"__metadata__" entry "${QUANTIZATION_METADATA}" axes[${JSON.stringify(e.name)}]`,
-        `is ${axes[e.name]}, but ${JSON.stringify(scaleName)} of shape [${s.join(', ')}] holds the channels along dim ${axis}`);
+      throw rangeError(READ, `"__metadata__" entry "${QUANTIZATION_METADATA}" axes[${quote(e.name)}]`,
+        `is ${axes[e.name]}, but ${quote(scaleName)} of shape ${shapeText(s)} holds the channels along dim ${axis}`);
     }
     const q: SafetensorsQuantizedTensor = {
       codes: new Int8Array(file.buffer, file.base + e.begin, rows * cols), scales: tensorData(file, scale), axis, shape: [rows, cols],
@@ -365,12 +366,12 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
     if (e.name.endsWith(SCALE_SUFFIX) && !scaleKeys.has(e.name)) {
       const owner = byName.get(e.name.slice(0, -SCALE_SUFFIX.length));
       if (owner !== undefined) {
-        throw rangeError(READ, `tensor ${JSON.stringify(e.name)}`,
-          `is the scale of ${JSON.stringify(owner.name)}, which is ${owner.dtype}, not I8`);
+        throw rangeError(READ, `tensor ${quote(e.name)}`,
+          `is the scale of ${quote(owner.name)}, which is ${owner.dtype}, not I8`);
       }
       if (e.name.endsWith(`.weight${SCALE_SUFFIX}`)) {
-        throw rangeError(READ, `tensor ${JSON.stringify(e.name)}`,
-          `is a weight scale, but the file has no I8 ${JSON.stringify(e.name.slice(0, -SCALE_SUFFIX.length))}`);
+        throw rangeError(READ, `tensor ${quote(e.name)}`,
+          `is a weight scale, but the file has no I8 ${quote(e.name.slice(0, -SCALE_SUFFIX.length))}`);
       }
     }
   }
@@ -382,7 +383,7 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
 export function metadataAxes(metadata: Record<string, string>, int8: ReadonlySet<string>): Record<string, 0 | 1> {
   const text = metadata[QUANTIZATION_METADATA];
   // Metadata is free-form text: the entry is read only where an I8 tensor needs its axis.
-  if (text === undefined || int8.size === 0) return {};
+  if (text === undefined || int8.size === 0) return Object.create(null) as Record<string, 0 | 1>;
   const what = `"__metadata__" entry "${QUANTIZATION_METADATA}"`;
   let parsed: unknown;
   try {
@@ -391,13 +392,13 @@ export function metadataAxes(metadata: Record<string, string>, int8: ReadonlySet
     throw typeError(READ, what, 'JSON {"axes": {name: 0 | 1}}', text);
   }
   const axes = (parsed as { axes?: unknown } | null)?.axes;
-  if (axes === undefined) return {};
+  if (axes === undefined) return Object.create(null) as Record<string, 0 | 1>;
   if (typeof axes !== 'object' || axes === null || Array.isArray(axes)) throw typeError(READ, `${what} axes`, 'an object', axes);
-  const out = {} as Record<string, 0 | 1>;
+  const out = Object.create(null) as Record<string, 0 | 1>; // no inherited keys: a tensor may be named "toString"
   for (const key of Object.keys(axes)) {
     if (!int8.has(key)) continue; // no I8 tensor of that name here: not this file's concern
     const a = (axes as Record<string, unknown>)[key];
-    if (a !== 0 && a !== 1) throw rangeError(READ, `${what} axes[${JSON.stringify(key)}]`, `must be 0 or 1, got ${describeValue(a)}`);
+    if (a !== 0 && a !== 1) throw rangeError(READ, `${what} axes[${quote(key)}]`, `must be 0 or 1, got ${describeValue(a)}`);
     define(out, key, a);
   }
   return out;
@@ -496,7 +497,9 @@ function asBytes(bytes: unknown): Uint8Array {
 function parseHeader(text: Uint8Array): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text));
+    // Browsers' TextDecoder refuses a view on shared memory: decode a copy of such a header.
+    const shared = Object.prototype.toString.call(text.buffer) === '[object SharedArrayBuffer]';
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(shared ? text.slice() : text));
   } catch (error) {
     throw new TypeError(`${READ}: header is not valid UTF-8 JSON (${(error as Error).message})`, { cause: error });
   }
@@ -516,7 +519,7 @@ function checkMetadata(value: unknown, op = READ): Record<string, string> {
   const out = {} as Record<string, string>;
   for (const key of Object.keys(value)) {
     const v = (value as Record<string, unknown>)[key];
-    if (typeof v !== 'string') throw typeError(op, `"__metadata__" entry ${JSON.stringify(key)}`, 'a string', v);
+    if (typeof v !== 'string') throw typeError(op, `"__metadata__" entry ${quote(key)}`, 'a string', v);
     define(out, key, v);
   }
   return out;
@@ -525,7 +528,7 @@ function checkMetadata(value: unknown, op = READ): Record<string, string> {
 const SUPPORTED = Object.keys(DTYPES).join(', ');
 
 function checkEntry(name: string, value: unknown, dataLength: number) {
-  const what = `tensor ${JSON.stringify(name)}`;
+  const what = `tensor ${quote(name)}`;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(READ, what, 'an object {dtype, shape, data_offsets}', value);
   }
@@ -533,7 +536,7 @@ function checkEntry(name: string, value: unknown, dataLength: number) {
   const dtype = entry.dtype;
   if (typeof dtype !== 'string') throw typeError(READ, `${what} dtype`, 'a string', dtype);
   if (!Object.prototype.hasOwnProperty.call(DTYPES, dtype)) {
-    throw rangeError(READ, what, `has unsupported dtype ${JSON.stringify(dtype)} (supported: ${SUPPORTED})`);
+    throw rangeError(READ, what, `has unsupported dtype ${quote(dtype)} (supported: ${SUPPORTED})`);
   }
   const shape = entry.shape;
   if (!Array.isArray(shape)) throw typeError(READ, `${what} shape`, 'an array of integers', shape);
@@ -548,7 +551,7 @@ function checkEntry(name: string, value: unknown, dataLength: number) {
     // Every partial product, as the reference reader's checked multiplication: [2^26, 2^26,
     // 2^26, 0] is refused though it holds no element.
     if (!Number.isSafeInteger(count)) {
-      throw rangeError(READ, `${what} shape`, `[${shape.join(', ')}] has more elements than a safe integer`);
+      throw rangeError(READ, `${what} shape`, `${shapeText(shape)} has more elements than a safe integer`);
     }
   }
   const offsets = entry.data_offsets;
@@ -564,7 +567,7 @@ function checkEntry(name: string, value: unknown, dataLength: number) {
   }
   const bytes = DTYPES[dtype]!.bytes;
   if (end - begin !== count * bytes) {
-    throw rangeError(READ, what, `holds ${end - begin} bytes, but shape [${shape.join(', ')}] of ${dtype} needs ${count * bytes}`);
+    throw rangeError(READ, what, `holds ${end - begin} bytes, but shape ${shapeText(shape)} of ${dtype} needs ${count * bytes}`);
   }
   return { dtype: dtype as SafetensorsDtype, shape: (shape as number[]).slice(), begin, end };
 }
@@ -575,8 +578,8 @@ function checkNoOverlap(used: { name: string; begin: number; end: number }[]): v
     const prev = used[i - 1]!;
     const cur = used[i]!;
     if (cur.begin < prev.end) {
-      throw rangeError(READ, `tensor ${JSON.stringify(cur.name)} data_offsets`,
-        `[${cur.begin}, ${cur.end}] overlap tensor ${JSON.stringify(prev.name)} [${prev.begin}, ${prev.end}]`);
+      throw rangeError(READ, `tensor ${quote(cur.name)} data_offsets`,
+        `[${cur.begin}, ${cur.end}] overlap tensor ${quote(prev.name)} [${prev.begin}, ${prev.end}]`);
     }
   }
 }
@@ -597,7 +600,7 @@ function checkFullyIndexed(used: { name: string; begin: number; end: number }[],
   let at = 0;
   for (const e of used) {
     if (e.begin !== at) {
-      throw rangeError(READ, `tensor ${JSON.stringify(e.name)} data_offsets`,
+      throw rangeError(READ, `tensor ${quote(e.name)} data_offsets`,
         `[${e.begin}, ${e.end}] leave bytes ${at}..${e.begin} of the data buffer unindexed (a hole, or a duplicated key)`);
     }
     at = e.end;
@@ -611,7 +614,7 @@ function checkInput(name: string, value: unknown): WriteItem {
   if (name === '__metadata__') {
     throw rangeError(WRITE, 'tensors["__metadata__"]', 'is the header key the format reserves for the metadata (pass it as `metadata`)');
   }
-  const what = `tensors[${JSON.stringify(name)}]`;
+  const what = `tensors[${quote(name)}]`;
   if (typedArrayName(value) === 'Float32Array') {
     const data = plainView(value as Float32Array, 'Float32Array');
     return { name, dtype: 'F32', shape: [data.length], data };
@@ -630,7 +633,7 @@ function checkInput(name: string, value: unknown): WriteItem {
     const raw = plainView(bytes as Uint8Array, 'Uint8Array');
     const need = shape.reduce((a: number, b: number) => a * b, 1) * DTYPES[dtype]!.bytes;
     if (raw.length !== need) {
-      throw rangeError(WRITE, `${what}.bytes`, `has ${raw.length} bytes, expected ${need} for shape [${shape.join(', ')}] of ${dtype}`);
+      throw rangeError(WRITE, `${what}.bytes`, `has ${raw.length} bytes, expected ${need} for shape ${shapeText(shape)} of ${dtype}`);
     }
     return { name, dtype: dtype as SafetensorsDtype, shape: shape.slice(), data: new Float32Array(0), raw };
   }
@@ -648,7 +651,7 @@ function checkInput(name: string, value: unknown): WriteItem {
   const count = shape.reduce((a: number, b: number) => a * b, 1);
   const length = typedArrayLength(data as Float32Array);
   if (count !== length) {
-    throw rangeError(WRITE, `${what}.data`, `has length ${length}, expected ${count} for shape [${shape.join(', ')}]`);
+    throw rangeError(WRITE, `${what}.data`, `has length ${length}, expected ${count} for shape ${shapeText(shape)}`);
   }
   return { name, dtype, shape: shape.slice(), data: plainView(data as ArrayBufferView, kind) };
 }
@@ -662,10 +665,30 @@ function define(target: object, key: string, value: unknown): void {
 
 function readF32(buffer: ArrayBufferLike, offset: number, count: number): Float32Array {
   if (LITTLE_ENDIAN && offset % 4 === 0) return new Float32Array(buffer, offset, count); // zero-copy
+  // Copied as bits, not as numbers: a signalling NaN's payload stays as an aligned view keeps it.
   const out = new Float32Array(count);
-  const view = new DataView(buffer, offset, count * 4);
-  for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(new Uint8Array(buffer, offset, count * 4));
+  } else {
+    const bits = new Uint32Array(out.buffer), view = new DataView(buffer, offset, count * 4);
+    for (let i = 0; i < count; i++) bits[i] = view.getUint32(4 * i, true);
+  }
   return out;
+}
+
+const TWO_53 = 2n ** 53n;
+
+/** The f32 nearest to an integer (ties to even), as a number: rounding through f64 first, as
+ * Number() does, would round twice past 2^53 (2^60 + 2^36 + 1 would give 2^60). */
+export function bigToF32(v: bigint): number {
+  const a = v < 0n ? -v : v;
+  if (a < TWO_53) return Number(v); // exact in f64: the f32 store rounds once
+  const drop = BigInt(a.toString(2).length - 24);
+  let m = a >> drop;
+  const rest = a - (m << drop), half = 1n << (drop - 1n);
+  if (rest > half || (rest === half && (m & 1n) === 1n)) m += 1n;
+  const r = Number(m << drop); // at most 25 significant bits: exact
+  return v < 0n ? -r : r;
 }
 
 /** 16-bit little-endian values → f32 bit patterns through `convert`. */

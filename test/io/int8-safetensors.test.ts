@@ -221,6 +221,17 @@ describe('a bad int8 file is named before any work', () => {
       .toThrow(/"__metadata__" entry "quantization" axes\["x\.weight"\] must be 0 or 1, got 2/);
   });
 
+  it('tensors named like Object.prototype members: a bare scale is along dim 0, a 2-D one needs no metadata', () => {
+    for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'valueOf']) {
+      const c = Int8Array.of(1, 2, 3, 4, 5, 6);
+      const bare = loadSafetensors(writeSafetensors({ [name]: { dtype: 'I8', shape: [2, 3], data: c }, [`${name}_scale`]: { dtype: 'F32', shape: [2], data: Float32Array.of(1, 10) } }));
+      expect(bare[safetensorsQuantized][name]!.axis, name).toBe(0);
+      expect(Array.from(bare[name]!), name).toEqual([1, 2, 3, 40, 50, 60]);
+      const columns = loadSafetensors(writeSafetensors({ [name]: { dtype: 'I8', shape: [2, 3], data: c }, [`${name}_scale`]: { dtype: 'F32', shape: [1, 3], data: Float32Array.of(1, 10, 100) } }));
+      expect(Array.from(columns[name]!), name).toEqual([1, 20, 300, 4, 50, 600]);
+    }
+  });
+
   it('a bare [n] scale is along dim 0, or along the axis the metadata gives', () => {
     const w0 = loadSafetensors(file({ 'x.weight_scale': scale([3], [1, 2, 3]) }));
     expect(w0[safetensorsQuantized]['x.weight']!.axis).toBe(0);

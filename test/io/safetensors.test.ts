@@ -111,6 +111,42 @@ describe('zero-copy', () => {
     expectSameValues(w.cube!, t.values, 'cube');
   });
 
+  it('F32 copied from an unaligned offset keeps every bit, NaN payloads included, as an aligned view does', () => {
+    const patterns = Uint32Array.of(0x7f800001, 0xff800123, 0x7fc00000, 0xffc00001, 0x80000000, 0x00000001, 0x3f800000);
+    const tensors = { x: { dtype: 'F32' as const, shape: [patterns.length], bytes: new Uint8Array(patterns.buffer) } };
+    const aligned = writeSafetensors(tensors);
+    const big = new Uint8Array(aligned.length + 1);
+    big.set(aligned, 1);
+    for (const bytes of [aligned, big.subarray(1)]) {
+      const x = loadSafetensors(bytes).x!;
+      expect(Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length))).toEqual(Array.from(patterns));
+    }
+  });
+
+  it('bytes in a SharedArrayBuffer read as from a plain one (browsers\' TextDecoder refuses shared views)', () => {
+    const src = fixture('f32');
+    const shared = new Uint8Array(new SharedArrayBuffer(src.length));
+    shared.set(src);
+    const w = loadSafetensors(shared);
+    expect(w.weight).toEqual(loadSafetensors(src).weight);
+    // what the reader hands TextDecoder: never a view on shared memory
+    const decode = TextDecoder.prototype.decode;
+    const seen: string[] = [];
+    TextDecoder.prototype.decode = function (this: TextDecoder, input?: AllowSharedBufferSource, options?: TextDecodeOptions) {
+      const buffer = input && 'buffer' in input ? input.buffer : input;
+      seen.push(Object.prototype.toString.call(buffer));
+      return decode.call(this, input, options);
+    };
+    try {
+      loadSafetensors(shared);
+      readSafetensors(shared);
+    } finally {
+      TextDecoder.prototype.decode = decode;
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((kind) => kind === '[object ArrayBuffer]')).toBe(true);
+  });
+
   it('F16/BF16 at odd offsets convert the same', () => {
     const src = fixture('mixed');
     const big = new Uint8Array(src.length + 3);
@@ -216,8 +252,12 @@ describe('round trips', () => {
     const big = 2n ** 40n + 1n; // not an f32: rounds to 2^40
     const cases: [string, number, Uint8Array, number[]][] = [
       ['F64', 8, le(8, [0.1, -1e300, 3], (v, at, x) => v.setFloat64(at, x, true)), [Math.fround(0.1), -Infinity, 3]],
-      ['I64', 8, le(8, [0n, 511n, -7n, big], (v, at, x) => v.setBigInt64(at, x, true)), [0, 511, -7, 2 ** 40]],
-      ['U64', 8, le(8, [5n, 2n ** 63n], (v, at, x) => v.setBigUint64(at, x, true)), [5, 2 ** 63]],
+      // Past 2^53 rounded once, to the nearest f32: 2^60 + 2^36 + 1 is above the tie at 2^60 + 2^36
+      // (through f64 it would round to the tie, then to even: 2^60); ties go to even.
+      ['I64', 8, le(8, [0n, 511n, -7n, big, 2n ** 60n + 2n ** 36n + 1n, -(2n ** 60n + 2n ** 36n + 1n), 2n ** 60n + 2n ** 36n, 2n ** 60n + 3n * 2n ** 36n, -(2n ** 63n)],
+        (v, at, x) => v.setBigInt64(at, x, true)), [0, 511, -7, 2 ** 40, 2 ** 60 + 2 ** 37, -(2 ** 60 + 2 ** 37), 2 ** 60, 2 ** 60 + 2 ** 38, -(2 ** 63)]],
+      ['U64', 8, le(8, [5n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 60n + 2n ** 36n + 1n], (v, at, x) => v.setBigUint64(at, x, true)),
+        [5, 2 ** 63, 2 ** 64, 2 ** 60 + 2 ** 37]],
       ['I32', 4, le(4, [-(2 ** 31), 16777217], (v, at, x) => v.setInt32(at, x, true)), [-(2 ** 31), 16777216]],
       ['U32', 4, le(4, [2 ** 32 - 1], (v, at, x) => v.setUint32(at, x, true)), [2 ** 32]],
       ['I16', 2, le(2, [-32768, 9], (v, at, x) => v.setInt16(at, x, true)), [-32768, 9]],
@@ -298,6 +338,11 @@ describe('hostile and truncated files', () => {
     ['null header', () => build('null'), TypeError, /header must be a JSON object, got null/],
     ['number header', () => build('42'), TypeError, /header must be a JSON object, got 42/],
     ['entry not an object', () => build({ w: 3 }), TypeError, /tensor "w" must be an object \{dtype, shape, data_offsets\}, got 3/],
+    ['a 100,000-dim shape of the wrong size: the message gives its ends and its length',
+      () => build({ w: t('F32', Array(100_000).fill(1), [0, 8]) }, 8), RangeError,
+      /^loadSafetensors: tensor "w" holds 8 bytes, but shape \[1, 1, 1, 1, 1, 1, 1, 1, …, 1, 1\] \(100000 dims\) of F32 needs 4$/],
+    ['a megabyte dtype and name are cut in the message', () => build({ ['n'.repeat(1 << 20)]: t('x'.repeat(1 << 20), [1], [0, 4]) }, 4), RangeError,
+      /^loadSafetensors: tensor "n{200}"… \(1048576 characters\) has unsupported dtype "x{200}"… \(1048576 characters\) \(supported: .{0,200}\)$/],
     ['dtype missing', () => build({ w: { shape: [1], data_offsets: [0, 4] } }, 4), TypeError, /tensor "w" dtype must be a string, got undefined/],
     ['unknown dtype', () => build({ w: t('Q4_K', [1], [0, 1]) }, 1), RangeError, /tensor "w" has unsupported dtype "Q4_K" \(supported: F32, F16, BF16, I8, F64, I64, U64, I32, U32, I16, U16, U8, BOOL\)/],
     ['shape not an array', () => build({ w: t('F32', 2, [0, 8]) }, 8), TypeError, /tensor "w" shape must be an array of integers, got 2/],
