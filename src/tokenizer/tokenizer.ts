@@ -800,7 +800,11 @@ function toEncoding(e: Encoded & { mask?: number[] }): Encoding {
 export function loadTokenizer(tokenizerJson: string | Uint8Array | object, config: TokenizerConfig = {}): Tokenizer {
   const op = 'loadTokenizer';
   let parsed: unknown = tokenizerJson;
-  if (tokenizerJson instanceof Uint8Array) parsed = new TextDecoder().decode(tokenizerJson);
+  if (tokenizerJson instanceof Uint8Array) {
+    // Browsers' TextDecoder refuses a view on shared memory: decode a copy of such bytes.
+    const shared = Object.prototype.toString.call(tokenizerJson.buffer) === '[object SharedArrayBuffer]';
+    parsed = new TextDecoder().decode(shared ? tokenizerJson.slice() : tokenizerJson);
+  }
   if (typeof parsed === 'string') {
     try {
       parsed = JSON.parse(parsed);

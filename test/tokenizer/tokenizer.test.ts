@@ -245,6 +245,29 @@ describe('loadTokenizer: what HF users rely on', () => {
     expect(gpt2.padTokenId).toBeNull();
   });
 
+  it('tokenizer.json as bytes, plain or in a SharedArrayBuffer (browsers\' TextDecoder refuses shared views)', () => {
+    const json = gpt2TokenizerJson();
+    const text = typeof json === 'string' ? json : JSON.stringify(json);
+    const plain = new TextEncoder().encode(text);
+    const shared = new Uint8Array(new SharedArrayBuffer(plain.length));
+    shared.set(plain);
+    const decode = TextDecoder.prototype.decode;
+    const seen: string[] = [];
+    TextDecoder.prototype.decode = function (this: TextDecoder, input?: AllowSharedBufferSource, options?: TextDecodeOptions) {
+      seen.push(Object.prototype.toString.call(input && 'buffer' in input ? input.buffer : input));
+      return decode.call(this, input, options);
+    };
+    let fromShared: Tokenizer;
+    try {
+      fromShared = loadTokenizer(shared);
+    } finally {
+      TextDecoder.prototype.decode = decode;
+    }
+    expect(seen).toEqual(['[object ArrayBuffer]']);
+    expect([...fromShared.encode('Hello world').inputIds]).toEqual([15496, 995]);
+    expect([...loadTokenizer(plain).encode('Hello world').inputIds]).toEqual([15496, 995]);
+  });
+
   it('offsets slice the input string, surrogate pairs included', () => {
     const text = 'Voilà 😀 a café';
     const e = bert.encode(text);
