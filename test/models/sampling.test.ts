@@ -4,7 +4,7 @@
 // token set must be the same, and the probabilities equal to 1e-6; then pick()'s seeded draws
 // must follow that distribution.
 import { describe, expect, it } from 'vitest';
-import { penalize, pick, prng, warp, type Sampling } from '../../src/models/sampling.js';
+import { orderByScore, penalize, pick, prng, warp, type Sampling } from '../../src/models/sampling.js';
 import { fixtureF32, loadFixture } from '../helpers/fixtures.js';
 
 const cases = loadFixture('sampling');
@@ -13,6 +13,37 @@ const b64 = (s: string) => fixtureF32({ shape: [], b64: s });
 function settings(c: Record<string, number>): Sampling {
   return { greedy: false, temperature: c.temperature, topK: c.topK, topP: c.topP, repetitionPenalty: c.repetitionPenalty };
 }
+
+describe('orderByScore (the radix sort behind warp)', () => {
+  it('gives the comparator order (score descending, ties by higher id), or a prefix of it with top-k, on 400 seeded rows: ties, ±0, −inf, subnormals', () => {
+    const seed = 0x5eed;
+    const random = prng(seed);
+    const special = [0, -0, -Infinity, 1e-45, -1e-45, 3.4028234663852886e38, -3.4028234663852886e38, 1, -1];
+    for (let row = 0; row < 400; row++) {
+      const n = row === 0 ? 50257 : 1 + Math.floor(random() ** 2 * 5000);
+      const levels = 1 + Math.floor(random() * 40); // few distinct values: many ties
+      const x = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const r = random();
+        x[i] = r < 0.1 ? special[Math.floor(random() * special.length)]! : r < 0.5 ? Math.floor(random() * levels) - levels / 2 : (random() - 0.5) * 40;
+      }
+      const expected = Array.from({ length: n }, (_, i) => i).sort((a, b) => x[b]! - x[a]! || b - a);
+      const got = orderByScore(x);
+      for (let i = 0; i < n; i++) {
+        if (got[i] !== expected[i]) expect.fail(`seed ${seed}, row ${row} (n ${n}): position ${i} holds id ${got[i]}, expected ${expected[i]}`);
+      }
+      // with top-k: a prefix of that order, holding the k largest and every id tied with the k-th
+      const k = 1 + Math.floor(random() * Math.min(n, 100));
+      const prefix = orderByScore(x, k);
+      let tied = k;
+      while (tied < n && x[expected[tied]!] === x[expected[k - 1]!]) tied++;
+      if (prefix.length < tied) expect.fail(`seed ${seed}, row ${row} (n ${n}, k ${k}): ${prefix.length} ids, fewer than the ${tied} kept`);
+      for (let i = 0; i < prefix.length; i++) {
+        if (prefix[i] !== expected[i]) expect.fail(`seed ${seed}, row ${row} (n ${n}, k ${k}): position ${i} holds id ${prefix[i]}, expected ${expected[i]}`);
+      }
+    }
+  });
+});
 
 describe('sampling: HF logits processors', () => {
   it('has the fixture cases, with ties at the top-k cut and cuts that remove tokens', () => {
