@@ -15,8 +15,8 @@ const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors>
   other tensors are copied as they are. loadSafetensors reads the result.
   Default: every 2-D weight except embeddings (wte, wpe, *embeddings*, so GPT-2's tied
   lm_head stays f32), norms, BERT's pooler, classifiers and qa_outputs: the weights
-  quantize: 'int8' quantizes, so the
-  engine gives the same bits from this file as from the input.
+  quantize: 'int8' quantizes, so the engine gives the same bits from this file as from
+  the input.
   --embeddings  quantize the embedding tables too (per row: about 4x smaller in all; the
                 engine then gathers dequantized embeddings, and GPT-2's tied lm_head is int8
                 in the file too)
@@ -64,8 +64,11 @@ function quantize(args) {
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
       return;
-    } else if (a.startsWith('--')) {
-      fail(`unknown option ${a}\n${USAGE}`);
+    } else if (a === '--') {
+      files.push(...args.slice(i + 1)); // the rest are files, whatever they start with
+      break;
+    } else if (a.startsWith('-') && a !== '-') {
+      fail(`unknown option ${a} (a file whose name starts with -: write ./${a}, or put it after --)\n${USAGE}`);
     } else {
       files.push(a);
     }

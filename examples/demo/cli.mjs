@@ -15,6 +15,12 @@ if (unknown !== undefined || sentences.length > 1) {
     'usage: npm start -- --cli ["your sentence"] [--causal]   or   npm start -- --cli --generate "prompt" [...]\n');
   process.exit(2);
 }
+// `| head` closes the pipe early: stop quietly; another write error is one line and status 1.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`cannot write: ${error.message}\n`);
+  process.exit(1);
+});
 const causal = args.includes('--causal');
 const sentence = sentences[0] ?? "The animal didn't cross the street because it was too tired";
 const tokens = tokenize(sentence);
@@ -35,7 +41,10 @@ for (let h = 0; h < H; h++) for (let i = 0; i < L * L; i++) mean[i] += weights[h
 const shades = ' ░▒▓█';
 const width = Math.max(...tokens.map((t) => t.length));
 console.log(`\nHead-averaged attention (${H} heads, embed ${E}${causal ? ', causal' : ''}; row = query, column = key)\n`);
-console.log(' '.repeat(width + 1) + tokens.map((_, j) => String(j).padStart(2)).join(''));
+// Each cell is two characters wide: column numbers as their last digit, with the tens on a line
+// above from column 10 on, so 9 and 10 stay apart.
+if (L > 10) console.log(' '.repeat(width + 1) + tokens.map((_, j) => (j >= 10 && j % 10 === 0 ? String(Math.floor(j / 10) % 10) : ' ').padStart(2)).join(''));
+console.log(' '.repeat(width + 1) + tokens.map((_, j) => String(j % 10).padStart(2)).join(''));
 tokens.forEach((word, i) => {
   const row = Array.from(mean.subarray(i * L, (i + 1) * L), (w) => shades[Math.min(shades.length - 1, Math.floor(w * L * 1.5))].repeat(2));
   console.log(`${word.padStart(width)} ${row.join('')}  ${i}`);

@@ -6,6 +6,7 @@ import { demoWeights, drawHeatmap, embed, heatmapSvg, layerFlops, seeded, tokeni
 import { CHAR_GPT, DEFAULTS, attentionMaps, generateOptions, headMap, loadCharGpt, rates, timedGenerate, warmUp } from './char-gpt.js';
 
 const E = 64, H = 4;
+const MAX_WORDS = 48; // the sentence maps stay readable
 const $ = (id) => document.getElementById(id);
 const status = (text) => { $('status').textContent = text; };
 const genStatus = (text) => { $('gen-status').textContent = text; };
@@ -74,7 +75,9 @@ async function generate() {
   button.disabled = true;
   try {
     const prompt = $('prompt').value;
-    let promptIds, opts;
+    const runs = $('threads').value === 'both' ? [1, nThreads] : [Number($('threads').value)];
+    const steps = new Map();
+    let promptIds, opts, clamped = '';
     try {
       promptIds = vocab.encode(prompt);
       if (promptIds.length === 0) throw new RangeError('prompt: type at least one character');
@@ -82,17 +85,22 @@ async function generate() {
         throw new RangeError(`prompt: ${promptIds.length} characters leave no room in config.n_positions (${config.n_positions})`);
       }
       const room = config.n_positions - promptIds.length; // so that the whole text fits the attention map
-      const asked = Number($('max-tokens').value);
+      // A blank field is its default ("off" for top-k and top-p), not Number('') = 0.
+      const field = (id, key) => ($(id).value.trim() === '' ? DEFAULTS[key] : Number($(id).value));
+      const asked = field('max-tokens', 'maxNewTokens');
       opts = generateOptions({
-        maxNewTokens: Number.isInteger(asked) && asked > room ? room : asked, temperature: Number($('temperature').value),
-        topK: Number($('top-k').value), topP: Number($('top-p').value), seed: Number($('seed').value),
+        maxNewTokens: Number.isInteger(asked) && asked > room ? room : asked, temperature: field('temperature', 'temperature'),
+        topK: field('top-k', 'topK'), topP: field('top-p', 'topP'), seed: field('seed', 'seed'),
       });
-      if (opts.maxNewTokens !== asked) $('max-tokens').value = String(opts.maxNewTokens);
+      if (opts.maxNewTokens !== asked) clamped = `${opts.maxNewTokens} tokens: the prompt leaves room for no more in config.n_positions (${config.n_positions})`;
+      // model.generate checks the options when called: a bad one is said here, before the last
+      // text and its map are cleared.
+      for (const n of runs) steps.set(n, timedGenerate(gpts.get(n).model, promptIds, opts));
     } catch (error) {
+      for (const it of steps.values()) void it.return();
       genStatus(error.message);
       return;
     }
-    const runs = $('threads').value === 'both' ? [1, nThreads] : [Number($('threads').value)];
     $('rates').tBodies[0].replaceChildren();
     // The previous text's map goes: a layer or head picked during this run, or a failed run,
     // must not show it under this text.
@@ -110,7 +118,7 @@ async function generate() {
       const ids = [], ms = [], ran = new Map();
       let painted = performance.now();
       try {
-        for await (const step of timedGenerate(gpts.get(n).model, promptIds, opts)) {
+        for await (const step of steps.get(n)) {
           ids.push(step.id);
           ms.push(step.ms);
           if (ids.length > 1) {
@@ -124,6 +132,7 @@ async function generate() {
           }
         }
       } catch (error) {
+        for (const it of steps.values()) void it.return();
         genStatus(`${error.name}: ${error.message}`);
         return;
       }
@@ -134,7 +143,7 @@ async function generate() {
       if (first && first.join() !== ids.join()) note = `${n} threads gave other tokens than 1 thread`;
       first ??= ids;
     }
-    genStatus(note);
+    genStatus([note, clamped].filter(Boolean).join('; '));
     const all = [...promptIds, ...first];
     const { ids, maps } = await attentionMaps(gpts.get(nThreads).model, all);
     attention = { ids, maps, labels: ids.map((id) => visible(vocab.decode([id]))) };
@@ -166,8 +175,11 @@ function drawAttention() {
 }
 
 async function attend() {
-  const tokens = tokenize($('sentence').value).slice(0, 48);
-  if (tokens.length === 0) return;
+  const all = tokenize($('sentence').value), tokens = all.slice(0, MAX_WORDS);
+  if (tokens.length === 0) {
+    status('type a sentence: it has no words');
+    return;
+  }
   const L = tokens.length;
   const pe = positionalEncoding(L, E);
   const x = embed(tokens, E, pe);
@@ -187,7 +199,8 @@ async function attend() {
   const pePlot = positionalEncoding(Math.max(L, 32), E);
   $('pe').innerHTML = heatmapSvg({ data: pePlot, rows: Math.max(L, 32), cols: E, title: 'PE[position, dimension]',
     min: -1, max: 1, cell: 8 });
-  status(`${L} tokens, ${engine.threads} thread(s), ${engine.kernels} kernels, ${ms.toFixed(2)} ms`);
+  const cut = all.length > L ? ` (the first ${L} of ${all.length})` : '';
+  status(`${L} tokens${cut}, ${engine.threads} thread(s), ${engine.kernels} kernels, ${ms.toFixed(2)} ms`);
 }
 
 async function timing() {

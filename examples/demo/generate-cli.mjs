@@ -26,6 +26,7 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
  * value checked here, whether or not the decoding (greedy by default) would use it. */
 function parse(argv) {
   const o = { ...DEFAULTS, threads: 1 };
+  const given = new Set();
   let prompt;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -38,6 +39,7 @@ function parse(argv) {
       const text = argv[++i];
       if (text === undefined || !DECIMAL.test(text)) fail(`${a}: expected a number, got ${JSON.stringify(text)}`);
       o[NUMBERS[a]] = Number(text);
+      given.add(a);
     } else {
       fail(`unknown argument ${JSON.stringify(a)}`);
     }
@@ -50,7 +52,7 @@ function parse(argv) {
   check('--top-p', o.topP >= 0 && o.topP <= 1, 'a number in [0, 1] (1: off; 0 keeps the most likely token)');
   check('--seed', Number.isInteger(o.seed) && o.seed >= 0 && o.seed < 2 ** 32, 'an integer in [0, 2^32)');
   check('--threads', Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 256, 'an integer in 1..256');
-  return { ...o, prompt };
+  return { ...o, prompt, given };
 }
 
 const args = parse(process.argv.slice(2));
@@ -64,7 +66,9 @@ try {
 }
 const positions = config.n_positions;
 if (promptIds.length > positions) fail(`prompt: ${promptIds.length} characters, more than the model's ${positions} positions`);
-if (promptIds.length + args.maxNewTokens - 1 > positions) {
+if (promptIds.length + args.maxNewTokens - 1 > positions && !args.given.has('--max-tokens')) {
+  args.maxNewTokens = positions - promptIds.length + 1; // the default, cut to what the positions hold
+} else if (promptIds.length + args.maxNewTokens - 1 > positions) {
   fail(`--max-tokens: ${args.maxNewTokens} after a prompt of ${promptIds.length} would pass the model's ${positions} positions: ` +
     `at most ${positions - promptIds.length + 1}`);
 }

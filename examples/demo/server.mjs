@@ -32,7 +32,19 @@ export async function serve({ port = 0, isolation = true } = {}) {
     let file = fileOf(req.url);
     try {
       if (file === undefined) throw new Error('not served');
-      if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
+      const { pathname, search } = new URL(req.url, 'http://x');
+      if (pathname === '/') {
+        res.writeHead(302, { Location: '/examples/demo/' }).end();
+        return;
+      }
+      if ((await stat(file)).isDirectory()) {
+        // A directory without its slash: the page's relative URLs (./demo.js) need it.
+        if (!pathname.endsWith('/')) {
+          res.writeHead(301, { Location: `${pathname}/${search}` }).end();
+          return;
+        }
+        file = join(file, 'index.html');
+      }
       const body = await readFile(file);
       const headers = { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store' };
       if (isolation) {

@@ -68,6 +68,14 @@ describe('npm start -- --cli --generate', () => {
     expect(a.stdout).not.toBe(b.stdout);
   });
 
+  it('without --max-tokens, a long prompt generates what the positions leave (the default is cut, not an error)', async () => {
+    const prompt = 'And the LORD said unto Moses, '.repeat(8).slice(0, 230);
+    const run = await cli(prompt);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.length).toBe(230 + 256 - 230 + 1 + 1); // the prompt, 27 characters, a newline
+    expect(run.stderr).toMatch(/27 tokens on 1 thread/);
+  });
+
   it.each([
     [['Caf\u00e9'], /"\u00e9" \(U\+00E9\) is not in the model's vocabulary/],
     [['The', '--max-tokens', '0'], /--max-tokens: expected a positive integer, got 0/],
@@ -109,6 +117,19 @@ describe('npm start -- --cli: the terminal tools stop cleanly', () => {
     expect(first.startsWith('And')).toBe(true);
     expect(code).toBe(0);
     expect(stderr, 'no rates line: it stopped before the end').not.toMatch(/tokens on 1 thread/);
+  });
+
+  it('the attention CLI, read by a reader that closes the pipe early (| head -3): status 0, no stack trace', async () => {
+    const child = spawn(process.execPath, ['examples/demo/start.mjs', '--cli', 'one two three four five six seven eight nine ten eleven twelve'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(first).toMatch(/Head-averaged attention/);
+    expect(code, stderr).toBe(0);
+    expect(stderr).not.toMatch(/EPIPE|Error/);
   });
 
   it('the attention CLI names a sentence without words: status 2, no stack trace', async () => {

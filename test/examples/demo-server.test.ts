@@ -16,6 +16,14 @@ describe('examples/demo/server.mjs', () => {
         expect((await fetch(url + path)).status, path).toBe(404);
       }
       expect((await fetch(`${url}package.json`)).status).toBe(200); // still serving
+      // a directory without its slash is redirected (the page's ./demo.js would miss), / to the demo
+      const bare = await fetch(`${url}examples/demo?x=1`, { redirect: 'manual' });
+      expect(bare.status).toBe(301);
+      expect(bare.headers.get('location')).toBe('/examples/demo/?x=1');
+      const root = await fetch(url, { redirect: 'manual' });
+      expect(root.status).toBe(302);
+      expect(root.headers.get('location')).toBe('/examples/demo/');
+      expect((await fetch(url)).url).toBe(`${url}examples/demo/`);
     } finally {
       await close();
     }

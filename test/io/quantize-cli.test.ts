@@ -112,6 +112,14 @@ describe('wasm-attention quantize', () => {
     expect(one.stderr).toMatch(/quantize needs an input and an output file/);
     expect(cli('quantize', 'a', 'b', '--include', '(').stderr).toMatch(/--include "\(":/);
     expect(cli('quantize', 'a', 'b', '--frobnicate').stderr).toMatch(/unknown option --frobnicate/);
+    // a single-dash option is named (it was "unexpected argument" for the file after it)
+    const dash = cli('quantize', '-x', 'a', 'b');
+    expect(dash.status).toBe(2);
+    expect(dash.stderr).toMatch(/unknown option -x \(a file whose name starts with -: write \.\/-x, or put it after --\)/);
+    // after --, a file whose name starts with - is a file
+    const r = spawnSync(process.execPath, [BIN, 'quantize', '--', join(dir, 'in.safetensors'), '-dashed.safetensors'], { encoding: 'utf8', cwd: dir });
+    expect(r.status, r.stderr).toBe(0);
+    expect(loadSafetensors(new Uint8Array(readFileSync(join(dir, '-dashed.safetensors'))))).toBeTypeOf('object');
     const bad = join(dir, 'bad.safetensors');
     writeFileSync(bad, new Uint8Array(3));
     expect(cli('quantize', bad, join(dir, 'y.safetensors')).stderr).toMatch(/loadSafetensors: file is 3 bytes/);

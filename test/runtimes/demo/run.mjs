@@ -154,6 +154,33 @@ try {
   check(/"\u00e9" \(U\+00E9\) is not in the model's vocabulary/.test(refused) &&
     (await page.getAttribute('body', 'data-generated')) === '2', `a prompt outside the vocabulary is refused: "${refused}"`);
 
+  // A bad option is said before anything is cleared: the last text stays.
+  await page.fill('#prompt', controls.prompt);
+  await page.fill('#max-tokens', '0');
+  await page.click('#generate-button');
+  await page.waitForFunction(() => /maxNewTokens/.test(document.querySelector('#gen-status').textContent));
+  check((await page.textContent('#text')) === sampled && (await page.getAttribute('body', 'data-generated')) === '2',
+    `a bad option (0 tokens) leaves the last text: "${await page.textContent('#gen-status')}"`);
+  // Blank fields are their defaults: a blank top-p is off (1), not 0 (which keeps only the most
+  // likely token, i.e. greedy); a blank token count is 100.
+  await page.fill('#max-tokens', '');
+  await page.fill('#top-p', '');
+  await page.click('#generate-button');
+  await page.waitForSelector('body[data-generated="3"]', { timeout: 60_000 });
+  const blank = await page.textContent('#text');
+  const blankWant = controls.prompt + await nodeText(controls.prompt, { ...controls, maxNewTokens: DEFAULTS.maxNewTokens, topP: 1 });
+  check(blank === blankWant && blank !== controls.prompt + await nodeText(controls.prompt, { ...controls, maxNewTokens: DEFAULTS.maxNewTokens, topP: 0 }),
+    `blank top-p and tokens are off and 100: ${JSON.stringify(blank)}`);
+  check((await page.inputValue('#max-tokens')) === '', 'the token field is not rewritten');
+  // The sentence panel says what it did with an empty or a long sentence.
+  await page.fill('#sentence', '   ');
+  await page.click('#form button');
+  await page.waitForFunction(() => /no words/.test(document.querySelector('#status').textContent));
+  await page.fill('#sentence', Array.from({ length: 60 }, (_, i) => `w${i}`).join(' '));
+  await page.click('#form button');
+  await page.waitForFunction(() => /the first 48 of 60/.test(document.querySelector('#status').textContent));
+  check(true, 'the sentence panel names an empty sentence and the cut of a long one');
+
   check(errors.length === 0, `no page errors ${JSON.stringify(errors)}`);
   if (screenshot) {
     // The generation on load again (greedy, 1 then 2 threads), with a middle layer's head 1.
@@ -161,7 +188,7 @@ try {
       ['top-k', 'topK'], ['top-p', 'topP'], ['seed', 'seed']]) await page.fill(`#${id}`, String(DEFAULTS[key]));
     await page.selectOption('#threads', 'both');
     await page.click('#generate-button');
-    await page.waitForSelector('body[data-generated="3"]', { timeout: 60_000 });
+    await page.waitForSelector('body[data-generated="4"]', { timeout: 60_000 });
     await page.selectOption('#layer', String(config.n_layer >> 1));
     await page.selectOption('#head', '1');
     await page.evaluate(() => window.scrollTo(0, 0));
@@ -169,6 +196,17 @@ try {
       (c) => Math.ceil(c.getBoundingClientRect().bottom + 16)) } });
     console.log(`# screenshot: ${screenshot}`);
   }
+
+  // A file that fails to load while the page starts (as during a rebuild) is said on the page,
+  // and a directory URL without its slash is redirected to the page.
+  const broken = await browser.newPage();
+  await broken.route('**/model.safetensors', (route) => route.fulfill({ status: 404, body: 'not found' }));
+  await broken.goto(`${url}examples/demo`);
+  await broken.waitForFunction(() => /could not start/.test(document.querySelector('#gen-status').textContent), null, { timeout: 60_000 });
+  const said = await broken.textContent('#gen-status');
+  check(/model\.safetensors: HTTP 404/.test(said) && broken.url() === `${url}examples/demo/`,
+    `a failed start is said on the page: "${said}" (${broken.url()})`);
+  await broken.close();
 } catch (error) {
   check(false, `page run threw: ${error?.stack ?? error}`);
 } finally {
