@@ -40,7 +40,8 @@ export async function serve({ port = 0, isolation = true } = {}) {
       if ((await stat(file)).isDirectory()) {
         // A directory without its slash: the page's relative URLs (./demo.js) need it.
         if (!pathname.endsWith('/')) {
-          res.writeHead(301, { Location: `${pathname}/${search}` }).end();
+          // One leading slash: //host/… would send the browser to another host.
+          res.writeHead(301, { Location: `/${pathname.replace(/^\/+/, '')}/${search}` }).end();
           return;
         }
         file = join(file, 'index.html');

@@ -162,11 +162,12 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
       throw rangeError(OP, 'options.drop', `leaves out ${JSON.stringify(scale)} but keeps the I8 tensor ${JSON.stringify(name)}, which cannot be read without its scales (leave out both, or neither)`);
     }
   }
-  const out: Record<string, SafetensorsInput> = {};
+  // No prototype: a tensor may be named "__proto__" (a plain object's setter would swallow it).
+  const out = Object.create(null) as Record<string, SafetensorsInput>;
   const quantized: QuantizedTensorReport[] = [];
   const kept: string[] = [];
   const dropped: string[] = [];
-  const axes: Record<string, 0 | 1> = {};
+  const axes = Object.create(null) as Record<string, 0 | 1>;
   let errorSq = 0, normSq = 0;
   for (const name of names) {
     const { dtype, shape, data, bytes: stored } = input.tensors[name]!;

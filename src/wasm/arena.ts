@@ -18,11 +18,18 @@ import { stateError } from '../errors.js';
 /** A free range of the resident region, [at, at + bytes). */
 interface Hole { at: number; bytes: number }
 
-/** commit()'s signal to fit(): place the call again, in `hole` (or, when undefined, above the
- * resident blocks: it did not fit in the hole after all). Never reaches a caller of fit(). */
+/** commit()'s signal to fit(): place the call again, in one of `holes` (smallest first), or,
+ * when there are none, elsewhere (it did not fit in the hole it was placed in). Never reaches a
+ * caller of fit(). */
 class Relocate {
-  constructor(readonly hole: Hole | undefined) {}
+  constructor(readonly holes: readonly Hole[]) {}
 }
+
+/** A call measured above the resident blocks may need up to this many bytes less in a hole
+ * whose start is aligned otherwise (each 128-byte aligned buffer pads by up to 112 bytes). */
+const FIT_SLACK = 4096;
+/** At most this many holes are tried for one call (each try is one more build). */
+const FIT_TRIES = 8;
 
 export class Arena {
   readonly memory: WebAssembly.Memory;
@@ -73,15 +80,16 @@ export class Arena {
   commit(resident?: number, staging = false, what?: { what: string; hint?: string }): void {
     if (this.region) {
       if (this.top <= this.region.end) return;
-      throw new Relocate(undefined);
+      throw new Relocate([]);
     }
     const have = this.memory.buffer.byteLength;
     if (this.top <= have) return;
     if (this.fitting) {
+      // The holes that may hold the call (its size here, less what other alignments may save),
+      // smallest first: fit() tries each until one does.
       const need = this.top - this.base;
-      let best: Hole | undefined; // the smallest hole that holds the call
-      for (const h of this.holes) if (h.bytes >= need && (!best || h.bytes < best.bytes)) best = h;
-      if (best) throw new Relocate(best);
+      const holes = this.holes.filter((h) => h.bytes >= need - FIT_SLACK).sort((a, b) => a.bytes - b.bytes || a.at - b.at);
+      if (holes.length > 0) throw new Relocate(holes.slice(0, FIT_TRIES));
     }
     const pages = Math.ceil((this.top - have) / PAGE_BYTES);
     if (have / PAGE_BYTES + pages > this.maxPages) {
@@ -115,30 +123,32 @@ export class Arena {
 
   /**
    * Runs `build`, which places a call's buffers and commits them (then may write and build its
-   * program). When the commit would grow the memory and a hole below later resident blocks holds
-   * the call, builds it again placed in the smallest such hole; if alignment makes it overflow
-   * the hole after all, once more above the resident blocks. So `build` must not write before
-   * it commits, nor change anything that a second build would see (every call places, commits,
-   * then writes), and it may run up to three times.
+   * program). When the commit would grow the memory and holes below later resident blocks may
+   * hold the call, builds it again in each, smallest first, until one holds it at that hole's
+   * alignment (at most FIT_TRIES); if none does, once more above the resident blocks. So `build`
+   * must not write before it commits, nor change anything that a later build would see (every
+   * call places, commits, then writes), and it may run up to FIT_TRIES + 2 times.
    */
   fit<T>(build: () => T): T {
     if (this.holes.length === 0 || this.region) return build();
     const start = this.top;
-    let hole: Hole | undefined;
+    let holes: readonly Hole[];
     this.fitting = true;
     try {
       return build();
     } catch (error) {
-      if (!(error instanceof Relocate) || !error.hole) throw error;
-      hole = error.hole;
+      if (!(error instanceof Relocate) || error.holes.length === 0) throw error;
+      holes = error.holes;
     } finally {
       this.fitting = false;
     }
-    this.restart(start, { at: hole.at, end: hole.at + hole.bytes });
-    try {
-      return build();
-    } catch (error) {
-      if (!(error instanceof Relocate)) throw error;
+    for (const hole of holes) {
+      this.restart(start, { at: hole.at, end: hole.at + hole.bytes });
+      try {
+        return build();
+      } catch (error) {
+        if (!(error instanceof Relocate)) throw error;
+      }
     }
     this.restart(start, undefined);
     return build();

@@ -1,5 +1,6 @@
 // The demo's static server (examples/demo/server.mjs, `npm start`): the repository's files with
 // COOP/COEP, never a hidden file, a malformed URL answered (not a crash), a taken port refused.
+import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module of the example, no types
 import { serve, serverOptions } from '../../examples/demo/server.mjs';
@@ -24,6 +25,16 @@ describe('examples/demo/server.mjs', () => {
       expect(root.status).toBe(302);
       expect(root.headers.get('location')).toBe('/examples/demo/');
       expect((await fetch(url)).url).toBe(`${url}examples/demo/`);
+      // never to another host: the path //evil.com/… normalises to a directory here
+      // (sent raw: fetch would normalise the dot segment away)
+      const away = await new Promise<{ status?: number; location?: string }>((resolve, reject) => {
+        request(`${url}x`, { path: '/.//evil.com/%2E%2E%2Fexamples' }, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode, location: res.headers.location });
+        }).on('error', reject).end();
+      });
+      expect(away.status).toBe(301);
+      expect(away.location).toBe('/evil.com/%2E%2E%2Fexamples/');
     } finally {
       await close();
     }

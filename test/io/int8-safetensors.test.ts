@@ -156,6 +156,22 @@ describe('quantizeSafetensors → loadSafetensors', () => {
     for (const k of Object.keys(b)) expectSameBits(a[k], b[k], k);
   });
 
+  it('a tensor named __proto__ is quantized or passed through like any other (no plain-object setter swallows it)', () => {
+    const w = randomF32(6 * 5, 91, 0.3), other = randomF32(4, 92);
+    const q = quantizeSafetensors(writeSafetensors({ ['__proto__']: { dtype: 'F32', shape: [6, 5], data: w }, other: { dtype: 'F32', shape: [4], data: other } }),
+      { include: (name) => name === '__proto__' });
+    const back = loadSafetensors(q.bytes);
+    expect(Object.keys(back).sort()).toEqual(['__proto__', 'other']);
+    expect(back[safetensorsQuantized]['__proto__']!.codes.length).toBe(30);
+    expect(back.other).toEqual(other);
+    // an I8 __proto__ passed through keeps its scales and its metadata axis
+    const again = quantizeSafetensors(q.bytes);
+    const r = readSafetensors(again.bytes);
+    expect(Object.keys(r.tensors).sort()).toEqual(['__proto__', '__proto___scale', 'other']);
+    expect(JSON.parse(r.metadata.quantization!).axes).toEqual({ ['__proto__']: 0 });
+    expect(Array.from(loadSafetensors(again.bytes)['__proto__']!)).toEqual(Array.from(back['__proto__']!));
+  });
+
   it('names a non-finite weight', () => {
     const bad = smallFile(4);
     (bad['lin.weight'] as { data: Float32Array }).data[9] = NaN;

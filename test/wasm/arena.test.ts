@@ -144,7 +144,7 @@ describe('Arena', () => {
     expect(arena.place(16)).toBe(arena.residentEnd);
   });
 
-  it('fit: built three times at most (a hole that holds the call by size but not once aligned), once when no hole holds it', () => {
+  it('fit: a hole that holds the call by size but not once aligned: tried, then above the blocks (3 builds); one build when no hole can hold it', () => {
     const arena = new Arena(new WebAssembly.Memory({ initial: 1, maximum: 32 }), 32);
     expect(ARENA_BASE % 128).toBe(0);
     const hole = arena.keep(4 * PAGE_BYTES + 16);
@@ -168,6 +168,43 @@ describe('Arena', () => {
     expect(() => arena.fit(() => { builds++; arena.place(40 * PAGE_BYTES); arena.commit(); })).toThrow(RangeError);
     expect(builds).toBe(1);
     arena.reset();
+  });
+
+  it('fit: each hole at its own alignment: past one the call overflows, into a larger one; into one smaller than the size measured above the blocks', () => {
+    const X = 4 * PAGE_BYTES;
+    const call = (arena: Arena) => (): number[] => {
+      const at = [arena.place(16), arena.place(X, 128)];
+      arena.commit();
+      return at;
+    };
+    {
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 64 });
+      const arena = new Arena(memory, 64);
+      const a = arena.keep(16 + X); // 0 mod 128: the call's 16 bytes, then 112 of padding: overflows
+      arena.keep(16);
+      const b = arena.keep(X + 4096); // 32 mod 128: 16 bytes, 80 of padding, fits
+      arena.keep(80); // the call arena at 112 mod 128: there the call is 16 + X bytes, exactly a
+      arena.release(a);
+      arena.release(b);
+      expect([a % 128, b % 128, arena.residentEnd % 128]).toEqual([0, 32, 112]);
+      const bytes = memory.buffer.byteLength;
+      expect(arena.fit(call(arena))).toEqual([b, b + 96]);
+      expect(memory.buffer.byteLength).toBe(bytes);
+      arena.reset();
+    }
+    {
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 64 });
+      const arena = new Arena(memory, 64);
+      arena.keep(112);
+      const c = arena.keep(X + 16); // 112 mod 128: no padding, X + 16 bytes
+      arena.keep(16); // the call arena at 16 mod 128: there the call is X + 112 bytes, more than c
+      arena.release(c);
+      expect([c % 128, arena.residentEnd % 128]).toEqual([112, 16]);
+      const bytes = memory.buffer.byteLength;
+      expect(arena.fit(call(arena))).toEqual([c, c + 16]);
+      expect(memory.buffer.byteLength).toBe(bytes);
+      arena.reset();
+    }
   });
 
   it('deferred copies: made on flush, or into a plain memory at the same addresses (runOn) until reset', () => {
