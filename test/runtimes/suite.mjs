@@ -705,6 +705,17 @@ export async function runSuite(env) {
       assertEqual(Object.keys(weights).length, 4 + 13 * config.n_layer, 'number of tensors');
       charGpt = { config, greedy, weights };
     });
+    // Bytes in shared memory (a page that hands a file to its workers): browsers' TextDecoder
+    // refuses a shared view, so the header must be decoded from a copy.
+    if (typeof SharedArrayBuffer === 'function' && globalThis.crossOriginIsolated !== false) {
+      await t.check('char-GPT: the same file from a SharedArrayBuffer loads the same tensors', () => {
+        const { bytes } = env.charGpt; // an ArrayBuffer or a Uint8Array, as the runtime read it
+        const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+        shared.set(ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes));
+        const fromShared = env.lib.loadSafetensors(shared);
+        for (const key of Object.keys(charGpt.weights)) assertClose(fromShared[key], charGpt.weights[key], key, 0, 0);
+      });
+    }
   }
 
   for (const c of casesOf(env.fixtures.positionalEncoding)) {
