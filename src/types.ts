@@ -21,6 +21,16 @@ export type KernelVariant = 'simd' | 'relaxed';
  * The integer sums are exact in each, so the results are the same bits. */
 export type Int8Dot = 'relaxed_dot_i8x16_i7x16' | 'relaxed_dot_i8x16_i7x16_signed' | 'dot_i16x8';
 
+declare global {
+  // The one WebAssembly type these declarations name (EngineOptions.wasm), for consumers that
+  // compile without the DOM lib (lib ES2022 with @types/node 20 declares no WebAssembly
+  // namespace); it merges with the DOM's interface where that is present.
+  // eslint-disable-next-line @typescript-eslint/no-namespace, @typescript-eslint/no-empty-interface
+  namespace WebAssembly {
+    interface Module {} // eslint-disable-line @typescript-eslint/no-empty-object-type
+  }
+}
+
 /** What the host WebAssembly engine offers, detected once when an engine is created. */
 export interface Features {
   /** Fixed-width 128-bit SIMD (required). */
@@ -39,13 +49,13 @@ export interface EngineOptions {
    * one shared memory; `'auto'` takes the available cores. Without SharedArrayBuffer (a page that
    * is not cross-origin isolated) or workers (workerd) the engine runs on 1 thread, and says so
    * on the console (once per engine) when more were asked for. Default 1. */
-  threads?: number | 'auto';
+  threads?: number | 'auto' | undefined;
   /** Kernel build: `'auto'` (default) picks relaxed SIMD where the engine validates it. */
-  kernels?: 'auto' | KernelVariant;
+  kernels?: 'auto' | KernelVariant | undefined;
   /** The kernels themselves, instead of loading dist/kernels-*.wasm: a compiled
    * `WebAssembly.Module` (runtimes that forbid compiling from bytes, e.g. Cloudflare Workers:
    * `import kernels from 'wasm-attention/kernels-simd.wasm'`), its bytes, or its URL. */
-  wasm?: WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string;
+  wasm?: WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string | undefined;
 }
 
 /** Options of {@link Engine.attention}: `F.scaled_dot_product_attention` semantics. Any other
@@ -57,22 +67,22 @@ export interface AttentionOptions {
   seqK: number;
   headDim: number;
   /** Head size of v and of the output; default headDim. */
-  headDimV?: number;
+  headDimV?: number | undefined;
   /** Logit scale; default 1/sqrt(headDim). */
-  scale?: number;
+  scale?: number | undefined;
   /** Top-left aligned causal mask, as torch's is_causal: query i sees keys j <= i. */
-  causal?: boolean;
+  causal?: boolean | undefined;
   /** [seqQ, seqK] or [batch, heads, seqQ, seqK]. Uint8Array: non-zero = attend.
    * Float32Array: added to the scaled logits (may hold -Infinity). */
-  attnMask?: Uint8Array | Float32Array;
+  attnMask?: Uint8Array | Float32Array | undefined;
   /** [batch] or [batch, seqQ]: keys at index >= len are masked (len >= 0; len >= seqK masks none). */
-  validLens?: Int32Array;
+  validLens?: Int32Array | undefined;
   /** Also return the normalised weights [batch, heads, seqQ, seqK]. */
-  returnWeights?: boolean;
+  returnWeights?: boolean | undefined;
   /** Positions that k and v hold per (batch, head): k is [batch, heads, kvCapacity, headDim],
    * v [batch, heads, kvCapacity, headDimV], and the first seqK positions of each are used (a
    * KV cache that grows by one position per decoding step). Default seqK. */
-  kvCapacity?: number;
+  kvCapacity?: number | undefined;
 }
 
 /** An f32 tensor in the engine's memory ({@link Engine.createTensor}). Calls read it in place, so
@@ -96,26 +106,26 @@ export interface AttentionResult {
   /** [batch, heads, seqQ, headDimV] (attention), [batch, seqQ, embedDim] (multi-head). */
   output: Float32Array;
   /** Normalised attention weights, when asked for. */
-  weights?: Float32Array;
+  weights?: Float32Array | undefined;
 }
 
 /** `nn.MultiheadAttention` parameters, torch's names in camelCase and layouts (`[out, in]`);
  * any other key (`in_proj_weight`, `out_proj.weight`, …) is a RangeError naming the key here. */
 export interface MultiHeadAttentionWeights {
   /** [3·embedDim, embedDim]: q, k, v projections stacked (only when kdim = vdim = embedDim). */
-  inProjWeight?: Float32Array;
+  inProjWeight?: Float32Array | undefined;
   /** [embedDim, embedDim] */
-  qProjWeight?: Float32Array;
+  qProjWeight?: Float32Array | undefined;
   /** [embedDim, kdim] */
-  kProjWeight?: Float32Array;
+  kProjWeight?: Float32Array | undefined;
   /** [embedDim, vdim] */
-  vProjWeight?: Float32Array;
+  vProjWeight?: Float32Array | undefined;
   /** [3·embedDim]; required when bias is true. */
-  inProjBias?: Float32Array;
+  inProjBias?: Float32Array | undefined;
   /** [embedDim, embedDim] */
   outProjWeight: Float32Array;
   /** [embedDim]; required when bias is true. */
-  outProjBias?: Float32Array;
+  outProjBias?: Float32Array | undefined;
 }
 
 /** {@link Engine.multiHeadAttention}'s configuration; any other key is a RangeError. */
@@ -123,14 +133,14 @@ export interface MultiHeadAttentionConfig {
   embedDim: number;
   numHeads: number;
   /** Key feature size; default embedDim. */
-  kdim?: number;
+  kdim?: number | undefined;
   /** Value feature size; default embedDim. */
-  vdim?: number;
+  vdim?: number | undefined;
   /** Projections carry biases; default true. */
-  bias?: boolean;
+  bias?: boolean | undefined;
   /** Default none (f32). 'int8': the four projection weights are quantized at load (see
    * LinearConfig.quantize); the attention core stays f32. */
-  quantize?: Quantize;
+  quantize?: Quantize | undefined;
   weights: MultiHeadAttentionWeights;
 }
 
@@ -142,17 +152,17 @@ export interface MultiHeadAttentionForwardOptions {
   seqK: number;
   /** [batch, seqK]. Uint8Array: non-zero = ignore that key. Float32Array: added to that key's
    * logits (merged with attnMask as torch merges them, a bool attnMask as -inf). */
-  keyPaddingMask?: Uint8Array | Float32Array;
+  keyPaddingMask?: Uint8Array | Float32Array | undefined;
   /** [seqQ, seqK] or [batch·numHeads, seqQ, seqK]. Uint8Array: non-zero = NOT allowed.
    * Float32Array: added to the scaled logits. */
-  attnMask?: Uint8Array | Float32Array;
+  attnMask?: Uint8Array | Float32Array | undefined;
   /** Query i sees keys j <= i (applied together with any mask). */
-  causal?: boolean;
+  causal?: boolean | undefined;
   /** Return attention weights; default true, as torch. */
-  needWeights?: boolean;
+  needWeights?: boolean | undefined;
   /** Weights averaged over heads [batch, seqQ, seqK] (default true) or per head
    * [batch, numHeads, seqQ, seqK]. */
-  averageWeights?: boolean;
+  averageWeights?: boolean | undefined;
 }
 
 export interface MultiHeadAttention {
@@ -184,15 +194,15 @@ export interface MatmulOptions {
   n: number;
   /** Products: A [batch, m, k], C [batch, m, n], and B [batch, k, n] or one [k, n] for every
    * batch entry (a weight). Default 1. */
-  batch?: number;
+  batch?: number | undefined;
   /** B is given as [n, k] (nn.Linear's weight) and used transposed. Default false. */
-  transB?: boolean;
+  transB?: boolean | undefined;
   /** Multiplies A·B (before the bias). Default 1. */
-  alpha?: number;
+  alpha?: number | undefined;
   /** [n], added to every row of C. */
-  bias?: TensorLike;
+  bias?: TensorLike | undefined;
   /** Write C into this tensor and resolve to it, instead of a new Float32Array. */
-  out?: EngineTensor;
+  out?: EngineTensor | undefined;
 }
 
 /** Options of {@link Engine.softmax}: `torch.softmax(x·scale + mask, -1)`. */
@@ -200,12 +210,12 @@ export interface SoftmaxOptions {
   rows: number;
   cols: number;
   /** Multiplies x before the mask. Default 1. */
-  scale?: number;
+  scale?: number | undefined;
   /** [rows, cols] or [cols] (one row for every row). Uint8Array: non-zero = keep, 0 = masked.
    * Float32Array: added (may hold -Infinity). A row with every entry masked gives zeros. */
-  mask?: Uint8Array | Float32Array;
+  mask?: Uint8Array | Float32Array | undefined;
   /** Write the result into this tensor and resolve to it. */
-  out?: EngineTensor;
+  out?: EngineTensor | undefined;
 }
 
 /** Options of {@link Engine.layerNorm}: `F.layer_norm(x + residual, [dim], weight, bias, eps)`. */
@@ -214,26 +224,25 @@ export interface LayerNormOptions {
   /** Elements normalised together (torch's normalized_shape, one dimension). */
   dim: number;
   /** [dim]; default ones. */
-  weight?: TensorLike;
+  weight?: TensorLike | undefined;
   /** [dim]; default zeros. */
-  bias?: TensorLike;
+  bias?: TensorLike | undefined;
   /** Added to the variance; default 1e-5. */
-  eps?: number;
+  eps?: number | undefined;
   /** [rows, dim], added to x before normalising (a post-norm residual connection). */
-  residual?: TensorLike;
+  residual?: TensorLike | undefined;
   /** Write the result into this tensor (it may be x or the residual) and resolve to it. */
-  out?: EngineTensor;
+  out?: EngineTensor | undefined;
 }
 
 /** Options of {@link Engine.gelu}: `F.gelu(x, approximate)`. */
 export interface GeluOptions {
   /** 'none' (exact, erf; the default) or 'tanh'. */
-  approximate?: 'none' | 'tanh';
+  approximate?: 'none' | 'tanh' | undefined;
   /** Write the result into this tensor (it may be x) and resolve to it. */
-  out?: EngineTensor;
+  out?: EngineTensor | undefined;
 }
 
-/** `nn.Linear`: y = x·Wᵀ + b. */
 /** Weight quantization of a module: 'int8' keeps each weight matrix as int8 codes with one
  * scale per output channel (quantized once, at load) and quantizes the activations per row
  * on the fly; the GEMM accumulates exactly in i32 (docs/DESIGN.md, "int8 GEMM"). A weight that
@@ -241,14 +250,15 @@ export interface GeluOptions {
  * codes and scales (no second quantization: the same bits as the original f32 file). */
 export type Quantize = 'int8';
 
+/** `nn.Linear`: y = x·Wᵀ + b. */
 export interface LinearConfig {
   inFeatures: number;
   outFeatures: number;
   /** Default true, as torch. */
-  bias?: boolean;
+  bias?: boolean | undefined;
   /** Default none (f32). 'int8': the weight is quantized at load (inFeatures <= 65536; every
    * weight finite); the bias stays f32. */
-  quantize?: Quantize;
+  quantize?: Quantize | undefined;
   /** `state_dict()`: weight [outFeatures, inFeatures], bias [outFeatures]. */
   weights: { weight: Float32Array; bias?: Float32Array };
 }
@@ -257,7 +267,7 @@ export interface LinearForwardOptions {
   /** Rows of x (every leading dimension flattened). */
   rows: number;
   /** Write y into this tensor and resolve to it. */
-  out?: EngineTensor;
+  out?: EngineTensor | undefined;
 }
 
 export interface Linear {
@@ -277,20 +287,20 @@ export interface TransformerLayerConfig {
   dModel: number;
   nhead: number;
   /** Default 2048. */
-  dimFeedforward?: number;
+  dimFeedforward?: number | undefined;
   /** 'relu' (default) or 'gelu' (exact, erf). */
-  activation?: 'relu' | 'gelu';
+  activation?: 'relu' | 'gelu' | undefined;
   /** Default 1e-5. */
-  layerNormEps?: number;
+  layerNormEps?: number | undefined;
   /** Pre-norm (norm before each sublayer); default false (post-norm). */
-  normFirst?: boolean;
+  normFirst?: boolean | undefined;
   /** Accepted and ignored: inference has no dropout. */
-  dropout?: number;
+  dropout?: number | undefined;
   /** Must be true when given: inputs are [batch, seq, dModel]. */
-  batchFirst?: boolean;
+  batchFirst?: boolean | undefined;
   /** Default none (f32). 'int8': every projection and feed-forward weight is quantized at load
    * (see LinearConfig.quantize); attention, LayerNorm and the activations stay f32. */
-  quantize?: Quantize;
+  quantize?: Quantize | undefined;
 }
 
 export interface TransformerEncoderLayerConfig extends TransformerLayerConfig {
@@ -305,9 +315,9 @@ export type TransformerDecoderLayerConfig = TransformerEncoderLayerConfig;
 
 export interface TransformerConfig extends TransformerLayerConfig {
   /** Default 6. */
-  numEncoderLayers?: number;
+  numEncoderLayers?: number | undefined;
   /** Default 6. */
-  numDecoderLayers?: number;
+  numDecoderLayers?: number | undefined;
   /** `state_dict()` keys: encoder.layers.N.*, encoder.norm.*, decoder.layers.N.*, decoder.norm.*. */
   weights: Record<string, Float32Array>;
 }
@@ -318,10 +328,10 @@ export interface TransformerConfig extends TransformerLayerConfig {
 export interface TransformerEncoderLayerForwardOptions {
   batch: number;
   seq: number;
-  srcMask?: Uint8Array | Float32Array;
-  srcKeyPaddingMask?: Uint8Array | Float32Array;
+  srcMask?: Uint8Array | Float32Array | undefined;
+  srcKeyPaddingMask?: Uint8Array | Float32Array | undefined;
   /** Query i sees keys j <= i (together with any srcMask). */
-  isCausal?: boolean;
+  isCausal?: boolean | undefined;
 }
 
 export interface TransformerDecoderLayerForwardOptions {
@@ -331,30 +341,30 @@ export interface TransformerDecoderLayerForwardOptions {
   /** Memory (source) positions. */
   seqS: number;
   /** [seqT, seqT] or [batch·nhead, seqT, seqT]. */
-  tgtMask?: Uint8Array | Float32Array;
+  tgtMask?: Uint8Array | Float32Array | undefined;
   /** [seqT, seqS] or [batch·nhead, seqT, seqS]. */
-  memoryMask?: Uint8Array | Float32Array;
+  memoryMask?: Uint8Array | Float32Array | undefined;
   /** [batch, seqT]. */
-  tgtKeyPaddingMask?: Uint8Array | Float32Array;
+  tgtKeyPaddingMask?: Uint8Array | Float32Array | undefined;
   /** [batch, seqS]. */
-  memoryKeyPaddingMask?: Uint8Array | Float32Array;
-  tgtIsCausal?: boolean;
+  memoryKeyPaddingMask?: Uint8Array | Float32Array | undefined;
+  tgtIsCausal?: boolean | undefined;
 }
 
 export interface TransformerEncodeOptions {
   batch: number;
   seqS: number;
-  srcMask?: Uint8Array | Float32Array;
-  srcKeyPaddingMask?: Uint8Array | Float32Array;
-  srcIsCausal?: boolean;
+  srcMask?: Uint8Array | Float32Array | undefined;
+  srcKeyPaddingMask?: Uint8Array | Float32Array | undefined;
+  srcIsCausal?: boolean | undefined;
 }
 
 export type TransformerDecodeOptions = TransformerDecoderLayerForwardOptions;
 
 export interface TransformerForwardOptions extends TransformerDecoderLayerForwardOptions {
-  srcMask?: Uint8Array | Float32Array;
-  srcKeyPaddingMask?: Uint8Array | Float32Array;
-  srcIsCausal?: boolean;
+  srcMask?: Uint8Array | Float32Array | undefined;
+  srcKeyPaddingMask?: Uint8Array | Float32Array | undefined;
+  srcIsCausal?: boolean | undefined;
 }
 
 export interface TransformerEncoderLayer {
@@ -406,7 +416,7 @@ export interface BertModelOptions {
   /** Default none (f32). 'int8': the encoder's query/key/value/output/intermediate weights, and
    * bertForMaskedLM's head dense and decoder, are quantized at load (see LinearConfig.quantize);
    * embeddings, LayerNorms, the pooler, the classifiers and qa_outputs stay f32. */
-  quantize?: Quantize;
+  quantize?: Quantize | undefined;
 }
 
 /** Integers: an Int32Array, a Uint8Array or an array of numbers. */
@@ -416,26 +426,26 @@ export interface BertForwardOptions {
   batch: number;
   seq: number;
   /** [batch, seq], 1 = attend, 0 = padding (HF's meaning). Default: all 1. */
-  attentionMask?: IntegerArray;
+  attentionMask?: IntegerArray | undefined;
   /** [batch, seq] in 0..type_vocab_size-1. Default: all 0. */
-  tokenTypeIds?: IntegerArray;
+  tokenTypeIds?: IntegerArray | undefined;
   /** Return each layer's attention probabilities. */
-  outputAttentions?: boolean;
+  outputAttentions?: boolean | undefined;
   /** Return the hidden states (HF's output_hidden_states): the embeddings' output, then each
    * layer's, num_hidden_layers + 1 arrays of [batch, seq, hidden_size]. */
-  outputHiddenStates?: boolean;
+  outputHiddenStates?: boolean | undefined;
 }
 
 export interface BertOutput {
   /** [batch, seq, hidden_size]. */
   lastHiddenState: Float32Array;
   /** tanh(pooler.dense(lastHiddenState[:, 0])) [batch, hidden_size], when the weights have a pooler. */
-  pooledOutput?: Float32Array;
+  pooledOutput?: Float32Array | undefined;
   /** Per layer [batch, heads, seq, seq], with outputAttentions. */
-  attentions?: Float32Array[];
+  attentions?: Float32Array[] | undefined;
   /** With outputHiddenStates: the embeddings' output and each layer's, [batch, seq, hidden_size]
    * each (the last is lastHiddenState's values). */
-  hiddenStates?: Float32Array[];
+  hiddenStates?: Float32Array[] | undefined;
 }
 
 export interface BertModel {
@@ -447,7 +457,6 @@ export interface BertModel {
   dispose(): Promise<void>;
 }
 
-/** `engine.bertForSequenceClassification`: HF's BertForSequenceClassification in eval mode. */
 /** What every BertFor* class has: HF's class of that name in eval mode, read from config.json and
  * its state dict. `forward` takes BertModel's inputs and resolves to the class's output. */
 export interface BertHeadModel<Output> {
@@ -469,9 +478,9 @@ export interface BertLabelledHeadModel<Output> extends BertHeadModel<Output> {
 /** Each output of the heads may carry the attentions and the hidden states. */
 interface WithAttentions {
   /** Per layer [batch, heads, seq, seq], with outputAttentions. */
-  attentions?: Float32Array[];
+  attentions?: Float32Array[] | undefined;
   /** With outputHiddenStates: the embeddings' output and each layer's, [batch, seq, hidden_size]. */
-  hiddenStates?: Float32Array[];
+  hiddenStates?: Float32Array[] | undefined;
 }
 
 /** The output of a head that gives one logits tensor (HF's logits, no softmax). */
@@ -510,7 +519,7 @@ export interface MeanPoolOptions {
   seq: number;
   hidden: number;
   /** L2-normalise each pooled row (sentence-transformers' Normalize). */
-  normalize?: boolean;
+  normalize?: boolean | undefined;
 }
 
 export interface Engine {
@@ -594,7 +603,7 @@ export interface Gpt2Options {
    * mlp.c_proj) and the lm_head are quantized at load (see LinearConfig.quantize); prefill runs
    * the int8 GEMM, decoding steps (up to 4 rows) the int8 GEMV on the same codes; wte and wpe stay
    * f32 for the lookup (a tied lm_head keeps an int8 copy of wte), as do LayerNorms and attention. */
-  quantize?: Quantize;
+  quantize?: Quantize | undefined;
 }
 
 /** The hyperparameters a GPT-2 model was built with (from config.json). */
@@ -612,39 +621,39 @@ export interface Gpt2Config {
   /** lm_head is wte (no `lm_head.weight` given). */
   readonly tiedLmHead: boolean;
   /** The weight quantization the model was created with (undefined: f32). */
-  readonly quantize?: Quantize;
+  readonly quantize?: Quantize | undefined;
 }
 
 export interface Gpt2ForwardOptions {
   batch: number;
   seq: number;
   /** [batch, seq], 1 = attend, 0 = padding (HF's attention_mask). */
-  attentionMask?: Int32Array | Uint8Array | Float32Array | readonly number[];
+  attentionMask?: Int32Array | Uint8Array | Float32Array | readonly number[] | undefined;
   /** [batch, seq] integers in [0, n_positions) (HF's position_ids); 0..seq-1 for every row when
    * unset, as HF's forward, whatever the mask. */
-  positionIds?: Int32Array | readonly number[];
+  positionIds?: Int32Array | readonly number[] | undefined;
   /** HF's logits_to_keep: logits only for the last k positions of each sequence, [batch, k, vocab]
    * (k above seq: all); 0 or unset: every position. The lm_head runs on those rows only. */
-  logitsToKeep?: number;
+  logitsToKeep?: number | undefined;
   /** Also return each layer's attention weights [batch, heads, seq, seq]. */
-  outputAttentions?: boolean;
+  outputAttentions?: boolean | undefined;
   /** HF's output_hidden_states: n_layer + 1 arrays [batch, seq, n_embd], each block's input (the
    * first is wte + wpe), then ln_f of the last block's output (every position). */
-  outputHiddenStates?: boolean;
+  outputHiddenStates?: boolean | undefined;
 }
 
 export interface Gpt2Output {
   /** [batch, seq, vocab_size] ([batch, min(logitsToKeep, seq), vocab_size] with logitsToKeep > 0). */
   logits: Float32Array;
   /** One [batch, n_head, seq, seq] per layer, when asked for. */
-  attentions?: Float32Array[];
+  attentions?: Float32Array[] | undefined;
   /** With outputHiddenStates: n_layer + 1 arrays [batch, seq, n_embd]. */
-  hiddenStates?: Float32Array[];
+  hiddenStates?: Float32Array[] | undefined;
 }
 
 export interface Gpt2GenerateOptions {
   /** Sequences in promptIds (each promptIds.length / batch tokens long); default 1. */
-  batch?: number;
+  batch?: number | undefined;
   /** [batch, promptLength] of 0/1, 1 = attend (HF's attention_mask): prompts of different lengths
    * in one batch, left-padded as HF's tokenizer pads for generation. As HF's generate, padded
    * prompt positions are masked as keys in every step, and position ids are the mask's running
@@ -652,25 +661,25 @@ export interface Gpt2GenerateOptions {
    * which matters only for a right-padded or all-padding prompt), each new token one past its
    * sequence's last.
    * Unset: every prompt token attends. */
-  attentionMask?: readonly number[] | Int32Array | Uint8Array | Float32Array;
+  attentionMask?: readonly number[] | Int32Array | Uint8Array | Float32Array | undefined;
   maxNewTokens: number;
   /** 0 (the default): greedy, whatever topK / topP say (HF's do_sample=False). */
-  temperature?: number;
+  temperature?: number | undefined;
   /** HF's top_k when sampling: keep the k best scores and every tie of the k-th; 0 or unset: off. */
-  topK?: number;
+  topK?: number | undefined;
   /** HF's top_p when sampling, in [0, 1]: the smallest set whose probability reaches p (at least
    * one token); 1 or unset: off. */
-  topP?: number;
+  topP?: number | undefined;
   /** Seed of the sampling PRNG (mulberry32), an integer in [0, 2^32) (default 0). */
-  seed?: number;
+  seed?: number | undefined;
   /** A sequence stops at the first of these it produces (it is yielded); generation ends once
    * every sequence has stopped, and until then a stopped sequence gets stopTokens[0] (HF pads
    * finished sequences with pad_token_id, eos_token_id[0] when unset, as for GPT-2). Unset: no
    * stop token. The config's eos_token_id is not read: pass [config.eos_token_id] to stop where
    * HF's generate stops by default. */
-  stopTokens?: readonly number[] | Int32Array;
+  stopTokens?: readonly number[] | Int32Array | undefined;
   /** HF's repetition_penalty (1: off). */
-  repetitionPenalty?: number;
+  repetitionPenalty?: number | undefined;
 }
 
 export interface Gpt2 {

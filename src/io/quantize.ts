@@ -6,10 +6,11 @@
 // code = clamp(roundEven(W·inv), −127, 127); an all-zero channel has scale 0 and codes 0, and
 // so has one whose inv overflows f32 (amax below about 3.7e-37).
 // (W·inv, not W / scale: the kernel multiplies by the reciprocal, and the two can differ by one.)
-import { rangeError, typeError } from '../errors.js';
+import { describe, rangeError, typeError } from '../errors.js';
 import {
   checkInt8Tensors, metadataAxes, QUANTIZATION_METADATA, readSafetensors, SCALE_SUFFIX, writeSafetensors, type SafetensorsBytes, type SafetensorsInput,
 } from './safetensors.js';
+import { keysOf, options as checkOptions } from '../validate.js';
 
 const OP = 'quantizeSafetensors';
 
@@ -41,6 +42,16 @@ function roundEven(x: number): number {
  * and the columns for `axis` 1 (GPT-2 Conv1D [in, out]). Dequantized, W ≈ code·scale.
  */
 export function quantizeInt8(weight: Float32Array, rows: number, cols: number, axis: 0 | 1): Int8Weight {
+  const op = 'quantizeInt8';
+  for (const [name, value] of [['rows', rows], ['cols', cols]] as const) {
+    if (typeof value !== 'number') throw typeError(op, name, 'a non-negative integer', value);
+    if (!Number.isSafeInteger(value) || value < 0) throw rangeError(op, name, `must be a non-negative integer, got ${value}`);
+  }
+  if (axis !== 0 && axis !== 1) throw rangeError(op, 'axis', `must be 0 (the channels are the rows) or 1 (the columns), got ${describe(axis)}`);
+  if (!(weight instanceof Float32Array)) throw typeError(op, 'weight', 'a Float32Array', weight);
+  if (weight.length !== rows * cols) throw rangeError(op, 'weight', `has length ${weight.length}, expected rows·cols = ${rows}·${cols}`);
+  const bad = weight.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw rangeError(op, 'weight', `holds ${weight[bad]} at [${Math.floor(bad / cols)}, ${bad % cols}]; int8 quantization needs finite weights`);
   const channels = axis === 0 ? rows : cols, length = axis === 0 ? cols : rows;
   const cs = axis === 0 ? cols : 1, ks = axis === 0 ? 1 : cols; // element strides: channel, reduction
   const codes = new Int8Array(rows * cols);
@@ -66,17 +77,19 @@ export function quantizeInt8(weight: Float32Array, rows: number, cols: number, a
 export interface QuantizeSafetensorsOptions {
   /** Which tensors to quantize (name, shape → yes/no); only 2-D F32/F16/BF16/F64 tensors are
    * asked. Default {@link defaultQuantizeKey}. */
-  include?: (name: string, shape: number[]) => boolean;
+  include?: ((name: string, shape: number[]) => boolean) | undefined;
   /** With the default choice, quantize the embedding tables too (per row: one scale per token
    * or position), which is most of a small encoder's file (MiniLM: half). Engines read them as
    * f32 (dequantized), and GPT-2's tied lm_head then packs wte's codes. Default false. */
-  embeddings?: boolean;
+  embeddings?: boolean | undefined;
   /** Which tensors to leave out of the output (name → yes/no), e.g. buffers the engine does
    * not read such as GPT-2's causal-mask `attn.bias`. Leaving out an I8 weight of the input
    * leaves out its `_scale` too; leaving out only the `_scale` of a kept I8 weight is a
    * RangeError. Default none. */
-  drop?: (name: string) => boolean;
+  drop?: ((name: string) => boolean) | undefined;
 }
+
+const OPTION_KEYS = keysOf<QuantizeSafetensorsOptions>({ include: true, embeddings: true, drop: true });
 
 /** One quantized tensor of `quantizeSafetensors`' report. */
 export interface QuantizedTensorReport {
@@ -138,7 +151,7 @@ export function int8Axis(name: string): 0 | 1 {
  * (`loadSafetensors`'s for the input's own I8 tensors and their scales).
  */
 export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSafetensorsOptions = {}): QuantizeSafetensorsResult {
-  if (typeof options !== 'object' || options === null) throw typeError(OP, 'options', 'an object', options);
+  checkOptions(OP, 'options', options, true, OPTION_KEYS); // a typo is a RangeError, as everywhere
   const embeddings = options.embeddings ?? false;
   if (typeof embeddings !== 'boolean') throw typeError(OP, 'options.embeddings', 'a boolean', embeddings);
   const include = options.include ?? ((name: string, shape: number[]) => defaultQuantizeKey(name, shape, embeddings));

@@ -50,50 +50,52 @@ export interface BatchEncoding {
 
 export interface EncodeOptions {
   /** A second text (HF's text_pair): BERT's sentence B, a cross-encoder's passage. */
-  textPair?: string;
+  textPair?: string | undefined;
   /** Add the post-processor's special tokens ([CLS] … [SEP]). Default true. */
-  addSpecialTokens?: boolean;
+  addSpecialTokens?: boolean | undefined;
   /** Cut to maxLength tokens, special tokens included. true = 'longest_first' (HF's default):
    * a pair loses tokens from its longer text first. Default false. */
-  truncation?: boolean | 'longest_first' | 'only_first' | 'only_second';
+  truncation?: boolean | 'longest_first' | 'only_first' | 'only_second' | undefined;
   /** The length truncation (and padding 'max_length') aims at. Default: tokenizer_config.json's
    * model_max_length. */
-  maxLength?: number;
+  maxLength?: number | undefined;
   /** Which end truncation cuts. Default: tokenizer_config.json's truncation_side, else 'right'. */
-  truncationSide?: 'left' | 'right';
+  truncationSide?: 'left' | 'right' | undefined;
 }
 
 export interface EncodeBatchOptions extends Omit<EncodeOptions, 'textPair'> {
   /** One second text per input (HF's text_pair for a batch). */
-  textPairs?: readonly string[];
+  textPairs?: readonly string[] | undefined;
   /** 'longest' (or true; the default): pad to the longest row. 'max_length': pad to maxLength.
    * false: every row must already have the same length. */
-  padding?: boolean | 'longest' | 'max_length';
+  padding?: boolean | 'longest' | 'max_length' | undefined;
   /** Default: tokenizer_config.json's padding_side, else 'right'. GPT-2 generation pads 'left'. */
-  paddingSide?: 'left' | 'right';
+  paddingSide?: 'left' | 'right' | undefined;
   /** Round the padded length up to a multiple of this. */
-  padToMultipleOf?: number;
+  padToMultipleOf?: number | undefined;
   /** The id padding writes. Default: the tokenizer's padTokenId. */
-  padTokenId?: number;
+  padTokenId?: number | undefined;
 }
 
 export interface DecodeOptions {
   /** Leave out special added tokens ([CLS], <|endoftext|>, …). Default false. */
-  skipSpecialTokens?: boolean;
+  skipSpecialTokens?: boolean | undefined;
   /** transformers' clean_up_tokenization (" ." → ".", " n't" → "n't", …) after the decoder.
    * Default: tokenizer_config.json's clean_up_tokenization_spaces, else false. */
-  cleanUpTokenizationSpaces?: boolean;
+  cleanUpTokenizationSpaces?: boolean | undefined;
 }
 
 /** What loadTokenizer takes besides tokenizer.json: tokenizer_config.json's fields, as HF writes
- * them (all optional). */
+ * them (all optional; null, as HF writes an unset field, is the default too). The file's other
+ * keys (do_lower_case, tokenizer_class, …) may stay in the object: they are not read. */
 export interface TokenizerConfig {
   /** The padding token: its string, or an object with its `content`. */
-  pad_token?: string | { content: string } | null;
-  model_max_length?: number;
-  padding_side?: 'left' | 'right';
-  truncation_side?: 'left' | 'right';
-  clean_up_tokenization_spaces?: boolean;
+  pad_token?: string | { content: string } | null | undefined;
+  model_max_length?: number | null | undefined;
+  padding_side?: 'left' | 'right' | null | undefined;
+  truncation_side?: 'left' | 'right' | null | undefined;
+  clean_up_tokenization_spaces?: boolean | null | undefined;
+  [key: string]: unknown;
 }
 
 /** Text of generated tokens as they come (HF's DecodeStream). */
@@ -163,7 +165,7 @@ function spacesAfter(text: string, start: number): number {
 /** A node of AddedTokenMatcher's trie: the token whose pattern ends here, if any. */
 interface TrieNode {
   next: Map<number, TrieNode>;
-  token?: AddedToken;
+  token?: AddedToken | undefined;
 }
 
 /** Finds added tokens leftmost-longest (HF's Aho-Corasick match kind), then applies single_word,

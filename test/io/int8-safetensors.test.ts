@@ -172,6 +172,21 @@ describe('quantizeSafetensors → loadSafetensors', () => {
     expect(Array.from(loadSafetensors(again.bytes)['__proto__']!)).toEqual(Array.from(back['__proto__']!));
   });
 
+  it('bad options and arguments are named: an unknown option key (a typo), quantizeInt8\'s rows, cols, axis and weight', () => {
+    const bytes = writeSafetensors({ w: { dtype: 'F32', shape: [2, 2], data: new Float32Array(4) } });
+    expect(() => quantizeSafetensors(bytes, { includ: () => true } as never)).toThrow(RangeError);
+    expect(() => quantizeSafetensors(bytes, { includ: () => true } as never)).toThrow(/options\.includ is not a known key \(did you mean options\.include\?\)/);
+    expect(() => quantizeSafetensors(bytes, null as never)).toThrow(TypeError);
+    const w = new Float32Array(6);
+    expect(() => quantizeInt8(w, 2, 3, 2 as never)).toThrow(/quantizeInt8: axis must be 0 \(the channels are the rows\) or 1 \(the columns\), got 2/);
+    expect(() => quantizeInt8(w, 2, 4, 0)).toThrow(/quantizeInt8: weight has length 6, expected rows·cols = 2·4/);
+    expect(() => quantizeInt8(w, -2, -3, 0)).toThrow(/quantizeInt8: rows must be a non-negative integer, got -2/);
+    expect(() => quantizeInt8(w, '2' as never, 3, 0)).toThrow(TypeError);
+    expect(() => quantizeInt8(Array.from(w) as never, 2, 3, 0)).toThrow(/quantizeInt8: weight must be a Float32Array/);
+    expect(() => quantizeInt8(Float32Array.of(1, NaN, 3, 4, 5, 6), 2, 3, 1)).toThrow(/holds NaN at \[0, 1\]; int8 quantization needs finite weights/);
+    expect(quantizeInt8(w, 2, 3, 1).scales.length).toBe(3);
+  });
+
   it('names a non-finite weight', () => {
     const bad = smallFile(4);
     (bad['lin.weight'] as { data: Float32Array }).data[9] = NaN;

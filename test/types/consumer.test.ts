@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const tsc = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url));
-const check = (file: string): string => {
+const check = (file: string, extra: string[] = []): string => {
   try {
     execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext',
-      '--moduleResolution', 'nodenext', '--skipLibCheck', 'false', '--types', 'node', file], { encoding: 'utf8', stdio: 'pipe' });
+      '--moduleResolution', 'nodenext', '--skipLibCheck', 'false', '--types', 'node', ...extra, file], { encoding: 'utf8', stdio: 'pipe' });
     return '';
   } catch (error) {
     return String((error as { stdout?: string }).stdout ?? error);
@@ -22,6 +22,10 @@ const check = (file: string): string => {
 describe('published types', () => {
   it('README\'s uses type-check under --strict (nodenext)', () => {
     expect(check(fileURLToPath(new URL('consumer.ts', import.meta.url)))).toBe('');
+  }, 60_000);
+
+  it('and without the DOM lib (Node\'s types only), under exactOptionalPropertyTypes', () => {
+    expect(check(fileURLToPath(new URL('consumer.ts', import.meta.url)), ['--lib', 'es2022', '--exactOptionalPropertyTypes'])).toBe('');
   }, 60_000);
 
   it('README\'s ```ts examples type-check under --strict as written', () => {

@@ -1,6 +1,6 @@
 // Type-checked (not run) by test/types/consumer.test.ts against dist/index.d.ts, as a user's
 // strict TypeScript sees the package: the results README documents must have their own types.
-import { createEngine, type EngineTensor } from '../../dist/index.js';
+import { createEngine, loadTokenizer, type EngineTensor } from '../../dist/index.js';
 
 const engine = await createEngine({ wasm: new DataView(new ArrayBuffer(8)) });
 const x = new Float32Array(8);
@@ -32,4 +32,13 @@ const ids: readonly number[] = Object.freeze([1, 2, 3]);
 await gpt2.forward(ids, { batch: 1, seq: 3, attentionMask: new Float32Array([1, 1, 1]), positionIds: ids });
 for await (const step of gpt2.generate(ids, { maxNewTokens: 2, stopTokens: ids })) void step;
 
-void [a, b, c, d, e, f, g, h, i, first, y, z, u];
+// Options passed through as possibly undefined (the runtime takes undefined as the default;
+// exactOptionalPropertyTypes must accept it too).
+const maybeOut: EngineTensor | undefined = Math.random() < 0.5 ? t : undefined;
+const v: Float32Array | EngineTensor = await engine.matmul(x, x, { m: 2, k: 4, n: 2, transB: true, out: maybeOut, alpha: undefined });
+
+// tokenizer_config.json as HF writes it: other keys, and nulls for unset fields.
+const tokenizerConfig = { do_lower_case: true, model_max_length: null, padding_side: null, tokenizer_class: 'BertTokenizer' };
+const tokenizer = loadTokenizer('{}', tokenizerConfig);
+
+void [a, b, c, d, e, f, g, h, i, first, y, z, u, v, tokenizer];
