@@ -294,6 +294,9 @@ export interface TransformerLayerConfig {
   layerNormEps?: number | undefined;
   /** Pre-norm (norm before each sublayer); default false (post-norm). */
   normFirst?: boolean | undefined;
+  /** torch ≥ 2.1's `bias`; default true. false: the linear layers and LayerNorms have no
+   * bias, and the state dict no `*bias` / `in_proj_bias` keys (as torch writes it). */
+  bias?: boolean | undefined;
   /** Accepted and ignored: inference has no dropout. */
   dropout?: number | undefined;
   /** Must be true when given: inputs are [batch, seq, dModel]. */

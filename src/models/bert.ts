@@ -386,7 +386,7 @@ export function createBert(
   const { w, tables, unused, pooler } = readWeights(h, o.weights, OP, head, labels.length, quantize, config.tie_word_embeddings);
   const c: LayerConfig = {
     dModel: h.hidden, nhead: h.heads, dimFeedforward: h.intermediate, activation: ACTIVATION.gelu,
-    layerNormEps: h.eps, normFirst: false, quantize,
+    layerNormEps: h.eps, normFirst: false, bias: true, quantize,
   };
   // Weights: the embedding tables, the pooler and the classifier stay in JS (gathers and small
   // rows per sequence); the norms, the layers and the masked-LM head are resident.

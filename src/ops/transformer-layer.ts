@@ -27,7 +27,7 @@ export { AttentionBlock };
 
 /** The config keys of a layer (encoder and decoder take the same). */
 export const LAYER_CONFIG_KEYS = keysOf<TransformerEncoderLayerConfig>({
-  dModel: true, nhead: true, dimFeedforward: true, activation: true, layerNormEps: true, normFirst: true,
+  dModel: true, nhead: true, dimFeedforward: true, activation: true, layerNormEps: true, normFirst: true, bias: true,
   dropout: true, batchFirst: true, weights: true, quantize: true,
 });
 
@@ -39,6 +39,9 @@ export interface LayerConfig {
   activation: number; // ACTIVATION.relu or ACTIVATION.gelu
   layerNormEps: number;
   normFirst: boolean;
+  /** torch ≥ 2.1's `bias`: false leaves out every bias of the projections, the feed-forward
+   * network and the LayerNorms. */
+  bias: boolean;
   quantize?: 'int8';
 }
 
@@ -68,6 +71,7 @@ export function layerConfig(op: string, c: Partial<TransformerLayerConfig>): Lay
     dModel, nhead, dimFeedforward, activation,
     layerNormEps: epsilon(op, 'config.layerNormEps', c.layerNormEps, LAYER_NORM_EPS),
     normFirst: flag(op, 'config.normFirst', c.normFirst, false),
+    bias: flag(op, 'config.bias', c.bias, true),
     quantize: quantizeOption(op, 'config.quantize', c.quantize),
   };
 }
@@ -85,7 +89,7 @@ export function layerSpecs(c: LayerConfig, prefix: string, decoder: boolean): Pa
     { key: `${prefix}${name}.weight`, shape: [d], dims: '[dModel]' },
     { key: `${prefix}${name}.bias`, shape: [d], dims: '[dModel]' },
   ];
-  return [
+  return withoutBiases(c, [
     ...attention('self_attn'),
     ...(decoder ? attention('multihead_attn') : []),
     { key: `${prefix}linear1.weight`, shape: [ff, d], dims: '[dimFeedforward, dModel]', int8: true },
@@ -93,25 +97,34 @@ export function layerSpecs(c: LayerConfig, prefix: string, decoder: boolean): Pa
     { key: `${prefix}linear2.weight`, shape: [d, ff], dims: '[dModel, dimFeedforward]', int8: true },
     { key: `${prefix}linear2.bias`, shape: [d], dims: '[dModel]' },
     ...norm('norm1'), ...norm('norm2'), ...(decoder ? norm('norm3') : []),
-  ];
+  ]);
+}
+
+/** `specs` as torch's state_dict() has them: with bias=False, no `*bias` entry. */
+function withoutBiases(c: LayerConfig, specs: ParamSpec[]): ParamSpec[] {
+  return c.bias ? specs : specs.filter((s) => !/(^|\.)(in_proj_bias|bias)$/.test(s.key));
 }
 
 /** The state-dict entries of a final norm (`encoder.norm.`, `decoder.norm.`). */
 export function normSpecs(c: LayerConfig, prefix: string): ParamSpec[] {
-  return [
+  return withoutBiases(c, [
     { key: `${prefix}weight`, shape: [c.dModel], dims: '[dModel]' },
     { key: `${prefix}bias`, shape: [c.dModel], dims: '[dModel]' },
-  ];
+  ]);
 }
 
-/** A LayerNorm's weight and bias, resident. */
+/** A LayerNorm's weight and bias (none with bias=False: address 0, which the kernel reads as
+ * absent), resident. */
 export class NormBlock extends PlainBlock {
+  constructor(parts: Float32Array[], private readonly hasBias = true) {
+    super(parts);
+  }
   get weight(): number { return this.at(0); }
-  get bias(): number { return this.at(1); }
+  get bias(): number { return this.hasBias ? this.at(1) : 0; }
 }
 
-export function normBlock(w: Record<string, Float32Array>, prefix: string): NormBlock {
-  return new NormBlock([w[`${prefix}weight`], w[`${prefix}bias`]]);
+export function normBlock(w: Record<string, Float32Array>, prefix: string, bias = true): NormBlock {
+  return new NormBlock(bias ? [w[`${prefix}weight`], w[`${prefix}bias`]] : [w[`${prefix}weight`]], bias);
 }
 
 /** One layer's weights (torch's attribute names). */
@@ -137,19 +150,20 @@ export function layerWeights(
       int8Weight(op, `config.weights[${JSON.stringify(key)}]`, w[key], k, name === 'linear2.weight' ? 'config.dimFeedforward' : 'config.dModel');
     }
   }
+  const bias = (key: string): Float32Array | undefined => (c.bias ? w[`${prefix}${key}`] : undefined);
   const attention = (name: string): AttentionBlock => new AttentionBlock(planMultiHeadAttention({
-    embedDim: c.dModel, numHeads: c.nhead, quantize: c.quantize,
-    weights: {
+    embedDim: c.dModel, numHeads: c.nhead, quantize: c.quantize, bias: c.bias,
+    weights: c.bias ? {
       inProjWeight: w[`${prefix}${name}.in_proj_weight`], inProjBias: w[`${prefix}${name}.in_proj_bias`],
       outProjWeight: w[`${prefix}${name}.out_proj.weight`], outProjBias: w[`${prefix}${name}.out_proj.bias`],
-    },
+    } : { inProjWeight: w[`${prefix}${name}.in_proj_weight`], outProjWeight: w[`${prefix}${name}.out_proj.weight`] },
   }));
   return {
     selfAttn: attention('self_attn'),
     multiheadAttn: decoder ? attention('multihead_attn') : undefined,
-    linear1: new LinearParams(c.dModel, c.dimFeedforward, w[`${prefix}linear1.weight`], w[`${prefix}linear1.bias`], c.quantize),
-    linear2: new LinearParams(c.dimFeedforward, c.dModel, w[`${prefix}linear2.weight`], w[`${prefix}linear2.bias`], c.quantize),
-    norms: (decoder ? ['norm1', 'norm2', 'norm3'] : ['norm1', 'norm2']).map((n) => normBlock(w, `${prefix}${n}.`)),
+    linear1: new LinearParams(c.dModel, c.dimFeedforward, w[`${prefix}linear1.weight`], bias('linear1.bias'), c.quantize),
+    linear2: new LinearParams(c.dimFeedforward, c.dModel, w[`${prefix}linear2.weight`], bias('linear2.bias'), c.quantize),
+    norms: (decoder ? ['norm1', 'norm2', 'norm3'] : ['norm1', 'norm2']).map((n) => normBlock(w, `${prefix}${n}.`, c.bias)),
   };
 }
 

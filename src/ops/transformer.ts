@@ -20,7 +20,7 @@ import { DECODE_KEYS, placeMemory, planDecode, type DecodePlan } from './transfo
 const OP = 'transformer';
 const CONFIG_KEYS = keysOf<TransformerConfig>({
   dModel: true, nhead: true, numEncoderLayers: true, numDecoderLayers: true, dimFeedforward: true, activation: true,
-  layerNormEps: true, normFirst: true, dropout: true, batchFirst: true, weights: true, quantize: true,
+  layerNormEps: true, normFirst: true, bias: true, dropout: true, batchFirst: true, weights: true, quantize: true,
 });
 const ENCODE_KEYS = keysOf<TransformerEncodeOptions>({
   batch: true, seqS: true, srcMask: true, srcKeyPaddingMask: true, srcIsCausal: true,
@@ -98,9 +98,9 @@ export function createTransformer(config: unknown, host: ModuleHost, tensors: Te
   const s: Stacks = {
     c,
     encoder: Array.from({ length: nEnc }, (_, i) => layerWeights(c, w, `encoder.layers.${i}.`, false, OP)),
-    encoderNorm: normBlock(w, 'encoder.norm.'),
+    encoderNorm: normBlock(w, 'encoder.norm.', c.bias),
     decoder: Array.from({ length: nDec }, (_, i) => layerWeights(c, w, `decoder.layers.${i}.`, true, OP)),
-    decoderNorm: normBlock(w, 'decoder.norm.'),
+    decoderNorm: normBlock(w, 'decoder.norm.', c.bias),
   };
   const weights = new ModuleWeights(host,
     [...s.encoder.flatMap(layerBlocks), s.encoderNorm, ...s.decoder.flatMap(layerBlocks), s.decoderNorm], 'Transformer');

@@ -93,6 +93,58 @@ describe('modules against PyTorch', () => {
   });
 });
 
+describe('bias: false (torch >= 2.1\'s bias=False)', () => {
+  // torch 1.13 has no bias argument: a module without biases is checked against the same module
+  // with every bias zero, which differs from it at most in the sign of a zero (x + 0 is +0 for
+  // x = -0): equal values at threads 1, 2 and 3, f32 and int8; and the state dict has no bias keys.
+  const isBias = (key: string): boolean => /(^|\.)(in_proj_bias|bias)$/.test(key);
+  const equalValues = (a: Float32Array, b: Float32Array, what: string): void => {
+    expect(a.length, what).toBe(b.length);
+    for (let i = 0; i < a.length; i++) if (!(a[i] === b[i] || (Number.isNaN(a[i]) && Number.isNaN(b[i])))) expect.fail(`${what}[${i}]: ${a[i]} vs ${b[i]}`);
+  };
+  const names = ['enc_E12_h3_b2_s8_causal_gelu', 'enc_E10_h5_b2_s6_floatMask_pre', 'dec_E30_h5_b2_t6_s8_causal_tgtPad_memPad',
+    'transformer_E32_h4_enc2_dec2_b2_s12_t8_boolSrc_srcPad_pre'];
+  for (const quantize of [undefined, 'int8'] as const) {
+    it.each(names)(`%s${quantize ? ' (int8)' : ''}`, async (name) => {
+      const c = load('layers').find((x) => x.name === name)!;
+      const all = Object.fromEntries(Object.entries(c.weights as Record<string, Tensor>).map(([k, t]) => [k, f32(t)]));
+      const zeroed = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, isBias(k) ? new Float32Array(v.length) : v]));
+      const without = Object.fromEntries(Object.entries(all).filter(([k]) => !isBias(k)));
+      expect(Object.keys(without).length).toBeLessThan(Object.keys(all).length);
+      const { masks = {}, dims, inputs } = c;
+      const run = (e: Engine, weights: Record<string, Float32Array>, bias: boolean): Promise<Float32Array> => {
+        const config = { ...c.config, weights, bias, ...(quantize ? { quantize } : {}) };
+        if (c.module === 'TransformerEncoderLayer') {
+          return e.transformerEncoderLayer(config).forward(f32(inputs.src), {
+            batch: dims.batch, seq: dims.seq, srcMask: mask(masks.srcMask), srcKeyPaddingMask: mask(masks.srcKeyPaddingMask), isCausal: masks.isCausal,
+          });
+        }
+        if (c.module === 'TransformerDecoderLayer') {
+          return e.transformerDecoderLayer(config).forward(f32(inputs.tgt), f32(inputs.memory), {
+            batch: dims.batch, seqT: dims.tgtSeq, seqS: dims.memorySeq, tgtMask: mask(masks.tgtMask), memoryMask: mask(masks.memoryMask),
+            tgtKeyPaddingMask: mask(masks.tgtKeyPaddingMask), memoryKeyPaddingMask: mask(masks.memoryKeyPaddingMask), tgtIsCausal: masks.tgtIsCausal,
+          });
+        }
+        return e.transformer(config).forward(f32(inputs.src), f32(inputs.tgt), {
+          batch: dims.batch, seqS: dims.srcSeq, seqT: dims.tgtSeq, srcMask: mask(masks.srcMask), tgtMask: mask(masks.tgtMask),
+          memoryMask: mask(masks.memoryMask), srcKeyPaddingMask: mask(masks.srcKeyPaddingMask),
+          tgtKeyPaddingMask: mask(masks.tgtKeyPaddingMask), memoryKeyPaddingMask: mask(masks.memoryKeyPaddingMask), tgtIsCausal: masks.tgtIsCausal,
+        });
+      };
+      const want = await run(engines[0], zeroed, true);
+      const got = await Promise.all(engines.map((e) => run(e, without, false)));
+      for (const g of got.slice(1)) expectSameBits(g, got[0]);
+      equalValues(got[0], want, name);
+      // bias: false with a bias key in the state dict: the file and the config disagree
+      const key = Object.keys(all).find(isBias)!;
+      expect(() => run(engines[0], { ...without, [key]: all[key] }, false)).toThrow(RangeError);
+      expect(() => run(engines[0], { ...without, [key]: all[key] }, false)).toThrow(new RegExp(key.replace(/\./g, '\\.')));
+      // and bias: true (the default) without them names the first missing one
+      expect(() => run(engines[0], without, true)).toThrow(/bias/);
+    });
+  }
+});
+
 describe('a float key padding mask is added, merged with any attention mask and causality', () => {
   // torch 1.13 adds a float key_padding_mask only when no attn_mask is given (the fixtures'
   // floatKeyPadding cases); torch >= 2.0 adds it to any mask, a bool one taken as -inf. Here:
