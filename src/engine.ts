@@ -142,8 +142,17 @@ export async function createEngine(opts?: EngineOptions): Promise<Engine> {
   } else {
     executor = new InlineExecutor(kernels);
   }
-  return new WasmEngine(features, variant, INT8_DOT[relaxedDot], new Arena(memory), executor, kernels);
+  const engine = new WasmEngine(features, variant, INT8_DOT[relaxedDot], new Arena(memory), executor, kernels);
+  if (threads > 1) abandonedEngines?.register(engine, executor, engine);
+  return engine;
 }
+
+/** Terminates the workers of engines garbage-collected without dispose() (their threads would
+ * otherwise outlive them: 2 threads and 8 file descriptors per dropped 2-thread engine in Node).
+ * Holds the executor, never the engine. */
+const abandonedEngines = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry<Executor>((executor) => { void executor.dispose().catch(() => undefined); })
+  : undefined;
 
 /** The int8 mode of an engine (assembly/i8-gemm/i8-relaxed-dot.ts): 0 the i16 pairs, 1 the
  * relaxed dot with unsigned activation codes, 2 with signed ones (codes less 128). */
@@ -608,6 +617,7 @@ class WasmEngine implements Engine {
   dispose(): Promise<void> {
     this.disposing ??= (async () => {
       this.disposed = true;
+      abandonedEngines?.unregister(this);
       await this.executor.dispose();
       await this.queue.catch(() => undefined);
     })();

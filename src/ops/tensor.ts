@@ -65,9 +65,8 @@ export function createTensor(host: TensorHost, registry: TensorRegistry, init: u
 
   const state: TensorState = { length, ptr: 0, disposed: false };
   const place = (arena: Arena): void => {
-    const ptr = arena.keep(length * 4, { what: `createTensor's tensor of ${length} elements` });
+    const ptr = arena.keep(length * 4, { what: `createTensor's tensor of ${length} elements` }, data === undefined);
     if (data) arena.writeF32(ptr, data);
-    else arena.f32.fill(0, ptr / 4, ptr / 4 + length);
     state.ptr = ptr;
   };
   // An idle engine places the tensor now, from the caller's array, and no room is a RangeError

@@ -63,8 +63,13 @@ export class Arena {
   place(bytes: number, align = ALIGN): number {
     const at = Math.ceil(this.top / align) * align;
     this.top = at + Math.ceil(bytes / ALIGN) * ALIGN;
+    if (this.top > this.dirty) this.dirty = this.top;
     return at;
   }
+
+  /** Every byte at or above this address has never been handed out (a call's buffer or a
+   * block), so it still holds the zeros a WebAssembly memory starts and grows with. */
+  private dirty = ARENA_BASE;
 
   /** Bytes placed so far (including the null guard). */
   get used(): number {
@@ -228,9 +233,11 @@ export class Arena {
   }
 
   /** A resident block of `bytes` (16-byte aligned) that survives reset(); between calls only.
-   * `what`: the block's name and the hint for a RangeError when it does not fit (commit). */
-  keep(bytes: number, what?: { what: string; hint?: string }): number {
+   * `what`: the block's name and the hint for a RangeError when it does not fit (commit);
+   * `zero`: the block reads as zeros (only its bytes that were used before are written). */
+  keep(bytes: number, what?: { what: string; hint?: string }, zero = false): number {
     const size = Math.ceil(bytes / ALIGN) * ALIGN;
+    const dirty = this.dirty;
     const hole = this.holes.findIndex((h) => h.bytes >= size);
     let at: number;
     if (hole >= 0) {
@@ -250,6 +257,10 @@ export class Arena {
       this.base = this.top;
     }
     this.kept.set(at, size);
+    // Zeros only where the block was used before: fresh pages are zero already, and writing them
+    // would commit them (a 400 MB tensor never written would take 400 MB of RSS at once).
+    if (zero && at < dirty) this.u8.fill(0, at, Math.min(at + size, dirty));
+    if (at + size > this.dirty) this.dirty = at + size;
     return at;
   }
 

@@ -152,6 +152,22 @@ describe.each(kernelVariants())('engine tensors (%s)', (variant) => {
     beforeAll(async () => { engine = await createEngine({ kernels: variant }); });
     afterAll(async () => { await engine.dispose(); });
 
+    it('a new tensor of a length is zeros where a call and a disposed tensor wrote before', async () => {
+      const e = await createEngine({ kernels: variant });
+      // a call's working memory above the blocks, then a tensor over it: the call's bytes are cleared
+      const n = 300 * 300;
+      await e.matmul(randomF32(n, 61), randomF32(n, 62), { m: 300, k: 300, n: 300 });
+      const over = e.createTensor(4 * n);
+      expect((await over.read()).every((v) => v === 0)).toBe(true);
+      // a disposed tensor's hole, reused: cleared
+      const pin = e.createTensor(4);
+      await over.dispose();
+      const again = e.createTensor(4 * n);
+      expect((await again.read()).every((v) => v === 0)).toBe(true);
+      await Promise.all([again.dispose(), pin.dispose()]);
+      await e.dispose();
+    });
+
     it('write and read at offsets; a new tensor of a length is zeros', async () => {
       const t = engine.createTensor(10);
       expect(t.length).toBe(10);

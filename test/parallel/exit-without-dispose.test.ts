@@ -78,3 +78,26 @@ await engine.dispose();`;
     }
   }, 40_000);
 });
+
+describe('an undisposed 2-thread engine, once garbage-collected, takes its workers with it', () => {
+  it('node: 12 dropped engines, collected: the threads they started are gone', () => {
+    const dist = new URL('../../dist/index.js', import.meta.url).href;
+    const script = `
+      import { readdirSync } from 'node:fs';
+      const { createEngine } = await import(${JSON.stringify(dist)});
+      const threads = () => readdirSync('/proc/self/task').length;
+      const before = threads();
+      for (let i = 0; i < 12; i++) {
+        const e = await createEngine({ threads: 2 });
+        await e.matmul(new Float32Array(16), new Float32Array(16), { m: 4, k: 4, n: 4 });
+      }
+      const dropped = threads();
+      for (let i = 0; i < 100 && threads() > before + 4; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); }
+      console.log(JSON.stringify({ before, dropped, after: threads() }));`;
+    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const { before, dropped, after } = JSON.parse(r.stdout.trim()) as { before: number; dropped: number; after: number };
+    expect(dropped).toBeGreaterThanOrEqual(before + 24); // two workers each
+    expect(after).toBeLessThanOrEqual(before + 4);
+  }, 70_000);
+});

@@ -207,6 +207,33 @@ describe('Arena', () => {
     }
   });
 
+  it('keep(…, zero): zeros what calls and blocks used before, and leaves memory never handed out unwritten', () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 64 });
+    const arena = new Arena(memory, 64);
+    const call = arena.place(4 * PAGE_BYTES); // a call's buffers, written
+    arena.commit();
+    arena.u8.fill(0xab, call, call + 4 * PAGE_BYTES);
+    arena.reset();
+    const before = memory.buffer.byteLength;
+    // over the call's bytes and fresh memory past them: the call's bytes are cleared
+    const block = arena.keep(8 * PAGE_BYTES, undefined, true);
+    expect(block).toBe(call);
+    expect(memory.buffer.byteLength).toBeGreaterThan(before);
+    expect(arena.u8.subarray(block, block + 8 * PAGE_BYTES).every((b) => b === 0)).toBe(true);
+    arena.u8[block + 6 * PAGE_BYTES] = 5; // the block's own content
+    arena.release(block);
+    // kept again: all of it was used, all of it is cleared
+    const again = arena.keep(8 * PAGE_BYTES, undefined, true);
+    expect(again).toBe(block);
+    expect(arena.u8.subarray(again, again + 8 * PAGE_BYTES).every((b) => b === 0)).toBe(true);
+    // a fresh block above everything: its bytes are not written (the marker stays)
+    const top = arena.residentEnd;
+    arena.u8[top + 100] = 9;
+    const fresh = arena.keep(PAGE_BYTES, undefined, true);
+    expect(fresh).toBe(top);
+    expect(arena.u8[top + 100]).toBe(9);
+  });
+
   it('deferred copies: made on flush, or into a plain memory at the same addresses (runOn) until reset', () => {
     const shared = new WebAssembly.Memory({ initial: 1, maximum: 64, shared: true });
     const plain = new WebAssembly.Memory({ initial: 1, maximum: 64 });
