@@ -50,8 +50,13 @@ export function quantizeInt8(weight: Float32Array, rows: number, cols: number, a
   if (axis !== 0 && axis !== 1) throw rangeError(op, 'axis', `must be 0 (the channels are the rows) or 1 (the columns), got ${describe(axis)}`);
   if (!(weight instanceof Float32Array)) throw typeError(op, 'weight', 'a Float32Array', weight);
   if (weight.length !== rows * cols) throw rangeError(op, 'weight', `has length ${weight.length}, expected rows·cols = ${rows}·${cols}`);
+  return quantizeFinite(op, 'weight', weight, rows, cols, axis);
+}
+
+/** quantizeInt8 on checked dimensions: a non-finite weight is a RangeError naming `what`. */
+function quantizeFinite(op: string, what: string, weight: Float32Array, rows: number, cols: number, axis: 0 | 1): Int8Weight {
   const bad = weight.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw rangeError(op, 'weight', `holds ${weight[bad]} at [${Math.floor(bad / cols)}, ${bad % cols}]; int8 quantization needs finite weights`);
+  if (bad >= 0) throw rangeError(op, what, `holds ${weight[bad]} at [${Math.floor(bad / cols)}, ${bad % cols}]; int8 quantization needs finite weights`);
   const channels = axis === 0 ? rows : cols, length = axis === 0 ? cols : rows;
   const cs = axis === 0 ? cols : 1, ks = axis === 0 ? 1 : cols; // element strides: channel, reduction
   const codes = new Int8Array(rows * cols);
@@ -197,13 +202,8 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
       continue;
     }
     const [rows, cols] = shape as [number, number];
-    const bad = data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      throw rangeError(OP, `tensor ${JSON.stringify(name)}`,
-        `holds ${data[bad]} at [${Math.floor(bad / cols)}, ${bad % cols}]; int8 quantization needs finite weights`);
-    }
     const axis = int8Axis(name);
-    const { codes, scales } = quantizeInt8(data, rows, cols, axis);
+    const { codes, scales } = quantizeFinite(OP, `tensor ${JSON.stringify(name)}`, data, rows, cols, axis);
     let e = 0, w = 0;
     for (let i = 0; i < rows; i++) {
       for (let j = 0; j < cols; j++) {

@@ -127,16 +127,13 @@ const SHORT_ROW = 256;
  * in (0, n), only a prefix of that order that holds the topK largest and every index tied with
  * the topK-th. A stable LSD radix sort of the scores' bits mapped to unsigned keys that ascend as
  * the scores descend, in three passes of 11 bits over indices listed from the highest down; with
- * top-k, of the indices whose key is at most the topK-th key in its top 22 bits (found by a
+ * top-k (rows longer than SHORT_ROW), of the indices whose key is at most the topK-th key in its top 22 bits (found by a
  * histogram of the top 11 bits, then of the next 11 within the topK-th's bucket: logits crowd a
  * few exponents, so one level alone kept 10k of GPT-2's 50k ids).
  */
 export function orderByScore(scores: Float32Array, topK = 0): Int32Array {
   const n = scores.length;
-  if (n <= SHORT_ROW) {
-    const all = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || b - a);
-    return Int32Array.from(topK > 0 && topK < n ? all.slice(0, prefixWithTies(scores, all, topK)) : all);
-  }
+  if (n <= SHORT_ROW) return Int32Array.from(Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || b - a));
   const bits = new Uint32Array(scores.buffer, scores.byteOffset, n);
   const keys = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
@@ -176,14 +173,6 @@ export function orderByScore(scores: Float32Array, topK = 0): Int32Array {
     [src, dst] = [dst, src];
   }
   return src;
-}
-
-/** How many of `order` (by score, largest first) top-k keeps: k and every one tied with the k-th. */
-function prefixWithTies(scores: Float32Array, order: readonly number[], k: number): number {
-  const kth = scores[order[k - 1]!]!;
-  let keep = k;
-  while (keep < order.length && scores[order[keep]!]! === kth) keep++;
-  return keep;
 }
 
 /** The next token of one row of logits (already penalized; `wide` what penalize() returned):

@@ -41,6 +41,9 @@ export class Arena {
   private region: { at: number; end: number } | undefined;
   /** Inside fit()'s first build: a commit that would grow the memory may relocate the call. */
   private fitting = false;
+  /** Every byte at or above this address has never been handed out (a call's buffer or a
+   * block), so it still holds the zeros a WebAssembly memory starts and grows with. */
+  private dirty = ARENA_BASE;
   private readonly kept = new Map<number, number>();
   private buffer: ArrayBuffer | SharedArrayBuffer | undefined;
   private f32View = new Float32Array(0);
@@ -66,10 +69,6 @@ export class Arena {
     if (this.top > this.dirty) this.dirty = this.top;
     return at;
   }
-
-  /** Every byte at or above this address has never been handed out (a call's buffer or a
-   * block), so it still holds the zeros a WebAssembly memory starts and grows with. */
-  private dirty = ARENA_BASE;
 
   /** Bytes placed so far (including the null guard). */
   get used(): number {
