@@ -95,6 +95,46 @@ describe.each(kernelVariants())('f32-layernorm (%s)', (variant) => {
     }
   });
 
+  it('rows whose rounding errors all lean one way (mean + (j mod 7), mean 1e4..1e7) keep the error of a row centred at 0', () => {
+    // The first pass's sum of such a row is off by whole units at mean 1e6 (its partial sums
+    // reach 128·mean, where the f32 spacing is 8); the corrected second pass takes that error
+    // out. Before it, y was up to 0.28 off at dim 1024 (torch's Welford: 0.005); the bound here
+    // is the one of a row centred at 0: u·(8 + 2√min(dim, 1024))·(max|s − mean|·rstd·max|w| + max|b|).
+    for (const [dim, offset] of [[64, 1e7], [256, 1e6], [768, 1e6], [1024, 1e6], [1024, 1e7], [4099, 1e6], [3001, 1e4]]) {
+      for (const residual of [false, true]) {
+        h.reset();
+        const rows = 2, eps = 1e-5;
+        // Row r: offset + ((j + r) mod 7), split between x and the residual when there is one.
+        const s32 = Float32Array.from({ length: rows * dim }, (_, i) => offset + ((i % dim) + Math.floor(i / dim)) % 7);
+        const r32 = residual ? Float32Array.from(s32, (v) => v - offset) : undefined;
+        const x32 = residual ? new Float32Array(rows * dim).fill(offset) : s32;
+        const weight = randomF32(dim, dim, 1.5), bias = randomF32(dim, dim + 1);
+        const px = h.f32(x32), pr = r32 ? h.f32(r32) : 0, py = h.f32(rows * dim);
+        h.wasm.f32_layer_norm(rows, dim, px, dim, pr, dim, h.f32(weight), h.f32(bias), eps, py, dim);
+        const y = h.read(py, rows * dim);
+        const expected = referenceLayerNorm(rows, dim, x32, dim, r32, dim, weight, bias, eps);
+        let wMax = 0, bMax = 0;
+        for (let j = 0; j < dim; j++) { wMax = Math.max(wMax, Math.abs(weight[j])); bMax = Math.max(bMax, Math.abs(bias[j])); }
+        for (let r = 0; r < rows; r++) {
+          let mean = 0, sq = 0;
+          for (let j = 0; j < dim; j++) mean += s32[r * dim + j];
+          mean /= dim;
+          let centred = 0;
+          for (let j = 0; j < dim; j++) { sq += (s32[r * dim + j] - mean) ** 2; centred = Math.max(centred, Math.abs(s32[r * dim + j] - mean)); }
+          const rstd = 1 / Math.sqrt(sq / dim + eps);
+          const bound = U * (8 + 2 * Math.sqrt(Math.min(dim, 1024))) * (centred * rstd * wMax + bMax);
+          for (let j = 0; j < dim; j++) {
+            const err = Math.abs(y[r * dim + j] - expected[r * dim + j]);
+            if (!(err <= bound)) {
+              throw new Error(`dim ${dim}, mean ${offset}, residual ${residual}: y[${r}, ${j}] = ${y[r * dim + j]}, ` +
+                `expected ${expected[r * dim + j]} (|diff| ${err.toExponential(2)} > bound ${bound.toExponential(2)})`);
+            }
+          }
+        }
+      }
+    }
+  });
+
   it('rows longer than a sum block (1024 elements) keep the error of a 1024-element row, a mean far from 0 included', () => {
     // One f32 running sum per partial over the whole row put the mean of a 1e6-element row with
     // mean 1e4 about 1 off (an error 1e4 times this bound's).
