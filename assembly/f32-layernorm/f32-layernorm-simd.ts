@@ -195,10 +195,15 @@ export function layerNormRows(
     }
     const mean = sum / fdim;
     // The corrected second pass (file header): the mean is mean + shift, the variance
-    // Σd²/n − shift² (≥ 0 in exact arithmetic; clamped at 0 against rounding).
+    // Σd²/n − shift² (≥ 0 in exact arithmetic; clamped at 0 against rounding). Where Σd²/n
+    // overflows f32 the variance is +inf, not inf − shift² (NaN once shift² overflows too),
+    // and the shift is dropped: rstd is 0 and the row gives the bias, as before the shift.
     const deviations = rowDeviations(ps, dim, mean);
-    const shift = f32x4.extract_lane(deviations, 0) / fdim;
-    const variance = max<f32>(f32x4.extract_lane(deviations, 1) / fdim - shift * shift, 0);
+    const meanSquare = f32x4.extract_lane(deviations, 1) / fdim;
+    let shift = f32x4.extract_lane(deviations, 0) / fdim;
+    let variance = meanSquare;
+    if (meanSquare == Infinity) shift = 0;
+    else variance = max<f32>(meanSquare - shift * shift, 0);
     const rstd: f32 = 1 / Mathf.sqrt(variance + eps);
     if (weight != 0 && bias != 0) rowNormalize(ps, py, dim, mean, shift, rstd, weight, bias, true, true);
     else if (weight != 0) rowNormalize(ps, py, dim, mean, shift, rstd, weight, 0, true, false);

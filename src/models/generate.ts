@@ -11,7 +11,7 @@ import type { ModuleHost, ModuleWeights } from '../ops/modules.js';
 import {
   buildStep, F32_MIN, maskValues, tokenIds, type Gpt2Hparams, type Gpt2Weights, type KvBlocks, type StepProgram,
 } from './gpt2.js';
-import { penalize, pick, prng, type Sampling } from './sampling.js';
+import { firstNaN, penalize, pick, prng, type Sampling } from './sampling.js';
 
 const OP = 'GPT2.generate';
 const KEYS = keysOf<Gpt2GenerateOptions>({
@@ -220,6 +220,13 @@ async function* run(
           continue;
         }
         const row = logits.subarray(b * hp.vocab, (b + 1) * hp.vocab);
+        // NaN logits (NaN weights or inputs reach them): greedy takes the first, as torch.argmax;
+        // sampling has no distribution to draw from, and HF's torch.multinomial raises there.
+        const nan = s.greedy ? -1 : firstNaN(row);
+        if (nan >= 0) {
+          throw rangeError(OP, `the logits of sequence ${b} at step ${step}`,
+            `hold NaN (token ${nan}): sampling needs finite logits, as HF's does (greedy decoding, temperature 0, picks the first NaN as torch.argmax)`);
+        }
         const wide = penalize(row, seen[b], s.repetitionPenalty);
         next[b] = pick(row, s, random, wide);
         seen[b].push(next[b]);

@@ -62,7 +62,7 @@ export interface Warped {
  * is taken as exp((logit − max logit) / temperature) in f64, ordered by the logits, with the
  * f64 values penalize() returned (`wide`) for the logits it sent past f32: its limit, greedy
  * (exact ties at the max share it: a penalty that is 0 in f32 sends every seen positive logit
- * to +inf alike). NaN logits are not supported. */
+ * to +inf alike). NaN logits are not supported: generate rejects them before sampling. */
 export function warp(logits: Float32Array, s: Sampling, wide?: ReadonlyMap<number, number>): Warped {
   const n = logits.length;
   const t = Math.fround(s.temperature);
@@ -189,8 +189,21 @@ export function pick(logits: Float32Array, s: Sampling, random: () => number, wi
   return ids[ids.length - 1];
 }
 
+/** torch.argmax of a row: the first of equal maxima, and the first NaN where the row holds one
+ * (torch orders NaN above every number, so HF's greedy decoding picks it). */
 export function argmax(x: Float32Array): number {
   let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i; // first of equals, as torch.argmax
+  if (Number.isNaN(x[0])) return 0;
+  for (let i = 1; i < x.length; i++) {
+    const v = x[i] as number;
+    if (v > (x[best] as number)) best = i;
+    else if (v !== v) return i;
+  }
   return best;
+}
+
+/** The index of the first NaN in x, or −1. */
+export function firstNaN(x: Float32Array): number {
+  for (let i = 0; i < x.length; i++) if (Number.isNaN(x[i])) return i;
+  return -1;
 }

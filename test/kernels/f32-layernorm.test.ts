@@ -154,6 +154,16 @@ describe.each(kernelVariants())('f32-layernorm (%s)', (variant) => {
     check(2, 17, { eps: 0.5 });
   });
 
+  it('a row whose variance overflows f32 gives the bias (README), also where the corrected pass\'s shift² overflows', () => {
+    h.reset();
+    const dim = 4;
+    const rows = [[1e30, 2e30, 3e30, 4e30], [1e20, -1e20, 0, 0], [3e38, -3e38, 0, 0], [-2e19, -1e19, 3e19, 1e19]];
+    const x = h.f32(Float32Array.from(rows.flat())), bias = randomF32(dim, 5), b = h.f32(bias), y = h.f32(rows.length * dim);
+    h.wasm.f32_layer_norm(rows.length, dim, x, dim, 0, 0, 0, b, 1e-5, y, dim);
+    const out = h.read(y, rows.length * dim);
+    for (let r = 0; r < rows.length; r++) expect(Array.from(out.subarray(r * dim, (r + 1) * dim)), `row ${r}`).toEqual(Array.from(bias));
+  });
+
   it('NaN and inf propagate to their row only', () => {
     h.reset();
     const dim = 11;

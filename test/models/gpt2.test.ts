@@ -93,6 +93,36 @@ describe.each(expected.map((c) => [c.name, c]))('GPT-2 fixture %s', (name, c) =>
 });
 
 describe('GPT-2 checkpoints', () => {
+  it('NaN logits: greedy decoding takes the first NaN (torch.argmax, as HF greedy); sampling is a RangeError naming the step; the engine stays usable', async () => {
+    // wte row 5 NaN in a tied checkpoint: logit 5 is NaN at every position, and once token 5 is
+    // fed back every later logit is NaN. torch's logits[:, -1].argmax(-1) gives 5, then 0, 0.
+    const tied = checkpoint('small-f16');
+    const E = tied.config.n_embd;
+    const weights = { ...tied.weights, 'wte.weight': tied.weights['wte.weight'].slice() };
+    weights['wte.weight'].fill(Number.NaN, 5 * E, 6 * E);
+    for (const engine of engines) {
+      const model = engine.gpt2({ config: tied.config, weights });
+      const logits = (await model.forward([1, 2, 3, 4], { batch: 1, seq: 4 })).logits;
+      const last = logits.subarray(3 * tied.config.vocab_size);
+      expect(Number.isNaN(last[5]) && last.filter(Number.isNaN).length === 1, 'only logit 5 is NaN').toBe(true);
+      const greedy: number[] = [];
+      for await (const [t] of model.generate([1, 2, 3, 4], { maxNewTokens: 3 })) greedy.push(t);
+      expect(greedy).toEqual([5, 0, 0]);
+      const sampled: number[] = [];
+      await expect((async () => {
+        for await (const [t] of model.generate([1, 2, 3, 4], { maxNewTokens: 3, temperature: 1, seed: 1 })) sampled.push(t);
+      })()).rejects.toThrow(/GPT2\.generate: the logits of sequence 0 at step 0 hold NaN \(token 5\): sampling needs finite logits/);
+      expect(sampled).toEqual([]);
+      await model.dispose();
+      // The iterator released its cache: a clean model generates as before on the same engine.
+      const clean = engine.gpt2(tied);
+      const tokens: number[] = [];
+      for await (const [t] of clean.generate([1, 2, 3, 4], { maxNewTokens: 3, temperature: 1, seed: 1 })) tokens.push(t);
+      expect(tokens).toHaveLength(3);
+      await clean.dispose();
+    }
+  });
+
   it('attn.bias buffers stored as BOOL or U8 load, unused; the logits are the same bits', async () => {
     const dir = new URL('../fixtures/gpt2/tiny-f32/', import.meta.url);
     const file = readSafetensors(readFileSync(new URL('model.safetensors', dir)));

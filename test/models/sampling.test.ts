@@ -170,6 +170,16 @@ describe('sampling: HF logits processors', () => {
     }
   });
 
+  it('greedy takes the first NaN of a row, as torch.argmax (NaN above every number)', () => {
+    const row = (...xs: number[]): Float32Array => Float32Array.from(xs);
+    const greedy = (x: Float32Array): number => pick(x, { greedy: true, temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 },
+      () => { throw new Error('greedy draws nothing'); });
+    expect(greedy(row(1, Number.NaN, 3, Number.NaN))).toBe(1); // torch.argmax(tensor([1., nan, 3., nan])) = 1
+    expect(greedy(row(Number.NaN, 5))).toBe(0);
+    expect(greedy(row(Infinity, Number.NaN))).toBe(1);
+    expect(greedy(row(-Infinity, 2, 2, -1))).toBe(1);
+  });
+
   it('greedy is the argmax of the penalized logits (first of equals), whatever the warpers', () => {
     for (const c of cases.slice(0, 40)) {
       const logits = b64(c.logits);
