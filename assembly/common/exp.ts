@@ -35,7 +35,9 @@
 
 import { madd } from "./simd";
 
-/** e^x for each lane with x <= 0 (x = -inf gives 0, NaN gives NaN; x > 0 is outside the contract). */
+/** e^x for each lane with x <= 1 (x = -inf gives 0, NaN gives NaN): the attention kernel's
+ * weights reach e^1 (f32-attention-4x64-simd.ts, RESCALE_STEP), where n is 0 or 1 and r the same
+ * range, so the same error bound holds; larger x is outside the contract. */
 // @ts-ignore: decorator
 @inline export function expNonPositive(x: v128): v128 {
   const vcutoff = f32x4.splat(EXP_CUTOFF);

@@ -16,8 +16,8 @@ import { expNonPositive, expNonPositiveScalar } from "../common/exp";
   return m;
 }
 
-/** y[j] = exp(x[j] - m) for j < n (m finite and >= every x[j]: a -inf x[j] gives 0, a NaN
- * gives NaN); returns Σ y[j]. */
+/** y[j] = exp(x[j] - m) for j < n (m finite and >= every x[j] − 1: a -inf x[j] gives 0, a
+ * NaN gives NaN); returns Σ y[j]. */
 // @ts-ignore: decorator
 @inline export function expShiftSum(x: usize, y: usize, n: i32, m: f32): f32 {
   const nb = <usize>n << 2, n16 = nb & ~15;

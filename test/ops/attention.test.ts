@@ -132,6 +132,32 @@ describe.each(kernelVariants())('attention (%s)', (variant) => {
     });
   });
 
+  it('logits rising by the same small step along 65536 keys: the rescales do not tilt the weights (online softmax)', async () => {
+    // Each rescale of the running max rounds e^(m − m') once; with the max rising by the same
+    // tiny amount block after block every rounding leaned one way, and the two halves' weights
+    // drifted apart: 2.7e-3 and 2.0e-2 off float64 here (torch's math path: 6.6e-6, 7.4e-7).
+    // 1024 query rows: the query-tile path with no key split (a few rows split the keys over
+    // items, merged by the combine, which rescales only once per part).
+    const seqK = 65536, seqQ = 1024, d = 4;
+    for (const slope of [3e-5, 1e-5]) {
+      const q = new Float32Array(seqQ * d), k = new Float32Array(seqK * d), v = new Float32Array(seqK);
+      for (let i = 0; i < seqQ; i++) q[i * d] = 1;
+      for (let j = 0; j < seqK; j++) k[j * d] = Math.fround(slope * j);
+      // v is +100 on the first half and −100·(first half's weight / second half's) on the other:
+      // the true output is about 0, so any tilt between the halves shows whole.
+      const top = k[(seqK - 1) * d];
+      let w1 = 0, w2 = 0;
+      for (let j = 0; j < seqK; j++) { const w = Math.exp(k[j * d] - top); if (j < seqK / 2) w1 += w; else w2 += w; }
+      for (let j = 0; j < seqK; j++) v[j] = j < seqK / 2 ? 100 : Math.fround(-100 * w1 / w2);
+      let num = 0, den = 0;
+      for (let j = 0; j < seqK; j++) { const w = Math.exp(k[j * d] - top); num += w * v[j]; den += w; }
+      const r = await engine.attention(q, k, v, { batch: 1, heads: 1, seqQ, seqK, headDim: d, headDimV: 1, scale: 1 });
+      for (const i of [0, 1, 2, 3, 511, 1023]) {
+        expect(Math.abs(r.output[i] - num / den), `slope ${slope}, row ${i}: ${r.output[i]} against ${num / den}`).toBeLessThan(1e-4);
+      }
+    }
+  });
+
   it('logits around ±1e3 stay finite and exact', async () => {
     // magnitude 8 over headDim 16 with scale 1: logits up to ~1e3
     await check(engine, { o: { batch: 1, heads: 2, seqQ: 9, seqK: 70, headDim: 16, scale: 1 }, magnitude: 8 });
