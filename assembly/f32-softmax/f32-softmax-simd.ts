@@ -42,18 +42,20 @@ import { expNonPositive, expNonPositiveScalar } from "../common/exp";
 // @ts-ignore: decorator
 @inline const SUM_BLOCK_BYTES: i32 = 4096;
 
-/** expShiftSum over blocks of 1024 elements, each block's sum then added to the total: the
- * softmax ops' rows, which may hold millions of elements, where one running sum loses the terms
- * below half its ulp (a 4M-element row summed 0.2% low). A row of up to 1024 elements is one
- * block: the same bits as expShiftSum. (The attention kernels call expShiftSum on key blocks.) */
+/** expShiftSum over blocks of 1024 elements, the blocks' sums added up in f64: the softmax
+ * ops' rows, which may hold millions of elements, where one running sum loses the terms below
+ * half its ulp (a 4M-element row summed 0.2% low), and an f32 total of the blocks still rounds
+ * each block's sum the same way once the total dwarfs it (one logit 17 above 4M others: 1.4e-4
+ * off, now 9e-6; found by a numerical review). A row of up to 1024 elements is one block: the same bits
+ * as expShiftSum. (The attention kernels call expShiftSum on key blocks.) */
 // @ts-ignore: decorator
 @inline function expShiftSumBlocked(x: usize, y: usize, n: i32, m: f32): f32 {
-  let sum: f32 = 0;
+  let sum: f64 = 0;
   for (let j = 0; j < n; j += SUM_BLOCK_BYTES >> 2) {
     const off = <usize>j << 2;
-    sum += expShiftSum(x + off, y + off, min(n - j, SUM_BLOCK_BYTES >> 2), m); // the first: 0 + s, exact
+    sum += <f64>expShiftSum(x + off, y + off, min(n - j, SUM_BLOCK_BYTES >> 2), m); // the first: 0 + s, exact
   }
-  return sum;
+  return <f32>sum;
 }
 
 /** y[j] = x[j] · s for j < n. */

@@ -41,6 +41,22 @@ describe.each(kernelVariants())('f32-softmax (%s)', (variant) => {
     }
   });
 
+  it('one logit 17 above 4M others: the blocks\' sums add up in f64 (an f32 total rounded each the same way, 1.4e-4 off)', () => {
+    h.reset();
+    const cols = 1 << 22;
+    const x = new Float32Array(cols).fill(-17);
+    x[0] = 0;
+    const px = h.f32(x), py = h.f32(cols);
+    h.wasm.f32_softmax(1, cols, px, cols, py, cols);
+    const y = h.read(py, cols);
+    let total = 0;
+    for (const v of y) total += v;
+    // What is left (9e-6) is each block's four f32 lanes adding 256 equal terms; torch: 1.9e-2.
+    expect(Math.abs(total - 1)).toBeLessThan(2e-5);
+    const want = 1 / (1 + (cols - 1) * Math.exp(-17)); // x[0]'s probability in float64
+    expect(Math.abs(y[0] - want) / want).toBeLessThan(2e-5);
+  });
+
   it('works in place, handles ±1e3 logits, -inf entries and fully masked rows', () => {
     h.reset();
     const cols = 9;
