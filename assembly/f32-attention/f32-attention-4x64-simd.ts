@@ -12,9 +12,12 @@
 // early keys' weights drift against the late ones': 2.7e-3 off float64 at 65536 keys with a
 // slope of 3e-5 per key, where torch's math path is 6.6e-6 off (found by a numerical review).
 // With the step a row rescales only when its max has risen by more than 1 since the last
-// rescale (6.0e-6 there); the first block with an unmasked key always sets m to its exact max,
-// so a single key's weight is exactly 1, as in torch; weights stay below e^RESCALE_STEP. Key blocks past every row's causal / validLens limit are never computed, unless
-// the slice holds a non-finite K or V value (`allKeys`, set by f32-attention-nonfinite-simd.ts):
+// rescale (4e-5 there: the f32 sum of O is what is left); the first block with an unmasked key
+// always sets m to its exact max, so a single key's weight is exactly 1, as in torch; weights
+// stay at most e^RESCALE_STEP (the step is taken on the difference, exact where the two are
+// close, so no rounding of m + 1 lets it reach 2). Key blocks past every row's causal /
+// validLens limit are never computed, unless the slice holds a non-finite K or V value
+// (`allKeys`, set by f32-attention-nonfinite-simd.ts):
 // then every block is, masked, so the NaN reaches the rows as in torch's math path.
 //
 // Both products run on the 4×8 broadcast register tile with every operand read through one
@@ -76,8 +79,8 @@ import { applyMasks, keyEnd } from "./mask";
 // @ts-ignore: decorator
 @inline const LOWEST: f32 = -3.4028234663852886e38;
 /** A row's running max m moves to a block's max only when that exceeds m by more than this
- * (file header: why). LOWEST + RESCALE_STEP is LOWEST, so a row's first unmasked block always
- * moves it. */
+ * (file header: why). Against LOWEST the difference overflows to +inf, so a row's first
+ * unmasked block always moves it; a block max of -inf or NaN never does. */
 // @ts-ignore: decorator
 @inline const RESCALE_STEP: f32 = 1;
 
@@ -397,7 +400,7 @@ export function attention(
             const srow = st + <usize>r * LDS, prow = oneRow ? srow : sp + <usize>r * LDS;
             const at = <usize>(i0 + r) << 2;
             const mOld = load<f32>(sm + at), mBlock = rowMax(srow, ng << 2);
-            const mNew = mBlock > mOld + RESCALE_STEP ? mBlock : mOld;
+            const mNew = mBlock - mOld > RESCALE_STEP ? mBlock : mOld;
             const alpha = expNonPositiveScalar(mOld - mNew);
             const sum = expShiftSum(srow, prow, ng << 2, mNew);
             store<f32>(sl + at, load<f32>(sl + at) * alpha + sum);
@@ -419,7 +422,7 @@ export function attention(
         const at = <usize>i0 << 2;
         const vmOld = v128.load(sm + at);
         const vmBlock = hmax4x4(vmax0, vmax1, vmax2, vmax3);
-        const vmNew = v128.bitselect(vmBlock, vmOld, f32x4.gt(vmBlock, f32x4.add(vmOld, f32x4.splat(RESCALE_STEP))));
+        const vmNew = v128.bitselect(vmBlock, vmOld, f32x4.gt(f32x4.sub(vmBlock, vmOld), f32x4.splat(RESCALE_STEP)));
         const valpha = expNonPositive(f32x4.sub(vmOld, vmNew));
         let vsum = f32x4.splat(0);
         for (let off: usize = 0; off < ngB; off += 16) {

@@ -51,6 +51,26 @@ describe.each(kernelVariants())('f32-attention (%s)', (variant) => {
     }
   });
 
+  it('the running max moves when a block passes it by more than 1, judged on the difference (f32 spacing 2 at 2^24)', () => {
+    // Keys 0..1023 at m0 = 2^24 + 2, the rest at m0 + 2: m0 + 1 rounds to m0 + 2 in f32 (a tie
+    // to even), so comparing against m + 1 kept m at m0 and weights reached e^2. The difference
+    // is exact there. Rows 1 (1024-key steps) and 4 (the tile's 64-key blocks); stats out.
+    const seqK = 2048, m0 = 2 ** 24 + 2;
+    for (const rows of [1, 4]) {
+      h.reset();
+      const pq = h.f32(new Float32Array(rows).fill(1));
+      const pk = h.f32(Float32Array.from({ length: seqK }, (_, j) => (j < 1024 ? m0 : m0 + 2)));
+      const pv = h.f32(new Float32Array(seqK).fill(1)), po = h.f32(rows), pst = h.f32(2 * rows);
+      const scratch = h.f32(ATTENTION_SCRATCH_BYTES / 4);
+      h.wasm.f32_attention(pq, 1, pk, 1, pv, 1, po, 1, 1, 1, 0, rows, 0, seqK, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, scratch, pst, 0);
+      const st = h.read(pst, 2 * rows);
+      for (let r = 0; r < rows; r++) {
+        expect(st[2 * r], `rows ${rows}, row ${r}: m`).toBe(m0 + 2);
+        expect(st[2 * r + 1], `rows ${rows}, row ${r}: l`).toBeCloseTo(1024 + 1024 * Math.exp(-2), 1);
+      }
+    }
+  });
+
   it('one query row over several ATTENTION_ROW_KEY_BLOCK steps: masks, key ranges, weights, stats', () => {
     // A chunk of one row steps ATTENTION_ROW_KEY_BLOCK keys at a time (its S row in the scratch
     // it never packs): key counts past one and two steps, not multiples of 4, a float mask with

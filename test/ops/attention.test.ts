@@ -158,6 +158,26 @@ describe.each(kernelVariants())('attention (%s)', (variant) => {
     }
   });
 
+  it('weights where the running max stays below a later block\'s (e^x on (0, 1]) are e^(s − max) within 4e-7', async () => {
+    // Block 0 holds the max (0) alone; every later logit is in (0, 1], never more than 1 above
+    // it, so the running max stays 0 and the kernel takes e^x for x in (0, 1]. Five query rows:
+    // a 4-row tile and a 1-row tile. w_j / w_0 = e^(k_j) up to the exp's error and the two
+    // roundings of ·1/l.
+    const seqK = 64 * 129, seqQ = 5, blockKeys = 64;
+    const q = new Float32Array(seqQ).fill(1), k = new Float32Array(seqK), v = new Float32Array(seqK);
+    let worst = 0;
+    for (let rep = 0; rep < 4; rep++) {
+      for (let j = 0; j < blockKeys; j++) k[j] = j === 0 ? 0 : -50;
+      for (let j = blockKeys; j < seqK; j++) k[j] = Math.fround((j - blockKeys + rep / 4 + 0.5) / (seqK - blockKeys));
+      const r = await engine.attention(q, k, v, { batch: 1, heads: 1, seqQ, seqK, headDim: 1, scale: 1, returnWeights: true });
+      for (let i = 0; i < seqQ; i++) {
+        const w = r.weights!.subarray(i * seqK, (i + 1) * seqK);
+        for (let j = blockKeys; j < seqK; j++) worst = Math.max(worst, Math.abs(w[j] / w[0] - Math.exp(k[j])) / Math.exp(k[j]));
+      }
+    }
+    expect(worst).toBeLessThan(4e-7 + 2 * 2 ** -24);
+  });
+
   it('logits around ±1e3 stay finite and exact', async () => {
     // magnitude 8 over headDim 16 with scale 1: logits up to ~1e3
     await check(engine, { o: { batch: 1, heads: 2, seqQ: 9, seqK: 70, headDim: 16, scale: 1 }, magnitude: 8 });
