@@ -2,7 +2,7 @@
 // The package's command line (node >= 20, runs the built dist/):
 //   npx wasm-attention quantize <in.safetensors> <out.safetensors> [--embeddings] [--include RE] [--exclude RE] [--drop RE]
 // writes an int8 copy of a safetensors file (quantizeSafetensors: the engine's own per-channel
-// quantization) and prints the sizes and the quantization error.
+// quantization) and prints the sizes and the quantization error. `-` reads stdin / writes stdout.
 import {
   chmodSync, fstatSync, lstatSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync,
 } from 'node:fs';
@@ -12,7 +12,8 @@ const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors>
 
   Writes an int8 copy of a safetensors file: each chosen 2-D weight K becomes I8 codes plus
   K_scale (F32, one scale per output channel), exactly as quantize: 'int8' quantizes it; the
-  other tensors are copied as they are. loadSafetensors reads the result.
+  other tensors are copied as they are. loadSafetensors reads the result. The output may
+  be the input itself (it is replaced once the copy is written); - is stdin or stdout.
   Default: every 2-D weight except embeddings (wte, wpe, *embeddings*, so GPT-2's tied
   lm_head stays f32), norms, BERT's pooler, classifiers and qa_outputs: the weights
   quantize: 'int8' quantizes, so the engine gives the same bits from this file as from
@@ -20,7 +21,8 @@ const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors>
   --embeddings  quantize the embedding tables too (per row: about 4x smaller in all; the
                 engine then gathers dequantized embeddings, and GPT-2's tied lm_head is int8
                 in the file too)
-  --include RE  quantize the 2-D tensors whose name matches (instead of the default)
+  --include RE  quantize the 2-D tensors whose name matches (instead of the default, so
+                not with --embeddings)
   --exclude RE  keep the tensors whose name matches as they are, too
   --drop RE     leave the tensors whose name matches out of the output (e.g. '\\.attn\\.bias$':
                 GPT-2's causal-mask buffers, which the engine does not read); an I8 weight
@@ -75,12 +77,13 @@ function quantize(args) {
   }
   if (files.length > 2) fail(`unexpected argument ${JSON.stringify(files[2])}: quantize takes an input and an output file\n${USAGE}`);
   if (files.length !== 2) fail(`quantize needs an input and an output file\n${USAGE}`);
+  if (include && embeddings) fail('--embeddings chooses among the default tensors, and --include replaces that choice: give one of them');
   const [inPath, outPath] = files;
   let bytes;
   try {
-    bytes = new Uint8Array(readFileSync(inPath));
+    bytes = new Uint8Array(readFileSync(inPath === '-' ? 0 : inPath));
   } catch (error) {
-    fail(`cannot read ${inPath}: ${error.message}`);
+    fail(`cannot read ${inPath === '-' ? 'stdin' : inPath}: ${error.message}`);
   }
   const chosen = (name, shape) =>
     (include ? include.test(name) : defaultQuantizeKey(name, shape, embeddings)) && !(exclude && exclude.test(name));
@@ -99,8 +102,8 @@ function quantize(args) {
   // written to directly.
   let stdout;
   try { stdout = fstatSync(1); } catch { /* no stdout: the output cannot be it */ }
-  const here = statSync(outPath, { throwIfNoEntry: false });
-  const toStdout = stdout !== undefined && here !== undefined && here.dev === stdout.dev && here.ino === stdout.ino;
+  const here = outPath === '-' ? undefined : statSync(outPath, { throwIfNoEntry: false });
+  const toStdout = outPath === '-' || (stdout !== undefined && here !== undefined && here.dev === stdout.dev && here.ino === stdout.ino);
   let target, mode;
   if (!toStdout) {
     try {
@@ -151,6 +154,15 @@ function quantize(args) {
       ? 'error:  none (no tensor quantized)'
       : `error:  relative RMS ${percent(result.relativeRmsError)} overall, worst ${percent(worst.relativeRmsError)} (${worst.name})`,
   ];
+  if (worst === undefined) {
+    // The header (quantizeSafetensors has validated it): its I8 tensors.
+    const length = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length)));
+    const int8 = Object.entries(header).filter(([key, t]) => key !== '__metadata__' && t.dtype === 'I8').length;
+    lines.push(int8 > 0
+      ? `note:   the input is already int8 (${int8} I8 tensors): the output is a copy of it`
+      : 'note:   no tensor matched the choice (see --help): the output is a copy of the input');
+  }
   (toStdout ? process.stderr : process.stdout).write(`${lines.join('\n')}\n`);
 }
 

@@ -22,12 +22,16 @@ export type KernelVariant = 'simd' | 'relaxed';
 export type Int8Dot = 'relaxed_dot_i8x16_i7x16' | 'relaxed_dot_i8x16_i7x16_signed' | 'dot_i16x8';
 
 declare global {
-  // The one WebAssembly type these declarations name (EngineOptions.wasm), for consumers that
-  // compile without the DOM lib (lib ES2022 with @types/node 20 declares no WebAssembly
-  // namespace); it merges with the DOM's interface where that is present.
+  // The two host types these declarations name (EngineOptions.wasm), for consumers that compile
+  // with neither the DOM lib nor @types/node (lib ES2022 alone declares no WebAssembly namespace
+  // and no URL; @types/node 20 declares URL but no WebAssembly). Each merges with the fuller
+  // declaration where one is present (`href` as the DOM's and Node's own: a string).
   // eslint-disable-next-line @typescript-eslint/no-namespace, @typescript-eslint/no-empty-interface
   namespace WebAssembly {
     interface Module {} // eslint-disable-line @typescript-eslint/no-empty-object-type
+  }
+  interface URL {
+    href: string;
   }
 }
 

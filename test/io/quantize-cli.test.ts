@@ -161,6 +161,27 @@ describe('wasm-attention quantize', () => {
     const again = cli('quantize', tinyOut, join(dir, 'tiny-again.safetensors'));
     expect(again.status).toBe(0);
     expect(again.stdout).toContain('ratio:  1.0000 (the same size)');
+    expect(again.stdout).toContain('note:   the input is already int8 (1 I8 tensors): the output is a copy of it');
+    const none = cli('quantize', tiny, join(dir, 'tiny-none.safetensors'), '--include', '^nothing$');
+    expect(none.status).toBe(0);
+    expect(none.stdout).toContain('note:   no tensor matched the choice (see --help): the output is a copy of the input');
+  });
+
+  it('- is stdin and stdout; the output may be the input; --embeddings with --include is refused', () => {
+    const inPath = join(dir, 'in.safetensors');
+    const piped = spawnSync(process.execPath, [BIN, 'quantize', '-', '-'], { input: readFileSync(inPath) });
+    expect(piped.status, String(piped.stderr)).toBe(0);
+    expect(String(piped.stderr)).toMatch(/^input: +-  /);
+    const viaFiles = join(dir, 'via-files.safetensors');
+    expect(cli('quantize', inPath, viaFiles).status).toBe(0);
+    expect(Buffer.compare(piped.stdout, readFileSync(viaFiles))).toBe(0);
+    const copy = join(dir, 'in-place.safetensors');
+    writeFileSync(copy, readFileSync(inPath));
+    expect(cli('quantize', copy, copy).status).toBe(0);
+    expect(Buffer.compare(readFileSync(copy), readFileSync(viaFiles))).toBe(0);
+    const both = cli('quantize', inPath, join(dir, 'z.safetensors'), '--embeddings', '--include', 'weight');
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/--embeddings chooses among the default tensors, and --include replaces that choice/);
   });
 
   it('writes through a symbolic link (its target replaced, the link kept, the mode kept) and into a pipe', () => {

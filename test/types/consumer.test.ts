@@ -28,6 +28,32 @@ describe('published types', () => {
     expect(check(fileURLToPath(new URL('consumer.ts', import.meta.url)), ['--lib', 'es2022', '--exactOptionalPropertyTypes'])).toBe('');
   }, 60_000);
 
+  it('and with neither the DOM lib nor @types/node (lib ES2022 alone: no URL, no WebAssembly)', () => {
+    const dir = mkdtempSync(join(fileURLToPath(new URL('.', import.meta.url)), '.tmp-'));
+    try {
+      writeFileSync(join(dir, 'bare.ts'), `import { createEngine } from '../../../dist/index.js';
+const engine = await createEngine({ threads: 1 });
+const out: Float32Array = await engine.gelu(new Float32Array(4), { approximate: 'tanh' });
+void out;
+await engine.dispose();
+`);
+      // `types: []` is a tsconfig's to give (the command line cannot empty the list).
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: { strict: true, target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', skipLibCheck: false, lib: ['es2022'], types: [], noEmit: true },
+        files: ['bare.ts'],
+      }));
+      let errors = '';
+      try {
+        execFileSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8', stdio: 'pipe' });
+      } catch (error) {
+        errors = String((error as { stdout?: string }).stdout ?? error);
+      }
+      expect(errors).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('README\'s ```ts examples type-check under --strict as written', () => {
     const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
     const blocks = [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
