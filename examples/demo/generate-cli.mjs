@@ -92,7 +92,7 @@ try {
     if (error instanceof RangeError || error instanceof TypeError) fail(error.message);
     throw error;
   }
-  await warmUp(model);
+  await warmUp(model, promptIds.length);
   process.stdout.write(args.prompt);
   const ms = [];
   for await (const { id, ms: stepMs } of steps) {

@@ -31,11 +31,11 @@ function cleanText(ch: string): string {
 const lowercase: Normalizer = (t) => {
   const lower = t.text.toLowerCase();
   if (lower === t.text) return t;
-  if (lower.length === t.length && !t.text.includes('Σ')) return new AlignedText(lower, t.starts, t.ends);
+  if (lower.length === t.length && !t.text.includes('Σ')) return t.withText(lower);
   return t.mapChars((ch) => ch.toLowerCase());
 };
-const stripNonspacingMarks: Normalizer = (t) => t.mapChars((ch) => (isNonspacingMark(ch.codePointAt(0) as number) ? '' : ch));
-const stripMarks: Normalizer = (t) => t.mapChars((ch) => (isMark(ch.codePointAt(0) as number) ? '' : ch));
+const stripNonspacingMarks: Normalizer = (t) => t.mapChars((ch) => (isNonspacingMark(ch.codePointAt(0) as number) ? '' : ch), 0, 0x7f);
+const stripMarks: Normalizer = (t) => t.mapChars((ch) => (isMark(ch.codePointAt(0) as number) ? '' : ch), 0, 0x7f);
 
 /** A code point and what may compose with it: combining marks, Hangul vowel and final jamo, and
  * the half-width voiced sound marks NFKC turns into combining ones. */
@@ -109,8 +109,9 @@ function bertNormalizer(json: Json, path: string): Normalizer {
     ? lower : optionalBoolean(json, 'strip_accents', path, lower);
   const nfd = unicodeForm('NFD');
   return (t) => {
-    if (clean) t = t.mapChars(cleanText);
-    if (chinese) t = t.mapChars((ch) => (isChineseChar(ch.codePointAt(0) as number) ? ` ${ch} ` : ch));
+    // Printable ASCII: cleanText and the CJK spacing keep it (the last argument pair).
+    if (clean) t = t.mapChars(cleanText, 0x20, 0x7e);
+    if (chinese) t = t.mapChars((ch) => (isChineseChar(ch.codePointAt(0) as number) ? ` ${ch} ` : ch), 0, 0x7f);
     if (strip) t = stripNonspacingMarks(nfd(t));
     if (lower) t = lowercase(t);
     return t;

@@ -43,7 +43,7 @@ function byteLevel(json: Json, path: string): PreTokenizer {
   return (t) => {
     if (addPrefixSpace && t.length > 0 && !t.text.startsWith(' ')) t = t.prepend(' ');
     const words = useRegex ? t.split(GPT2_WORDS, 'isolated') : [t];
-    return words.map((w) => w.mapChars(byteChars));
+    return words.map((w) => w.mapChars(byteChars, 0x21, 0x7e)); // '!'..'~' are their own byte characters
   };
 }
 

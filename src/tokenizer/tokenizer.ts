@@ -175,9 +175,12 @@ class AddedTokenMatcher {
    * many tokens share a prefix (50,000 `<|reserved_…|>` tokens: a scan of each candidate cost
    * 3.4 s on 10 KB of `<|`; HF matches with Aho-Corasick). */
   private readonly root: TrieNode = { next: new Map() };
+  /** 1 for each unit a pattern starts with: the scan asks the trie only there. */
+  private readonly first = new Uint8Array(0x10000);
   constructor(tokens: readonly (AddedToken & { pattern: string })[]) {
     for (const t of tokens) {
       if (t.pattern.length === 0) continue;
+      this.first[t.pattern.charCodeAt(0)] = 1;
       let node = this.root;
       for (let i = 0; i < t.pattern.length; i++) {
         const unit = t.pattern.charCodeAt(i);
@@ -205,7 +208,7 @@ class AddedTokenMatcher {
     const pieces: [number, number, AddedToken | null][] = [];
     let done = 0;
     for (let i = 0; i < text.length;) {
-      const hit = this.root.next.has(text.charCodeAt(i)) ? this.longestAt(text, i) : undefined;
+      const hit = this.first[text.charCodeAt(i)] === 1 ? this.longestAt(text, i) : undefined;
       if (hit === undefined) {
         i++;
         continue;
@@ -472,7 +475,8 @@ class HfTokenizer implements Tokenizer {
     for (let i = first; i < last; i++) {
       const piece = (splits[i] as { piece: AlignedText }).piece;
       for (const t of tokens[i] as readonly WordToken[]) {
-        const [s0, e0] = t.end > t.start ? piece.span(t.start, t.end) : [0, 0];
+        const s0 = t.end > t.start ? piece.startOf(t.start) : 0;
+        const e0 = t.end > t.start ? piece.endOf(t.end - 1) : 0;
         out.ids.push(t.id);
         out.tokens.push(t.value);
         out.typeIds.push(sequenceId);
@@ -773,10 +777,11 @@ function pad(
 
 function toEncoding(e: Encoded & { mask?: number[] }): Encoding {
   return {
-    inputIds: Int32Array.from(e.ids),
-    attentionMask: e.mask === undefined ? new Int32Array(e.ids.length).fill(1) : Int32Array.from(e.mask),
-    tokenTypeIds: Int32Array.from(e.typeIds),
-    specialTokensMask: Int32Array.from(e.specialTokensMask),
+    // new Int32Array(array) copies a plain array directly; Int32Array.from goes through its iterator.
+    inputIds: new Int32Array(e.ids),
+    attentionMask: e.mask === undefined ? new Int32Array(e.ids.length).fill(1) : new Int32Array(e.mask),
+    tokenTypeIds: new Int32Array(e.typeIds),
+    specialTokensMask: new Int32Array(e.specialTokensMask),
     tokens: e.tokens,
     offsets: e.offsets,
     wordIds: e.wordIds,
