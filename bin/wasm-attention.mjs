@@ -79,11 +79,12 @@ function quantize(args) {
   if (files.length !== 2) fail(`quantize needs an input and an output file\n${USAGE}`);
   if (include && embeddings) fail('--embeddings chooses among the default tensors, and --include replaces that choice: give one of them');
   const [inPath, outPath] = files;
+  const inName = inPath === '-' ? 'stdin' : inPath, outName = outPath === '-' ? 'stdout' : outPath; // for messages
   let bytes;
   try {
     bytes = new Uint8Array(readFileSync(inPath === '-' ? 0 : inPath));
   } catch (error) {
-    fail(`cannot read ${inPath === '-' ? 'stdin' : inPath}: ${error.message}`);
+    fail(`cannot read ${inName}: ${error.message}`);
   }
   const chosen = (name, shape) =>
     (include ? include.test(name) : defaultQuantizeKey(name, shape, embeddings)) && !(exclude && exclude.test(name));
@@ -91,7 +92,7 @@ function quantize(args) {
   try {
     result = quantizeSafetensors(bytes, { include: chosen, drop: drop && ((name) => drop.test(name)) });
   } catch (error) {
-    fail(`${inPath}: ${error.message}`);
+    fail(`${inName}: ${error.message}`);
   }
   // A regular file (or a new one) is written beside the output and renamed over it: a failed
   // write (a full disk) leaves no truncated file under the output's name, and the output may
@@ -112,7 +113,7 @@ function quantize(args) {
       mode = stat.isFile() ? stat.mode & 0o7777 : undefined;
       if (!stat.isFile()) target = undefined;
     } catch (error) {
-      if (error.code !== 'ENOENT') fail(`cannot write ${outPath}: ${error.message}`);
+      if (error.code !== 'ENOENT') fail(`cannot write ${outName}: ${error.message}`);
       // A new file; a dangling link is written through, creating its target.
       target = lstatSync(outPath, { throwIfNoEntry: false })?.isSymbolicLink() ? undefined : outPath;
     }
@@ -121,13 +122,13 @@ function quantize(args) {
     try {
       for (let at = 0; at < result.bytes.length;) at += writeSync(1, result.bytes, at, result.bytes.length - at);
     } catch (error) {
-      fail(`cannot write ${outPath}: ${error.message}`);
+      fail(`cannot write ${outName}: ${error.message}`);
     }
   } else if (target === undefined) {
     try {
       writeFileSync(outPath, result.bytes);
     } catch (error) {
-      fail(`cannot write ${outPath}: ${error.message}`);
+      fail(`cannot write ${outName}: ${error.message}`);
     }
   } else {
     const temporary = `${target}.${process.pid}.tmp`;
@@ -137,13 +138,13 @@ function quantize(args) {
       renameSync(temporary, target);
     } catch (error) {
       try { rmSync(temporary, { force: true }); } catch { /* the write error is the one to report */ }
-      fail(`cannot write ${outPath}: ${error.message}`);
+      fail(`cannot write ${outName}: ${error.message}`);
     }
   }
   const worst = result.quantized.reduce((a, t) => (a === undefined || t.relativeRmsError > a.relativeRmsError ? t : a), undefined);
   const lines = [
-    `input:  ${inPath}  ${size(result.inputBytes)}`,
-    `output: ${outPath}  ${size(result.outputBytes)}`,
+    `input:  ${inName}  ${size(result.inputBytes)}`,
+    `output: ${outName}  ${size(result.outputBytes)}`,
     `ratio:  ${(result.outputBytes / result.inputBytes).toFixed(4)} (${result.outputBytes === result.inputBytes ? 'the same size'
       : result.outputBytes < result.inputBytes
       ? `${(result.inputBytes / result.outputBytes).toFixed(2)}x smaller`
@@ -155,13 +156,17 @@ function quantize(args) {
       : `error:  relative RMS ${percent(result.relativeRmsError)} overall, worst ${percent(worst.relativeRmsError)} (${worst.name})`,
   ];
   if (worst === undefined) {
-    // The header (quantizeSafetensors has validated it): its I8 tensors.
+    // Why nothing was quantized: the choice given matched no float 2-D tensor, or (the default
+    // choice) the input's weights are int8 already, or it has none the default takes.
     const length = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length)));
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))); // validated above
     const int8 = Object.entries(header).filter(([key, t]) => key !== '__metadata__' && t.dtype === 'I8').length;
-    lines.push(int8 > 0
-      ? `note:   the input is already int8 (${int8} I8 tensors): the output is a copy of it`
-      : 'note:   no tensor matched the choice (see --help): the output is a copy of the input');
+    const why = include ? 'no float 2-D tensor matched --include'
+      : int8 > 0 ? `the input is already int8 (${int8} I8 tensor${int8 === 1 ? '' : 's'})`
+      : 'no tensor matched the default choice (see --help)';
+    const n = result.dropped.length;
+    const so = n > 0 ? `the output is the input less the ${n} dropped tensor${n === 1 ? '' : 's'}` : 'the output is a copy of the input';
+    lines.push(`note:   nothing quantized: ${why}; ${so}`);
   }
   (toStdout ? process.stderr : process.stdout).write(`${lines.join('\n')}\n`);
 }

@@ -161,17 +161,31 @@ describe('wasm-attention quantize', () => {
     const again = cli('quantize', tinyOut, join(dir, 'tiny-again.safetensors'));
     expect(again.status).toBe(0);
     expect(again.stdout).toContain('ratio:  1.0000 (the same size)');
-    expect(again.stdout).toContain('note:   the input is already int8 (1 I8 tensors): the output is a copy of it');
+    expect(again.stdout).toContain('note:   nothing quantized: the input is already int8 (1 I8 tensor); the output is a copy of the input');
     const none = cli('quantize', tiny, join(dir, 'tiny-none.safetensors'), '--include', '^nothing$');
     expect(none.status).toBe(0);
-    expect(none.stdout).toContain('note:   no tensor matched the choice (see --help): the output is a copy of the input');
+    expect(none.stdout).toContain('note:   nothing quantized: no float 2-D tensor matched --include; the output is a copy of the input');
+    // an int8 input with a choice of the user's that matches nothing: the choice is named, not the int8
+    const noneOfInt8 = cli('quantize', tinyOut, join(dir, 'tiny-none2.safetensors'), '--include', '^nothing$');
+    expect(noneOfInt8.stdout).toContain('note:   nothing quantized: no float 2-D tensor matched --include; the output is a copy of the input');
+    // with tensors dropped (the I8 weight takes its scale), the output is no copy
+    const lessOne = cli('quantize', tinyOut, join(dir, 'tiny-less.safetensors'), '--drop', '^x\\.weight$');
+    expect(lessOne.stdout).toContain('note:   nothing quantized: the input is already int8 (1 I8 tensor); the output is the input less the 2 dropped tensors');
+    // an F32 file with nothing the default takes (a 1-D tensor)
+    const vector = join(dir, 'vector.safetensors');
+    writeFileSync(vector, writeSafetensors({ 'x.bias': { dtype: 'F32', shape: [3], data: Float32Array.of(1, 2, 3) } }));
+    expect(cli('quantize', vector, join(dir, 'vector-out.safetensors')).stdout)
+      .toContain('note:   nothing quantized: no tensor matched the default choice (see --help); the output is a copy of the input');
   });
 
   it('- is stdin and stdout; the output may be the input; --embeddings with --include is refused', () => {
     const inPath = join(dir, 'in.safetensors');
     const piped = spawnSync(process.execPath, [BIN, 'quantize', '-', '-'], { input: readFileSync(inPath) });
     expect(piped.status, String(piped.stderr)).toBe(0);
-    expect(String(piped.stderr)).toMatch(/^input: +-  /);
+    expect(String(piped.stderr)).toMatch(/^input: +stdin  [\s\S]*\noutput: stdout  /);
+    const empty = spawnSync(process.execPath, [BIN, 'quantize', '-', join(dir, 'e.safetensors')], { input: Buffer.alloc(0), encoding: 'utf8' });
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toMatch(/^wasm-attention: stdin: loadSafetensors: file is 0 bytes/);
     const viaFiles = join(dir, 'via-files.safetensors');
     expect(cli('quantize', inPath, viaFiles).status).toBe(0);
     expect(Buffer.compare(piped.stdout, readFileSync(viaFiles))).toBe(0);
