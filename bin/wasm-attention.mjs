@@ -6,7 +6,7 @@
 import {
   chmodSync, fstatSync, lstatSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync,
 } from 'node:fs';
-import { defaultQuantizeKey, quantizeSafetensors } from '../dist/index.js';
+import { defaultQuantizeKey, quantizeSafetensors, readSafetensors } from '../dist/index.js';
 
 const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors> [options]
 
@@ -158,9 +158,7 @@ function quantize(args) {
   if (worst === undefined) {
     // Why nothing was quantized: the choice given matched no float 2-D tensor, or (the default
     // choice) the input's weights are int8 already, or it has none the default takes.
-    const length = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))); // validated above
-    const int8 = Object.entries(header).filter(([key, t]) => key !== '__metadata__' && t.dtype === 'I8').length;
+    const int8 = Object.values(readSafetensors(bytes).tensors).filter((t) => t.dtype === 'I8').length;
     const why = include ? 'no float 2-D tensor matched --include'
       : int8 > 0 ? `the input is already int8 (${int8} I8 tensor${int8 === 1 ? '' : 's'})`
       : 'no tensor matched the default choice (see --help)';
