@@ -45,19 +45,28 @@ export function loadCharGpt(engine, config, safetensorsBytes) {
   return { model, vocab, config };
 }
 
+/** Prefills of warmUp: two of the pool chooser's trial intervals (src/engine.ts, PathChooser). */
+const PREFILL_ROUNDS = 16;
+
 /**
- * Runs a generation and drops it: the first call uploads the weights into the engine, and the
+ * Runs generations and drops them: the first call uploads the weights into the engine, and the
  * first calls of each path run code that is not optimised yet (V8 compiles wasm functions in a
  * baseline tier first, JavaScript likewise), so none of that counts in a measured run. The
  * prompt's length decides the prefill's path (one row: the decoding kernels; more: the GEMM's),
  * so warm up with the length about to run: with a 1-token prompt the default prompt's prefill
- * took 24–26 ms in Node instead of about 2.
+ * took 24–26 ms in Node instead of about 2. Then PREFILL_ROUNDS prefills alone: on a pool engine
+ * a prefill of this model (about 30 MFLOP) is above the threshold where the engine times the
+ * pool against the calling thread and keeps the faster, and it tries the calling thread only
+ * once every 8 such calls; with two warm-up generations the measured prefill went to the pool
+ * (2 threads, first token 9.7–10.9 ms in Node and about 30 ms on the page's load, against 1–3 ms
+ * on the calling thread once both ways are timed).
  */
 export async function warmUp(model, promptLength = DEFAULTS.prompt.length) {
   const positions = model.config.nPositions;
   const prompt = new Array(Math.max(1, Math.min(promptLength, positions))).fill(0);
   const maxNewTokens = Math.min(24, positions - prompt.length + 1);
   for (let round = 0; round < 2; round++) for await (const _ of model.generate(prompt, { maxNewTokens }));
+  for (let round = 0; round < PREFILL_ROUNDS; round++) for await (const _ of model.generate(prompt, { maxNewTokens: 1 }));
 }
 
 /**

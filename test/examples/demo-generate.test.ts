@@ -7,9 +7,10 @@ import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { createEngine, loadSafetensors } from '../../dist/index.js';
 import { charGptOnOneThread, CHAR_GPT_DIR as DIR } from '../helpers/char-gpt.js';
 // @ts-expect-error: a plain ES module of the example, no types
-import { charVocab, generateOptions, rates } from '../../examples/demo/char-gpt.js';
+import { charVocab, generateOptions, rates, warmUp } from '../../examples/demo/char-gpt.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const config = JSON.parse(readFileSync(new URL('config.json', DIR), 'utf8'));
@@ -159,6 +160,23 @@ describe('examples/demo/char-gpt.js', () => {
       .toEqual({ maxNewTokens: 5, temperature: 0.7, seed: 9 });
     expect(generateOptions({ maxNewTokens: 5, temperature: 1.2, topK: 4, topP: 0.8, seed: 2 }))
       .toEqual({ maxNewTokens: 5, temperature: 1.2, seed: 2, topK: 4, topP: 0.8 });
+  });
+
+  it('warmUp on a 2-thread engine: the prefill timed both on the workers and on the calling thread', async () => {
+    // Without the prefills after the two generations, the chooser had only timed the pool, and
+    // the measured run's first token went there (9.7-10.9 ms in Node against 1-3 ms inline).
+    const engine = await createEngine({ threads: 2 });
+    try {
+      const model = engine.gpt2({ config, weights: loadSafetensors(readFileSync(new URL('model.safetensors', DIR))) });
+      await warmUp(model, greedy.items[0]!.promptIds.length);
+      const debug = (engine as unknown as Record<symbol, () => { chooser(): { rate: { pool: number; inline: number } } | undefined }>)[
+        Symbol.for('wasm-attention.debug')]!();
+      const rate = debug.chooser()!.rate;
+      expect(Number.isNaN(rate.pool), 'pool timed').toBe(false);
+      expect(Number.isNaN(rate.inline), 'calling thread timed').toBe(false);
+    } finally {
+      await engine.dispose();
+    }
   });
 
   it('rates: the first step apart, decoding tokens/s over the others', () => {
