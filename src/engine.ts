@@ -31,6 +31,7 @@ import { createGpt2 } from './models/gpt2.js';
 import { createBert } from './models/bert.js';
 import { programFlops, runInline, type Phase } from './parallel/phases.js';
 import { Pool, workersAvailable } from './parallel/pool.js';
+import { asyncDisposer } from './disposable.js';
 
 const OP = 'createEngine';
 const OPTION_KEYS = keysOf<EngineOptions>({ threads: true, kernels: true, wasm: true });
@@ -421,7 +422,12 @@ class WasmEngine implements Engine {
     private readonly executor: Executor,
     /** The calling thread's instance, for work between calls (packing layer weights). */
     private readonly kernelExports: KernelExports,
-  ) {}
+  ) {
+    Object.assign(this, asyncDisposer(() => this.dispose()));
+  }
+
+  /** `await using` (set in the constructor where the runtime defines Symbol.asyncDispose). */
+  declare readonly [Symbol.asyncDispose]: () => Promise<void>;
 
   get threads(): number {
     return this.executor.threads;

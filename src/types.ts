@@ -33,6 +33,11 @@ declare global {
   interface URL {
     href: string;
   }
+  // `await using` on the handles below: the symbol as TypeScript's esnext.disposable lib and
+  // @types/node declare it (identical declarations merge), for consumers whose lib has neither.
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
 }
 
 /** What the host WebAssembly engine offers, detected once when an engine is created. */
@@ -104,6 +109,9 @@ export interface EngineTensor {
   /** Frees the tensor's memory (also freed when the handle is garbage-collected); calls queued
    * before still see it, later uses reject. Idempotent. */
   dispose(): Promise<void>;
+  /** dispose(), at the end of an `await using` block (present where the runtime defines
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface AttentionResult {
@@ -183,6 +191,9 @@ export interface MultiHeadAttention {
   /** Frees the layer's weights in the engine's memory (they are also freed when the layer is
    * garbage-collected); later forward calls reject. Idempotent. */
   dispose(): Promise<void>;
+  /** dispose(), at the end of an `await using` block (present where the runtime defines
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** An op's f32 input: an array (copied in by the call) or a tensor of the engine (read in place). */
@@ -283,6 +294,9 @@ export interface Linear {
   forward(x: TensorLike, options: LinearForwardOptions): Promise<Float32Array | EngineTensor>;
   /** Frees the weights in the engine's memory; later calls reject. Idempotent. */
   dispose(): Promise<void>;
+  /** dispose(), at the end of an `await using` block (present where the runtime defines
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** The constructor arguments of `nn.TransformerEncoderLayer` / `DecoderLayer` / `nn.Transformer`,
@@ -378,12 +392,18 @@ export interface TransformerEncoderLayer {
   /** src [batch, seq, dModel] → [batch, seq, dModel]. */
   forward(src: Float32Array, options: TransformerEncoderLayerForwardOptions): Promise<Float32Array>;
   dispose(): Promise<void>;
+  /** dispose(), at the end of an `await using` block (present where the runtime defines
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface TransformerDecoderLayer {
   /** tgt [batch, seqT, dModel], memory [batch, seqS, dModel] → [batch, seqT, dModel]. */
   forward(tgt: Float32Array, memory: TensorLike, options: TransformerDecoderLayerForwardOptions): Promise<Float32Array>;
   dispose(): Promise<void>;
+  /** dispose(), at the end of an `await using` block (present where the runtime defines
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface Transformer {
@@ -395,6 +415,9 @@ export interface Transformer {
    * greedy decoding loop keeps it). */
   decode(tgt: Float32Array, memory: TensorLike, options: TransformerDecodeOptions): Promise<Float32Array>;
   dispose(): Promise<void>;
+  /** dispose(), at the end of an `await using` block (present where the runtime defines
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** config.json of a Hugging Face BERT checkpoint, as HF writes it. These keys are read, and
@@ -462,6 +485,9 @@ export interface BertModel {
   /** inputIds [batch, seq] in 0..vocab_size-1. */
   forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<BertOutput>;
   dispose(): Promise<void>;
+  /** dispose(), at the end of an `await using` block (present where the runtime defines
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** What every BertFor* class has: HF's class of that name in eval mode, read from config.json and
@@ -473,6 +499,9 @@ export interface BertHeadModel<Output> {
   readonly unusedKeys: readonly string[];
   forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<Output>;
   dispose(): Promise<void>;
+  /** dispose(), at the end of an `await using` block (present where the runtime defines
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** A head that classifies into config.id2label's labels. */
@@ -599,6 +628,9 @@ export interface Engine {
   bertForQuestionAnswering(options: BertModelOptions): BertForQuestionAnswering;
   /** Releases the engine; later calls reject. Idempotent. */
   dispose(): Promise<void>;
+  /** dispose(), at the end of an `await using` block (present where the runtime defines
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** `engine.gpt2`: config.json as Hugging Face writes it, and the state dict (HF keys with or
@@ -701,4 +733,7 @@ export interface Gpt2 {
    * gives it back when it is garbage-collected. */
   generate(promptIds: Int32Array | readonly number[], options: Gpt2GenerateOptions): AsyncGenerator<Int32Array, void, undefined>;
   dispose(): Promise<void>;
+  /** dispose(), at the end of an `await using` block (present where the runtime defines
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+  [Symbol.asyncDispose](): Promise<void>;
 }

@@ -34,6 +34,7 @@ import {
   AttentionBlock, NormBlock, layerBlocks, layerPhases, normPhase, placeStack, type LayerConfig, type LayerWeights,
   type StackBuffers,
 } from '../ops/transformer-layer.js';
+import { asyncDisposer } from '../disposable.js';
 
 /** Which model: BertModel, or one of the BertFor* heads on top of it. */
 export type BertHead = 'base' | 'sequence-classification' | 'masked-lm' | 'token-classification' | 'question-answering';
@@ -544,7 +545,10 @@ export function createBert(
       return out;
     }, outputs(p));
   };
-  const common = { config, unusedKeys: Object.freeze(unused), dispose: () => weights.dispose(model) };
+  const common = {
+    config, unusedKeys: Object.freeze(unused), dispose: () => weights.dispose(model),
+    ...asyncDisposer(() => weights.dispose(model)),
+  };
   const labelled = { ...common, labels: Object.freeze(labels) };
   const tokens = (p: ForwardPlan): number => p.B * p.L;
 

@@ -29,6 +29,7 @@ import {
 import { NormBlock } from '../ops/transformer-layer.js';
 import { attentionPhases, keyCountFields, placeAttention, type SliceProblem } from '../ops/attention-slices.js';
 import { generate } from './generate.js';
+import { asyncDisposer } from '../disposable.js';
 
 const OP = 'gpt2';
 const FORWARD = 'GPT2.forward';
@@ -809,6 +810,7 @@ export function createGpt2(spec: unknown, host: ModuleHost): Gpt2 {
       return generate({ hp, m, weights, host }, model, promptIds, opts);
     },
     dispose: () => weights.dispose(model),
+    ...asyncDisposer(() => weights.dispose(model)),
   });
   weights.track(model);
   return model;

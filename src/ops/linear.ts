@@ -18,6 +18,7 @@ import type { BuiltCall } from './attention.js';
 import { int8Codes, keepPacked, ownCodes, ModuleWeights, readStateDict, type Int8Codes, type ModuleHost, type ParamSpec, type Resident } from './modules.js';
 import { collectOutput, outputLengths, placeOutput, planOutput } from './outputs.js';
 import { placeInput, tensorInput, writeInput, type TensorRegistry } from './tensor.js';
+import { asyncDisposer } from '../disposable.js';
 
 const OP = 'linear';
 const CONFIG_KEYS = keysOf<LinearConfig>({ inFeatures: true, outFeatures: true, bias: true, weights: true, quantize: true });
@@ -160,6 +161,7 @@ export function createLinear(config: unknown, host: ModuleHost, tensors: TensorR
       });
     }) as Linear['forward'],
     dispose: () => weights.dispose(module),
+    ...asyncDisposer(() => weights.dispose(module)),
   });
   weights.track(module);
   return module;

@@ -25,6 +25,7 @@ import { attachMask, attentionPhases, placeAttention, type SliceProblem } from '
 import {
   int8Codes, isCodesOnly, keepPacked, ownCodes, ModuleWeights, type Int8Codes, type ModuleHost, type Resident,
 } from './modules.js';
+import { asyncDisposer } from '../disposable.js';
 
 const OP = 'multiHeadAttention';
 const FORWARD = 'MultiHeadAttention.forward';
@@ -545,6 +546,7 @@ export function createMultiHeadAttention(params: MultiHeadAttentionParams, host:
       return weights.call<AttentionResult>('forward', (arena, threads) => buildForward(arena, params, plan, threads));
     },
     dispose: () => weights.dispose(layer),
+    ...asyncDisposer(() => weights.dispose(layer)),
   });
   weights.track(layer);
   return layer;

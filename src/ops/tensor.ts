@@ -7,6 +7,7 @@ import type { Arena } from '../wasm/arena.js';
 import { ARENA_BASE, MAX_PAGES, PAGE_BYTES } from '../wasm/layout.js';
 import { array, isArrayOf, typedArray } from '../validate.js';
 import { rangeError, released, stateError, typeError } from '../errors.js';
+import { asyncDisposer } from '../disposable.js';
 
 const OP = 'createTensor';
 
@@ -147,6 +148,7 @@ export function createTensor(host: TensorHost, registry: TensorRegistry, init: u
         state.ptr = 0;
       }));
     },
+    ...asyncDisposer(() => tensor.dispose()),
   });
   registry.set(tensor, state);
   collected?.register(tensor, { host, state }, tensor);

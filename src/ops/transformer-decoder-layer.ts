@@ -13,6 +13,7 @@ import {
   LAYER_CONFIG_KEYS, layerBlocks, layerConfig, layerPhases, layerSpecs, layerWeights, layerMasks, placeStack, rowsOf,
   type AttentionMasks, type LayerConfig,
 } from './transformer-layer.js';
+import { asyncDisposer } from '../disposable.js';
 
 const OP = 'transformerDecoderLayer';
 const FORWARD = 'TransformerDecoderLayer.forward';
@@ -84,6 +85,7 @@ export function createTransformerDecoderLayer(config: unknown, host: ModuleHost,
       });
     },
     dispose: () => weights.dispose(module),
+    ...asyncDisposer(() => weights.dispose(module)),
   });
   weights.track(module);
   return module;

@@ -12,6 +12,7 @@ import {
   type AttentionMasks,
 } from './transformer-layer.js';
 import type { Phase } from '../parallel/phases.js';
+import { asyncDisposer } from '../disposable.js';
 
 const OP = 'transformerEncoderLayer';
 const FORWARD = 'TransformerEncoderLayer.forward';
@@ -51,6 +52,7 @@ export function createTransformerEncoderLayer(config: unknown, host: ModuleHost)
       });
     },
     dispose: () => weights.dispose(module),
+    ...asyncDisposer(() => weights.dispose(module)),
   });
   weights.track(module);
   return module;

@@ -16,6 +16,7 @@ import {
   layerMasks, placeStack, rowsOf, type AttentionMasks, type LayerConfig, type LayerWeights, type NormBlock,
 } from './transformer-layer.js';
 import { DECODE_KEYS, placeMemory, planDecode, type DecodePlan } from './transformer-decoder-layer.js';
+import { asyncDisposer } from '../disposable.js';
 
 const OP = 'transformer';
 const CONFIG_KEYS = keysOf<TransformerConfig>({
@@ -169,6 +170,7 @@ export function createTransformer(config: unknown, host: ModuleHost, tensors: Te
       });
     },
     dispose: () => weights.dispose(module),
+    ...asyncDisposer(() => weights.dispose(module)),
   });
   weights.track(module);
   return module;

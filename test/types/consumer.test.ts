@@ -35,7 +35,7 @@ describe('published types', () => {
 const engine = await createEngine({ threads: 1 });
 const out: Float32Array = await engine.gelu(new Float32Array(4), { approximate: 'tanh' });
 void out;
-await engine.dispose();
+await engine[Symbol.asyncDispose]();
 `);
       // `types: []` is a tsconfig's to give (the command line cannot empty the list).
       writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({

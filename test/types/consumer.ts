@@ -37,6 +37,13 @@ for await (const step of gpt2.generate(ids, { maxNewTokens: 2, stopTokens: ids }
 const maybeOut: EngineTensor | undefined = Math.random() < 0.5 ? t : undefined;
 const v: Float32Array | EngineTensor = await engine.matmul(x, x, { m: 2, k: 4, n: 2, transB: true, out: maybeOut, alpha: undefined });
 
+// `await using` on the handles (TypeScript 5.2+; @types/node or lib esnext declares AsyncDisposable).
+{
+  await using scoped = await createEngine({ threads: 1 });
+  await using tensor = scoped.createTensor(8);
+  void tensor;
+}
+
 // tokenizer_config.json as HF writes it: other keys, and nulls for unset fields.
 const tokenizerConfig = { do_lower_case: true, model_max_length: null, padding_side: null, tokenizer_class: 'BertTokenizer' };
 const tokenizer = loadTokenizer('{}', tokenizerConfig);
