@@ -127,6 +127,12 @@ export function generate(
   const lease: CacheLease = { host: ctx.host, base: -1, model };
   const iterator = run(ctx, lease, prompt, B, P, maxNew, s, prng(o.seed ?? 0), new Set(stop), stop[0] ?? 0, padding);
   abandoned?.register(iterator, lease, lease);
+  // `await using`: return() (the cache given back), as a runtime with explicit resource management
+  // gives every async generator; where only the symbol exists (Node 20), the iterator's own.
+  const dispose = (Symbol as { asyncDispose?: symbol }).asyncDispose;
+  if (typeof dispose === 'symbol' && !(dispose in iterator)) {
+    Object.defineProperty(iterator, dispose, { value: async () => { await iterator.return(undefined); }, configurable: true, writable: true });
+  }
   return iterator;
 }
 

@@ -88,6 +88,18 @@ describe.each([1, 2])('Symbol.asyncDispose, threads %i', (threads) => {
         await expect(use, name).rejects.toThrow(/disposed/);
         await kept.dispose(); // still idempotent
       }
+      // A generate loop left early through `await using`: its KV cache is given back.
+      {
+        await using model = engine.gpt2({ config: GPT2_CONFIG, weights: randomGpt2(GPT2_CONFIG, 70) });
+        const withModel = residentBytes(engine);
+        {
+          await using steps = model.generate([1, 2, 3], { maxNewTokens: 5 });
+          expect((await steps.next()).done).toBe(false);
+          expect(residentBytes(engine), 'the KV cache').toBeGreaterThan(withModel);
+        }
+        expect(residentBytes(engine), 'the KV cache given back').toBe(withModel);
+      }
+      expect(residentBytes(engine)).toBe(before);
       // The engine is still usable after all of that.
       expect(await engine.gelu(Float32Array.of(0, 1), { approximate: 'none' })).toHaveLength(2);
     } finally {
