@@ -151,6 +151,7 @@ export function int8Axis(name: string): 0 | 1 {
  * `__metadata__` keeps its other entries, and its "quantization" entry is written anew (JSON:
  * the method and each key's channel axis; one the input had is replaced). Other tensors are written as they were (same dtype, same bytes); I8 tensors
  * of the input and their scales pass through, and integer or bool tensors are never quantized.
+ * When no tensor is quantized or left out, the result's bytes are a copy of the input's.
  * This is what `npx wasm-attention quantize` runs.
  * Throws a RangeError naming the tensor for a non-finite weight, and the reader's errors
  * (`loadSafetensors`'s for the input's own I8 tensors and their scales).
@@ -219,6 +220,13 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
     out[name + SCALE_SUFFIX] = { dtype: 'F32', shape: axis === 0 ? [rows, 1] : [1, cols], data: scales };
     axes[name] = axis;
     quantized.push({ name, shape: [rows, cols], axis, relativeRmsError: w > 0 ? Math.sqrt(e / w) : 0 });
+  }
+  // Nothing quantized and nothing left out: the input's own bytes (a copy), not a file written
+  // anew with a "quantization" entry that records nothing.
+  if (quantized.length === 0 && dropped.length === 0) {
+    const copy = new Uint8Array(bytes.byteLength);
+    copy.set(ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes));
+    return { bytes: copy, inputBytes: bytes.byteLength, outputBytes: copy.byteLength, quantized, kept, dropped, relativeRmsError: 0 };
   }
   const metadata = {
     ...input.metadata,

@@ -156,6 +156,21 @@ describe('quantizeSafetensors → loadSafetensors', () => {
     for (const k of Object.keys(b)) expectSameBits(a[k], b[k], k);
   });
 
+  it('nothing quantized or dropped: the input\'s bytes, copied (an int8 file, or a choice that matches nothing)', () => {
+    for (const [bytes, options] of [[result.bytes, {}], [input, { include: () => false }]] as const) {
+      const same = quantizeSafetensors(bytes, options);
+      expect(same.quantized).toEqual([]);
+      expect(same.bytes).toEqual(bytes);
+      expect(same.bytes.buffer).not.toBe(bytes.buffer); // a copy: the caller may change either
+      expect(same.outputBytes).toBe(bytes.byteLength);
+    }
+    // From an ArrayBuffer too (a view of part of a larger one is read as its own bytes).
+    const padded = new Uint8Array(input.byteLength + 8);
+    padded.set(input, 4);
+    expect(quantizeSafetensors(padded.subarray(4, 4 + input.byteLength), { include: () => false }).bytes).toEqual(input);
+    expect(quantizeSafetensors(input.slice().buffer, { include: () => false }).bytes).toEqual(input);
+  });
+
   it('a tensor named __proto__ is quantized or passed through like any other (no plain-object setter swallows it)', () => {
     const w = randomF32(6 * 5, 91, 0.3), other = randomF32(4, 92);
     const q = quantizeSafetensors(writeSafetensors({ ['__proto__']: { dtype: 'F32', shape: [6, 5], data: w }, other: { dtype: 'F32', shape: [4], data: other } }),

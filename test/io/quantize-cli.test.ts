@@ -162,9 +162,13 @@ describe('wasm-attention quantize', () => {
     expect(again.status).toBe(0);
     expect(again.stdout).toContain('ratio:  1.0000 (the same size)');
     expect(again.stdout).toContain('note:   nothing quantized: the input is already int8 (1 I8 tensor); the output is a copy of the input');
+    expect(readFileSync(join(dir, 'tiny-again.safetensors')).equals(readFileSync(tinyOut))).toBe(true);
     const none = cli('quantize', tiny, join(dir, 'tiny-none.safetensors'), '--include', '^nothing$');
     expect(none.status).toBe(0);
     expect(none.stdout).toContain('note:   nothing quantized: no float 2-D tensor matched --include; the output is a copy of the input');
+    // byte for byte: no "quantization" metadata entry added to an f32 file (it was, before)
+    expect(readFileSync(join(dir, 'tiny-none.safetensors')).equals(readFileSync(tiny))).toBe(true);
+    expect(none.stdout).toContain('ratio:  1.0000 (the same size)');
     // an int8 input with a choice of the user's that matches nothing: the choice is named, not the int8
     const noneOfInt8 = cli('quantize', tinyOut, join(dir, 'tiny-none2.safetensors'), '--include', '^nothing$');
     expect(noneOfInt8.stdout).toContain('note:   nothing quantized: no float 2-D tensor matched --include; the output is a copy of the input');
@@ -176,6 +180,7 @@ describe('wasm-attention quantize', () => {
     writeFileSync(vector, writeSafetensors({ 'x.bias': { dtype: 'F32', shape: [3], data: Float32Array.of(1, 2, 3) } }));
     expect(cli('quantize', vector, join(dir, 'vector-out.safetensors')).stdout)
       .toContain('note:   nothing quantized: no tensor matched the default choice (see --help); the output is a copy of the input');
+    expect(readFileSync(join(dir, 'vector-out.safetensors')).equals(readFileSync(vector))).toBe(true);
   });
 
   it('- is stdin and stdout; the output may be the input; --embeddings with --include is refused', () => {
