@@ -13,7 +13,10 @@
 // (here |t| <= 255), so the code is the float's bits minus a constant: no convert, no nearest.
 // A whole strip is coded four rows at a time, its two k pairs stored as two vectors (two
 // shuffles) instead of eight 4-byte stores, and the min/max pass runs two chains: 512×3072
-// 2.28 → 1.22 ms, 512×768 0.57 → 0.30 ms (bench/i8-gemm.mjs, same bits).
+// 2.28 → 1.22 ms, 512×768 0.57 → 0.30 ms (bench/i8-gemm.mjs, same bits). The min/max pass then
+// took pmin/pmax and a NaN test instead of f32x4.min/max (rowRange): 1024×384 0.32 → 0.13 ms,
+// 512×3072 1.26 → 0.60 ms, the same bytes (the two builds alternated in one process), and the
+// int8 MiniLM-geometry encoder (8 × 128, one thread) 308.4 → 302.9 ms.
 import { GEMM_STRIP_ROWS as MR, I8_GEMM_STRIP_HEADER, I8_GEMM_A_MAX as QMAX } from "../layout";
 import { paddedK, quadCodeOffset, stripBytes, stripCodeOffset } from "./i8-gemm";
 import { i8RelaxedDotOn, i8RelaxedDotSigned } from "./i8-relaxed-dot";
@@ -29,23 +32,29 @@ const ROUND_MAGIC_BITS: i32 = 0x4B400000;
   return i32x4.min_s(i32x4.max_s(i32x4.sub(t, vbias), i32x4.splat(0)), vmax);
 }
 
-/** min(0, row) and max(0, row) of k values at `row`, NaN-propagating (f32x4.min/max, not
- * pmin/pmax; min and max are exact, so the order of the comparisons changes no bit). */
+/** min(0, row) and max(0, row) of k values at `row`, NaN where the row holds a NaN. The vector
+ * pass takes pmin/pmax (one minps/maxps each on x64; f32x4.min/max, which propagate NaN, are a
+ * sequence of about seven) and finds NaN apart, as x != x; min and max are exact, and a −0 met
+ * instead of +0 changes no parameter (rowParams), so the result is the same bits as with
+ * f32x4.min/max. */
 // @ts-ignore: decorator
 @inline function rowRange(row: usize, k: i32): v128 {
   const k8 = k & ~7;
   let vlo0 = f32x4.splat(0), vhi0 = f32x4.splat(0), vlo1 = f32x4.splat(0), vhi1 = f32x4.splat(0);
+  let vnan = i32x4.splat(0);
   let kk = 0;
   for (; kk < k8; kk += 8) { // two chains: the min/max latency, not the loads, bounded one
     const x0 = v128.load(row + (<usize>kk << 2)), x1 = v128.load(row + (<usize>kk << 2), 16);
-    vlo0 = f32x4.min(vlo0, x0);
-    vhi0 = f32x4.max(vhi0, x0);
-    vlo1 = f32x4.min(vlo1, x1);
-    vhi1 = f32x4.max(vhi1, x1);
+    vlo0 = f32x4.pmin(vlo0, x0);
+    vhi0 = f32x4.pmax(vhi0, x0);
+    vlo1 = f32x4.pmin(vlo1, x1);
+    vhi1 = f32x4.pmax(vhi1, x1);
+    vnan = v128.or(vnan, v128.or(f32x4.ne(x0, x0), f32x4.ne(x1, x1)));
   }
-  const vlo = f32x4.min(vlo0, vlo1), vhi = f32x4.max(vhi0, vhi1);
+  const vlo = f32x4.pmin(vlo0, vlo1), vhi = f32x4.pmax(vhi0, vhi1);
   let lo = min(min(f32x4.extract_lane(vlo, 0), f32x4.extract_lane(vlo, 1)), min(f32x4.extract_lane(vlo, 2), f32x4.extract_lane(vlo, 3)));
   let hi = max(max(f32x4.extract_lane(vhi, 0), f32x4.extract_lane(vhi, 1)), max(f32x4.extract_lane(vhi, 2), f32x4.extract_lane(vhi, 3)));
+  if (v128.any_true(vnan)) lo = NaN;
   for (; kk < k; kk++) {
     const x = load<f32>(row + (<usize>kk << 2));
     lo = min(lo, x);

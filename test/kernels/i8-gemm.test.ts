@@ -206,6 +206,28 @@ describe.each(kernelVariants())('i8-gemm (%s)', (variant) => {
     for (const i of [0, 2, 4]) expect(q.codes.subarray(i * k, (i + 1) * k)).toEqual(want.codes.subarray(i * k, (i + 1) * k));
   });
 
+  it('activations: NaN, +inf or -inf anywhere in a row (the 8-wide min/max pass or its tail) makes its scale NaN; -0 is +0', () => {
+    for (const k of [8, 9, 16, 23, 37]) {
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+        for (let at = 0; at < k; at += at < 3 || at > k - 4 ? 1 : 5) {
+          const m = 6;
+          const a = randomF32(m * k, 7 * k + at, 3);
+          a[2 * k + at] = bad;
+          for (let kk = 0; kk < k; kk++) a[4 * k + kk] = kk % 3 === 0 ? -0 : 0; // a row of zeros, some negative
+          a[5 * k + (at % k)] = -0; // a zero of either sign among values
+          const q = unpackStrips(quantize(a, m, k), m, k);
+          const where = `k ${k}, ${bad} at ${at}`;
+          expect(Array.from(q.scale, Number.isNaN), where).toEqual([false, false, true, false, false, false]);
+          const want = quantizeRows(a.map((x) => (Object.is(x, -0) ? 0 : x)), m, k, aMax);
+          for (const i of [0, 1, 3, 4, 5]) {
+            expect(q.codes.subarray(i * k, (i + 1) * k), `${where}: row ${i}`).toEqual(want.codes.subarray(i * k, (i + 1) * k));
+            expect(q.scale[i], `${where}: scale ${i}`).toBe(want.scale[i]);
+          }
+        }
+      }
+    }
+  });
+
   /** Quantizes and packs, runs the GEMM over C in two row blocks × two column blocks (the way
    * phase items address it), and compares with the reference bit for bit (tolerance only for
    * GELU, whose polynomial is the f32 kernels' own). */
