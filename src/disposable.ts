@@ -1,6 +1,6 @@
 // `await using` (explicit resource management): every handle with dispose() also answers
-// Symbol.asyncDispose, where the runtime defines that symbol (Node 20.4+, Deno, Bun, current
-// browsers; TypeScript 5.2+ compiles the syntax for older targets through the same symbol).
+// Symbol.asyncDispose, where the runtime defines that symbol (Node 20.4+, Deno, Bun, Chromium;
+// TypeScript 5.2+ compiles the syntax for older targets through the same symbol).
 
 /** The handle's part for `await using`: `{ [Symbol.asyncDispose]: dispose }`, spread into the
  * handle before it is frozen; `{}` where the runtime has no Symbol.asyncDispose (the symbol is

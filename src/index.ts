@@ -25,7 +25,7 @@ export type {
   TransformerDecoderLayer, TransformerDecoderLayerConfig, TransformerDecoderLayerForwardOptions, TransformerEncodeOptions,
   TransformerEncoderLayer, TransformerEncoderLayerConfig, TransformerEncoderLayerForwardOptions,
   TransformerForwardOptions, TransformerLayerConfig,
-  Gpt2, Gpt2Config, Gpt2ForwardOptions, Gpt2GenerateOptions, Gpt2Options, Gpt2Output,
+  Gpt2, Gpt2Config, Gpt2ForwardOptions, Gpt2GenerateOptions, Gpt2Generation, Gpt2Options, Gpt2Output,
 } from './types.js';
 export type {
   BertConfig, BertForwardOptions, BertModel, BertModelOptions, BertOutput, IntegerArray, MeanPoolOptions,

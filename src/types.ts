@@ -110,7 +110,7 @@ export interface EngineTensor {
    * before still see it, later uses reject. Idempotent. */
   dispose(): Promise<void>;
   /** dispose(), at the end of an `await using` block (present where the runtime defines
-   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, Chromium). */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -192,7 +192,7 @@ export interface MultiHeadAttention {
    * garbage-collected); later forward calls reject. Idempotent. */
   dispose(): Promise<void>;
   /** dispose(), at the end of an `await using` block (present where the runtime defines
-   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, Chromium). */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -295,7 +295,7 @@ export interface Linear {
   /** Frees the weights in the engine's memory; later calls reject. Idempotent. */
   dispose(): Promise<void>;
   /** dispose(), at the end of an `await using` block (present where the runtime defines
-   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, Chromium). */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -393,7 +393,7 @@ export interface TransformerEncoderLayer {
   forward(src: Float32Array, options: TransformerEncoderLayerForwardOptions): Promise<Float32Array>;
   dispose(): Promise<void>;
   /** dispose(), at the end of an `await using` block (present where the runtime defines
-   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, Chromium). */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -402,7 +402,7 @@ export interface TransformerDecoderLayer {
   forward(tgt: Float32Array, memory: TensorLike, options: TransformerDecoderLayerForwardOptions): Promise<Float32Array>;
   dispose(): Promise<void>;
   /** dispose(), at the end of an `await using` block (present where the runtime defines
-   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, Chromium). */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -416,7 +416,7 @@ export interface Transformer {
   decode(tgt: Float32Array, memory: TensorLike, options: TransformerDecodeOptions): Promise<Float32Array>;
   dispose(): Promise<void>;
   /** dispose(), at the end of an `await using` block (present where the runtime defines
-   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, Chromium). */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -486,7 +486,7 @@ export interface BertModel {
   forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<BertOutput>;
   dispose(): Promise<void>;
   /** dispose(), at the end of an `await using` block (present where the runtime defines
-   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, Chromium). */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -500,7 +500,7 @@ export interface BertHeadModel<Output> {
   forward(inputIds: IntegerArray, options: BertForwardOptions): Promise<Output>;
   dispose(): Promise<void>;
   /** dispose(), at the end of an `await using` block (present where the runtime defines
-   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, Chromium). */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -629,7 +629,7 @@ export interface Engine {
   /** Releases the engine; later calls reject. Idempotent. */
   dispose(): Promise<void>;
   /** dispose(), at the end of an `await using` block (present where the runtime defines
-   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, Chromium). */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -721,6 +721,11 @@ export interface Gpt2GenerateOptions {
   repetitionPenalty?: number | undefined;
 }
 
+/** `Gpt2.generate`'s iterator: an async generator of each step's tokens whose
+ * `[Symbol.asyncDispose]` (`await using`) is its `return()`, which gives the KV cache back
+ * (present where the runtime defines Symbol.asyncDispose). */
+export type Gpt2Generation = AsyncGenerator<Int32Array, void, undefined> & { [Symbol.asyncDispose](): Promise<void> };
+
 export interface Gpt2 {
   readonly config: Gpt2Config;
   /** Checkpoint keys that were not used: `attn.bias` / `attn.masked_bias` buffers, keys outside the model. */
@@ -731,9 +736,9 @@ export interface Gpt2 {
    * The cache (2·n_layer·batch·n_positions·n_embd f32) is kept from the first next() until the
    * loop ends or leaves early (break, return, an exception); an iterator dropped unfinished
    * gives it back when it is garbage-collected. */
-  generate(promptIds: Int32Array | readonly number[], options: Gpt2GenerateOptions): AsyncGenerator<Int32Array, void, undefined>;
+  generate(promptIds: Int32Array | readonly number[], options: Gpt2GenerateOptions): Gpt2Generation;
   dispose(): Promise<void>;
   /** dispose(), at the end of an `await using` block (present where the runtime defines
-   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, current browsers). */
+   * Symbol.asyncDispose: Node 20.4+, Deno, Bun, Chromium). */
   [Symbol.asyncDispose](): Promise<void>;
 }

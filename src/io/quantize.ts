@@ -149,7 +149,8 @@ export function int8Axis(name: string): 0 | 1 {
  * shape kept) and `K_scale` F32 per output channel ([out, 1] for nn.Linear weights, [1, out]
  * for GPT-2 Conv1D), quantized exactly as the engine's `quantize: 'int8'` does; the
  * `__metadata__` keeps its other entries, and its "quantization" entry is written anew (JSON:
- * the method and each key's channel axis; one the input had is replaced). Other tensors are written as they were (same dtype, same bytes); I8 tensors
+ * the method and each key's channel axis; one the input had is replaced) when the output holds
+ * an I8 tensor (else the metadata is the input's as it was). Other tensors are written as they were (same dtype, same bytes); I8 tensors
  * of the input and their scales pass through, and integer or bool tensors are never quantized.
  * When no tensor is quantized or left out, the result's bytes are a copy of the input's.
  * This is what `npx wasm-attention quantize` runs.
@@ -228,13 +229,16 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
     copy.set(ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes));
     return { bytes: copy, inputBytes: bytes.byteLength, outputBytes: copy.byteLength, quantized, kept, dropped, relativeRmsError: 0 };
   }
-  const metadata = {
+  // The "quantization" entry describes the output's I8 tensors; with none (an f32 file with
+  // tensors left out) the input's metadata stays as it was, where that key is free text.
+  const int8Out = quantized.length > 0 || kept.some((name) => input.tensors[name]!.dtype === 'I8');
+  const metadata = int8Out ? {
     ...input.metadata,
     [QUANTIZATION_METADATA]: JSON.stringify({
       method: 'int8, symmetric, per output channel: scale = max|W| / 127, code = round(W·(127 / max|W|))',
       axes,
     }),
-  };
+  } : input.metadata;
   const result = writeSafetensors(out, metadata);
   return {
     bytes: result,

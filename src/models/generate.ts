@@ -3,7 +3,7 @@
 // GEMMs write straight into the rows at the current position, and the attention reads head h as
 // the strided view k + h·d, row stride n_embd, over past + 1 keys. The prompt is one causal call
 // (prefill); then one call per token, whose logits are read out for the last position only.
-import type { Gpt2GenerateOptions } from '../types.js';
+import type { Gpt2Generation, Gpt2GenerateOptions } from '../types.js';
 import { dim, elements, keysOf, options } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import { ARENA_BASE, MAX_PAGES, PAGE_BYTES } from '../wasm/layout.js';
@@ -71,7 +71,7 @@ function positive(name: string, value: unknown, fallback: number, max = Infinity
  * iterator: one Int32Array [batch] of new token ids per step. */
 export function generate(
   ctx: GenerateContext, model: object, promptIds: Int32Array | readonly number[], opts: Gpt2GenerateOptions,
-): AsyncGenerator<Int32Array, void, undefined> {
+): Gpt2Generation {
   const { hp } = ctx;
   const o = options(OP, 'options', opts, false, KEYS) as Partial<Gpt2GenerateOptions>;
   const B = o.batch === undefined ? 1 : dim(OP, 'options.batch', o.batch);
@@ -133,7 +133,7 @@ export function generate(
   if (typeof dispose === 'symbol' && !(dispose in iterator)) {
     Object.defineProperty(iterator, dispose, { value: async () => { await iterator.return(undefined); }, configurable: true, writable: true });
   }
-  return iterator;
+  return iterator as Gpt2Generation;
 }
 
 /** What a prompt mask fixes for the whole loop, as HF's generate derives it from attention_mask

@@ -169,6 +169,15 @@ describe('quantizeSafetensors → loadSafetensors', () => {
     padded.set(input, 4);
     expect(quantizeSafetensors(padded.subarray(4, 4 + input.byteLength), { include: () => false }).bytes).toEqual(input);
     expect(quantizeSafetensors(input.slice().buffer, { include: () => false }).bytes).toEqual(input);
+    // Tensors left out, nothing quantized: the others as they were, and the metadata too (no
+    // "quantization" entry describing no I8 tensor).
+    const names = Object.keys(original), gone = names[0]!;
+    const less = quantizeSafetensors(input, { include: () => false, drop: (name) => name === gone });
+    expect(less.dropped).toEqual([gone]);
+    const read = readSafetensors(less.bytes);
+    expect(read.metadata).toEqual(readSafetensors(input).metadata);
+    expect(Object.keys(read.tensors)).toEqual(names.slice(1));
+    for (const name of names.slice(1)) expect(read.tensors[name]!.bytes).toEqual(readSafetensors(input).tensors[name]!.bytes);
   });
 
   it('a tensor named __proto__ is quantized or passed through like any other (no plain-object setter swallows it)', () => {

@@ -41,6 +41,8 @@ const v: Float32Array | EngineTensor = await engine.matmul(x, x, { m: 2, k: 4, n
 {
   await using scoped = await createEngine({ threads: 1 });
   await using tensor = scoped.createTensor(8);
+  await using steps = gpt2.generate([1, 2], { maxNewTokens: 2 }); // return() at the block's end
+  for await (const step of steps) void step;
   void tensor;
 }
 
