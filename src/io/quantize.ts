@@ -8,7 +8,7 @@
 // (W·inv, not W / scale: the kernel multiplies by the reciprocal, and the two can differ by one.)
 import { describe, rangeError, typeError } from '../errors.js';
 import {
-  checkInt8Tensors, metadataAxes, QUANTIZATION_METADATA, readSafetensors, SCALE_SUFFIX, writeSafetensors, type SafetensorsBytes, type SafetensorsInput,
+  asBytes, checkInt8Tensors, metadataAxes, QUANTIZATION_METADATA, readSafetensors, SCALE_SUFFIX, writeSafetensors, type SafetensorsBytes, type SafetensorsInput,
 } from './safetensors.js';
 import { keysOf, options as checkOptions } from '../validate.js';
 
@@ -225,8 +225,7 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
   // Nothing quantized and nothing left out: the input's own bytes (a copy), not a file written
   // anew with a "quantization" entry that records nothing.
   if (quantized.length === 0 && dropped.length === 0) {
-    const copy = new Uint8Array(bytes.byteLength);
-    copy.set(ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes));
+    const copy = asBytes(bytes).slice();
     return { bytes: copy, inputBytes: bytes.byteLength, outputBytes: copy.byteLength, quantized, kept, dropped, relativeRmsError: 0 };
   }
   // The "quantization" entry describes the output's I8 tensors; with none (an f32 file with

@@ -486,7 +486,8 @@ export function writeSafetensors(
 
 // --- header checks --------------------------------------------------------------------------
 
-function asBytes(bytes: unknown): Uint8Array {
+/** The file's bytes as a plain Uint8Array view (a TypeError for anything else). */
+export function asBytes(bytes: unknown): Uint8Array {
   if (typedArrayName(bytes) === 'Uint8Array') return plainView(bytes as Uint8Array, 'Uint8Array');
   if (bytes instanceof ArrayBuffer || Object.prototype.toString.call(bytes) === '[object ArrayBuffer]') {
     return new Uint8Array(bytes as ArrayBuffer);

@@ -12,6 +12,7 @@ import {
   buildStep, F32_MIN, maskValues, tokenIds, type Gpt2Hparams, type Gpt2Weights, type KvBlocks, type StepProgram,
 } from './gpt2.js';
 import { firstNaN, penalize, pick, prng, type Sampling } from './sampling.js';
+import { asyncDisposer } from '../disposable.js';
 
 const OP = 'GPT2.generate';
 const KEYS = keysOf<Gpt2GenerateOptions>({
@@ -129,10 +130,7 @@ export function generate(
   abandoned?.register(iterator, lease, lease);
   // `await using`: return() (the cache given back), as a runtime with explicit resource management
   // gives every async generator; where only the symbol exists (Node 20), the iterator's own.
-  const dispose = (Symbol as { asyncDispose?: symbol }).asyncDispose;
-  if (typeof dispose === 'symbol' && !(dispose in iterator)) {
-    Object.defineProperty(iterator, dispose, { value: async () => { await iterator.return(undefined); }, configurable: true, writable: true });
-  }
+  if (!(Symbol.asyncDispose in iterator)) Object.assign(iterator, asyncDisposer(async () => { await iterator.return(undefined); }));
   return iterator as Gpt2Generation;
 }
 
