@@ -77,7 +77,7 @@ export function problemSeed(seed: number, index: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-class Draw {
+export class Draw {
   private readonly next: () => number;
   constructor(seed: number) {
     this.next = rng(seed);
@@ -111,8 +111,8 @@ class Draw {
   }
 }
 
-const SEQ_EDGES = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 191, 192, 193, 255, 256, 257, 300];
-const DIM_EDGES = [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 80];
+export const SEQ_EDGES = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 191, 192, 193, 255, 256, 257, 300];
+export const DIM_EDGES = [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 80];
 const MASKS: readonly (readonly [MaskKind, number])[] = [
   ['none', 3], ['bool2d', 1.75], ['boolSlice', 1.75], ['float2d', 1.75], ['floatSlice', 1.75],
 ];
@@ -224,7 +224,7 @@ function drawMha(d: Draw): MhaProblem {
 // ---------------------------------------------------------------------------------------------
 // Inputs
 
-function uniform(d: Draw, length: number, scale = 1): Float32Array {
+export function uniform(d: Draw, length: number, scale = 1): Float32Array {
   const out = new Float32Array(length);
   for (let i = 0; i < length; i++) out[i] = (d.float() * 2 - 1) * scale;
   return out;
@@ -233,7 +233,7 @@ function uniform(d: Draw, length: number, scale = 1): Float32Array {
 /** A boolean mask of `planes` [rows, cols] planes: `on` where a key takes part (attend for
  * SDPA, not-allowed for MultiheadAttention, so the caller says which value "takes part"), with
  * now and then a row where no key does. */
-function boolMask(d: Draw, planes: number, rows: number, cols: number, on: 0 | 1): Uint8Array {
+export function boolMask(d: Draw, planes: number, rows: number, cols: number, on: 0 | 1): Uint8Array {
   const p = 0.3 + 0.65 * d.float();
   const out = new Uint8Array(planes * rows * cols);
   for (let i = 0; i < out.length; i++) out[i] = d.chance(p) ? on : 1 - on;
@@ -245,7 +245,7 @@ function boolMask(d: Draw, planes: number, rows: number, cols: number, on: 0 | 1
 }
 
 /** A float mask in [-3, 3] with some -Infinity entries, now and then a whole row of them. */
-function floatMask(d: Draw, planes: number, rows: number, cols: number): Float32Array {
+export function floatMask(d: Draw, planes: number, rows: number, cols: number): Float32Array {
   const pInf = d.pick([0, 0.1, 0.5]);
   const out = uniform(d, planes * rows * cols, 3);
   for (let i = 0; i < out.length; i++) if (d.chance(pInf)) out[i] = -Infinity;
@@ -256,7 +256,7 @@ function floatMask(d: Draw, planes: number, rows: number, cols: number): Float32
   return out;
 }
 
-function attnMask(d: Draw, kind: MaskKind, slices: number, seqQ: number, seqK: number, boolOn: 0 | 1): Uint8Array | Float32Array | undefined {
+export function attnMask(d: Draw, kind: MaskKind, slices: number, seqQ: number, seqK: number, boolOn: 0 | 1): Uint8Array | Float32Array | undefined {
   switch (kind) {
     case 'none': return undefined;
     case 'bool2d': return boolMask(d, 1, seqQ, seqK, boolOn);
@@ -267,7 +267,7 @@ function attnMask(d: Draw, kind: MaskKind, slices: number, seqQ: number, seqK: n
 }
 
 /** Index of (b, h, i, j) in a mask of either shape. */
-function maskAt(mask: ArrayLike<number>, heads: number, seqQ: number, seqK: number, b: number, h: number, i: number, j: number): number {
+export function maskAt(mask: ArrayLike<number>, heads: number, seqQ: number, seqK: number, b: number, h: number, i: number, j: number): number {
   const plane = seqQ * seqK;
   return (mask.length === plane ? 0 : (b * heads + h) * plane) + i * seqK + j;
 }
@@ -346,7 +346,7 @@ export interface MhaInputs {
   options: MultiHeadAttentionForwardOptions;
 }
 
-function concat(...parts: Float32Array[]): Float32Array {
+export function concat(...parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((n, x) => n + x.length, 0));
   let at = 0;
   for (const x of parts) { out.set(x, at); at += x.length; }
@@ -415,7 +415,7 @@ export function mhaReference(p: MhaProblem, x: MhaInputs): { output: Float64Arra
 // Over 32 000 problems the largest error seen is about a fifth of these; a wrong slice, row or
 // phase is off by ~0.1.
 
-const ULP = 1e-7;
+export const ULP = 1e-7;
 
 export function attentionTolerance(p: AttentionProblem): { output: Tolerance; weights: Tolerance } {
   const scale = Math.abs(p.scale ?? 1 / Math.sqrt(p.headDim));
@@ -457,7 +457,7 @@ export function problemName(p: Problem): string {
 }
 
 /** Smaller sizes to try for n, smallest first. */
-function smaller(n: number): number[] {
+export function smaller(n: number): number[] {
   return [...new Set([1, 2, 3, 4, 5, 8, 9, 16, 17, 64, 65, Math.floor(n / 2), n - 1])].filter((m) => m >= 1 && m < n).sort((a, b) => a - b);
 }
 

@@ -1,0 +1,756 @@
+// Random problems for the public ops and modules, for the differential suite
+// (test/parallel/ops-differential.test.ts): engine.matmul, softmax, layerNorm, gelu, linear
+// (f32), transformerEncoderLayer and transformerDecoderLayer. As in problems.ts, a problem is a
+// small JSON description (shapes, options and a data seed) drawn from its own stream, seeded by
+// (run seed, index); its inputs, its float64 reference and its tolerance all derive from the
+// description, so a shrunk description is a new, valid problem.
+import type { Engine, EngineTensor, TensorLike } from '../../dist/index.js';
+import { gelu as geluRef, geluTanh as geluTanhRef, relu } from '../reference/activation.js';
+import { referenceGemm, referenceLinear, type BiasFn, type MaskFn } from '../reference/attention.js';
+import { referenceLayerNorm } from '../reference/layer-norm.js';
+import { referenceMha, type RefMha } from '../reference/multi-head-attention.js';
+import { referenceSoftmaxScaled } from '../reference/softmax.js';
+import {
+  attnMask, boolMask, DIM_EDGES, Draw, floatMask, maskAt, problemSeed, SEQ_EDGES, smaller, ULP, uniform,
+  type MaskKind,
+} from './problems.js';
+
+/** How an input reaches the engine: a Float32Array (copied in) or an engine tensor (in place). */
+type Where = 'array' | 'tensor';
+/** Where the result goes: a new array, a separate tensor (`out`), or in place on an input tensor. */
+type Out = 'none' | 'tensor' | 'inplace';
+/** A key padding mask: none, Uint8Array (non-zero = ignore) or Float32Array (added). */
+type PadKind = 'none' | 'bool' | 'float';
+
+export interface MatmulProblem {
+  op: 'matmul'; seed: number;
+  batch: number; m: number; k: number; n: number;
+  transB: boolean;
+  /** B is one [k, n] (or [n, k]) matrix for every batch entry. */
+  sharedB: boolean;
+  alpha?: number;
+  bias: boolean;
+  a: Where; b: Where;
+  out: Out;
+}
+
+export interface SoftmaxProblem {
+  op: 'softmax'; seed: number;
+  rows: number; cols: number;
+  scale?: number;
+  /** |x| bound. */
+  magnitude: number;
+  mask: 'none' | 'bool2d' | 'bool1d' | 'float2d' | 'float1d';
+  x: Where;
+  out: Out;
+}
+
+export interface LayerNormProblem {
+  op: 'layerNorm'; seed: number;
+  rows: number; dim: number;
+  weight: boolean; bias: boolean; residual: boolean;
+  eps?: number;
+  /** Inputs are offset + U(-magnitude, magnitude). */
+  offset: number; magnitude: number;
+  x: Where;
+  /** 'inplace': into x (or, when x is an array, into the residual tensor). */
+  out: Out;
+}
+
+export interface GeluProblem {
+  op: 'gelu'; seed: number;
+  length: number;
+  approximate?: 'none' | 'tanh';
+  magnitude: number;
+  x: Where;
+  out: Out;
+}
+
+export interface LinearProblem {
+  op: 'linear'; seed: number;
+  rows: number; inFeatures: number; outFeatures: number;
+  bias: boolean;
+  x: Where;
+  out: Out;
+}
+
+interface LayerShape {
+  batch: number; nhead: number; headDim: number; dimFeedforward: number;
+  activation: 'relu' | 'gelu';
+  normFirst: boolean;
+  bias: boolean;
+  layerNormEps?: number;
+  /** quantize: 'int8' (every projection and feed-forward weight). */
+  int8: boolean;
+}
+
+export interface EncoderProblem extends LayerShape {
+  op: 'encoder'; seed: number;
+  seq: number;
+  srcMask: MaskKind; srcKeyPadding: PadKind; isCausal: boolean;
+}
+
+export interface DecoderProblem extends LayerShape {
+  op: 'decoder'; seed: number;
+  seqT: number; seqS: number;
+  tgtMask: MaskKind; memoryMask: MaskKind;
+  tgtKeyPadding: PadKind; memoryKeyPadding: PadKind;
+  tgtIsCausal: boolean;
+  memory: Where;
+}
+
+export type OpProblem = MatmulProblem | SoftmaxProblem | LayerNormProblem | GeluProblem | LinearProblem | EncoderProblem | DecoderProblem;
+
+// ---------------------------------------------------------------------------------------------
+// Drawing problems
+
+/** Sizes at the edges of the kernels' vectors (4), tiles (4 × 8 / 8 × 8), panels and blocks. */
+const SIZE_EDGES = [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257];
+const WIDE_EDGES = [...SIZE_EDGES, 383, 384, 385, 511, 512, 513, 767, 768, 769, 1023, 1024, 1025];
+
+function size(d: Draw, max: number, edges = SIZE_EDGES): number {
+  return d.chance(0.5) ? d.pick(edges.filter((n) => n <= max)) : d.int(1, max);
+}
+
+/** Multiply-adds (or elements, for the elementwise ops) a problem costs the engine and the reference. */
+export function opCost(p: OpProblem): number {
+  switch (p.op) {
+    case 'matmul': return p.batch * p.m * p.k * p.n;
+    case 'softmax': return 30 * p.rows * p.cols;
+    case 'layerNorm': return 30 * p.rows * p.dim;
+    case 'gelu': return 30 * p.length;
+    case 'linear': return p.rows * p.inFeatures * p.outFeatures;
+    case 'encoder': {
+      const E = p.nhead * p.headDim;
+      return p.batch * p.seq * (4 * E * E + 2 * E * p.dimFeedforward + 2 * p.seq * E);
+    }
+    case 'decoder': {
+      const E = p.nhead * p.headDim;
+      return p.batch * (p.seqT * (6 * E * E + 2 * E * p.dimFeedforward + 2 * p.seqT * E + 2 * p.seqS * E) + 2 * p.seqS * E * E);
+    }
+  }
+}
+
+/** Most problems small, some medium, a few large. */
+function budget(d: Draw): number {
+  return d.weighted([[3e5, 70], [3e6, 25], [2e7, 5]]);
+}
+
+/** The larger of two draws within the budget, or the last draw made tiny. */
+function fitting<T extends OpProblem>(limit: number, draw: () => T, tiny: (p: T) => T): T {
+  let best: T | undefined;
+  for (let attempt = 0, found = 0; attempt < 500 && found < 2; attempt++) {
+    const p = draw();
+    if (opCost(p) > limit) continue;
+    found++;
+    if (!best || opCost(p) > opCost(best)) best = p;
+  }
+  return best ?? tiny(draw());
+}
+
+/** Problem `index` of the run seeded `seed`. */
+export function generateOpProblem(seed: number, index: number): OpProblem {
+  const d = new Draw(problemSeed(seed ^ 0x5bd1e995, index));
+  const limit = budget(d);
+  const kind = d.weighted([
+    ['matmul', 3], ['softmax', 2], ['layerNorm', 2], ['gelu', 1], ['linear', 2], ['encoder', 2], ['decoder', 2],
+  ] as const);
+  const where = (pTensor: number): Where => (d.chance(pTensor) ? 'tensor' : 'array');
+  const out = (): Out => d.weighted([['none', 3], ['tensor', 1], ['inplace', 1]] as const);
+  switch (kind) {
+    case 'matmul': {
+      const shape = fitting(limit, () => ({
+        op: 'matmul' as const, seed: 0, batch: d.weighted<number>([[1, 3], [2, 1], [3, 1]]),
+        m: size(d, 300), k: size(d, 1100, WIDE_EDGES), n: size(d, 300), transB: false, sharedB: false,
+        bias: false, a: 'array' as Where, b: 'array' as Where, out: 'none' as Out,
+      }), (p) => ({ ...p, batch: 1, m: 1, n: 1 }));
+      const p: MatmulProblem = {
+        ...shape, seed: d.int(0, 0xffffffff), transB: d.chance(0.5), sharedB: shape.batch > 1 && d.chance(0.4),
+        bias: d.chance(0.5), a: where(0.3), b: where(0.3), out: out(),
+      };
+      if (d.chance(0.4)) p.alpha = d.pick([1, -1, 0, 0.5, 2, 1 / Math.sqrt(p.k)]);
+      return p;
+    }
+    case 'softmax': {
+      const shape = fitting(limit, () => ({
+        op: 'softmax' as const, seed: 0, rows: size(d, 300), cols: size(d, 1100, WIDE_EDGES), magnitude: 1,
+        mask: 'none' as const, x: 'array' as Where, out: 'none' as Out,
+      }), (p) => ({ ...p, rows: 1 }));
+      const p: SoftmaxProblem = {
+        ...shape, seed: d.int(0, 0xffffffff), magnitude: d.pick([1, 1, 10, 40]),
+        mask: d.weighted([['none', 3], ['bool2d', 1], ['bool1d', 1], ['float2d', 1], ['float1d', 1]] as const),
+        x: where(0.4), out: out(),
+      };
+      if (d.chance(0.5)) p.scale = d.pick([1, 0.125, 2, -1, 0, 0.3]);
+      return p;
+    }
+    case 'layerNorm': {
+      const shape = fitting(limit, () => ({
+        op: 'layerNorm' as const, seed: 0, rows: size(d, 300), dim: size(d, 1100, WIDE_EDGES),
+        weight: true, bias: true, residual: false, offset: 0, magnitude: 1, x: 'array' as Where, out: 'none' as Out,
+      }), (p) => ({ ...p, rows: 1 }));
+      const small = d.chance(0.2);
+      const p: LayerNormProblem = {
+        ...shape, seed: d.int(0, 0xffffffff), weight: d.chance(0.7), bias: d.chance(0.7), residual: d.chance(0.5),
+        magnitude: small ? 0.01 : 1, offset: small ? 0 : d.pick([0, 0, 3, -20]), x: where(0.4), out: out(),
+      };
+      if (d.chance(0.5)) p.eps = d.pick([1e-5, 1e-12, 1e-3, 0.5]);
+      return p;
+    }
+    case 'gelu': {
+      const shape = fitting(limit, () => ({
+        op: 'gelu' as const, seed: 0, length: size(d, 20000, WIDE_EDGES), magnitude: 1, x: 'array' as Where, out: 'none' as Out,
+      }), (p) => ({ ...p, length: 1 }));
+      const p: GeluProblem = { ...shape, seed: d.int(0, 0xffffffff), magnitude: d.pick([1, 4, 12, 100]), x: where(0.4), out: out() };
+      if (d.chance(0.7)) p.approximate = d.pick(['none', 'tanh'] as const);
+      return p;
+    }
+    case 'linear': {
+      const shape = fitting(limit, () => ({
+        op: 'linear' as const, seed: 0, rows: d.chance(0.3) ? d.int(1, 5) : size(d, 300),
+        inFeatures: size(d, 1100, WIDE_EDGES), outFeatures: size(d, 1100, WIDE_EDGES), bias: true,
+        x: 'array' as Where, out: 'none' as Out,
+      }), (p) => ({ ...p, rows: 1, outFeatures: 1 }));
+      return { ...shape, seed: d.int(0, 0xffffffff), bias: d.chance(0.75), x: where(0.3), out: out() };
+    }
+    case 'encoder':
+    case 'decoder': {
+      const layer = (): LayerShape => ({
+        batch: d.int(1, 3), nhead: d.int(1, 4), headDim: d.chance(0.5) ? d.pick(DIM_EDGES.filter((n) => n <= 17)) : d.int(1, 16),
+        dimFeedforward: size(d, 130), activation: 'relu', normFirst: false, bias: true, int8: false,
+      });
+      const options = (p: LayerShape): LayerShape => {
+        const q: LayerShape = {
+          ...p, activation: d.pick(['relu', 'gelu'] as const), normFirst: d.chance(0.5), bias: d.chance(0.8),
+          int8: d.chance(0.2),
+        };
+        if (d.chance(0.4)) q.layerNormEps = d.pick([1e-5, 1e-6, 1e-3]);
+        return q;
+      };
+      const masks = [['none', 3], ['bool2d', 1], ['boolSlice', 1], ['float2d', 1], ['floatSlice', 1]] as const;
+      const pads = [['none', 2], ['bool', 1], ['float', 1]] as const;
+      const seq = () => (d.chance(0.5) ? d.pick(SEQ_EDGES.filter((n) => n <= 70)) : d.int(1, 70));
+      if (kind === 'encoder') {
+        const shape = fitting(limit, () => ({
+          op: 'encoder' as const, seed: 0, ...layer(), seq: seq(), srcMask: 'none' as MaskKind, srcKeyPadding: 'none' as PadKind,
+          isCausal: false,
+        }), (p) => ({ ...p, batch: 1, seq: 2 }));
+        return {
+          ...shape, ...options(shape), seed: d.int(0, 0xffffffff), srcMask: d.weighted(masks), srcKeyPadding: d.weighted(pads),
+          isCausal: d.chance(0.3),
+        };
+      }
+      const shape = fitting(limit, () => ({
+        op: 'decoder' as const, seed: 0, ...layer(), seqT: seq(), seqS: seq(), tgtMask: 'none' as MaskKind,
+        memoryMask: 'none' as MaskKind, tgtKeyPadding: 'none' as PadKind, memoryKeyPadding: 'none' as PadKind,
+        tgtIsCausal: false, memory: 'array' as Where,
+      }), (p) => ({ ...p, batch: 1, seqT: 2, seqS: 2 }));
+      return {
+        ...shape, ...options(shape), seed: d.int(0, 0xffffffff), tgtMask: d.weighted(masks), memoryMask: d.weighted(masks),
+        tgtKeyPadding: d.weighted(pads), memoryKeyPadding: d.weighted(pads), tgtIsCausal: d.chance(0.3), memory: where(0.3),
+      };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a problem: inputs, the engine call, the float64 reference and the tolerance
+
+/** An instance of a problem: its inputs, made once, run on any engine. */
+export interface OpCase {
+  /** Runs the call on an engine (tensors made and freed there) → the result. */
+  run(engine: Engine): Promise<Float32Array>;
+  /** The arrays given to the engine, which a call must leave unchanged. */
+  inputs: Float32Array[];
+  /** The float64 result and the allowed |error| of each element. */
+  reference(): { expected: Float64Array; atol: (i: number) => number };
+  /** Names of the result's axes and their sizes, for locating an element. */
+  axes: [string, number][];
+}
+
+/** Makes tensors for the inputs a problem keeps in the engine and frees them after the call. */
+class Tensors {
+  private readonly made: EngineTensor[] = [];
+  constructor(private readonly engine: Engine) {}
+  put(data: Float32Array, where: Where): TensorLike {
+    return where === 'tensor' ? this.tensor(data) : data;
+  }
+  tensor(init: Float32Array | number): EngineTensor {
+    const t = this.engine.createTensor(init);
+    this.made.push(t);
+    return t;
+  }
+  /** Reads the result: `result` itself, or the tensor it was written to. */
+  async result(result: Float32Array | EngineTensor): Promise<Float32Array> {
+    return result instanceof Float32Array ? result : result.read();
+  }
+  async dispose(): Promise<void> {
+    await Promise.all(this.made.map((t) => t.dispose()));
+  }
+}
+
+async function withTensors(engine: Engine, body: (t: Tensors) => Promise<Float32Array | EngineTensor>): Promise<Float32Array> {
+  const t = new Tensors(engine);
+  try {
+    return await t.result(await body(t));
+  } finally {
+    await t.dispose();
+  }
+}
+
+export function opCase(p: OpProblem): OpCase {
+  switch (p.op) {
+    case 'matmul': return matmulCase(p);
+    case 'softmax': return softmaxCase(p);
+    case 'layerNorm': return layerNormCase(p);
+    case 'gelu': return geluCase(p);
+    case 'linear': return linearCase(p);
+    case 'encoder': return encoderCase(p);
+    case 'decoder': return decoderCase(p);
+  }
+}
+
+function matmulCase(p: MatmulProblem): OpCase {
+  const d = new Draw(p.seed);
+  const { batch, m, k, n } = p;
+  const a = uniform(d, batch * m * k);
+  const b = uniform(d, (p.sharedB ? 1 : batch) * k * n);
+  const bias = p.bias ? uniform(d, n) : undefined;
+  const alpha = p.alpha ?? 1;
+  return {
+    inputs: [a, b, ...(bias ? [bias] : [])],
+    axes: [['batch', batch], ['i', m], ['j', n]],
+    run: (engine) => withTensors(engine, async (t) => {
+      const A = t.put(a, p.a), B = t.put(b, p.b);
+      const options = { m, k, n, batch, transB: p.transB, bias: bias && t.put(bias, p.b), ...(p.alpha !== undefined ? { alpha: p.alpha } : {}) };
+      // in place: into A when it has C's shape and is a tensor, else a separate tensor
+      if (p.out === 'none') return engine.matmul(A, B, options);
+      const out = p.out === 'inplace' && !(A instanceof Float32Array) && k === n ? A : t.tensor(batch * m * n);
+      return engine.matmul(A, B, { ...options, out });
+    }),
+    reference: () => {
+      const expected = new Float64Array(batch * m * n);
+      for (let s = 0; s < batch; s++) {
+        const bs = p.sharedB ? b : b.subarray(s * k * n, (s + 1) * k * n);
+        expected.set(referenceGemm(m, n, k, a.subarray(s * m * k), k, bs, p.transB ? k : n, p.transB, alpha, bias), s * m * n);
+      }
+      // |a|, |b| <= 1: a sum in k order (the kernel's) has partial sums ~√i, so its rounding
+      // error grows like k ulps of 1 (rms about k/17 here), plus the result's own rounding
+      const atol = ULP * (4 + 2 * Math.abs(alpha) * k);
+      return { expected, atol: (i) => atol + ULP * Math.abs(expected[i]) };
+    },
+  };
+}
+
+function softmaxCase(p: SoftmaxProblem): OpCase {
+  const d = new Draw(p.seed);
+  const { rows, cols } = p;
+  const x = uniform(d, rows * cols, p.magnitude);
+  const planes = p.mask.endsWith('2d') ? rows : 1;
+  // bool: 1 = keep here (the op's meaning); boolMask's `on` is the value that takes part
+  const mask = p.mask.startsWith('bool') ? boolMask(d, 1, planes, cols, 1)
+    : p.mask.startsWith('float') ? floatMask(d, 1, planes, cols) : undefined;
+  const scale = p.scale ?? 1;
+  return {
+    inputs: [x, ...(mask instanceof Float32Array ? [mask] : [])],
+    axes: [['row', rows], ['col', cols]],
+    run: (engine) => withTensors(engine, async (t) => {
+      const X = t.put(x, p.x);
+      const options = { rows, cols, ...(p.scale !== undefined ? { scale: p.scale } : {}), ...(mask ? { mask } : {}) };
+      if (p.out === 'none') return engine.softmax(X, options);
+      return engine.softmax(X, { ...options, out: p.out === 'inplace' && !(X instanceof Float32Array) ? X : t.tensor(rows * cols) });
+    }),
+    reference: () => {
+      const ld = planes === 1 ? 0 : cols;
+      const expected = referenceSoftmaxScaled(rows, cols, x, cols, scale,
+        mask instanceof Float32Array ? mask : undefined, ld, mask instanceof Uint8Array ? mask : undefined, ld);
+      // a logit's rounding (|x·scale + mask| <= z) moves p relatively by ~z ulps; the sum by ~√cols
+      const z = p.magnitude * Math.abs(scale) + (mask instanceof Float32Array ? 3 : 0);
+      const rtol = ULP * (16 + 4 * z + 2 * Math.sqrt(cols));
+      return { expected, atol: (i) => ULP + rtol * Math.abs(expected[i]) };
+    },
+  };
+}
+
+function layerNormCase(p: LayerNormProblem): OpCase {
+  const d = new Draw(p.seed);
+  const { rows, dim } = p;
+  const shifted = (length: number) => uniform(d, length, p.magnitude).map((v) => v + p.offset);
+  const x = shifted(rows * dim);
+  const residual = p.residual ? shifted(rows * dim) : undefined;
+  const weight = p.weight ? uniform(d, dim, 2) : undefined;
+  const bias = p.bias ? uniform(d, dim) : undefined;
+  const eps = p.eps ?? 1e-5;
+  return {
+    inputs: [x, ...[residual, weight, bias].filter((v): v is Float32Array => v !== undefined)],
+    axes: [['row', rows], ['j', dim]],
+    run: (engine) => withTensors(engine, async (t) => {
+      const X = t.put(x, p.x);
+      // the residual is a tensor when x is one, or when it is the in-place target
+      const R = residual && t.put(residual, p.x === 'tensor' || p.out === 'inplace' ? 'tensor' : 'array');
+      const options = {
+        rows, dim, ...(weight ? { weight: t.put(weight, p.x) } : {}), ...(bias ? { bias: t.put(bias, p.x) } : {}),
+        ...(R ? { residual: R } : {}), ...(p.eps !== undefined ? { eps: p.eps } : {}),
+      };
+      if (p.out === 'none') return engine.layerNorm(X, options);
+      const inplace = p.out === 'inplace' ? [X, R].find((v) => v !== undefined && !(v instanceof Float32Array)) as EngineTensor | undefined : undefined;
+      return engine.layerNorm(X, { ...options, out: inplace ?? t.tensor(rows * dim) });
+    }),
+    reference: () => {
+      const expected = referenceLayerNorm(rows, dim, x, dim, residual, dim, weight, bias, eps);
+      // s = x + residual is rounded to f32 (as torch's x + residual), an error of ulps of the
+      // row's largest |s|, which normalising divides by the row's σ = √(var + eps)
+      const atol = new Float64Array(rows);
+      for (let r = 0; r < rows; r++) {
+        let mean = 0, largest = 0, variance = 0;
+        const sAt = (j: number) => x[r * dim + j] + (residual ? residual[r * dim + j] : 0);
+        for (let j = 0; j < dim; j++) { mean += sAt(j) / dim; largest = Math.max(largest, Math.abs(sAt(j))); }
+        for (let j = 0; j < dim; j++) variance += (sAt(j) - mean) ** 2 / dim;
+        const amp = largest / Math.sqrt(variance + eps);
+        atol[r] = ULP * ((8 + 8 * amp + 2 * Math.sqrt(dim)) * (weight ? 2 : 1) + 2);
+      }
+      return { expected, atol: (i) => atol[Math.floor(i / dim)] };
+    },
+  };
+}
+
+function geluCase(p: GeluProblem): OpCase {
+  const d = new Draw(p.seed);
+  const x = uniform(d, p.length, p.magnitude);
+  const f = p.approximate === 'tanh' ? geluTanhRef : geluRef;
+  return {
+    inputs: [x],
+    axes: [['i', p.length]],
+    run: (engine) => withTensors(engine, async (t) => {
+      const X = t.put(x, p.x);
+      const options = p.approximate !== undefined ? { approximate: p.approximate } : {};
+      if (p.out === 'none') return engine.gelu(X, options);
+      return engine.gelu(X, { ...options, out: p.out === 'inplace' && !(X instanceof Float32Array) ? X : t.tensor(p.length) });
+    }),
+    reference: () => ({
+      expected: Float64Array.from(x, f),
+      // the kernels' measured bound (test/kernels/f32-activation.test.ts) with margin
+      atol: (i) => 2.5e-7 * Math.max(1, Math.abs(x[i])),
+    }),
+  };
+}
+
+function linearCase(p: LinearProblem): OpCase {
+  const d = new Draw(p.seed);
+  const { rows, inFeatures: K, outFeatures: N } = p;
+  const weight = uniform(d, N * K, 1 / Math.sqrt(K));
+  const bias = p.bias ? uniform(d, N) : undefined;
+  const x = uniform(d, rows * K);
+  return {
+    inputs: [x, weight, ...(bias ? [bias] : [])],
+    axes: [['row', rows], ['out', N]],
+    run: async (engine) => {
+      const layer = engine.linear({ inFeatures: K, outFeatures: N, bias: p.bias, weights: { weight, ...(bias ? { bias } : {}) } });
+      try {
+        return await withTensors(engine, async (t) => {
+          const X = t.put(x, p.x);
+          if (p.out === 'none') return layer.forward(X, { rows });
+          const out = p.out === 'inplace' && !(X instanceof Float32Array) && K === N ? X : t.tensor(rows * N);
+          return layer.forward(X, { rows, out });
+        });
+      } finally {
+        await layer.dispose();
+      }
+    },
+    reference: () => {
+      // as matmul's, with weights of 1/√K
+      const atol = ULP * (4 + 4 * Math.sqrt(K));
+      const expected = referenceLinear(x, rows, K, weight, N, bias);
+      return { expected, atol: (i) => atol + ULP * Math.abs(expected[i]) };
+    },
+  };
+}
+
+// ---- the transformer layers
+
+/** One attention block's parameters under a state-dict prefix ('self_attn.', 'multihead_attn.'). */
+function attentionWeights(d: Draw, E: number, bias: boolean, prefix: string, dict: Record<string, Float32Array>): RefMha {
+  const inProj = uniform(d, 3 * E * E, 1 / Math.sqrt(E));
+  const inBias = bias ? uniform(d, 3 * E) : undefined;
+  const out = uniform(d, E * E, 1 / Math.sqrt(E));
+  const outBias = bias ? uniform(d, E) : undefined;
+  dict[`${prefix}in_proj_weight`] = inProj;
+  dict[`${prefix}out_proj.weight`] = out;
+  if (inBias && outBias) {
+    dict[`${prefix}in_proj_bias`] = inBias;
+    dict[`${prefix}out_proj.bias`] = outBias;
+  }
+  const part = (x: Float32Array, i: number, len: number) => x.subarray(i * len, (i + 1) * len);
+  return {
+    E, H: 0, kdim: E, vdim: E,
+    wq: part(inProj, 0, E * E), wk: part(inProj, 1, E * E), wv: part(inProj, 2, E * E), wo: out,
+    ...(inBias && outBias ? { bq: part(inBias, 0, E), bk: part(inBias, 1, E), bv: part(inBias, 2, E), bo: outBias } : {}),
+  };
+}
+
+interface Norm { weight: Float32Array; bias?: Float32Array }
+
+function normWeights(d: Draw, E: number, bias: boolean, name: string, dict: Record<string, Float32Array>): Norm {
+  const weight = uniform(d, E, 0.5).map((v) => 1 + v);
+  dict[`${name}.weight`] = weight;
+  if (!bias) return { weight };
+  const b = uniform(d, E, 0.5);
+  dict[`${name}.bias`] = b;
+  return { weight, bias: b };
+}
+
+interface Ffn { w1: Float32Array; b1?: Float32Array; w2: Float32Array; b2?: Float32Array }
+
+function ffnWeights(d: Draw, E: number, F: number, bias: boolean, dict: Record<string, Float32Array>): Ffn {
+  const w1 = uniform(d, F * E, 1 / Math.sqrt(E)), b1 = bias ? uniform(d, F) : undefined;
+  const w2 = uniform(d, E * F, 1 / Math.sqrt(F)), b2 = bias ? uniform(d, E) : undefined;
+  Object.assign(dict, { 'linear1.weight': w1, 'linear2.weight': w2 }, b1 && b2 ? { 'linear1.bias': b1, 'linear2.bias': b2 } : {});
+  return { w1, b1, w2, b2 };
+}
+
+function padMask(d: Draw, kind: PadKind, batch: number, seq: number): Uint8Array | Float32Array | undefined {
+  if (kind === 'none') return undefined;
+  return kind === 'bool' ? boolMask(d, 1, batch, seq, 0) : floatMask(d, 1, batch, seq);
+}
+
+/** torch's masks of one attention block as the reference's functions: bool masks and causality
+ * exclude (non-zero = not allowed / ignore), float masks are added. */
+function maskFns(
+  H: number, seqQ: number, seqK: number, mask: Uint8Array | Float32Array | undefined,
+  pad: Uint8Array | Float32Array | undefined, causal: boolean,
+): { attend: MaskFn; bias: BiasFn } {
+  return {
+    attend: (b, h, i, j) => !(causal && j > i) &&
+      !(mask instanceof Uint8Array && mask[maskAt(mask, H, seqQ, seqK, b, h, i, j)] !== 0) &&
+      !(pad instanceof Uint8Array && pad[b * seqK + j] !== 0),
+    bias: (b, h, i, j) => (mask instanceof Float32Array ? mask[maskAt(mask, H, seqQ, seqK, b, h, i, j)] : 0) +
+      (pad instanceof Float32Array ? pad[b * seqK + j] : 0),
+  };
+}
+
+const add = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (v, i) => v + b[i]);
+
+function feedForward(x: ArrayLike<number>, rows: number, E: number, F: number, f: Ffn, activation: 'relu' | 'gelu'): Float64Array {
+  const act = activation === 'gelu' ? geluRef : relu;
+  const h = referenceLinear(x, rows, E, f.w1, F, f.b1).map(act);
+  return referenceLinear(h, rows, F, f.w2, E, f.b2);
+}
+
+/** The layers' tolerance of element i: every sublayer's sums (√E, √F, √seq ulps each), times
+ * what the LayerNorms amplify in its row (`amplifyingNorm`). int8 layers are held to
+ * INT8_LAYER_RMS of the result's root mean square instead: their bits are checked across thread
+ * counts, and the exact int8 arithmetic is test/parallel/int8-differential.test.ts's. */
+function layerTolerance(p: LayerShape, seq: number, expected: Float64Array, amp: Float64Array): (i: number) => number {
+  const E = p.nhead * p.headDim;
+  if (p.int8) {
+    const rms = Math.sqrt(expected.reduce((s, v) => s + v * v, 0) / expected.length);
+    return (i) => INT8_LAYER_RMS * rms * amp[Math.floor(i / E)];
+  }
+  const atol = ULP * 2 * (8 + Math.sqrt(E) + Math.sqrt(p.dimFeedforward) + Math.sqrt(seq));
+  return (i) => atol * amp[Math.floor(i / E)];
+}
+
+const INT8_LAYER_RMS = 0.03;
+
+/** A reference LayerNorm over [rows, E] that also records, per row, how much it amplifies an
+ * error of its input: max|weight| / √(var + eps), multiplied into `amp` when above 1 (a row of
+ * a small model can have a small σ: dModel 2 or 3). */
+function amplifyingNorm(rows: number, E: number, eps: number, amp: Float64Array) {
+  return (x: ArrayLike<number>, n: Norm): Float64Array => {
+    let wmax = 0;
+    for (const w of n.weight) wmax = Math.max(wmax, Math.abs(w));
+    for (let r = 0; r < rows; r++) {
+      let mean = 0, variance = 0;
+      for (let j = 0; j < E; j++) mean += x[r * E + j] / E;
+      for (let j = 0; j < E; j++) variance += (x[r * E + j] - mean) ** 2 / E;
+      amp[r] *= Math.max(1, wmax / Math.sqrt(variance + eps));
+    }
+    return referenceLayerNorm(rows, E, x, E, undefined, E, n.weight, n.bias, eps);
+  };
+}
+
+function layerConfig(p: LayerShape, weights: Record<string, Float32Array>) {
+  return {
+    dModel: p.nhead * p.headDim, nhead: p.nhead, dimFeedforward: p.dimFeedforward, activation: p.activation,
+    normFirst: p.normFirst, bias: p.bias, ...(p.layerNormEps !== undefined ? { layerNormEps: p.layerNormEps } : {}),
+    ...(p.int8 ? { quantize: 'int8' as const } : {}), weights,
+  };
+}
+
+function encoderCase(p: EncoderProblem): OpCase {
+  const d = new Draw(p.seed);
+  const { batch: B, seq: L, nhead: H, dimFeedforward: F } = p;
+  const E = H * p.headDim;
+  const weights: Record<string, Float32Array> = {};
+  const sa = { ...attentionWeights(d, E, p.bias, 'self_attn.', weights), H };
+  const ffn = ffnWeights(d, E, F, p.bias, weights);
+  const n1 = normWeights(d, E, p.bias, 'norm1', weights), n2 = normWeights(d, E, p.bias, 'norm2', weights);
+  const src = uniform(d, B * L * E);
+  const srcMask = attnMask(d, p.srcMask, B * H, L, L, 0);
+  const pad = padMask(d, p.srcKeyPadding, B, L);
+  const eps = p.layerNormEps ?? 1e-5;
+  return {
+    inputs: [src, ...Object.values(weights), ...[srcMask, pad].filter((m): m is Float32Array => m instanceof Float32Array)],
+    axes: [['batch', B], ['i', L], ['e', E]],
+    run: async (engine) => {
+      const layer = engine.transformerEncoderLayer(layerConfig(p, weights));
+      try {
+        return await layer.forward(src, {
+          batch: B, seq: L, isCausal: p.isCausal, ...(srcMask ? { srcMask } : {}), ...(pad ? { srcKeyPaddingMask: pad } : {}),
+        });
+      } finally {
+        await layer.dispose();
+      }
+    },
+    reference: () => {
+      const rows = B * L;
+      const { attend, bias } = maskFns(H, L, L, srcMask, pad, p.isCausal);
+      const selfAttention = (x: ArrayLike<number>) => {
+        const x32 = Float32Array.from(x); // the projections read f32 activations, as the engine does
+        return referenceMha(sa, x32, x32, x32, B, L, L, attend, bias).output;
+      };
+      const amp = new Float64Array(rows).fill(1);
+      const norm = amplifyingNorm(rows, E, eps, amp);
+      let x: Float64Array = Float64Array.from(src);
+      if (p.normFirst) {
+        x = add(x, selfAttention(norm(x, n1)));
+        x = add(x, feedForward(norm(x, n2), rows, E, F, ffn, p.activation));
+      } else {
+        x = norm(add(x, selfAttention(x)), n1);
+        x = norm(add(x, feedForward(x, rows, E, F, ffn, p.activation)), n2);
+      }
+      return { expected: x, atol: layerTolerance(p, L, x, amp) };
+    },
+  };
+}
+
+function decoderCase(p: DecoderProblem): OpCase {
+  const d = new Draw(p.seed);
+  const { batch: B, seqT: T, seqS: S, nhead: H, dimFeedforward: F } = p;
+  const E = H * p.headDim;
+  const weights: Record<string, Float32Array> = {};
+  const sa = { ...attentionWeights(d, E, p.bias, 'self_attn.', weights), H };
+  const ca = { ...attentionWeights(d, E, p.bias, 'multihead_attn.', weights), H };
+  const ffn = ffnWeights(d, E, F, p.bias, weights);
+  const n1 = normWeights(d, E, p.bias, 'norm1', weights), n2 = normWeights(d, E, p.bias, 'norm2', weights);
+  const n3 = normWeights(d, E, p.bias, 'norm3', weights);
+  const tgt = uniform(d, B * T * E), memory = uniform(d, B * S * E);
+  const tgtMask = attnMask(d, p.tgtMask, B * H, T, T, 0), memoryMask = attnMask(d, p.memoryMask, B * H, T, S, 0);
+  const tgtPad = padMask(d, p.tgtKeyPadding, B, T), memoryPad = padMask(d, p.memoryKeyPadding, B, S);
+  const eps = p.layerNormEps ?? 1e-5;
+  return {
+    inputs: [tgt, memory, ...Object.values(weights),
+      ...[tgtMask, memoryMask, tgtPad, memoryPad].filter((m): m is Float32Array => m instanceof Float32Array)],
+    axes: [['batch', B], ['i', T], ['e', E]],
+    run: async (engine) => {
+      const layer = engine.transformerDecoderLayer(layerConfig(p, weights));
+      try {
+        return await withTensors(engine, async (t) => layer.forward(tgt, t.put(memory, p.memory), {
+          batch: B, seqT: T, seqS: S, tgtIsCausal: p.tgtIsCausal, ...(tgtMask ? { tgtMask } : {}),
+          ...(memoryMask ? { memoryMask } : {}), ...(tgtPad ? { tgtKeyPaddingMask: tgtPad } : {}),
+          ...(memoryPad ? { memoryKeyPaddingMask: memoryPad } : {}),
+        }));
+      } finally {
+        await layer.dispose();
+      }
+    },
+    reference: () => {
+      const rows = B * T;
+      const self = maskFns(H, T, T, tgtMask, tgtPad, p.tgtIsCausal), cross = maskFns(H, T, S, memoryMask, memoryPad, false);
+      const selfAttention = (x: ArrayLike<number>) => {
+        const x32 = Float32Array.from(x);
+        return referenceMha(sa, x32, x32, x32, B, T, T, self.attend, self.bias).output;
+      };
+      const crossAttention = (x: ArrayLike<number>) =>
+        referenceMha(ca, Float32Array.from(x), memory, memory, B, T, S, cross.attend, cross.bias).output;
+      const amp = new Float64Array(rows).fill(1);
+      const norm = amplifyingNorm(rows, E, eps, amp);
+      let x: Float64Array = Float64Array.from(tgt);
+      if (p.normFirst) {
+        x = add(x, selfAttention(norm(x, n1)));
+        x = add(x, crossAttention(norm(x, n2)));
+        x = add(x, feedForward(norm(x, n3), rows, E, F, ffn, p.activation));
+      } else {
+        x = norm(add(x, selfAttention(x)), n1);
+        x = norm(add(x, crossAttention(x)), n2);
+        x = norm(add(x, feedForward(x, rows, E, F, ffn, p.activation)), n3);
+      }
+      return { expected: x, atol: layerTolerance(p, Math.max(T, S), x, amp) };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Naming and shrinking
+
+/** A one-line name: the op and its shapes, then the options that are on. */
+export function opProblemName(p: OpProblem): string {
+  const on = (flag: boolean, name: string) => (flag ? name : '');
+  const where = (name: string, w: Where) => (w === 'tensor' ? `${name}=tensor` : '');
+  const out = (o: Out) => (o === 'none' ? '' : `out=${o}`);
+  const parts: string[] = [];
+  switch (p.op) {
+    case 'matmul':
+      parts.push(`matmul B${p.batch} m${p.m} k${p.k} n${p.n}`, on(p.transB, 'transB'), on(p.sharedB, 'sharedB'),
+        p.alpha !== undefined ? `alpha=${+p.alpha.toPrecision(3)}` : '', on(p.bias, 'bias'), where('a', p.a), where('b', p.b), out(p.out));
+      break;
+    case 'softmax':
+      parts.push(`softmax ${p.rows}x${p.cols}`, `|x|<=${p.magnitude}`, p.scale !== undefined ? `scale=${p.scale}` : '',
+        p.mask !== 'none' ? `mask=${p.mask}` : '', where('x', p.x), out(p.out));
+      break;
+    case 'layerNorm':
+      parts.push(`layerNorm ${p.rows}x${p.dim}`, `x=${p.offset}±${p.magnitude}`, on(p.weight, 'weight'), on(p.bias, 'bias'),
+        on(p.residual, 'residual'), p.eps !== undefined ? `eps=${p.eps}` : '', where('x', p.x), out(p.out));
+      break;
+    case 'gelu':
+      parts.push(`gelu ${p.length}`, `|x|<=${p.magnitude}`, p.approximate ?? '', where('x', p.x), out(p.out));
+      break;
+    case 'linear':
+      parts.push(`linear ${p.rows}x${p.inFeatures}->${p.outFeatures}`, on(!p.bias, 'nobias'), where('x', p.x), out(p.out));
+      break;
+    case 'encoder':
+      parts.push(`encoder B${p.batch} L${p.seq} E${p.nhead * p.headDim} H${p.nhead} F${p.dimFeedforward} ${p.activation}`, on(p.int8, 'int8'),
+        on(p.normFirst, 'normFirst'), on(!p.bias, 'nobias'), p.layerNormEps !== undefined ? `eps=${p.layerNormEps}` : '',
+        p.srcMask !== 'none' ? `mask=${p.srcMask}` : '', p.srcKeyPadding !== 'none' ? `pad=${p.srcKeyPadding}` : '', on(p.isCausal, 'causal'));
+      break;
+    case 'decoder':
+      parts.push(`decoder B${p.batch} T${p.seqT} S${p.seqS} E${p.nhead * p.headDim} H${p.nhead} F${p.dimFeedforward} ${p.activation}`, on(p.int8, 'int8'),
+        on(p.normFirst, 'normFirst'), on(!p.bias, 'nobias'), p.layerNormEps !== undefined ? `eps=${p.layerNormEps}` : '',
+        p.tgtMask !== 'none' ? `tgtMask=${p.tgtMask}` : '', p.memoryMask !== 'none' ? `memoryMask=${p.memoryMask}` : '',
+        p.tgtKeyPadding !== 'none' ? `tgtPad=${p.tgtKeyPadding}` : '', p.memoryKeyPadding !== 'none' ? `memoryPad=${p.memoryKeyPadding}` : '',
+        on(p.tgtIsCausal, 'causal'), where('memory', p.memory));
+      break;
+  }
+  return parts.filter(Boolean).join(' ');
+}
+
+/** The size fields of each op, and each option with its plain value, for the shrink. */
+const SIZES: Record<OpProblem['op'], string[]> = {
+  matmul: ['batch', 'm', 'k', 'n'], softmax: ['rows', 'cols'], layerNorm: ['rows', 'dim'], gelu: ['length'],
+  linear: ['rows', 'inFeatures', 'outFeatures'], encoder: ['batch', 'seq', 'nhead', 'headDim', 'dimFeedforward'],
+  decoder: ['batch', 'seqT', 'seqS', 'nhead', 'headDim', 'dimFeedforward'],
+};
+const PLAIN: Record<string, unknown> = {
+  transB: false, sharedB: false, alpha: undefined, bias: false, a: 'array', b: 'array', out: 'none', scale: undefined,
+  magnitude: 1, mask: 'none', x: 'array', weight: false, residual: false, eps: undefined, offset: 0, approximate: undefined,
+  normFirst: false, layerNormEps: undefined, int8: false, activation: 'relu', srcMask: 'none', srcKeyPadding: 'none', isCausal: false,
+  tgtMask: 'none', memoryMask: 'none', tgtKeyPadding: 'none', memoryKeyPadding: 'none', tgtIsCausal: false, memory: 'array',
+};
+
+/** Variants of a failing problem, each smaller in one respect, for a greedy shrink. */
+export function opShrinkCandidates(p: OpProblem): OpProblem[] {
+  const out: OpProblem[] = [];
+  const fields = p as unknown as Record<string, unknown>;
+  for (const key of SIZES[p.op]) {
+    for (const v of smaller(fields[key] as number)) out.push({ ...p, [key]: v } as OpProblem);
+  }
+  for (const [key, plain] of Object.entries(PLAIN)) {
+    if (key in fields && fields[key] !== plain) {
+      const q = { ...fields, [key]: plain };
+      if (plain === undefined) delete q[key];
+      out.push(q as unknown as OpProblem);
+    }
+  }
+  return out;
+}
+
