@@ -16,7 +16,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'relaxed',
-          include: ['test/kernels/**/*.test.ts', 'test/ops/**/*.test.ts', 'test/features.test.ts'],
+          include: ['test/kernels/**/*.test.ts', 'test/ops/**/*.test.ts', 'test/features.test.ts', 'test/parallel/*differential.test.ts'],
           execArgv: ['--experimental-wasm-relaxed-simd'],
           env: { WASM_ATTENTION_EXPECT_RELAXED: '1' },
         },
