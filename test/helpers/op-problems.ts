@@ -1,6 +1,6 @@
 // Random problems for the public ops and modules, for the differential suite
 // (test/parallel/ops-differential.test.ts): engine.matmul, softmax, layerNorm, gelu, linear
-// (f32), transformerEncoderLayer and transformerDecoderLayer. As in problems.ts, a problem is a
+// (f32), transformerEncoderLayer, transformerDecoderLayer and transformer. As in problems.ts, a problem is a
 // small JSON description (shapes, options and a data seed) drawn from its own stream, seeded by
 // (run seed, index); its inputs, its float64 reference and its tolerance all derive from the
 // description, so a shrunk description is a new, valid problem.
@@ -99,7 +99,19 @@ export interface DecoderProblem extends LayerShape {
   memory: Where;
 }
 
-export type OpProblem = MatmulProblem | SoftmaxProblem | LayerNormProblem | GeluProblem | LinearProblem | EncoderProblem | DecoderProblem;
+export interface TransformerProblem extends LayerShape {
+  op: 'transformer'; seed: number;
+  seqS: number; seqT: number;
+  numEncoderLayers: number; numDecoderLayers: number;
+  srcMask: MaskKind; tgtMask: MaskKind; memoryMask: MaskKind;
+  srcKeyPadding: PadKind; tgtKeyPadding: PadKind; memoryKeyPadding: PadKind;
+  srcIsCausal: boolean; tgtIsCausal: boolean;
+  /** forward(src, tgt), or encode(src) into a tensor and decode(tgt, memory). */
+  call: 'forward' | 'encodeDecode';
+}
+
+export type OpProblem =
+  | MatmulProblem | SoftmaxProblem | LayerNormProblem | GeluProblem | LinearProblem | EncoderProblem | DecoderProblem | TransformerProblem;
 
 // ---------------------------------------------------------------------------------------------
 // Drawing problems
@@ -128,6 +140,11 @@ export function opCost(p: OpProblem): number {
       const E = p.nhead * p.headDim;
       return p.batch * (p.seqT * (6 * E * E + 2 * E * p.dimFeedforward + 2 * p.seqT * E + 2 * p.seqS * E) + 2 * p.seqS * E * E);
     }
+    case 'transformer': {
+      const E = p.nhead * p.headDim;
+      return p.batch * (p.numEncoderLayers * p.seqS * (4 * E * E + 2 * E * p.dimFeedforward + 2 * p.seqS * E) +
+        p.numDecoderLayers * (p.seqT * (6 * E * E + 2 * E * p.dimFeedforward + 2 * p.seqT * E + 2 * p.seqS * E) + 2 * p.seqS * E * E));
+    }
   }
 }
 
@@ -153,7 +170,7 @@ export function generateOpProblem(seed: number, index: number): OpProblem {
   const d = new Draw(problemSeed(seed ^ 0x5bd1e995, index));
   const limit = budget(d);
   const kind = d.weighted([
-    ['matmul', 3], ['softmax', 2], ['layerNorm', 2], ['gelu', 1], ['linear', 2], ['encoder', 2], ['decoder', 2],
+    ['matmul', 3], ['softmax', 2], ['layerNorm', 2], ['gelu', 1], ['linear', 2], ['encoder', 2], ['decoder', 2], ['transformer', 1],
   ] as const);
   const where = (pTensor: number): Where => (d.chance(pTensor) ? 'tensor' : 'array');
   const out = (): Out => d.weighted([['none', 3], ['tensor', 1], ['inplace', 1]] as const);
@@ -214,7 +231,8 @@ export function generateOpProblem(seed: number, index: number): OpProblem {
       return { ...shape, seed: d.int(0, 0xffffffff), bias: d.chance(0.75), x: where(0.3), out: out() };
     }
     case 'encoder':
-    case 'decoder': {
+    case 'decoder':
+    case 'transformer': {
       const layer = (): LayerShape => ({
         batch: d.int(1, 3), nhead: d.int(1, 4), headDim: d.chance(0.5) ? d.pick(DIM_EDGES.filter((n) => n <= 17)) : d.int(1, 16),
         dimFeedforward: size(d, 130), activation: 'relu', normFirst: false, bias: true, int8: false,
@@ -238,6 +256,20 @@ export function generateOpProblem(seed: number, index: number): OpProblem {
         return {
           ...shape, ...options(shape), seed: d.int(0, 0xffffffff), srcMask: d.weighted(masks), srcKeyPadding: d.weighted(pads),
           isCausal: d.chance(0.3),
+        };
+      }
+      if (kind === 'transformer') {
+        const shape = fitting(limit, () => ({
+          op: 'transformer' as const, seed: 0, ...layer(), seqS: seq(), seqT: seq(), numEncoderLayers: d.int(1, 2),
+          numDecoderLayers: d.int(1, 2), srcMask: 'none' as MaskKind, tgtMask: 'none' as MaskKind, memoryMask: 'none' as MaskKind,
+          srcKeyPadding: 'none' as PadKind, tgtKeyPadding: 'none' as PadKind, memoryKeyPadding: 'none' as PadKind,
+          srcIsCausal: false, tgtIsCausal: false, call: 'forward' as const,
+        }), (p) => ({ ...p, batch: 1, seqS: 2, seqT: 2, numEncoderLayers: 1, numDecoderLayers: 1 }));
+        return {
+          ...shape, ...options(shape), seed: d.int(0, 0xffffffff), srcMask: d.weighted(masks), tgtMask: d.weighted(masks),
+          memoryMask: d.weighted(masks), srcKeyPadding: d.weighted(pads), tgtKeyPadding: d.weighted(pads),
+          memoryKeyPadding: d.weighted(pads), srcIsCausal: d.chance(0.2), tgtIsCausal: d.chance(0.5),
+          call: d.pick(['forward', 'encodeDecode'] as const),
         };
       }
       const shape = fitting(limit, () => ({
@@ -307,6 +339,7 @@ export function opCase(p: OpProblem): OpCase {
     case 'linear': return linearCase(p);
     case 'encoder': return encoderCase(p);
     case 'decoder': return decoderCase(p);
+    case 'transformer': return transformerCase(p);
   }
 }
 
@@ -501,10 +534,15 @@ function normWeights(d: Draw, E: number, bias: boolean, name: string, dict: Reco
 
 interface Ffn { w1: Float32Array; b1?: Float32Array; w2: Float32Array; b2?: Float32Array }
 
-function ffnWeights(d: Draw, E: number, F: number, bias: boolean, dict: Record<string, Float32Array>): Ffn {
+function ffnWeights(d: Draw, E: number, F: number, bias: boolean, prefix: string, dict: Record<string, Float32Array>): Ffn {
   const w1 = uniform(d, F * E, 1 / Math.sqrt(E)), b1 = bias ? uniform(d, F) : undefined;
   const w2 = uniform(d, E * F, 1 / Math.sqrt(F)), b2 = bias ? uniform(d, E) : undefined;
-  Object.assign(dict, { 'linear1.weight': w1, 'linear2.weight': w2 }, b1 && b2 ? { 'linear1.bias': b1, 'linear2.bias': b2 } : {});
+  dict[`${prefix}linear1.weight`] = w1;
+  dict[`${prefix}linear2.weight`] = w2;
+  if (b1 && b2) {
+    dict[`${prefix}linear1.bias`] = b1;
+    dict[`${prefix}linear2.bias`] = b2;
+  }
   return { w1, b1, w2, b2 };
 }
 
@@ -577,20 +615,86 @@ function layerConfig(p: LayerShape, weights: Record<string, Float32Array>) {
   };
 }
 
+/** One encoder layer's parameters, under `prefix` in the state dict. */
+interface EncoderLayerParams { sa: RefMha; ffn: Ffn; n1: Norm; n2: Norm }
+/** One decoder layer's parameters. */
+interface DecoderLayerParams extends EncoderLayerParams { ca: RefMha; n3: Norm }
+
+function encoderLayerParams(d: Draw, p: LayerShape, prefix: string, dict: Record<string, Float32Array>): EncoderLayerParams {
+  const E = p.nhead * p.headDim;
+  const sa = { ...attentionWeights(d, E, p.bias, `${prefix}self_attn.`, dict), H: p.nhead };
+  const ffn = ffnWeights(d, E, p.dimFeedforward, p.bias, prefix, dict);
+  return { sa, ffn, n1: normWeights(d, E, p.bias, `${prefix}norm1`, dict), n2: normWeights(d, E, p.bias, `${prefix}norm2`, dict) };
+}
+
+function decoderLayerParams(d: Draw, p: LayerShape, prefix: string, dict: Record<string, Float32Array>): DecoderLayerParams {
+  const E = p.nhead * p.headDim;
+  const sa = { ...attentionWeights(d, E, p.bias, `${prefix}self_attn.`, dict), H: p.nhead };
+  const ca = { ...attentionWeights(d, E, p.bias, `${prefix}multihead_attn.`, dict), H: p.nhead };
+  const ffn = ffnWeights(d, E, p.dimFeedforward, p.bias, prefix, dict);
+  return {
+    sa, ca, ffn, n1: normWeights(d, E, p.bias, `${prefix}norm1`, dict), n2: normWeights(d, E, p.bias, `${prefix}norm2`, dict),
+    n3: normWeights(d, E, p.bias, `${prefix}norm3`, dict),
+  };
+}
+
+type NormFn = (x: ArrayLike<number>, n: Norm) => Float64Array;
+
+/** nn.TransformerEncoderLayer over x [B, L, E] in float64 (the projections read f32
+ * activations, as the engine's do). */
+function encoderLayerRef(
+  w: EncoderLayerParams, p: LayerShape, x: Float64Array, B: number, L: number, masks: { attend: MaskFn; bias: BiasFn }, norm: NormFn,
+): Float64Array {
+  const E = p.nhead * p.headDim;
+  const selfAttention = (y: ArrayLike<number>) => {
+    const y32 = Float32Array.from(y);
+    return referenceMha(w.sa, y32, y32, y32, B, L, L, masks.attend, masks.bias).output;
+  };
+  const ff = (y: ArrayLike<number>) => feedForward(y, B * L, E, p.dimFeedforward, w.ffn, p.activation);
+  if (p.normFirst) {
+    x = add(x, selfAttention(norm(x, w.n1)));
+    return add(x, ff(norm(x, w.n2)));
+  }
+  x = norm(add(x, selfAttention(x)), w.n1);
+  return norm(add(x, ff(x)), w.n2);
+}
+
+/** nn.TransformerDecoderLayer over x [B, T, E] and memory [B, S, E] (f32) in float64. */
+function decoderLayerRef(
+  w: DecoderLayerParams, p: LayerShape, x: Float64Array, memory: Float32Array, B: number, T: number, S: number,
+  self: { attend: MaskFn; bias: BiasFn }, cross: { attend: MaskFn; bias: BiasFn }, norm: NormFn,
+): Float64Array {
+  const E = p.nhead * p.headDim;
+  const selfAttention = (y: ArrayLike<number>) => {
+    const y32 = Float32Array.from(y);
+    return referenceMha(w.sa, y32, y32, y32, B, T, T, self.attend, self.bias).output;
+  };
+  const crossAttention = (y: ArrayLike<number>) =>
+    referenceMha(w.ca, Float32Array.from(y), memory, memory, B, T, S, cross.attend, cross.bias).output;
+  const ff = (y: ArrayLike<number>) => feedForward(y, B * T, E, p.dimFeedforward, w.ffn, p.activation);
+  if (p.normFirst) {
+    x = add(x, selfAttention(norm(x, w.n1)));
+    x = add(x, crossAttention(norm(x, w.n2)));
+    return add(x, ff(norm(x, w.n3)));
+  }
+  x = norm(add(x, selfAttention(x)), w.n1);
+  x = norm(add(x, crossAttention(x)), w.n2);
+  return norm(add(x, ff(x)), w.n3);
+}
+
+const floatMasks = (...masks: (Uint8Array | Float32Array | undefined)[]) => masks.filter((m): m is Float32Array => m instanceof Float32Array);
+
 function encoderCase(p: EncoderProblem): OpCase {
   const d = new Draw(p.seed);
-  const { batch: B, seq: L, nhead: H, dimFeedforward: F } = p;
-  const E = H * p.headDim;
+  const { batch: B, seq: L } = p;
+  const E = p.nhead * p.headDim;
   const weights: Record<string, Float32Array> = {};
-  const sa = { ...attentionWeights(d, E, p.bias, 'self_attn.', weights), H };
-  const ffn = ffnWeights(d, E, F, p.bias, weights);
-  const n1 = normWeights(d, E, p.bias, 'norm1', weights), n2 = normWeights(d, E, p.bias, 'norm2', weights);
+  const params = encoderLayerParams(d, p, '', weights);
   const src = uniform(d, B * L * E);
-  const srcMask = attnMask(d, p.srcMask, B * H, L, L, 0);
+  const srcMask = attnMask(d, p.srcMask, B * p.nhead, L, L, 0);
   const pad = padMask(d, p.srcKeyPadding, B, L);
-  const eps = p.layerNormEps ?? 1e-5;
   return {
-    inputs: [src, ...Object.values(weights), ...[srcMask, pad].filter((m): m is Float32Array => m instanceof Float32Array)],
+    inputs: [src, ...Object.values(weights), ...floatMasks(srcMask, pad)],
     axes: [['batch', B], ['i', L], ['e', E]],
     run: async (engine) => {
       const layer = engine.transformerEncoderLayer(layerConfig(p, weights));
@@ -603,22 +707,9 @@ function encoderCase(p: EncoderProblem): OpCase {
       }
     },
     reference: () => {
-      const rows = B * L;
-      const { attend, bias } = maskFns(H, L, L, srcMask, pad, p.isCausal);
-      const selfAttention = (x: ArrayLike<number>) => {
-        const x32 = Float32Array.from(x); // the projections read f32 activations, as the engine does
-        return referenceMha(sa, x32, x32, x32, B, L, L, attend, bias).output;
-      };
-      const amp = new Float64Array(rows).fill(1);
-      const norm = amplifyingNorm(rows, E, eps, amp);
-      let x: Float64Array = Float64Array.from(src);
-      if (p.normFirst) {
-        x = add(x, selfAttention(norm(x, n1)));
-        x = add(x, feedForward(norm(x, n2), rows, E, F, ffn, p.activation));
-      } else {
-        x = norm(add(x, selfAttention(x)), n1);
-        x = norm(add(x, feedForward(x, rows, E, F, ffn, p.activation)), n2);
-      }
+      const amp = new Float64Array(B * L).fill(1);
+      const x = encoderLayerRef(params, p, Float64Array.from(src), B, L, maskFns(p.nhead, L, L, srcMask, pad, p.isCausal),
+        amplifyingNorm(B * L, E, p.layerNormEps ?? 1e-5, amp));
       return { expected: x, atol: layerTolerance(p, L, x, amp) };
     },
   };
@@ -626,21 +717,15 @@ function encoderCase(p: EncoderProblem): OpCase {
 
 function decoderCase(p: DecoderProblem): OpCase {
   const d = new Draw(p.seed);
-  const { batch: B, seqT: T, seqS: S, nhead: H, dimFeedforward: F } = p;
-  const E = H * p.headDim;
+  const { batch: B, seqT: T, seqS: S } = p;
+  const E = p.nhead * p.headDim;
   const weights: Record<string, Float32Array> = {};
-  const sa = { ...attentionWeights(d, E, p.bias, 'self_attn.', weights), H };
-  const ca = { ...attentionWeights(d, E, p.bias, 'multihead_attn.', weights), H };
-  const ffn = ffnWeights(d, E, F, p.bias, weights);
-  const n1 = normWeights(d, E, p.bias, 'norm1', weights), n2 = normWeights(d, E, p.bias, 'norm2', weights);
-  const n3 = normWeights(d, E, p.bias, 'norm3', weights);
+  const params = decoderLayerParams(d, p, '', weights);
   const tgt = uniform(d, B * T * E), memory = uniform(d, B * S * E);
-  const tgtMask = attnMask(d, p.tgtMask, B * H, T, T, 0), memoryMask = attnMask(d, p.memoryMask, B * H, T, S, 0);
+  const tgtMask = attnMask(d, p.tgtMask, B * p.nhead, T, T, 0), memoryMask = attnMask(d, p.memoryMask, B * p.nhead, T, S, 0);
   const tgtPad = padMask(d, p.tgtKeyPadding, B, T), memoryPad = padMask(d, p.memoryKeyPadding, B, S);
-  const eps = p.layerNormEps ?? 1e-5;
   return {
-    inputs: [tgt, memory, ...Object.values(weights),
-      ...[tgtMask, memoryMask, tgtPad, memoryPad].filter((m): m is Float32Array => m instanceof Float32Array)],
+    inputs: [tgt, memory, ...Object.values(weights), ...floatMasks(tgtMask, memoryMask, tgtPad, memoryPad)],
     axes: [['batch', B], ['i', T], ['e', E]],
     run: async (engine) => {
       const layer = engine.transformerDecoderLayer(layerConfig(p, weights));
@@ -655,27 +740,70 @@ function decoderCase(p: DecoderProblem): OpCase {
       }
     },
     reference: () => {
-      const rows = B * T;
-      const self = maskFns(H, T, T, tgtMask, tgtPad, p.tgtIsCausal), cross = maskFns(H, T, S, memoryMask, memoryPad, false);
-      const selfAttention = (x: ArrayLike<number>) => {
-        const x32 = Float32Array.from(x);
-        return referenceMha(sa, x32, x32, x32, B, T, T, self.attend, self.bias).output;
-      };
-      const crossAttention = (x: ArrayLike<number>) =>
-        referenceMha(ca, Float32Array.from(x), memory, memory, B, T, S, cross.attend, cross.bias).output;
-      const amp = new Float64Array(rows).fill(1);
-      const norm = amplifyingNorm(rows, E, eps, amp);
-      let x: Float64Array = Float64Array.from(tgt);
-      if (p.normFirst) {
-        x = add(x, selfAttention(norm(x, n1)));
-        x = add(x, crossAttention(norm(x, n2)));
-        x = add(x, feedForward(norm(x, n3), rows, E, F, ffn, p.activation));
-      } else {
-        x = norm(add(x, selfAttention(x)), n1);
-        x = norm(add(x, crossAttention(x)), n2);
-        x = norm(add(x, feedForward(x, rows, E, F, ffn, p.activation)), n3);
-      }
+      const amp = new Float64Array(B * T).fill(1);
+      const x = decoderLayerRef(params, p, Float64Array.from(tgt), memory, B, T, S,
+        maskFns(p.nhead, T, T, tgtMask, tgtPad, p.tgtIsCausal), maskFns(p.nhead, T, S, memoryMask, memoryPad, false),
+        amplifyingNorm(B * T, E, p.layerNormEps ?? 1e-5, amp));
       return { expected: x, atol: layerTolerance(p, Math.max(T, S), x, amp) };
+    },
+  };
+}
+
+function transformerCase(p: TransformerProblem): OpCase {
+  const d = new Draw(p.seed);
+  const { batch: B, seqS: S, seqT: T } = p;
+  const E = p.nhead * p.headDim;
+  const weights: Record<string, Float32Array> = {};
+  const encoder = Array.from({ length: p.numEncoderLayers }, (_, i) => encoderLayerParams(d, p, `encoder.layers.${i}.`, weights));
+  const encoderNorm = normWeights(d, E, p.bias, 'encoder.norm', weights);
+  const decoder = Array.from({ length: p.numDecoderLayers }, (_, i) => decoderLayerParams(d, p, `decoder.layers.${i}.`, weights));
+  const decoderNorm = normWeights(d, E, p.bias, 'decoder.norm', weights);
+  const src = uniform(d, B * S * E), tgt = uniform(d, B * T * E);
+  const srcMask = attnMask(d, p.srcMask, B * p.nhead, S, S, 0), tgtMask = attnMask(d, p.tgtMask, B * p.nhead, T, T, 0);
+  const memoryMask = attnMask(d, p.memoryMask, B * p.nhead, T, S, 0);
+  const srcPad = padMask(d, p.srcKeyPadding, B, S), tgtPad = padMask(d, p.tgtKeyPadding, B, T);
+  const memoryPad = padMask(d, p.memoryKeyPadding, B, S);
+  const encodeOptions = {
+    batch: B, seqS: S, srcIsCausal: p.srcIsCausal, ...(srcMask ? { srcMask } : {}), ...(srcPad ? { srcKeyPaddingMask: srcPad } : {}),
+  };
+  const decodeOptions = {
+    batch: B, seqT: T, seqS: S, tgtIsCausal: p.tgtIsCausal, ...(tgtMask ? { tgtMask } : {}), ...(memoryMask ? { memoryMask } : {}),
+    ...(tgtPad ? { tgtKeyPaddingMask: tgtPad } : {}), ...(memoryPad ? { memoryKeyPaddingMask: memoryPad } : {}),
+  };
+  return {
+    inputs: [src, tgt, ...Object.values(weights), ...floatMasks(srcMask, tgtMask, memoryMask, srcPad, tgtPad, memoryPad)],
+    axes: [['batch', B], ['i', T], ['e', E]],
+    run: async (engine) => {
+      const model = engine.transformer({
+        ...layerConfig(p, weights), numEncoderLayers: p.numEncoderLayers, numDecoderLayers: p.numDecoderLayers,
+      });
+      try {
+        if (p.call === 'forward') return await model.forward(src, tgt, { ...encodeOptions, ...decodeOptions });
+        // encode, then decode over the memory kept in the engine (a greedy loop's way)
+        return await withTensors(engine, async (t) => {
+          const memory = t.tensor(await model.encode(src, encodeOptions));
+          return model.decode(tgt, memory, decodeOptions);
+        });
+      } finally {
+        await model.dispose();
+      }
+    },
+    reference: () => {
+      const eps = p.layerNormEps ?? 1e-5;
+      const ampS = new Float64Array(B * S).fill(1), ampT = new Float64Array(B * T).fill(1);
+      const normS = amplifyingNorm(B * S, E, eps, ampS), normT = amplifyingNorm(B * T, E, eps, ampT);
+      let m: Float64Array = Float64Array.from(src);
+      const self = maskFns(p.nhead, S, S, srcMask, srcPad, p.srcIsCausal);
+      for (const w of encoder) m = encoderLayerRef(w, p, m, B, S, self, normS);
+      const memory = Float32Array.from(normS(m, encoderNorm)); // the memory the decoder reads is f32
+      let x: Float64Array = Float64Array.from(tgt);
+      const tgtSelf = maskFns(p.nhead, T, T, tgtMask, tgtPad, p.tgtIsCausal);
+      const cross = maskFns(p.nhead, T, S, memoryMask, memoryPad, false);
+      for (const w of decoder) x = decoderLayerRef(w, p, x, memory, B, T, S, tgtSelf, cross, normT);
+      x = normT(x, decoderNorm);
+      // the target rows' LayerNorms (ampT) bound what the stack amplifies; the memory's rows
+      // reach them through the cross-attention's average
+      return { expected: x, atol: layerTolerance(p, Math.max(T, S), x, ampT) };
     },
   };
 }
@@ -720,6 +848,15 @@ export function opProblemName(p: OpProblem): string {
         p.tgtKeyPadding !== 'none' ? `tgtPad=${p.tgtKeyPadding}` : '', p.memoryKeyPadding !== 'none' ? `memoryPad=${p.memoryKeyPadding}` : '',
         on(p.tgtIsCausal, 'causal'), where('memory', p.memory));
       break;
+    case 'transformer':
+      parts.push(`transformer B${p.batch} S${p.seqS} T${p.seqT} layers ${p.numEncoderLayers}+${p.numDecoderLayers}`,
+        `E${p.nhead * p.headDim} H${p.nhead} F${p.dimFeedforward} ${p.activation}`, on(p.int8, 'int8'), p.call,
+        on(p.normFirst, 'normFirst'), on(!p.bias, 'nobias'), p.layerNormEps !== undefined ? `eps=${p.layerNormEps}` : '',
+        p.srcMask !== 'none' ? `srcMask=${p.srcMask}` : '', p.tgtMask !== 'none' ? `tgtMask=${p.tgtMask}` : '',
+        p.memoryMask !== 'none' ? `memoryMask=${p.memoryMask}` : '', p.srcKeyPadding !== 'none' ? `srcPad=${p.srcKeyPadding}` : '',
+        p.tgtKeyPadding !== 'none' ? `tgtPad=${p.tgtKeyPadding}` : '', p.memoryKeyPadding !== 'none' ? `memoryPad=${p.memoryKeyPadding}` : '',
+        on(p.srcIsCausal, 'srcCausal'), on(p.tgtIsCausal, 'tgtCausal'));
+      break;
   }
   return parts.filter(Boolean).join(' ');
 }
@@ -729,12 +866,14 @@ const SIZES: Record<OpProblem['op'], string[]> = {
   matmul: ['batch', 'm', 'k', 'n'], softmax: ['rows', 'cols'], layerNorm: ['rows', 'dim'], gelu: ['length'],
   linear: ['rows', 'inFeatures', 'outFeatures'], encoder: ['batch', 'seq', 'nhead', 'headDim', 'dimFeedforward'],
   decoder: ['batch', 'seqT', 'seqS', 'nhead', 'headDim', 'dimFeedforward'],
+  transformer: ['batch', 'seqS', 'seqT', 'numEncoderLayers', 'numDecoderLayers', 'nhead', 'headDim', 'dimFeedforward'],
 };
 const PLAIN: Record<string, unknown> = {
   transB: false, sharedB: false, alpha: undefined, bias: false, a: 'array', b: 'array', out: 'none', scale: undefined,
   magnitude: 1, mask: 'none', x: 'array', weight: false, residual: false, eps: undefined, offset: 0, approximate: undefined,
   normFirst: false, layerNormEps: undefined, int8: false, activation: 'relu', srcMask: 'none', srcKeyPadding: 'none', isCausal: false,
   tgtMask: 'none', memoryMask: 'none', tgtKeyPadding: 'none', memoryKeyPadding: 'none', tgtIsCausal: false, memory: 'array',
+  srcIsCausal: false, call: 'forward',
 };
 
 /** Variants of a failing problem, each smaller in one respect, for a greedy shrink. */
