@@ -4,7 +4,8 @@
 // as arrays or tensors, and results into new arrays, `out` tensors or in place. Each problem runs
 // on engines of 1, 2 and 3 threads (the 2- and 3-thread ones with the pool forced), which must
 // give the same bits and match the float64 reference within tolerances derived from the
-// problem; the inputs must come back unchanged.
+// problem; the inputs must come back unchanged. A last round runs the passed problems again, eight
+// at a time on each engine, and each must give the bits it gave alone.
 //
 //   npx vitest run test/parallel/ops-differential.test.ts             300 problems, seed 21
 //   npm run test:fuzz                                                 3000 problems, a random seed
@@ -25,6 +26,8 @@ const MAX_FAILURES = 5;
 const SHRINK_RUNS = 300;
 const SHRINK_MS = 60_000;
 const PROBLEM_MS = 60_000;
+/** Problems in flight at once on each engine in the concurrent round. */
+const CONCURRENT = 8;
 
 const env = process.env;
 const fuzz = env.WASM_ATTENTION_FUZZ === '1';
@@ -96,6 +99,19 @@ function notClose(p: OpProblem, actual: Float32Array, expected: Float64Array, at
 
 let engines: Engine[] = [];
 let ran = 0;
+/** Problems that passed, with a digest of their result's bits, for the concurrent round. */
+const passed: { label: string; problem: OpProblem; digest: number }[] = [];
+
+/** FNV-1a over a result's bits. */
+function digest(x: Float32Array): number {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  let h = 0x811c9dc5 ^ x.length;
+  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i], 0x01000193);
+  return h >>> 0;
+}
+
+/** The last check's result digest (set by check when it passes). */
+let lastDigest = 0;
 
 /** Runs a problem on every engine; undefined when it passes, else what went wrong. */
 async function check(p: OpProblem): Promise<string | undefined> {
@@ -114,6 +130,7 @@ async function check(p: OpProblem): Promise<string | undefined> {
     }
     const { expected, atol } = c.reference();
     const far = notClose(p, results[0], expected, atol, c.axes);
+    lastDigest = digest(results[0]);
     return far && `does not match the float64 reference: ${far}`;
   } catch (error) {
     return `threw ${(error as Error).name}: ${(error as Error).message}`;
@@ -173,7 +190,10 @@ describe(`ops differential: ${all.length} random problems, seed ${seed}, threads
         check(problem),
         new Promise<string>((resolve) => { timer = setTimeout(() => resolve(`did not finish in ${PROBLEM_MS / 1000} s`), PROBLEM_MS); }),
       ]).finally(() => clearTimeout(timer));
-      if (!failure) return;
+      if (!failure) {
+        passed.push({ label, problem, digest: lastDigest });
+        return;
+      }
       if (failure.startsWith('did not finish')) hung = true;
       const lines = [
         `ops differential problem ${label} failed${index === undefined ? '' : ` (seed ${seed})`}: ${failure}`,
@@ -194,6 +214,24 @@ describe(`ops differential: ${all.length} random problems, seed ${seed}, threads
       throw new Error(message);
     }, PROBLEM_MS + SHRINK_MS + 30_000);
   }
+
+  it(`concurrent: the passed problems again, ${CONCURRENT} at a time on each engine, give the same bits`, async (ctx) => {
+    if (hung) ctx.skip('an earlier problem hung the engines');
+    // Calls queued behind each other: modules are created (their weights copied, then packed
+    // in turn), tensors written and read, and results made while other calls run.
+    for (let at = 0; at < passed.length; at += CONCURRENT) {
+      const group = passed.slice(at, at + CONCURRENT);
+      const cases = group.map((g) => opCase(g.problem));
+      const results = await Promise.all(engines.map((e) => Promise.all(cases.map((c) => c.run(e)))));
+      results.forEach((perEngine, t) => perEngine.forEach((r, i) => {
+        const g = group[i];
+        if (digest(r) !== g.digest) {
+          throw new Error(`problem ${g.label} (seed ${seed}) run ${CONCURRENT} at a time on ${THREADS[t]} thread(s) gives other bits ` +
+            `than alone: ${opProblemName(g.problem)}\n  ${JSON.stringify(g.problem)}`);
+        }
+      }));
+    }
+  }, 600_000);
 
   it('the 2- and 3-thread engines ran every problem on their workers', async (ctx) => {
     if (hung) ctx.skip('an earlier problem hung the engines');
