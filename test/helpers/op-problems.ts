@@ -1,6 +1,7 @@
 // Random problems for the public ops and modules, for the differential suite
 // (test/parallel/ops-differential.test.ts): engine.matmul, softmax, layerNorm, gelu, linear
-// (f32), transformerEncoderLayer, transformerDecoderLayer and transformer. As in problems.ts, a problem is a
+// (f32), transformerEncoderLayer, transformerDecoderLayer, transformer, and multiHeadAttention with
+// quantize: 'int8'. As in problems.ts, a problem is a
 // small JSON description (shapes, options and a data seed) drawn from its own stream, seeded by
 // (run seed, index); its inputs, its float64 reference and its tolerance all derive from the
 // description, so a shrunk description is a new, valid problem.
@@ -9,10 +10,12 @@ import { gelu as geluRef, geluTanh as geluTanhRef, relu } from '../reference/act
 import { referenceGemm, referenceLinear, type BiasFn, type MaskFn } from '../reference/attention.js';
 import { referenceLayerNorm } from '../reference/layer-norm.js';
 import { referenceMha, type RefMha } from '../reference/multi-head-attention.js';
+import { i8Gemm, quantizeRows, quantizeWeight } from '../reference/i8-gemm.js';
 import { referenceSoftmaxScaled } from '../reference/softmax.js';
+import { I8_GEMM_A_MAX as I8_A_MAX } from '../../src/wasm/layout.js';
 import {
-  attnMask, boolMask, DIM_EDGES, Draw, floatMask, maskAt, problemSeed, SEQ_EDGES, smaller, ULP, uniform,
-  type MaskKind,
+  attnMask, boolMask, DIM_EDGES, Draw, drawMha, floatMask, maskAt, mhaInputs, mhaReference, problemCost, problemName,
+  problemSeed, SEQ_EDGES, shrinkCandidates, smaller, ULP, uniform, type MaskKind, type MhaProblem,
 } from './problems.js';
 
 /** How an input reaches the engine: a Float32Array (copied in) or an engine tensor (in place). */
@@ -110,8 +113,13 @@ export interface TransformerProblem extends LayerShape {
   call: 'forward' | 'encodeDecode';
 }
 
+/** engine.multiHeadAttention({ quantize: 'int8' }): a multi-head problem of the attention suite
+ * (problems.ts), its projections int8. */
+export interface MhaInt8Problem { op: 'mhaInt8'; mha: MhaProblem }
+
 export type OpProblem =
-  | MatmulProblem | SoftmaxProblem | LayerNormProblem | GeluProblem | LinearProblem | EncoderProblem | DecoderProblem | TransformerProblem;
+  | MatmulProblem | SoftmaxProblem | LayerNormProblem | GeluProblem | LinearProblem | EncoderProblem | DecoderProblem
+  | TransformerProblem | MhaInt8Problem;
 
 // ---------------------------------------------------------------------------------------------
 // Drawing problems
@@ -140,6 +148,7 @@ export function opCost(p: OpProblem): number {
       const E = p.nhead * p.headDim;
       return p.batch * (p.seqT * (6 * E * E + 2 * E * p.dimFeedforward + 2 * p.seqT * E + 2 * p.seqS * E) + 2 * p.seqS * E * E);
     }
+    case 'mhaInt8': return problemCost(p.mha);
     case 'transformer': {
       const E = p.nhead * p.headDim;
       return p.batch * (p.numEncoderLayers * p.seqS * (4 * E * E + 2 * E * p.dimFeedforward + 2 * p.seqS * E) +
@@ -170,11 +179,12 @@ export function generateOpProblem(seed: number, index: number): OpProblem {
   const d = new Draw(problemSeed(seed ^ 0x5bd1e995, index));
   const limit = budget(d);
   const kind = d.weighted([
-    ['matmul', 3], ['softmax', 2], ['layerNorm', 2], ['gelu', 1], ['linear', 2], ['encoder', 2], ['decoder', 2], ['transformer', 1],
+    ['matmul', 3], ['softmax', 2], ['layerNorm', 2], ['gelu', 1], ['linear', 2], ['encoder', 2], ['decoder', 2], ['transformer', 1], ['mhaInt8', 1],
   ] as const);
   const where = (pTensor: number): Where => (d.chance(pTensor) ? 'tensor' : 'array');
   const out = (): Out => d.weighted([['none', 3], ['tensor', 1], ['inplace', 1]] as const);
   switch (kind) {
+    case 'mhaInt8': return { op: 'mhaInt8', mha: drawMha(d) };
     case 'matmul': {
       const shape = fitting(limit, () => ({
         op: 'matmul' as const, seed: 0, batch: d.weighted<number>([[1, 3], [2, 1], [3, 1]]),
@@ -340,6 +350,7 @@ export function opCase(p: OpProblem): OpCase {
     case 'encoder': return encoderCase(p);
     case 'decoder': return decoderCase(p);
     case 'transformer': return transformerCase(p);
+    case 'mhaInt8': return mhaInt8Case(p);
   }
 }
 
@@ -808,6 +819,84 @@ function transformerCase(p: TransformerProblem): OpCase {
   };
 }
 
+function mhaInt8Case(p: MhaInt8Problem): OpCase {
+  const m = p.mha;
+  const x = mhaInputs(m);
+  return {
+    inputs: [x.query, x.key, x.value, ...Object.values(x.weights).filter((w): w is Float32Array => w instanceof Float32Array),
+      ...floatMasks(x.options.attnMask, x.options.keyPaddingMask)],
+    axes: [['batch', m.batch], ['i', m.seqQ], ['e', m.embedDim]],
+    run: async (engine) => {
+      const layer = engine.multiHeadAttention({
+        embedDim: m.embedDim, numHeads: m.numHeads, kdim: m.kdim, vdim: m.vdim, bias: m.bias, weights: x.weights, quantize: 'int8',
+      });
+      try {
+        return (await layer.forward(x.query, x.key, x.value, x.options)).output;
+      } finally {
+        await layer.dispose();
+      }
+    },
+    reference: () => mhaInt8Reference(m, x),
+  };
+}
+
+/** The int8 multi-head attention, exactly where it can be: the q/k/v projections are the int8
+ * reference's bits (test/reference/i8-gemm.ts: per-row activation codes, per-channel weight
+ * codes, the exact integer sum); the attention over them is float64; the output projection
+ * quantizes that attention output rounded to f32. The engine's attention is f32, so an output
+ * projection code may differ where the attention output lies within the attention's error of a
+ * rounding boundary: each such element of a row allows one code step (that row's activation
+ * scale × the output channel's largest |weight|) in the row's outputs; elsewhere the bound is a
+ * few ulps of the result before its bias, and what the row's scale moves with the attention's
+ * error. */
+function mhaInt8Reference(m: MhaProblem, x: ReturnType<typeof mhaInputs>): { expected: Float64Array; atol: (i: number) => number } {
+  const { batch: B, seqQ: Lq, seqK: Lk, embedDim: E, numHeads: H, kdim, vdim } = m;
+  const w = x.params;
+  const project = (input: Float32Array, rows: number, k: number, weight: Float32Array, bias?: Float32Array) =>
+    i8Gemm(quantizeRows(input, rows, k, I8_A_MAX), quantizeWeight(weight, E, k), bias);
+  const identity = new Float32Array(E * E);
+  for (let i = 0; i < E; i++) identity[i * E + i] = 1;
+  // the attention over the int8 projections, as referenceMha with identity projections (exact)
+  const heads = { ...m, kdim: E, vdim: E, bias: false };
+  const ctx = mhaReference(heads, {
+    ...x,
+    params: { E, H, kdim: E, vdim: E, wq: identity, wk: identity, wv: identity, wo: identity },
+    query: project(x.query, B * Lq, E, w.wq, w.bq),
+    key: project(x.key, B * Lk, kdim, w.wk, w.bk),
+    value: project(x.value, B * Lk, vdim, w.wv, w.bv),
+  }).output;
+  const ctx32 = Float32Array.from(ctx);
+  const rows = quantizeRows(ctx32, B * Lq, E, I8_A_MAX);
+  const qo = quantizeWeight(w.wo, E, E);
+  const expected = Float64Array.from(i8Gemm(rows, qo, w.bo));
+  // codes near a rounding boundary, per row: |t − (⌊t⌋ + ½)| within the attention's error / scale
+  const attentionError = ULP * (16 + 8 * Math.sqrt(E / H) + 4 * Math.sqrt(Lk));
+  const flips = new Float64Array(B * Lq);
+  for (let r = 0; r < B * Lq; r++) {
+    const scale = rows.scale[r];
+    if (!(scale > 0)) continue;
+    const margin = attentionError / scale;
+    const near = (t: number) => Math.abs(t - Math.floor(t) - 0.5) <= margin;
+    let lo = 0;
+    for (let c = 0; c < E; c++) lo = Math.min(lo, ctx32[r * E + c]);
+    if (near(-lo / scale)) { flips[r] = E; continue; } // the zero point itself may move
+    for (let c = 0; c < E; c++) if (near(ctx32[r * E + c] / scale)) flips[r]++;
+  }
+  const channelMax = new Float64Array(E);
+  for (let j = 0; j < E; j++) for (let c = 0; c < E; c++) channelMax[j] = Math.max(channelMax[j], Math.abs(w.wo[j * E + c]));
+  return {
+    expected,
+    atol: (i) => {
+      // the row's range (so its scale) moves by up to twice the attention's error
+      const r = Math.floor(i / E), j = i % E, scale = rows.scale[r];
+      const relative = 4 * ULP + (scale > 0 ? (2 * attentionError) / (scale * I8_A_MAX) : 0);
+      // a code step moves output j by scale · |code|·sw ≤ scale · max|wo[j, :]|, reached at
+      // code ±127: a quarter more for the product's roundings
+      return ULP * 4 + relative * (Math.abs(expected[i]) + Math.abs(w.bo?.[j] ?? 0)) + 1.25 * flips[r] * scale * channelMax[j];
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Naming and shrinking
 
@@ -818,6 +907,9 @@ export function opProblemName(p: OpProblem): string {
   const out = (o: Out) => (o === 'none' ? '' : `out=${o}`);
   const parts: string[] = [];
   switch (p.op) {
+    case 'mhaInt8':
+      parts.push(`int8 ${problemName(p.mha)}`);
+      break;
     case 'matmul':
       parts.push(`matmul B${p.batch} m${p.m} k${p.k} n${p.n}`, on(p.transB, 'transB'), on(p.sharedB, 'sharedB'),
         p.alpha !== undefined ? `alpha=${+p.alpha.toPrecision(3)}` : '', on(p.bias, 'bias'), where('a', p.a), where('b', p.b), out(p.out));
@@ -867,6 +959,7 @@ const SIZES: Record<OpProblem['op'], string[]> = {
   linear: ['rows', 'inFeatures', 'outFeatures'], encoder: ['batch', 'seq', 'nhead', 'headDim', 'dimFeedforward'],
   decoder: ['batch', 'seqT', 'seqS', 'nhead', 'headDim', 'dimFeedforward'],
   transformer: ['batch', 'seqS', 'seqT', 'numEncoderLayers', 'numDecoderLayers', 'nhead', 'headDim', 'dimFeedforward'],
+  mhaInt8: [],
 };
 const PLAIN: Record<string, unknown> = {
   transB: false, sharedB: false, alpha: undefined, bias: false, a: 'array', b: 'array', out: 'none', scale: undefined,
@@ -878,6 +971,7 @@ const PLAIN: Record<string, unknown> = {
 
 /** Variants of a failing problem, each smaller in one respect, for a greedy shrink. */
 export function opShrinkCandidates(p: OpProblem): OpProblem[] {
+  if (p.op === 'mhaInt8') return shrinkCandidates(p.mha).map((mha) => ({ op: 'mhaInt8', mha: mha as MhaProblem }));
   const out: OpProblem[] = [];
   const fields = p as unknown as Record<string, unknown>;
   for (const key of SIZES[p.op]) {

@@ -185,7 +185,7 @@ function drawAttention(d: Draw): AttentionProblem {
   return p;
 }
 
-function drawMha(d: Draw): MhaProblem {
+export function drawMha(d: Draw): MhaProblem {
   const limit = budget(d);
   // Decode: mostly one query row over many keys, with masks every head shares (or none) most
   // of the time, so the all-heads decode kernel takes it (attention-slices.ts, takesDecodePath).

@@ -1,6 +1,6 @@
 // Randomized differential suite for the public ops and modules (test/helpers/op-problems.ts):
 // engine.matmul, softmax, layerNorm, gelu, linear (f32), transformerEncoderLayer,
-// transformerDecoderLayer and transformer (f32 and int8), with random shapes at the kernels' edges, masks of every kind, inputs
+// transformerDecoderLayer and transformer (f32 and int8), and the int8 multiHeadAttention, with random shapes at the kernels' edges, masks of every kind, inputs
 // as arrays or tensors, and results into new arrays, `out` tensors or in place. Each problem runs
 // on engines of 1, 2 and 3 threads (the 2- and 3-thread ones with the pool forced), which must
 // give the same bits and match the float64 reference within tolerances derived from the
