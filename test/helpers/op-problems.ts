@@ -1,10 +1,10 @@
 // Random problems for the public ops and modules, for the differential suite
 // (test/parallel/ops-differential.test.ts): engine.matmul, softmax, layerNorm, gelu, linear
-// (f32), transformerEncoderLayer, transformerDecoderLayer, transformer, and multiHeadAttention with
-// quantize: 'int8'. As in problems.ts, a problem is a
-// small JSON description (shapes, options and a data seed) drawn from its own stream, seeded by
-// (run seed, index); its inputs, its float64 reference and its tolerance all derive from the
-// description, so a shrunk description is a new, valid problem.
+// (f32), transformerEncoderLayer, transformerDecoderLayer, transformer, and multiHeadAttention
+// with quantize: 'int8'. As in problems.ts, a problem is a small JSON description (shapes,
+// options and a data seed) drawn from its own stream, seeded by (run seed, index); its inputs,
+// its float64 reference and its tolerance all derive from the description, so a shrunk
+// description is a new, valid problem.
 import type { Engine, EngineTensor, TensorLike } from '../../dist/index.js';
 import { gelu as geluRef, geluTanh as geluTanhRef, relu } from '../reference/activation.js';
 import { referenceGemm, referenceLinear, type BiasFn, type MaskFn } from '../reference/attention.js';
