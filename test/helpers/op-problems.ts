@@ -14,7 +14,7 @@ import { i8Gemm, quantizeRows, quantizeWeight } from '../reference/i8-gemm.js';
 import { referenceSoftmaxScaled } from '../reference/softmax.js';
 import { I8_GEMM_A_MAX as I8_A_MAX } from '../../src/wasm/layout.js';
 import {
-  attnMask, boolMask, DIM_EDGES, Draw, drawMha, floatMask, maskAt, mhaInputs, mhaReference, problemCost, problemName,
+  attnMask, boolMask, DIM_EDGES, Draw, drawMha, fitting as fitAll, floatMask, maskAt, mhaInputs, mhaReference, problemCost, problemName,
   problemSeed, SEQ_EDGES, shrinkCandidates, smaller, ULP, uniform, type MaskKind, type MhaProblem,
 } from './problems.js';
 
@@ -162,16 +162,9 @@ function budget(d: Draw): number {
   return d.weighted([[3e5, 70], [3e6, 25], [2e7, 5]]);
 }
 
-/** The larger of two draws within the budget, or the last draw made tiny. */
+/** problems.ts's fitting, with this file's costs. */
 function fitting<T extends OpProblem>(limit: number, draw: () => T, tiny: (p: T) => T): T {
-  let best: T | undefined;
-  for (let attempt = 0, found = 0; attempt < 500 && found < 2; attempt++) {
-    const p = draw();
-    if (opCost(p) > limit) continue;
-    found++;
-    if (!best || opCost(p) > opCost(best)) best = p;
-  }
-  return best ?? tiny(draw());
+  return fitAll(limit, draw, tiny, opCost);
 }
 
 /** Problem `index` of the run seeded `seed`. */

@@ -134,15 +134,15 @@ function budget(d: Draw): number {
   return d.weighted([[1e6, 75], [8e6, 20], [4e7, 5]]);
 }
 
-/** The larger of two draws that fit the budget (so sizes lean toward it), or the last draw made
- * tiny when none fits. */
-function fitting<T extends Problem>(limit: number, draw: () => T, tiny: (p: T) => T): T {
+/** The larger of two draws whose `cost` fits the budget (so sizes lean toward it), or the last
+ * draw made tiny when none fits. */
+export function fitting<T>(limit: number, draw: () => T, tiny: (p: T) => T, cost: (p: T) => number): T {
   let best: T | undefined;
   for (let attempt = 0, found = 0; attempt < 500 && found < 2; attempt++) {
     const p = draw();
-    if (problemCost(p) > limit) continue;
+    if (cost(p) > limit) continue;
     found++;
-    if (!best || problemCost(p) > problemCost(best)) best = p;
+    if (!best || cost(p) > cost(best)) best = p;
   }
   return best ?? tiny(draw());
 }
@@ -165,7 +165,7 @@ function drawAttention(d: Draw): AttentionProblem {
       headDim, headDimV: d.chance(0.5) ? headDim : d.headDim(),
       causal: false, mask: 'none' as MaskKind, validLens: 'none' as const, returnWeights: false, tensors: 'none' as const,
     };
-  }, (p) => ({ ...p, batch: 1, heads: 1, headDim: 1, headDimV: 1 }));
+  }, (p) => ({ ...p, batch: 1, heads: 1, headDim: 1, headDimV: 1 }), problemCost);
   const p: AttentionProblem = {
     ...shapes,
     seed: d.int(0, 0xffffffff),
@@ -207,7 +207,7 @@ export function drawMha(d: Draw): MhaProblem {
       inputs: self ? d.pick(['same', 'same', 'copies'] as const) : kdim === vdim && d.chance(0.5) ? 'kvSame' as const : 'distinct' as const,
       keyPadding: 'none' as const, mask: 'none' as MaskKind, causal: false, needWeights: false, averageWeights: false,
     };
-  }, (p) => ({ ...p, batch: 1, seqQ: Math.min(p.seqQ, 8), seqK: Math.min(p.seqK, p.inputs === 'same' || p.inputs === 'copies' ? 8 : 600) }));
+  }, (p) => ({ ...p, batch: 1, seqQ: Math.min(p.seqQ, 8), seqK: Math.min(p.seqK, p.inputs === 'same' || p.inputs === 'copies' ? 8 : 600) }), problemCost);
   return {
     ...shapes,
     seed: d.int(0, 0xffffffff),

@@ -1,11 +1,12 @@
 // Randomized differential suite for the public ops and modules (test/helpers/op-problems.ts):
 // engine.matmul, softmax, layerNorm, gelu, linear (f32), transformerEncoderLayer,
-// transformerDecoderLayer and transformer (f32 and int8), and the int8 multiHeadAttention, with random shapes at the kernels' edges, masks of every kind, inputs
-// as arrays or tensors, and results into new arrays, `out` tensors or in place. Each problem runs
-// on engines of 1, 2 and 3 threads (the 2- and 3-thread ones with the pool forced), which must
-// give the same bits and match the float64 reference within tolerances derived from the
-// problem; the inputs must come back unchanged. A last round runs the passed problems again, eight
-// at a time on each engine, and each must give the bits it gave alone.
+// transformerDecoderLayer and transformer (f32 and int8), and the int8 multiHeadAttention, with
+// random shapes at the kernels' edges, masks of every kind, inputs as arrays or tensors, and
+// results into new arrays, `out` tensors or in place. Each problem runs on engines of 1, 2 and 3
+// threads (the 2- and 3-thread ones with the pool forced), which must give the same bits and
+// match the float64 reference within tolerances derived from the problem; the inputs must come
+// back unchanged. A last round runs the passed problems again, eight at a time on each engine,
+// and each must give the bits it gave alone.
 //
 //   npx vitest run test/parallel/ops-differential.test.ts             300 problems, seed 21
 //   npm run test:fuzz                                                 3000 problems, a random seed
@@ -16,64 +17,21 @@
 // A failure names the seed, the problem and its full description, with the command that runs it
 // alone, then shrinks it and prints the smallest problem that still fails.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, type Engine } from '../../dist/index.js';
+import type { Engine } from '../../dist/index.js';
+import {
+  bitsDiffer, disposeEngines, internals, locate, problemTests, runCases, runSettings, sameInputs, type Axes, type SuiteState,
+} from '../helpers/differential.js';
+import { forcedEngines } from '../helpers/engines.js';
 import { generateOpProblem, opCase, opProblemName, opShrinkCandidates, type OpProblem } from '../helpers/op-problems.js';
 
-const DEFAULT_SEED = 21; // npm test: the same problems on every run
-const THREADS = [1, 2, 3];
 const FILE = 'test/parallel/ops-differential.test.ts';
-const MAX_FAILURES = 5;
-const SHRINK_RUNS = 300;
-const SHRINK_MS = 60_000;
-const PROBLEM_MS = 60_000;
+const THREADS = [1, 2, 3];
 /** Problems in flight at once on each engine in the concurrent round. */
 const CONCURRENT = 8;
 
-const env = process.env;
-const fuzz = env.WASM_ATTENTION_FUZZ === '1';
-const seed = env.WASM_ATTENTION_SEED !== undefined ? wholeNumber('WASM_ATTENTION_SEED', env.WASM_ATTENTION_SEED) >>> 0
-  : fuzz ? crypto.getRandomValues(new Uint32Array(1))[0] : DEFAULT_SEED;
-const count = env.WASM_ATTENTION_PROBLEMS !== undefined ? wholeNumber('WASM_ATTENTION_PROBLEMS', env.WASM_ATTENTION_PROBLEMS)
-  : fuzz ? 3000 : 300;
-
-function wholeNumber(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got '${text}'`);
-  return n;
-}
-
-interface Case { index?: number; problem: OpProblem }
-
-function cases(): Case[] {
-  if (env.WASM_ATTENTION_OP_CASE) return [{ problem: JSON.parse(env.WASM_ATTENTION_OP_CASE) as OpProblem }];
-  const indices = env.WASM_ATTENTION_PROBLEM !== undefined
-    ? env.WASM_ATTENTION_PROBLEM.split(',').map((s) => wholeNumber('WASM_ATTENTION_PROBLEM', s.trim()))
-    : Array.from({ length: count }, (_, i) => i);
-  return indices.map((index) => ({ index, problem: generateOpProblem(seed, index) }));
-}
-
-const DEBUG = Symbol.for('wasm-attention.debug');
-type Internals = { forcePool(on?: boolean): void; pool?: () => Promise<{ runs: number }> };
-const internals = (e: Engine): Internals => (e as unknown as Record<symbol, () => Internals>)[DEBUG]();
-
-type Axes = [string, number][];
-function locate(flat: number, axes: Axes): string {
-  const parts: string[] = [];
-  for (let a = axes.length - 1, rest = flat; a >= 0; a--) {
-    parts.unshift(`${axes[a][0]} ${rest % axes[a][1]}`);
-    rest = Math.floor(rest / axes[a][1]);
-  }
-  return `[${parts.join(', ')}]`;
-}
-
-function bitsDiffer(a: Float32Array, b: Float32Array, axes: Axes): string | undefined {
-  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  let first = -1, n = 0;
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) { if (first < 0) first = i; n++; }
-  return first < 0 ? undefined
-    : `${n} of ${a.length} differ, first at ${locate(first, axes)} (flat ${first}): ${a[first]} vs ${b[first]}`;
-}
+const run = runSettings(21); // seed 21 in npm test: the same problems on every run
+const { seed } = run;
+const all = runCases('WASM_ATTENTION_OP_CASE', run, generateOpProblem);
 
 /** The largest error / tolerance seen per op, printed at the end (how close the bounds are). */
 const worstRatio = new Map<string, { ratio: number; name: string }>();
@@ -97,11 +55,6 @@ function notClose(p: OpProblem, actual: Float32Array, expected: Float64Array, at
     `${actual[at]}, reference ${expected[at]} (|diff| ${Math.abs(actual[at] - expected[at]).toExponential(2)} > ${atol(at).toExponential(2)})`;
 }
 
-let engines: Engine[] = [];
-let ran = 0;
-/** Problems that passed, with a digest of their result's bits, for the concurrent round. */
-const passed: { label: string; problem: OpProblem; digest: number }[] = [];
-
 /** FNV-1a over a result's bits. */
 function digest(x: Float32Array): number {
   const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
@@ -110,8 +63,12 @@ function digest(x: Float32Array): number {
   return h >>> 0;
 }
 
-/** The last check's result digest (set by check when it passes). */
-let lastDigest = 0;
+let engines: Engine[] = [];
+let ran = 0;
+/** The digest of each checked problem's result. */
+const digests = new Map<OpProblem, number>();
+/** Problems that passed, with their digests, for the concurrent round. */
+const passed: { label: string; problem: OpProblem; digest: number }[] = [];
 
 /** Runs a problem on every engine; undefined when it passes, else what went wrong. */
 async function check(p: OpProblem): Promise<string | undefined> {
@@ -119,104 +76,46 @@ async function check(p: OpProblem): Promise<string | undefined> {
     const c = opCase(p);
     const copies = c.inputs.map((a) => a.slice());
     const results = await Promise.all(engines.map((e) => c.run(e)));
-    for (let i = 0; i < copies.length; i++) {
-      const d = bitsDiffer(c.inputs[i], copies[i], [['element', copies[i].length]]);
-      if (d) return `input ${i} was changed by the call: ${d}`;
-    }
+    const changed = sameInputs(copies, c.inputs);
+    if (changed) return changed;
     ran++;
     for (let t = 1; t < results.length; t++) {
       const d = bitsDiffer(results[t], results[0], c.axes);
       if (d) return `threads ${THREADS[t]} (pool) and 1 give different bits: ${d}`;
     }
+    digests.set(p, digest(results[0]));
     const { expected, atol } = c.reference();
     const far = notClose(p, results[0], expected, atol, c.axes);
-    lastDigest = digest(results[0]);
     return far && `does not match the float64 reference: ${far}`;
   } catch (error) {
     return `threw ${(error as Error).name}: ${(error as Error).message}`;
   }
 }
 
-async function shrink(p: OpProblem, failure: string): Promise<{ problem: OpProblem; failure: string; steps: number }> {
-  const start = Date.now();
-  let runs = 0, steps = 0;
-  search: for (;;) {
-    for (const candidate of opShrinkCandidates(p)) {
-      if (runs++ >= SHRINK_RUNS || Date.now() - start > SHRINK_MS) break search;
-      const f = await check(candidate);
-      if (f) {
-        p = candidate;
-        failure = f;
-        steps++;
-        continue search;
-      }
-    }
-    break;
-  }
-  return { problem: p, failure, steps };
-}
-
-function command(vars: string): string {
-  return `npm run build && ${vars} npx vitest run ${FILE}`;
-}
-
-const all = cases();
-const failures: string[] = [];
-let hung = false;
-if (fuzz || env.WASM_ATTENTION_SEED !== undefined) {
+const state: SuiteState = { failures: [], hung: false };
+if (run.fuzz || process.env.WASM_ATTENTION_SEED !== undefined) {
   console.log(`ops differential: seed ${seed}, ${all.length} problems (WASM_ATTENTION_SEED=${seed} repeats this run)`);
 }
 
 describe(`ops differential: ${all.length} random problems, seed ${seed}, threads ${THREADS.join('/')} (pool forced)`, () => {
   beforeAll(async () => {
-    engines = await Promise.all(THREADS.map((threads) => createEngine({ threads })));
-    for (const e of engines) internals(e).forcePool();
+    engines = await forcedEngines(THREADS);
   });
   afterAll(async () => {
-    const disposed = Promise.all(engines.map((e) => e.dispose()));
-    if (!hung) await disposed;
+    await disposeEngines(engines, state);
     const ratios = [...worstRatio].map(([op, w]) => `  ${op}: ${w.ratio.toFixed(3)} (${w.name})`).join('\n');
     console.log(`ops differential (seed ${seed}): largest error / tolerance per op:\n${ratios}`);
-    if (failures.length > 0) console.error(`ops differential: ${failures.length} failed (seed ${seed}); first:\n${failures[0]}`);
+    if (state.failures.length > 0) console.error(`ops differential: ${state.failures.length} failed (seed ${seed}); first:\n${state.failures[0]}`);
   });
 
-  for (const { index, problem } of all) {
-    const label = index === undefined ? 'WASM_ATTENTION_OP_CASE' : `#${index}`;
-    it(`${label} ${opProblemName(problem)}`, async (ctx) => {
-      if (hung) ctx.skip('an earlier problem hung the engines');
-      if (failures.length >= MAX_FAILURES) ctx.skip(`${MAX_FAILURES} problems failed already`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const failure = await Promise.race([
-        check(problem),
-        new Promise<string>((resolve) => { timer = setTimeout(() => resolve(`did not finish in ${PROBLEM_MS / 1000} s`), PROBLEM_MS); }),
-      ]).finally(() => clearTimeout(timer));
-      if (!failure) {
-        passed.push({ label, problem, digest: lastDigest });
-        return;
-      }
-      if (failure.startsWith('did not finish')) hung = true;
-      const lines = [
-        `ops differential problem ${label} failed${index === undefined ? '' : ` (seed ${seed})`}: ${failure}`,
-        `  problem: ${opProblemName(problem)}`,
-        `  ${JSON.stringify(problem)}`,
-        `  reproduce: ${command(index === undefined ? `WASM_ATTENTION_OP_CASE='${JSON.stringify(problem)}'`
-          : `WASM_ATTENTION_SEED=${seed} WASM_ATTENTION_PROBLEM=${index}`)}`,
-      ];
-      if (failures.length === 0 && !hung) {
-        const small = await shrink(problem, failure);
-        lines.push(small.steps > 0
-          ? `  shrunk in ${small.steps} steps to: ${opProblemName(small.problem)}: ${small.failure}\n` +
-            `  reproduce shrunk: ${command(`WASM_ATTENTION_OP_CASE='${JSON.stringify(small.problem)}'`)}`
-          : '  (no smaller variant fails)');
-      }
-      const message = lines.join('\n');
-      failures.push(message);
-      throw new Error(message);
-    }, PROBLEM_MS + SHRINK_MS + 30_000);
-  }
+  problemTests({
+    title: 'ops differential', file: FILE, caseVariable: 'WASM_ATTENTION_OP_CASE', seed, name: opProblemName, check,
+    shrinkCandidates: opShrinkCandidates,
+    passed: (label, problem) => passed.push({ label, problem, digest: digests.get(problem)! }),
+  }, all, state);
 
   it(`concurrent: the passed problems again, ${CONCURRENT} at a time on each engine, give the same bits`, async (ctx) => {
-    if (hung) ctx.skip('an earlier problem hung the engines');
+    if (state.hung) ctx.skip('an earlier problem hung the engines');
     // Calls queued behind each other: modules are created (their weights copied, then packed
     // in turn), tensors written and read, and results made while other calls run.
     for (let at = 0; at < passed.length; at += CONCURRENT) {
@@ -234,7 +133,7 @@ describe(`ops differential: ${all.length} random problems, seed ${seed}, threads
   }, 600_000);
 
   it('the 2- and 3-thread engines ran every problem on their workers', async (ctx) => {
-    if (hung) ctx.skip('an earlier problem hung the engines');
+    if (state.hung) ctx.skip('an earlier problem hung the engines');
     for (const e of engines.slice(1)) expect((await internals(e).pool!()).runs).toBeGreaterThanOrEqual(ran);
   });
 });
