@@ -70,9 +70,11 @@ export function bitsDiffer(a: Float32Array, b: Float32Array, axes: Axes): string
 }
 
 /** Arrays a call must have left as they were (their copies from before it). */
-export function sameInputs(before: Float32Array[], after: Float32Array[]): string | undefined {
+export function sameInputs(before: (Float32Array | Uint8Array)[], after: (Float32Array | Uint8Array)[]): string | undefined {
   for (let i = 0; i < before.length; i++) {
-    const d = bitsDiffer(after[i], before[i], [['element', after[i].length]]);
+    const a = after[i], b = before[i];
+    const d = a instanceof Float32Array && b instanceof Float32Array ? bitsDiffer(a, b, [['element', a.length]])
+      : a.length !== b.length || a.some((v, j) => v !== b[j]) ? `a ${a.constructor.name} of ${a.length}` : undefined;
     if (d) return `input ${i} was changed by the call: ${d}`;
   }
   return undefined;
@@ -85,6 +87,15 @@ const SHRINK_RUNS = 400;
 const SHRINK_MS = 60_000;
 /** A problem that takes longer has hung the pool: it fails with its description, the rest skip. */
 const PROBLEM_MS = 60_000;
+
+/** The check, or a failure once it has taken PROBLEM_MS (a hung pool). */
+async function timed(check: Promise<string | undefined>): Promise<string | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    check,
+    new Promise<string>((resolve) => { timer = setTimeout(() => resolve(`did not finish in ${PROBLEM_MS / 1000} s`), PROBLEM_MS); }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 export interface Suite<P> {
   /** "differential", "ops differential": the start of each failure's message. */
@@ -121,7 +132,8 @@ async function shrink<P>(s: Suite<P>, p: P, failure: string): Promise<{ problem:
   search: for (;;) {
     for (const candidate of s.shrinkCandidates(p)) {
       if (runs++ >= SHRINK_RUNS || Date.now() - start > SHRINK_MS) break search;
-      const f = await s.check(candidate);
+      const f = await timed(s.check(candidate));
+      if (f?.startsWith('did not finish')) break search; // the engines are stuck: stop here
       if (f) {
         p = candidate;
         failure = f;
@@ -142,11 +154,7 @@ export function problemTests<P>(s: Suite<P>, cases: Case<P>[], state: SuiteState
     it(`${label} ${s.name(problem)}`, async (ctx) => {
       if (state.hung) ctx.skip('an earlier problem hung the engines');
       if (state.failures.length >= MAX_FAILURES) ctx.skip(`${MAX_FAILURES} problems failed already`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const failure = await Promise.race([
-        s.check(problem),
-        new Promise<string>((resolve) => { timer = setTimeout(() => resolve(`did not finish in ${PROBLEM_MS / 1000} s`), PROBLEM_MS); }),
-      ]).finally(() => clearTimeout(timer));
+      const failure = await timed(s.check(problem));
       if (!failure) {
         s.passed?.(label, problem);
         return;

@@ -34,7 +34,9 @@ export interface MatmulProblem {
   alpha?: number;
   bias: boolean;
   a: Where; b: Where;
+  /** 'inplace' writes C into A (k = n) or into B (k = m, one B per batch entry), a tensor. */
   out: Out;
+  inplaceInto?: 'a' | 'b';
 }
 
 export interface SoftmaxProblem {
@@ -126,6 +128,8 @@ export type OpProblem =
 
 /** Sizes at the edges of the kernels' vectors (4), tiles (4 × 8 / 8 × 8), panels and blocks. */
 const SIZE_EDGES = [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257];
+/** GELU's elementwise work items (16384 elements) and their edges. */
+const GELU_BLOCK_EDGES = [16383, 16384, 16385, 32767, 32768, 32769];
 const WIDE_EDGES = [...SIZE_EDGES, 383, 384, 385, 511, 512, 513, 767, 768, 769, 1023, 1024, 1025];
 
 function size(d: Draw, max: number, edges = SIZE_EDGES): number {
@@ -138,7 +142,7 @@ export function opCost(p: OpProblem): number {
     case 'matmul': return p.batch * p.m * p.k * p.n;
     case 'softmax': return 30 * p.rows * p.cols;
     case 'layerNorm': return 30 * p.rows * p.dim;
-    case 'gelu': return 30 * p.length;
+    case 'gelu': return 10 * p.length;
     case 'linear': return p.rows * p.inFeatures * p.outFeatures;
     case 'encoder': {
       const E = p.nhead * p.headDim;
@@ -188,6 +192,12 @@ export function generateOpProblem(seed: number, index: number): OpProblem {
         ...shape, seed: d.int(0, 0xffffffff), transB: d.chance(0.5), sharedB: shape.batch > 1 && d.chance(0.4),
         bias: d.chance(0.5), a: where(0.3), b: where(0.3), out: out(),
       };
+      if (p.out === 'inplace') {
+        // C has A's shape when k = n, B's when k = m (B per batch entry)
+        p.inplaceInto = d.pick(['a', 'b'] as const);
+        if (p.inplaceInto === 'a') Object.assign(p, { k: p.n, a: 'tensor' });
+        else Object.assign(p, { k: p.m, b: 'tensor', sharedB: false });
+      }
       if (d.chance(0.4)) p.alpha = d.pick([1, -1, 0, 0.5, 2, 1 / Math.sqrt(p.k)]);
       return p;
     }
@@ -201,6 +211,7 @@ export function generateOpProblem(seed: number, index: number): OpProblem {
         mask: d.weighted([['none', 3], ['bool2d', 1], ['bool1d', 1], ['float2d', 1], ['float1d', 1]] as const),
         x: where(0.4), out: out(),
       };
+      if (p.out === 'inplace') p.x = 'tensor';
       if (d.chance(0.5)) p.scale = d.pick([1, 0.125, 2, -1, 0, 0.3]);
       return p;
     }
@@ -214,14 +225,17 @@ export function generateOpProblem(seed: number, index: number): OpProblem {
         ...shape, seed: d.int(0, 0xffffffff), weight: d.chance(0.7), bias: d.chance(0.7), residual: d.chance(0.5),
         magnitude: small ? 0.01 : 1, offset: small ? 0 : d.pick([0, 0, 3, -20]), x: where(0.4), out: out(),
       };
+      if (p.out === 'inplace' && !p.residual) p.x = 'tensor'; // else into the residual, made a tensor
       if (d.chance(0.5)) p.eps = d.pick([1e-5, 1e-12, 1e-3, 0.5]);
       return p;
     }
     case 'gelu': {
       const shape = fitting(limit, () => ({
-        op: 'gelu' as const, seed: 0, length: size(d, 20000, WIDE_EDGES), magnitude: 1, x: 'array' as Where, out: 'none' as Out,
+        op: 'gelu' as const, seed: 0, length: d.chance(0.15) ? d.pick(GELU_BLOCK_EDGES) : size(d, 20000, WIDE_EDGES), magnitude: 1,
+        x: 'array' as Where, out: 'none' as Out,
       }), (p) => ({ ...p, length: 1 }));
       const p: GeluProblem = { ...shape, seed: d.int(0, 0xffffffff), magnitude: d.pick([1, 4, 12, 100]), x: where(0.4), out: out() };
+      if (p.out === 'inplace') p.x = 'tensor';
       if (d.chance(0.7)) p.approximate = d.pick(['none', 'tanh'] as const);
       return p;
     }
@@ -231,7 +245,12 @@ export function generateOpProblem(seed: number, index: number): OpProblem {
         inFeatures: size(d, 1100, WIDE_EDGES), outFeatures: size(d, 1100, WIDE_EDGES), bias: true,
         x: 'array' as Where, out: 'none' as Out,
       }), (p) => ({ ...p, rows: 1, outFeatures: 1 }));
-      return { ...shape, seed: d.int(0, 0xffffffff), bias: d.chance(0.75), x: where(0.3), out: out() };
+      const p: LinearProblem = { ...shape, seed: d.int(0, 0xffffffff), bias: d.chance(0.75), x: where(0.3), out: out() };
+      if (p.out === 'inplace') { // y has x's shape: inFeatures = outFeatures
+        Object.assign(p, { inFeatures: p.outFeatures, x: 'tensor' });
+        p.rows = Math.max(1, Math.min(p.rows, Math.floor(limit / (p.outFeatures * p.outFeatures))));
+      }
+      return p;
     }
     case 'encoder':
     case 'decoder':
@@ -295,8 +314,8 @@ export function generateOpProblem(seed: number, index: number): OpProblem {
 export interface OpCase {
   /** Runs the call on an engine (tensors made and freed there) → the result. */
   run(engine: Engine): Promise<Float32Array>;
-  /** The arrays given to the engine, which a call must leave unchanged. */
-  inputs: Float32Array[];
+  /** The arrays given to the engine (masks too), which a call must leave unchanged. */
+  inputs: (Float32Array | Uint8Array)[];
   /** The float64 result and the allowed |error| of each element. */
   reference(): { expected: Float64Array; atol: (i: number) => number };
   /** Names of the result's axes and their sizes, for locating an element. */
@@ -322,6 +341,12 @@ class Tensors {
   async dispose(): Promise<void> {
     await Promise.all(this.made.map((t) => t.dispose()));
   }
+}
+
+/** The input tensor an in-place call writes into (the generator made it a tensor). */
+function inplace(x: TensorLike | undefined): EngineTensor {
+  if (x === undefined || x instanceof Float32Array) throw new Error('test bug: an in-place problem whose target is not a tensor');
+  return x;
 }
 
 async function withTensors(engine: Engine, body: (t: Tensors) => Promise<Float32Array | EngineTensor>): Promise<Float32Array> {
@@ -360,10 +385,8 @@ function matmulCase(p: MatmulProblem): OpCase {
     run: (engine) => withTensors(engine, async (t) => {
       const A = t.put(a, p.a), B = t.put(b, p.b);
       const options = { m, k, n, batch, transB: p.transB, bias: bias && t.put(bias, p.b), ...(p.alpha !== undefined ? { alpha: p.alpha } : {}) };
-      // in place: into A when it has C's shape and is a tensor, else a separate tensor
       if (p.out === 'none') return engine.matmul(A, B, options);
-      const out = p.out === 'inplace' && !(A instanceof Float32Array) && k === n ? A : t.tensor(batch * m * n);
-      return engine.matmul(A, B, { ...options, out });
+      return engine.matmul(A, B, { ...options, out: p.out === 'inplace' ? inplace(p.inplaceInto === 'b' ? B : A) : t.tensor(batch * m * n) });
     }),
     reference: () => {
       const expected = new Float64Array(batch * m * n);
@@ -389,13 +412,13 @@ function softmaxCase(p: SoftmaxProblem): OpCase {
     : p.mask.startsWith('float') ? floatMask(d, 1, planes, cols) : undefined;
   const scale = p.scale ?? 1;
   return {
-    inputs: [x, ...(mask instanceof Float32Array ? [mask] : [])],
+    inputs: [x, ...(mask ? [mask] : [])],
     axes: [['row', rows], ['col', cols]],
     run: (engine) => withTensors(engine, async (t) => {
       const X = t.put(x, p.x);
       const options = { rows, cols, ...(p.scale !== undefined ? { scale: p.scale } : {}), ...(mask ? { mask } : {}) };
       if (p.out === 'none') return engine.softmax(X, options);
-      return engine.softmax(X, { ...options, out: p.out === 'inplace' && !(X instanceof Float32Array) ? X : t.tensor(rows * cols) });
+      return engine.softmax(X, { ...options, out: p.out === 'inplace' ? inplace(X) : t.tensor(rows * cols) });
     }),
     reference: () => {
       const ld = planes === 1 ? 0 : cols;
@@ -430,8 +453,7 @@ function layerNormCase(p: LayerNormProblem): OpCase {
         ...(R ? { residual: R } : {}), ...(p.eps !== undefined ? { eps: p.eps } : {}),
       };
       if (p.out === 'none') return engine.layerNorm(X, options);
-      const inplace = p.out === 'inplace' ? [X, R].find((v) => v !== undefined && !(v instanceof Float32Array)) as EngineTensor | undefined : undefined;
-      return engine.layerNorm(X, { ...options, out: inplace ?? t.tensor(rows * dim) });
+      return engine.layerNorm(X, { ...options, out: p.out === 'inplace' ? inplace(p.x === 'tensor' || R === undefined ? X : R) : t.tensor(rows * dim) });
     }),
     reference: () => {
       const expected = referenceLayerNorm(rows, dim, x, dim, residual, dim, weight, bias, eps);
@@ -462,7 +484,7 @@ function geluCase(p: GeluProblem): OpCase {
       const X = t.put(x, p.x);
       const options = p.approximate !== undefined ? { approximate: p.approximate } : {};
       if (p.out === 'none') return engine.gelu(X, options);
-      return engine.gelu(X, { ...options, out: p.out === 'inplace' && !(X instanceof Float32Array) ? X : t.tensor(p.length) });
+      return engine.gelu(X, { ...options, out: p.out === 'inplace' ? inplace(X) : t.tensor(p.length) });
     }),
     reference: () => ({
       expected: Float64Array.from(x, f),
@@ -487,8 +509,7 @@ function linearCase(p: LinearProblem): OpCase {
         return await withTensors(engine, async (t) => {
           const X = t.put(x, p.x);
           if (p.out === 'none') return layer.forward(X, { rows });
-          const out = p.out === 'inplace' && !(X instanceof Float32Array) && K === N ? X : t.tensor(rows * N);
-          return layer.forward(X, { rows, out });
+          return layer.forward(X, { rows, out: p.out === 'inplace' ? inplace(X) : t.tensor(rows * N) });
         });
       } finally {
         await layer.dispose();
@@ -605,7 +626,11 @@ function amplifyingNorm(rows: number, E: number, eps: number, amp: Float64Array)
       let mean = 0, variance = 0;
       for (let j = 0; j < E; j++) mean += x[r * E + j] / E;
       for (let j = 0; j < E; j++) variance += (x[r * E + j] - mean) ** 2 / E;
-      amp[r] *= Math.max(1, wmax / Math.sqrt(variance + eps));
+      // An error of the input moves the output by up to max|w|/σ, but for E = 1 the output is
+      // the bias whatever the input, and for E = 2 (s − mean = ±d/2) by max|w|/(2σ)·eps/σ² only.
+      const sigma = Math.sqrt(variance + eps);
+      const gain = E === 1 ? 0 : E === 2 ? wmax / (2 * sigma) * eps / sigma ** 2 : wmax / sigma;
+      amp[r] *= Math.max(1, gain);
     }
     return referenceLayerNorm(rows, E, x, E, undefined, E, n.weight, n.bias, eps);
   };
@@ -686,7 +711,7 @@ function decoderLayerRef(
   return norm(add(x, ff(x)), w.n3);
 }
 
-const floatMasks = (...masks: (Uint8Array | Float32Array | undefined)[]) => masks.filter((m): m is Float32Array => m instanceof Float32Array);
+const masksOf = (...masks: (Uint8Array | Float32Array | undefined)[]) => masks.filter((m): m is Float32Array | Uint8Array => m !== undefined);
 
 function encoderCase(p: EncoderProblem): OpCase {
   const d = new Draw(p.seed);
@@ -698,7 +723,7 @@ function encoderCase(p: EncoderProblem): OpCase {
   const srcMask = attnMask(d, p.srcMask, B * p.nhead, L, L, 0);
   const pad = padMask(d, p.srcKeyPadding, B, L);
   return {
-    inputs: [src, ...Object.values(weights), ...floatMasks(srcMask, pad)],
+    inputs: [src, ...Object.values(weights), ...masksOf(srcMask, pad)],
     axes: [['batch', B], ['i', L], ['e', E]],
     run: async (engine) => {
       const layer = engine.transformerEncoderLayer(layerConfig(p, weights));
@@ -729,7 +754,7 @@ function decoderCase(p: DecoderProblem): OpCase {
   const tgtMask = attnMask(d, p.tgtMask, B * p.nhead, T, T, 0), memoryMask = attnMask(d, p.memoryMask, B * p.nhead, T, S, 0);
   const tgtPad = padMask(d, p.tgtKeyPadding, B, T), memoryPad = padMask(d, p.memoryKeyPadding, B, S);
   return {
-    inputs: [tgt, memory, ...Object.values(weights), ...floatMasks(tgtMask, memoryMask, tgtPad, memoryPad)],
+    inputs: [tgt, memory, ...Object.values(weights), ...masksOf(tgtMask, memoryMask, tgtPad, memoryPad)],
     axes: [['batch', B], ['i', T], ['e', E]],
     run: async (engine) => {
       const layer = engine.transformerDecoderLayer(layerConfig(p, weights));
@@ -775,7 +800,7 @@ function transformerCase(p: TransformerProblem): OpCase {
     ...(tgtPad ? { tgtKeyPaddingMask: tgtPad } : {}), ...(memoryPad ? { memoryKeyPaddingMask: memoryPad } : {}),
   };
   return {
-    inputs: [src, tgt, ...Object.values(weights), ...floatMasks(srcMask, tgtMask, memoryMask, srcPad, tgtPad, memoryPad)],
+    inputs: [src, tgt, ...Object.values(weights), ...masksOf(srcMask, tgtMask, memoryMask, srcPad, tgtPad, memoryPad)],
     axes: [['batch', B], ['i', T], ['e', E]],
     run: async (engine) => {
       const model = engine.transformer({
@@ -817,7 +842,7 @@ function mhaInt8Case(p: MhaInt8Problem): OpCase {
   const x = mhaInputs(m);
   return {
     inputs: [x.query, x.key, x.value, ...Object.values(x.weights).filter((w): w is Float32Array => w instanceof Float32Array),
-      ...floatMasks(x.options.attnMask, x.options.keyPaddingMask)],
+      ...masksOf(x.options.attnMask, x.options.keyPaddingMask)],
     axes: [['batch', m.batch], ['i', m.seqQ], ['e', m.embedDim]],
     run: async (engine) => {
       const layer = engine.multiHeadAttention({
@@ -957,7 +982,7 @@ const SIZES: Record<OpProblem['op'], string[]> = {
 const PLAIN: Record<string, unknown> = {
   transB: false, sharedB: false, alpha: undefined, bias: false, a: 'array', b: 'array', out: 'none', scale: undefined,
   magnitude: 1, mask: 'none', x: 'array', weight: false, residual: false, eps: undefined, offset: 0, approximate: undefined,
-  normFirst: false, layerNormEps: undefined, int8: false, activation: 'relu', srcMask: 'none', srcKeyPadding: 'none', isCausal: false,
+  normFirst: false, layerNormEps: undefined, int8: false, inplaceInto: undefined, activation: 'relu', srcMask: 'none', srcKeyPadding: 'none', isCausal: false,
   tgtMask: 'none', memoryMask: 'none', tgtKeyPadding: 'none', memoryKeyPadding: 'none', tgtIsCausal: false, memory: 'array',
   srcIsCausal: false, call: 'forward',
 };
@@ -968,7 +993,10 @@ export function opShrinkCandidates(p: OpProblem): OpProblem[] {
   const out: OpProblem[] = [];
   const fields = p as unknown as Record<string, unknown>;
   for (const key of SIZES[p.op]) {
-    for (const v of smaller(fields[key] as number)) out.push({ ...p, [key]: v } as OpProblem);
+    const n = fields[key] as number;
+    // a GELU failing past a work item's edge shrinks toward that edge, not past it
+    const edges = p.op === 'gelu' ? GELU_BLOCK_EDGES.filter((e) => e < n) : [];
+    for (const v of [...smaller(n), ...edges]) out.push({ ...p, [key]: v } as OpProblem);
   }
   for (const [key, plain] of Object.entries(PLAIN)) {
     if (key in fields && fields[key] !== plain) {
