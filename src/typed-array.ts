@@ -28,10 +28,17 @@ export function typedArrayLength(value: ArrayBufferView): number {
 }
 
 /** The length a value declares: a typed array's real one (not a subclass's getter or an own
- * property), else its `length` property (an engine tensor's, an array's), else undefined. */
+ * property), else its `length` property (an engine tensor's, an array's), else undefined — also
+ * when reading it throws (a Proxy of a typed array reaches the getter with the Proxy as its
+ * receiver), so that the caller's check names the argument. */
 export function declaredLength(value: unknown): unknown {
   if (typedArrayName(value) !== undefined) return typedArrayLength(value as ArrayBufferView);
-  return typeof value === 'object' && value !== null ? (value as { length?: unknown }).length : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  try {
+    return (value as { length?: unknown }).length;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A view of this realm's own class on the same memory as `value` (no copy), so that length,

@@ -117,6 +117,18 @@ describe('module and op calls', () => {
     await expect(layer.forward(src, { batch: 2, seq: 5 })).rejects.toThrow(/disposed/);
   });
 
+  it('a Proxy of a Float32Array is a TypeError naming the argument (reading its length threw a bare TypeError)', async () => {
+    const x = randomF32(6, 1);
+    const proxy = () => new Proxy(x, {});
+    const named = (op: string, arg: string) => new RegExp(`^${op}: ${arg} must be a Float32Array or a tensor of this engine, got object`);
+    await expect(engine.gelu(proxy())).rejects.toThrow(named('gelu', 'x'));
+    await expect(engine.softmax(proxy(), { rows: 2, cols: 3 })).rejects.toThrow(named('softmax', 'x'));
+    await expect(engine.layerNorm(proxy(), { rows: 2, dim: 3 })).rejects.toThrow(named('layerNorm', 'x'));
+    await expect(engine.matmul(proxy(), x, { m: 2, k: 3, n: 2 })).rejects.toThrow(named('matmul', 'a'));
+    await expect(engine.matmul(x, proxy(), { m: 2, k: 3, n: 2 })).rejects.toThrow(named('matmul', 'b'));
+    expect(await engine.gelu(x)).toEqual(await engine.gelu(x.slice()));
+  });
+
   it('out tensors chain ops without leaving the engine', async () => {
     const x = randomF32(4 * 8, 3);
     const t = engine.createTensor(4 * 8);

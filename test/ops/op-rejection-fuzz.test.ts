@@ -1,0 +1,221 @@
+// Rejected calls of the ops and layers leave nothing half-written. Each call is a problem of the
+// ops differential suite (test/helpers/op-problems.ts: matmul, softmax, layerNorm, gelu, linear,
+// the transformer layers and stack, the int8 multi-head attention) whose engine calls get one
+// random mutation of their arguments (test/helpers/bad-inputs.ts: bad numbers, other array kinds
+// and lengths, junk, dropped and unknown keys, disposed, shorter or foreign tensors) — in a
+// module's constructor or in its forward. A call that rejects must give a TypeError or
+// RangeError (a disposed tensor: the documented Error naming it) whose message starts with the
+// call's name (`matmul: `, `TransformerEncoderLayer.forward: `), and must leave every tensor it was given as it was (its `out` too); then the
+// unmutated problem must give its bits again and the engine hold no more resident bytes than
+// before. Calls the mutation leaves valid may resolve. Threads 1 and 2 (the pool forced).
+//
+// WASM_ATTENTION_SEED (default 0x0b5), WASM_ATTENTION_CALLS (calls per thread count, default
+// 300; `npm run test:fuzz:inputs`: 3000), WASM_ATTENTION_CALL=i replays call i alone.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine, EngineTensor } from '../../dist/index.js';
+import type { Arena } from '../../src/wasm/arena.js';
+import {
+  JUNK, arrayMutation, badNumbers, callSeed, classOf, isObject, kindOf, rand, setKey, unknownKey, type Rand, type Typed,
+} from '../helpers/bad-inputs.js';
+import { forcedEngines } from '../helpers/engines.js';
+import { generateOpProblem, opCase, opProblemName } from '../helpers/op-problems.js';
+
+const SEED = Number(process.env.WASM_ATTENTION_SEED ?? 0x0b5);
+const CALLS = Number(process.env.WASM_ATTENTION_CALLS ?? 300);
+const ONLY = process.env.WASM_ATTENTION_CALL === undefined ? undefined : Number(process.env.WASM_ATTENTION_CALL);
+const DEBUG = Symbol.for('wasm-attention.debug');
+const arenaOf = (e: Engine): Arena => (e as unknown as Record<symbol, () => { arena: Arena }>)[DEBUG]().arena;
+
+const OPS = new Set(['matmul', 'softmax', 'layerNorm', 'gelu']);
+const MODULES = new Set(['linear', 'transformerEncoderLayer', 'transformerDecoderLayer', 'transformer', 'multiHeadAttention']);
+const CALLS_OF_MODULES = new Set(['forward', 'encode', 'decode']);
+
+/** What the mutating engine did in one run. */
+interface Run {
+  /** The mutation, and the name of the call it was made in. */
+  mutation?: string;
+  call?: string;
+  /** Every tensor made through the engine (createTensor), and those disposed by the mutation. */
+  tensors: Set<EngineTensor>;
+  disposed: Set<EngineTensor>;
+  /** Tensors the mutation made (on this engine or the other), disposed after the run. */
+  foreign: EngineTensor[];
+  /** The tensors the mutated call was given, their contents just before it and just after it
+   * settled (before the problem's cleanup frees them). */
+  given: { tensor: EngineTensor; before: Float32Array; after?: Float32Array }[];
+}
+
+/** One random mutation of a call's arguments (in place: the caller passes a copy of its list). */
+function mutateArgs(args: unknown[], r: Rand, engine: Engine, other: Engine, rec: Run): string {
+  interface Slot { path: string; value: unknown; set(v: unknown): void }
+  const slots: Slot[] = [];
+  const visit = (path: string, value: unknown, set: (v: unknown) => void): void => {
+    slots.push({ path, value, set });
+    if (isObject(value) && Object.getPrototypeOf(value) === Object.prototype && !rec.tensors.has(value as unknown as EngineTensor)) {
+      // a copy, so the problem's own objects (its weights) stay as they are
+      const copy: Record<string, unknown> = { ...value } as never;
+      set(copy);
+      for (const key of Object.keys(copy)) visit(`${path}.${key}`, copy[key], (v) => setKey(copy, key, v));
+    }
+  };
+  args.forEach((v, i) => visit(`argument ${i}`, v, (x) => { args[i] = x; }));
+  const s = r.pick(slots);
+  const v = s.value;
+  const choices: (() => string)[] = [() => { const [d, make] = r.pick(JUNK); s.set(make()); return `${s.path} = ${d}`; }];
+  if (typeof v === 'number') choices.push(() => { const [d, x] = r.pick(badNumbers(v)); s.set(x); return `${s.path} = ${d}`; });
+  if (typeof v === 'boolean') choices.push(() => { s.set(r.pick([1, 'true', null])); return `${s.path} = a non-boolean`; });
+  if (kindOf(v) !== undefined) {
+    for (let i = 0; i < 3; i++) choices.push(() => { const [d, x] = arrayMutation(v as Typed, r); s.set(x); return `${s.path} = ${d}`; });
+  }
+  if (rec.tensors.has(v as EngineTensor)) {
+    const t = v as EngineTensor;
+    choices.push(
+      () => { const d = engine.createTensor(t.length); rec.tensors.add(d); rec.disposed.add(d); void d.dispose(); s.set(d); return `${s.path} = a disposed tensor`; },
+      () => { const d = engine.createTensor(t.length + 1); rec.tensors.add(d); rec.foreign.push(d); s.set(d); return `${s.path} = a tensor of ${t.length + 1}`; },
+      () => { const d = other.createTensor(t.length); rec.foreign.push(d); s.set(d); return `${s.path} = a tensor of another engine`; },
+    );
+  }
+  if (isObject(v) && Object.getPrototypeOf(v) === Object.prototype && !rec.tensors.has(v as unknown as EngineTensor)) {
+    const keys = Object.keys(v);
+    if (keys.length > 0) choices.push(() => { const key = r.pick(keys); delete (v as Record<string, unknown>)[key]; return `dropped ${s.path}.${key}`; });
+    choices.push(() => { const key = unknownKey(r); setKey(v as Record<string, unknown>, key, r.pick([true, 1, 'x'])); return `added ${s.path}.${JSON.stringify(key)}`; });
+  }
+  return r.pick(choices)();
+}
+
+/** An engine whose first op or module call, or a module's first forward / encode / decode, gets
+ * one mutation (a constructor with probability 0.4); the tensors that call is given are read
+ * just before it. */
+function mutating(engine: Engine, other: Engine, r: Rand, rec: Run): Engine {
+  const constructorFirst = r.chance(0.4);
+  const mutateHere = async (name: string, args: unknown[]): Promise<unknown[]> => {
+    args = [...args];
+    rec.mutation = mutateArgs(args, r, engine, other, rec);
+    rec.call = name;
+    const found: EngineTensor[] = [];
+    const scan = (x: unknown, depth: number) => {
+      if (rec.tensors.has(x as EngineTensor) && !rec.disposed.has(x as EngineTensor)) found.push(x as EngineTensor);
+      else if (isObject(x) && depth < 3 && kindOf(x) === undefined) for (const key of Object.keys(x)) scan(x[key], depth + 1);
+    };
+    args.forEach((a) => scan(a, 0));
+    for (const tensor of new Set(found)) rec.given.push({ tensor, before: await tensor.read() });
+    return args;
+  };
+  /** Calls f with the mutated arguments; when it fails, reads the tensors it was given. */
+  const mutated = async (name: string, f: (...a: unknown[]) => unknown, self: object, args: unknown[]): Promise<unknown> => {
+    if (rec.mutation !== undefined) return f.apply(self, args);
+    const changed = await mutateHere(name, args);
+    try {
+      return await f.apply(self, changed);
+    } catch (error) {
+      for (const g of rec.given) g.after = await g.tensor.read();
+      throw error;
+    }
+  };
+  // Module handles are frozen (a Proxy may not change their methods): a stand-in with the same
+  // methods, bound to the module, forward / encode / decode mutated.
+  const wrapModule = (module: object): object => {
+    const stand: Record<string, unknown> = {};
+    for (const key of Object.keys(module)) {
+      const value = (module as Record<string, unknown>)[key];
+      stand[key] = typeof value !== 'function' ? value : CALLS_OF_MODULES.has(key)
+        ? (...args: unknown[]) => mutated(key, value as (...a: unknown[]) => unknown, module, args)
+        : (value as (...a: unknown[]) => unknown).bind(module);
+    }
+    return stand;
+  };
+  return new Proxy(engine, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof key !== 'string' || typeof value !== 'function') return value;
+      if (key === 'createTensor') {
+        return (...args: unknown[]) => {
+          const t = (value as (...a: unknown[]) => EngineTensor).apply(target, args);
+          rec.tensors.add(t);
+          return t;
+        };
+      }
+      if (OPS.has(key)) {
+        return (...args: unknown[]) => mutated(key, value as (...a: unknown[]) => unknown, target, args);
+      }
+      if (MODULES.has(key)) {
+        return (...args: unknown[]) => {
+          if (rec.mutation === undefined && constructorFirst) {
+            // a constructor's mutation: synchronous, and with no tensors to read
+            args = [...args];
+            rec.mutation = mutateArgs(args, r, target, other, rec);
+            rec.call = key;
+          }
+          return wrapModule((value as (...a: unknown[]) => object).apply(target, args));
+        };
+      }
+      return value;
+    },
+  });
+}
+
+/** FNV-1a over a result's bits. */
+function digest(x: Float32Array): number {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  let h = 0x811c9dc5 ^ x.length;
+  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i], 0x01000193);
+  return h >>> 0;
+}
+
+let engines: Engine[] = [];
+let other: Engine;
+
+describe(`rejected op and layer calls leave nothing half-written (seed ${SEED})`, () => {
+  beforeAll(async () => {
+    engines = await forcedEngines([1, 2]);
+    [other] = await forcedEngines([1]);
+  });
+  afterAll(async () => {
+    await Promise.all([...engines, other].map((e) => e.dispose()));
+  });
+
+  for (const threads of [1, 2]) {
+    it(`threads ${threads}: ${ONLY !== undefined ? `call ${ONLY}` : `${CALLS} calls`}`, async () => {
+      const engine = engines[threads - 1];
+      const arena = arenaOf(engine);
+      const tally = { rejected: 0, resolved: 0, tensors: 0, byCall: new Map<string, number>() };
+      for (let i = ONLY ?? 0; ONLY !== undefined ? i === ONLY : i < CALLS; i++) {
+        const r = rand(callSeed(SEED, i));
+        const problem = generateOpProblem(SEED, i);
+        const replay = `WASM_ATTENTION_SEED=${SEED} WASM_ATTENTION_CALL=${i} npx vitest run test/ops/op-rejection-fuzz.test.ts`;
+        const clean = digest(await opCase(problem).run(engine));
+        const resident = arena.residentBytes;
+        const rec: Run = { tensors: new Set(), disposed: new Set(), foreign: [], given: [] };
+        const c = opCase(problem);
+        let error: unknown;
+        try {
+          await c.run(mutating(engine, other, r, rec));
+        } catch (e) {
+          error = e;
+        }
+        await Promise.all(rec.foreign.map((t) => t.dispose()));
+        const where = () => `call ${i} (${opProblemName(problem)}), ${rec.call}: ${rec.mutation}\n  replay: ${replay}`;
+        if (error === undefined) {
+          tally.resolved++;
+        } else {
+          tally.rejected++;
+          tally.byCall.set(rec.call ?? '?', (tally.byCall.get(rec.call ?? '?') ?? 0) + 1);
+          const kind = classOf(error), message = (error as Error).message;
+          const disposed = /disposed/.test(rec.mutation ?? '');
+          expect(kind === 'TypeError' || kind === 'RangeError' || (disposed && kind === 'Error'),
+            `${where()}\n  threw ${kind}: ${message}`).toBe(true);
+          // named by the call: `matmul: …`, `transformer: …`, `TransformerEncoderLayer.forward: …`
+          expect(message, where()).toMatch(new RegExp(CALLS_OF_MODULES.has(rec.call!) ? `^[A-Z]\\w*\\.${rec.call}: ` : `^${rec.call}: `));
+          tally.tensors += rec.given.length;
+          for (const { tensor, before, after } of rec.given) {
+            expect(after && digest(after), `${where()}\n  a tensor of ${tensor.length} it was given changed`).toBe(digest(before));
+          }
+        }
+        expect(digest(await opCase(problem).run(engine)), `${where()}\n  the problem's bits afterwards`).toBe(clean);
+        expect(arena.residentBytes, `${where()}\n  resident bytes (a leak if more)`).toBe(resident);
+      }
+      console.log(`op rejection fuzz, threads ${threads}: ${tally.rejected} rejected (${[...tally.byCall].map(([k, n]) => `${k} ${n}`).join(', ')}; ` +
+        `${tally.tensors} tensors they were given compared), ${tally.resolved} resolved`);
+    }, 600_000);
+  }
+});
