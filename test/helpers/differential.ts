@@ -69,6 +69,14 @@ export function bitsDiffer(a: Float32Array, b: Float32Array, axes: Axes): string
     : `${n} of ${a.length} differ, first at ${locate(first, axes)} (flat ${first}): ${a[first]} vs ${b[first]}`;
 }
 
+/** FNV-1a over a result's bits. */
+export function digest(x: Float32Array): number {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  let h = 0x811c9dc5 ^ x.length;
+  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i], 0x01000193);
+  return h >>> 0;
+}
+
 /** Arrays a call must have left as they were (their copies from before it). */
 export function sameInputs(before: (Float32Array | Uint8Array)[], after: (Float32Array | Uint8Array)[]): string | undefined {
   for (let i = 0; i < before.length; i++) {

@@ -17,6 +17,7 @@ import type { Arena } from '../../src/wasm/arena.js';
 import {
   JUNK, arrayMutation, badNumbers, callSeed, classOf, isObject, kindOf, rand, setKey, unknownKey, type Rand, type Typed,
 } from '../helpers/bad-inputs.js';
+import { digest } from '../helpers/differential.js';
 import { forcedEngines } from '../helpers/engines.js';
 import { generateOpProblem, opCase, opProblemName } from '../helpers/op-problems.js';
 
@@ -152,14 +153,6 @@ function mutating(engine: Engine, other: Engine, r: Rand, rec: Run): Engine {
       return value;
     },
   });
-}
-
-/** FNV-1a over a result's bits. */
-function digest(x: Float32Array): number {
-  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
-  let h = 0x811c9dc5 ^ x.length;
-  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i], 0x01000193);
-  return h >>> 0;
 }
 
 let engines: Engine[] = [];

@@ -19,7 +19,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../dist/index.js';
 import {
-  bitsDiffer, disposeEngines, internals, locate, problemTests, runCases, runSettings, sameInputs, type Axes, type SuiteState,
+  bitsDiffer, digest, disposeEngines, internals, locate, problemTests, runCases, runSettings, sameInputs, type Axes, type SuiteState,
 } from '../helpers/differential.js';
 import { forcedEngines } from '../helpers/engines.js';
 import { generateOpProblem, opCase, opProblemName, opShrinkCandidates, type OpProblem } from '../helpers/op-problems.js';
@@ -54,14 +54,6 @@ function notClose(p: OpProblem, actual: Float32Array, expected: Float64Array, at
   if (at < 0) return undefined;
   return `${n} of ${expected.length} out of tolerance, worst at ${locate(at, axes)} (flat ${at}): ` +
     `${actual[at]}, reference ${expected[at]} (|diff| ${Math.abs(actual[at] - expected[at]).toExponential(2)} > ${atol(at).toExponential(2)})`;
-}
-
-/** FNV-1a over a result's bits. */
-function digest(x: Float32Array): number {
-  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
-  let h = 0x811c9dc5 ^ x.length;
-  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i], 0x01000193);
-  return h >>> 0;
 }
 
 let engines: Engine[] = [];
