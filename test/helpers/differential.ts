@@ -44,10 +44,6 @@ export function runCases<P>(caseVariable: string, run: RunSettings, generate: (s
   return indices.map((index) => ({ index, problem: generate(run.seed, index) }));
 }
 
-const DEBUG = Symbol.for('wasm-attention.debug');
-export type Internals = { forcePool(on?: boolean): void; pool?: () => Promise<{ runs: number }> };
-export const internals = (e: Engine): Internals => (e as unknown as Record<symbol, () => Internals>)[DEBUG]();
-
 /** Names the axes of a flat index: "b 1, h 0, i 5, j 3". */
 export type Axes = [string, number][];
 export function locate(flat: number, axes: Axes): string {
@@ -133,16 +129,24 @@ export async function disposeEngines(engines: Engine[], state: SuiteState): Prom
   if (!state.hung) await disposed;
 }
 
-/** Greedy shrink: keeps taking the first smaller variant that still fails. */
-async function shrink<P>(s: Suite<P>, p: P, failure: string): Promise<{ problem: P; failure: string; steps: number }> {
+/** What kind of failure a message reports: "threw TypeError", "does not match the float64
+ * reference", "threads # (pool) and # give different bits", … (numbers blanked). */
+const failureKind = (f: string): string => f.replace(/\d+/g, '#').split(':')[0];
+
+/** Greedy shrink: keeps taking the first smaller variant that still fails the same way (a
+ * variant that fails otherwise, a throw where the values differed, say, is another problem). */
+async function shrink<P>(s: Suite<P>, state: SuiteState, p: P, failure: string): Promise<{ problem: P; failure: string; steps: number }> {
   const start = Date.now();
   let runs = 0, steps = 0;
   search: for (;;) {
     for (const candidate of s.shrinkCandidates(p)) {
       if (runs++ >= SHRINK_RUNS || Date.now() - start > SHRINK_MS) break search;
       const f = await timed(s.check(candidate));
-      if (f?.startsWith('did not finish')) break search; // the engines are stuck: stop here
-      if (f) {
+      if (f?.startsWith('did not finish')) { // the engines are stuck: the later problems skip
+        state.hung = true;
+        return { problem: candidate, failure: f, steps: steps + 1 };
+      }
+      if (f && failureKind(f) === failureKind(failure)) {
         p = candidate;
         failure = f;
         steps++;
@@ -176,7 +180,7 @@ export function problemTests<P>(s: Suite<P>, cases: Case<P>[], state: SuiteState
           : `WASM_ATTENTION_SEED=${s.seed} WASM_ATTENTION_PROBLEM=${index}`)}`,
       ];
       if (state.failures.length === 0 && !state.hung) {
-        const small = await shrink(s, problem, failure);
+        const small = await shrink(s, state, problem, failure);
         lines.push(small.steps > 0
           ? `  shrunk in ${small.steps} steps to: ${s.name(small.problem)}: ${small.failure}\n` +
             `  reproduce shrunk: ${command(`${s.caseVariable}='${JSON.stringify(small.problem)}'`)}`

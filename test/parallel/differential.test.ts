@@ -15,9 +15,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AttentionResult, Engine, EngineTensor } from '../../dist/index.js';
 import {
-  bitsDiffer, disposeEngines, internals, locate, problemTests, runCases, runSettings, sameInputs, type Axes, type SuiteState,
+  bitsDiffer, disposeEngines, locate, problemTests, runCases, runSettings, sameInputs, type Axes, type SuiteState,
 } from '../helpers/differential.js';
-import { forcedEngines } from '../helpers/engines.js';
+import { forcedEngines, internals } from '../helpers/engines.js';
 import {
   attentionInputs, attentionReference, attentionTolerance, generateProblem, mhaInputs, mhaReference, mhaTolerance,
   problemName, shrinkCandidates, type AttentionProblem, type MhaProblem, type Problem, type Tolerance,
