@@ -1,8 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects: every test on the default Node engine (baseline SIMD build), and the kernel and
-// op tests again under --experimental-wasm-relaxed-simd, where the engine picks the relaxed
-// build (test/features.test.ts fails if the flag did not take effect).
+// op tests and the three differential suites again under --experimental-wasm-relaxed-simd, where
+// the engine picks the relaxed build (test/features.test.ts fails if the flag did not take effect).
 export default defineConfig({
   test: {
     pool: 'forks',
