@@ -3,11 +3,12 @@
 // the transformer layers and stack, the int8 multi-head attention) whose engine calls get one
 // random mutation of their arguments (test/helpers/bad-inputs.ts: bad numbers, other array kinds
 // and lengths, junk, dropped and unknown keys, disposed, shorter or foreign tensors) — in a
-// module's constructor or in its forward. A call that rejects must give a TypeError or
-// RangeError (a disposed tensor: the documented Error naming it) whose message starts with the
-// call's name (`matmul: `, `TransformerEncoderLayer.forward: `), and must leave every tensor it was given as it was (its `out` too); then the
-// unmutated problem must give its bits again and the engine hold no more resident bytes than
-// before. Calls the mutation leaves valid may resolve. Threads 1 and 2 (the pool forced).
+// module's constructor or in its forward. A call that rejects must give a TypeError or RangeError
+// (a disposed tensor: the documented Error naming it) whose message starts with the call's name
+// (`matmul: `, `TransformerEncoderLayer.forward: `) and names a key it did not know, and must
+// leave every tensor it was given as it was (its `out` too); then the unmutated problem must give
+// its bits again and the engine hold no more resident bytes than before. Calls the mutation leaves
+// valid may resolve. Threads 1 and 2 (the pool forced).
 //
 // WASM_ATTENTION_SEED (default 0x0b5), WASM_ATTENTION_CALLS (calls per thread count, default
 // 300; `npm run test:fuzz:inputs`: 3000), WASM_ATTENTION_CALL=i replays call i alone.
@@ -37,6 +38,8 @@ interface Run {
   /** Every tensor made through the engine (createTensor), and those disposed by the mutation. */
   tensors: Set<EngineTensor>;
   disposed: Set<EngineTensor>;
+  /** The key an "added" mutation put in an object, which the error must name. */
+  unknownKey?: string;
   /** Tensors the mutation made (on this engine or the other), disposed after the run. */
   foreign: EngineTensor[];
   /** The tensors the mutated call was given, their contents just before it and just after it
@@ -79,7 +82,7 @@ function mutateArgs(args: unknown[], r: Rand, engine: Engine, other: Engine, rec
   if (isObject(v) && Object.getPrototypeOf(v) === Object.prototype && !rec.tensors.has(v as unknown as EngineTensor)) {
     const keys = Object.keys(v);
     if (keys.length > 0) choices.push(() => { const key = r.pick(keys); delete (v as Record<string, unknown>)[key]; return `dropped ${s.path}.${key}`; });
-    choices.push(() => { const key = unknownKey(r); setKey(v as Record<string, unknown>, key, r.pick([true, 1, 'x'])); return `added ${s.path}.${JSON.stringify(key)}`; });
+    choices.push(() => { const key = unknownKey(r); setKey(v as Record<string, unknown>, key, r.pick([true, 1, 'x'])); rec.unknownKey = key; return `added ${s.path}.${JSON.stringify(key)}`; });
   }
   return r.pick(choices)();
 }
@@ -171,7 +174,7 @@ describe(`rejected op and layer calls leave nothing half-written (seed ${SEED})`
     it(`threads ${threads}: ${ONLY !== undefined ? `call ${ONLY}` : `${CALLS} calls`}`, async () => {
       const engine = engines[threads - 1];
       const arena = internals(engine).arena;
-      const tally = { rejected: 0, resolved: 0, tensors: 0, byCall: new Map<string, number>() };
+      const tally = { rejected: 0, resolved: 0, tensors: 0, keys: 0, byCall: new Map<string, number>() };
       for (let i = ONLY ?? 0; ONLY !== undefined ? i === ONLY : i < CALLS; i++) {
         const r = rand(callSeed(SEED, i));
         const problem = generateOpProblem(SEED, i);
@@ -209,6 +212,11 @@ describe(`rejected op and layer calls leave nothing half-written (seed ${SEED})`
           const byModule = '[A-Z]\\w*\\.(forward|encode|decode)';
           expect(message, where()).toMatch(new RegExp(CALLS_OF_MODULES.has(rec.call!) ? `^[A-Z]\\w*\\.${rec.call}: `
             : MODULES.has(rec.call!) ? `^(${rec.call}|${byModule}): ` : `^${rec.call}: `));
+          // an unknown key is named, before anything else that is wrong (README, "API")
+          if (rec.unknownKey !== undefined) {
+            expect(message, `${where()}\n  the unknown key is not named`).toContain(rec.unknownKey);
+            tally.keys++;
+          }
           tally.tensors += rec.given.length;
           for (const { tensor, before, after } of rec.given) {
             expect(after && digest(after), `${where()}\n  a tensor of ${tensor.length} it was given changed`).toBe(digest(before));
@@ -218,7 +226,7 @@ describe(`rejected op and layer calls leave nothing half-written (seed ${SEED})`
         expect(arena.residentBytes, `${where()}\n  resident bytes (a leak if more)`).toBe(resident);
       }
       console.log(`op rejection fuzz, threads ${threads}: ${tally.rejected} rejected (${[...tally.byCall].map(([k, n]) => `${k} ${n}`).join(', ')}; ` +
-        `${tally.tensors} tensors they were given compared), ${tally.resolved} resolved`);
+        `${tally.tensors} tensors they were given compared, ${tally.keys} unknown keys named), ${tally.resolved} resolved`);
     }, 600_000);
   }
 });
