@@ -144,21 +144,23 @@ export function opCost(p: OpProblem): number {
     case 'layerNorm': return 30 * p.rows * p.dim;
     case 'gelu': return 10 * p.length;
     case 'linear': return p.rows * p.inFeatures * p.outFeatures;
-    case 'encoder': {
-      const E = p.nhead * p.headDim;
-      return p.batch * p.seq * (4 * E * E + 2 * E * p.dimFeedforward + 2 * p.seq * E);
-    }
-    case 'decoder': {
-      const E = p.nhead * p.headDim;
-      return p.batch * (p.seqT * (6 * E * E + 2 * E * p.dimFeedforward + 2 * p.seqT * E + 2 * p.seqS * E) + 2 * p.seqS * E * E);
-    }
+    case 'encoder': return encoderLayerCost(p, p.seq);
+    case 'decoder': return decoderLayerCost(p, p.seqT, p.seqS);
+    case 'transformer': return p.numEncoderLayers * encoderLayerCost(p, p.seqS) + p.numDecoderLayers * decoderLayerCost(p, p.seqT, p.seqS);
     case 'mhaInt8': return problemCost(p.mha);
-    case 'transformer': {
-      const E = p.nhead * p.headDim;
-      return p.batch * (p.numEncoderLayers * p.seqS * (4 * E * E + 2 * E * p.dimFeedforward + 2 * p.seqS * E) +
-        p.numDecoderLayers * (p.seqT * (6 * E * E + 2 * E * p.dimFeedforward + 2 * p.seqT * E + 2 * p.seqS * E) + 2 * p.seqS * E * E));
-    }
   }
+}
+
+/** An encoder layer's multiply-adds over L positions: projections, attention, feed-forward. */
+function encoderLayerCost(p: LayerShape, L: number): number {
+  const E = p.nhead * p.headDim;
+  return p.batch * L * (4 * E * E + 2 * E * p.dimFeedforward + 2 * L * E);
+}
+
+/** A decoder layer's over T target and S memory positions (the memory's K and V projections too). */
+function decoderLayerCost(p: LayerShape, T: number, S: number): number {
+  const E = p.nhead * p.headDim;
+  return p.batch * (T * (6 * E * E + 2 * E * p.dimFeedforward + 2 * T * E + 2 * S * E) + 2 * S * E * E);
 }
 
 /** Most problems small, some medium, a few large. */
@@ -347,16 +349,18 @@ class Tensors {
     this.inputs.push({ tensor: t, data: data.slice() });
     return t;
   }
-  /** A zeroed tensor of n for the result. */
-  output(n: number): EngineTensor {
-    const t = this.engine.createTensor(n);
-    this.made.push(t);
-    return (this.out = t);
-  }
-  /** The input tensor an in-place call writes into (the generator made it a tensor). */
-  inplace(x: TensorLike | undefined): EngineTensor {
-    if (x === undefined || x instanceof Float32Array) throw new Error('test bug: an in-place problem whose target is not a tensor');
-    return (this.out = x);
+  /** The options that send the result where the problem says: none (a new array), a zeroed
+   * tensor of n, or the input tensor `target` (in place; the generator made it a tensor). */
+  outOption(where: Out, target: TensorLike | undefined, n: number): { out?: EngineTensor } {
+    if (where === 'none') return {};
+    if (where === 'tensor') {
+      this.out = this.engine.createTensor(n);
+      this.made.push(this.out);
+    } else {
+      if (target === undefined || target instanceof Float32Array) throw new Error('test bug: an in-place problem whose target is not a tensor');
+      this.out = target;
+    }
+    return { out: this.out };
   }
   /** The result: a new array, or the `out` tensor the call must resolve to, read; then checks
    * that the other input tensors hold what they held. */
@@ -412,8 +416,7 @@ function matmulCase(p: MatmulProblem): OpCase {
     run: (engine) => withTensors(engine, async (t) => {
       const A = t.put(a, p.a), B = t.put(b, p.b);
       const options = { m, k, n, batch, transB: p.transB, bias: bias && t.put(bias, p.b), ...(p.alpha !== undefined ? { alpha: p.alpha } : {}) };
-      if (p.out === 'none') return engine.matmul(A, B, options);
-      return engine.matmul(A, B, { ...options, out: p.out === 'inplace' ? t.inplace(p.inplaceInto === 'b' ? B : A) : t.output(batch * m * n) });
+      return engine.matmul(A, B, { ...options, ...t.outOption(p.out, p.inplaceInto === 'b' ? B : A, batch * m * n) });
     }),
     reference: () => {
       const expected = new Float64Array(batch * m * n);
@@ -445,8 +448,7 @@ function softmaxCase(p: SoftmaxProblem): OpCase {
     run: (engine) => withTensors(engine, async (t) => {
       const X = t.put(x, p.x);
       const options = { rows, cols, ...(p.scale !== undefined ? { scale: p.scale } : {}), ...(mask ? { mask } : {}) };
-      if (p.out === 'none') return engine.softmax(X, options);
-      return engine.softmax(X, { ...options, out: p.out === 'inplace' ? t.inplace(X) : t.output(rows * cols) });
+      return engine.softmax(X, { ...options, ...t.outOption(p.out, X, rows * cols) });
     }),
     reference: () => {
       const ld = planes === 1 ? 0 : cols;
@@ -480,8 +482,7 @@ function layerNormCase(p: LayerNormProblem): OpCase {
         rows, dim, ...(weight ? { weight: t.put(weight, p.x) } : {}), ...(bias ? { bias: t.put(bias, p.x) } : {}),
         ...(R ? { residual: R } : {}), ...(p.eps !== undefined ? { eps: p.eps } : {}),
       };
-      if (p.out === 'none') return engine.layerNorm(X, options);
-      return engine.layerNorm(X, { ...options, out: p.out === 'inplace' ? t.inplace(p.x === 'tensor' || R === undefined ? X : R) : t.output(rows * dim) });
+      return engine.layerNorm(X, { ...options, ...t.outOption(p.out, p.x === 'tensor' || R === undefined ? X : R, rows * dim) });
     }),
     reference: () => {
       const expected = referenceLayerNorm(rows, dim, x, dim, residual, dim, weight, bias, eps);
@@ -511,8 +512,7 @@ function geluCase(p: GeluProblem): OpCase {
     run: (engine) => withTensors(engine, async (t) => {
       const X = t.put(x, p.x);
       const options = p.approximate !== undefined ? { approximate: p.approximate } : {};
-      if (p.out === 'none') return engine.gelu(X, options);
-      return engine.gelu(X, { ...options, out: p.out === 'inplace' ? t.inplace(X) : t.output(p.length) });
+      return engine.gelu(X, { ...options, ...t.outOption(p.out, X, p.length) });
     }),
     reference: () => ({
       expected: Float64Array.from(x, f),
@@ -536,8 +536,7 @@ function linearCase(p: LinearProblem): OpCase {
       try {
         return await withTensors(engine, async (t) => {
           const X = t.put(x, p.x);
-          if (p.out === 'none') return layer.forward(X, { rows });
-          return layer.forward(X, { rows, out: p.out === 'inplace' ? t.inplace(X) : t.output(rows * N) });
+          return layer.forward(X, { rows, ...t.outOption(p.out, X, rows * N) });
         });
       } finally {
         await layer.dispose();
@@ -555,7 +554,7 @@ function linearCase(p: LinearProblem): OpCase {
 // ---- the transformer layers
 
 /** One attention block's parameters under a state-dict prefix ('self_attn.', 'multihead_attn.'). */
-function attentionWeights(d: Draw, E: number, bias: boolean, prefix: string, dict: Record<string, Float32Array>): RefMha {
+function attentionWeights(d: Draw, E: number, H: number, bias: boolean, prefix: string, dict: Record<string, Float32Array>): RefMha {
   const inProj = uniform(d, 3 * E * E, 1 / Math.sqrt(E));
   const inBias = bias ? uniform(d, 3 * E) : undefined;
   const out = uniform(d, E * E, 1 / Math.sqrt(E));
@@ -568,7 +567,7 @@ function attentionWeights(d: Draw, E: number, bias: boolean, prefix: string, dic
   }
   const part = (x: Float32Array, i: number, len: number) => x.subarray(i * len, (i + 1) * len);
   return {
-    E, H: 0, kdim: E, vdim: E,
+    E, H, kdim: E, vdim: E,
     wq: part(inProj, 0, E * E), wk: part(inProj, 1, E * E), wv: part(inProj, 2, E * E), wo: out,
     ...(inBias && outBias ? { bq: part(inBias, 0, E), bk: part(inBias, 1, E), bv: part(inBias, 2, E), bo: outBias } : {}),
   };
@@ -631,28 +630,22 @@ const add = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a,
 class Projector {
   readonly looseRows = new Set<number>();
   readonly looseBatches = new Set<number>();
-  constructor(readonly int8: boolean, private readonly margin: number) {}
+  /** `batchRows`: every row reaches its whole batch entry of that many rows (an encoder under a
+   * decoder: through the memory). */
+  constructor(readonly int8: boolean, private readonly margin: number, private readonly batchRows?: number) {}
 
   /** `perBatch`: the rows of one batch entry (x's rows reach all of it), else rows reach themselves. */
   linear(x: ArrayLike<number>, rows: number, k: number, w: Float32Array, n: number, bias: Float32Array | undefined,
-    act: (v: number) => number = (v) => v, perBatch?: number): Float64Array {
+    act: (v: number) => number = (v) => v, perBatch = this.batchRows): Float64Array {
     if (!this.int8) return referenceLinear(x, rows, k, w, n, bias).map(act);
     const x32 = Float32Array.from(x);
     const q = quantizeRows(x32, rows, k, I8_A_MAX);
     for (let r = 0; r < rows; r++) {
       const scale = q.scale[r];
-      if (!(scale > 0)) continue;
       // x·inv moves by the error over the scale, and by as much again through the scale itself
-      const m = (3 * this.margin) / scale;
-      const near = (t: number) => Math.abs(t - Math.floor(t) - 0.5) <= m;
-      let lo = 0;
-      for (let c = 0; c < k; c++) lo = Math.min(lo, x32[r * k + c]);
-      let flips = near(-lo / scale);
-      for (let c = 0; c < k && !flips; c++) flips = near(x32[r * k + c] / scale);
-      if (flips) {
-        if (perBatch) this.looseBatches.add(Math.floor(r / perBatch));
-        else this.looseRows.add(r);
-      }
+      if (!(scale > 0) || nearCodes(x32, r, k, scale, (3 * this.margin) / scale) === 0) continue;
+      if (perBatch) this.looseBatches.add(Math.floor(r / perBatch));
+      else this.looseRows.add(r);
     }
     return Float64Array.from(i8Gemm(q, quantizeWeight(w, n, k), bias, act));
   }
@@ -672,14 +665,32 @@ function projectedMha(
   masks: { attend: MaskFn; bias: BiasFn }, proj: Projector, kvProj = proj,
 ): Float64Array {
   const { E, H } = w;
-  const identity = new Float32Array(E * E);
-  for (let i = 0; i < E; i++) identity[i * E + i] = 1;
   const Q = Float32Array.from(proj.linear(q, B * Lq, E, w.wq, E, w.bq));
   const K = Float32Array.from(kvProj.linear(kv, B * Lk, E, w.wk, E, w.bk, undefined, Lk));
   const V = Float32Array.from(kvProj.linear(kv, B * Lk, E, w.wv, E, w.bv, undefined, Lk));
-  const ctx = referenceMha({ E, H, kdim: E, vdim: E, wq: identity, wk: identity, wv: identity, wo: identity },
-    Q, K, V, B, Lq, Lk, masks.attend, masks.bias).output;
+  const ctx = referenceMha(identityProjections(E, H), Q, K, V, B, Lq, Lk, masks.attend, masks.bias).output;
   return proj.linear(ctx, B * Lq, E, w.wo, E, w.bo);
+}
+
+/** Multi-head attention parameters whose projections are the identity (exact in float64): the
+ * reference's attention over inputs projected already. */
+function identityProjections(E: number, H: number): RefMha {
+  const identity = new Float32Array(E * E);
+  for (let i = 0; i < E; i++) identity[i * E + i] = 1;
+  return { E, H, kdim: E, vdim: E, wq: identity, wk: identity, wv: identity, wo: identity };
+}
+
+/** Elements of row r of x [rows, k] whose int8 code (test/reference/i8-gemm.ts, scale `scale`)
+ * may flip if x moves by `margin` code steps: x/scale within it of a half-integer; all k when the
+ * zero point may. */
+function nearCodes(x: Float32Array, r: number, k: number, scale: number, margin: number): number {
+  const near = (t: number) => Math.abs(t - Math.floor(t) - 0.5) <= margin;
+  let lo = 0;
+  for (let c = 0; c < k; c++) lo = Math.min(lo, x[r * k + c]);
+  if (near(-lo / scale)) return k;
+  let n = 0;
+  for (let c = 0; c < k; c++) if (near(x[r * k + c] / scale)) n++;
+  return n;
 }
 
 /** The f32 work's error bound (before the LayerNorms' amplification): every sublayer's sums,
@@ -691,8 +702,8 @@ function layerError(p: LayerShape, seq: number): number {
 /** A projector for a layer problem. Its margin, an eighth of the f32 work's bound on the
  * output, is still several times what the projections' inputs err by (a hundredth of that bound
  * or less, measured; the suite fails if a code flips outside it). */
-function projector(p: LayerShape, seq: number): Projector {
-  return new Projector(p.int8, layerError(p, seq) / 8);
+function projector(p: LayerShape, seq: number, batchRows?: number): Projector {
+  return new Projector(p.int8, layerError(p, seq) / 8, batchRows);
 }
 
 /** The layers' tolerance of element i: the f32 work's error times what the LayerNorms amplify
@@ -754,15 +765,15 @@ interface DecoderLayerParams extends EncoderLayerParams { ca: RefMha; n3: Norm }
 
 function encoderLayerParams(d: Draw, p: LayerShape, prefix: string, dict: Record<string, Float32Array>): EncoderLayerParams {
   const E = p.nhead * p.headDim;
-  const sa = { ...attentionWeights(d, E, p.bias, `${prefix}self_attn.`, dict), H: p.nhead };
+  const sa = attentionWeights(d, E, p.nhead, p.bias, `${prefix}self_attn.`, dict);
   const ffn = ffnWeights(d, E, p.dimFeedforward, p.bias, prefix, dict);
   return { sa, ffn, n1: normWeights(d, E, p.bias, `${prefix}norm1`, dict), n2: normWeights(d, E, p.bias, `${prefix}norm2`, dict) };
 }
 
 function decoderLayerParams(d: Draw, p: LayerShape, prefix: string, dict: Record<string, Float32Array>): DecoderLayerParams {
   const E = p.nhead * p.headDim;
-  const sa = { ...attentionWeights(d, E, p.bias, `${prefix}self_attn.`, dict), H: p.nhead };
-  const ca = { ...attentionWeights(d, E, p.bias, `${prefix}multihead_attn.`, dict), H: p.nhead };
+  const sa = attentionWeights(d, E, p.nhead, p.bias, `${prefix}self_attn.`, dict);
+  const ca = attentionWeights(d, E, p.nhead, p.bias, `${prefix}multihead_attn.`, dict);
   const ffn = ffnWeights(d, E, p.dimFeedforward, p.bias, prefix, dict);
   return {
     sa, ca, ffn, n1: normWeights(d, E, p.bias, `${prefix}norm1`, dict), n2: normWeights(d, E, p.bias, `${prefix}norm2`, dict),
@@ -771,6 +782,12 @@ function decoderLayerParams(d: Draw, p: LayerShape, prefix: string, dict: Record
 }
 
 type NormFn = (x: ArrayLike<number>, n: Norm) => Float64Array;
+
+/** A residual sublayer with its LayerNorm: x + f(norm(x)) pre-norm, norm(x + f(x)) post-norm. */
+function sublayer(p: LayerShape, norm: NormFn) {
+  return (x: Float64Array, f: (y: ArrayLike<number>) => Float64Array, n: Norm): Float64Array =>
+    p.normFirst ? add(x, f(norm(x, n))) : norm(add(x, f(x)), n);
+}
 
 /** nn.TransformerEncoderLayer over x [B, L, E] in float64 (the projections read f32
  * activations, as the engine's do). */
@@ -781,12 +798,8 @@ function encoderLayerRef(
   const E = p.nhead * p.headDim;
   const selfAttention = (y: ArrayLike<number>) => projectedMha(w.sa, y, y, B, L, L, masks, proj);
   const ff = (y: ArrayLike<number>) => feedForward(y, B * L, E, p.dimFeedforward, w.ffn, p.activation, proj);
-  if (p.normFirst) {
-    x = add(x, selfAttention(norm(x, w.n1)));
-    return add(x, ff(norm(x, w.n2)));
-  }
-  x = norm(add(x, selfAttention(x)), w.n1);
-  return norm(add(x, ff(x)), w.n2);
+  const block = sublayer(p, norm);
+  return block(block(x, selfAttention, w.n1), ff, w.n2);
 }
 
 /** nn.TransformerDecoderLayer over x [B, T, E] and memory [B, S, E] (f32) in float64;
@@ -800,14 +813,8 @@ function decoderLayerRef(
   const selfAttention = (y: ArrayLike<number>) => projectedMha(w.sa, y, y, B, T, T, self, proj);
   const crossAttention = (y: ArrayLike<number>) => projectedMha(w.ca, y, memory, B, T, S, cross, proj, memoryProj);
   const ff = (y: ArrayLike<number>) => feedForward(y, B * T, E, p.dimFeedforward, w.ffn, p.activation, proj);
-  if (p.normFirst) {
-    x = add(x, selfAttention(norm(x, w.n1)));
-    x = add(x, crossAttention(norm(x, w.n2)));
-    return add(x, ff(norm(x, w.n3)));
-  }
-  x = norm(add(x, selfAttention(x)), w.n1);
-  x = norm(add(x, crossAttention(x)), w.n2);
-  return norm(add(x, ff(x)), w.n3);
+  const block = sublayer(p, norm);
+  return block(block(block(x, selfAttention, w.n1), crossAttention, w.n2), ff, w.n3);
 }
 
 const masksOf = (...masks: (Uint8Array | Float32Array | undefined)[]) => masks.filter((m): m is Float32Array | Uint8Array => m !== undefined);
@@ -923,9 +930,7 @@ function transformerCase(p: TransformerProblem): OpCase {
       const ampS = new Float64Array(B * S).fill(1), ampT = new Float64Array(B * T).fill(1);
       const normS = amplifyingNorm(B * S, E, eps, ampS), normT = amplifyingNorm(B * T, E, eps, ampT);
       // the encoder's rows reach every target row of their batch entry (through the memory)
-      const encoderProj = projector(p, Math.max(T, S)), proj = projector(p, Math.max(T, S));
-      const encoderLinear = encoderProj.linear.bind(encoderProj);
-      encoderProj.linear = (x, rows, k, w, n, bias, act, perBatch) => encoderLinear(x, rows, k, w, n, bias, act, perBatch ?? S);
+      const encoderProj = projector(p, Math.max(T, S), S), proj = projector(p, Math.max(T, S));
       let m: Float64Array = Float64Array.from(src);
       const self = maskFns(p.nhead, S, S, srcMask, srcPad, p.srcIsCausal);
       for (const w of encoder) m = encoderLayerRef(w, p, m, B, S, self, normS, encoderProj);
@@ -984,15 +989,13 @@ function mhaInt8Case(p: MhaInt8Problem): OpCase {
 function mhaInt8Reference(m: MhaProblem, x: ReturnType<typeof mhaInputs>): { expected: Float64Array; atol: (i: number) => number } {
   const { batch: B, seqQ: Lq, seqK: Lk, embedDim: E, numHeads: H, kdim, vdim } = m;
   const w = x.params;
+  const int8 = new Projector(true, 0); // the query, key and value inputs are the engine's own
   const project = (input: Float32Array, rows: number, k: number, weight: Float32Array, bias?: Float32Array) =>
-    i8Gemm(quantizeRows(input, rows, k, I8_A_MAX), quantizeWeight(weight, E, k), bias);
-  const identity = new Float32Array(E * E);
-  for (let i = 0; i < E; i++) identity[i * E + i] = 1;
-  // the attention over the int8 projections, as referenceMha with identity projections (exact)
-  const heads = { ...m, kdim: E, vdim: E, bias: false };
-  const ctx = mhaReference(heads, {
+    Float32Array.from(int8.linear(input, rows, k, weight, E, bias));
+  // the attention over the int8 projections (mhaReference builds the problem's masks)
+  const ctx = mhaReference({ ...m, kdim: E, vdim: E, bias: false }, {
     ...x,
-    params: { E, H, kdim: E, vdim: E, wq: identity, wk: identity, wv: identity, wo: identity },
+    params: identityProjections(E, H),
     query: project(x.query, B * Lq, E, w.wq, w.bq),
     key: project(x.key, B * Lk, kdim, w.wk, w.bk),
     value: project(x.value, B * Lk, vdim, w.wv, w.bv),
@@ -1003,17 +1006,8 @@ function mhaInt8Reference(m: MhaProblem, x: ReturnType<typeof mhaInputs>): { exp
   const expected = Float64Array.from(i8Gemm(rows, qo, w.bo));
   // codes near a rounding boundary, per row: |t − (⌊t⌋ + ½)| within the attention's error / scale
   const attentionError = ULP * (16 + 8 * Math.sqrt(E / H) + 4 * Math.sqrt(Lk));
-  const flips = new Float64Array(B * Lq);
-  for (let r = 0; r < B * Lq; r++) {
-    const scale = rows.scale[r];
-    if (!(scale > 0)) continue;
-    const margin = attentionError / scale;
-    const near = (t: number) => Math.abs(t - Math.floor(t) - 0.5) <= margin;
-    let lo = 0;
-    for (let c = 0; c < E; c++) lo = Math.min(lo, ctx32[r * E + c]);
-    if (near(-lo / scale)) { flips[r] = E; continue; } // the zero point itself may move
-    for (let c = 0; c < E; c++) if (near(ctx32[r * E + c] / scale)) flips[r]++;
-  }
+  const flips = Float64Array.from({ length: B * Lq }, (_, r) =>
+    rows.scale[r] > 0 ? nearCodes(ctx32, r, E, rows.scale[r], attentionError / rows.scale[r]) : 0);
   const channelMax = new Float64Array(E);
   for (let j = 0; j < E; j++) for (let c = 0; c < E; c++) channelMax[j] = Math.max(channelMax[j], Math.abs(w.wo[j * E + c]));
   return {
