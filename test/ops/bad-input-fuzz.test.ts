@@ -33,10 +33,6 @@ const DEBUG = Symbol.for('wasm-attention.debug');
 type Internals = { arena: Arena; forcePool(on?: boolean): void };
 const internals = (e: Engine): Internals => (e as unknown as Record<symbol, () => Internals>)[DEBUG]();
 
-// Known bug: planMultiHeadAttention allocates its copy of the weights, sized from embedDim, kdim
-// and vdim, before it checks the weights' lengths, so a large dim is a RangeError "Invalid typed
-// array length" naming nothing (or a large allocation) instead of the weight of the wrong length.
-
 interface TensorInfo { engine: Engine; data: Float32Array; disposed: boolean }
 interface Env {
   engine: Engine;
@@ -73,7 +69,6 @@ interface Entry {
   verify(call: Call, env: Env, result: unknown, clean: unknown[]): Promise<void> | void;
   /** Valid calls too costly to make (engines created, huge tensors). */
   skipValid?(call: Call): boolean;
-  /** Calls in the domain of a known bug. */
 }
 
 const seedOf = (r: Rand) => r.int(1, 2 ** 30);
@@ -792,7 +787,7 @@ describe.each([1, 2, 3])('bad-input fuzz (threads %i)', (threads) => {
       expect(arena.residentBytes, `${where}: resident bytes (a leak if more)`).toBe(resident);
     };
 
-    // CALLS calls made (valid calls too costly to make, and known bugs, do not count).
+    // CALLS calls made (valid calls too costly to make do not count).
     for (let i = ONLY ?? 0; ONLY !== undefined ? i === ONLY : tally.calls < CALLS; i++) {
       const env: Env = { engine, oracle, r: rand(callSeed(SEED, i)), tensors, owned: [] };
       const entry = env.r.pick(WEIGHTED);
