@@ -8,7 +8,7 @@
 // (W·inv, not W / scale: the kernel multiplies by the reciprocal, and the two can differ by one.)
 import { describe, rangeError, typeError } from '../errors.js';
 import {
-  asBytes, checkInt8Tensors, metadataAxes, QUANTIZATION_METADATA, readSafetensors, SCALE_SUFFIX, writeSafetensors, type SafetensorsBytes, type SafetensorsInput,
+  asBytes, checkInt8Tensors, metadataAxes, QUANTIZATION_METADATA, readSafetensorsAs, SCALE_SUFFIX, writeSafetensors, type SafetensorsBytes, type SafetensorsInput,
 } from './safetensors.js';
 import { keysOf, options as checkOptions } from '../validate.js';
 
@@ -165,13 +165,13 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
   if (typeof include !== 'function') throw typeError(OP, 'options.include', 'a function (name, shape) => boolean', include);
   const drop = options.drop ?? ((): boolean => false);
   if (typeof drop !== 'function') throw typeError(OP, 'options.drop', 'a function (name) => boolean', drop);
-  const input = readSafetensors(bytes);
-  checkInt8Tensors(bytes); // I8 tensors pass through: never write a file loadSafetensors refuses
+  const input = readSafetensorsAs(bytes, OP);
+  checkInt8Tensors(bytes, OP); // I8 tensors pass through: never write a file loadSafetensors refuses
   const names = Object.keys(input.tensors);
   const int8 = new Set(names.filter((name) => input.tensors[name]!.dtype === 'I8'));
   // Channel axes of the input's own I8 tensors, carried over with them (a bare [out] scale is
   // read along the recorded axis: dropping it would apply the scales along dim 0).
-  const inputAxes = metadataAxes(input.metadata, int8);
+  const inputAxes = metadataAxes(input.metadata, int8, OP);
   // An I8 weight and its scales are left out together; leaving out only the scales of a kept
   // I8 weight would write a file the reader refuses.
   const dropping = new Set(names.filter((name) => drop(name)));
@@ -225,7 +225,7 @@ export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSa
   // Nothing quantized and nothing left out: the input's own bytes (a copy), not a file written
   // anew with a "quantization" entry that records nothing.
   if (quantized.length === 0 && dropped.length === 0) {
-    const copy = asBytes(bytes).slice();
+    const copy = asBytes(bytes, OP).slice();
     return { bytes: copy, inputBytes: bytes.byteLength, outputBytes: copy.byteLength, quantized, kept, dropped, relativeRmsError: 0 };
   }
   // The "quantization" entry describes the output's I8 tensors; with none (an f32 file with

@@ -207,15 +207,21 @@ function holdsDequantized(values: Float32Array, q: SafetensorsQuantizedTensor): 
 /** Checks every I8 tensor of a safetensors file and its `_scale` as `loadSafetensors` does
  * (the same RangeErrors), without converting anything: for writers that pass I8 tensors
  * through, so that they never write a file the reader refuses. */
-export function checkInt8Tensors(bytes: SafetensorsBytes): void {
-  pairScales(parseFile(bytes));
+export function checkInt8Tensors(bytes: SafetensorsBytes, op = READ): void {
+  pairScales(parseFile(bytes, op), op);
 }
 
 /** Reads a safetensors file: each tensor's dtype, shape and f32 values, and the metadata.
- * Same checks, same zero-copy rule and same errors as `loadSafetensors`, except that I8 tensors
- * and their `_scale` are given as stored (the codes as f32 values), not paired. */
+ * Same checks, same zero-copy rule and same errors as `loadSafetensors` (named
+ * `readSafetensors: …`), except that I8 tensors and their `_scale` are given as stored (the
+ * codes as f32 values), not paired. */
 export function readSafetensors(bytes: SafetensorsBytes): SafetensorsFile {
-  const parsed = parseFile(bytes);
+  return readSafetensorsAs(bytes, 'readSafetensors');
+}
+
+/** readSafetensors, its errors named by `op` (the public call that reads the file). */
+export function readSafetensorsAs(bytes: SafetensorsBytes, op: string): SafetensorsFile {
+  const parsed = parseFile(bytes, op);
   const tensors = {} as Record<string, SafetensorsTensor>;
   for (const e of parsed.entries) {
     const bytes = new Uint8Array(parsed.buffer, parsed.base + e.begin, e.end - e.begin);
@@ -235,22 +241,22 @@ function tensorData(file: ParsedFile, e: Entry): Float32Array {
   return reader.toF32(file.buffer, file.base + e.begin, (e.end - e.begin) / reader.bytes);
 }
 
-function parseFile(bytes: SafetensorsBytes): ParsedFile {
-  const file = asBytes(bytes);
+function parseFile(bytes: SafetensorsBytes, op = READ): ParsedFile {
+  const file = asBytes(bytes, op);
   const total = file.byteLength;
   if (total < 8) {
-    throw rangeError(READ, 'file', `is ${total} bytes, shorter than the 8-byte header length`);
+    throw rangeError(op, 'file', `is ${total} bytes, shorter than the 8-byte header length`);
   }
   const view = new DataView(file.buffer, file.byteOffset, total);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(total - 8)) {
-    throw rangeError(READ, 'header length', `${headerLength} exceeds the ${total - 8} bytes after it (truncated or not a safetensors file)`);
+    throw rangeError(op, 'header length', `${headerLength} exceeds the ${total - 8} bytes after it (truncated or not a safetensors file)`);
   }
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-    throw rangeError(READ, 'header length', `${headerLength} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
+    throw rangeError(op, 'header length', `${headerLength} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
   }
   const n = Number(headerLength);
-  const header = parseHeader(file.subarray(8, 8 + n));
+  const header = parseHeader(file.subarray(8, 8 + n), op);
   const dataStart = 8 + n; // relative to `file`
   const dataLength = total - dataStart;
 
@@ -259,14 +265,14 @@ function parseFile(bytes: SafetensorsBytes): ParsedFile {
   for (const name of Object.keys(header)) {
     const value = header[name];
     if (name === '__metadata__') {
-      metadata = value === null ? {} : checkMetadata(value); // null: none, as the reference reader reads it
+      metadata = value === null ? {} : checkMetadata(value, op); // null: none, as the reference reader reads it
       continue;
     }
-    entries.push({ name, ...checkEntry(name, value, dataLength) });
+    entries.push({ name, ...checkEntry(name, value, dataLength, op) });
   }
   const sorted = sortByOffsets(entries);
-  checkNoOverlap(sorted);
-  checkFullyIndexed(sorted, dataLength);
+  checkNoOverlap(sorted, op);
+  checkFullyIndexed(sorted, dataLength, op);
   return { entries, metadata, buffer: file.buffer, base: file.byteOffset + dataStart };
 }
 
@@ -294,20 +300,20 @@ const NAMES = new WeakMap<SafetensorsQuantizedTensor, string>();
  * finite or so large that 127·scale is not (f32), or a code is -128. `late`: what the message
  * adds when the check runs again before the codes are packed (the caller may have written to
  * the file's bytes since loadSafetensors read them: codes and scales are views on them). */
-function checkCodes(q: SafetensorsQuantizedTensor, name: string, late: string): void {
+function checkCodes(q: SafetensorsQuantizedTensor, name: string, late: string, op = READ): void {
   const { codes, scales } = q, cols = q.shape[1];
   const scaleWhat = `tensor ${quote(name + SCALE_SUFFIX)}`;
   for (let i = 0; i < scales.length; i++) {
     if (!(scales[i]! >= 0) || scales[i] === Infinity) {
-      throw rangeError(READ, scaleWhat, `holds ${scales[i]} at [${i}]; scales must be finite and >= 0${late}`);
+      throw rangeError(op, scaleWhat, `holds ${scales[i]} at [${i}]; scales must be finite and >= 0${late}`);
     }
     if (Math.fround(127 * scales[i]!) === Infinity) {
-      throw rangeError(READ, scaleWhat, `holds ${scales[i]} at [${i}]; code·scale must stay finite in f32 for codes up to ±127 (scales up to about 2.679e36)${late}`);
+      throw rangeError(op, scaleWhat, `holds ${scales[i]} at [${i}]; code·scale must stay finite in f32 for codes up to ±127 (scales up to about 2.679e36)${late}`);
     }
   }
   const bad = codes.indexOf(-128);
   if (bad >= 0) {
-    throw rangeError(READ, `tensor ${quote(name)}`,
+    throw rangeError(op, `tensor ${quote(name)}`,
       `holds the code -128 at [${Math.floor(bad / cols)}, ${bad % cols}]; symmetric int8 codes are in -127..127${late}`);
   }
 }
@@ -319,9 +325,9 @@ function recheck(q: SafetensorsQuantizedTensor): SafetensorsQuantizedTensor {
 }
 
 /** Pairs every I8 tensor with its `_scale` and checks both, before any tensor is converted. */
-function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantizedTensor>; scaleKeys: Set<string> } {
+function pairScales(file: ParsedFile, op = READ): { tensors: Map<string, SafetensorsQuantizedTensor>; scaleKeys: Set<string> } {
   const byName = new Map(file.entries.map((e) => [e.name, e]));
-  const axes = metadataAxes(file.metadata, new Set(file.entries.filter((e) => e.dtype === 'I8').map((e) => e.name)));
+  const axes = metadataAxes(file.metadata, new Set(file.entries.filter((e) => e.dtype === 'I8').map((e) => e.name)), op);
   const tensors = new Map<string, SafetensorsQuantizedTensor>();
   const scaleKeys = new Set<string>();
   for (const e of file.entries) {
@@ -330,13 +336,13 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
     const scaleName = e.name + SCALE_SUFFIX;
     const scale = byName.get(scaleName);
     if (e.shape.length !== 2) {
-      throw rangeError(READ, what, `is I8 of shape ${shapeText(e.shape)}; an int8 weight must be 2-D (per-channel scales)`);
+      throw rangeError(op, what, `is I8 of shape ${shapeText(e.shape)}; an int8 weight must be 2-D (per-channel scales)`);
     }
     if (scale === undefined) {
-      throw rangeError(READ, what, `is I8 but the file has no ${quote(scaleName)} (its per-channel scales)`);
+      throw rangeError(op, what, `is I8 but the file has no ${quote(scaleName)} (its per-channel scales)`);
     }
     const scaleWhat = `tensor ${quote(scaleName)}`;
-    if (scale.dtype !== 'F32') throw rangeError(READ, scaleWhat, `has dtype ${scale.dtype}; the scales of an I8 weight must be F32`);
+    if (scale.dtype !== 'F32') throw rangeError(op, scaleWhat, `has dtype ${scale.dtype}; the scales of an I8 weight must be F32`);
     const [rows, cols] = e.shape as [number, number];
     const s = scale.shape;
     let axis: 0 | 1 | undefined;
@@ -344,20 +350,20 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
     else if (s.length === 2 && s[0] === 1 && s[1] === cols) axis = 1;
     else if (s.length === 1 && s[0] === (axes[e.name] === 1 ? cols : rows)) axis = axes[e.name] ?? 0;
     if (axis === undefined) {
-      throw rangeError(READ, scaleWhat, `has shape ${shapeText(s)}; for ${quote(e.name)} [${rows}, ${cols}] ` +
+      throw rangeError(op, scaleWhat, `has shape ${shapeText(s)}; for ${quote(e.name)} [${rows}, ${cols}] ` +
         `it must be [${rows}, 1] (channels along dim 0), [1, ${cols}] (along dim 1) or [${axes[e.name] === 1 ? cols : rows}] ` +
         `(dim ${axes[e.name] ?? 0}: the "${QUANTIZATION_METADATA}" metadata's axis, else 0)`);
     }
     // A 2-D scale says its axis itself; metadata that says the other one contradicts the file
     // (a [1, 1] scale of a [1, 1] weight says nothing).
     if (s.length === 2 && !(rows === 1 && cols === 1) && axes[e.name] !== undefined && axes[e.name] !== axis) {
-      throw rangeError(READ, `"__metadata__" entry "${QUANTIZATION_METADATA}" axes[${quote(e.name)}]`,
+      throw rangeError(op, `"__metadata__" entry "${QUANTIZATION_METADATA}" axes[${quote(e.name)}]`,
         `is ${axes[e.name]}, but ${quote(scaleName)} of shape ${shapeText(s)} holds the channels along dim ${axis}`);
     }
     const q: SafetensorsQuantizedTensor = {
       codes: new Int8Array(file.buffer, file.base + e.begin, rows * cols), scales: tensorData(file, scale), axis, shape: [rows, cols],
     };
-    checkCodes(q, e.name, '');
+    checkCodes(q, e.name, '', op);
     NAMES.set(q, e.name);
     tensors.set(e.name, q);
     scaleKeys.add(scaleName);
@@ -366,11 +372,11 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
     if (e.name.endsWith(SCALE_SUFFIX) && !scaleKeys.has(e.name)) {
       const owner = byName.get(e.name.slice(0, -SCALE_SUFFIX.length));
       if (owner !== undefined) {
-        throw rangeError(READ, `tensor ${quote(e.name)}`,
+        throw rangeError(op, `tensor ${quote(e.name)}`,
           `is the scale of ${quote(owner.name)}, which is ${owner.dtype}, not I8`);
       }
       if (e.name.endsWith(`.weight${SCALE_SUFFIX}`)) {
-        throw rangeError(READ, `tensor ${quote(e.name)}`,
+        throw rangeError(op, `tensor ${quote(e.name)}`,
           `is a weight scale, but the file has no I8 ${quote(e.name.slice(0, -SCALE_SUFFIX.length))}`);
       }
     }
@@ -380,7 +386,7 @@ function pairScales(file: ParsedFile): { tensors: Map<string, SafetensorsQuantiz
 
 /** The axes the `quantization` metadata entry records for the file's I8 tensors `int8` ({} when
  * there is none, or no I8 tensor: the entry is then not read, whatever it holds). */
-export function metadataAxes(metadata: Record<string, string>, int8: ReadonlySet<string>): Record<string, 0 | 1> {
+export function metadataAxes(metadata: Record<string, string>, int8: ReadonlySet<string>, op = READ): Record<string, 0 | 1> {
   const text = metadata[QUANTIZATION_METADATA];
   // Metadata is free-form text: the entry is read only where an I8 tensor needs its axis.
   if (text === undefined || int8.size === 0) return Object.create(null) as Record<string, 0 | 1>;
@@ -389,16 +395,16 @@ export function metadataAxes(metadata: Record<string, string>, int8: ReadonlySet
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw typeError(READ, what, 'JSON {"axes": {name: 0 | 1}}', text);
+    throw typeError(op, what, 'JSON {"axes": {name: 0 | 1}}', text);
   }
   const axes = (parsed as { axes?: unknown } | null)?.axes;
   if (axes === undefined) return Object.create(null) as Record<string, 0 | 1>;
-  if (typeof axes !== 'object' || axes === null || Array.isArray(axes)) throw typeError(READ, `${what} axes`, 'an object', axes);
+  if (typeof axes !== 'object' || axes === null || Array.isArray(axes)) throw typeError(op, `${what} axes`, 'an object', axes);
   const out = Object.create(null) as Record<string, 0 | 1>; // no inherited keys: a tensor may be named "toString"
   for (const key of Object.keys(axes)) {
     if (!int8.has(key)) continue; // no I8 tensor of that name here: not this file's concern
     const a = (axes as Record<string, unknown>)[key];
-    if (a !== 0 && a !== 1) throw rangeError(READ, `${what} axes[${quote(key)}]`, `must be 0 or 1, got ${describeValue(a)}`);
+    if (a !== 0 && a !== 1) throw rangeError(op, `${what} axes[${quote(key)}]`, `must be 0 or 1, got ${describeValue(a)}`);
     define(out, key, a);
   }
   return out;
@@ -487,28 +493,28 @@ export function writeSafetensors(
 // --- header checks --------------------------------------------------------------------------
 
 /** The file's bytes as a plain Uint8Array view (a TypeError for anything else). */
-export function asBytes(bytes: unknown): Uint8Array {
+export function asBytes(bytes: unknown, op = READ): Uint8Array {
   if (typedArrayName(bytes) === 'Uint8Array') return plainView(bytes as Uint8Array, 'Uint8Array');
   if (bytes instanceof ArrayBuffer || Object.prototype.toString.call(bytes) === '[object ArrayBuffer]') {
     return new Uint8Array(bytes as ArrayBuffer);
   }
-  throw typeError(READ, 'bytes', 'a Uint8Array (or Node Buffer) or an ArrayBuffer', bytes);
+  throw typeError(op, 'bytes', 'a Uint8Array (or Node Buffer) or an ArrayBuffer', bytes);
 }
 
-function parseHeader(text: Uint8Array): Record<string, unknown> {
+function parseHeader(text: Uint8Array, op: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     // Browsers' TextDecoder refuses a view on shared memory: decode a copy of such a header.
     const shared = Object.prototype.toString.call(text.buffer) === '[object SharedArrayBuffer]';
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(shared ? text.slice() : text));
   } catch (error) {
-    throw new TypeError(`${READ}: header is not valid UTF-8 JSON (${(error as Error).message})`, { cause: error });
+    throw new TypeError(`${op}: header is not valid UTF-8 JSON (${(error as Error).message})`, { cause: error });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw typeError(READ, 'header', 'a JSON object', parsed);
+    throw typeError(op, 'header', 'a JSON object', parsed);
   }
   if (text[0] !== 0x7b) {
-    throw rangeError(READ, 'header', `must start with "{" (0x7B; only trailing spaces may pad the JSON), got byte 0x${text[0]!.toString(16)}`);
+    throw rangeError(op, 'header', `must start with "{" (0x7B; only trailing spaces may pad the JSON), got byte 0x${text[0]!.toString(16)}`);
   }
   return parsed as Record<string, unknown>;
 }
@@ -528,58 +534,58 @@ function checkMetadata(value: unknown, op = READ): Record<string, string> {
 
 const SUPPORTED = Object.keys(DTYPES).join(', ');
 
-function checkEntry(name: string, value: unknown, dataLength: number) {
+function checkEntry(name: string, value: unknown, dataLength: number, op: string) {
   const what = `tensor ${quote(name)}`;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw typeError(READ, what, 'an object {dtype, shape, data_offsets}', value);
+    throw typeError(op, what, 'an object {dtype, shape, data_offsets}', value);
   }
   const entry = value as Record<string, unknown>;
   const dtype = entry.dtype;
-  if (typeof dtype !== 'string') throw typeError(READ, `${what} dtype`, 'a string', dtype);
+  if (typeof dtype !== 'string') throw typeError(op, `${what} dtype`, 'a string', dtype);
   if (!Object.prototype.hasOwnProperty.call(DTYPES, dtype)) {
-    throw rangeError(READ, what, `has unsupported dtype ${quote(dtype)} (supported: ${SUPPORTED})`);
+    throw rangeError(op, what, `has unsupported dtype ${quote(dtype)} (supported: ${SUPPORTED})`);
   }
   const shape = entry.shape;
-  if (!Array.isArray(shape)) throw typeError(READ, `${what} shape`, 'an array of integers', shape);
+  if (!Array.isArray(shape)) throw typeError(op, `${what} shape`, 'an array of integers', shape);
   let count = 1;
   for (let i = 0; i < shape.length; i++) {
     const d: unknown = shape[i];
-    if (typeof d !== 'number') throw typeError(READ, `${what} shape[${i}]`, 'a non-negative integer', d);
+    if (typeof d !== 'number') throw typeError(op, `${what} shape[${i}]`, 'a non-negative integer', d);
     if (!Number.isSafeInteger(d) || d < 0) {
-      throw rangeError(READ, `${what} shape[${i}]`, `must be a non-negative integer, got ${d}`);
+      throw rangeError(op, `${what} shape[${i}]`, `must be a non-negative integer, got ${d}`);
     }
     count *= d;
     // Every partial product, as the reference reader's checked multiplication: [2^26, 2^26,
     // 2^26, 0] is refused though it holds no element.
     if (!Number.isSafeInteger(count)) {
-      throw rangeError(READ, `${what} shape`, `${shapeText(shape)} has more elements than a safe integer`);
+      throw rangeError(op, `${what} shape`, `${shapeText(shape)} has more elements than a safe integer`);
     }
   }
   const offsets = entry.data_offsets;
   if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => typeof o !== 'number')) {
-    throw typeError(READ, `${what} data_offsets`, 'an array of two integers [begin, end]', offsets);
+    throw typeError(op, `${what} data_offsets`, 'an array of two integers [begin, end]', offsets);
   }
   const [begin, end] = offsets as [number, number];
   if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin) {
-    throw rangeError(READ, `${what} data_offsets`, `[${begin}, ${end}] must be integers with 0 <= begin <= end`);
+    throw rangeError(op, `${what} data_offsets`, `[${begin}, ${end}] must be integers with 0 <= begin <= end`);
   }
   if (end > dataLength) {
-    throw rangeError(READ, `${what} data_offsets`, `[${begin}, ${end}] end beyond the ${dataLength}-byte data buffer (truncated file?)`);
+    throw rangeError(op, `${what} data_offsets`, `[${begin}, ${end}] end beyond the ${dataLength}-byte data buffer (truncated file?)`);
   }
   const bytes = DTYPES[dtype]!.bytes;
   if (end - begin !== count * bytes) {
-    throw rangeError(READ, what, `holds ${end - begin} bytes, but shape ${shapeText(shape)} of ${dtype} needs ${count * bytes}`);
+    throw rangeError(op, what, `holds ${end - begin} bytes, but shape ${shapeText(shape)} of ${dtype} needs ${count * bytes}`);
   }
   return { dtype: dtype as SafetensorsDtype, shape: (shape as number[]).slice(), begin, end };
 }
 
 /** `used`: the entries by (begin, end) (sortByOffsets). */
-function checkNoOverlap(used: { name: string; begin: number; end: number }[]): void {
+function checkNoOverlap(used: { name: string; begin: number; end: number }[], op: string): void {
   for (let i = 1; i < used.length; i++) {
     const prev = used[i - 1]!;
     const cur = used[i]!;
     if (cur.begin < prev.end) {
-      throw rangeError(READ, `tensor ${quote(cur.name)} data_offsets`,
+      throw rangeError(op, `tensor ${quote(cur.name)} data_offsets`,
         `[${cur.begin}, ${cur.end}] overlap tensor ${quote(prev.name)} [${prev.begin}, ${prev.end}]`);
     }
   }
@@ -597,17 +603,17 @@ interface WriteItem { name: string; dtype: SafetensorsDtype; shape: number[]; da
  * from 0 to its end with no hole, so no byte of a file is unaccounted for (a duplicated key,
  * which JSON.parse collapses, leaves the first one's bytes as such a hole). `used`: sorted as
  * for checkNoOverlap. */
-function checkFullyIndexed(used: { name: string; begin: number; end: number }[], dataLength: number): void {
+function checkFullyIndexed(used: { name: string; begin: number; end: number }[], dataLength: number, op: string): void {
   let at = 0;
   for (const e of used) {
     if (e.begin !== at) {
-      throw rangeError(READ, `tensor ${quote(e.name)} data_offsets`,
+      throw rangeError(op, `tensor ${quote(e.name)} data_offsets`,
         `[${e.begin}, ${e.end}] leave bytes ${at}..${e.begin} of the data buffer unindexed (a hole, or a duplicated key)`);
     }
     at = e.end;
   }
   if (at !== dataLength) {
-    throw rangeError(READ, 'file', `has ${dataLength - at} bytes after the last tensor's data (${at} of ${dataLength} indexed)`);
+    throw rangeError(op, 'file', `has ${dataLength - at} bytes after the last tensor's data (${at} of ${dataLength} indexed)`);
   }
 }
 

@@ -122,7 +122,7 @@ describe('wasm-attention quantize', () => {
     expect(loadSafetensors(new Uint8Array(readFileSync(join(dir, '-dashed.safetensors'))))).toBeTypeOf('object');
     const bad = join(dir, 'bad.safetensors');
     writeFileSync(bad, new Uint8Array(3));
-    expect(cli('quantize', bad, join(dir, 'y.safetensors')).stderr).toMatch(/loadSafetensors: file is 3 bytes/);
+    expect(cli('quantize', bad, join(dir, 'y.safetensors')).stderr).toMatch(/quantizeSafetensors: file is 3 bytes/);
     expect(cli('--help').stdout).toMatch(/^usage: wasm-attention quantize/);
     const unwritable = cli('quantize', join(dir, 'in.safetensors'), join(dir, 'no-such-dir', 'out.safetensors'));
     expect(unwritable.status).toBe(2);
@@ -190,7 +190,7 @@ describe('wasm-attention quantize', () => {
     expect(String(piped.stderr)).toMatch(/^input: +stdin  [\s\S]*\noutput: stdout  /);
     const empty = spawnSync(process.execPath, [BIN, 'quantize', '-', join(dir, 'e.safetensors')], { input: Buffer.alloc(0), encoding: 'utf8' });
     expect(empty.status).toBe(2);
-    expect(empty.stderr).toMatch(/^wasm-attention: stdin: loadSafetensors: file is 0 bytes/);
+    expect(empty.stderr).toMatch(/^wasm-attention: stdin: quantizeSafetensors: file is 0 bytes/);
     const viaFiles = join(dir, 'via-files.safetensors');
     expect(cli('quantize', inPath, viaFiles).status).toBe(0);
     expect(Buffer.compare(piped.stdout, readFileSync(viaFiles))).toBe(0);

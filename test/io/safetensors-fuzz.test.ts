@@ -5,9 +5,8 @@
 // I8 tensor's scale, the metadata). Every file must either load, each tensor then holding the
 // elements its shape says (an int8 tensor's too, dequantized when read), or throw a TypeError or
 // RangeError whose message starts `loadSafetensors: ` (`readSafetensors: `): never another error,
-// never a value of another length. readSafetensors must reject with the same error (its parser
-// is loadSafetensors', whose messages it shares), or read a file whose only fault is an int8
-// scale, which it does not pair.
+// never a value of another length. readSafetensors must reject it with the same error, named
+// `readSafetensors: `, or read a file whose only fault is an int8 scale, which it does not pair.
 //
 // WASM_ATTENTION_SEED (default 0x5afe), WASM_ATTENTION_FILES (default 600; `npm run
 // test:fuzz:inputs`: 20000), WASM_ATTENTION_FILE=i replays file i alone.
@@ -173,13 +172,13 @@ describe(`damaged safetensors files are read or named (seed ${SEED})`, () => {
         if ((e as Error)?.name === 'AssertionError') throw e;
         readError = e;
       }
-      // Both read the file through one parser (its errors start `loadSafetensors: ` either way);
-      // loadSafetensors then pairs each I8 tensor with its scales, which readSafetensors leaves
-      // to its caller: a file it rejects, loadSafetensors rejects too.
+      // Both read the file through one parser, each naming itself in its errors; loadSafetensors
+      // then pairs each I8 tensor with its scales, which readSafetensors leaves to its caller: a
+      // file it rejects, loadSafetensors rejects too.
       if (readError !== undefined) {
         expect(error, `${where}\n  readSafetensors rejected a file loadSafetensors read: ${(readError as Error).message}`).toBeDefined();
         expect(classOf(readError), where).toBe(classOf(error));
-        expect((readError as Error).message, where).toBe((error as Error).message);
+        expect((readError as Error).message, where).toBe((error as Error).message.replace(/^loadSafetensors: /, 'readSafetensors: '));
       }
       if (error === undefined) {
         tally.loaded++;
