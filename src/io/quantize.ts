@@ -155,7 +155,8 @@ export function int8Axis(name: string): 0 | 1 {
  * When no tensor is quantized or left out, the result's bytes are a copy of the input's.
  * This is what `npx wasm-attention quantize` runs.
  * Throws a RangeError naming the tensor for a non-finite weight, and the reader's errors
- * (`loadSafetensors`'s for the input's own I8 tensors and their scales).
+ * (`loadSafetensors`' checks, the input's own I8 tensors and their scales included), each named
+ * `quantizeSafetensors: …`.
  */
 export function quantizeSafetensors(bytes: SafetensorsBytes, options: QuantizeSafetensorsOptions = {}): QuantizeSafetensorsResult {
   checkOptions(OP, 'options', options, true, OPTION_KEYS); // a typo is a RangeError, as everywhere
