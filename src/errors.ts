@@ -22,6 +22,19 @@ export function quote(text: string, max = 200): string {
   return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, max))}… (${text.length} characters)`;
 }
 
+/** A value as JSON for a message (`"relu"`, `true`, `[1, 2]`), cut like {@link quote}; its
+ * description when JSON has no form for it (a bigint, a symbol, a function, a cycle). */
+export function json(value: unknown, max = 200): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) return describe(value);
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
 /** A shape (or any list of numbers) for a message: `[2, 3]`, or its first 8 and last 2 entries
  * and its length when it has more than 12. */
 export function shapeText(shape: readonly unknown[]): string {

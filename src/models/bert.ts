@@ -23,7 +23,7 @@ import type {
 import type { Arena } from '../wasm/arena.js';
 import { ACTIVATION, layerNormPhase, packedRowsLength, scalePhase, scratchSlots, type Phase } from '../parallel/phases.js';
 import { array, dim, elements, fileShape, flag, int8Weight, keysOf, options, quantizeOption, typedArray } from '../validate.js';
-import { rangeError, typeError } from '../errors.js';
+import { quote, rangeError, typeError } from '../errors.js';
 import { epsilon } from '../ops/layer-norm.js';
 import { LinearParams, linearPhases } from '../ops/linear.js';
 import {
@@ -98,9 +98,10 @@ function readConfig(value: unknown, OP: string): { hyper: Hyper; config: BertCon
   const eps = epsilon(OP, 'options.config.layer_norm_eps', need('layer_norm_eps'), 0);
   const act = need('hidden_act');
   if (typeof act !== 'string') throw typeError(OP, 'options.config.hidden_act', "'gelu'", act);
-  if (act !== 'gelu') throw rangeError(OP, 'options.config.hidden_act', `must be 'gelu' (exact erf), got ${JSON.stringify(act)}`);
-  if (c.is_decoder !== undefined && c.is_decoder !== false) {
-    throw rangeError(OP, 'options.config.is_decoder', `must be false (a BERT decoder, causal or with cross-attention, is not supported), got ${JSON.stringify(c.is_decoder)}`);
+  if (act !== 'gelu') throw rangeError(OP, 'options.config.hidden_act', `must be 'gelu' (exact erf), got ${quote(act)}`);
+  if (c.is_decoder !== undefined && typeof c.is_decoder !== 'boolean') throw typeError(OP, 'options.config.is_decoder', 'a boolean (false)', c.is_decoder);
+  if (c.is_decoder === true) {
+    throw rangeError(OP, 'options.config.is_decoder', 'must be false (a BERT decoder, causal or with cross-attention, is not supported), got true');
   }
   const tie = c.tie_word_embeddings;
   if (tie !== undefined && typeof tie !== 'boolean') throw typeError(OP, 'options.config.tie_word_embeddings', 'a boolean', tie);
@@ -110,8 +111,9 @@ function readConfig(value: unknown, OP: string): { hyper: Hyper; config: BertCon
     throw rangeError(OP, 'options.config.add_cross_attention', 'must be false (cross-attention needs is_decoder, which is not supported; HF refuses it without is_decoder too)');
   }
   const pet = c.position_embedding_type;
+  if (pet !== undefined && typeof pet !== 'string') throw typeError(OP, 'options.config.position_embedding_type', "'absolute'", pet);
   if (pet !== undefined && pet !== 'absolute') {
-    throw rangeError(OP, 'options.config.position_embedding_type', `must be 'absolute', got ${JSON.stringify(pet)}`);
+    throw rangeError(OP, 'options.config.position_embedding_type', `must be 'absolute', got ${quote(pet)}`);
   }
   return {
     hyper: { vocab, hidden, layers, heads, intermediate, maxPositions, typeVocab, eps },

@@ -20,7 +20,7 @@ import {
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, fileShape, flag, int8Weight, isArrayOf, keysOf, options, quantizeOption, typedArray } from '../validate.js';
-import { describe, rangeError, stateError, typeError } from '../errors.js';
+import { describe, json, quote, rangeError, stateError, typeError } from '../errors.js';
 import { LinearParams } from '../ops/linear.js';
 import {
   addRow, embeddingTable, int8Codes, int8Source, isCodesOnly, keepPacked, ownCodes, ownTable, readRow, ModuleWeights,
@@ -81,8 +81,8 @@ export function gpt2Hparams(value: unknown): Gpt2Hparams {
     const alias = ALIASES[key];
     if (alias === undefined || c[alias] === undefined) return { name: `config.${key}`, value: c[key] };
     if (c[key] !== undefined && c[key] !== c[alias]) {
-      throw rangeError(OP, `config.${alias}`, `(${JSON.stringify(c[alias])}) disagrees with config.${key} (${JSON.stringify(c[key])}); ` +
-        `HF's GPT2Config reads ${alias} as ${key} and would use ${JSON.stringify(c[alias])}: give one value`);
+      throw rangeError(OP, `config.${alias}`, `(${json(c[alias])}) disagrees with config.${key} (${json(c[key])}); ` +
+        `HF's GPT2Config reads ${alias} as ${key} and would use ${json(c[alias])}: give one value`);
     }
     return { name: `config.${alias}`, value: c[alias] };
   };
@@ -104,9 +104,11 @@ export function gpt2Hparams(value: unknown): Gpt2Hparams {
   const heads = size('n_head');
   if (embd % heads !== 0) throw rangeError(OP, read('n_head').name, `(${heads}) must divide ${read('n_embd').name} (${embd})`);
   const act = c.activation_function;
-  if (act !== undefined && !TANH_GELU.includes(act as string)) {
+  const activations = TANH_GELU.map((a) => JSON.stringify(a)).join(', ');
+  if (act !== undefined && typeof act !== 'string') throw typeError(OP, 'config.activation_function', `a string (${activations})`, act);
+  if (act !== undefined && !TANH_GELU.includes(act)) {
     throw rangeError(OP, 'config.activation_function',
-      `must be one of ${TANH_GELU.map((a) => JSON.stringify(a)).join(', ')} (the tanh-form GELU, the only activation implemented), got ${JSON.stringify(act)}`);
+      `must be one of ${activations} (the tanh-form GELU, the only activation implemented), got ${quote(act)}`);
   }
   let eps = 1e-5;
   if (c.layer_norm_epsilon !== undefined) {

@@ -132,10 +132,19 @@ describe('GPT-2 config flags', () => {
       expectSameBits((await model.forward(ids, { batch: 1, seq: ids.length })).logits, want, act);
       await model.dispose();
     }
-    for (const act of ['gelu', 'relu', 'quick_gelu', 'silu', 7]) {
+    for (const act of ['gelu', 'relu', 'quick_gelu', 'silu']) {
       expect(() => engines[0].gpt2({ config: { ...CONFIG, activation_function: act }, weights }))
         .toThrow(/gpt2: config\.activation_function must be one of "gelu_new", "gelu_pytorch_tanh"/);
     }
+    // values JSON has no form for were a bare "Do not know how to serialize a BigInt" (found by
+    // test/models/model-constructor-fuzz.test.ts)
+    for (const act of [7, 2n, Symbol('gelu_new'), null, ['gelu_new']]) {
+      expect(() => engines[0].gpt2({ config: { ...CONFIG, activation_function: act }, weights }))
+        .toThrow(new TypeError(`gpt2: config.activation_function must be a string ("gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate"), got ${
+          act === null ? 'null' : Array.isArray(act) ? 'Array(1)' : typeof act === 'number' ? '7' : typeof act}`));
+    }
+    expect(() => engines[0].gpt2({ config: { ...CONFIG, hidden_size: 2n }, weights }))
+      .toThrow(/gpt2: config\.hidden_size \(bigint\) disagrees with config\.n_embd \(24\)/);
     await base.dispose();
   });
 });
@@ -156,6 +165,13 @@ describe('BERT config flags', () => {
       .toThrow(/bert: options\.config\.add_cross_attention must be false/);
     expect(() => engines[0].bertForMaskedLM({ config: { ...config, add_cross_attention: 1 } as BertConfig, weights }))
       .toThrow(/options\.config\.add_cross_attention must be a boolean/);
+    for (const [key, value] of [['is_decoder', 2n], ['is_decoder', 'false'], ['position_embedding_type', 2n], ['position_embedding_type', 0]] as const) {
+      expect(() => engines[0].bert({ config: { ...config, [key]: value } as BertConfig, weights }))
+        .toThrow(new RegExp(`^bert: options\\.config\\.${key} must be `));
+      expect(() => engines[0].bert({ config: { ...config, [key]: value } as BertConfig, weights })).toThrow(TypeError);
+    }
+    expect(() => engines[0].bert({ config: { ...config, position_embedding_type: 'relative_key' } as BertConfig, weights }))
+      .toThrow(new RangeError('bert: options.config.position_embedding_type must be \'absolute\', got "relative_key"'));
     for (const ok of [{ add_cross_attention: false }, { tie_word_embeddings: true }, { tie_word_embeddings: false }]) {
       void engines[0].bert({ config: { ...config, ...ok } as BertConfig, weights }).dispose();
     }

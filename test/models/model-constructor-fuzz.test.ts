@@ -1,5 +1,6 @@
 // A seeded fuzz of the model constructors: engine.gpt2, engine.bert and the four BertFor* heads,
-// f32 and quantize 'int8', on the Hugging Face fixtures (test/fixtures/gpt2, bert). Each call
+// f32 and quantize 'int8', on the Hugging Face fixtures (test/fixtures/gpt2, bert) and two int8
+// files made from them (quantizeSafetensors: with quantize 'int8' the engine packs their codes). Each call
 // starts from a valid { config, weights } and gets one mutation: a config key dropped, of another
 // type, out of range or changed to another valid size; a weight dropped, of another length or
 // array kind, holding a NaN (int8 quantizes it); a key added inside the model's namespace (a layer
@@ -16,7 +17,7 @@
 // default 200; `npm run test:fuzz:models`: 2000), WASM_ATTENTION_CALL=i replays call i alone.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSafetensors, type Engine } from '../../dist/index.js';
+import { loadSafetensors, quantizeSafetensors, type Engine } from '../../dist/index.js';
 import { callSeed, classOf, rand, type Rand } from '../helpers/bad-inputs.js';
 import { digest, wholeNumber } from '../helpers/differential.js';
 import { forcedEngines, internals } from '../helpers/engines.js';
@@ -29,11 +30,15 @@ const CALLS = env.WASM_ATTENTION_CONSTRUCTOR_CALLS === undefined ? 200
 const ONLY = env.WASM_ATTENTION_CALL === undefined ? undefined : wholeNumber('WASM_ATTENTION_CALL', env.WASM_ATTENTION_CALL);
 
 interface Fixture { config: Json; weights: Record<string, Float32Array> }
-const fixture = (dir: string): Fixture => {
+/** A fixture's config and state dict; `dir#int8`: its int8 file (quantizeSafetensors), whose
+ * weights the engine packs from their codes. */
+const fixture = (name: string): Fixture => {
+  const [dir, int8] = name.split('#');
   const at = new URL(`../fixtures/${dir}/`, import.meta.url);
+  const bytes = new Uint8Array(readFileSync(new URL('model.safetensors', at)));
   return {
     config: JSON.parse(readFileSync(new URL('config.json', at), 'utf8')),
-    weights: loadSafetensors(readFileSync(new URL('model.safetensors', at))),
+    weights: loadSafetensors(int8 ? quantizeSafetensors(bytes).bytes : bytes),
   };
 };
 
@@ -52,7 +57,7 @@ interface Family {
 }
 
 const GPT2: Family = {
-  constructors: [{ op: 'gpt2', fixtures: ['gpt2/tiny-f32', 'gpt2/small-f16', 'gpt2/odd-untied', 'gpt2/bf16-buffers'] }],
+  constructors: [{ op: 'gpt2', fixtures: ['gpt2/tiny-f32', 'gpt2/small-f16', 'gpt2/odd-untied', 'gpt2/bf16-buffers', 'gpt2/odd-untied#int8'] }],
   sizes: ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head'],
   epsilon: 'layer_norm_epsilon',
   prefix: 'transformer.',
@@ -67,7 +72,7 @@ const GPT2: Family = {
 const BERT: Family = {
   constructors: [
     { op: 'bert', fixtures: ['bert/classifier-3', 'bert/f16-no-pooler', 'bert/gamma-beta-bf16', 'bert/prefixed-cls'] },
-    { op: 'bertForSequenceClassification', fixtures: ['bert/classifier-3'] },
+    { op: 'bertForSequenceClassification', fixtures: ['bert/classifier-3', 'bert/classifier-3#int8'] },
     { op: 'bertForTokenClassification', fixtures: ['bert/token-classifier-5'] },
     { op: 'bertForQuestionAnswering', fixtures: ['bert/qa'] },
     { op: 'bertForMaskedLM', fixtures: ['bert/prefixed-cls'] },
@@ -109,10 +114,12 @@ interface Call {
 }
 
 const quoted = (key: string) => `weights[${JSON.stringify(key)}]`;
-/** The ways a message may name weight `key`: with or without the checkpoint's prefix. */
+/** The ways a message may name weight `key`: with or without the checkpoint's prefix, and a
+ * LayerNorm's old `gamma` / `beta` by the name the model reads (`weight` / `bias`). */
 const weightNames = (key: string, prefix: string) => {
   const bare = key.startsWith(prefix) ? key.slice(prefix.length) : key;
-  return [quoted(bare), quoted(prefix + bare)];
+  const current = bare.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
+  return [...new Set([bare, current])].flatMap((k) => [quoted(k), quoted(prefix + k)]);
 };
 
 function makeCall(r: Rand, fixtures: Map<string, Fixture>): Call {
