@@ -1,6 +1,6 @@
 // tokenizer.json's `model`: BPE, WordPiece and WordLevel, each turning one pre-tokenized word into
 // tokens with their ranges in that word (UTF-16 units).
-import { describe } from '../errors.js';
+import { describe, json as jsonText } from '../errors.js';
 import { field, fileError, optionalField, optionalInteger, unsupported, type Json } from './json.js';
 
 /** One token of a word: its id, its string, and units [start, end) of the word it covers. */
@@ -233,7 +233,7 @@ function bpe(json: Json, path: string): TokenizerModel {
     else if (Array.isArray(entry)) pair = entry;
     else throw fileError(`${path}.merges[${rank}]`, `must be "a b" or ["a", "b"], got ${describe(entry)}`);
     if (pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
-      throw fileError(`${path}.merges[${rank}]`, `must be two tokens, got ${JSON.stringify(entry)}`);
+      throw fileError(`${path}.merges[${rank}]`, `must be two tokens, got ${jsonText(entry)}`);
     }
     const [a, b] = pair as [string, string];
     const merged = a + (prefix.length > 0 && b.startsWith(prefix) ? b.slice(prefix.length) : b);

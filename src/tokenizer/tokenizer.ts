@@ -831,7 +831,9 @@ export function loadTokenizer(tokenizerJson: string | Uint8Array | object, confi
 const MAX_NESTING = 128;
 
 /** Refuses a file nested deeper than HF reads (or an object that contains itself), naming the
- * first value too deep, before the recursive readers of its components overflow the stack. */
+ * first value too deep, before the recursive readers of its components overflow the stack; and
+ * an array with a hole (an object given as the file, never parsed JSON), which the readers'
+ * forEach and map would skip as if the entry were not there. */
 function checkNesting(root: object): void {
   const stack: [value: object, path: string, depth: number][] = [[root, '', 1]];
   while (stack.length > 0) {
@@ -840,7 +842,11 @@ function checkNesting(root: object): void {
       throw fileError(path.replace(/^\./, ''), `is nested ${MAX_NESTING} levels deep (HF's reader stops there; or the object contains itself)`);
     }
     if (Array.isArray(value)) {
-      value.forEach((v, i) => { if (typeof v === 'object' && v !== null) stack.push([v, `${path}[${i}]`, depth + 1]); });
+      for (let i = 0; i < value.length; i++) {
+        if (!(i in value)) throw fileError(`${path}[${i}]`.replace(/^\./, ''), 'is a hole in the array (JSON has none: give null or a value)');
+        const v: unknown = value[i];
+        if (typeof v === 'object' && v !== null) stack.push([v, `${path}[${i}]`, depth + 1]);
+      }
     } else {
       for (const [k, v] of Object.entries(value)) if (typeof v === 'object' && v !== null) stack.push([v, `${path}.${k}`, depth + 1]);
     }

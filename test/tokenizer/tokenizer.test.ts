@@ -368,6 +368,10 @@ describe('loadTokenizer: bad input', () => {
     ['an added token without content', bad((j) => { j['added_tokens'][0].content = 5; }), /added_tokens\[0\]\.content must be a string/],
     ['a template token missing from its table', bad((j) => { j['post_processor'] = { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }], pair: [], special_tokens: {} }; }), /post_processor\.single\[0\]\.SpecialToken\.id \("<s>"\) is not in post_processor\.special_tokens/],
     ['an unknown decoder', bad((j) => { j['decoder'] = { type: 'CTC' }; }), /decoder\.type is "CTC"/],
+    // an object given as the file can hold what JSON cannot (test/tokenizer/tokenizer-file-fuzz.test.ts
+    // found both: a hole crashed the template reader, a bigint the merge message)
+    ['a hole in an array', bad((j) => { j['model'].merges = ['Ġ t', , 'h e']; }), /model\.merges\[1\] is a hole in the array/], // eslint-disable-line no-sparse-arrays
+    ['a merge holding a bigint', bad((j) => { j['model'].merges[2] = [2n, 'a']; }), /model\.merges\[2\] must be two tokens, got Array\(2\)/],
   ])('%s is a TypeError naming the field', (_, file, message) => {
     expect(() => loadTokenizer(file as never)).toThrow(TypeError);
     expect(() => loadTokenizer(file as never)).toThrow(message);
