@@ -1,6 +1,7 @@
 // A seeded fuzz of loadTokenizer on damaged tokenizer.json objects: the test tokenizers (GPT-2's
-// BPE, BERT's WordPiece in three layouts, a WordLevel; their vocabularies cut to their first
-// 1,500–2,000 ids so that a load takes milliseconds) with one node anywhere in the file replaced
+// BPE alone, in RoBERTa's layout and behind a template; BERT's WordPiece in three layouts; a
+// WordLevel; their vocabularies cut to their first 1,500–2,000 ids so that a load takes
+// milliseconds) with one node anywhere in the file replaced
 // (a value of another type, a bigint, a symbol, a function, a Date, a Map, an object that refers to
 // itself, a bad number), dropped, or given an unknown key. loadTokenizer must either build a
 // tokenizer, whose encode and decode then run or fail naming the file's key, or throw a TypeError
@@ -23,18 +24,31 @@ const FILES = env.WASM_ATTENTION_TOKENIZER_FILES === undefined ? 400
 const ONLY = env.WASM_ATTENTION_FILE === undefined ? undefined : wholeNumber('WASM_ATTENTION_FILE', env.WASM_ATTENTION_FILE);
 
 /** A variant with its vocabulary cut: BPE to the byte tokens and the first 1,500 merges (GPT-2
- * numbers each merge's result 256 + its rank), the others to ids below 2,000. */
+ * numbers each merge's result 256 + its rank), the others to ids below 2,000. Added tokens outside
+ * the cut vocabulary take the ids after it, as HF numbers them at load, and the post-processor's
+ * references follow them. */
 function small(j: Json): Json {
   const m = j.model;
   const vocab = (keep: (id: number) => boolean) => Object.fromEntries(Object.entries(m.vocab as Record<string, number>).filter(([, id]) => keep(id)));
-  return m.type === 'BPE'
+  const out: Json = m.type === 'BPE'
     ? { ...j, model: { ...m, merges: m.merges.slice(0, 1500), vocab: vocab((id) => id < 256 + 1500) } }
     : { ...j, model: { ...m, vocab: vocab((id) => id < 2000) } };
+  const size = Object.keys(out.model.vocab).length;
+  const remap = new Map<number, number>();
+  out.added_tokens = ((j.added_tokens ?? []) as Json[]).map((t) => {
+    if (t.content in out.model.vocab) return t;
+    const id = size + remap.size;
+    remap.set(t.id, id);
+    return { ...t, id };
+  });
+  out.post_processor = JSON.parse(JSON.stringify(j.post_processor ?? null),
+    (_, v: unknown) => (typeof v === 'number' && remap.has(v) ? remap.get(v) : v));
+  return out;
 }
 
 const all = tokenizerVariants();
-const SOURCES: [string, Json][] = ['gpt2', 'bert-base-uncased', 'bert-strip-accents', 'wordpiece-sequence', 'wordlevel']
-  .map((name) => [name, small(all[name])]);
+const SOURCES: [string, Json][] = ['gpt2', 'roberta-layout', 'gpt2-template', 'bert-base-uncased', 'bert-strip-accents',
+  'wordpiece-sequence', 'wordlevel'].map((name) => [name, small(all[name])]);
 const TEXT = 'Hello world, naïve café 123 [MASK] new york <|endoftext|> 東京 😀';
 
 /** Values no tokenizer.json holds, or holds elsewhere. */
