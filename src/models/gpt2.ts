@@ -72,6 +72,7 @@ const ALIASES: Record<string, string> = {
 /** activation_function values that are the tanh-form GELU, x/2·(1 + tanh(√(2/π)(x + 0.044715x³))),
  * each written its own way in HF's activations.py. */
 const TANH_GELU = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'gelu_accurate'];
+const TANH_GELU_TEXT = TANH_GELU.map((a) => JSON.stringify(a)).join(', ');
 
 export function gpt2Hparams(value: unknown): Gpt2Hparams {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw typeError(OP, 'config', 'an object (config.json)', value);
@@ -104,11 +105,10 @@ export function gpt2Hparams(value: unknown): Gpt2Hparams {
   const heads = size('n_head');
   if (embd % heads !== 0) throw rangeError(OP, read('n_head').name, `(${heads}) must divide ${read('n_embd').name} (${embd})`);
   const act = c.activation_function;
-  const activations = TANH_GELU.map((a) => JSON.stringify(a)).join(', ');
-  if (act !== undefined && typeof act !== 'string') throw typeError(OP, 'config.activation_function', `a string (${activations})`, act);
+  if (act !== undefined && typeof act !== 'string') throw typeError(OP, 'config.activation_function', `a string (${TANH_GELU_TEXT})`, act);
   if (act !== undefined && !TANH_GELU.includes(act)) {
     throw rangeError(OP, 'config.activation_function',
-      `must be one of ${activations} (the tanh-form GELU, the only activation implemented), got ${quote(act)}`);
+      `must be one of ${TANH_GELU_TEXT} (the tanh-form GELU, the only activation implemented), got ${quote(act)}`);
   }
   let eps = 1e-5;
   if (c.layer_norm_epsilon !== undefined) {

@@ -18,7 +18,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine, EngineTensor } from '../../dist/index.js';
 import {
-  JUNK, arrayMutation, badNumbers, callSeed, classOf, isObject, kindOf, rand, setKey, unknownKey, type Rand, type Typed,
+  JUNK, arrayMutation, badNumbers, callSeed, classOf, isObject, kindOf, memberNames, rand, setKey, unknownKey, type Rand, type Typed,
 } from '../helpers/bad-inputs.js';
 import { digest, wholeNumber } from '../helpers/differential.js';
 import { forcedEngines, internals } from '../helpers/engines.js';
@@ -56,9 +56,8 @@ const DIMS = new Set([
 /** Keys that take a finite number >= 0. */
 const EPSILONS = new Set(['eps', 'layerNormEps']);
 
-/** `object.key`, or `object["key"]` when the key is not an identifier (src/validate.ts `member`). */
-const member = (object: string, key: string): string =>
-  /^[A-Za-z_$][\w$]*$/.test(key) ? `${object}.${key}` : `${object}[${JSON.stringify(key)}]`;
+/** `object.key`, or `object["key"]` when the key is not an identifier, as src/validate.ts names it. */
+const member = (object: string, key: string): string => memberNames(object, key)[0];
 
 /** `a.b["c.d"]` as `a["b"]["c.d"]`: a state-dict key may be named either way. */
 const bracketed = (text: string): string => text.replace(/\.([A-Za-z_$][\w$]*)/g, '["$1"]');
