@@ -15,11 +15,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, positionalEncoding, type Engine, type EngineTensor, type MultiHeadAttention } from '../../dist/index.js';
 import { MAX_TENSOR_LENGTH } from '../../src/ops/tensor.js';
-import type { Arena } from '../../src/wasm/arena.js';
 import { referenceAttention } from '../reference/attention.js';
 import { referenceMha } from '../reference/multi-head-attention.js';
 import { randomF32, randomInts, randomMask } from '../helpers/random.js';
 import { expectClose, expectSameBits } from '../helpers/compare.js';
+import { internals } from '../helpers/engines.js';
 import {
   JUNK, Spec, answers, arrayMutation, badNumbers, bytesOf, callSeed, classOf, isObject, kindOf, lengthOf,
   memberNames, plainCopy, rand, setKey, unknownKey, type Rand, type Typed, type Violation,
@@ -29,9 +29,6 @@ const SEED = Number(process.env.WASM_ATTENTION_SEED ?? 0x14bad);
 const CALLS = Number(process.env.WASM_ATTENTION_CALLS ?? 400);
 const ONLY = process.env.WASM_ATTENTION_CALL === undefined ? undefined : Number(process.env.WASM_ATTENTION_CALL);
 const CHECK_EVERY = 25;
-const DEBUG = Symbol.for('wasm-attention.debug');
-type Internals = { arena: Arena; forcePool(on?: boolean): void };
-const internals = (e: Engine): Internals => (e as unknown as Record<symbol, () => Internals>)[DEBUG]();
 
 interface TensorInfo { engine: Engine; data: Float32Array; disposed: boolean }
 interface Env {
