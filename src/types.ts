@@ -707,7 +707,9 @@ export interface Gpt2GenerateOptions {
   /** HF's top_k when sampling: keep the k best scores and every tie of the k-th; 0 or unset: off. */
   topK?: number | undefined;
   /** HF's top_p when sampling, in [0, 1]: the smallest set whose probability reaches p (at least
-   * one token); 1 or unset: off. */
+   * one token), cut as HF's TopPLogitsWarper cuts it in torch's f32 arithmetic (the least likely
+   * go while their cumulative probability is <= 1 − p, so a sum that rounds onto the limit is
+   * dropped: ten equal logits with p 0.1 keep 2); 1 or unset: off. */
   topP?: number | undefined;
   /** Seed of the sampling PRNG (mulberry32), an integer in [0, 2^32) (default 0). */
   seed?: number | undefined;
@@ -717,7 +719,8 @@ export interface Gpt2GenerateOptions {
    * stop token. The config's eos_token_id is not read: pass [config.eos_token_id] to stop where
    * HF's generate stops by default. */
   stopTokens?: readonly number[] | Int32Array | undefined;
-  /** HF's repetition_penalty (1: off). */
+  /** HF's repetition_penalty (1: off), greedy or sampling: every id of the sequence's prompt row
+   * (its padded positions too, as HF's input_ids hold the pad ids) and of its generated tokens. */
   repetitionPenalty?: number | undefined;
 }
 

@@ -11,7 +11,7 @@ import type { ModuleHost, ModuleWeights } from '../ops/modules.js';
 import {
   buildStep, F32_MIN, maskValues, tokenIds, type Gpt2Hparams, type Gpt2Weights, type KvBlocks, type StepProgram,
 } from './gpt2.js';
-import { firstNaN, penalize, pick, prng, type Sampling } from './sampling.js';
+import { penalize, pick, prng, unsampleable, type Sampling } from './sampling.js';
 import { asyncDisposer } from '../disposable.js';
 
 const OP = 'GPT2.generate';
@@ -225,11 +225,12 @@ async function* run(
         }
         const row = logits.subarray(b * hp.vocab, (b + 1) * hp.vocab);
         // NaN logits (NaN weights or inputs reach them): greedy takes the first, as torch.argmax;
-        // sampling has no distribution to draw from, and HF's torch.multinomial raises there.
-        const nan = s.greedy ? -1 : firstNaN(row);
-        if (nan >= 0) {
+        // sampling has no distribution to draw from there, nor where a logit is +inf or every
+        // logit −inf, and HF's torch.multinomial raises on each.
+        const bad = s.greedy ? undefined : unsampleable(row);
+        if (bad !== undefined) {
           throw rangeError(OP, `the logits of sequence ${b} at step ${step}`,
-            `hold NaN (token ${nan}): sampling needs finite logits, as HF's does (greedy decoding, temperature 0, picks the first NaN as torch.argmax)`);
+            `${bad}: sampling needs finite logits, as HF's does (greedy decoding, temperature 0, takes torch.argmax's token: the first NaN, else the first of the largest)`);
         }
         const wide = penalize(row, seen[b], s.repetitionPenalty);
         next[b] = pick(row, s, random, wide);

@@ -56,13 +56,18 @@ export interface Warped {
  *   k-th is kept;
  * - TopPLogitsWarper: in ascending order of score, removes the tokens while the cumulative
  *   probability (softmax over the kept tokens) stays <= 1 − topP; the most likely is always kept.
+ *   The cut is torch's arithmetic: f32 probabilities summed in f64 and each partial sum stored
+ *   in f32 (torch's CPU cumsum), compared with 1 − topP rounded to f32 (a tensor against a
+ *   Python float), so a sum that lands on the limit (equal logits, 0.45 / 0.35 / 0.2 with topP
+ *   0.45) is cut on HF's side of it.
  * Probabilities are the softmax of the kept scores, in f64 (a score of −inf gets 0, as in HF).
  * Where the largest score is not finite (a temperature or a repetition penalty near 0 on ordinary
  * logits sends it to ±inf, where HF's generate raises on its NaN probabilities) the same softmax
  * is taken as exp((logit − max logit) / temperature) in f64, ordered by the logits, with the
  * f64 values penalize() returned (`wide`) for the logits it sent past f32: its limit, greedy
  * (exact ties at the max share it: a penalty that is 0 in f32 sends every seen positive logit
- * to +inf alike). NaN logits are not supported: generate rejects them before sampling. */
+ * to +inf alike). Rows unsampleable() refuses (a NaN, a +inf, all −inf) are not supported:
+ * generate rejects them before sampling. */
 export function warp(logits: Float32Array, s: Sampling, wide?: ReadonlyMap<number, number>): Warped {
   const n = logits.length;
   const t = Math.fround(s.temperature);
@@ -100,10 +105,11 @@ export function warp(logits: Float32Array, s: Sampling, wide?: ReadonlyMap<numbe
   }
   for (let i = 0; i < keep; i++) probs[i] /= sum;
   if (s.topP < 1) {
+    const limit = Math.fround(1 - s.topP);
     let removed = 0, cumulative = 0;
     while (removed < keep - 1) {
-      cumulative += probs[keep - 1 - removed];
-      if (!(cumulative <= 1 - s.topP)) break;
+      cumulative += Math.fround(probs[keep - 1 - removed]);
+      if (!(Math.fround(cumulative) <= limit)) break;
       removed++;
     }
     if (removed > 0) {
@@ -202,8 +208,20 @@ export function argmax(x: Float32Array): number {
   return best;
 }
 
-/** The index of the first NaN in x, or −1. */
-export function firstNaN(x: Float32Array): number {
-  for (let i = 0; i < x.length; i++) if (Number.isNaN(x[i])) return i;
-  return -1;
+/** Why a row of logits from the model has no distribution to sample from, or undefined when it
+ * has one: its first NaN, else its first +inf, else every logit −inf. HF's softmax gives NaN
+ * probabilities for each of these, and torch.multinomial raises on them. (A +inf that a
+ * repetition penalty or a temperature near 0 makes from finite logits is not one of them: warp()
+ * takes its limit.) */
+export function unsampleable(x: Float32Array): string | undefined {
+  let inf = -1, any = false;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (v !== v) return `hold NaN (token ${i})`;
+    if (v === Infinity) {
+      if (inf < 0) inf = i;
+    } else if (v !== -Infinity) any = true;
+  }
+  if (inf >= 0) return `hold +inf (token ${inf})`;
+  return any ? undefined : 'are all -inf';
 }

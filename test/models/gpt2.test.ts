@@ -125,6 +125,47 @@ describe('GPT-2 checkpoints', () => {
     }
   });
 
+  it('+inf or all -inf logits: greedy takes torch.argmax\'s token; sampling is a RangeError naming the step, as HF\'s multinomial raises', async () => {
+    // ln_f weight 0 and bias e0·10: every position's final hidden state is exactly e0·10, so
+    // logit j is lm_head[j, 0]·10, which 3e38 sends past f32: +inf for token 5 alone, or −inf for
+    // every token.
+    const untied = checkpoint('odd-untied');
+    const { n_embd: E, vocab_size: V } = untied.config;
+    const lnBias = new Float32Array(E);
+    lnBias[0] = 10;
+    const rows = (fill: (head: Float32Array) => void) => {
+      const head = untied.weights['lm_head.weight'].slice();
+      fill(head);
+      return { ...untied.weights, 'transformer.ln_f.weight': new Float32Array(E), 'transformer.ln_f.bias': lnBias, 'lm_head.weight': head };
+    };
+    const cases = [
+      { weights: rows((h) => { h[5 * E] = 3e38; }), greedy: 5, error: /GPT2\.generate: the logits of sequence 0 at step 0 hold \+inf \(token 5\): sampling needs finite logits/ },
+      { weights: rows((h) => { for (let j = 0; j < V; j++) h[j * E] = -3e38; }), greedy: 0, error: /GPT2\.generate: the logits of sequence 0 at step 0 are all -inf: sampling needs finite logits/ },
+    ];
+    for (const engine of engines) {
+      for (const c of cases) {
+        const model = engine.gpt2({ config: untied.config, weights: c.weights });
+        const logits = (await model.forward([1, 2, 3], { batch: 1, seq: 3 })).logits.subarray(2 * V);
+        expect(c.greedy === 5 ? logits[5] === Infinity && logits.filter((x) => x === Infinity).length === 1
+          : logits.every((x) => x === -Infinity), 'the logits the case means').toBe(true);
+        const greedy: number[] = [];
+        for await (const [t] of model.generate([1, 2, 3], { maxNewTokens: 2 })) greedy.push(t);
+        expect(greedy).toEqual([c.greedy, c.greedy]);
+        const sampled: number[] = [];
+        await expect((async () => {
+          for await (const [t] of model.generate([1, 2, 3], { maxNewTokens: 2, temperature: 1, seed: 1 })) sampled.push(t);
+        })()).rejects.toThrow(c.error);
+        expect(sampled).toEqual([]);
+        // A repetition penalty near 0 sends finite logits to +inf: that is warp()'s limit, not an error.
+        const penalized: number[] = [];
+        const clean = engine.gpt2(untied);
+        for await (const [t] of clean.generate([1, 2, 3], { maxNewTokens: 2, temperature: 1, seed: 1, repetitionPenalty: 1e-40 })) penalized.push(t);
+        expect(penalized).toHaveLength(2);
+        await Promise.all([model.dispose(), clean.dispose()]);
+      }
+    }
+  });
+
   it('attn.bias buffers stored as BOOL or U8 load, unused; the logits are the same bits', async () => {
     const dir = new URL('../fixtures/gpt2/tiny-f32/', import.meta.url);
     const file = readSafetensors(readFileSync(new URL('model.safetensors', dir)));

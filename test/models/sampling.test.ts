@@ -91,6 +91,42 @@ describe('sampling: HF logits processors', () => {
     }
   });
 
+  it('sums that land on the top-p limit are cut in torch\'s f32 arithmetic, as HF cuts them', () => {
+    // Kept counts for n equal logits and topP = j / n, j = 1..n-1, from the fixture script's
+    // top_p_warper (HF's) in torch 1.13: f32 probabilities, a cumsum stored in f32, compared with
+    // 1 - top_p in f32. In 40 of these 120 rows an f64 sum lands on the other side of the limit.
+    // Ties: the highest ids are kept (the lower id goes first).
+    const keptCounts: Record<number, number[]> = {
+      2: [1],
+      3: [1, 2],
+      4: [1, 2, 3],
+      5: [1, 2, 3, 4],
+      6: [2, 2, 3, 4, 5],
+      7: [2, 2, 3, 5, 5, 6],
+      8: [1, 2, 3, 4, 5, 6, 7],
+      9: [1, 2, 3, 4, 5, 6, 7, 8],
+      10: [2, 2, 3, 4, 5, 6, 7, 8, 9],
+      11: [1, 3, 3, 4, 5, 6, 7, 8, 9, 10],
+      12: [1, 3, 3, 4, 6, 6, 8, 8, 9, 10, 11],
+      13: [2, 2, 3, 4, 5, 6, 8, 8, 9, 11, 11, 12],
+      14: [2, 3, 4, 4, 6, 6, 7, 9, 9, 10, 12, 12, 13],
+      15: [2, 3, 4, 4, 5, 6, 7, 9, 10, 10, 11, 13, 13, 14],
+      16: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+    };
+    const sample = (topP: number): Sampling => ({ greedy: false, temperature: 1, topK: 0, topP, repetitionPenalty: 1 });
+    for (const [n, counts] of Object.entries(keptCounts).map(([n, c]) => [Number(n), c] as const)) {
+      counts.forEach((count, i) => {
+        const { ids, probs } = warp(new Float32Array(n), sample((i + 1) / n));
+        expect([...ids].sort((a, b) => a - b), `${n} equal logits, topP ${i + 1}/${n}`)
+          .toEqual(Array.from({ length: count }, (_, c) => n - count + c));
+        for (const p of probs) expect(p).toBeCloseTo(1 / count, 12);
+      });
+    }
+    // 0.45 / 0.35 / 0.2 with topP 0.45: token 0 alone reaches p (HF keeps [0]; an f64 sum, [0, 1]).
+    const row = Float32Array.from([Math.log(0.45), Math.log(0.35), Math.log(0.2)]);
+    expect([...warp(row, sample(0.45)).ids]).toEqual([0]);
+  });
+
   it('scores past f32 (temperature or penalty near 0) give the limit, greedy, not the least likely token', () => {
     const s = (temperature: number, topK = 0, topP = 1): Sampling => ({ greedy: false, temperature, topK, topP, repetitionPenalty: 1 });
     for (const t of [1e-38, 1e-40, 1e-45, 1e-50, 5e-324]) {
