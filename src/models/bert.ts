@@ -6,11 +6,11 @@
 //   x = LayerNorm(word[ids] + position[0..L-1] + token_type[tt])      gather and sum in JS, norm as a phase
 //   per layer (post-norm, the builders of nn.TransformerEncoderLayer):
 //     a = LayerNorm(x + dense(softmax(QKᵀ/√d + mask)·V))              Q, K, V from separate query/key/value
-//     x = LayerNorm(a + dense(gelu_erf(dense(a))))
+//     x = LayerNorm(a + dense(act(dense(a))))                       act: hidden_act (gelu: erf; models/activation.ts)
 //   pooled = tanh(pooler.dense(x[:, 0]))                              in JS ([B, hidden] is small)
 // Everything from the embeddings' LayerNorm to the last layer is one program. The heads:
 //   BertForSequenceClassification  logits = classifier(pooled)         in JS ([B, num_labels])
-//   BertForMaskedLM                logits = decoder(LayerNorm(gelu(dense(x)))) + bias, the end of the
+//   BertForMaskedLM                logits = decoder(LayerNorm(act(dense(x)))) + bias, the end of the
 //                                  program (the decoder is [vocab, hidden], tied to the word embeddings
 //                                  when the file has no cls.predictions.decoder.weight)
 //   BertForTokenClassification     logits = classifier(x) [B, L, num_labels], the end of the program
@@ -21,10 +21,11 @@ import type {
   BertQuestionAnsweringOutput, BertTokenClassifierOutput, IntegerArray,
 } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
-import { ACTIVATION, layerNormPhase, packedRowsLength, scalePhase, scratchSlots, type Phase } from '../parallel/phases.js';
+import { layerNormPhase, packedRowsLength, scalePhase, scratchSlots, type Phase } from '../parallel/phases.js';
 import { array, dim, elements, fileShape, flag, int8Weight, keysOf, options, quantizeOption, typedArray } from '../validate.js';
 import { quote, rangeError, typeError } from '../errors.js';
 import { epsilon } from '../ops/layer-norm.js';
+import { hfActivation } from './activation.js';
 import { LinearParams, linearPhases } from '../ops/linear.js';
 import {
   addRow, embeddingTable, int8Source, isCodesOnly, ownTable, readRow, ModuleWeights, type EmbeddingTable, type ModuleHost, type ParamSpec,
@@ -79,6 +80,9 @@ const DIM_KEYS = [
 interface Hyper {
   vocab: number; hidden: number; layers: number; heads: number; intermediate: number;
   maxPositions: number; typeVocab: number; eps: number;
+  /** hidden_act, an ACTIVATION code (models/activation.ts): the intermediate dense's and the
+   * masked-LM head transform's, as HF's BertIntermediate and BertPredictionHeadTransform. */
+  activation: number;
 }
 
 function readConfig(value: unknown, OP: string): { hyper: Hyper; config: BertConfig } {
@@ -96,9 +100,7 @@ function readConfig(value: unknown, OP: string): { hyper: Hyper; config: BertCon
     throw rangeError(OP, 'options.config.num_attention_heads', `(${heads}) must divide options.config.hidden_size (${hidden})`);
   }
   const eps = epsilon(OP, 'options.config.layer_norm_eps', need('layer_norm_eps'), 0);
-  const act = need('hidden_act');
-  if (typeof act !== 'string') throw typeError(OP, 'options.config.hidden_act', "'gelu'", act);
-  if (act !== 'gelu') throw rangeError(OP, 'options.config.hidden_act', `must be 'gelu' (exact erf), got ${quote(act)}`);
+  const activation = hfActivation(OP, 'options.config.hidden_act', need('hidden_act'));
   if (c.is_decoder !== undefined && typeof c.is_decoder !== 'boolean') throw typeError(OP, 'options.config.is_decoder', 'a boolean (false)', c.is_decoder);
   if (c.is_decoder === true) {
     throw rangeError(OP, 'options.config.is_decoder', 'must be false (a BERT decoder, causal or with cross-attention, is not supported), got true');
@@ -116,7 +118,7 @@ function readConfig(value: unknown, OP: string): { hyper: Hyper; config: BertCon
     throw rangeError(OP, 'options.config.position_embedding_type', `must be 'absolute', got ${quote(pet)}`);
   }
   return {
-    hyper: { vocab, hidden, layers, heads, intermediate, maxPositions, typeVocab, eps },
+    hyper: { vocab, hidden, layers, heads, intermediate, maxPositions, typeVocab, eps, activation },
     config: Object.freeze({ ...c }) as BertConfig,
   };
 }
@@ -388,7 +390,7 @@ export function createBert(
   const quantize = quantizeOption(OP, 'options.quantize', o.quantize);
   const { w, tables, unused, pooler } = readWeights(h, o.weights, OP, head, labels.length, quantize, config.tie_word_embeddings);
   const c: LayerConfig = {
-    dModel: h.hidden, nhead: h.heads, dimFeedforward: h.intermediate, activation: ACTIVATION.gelu,
+    dModel: h.hidden, nhead: h.heads, dimFeedforward: h.intermediate, activation: h.activation,
     layerNormEps: h.eps, normFirst: false, bias: true, quantize,
   };
   // Weights: the embedding tables, the pooler and the classifier stay in JS (gathers and small
@@ -509,9 +511,9 @@ export function createBert(
         layerPhases(program, arena, c, l, perLayer[i], x);
       });
       if (mlm) {
-        // t = gelu(dense(x)); y = LayerNorm(t); logits = y·decoderᵀ + bias
+        // t = act(dense(x)); y = LayerNorm(t); logits = y·decoderᵀ + bias
         const rows = B * L, scratch = scratchSlots(stack.self.scratch);
-        program.push(...linearPhases(mlm.dense, rows, x, d, stack.strips1, stack.t, d, { activation: ACTIVATION.gelu, scratch }));
+        program.push(...linearPhases(mlm.dense, rows, x, d, stack.strips1, stack.t, d, { activation: h.activation, scratch }));
         program.push(layerNormPhase(rows, d, stack.t, d, 0, 0, mlm.norm.weight, mlm.norm.bias, h.eps, stack.y, d));
         program.push(...linearPhases(mlm.decoder, rows, stack.y, d, stack.strips1, logits, h.vocab, { scratch }));
       }

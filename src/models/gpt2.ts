@@ -20,7 +20,8 @@ import {
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, fileShape, flag, int8Weight, isArrayOf, keysOf, options, quantizeOption, typedArray } from '../validate.js';
-import { describe, json, quote, rangeError, stateError, typeError } from '../errors.js';
+import { describe, json, rangeError, stateError, typeError } from '../errors.js';
+import { hfActivation } from './activation.js';
 import { LinearParams } from '../ops/linear.js';
 import {
   addRow, embeddingTable, int8Codes, int8Source, isCodesOnly, keepPacked, ownCodes, ownTable, readRow, ModuleWeights,
@@ -52,6 +53,7 @@ export interface Gpt2Hparams {
   headDim: number;  // n_embd / n_head
   inner: number;    // n_inner ?? 4·n_embd
   eps: number;      // layer_norm_epsilon (1e-5)
+  activation: number; // activation_function ('gelu_new'), an ACTIVATION code (models/activation.ts)
   scaleAttnWeights: boolean; // scale_attn_weights (true): scores / √headDim
   scaleAttnByInverseLayerIdx: boolean; // scale_attn_by_inverse_layer_idx (false): scores / (layer + 1)
   tieWordEmbeddings: boolean; // tie_word_embeddings (true): lm_head is wte when the file has none
@@ -68,11 +70,6 @@ const REQUIRED = ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head'] as
 const ALIASES: Record<string, string> = {
   n_embd: 'hidden_size', n_positions: 'max_position_embeddings', n_head: 'num_attention_heads', n_layer: 'num_hidden_layers',
 };
-
-/** activation_function values that are the tanh-form GELU, x/2·(1 + tanh(√(2/π)(x + 0.044715x³))),
- * each written its own way in HF's activations.py. */
-const TANH_GELU = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'gelu_accurate'];
-const TANH_GELU_TEXT = TANH_GELU.map((a) => JSON.stringify(a)).join(', ');
 
 export function gpt2Hparams(value: unknown): Gpt2Hparams {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw typeError(OP, 'config', 'an object (config.json)', value);
@@ -104,12 +101,9 @@ export function gpt2Hparams(value: unknown): Gpt2Hparams {
   const embd = size('n_embd');
   const heads = size('n_head');
   if (embd % heads !== 0) throw rangeError(OP, read('n_head').name, `(${heads}) must divide ${read('n_embd').name} (${embd})`);
-  const act = c.activation_function;
-  if (act !== undefined && typeof act !== 'string') throw typeError(OP, 'config.activation_function', `a string (${TANH_GELU_TEXT})`, act);
-  if (act !== undefined && !TANH_GELU.includes(act)) {
-    throw rangeError(OP, 'config.activation_function',
-      `must be one of ${TANH_GELU_TEXT} (the tanh-form GELU, the only activation implemented), got ${quote(act)}`);
-  }
+  // GPT2Config's default is 'gelu_new'.
+  const activation = c.activation_function === undefined ? ACTIVATION.geluTanh
+    : hfActivation(OP, 'config.activation_function', c.activation_function);
   let eps = 1e-5;
   if (c.layer_norm_epsilon !== undefined) {
     if (typeof c.layer_norm_epsilon !== 'number') throw typeError(OP, 'config.layer_norm_epsilon', 'a finite number >= 0', c.layer_norm_epsilon);
@@ -124,6 +118,7 @@ export function gpt2Hparams(value: unknown): Gpt2Hparams {
     embd, layers: size('n_layer'), heads, headDim: embd / heads,
     inner: c.n_inner === undefined || c.n_inner === null ? 4 * embd : dim(OP, 'config.n_inner', c.n_inner),
     eps,
+    activation,
     scaleAttnWeights: boolKey('scale_attn_weights', true),
     scaleAttnByInverseLayerIdx: boolKey('scale_attn_by_inverse_layer_idx', false),
     tieWordEmbeddings: boolKey('tie_word_embeddings', true),
@@ -543,10 +538,10 @@ function programOf(hp: Gpt2Hparams, m: Gpt2Weights, s: Step, r: RunState, kv: Kv
     // t = x + ctx·c_proj
     program.push(...project(rows, E, E, r.ctx, E, r.ctxStrips, blk.attnProj, blk.attnProj.bias(), r.t, E,
       { residual: r.x, ldr: E }));
-    // x = t + gelu_new(ln_2(t)·c_fc)·c_proj
+    // x = t + act(ln_2(t)·c_fc)·c_proj (act: gelu_new unless the config names another)
     program.push(norm(blk.ln2, r.t, r.y));
     program.push(...project(rows, hp.inner, E, r.y, E, r.ctxStrips, blk.cFc, blk.cFc.bias(), r.h, hp.inner,
-      { activation: ACTIVATION.geluTanh }));
+      { activation: hp.activation }));
     program.push(...project(rows, E, hp.inner, r.h, hp.inner, r.hStrips, blk.mlpProj, blk.mlpProj.bias(),
       r.x, E, { residual: r.t, ldr: E }));
   });

@@ -12,7 +12,7 @@ import { randomF32, randomInts, rng } from '../helpers/random.js';
 import { referenceBert } from '../reference/bert.js';
 import { referenceLinear } from '../reference/attention.js';
 import { referenceLayerNorm } from '../reference/layer-norm.js';
-import { gelu } from '../reference/activation.js';
+import { gelu, geluTanh, relu } from '../reference/activation.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const dir = new URL('../fixtures/bert/', import.meta.url);
@@ -112,6 +112,13 @@ describe('BertModel against the PyTorch reference', () => {
   });
 });
 
+/** hidden_act by seed, with the math HF's ACT2FN gives each name (the intermediate dense's and the
+ * masked-LM head transform's): seeds 11..16 and 700.. cover them all. */
+const HIDDEN_ACTS: readonly (readonly [string, (x: number) => number])[] = [
+  ['gelu', gelu], ['gelu_new', geluTanh], ['relu', relu], ['gelu_python', gelu], ['gelu_pytorch_tanh', geluTanh],
+  ['gelu_fast', geluTanh], ['gelu_accurate', geluTanh],
+];
+
 /** A seeded random BERT: hidden not a multiple of the GEMM panel (8) as well as one, heads
  * 1..4, trailing and interior padding, batch and seq across the strip and block edges; with the
  * weights of every head (`labels` of them for the classifiers) besides BertModel's. */
@@ -123,7 +130,7 @@ function randomBert(seed: number, labels = 3) {
   const config = {
     vocab_size: vocab, hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: heads,
     intermediate_size: intermediate, max_position_embeddings: maxPositions, type_vocab_size: typeVocab,
-    layer_norm_eps: 1e-12, hidden_act: 'gelu',
+    layer_norm_eps: 1e-12, hidden_act: HIDDEN_ACTS[seed % HIDDEN_ACTS.length][0],
   };
   const w: Record<string, Float32Array> = {};
   const put = (key: string, n: number, scale: number, offset = 0): void => {
@@ -168,8 +175,10 @@ function randomBert(seed: number, labels = 3) {
   head('cls.predictions.transform.LayerNorm.weight', hidden, 0.1, 1);
   head('cls.predictions.transform.LayerNorm.bias', hidden, 0.1);
   head('cls.predictions.bias', vocab, 0.1);
-  return { config, w, heads: heads_, ids, types, mask, B, L, dims: { hidden, heads, layers, intermediate, eps: 1e-12 } };
+  const act = HIDDEN_ACTS[seed % HIDDEN_ACTS.length][1];
+  return { config, w, heads: heads_, ids, types, mask, B, L, dims: { hidden, heads, layers, intermediate, eps: 1e-12, act } };
 }
+
 
 describe('random geometries against the float64 reference', () => {
   const seeds = [11, 12, 13, 14, 15, 16];
@@ -256,7 +265,7 @@ describe('BERT heads on random geometries, threads 1, 2, 3', () => {
     const x = base.lastHiddenState, pooled = base.pooledOutput!;
     const lin = (a: ArrayLike<number>, rows: number, inDim: number, key: string, outDim: number): Float64Array =>
       referenceLinear(a, rows, inDim, heads[`${key}.weight`], outDim, heads[`${key}.bias`]);
-    const t = lin(x, n, d, 'cls.predictions.transform.dense', d).map(gelu);
+    const t = lin(x, n, d, 'cls.predictions.transform.dense', d).map(dims.act);
     const tn = referenceLayerNorm(n, d, t, d, undefined, d, heads['cls.predictions.transform.LayerNorm.weight'],
       heads['cls.predictions.transform.LayerNorm.bias'], 1e-12);
     const want: Record<string, Float64Array> = {
@@ -270,7 +279,7 @@ describe('BERT heads on random geometries, threads 1, 2, 3', () => {
     const id2label = Object.fromEntries(Array.from({ length: labels }, (_, i) => [String(i), `L${i}`]));
     const weights = { ...w, ...heads };
     const opts = { batch: B, seq: L, tokenTypeIds: types, attentionMask: mask };
-    const what = `seed ${seed} (hidden ${d}, heads ${dims.heads}, layers ${layers}, vocab ${V}, labels ${labels}, batch ${B}, seq ${L})`;
+    const what = `seed ${seed} (hidden ${d}, heads ${dims.heads}, layers ${layers}, vocab ${V}, labels ${labels}, batch ${B}, seq ${L}, ${config.hidden_act})`;
     for (const quantize of [undefined, 'int8'] as const) {
       const runs: Record<string, Float32Array>[] = [];
       for (const engine of three) {
@@ -307,8 +316,15 @@ describe('bad inputs are named', () => {
     const { vocab_size: _, ...noVocab } = configOf(name);
     expect(() => engines[0].bert({ config: noVocab as BertConfig, weights })).toThrow(TypeError);
     expect(() => engines[0].bert({ config: noVocab as BertConfig, weights })).toThrow(/vocab_size/);
-    expect(() => engines[0].bert({ config: { ...configOf(name), hidden_act: 'gelu_new' }, weights })).toThrow(RangeError);
-    expect(() => engines[0].bert({ config: { ...configOf(name), hidden_act: 'relu' }, weights })).toThrow(/hidden_act/);
+    // ACT2FN names no epilogue computes, and values that are not names
+    for (const act of ['quick_gelu', 'silu', 'gelu_10', 'tanh', 'GELU', '__proto__', 'constructor']) {
+      expect(() => engines[0].bert({ config: { ...configOf(name), hidden_act: act }, weights }))
+        .toThrow(new RangeError(`bert: options.config.hidden_act must be one of "gelu", "gelu_python", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate", "relu" (the activations implemented), got "${act}"`));
+    }
+    for (const act of [1, null, ['gelu'], { fn: 'gelu' }]) {
+      expect(() => engines[0].bert({ config: { ...configOf(name), hidden_act: act } as BertConfig, weights })).toThrow(TypeError);
+      expect(() => engines[0].bert({ config: { ...configOf(name), hidden_act: act } as BertConfig, weights })).toThrow(/options\.config\.hidden_act must be a string/);
+    }
     expect(() => engines[0].bert({ config: { ...configOf(name), num_attention_heads: 5 }, weights })).toThrow(/num_attention_heads/);
   });
   it('weights', () => {

@@ -226,7 +226,7 @@ describe('GPT-2 checkpoints', () => {
     delete without.n_head;
     expect(() => engine.gpt2({ config: without, weights })).toThrow(TypeError);
     expect(() => engine.gpt2({ config: without, weights })).toThrow(/config\.n_head/);
-    expect(() => engine.gpt2({ config: { ...config, activation_function: 'relu' }, weights })).toThrow(/activation_function/);
+    expect(() => engine.gpt2({ config: { ...config, activation_function: 'quick_gelu' }, weights })).toThrow(/activation_function/);
     expect(() => engine.gpt2({ config, weights: { ...weights, 'h.2.ln_1.weight': weights['h.0.ln_1.weight'] } }))
       .toThrow(/weights\["h\.2\.ln_1\.weight"\] has layer index 2/);
     // A mask buffer is unused, but not one of a layer the config does not have.

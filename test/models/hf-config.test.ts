@@ -2,7 +2,7 @@
 // an error naming the key (never read some other way). GPT-2's scale_attn_weights and
 // scale_attn_by_inverse_layer_idx against the float64 reference of modeling_gpt2.py's attention
 // (test/reference/gpt2.ts), forward and greedy generation, same bits at threads 1 and 2;
-// GPT2Config's aliases; booleans that HF reads by truthiness; the tanh-GELU spellings.
+// GPT2Config's aliases; booleans that HF reads by truthiness; the activation names.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensors, type BertConfig, type Engine } from '../../dist/index.js';
@@ -10,8 +10,16 @@ import { forcedEngines } from '../helpers/engines.js';
 import { argmax, expectClose, expectSameBits } from '../helpers/compare.js';
 import { randomGpt2 } from '../helpers/gpt2-weights.js';
 import { referenceGpt2 } from '../reference/gpt2.js';
+import { gelu, geluTanh, relu } from '../reference/activation.js';
 
 const TOL = 2e-4;
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+/** The ACT2FN names the models take (src/models/activation.ts), as messages list them. */
+const NAMES = '"gelu", "gelu_python", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate", "relu"';
 const CONFIG = { vocab_size: 41, n_positions: 24, n_embd: 24, n_layer: 3, n_head: 4, layer_norm_epsilon: 1e-5 };
 
 
@@ -124,23 +132,47 @@ describe('GPT-2 config flags', () => {
     expect(() => engines[0].gpt2({ config: { ...CONFIG, add_cross_attention: 1 }, weights })).toThrow(/config\.add_cross_attention must be a boolean/);
   });
 
-  it('activation_function: the tanh-GELU spellings give the same bits; other activations are refused by name', async () => {
+  it('activation_function: each HF name of an epilogue\'s activation as modeling_gpt2.py runs it (the same bits per form); others are refused by name', async () => {
     const base = engines[0].gpt2({ config: CONFIG, weights });
     const want = (await base.forward(ids, { batch: 1, seq: ids.length })).logits;
-    for (const act of ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'gelu_accurate']) {
-      const model = engines[0].gpt2({ config: { ...CONFIG, activation_function: act }, weights });
-      expectSameBits((await model.forward(ids, { batch: 1, seq: ids.length })).logits, want, act);
-      await model.dispose();
+    const forms = [
+      { names: ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'gelu_accurate'], act: geluTanh },
+      { names: ['gelu', 'gelu_python'], act: gelu },
+      { names: ['relu'], act: relu },
+    ];
+    const plain = referenceGpt2({ embd: CONFIG.n_embd, heads: CONFIG.n_head, layers: CONFIG.n_layer, vocab: CONFIG.vocab_size,
+      inner: 4 * CONFIG.n_embd, eps: CONFIG.layer_norm_epsilon }, weights, ids);
+    for (const form of forms) {
+      const ref = referenceGpt2({ embd: CONFIG.n_embd, heads: CONFIG.n_head, layers: CONFIG.n_layer, vocab: CONFIG.vocab_size,
+        inner: 4 * CONFIG.n_embd, eps: CONFIG.layer_norm_epsilon, act: form.act }, weights, ids);
+      // The activation must matter here, or the test could not fail: erf and tanh GELU differ by
+      // less than 5e-4 anywhere, so each name's logits must also be 10 times closer to their own
+      // form's reference than to the default's.
+      const apart = maxDiff(ref, plain);
+      if (form.act !== geluTanh) expect(apart).toBeGreaterThan(1e-4);
+      let first: Float32Array | undefined;
+      for (const name of form.names) {
+        for (const engine of engines) {
+          const model = engine.gpt2({ config: { ...CONFIG, activation_function: name }, weights });
+          const logits = (await model.forward(ids, { batch: 1, seq: ids.length })).logits;
+          expectClose(logits, ref, TOL, TOL, `${name}, threads ${engine.threads}`);
+          if (form.act !== geluTanh) expect(maxDiff(logits, ref), name).toBeLessThan(apart / 10);
+          if (first) expectSameBits(logits, first, `${name}, threads ${engine.threads}`);
+          first ??= logits;
+          await model.dispose();
+        }
+      }
+      if (form.act === geluTanh) expectSameBits(first!, want, 'the default, gelu_new');
     }
-    for (const act of ['gelu', 'relu', 'quick_gelu', 'silu']) {
+    for (const act of ['quick_gelu', 'silu', 'gelu_10', 'swish', 'Gelu_new', 'toString']) {
       expect(() => engines[0].gpt2({ config: { ...CONFIG, activation_function: act }, weights }))
-        .toThrow(/gpt2: config\.activation_function must be one of "gelu_new", "gelu_pytorch_tanh"/);
+        .toThrow(new RangeError(`gpt2: config.activation_function must be one of ${NAMES} (the activations implemented), got "${act}"`));
     }
     // values JSON has no form for were a bare "Do not know how to serialize a BigInt" (found by
     // test/models/model-constructor-fuzz.test.ts)
     for (const act of [7, 2n, Symbol('gelu_new'), null, ['gelu_new']]) {
       expect(() => engines[0].gpt2({ config: { ...CONFIG, activation_function: act }, weights }))
-        .toThrow(new TypeError(`gpt2: config.activation_function must be a string ("gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate"), got ${
+        .toThrow(new TypeError(`gpt2: config.activation_function must be a string (${NAMES}), got ${
           act === null ? 'null' : Array.isArray(act) ? 'Array(1)' : typeof act === 'number' ? '7' : typeof act}`));
     }
     expect(() => engines[0].gpt2({ config: { ...CONFIG, hidden_size: 2n }, weights }))

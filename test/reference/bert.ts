@@ -5,7 +5,11 @@ import { referenceLinear } from './attention.js';
 import { referenceLayerNorm } from './layer-norm.js';
 import { referenceMha } from './multi-head-attention.js';
 
-export interface RefBertConfig { hidden: number; heads: number; layers: number; intermediate: number; eps: number }
+export interface RefBertConfig {
+  hidden: number; heads: number; layers: number; intermediate: number; eps: number;
+  /** The intermediate dense's activation (HF's hidden_act), default gelu (erf). */
+  act?: (x: number) => number;
+}
 
 export function referenceBert(
   c: RefBertConfig, w: Record<string, Float32Array>, ids: ArrayLike<number>, types: ArrayLike<number>,
@@ -32,8 +36,8 @@ export function referenceBert(
       bv: w[`${p}attention.self.value.bias`], bo: w[`${p}attention.output.dense.bias`],
     }, x32, x32, x32, B, L, L, (b, _h, _i, j) => mask[b * L + j] === 1);
     const a = ln(attn.output, x, `${p}attention.output.LayerNorm`);
-    // intermediate dense + GELU(erf), output dense, residual, LayerNorm
-    const inter = referenceLinear(a, n, d, w[`${p}intermediate.dense.weight`], c.intermediate, w[`${p}intermediate.dense.bias`]).map(gelu);
+    // intermediate dense + hidden_act (GELU, erf, unless c.act), output dense, residual, LayerNorm
+    const inter = referenceLinear(a, n, d, w[`${p}intermediate.dense.weight`], c.intermediate, w[`${p}intermediate.dense.bias`]).map(c.act ?? gelu);
     const out = referenceLinear(inter, n, c.intermediate, w[`${p}output.dense.weight`], d, w[`${p}output.dense.bias`]);
     x = ln(out, a, `${p}output.LayerNorm`);
   }

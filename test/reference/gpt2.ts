@@ -12,6 +12,8 @@ export interface RefGpt2Config {
   embd: number; heads: number; layers: number; vocab: number; inner: number; eps: number;
   /** HF's scale_attn_weights (default true) and scale_attn_by_inverse_layer_idx (default false). */
   scaleAttnWeights?: boolean; scaleAttnByInverseLayerIdx?: boolean;
+  /** The MLP's activation (HF's activation_function), default gelu_new (geluTanh). */
+  act?: (x: number) => number;
 }
 
 /** logits [L, vocab] for ids [L]; `hiddenStates`, when given, receives HF's output_hidden_states:
@@ -77,8 +79,8 @@ export function referenceGpt2(
     }
     const a = linear(ctx, `${p}attn.c_proj.weight`, E, E, w[`${p}attn.c_proj.bias`]);
     x = x.map((v, i) => v + a[i]);
-    // x += gelu_new(ln_2(x)·c_fc)·c_proj
-    const hdn = linear(ln(x, `${p}ln_2`), `${p}mlp.c_fc.weight`, E, c.inner, w[`${p}mlp.c_fc.bias`]).map(geluTanh);
+    // x += act(ln_2(x)·c_fc)·c_proj (gelu_new unless c.act)
+    const hdn = linear(ln(x, `${p}ln_2`), `${p}mlp.c_fc.weight`, E, c.inner, w[`${p}mlp.c_fc.bias`]).map(c.act ?? geluTanh);
     const m = linear(hdn, `${p}mlp.c_proj.weight`, c.inner, E, w[`${p}mlp.c_proj.bias`]);
     x = x.map((v, i) => v + m[i]);
   }
