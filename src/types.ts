@@ -455,8 +455,9 @@ export type IntegerArray = Int32Array | Uint8Array | readonly number[];
 export interface BertForwardOptions {
   batch: number;
   seq: number;
-  /** [batch, seq], 1 = attend, 0 = padding (HF's meaning). Default: all 1. */
-  attentionMask?: IntegerArray | undefined;
+  /** [batch, seq], 1 = attend, 0 = padding (HF's meaning; a Float32Array of 0/1 too, as HF
+   * takes a float mask). Default: all 1. */
+  attentionMask?: IntegerArray | Float32Array | undefined;
   /** [batch, seq] in 0..type_vocab_size-1. Default: all 0. */
   tokenTypeIds?: IntegerArray | undefined;
   /** Return each layer's attention probabilities. */

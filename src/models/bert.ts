@@ -324,10 +324,10 @@ function layerWeights(h: Hyper, w: Record<string, Float32Array>, n: number, quan
 // --- forward -----------------------------------------------------------------------------------
 
 /** Integers of [batch, seq] in [0, limit): `name[i]` named when one is not. */
-function integers(FORWARD: string, name: string, value: unknown, length: number, limit: number, rule: string): Int32Array {
-  const view = typedArray(value, 'Int32Array', 'Uint8Array') ??
+function integers(FORWARD: string, name: string, value: unknown, length: number, limit: number, rule: string, float = false): Int32Array {
+  const view = (float ? typedArray(value, 'Int32Array', 'Uint8Array', 'Float32Array') : typedArray(value, 'Int32Array', 'Uint8Array')) ??
     (Array.isArray(value) ? value : undefined);
-  if (view === undefined) throw typeError(FORWARD, name, 'an Int32Array, Uint8Array or number[]', value);
+  if (view === undefined) throw typeError(FORWARD, name, `an Int32Array, Uint8Array${float ? ', Float32Array' : ''} or number[]`, value);
   if (view.length !== length) throw rangeError(FORWARD, name, `has length ${view.length}, expected batch·seq = ${length}`);
   const out = new Int32Array(length);
   for (let i = 0; i < length; i++) {
@@ -434,7 +434,8 @@ export function createBert(
       : integers(FORWARD, 'options.tokenTypeIds', f.tokenTypeIds, n, h.typeVocab, `must be an integer in 0..${h.typeVocab - 1}`);
     let keyPaddingMask: Uint8Array | undefined;
     if (f.attentionMask !== undefined) {
-      const mask = integers(FORWARD, 'options.attentionMask', f.attentionMask, n, 2, 'must be 1 (attend) or 0 (padding)');
+      // A float mask of 0/1 too, as HF takes one (GPT-2's forward and generate do as well).
+      const mask = integers(FORWARD, 'options.attentionMask', f.attentionMask, n, 2, 'must be 1 (attend) or 0 (padding)', true);
       if (mask.some((m) => m === 0)) {
         keyPaddingMask = new Uint8Array(n);
         for (let i = 0; i < n; i++) keyPaddingMask[i] = 1 - mask[i];

@@ -10,7 +10,7 @@ const OP = 'meanPool';
 const OPTION_KEYS = keysOf<MeanPoolOptions>({ batch: true, seq: true, hidden: true, normalize: true });
 
 /** x [batch, seq, hidden], attentionMask [batch, seq] (1 = attend; undefined: all) → [batch, hidden]. */
-export function meanPool(lastHiddenState: Float32Array, attentionMask: IntegerArray | undefined, opts: MeanPoolOptions): Float32Array {
+export function meanPool(lastHiddenState: Float32Array, attentionMask: IntegerArray | Float32Array | undefined, opts: MeanPoolOptions): Float32Array {
   const o = options(OP, 'options', opts, false, OPTION_KEYS) as Partial<MeanPoolOptions>;
   const B = dim(OP, 'options.batch', o.batch), L = dim(OP, 'options.seq', o.seq), H = dim(OP, 'options.hidden', o.hidden);
   const x = array(OP, 'lastHiddenState', lastHiddenState, 'Float32Array', elements(OP, 'lastHiddenState', B, L, H),
@@ -18,9 +18,9 @@ export function meanPool(lastHiddenState: Float32Array, attentionMask: IntegerAr
   const normalize = flag(OP, 'options.normalize', o.normalize, false);
   let mask: ArrayLike<number> | undefined;
   if (attentionMask !== undefined) {
-    mask = typedArray(attentionMask, 'Int32Array', 'Uint8Array') ??
+    mask = typedArray(attentionMask, 'Int32Array', 'Uint8Array', 'Float32Array') ??
       (Array.isArray(attentionMask) ? attentionMask as number[] : undefined);
-    if (mask === undefined) throw typeError(OP, 'attentionMask', 'an Int32Array, Uint8Array or number[]', attentionMask);
+    if (mask === undefined) throw typeError(OP, 'attentionMask', 'an Int32Array, Uint8Array, Float32Array or number[]', attentionMask);
     if (mask.length !== B * L) throw rangeError(OP, 'attentionMask', `has length ${mask.length}, expected batch·seq = ${B * L}`);
     for (let i = 0; i < mask.length; i++) {
       if (mask[i] !== 0 && mask[i] !== 1) throw rangeError(OP, `attentionMask[${i}]`, `is ${String(mask[i])}, must be 0 or 1`);

@@ -193,6 +193,11 @@ describe('random geometries against the float64 reference', () => {
       expectClose(out.lastHiddenState, want.lastHiddenState, TOL, TOL, what);
       expectClose(out.pooledOutput!, want.pooledOutput!, TOL, TOL, `${what}: pooled`);
       outs.push(out);
+      // The same mask as a Float32Array of 0/1 (HF takes a float mask) or a number[]: the same bits.
+      for (const m of [Float32Array.from(mask), Array.from(mask)]) {
+        const again = await model.forward(ids, { batch: B, seq: L, tokenTypeIds: types, attentionMask: m });
+        expectSameBits(again.lastHiddenState, out.lastHiddenState, `${what}: mask as ${m.constructor.name}`);
+      }
       await model.dispose();
     }
     expectSameBits(outs[1].lastHiddenState, outs[0].lastHiddenState, `seed ${seed}: threads 2 vs 1`);
@@ -352,6 +357,12 @@ describe('bad inputs are named', () => {
     await expect(model.forward(new Int32Array(33), { batch: 1, seq: 33 })).rejects.toThrow(/max_position_embeddings/);
     await expect(model.forward([1, 2], { batch: 1, seq: 2, tokenTypeIds: [0, 2] })).rejects.toThrow(/tokenTypeIds\[1\]/);
     await expect(model.forward([1, 2], { batch: 1, seq: 2, attentionMask: [0, 0] })).rejects.toThrow(/row 0 attends to no token/);
+    await expect(model.forward([1, 2], { batch: 1, seq: 2, attentionMask: Float32Array.from([1, 0.5]) })).rejects
+      .toThrow(new RangeError('BertModel.forward: options.attentionMask[1] is 0.5, must be 1 (attend) or 0 (padding)'));
+    await expect(model.forward([1, 2], { batch: 1, seq: 2, attentionMask: new Float64Array([1, 1]) as never })).rejects
+      .toThrow(new TypeError('BertModel.forward: options.attentionMask must be an Int32Array, Uint8Array, Float32Array or number[], got Float64Array(2)'));
+    // tokenTypeIds are ids: a Float32Array is refused there, as HF's embedding lookup refuses floats
+    await expect(model.forward([1, 2], { batch: 1, seq: 2, tokenTypeIds: new Float32Array(2) as never })).rejects.toThrow(TypeError);
     await expect(model.forward([1, 2], { batch: 1, seq: 3 })).rejects.toThrow(/inputIds has length 2/);
     await expect(model.forward([1, 2], { batch: 1, seq: 2, mask: [1, 1] } as never)).rejects.toThrow(/options.mask/);
     await model.dispose();
@@ -380,6 +391,7 @@ describe('meanPool', () => {
   };
   it('averages attended tokens, optionally L2-normalised', () => {
     expectClose(meanPool(x, new Uint8Array(mask), { batch: B, seq: L, hidden: H }), plain(false), 1e-6, 1e-6);
+    expectSameBits(meanPool(x, Float32Array.from(mask), { batch: B, seq: L, hidden: H }), meanPool(x, mask, { batch: B, seq: L, hidden: H }));
     const n = meanPool(x, mask, { batch: B, seq: L, hidden: H, normalize: true });
     expectClose(n, plain(true), 1e-6, 1e-6);
     for (let b = 0; b < B; b++) expect(Math.hypot(...n.subarray(b * H, (b + 1) * H))).toBeCloseTo(1, 6);
@@ -388,6 +400,10 @@ describe('meanPool', () => {
     expect(() => meanPool(x, mask.slice(1), { batch: B, seq: L, hidden: H })).toThrow(/attentionMask has length 14/);
     expect(() => meanPool(x, mask, { batch: B, seq: L, hidden: 5 })).toThrow(/lastHiddenState/);
     expect(() => meanPool(x, [...mask.slice(1), 2], { batch: B, seq: L, hidden: H })).toThrow(/attentionMask\[14\]/);
+    expect(() => meanPool(x, Float32Array.from([...mask.slice(1), 0.5]), { batch: B, seq: L, hidden: H }))
+      .toThrow(new RangeError('meanPool: attentionMask[14] is 0.5, must be 0 or 1'));
+    expect(() => meanPool(x, new Float64Array(mask) as never, { batch: B, seq: L, hidden: H }))
+      .toThrow(/meanPool: attentionMask must be an Int32Array, Uint8Array, Float32Array or number\[\]/);
   });
 });
 
