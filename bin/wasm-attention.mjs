@@ -6,6 +6,7 @@
 import {
   chmodSync, fstatSync, lstatSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync,
 } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { defaultQuantizeKey, quantizeSafetensors, readSafetensors } from '../dist/index.js';
 
 const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors> [options]
@@ -103,7 +104,12 @@ function quantize(args) {
   // written to directly.
   let stdout;
   try { stdout = fstatSync(1); } catch { /* no stdout: the output cannot be it */ }
-  const here = outPath === '-' ? undefined : statSync(outPath, { throwIfNoEntry: false });
+  let here;
+  try {
+    here = outPath === '-' ? undefined : statSync(outPath, { throwIfNoEntry: false });
+  } catch (error) { // ENOTDIR, ELOOP, ENAMETOOLONG, EACCES: no file can be written there
+    fail(`cannot write ${outName}: ${error.message}`);
+  }
   const toStdout = outPath === '-' || (stdout !== undefined && here !== undefined && here.dev === stdout.dev && here.ino === stdout.ino);
   let target, mode;
   if (!toStdout) {
@@ -115,7 +121,11 @@ function quantize(args) {
     } catch (error) {
       if (error.code !== 'ENOENT') fail(`cannot write ${outName}: ${error.message}`);
       // A new file; a dangling link is written through, creating its target.
-      target = lstatSync(outPath, { throwIfNoEntry: false })?.isSymbolicLink() ? undefined : outPath;
+      try {
+        target = lstatSync(outPath, { throwIfNoEntry: false })?.isSymbolicLink() ? undefined : outPath;
+      } catch (error) {
+        fail(`cannot write ${outName}: ${error.message}`);
+      }
     }
   }
   if (toStdout) {
@@ -131,7 +141,9 @@ function quantize(args) {
       fail(`cannot write ${outName}: ${error.message}`);
     }
   } else {
-    const temporary = `${target}.${process.pid}.tmp`;
+    // A short name of its own in the target's directory: the target's name may be as long as a
+    // name can be (255 bytes), with no room for a suffix.
+    const temporary = join(dirname(target), `.wasm-attention-${process.pid}-${Date.now().toString(36)}.tmp`);
     try {
       writeFileSync(temporary, result.bytes, mode === undefined ? undefined : { mode });
       if (mode !== undefined) chmodSync(temporary, mode);

@@ -227,7 +227,8 @@ export interface SoftmaxOptions {
   /** Multiplies x before the mask. Default 1. */
   scale?: number | undefined;
   /** [rows, cols] or [cols] (one row for every row). Uint8Array: non-zero = keep, 0 = masked.
-   * Float32Array: added (may hold -Infinity). A row with every entry masked gives zeros. */
+   * Float32Array: added (may hold -Infinity). A row with every entry masked, or whose logits
+   * are all −inf for another reason, gives zeros (torch: NaN). */
   mask?: Uint8Array | Float32Array | undefined;
   /** Write the result into this tensor and resolve to it. */
   out?: EngineTensor | undefined;

@@ -133,8 +133,9 @@ const CONV1D = /(^|\.)h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\
 /** The default choice of tensors to quantize: every 2-D weight (`….weight`, `…_weight` such as
  * nn.MultiheadAttention's `in_proj_weight`) except embedding tables (unless `embeddings`; so
  * GPT-2's wte, hence its tied lm_head, stays f32), norms, BERT's pooler, classifiers and
- * qa_outputs: exactly the weights
- * that the engine's `quantize: 'int8'` quantizes itself in engine.bert and the torch modules. */
+ * qa_outputs. Of the weights engine.bert and the torch modules read, these are exactly the
+ * ones their `quantize: 'int8'` quantizes itself; a 2-D weight in the file that no model reads
+ * (BERT pretraining's `cls.seq_relationship.weight`) is quantized too, and stays unused. */
 export function defaultQuantizeKey(name: string, shape: number[], embeddings = false): boolean {
   return shape.length === 2 && /(^|[._])weight$/.test(name) && (embeddings || !EMBEDDING.test(name)) && !KEEP.test(name);
 }

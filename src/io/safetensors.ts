@@ -443,7 +443,8 @@ function defineLazy(target: object, key: string, compute: () => unknown): () => 
 /**
  * Writes tensors as a safetensors file, laid out as the reference writer does: the header
  * (optional `__metadata__` first, then the tensors) padded with spaces to a multiple of 8
- * bytes, then the data in order of decreasing dtype size, then name, back to back — so F32
+ * bytes, at most MAX_HEADER_BYTES as the reference writer and readers require (a RangeError
+ * otherwise), then the data in order of decreasing dtype size, then name, back to back — so F32
  * data is 4-aligned whenever the file is. F16 and BF16 round to nearest, ties to even. I8
  * codes are written as given (an int8 weight's scales are a separate F32 `_scale` tensor), and
  * so are a tensor's stored bytes (`{dtype, shape, bytes}`, any dtype).
@@ -465,6 +466,10 @@ export function writeSafetensors(
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const n = Math.ceil(json.length / 8) * 8;
+  // The reference writer refuses such a header (HeaderTooLarge), and readers refuse the file.
+  if (n > MAX_HEADER_BYTES) {
+    throw rangeError(WRITE, 'header', `of ${n} bytes (padded) exceeds the format's limit of ${MAX_HEADER_BYTES} bytes: names and metadata too long`);
+  }
   const out = new Uint8Array(8 + n + offset);
   const view = new DataView(out.buffer);
   view.setBigUint64(0, BigInt(n), true);
@@ -502,11 +507,12 @@ export function asBytes(bytes: unknown, op = READ): Uint8Array {
 }
 
 function parseHeader(text: Uint8Array, op: string): Record<string, unknown> {
-  let parsed: unknown;
+  let parsed: unknown, json: string;
   try {
     // Browsers' TextDecoder refuses a view on shared memory: decode a copy of such a header.
     const shared = Object.prototype.toString.call(text.buffer) === '[object SharedArrayBuffer]';
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(shared ? text.slice() : text));
+    json = new TextDecoder('utf-8', { fatal: true }).decode(shared ? text.slice() : text);
+    parsed = JSON.parse(json);
   } catch (error) {
     throw new TypeError(`${op}: header is not valid UTF-8 JSON (${(error as Error).message})`, { cause: error });
   }
@@ -516,7 +522,73 @@ function parseHeader(text: Uint8Array, op: string): Record<string, unknown> {
   if (text[0] !== 0x7b) {
     throw rangeError(op, 'header', `must start with "{" (0x7B; only trailing spaces may pad the JSON), got byte 0x${text[0]!.toString(16)}`);
   }
+  checkHeaderText(json, op);
   return parsed as Record<string, unknown>;
+}
+
+/** What JSON.parse lets through and the format refuses, read from the header's text (valid JSON:
+ * JSON.parse took it): a key twice in one object (the format: "Duplicate keys are disallowed";
+ * JSON.parse keeps the last, so a first entry with any dtype or offsets would pass unseen), and
+ * a number of a tensor's shape or data_offsets written with a fraction or an exponent (the
+ * reference reader's serde_json reads them as usize, which refuses 1.0 and 4e0). */
+function checkHeaderText(json: string, op: string): void {
+  let i = 0;
+  let literals: string[] | undefined; // the numbers of the shape or data_offsets being read
+  const space = (): void => {
+    for (let c = json.charCodeAt(i); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = json.charCodeAt(++i));
+  };
+  const string = (): string => { // json[i] is its opening quote
+    const start = i++;
+    while (json[i] !== '"') i += json[i] === '\\' ? 2 : 1;
+    return JSON.parse(json.slice(start, ++i)) as string;
+  };
+  /** The value at i, named `what` in messages, `depth` containers deep; `tensor`: the entry's
+   * name when the value is a tensor's entry (depth 1). */
+  const value = (what: string, depth: number, tensor?: string): void => {
+    space();
+    const c = json[i];
+    if (c === '{' || c === '[') {
+      const object = c === '{';
+      const keys = new Set<string>();
+      for (i++, space(); json[i] !== (object ? '}' : ']'); space()) {
+        if (json[i] === ',') i++, space();
+        if (!object) {
+          const start = i;
+          value(what, depth + 1);
+          if (depth === 2) literals?.push(json.slice(start, i)); // an element of a shape or data_offsets
+          continue;
+        }
+        const key = string();
+        if (keys.has(key)) throw rangeError(op, what, `has the key ${quote(key)} twice (the format disallows duplicate keys)`);
+        keys.add(key);
+        space();
+        i++; // the colon
+        if (depth === 0) {
+          const metadata = key === '__metadata__';
+          value(metadata ? '"__metadata__"' : `tensor ${quote(key)}`, 1, metadata ? undefined : key);
+        } else if (tensor !== undefined && (key === 'shape' || key === 'data_offsets')) {
+          literals = [];
+          value(`${what} ${key}`, 2);
+          literals.forEach((literal, k) => {
+            if (/^-?\d/.test(literal) && /[.eE]/.test(literal)) {
+              throw rangeError(op, `${what} ${key}[${k}]`, `must be written as an integer (the format reads a usize), got ${literal}`);
+            }
+          });
+          literals = undefined;
+        } else {
+          value(`${what} ${key}`, depth + 1);
+        }
+      }
+      i++;
+      return;
+    }
+    if (c === '"') {
+      string();
+      return;
+    }
+    while (i < json.length && !',]} \t\n\r'.includes(json[i]!)) i++; // a number, true, false or null
+  };
+  value('header', 0);
 }
 
 function checkMetadata(value: unknown, op = READ): Record<string, string> {
@@ -600,15 +672,14 @@ function sortByOffsets<T extends { begin: number; end: number }>(entries: T[]): 
 interface WriteItem { name: string; dtype: SafetensorsDtype; shape: number[]; data: Float32Array | Int8Array; raw?: Uint8Array }
 
 /** The format's rule (the reference reader's too): the tensors' bytes cover the data buffer
- * from 0 to its end with no hole, so no byte of a file is unaccounted for (a duplicated key,
- * which JSON.parse collapses, leaves the first one's bytes as such a hole). `used`: sorted as
- * for checkNoOverlap. */
+ * from 0 to its end with no hole, so no byte of a file is unaccounted for. `used`: sorted as
+ * for checkNoOverlap. (A duplicated key is refused before, by checkHeaderText.) */
 function checkFullyIndexed(used: { name: string; begin: number; end: number }[], dataLength: number, op: string): void {
   let at = 0;
   for (const e of used) {
     if (e.begin !== at) {
       throw rangeError(op, `tensor ${quote(e.name)} data_offsets`,
-        `[${e.begin}, ${e.end}] leave bytes ${at}..${e.begin} of the data buffer unindexed (a hole, or a duplicated key)`);
+        `[${e.begin}, ${e.end}] leave bytes ${at}..${e.begin} of the data buffer unindexed (a hole)`);
     }
     at = e.end;
   }

@@ -1,7 +1,8 @@
 // engine.softmax: torch.softmax(x·scale + mask, -1) over rows of `cols`.
 //   x [rows, cols];  mask [rows, cols] or [cols] (one row for every row): a Uint8Array keeps
 //   where 1 (masked entries get -inf added), a Float32Array is added;  y [rows, cols]
-// A row whose every entry is masked gives zeros (torch: NaN); NaN or +inf in a row makes it NaN.
+// A row whose every entry is masked, or −inf for another reason (in x, or x·scale), gives zeros
+// (torch: NaN); NaN or +inf in a row makes it NaN.
 import type { EngineTensor, SoftmaxOptions } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import { softmaxPhase } from '../parallel/phases.js';

@@ -128,9 +128,26 @@ describe('wasm-attention quantize', () => {
     expect(unwritable.status).toBe(2);
     expect(unwritable.stderr).toMatch(/cannot write .*no-such-dir.*ENOENT/);
     expect(cli('quantize', '--help').stdout).toMatch(/^usage: wasm-attention quantize/);
+    // an output path that cannot exist (found by a review: these were a stack trace and exit 1)
+    for (const [out, code] of [[join(dir, 'in.safetensors', 'out.safetensors'), 'ENOTDIR'], [join(dir, 'n'.repeat(300)), 'ENAMETOOLONG']]) {
+      const r = cli('quantize', join(dir, 'in.safetensors'), out);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`cannot write .*${code}`));
+      expect(r.stderr).not.toMatch(/ at /); // a message, not a stack trace
+    }
     const three = cli('quantize', 'a', 'b', 'c');
     expect(three.status).toBe(2);
     expect(three.stderr).toMatch(/unexpected argument "c": quantize takes an input and an output file/);
+  });
+
+  it('an output name as long as a name can be (255 bytes) is written: the temporary file has a short name of its own', () => {
+    const long = join(dir, `${'b'.repeat(255 - '.safetensors'.length)}.safetensors`);
+    writeFileSync(long, new Uint8Array(0)); // an existing regular file: written through a temporary one
+    const r = cli('quantize', join(dir, 'in.safetensors'), long);
+    expect(r.status, r.stderr).toBe(0);
+    expect(loadSafetensors(new Uint8Array(readFileSync(long)))).toBeTypeOf('object');
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    rmSync(long);
   });
 
   it('a failed write leaves neither a partial output nor its temporary file', () => {

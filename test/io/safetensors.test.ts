@@ -64,6 +64,16 @@ describe('files written from torch tensors', () => {
     });
   }
 
+  it('writeSafetensors refuses a header past the format\'s 100,000,000 bytes, as the reference writer does (readers refuse the file)', () => {
+    const tensors = { a: { dtype: 'F32' as const, shape: [1], data: new Float32Array(1) } };
+    // {"__metadata__":{"k":"…"},"a":{…}}: 78 bytes besides the value, padded to a multiple of 8
+    const fits = writeSafetensors(tensors, { k: 'x'.repeat(100_000_000 - 78) });
+    expect(Number(new DataView(fits.buffer).getBigUint64(0, true))).toBe(100_000_000);
+    expect(loadSafetensors(fits).a).toEqual(new Float32Array(1));
+    expect(() => writeSafetensors(tensors, { k: 'x'.repeat(100_000_000 - 77) }))
+      .toThrow(new RangeError('writeSafetensors: header of 100000008 bytes (padded) exceeds the format\'s limit of 100000000 bytes: names and metadata too long'));
+  });
+
   it('a state dict loads straight into weights keyed by torch names', () => {
     const w = loadSafetensors(fixture('linear'));
     expect(Object.keys(w).sort()).toEqual(['bias', 'weight']);
@@ -349,13 +359,13 @@ describe('hostile and truncated files', () => {
     ['shape not an array', () => build({ w: t('F32', 2, [0, 8]) }, 8), TypeError, /tensor "w" shape must be an array of integers, got 2/],
     ['shape with a string', () => build({ w: t('F32', ['2'], [0, 8]) }, 8), TypeError, /tensor "w" shape\[0\] must be a non-negative integer, got "2"/],
     ['negative shape', () => build({ w: t('F32', [2, -1], [0, 8]) }, 8), RangeError, /tensor "w" shape\[1\] must be a non-negative integer, got -1/],
-    ['fractional shape', () => build({ w: t('F32', [1.5], [0, 6]) }, 8), RangeError, /tensor "w" shape\[0\] must be a non-negative integer, got 1.5/],
+    ['fractional shape', () => build({ w: t('F32', [1.5], [0, 6]) }, 8), RangeError, /tensor "w" shape\[0\] must be written as an integer \(the format reads a usize\), got 1\.5/],
     ['shape overflowing', () => build({ w: t('F32', [2 ** 30, 2 ** 30, 2 ** 30], [0, 8]) }, 8), RangeError, /tensor "w" shape .* more elements than a safe integer/],
     ['offsets not a pair', () => build({ w: t('F32', [2], [0]) }, 8), TypeError, /tensor "w" data_offsets must be an array of two integers/],
     ['offsets of strings', () => build({ w: t('F32', [2], ['0', '8']) }, 8), TypeError, /tensor "w" data_offsets must be/],
     ['negative offset', () => build({ w: t('F32', [2], [-8, 0]) }, 8), RangeError, /tensor "w" data_offsets \[-8, 0\] must be integers with 0 <= begin <= end/],
     ['begin after end', () => build({ w: t('F32', [0], [8, 4]) }, 8), RangeError, /tensor "w" data_offsets \[8, 4\]/],
-    ['fractional offset', () => build({ w: t('F32', [1], [0.5, 4.5]) }, 8), RangeError, /tensor "w" data_offsets \[0.5, 4.5\]/],
+    ['fractional offset', () => build({ w: t('F32', [1], [0.5, 4.5]) }, 8), RangeError, /tensor "w" data_offsets\[0\] must be written as an integer \(the format reads a usize\), got 0\.5/],
     ['offset out of range', () => build({ w: t('F32', [2], [4, 12]) }, 8), RangeError, /tensor "w" data_offsets \[4, 12\] end beyond the 8-byte data buffer/],
     ['truncated data', () => good.subarray(0, good.length - 1), RangeError, /tensor "a" data_offsets \[0, 8\] end beyond the 7-byte data buffer/],
     ['size mismatch', () => build({ w: t('F16', [3], [0, 8]) }, 8), RangeError, /tensor "w" holds 8 bytes, but shape \[3\] of F16 needs 6/],
@@ -383,6 +393,15 @@ describe('hostile and truncated files', () => {
     }
   });
 
+  it('keys and numbers the text check must let through: escapes, nested values, metadata numbers-as-strings, spaces', () => {
+    // "a\"b" and "a\\u0022b" are one key written two ways: JSON.parse reads both as a"b.
+    expect(() => loadSafetensors(build('{"a\\"b": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a\\u0022b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}', 8)))
+      .toThrow(/header has the key "a\\"b" twice/);
+    const f = build('{ "__metadata__" : { "x.y" : "1.0e3", "[" : "{" } , "a\\\\" : { "dtype" : "F32" , "shape" : [ 1 , 2 ] , "data_offsets" : [ 0 , 8 ] } }', 8);
+    expect(readSafetensors(f).metadata).toEqual({ 'x.y': '1.0e3', '[': '{' });
+    expect(loadSafetensors(f)['a\\']).toEqual(new Float32Array(2));
+  });
+
   it('a well-formed file with zero-sized tensors reads', () => {
     const f = build({ a: t('F32', [1], [4, 8]), e: t('F16', [0, 3], [4, 4]), b: t('U8', [4], [0, 4]), __metadata__: { k: 'v' } }, 8);
     const r = readSafetensors(f);
@@ -401,9 +420,24 @@ describe('hostile and truncated files', () => {
       /tensor "b" data_offsets \[8, 12\] leave bytes 4\.\.8 of the data buffer unindexed/],
     ['a hole at the start', () => build({ a: t('F32', [1], [4, 8]) }, 8), /tensor "a" data_offsets \[4, 8\] leave bytes 0\.\.4/],
     ['trailing bytes', () => build({ a: t('F32', [2], [0, 8]) }, 12), /file has 4 bytes after the last tensor's data \(8 of 12 indexed\)/],
-    ['a duplicated key (JSON keeps the last; the first one\'s bytes are a hole)',
+    ['a duplicated key (JSON keeps the last; here the first one\'s bytes would be a hole)',
       () => build('{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}', 8),
-      /tensor "a" data_offsets \[4, 8\] leave bytes 0\.\.4/],
+      /header has the key "a" twice \(the format disallows duplicate keys\)/],
+    // Duplicates that leave no hole (found by a review): JSON.parse would keep the last of each.
+    ['the same entry twice', () => build('{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4),
+      /header has the key "a" twice/],
+    ['an entry with an unknown dtype, then a valid one', () => build('{"a": {"dtype": "Q4_K"}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4),
+      /header has the key "a" twice/],
+    ['a key twice inside an entry', () => build('{"a": {"dtype": "Q4_K", "dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4),
+      /tensor "a" has the key "dtype" twice/],
+    ['__metadata__ twice', () => build('{"__metadata__": {"k": "v"}, "__metadata__": {"k": "w"}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4),
+      /header has the key "__metadata__" twice/],
+    ['a metadata key twice', () => build('{"__metadata__": {"k": "v", "k": "w"}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4),
+      /"__metadata__" has the key "k" twice/],
+    ['a shape written as 1.0', () => build('{"a": {"dtype": "F32", "shape": [1.0], "data_offsets": [0, 4]}}', 4),
+      /tensor "a" shape\[0\] must be written as an integer \(the format reads a usize\), got 1\.0/],
+    ['an offset written as 4e0', () => build('{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4e0]}}', 4),
+      /tensor "a" data_offsets\[1\] must be written as an integer \(the format reads a usize\), got 4e0/],
     ['a header that does not start with {', () => build(' {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}', 8),
       /header must start with "\{" \(0x7B; only trailing spaces may pad the JSON\), got byte 0x20/],
   ] as [string, () => Uint8Array, RegExp][])('%s is a RangeError', (_, make, message) => {

@@ -236,6 +236,19 @@ describe('special values as torch', () => {
     }
   }, 60_000);
 
+  it('softmax: a row with no finite logit left (masked, −inf in x, or x·scale overflowing to −inf) gives zeros (torch: NaN), as documented', async () => {
+    const rows = 4, cols = 9;
+    const x = Float32Array.from({ length: rows * cols }, (_, i) => Math.cos(i));
+    x.fill(-Infinity, 0, cols); // row 0: −inf in x
+    x.fill(-3e38, cols, 2 * cols); // row 1: −inf once scaled by 10
+    const mask = new Uint8Array(rows * cols).fill(1).fill(0, 2 * cols, 3 * cols); // row 2: fully masked
+    const results = await Promise.all(engines.map((e) => e.softmax(x, { rows, cols, scale: 10, mask }))) as Float32Array[];
+    for (const r of results.slice(1)) expectSameBits(r, results[0]);
+    expect(Array.from(results[0].subarray(0, 3 * cols))).toEqual(new Array(3 * cols).fill(0));
+    const last = results[0].subarray(3 * cols);
+    expect(Math.abs(last.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-6);
+  });
+
   it('gelu: -inf gives NaN (torch: -inf·Φ(-inf) = -inf·0), +inf gives +inf, NaN stays NaN, in both forms', async () => {
     for (const approximate of ['none', 'tanh'] as const) {
       const x = Float32Array.of(-Infinity, Infinity, Number.NaN, -1, 0.5, -Infinity, 3);
