@@ -533,62 +533,68 @@ function parseHeader(text: Uint8Array, op: string): Record<string, unknown> {
  * reference reader's serde_json reads them as usize, which refuses 1.0 and 4e0). */
 function checkHeaderText(json: string, op: string): void {
   let i = 0;
-  let literals: string[] | undefined; // the numbers of the shape or data_offsets being read
   const space = (): void => {
     for (let c = json.charCodeAt(i); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = json.charCodeAt(++i));
   };
-  const string = (): string => { // json[i] is its opening quote
+  /** Skips the string at i (its opening quote); returns its value. */
+  const string = (): string => {
     const start = i++;
-    while (json[i] !== '"') i += json[i] === '\\' ? 2 : 1;
-    return JSON.parse(json.slice(start, ++i)) as string;
+    let escaped = false;
+    for (let c = json.charCodeAt(i); c !== 0x22; c = json.charCodeAt(i)) {
+      if (c === 0x5c) escaped = true, i += 2;
+      else i++;
+    }
+    i++;
+    return escaped ? JSON.parse(json.slice(start, i)) as string : json.slice(start + 1, i - 1);
   };
-  /** The value at i, named `what` in messages, `depth` containers deep; `tensor`: the entry's
-   * name when the value is a tensor's entry (depth 1). */
-  const value = (what: string, depth: number, tensor?: string): void => {
+  /** The name in messages of what `path` leads to: top-level keys are tensors (or the metadata). */
+  const named = (path: readonly string[]): string => path.length === 0 ? 'header'
+    : [path[0] === '__metadata__' ? '"__metadata__"' : `tensor ${quote(path[0]!)}`, ...path.slice(1)].join(' ');
+  /** The value at i, reached through the keys `path`; `usize`: the value is a tensor's shape or
+   * data_offsets, whose numbers must be integer literals. */
+  const value = (path: string[], usize: boolean): void => {
     space();
-    const c = json[i];
-    if (c === '{' || c === '[') {
-      const object = c === '{';
-      const keys = new Set<string>();
-      for (i++, space(); json[i] !== (object ? '}' : ']'); space()) {
-        if (json[i] === ',') i++, space();
-        if (!object) {
-          const start = i;
-          value(what, depth + 1);
-          if (depth === 2) literals?.push(json.slice(start, i)); // an element of a shape or data_offsets
-          continue;
-        }
-        const key = string();
-        if (keys.has(key)) throw rangeError(op, what, `has the key ${quote(key)} twice (the format disallows duplicate keys)`);
-        keys.add(key);
-        space();
-        i++; // the colon
-        if (depth === 0) {
-          const metadata = key === '__metadata__';
-          value(metadata ? '"__metadata__"' : `tensor ${quote(key)}`, 1, metadata ? undefined : key);
-        } else if (tensor !== undefined && (key === 'shape' || key === 'data_offsets')) {
-          literals = [];
-          value(`${what} ${key}`, 2);
-          literals.forEach((literal, k) => {
-            if (/^-?\d/.test(literal) && /[.eE]/.test(literal)) {
-              throw rangeError(op, `${what} ${key}[${k}]`, `must be written as an integer (the format reads a usize), got ${literal}`);
-            }
-          });
-          literals = undefined;
-        } else {
-          value(`${what} ${key}`, depth + 1);
+    const open = json.charCodeAt(i);
+    if (open === 0x22) { // a string
+      for (let c = json.charCodeAt(++i); c !== 0x22; c = json.charCodeAt(i)) i += c === 0x5c ? 2 : 1;
+      i++;
+    } else if (open === 0x5b) { // an array
+      let k = 0;
+      for (i++, space(); json.charCodeAt(i) !== 0x5d; space(), k++) {
+        if (json.charCodeAt(i) === 0x2c) i++, space();
+        const start = i;
+        value(path, false);
+        if (!usize) continue;
+        const first = json.charCodeAt(start);
+        if (first !== 0x2d && (first < 0x30 || first > 0x39)) continue; // not a number: checkEntry names it
+        for (let j = start; j < i; j++) {
+          const c = json.charCodeAt(j);
+          if (c === 0x2e || c === 0x65 || c === 0x45) { // . e E
+            throw rangeError(op, `${named(path)}[${k}]`, `must be written as an integer (the format reads a usize), got ${json.slice(start, i)}`);
+          }
         }
       }
       i++;
-      return;
+    } else if (open === 0x7b) { // an object
+      const keys = new Set<string>();
+      for (i++, space(); json.charCodeAt(i) !== 0x7d; space()) {
+        if (json.charCodeAt(i) === 0x2c) i++, space();
+        const key = string();
+        if (keys.has(key)) throw rangeError(op, named(path), `has the key ${quote(key)} twice (the format disallows duplicate keys)`);
+        keys.add(key);
+        space();
+        i++; // the colon
+        path.push(key);
+        value(path, path.length === 2 && path[0] !== '__metadata__' && (key === 'shape' || key === 'data_offsets'));
+        path.pop();
+      }
+      i++;
+    } else { // a number, true, false or null
+      for (let c = json.charCodeAt(i); i < json.length && c !== 0x2c && c !== 0x5d && c !== 0x7d && c !== 0x20 &&
+        c !== 0x09 && c !== 0x0a && c !== 0x0d; c = json.charCodeAt(++i));
     }
-    if (c === '"') {
-      string();
-      return;
-    }
-    while (i < json.length && !',]} \t\n\r'.includes(json[i]!)) i++; // a number, true, false or null
   };
-  value('header', 0);
+  value([], false);
 }
 
 function checkMetadata(value: unknown, op = READ): Record<string, string> {
