@@ -133,14 +133,20 @@ function template(json: Json, path: string): PostProcessor {
     process(encodings, addSpecialTokens) {
       const pieces = encodings.length === 2 ? pair : single;
       const out: Encoded[] = [];
-      for (const p of pieces) {
+      // A template may read a sequence twice ($A $A): HF keeps one range per sequence id, the
+      // last copy's (Encoding::merge_with extends its map), so only that copy has sequence ids.
+      const last = [-1, -1];
+      pieces.forEach((p, at) => { if (p.kind === 'sequence') last[p.index] = at; });
+      pieces.forEach((p, at) => {
         if (p.kind === 'sequence') {
           const e = encodings[p.index];
-          if (e !== undefined) out.push(withTypeId(e, p.typeId));
+          if (e === undefined) return;
+          const copy = withTypeId(e, p.typeId);
+          out.push(at === last[p.index] ? copy : { ...copy, sequenceIds: copy.sequenceIds.map(() => null) });
         } else if (addSpecialTokens) {
           out.push(specials(p.ids, p.tokens, p.typeId));
         }
-      }
+      });
       return [concatEncoded(out)];
     },
   };

@@ -95,6 +95,19 @@ export interface TokenizerConfig {
   padding_side?: 'left' | 'right' | null | undefined;
   truncation_side?: 'left' | 'right' | null | undefined;
   clean_up_tokenization_spaces?: boolean | null | undefined;
+  /** true: special added tokens in the text are encoded as text (HF's encode_special_tokens). */
+  split_special_tokens?: boolean | null | undefined;
+  /** The padding's token type id (default: tokenizer.json's padding.pad_type_id, else 0). */
+  pad_token_type_id?: number | null | undefined;
+  /** Special tokens: each that tokenizer.json's added_tokens lacks is added as a special token,
+   * as transformers adds it (a string, or an AddedToken object with its content and flags). */
+  bos_token?: string | { content: string } | null | undefined;
+  eos_token?: string | { content: string } | null | undefined;
+  unk_token?: string | { content: string } | null | undefined;
+  sep_token?: string | { content: string } | null | undefined;
+  cls_token?: string | { content: string } | null | undefined;
+  mask_token?: string | { content: string } | null | undefined;
+  additional_special_tokens?: readonly (string | { content: string })[] | null | undefined;
   [key: string]: unknown;
 }
 
@@ -177,7 +190,9 @@ class AddedTokenMatcher {
   private readonly root: TrieNode = { next: new Map() };
   /** 1 for each unit a pattern starts with: the scan asks the trie only there. */
   private readonly first = new Uint8Array(0x10000);
-  constructor(tokens: readonly (AddedToken & { pattern: string })[]) {
+  /** `splitSpecial`: tokenizer_config.json's split_special_tokens (HF's encode_special_tokens):
+   * a special token's match is passed over, its text encoded as any other. */
+  constructor(tokens: readonly (AddedToken & { pattern: string })[], private readonly splitSpecial = false) {
     for (const t of tokens) {
       if (t.pattern.length === 0) continue;
       this.first[t.pattern.charCodeAt(0)] = 1;
@@ -216,6 +231,8 @@ class AddedTokenMatcher {
       let start = i;
       let stop = i + hit.content.length;
       i = stop;
+      // HF's find_matches drops the match (and searches on after it), as for single_word below.
+      if (this.splitSpecial && hit.special) continue;
       if (hit.singleWord) {
         const startOk = start === 0 || !isWordChar(codePointBefore(text, start));
         const stopOk = stop === text.length || !isWordChar(text.codePointAt(stop) as number);
@@ -241,6 +258,28 @@ class AddedTokenMatcher {
 
 const OP = 'tokenizer';
 
+/** transformers' SPECIAL_TOKENS_ATTRIBUTES, in order (then additional_special_tokens). */
+const SPECIAL_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
+
+/** tokenizer_config.json's special tokens as transformers lists them (all_special_tokens_extended):
+ * [where, a string or an AddedToken object with its content]; null or absent entries left out. */
+function configSpecialTokens(config: TokenizerConfig): [string, string | (Json & { content: string })][] {
+  const out: [string, string | (Json & { content: string })][] = [];
+  const take = (name: string, v: unknown): void => {
+    if (v === undefined || v === null) return;
+    if (typeof v === 'string') out.push([name, v]);
+    else if (typeof v === 'object' && !Array.isArray(v) && typeof (v as Json)['content'] === 'string') out.push([name, v as Json & { content: string }]);
+    else throw typeError('loadTokenizer', `tokenizer_config.json ${name}`, 'a string, {content: string} or null', v);
+  };
+  for (const key of SPECIAL_TOKEN_KEYS) take(key, config[key]);
+  const more = config.additional_special_tokens;
+  if (more !== undefined && more !== null) {
+    if (!Array.isArray(more)) throw typeError('loadTokenizer', 'tokenizer_config.json additional_special_tokens', 'an array', more);
+    for (let i = 0; i < more.length; i++) take(`additional_special_tokens[${i}]`, more[i]);
+  }
+  return out;
+}
+
 /** `options` with only known keys and no null value (an option left out takes its default; a
  * null would silently do the same through `??`). */
 function knownOptions(op: string, name: string, value: unknown, optional: boolean, known: readonly string[]): void {
@@ -256,6 +295,7 @@ const BATCH_KEYS = ['textPairs', 'addSpecialTokens', 'truncation', 'maxLength', 
   'padToMultipleOf', 'padTokenId'];
 const DECODE_KEYS = ['skipSpecialTokens', 'cleanUpTokenizationSpaces'];
 const INT32_MAX = 0x7fffffff;
+const UINT32_MAX = 0xffffffff;
 /** Padding stops here: 16 Mi tokens in a batch (64 MiB per Int32Array), far past any model's
  * context, short of exhausting memory on a mistyped maxLength. */
 const MAX_PADDED = 2 ** 24;
@@ -278,6 +318,7 @@ class HfTokenizer implements Tokenizer {
   /** Contents of the special added tokens (HF's special_tokens_set). */
   private readonly specialContents = new Set<string>();
   private readonly padToken: string | null;
+  private readonly padTypeId: number;
   private readonly paddingSide: 'left' | 'right';
   private readonly truncationSide: 'left' | 'right';
   private readonly cleanUp: boolean;
@@ -325,14 +366,41 @@ class HfTokenizer implements Tokenizer {
       this.addedByContent.set(content, token);
       if (special) this.specialContents.add(content);
     });
+    // transformers' PreTrainedTokenizerFast adds the special tokens tokenizer_config.json names
+    // (all_special_tokens_extended, in its order) that added_tokens lacks, as special tokens:
+    // a string is not normalized, an AddedToken object keeps its flags; a token of the
+    // vocabulary keeps its id there, another takes the next id.
+    for (const [key, entry] of configSpecialTokens(config)) {
+      const content = typeof entry === 'string' ? entry : entry.content;
+      if (content.length === 0 || this.addedByContent.has(content)) continue;
+      const flag = (name: string): boolean => {
+        const v = typeof entry === 'string' ? undefined : entry[name];
+        if (v === undefined || v === null) return false;
+        if (typeof v !== 'boolean') throw typeError('loadTokenizer', `tokenizer_config.json ${key}.${name}`, 'a boolean', v);
+        return v;
+      };
+      const normalized = flag('normalized');
+      const token: AddedToken = {
+        id: this.model.vocab.get(content) ?? nextId++, content, special: true,
+        singleWord: flag('single_word'), lstrip: flag('lstrip'), rstrip: flag('rstrip'), normalized,
+        decoded: normalized && this.normalizer !== null ? this.normalizer(AlignedText.of(content)).text : content,
+      };
+      this.addedById.set(token.id, token);
+      this.addedByContent.set(content, token);
+      this.specialContents.add(content);
+    }
+    const split = config.split_special_tokens;
+    if (split !== undefined && split !== null && typeof split !== 'boolean') {
+      throw typeError('loadTokenizer', 'tokenizer_config.json split_special_tokens', 'a boolean', split);
+    }
     const raw: (AddedToken & { pattern: string })[] = [];
     const normalized: (AddedToken & { pattern: string })[] = [];
     for (const token of this.addedById.values()) {
       if (token.normalized) normalized.push({ ...token, pattern: token.decoded });
       else raw.push({ ...token, pattern: token.content });
     }
-    this.rawMatcher = new AddedTokenMatcher(raw);
-    this.normalizedMatcher = new AddedTokenMatcher(normalized);
+    this.rawMatcher = new AddedTokenMatcher(raw, split === true);
+    this.normalizedMatcher = new AddedTokenMatcher(normalized, split === true);
 
     for (const [id, path] of this.postProcessor.ids) {
       if (this.idToToken(id) === undefined) throw fileError(path, `gives id ${id}, which is neither in the vocabulary nor an added token`);
@@ -357,6 +425,17 @@ class HfTokenizer implements Tokenizer {
     }
     this.padToken = pad;
     this.padTokenId = pad === null ? null : (this.tokenToId(pad) as number);
+    // The padding's type id: tokenizer_config.json's pad_token_type_id, else tokenizer.json's
+    // padding.pad_type_id (transformers' setdefault), else 0.
+    const typeId = (value: unknown, name: string): number | undefined => {
+      if (value === undefined || value === null) return undefined;
+      if (typeof value !== 'number') throw typeError('loadTokenizer', name, 'an integer ≥ 0', value);
+      if (!Number.isInteger(value) || value < 0 || value > INT32_MAX) throw rangeError('loadTokenizer', name, `must be an integer ≥ 0, got ${value}`);
+      return value;
+    };
+    this.padTypeId = typeId(config.pad_token_type_id, 'tokenizer_config.json pad_token_type_id')
+      ?? (padding !== null && typeof padding === 'object' ? typeId((padding as Json)['pad_type_id'], 'tokenizer.json padding.pad_type_id') : undefined)
+      ?? 0;
     const maxLength = config.model_max_length;
     // transformers writes 1e30 (VERY_LARGE_INTEGER) for "no limit": that, or any integer past
     // int32, is no model_max_length; what is not a positive integer at all is a mistake.
@@ -580,6 +659,10 @@ class HfTokenizer implements Tokenizer {
       throw rangeError(op, 'options.padTokenId', `must be a token id of the vocabulary (0..${this.vocabSize - 1}), got ${describe(options.padTokenId)}`);
     }
     const truncation = this.truncationOf(options, op);
+    if (truncation !== null && padding !== false && options.padToMultipleOf !== undefined && truncation.maxLength % multiple !== 0) {
+      // transformers' _get_padding_truncation_strategies raises a ValueError here.
+      throw rangeError(op, 'options.padToMultipleOf', `(${multiple}) must divide the truncation length (${truncation.maxLength}) when truncation and padding are both on, as transformers requires`);
+    }
     if (padding === 'max_length') {
       const target = options.maxLength ?? this.modelMaxLength;
       if (target === null) throw rangeError(op, 'options.maxLength', "must be given with padding 'max_length' (no model_max_length below 2^31 came with tokenizer_config.json)");
@@ -600,7 +683,8 @@ class HfTokenizer implements Tokenizer {
       seq = target;
     }
     const longest = seq;
-    seq = Math.ceil(seq / multiple) * multiple;
+    // padding false: transformers turns padding off (no_padding), pad_to_multiple_of with it.
+    if (padding !== false) seq = Math.ceil(seq / multiple) * multiple;
     if (seq > longest && rows.length * seq > MAX_PADDED) {
       throw rangeError(op, 'options.padToMultipleOf', `(${multiple}) pads ${rows.length} rows of ${longest} tokens past ${MAX_PADDED} tokens, the most a padded batch holds`);
     }
@@ -620,7 +704,7 @@ class HfTokenizer implements Tokenizer {
     // sequence 0 for every position, padding included; otherwise padding has none.
     const paddingSequence = !this.hasPostProcessor && pairs === undefined ? 0 : null;
     const encodings = rows.map((row, b) => {
-      const e = toEncoding(pad(row, seq, padId ?? 0, padToken, side, paddingSequence));
+      const e = toEncoding(pad(row, seq, padId ?? 0, padToken, this.padTypeId, side, paddingSequence));
       inputIds.set(e.inputIds, b * seq);
       attentionMask.set(e.attentionMask, b * seq);
       tokenTypeIds.set(e.tokenTypeIds, b * seq);
@@ -640,9 +724,12 @@ class HfTokenizer implements Tokenizer {
     const tokens: string[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as number;
-      // HF's simple_id_to_token: an added token as decode shows it, else the model's token.
-      const token = Number.isInteger(id) ? (this.addedById.get(id)?.decoded ?? this.model.tokens.get(id)) : undefined;
-      if (token === undefined) throw rangeError(op, `ids[${i}]`, `(${describe(id)}) is not a token id of the vocabulary (0..${this.vocabSize - 1})`);
+      if (!Number.isInteger(id) || id < 0 || id > UINT32_MAX) throw rangeError(op, `ids[${i}]`, `(${describe(id)}) is not a token id (an integer in 0..2^32 − 1)`);
+      // HF's simple_id_to_token: an added token as decode shows it, else the model's token. An
+      // id of neither is left out, as HF's decode leaves it out (filter_map): a model whose
+      // embedding table is padded past the vocabulary can give one.
+      const token = this.addedById.get(id)?.decoded ?? this.model.tokens.get(id);
+      if (token === undefined) continue;
       if (skip && this.specialContents.has(token)) continue;
       tokens.push(token);
     }
@@ -690,8 +777,9 @@ function decodeStream(tokenizer: Tokenizer, skipSpecialTokens: boolean): DecodeS
   let prefixIndex = 0;
   return {
     step(id) {
-      if (!Number.isInteger(id) || tokenizer.idToToken(id) === undefined) {
-        throw rangeError('tokenizer.decodeStream', 'step(id)', `(${describe(id)}) is not a token id of the vocabulary (0..${tokenizer.vocabSize - 1})`);
+      // An id outside the vocabulary adds no text, as in decode (HF's decode leaves it out).
+      if (!Number.isInteger(id) || id < 0 || id > UINT32_MAX) {
+        throw rangeError('tokenizer.decodeStream', 'step(id)', `(${describe(id)}) is not a token id (an integer in 0..2^32 − 1)`);
       }
       const decode = (list: number[]): string => tokenizer.decode(list, { skipSpecialTokens, cleanUpTokenizationSpaces: false });
       if (prefix === '' && ids.length > 0) {
@@ -760,7 +848,7 @@ function truncate(
 }
 
 function pad(
-  e: Encoded, seq: number, padId: number, padToken: string, side: 'left' | 'right', paddingSequence: number | null,
+  e: Encoded, seq: number, padId: number, padToken: string, padTypeId: number, side: 'left' | 'right', paddingSequence: number | null,
 ): Encoded & { mask: number[] } {
   const n = seq - e.ids.length;
   const mask = e.ids.map(() => 1);
@@ -768,7 +856,7 @@ function pad(
   const fill = <T>(v: T): T[] => new Array<T>(n).fill(v);
   const join = <T>(real: T[], padding: T[]): T[] => (side === 'right' ? real.concat(padding) : padding.concat(real));
   return {
-    ids: join(e.ids, fill(padId)), tokens: join(e.tokens, fill(padToken)), typeIds: join(e.typeIds, fill(0)),
+    ids: join(e.ids, fill(padId)), tokens: join(e.tokens, fill(padToken)), typeIds: join(e.typeIds, fill(padTypeId)),
     offsets: join(e.offsets, Array.from({ length: n }, () => [0, 0] as [number, number])),
     specialTokensMask: join(e.specialTokensMask, fill(1)), wordIds: join(e.wordIds, fill<number | null>(null)),
     sequenceIds: join(e.sequenceIds, fill<number | null>(paddingSequence)), mask: join(mask, fill(0)),

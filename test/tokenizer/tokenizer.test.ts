@@ -8,7 +8,7 @@
 // tokenizer, default 150) and WASM_ATTENTION_TOKENIZER_CALLS (malformed calls, default 400);
 // `npm run test:fuzz:tokenizer` runs 3000 of each.
 import { readFileSync } from 'node:fs';
-import { Tokenizer as Reference } from 'tokenizers';
+import { AddedToken, Tokenizer as Reference } from 'tokenizers';
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer, type Encoding, type Tokenizer } from '../../src/index.js';
 import { badNumbers, classOf, JUNK, rand, setKey, unknownKey } from '../helpers/bad-inputs.js';
@@ -194,6 +194,14 @@ describe('truncation and padding against HF tokenizers', () => {
         actual = error as Error;
       }
       const specials = addSpecialTokens ? ours.encode('', { textPair: pairs === undefined ? undefined : '' }).inputIds.length : 0;
+      if (truncate && padToMultipleOf !== undefined && maxLength % padToMultipleOf !== 0) {
+        // transformers raises "Truncation and padding are both activated but truncation length
+        // is not a multiple of pad_to_multiple_of" before the Rust tokenizer runs; so must we.
+        if (!(actual instanceof RangeError) || !/options\.padToMultipleOf \(8\) must divide the truncation length/.test(actual.message)) {
+          throw new Error(`${name}, seed ${SEED}, ${what}: expected transformers' RangeError for a truncation length not a multiple of padToMultipleOf`);
+        }
+        continue;
+      }
       if (truncate && maxLength < specials) {
         // HF's Rust wraps max_length − specials around and does not truncate; we refuse.
         if (!(actual instanceof RangeError) || !/must leave room for the \d+ special tokens/.test(actual.message)) {
@@ -377,8 +385,16 @@ describe('loadTokenizer: bad input', () => {
     expect(() => loadTokenizer(file as never)).toThrow(message);
   });
 
-  it('a pad_token outside the vocabulary is a TypeError', () => {
-    expect(() => loadTokenizer(gpt2, { pad_token: '<nope>' })).toThrow(/pad_token must be a token of the vocabulary/);
+  it('a pad_token outside the vocabulary is added as a special token with the next id, as transformers adds it', async () => {
+    const t = loadTokenizer(gpt2, { pad_token: '<nope>' });
+    const ref = Reference.fromString(typeof gpt2 === 'string' ? gpt2 : JSON.stringify(gpt2));
+    ref.addSpecialTokens(['<nope>']);
+    expect(t.padTokenId).toBe(ref.tokenToId('<nope>'));
+    expect(t.vocabSize).toBe(ref.getVocabSize(true));
+    const r = await ref.encode('a<nope> b', null, {});
+    expect([...t.encode('a<nope> b').inputIds]).toEqual(r.getIds());
+    expect(t.decode(t.encode('a<nope> b').inputIds, { skipSpecialTokens: true })).toBe(await ref.decode(r.getIds(), true));
+    expect(() => loadTokenizer(gpt2, { pad_token: 7 as never })).toThrow(/pad_token must be a string/);
   });
 
   it('bad calls are TypeErrors or RangeErrors naming the argument, and the tokenizer stays usable', () => {
@@ -407,7 +423,8 @@ describe('loadTokenizer: bad input', () => {
     expect(() => t.encodeBatch(['a'], { padToMultipleOf: 0 })).toThrow(/options\.padToMultipleOf must be an integer/);
     expect(() => t.encodeBatch(['a', 'b'], { padding: 'max_length', maxLength: 2 ** 31 - 1, padTokenId: 0 })).toThrow(/options\.maxLength \(2147483647\) pads 2 rows past 16777216 tokens/);
     expect(() => t.encodeBatch(Array(3).fill('a b'), { padToMultipleOf: 2 ** 23, padTokenId: 0 })).toThrow(/options\.padToMultipleOf \(8388608\) pads 3 rows/);
-    expect(() => t.decode([15496, 50257])).toThrow(/ids\[1\] \(50257\) is not a token id/);
+    expect(() => t.decode([15496, -1])).toThrow(/ids\[1\] \(-1\) is not a token id \(an integer in 0\.\.2\^32 − 1\)/);
+    expect(() => t.decode([2 ** 32])).toThrow(RangeError);
     expect(() => t.decode([1.5])).toThrow(RangeError);
     expect(() => t.decode('abc' as never)).toThrow(/ids must be an array of token ids/);
     expect(() => t.encode('x', { add_special_tokens: false } as never)).toThrow(/options\.add_special_tokens is not a known key \(did you mean options\.addSpecialTokens\?\)/);
@@ -564,6 +581,88 @@ describe('loadTokenizer: corners a review found, against HF tokenizers', () => {
         if (diff !== null) fail(_, SEED, 'corner', t, undefined, diff);
       }
     }
+  });
+
+  it('decode leaves out ids outside the vocabulary, as HF\'s decode does (a model\'s padded embedding table can give them)', async () => {
+    const ref = Reference.fromString(JSON.stringify(VARIANTS.gpt2));
+    const t = loadTokenizer(VARIANTS.gpt2 as never);
+    for (const ids of [[15496, 60000, 995], [50257], [50256, 2 ** 32 - 1, 13]]) {
+      for (const skip of [false, true]) expect(t.decode(ids, { skipSpecialTokens: skip })).toBe(await ref.decode(ids, skip));
+    }
+    const stream = t.decodeStream();
+    expect([15496, 60000, 995].map((id) => stream.step(id))).toEqual(['Hello', null, ' world']);
+  });
+
+  it('a template that reads $A twice: only the last copy has sequence ids, as HF keeps one range per sequence', async () => {
+    const json = file(wordLevel, { pre_tokenizer: { type: 'WhitespaceSplit' }, post_processor: {
+      type: 'TemplateProcessing', single: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'A', type_id: 1 } }],
+      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { Sequence: { id: 'A', type_id: 0 } }], special_tokens: {},
+    } });
+    const text = JSON.stringify(json);
+    const ref = Reference.fromString(text), ours = loadTokenizer(text);
+    for (const [a, b] of [['a b', undefined], ['a b a', 'b']] as const) {
+      const diff = await compareOne(ref, ours, a, b, true);
+      if (diff !== null) fail('$A twice', SEED, 'template', a, b, diff);
+    }
+  });
+
+  it('padding\'s type id: tokenizer_config.json\'s pad_token_type_id, else tokenizer.json\'s padding.pad_type_id, else 0', async () => {
+    const json = { ...(VARIANTS['bert-base-uncased'] as object), padding: { strategy: 'BatchLongest', direction: 'Right', pad_to_multiple_of: null, pad_id: 0, pad_type_id: 3, pad_token: '[PAD]' } };
+    const ref = Reference.fromString(JSON.stringify(json));
+    ref.setPadding({ padId: 0, padTypeId: 3, padToken: '[PAD]' });
+    const want = await ref.encodeBatch(['a b c d', 'a']);
+    const got = loadTokenizer(json as never).encodeBatch(['a b c d', 'a']);
+    expect(got.encodings.map((e) => [...e.tokenTypeIds])).toEqual(want.map((e) => e.getTypeIds()));
+    expect([...got.tokenTypeIds.subarray(got.seq)].slice(-1)).toEqual([3]);
+    expect([...loadTokenizer(json as never, { pad_token_type_id: 5 }).encodeBatch(['a b', 'a']).tokenTypeIds].slice(-1)).toEqual([5]);
+    expect([...loadTokenizer(VARIANTS['bert-base-uncased'] as never).encodeBatch(['a b', 'a']).tokenTypeIds].slice(-1)).toEqual([0]);
+    expect(() => loadTokenizer(json as never, { pad_token_type_id: -1 })).toThrow(/tokenizer_config\.json pad_token_type_id must be an integer ≥ 0, got -1/);
+  });
+
+  it('padToMultipleOf with padding false pads nothing, as transformers turns padding off; with truncation it must divide the length', () => {
+    const t = loadTokenizer(VARIANTS.gpt2 as never);
+    const r = t.encodeBatch(['Hello world', 'Hi there'], { padding: false, padToMultipleOf: 8 });
+    expect([r.batch, r.seq]).toEqual([2, 2]);
+    expect(() => t.encodeBatch(['Hello world', 'Hi'], { truncation: true, maxLength: 12, padToMultipleOf: 8, padTokenId: 0 }))
+      .toThrow(new RangeError('tokenizer.encodeBatch: options.padToMultipleOf (8) must divide the truncation length (12) when truncation and padding are both on, as transformers requires'));
+    expect(t.encodeBatch(['Hello world', 'Hi'], { truncation: true, maxLength: 16, padToMultipleOf: 8, padTokenId: 0 }).seq).toBe(8);
+    expect(t.encodeBatch(['Hello', 'Hi'], { truncation: true, maxLength: 12, padToMultipleOf: 8, padding: false }).seq).toBe(1);
+  });
+
+  it('tokenizer_config.json\'s split_special_tokens: special tokens in the text are encoded as text (HF\'s encode_special_tokens)', async () => {
+    const json = VARIANTS.gpt2 as { added_tokens: { content: string }[] };
+    // HF with encode_special_tokens passes over the match: the text's ids are those of a file
+    // without the token.
+    const without = Reference.fromString(JSON.stringify({ ...json, added_tokens: json.added_tokens.filter((a) => a.content !== '<|endoftext|>') }));
+    const t = loadTokenizer(json as never, { split_special_tokens: true });
+    for (const text of ['<|endoftext|>', 'a<|endoftext|> b', '<|endoftext|><|endoftext|>']) {
+      expect([...t.encode(text).inputIds], text).toEqual((await without.encode(text, null, {})).getIds());
+    }
+    expect([...loadTokenizer(json as never).encode('a<|endoftext|>').inputIds]).toEqual([64, 50256]);
+    expect(t.decode([64, 50256], { skipSpecialTokens: true })).toBe('a'); // still special when decoding
+    expect(() => loadTokenizer(json as never, { split_special_tokens: 'yes' as never })).toThrow(/split_special_tokens must be a boolean/);
+  });
+
+  it('tokenizer_config.json\'s special tokens that added_tokens lacks are added as special tokens, as transformers adds them', async () => {
+    const bert = VARIANTS['bert-base-uncased'] as { added_tokens: unknown[] };
+    const bare = { ...bert, added_tokens: [] };
+    const config = { cls_token: '[CLS]', sep_token: '[SEP]', mask_token: { content: '[MASK]', lstrip: true, normalized: false, rstrip: false, single_word: false }, additional_special_tokens: ['<extra>'] };
+    const ref = Reference.fromString(JSON.stringify(bare));
+    // transformers: AddedToken('[CLS]', special=True) etc. (strings: not normalized; objects: their flags)
+    ref.addAddedTokens([
+      new AddedToken('[CLS]', true, { normalized: false }), new AddedToken('[SEP]', true, { normalized: false }),
+      new AddedToken('[MASK]', true, { normalized: false, leftStrip: true }), new AddedToken('<extra>', true, { normalized: false }),
+    ]);
+    const ours = loadTokenizer(bare as never, config);
+    expect(ours.vocabSize).toBe(ref.getVocabSize(true));
+    for (const text of ['a [MASK] b', 'a   [MASK][SEP]<extra> [cls]', '[MASK]']) {
+      for (const special of [true, false]) {
+        const diff = await compareOne(ref, ours, text, undefined, special);
+        if (diff !== null) fail('config special tokens', SEED, 'added', text, undefined, diff);
+      }
+    }
+    expect(() => loadTokenizer(bare as never, { mask_token: 3 as never })).toThrow(/tokenizer_config\.json mask_token must be a string, \{content: string\} or null/);
+    expect(() => loadTokenizer(bare as never, { additional_special_tokens: '<x>' as never })).toThrow(/additional_special_tokens must be an array/);
   });
 
   it('encodes 195 000 tokens (no argument-stack overflow) as HF does', async () => {
