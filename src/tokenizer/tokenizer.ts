@@ -368,18 +368,19 @@ class HfTokenizer implements Tokenizer {
     });
     // transformers' PreTrainedTokenizerFast adds the special tokens tokenizer_config.json names
     // (all_special_tokens_extended, in its order) that added_tokens lacks, as special tokens:
-    // a string is not normalized, an AddedToken object keeps its flags; a token of the
-    // vocabulary keeps its id there, another takes the next id.
+    // a string is not normalized, an AddedToken object keeps its flags (normalized, when absent,
+    // is `not special` as the object says it, AddedToken's default); a token of the vocabulary
+    // keeps its id there, another takes the next id.
     for (const [key, entry] of configSpecialTokens(config)) {
       const content = typeof entry === 'string' ? entry : entry.content;
       if (content.length === 0 || this.addedByContent.has(content)) continue;
-      const flag = (name: string): boolean => {
+      const flag = (name: string, fallback = false): boolean => {
         const v = typeof entry === 'string' ? undefined : entry[name];
-        if (v === undefined || v === null) return false;
+        if (v === undefined || v === null) return fallback;
         if (typeof v !== 'boolean') throw typeError('loadTokenizer', `tokenizer_config.json ${key}.${name}`, 'a boolean', v);
         return v;
       };
-      const normalized = flag('normalized');
+      const normalized = typeof entry !== 'string' && flag('normalized', !flag('special'));
       const token: AddedToken = {
         id: this.model.vocab.get(content) ?? nextId++, content, special: true,
         singleWord: flag('single_word'), lstrip: flag('lstrip'), rstrip: flag('rstrip'), normalized,
