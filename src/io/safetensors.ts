@@ -536,16 +536,20 @@ function checkHeaderText(json: string, op: string): void {
   const space = (): void => {
     for (let c = json.charCodeAt(i); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = json.charCodeAt(++i));
   };
-  /** Skips the string at i (its opening quote); returns its value. */
-  const string = (): string => {
-    const start = i++;
+  /** Skips the string at i (its opening quote); whether it holds an escape. */
+  const skipString = (): boolean => {
     let escaped = false;
-    for (let c = json.charCodeAt(i); c !== 0x22; c = json.charCodeAt(i)) {
+    for (let c = json.charCodeAt(++i); c !== 0x22; c = json.charCodeAt(i)) {
       if (c === 0x5c) escaped = true, i += 2;
       else i++;
     }
     i++;
-    return escaped ? JSON.parse(json.slice(start, i)) as string : json.slice(start + 1, i - 1);
+    return escaped;
+  };
+  /** Skips the string at i; returns its value. */
+  const string = (): string => {
+    const start = i;
+    return skipString() ? JSON.parse(json.slice(start, i)) as string : json.slice(start + 1, i - 1);
   };
   /** The name in messages of what `path` leads to: top-level keys are tensors (or the metadata). */
   const named = (path: readonly string[]): string => path.length === 0 ? 'header'
@@ -556,8 +560,7 @@ function checkHeaderText(json: string, op: string): void {
     space();
     const open = json.charCodeAt(i);
     if (open === 0x22) { // a string
-      for (let c = json.charCodeAt(++i); c !== 0x22; c = json.charCodeAt(i)) i += c === 0x5c ? 2 : 1;
-      i++;
+      skipString();
     } else if (open === 0x5b) { // an array
       let k = 0;
       for (i++, space(); json.charCodeAt(i) !== 0x5d; space(), k++) {

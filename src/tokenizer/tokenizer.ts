@@ -371,7 +371,13 @@ class HfTokenizer implements Tokenizer {
     // a string is not normalized, an AddedToken object keeps its flags (normalized, when absent,
     // is `not special` as the object says it, AddedToken's default); a token of the vocabulary
     // keeps its id there, another takes the next id.
-    for (const [key, entry] of configSpecialTokens(config)) {
+    // transformers takes tokenizer.json's padding.pad_token as the pad_token when the config
+    // gives none (kwargs.setdefault), so it is added the same way.
+    const padding = file['padding'];
+    const filePad = padding !== null && typeof padding === 'object' && typeof (padding as Json)['pad_token'] === 'string'
+      ? (padding as Json)['pad_token'] as string : undefined;
+    const padEntry = config.pad_token ?? filePad;
+    for (const [key, entry] of configSpecialTokens({ ...config, pad_token: padEntry })) {
       const content = typeof entry === 'string' ? entry : entry.content;
       if (content.length === 0 || this.addedByContent.has(content)) continue;
       const flag = (name: string, fallback = false): boolean => {
@@ -410,19 +416,13 @@ class HfTokenizer implements Tokenizer {
     for (const t of this.addedById.values()) all.add(t.content);
     this.vocabSize = all.size;
 
-    const padEntry = config.pad_token;
-    if (padEntry !== undefined && padEntry !== null && typeof padEntry !== 'string'
-      && !(typeof padEntry === 'object' && typeof padEntry.content === 'string')) {
-      throw typeError('loadTokenizer', 'tokenizer_config.json pad_token', 'a string, {content: string} or null', padEntry);
-    }
-    const padding = file['padding'];
-    let pad: string | null = null;
-    if (typeof padEntry === 'string') pad = padEntry;
-    else if (padEntry !== null && typeof padEntry === 'object' && typeof padEntry.content === 'string') pad = padEntry.content;
-    else if (padding !== null && typeof padding === 'object' && typeof (padding as Json)['pad_token'] === 'string') pad = (padding as Json)['pad_token'] as string;
-    else pad = ['[PAD]', '<pad>'].find((p) => this.addedByContent.get(p)?.special === true) ?? null;
-    if (pad !== null && this.tokenToId(pad) === undefined) {
-      throw typeError('loadTokenizer', 'tokenizer_config.json pad_token', 'a token of the vocabulary', pad);
+    // tokenizer_config.json's pad_token, else tokenizer.json's padding.pad_token (both checked,
+    // and added if missing, with the special tokens above), else an added special [PAD] or <pad>.
+    let pad: string | null = padEntry === undefined || padEntry === null ? null : typeof padEntry === 'string' ? padEntry : padEntry.content;
+    pad ??= ['[PAD]', '<pad>'].find((p) => this.addedByContent.get(p)?.special === true) ?? null;
+    if (pad !== null && this.tokenToId(pad) === undefined) { // an empty pad_token: no token has that content
+      const from = config.pad_token !== undefined && config.pad_token !== null ? 'tokenizer_config.json pad_token' : 'tokenizer.json padding.pad_token';
+      throw typeError('loadTokenizer', from, 'a token of the vocabulary', pad);
     }
     this.padToken = pad;
     this.padTokenId = pad === null ? null : (this.tokenToId(pad) as number);

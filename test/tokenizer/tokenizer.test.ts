@@ -395,6 +395,13 @@ describe('loadTokenizer: bad input', () => {
     expect([...t.encode('a<nope> b').inputIds]).toEqual(r.getIds());
     expect(t.decode(t.encode('a<nope> b').inputIds, { skipSpecialTokens: true })).toBe(await ref.decode(r.getIds(), true));
     expect(() => loadTokenizer(gpt2, { pad_token: 7 as never })).toThrow(/pad_token must be a string/);
+    // tokenizer.json's padding.pad_token is the pad_token when the config has none (transformers'
+    // setdefault), added the same way; an empty one is named where it came from
+    const file = { ...(typeof gpt2 === 'string' ? JSON.parse(gpt2) : gpt2), padding: { pad_token: '<nope>' } };
+    expect(loadTokenizer(file).padTokenId).toBe(ref.tokenToId('<nope>'));
+    expect(loadTokenizer(file, { pad_token: '<|endoftext|>' }).vocabSize).toBe(50257);
+    expect(() => loadTokenizer({ ...file, padding: { pad_token: '' } })).toThrow(new TypeError('loadTokenizer: tokenizer.json padding.pad_token must be a token of the vocabulary, got ""'));
+    expect(() => loadTokenizer(gpt2, { pad_token: '' })).toThrow(/tokenizer_config\.json pad_token must be a token of the vocabulary/);
   });
 
   it('bad calls are TypeErrors or RangeErrors naming the argument, and the tokenizer stays usable', () => {
