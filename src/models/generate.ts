@@ -85,7 +85,7 @@ export function generate(
   }
   const P = total / B;
   // A copy: the iterator reads the prompt at its first next(), the caller may change it before.
-  const prompt = tokenIds(OP, 'promptIds', promptIds, hp, total, `batch·promptLength = ${B}·${P}`).slice();
+  const prompt = tokenIds(OP, 'promptIds', promptIds, hp, total, `batch·promptLength = ${B}·${P}`);
   const maxNew = dim(OP, 'options.maxNewTokens', o.maxNewTokens);
   // The model is fed the prompt and every new token but the last: P + maxNew − 1 positions.
   if (P > hp.positions) {

@@ -673,10 +673,12 @@ export function buildStep(
   return { program, run, step: s, kv, moves };
 }
 
-/** Checks token ids: integers in [0, vocab), `batch·seq` of them. */
+/** Token ids checked and copied: integers in [0, vocab), `batch·seq` of them. The copy is what the
+ * call reads when it runs, so a caller's array changed before the call settles cannot slip an id
+ * past the check. */
 export function tokenIds(op: string, name: string, value: unknown, hp: Gpt2Hparams, length: number, shape: string): Int32Array {
   let ids: Int32Array;
-  if (isArrayOf(value, 'Int32Array')) ids = typedArray(value, 'Int32Array')!;
+  if (isArrayOf(value, 'Int32Array')) ids = typedArray(value, 'Int32Array')!.slice();
   else if (Array.isArray(value)) ids = Int32Array.from(value as number[], (x) => (Number.isInteger(x) && x >= 0 && x <= 0x7fffffff ? x : -1));
   else throw typeError(op, name, 'an Int32Array or an array of token ids', value);
   if (ids.length !== length) throw rangeError(op, name, `has length ${ids.length}, expected ${length} (${shape})`);
@@ -723,11 +725,11 @@ function keyBias(name: string, value: unknown, B: number, L: number): Float32Arr
   return Float32Array.from(mask, (m) => Math.fround((1 - m) * F32_MIN));
 }
 
-/** HF's position_ids of a forward: integers in [0, n_positions), [B, L]. */
+/** HF's position_ids of a forward, checked and copied (as tokenIds): integers in [0, n_positions), [B, L]. */
 function positionIds(name: string, value: unknown, hp: Gpt2Hparams, B: number, L: number): Int32Array | undefined {
   if (value === undefined) return undefined;
   let ids: Int32Array;
-  if (isArrayOf(value, 'Int32Array')) ids = typedArray(value, 'Int32Array')!;
+  if (isArrayOf(value, 'Int32Array')) ids = typedArray(value, 'Int32Array')!.slice();
   else if (Array.isArray(value)) ids = Int32Array.from(value as number[], (x) => (Number.isInteger(x) && x >= 0 && x <= 0x7fffffff ? x : -1));
   else throw typeError(FORWARD, name, 'an Int32Array or an array of position ids', value);
   if (ids.length !== B * L) throw rangeError(FORWARD, name, `has length ${ids.length}, expected batch·seq = ${B}·${L}`);

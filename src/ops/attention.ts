@@ -80,8 +80,9 @@ export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown,
   }
 
   if (o.validLens !== undefined) {
-    const data = typedArray(o.validLens, 'Int32Array');
-    if (data === undefined) throw typeError(OP, 'options.validLens', 'an Int32Array', o.validLens);
+    const given = typedArray(o.validLens, 'Int32Array');
+    if (given === undefined) throw typeError(OP, 'options.validLens', 'an Int32Array', o.validLens);
+    const data = given.slice(); // checked here, read when the call runs: the caller's array may change
     if (data.length !== batch && data.length !== batch * seqQ) {
       throw rangeError(OP, 'options.validLens', `has length ${data.length}, expected batch = ${batch} ` +
         `or batch·seqQ = ${batch * seqQ}`);

@@ -256,6 +256,15 @@ describe('GPT-2 checkpoints', () => {
     const got: number[] = [];
     for await (const t of iterator) got.push(t[0]);
     expect(got).toEqual(want);
+    // forward too: the ids and position ids checked at the call are the ones it runs on, whatever
+    // the caller's arrays hold by then (it read them when it ran: another id's logits, NaN for a
+    // position past the table, out-of-vocabulary ids read as zeros).
+    const alone = (await model.forward([1, 2, 3], { batch: 1, seq: 3, positionIds: [0, 1, 2] })).logits;
+    const reused = Int32Array.of(1, 2, 3), positions = Int32Array.of(0, 1, 2);
+    const pending = model.forward(reused, { batch: 1, seq: 3, positionIds: positions });
+    reused.set([100, -5, 7]);
+    positions[2] = 100000;
+    expectSameBits((await pending).logits, alone, 'forward after its arrays changed');
     await expect(model.forward([1, 2, 100], { batch: 1, seq: 3 })).rejects.toThrow(/inputIds\[2\]/);
     await expect(model.forward([1, 2, -1], { batch: 1, seq: 3 })).rejects.toThrow(RangeError);
     // A string or null id is the wrong type, named as such (it read as the number 3)

@@ -130,6 +130,14 @@ describe.each(kernelVariants())('attention (%s)', (variant) => {
       o: { batch: 3, heads: 2, seqQ: 6, seqK: 70, headDim: 4, validLens: perQuery, causal: true,
         attnMask: randomMask(6 * 70, 2, 0.8) },
     });
+    // The lengths checked at the call are the ones it runs with: made negative (a RangeError if
+    // given) or larger before the call ran, the caller's array changes nothing.
+    const o = { batch: 3, heads: 2, seqQ: 5, seqK: 70, headDim: 4 };
+    const { q, k, v } = inputs(o, 7, 1);
+    const lens = Int32Array.of(3, 0, 70), want = await engine.attention(q, k, v, { ...o, validLens: lens.slice() });
+    const pending = engine.attention(q, k, v, { ...o, validLens: lens });
+    lens.set([-4, 70, 1]);
+    expect((await pending).output).toEqual(want.output);
   });
 
   it('logits rising by the same small step along 65536 keys: the rescales do not tilt the weights (online softmax)', async () => {
