@@ -1,7 +1,8 @@
 // engine.transformerEncoderLayer: nn.TransformerEncoderLayer(batch_first=True), eval mode, from
 // its state dict. A forward is one program (src/ops/transformer-layer.ts): self-attention,
 // feed-forward, both norms, with no round trip to JavaScript between them. Padded positions are
-// computed like any other (torch's non-fast path; torch's eval fast path writes zeros there).
+// computed like any other (torch's non-fast path, and a single layer's eval fast path in torch
+// 1.13; nn.TransformerEncoder's nested-tensor path writes zeros there, then its final norm).
 import type {
   TransformerEncoderLayer, TransformerEncoderLayerConfig, TransformerEncoderLayerForwardOptions,
 } from '../types.js';
