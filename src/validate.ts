@@ -52,11 +52,15 @@ export function int8Weight(
   }
 }
 
-/** An optional finite number; `fallback` when undefined. */
-export function finite(op: string, name: string, value: unknown, fallback: number): number {
+/** An optional number that stays finite as an f32 (the kernels take it as one: 1e39 would
+ * reach them as Infinity, as torch refuses it "without overflow"); `fallback` when undefined. */
+export function finiteF32(op: string, name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number') throw typeError(op, name, 'a finite number', value);
   if (!Number.isFinite(value)) throw rangeError(op, name, `must be a finite number, got ${value}`);
+  if (!Number.isFinite(Math.fround(value))) {
+    throw rangeError(op, name, `must be finite as an f32 (|x| < 3.4028235677973366e38), got ${value}`);
+  }
   return value;
 }
 

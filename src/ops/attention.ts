@@ -5,7 +5,7 @@ import type { AttentionOptions, AttentionResult } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import type { Phase } from '../parallel/phases.js';
 import { SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
-import { dim, elements, finite, flag, keysOf, optionalDim, options, typedArray } from '../validate.js';
+import { dim, elements, finiteF32, flag, keysOf, optionalDim, options, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import { attachMask, attentionPhases, placeAttention, type SliceProblem } from './attention-slices.js';
 import { placeInput, tensorInput, writeInput, type Input, type TensorRegistry } from './tensor.js';
@@ -48,7 +48,7 @@ export function planAttention(q: unknown, k: unknown, v: unknown, opts: unknown,
   const seqK = dim(OP, 'options.seqK', o.seqK);
   const headDim = dim(OP, 'options.headDim', o.headDim);
   const headDimV = optionalDim(OP, 'options.headDimV', o.headDimV, headDim);
-  const scale = finite(OP, 'options.scale', o.scale, 1 / Math.sqrt(headDim));
+  const scale = finiteF32(OP, 'options.scale', o.scale, 1 / Math.sqrt(headDim));
   const causal = flag(OP, 'options.causal', o.causal, false);
   const returnWeights = flag(OP, 'options.returnWeights', o.returnWeights, false);
   const kvCapacity = optionalDim(OP, 'options.kvCapacity', o.kvCapacity, seqK);

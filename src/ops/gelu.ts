@@ -3,7 +3,7 @@ import type { EngineTensor, GeluOptions } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import { geluPhase } from '../parallel/phases.js';
 import { keysOf, options } from '../validate.js';
-import { typeError } from '../errors.js';
+import { rangeError, typeError } from '../errors.js';
 import { declaredLength } from '../typed-array.js';
 import type { BuiltCall } from './attention.js';
 import { collectOutput, outputLengths, placeOutput, planOutput, type OutputPlan } from './outputs.js';
@@ -26,6 +26,8 @@ export function planGelu(x: unknown, opts: unknown, tensors?: TensorRegistry): G
   const tanh = geluApproximate(OP, 'options.approximate', o.approximate);
   const state = tensors?.get(x as EngineTensor);
   const given = state ? state.length : declaredLength(x);
+  // torch takes an empty tensor; here, as every zero-size dimension, it is refused, by name.
+  if (given === 0) throw rangeError(OP, 'x', 'is empty: gelu needs at least one element (zero-size tensors are refused)');
   const n = typeof given === 'number' && given > 0 ? given : 1;
   const input = tensorInput(OP, 'x', x, n, 'a non-empty tensor', tensors);
   return { n, tanh, x: input, out: planOutput(OP, o.out, n, 'the length of x', tensors) };

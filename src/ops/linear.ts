@@ -8,8 +8,8 @@ import type { EngineTensor, Linear, LinearConfig, LinearForwardOptions } from '.
 import type { Arena } from '../wasm/arena.js';
 import type { KernelExports } from '../wasm/abi.js';
 import {
-  gemmPackedPhase, I8_GEMV_MAX_ROWS, i8PanelsBytes, i8ProjectionPhases, i8StripsBytes, packedPanelsLength,
-  packedRowsLength, packRowsPhase, projectionPhases, scratchSlots, type GemmExtras, type Phase,
+  gemmPackedPhase, gemvPackedPhase, GEMV_MAX_ROWS, I8_GEMV_MAX_ROWS, i8PanelsBytes, i8ProjectionPhases, i8StripsBytes,
+  packedPanelsLength, packedRowsLength, packRowsPhase, projectionPhases, scalePhase, scratchSlots, type GemmExtras, type Phase,
 } from '../parallel/phases.js';
 import { GEMM_PANEL_COLS, SCRATCH_SLOT_STRIDE } from '../wasm/layout.js';
 import { dim, elements, flag, int8Weight, keysOf, options, quantizeOption } from '../validate.js';
@@ -87,8 +87,8 @@ export const linearStripsLength = (p: LinearParams, rows: number): number =>
   p.quantize === 'int8' ? i8StripsBytes(rows, p.inFeatures) / 4 : packedRowsLength(rows, p.inFeatures);
 
 /** y[rows, out] (row stride ldy) = x[rows, in]·Wᵀ + b, then the epilogue: up to GEMV_MAX_ROWS
- * rows the GEMV over the packed weights, x read in place (`strips` unused), else x packed into
- * `strips`, then the GEMM (projectionPhases: the same bits in the baseline build; the relaxed
+ * rows the GEMV over the packed weights, x read in place (`strips` unused; when x overlaps y, a
+ * copy of x in `strips`), else x packed into `strips`, then the GEMM (projectionPhases: the same bits in the baseline build; the relaxed
  * build's GEMV rounds each product where its GEMM fuses); int8: quantize x into `strips`, then
  * the int8 GEMV (rows <= I8_GEMV_MAX_ROWS) or GEMM, which give the same bits. */
 export function linearPhases(
@@ -100,10 +100,17 @@ export function linearPhases(
   }
   const { activation, residual, ldr } = extras ?? {};
   const f32Extras = { activation, residual, ldr };
-  // The GEMV reads x in place while it writes y, so x and y must not overlap; the GEMM reads x
-  // from its strips, packed first (one tensor given as both x and out: Linear.forward).
+  // The GEMV reads x in place while it writes y, so x and y must not overlap (one tensor given
+  // as both x and out: Linear.forward): then the GEMV reads a copy of x's rows in `strips` (x·1:
+  // exact), and the GEMM reads x from its strips, packed first, as it always does. So in place
+  // gives the out-of-place kernel and bits, also in the relaxed build, where they differ.
   const overlap = x < y + rows * ldy * 4 && y < x + rows * ldx * 4;
   if (!overlap) return projectionPhases(rows, p.outFeatures, p.inFeatures, x, ldx, strips, p.panels, p.bias, y, ldy, f32Extras);
+  if (rows <= GEMV_MAX_ROWS) {
+    const k = p.inFeatures;
+    const copies = Array.from({ length: rows }, (_, r) => scalePhase(k, x + r * ldx * 4, strips + r * k * 4, 1));
+    return [...copies, gemvPackedPhase(rows, p.outFeatures, k, strips, k, p.panels, p.bias, y, ldy, f32Extras)];
+  }
   return [
     packRowsPhase(rows, p.inFeatures, x, ldx, strips),
     gemmPackedPhase(rows, p.outFeatures, p.inFeatures, strips, p.panels, p.bias, y, ldy, f32Extras),

@@ -9,7 +9,7 @@ import type { Arena } from '../wasm/arena.js';
 import {
   gemmPackedPhase, packedPanelsLength, packedRowsLength, packPanelsPhase, packRowsPhase, scalePhase, type Phase,
 } from '../parallel/phases.js';
-import { dim, elements, finite, flag, keysOf, optionalDim, options } from '../validate.js';
+import { dim, elements, finiteF32, flag, keysOf, optionalDim, options } from '../validate.js';
 import { rangeError } from '../errors.js';
 import { declaredLength } from '../typed-array.js';
 import type { BuiltCall } from './attention.js';
@@ -33,7 +33,7 @@ export function planMatmul(a: unknown, b: unknown, opts: unknown, tensors?: Tens
   const m = dim(OP, 'options.m', o.m), k = dim(OP, 'options.k', o.k), n = dim(OP, 'options.n', o.n);
   const batch = optionalDim(OP, 'options.batch', o.batch, 1);
   const transB = flag(OP, 'options.transB', o.transB, false);
-  const alpha = finite(OP, 'options.alpha', o.alpha, 1);
+  const alpha = finiteF32(OP, 'options.alpha', o.alpha, 1);
   const bNames = transB ? 'n·k' : 'k·n', bValues = transB ? `${n}·${k}` : `${k}·${n}`;
   const bDims = `${bNames} = ${bValues}`, bBatchDims = `batch·${bNames} = ${batch}·${bValues}`;
   const bLength = elements(OP, 'b', k, n);

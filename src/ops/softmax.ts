@@ -6,7 +6,7 @@
 import type { EngineTensor, SoftmaxOptions } from '../types.js';
 import type { Arena } from '../wasm/arena.js';
 import { softmaxPhase } from '../parallel/phases.js';
-import { dim, elements, finite, keysOf, options, typedArray } from '../validate.js';
+import { dim, elements, finiteF32, keysOf, options, typedArray } from '../validate.js';
 import { rangeError, typeError } from '../errors.js';
 import type { BuiltCall } from './attention.js';
 import { collectOutput, outputLengths, placeOutput, planOutput, type OutputPlan } from './outputs.js';
@@ -27,7 +27,7 @@ export function planSoftmax(x: unknown, opts: unknown, tensors?: TensorRegistry)
   const rows = dim(OP, 'options.rows', o.rows), cols = dim(OP, 'options.cols', o.cols);
   const length = elements(OP, 'x', rows, cols), shape = `rows·cols = ${rows}·${cols}`;
   const plan: SoftmaxPlan = {
-    rows, cols, scale: finite(OP, 'options.scale', o.scale, 1),
+    rows, cols, scale: finiteF32(OP, 'options.scale', o.scale, 1),
     x: tensorInput(OP, 'x', x, length, shape, tensors),
     out: planOutput(OP, o.out, length, shape, tensors),
   };

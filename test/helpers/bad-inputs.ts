@@ -117,11 +117,11 @@ export class Spec {
     return value;
   }
 
-  /** An optional finite number. */
+  /** An optional number, finite as an f32. */
   finite(name: string, value: unknown): number | undefined {
     if (value === undefined) return undefined;
     if (typeof value !== 'number') return this.fail(name, 'TypeError');
-    if (!Number.isFinite(value)) return this.fail(name, 'RangeError');
+    if (!Number.isFinite(Math.fround(value))) return this.fail(name, 'RangeError');
     return value;
   }
 

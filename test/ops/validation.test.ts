@@ -43,6 +43,7 @@ const attentionCases: Bad[] = [
   ['headDimV mismatching v', [q, k, v], { ...base, headDimV: 4 }, RangeError, /\bv has length/],
   ['scale NaN', [q, k, v], { ...base, scale: NaN }, RangeError, /options\.scale must be a finite number/],
   ['scale string', [q, k, v], { ...base, scale: '1' }, TypeError, /options\.scale/],
+  ['scale finite as a double, infinite as an f32', [q, k, v], { ...base, scale: 3.5e38 }, RangeError, /options\.scale must be finite as an f32 .*got 3\.5e\+38/],
   ['causal not boolean', [q, k, v], { ...base, causal: 1 }, TypeError, /options\.causal must be a boolean/],
   ['returnWeights not boolean', [q, k, v], { ...base, returnWeights: 'yes' }, TypeError, /options\.returnWeights/],
   ['mask wrong length', [q, k, v], { ...base, attnMask: new Uint8Array(11) }, RangeError, /options\.attnMask has length 11, expected seqQ·seqK = 12 or batch·heads·seqQ·seqK = 48/],
@@ -336,6 +337,18 @@ describe.each([1, 2])('arrays of every form are taken and give the same bits (th
     expectSameBits((await layer.forward(self, self, self, selfOpts)).output,
       (await plainLayer.forward(x, x, x, selfOpts)).output, 'self-attention');
     await Promise.all([layer.dispose(), plainLayer.dispose()]);
+  });
+
+  it('matmul alpha and softmax scale past the f32 range are named (torch: "cannot be converted to type float without overflow"), not NaN; an empty gelu input named', async () => {
+    const a = randomF32(2 * 3, 31), b = randomF32(3 * 2, 32);
+    for (const alpha of [1e39, -1e39, 3.4028235677973366e38]) {
+      await expect(engine.matmul(a, b, { m: 2, k: 3, n: 2, alpha })).rejects.toThrow(/^matmul: options\.alpha must be finite as an f32/);
+    }
+    await expect(engine.softmax(a, { rows: 2, cols: 3, scale: -1e39 })).rejects.toThrow(/^softmax: options\.scale must be finite as an f32/);
+    // An empty gelu input (torch returns an empty tensor) is refused as every zero size, by name.
+    await expect(engine.gelu(new Float32Array(0))).rejects.toThrow(/^gelu: x is empty: gelu needs at least one element/);
+    // the largest f32 itself is taken
+    expect((await engine.matmul(a, b, { m: 2, k: 3, n: 2, alpha: 3.4028234663852886e38 })).length).toBe(4);
   });
 
   it.each(FORMS)('matmul, softmax, layerNorm and gelu take arrays %s', async (_, form) => {
