@@ -77,7 +77,7 @@ export interface AttentionOptions {
   headDim: number;
   /** Head size of v and of the output; default headDim. */
   headDimV?: number | undefined;
-  /** Logit scale; default 1/sqrt(headDim). */
+  /** Logit scale; default 1/sqrt(headDim). Finite as an f32 (else a RangeError). */
   scale?: number | undefined;
   /** Top-left aligned causal mask, as torch's is_causal: query i sees keys j <= i. */
   causal?: boolean | undefined;
@@ -212,7 +212,7 @@ export interface MatmulOptions {
   batch?: number | undefined;
   /** B is given as [n, k] (nn.Linear's weight) and used transposed. Default false. */
   transB?: boolean | undefined;
-  /** Multiplies A·B (before the bias). Default 1. */
+  /** Multiplies A·B (before the bias). Default 1. Finite as an f32 (else a RangeError). */
   alpha?: number | undefined;
   /** [n], added to every row of C. */
   bias?: TensorLike | undefined;
@@ -224,7 +224,7 @@ export interface MatmulOptions {
 export interface SoftmaxOptions {
   rows: number;
   cols: number;
-  /** Multiplies x before the mask. Default 1. */
+  /** Multiplies x before the mask. Default 1. Finite as an f32 (else a RangeError). */
   scale?: number | undefined;
   /** [rows, cols] or [cols] (one row for every row). Uint8Array: non-zero = keep, 0 = masked.
    * Float32Array: added (may hold -Infinity). A row with every entry masked, or whose logits
