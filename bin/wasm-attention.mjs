@@ -4,10 +4,49 @@
 // writes an int8 copy of a safetensors file (quantizeSafetensors: the engine's own per-channel
 // quantization) and prints the sizes and the quantization error. `-` reads stdin / writes stdout.
 import {
-  chmodSync, fstatSync, lstatSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync,
+  chmodSync, closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync,
+  writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { defaultQuantizeKey, quantizeSafetensors, readSafetensors } from '../dist/index.js';
+
+// Node's readFileSync and writeFileSync stop at 2 GiB (ERR_FS_FILE_TOO_LARGE, ERR_OUT_OF_RANGE);
+// GPT-2 large in f32 is 3.1 GB. A regular file is read into one array of its size in chunks (up
+// to the 4 GiB an array may hold), and every output is written in chunks.
+const CHUNK = 1 << 30;
+
+/** The bytes of a file (or of stdin, fd 0, or any non-regular file: readFileSync). */
+function readAll(path) {
+  const fd = openSync(path, 'r');
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return new Uint8Array(readFileSync(fd));
+    const bytes = new Uint8Array(stat.size);
+    for (let at = 0; at < bytes.length;) {
+      const n = readSync(fd, bytes, at, Math.min(CHUNK, bytes.length - at), at);
+      if (n === 0) throw new Error(`the file ended at byte ${at} of ${bytes.length} (it shrank while being read)`);
+      at += n;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes all of bytes to an open file descriptor. */
+function writeAllTo(fd, bytes) {
+  for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, Math.min(CHUNK, bytes.length - at));
+}
+
+/** Creates (or truncates) the file at path, with mode when given, and writes bytes into it. */
+function writeAll(path, bytes, mode) {
+  const fd = openSync(path, 'w', mode);
+  try {
+    writeAllTo(fd, bytes);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 const USAGE = `usage: wasm-attention quantize <in.safetensors> <out.safetensors> [options]
 
@@ -83,7 +122,7 @@ function quantize(args) {
   const inName = inPath === '-' ? 'stdin' : inPath, outName = outPath === '-' ? 'stdout' : outPath; // for messages
   let bytes;
   try {
-    bytes = new Uint8Array(readFileSync(inPath === '-' ? 0 : inPath));
+    bytes = inPath === '-' ? new Uint8Array(readFileSync(0)) : readAll(inPath);
   } catch (error) {
     fail(`cannot read ${inName}: ${error.message}`);
   }
@@ -130,13 +169,13 @@ function quantize(args) {
   }
   if (toStdout) {
     try {
-      for (let at = 0; at < result.bytes.length;) at += writeSync(1, result.bytes, at, result.bytes.length - at);
+      writeAllTo(1, result.bytes);
     } catch (error) {
       fail(`cannot write ${outName}: ${error.message}`);
     }
   } else if (target === undefined) {
     try {
-      writeFileSync(outPath, result.bytes);
+      writeAll(outPath, result.bytes);
     } catch (error) {
       fail(`cannot write ${outName}: ${error.message}`);
     }
@@ -145,7 +184,7 @@ function quantize(args) {
     // name can be (255 bytes), with no room for a suffix.
     const temporary = join(dirname(target), `.wasm-attention-${process.pid}-${Date.now().toString(36)}.tmp`);
     try {
-      writeFileSync(temporary, result.bytes, mode === undefined ? undefined : { mode });
+      writeAll(temporary, result.bytes, mode);
       if (mode !== undefined) chmodSync(temporary, mode);
       renameSync(temporary, target);
     } catch (error) {

@@ -2,9 +2,12 @@
 // lengths: Int32Array); shapes are given in the comments as [dim, ...] in element counts.
 // An array's kind is its real one (its [[TypedArrayName]], not its Symbol.toStringTag): arrays
 // of other realms, subclasses, subarray views and SharedArrayBuffer-backed arrays are taken.
-// Every options and config object takes exactly the keys listed here: any other own enumerable
-// string key is a RangeError naming it (even when its value is undefined), with the intended
-// name when it is close (`is_causal` → `causal`, `casual` → `causal`).
+// Every options object, and every module's config and weights, takes exactly the keys listed
+// here: any other own enumerable string key is a RangeError naming it (even when its value is
+// undefined), with the intended name when it is close (`is_causal` → `causal`, `casual` →
+// `causal`). Not so, as documented where they are specified: HF config.json objects and state
+// dicts of GPT-2 and BERT (a model's state dict keys it does not use go to `unusedKeys`),
+// `loadTokenizer`'s config, and `writeSafetensors`' tensors.
 
 /** Which kernel build an engine runs. */
 export type KernelVariant = 'simd' | 'relaxed';
@@ -63,7 +66,8 @@ export interface EngineOptions {
   kernels?: 'auto' | KernelVariant | undefined;
   /** The kernels themselves, instead of loading dist/kernels-*.wasm: a compiled
    * `WebAssembly.Module` (runtimes that forbid compiling from bytes, e.g. Cloudflare Workers:
-   * `import kernels from 'wasm-attention/kernels-simd.wasm'`), its bytes, or its URL. */
+   * `import kernels from 'wasm-attention/kernels-simd.wasm'`), its bytes, or its URL. The
+   * module decides the build, so `kernels` cannot be given with it (a RangeError). */
   wasm?: WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string | undefined;
 }
 
@@ -316,7 +320,7 @@ export interface TransformerLayerConfig {
   /** torch ≥ 2.1's `bias`; default true. false: the linear layers and LayerNorms have no
    * bias, and the state dict no `*bias` / `in_proj_bias` keys (as torch writes it). */
   bias?: boolean | undefined;
-  /** Accepted and ignored: inference has no dropout. */
+  /** Accepted and ignored (inference has no dropout); a number in [0, 1], as torch checks. */
   dropout?: number | undefined;
   /** Must be true when given: inputs are [batch, seq, dModel]. */
   batchFirst?: boolean | undefined;
@@ -434,7 +438,8 @@ export interface BertConfig {
   max_position_embeddings: number;
   type_vocab_size: number;
   layer_norm_eps: number;
-  /** Must be 'gelu' (exact erf). */
+  /** HF's name: 'gelu' (exact erf), 'gelu_python', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast',
+   * 'gelu_accurate' or 'relu'; also the MLM head's transform activation. */
   hidden_act: string;
   [other: string]: unknown;
 }
@@ -738,7 +743,7 @@ export interface Gpt2 {
   /** GPT2LMHeadModel(input_ids, attention_mask, position_ids): logits [batch, seq, vocab]. */
   forward(inputIds: Int32Array | readonly number[], options: Gpt2ForwardOptions): Promise<Gpt2Output>;
   /** Decodes with a KV cache in the engine; yields the next token of each sequence, [batch].
-   * The cache (2·n_layer·batch·n_positions·n_embd f32) is kept from the first next() until the
+   * The cache (2·n_layer·batch·(promptLength + maxNewTokens − 1)·n_embd f32) is kept from the first next() until the
    * loop ends or leaves early (break, return, an exception); an iterator dropped unfinished
    * gives it back when it is garbage-collected. */
   generate(promptIds: Int32Array | readonly number[], options: Gpt2GenerateOptions): Gpt2Generation;

@@ -1,5 +1,6 @@
 // GPT2.generate: autoregressive decoding with a KV cache resident in the engine. Per layer, K and
-// V live in [batch, n_positions, n_embd] blocks kept between calls; each step's K/V projection
+// V live in [batch, rows, n_embd] blocks kept between calls, rows = promptLength + maxNewTokens − 1
+// (the positions this generation feeds the model, at most n_positions); each step's K/V projection
 // GEMMs write straight into the rows at the current position, and the attention reads head h as
 // the strided view k + h·d, row stride n_embd, over past + 1 keys. The prompt is one causal call
 // (prefill); then one call per token, whose logits are read out for the last position only.
@@ -116,17 +117,20 @@ export function generate(
     if (n < 0) throw typeError(OP, 'options.stopTokens', 'an Int32Array or an array of token ids', ids);
     stop = tokenIds(OP, 'options.stopTokens', ids, hp, n, 'token ids');
   }
-  elements(OP, 'KV cache', hp.layers, 2, B, hp.positions, hp.embd);
-  const cacheBytes = 2 * hp.layers * B * hp.positions * hp.embd * 4;
+  // The cache holds the positions this generation feeds the model, not n_positions: GPT-2 small's
+  // 1024 would take 75.5 MB per sequence, a 24-token reply to a 40-token prompt 4.6 MB.
+  const rows = P + maxNew - 1;
+  elements(OP, 'KV cache', hp.layers, 2, B, rows, hp.embd);
+  const cacheBytes = 2 * hp.layers * B * rows * hp.embd * 4;
   if (cacheBytes > MAX_PAGES * PAGE_BYTES - ARENA_BASE) {
     const limit = `more than the engine's ${MAX_PAGES * PAGE_BYTES - ARENA_BASE} bytes of memory less its fixed regions`;
     throw B > 1
-      ? rangeError(OP, 'options.batch', `(${B}) needs a KV cache of ${cacheBytes} bytes (2·n_layer·batch·n_positions·n_embd·4), ${limit}; generate fewer sequences at once`)
-      : rangeError(OP, 'config.n_positions', `(${hp.positions}) needs a KV cache of ${cacheBytes} bytes for one sequence (2·n_layer·n_positions·n_embd·4), ${limit}`);
+      ? rangeError(OP, 'options.batch', `(${B}) needs a KV cache of ${cacheBytes} bytes (2·n_layer·batch·(promptLength + maxNewTokens − 1)·n_embd·4), ${limit}; generate fewer sequences at once`)
+      : rangeError(OP, 'options.maxNewTokens', `(${maxNew}) with a prompt of ${P} needs a KV cache of ${cacheBytes} bytes (2·n_layer·(promptLength + maxNewTokens − 1)·n_embd·4), ${limit}`);
   }
   const padding = o.attentionMask === undefined ? undefined : promptPadding(o.attentionMask, B, P, hp.positions);
   const lease: CacheLease = { host: ctx.host, base: -1, model };
-  const iterator = run(ctx, lease, prompt, B, P, maxNew, s, prng(o.seed ?? 0), new Set(stop), stop[0] ?? 0, padding);
+  const iterator = run(ctx, lease, prompt, B, P, rows, maxNew, s, prng(o.seed ?? 0), new Set(stop), stop[0] ?? 0, padding);
   abandoned?.register(iterator, lease, lease);
   // `await using`: return() (the cache given back), as a runtime with explicit resource management
   // gives every async generator; where only the symbol exists (Node 20), the iterator's own.
@@ -172,21 +176,22 @@ function promptPadding(value: unknown, B: number, P: number, rows: number): Prom
 }
 
 async function* run(
-  ctx: GenerateContext, lease: CacheLease, prompt: Int32Array, B: number, P: number, maxNew: number, s: Sampling,
+  ctx: GenerateContext, lease: CacheLease, prompt: Int32Array, B: number, P: number, rows: number, maxNew: number, s: Sampling,
   random: () => number, stop: Set<number>, pad: number, padding?: PromptPadding,
 ): AsyncGenerator<Int32Array, void, undefined> {
   const { hp, m, weights, host } = ctx;
-  const block = B * hp.positions * hp.embd * 4;
-  // The cache: K and V per layer, [B, n_positions, E] each, resident until the iterator ends
-  // (or, dropped unfinished, is collected: `abandoned`).
+  const block = B * rows * hp.embd * 4;
+  // The cache: K and V per layer, [B, rows, E] each, resident until the iterator ends (or,
+  // dropped unfinished, is collected: `abandoned`).
   const base = lease.base = await host.task((arena) => arena.keep(2 * hp.layers * block, {
     what: `GPT2.generate's KV cache for ${B} sequence${B === 1 ? '' : 's'}, resident until the iterator ends`,
-    hint: 'generate fewer sequences at once (options.batch), or dispose tensors, models and other iterators',
+    hint: B > 1 ? 'generate fewer sequences at once (options.batch), fewer new tokens, or dispose tensors, models and other iterators'
+      : 'generate fewer new tokens (options.maxNewTokens) from a shorter prompt, or dispose tensors, models and other iterators',
   }));
   const cache: KvBlocks = {
     k: Array.from({ length: hp.layers }, (_, i) => base + 2 * i * block),
     v: Array.from({ length: hp.layers }, (_, i) => base + (2 * i + 1) * block),
-    rows: hp.positions,
+    rows,
   };
   const seen: number[][] = Array.from({ length: B }, (_, b) => Array.from(prompt.subarray(b * P, (b + 1) * P)));
   const done = new Uint8Array(B);

@@ -651,12 +651,14 @@ export function buildStep(
   prev?: StepProgram,
 ): StepProgram {
   const E = hp.embd;
-  const kv: KvBlocks = cache ?? { k: [], v: [], rows: s.seq };
-  if (!cache) {
-    for (let i = 0; i < hp.layers; i++) {
-      kv.k.push(arena.place(s.batch * s.seq * E * 4));
-      kv.v.push(arena.place(s.batch * s.seq * E * 4));
-    }
+  let kv: KvBlocks;
+  if (cache) kv = cache;
+  else {
+    // Without a cache, one K and one V serve every layer: the program's phases run in order, so a
+    // layer's projections write them after the previous layer's attention has read them (GPT-2 xl,
+    // 1024 tokens: 12.6 MB instead of 629 MB).
+    const k = arena.place(s.batch * s.seq * E * 4), v = arena.place(s.batch * s.seq * E * 4);
+    kv = { k: Array<number>(hp.layers).fill(k), v: Array<number>(hp.layers).fill(v), rows: s.seq };
   }
   const run = placeRun(arena, hp, s, threads, m.quantize);
   arena.commit();

@@ -82,7 +82,18 @@ export class ModuleWeights {
   private disposed = false;
 
   constructor(private readonly host: ModuleHost, private readonly blocks: readonly Resident[], private readonly op: string) {
+    const bytes = blocks.reduce((n, b) => n + b.bytes, 0);
     const upload = (arena: Arena, kernels: KernelExports): void => {
+      // Weights that cannot fit in what other resident blocks leave fail before any block is
+      // packed (packing fills holes block by block, so the check after a block would come late
+      // and count what this module had already taken).
+      const room = arena.room;
+      if (bytes > room.above + room.holes) {
+        throw new RangeError(`wasm-attention: ${op}: the weights take ${bytes} bytes in the engine's memory, and ` +
+          `${room.above + room.holes} are free (${room.above} above the resident blocks, ${room.holes} in holes between them, ` +
+          `the largest ${room.largestHole}); dispose tensors, models or generate iterators that are no longer used, or ` +
+          `keep the weights as int8 (quantize: 'int8') if they are not already`);
+      }
       const done: Resident[] = [];
       try {
         for (const b of blocks) {
@@ -95,7 +106,7 @@ export class ModuleWeights {
       }
     };
     // Weights that cannot fit even in an empty engine fail here, before anything is packed.
-    const bytes = blocks.reduce((n, b) => n + b.bytes, 0), capacity = MAX_PAGES * PAGE_BYTES - ARENA_BASE;
+    const capacity = MAX_PAGES * PAGE_BYTES - ARENA_BASE;
     if (bytes > capacity) {
       throw new RangeError(`wasm-attention: ${op}: the weights take ${bytes} bytes in the engine's memory, more than the ` +
         `${capacity} bytes it can hold (quantize: 'int8', unless they are int8 already, keeps the weight matrices in a quarter of their f32 bytes)`);

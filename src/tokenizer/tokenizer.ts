@@ -59,7 +59,8 @@ export interface EncodeOptions {
   /** The length truncation (and padding 'max_length') aims at. Default: tokenizer_config.json's
    * model_max_length. */
   maxLength?: number | undefined;
-  /** Which end truncation cuts. Default: tokenizer_config.json's truncation_side, else 'right'. */
+  /** Which end truncation cuts. Default: tokenizer_config.json's truncation_side, else tokenizer.json's
+   * truncation.direction, else 'right'. */
   truncationSide?: 'left' | 'right' | undefined;
 }
 
@@ -69,7 +70,8 @@ export interface EncodeBatchOptions extends Omit<EncodeOptions, 'textPair'> {
   /** 'longest' (or true; the default): pad to the longest row. 'max_length': pad to maxLength.
    * false: every row must already have the same length. */
   padding?: boolean | 'longest' | 'max_length' | undefined;
-  /** Default: tokenizer_config.json's padding_side, else 'right'. GPT-2 generation pads 'left'. */
+  /** Default: tokenizer_config.json's padding_side, else tokenizer.json's padding.direction, else
+   * 'right'. GPT-2 generation pads 'left'. */
   paddingSide?: 'left' | 'right' | undefined;
   /** Round the padded length up to a multiple of this. */
   padToMultipleOf?: number | undefined;

@@ -285,6 +285,18 @@ export class Arena {
     this.top = this.base;
   }
 
+  /** What resident blocks may still take (between calls): `above`, the bytes from the end of the
+   * resident region to the most the memory can grow to, and `holes` (their total and the largest)
+   * below it, which blocks fill first fit. */
+  get room(): { above: number; holes: number; largestHole: number } {
+    let holes = 0, largestHole = 0;
+    for (const h of this.holes) {
+      holes += h.bytes;
+      largestHole = Math.max(largestHole, h.bytes);
+    }
+    return { above: this.maxPages * PAGE_BYTES - this.base, holes, largestHole };
+  }
+
   /** Bytes held by resident blocks. */
   get residentBytes(): number {
     let total = 0;

@@ -4,7 +4,8 @@
 // files; bad arguments exit 2 with a message.
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
-  chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
+  chmodSync, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync,
+  symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -270,4 +271,64 @@ describe('wasm-attention quantize', () => {
     expect([...codes]).toEqual([127, 0, 0, 0, -127, 0]);
     expect(Array.from(loaded['l.weight']!).every(Number.isFinite)).toBe(true);
   });
+});
+
+// Node's readFileSync / writeFileSync stop at 2 GiB, GPT-2 large in f32 is 3.1 GB. The file is
+// sparse (a header, then a hole of zeros), but the CLI reads and writes all of its bytes:
+// about 7 GB of memory and 2.2 GB of disk, so only with WASM_ATTENTION_LARGE_FILES=1
+// (`npm run test:large-files`).
+describe.skipIf(!process.env.WASM_ATTENTION_LARGE_FILES)('quantize, files over 2 GiB', () => {
+  it('reads and writes a file over 2 GiB: a 2.2 GB tensor kept, a small one quantized', () => {
+    const rows = 2, cols = 2 ** 28 + 2 ** 24; // 2.28 GB of F32
+    const small = randomF32(8 * 16, 77);
+    const header = JSON.stringify({
+      'h.0.mlp.c_fc.weight': { dtype: 'F32', shape: [8, 16], data_offsets: [0, small.byteLength] },
+      'big.weight': { dtype: 'F32', shape: [rows, cols], data_offsets: [small.byteLength, small.byteLength + rows * cols * 4] },
+    });
+    const head = Buffer.alloc(8 + header.length);
+    head.writeBigUInt64LE(BigInt(header.length));
+    head.write(header, 8, 'latin1');
+    const inPath = join(dir, 'large.safetensors'), outPath = join(dir, 'large-int8.safetensors');
+    writeFileSync(inPath, Buffer.concat([head, bytesOf(small)]));
+    const total = head.length + small.byteLength + rows * cols * 4;
+    execFileSync('truncate', ['-s', String(total), inPath]); // the hole: zeros
+    const r = cli('quantize', inPath, outPath, '--exclude', '^big\\.');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    // The output: a header naming the big tensor as it was and the small one quantized, whose
+    // last data offset ends at the file's end; the small tensor's codes and scales are those
+    // the same file without the big tensor gives; the big one's last bytes are zeros.
+    const size = statSync(outPath).size;
+    expect(size).toBeGreaterThan(2 ** 31);
+    const fd = openSync(outPath, 'r');
+    try {
+      const read = (at: number, n: number): Buffer => {
+        const b = Buffer.alloc(n);
+        expect(readSync(fd, b, 0, n, at)).toBe(n);
+        return b;
+      };
+      const n = Number(read(0, 8).readBigUInt64LE());
+      const meta = JSON.parse(read(8, n).toString('latin1')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+      expect(meta['big.weight']).toMatchObject({ dtype: 'F32', shape: [rows, cols] });
+      expect(meta['h.0.mlp.c_fc.weight']).toMatchObject({ dtype: 'I8', shape: [8, 16] });
+      const ends = Object.entries(meta).filter(([k]) => k !== '__metadata__').map(([, t]) => t.data_offsets[1]);
+      expect(8 + n + Math.max(...ends)).toBe(size);
+      const alonePath = join(dir, 'small.safetensors'), aloneOut = join(dir, 'small-int8.safetensors');
+      writeFileSync(alonePath, writeSafetensors({ 'h.0.mlp.c_fc.weight': { dtype: 'F32', shape: [8, 16], data: small } }));
+      expect(cli('quantize', alonePath, aloneOut).status).toBe(0);
+      const alone = readSafetensors(readFileSync(aloneOut)).tensors;
+      for (const key of ['h.0.mlp.c_fc.weight', 'h.0.mlp.c_fc.weight_scale']) {
+        const [from, to] = meta[key]!.data_offsets;
+        const raw = new Uint8Array(read(8 + n + from, to - from)); // its own buffer, offset 0
+        const got = key.endsWith('_scale') ? new Float32Array(raw.buffer) : Float32Array.from(new Int8Array(raw.buffer));
+        expect(got, key).toEqual(alone[key]!.data);
+      }
+      const bigEnd = 8 + n + meta['big.weight']!.data_offsets[1];
+      expect(read(bigEnd - 16, 16)).toEqual(Buffer.alloc(16));
+    } finally {
+      closeSync(fd);
+    }
+    rmSync(inPath);
+    rmSync(outPath);
+  }, 300_000);
 });

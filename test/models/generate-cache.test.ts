@@ -13,8 +13,9 @@ const greedy = JSON.parse(readFileSync(new URL('greedy.json', DIR), 'utf8'));
 const DEBUG = Symbol.for('wasm-attention.debug');
 const resident = (e: Engine): number =>
   (e as unknown as Record<symbol, () => { arena: { residentBytes: number } }>)[DEBUG]().arena.residentBytes;
-// 2 · n_layer · n_positions · n_embd f32, batch 1.
-const cacheBytes = 2 * config.n_layer * config.n_positions * config.n_embd * 4;
+// 2 · n_layer · (promptLength + maxNewTokens − 1) · n_embd f32, batch 1: the positions fed.
+const cacheBytes = (promptLength: number, maxNewTokens: number): number =>
+  2 * config.n_layer * (promptLength + maxNewTokens - 1) * config.n_embd * 4;
 
 const charGpt = charGptOnOneThread(config);
 
@@ -48,7 +49,7 @@ describe('the KV cache of generate', () => {
     const weights = resident(engine);
     const out: number[] = [];
     for await (const [id] of model.generate(item.promptIds, { maxNewTokens: 20 })) {
-      expect(resident(engine)).toBe(weights + cacheBytes);
+      expect(resident(engine)).toBe(weights + cacheBytes(item.promptIds.length, 20));
       out.push(id!);
     }
     expect(out).toEqual(item.outputIds.slice(0, 20));
@@ -82,7 +83,7 @@ describe('the KV cache of generate', () => {
       await model.dispose();
       await engine.dispose();
       console.log(JSON.stringify({ held, after, started, out }));`, item.promptIds) as { held: number; after: number; started: number[]; out: number[] };
-    expect(r.held).toBe(3 * cacheBytes);
+    expect(r.held).toBe(3 * cacheBytes(item.promptIds.length, 50));
     expect(r.after).toBe(0);
     expect(r.started).toEqual(Array.from({ length: 3 }, () => item.outputIds.slice(0, 2)).flat());
     expect(r.out).toEqual(item.outputIds.slice(0, 20));
@@ -131,7 +132,7 @@ describe('the KV cache of generate', () => {
       const arena = (engine as unknown as Record<symbol, () => { arena: { residentEnd: number; memory: WebAssembly.Memory } }>)[DEBUG]().arena;
       const model = engine.gpt2({ config, weights: loadSafetensors(readFileSync(new URL('model.safetensors', DIR))) });
       await model.forward(item.promptIds, { batch: 1, seq: item.promptIds.length });
-      const big = engine.createTensor((cacheBytes >> 2) + (8 << 20 >> 2)); // the cache and 8 MiB more
+      const big = engine.createTensor((cacheBytes(item.promptIds.length, 40) >> 2) + (8 << 20 >> 2)); // the cache and 8 MiB more
       const pin = engine.createTensor(16);
       await pin.read();
       await big.dispose();

@@ -52,13 +52,38 @@ describe('memory limits', () => {
     await again.dispose();
   }, 60_000);
 
-  it('generate: a KV cache past the memory is a RangeError naming options.batch at the call; one that does not fit beside a tensor rejects its first step', async () => {
+  it('a model whose weights do not fit in what is free: a RangeError from the constructor before any packing, with the bytes; fits once the room is back', async () => {
     const tokens = await greedy();
-    // char-GPT: 4 layers × 256 positions × 128 wide: 1 MiB of K and V per sequence.
-    expect(() => model.generate(new Array(2200 * 2).fill(5), { batch: 2200, maxNewTokens: 1 }))
-      .toThrow(/^GPT2\.generate: options\.batch \(2200\) needs a KV cache of 2306867200 bytes \(2·n_layer·batch·n_positions·n_embd·4\), more than the engine's \d+ bytes/);
+    // The largest tensor of MAX_TENSOR_LENGTH less a power of two that fits beside the model
+    // (4.4 MB) leaves less than one more model's room.
+    let big;
+    for (let cut = 1 << 18; !big; cut *= 2) {
+      try { big = engine.createTensor(MAX_TENSOR_LENGTH - cut); } catch { /* too large: cut more */ }
+    }
+    const config = JSON.parse(readFileSync(new URL('config.json', CHAR_GPT_DIR), 'utf8'));
+    const weights = loadSafetensors(readFileSync(new URL('model.safetensors', CHAR_GPT_DIR)));
+    expect(() => engine.gpt2({ config, weights })).toThrow(
+      /^wasm-attention: GPT2: the weights take \d+ bytes in the engine's memory, and \d+ are free \(\d+ above the resident blocks, 0 in holes between them, the largest 0\)/);
+    expect(await greedy()).toEqual(tokens);
+    await big.dispose();
+    const again = engine.gpt2({ config, weights });
+    expect(await greedy()).toEqual(tokens);
+    await again.dispose();
+  }, 60_000);
+
+  it('generate: a KV cache past the memory is a RangeError naming options.batch at the call; one that does not fit beside a tensor rejects its first step; the cache holds this generation\'s positions only', async () => {
+    const tokens = await greedy();
+    // char-GPT: 4 layers × 128 wide: 4 KiB of K and V per position and sequence; a prompt of 200
+    // and 57 new tokens feed 256 positions (n_positions): 1 MiB per sequence.
+    expect(() => model.generate(new Array(2200 * 200).fill(5), { batch: 2200, maxNewTokens: 57 }))
+      .toThrow(/^GPT2\.generate: options\.batch \(2200\) needs a KV cache of 2306867200 bytes \(2·n_layer·batch·\(promptLength \+ maxNewTokens − 1\)·n_embd·4\), more than the engine's \d+ bytes/);
+    // The same batch with 2-token prompts and one new token: 2 positions, 18 MB, and each
+    // sequence gets its token alone.
+    const alone = (await model.generate([5, 5], { maxNewTokens: 1 }).next()).value as Int32Array;
+    const wide = (await model.generate(new Array(2200 * 2).fill(5), { batch: 2200, maxNewTokens: 1 }).next()).value as Int32Array;
+    expect(wide).toEqual(new Int32Array(2200).fill(alone[0]!));
     const hold = engine.createTensor(Math.floor(MAX_TENSOR_LENGTH * 0.55));
-    const steps = model.generate(new Array(1000 * 2).fill(5), { batch: 1000, maxNewTokens: 1 });
+    const steps = model.generate(new Array(1000 * 200).fill(5), { batch: 1000, maxNewTokens: 57 });
     await expect(steps.next()).rejects.toThrow(
       /keeping 1048576000 more bytes resident \(GPT2\.generate's KV cache for 1000 sequences, resident until the iterator ends\) .*; generate fewer sequences at once/);
     await hold.dispose();

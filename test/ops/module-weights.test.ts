@@ -249,10 +249,25 @@ describe('ModuleWeights', () => {
     }));
     return { log, list };
   }
-  const host = (idle: boolean, log: string[]): ModuleHost => ({
+  /** A stand-in for the arena: only its room is read before the blocks upload themselves. */
+  const arena = (above = 2 ** 31, holes = 0) => ({ room: { above, holes, largestHole: holes } }) as never;
+  const host = (idle: boolean, log: string[], room = arena()): ModuleHost => ({
     call: () => Promise.reject(new Error('no calls here')),
-    task: (work) => { log.push('queued'); return Promise.resolve().then(() => work(undefined as never, undefined as never)); },
-    now: (work) => (idle ? { value: work(undefined as never, undefined as never) } : undefined),
+    task: (work) => { log.push('queued'); return Promise.resolve().then(() => work(room, undefined as never)); },
+    now: (work) => (idle ? { value: work(room, undefined as never) } : undefined),
+  });
+
+  it('weights larger than what is free: a RangeError before any block is packed, with the module\'s and the free bytes', async () => {
+    const idle = blocks([4096, 4096]);
+    expect(() => new ModuleWeights(host(true, idle.log, arena(4096, 4000)), idle.list, 'BERT')).toThrow(
+      /^wasm-attention: BERT: the weights take 8192 bytes in the engine's memory, and 8096 are free \(4096 above the resident blocks, 4000 in holes between them, the largest 4000\); dispose/);
+    expect(idle.log).toEqual([]);
+    // Busy: the check runs when the upload's turn comes, and the calls reject with it.
+    const busy = blocks([4096, 4096]);
+    const weights = new ModuleWeights({ ...host(false, busy.log, arena(0, 8191)), call: (build) => Promise.resolve().then(() => build(undefined as never, 1)) as never }, busy.list, 'GPT2');
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await expect(weights.call('forward', () => { throw new Error('not reached'); })).rejects.toThrow(/GPT2: the weights take 8192 bytes .* and 8191 are free/);
+    expect(busy.log).toEqual(['own 0', 'own 1', 'queued']);
   });
 
   it('weights larger than the engine can ever hold: a RangeError before anything is read or packed', () => {
