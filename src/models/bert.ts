@@ -112,6 +112,15 @@ function readConfig(value: unknown, OP: string): { hyper: Hyper; config: BertCon
     if (typeof cross !== 'boolean') throw typeError(OP, 'options.config.add_cross_attention', 'a boolean', cross);
     throw rangeError(OP, 'options.config.add_cross_attention', 'must be false (cross-attention needs is_decoder, which is not supported; HF refuses it without is_decoder too)');
   }
+  // RoBERTa and XLM-RoBERTa base models (sentence-transformers saves e5, bge-m3, distilroberta
+  // so) have BertModel's keys exactly, but count positions from pad_token_id + 1: run as BERT
+  // they would give other numbers, silently. Only BERT's own model_type (or none) is taken.
+  const type = c.model_type;
+  if (type !== undefined && typeof type !== 'string') throw typeError(OP, 'options.config.model_type', "'bert'", type);
+  if (type !== undefined && type !== 'bert') {
+    throw rangeError(OP, 'options.config.model_type', `must be 'bert' (or absent), got ${quote(type)}: ` +
+      'a RoBERTa-family checkpoint has the same keys but other position ids, and other model types other math');
+  }
   const pet = c.position_embedding_type;
   if (pet !== undefined && typeof pet !== 'string') throw typeError(OP, 'options.config.position_embedding_type', "'absolute'", pet);
   if (pet !== undefined && pet !== 'absolute') {

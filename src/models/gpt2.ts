@@ -101,6 +101,11 @@ export function gpt2Hparams(value: unknown): Gpt2Hparams {
   const embd = size('n_embd');
   const heads = size('n_head');
   if (embd % heads !== 0) throw rangeError(OP, read('n_head').name, `(${heads}) must divide ${read('n_embd').name} (${embd})`);
+  // Another model type with GPT-2's key names (ImageGPT, say) runs other math: refused by name.
+  if (c.model_type !== undefined) {
+    if (typeof c.model_type !== 'string') throw typeError(OP, 'config.model_type', "'gpt2'", c.model_type);
+    if (c.model_type !== 'gpt2') throw rangeError(OP, 'config.model_type', `must be 'gpt2' (or absent), got ${JSON.stringify(c.model_type)}`);
+  }
   // GPT2Config's default is 'gelu_new'.
   const activation = c.activation_function === undefined ? ACTIVATION.geluTanh
     : hfActivation(OP, 'config.activation_function', c.activation_function);

@@ -164,6 +164,11 @@ describe('GPT-2 config flags', () => {
       }
       if (form.act === geluTanh) expectSameBits(first!, want, 'the default, gelu_new');
     }
+    // model_type: GPT-2's or none (ImageGPT, with GPT-2's key names, runs other math)
+    expect(() => engines[0].gpt2({ config: { ...CONFIG, model_type: 'imagegpt' }, weights }))
+      .toThrow(new RangeError('gpt2: config.model_type must be \'gpt2\' (or absent), got "imagegpt"'));
+    expect(() => engines[0].gpt2({ config: { ...CONFIG, model_type: 2 }, weights })).toThrow(TypeError);
+    void engines[0].gpt2({ config: { ...CONFIG, model_type: 'gpt2' }, weights }).dispose();
     for (const act of ['quick_gelu', 'silu', 'gelu_10', 'swish', 'Gelu_new', 'toString']) {
       expect(() => engines[0].gpt2({ config: { ...CONFIG, activation_function: act }, weights }))
         .toThrow(new RangeError(`gpt2: config.activation_function must be one of ${NAMES} (the activations implemented), got "${act}"`));
@@ -204,7 +209,15 @@ describe('BERT config flags', () => {
     }
     expect(() => engines[0].bert({ config: { ...config, position_embedding_type: 'relative_key' } as BertConfig, weights }))
       .toThrow(new RangeError('bert: options.config.position_embedding_type must be \'absolute\', got "relative_key"'));
-    for (const ok of [{ add_cross_attention: false }, { tie_word_embeddings: true }, { tie_word_embeddings: false }]) {
+    // A RoBERTa-family base model has BertModel's keys but its own position ids: refused by its
+    // model_type, where it ran as BERT with other numbers.
+    for (const type of ['roberta', 'xlm-roberta', 'electra']) {
+      expect(() => engines[0].bert({ config: { ...config, model_type: type } as BertConfig, weights }))
+        .toThrow(new RegExp(`^bert: options\\.config\\.model_type must be 'bert' \\(or absent\\), got "${type}"`));
+      expect(() => engines[0].bertForMaskedLM({ config: { ...config, model_type: type } as BertConfig, weights })).toThrow(RangeError);
+    }
+    expect(() => engines[0].bert({ config: { ...config, model_type: 1 } as unknown as BertConfig, weights })).toThrow(TypeError);
+    for (const ok of [{ add_cross_attention: false }, { tie_word_embeddings: true }, { tie_word_embeddings: false }, { model_type: 'bert' }]) {
       void engines[0].bert({ config: { ...config, ...ok } as BertConfig, weights }).dispose();
     }
   });
