@@ -1,4 +1,4 @@
-// Feature detection, once per engine: tiny probe modules are validated (never run), and the
+// Feature detection, once per process (the first engine's, cached for the next): tiny probe modules are validated (never run), and the
 // result is one record the engine exposes.
 import type { Features } from './types.js';
 

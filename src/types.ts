@@ -648,7 +648,9 @@ export interface Gpt2Options {
   /** Default none (f32). 'int8': every Conv1D weight (attn.c_attn, attn.c_proj, mlp.c_fc,
    * mlp.c_proj) and the lm_head are quantized at load (see LinearConfig.quantize); prefill runs
    * the int8 GEMM, decoding steps (up to 4 rows) the int8 GEMV on the same codes; wte and wpe stay
-   * f32 for the lookup (a tied lm_head keeps an int8 copy of wte), as do LayerNorms and attention. */
+   * f32 for the lookup (a tied lm_head keeps an int8 copy of wte), as do LayerNorms and attention;
+   * from an int8 file whose embeddings were quantized (`quantize --embeddings`), the tables keep
+   * the file's codes and per-row scales for the lookup, and a tied lm_head is packed from them. */
   quantize?: Quantize | undefined;
 }
 

@@ -1,4 +1,6 @@
-// Every attention mask is applied here, in one place, to a block of scaled logits S.
+// The tiled attention kernel's masks are applied here, in one place, to a block of scaled
+// logits S (the all-heads decode kernel, f32-attention-decode-simd.ts, applies its additive key
+// bias and key-padding flags itself).
 //
 // Logits are indexed by absolute (query i, key j) of one (batch, head) slice. Every mask is
 // additive, as in torch's math path (boolean masks become 0 / -inf and are added): a masked

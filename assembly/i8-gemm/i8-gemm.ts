@@ -6,7 +6,8 @@
 //                sw[j] = max|W[j, :]| / 127 (0, with wq 0, for an all-zero row or one whose
 //                127 / max|W| overflows f32: max|W| below about 3.7e-37)
 //   activations  per row i, asymmetric:  A[i, kk] ≈ sa[i]·(aq[i, kk] − za[i]),  aq in 0..A_MAX,
-//                sa[i] = (max(0, A[i, :]) − min(0, A[i, :])) / A_MAX,  za[i] = round(−min/sa[i])
+//                sa[i] = range / A_MAX with range = max(0, A[i, :]) − min(0, A[i, :]),
+//                za[i] = clamp(round(−min·inv[i]), 0, A_MAX) with inv[i] = A_MAX / range (f32)
 //                (A_MAX = I8_GEMM_A_MAX = 255; 0 is exactly representable); a range past f32's
 //                largest is taken as (max/2 − min/2) over A_MAX/2, and a row whose A_MAX / range
 //                overflows (range below about 7.5e-37) gets sa = za = 0, aq 0 (a zero row)

@@ -73,8 +73,10 @@ export interface KernelExports {
     residual: number,   // f32 [m, n] added after the activation, or 0; may equal c (ldr = ldc)
     ldr: number,        // row stride of the residual
   ): void;
-  /** C = act(A·B + bias) + residual for a few rows, A in place, B as packed panels: the same
-   * bits as f32_gemm_packed, B read once per call for m <= 4 (decoding). */
+  /** C = act(A·B + bias) + residual for a few rows, A in place, B as packed panels, B read once
+   * per call for m <= 4 (decoding): the same bits as f32_gemm_packed in the baseline build; the
+   * relaxed build's 1- and 2-row tiles multiply and add unfused, so they differ there from its
+   * fused GEMM in each product's rounding. */
   f32_gemv_packed(
     m: number,          // rows of A and C (1..4 stream B once; more run 4 rows a pass)
     n: number,          // columns of C

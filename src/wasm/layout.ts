@@ -17,7 +17,7 @@ export const ALIGN = 16;
 export const MAX_PHASES = 256;
 /** f64 fields of one phase record (kind + fields; the attention phase has 51). */
 export const PHASE_SLOTS = 64;
-/** Int32 slots before the per-phase counters (EPOCH, COMMAND, PHASES, DONE, ERROR, spare). */
+/** Int32 slots before the per-phase counters (EPOCH, COMMAND, PHASES, DONE, ERROR, GEN, spare). */
 export const CONTROL_HEADER_SLOTS = 8;
 /** Int32 slots of the control block: the header, MAX_PHASES item counters, MAX_PHASES barriers. */
 export const CONTROL_SLOTS = CONTROL_HEADER_SLOTS + 2 * MAX_PHASES;
