@@ -60,7 +60,9 @@ export interface EngineOptions {
   /** Threads to compute with (1..256). 1 runs on the calling thread; n > 1 starts n workers on
    * one shared memory; `'auto'` takes the available cores. Without SharedArrayBuffer (a page that
    * is not cross-origin isolated) or workers (workerd) the engine runs on 1 thread, and says so
-   * on the console (once per engine) when more were asked for. Default 1. */
+   * on the console (once per engine) when a number above 1 was asked for; `'auto'` takes the one
+   * thread of a runtime without SharedArrayBuffer silently (`engine.threads` gives the count).
+   * Default 1. */
   threads?: number | 'auto' | undefined;
   /** Kernel build: `'auto'` (default) picks relaxed SIMD where the engine validates it. */
   kernels?: 'auto' | KernelVariant | undefined;

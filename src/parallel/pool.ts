@@ -190,7 +190,9 @@ export class Pool {
     else if (m.type === 'error') {
       const error = fromWire(m.error as WireError, `worker ${m.index}: `);
       if (m.epoch === undefined) { // instantiation failed: the pool cannot start
-        const failure = stateError(`worker ${m.index} failed to start: ${error.message}`);
+        // Name the script: a worker that refuses the host (a stale worker.js of another build
+        // speaking its own protocol) is fixed by serving the right file.
+        const failure = stateError(`worker ${m.index} failed to start (${workerUrl().href}): ${error.message}`);
         onStartFailure(failure);
         this.fail(failure);
       } else if (this.inFlight && m.epoch === this.epoch) {

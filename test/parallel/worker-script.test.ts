@@ -3,7 +3,7 @@
 // protocol (a stale cached worker.js: refused at once, naming both versions). Each runs on a copy
 // of dist/ whose worker.js is replaced, in a child process, which must then exit by itself.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +49,17 @@ parentPort.on('message', (m) => parentPort.postMessage({ type: 'ready', index: m
     expect(r.error, 'the process did not exit').toBeUndefined();
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^rejected: wasm-attention: the worker pool could not start: worker \d runs a worker script of another build \(protocol undefined, this one \d+\): serve the worker\.js of the same wasm-attention build as index\.js \(file:\/\/\S+\/worker\.js\)$/m);
+    expect(r.stdout).toMatch(/^one thread: 0\.841344/m);
+  }, 40_000);
+
+  it('a real worker.js of another protocol, which refuses the host itself: the error names the script', () => {
+    const source = readFileSync(join(DIST, 'worker.js'), 'utf8');
+    const match = /^var PROTOCOL = (\d+);$/m.exec(source);
+    expect(match, 'dist/worker.js defines PROTOCOL').not.toBeNull();
+    const r = run(source.replace(match![0], `var PROTOCOL = ${Number(match![1]) + 1};`));
+    expect(r.error, 'the process did not exit').toBeUndefined();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^rejected: wasm-attention: the worker pool could not start: worker \d failed to start \(file:\/\/\S+\/worker\.js\): worker \d: this worker script speaks protocol \d+, the host \d+: serve the worker\.js of the same wasm-attention build as its index\.js$/m);
     expect(r.stdout).toMatch(/^one thread: 0\.841344/m);
   }, 40_000);
 });
