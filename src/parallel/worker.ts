@@ -7,6 +7,7 @@ import {
   COMMAND_EXIT, CTRL, PROTOCOL, decodePhase, toWire, type HostToWorker, type WorkerToHost,
 } from './protocol.js';
 import { CONTROL_SLOTS, MAX_PHASES, PHASE_SLOTS } from '../wasm/layout.js';
+import { SYNC_WASM } from '../wasm/sync-wasm.js';
 
 interface Port {
   post(message: WorkerToHost): void;
@@ -146,7 +147,9 @@ void connect().then((port) => port.listen(async (message) => {
     return;
   }
   try {
-    const instance = await WebAssembly.instantiate(message.module, { env: { memory: message.memory } });
+    // Synchronously in Node, as on the host (src/wasm/load.ts SYNC_WASM: nodejs/node#54918).
+    const imports = { env: { memory: message.memory } };
+    const instance = SYNC_WASM ? new WebAssembly.Instance(message.module, imports) : await WebAssembly.instantiate(message.module, imports);
     const kernels = instance.exports as unknown as KernelExports;
     // The host's int8 mode: strips this thread quantizes may be multiplied on another. The mode
     // in effect goes back with 'ready', and the host checks it (builds without the export: 0).

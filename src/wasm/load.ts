@@ -6,6 +6,7 @@ import type { KernelVariant } from '../types.js';
 import type { KernelExports } from './abi.js';
 import { MAX_PAGES } from './layout.js';
 import { stateError } from '../errors.js';
+import { SYNC_WASM } from './sync-wasm.js';
 
 /** Where a build lives. Shared builds import a shared memory; unshared ones a plain one. */
 export function kernelUrl(variant: KernelVariant, shared: boolean): URL {
@@ -32,6 +33,16 @@ export async function fetchBytes(url: URL): Promise<ArrayBuffer> {
   return response.arrayBuffer();
 }
 
+/** `bytes` compiled: synchronously in Node (SYNC_WASM), else through `WebAssembly.compile`. */
+function compileBytes(bytes: BufferSource): Promise<WebAssembly.Module> {
+  if (!SYNC_WASM) return WebAssembly.compile(bytes);
+  try {
+    return Promise.resolve(new WebAssembly.Module(bytes));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
 /** The compiled module of a build (compiled once per process). */
@@ -44,7 +55,7 @@ export function compileKernels(variant: KernelVariant, shared: boolean): Promise
     module = (async () => {
       const url = kernelUrl(variant, shared); // a TypeError where import.meta.url is missing (workerd)
       where = url.href;
-      return WebAssembly.compile(await fetchBytes(url));
+      return compileBytes(await fetchBytes(url));
     })().catch((cause: unknown) => {
       compiled.delete(key);
       throw stateError(`could not compile the ${variant} kernels (${where}): ${String(cause).replace(/\.$/, '')}. ` +
@@ -65,7 +76,8 @@ export function createMemory(shared: boolean, initialPages = 16): WebAssembly.Me
 export async function instantiateKernels(
   module: WebAssembly.Module, memory: WebAssembly.Memory,
 ): Promise<KernelExports> {
-  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const imports = { env: { memory } };
+  const instance = SYNC_WASM ? new WebAssembly.Instance(module, imports) : await WebAssembly.instantiate(module, imports);
   return instance.exports as unknown as KernelExports;
 }
 
@@ -77,12 +89,12 @@ export async function compileGiven(source: KernelSource): Promise<WebAssembly.Mo
   if (source instanceof WebAssembly.Module) return source;
   try {
     if (source instanceof URL || typeof source === 'string') {
-      return await WebAssembly.compile(await fetchBytes(new URL(source, import.meta.url)));
+      return await compileBytes(await fetchBytes(new URL(source, import.meta.url)));
     }
     // Any view (a DataView, a Buffer, a typed array of any element size) as the bytes it spans:
     // WebAssembly.compile takes ArrayBuffers and typed arrays, not every ArrayBufferView.
     const bytes = ArrayBuffer.isView(source) ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength) : source;
-    return await WebAssembly.compile(bytes as BufferSource);
+    return await compileBytes(bytes as BufferSource);
   } catch (cause) {
     throw stateError(`could not compile options.wasm: ${String(cause)}`);
   }
