@@ -71,6 +71,12 @@ const FORWARD_KEYS = keysOf<BertForwardOptions>({
 /** The config.json dimensions the model reads (besides layer_norm_eps, hidden_act,
  * position_embedding_type, is_decoder, add_cross_attention, tie_word_embeddings, and the heads'
  * id2label / num_labels; every other HF key is ignored). */
+/** transformers' BertConfig defaults, named in the error for a config without the key. */
+const HF_BERT_DEFAULTS: Record<string, unknown> = {
+  vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072,
+  max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu',
+};
+
 const DIM_KEYS = [
   'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size',
   'max_position_embeddings', 'type_vocab_size',
@@ -91,7 +97,13 @@ function readConfig(value: unknown, OP: string): { hyper: Hyper; config: BertCon
   }
   const c = value as Record<string, unknown>;
   const need = (key: string): unknown => {
-    if (c[key] === undefined) throw typeError(OP, `options.config.${key}`, 'present (config.json of a BERT model)', undefined);
+    if (c[key] === undefined) {
+      // Not guessed: a config.json written by save_pretrained states every key. Older files (a
+      // Google bert_config.json has no layer_norm_eps) need the value HF would default to added.
+      const fallback = HF_BERT_DEFAULTS[key];
+      throw typeError(OP, `options.config.${key}`, 'present (config.json of a BERT model' +
+        (fallback === undefined ? ')' : `; transformers' BertConfig defaults it to ${JSON.stringify(fallback)}: add that if the checkpoint was made with it)`), undefined);
+    }
     return c[key];
   };
   const [vocab, hidden, layers, heads, intermediate, maxPositions, typeVocab] =

@@ -321,6 +321,10 @@ describe('bad inputs are named', () => {
     const { vocab_size: _, ...noVocab } = configOf(name);
     expect(() => engines[0].bert({ config: noVocab as BertConfig, weights })).toThrow(TypeError);
     expect(() => engines[0].bert({ config: noVocab as BertConfig, weights })).toThrow(/vocab_size/);
+    // A Google bert_config.json has no layer_norm_eps: the error says what HF would use.
+    const { layer_norm_eps: __, ...noEps } = configOf(name);
+    expect(() => engines[0].bert({ config: noEps as BertConfig, weights }))
+      .toThrow(new TypeError("bert: options.config.layer_norm_eps must be present (config.json of a BERT model; transformers' BertConfig defaults it to 1e-12: add that if the checkpoint was made with it), got undefined"));
     // ACT2FN names no epilogue computes, and values that are not names
     for (const act of ['quick_gelu', 'silu', 'gelu_10', 'tanh', 'GELU', '__proto__', 'constructor']) {
       expect(() => engines[0].bert({ config: { ...configOf(name), hidden_act: act }, weights }))
