@@ -117,9 +117,9 @@ export function i8_set_relaxed_dot(mode: i32): i32 {
 }
 
 /** C[m, n] = act(dequant(A·B) + bias[n]) + residual[m, n] from int8 strips (4-row strips:
- * i8_quantize_rows with compact 0) and panels (exact i32 accumulation); activation as f32_gemm_packed; scratch 0 or
- * 16·kp bytes of this call's own, where each panel's codes are widened (or reordered) once (same
- * bits, faster); see i8-gemm/i8-gemm.ts. */
+ * i8_quantize_rows with compact 0) and panels (exact i32 accumulation); activation as
+ * f32_gemm_packed; scratch 0 or 16·kp bytes of this call's own, where each panel's codes are
+ * widened (or reordered) once (same bits, faster); see i8-gemm/i8-gemm.ts. */
 export function i8_gemm_packed(
   m: i32, n: i32, k: i32, ap: usize, bp: usize, bias: usize, c: usize, ldc: i32,
   activation: i32, residual: usize, ldr: i32, scratch: usize,

@@ -1,5 +1,5 @@
-// Feature detection, once per process (the first engine's, cached for the next): tiny probe modules are validated (never run), and the
-// result is one record the engine exposes.
+// Feature detection, once per process (the first engine's result serves the next): tiny probe
+// modules are validated (never run), and the result is one record the engine exposes.
 import type { Features } from './types.js';
 
 /** A module with one function of type `sig`, body `body` (locals declaration included). */

@@ -71,16 +71,16 @@ const FORWARD_KEYS = keysOf<BertForwardOptions>({
 /** The config.json dimensions the model reads (besides layer_norm_eps, hidden_act,
  * position_embedding_type, is_decoder, add_cross_attention, tie_word_embeddings, and the heads'
  * id2label / num_labels; every other HF key is ignored). */
+const DIM_KEYS = [
+  'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size',
+  'max_position_embeddings', 'type_vocab_size',
+] as const;
+
 /** transformers' BertConfig defaults, named in the error for a config without the key. */
 const HF_BERT_DEFAULTS: Record<string, unknown> = {
   vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072,
   max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu',
 };
-
-const DIM_KEYS = [
-  'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size',
-  'max_position_embeddings', 'type_vocab_size',
-] as const;
 
 /** The hyperparameters, checked. */
 interface Hyper {
