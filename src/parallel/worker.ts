@@ -7,7 +7,7 @@ import {
   COMMAND_EXIT, CTRL, PROTOCOL, decodePhase, toWire, type HostToWorker, type WorkerToHost,
 } from './protocol.js';
 import { CONTROL_SLOTS, MAX_PHASES, PHASE_SLOTS } from '../wasm/layout.js';
-import { SYNC_WASM } from '../wasm/sync-wasm.js';
+import { instantiateModule } from '../wasm/sync-wasm.js';
 
 interface Port {
   post(message: WorkerToHost): void;
@@ -147,9 +147,8 @@ void connect().then((port) => port.listen(async (message) => {
     return;
   }
   try {
-    // Synchronously in Node, as on the host (src/wasm/load.ts SYNC_WASM: nodejs/node#54918).
-    const imports = { env: { memory: message.memory } };
-    const instance = SYNC_WASM ? new WebAssembly.Instance(message.module, imports) : await WebAssembly.instantiate(message.module, imports);
+    // Synchronously in Node, as on the host (src/wasm/sync-wasm.ts: nodejs/node#54918).
+    const instance = await instantiateModule(message.module, { env: { memory: message.memory } });
     const kernels = instance.exports as unknown as KernelExports;
     // The host's int8 mode: strips this thread quantizes may be multiplied on another. The mode
     // in effect goes back with 'ready', and the host checks it (builds without the export: 0).

@@ -6,7 +6,7 @@ import type { KernelVariant } from '../types.js';
 import type { KernelExports } from './abi.js';
 import { MAX_PAGES } from './layout.js';
 import { stateError } from '../errors.js';
-import { SYNC_WASM } from './sync-wasm.js';
+import { SYNC_WASM, instantiateModule } from './sync-wasm.js';
 
 /** Where a build lives. Shared builds import a shared memory; unshared ones a plain one. */
 export function kernelUrl(variant: KernelVariant, shared: boolean): URL {
@@ -76,8 +76,7 @@ export function createMemory(shared: boolean, initialPages = 16): WebAssembly.Me
 export async function instantiateKernels(
   module: WebAssembly.Module, memory: WebAssembly.Memory,
 ): Promise<KernelExports> {
-  const imports = { env: { memory } };
-  const instance = SYNC_WASM ? new WebAssembly.Instance(module, imports) : await WebAssembly.instantiate(module, imports);
+  const instance = await instantiateModule(module, { env: { memory } });
   return instance.exports as unknown as KernelExports;
 }
 

@@ -1,5 +1,5 @@
-// Which form of WebAssembly compilation and instantiation to use; its own module so that the
-// worker script can import it without the kernel URLs of load.ts.
+// Which form of WebAssembly compilation and instantiation to use, and instantiation in that form;
+// its own module so that the worker script can import it without the kernel URLs of load.ts.
 
 /**
  * Whether to compile and instantiate synchronously: in Node (and Bun, which answers to the same
@@ -14,3 +14,8 @@
 export const SYNC_WASM = typeof process !== 'undefined' && typeof process.versions?.node === 'string' &&
   typeof (globalThis as { Deno?: unknown }).Deno === 'undefined' &&
   (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent !== 'Cloudflare-Workers';
+
+/** `module` instantiated with `imports`: synchronously where SYNC_WASM, else asynchronously. */
+export async function instantiateModule(module: WebAssembly.Module, imports: WebAssembly.Imports): Promise<WebAssembly.Instance> {
+  return SYNC_WASM ? new WebAssembly.Instance(module, imports) : WebAssembly.instantiate(module, imports);
+}
